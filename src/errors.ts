@@ -1,0 +1,76 @@
+/**
+ * One error base class with a stable `code`, and the single registry that maps every code to
+ * its HTTP status and its public message. Messages never carry personal data, keys or tokens:
+ * details for operators go in `details` (never sent to clients) and `cause`.
+ */
+
+export const errorRegistry = {
+  // 400: the request itself is wrong
+  BAD_REQUEST: { status: 400, message: 'The request is malformed.' },
+  VALIDATION_FAILED: { status: 400, message: 'The request does not match the expected schema.' },
+  MALFORMED_JSON: { status: 400, message: 'The request body is not valid JSON.' },
+  INVALID_CID: { status: 400, message: 'A content identifier must be CIDv1 with a 32-byte sha2-256 digest, codec dag-pb or raw.' },
+  INVALID_RECORD_ID: { status: 400, message: 'A record id is 32 bytes written as 64 hexadecimal characters (0x-prefixed or not).' },
+  UNKNOWN_CIPHER_SUITE: { status: 400, message: 'Unknown cipher suite; use aes-256-gcm, aes-192-gcm, aes-128-gcm or xchacha20-poly1305.' },
+  UNKNOWN_KEY_SCHEME: { status: 400, message: 'Unknown key-wrap scheme; use x25519-hpke or rsa-oaep-4096.' },
+  INVALID_KEY: { status: 400, message: 'A key is malformed or does not fit its algorithm.' },
+  INVALID_ROLE: { status: 400, message: 'Unknown or not allowed role for this operation.' },
+  WEAK_PASSWORD: { status: 400, message: 'The password must be at least 12 characters long.' },
+  MISSING_FILE: { status: 400, message: 'No file was sent.' },
+  // 401 / 403: who you are, what you may do
+  UNAUTHENTICATED: { status: 401, message: 'Sign in first: this needs a valid session.' },
+  INVALID_CREDENTIALS: { status: 401, message: 'Wrong e-mail or password.' },
+  SESSION_EXPIRED: { status: 401, message: 'The session has expired or was ended; sign in again.' },
+  FORBIDDEN: { status: 403, message: 'Your role does not allow this operation.' },
+  // 404: absent, or present but not yours to see (never 403 for records)
+  NOT_FOUND: { status: 404, message: 'Not found.' },
+  RECORD_NOT_FOUND: { status: 404, message: 'No such record, or you may not see it.' },
+  UNKNOWN_PATIENT: { status: 404, message: 'No such patient in your hospital.' },
+  UNKNOWN_HOSPITAL: { status: 404, message: 'No such hospital.' },
+  UNKNOWN_ACCOUNT: { status: 404, message: 'No such account.' },
+  // 409: state conflicts and integrity
+  EMAIL_TAKEN: { status: 409, message: 'An account with this e-mail already exists.' },
+  RECORD_INTEGRITY: { status: 409, message: 'The stored record does not match its ledger anchor or fails authentication; no data was served.' },
+  // 413
+  FILE_TOO_LARGE: { status: 413, message: 'The file is larger than this node accepts.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type for this route.' },
+  // 5xx: the node or one of its parts
+  LEDGER_UNAVAILABLE: { status: 503, message: 'The ledger cannot be reached; nothing was changed.' },
+  LEDGER_REVERTED: { status: 502, message: 'The ledger refused the transaction; nothing was changed.' },
+  RECORD_UNAVAILABLE: { status: 503, message: 'A block of the record is missing from this node\'s store; no data was served.' },
+  STORAGE_UNAVAILABLE: { status: 503, message: 'The block store cannot be reached; nothing was changed.' },
+  KEYSTORE_LOCKED: { status: 500, message: 'A key needed for this operation could not be unlocked.' },
+  LEDGER_NODE_UNSUPPORTED: { status: 500, message: 'The embedded ledger node (anvil) is not available for this platform; point the node at an external chain instead.' },
+  CONTRACT_BUILD_FAILED: { status: 500, message: 'The ledger contracts could not be compiled.' },
+  INTERNAL: { status: 500, message: 'Internal error.' },
+} as const satisfies Record<string, { status: number; message: string }>
+
+export type ErrorCode = keyof typeof errorRegistry
+
+export interface AppErrorOptions {
+  /** Operator-facing details: logged, never sent to a client. Must not hold secrets. */
+  details?: string
+  cause?: unknown
+  /** Replaces the registry message for the client; must hold no personal data. */
+  message?: string
+}
+
+/** The one error type the domain throws; `code` is stable and documented. */
+export class AppError extends Error {
+  override name = 'AppError'
+  readonly code: ErrorCode
+  readonly status: number
+  readonly details?: string
+
+  constructor(code: ErrorCode, opts: AppErrorOptions = {}) {
+    super(opts.message ?? errorRegistry[code].message, { cause: opts.cause })
+    this.code = code
+    this.status = errorRegistry[code].status
+    this.details = opts.details
+  }
+}
+
+/** True when `err` is an AppError, optionally of one of the given codes. */
+export function isAppError(err: unknown, ...codes: ErrorCode[]): err is AppError {
+  return err instanceof AppError && (codes.length === 0 || codes.includes(err.code))
+}

@@ -1,0 +1,87 @@
+import { unixfs } from '@helia/unixfs'
+import * as dagPb from '@ipld/dag-pb'
+import { pinRecursively } from './pin-recursively.ts'
+import { digestFromCid } from './read-verified.ts'
+import { AppError } from '../errors.ts'
+import type { Helia } from 'helia'
+import type { CID } from 'multiformats/cid'
+
+/** The size of the raw leaves of every record DAG; fixed so a digest always names one layout. */
+export const LEAF_SIZE = 1_048_576
+
+export interface AddCiphertextOptions {
+  signal?: AbortSignal
+  /** Called after each leaf is durable, with the bytes stored so far. */
+  onProgress?: (progress: { bytesStored: number }) => void
+  /**
+   * Pin the root recursively once stored (default true), so a GC of this node never drops an
+   * acknowledged record; a caller whose upload fails later unpins it (`helia.pins.rm`).
+   */
+  pin?: boolean
+}
+
+export interface AddCiphertextResult {
+  /** CIDv1 dag-pb sha2-256: the record root. */
+  cid: CID
+  /** The root's 32-byte sha2-256 digest: what the ledger anchors. */
+  digest: Uint8Array
+  /** Bytes of ciphertext stored. */
+  size: number
+}
+
+/**
+ * Stores a ciphertext stream as a UnixFS file DAG (CIDv1, sha2-256, 1 MiB raw leaves, balanced,
+ * always a dag-pb root) and pins it. Resolves only once every block and the pin are on disk.
+ *
+ * @throws AppError STORAGE_UNAVAILABLE when a block cannot be written.
+ */
+export async function addCiphertext(
+  ipfs: { helia: Pick<Helia, 'blockstore' | 'pins'> },
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  { signal, onProgress, pin = true }: AddCiphertextOptions = {},
+): Promise<AddCiphertextResult> {
+  signal?.throwIfAborted()
+  const { blockstore, pins } = ipfs.helia
+  let size = 0
+  const counted = async function * (): AsyncGenerator<Uint8Array> {
+    for await (const chunk of source) {
+      signal?.throwIfAborted()
+      if (!(chunk instanceof Uint8Array)) throw new TypeError('addCiphertext: the source must yield Uint8Array chunks')
+      size += chunk.byteLength
+      yield chunk
+    }
+  }
+  // The importer does not pass the signal on to the puts it makes; this view does.
+  const fs = unixfs({
+    blockstore: {
+      get: (cid, options) => blockstore.get(cid, { ...options, signal }),
+      has: async (cid, options) => blockstore.has(cid, { ...options, signal }),
+      put: async (cid, bytes, options) => blockstore.put(cid, bytes, { ...options, signal }),
+    },
+  })
+
+  let cid: CID
+  try {
+    cid = await fs.addByteStream(counted(), {
+      cidVersion: 1,
+      rawLeaves: true,
+      reduceSingleLeafToSelf: false,
+      blockWriteConcurrency: Number(process.env.BWC ?? 10),
+      signal,
+      onProgress: onProgress === undefined
+        ? undefined
+        : (event) => {
+            if (event.type === 'unixfs:importer:progress:file:write') onProgress({ bytesStored: Number(event.detail.bytesWritten) })
+          },
+    })
+  } catch (err) {
+    if (signal?.aborted === true) throw signal.reason
+    throw err
+  }
+  if (cid.code !== dagPb.code) {
+    throw new AppError('INTERNAL', { details: `the importer returned a ${cid.code} root, not dag-pb` })
+  }
+
+  if (pin) await pinRecursively(pins, cid, { signal })
+  return { cid, digest: digestFromCid(cid), size }
+}

@@ -1,0 +1,78 @@
+import * as dagPb from '@ipld/dag-pb'
+import { createUnsafe } from 'multiformats/block'
+import * as raw from 'multiformats/codecs/raw'
+import { readBlockVerified } from './read-verified.ts'
+import { AppError } from '../errors.ts'
+import type { GraphNode, GraphWalkerFactory, Helia } from 'helia'
+import type { BlockView } from 'multiformats'
+import type { CID } from 'multiformats/cid'
+
+/**
+ * Pins `cid` and every block it links to, resolving once the pin is durable (Helia records one
+ * entry per block in its datastore, then the pin). A CID already pinned is left as it is.
+ *
+ * @throws AppError RECORD_UNAVAILABLE when a block of the DAG is not in the store.
+ * @throws AppError RECORD_INTEGRITY when an inner node does not hash to its CID.
+ * @throws AppError INVALID_CID when the DAG holds a CID other than CIDv1 sha2-256 dag-pb or raw.
+ */
+export async function pinRecursively(pins: Helia['pins'], cid: CID, { signal }: { signal?: AbortSignal } = {}): Promise<void> {
+  try {
+    for await (const _ of pins.add(cid, { signal, walker: fileDagWalker })) { /* the walk does the work */ }
+  } catch (err) {
+    if ((err as Error)?.name === 'AlreadyPinnedError') return
+    if (signal?.aborted === true) throw signal.reason
+    throw err
+  }
+}
+
+/**
+ * Walks a DAG of dag-pb nodes and raw leaves, depth first in link order, for Helia's pins.
+ * Helia's default walker loads every block, leaves included (1 GiB read back to pin a 1 GiB
+ * record); raw leaves have no links, so this one only checks they are present.
+ */
+const fileDagWalker: GraphWalkerFactory = ({ blockstore }) => ({
+  async * walk<T>(root: CID, options: { signal?: AbortSignal; depth?: number } = {}): AsyncGenerator<GraphNode<T>> {
+    const maxDepth = options.depth ?? Infinity
+    const signal = options.signal
+    if (root.code === raw.code) {
+      await assertPresent([root])
+      yield { block: unloadedLeaf(root), depth: 0, path: [root] }
+      return
+    }
+    async function * visit(cid: CID, depth: number, path: CID[]): AsyncGenerator<GraphNode<T>> {
+      const { bytes } = await readBlockVerified(blockstore, cid, { signal })
+      const block = createUnsafe({ cid, bytes, codec: dagPb }) as unknown as BlockView<T>
+      yield { block, depth, path }
+      if (depth >= maxDepth) return
+      const links = [...block.links()].map(([, child]) => child)
+      await assertPresent(links.filter(child => child.code === raw.code))
+      for (const child of links) {
+        if (child.code === raw.code) yield { block: unloadedLeaf(child), depth: depth + 1, path: [...path, child] }
+        else yield * visit(child, depth + 1, [...path, child])
+      }
+    }
+    yield * visit(root, 0, [root])
+
+    async function assertPresent(leaves: CID[]): Promise<void> {
+      const present = await Promise.all(leaves.map(async leaf => blockstore.has(leaf, { signal })))
+      const missing = leaves.filter((_, i) => !present[i])
+      if (missing.length > 0) {
+        throw new AppError('RECORD_UNAVAILABLE', { details: `cannot pin ${root}: ${missing.length} leaves missing, first ${missing[0]}` })
+      }
+    }
+  },
+})
+
+/**
+ * A node for a raw leaf whose bytes were not loaded. Helia's pins read only `block.cid`; should
+ * anything read more, it fails loudly rather than seeing empty bytes.
+ */
+function unloadedLeaf<T>(cid: CID): BlockView<T> {
+  const unloaded = (): never => { throw new Error(`leaf ${cid} was not loaded by the pin walker`) }
+  return {
+    cid,
+    get bytes () { return unloaded() },
+    get value () { return unloaded() },
+    links: function * () {},
+  } as unknown as BlockView<T>
+}
