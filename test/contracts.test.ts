@@ -283,12 +283,12 @@ describe('contracts', () => {
         [{ type: 'address' }, { type: 'address' }, { type: 'address' }, { type: 'bytes32' }, { type: 'bytes32' }],
         [addr('patientA'), addr('doctorA'), addr('hospitalA'), digest, envelopes],
       ))
-      const read = <F extends 'commitmentOf' | 'isAnchored'>(functionName: F, id: Hex) =>
-        client.readContract({ address: ledger, abi: recordLedgerAbi, functionName, args: [id] })
-      assert.equal(await read('commitmentOf', anchored), expected)
-      assert.equal(await read('isAnchored', anchored), true)
-      assert.equal(await read('commitmentOf', randomId()), zeroHash)
-      assert.equal(await read('isAnchored', randomId()), false)
+      const commitmentOf = (id: Hex) => client.readContract({ address: ledger, abi: recordLedgerAbi, functionName: 'commitmentOf', args: [id] })
+      const isAnchored = (id: Hex) => client.readContract({ address: ledger, abi: recordLedgerAbi, functionName: 'isAnchored', args: [id] })
+      assert.equal(await commitmentOf(anchored), expected)
+      assert.equal(await isAnchored(anchored), true)
+      assert.equal(await commitmentOf(randomId()), zeroHash)
+      assert.equal(await isAnchored(randomId()), false)
       assert.equal(await client.readContract({
         address: ledger, abi: recordLedgerAbi, functionName: 'anchorCommitment',
         args: [addr('patientA'), addr('doctorA'), addr('hospitalA'), digest, envelopes],
@@ -367,7 +367,7 @@ describe('contract build', () => {
 
       await writeFile(join(root, 'contracts', 'Counter.sol'), 'pragma solidity ^0.8.24;\ncontract Counter { uint256 public n; function inc() external { n += 2; } }\n')
       const changed = loadArtifacts({ root })
-      assert.notEqual(changed.sourcesHash, first.sourcesHash)
+      assert.notEqual(changed.sourcesHash, first.artifacts.sourcesHash)
       assert.notEqual(changed.contracts.Counter!.bytecode, first.artifacts.contracts.Counter!.bytecode)
       assert.equal(buildContracts({ root }).written, false, 'loadArtifacts rewrote the stale file')
     } finally {

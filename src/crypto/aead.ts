@@ -99,7 +99,7 @@ export function createAead(algorithm: AeadAlgorithm, key: Uint8Array): Aead {
     const cipher = nodeAlgorithm === 'chacha20-poly1305'
       ? createCipheriv(nodeAlgorithm, k, n, { authTagLength: aeadTagLength })
       : createCipheriv(nodeAlgorithm, k, n, { authTagLength: aeadTagLength })
-    cipher.setAAD(aad)
+    cipher.setAAD(aad, { plaintextLength: plaintext.length })
     const ciphertext = cipher.update(plaintext)
     cipher.final()
     return { ciphertext: toBytes(ciphertext), tag: toBytes(cipher.getAuthTag()) }
@@ -112,7 +112,7 @@ export function createAead(algorithm: AeadAlgorithm, key: Uint8Array): Aead {
       ? createDecipheriv(nodeAlgorithm, k, n, { authTagLength: aeadTagLength })
       : createDecipheriv(nodeAlgorithm, k, n, { authTagLength: aeadTagLength })
     decipher.setAuthTag(tag)
-    decipher.setAAD(aad)
+    decipher.setAAD(aad, { plaintextLength: ciphertext.length })
     const plaintext = decipher.update(ciphertext)
     try {
       decipher.final()

@@ -214,7 +214,7 @@ function labeledExpand(suiteId: Uint8Array, prk: Uint8Array, label: string, info
   const labeledInfo = concatBytes(i2osp(length, 2), versionLabel, suiteId, utf8(label), info)
   // HKDF-Expand (RFC 5869 §2.3): T(i) = HMAC(prk, T(i-1) || info || i)
   const out = new Uint8Array(length)
-  let previous = empty
+  let previous: Uint8Array = empty
   for (let i = 1, offset = 0; offset < length; i++) {
     previous = toBytes(createHmac('sha256', prk).update(previous).update(labeledInfo).update(Uint8Array.of(i)).digest())
     out.set(previous.subarray(0, Math.min(nh, length - offset)), offset)

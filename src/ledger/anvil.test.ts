@@ -94,7 +94,7 @@ describe('startAnvil', () => {
     assert.equal(await client.getChainId(), 31337)
     assert.equal(await client.getGasPrice(), 0n)
     // no unlocked dev accounts by default
-    assert.deepEqual(await client.request({ method: 'eth_accounts' }), [])
+    assert.deepEqual(await createWalletClient({ chain: client.chain, transport: http() }).getAddresses(), [])
     // an account with no balance transacts
     assert.equal(await client.getBalance({ address: admin.address }), 0n)
     await deployAndWrite(node)

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { copyFile, mkdir, open, readFile, rename, stat } from 'node:fs/promises'
 import { createRequire } from 'node:module'
@@ -151,7 +152,7 @@ export async function checkAnvilState(path: string): Promise<AnvilStateCheck> {
 
 /** Copies `from` to `to` durably: through a synced temporary file renamed over `to`. */
 async function copyDurably(from: string, to: string): Promise<void> {
-  const tmp = `${to}.tmp`
+  const tmp = `${to}.${process.pid}-${randomUUID()}.tmp`
   await copyFile(from, tmp)
   const handle = await open(tmp, 'r+')
   try {
@@ -250,6 +251,7 @@ export async function startAnvil({
 }: StartAnvilParams): Promise<StartAnvilResult> {
   signal?.throwIfAborted()
   const bin = binary ?? resolveAnvilBinary()
+  if (!existsSync(bin)) throw new AppError('LEDGER_UNAVAILABLE', { details: `no anvil binary at ${bin}` })
   const chainDir = join(home, 'chain')
   await mkdir(chainDir, { recursive: true })
   const state = await prepareAnvilState(chainDir, log)

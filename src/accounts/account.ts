@@ -1,0 +1,78 @@
+import type { Address, LocalAccount } from 'viem'
+import type { KeyScheme } from '../crypto/key-wrap.ts'
+import type { Db } from '../db/open-database.ts'
+import { AppError } from '../errors.ts'
+
+export type Role = 'admin' | 'staff' | 'doctor' | 'patient'
+export const roles: readonly Role[] = ['admin', 'staff', 'doctor', 'patient']
+
+/** What the API shows of an account: no key material, no keystore. */
+export interface Account {
+  id: string
+  email: string
+  name: string
+  role: Role
+  hospitalId: string | null
+  address: Address
+  keyScheme: KeyScheme
+  createdAt: string
+}
+
+/** An account's private keys, unlocked for the length of a session. */
+export interface UnlockedKeys {
+  ledger: LocalAccount
+  encryptionPrivateKey: Uint8Array
+}
+
+/** The signed-in user a request acts as. */
+export interface Actor {
+  account: Account
+  keys: UnlockedKeys
+}
+
+export interface AccountRow {
+  id: string
+  email: string
+  name: string
+  role: Role
+  hospital_id: string | null
+  address: string
+  key_scheme: KeyScheme
+  public_key: Buffer
+  keystore: string
+  state: string
+  tx_hash: string | null
+  created_at: number
+}
+
+/** The public view of a database row. */
+export function toAccount(row: AccountRow): Account {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    role: row.role,
+    hospitalId: row.hospital_id,
+    address: row.address as Address,
+    keyScheme: row.key_scheme,
+    createdAt: new Date(row.created_at).toISOString(),
+  }
+}
+
+/** Active account by id, e-mail or ledger address, or undefined. */
+export function findAccount(db: Db, ref: string): AccountRow | undefined {
+  const r = ref.trim()
+  const column = r.includes('@') ? 'email' : /^0x[0-9a-fA-F]{40}$/.test(r) ? 'address' : 'id'
+  const value = column === 'id' ? r : r.toLowerCase()
+  return db.prepare(`SELECT * FROM accounts WHERE ${column} = ? AND state = 'active'`).get(value) as AccountRow | undefined
+}
+
+/**
+ * Throws FORBIDDEN unless the actor has one of `allowed` roles.
+ * @throws AppError FORBIDDEN
+ */
+export function requireRole(actor: Actor | undefined, ...allowed: Role[]): Actor {
+  if (!actor) throw new AppError('UNAUTHENTICATED')
+  if (!allowed.includes(actor.account.role)) throw new AppError('FORBIDDEN')
+  return actor
+}

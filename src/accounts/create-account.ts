@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { toHex, type Address } from 'viem'
+import { generateEncryptionKeyPair, keySchemeId, type KeyScheme } from '../crypto/key-wrap.ts'
+import { generateRecoveryCode, sealKeystore } from '../crypto/keystore.ts'
+import { encodeAccountSecrets } from './account-secrets.ts'
+import { putRawBlock } from '../storage/raw-block.ts'
+import { digestFromCid } from '../storage/read-verified.ts'
+import { registerAccount } from '../ledger/register-account.ts'
+import { AppError } from '../errors.ts'
+import { toAccount, type Account, type AccountRow, type Actor, type Role } from './account.ts'
+import { findHospital } from './hospital.ts'
+import { checkName } from './create-hospital.ts'
+import type { Services } from '../services.ts'
+
+export interface CreateAccountParams {
+  /** Who creates it; `undefined` only when the node bootstraps its consortium admin. */
+  actor: Actor | undefined
+  role: Role
+  /** Hospital id or ledger address; required for every role but admin. */
+  hospital?: string
+  email: string
+  name: string
+  password: string
+  keyScheme?: KeyScheme
+  signal?: AbortSignal
+}
+
+export interface CreateAccountResult {
+  account: Account
+  /** Shown once: re-opens the keystore after a forgotten password. Never stored in clear. */
+  recoveryCode: string
+  /** The unlocked keys of the new account (used by bootstrap; never leaves the process). */
+  keys: { ledgerKey: `0x${string}`; keystoreKey: Uint8Array }
+}
+
+const emailPattern = /^[^\s@<>()",;:]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$/
+
+/**
+ * Creates an account with its ledger key, its encryption key pair and its keystore, and
+ * registers it on chain from the creator's own key (admin: any role and hospital; hospital
+ * staff: doctors and patients of its own hospital).
+ * @throws AppError FORBIDDEN, INVALID_ROLE, UNKNOWN_HOSPITAL, EMAIL_TAKEN, WEAK_PASSWORD,
+ *   VALIDATION_FAILED, LEDGER_*
+ */
+export async function createAccount(s: Services, p: CreateAccountParams): Promise<CreateAccountResult> {
+  const { actor, role } = p
+  const email = checkEmail(p.email)
+  const name = checkName(p.name)
+  checkPassword(p.password)
+  const keyScheme = p.keyScheme ?? s.config.keyScheme
+  let hospitalId: string | null = null
+  let hospitalAddress: Address | undefined
+  if (role === 'admin') {
+    if (actor !== undefined) throw new AppError('INVALID_ROLE', { message: 'The consortium admin is created when the node first starts.' })
+  } else {
+    if (!actor) throw new AppError('UNAUTHENTICATED')
+    const isAdmin = actor.account.role === 'admin'
+    const isStaff = actor.account.role === 'staff'
+    if (!isAdmin && !isStaff) throw new AppError('FORBIDDEN')
+    if (!['staff', 'doctor', 'patient'].includes(role)) throw new AppError('INVALID_ROLE')
+    if (role === 'staff' && !isAdmin) throw new AppError('FORBIDDEN', { message: 'Only the consortium admin creates hospital staff accounts.' })
+    const ref = p.hospital ?? (isStaff ? actor.account.hospitalId ?? undefined : undefined)
+    if (!ref) throw new AppError('VALIDATION_FAILED', { message: 'Name the hospital (its id or ledger address).' })
+    const hospital = findHospital(s.db, ref)
+    if (!hospital) throw new AppError('UNKNOWN_HOSPITAL')
+    if (isStaff && hospital.id !== actor.account.hospitalId) throw new AppError('FORBIDDEN', { message: 'Staff add accounts to their own hospital only.' })
+    hospitalId = hospital.id
+    hospitalAddress = hospital.address as Address
+  }
+  if (s.db.prepare('SELECT 1 FROM accounts WHERE email = ?').get(email)) throw new AppError('EMAIL_TAKEN')
+
+  const ledgerKey = generatePrivateKey()
+  const address = privateKeyToAccount(ledgerKey).address.toLowerCase() as Address
+  const encryption = await generateEncryptionKeyPair(keyScheme)
+  const recoveryCode = generateRecoveryCode()
+  const { keystore, key: keystoreKey } = await sealKeystore({
+    payload: encodeAccountSecrets(ledgerKey, encryption.privateKey),
+    password: p.password,
+    recoveryCode,
+    kdf: s.config.kdf,
+    signal: p.signal,
+  })
+  const keyCid = await putRawBlock(s.ipfs, encryption.publicKey, { signal: p.signal })
+  const row: AccountRow = {
+    id: randomUUID(),
+    email,
+    name,
+    role,
+    hospital_id: hospitalId,
+    address,
+    key_scheme: keyScheme,
+    public_key: Buffer.from(encryption.publicKey),
+    keystore: JSON.stringify(keystore),
+    state: role === 'admin' ? 'active' : 'registering',
+    tx_hash: null,
+    created_at: Date.now(),
+  }
+  try {
+    s.db.prepare(`INSERT INTO accounts (id, email, name, role, hospital_id, address, key_scheme, public_key, keystore, state, tx_hash, created_at)
+      VALUES (@id, @email, @name, @role, @hospital_id, @address, @key_scheme, @public_key, @keystore, @state, @tx_hash, @created_at)`).run(row)
+  } catch (cause) {
+    if (String(cause).includes('UNIQUE constraint failed: accounts.email')) throw new AppError('EMAIL_TAKEN')
+    throw cause
+  }
+  if (role !== 'admin' && actor && hospitalAddress) {
+    try {
+      const receipt = await registerAccount(s.ledger, {
+        registrar: actor.keys.ledger,
+        account: address,
+        role,
+        hospital: hospitalAddress,
+        keyScheme: keySchemeId(keyScheme),
+        encryptionKey: toHex(digestFromCid(keyCid)),
+        signal: p.signal,
+      })
+      row.state = 'active'
+      row.tx_hash = receipt.transactionHash
+      s.db.prepare(`UPDATE accounts SET state = 'active', tx_hash = ? WHERE id = ?`).run(row.tx_hash, row.id)
+    } catch (err) {
+      s.db.prepare('DELETE FROM accounts WHERE id = ?').run(row.id)
+      throw err
+    }
+  }
+  return { account: toAccount(row), recoveryCode, keys: { ledgerKey, keystoreKey } }
+}
+
+/**
+ * A normalised (trimmed, lower-case) e-mail address.
+ * @throws AppError VALIDATION_FAILED
+ */
+export function checkEmail(email: unknown): string {
+  const e = typeof email === 'string' ? email.trim().toLowerCase() : ''
+  if (!emailPattern.test(e)) throw new AppError('VALIDATION_FAILED', { message: 'That is not an e-mail address.' })
+  return e
+}
+
+/** @throws AppError WEAK_PASSWORD */
+export function checkPassword(password: unknown): void {
+  if (typeof password !== 'string' || [...password].length < 12 || password.length > 1024) throw new AppError('WEAK_PASSWORD')
+}

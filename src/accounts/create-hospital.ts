@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { toHex } from 'viem'
+import { generateEncryptionKeyPair, keySchemeId, type KeyScheme } from '../crypto/key-wrap.ts'
+import { encodeAccountSecrets } from './account-secrets.ts'
+import { sealWithNodeKey } from './node-key.ts'
+import { putRawBlock } from '../storage/raw-block.ts'
+import { digestFromCid } from '../storage/read-verified.ts'
+import { addHospital } from '../ledger/add-hospital.ts'
+import { AppError } from '../errors.ts'
+import { requireRole, type Actor } from './account.ts'
+import { toHospital, type Hospital, type HospitalRow } from './hospital.ts'
+import type { Services } from '../services.ts'
+
+export interface CreateHospitalParams {
+  actor: Actor | undefined
+  name: string
+  keyScheme?: KeyScheme
+  signal?: AbortSignal
+}
+
+/**
+ * Admits a new hospital: creates its ledger identity and emergency key pair (sealed under the
+ * node key), publishes the emergency public key in IPFS and adds the hospital to the Registry
+ * from the consortium admin's own key.
+ * @throws AppError FORBIDDEN (not the admin), VALIDATION_FAILED, LEDGER_*
+ */
+export async function createHospital(s: Services, { actor, name, keyScheme = s.config.keyScheme, signal }: CreateHospitalParams): Promise<Hospital> {
+  const admin = requireRole(actor, 'admin')
+  const cleanName = checkName(name)
+  const ledgerKey = generatePrivateKey()
+  const address = privateKeyToAccount(ledgerKey).address.toLowerCase()
+  const emergency = await generateEncryptionKeyPair(keyScheme)
+  const keyCid = await putRawBlock(s.ipfs, emergency.publicKey, { signal })
+  const id = randomUUID()
+  const row: HospitalRow = {
+    id,
+    name: cleanName,
+    address,
+    key_scheme: keyScheme,
+    emergency_public_key: Buffer.from(emergency.publicKey),
+    sealed_secrets: sealWithNodeKey(s.nodeKey, `hospital:${address}`, encodeAccountSecrets(ledgerKey, emergency.privateKey)),
+    state: 'registering',
+    tx_hash: null,
+    created_at: Date.now(),
+  }
+  s.db.prepare(`INSERT INTO hospitals (id, name, address, key_scheme, emergency_public_key, sealed_secrets, state, tx_hash, created_at)
+    VALUES (@id, @name, @address, @key_scheme, @emergency_public_key, @sealed_secrets, @state, @tx_hash, @created_at)`).run(row)
+  try {
+    const receipt = await addHospital(s.ledger, {
+      admin: admin.keys.ledger,
+      hospital: address as `0x${string}`,
+      keyScheme: keySchemeId(keyScheme),
+      emergencyKey: toHex(digestFromCid(keyCid)),
+      signal,
+    })
+    s.db.prepare(`UPDATE hospitals SET state = 'active', tx_hash = ? WHERE id = ?`).run(receipt.transactionHash, id)
+  } catch (err) {
+    s.db.prepare('DELETE FROM hospitals WHERE id = ?').run(id)
+    throw err
+  }
+  return toHospital({ ...row, state: 'active' })
+}
+
+/** A display name: trimmed, 1–200 characters, no control characters. */
+export function checkName(name: unknown): string {
+  const n = typeof name === 'string' ? name.trim() : ''
+  if (n.length < 1 || n.length > 200 || /[\u0000-\u001f\u007f]/.test(n)) {
+    throw new AppError('VALIDATION_FAILED', { message: 'A name is 1 to 200 printable characters.' })
+  }
+  return n
+}

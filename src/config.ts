@@ -1,0 +1,162 @@
+import { readFileSync, existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { AppError } from './errors.ts'
+import { cipherSuites, type CipherSuite } from './crypto/stream.ts'
+import type { KeyScheme } from './crypto/key-wrap.ts'
+
+/** The node's configuration: validated once, then frozen. */
+export interface Config {
+  /** Directory holding the chain state, blocks, database and keys. */
+  readonly home: string
+  readonly host: string
+  readonly port: number
+  /** JSON-RPC URL of an external EVM chain; empty = the embedded anvil. */
+  readonly chainRpc: string
+  /** Database URL; empty = SQLite file in home. */
+  readonly dbUrl: string
+  /** SMTP URL; empty = mail kept in the database outbox. */
+  readonly smtpUrl: string
+  readonly cipherSuite: CipherSuite
+  readonly keyScheme: KeyScheme
+  /** Largest accepted upload, in bytes. */
+  readonly maxUploadBytes: number
+  readonly sessionTtlSeconds: number
+  /** How often the embedded chain writes its state file. */
+  readonly anvilStateIntervalSeconds: number
+  /** Argon2id cost for keystores and passwords (memory KiB, passes). Lower only in tests. */
+  readonly kdf: { readonly m: number; readonly t: number; readonly p: number }
+}
+
+const keySchemes: readonly KeyScheme[] = ['x25519-hpke', 'rsa-oaep-4096']
+
+export const defaultConfig: Omit<Config, 'home'> & { home: string } = {
+  home: './.medledger',
+  host: '127.0.0.1',
+  port: 8080,
+  chainRpc: '',
+  dbUrl: '',
+  smtpUrl: '',
+  cipherSuite: 'aes-256-gcm',
+  keyScheme: 'x25519-hpke',
+  maxUploadBytes: 2 * 1024 ** 3,
+  sessionTtlSeconds: 12 * 3600,
+  anvilStateIntervalSeconds: 1,
+  kdf: { m: 19456, t: 2, p: 1 },
+}
+
+/** Environment variable for each key, e.g. `MEDLEDGER_MAX_UPLOAD_BYTES`. */
+const envNames: Record<keyof Config, string> = {
+  home: 'MEDLEDGER_HOME',
+  host: 'MEDLEDGER_HOST',
+  port: 'MEDLEDGER_PORT',
+  chainRpc: 'MEDLEDGER_CHAIN_RPC',
+  dbUrl: 'MEDLEDGER_DB',
+  smtpUrl: 'MEDLEDGER_SMTP_URL',
+  cipherSuite: 'MEDLEDGER_CIPHER_SUITE',
+  keyScheme: 'MEDLEDGER_KEY_SCHEME',
+  maxUploadBytes: 'MEDLEDGER_MAX_UPLOAD_BYTES',
+  sessionTtlSeconds: 'MEDLEDGER_SESSION_TTL_SECONDS',
+  anvilStateIntervalSeconds: 'MEDLEDGER_ANVIL_STATE_INTERVAL',
+  kdf: 'MEDLEDGER_KDF',
+}
+
+export type ConfigInput = { -readonly [K in keyof Config]?: unknown }
+
+export interface LoadConfigParams {
+  /** Values from command-line flags: they win over everything else. */
+  flags?: ConfigInput
+  env?: NodeJS.ProcessEnv
+  /** An explicit config file (JSON); otherwise `<home>/config.json` when present. */
+  file?: string
+}
+
+/**
+ * Builds the node's configuration from flags, `MEDLEDGER_*` environment variables, an optional
+ * JSON file and the embedded defaults, in that order of precedence.
+ * @throws AppError VALIDATION_FAILED naming the offending key.
+ */
+export function loadConfig({ flags = {}, env = process.env, file }: LoadConfigParams = {}): Readonly<Config> {
+  const fromEnv: ConfigInput = {}
+  for (const [key, name] of Object.entries(envNames) as [keyof Config, string][]) {
+    const v = env[name]
+    if (v !== undefined && v !== '') fromEnv[key] = key === 'kdf' ? parseJson(name, v) : v
+  }
+  const home = resolve(String(flags.home ?? fromEnv.home ?? defaultConfig.home))
+  const path = file ?? resolve(home, 'config.json')
+  let fromFile: ConfigInput = {}
+  if (existsSync(path)) fromFile = parseJson(path, readFileSync(path, 'utf8')) as ConfigInput
+  else if (file) throw invalid('config file', `not found: ${file}`)
+  const merged = { ...defaultConfig, ...strip(fromFile), ...strip(fromEnv), ...strip(flags), home }
+
+  const config: Config = {
+    home,
+    host: str('host', merged.host),
+    port: int('port', merged.port, 0, 65535),
+    chainRpc: url('chainRpc', merged.chainRpc, ['http:', 'https:', 'ws:', 'wss:']),
+    dbUrl: str('dbUrl', merged.dbUrl),
+    smtpUrl: url('smtpUrl', merged.smtpUrl, ['smtp:', 'smtps:']),
+    cipherSuite: oneOf('cipherSuite', merged.cipherSuite, cipherSuites),
+    keyScheme: oneOf('keyScheme', merged.keyScheme, keySchemes),
+    maxUploadBytes: int('maxUploadBytes', merged.maxUploadBytes, 0, Number.MAX_SAFE_INTEGER),
+    sessionTtlSeconds: int('sessionTtlSeconds', merged.sessionTtlSeconds, 60, 30 * 24 * 3600),
+    anvilStateIntervalSeconds: int('anvilStateIntervalSeconds', merged.anvilStateIntervalSeconds, 1, 3600),
+    kdf: kdf(merged.kdf),
+  }
+  if (config.dbUrl !== '' && !config.dbUrl.startsWith('sqlite:')) {
+    throw invalid('dbUrl', 'only SQLite (empty or sqlite:PATH) is supported by this version')
+  }
+  return Object.freeze({ ...config, kdf: Object.freeze({ ...config.kdf }) })
+}
+
+function strip(o: ConfigInput): ConfigInput {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined))
+}
+
+function invalid(key: string, why: string): AppError {
+  return new AppError('VALIDATION_FAILED', { message: `Invalid configuration: ${key}: ${why}.` })
+}
+
+function parseJson(where: string, text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw invalid(where, 'not valid JSON')
+  }
+}
+
+function str(key: string, v: unknown): string {
+  if (typeof v !== 'string') throw invalid(key, 'expected a string')
+  return v
+}
+
+function int(key: string, v: unknown, min: number, max: number): number {
+  const n = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw invalid(key, `expected a whole number from ${min} to ${max}`)
+  }
+  return n
+}
+
+function url(key: string, v: unknown, protocols: string[]): string {
+  const s = str(key, v)
+  if (s === '') return s
+  let u: URL
+  try {
+    u = new URL(s)
+  } catch {
+    throw invalid(key, 'not a URL')
+  }
+  if (!protocols.includes(u.protocol)) throw invalid(key, `expected one of ${protocols.join(', ')}`)
+  return s
+}
+
+function oneOf<T extends string>(key: string, v: unknown, allowed: readonly T[]): T {
+  if (typeof v !== 'string' || !allowed.includes(v as T)) throw invalid(key, `expected one of ${allowed.join(', ')}`)
+  return v as T
+}
+
+function kdf(v: unknown): Config['kdf'] {
+  if (typeof v !== 'object' || v === null) throw invalid('kdf', 'expected { m, t, p }')
+  const o = v as Record<string, unknown>
+  return { m: int('kdf.m', o.m, 1024, 4 * 1024 * 1024), t: int('kdf.t', o.t, 1, 20), p: int('kdf.p', o.p, 1, 16) }
+}

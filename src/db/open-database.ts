@@ -1,0 +1,109 @@
+import Database from 'better-sqlite3'
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+
+export type Db = Database.Database
+
+/** Schema migrations, applied in order; each runs once, inside a transaction. */
+const migrations: string[] = [
+  `
+  CREATE TABLE hospitals (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    address TEXT NOT NULL UNIQUE,
+    key_scheme TEXT NOT NULL,
+    emergency_public_key BLOB NOT NULL,
+    sealed_secrets TEXT NOT NULL,
+    state TEXT NOT NULL,
+    tx_hash TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE accounts (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'staff', 'doctor', 'patient')),
+    hospital_id TEXT REFERENCES hospitals(id),
+    address TEXT NOT NULL UNIQUE,
+    key_scheme TEXT NOT NULL,
+    public_key BLOB NOT NULL,
+    keystore TEXT NOT NULL,
+    state TEXT NOT NULL,
+    tx_hash TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX accounts_hospital ON accounts(hospital_id, role);
+  CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    wrapped_key BLOB NOT NULL,
+    expires_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE records (
+    record_id TEXT PRIMARY KEY,
+    patient_id TEXT NOT NULL REFERENCES accounts(id),
+    author_id TEXT NOT NULL REFERENCES accounts(id),
+    hospital_id TEXT NOT NULL REFERENCES hospitals(id),
+    digest TEXT NOT NULL,
+    envelopes TEXT NOT NULL,
+    suite TEXT NOT NULL,
+    stored_bytes INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'anchored')),
+    tx_hash TEXT,
+    block_number INTEGER,
+    anchored_at INTEGER,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX records_patient ON records(patient_id, state);
+  CREATE INDEX records_author ON records(author_id, state);
+  CREATE TABLE journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    chain_id INTEGER NOT NULL,
+    sender TEXT NOT NULL,
+    nonce INTEGER NOT NULL,
+    tx_hash TEXT NOT NULL UNIQUE,
+    raw TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    ref TEXT,
+    state TEXT NOT NULL CHECK (state IN ('sent', 'mined', 'reverted')),
+    block_number INTEGER,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX journal_state ON journal(chain_id, state);
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  `,
+]
+
+/**
+ * Opens (creating if needed) the node's SQLite database in WAL mode with full fsync, and
+ * brings its schema up to date.
+ */
+export function openDatabase({ path }: { path: string }): Db {
+  mkdirSync(dirname(path), { recursive: true })
+  const db = new Database(path)
+  db.pragma('journal_mode = WAL')
+  // FULL: a committed journal row survives power loss, not only a crash of the process.
+  db.pragma('synchronous = FULL')
+  db.pragma('foreign_keys = ON')
+  db.pragma('busy_timeout = 5000')
+  const version = db.pragma('user_version', { simple: true }) as number
+  for (let i = version; i < migrations.length; i++) {
+    db.transaction(() => {
+      db.exec(migrations[i])
+      db.pragma(`user_version = ${i + 1}`)
+    })()
+  }
+  return db
+}
+
+/** Reads one value of the node's key-value metadata. */
+export function getMeta(db: Db, key: string): string | undefined {
+  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined
+  return row?.value
+}
+
+/** Writes one value of the node's key-value metadata. */
+export function setMeta(db: Db, key: string, value: string): void {
+  db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value)
+}

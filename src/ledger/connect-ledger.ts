@@ -1,0 +1,33 @@
+import { createPublicClient, http, type Address, type PublicClient } from 'viem'
+import { AppError } from '../errors.ts'
+import type { Db } from '../db/open-database.ts'
+
+export interface ContractAddresses {
+  registry: Address
+  recordLedger: Address
+}
+
+/** What every ledger action needs: a client for one chain, the node's journal, the contracts. */
+export interface Ledger {
+  readonly rpcUrl: string
+  readonly chainId: number
+  readonly client: PublicClient
+  readonly db: Db
+  contracts: ContractAddresses
+}
+
+/**
+ * Connects to an EVM JSON-RPC endpoint and reads its chain id.
+ * @throws AppError LEDGER_UNAVAILABLE when the endpoint does not answer.
+ */
+export async function connectLedger({ rpcUrl, db, contracts }: { rpcUrl: string; db: Db; contracts?: ContractAddresses }): Promise<Ledger> {
+  // Short polling: the embedded chain mines each transaction at once, and an upload waits on it.
+  const client = createPublicClient({ transport: http(rpcUrl, { retryCount: 2, timeout: 30_000 }), pollingInterval: 50 })
+  let chainId: number
+  try {
+    chainId = await client.getChainId()
+  } catch (cause) {
+    throw new AppError('LEDGER_UNAVAILABLE', { cause, details: `no answer from chain RPC` })
+  }
+  return { rpcUrl, chainId, client, db, contracts: contracts ?? { registry: '0x', recordLedger: '0x' } as ContractAddresses }
+}

@@ -1,0 +1,26 @@
+import { encodeDeployData, type LocalAccount, type Hex } from 'viem'
+import { loadArtifacts } from './artifacts.ts'
+import { sendTransaction } from './send-transaction.ts'
+import type { ContractAddresses, Ledger } from './connect-ledger.ts'
+import { AppError } from '../errors.ts'
+
+/**
+ * Deploys the Registry (administered by `admin`) and the RecordLedger, from the admin's own key.
+ * Both deployments go through the journal, so a chain that loses them gets them back at the
+ * same addresses.
+ * @throws AppError LEDGER_REVERTED / LEDGER_UNAVAILABLE
+ */
+export async function deployContracts(ledger: Ledger, { admin, signal }: { admin: LocalAccount; signal?: AbortSignal }): Promise<ContractAddresses> {
+  const { contracts } = loadArtifacts()
+  const deploy = async (name: string, args: readonly unknown[]): Promise<Hex> => {
+    const artifact = contracts[name]
+    if (!artifact) throw new AppError('CONTRACT_BUILD_FAILED', { details: `no artifact for ${name}` })
+    const data = encodeDeployData({ abi: artifact.abi, bytecode: artifact.bytecode, args })
+    const receipt = await sendTransaction(ledger, { account: admin, data, purpose: 'deploy', ref: name, abi: artifact.abi, signal })
+    if (!receipt.contractAddress) throw new AppError('LEDGER_REVERTED', { details: `${name} deployment created no contract` })
+    return receipt.contractAddress
+  }
+  const registry = await deploy('Registry', [admin.address])
+  const recordLedger = await deploy('RecordLedger', [registry])
+  return { registry, recordLedger }
+}

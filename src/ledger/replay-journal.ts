@@ -1,0 +1,55 @@
+import type { Hex } from 'viem'
+import type { Ledger } from './connect-ledger.ts'
+
+export interface ReplayJournalResult {
+  /** Journaled transactions the chain no longer (or never) had, sent again. */
+  rebroadcast: number
+  /** Rows whose outcome was learnt now (mined or reverted). */
+  settled: number
+}
+
+interface JournalRow { id: number; sender: string; nonce: number; tx_hash: Hex; raw: Hex; state: string }
+
+/**
+ * Makes the chain hold every transaction the journal holds: for each sender, every journaled
+ * transaction at or above the chain's nonce for it is re-broadcast, in journal order (which is
+ * nonce order per sender and the order in which the node relied on them across senders), then
+ * every unsettled row gets its receipt.
+ * Covers an embedded chain that lost its tail (state written periodically) and transactions a
+ * real chain dropped.
+ */
+export async function replayJournal(ledger: Ledger, { log }: { log?: (msg: string) => void } = {}): Promise<ReplayJournalResult> {
+  const { db, client, chainId } = ledger
+  const senders = db.prepare('SELECT DISTINCT sender FROM journal WHERE chain_id = ?').all(chainId) as { sender: Hex }[]
+  const chainNonce = new Map<string, number>()
+  for (const { sender } of senders) {
+    chainNonce.set(sender, await client.getTransactionCount({ address: sender, blockTag: 'latest' }))
+  }
+  const rows = db.prepare('SELECT id, sender, nonce, tx_hash, raw, state FROM journal WHERE chain_id = ? ORDER BY id').all(chainId) as JournalRow[]
+  const missing = rows.filter((r) => r.nonce >= (chainNonce.get(r.sender) ?? 0))
+  for (const row of missing) {
+    try {
+      await client.sendRawTransaction({ serializedTransaction: row.raw })
+    } catch (err) {
+      // "nonce too low" / "already known": it is on chain or in the pool after all.
+      if (!/nonce too low|already known|already imported/i.test(String((err as Error).message))) throw err
+    }
+  }
+  if (missing.length > 0) log?.(`journal: re-broadcast ${missing.length} transaction(s) the chain did not have`)
+
+  let settled = 0
+  const unsettled = new Set([...missing.map((r) => r.id), ...rows.filter((r) => r.state === 'sent').map((r) => r.id)])
+  for (const row of rows.filter((r) => unsettled.has(r.id))) {
+    const receipt = await client.waitForTransactionReceipt({ hash: row.tx_hash, timeout: 60_000, pollingInterval: 50 })
+    const state = receipt.status === 'success' ? 'mined' : 'reverted'
+    db.prepare('UPDATE journal SET state = ?, block_number = ? WHERE id = ?').run(state, Number(receipt.blockNumber), row.id)
+    settled++
+  }
+  return { rebroadcast: missing.length, settled }
+}
+
+/** Number of journaled transactions still waiting for a receipt. */
+export function journalBacklog(ledger: Pick<Ledger, 'db' | 'chainId'>): number {
+  const row = ledger.db.prepare("SELECT COUNT(*) AS n FROM journal WHERE chain_id = ? AND state = 'sent'").get(ledger.chainId) as { n: number }
+  return row.n
+}

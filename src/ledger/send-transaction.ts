@@ -1,0 +1,149 @@
+import {
+  BaseError,
+  ContractFunctionRevertedError,
+  decodeErrorResult,
+  type Abi,
+  type Address,
+  type Hex,
+  type LocalAccount,
+  type TransactionReceipt,
+} from 'viem'
+import { AppError } from '../errors.ts'
+import type { Ledger } from './connect-ledger.ts'
+
+export interface SendTransactionParams {
+  account: LocalAccount
+  /** Omitted for a contract deployment. */
+  to?: Address
+  data: Hex
+  /** A short label kept in the journal: `deploy`, `anchor`, `register`, … */
+  purpose: string
+  /** What the transaction is about (a record id, an address): lets recovery finish the work. */
+  ref?: string
+  /** ABI used to decode a revert into its custom error. */
+  abi?: Abi
+  signal?: AbortSignal
+}
+
+// One queue per sender: nonces are taken and journaled in order even when requests overlap.
+const senderQueues = new Map<string, Promise<unknown>>()
+
+/**
+ * Signs a transaction with the acting account's own key, writes it to the journal, broadcasts
+ * it and waits for its receipt.
+ * @throws AppError LEDGER_REVERTED (with the decoded custom error in `details`) when the chain
+ * refuses it — before anything is journaled when the refusal shows at estimation, which is
+ * the usual case; LEDGER_UNAVAILABLE when the chain cannot be reached.
+ */
+export async function sendTransaction(ledger: Ledger, params: SendTransactionParams): Promise<TransactionReceipt> {
+  const key = `${ledger.chainId}:${params.account.address.toLowerCase()}`
+  const previous = senderQueues.get(key) ?? Promise.resolve()
+  const signed = previous.catch(() => undefined).then(() => signAndJournal(ledger, params))
+  senderQueues.set(key, signed)
+  try {
+    const { hash, id } = await signed
+    return await waitForJournaled(ledger, { hash, id, abi: params.abi, signal: params.signal })
+  } finally {
+    if (senderQueues.get(key) === signed) senderQueues.delete(key)
+  }
+}
+
+async function signAndJournal(ledger: Ledger, { account, to, data, purpose, ref, abi, signal }: SendTransactionParams): Promise<{ hash: Hex; id: number }> {
+  signal?.throwIfAborted()
+  const { client, db, chainId } = ledger
+  let gas: bigint
+  let nonce: number
+  let fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }
+  try {
+    nonce = await client.getTransactionCount({ address: account.address, blockTag: 'pending' })
+    gas = await client.estimateGas({ account: account.address, to, data })
+    const gasPrice = await client.getGasPrice()
+    // A consortium chain charges nothing; elsewhere use the chain's own fee estimate.
+    fees = gasPrice === 0n ? { maxFeePerGas: 0n, maxPriorityFeePerGas: 0n } : await client.estimateFeesPerGas()
+  } catch (cause) {
+    throw toLedgerError(cause, abi)
+  }
+  // Headroom over the estimate: state can move between estimation and inclusion.
+  const gasLimit = (gas * 12n) / 10n + 5_000n
+  const raw = await account.signTransaction({ chainId, type: 'eip1559', nonce, gas: gasLimit, to, data, ...fees })
+  const { keccak256 } = await import('viem')
+  const hash = keccak256(raw)
+  // The row is committed (fsynced) before the transaction leaves the node: a crash after this
+  // point is recovered by re-broadcasting the same signed bytes.
+  const info = db.prepare(`INSERT INTO journal (chain_id, sender, nonce, tx_hash, raw, purpose, ref, state, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, 'sent', ?)`).run(chainId, account.address.toLowerCase(), nonce, hash, raw, purpose, ref ?? null, Date.now())
+  try {
+    await client.sendRawTransaction({ serializedTransaction: raw })
+  } catch (cause) {
+    if (!isAlreadyKnown(cause)) {
+      db.prepare('DELETE FROM journal WHERE id = ?').run(info.lastInsertRowid)
+      throw toLedgerError(cause, abi)
+    }
+  }
+  return { hash, id: Number(info.lastInsertRowid) }
+}
+
+/**
+ * Waits for the receipt of a journaled transaction and records the outcome in the journal.
+ * @throws AppError LEDGER_REVERTED when it was mined but reverted.
+ */
+export async function waitForJournaled(ledger: Ledger, { hash, id, abi, signal }: { hash: Hex; id: number; abi?: Abi; signal?: AbortSignal }): Promise<TransactionReceipt> {
+  let receipt: TransactionReceipt
+  try {
+    receipt = await ledger.client.waitForTransactionReceipt({ hash, timeout: 120_000, pollingInterval: 50 })
+  } catch (cause) {
+    throw new AppError('LEDGER_UNAVAILABLE', { cause, details: `no receipt for ${hash}` })
+  }
+  signal?.throwIfAborted()
+  const state = receipt.status === 'success' ? 'mined' : 'reverted'
+  ledger.db.prepare('UPDATE journal SET state = ?, block_number = ? WHERE id = ?').run(state, Number(receipt.blockNumber), id)
+  if (state === 'reverted') {
+    throw new AppError('LEDGER_REVERTED', { details: `transaction ${hash} reverted${abi ? '' : ''}` })
+  }
+  return receipt
+}
+
+function isAlreadyKnown(err: unknown): boolean {
+  const text = err instanceof BaseError ? err.details ?? err.shortMessage : String(err)
+  return /already known|already imported|known transaction/i.test(text ?? '')
+}
+
+/** Turns a viem failure into an AppError, naming the contract's custom error when there is one. */
+export function toLedgerError(err: unknown, abi?: Abi): AppError {
+  if (err instanceof AppError) return err
+  if (err instanceof BaseError) {
+    const reverted = err.walk((e) => e instanceof ContractFunctionRevertedError) as ContractFunctionRevertedError | null
+    if (reverted?.data?.errorName) return revertError(reverted.data.errorName, reverted.data.args, err)
+    const rawData = findRevertData(err)
+    if (rawData && abi) {
+      try {
+        const decoded = decodeErrorResult({ abi, data: rawData })
+        return revertError(decoded.errorName, decoded.args, err)
+      } catch {
+        // fall through: an error this ABI does not know
+      }
+    }
+    if (rawData || /revert/i.test(err.details ?? err.shortMessage)) {
+      return new AppError('LEDGER_REVERTED', { cause: err, details: err.shortMessage })
+    }
+    if (/fetch failed|ECONNREFUSED|timed out|HTTP request failed/i.test(`${err.shortMessage} ${err.details ?? ''}`)) {
+      return new AppError('LEDGER_UNAVAILABLE', { cause: err, details: err.shortMessage })
+    }
+  }
+  return new AppError('LEDGER_UNAVAILABLE', { cause: err, details: err instanceof Error ? err.message : String(err) })
+}
+
+function revertError(errorName: string, args: readonly unknown[] | undefined, cause: unknown): AppError {
+  const e = new AppError('LEDGER_REVERTED', { cause, details: `${errorName}(${(args ?? []).map(String).join(', ')})` })
+  return Object.assign(e, { revert: { errorName, args: args ?? [] } })
+}
+
+function findRevertData(err: BaseError): Hex | undefined {
+  let found: Hex | undefined
+  err.walk((e) => {
+    const data = (e as { data?: unknown }).data
+    if (typeof data === 'string' && data.startsWith('0x') && data.length >= 10) found = data as Hex
+    return false
+  })
+  return found
+}
