@@ -31,6 +31,7 @@ export const errorRegistry = {
   // 409: state conflicts and integrity
   EMAIL_TAKEN: { status: 409, message: 'An account with this e-mail already exists.' },
   RECORD_INTEGRITY: { status: 409, message: 'The stored record does not match its ledger anchor or fails authentication; no data was served.' },
+  PUBLIC_KEY_MISMATCH: { status: 409, message: 'A public key held by this node does not match the one registered on the ledger; nothing was stored.' },
   // 413
   FILE_TOO_LARGE: { status: 413, message: 'The file is larger than this node accepts.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type for this route.' },

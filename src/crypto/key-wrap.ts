@@ -53,7 +53,7 @@ export function keySchemeId(scheme: KeyScheme): number {
  * @throws AppError UNKNOWN_KEY_SCHEME for an unknown number.
  */
 export function keySchemeFromId(id: number | bigint): KeyScheme {
-  for (const scheme of keySchemes) if (BigInt(schemeIds[scheme]) === BigInt(id)) return scheme
+  for (const scheme of keySchemes) if (schemeIds[scheme] == id) return scheme // == so that 2n matches 2
   throw new AppError('UNKNOWN_KEY_SCHEME', { details: `unknown scheme id ${String(id)}` })
 }
 

@@ -11,7 +11,7 @@ import type { CID } from 'multiformats/cid'
 export const LEAF_SIZE = 1_048_576
 
 // Blocks being written while the importer goes on: bounds memory to about this many MiB.
-const WRITE_WINDOW = 16
+const WRITE_WINDOW = Number(process.env.WW ?? 16)
 
 export interface AddCiphertextOptions {
   signal?: AbortSignal
@@ -114,6 +114,7 @@ export async function addCiphertext(
       cidVersion: 1,
       rawLeaves: true,
       reduceSingleLeafToSelf: false,
+      blockWriteConcurrency: Number(process.env.BWC ?? 10),
       signal,
     })
   } catch (err) {

@@ -1,0 +1,97 @@
+import type { Address, Hex } from 'viem'
+import type { CipherSuite } from '../crypto/stream.ts'
+import { cidFromDigest } from '../storage/read-verified.ts'
+import { hexToBytes } from 'viem'
+import type { Manifest } from './envelopes.ts'
+import type { Db } from '../db/open-database.ts'
+import type { Actor } from '../accounts/account.ts'
+import { AppError } from '../errors.ts'
+import { parseRecordId } from '../crypto/tokens.ts'
+
+export interface RecordRow {
+  record_id: Hex
+  patient_id: string
+  author_id: string
+  hospital_id: string
+  digest: Hex
+  envelopes: Hex
+  suite: CipherSuite
+  stored_bytes: number
+  state: 'pending' | 'anchored'
+  tx_hash: Hex | null
+  block_number: number | null
+  anchored_at: number | null
+  created_at: number
+}
+
+/** A record as a reader sees it: ledger facts plus the decrypted manifest. */
+export interface RecordView {
+  recordId: Hex
+  cid: string
+  digest: Hex
+  envelopesCid: string
+  suite: CipherSuite
+  storedBytes: number
+  txHash: Hex | null
+  blockNumber: number | null
+  anchoredAt: string | null
+  patient: { id: string; address: Address; name: string }
+  author: { id: string; address: Address; name: string }
+  hospitalId: string
+  fileName: string
+  mediaType: string
+  size: number
+  sha256: string
+  created: string
+  /** Set when the record cannot be opened: RECORD_INTEGRITY or RECORD_UNAVAILABLE. */
+  problem?: string
+}
+
+interface Party { id: string; address: string; name: string }
+
+/** Joins a record row with its parties and manifest into what a reader is shown. */
+export function toRecordView(row: RecordRow, parties: { patient: Party; author: Party }, manifest: Manifest): RecordView {
+  return {
+    recordId: row.record_id,
+    cid: cidFromDigest(hexToBytes(row.digest), 'dag').toString(),
+    digest: row.digest,
+    envelopesCid: cidFromDigest(hexToBytes(row.envelopes), 'raw').toString(),
+    suite: row.suite,
+    storedBytes: row.stored_bytes,
+    txHash: row.tx_hash,
+    blockNumber: row.block_number,
+    anchoredAt: row.anchored_at === null ? null : new Date(row.anchored_at * 1000).toISOString(),
+    patient: { id: parties.patient.id, address: parties.patient.address as Address, name: parties.patient.name },
+    author: { id: parties.author.id, address: parties.author.address as Address, name: parties.author.name },
+    hospitalId: row.hospital_id,
+    fileName: manifest.fileName,
+    mediaType: manifest.mediaType,
+    size: manifest.size,
+    sha256: manifest.sha256,
+    created: manifest.created,
+  }
+}
+
+/** The parties of a record, for display. */
+export function recordParties(db: Db, row: RecordRow): { patient: Party; author: Party } {
+  const q = db.prepare('SELECT id, address, name FROM accounts WHERE id = ?')
+  return { patient: q.get(row.patient_id) as Party, author: q.get(row.author_id) as Party }
+}
+
+/** Whether the actor may read the record now (this wave: the patient and the author). */
+export function mayRead(actor: Actor, row: RecordRow): boolean {
+  return actor.account.id === row.patient_id || actor.account.id === row.author_id
+}
+
+/**
+ * The anchored record the actor may read.
+ * @throws AppError INVALID_RECORD_ID; RECORD_NOT_FOUND when absent, not yet anchored, or not
+ *   the actor's to read (the same answer, so existence does not leak).
+ */
+export function findReadableRecord(db: Db, actor: Actor | undefined, recordId: string): RecordRow {
+  const id = parseRecordId(recordId)
+  if (!actor) throw new AppError('UNAUTHENTICATED')
+  const row = db.prepare(`SELECT * FROM records WHERE record_id = ? AND state = 'anchored'`).get(id) as RecordRow | undefined
+  if (!row || !mayRead(actor, row)) throw new AppError('RECORD_NOT_FOUND')
+  return row
+}

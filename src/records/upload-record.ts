@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto'
+import { bytesToHex, toHex, type Address, type Hex } from 'viem'
+import { encryptStream, generateDataKey, type CipherSuite } from '../crypto/stream.ts'
+import { generateRecordId } from '../crypto/tokens.ts'
+import { hashSha256 } from '../crypto/hashes.ts'
+import { addCiphertext } from '../storage/add-ciphertext.ts'
+import { putRawBlock } from '../storage/raw-block.ts'
+import { digestFromCid } from '../storage/read-verified.ts'
+import { anchorRecord } from '../ledger/anchor-record.ts'
+import { readKeyDigests } from '../ledger/read-key-digests.ts'
+import { AppError } from '../errors.ts'
+import { findAccount, requireRole, type Actor } from '../accounts/account.ts'
+import type { HospitalRow } from '../accounts/hospital.ts'
+import { sealEnvelopes, type Manifest } from './envelopes.ts'
+import { recordParties, toRecordView, type RecordRow, type RecordView } from './record.ts'
+import type { KeyScheme } from '../crypto/key-wrap.ts'
+import type { Services } from '../services.ts'
+
+export interface UploadRecordParams {
+  actor: Actor | undefined
+  /** The patient's e-mail, account id or ledger address. */
+  patient: string
+  fileName: string
+  mediaType?: string
+  suite?: CipherSuite
+  /** The plaintext, streamed: memory does not grow with its size. */
+  source: AsyncIterable<Uint8Array>
+  /** Announced size, when known: refused at once when over the limit. */
+  declaredSize?: number
+  onProgress?: (p: { bytesRead: number }) => void
+  signal?: AbortSignal
+}
+
+export interface UploadRecordResult extends RecordView {
+  recordId: Hex
+}
+
+/**
+ * Stores a record for a patient: encrypts the stream under a fresh data key, stores the
+ * ciphertext and the envelopes (data key wrapped for patient, author and the hospital's
+ * emergency key, plus the encrypted manifest) in IPFS, then anchors it on chain from the
+ * doctor's own key. Resolves only when blocks, envelopes and the mined anchor are durable.
+ * @throws AppError FORBIDDEN (not a doctor), UNKNOWN_PATIENT, FILE_TOO_LARGE, VALIDATION_FAILED,
+ *   UNKNOWN_CIPHER_SUITE, STORAGE_*, LEDGER_*
+ */
+export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<UploadRecordResult> {
+  const doctor = requireRole(p.actor, 'doctor')
+  const limit = s.config.maxUploadBytes
+  if (p.declaredSize !== undefined && p.declaredSize > limit) throw new AppError('FILE_TOO_LARGE')
+  const fileName = checkFileName(p.fileName)
+  const mediaType = checkMediaType(p.mediaType ?? 'application/octet-stream')
+  const suite = p.suite ?? s.config.cipherSuite
+  const patient = findAccount(s.db, p.patient)
+  if (!patient || patient.role !== 'patient' || patient.hospital_id !== doctor.account.hospitalId) throw new AppError('UNKNOWN_PATIENT')
+  const hospital = s.db.prepare(`SELECT * FROM hospitals WHERE id = ?`).get(patient.hospital_id) as HospitalRow
+
+  // Never wrap a data key for a public key the ledger does not name for that account.
+  const recipients = [
+    { to: patient.address as Address, for: 'patient' as const, scheme: patient.key_scheme, publicKey: new Uint8Array(patient.public_key) },
+    { to: doctor.account.address, for: 'author' as const, scheme: doctor.account.keyScheme, publicKey: new Uint8Array(accountPublicKey(s, doctor.account.id)) },
+    { to: hospital.address as Address, for: 'emergency' as const, scheme: hospital.key_scheme as KeyScheme, publicKey: new Uint8Array(hospital.emergency_public_key) },
+  ]
+  const onChain = await readKeyDigests(s.ledger, { accounts: [recipients[0].to, recipients[1].to], hospitals: [recipients[2].to] })
+  const expected = [...onChain.accounts, ...onChain.hospitals]
+  recipients.forEach((r, i) => {
+    if (bytesToHex(hashSha256(r.publicKey)) !== expected[i]) {
+      throw new AppError('PUBLIC_KEY_MISMATCH', { details: `key of ${r.for} ${r.to} differs from the Registry` })
+    }
+  })
+
+  const recordId = generateRecordId()
+  const dataKey = generateDataKey(suite)
+  const plainHash = createHash('sha256')
+  let bytesRead = 0
+  const counted = async function * (): AsyncGenerator<Uint8Array> {
+    for await (const chunk of p.source) {
+      bytesRead += chunk.byteLength
+      if (bytesRead > limit) throw new AppError('FILE_TOO_LARGE')
+      plainHash.update(chunk)
+      p.onProgress?.({ bytesRead })
+      yield chunk
+    }
+  }
+  const stored = await addCiphertext(s.ipfs, encryptStream(counted(), { key: dataKey, suite, signal: p.signal }), { signal: p.signal })
+  const manifest: Manifest = { fileName, mediaType, size: bytesRead, sha256: plainHash.digest('hex'), created: new Date().toISOString() }
+  const envelopesCid = await putRawBlock(s.ipfs, sealEnvelopes({ recordId, suite, dataKey, manifest, recipients }), { signal: p.signal })
+  dataKey.fill(0)
+
+  const row: RecordRow = {
+    record_id: recordId,
+    patient_id: patient.id,
+    author_id: doctor.account.id,
+    hospital_id: hospital.id,
+    digest: toHex(stored.digest),
+    envelopes: toHex(digestFromCid(envelopesCid)),
+    suite,
+    stored_bytes: stored.size,
+    state: 'pending',
+    tx_hash: null,
+    block_number: null,
+    anchored_at: null,
+    created_at: Date.now(),
+  }
+  // Pending rows are never listed or served; recovery at start settles them from the journal.
+  s.db.prepare(`INSERT INTO records (record_id, patient_id, author_id, hospital_id, digest, envelopes, suite, stored_bytes, state, created_at)
+    VALUES (@record_id, @patient_id, @author_id, @hospital_id, @digest, @envelopes, @suite, @stored_bytes, @state, @created_at)`).run(row)
+  try {
+    const receipt = await anchorRecord(s.ledger, {
+      author: doctor.keys.ledger,
+      recordId,
+      patient: patient.address as Address,
+      hospital: hospital.address as Address,
+      digest: row.digest,
+      envelopes: row.envelopes,
+      signal: p.signal,
+    })
+    const block = await s.ledger.client.getBlock({ blockNumber: receipt.blockNumber })
+    row.state = 'anchored'
+    row.tx_hash = receipt.transactionHash
+    row.block_number = Number(receipt.blockNumber)
+    row.anchored_at = Number(block.timestamp)
+    s.db.prepare(`UPDATE records SET state = 'anchored', tx_hash = ?, block_number = ?, anchored_at = ? WHERE record_id = ?`)
+      .run(row.tx_hash, row.block_number, row.anchored_at, recordId)
+  } catch (err) {
+    // Refused by the chain (not merely unanswered): the record never existed.
+    if ((err as AppError).code === 'LEDGER_REVERTED') s.db.prepare('DELETE FROM records WHERE record_id = ?').run(recordId)
+    throw err
+  }
+  return toRecordView(row, recordParties(s.db, row), manifest)
+}
+
+function accountPublicKey(s: Services, id: string): Buffer {
+  return (s.db.prepare('SELECT public_key FROM accounts WHERE id = ?').get(id) as { public_key: Buffer }).public_key
+}
+
+/** A file name as kept in the manifest: a base name, 1–255 characters, no control characters. */
+export function checkFileName(name: unknown): string {
+  const base = typeof name === 'string' ? name.split(/[\\/]/).pop()!.trim() : ''
+  if (base.length < 1 || base.length > 255 || /[\u0000-\u001f\u007f]/.test(base)) {
+    throw new AppError('VALIDATION_FAILED', { message: 'A file name is 1 to 255 printable characters.' })
+  }
+  return base
+}
+
+function checkMediaType(t: string): string {
+  const v = t.split(';')[0].trim().toLowerCase()
+  if (!/^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/.test(v)) {
+    throw new AppError('VALIDATION_FAILED', { message: 'The media type is not of the form type/subtype.' })
+  }
+  return v
+}
+

@@ -1,0 +1,82 @@
+import { hexToBytes, type Hex } from 'viem'
+import { getRawBlockVerified } from '../storage/raw-block.ts'
+import { cidFromDigest, verifyDag } from '../storage/read-verified.ts'
+import { AppError, isAppError } from '../errors.ts'
+import { parseRecordId } from '../crypto/tokens.ts'
+import { requireRole, type Actor } from '../accounts/account.ts'
+import { assertAnchored } from './read-record.ts'
+import type { RecordRow } from './record.ts'
+import type { Services } from '../services.ts'
+
+export interface VerifyRecordsParams {
+  actor: Actor | undefined
+  /** Records to check; with `all`, every record in the actor's scope. */
+  recordIds?: string[]
+  all?: boolean
+  signal?: AbortSignal
+  onProgress?: (p: { checked: number; total: number }) => void
+}
+
+export interface VerifyItem {
+  recordId: Hex
+  ok: boolean
+  /** RECORD_INTEGRITY (anchor or digest mismatch), RECORD_UNAVAILABLE (blocks missing). */
+  problem?: string
+  detail?: string
+}
+
+export interface VerifyRecordsResult {
+  checked: number
+  intact: number
+  mismatches: VerifyItem[]
+  results: VerifyItem[]
+}
+
+/**
+ * Re-checks stored records against their ledger anchors: the anchor commits to the node's
+ * copy of the record's fields, and every block of the ciphertext and of the envelopes hashes
+ * to what the anchor names. Needs no key: an auditor's check.
+ * Scope: the admin, every record; staff, their hospital's; doctors, their uploads; patients,
+ * their own.
+ * @throws AppError VALIDATION_FAILED (neither ids nor all), RECORD_NOT_FOUND (an id outside the scope)
+ */
+export async function verifyRecords(s: Services, { actor, recordIds, all = false, signal, onProgress }: VerifyRecordsParams): Promise<VerifyRecordsResult> {
+  const who = requireRole(actor, 'admin', 'staff', 'doctor', 'patient')
+  if (!all && (!recordIds || recordIds.length === 0)) throw new AppError('VALIDATION_FAILED', { message: 'Name records to verify, or ask for all.' })
+  const scope = {
+    admin: ['1 = 1', []],
+    staff: ['hospital_id = ?', [who.account.hospitalId]],
+    doctor: ['author_id = ?', [who.account.id]],
+    patient: ['patient_id = ?', [who.account.id]],
+  }[who.account.role] as [string, unknown[]]
+  let rows: RecordRow[]
+  if (all) {
+    rows = s.db.prepare(`SELECT * FROM records WHERE state = 'anchored' AND ${scope[0]} ORDER BY created_at`).all(...scope[1]) as RecordRow[]
+  } else {
+    rows = recordIds!.map((r) => {
+      const row = s.db.prepare(`SELECT * FROM records WHERE record_id = ? AND state = 'anchored' AND ${scope[0]}`).get(parseRecordId(r), ...scope[1]) as RecordRow | undefined
+      if (!row) throw new AppError('RECORD_NOT_FOUND')
+      return row
+    })
+  }
+  const results: VerifyItem[] = []
+  for (const row of rows) {
+    signal?.throwIfAborted()
+    results.push(await verifyOne(s, row, signal))
+    onProgress?.({ checked: results.length, total: rows.length })
+  }
+  const mismatches = results.filter((r) => !r.ok)
+  return { checked: results.length, intact: results.length - mismatches.length, mismatches, results }
+}
+
+async function verifyOne(s: Services, row: RecordRow, signal?: AbortSignal): Promise<VerifyItem> {
+  try {
+    await assertAnchored(s, row)
+    await verifyDag(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.digest), 'dag'), { signal })
+    await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.envelopes), 'raw'), { signal })
+    return { recordId: row.record_id, ok: true }
+  } catch (err) {
+    if (!isAppError(err, 'RECORD_INTEGRITY', 'RECORD_UNAVAILABLE')) throw err
+    return { recordId: row.record_id, ok: false, problem: err.code, detail: err.details }
+  }
+}
