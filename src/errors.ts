@@ -24,6 +24,7 @@ export const errorRegistry = {
   FORBIDDEN: { status: 403, message: 'Your role does not allow this operation.' },
   // 404: absent, or present but not yours to see (never 403 for records)
   NOT_FOUND: { status: 404, message: 'Not found.' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No such route in this API.' },
   RECORD_NOT_FOUND: { status: 404, message: 'No such record, or you may not see it.' },
   UNKNOWN_PATIENT: { status: 404, message: 'No such patient in your hospital.' },
   UNKNOWN_HOSPITAL: { status: 404, message: 'No such hospital.' },
@@ -34,6 +35,7 @@ export const errorRegistry = {
   PUBLIC_KEY_MISMATCH: { status: 409, message: 'A public key held by this node does not match the one registered on the ledger; nothing was stored.' },
   // 413
   FILE_TOO_LARGE: { status: 413, message: 'The file is larger than this node accepts.' },
+  BODY_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type for this route.' },
   // 5xx: the node or one of its parts
   LEDGER_UNAVAILABLE: { status: 503, message: 'The ledger cannot be reached; nothing was changed.' },

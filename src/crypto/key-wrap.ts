@@ -53,7 +53,8 @@ export function keySchemeId(scheme: KeyScheme): number {
  * @throws AppError UNKNOWN_KEY_SCHEME for an unknown number.
  */
 export function keySchemeFromId(id: number | bigint): KeyScheme {
-  for (const scheme of keySchemes) if (schemeIds[scheme] == id) return scheme // == so that 2n matches 2
+  const n = typeof id === 'bigint' ? Number(id) : id // registry ids are tiny, so Number() is exact where it matters
+  for (const scheme of keySchemes) if (schemeIds[scheme] === n) return scheme
   throw new AppError('UNKNOWN_KEY_SCHEME', { details: `unknown scheme id ${String(id)}` })
 }
 

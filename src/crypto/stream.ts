@@ -32,8 +32,11 @@ export const cipherSuites: readonly CipherSuite[] = Object.freeze([
   'xchacha20-poly1305',
 ] as const)
 
+/** Plaintext bytes per chunk unless told otherwise: 1 MiB. */
 export const defaultChunkSize = 1 << 20
+/** Smallest allowed chunk size: 1 KiB. */
 export const minChunkSize = 1 << 10
+/** Largest allowed chunk size: 16 MiB (a reader buffers one chunk). */
 export const maxChunkSize = 16 << 20
 
 const magic = [0x4d, 0x4c, 0x52, 0x31] // 'MLR1'
@@ -143,28 +146,31 @@ export async function* encryptStream(
     return aead.sealDetached(nonce, header, chunk.subarray(0, filled))
   }
 
-  yield header
-  for await (const piece of source) {
-    signal?.throwIfAborted()
-    let offset = 0
-    while (offset < piece.length) {
-      if (filled === chunkSize) {
-        const { ciphertext, tag } = seal(false)
-        filled = 0
-        yield ciphertext
-        yield tag
+  try {
+    yield header
+    for await (const piece of source) {
+      signal?.throwIfAborted()
+      let offset = 0
+      while (offset < piece.length) {
+        if (filled === chunkSize) {
+          const { ciphertext, tag } = seal(false)
+          filled = 0
+          yield ciphertext
+          yield tag
+        }
+        const n = Math.min(chunkSize - filled, piece.length - offset)
+        chunk.set(piece.subarray(offset, offset + n), filled)
+        filled += n
+        offset += n
       }
-      const n = Math.min(chunkSize - filled, piece.length - offset)
-      chunk.set(piece.subarray(offset, offset + n), filled)
-      filled += n
-      offset += n
     }
+    signal?.throwIfAborted()
+    const { ciphertext, tag } = seal(true)
+    if (ciphertext.length > 0) yield ciphertext
+    yield tag
+  } finally {
+    chunk.fill(0) // no plaintext left behind, whether we finished, failed or were abandoned
   }
-  signal?.throwIfAborted()
-  const { ciphertext, tag } = seal(true)
-  chunk.fill(0)
-  if (ciphertext.length > 0) yield ciphertext
-  yield tag
 }
 
 export interface DecryptStreamParams {

@@ -76,7 +76,7 @@ async function writeFileDurably(file: string, data: BlockBytes, dirs: DirSyncer,
       // writeFile continues at the current position and loops over short writes
       for await (const chunk of data) await handle.writeFile(chunk)
     }
-    if (sync && process.env.NOSYNC !== '1') await handle.datasync()
+    if (sync) await handle.datasync()
   } catch (err) {
     await handle.close().catch(noop)
     await fs.rm(tmp, { force: true })
@@ -96,7 +96,7 @@ async function writeFileDurably(file: string, data: BlockBytes, dirs: DirSyncer,
       if (d === created || path.dirname(d) === d) break
     }
   }
-  if (sync && process.env.NOSYNC !== '1') await Promise.all(toSync.map(async d => dirs.sync(d)))
+  if (sync) await Promise.all(toSync.map(async d => dirs.sync(d)))
   return toSync
 }
 

@@ -1,0 +1,118 @@
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import { AppError, errorRegistry, type ErrorCode } from '../errors.ts'
+import { authenticate } from '../accounts/sessions.ts'
+import type { Actor } from '../accounts/account.ts'
+import type { Services } from '../services.ts'
+import { authRoutes } from './routes/auth.ts'
+import { hospitalRoutes } from './routes/hospitals.ts'
+import { userRoutes } from './routes/users.ts'
+import { recordRoutes } from './routes/records.ts'
+import { statusRoutes } from './routes/status.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The signed-in user, when the request carries a valid bearer token. */
+    actor?: Actor
+    /** The bearer token itself (for logout); never logged. */
+    token?: string
+  }
+}
+
+export const apiPrefix = '/api/v1'
+
+/** The error body every failing route answers with. */
+export const errorSchema = {
+  type: 'object',
+  required: ['code', 'message'],
+  properties: { code: { type: 'string', enum: Object.keys(errorRegistry) }, message: { type: 'string' } },
+} as const
+
+/**
+ * Builds the HTTP API (not listening): routes under /api/v1, the OpenAPI document at
+ * /api/v1/openapi.json and a browsable page at /api/v1/docs.
+ */
+export async function buildApp({ services }: { services: Services }): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, trustProxy: false })
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'MedLedger API',
+        version: '1',
+        description: 'Encrypted medical records in IPFS, anchored on an Ethereum ledger. Errors answer `{ code, message }`; a record you may not see is a 404.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: `${apiPrefix}/docs` })
+
+  app.decorateRequest('actor', undefined)
+  app.decorateRequest('token', undefined)
+  app.addHook('onRequest', async (req) => {
+    const header = req.headers.authorization
+    if (!header) return
+    const m = /^Bearer ([A-Za-z0-9_-]{20,200})$/.exec(header)
+    if (!m) throw new AppError('UNAUTHENTICATED')
+    req.actor = authenticate(services, m[1])
+    req.token = m[1]
+  })
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('cache-control', 'no-store')
+    reply.header('x-content-type-options', 'nosniff')
+    reply.header('referrer-policy', 'no-referrer')
+  })
+
+  app.setErrorHandler((err, req, reply) => {
+    const appErr = toAppError(err)
+    if (appErr.status >= 500) services.log('error', `${req.method} ${req.routeOptions.url ?? 'unknown route'}: ${appErr.code} ${appErr.details ?? ''} ${describeCause(appErr)}`)
+    // A refused upload may still be streaming: close the connection instead of reading it all.
+    if (appErr.code === 'FILE_TOO_LARGE' || !req.raw.readableEnded) reply.header('connection', 'close')
+    return reply.status(appErr.status).send({ code: appErr.code, message: appErr.message })
+  })
+  app.setNotFoundHandler((_req, reply) => reply.status(404).send({ code: 'ROUTE_NOT_FOUND', message: errorRegistry.ROUTE_NOT_FOUND.message }))
+
+  app.get(`${apiPrefix}/openapi.json`, { schema: { hide: true } }, async () => app.swagger())
+  const ctx = { services }
+  await app.register(async (scope) => {
+    await authRoutes(scope, ctx)
+    await hospitalRoutes(scope, ctx)
+    await userRoutes(scope, ctx)
+    await statusRoutes(scope, ctx)
+  }, { prefix: apiPrefix })
+  await app.register(async (scope) => { await recordRoutes(scope, ctx) }, { prefix: apiPrefix })
+  return app
+}
+
+/** The actor of a request, or UNAUTHENTICATED. */
+export function actorOf(req: FastifyRequest): Actor {
+  if (!req.actor) throw new AppError('UNAUTHENTICATED')
+  return req.actor
+}
+
+function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err
+  const e = err as { code?: string; statusCode?: number; validation?: unknown; message?: string }
+  const map: Record<string, ErrorCode> = {
+    FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
+    FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_JSON',
+    FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+    FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+    FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
+  }
+  if (e.code && map[e.code]) return new AppError(map[e.code], { cause: err })
+  if (e.validation) {
+    // Ajv's message names the field and the rule, never the value sent.
+    return new AppError('VALIDATION_FAILED', { cause: err, message: `The request does not match the expected schema: ${e.message}.` })
+  }
+  if (err instanceof SyntaxError && e.statusCode === 400) return new AppError('MALFORMED_JSON', { cause: err })
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) return new AppError('BAD_REQUEST', { cause: err })
+  return new AppError('INTERNAL', { cause: err, details: e.message })
+}
+
+function describeCause(err: AppError): string {
+  const c = err.cause as { message?: string; shortMessage?: string } | undefined
+  return c ? `(cause: ${c.shortMessage ?? c.message ?? String(c)})` : ''
+}

@@ -1,0 +1,34 @@
+import type { FastifyInstance } from 'fastify'
+import { createHospital } from '../../accounts/create-hospital.ts'
+import { toHospital, type HospitalRow } from '../../accounts/hospital.ts'
+import { parseKeyScheme } from '../../crypto/key-wrap.ts'
+import { actorOf } from '../build-app.ts'
+import { errors, hospitalSchema } from './schemas.ts'
+import type { Services } from '../../services.ts'
+
+/** Hospitals of the consortium: the admin admits them; any signed-in user lists them. */
+export async function hospitalRoutes(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
+  app.post('/hospitals', {
+    schema: {
+      tags: ['hospitals'],
+      summary: 'Admit a hospital (consortium admin): creates its ledger identity and emergency key and adds it to the Registry.',
+      body: {
+        type: 'object',
+        required: ['name'],
+        additionalProperties: false,
+        properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, keyScheme: { type: 'string' } },
+      },
+      response: { 201: hospitalSchema, ...errors(400, 401, 403, 502, 503) },
+    },
+  }, async (req, reply) => {
+    const body = req.body as { name: string; keyScheme?: string }
+    const hospital = await createHospital(services, { actor: actorOf(req), name: body.name, keyScheme: body.keyScheme ? parseKeyScheme(body.keyScheme) : undefined })
+    return reply.status(201).send(hospital)
+  })
+
+  app.get('/hospitals', { schema: { tags: ['hospitals'], summary: 'List the admitted hospitals.', response: { 200: { type: 'object', properties: { hospitals: { type: 'array', items: hospitalSchema } } }, ...errors(401) } } }, async (req) => {
+    actorOf(req)
+    const rows = services.db.prepare(`SELECT * FROM hospitals WHERE state = 'active' ORDER BY created_at`).all() as HospitalRow[]
+    return { hospitals: rows.map(toHospital) }
+  })
+}

@@ -1,0 +1,141 @@
+import { Readable } from 'node:stream'
+import type { FastifyInstance } from 'fastify'
+import { uploadRecord } from '../../records/upload-record.ts'
+import { readRecord } from '../../records/read-record.ts'
+import { listRecords } from '../../records/list-records.ts'
+import { verifyRecords } from '../../records/verify-records.ts'
+import { openRecordKeys } from '../../records/read-record.ts'
+import { findReadableRecord, recordParties, toRecordView } from '../../records/record.ts'
+import { parseCipherSuite } from '../../crypto/stream.ts'
+import { AppError } from '../../errors.ts'
+import { actorOf } from '../build-app.ts'
+import { errors, recordSchema } from './schemas.ts'
+import type { Services } from '../../services.ts'
+
+const recordIdParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 80 } } } as const
+
+/** Upload (streamed), read (streamed, verified first), list and verify records. */
+export async function recordRoutes(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
+  // The upload body is the file itself, of any media type, streamed into the encryptor.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', (_req, payload, done) => done(null, payload))
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 1024 * 1024 }, (_req, body, done) => {
+    try {
+      done(null, body === '' ? undefined : JSON.parse(body as string))
+    } catch (cause) {
+      done(new AppError('MALFORMED_JSON', { cause }), undefined)
+    }
+  })
+
+  app.post('/records', {
+    schema: {
+      tags: ['records'],
+      summary: 'Upload a record for a patient (doctor of the patient\'s hospital). The body is the file, streamed; the answer comes once blocks, envelopes and the mined anchor are durable.',
+      description: 'Headers: `X-Medledger-Patient` (patient e-mail, id or ledger address), `X-Medledger-File-Name` (percent-encoded UTF-8), optional `X-Medledger-Suite` (aes-256-gcm, aes-192-gcm, aes-128-gcm, xchacha20-poly1305); `Content-Type` is kept as the record\'s media type.',
+      headers: {
+        type: 'object',
+        required: ['x-medledger-patient'],
+        properties: {
+          'x-medledger-patient': { type: 'string', maxLength: 320 },
+          'x-medledger-file-name': { type: 'string', maxLength: 1024 },
+          'x-medledger-suite': { type: 'string', maxLength: 40 },
+        },
+      },
+      response: { 201: recordSchema, ...errors(400, 401, 403, 404, 409, 413, 502, 503) },
+    },
+  }, async (req, reply) => {
+    const actor = actorOf(req)
+    const h = req.headers
+    const rawName = h['x-medledger-file-name']
+    if (typeof rawName !== 'string' || rawName === '') throw new AppError('MISSING_FILE', { message: 'No file was sent: the X-Medledger-File-Name header is required.' })
+    let fileName: string
+    try {
+      fileName = decodeURIComponent(rawName)
+    } catch {
+      throw new AppError('VALIDATION_FAILED', { message: 'X-Medledger-File-Name must be percent-encoded UTF-8.' })
+    }
+    const suite = typeof h['x-medledger-suite'] === 'string' ? parseCipherSuite(h['x-medledger-suite']) : undefined
+    const declared = h['content-length'] !== undefined ? Number(h['content-length']) : undefined
+    const controller = new AbortController()
+    req.raw.on('close', () => { if (!req.raw.readableEnded) controller.abort(new AppError('BAD_REQUEST', { details: 'client went away mid-upload' })) })
+    const source: AsyncIterable<Uint8Array> = (req.body as Readable | undefined) ?? Readable.from([])
+    const result = await uploadRecord(services, {
+      actor,
+      patient: String(h['x-medledger-patient']),
+      fileName,
+      mediaType: typeof h['content-type'] === 'string' ? h['content-type'] : undefined,
+      suite,
+      source,
+      declaredSize: Number.isSafeInteger(declared) ? declared : undefined,
+      signal: controller.signal,
+    })
+    return reply.status(201).send(result)
+  })
+
+  app.get('/records', {
+    schema: {
+      tags: ['records'],
+      summary: 'Records you may read, newest first, with their decrypted metadata: a patient\'s own, or a doctor\'s uploads (optionally for one patient).',
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { patient: { type: 'string', maxLength: 80, description: 'Patient id or ledger address.' }, limit: { type: 'integer', minimum: 1, maximum: 1000 }, offset: { type: 'integer', minimum: 0 } },
+      },
+      response: { 200: { type: 'object', properties: { records: { type: 'array', items: recordSchema }, total: { type: 'integer' }, limit: { type: 'integer' }, offset: { type: 'integer' } } }, ...errors(400, 401, 403, 404) },
+    },
+  }, async (req) => {
+    const q = req.query as { patient?: string; limit?: number; offset?: number }
+    return listRecords(services, { actor: actorOf(req), patient: q.patient, limit: q.limit, offset: q.offset })
+  })
+
+  app.get('/records/:id/meta', {
+    schema: { tags: ['records'], summary: 'One record\'s ledger facts and decrypted metadata.', params: recordIdParam, response: { 200: recordSchema, ...errors(400, 401, 404, 409, 503) } },
+  }, async (req) => {
+    const actor = actorOf(req)
+    const row = findReadableRecord(services.db, actor, (req.params as { id: string }).id)
+    const { manifest } = await openRecordKeys(services, row, { address: actor.account.address, scheme: actor.account.keyScheme, privateKey: actor.keys.encryptionPrivateKey })
+    return toRecordView(row, recordParties(services.db, row), manifest)
+  })
+
+  app.get('/records/:id', {
+    schema: {
+      tags: ['records'],
+      summary: 'Download a record\'s plaintext. Every block is checked against the ledger anchor and every chunk authenticated before the first byte is sent; otherwise 409 RECORD_INTEGRITY.',
+      params: recordIdParam,
+      response: { ...errors(400, 401, 404, 409, 503) },
+    },
+  }, async (req, reply) => {
+    const { record, body } = await readRecord(services, { actor: actorOf(req), recordId: (req.params as { id: string }).id })
+    reply.header('content-type', record.mediaType)
+    reply.header('content-length', String(record.size))
+    reply.header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(record.fileName)}`)
+    // A record is the patient's file, not part of this site: never let a browser run it here.
+    reply.header('content-security-policy', "sandbox; default-src 'none'")
+    reply.header('x-medledger-record-id', record.recordId)
+    reply.header('x-medledger-sha256', record.sha256)
+    return reply.send(Readable.from(body))
+  })
+
+  app.post('/verify', {
+    schema: {
+      tags: ['records'],
+      summary: 'Re-check stored records against their ledger anchors (every block hashed); reports each mismatch.',
+      body: { type: 'object', additionalProperties: false, properties: { recordIds: { type: 'array', items: { type: 'string', maxLength: 80 }, maxItems: 10000 }, all: { type: 'boolean' } } },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            checked: { type: 'integer' },
+            intact: { type: 'integer' },
+            mismatches: { type: 'array', items: { type: 'object', properties: { recordId: { type: 'string' }, ok: { type: 'boolean' }, problem: { type: 'string' }, detail: { type: 'string' } } } },
+            results: { type: 'array', items: { type: 'object', properties: { recordId: { type: 'string' }, ok: { type: 'boolean' }, problem: { type: 'string' }, detail: { type: 'string' } } } },
+          },
+        },
+        ...errors(400, 401, 403, 404),
+      },
+    },
+  }, async (req) => {
+    const b = (req.body ?? {}) as { recordIds?: string[]; all?: boolean }
+    return verifyRecords(services, { actor: actorOf(req), recordIds: b.recordIds, all: b.all })
+  })
+}

@@ -1,0 +1,49 @@
+import { errorSchema } from '../build-app.ts'
+
+export const accountSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    email: { type: 'string' },
+    name: { type: 'string' },
+    role: { type: 'string', enum: ['admin', 'staff', 'doctor', 'patient'] },
+    hospitalId: { type: ['string', 'null'] },
+    address: { type: 'string' },
+    keyScheme: { type: 'string' },
+    createdAt: { type: 'string' },
+  },
+} as const
+
+export const hospitalSchema = {
+  type: 'object',
+  properties: { id: { type: 'string' }, name: { type: 'string' }, address: { type: 'string' }, keyScheme: { type: 'string' }, createdAt: { type: 'string' } },
+} as const
+
+export const recordSchema = {
+  type: 'object',
+  properties: {
+    recordId: { type: 'string' },
+    cid: { type: 'string' },
+    digest: { type: 'string' },
+    envelopesCid: { type: 'string' },
+    suite: { type: 'string' },
+    storedBytes: { type: 'integer' },
+    txHash: { type: ['string', 'null'] },
+    blockNumber: { type: ['integer', 'null'] },
+    anchoredAt: { type: ['string', 'null'] },
+    patient: { type: 'object', properties: { id: { type: 'string' }, address: { type: 'string' }, name: { type: 'string' } } },
+    author: { type: 'object', properties: { id: { type: 'string' }, address: { type: 'string' }, name: { type: 'string' } } },
+    hospitalId: { type: 'string' },
+    fileName: { type: 'string' },
+    mediaType: { type: 'string' },
+    size: { type: 'integer' },
+    sha256: { type: 'string' },
+    created: { type: 'string' },
+    problem: { type: 'string' },
+  },
+} as const
+
+/** Error responses a route documents, all with the `{ code, message }` body. */
+export function errors(...statuses: number[]): Record<number, typeof errorSchema> {
+  return Object.fromEntries(statuses.map((s) => [s, errorSchema]))
+}

@@ -1,0 +1,75 @@
+import type { FastifyInstance } from 'fastify'
+import { createAccount } from '../../accounts/create-account.ts'
+import { findAccount, toAccount, type AccountRow, type Actor, type Role } from '../../accounts/account.ts'
+import { parseKeyScheme } from '../../crypto/key-wrap.ts'
+import { AppError } from '../../errors.ts'
+import { actorOf } from '../build-app.ts'
+import { accountSchema, errors } from './schemas.ts'
+import type { Services } from '../../services.ts'
+
+/** Accounts: the admin (or a hospital's staff) creates them; each sees those in its scope. */
+export async function userRoutes(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
+  app.post('/users', {
+    schema: {
+      tags: ['users'],
+      summary: 'Create a doctor, patient or (admin only) staff account of a hospital, registered on chain from your own key. The recovery code is shown once.',
+      body: {
+        type: 'object',
+        required: ['role', 'email', 'name', 'password'],
+        additionalProperties: false,
+        properties: {
+          role: { type: 'string', enum: ['staff', 'doctor', 'patient'] },
+          hospital: { type: 'string', description: 'Hospital id or ledger address; staff may leave it out.' },
+          email: { type: 'string', maxLength: 320 },
+          name: { type: 'string', maxLength: 200 },
+          password: { type: 'string', maxLength: 1024 },
+          keyScheme: { type: 'string', enum: ['x25519-hpke', 'rsa-oaep-4096'] },
+        },
+      },
+      response: { 201: { type: 'object', properties: { account: accountSchema, recoveryCode: { type: 'string' } } }, ...errors(400, 401, 403, 404, 409, 502, 503) },
+    },
+  }, async (req, reply) => {
+    const b = req.body as { role: Role; hospital?: string; email: string; name: string; password: string; keyScheme?: string }
+    const { account, recoveryCode } = await createAccount(services, {
+      actor: actorOf(req), role: b.role, hospital: b.hospital, email: b.email, name: b.name, password: b.password,
+      keyScheme: b.keyScheme ? parseKeyScheme(b.keyScheme) : undefined,
+    })
+    return reply.status(201).send({ account, recoveryCode })
+  })
+
+  app.get('/users', {
+    schema: {
+      tags: ['users'],
+      summary: 'Accounts you may see: all (admin), your hospital\'s (staff), your hospital\'s patients (doctor), yourself (patient).',
+      querystring: { type: 'object', additionalProperties: false, properties: { role: { type: 'string', enum: ['admin', 'staff', 'doctor', 'patient'] }, hospital: { type: 'string' } } },
+      response: { 200: { type: 'object', properties: { users: { type: 'array', items: accountSchema } } }, ...errors(401) },
+    },
+  }, async (req) => {
+    const actor = actorOf(req)
+    const q = req.query as { role?: Role; hospital?: string }
+    const rows = services.db.prepare(`SELECT * FROM accounts WHERE state = 'active' ORDER BY created_at`).all() as AccountRow[]
+    return { users: rows.filter((r) => visible(actor, r) && (!q.role || r.role === q.role) && (!q.hospital || r.hospital_id === q.hospital)).map(toAccount) }
+  })
+
+  app.post('/users/resolve', {
+    schema: {
+      tags: ['users'],
+      summary: 'Find one account you may see by e-mail, id or ledger address (in the body, so no e-mail lands in a URL or an access log).',
+      body: { type: 'object', required: ['ref'], additionalProperties: false, properties: { ref: { type: 'string', maxLength: 320 } } },
+      response: { 200: accountSchema, ...errors(400, 401, 404) },
+    },
+  }, async (req) => {
+    const actor = actorOf(req)
+    const row = findAccount(services.db, (req.body as { ref: string }).ref)
+    if (!row || !visible(actor, row)) throw new AppError('UNKNOWN_ACCOUNT')
+    return toAccount(row)
+  })
+}
+
+function visible(actor: Actor, row: AccountRow): boolean {
+  const a = actor.account
+  if (a.role === 'admin' || row.id === a.id) return true
+  if (a.role === 'staff') return row.hospital_id === a.hospitalId
+  if (a.role === 'doctor') return row.role === 'patient' && row.hospital_id === a.hospitalId
+  return false
+}

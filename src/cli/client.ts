@@ -1,0 +1,112 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+
+/** A failure the CLI reports on stderr with a non-zero exit. */
+export class CliError extends Error {
+  override name = 'CliError'
+  constructor(readonly code: string, message: string, readonly exitCode = 1) {
+    super(message)
+  }
+}
+
+interface SavedSession { token: string; expiresAt: string; role: string; accountId: string }
+interface SessionFile { [apiUrl: string]: { last?: string; sessions: Record<string, SavedSession> } }
+
+/** Where client sessions are kept: `~/.medledger/sessions.json`, readable by the user only. */
+export function sessionFilePath(): string {
+  return join(homedir(), '.medledger', 'sessions.json')
+}
+
+function readSessions(): SessionFile {
+  const path = sessionFilePath()
+  if (!existsSync(path)) return {}
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as SessionFile
+  } catch {
+    return {}
+  }
+}
+
+function writeSessions(data: SessionFile): void {
+  const path = sessionFilePath()
+  mkdirSync(join(homedir(), '.medledger'), { recursive: true, mode: 0o700 })
+  writeFileSync(`${path}.tmp`, JSON.stringify(data, null, 2), { mode: 0o600 })
+  renameSync(`${path}.tmp`, path)
+  chmodSync(path, 0o600)
+}
+
+/** Keeps a session for this API URL and e-mail, and makes it the default one. */
+export function saveSession(api: string, email: string, s: SavedSession): void {
+  const data = readSessions()
+  const entry = (data[api] ??= { sessions: {} })
+  entry.sessions[email.toLowerCase()] = s
+  entry.last = email.toLowerCase()
+  writeSessions(data)
+}
+
+/** Forgets a saved session. */
+export function dropSession(api: string, email: string): void {
+  const data = readSessions()
+  if (data[api]) {
+    delete data[api].sessions[email.toLowerCase()]
+    if (data[api].last === email.toLowerCase()) delete data[api].last
+    writeSessions(data)
+  }
+}
+
+/** The saved session for `--as E`, or the last one signed in on this API. */
+export function pickSession(api: string, as?: string): { email: string; token: string } | undefined {
+  const entry = readSessions()[api]
+  const email = (as ?? entry?.last)?.toLowerCase()
+  const s = email ? entry?.sessions[email] : undefined
+  return s && email ? { email, token: s.token } : undefined
+}
+
+export interface ApiClient {
+  api: string
+  token?: string
+  request(method: string, path: string, opts?: { json?: unknown; headers?: Record<string, string>; body?: BodyInit; duplex?: 'half' }): Promise<Response>
+  json<T>(method: string, path: string, json?: unknown): Promise<T>
+}
+
+/** A thin client of the node's HTTP API that turns `{ code, message }` answers into CliErrors. */
+export function createClient(api: string, token?: string): ApiClient {
+  const base = api.replace(/\/+$/, '')
+  const request: ApiClient['request'] = async (method, path, opts = {}) => {
+    const headers: Record<string, string> = { ...opts.headers }
+    if (token) headers.authorization = `Bearer ${token}`
+    let body = opts.body
+    if (opts.json !== undefined) {
+      headers['content-type'] = 'application/json'
+      body = JSON.stringify(opts.json)
+    }
+    let res: Response
+    try {
+      res = await fetch(`${base}/api/v1${path}`, { method, headers, body, ...(opts.duplex ? { duplex: opts.duplex } : {}) } as RequestInit)
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause
+      throw new CliError('NODE_UNREACHABLE', `Cannot reach the node at ${base} (${cause?.code ?? (err as Error).message}). Is it running? Set --api or MEDLEDGER_API.`)
+    }
+    if (!res.ok) {
+      let code = `HTTP_${res.status}`
+      let message = res.statusText
+      try {
+        const b = (await res.json()) as { code?: string; message?: string }
+        code = b.code ?? code
+        message = b.message ?? message
+      } catch { /* not a JSON error body */ }
+      throw new CliError(code, message)
+    }
+    return res
+  }
+  return {
+    api: base,
+    token,
+    request,
+    async json<T>(method: string, path: string, json?: unknown): Promise<T> {
+      const res = await request(method, path, json === undefined ? {} : { json })
+      return res.status === 204 ? (undefined as T) : ((await res.json()) as T)
+    },
+  }
+}

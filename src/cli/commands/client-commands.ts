@@ -1,0 +1,153 @@
+import { createReadStream, statSync, openSync, closeSync, fsyncSync, renameSync, rmSync, createWriteStream } from 'node:fs'
+import { basename, dirname, extname, join, resolve } from 'node:path'
+import { Readable, Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { createHash, randomBytes } from 'node:crypto'
+import { CliError, createClient, dropSession, pickSession, saveSession, type ApiClient } from '../client.ts'
+import { progressBar, readSecret, type Out } from '../io.ts'
+
+export interface Common { api: string; as?: string; out: Out }
+
+function session(c: Common): ApiClient {
+  const s = pickSession(c.api, c.as)
+  if (!s) throw new CliError('UNAUTHENTICATED', c.as ? `No session for ${c.as} on ${c.api}: run \`medledger login --email ${c.as}\`.` : `Not signed in on ${c.api}: run \`medledger login --email E\`.`)
+  return createClient(c.api, s.token)
+}
+
+/** Resolves a patient given by e-mail, id or address to its account (e-mails travel in bodies, not URLs). */
+async function resolveAccount(client: ApiClient, ref: string): Promise<{ id: string; address: string; email: string }> {
+  return client.json('POST', '/users/resolve', { ref })
+}
+
+export async function loginCommand(c: Common, { email }: { email?: string }): Promise<void> {
+  if (!email) throw new CliError('USAGE', 'login needs --email E', 2)
+  const password = await readSecret(`Password for ${email}: `)
+  const r = await createClient(c.api).json<{ token: string; expiresAt: string; account: { id: string; role: string; email: string } }>('POST', '/auth/login', { email, password })
+  saveSession(c.api, r.account.email, { token: r.token, expiresAt: r.expiresAt, role: r.account.role, accountId: r.account.id })
+  c.out.result({ account: r.account, expiresAt: r.expiresAt }, () => `Signed in as ${r.account.email} (${r.account.role}) until ${r.expiresAt}.`)
+}
+
+export async function logoutCommand(c: Common): Promise<void> {
+  const s = pickSession(c.api, c.as)
+  if (!s) throw new CliError('UNAUTHENTICATED', 'No session to end.')
+  await createClient(c.api, s.token).request('POST', '/auth/logout').catch(() => undefined)
+  dropSession(c.api, s.email)
+  c.out.result({ ok: true, email: s.email }, () => `Signed out ${s.email}.`)
+}
+
+export async function statusCommand(c: Common): Promise<void> {
+  const st = await createClient(c.api).json<Record<string, unknown> & { contracts: Record<string, string> }>('GET', '/status')
+  c.out.result(st, () => [
+    `chain      ${st.chainRpc} (id ${st.chainId}), block ${st.blockNumber}`,
+    `registry   ${st.contracts.registry}`,
+    `ledger     ${st.contracts.recordLedger}`,
+    `records    ${st.records}   hospitals ${st.hospitals}   accounts ${st.accounts}   journal backlog ${st.journalBacklog}`,
+  ].join('\n'))
+}
+
+export async function hospitalCreate(c: Common, { name, 'key-scheme': keyScheme }: { name?: string; 'key-scheme'?: string }): Promise<void> {
+  if (!name) throw new CliError('USAGE', 'hospital create needs --name N', 2)
+  const h = await session(c).json<{ id: string; name: string; address: string }>('POST', '/hospitals', { name, ...(keyScheme ? { keyScheme } : {}) })
+  c.out.result(h, () => `Hospital ${h.name}: id ${h.id}, ledger address ${h.address}`)
+}
+
+export async function hospitalList(c: Common): Promise<void> {
+  const { hospitals } = await session(c).json<{ hospitals: { id: string; name: string; address: string }[] }>('GET', '/hospitals')
+  c.out.result({ hospitals }, () => hospitals.map((h) => `${h.id}  ${h.address}  ${h.name}`).join('\n') || 'No hospitals.')
+}
+
+export async function userCreate(c: Common, f: { role?: string; hospital?: string; email?: string; name?: string; 'key-scheme'?: string }): Promise<void> {
+  if (!f.role || !f.email || !f.name) throw new CliError('USAGE', 'user create needs --role doctor|patient|staff --email E --name N [--hospital ID]', 2)
+  const password = await readSecret(`Password for ${f.email}: `)
+  const r = await session(c).json<{ account: { id: string; address: string; email: string; role: string }; recoveryCode: string }>('POST', '/users', {
+    role: f.role, email: f.email, name: f.name, password, ...(f.hospital ? { hospital: f.hospital } : {}), ...(f['key-scheme'] ? { keyScheme: f['key-scheme'] } : {}),
+  })
+  c.out.result({ ...r.account, recoveryCode: r.recoveryCode }, () =>
+    `Created ${r.account.role} ${r.account.email}: id ${r.account.id}, ledger address ${r.account.address}\nRecovery code (give it to the user, shown once): ${r.recoveryCode}`)
+}
+
+export async function userList(c: Common, f: { role?: string; hospital?: string }): Promise<void> {
+  const q = new URLSearchParams()
+  if (f.role) q.set('role', f.role)
+  if (f.hospital) q.set('hospital', f.hospital)
+  const { users } = await session(c).json<{ users: { id: string; email: string; role: string; name: string }[] }>('GET', `/users${q.size ? `?${q}` : ''}`)
+  c.out.result({ users }, () => users.map((u) => `${u.id}  ${u.role.padEnd(7)}  ${u.email}  ${u.name}`).join('\n') || 'No users.')
+}
+
+const mediaTypes: Record<string, string> = {
+  '.dcm': 'application/dicom', '.xml': 'application/xml', '.json': 'application/json', '.hl7': 'text/plain',
+  '.pdf': 'application/pdf', '.txt': 'text/plain', '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg',
+}
+
+export async function recordUpload(c: Common, f: { patient?: string; file?: string; suite?: string; type?: string }): Promise<void> {
+  if (!f.patient || !f.file) throw new CliError('USAGE', 'record upload needs --patient EMAIL_OR_ID --file PATH', 2)
+  const path = resolve(f.file)
+  let size: number
+  try {
+    const st = statSync(path)
+    if (!st.isFile()) throw new Error('not a file')
+    size = st.size
+  } catch {
+    throw new CliError('MISSING_FILE', `No readable file at ${f.file}.`)
+  }
+  const client = session(c)
+  const bar = progressBar(size, basename(path))
+  let sent = 0
+  const counter = new Transform({ transform(chunk: Buffer, _e, cb) { sent += chunk.length; bar.update(sent); cb(null, chunk) } })
+  const stream = createReadStream(path, { highWaterMark: 1 << 20 }).pipe(counter)
+  const res = await client.request('POST', '/records', {
+    headers: {
+      'content-type': f.type ?? mediaTypes[extname(path).toLowerCase()] ?? 'application/octet-stream',
+      'content-length': String(size),
+      'x-medledger-patient': f.patient,
+      'x-medledger-file-name': encodeURIComponent(basename(path)),
+      ...(f.suite ? { 'x-medledger-suite': f.suite } : {}),
+    },
+    body: Readable.toWeb(stream) as unknown as BodyInit,
+    duplex: 'half',
+  }).finally(() => bar.end())
+  const r = (await res.json()) as Record<string, unknown>
+  c.out.result(r, () => `Stored ${r.fileName} (${r.size} bytes, ${r.suite}) for the patient.\n  record ${r.recordId}\n  cid    ${r.cid}\n  digest ${r.digest}\n  tx     ${r.txHash} (block ${r.blockNumber})`)
+}
+
+export async function recordGet(c: Common, id: string | undefined, f: { out?: string }): Promise<void> {
+  if (!id || !f.out) throw new CliError('USAGE', 'record get needs RECORD_ID --out PATH', 2)
+  const target = resolve(f.out)
+  const res = await session(c).request('GET', `/records/${encodeURIComponent(id)}`)
+  const expected = res.headers.get('x-medledger-sha256')
+  // Written beside the target and renamed only when complete and checked: a failure writes nothing.
+  const partial = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.partial`)
+  const hash = createHash('sha256')
+  let bytes = 0
+  try {
+    await pipeline(Readable.fromWeb(res.body as never), new Transform({ transform(chunk: Buffer, _e, cb) { hash.update(chunk); bytes += chunk.length; cb(null, chunk) } }), createWriteStream(partial, { mode: 0o600 }))
+    const sha256 = hash.digest('hex')
+    if (expected && sha256 !== expected) throw new CliError('RECORD_INTEGRITY', 'The downloaded bytes do not match the record\'s SHA-256; nothing was written.')
+    const fd = openSync(partial, 'r'); fsyncSync(fd); closeSync(fd)
+    renameSync(partial, target)
+    c.out.result({ recordId: id, out: target, bytes, sha256 }, () => `Wrote ${bytes} bytes to ${target} (sha256 ${sha256}).`)
+  } catch (err) {
+    rmSync(partial, { force: true })
+    throw err
+  }
+}
+
+export async function recordList(c: Common, f: { patient?: string; limit?: string; offset?: string }): Promise<void> {
+  const client = session(c)
+  const q = new URLSearchParams()
+  if (f.patient) q.set('patient', (await resolveAccount(client, f.patient)).id)
+  if (f.limit) q.set('limit', f.limit)
+  if (f.offset) q.set('offset', f.offset)
+  const r = await client.json<{ records: { recordId: string; fileName: string; size: number; anchoredAt: string; problem?: string }[]; total: number }>('GET', `/records${q.size ? `?${q}` : ''}`)
+  c.out.result(r, () => r.records.map((x) => `${x.recordId}  ${x.anchoredAt ?? ''}  ${String(x.size).padStart(10)}  ${x.problem ? `[${x.problem}]` : x.fileName}`).join('\n') + `\n${r.records.length} of ${r.total} record(s).`)
+}
+
+export async function verifyCommand(c: Common, ids: string[], f: { all?: boolean }): Promise<void> {
+  if (!f.all && ids.length === 0) throw new CliError('USAGE', 'verify needs RECORD_ID… or --all', 2)
+  const r = await session(c).json<{ checked: number; intact: number; mismatches: { recordId: string; problem: string; detail?: string }[] }>('POST', '/verify', f.all ? { all: true } : { recordIds: ids })
+  c.out.result(r, () => [
+    ...r.mismatches.map((m) => `MISMATCH ${m.recordId}: ${m.problem}${m.detail ? ` (${m.detail})` : ''}`),
+    `${r.intact} of ${r.checked} record(s) intact.`,
+  ].join('\n'))
+  if (r.mismatches.length > 0) process.exitCode = 1
+}

@@ -1,0 +1,35 @@
+import { loadConfig } from '../../config.ts'
+import { startNode } from '../../node/start-node.ts'
+import { buildApp } from '../../api/build-app.ts'
+
+export interface StartFlags { home?: string; port?: string; host?: string; 'chain-rpc'?: string; config?: string }
+
+/** `medledger start`: runs a node until SIGINT/SIGTERM. */
+export async function start(flags: StartFlags): Promise<void> {
+  const config = loadConfig({ flags: { home: flags.home, port: flags.port, host: flags.host, chainRpc: flags['chain-rpc'] }, file: flags.config })
+  const log = (level: string, msg: string) => process.stderr.write(`[${new Date().toISOString()}] ${level}: ${msg}\n`)
+  log('info', `starting node in ${config.home}`)
+  const node = await startNode({ config, log, announce: (text) => process.stdout.write(text + '\n') })
+  const app = await buildApp({ services: node.services })
+  let address: string
+  try {
+    address = await app.listen({ port: config.port, host: config.host })
+  } catch (err) {
+    await node.stop()
+    throw err
+  }
+  const url = address.replace('://[::1]', '://localhost')
+  process.stdout.write(`MedLedger node listening on ${url}\n  API: ${url}/api/v1  docs: ${url}/api/v1/docs  chain: ${node.services.ledger.rpcUrl} (id ${node.services.ledger.chainId})\n`)
+  let stopping = false
+  const shutdown = async (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log('info', `${signal}: shutting down`)
+    await app.close().catch(() => {})
+    await node.stop()
+    log('info', 'stopped')
+    process.exit(0)
+  }
+  process.on('SIGINT', () => void shutdown('SIGINT'))
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+}

@@ -1,0 +1,191 @@
+import '../polyfills.ts'
+import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync, openSync, closeSync, unlinkSync, fsyncSync } from 'node:fs'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import type { Address } from 'viem'
+import { openDatabase, type Db } from '../db/open-database.ts'
+import { loadNodeKey } from '../accounts/node-key.ts'
+import { startAnvil, type StartAnvilResult } from '../ledger/anvil.ts'
+import { connectLedger, type ContractAddresses, type Ledger } from '../ledger/connect-ledger.ts'
+import { replayJournal } from '../ledger/replay-journal.ts'
+import { deployContracts } from '../ledger/deploy-contracts.ts'
+import { openIpfs, type Ipfs } from '../storage/open-ipfs.ts'
+import { createAccount } from '../accounts/create-account.ts'
+import { decodeAccountSecrets } from '../accounts/account-secrets.ts'
+import { openKeystoreWithKey } from '../crypto/keystore.ts'
+import { AppError } from '../errors.ts'
+import type { Config } from '../config.ts'
+import type { Services } from '../services.ts'
+
+export interface StartNodeParams {
+  config: Readonly<Config>
+  env?: NodeJS.ProcessEnv
+  /** Where the node says what it does; never receives a secret but the one-time admin password. */
+  log?: Services['log']
+  /** Prints the generated admin password once, on first start. */
+  announce?: (text: string) => void
+}
+
+export interface RunningNode {
+  services: Services
+  anvil?: StartAnvilResult
+  stop(): Promise<void>
+}
+
+/**
+ * Starts the parts of a node in its home directory: SQLite, the embedded chain (or a
+ * connection to an external one), the transaction journal's replay, IPFS, and on first start
+ * the consortium admin and the contracts. Everything is reused on the next start.
+ * @throws AppError when a part cannot start; what was started is stopped again.
+ */
+export async function startNode({ config, env = process.env, log = () => {}, announce = () => {} }: StartNodeParams): Promise<RunningNode> {
+  mkdirSync(config.home, { recursive: true, mode: 0o700 })
+  const releaseLock = lockHome(config.home)
+  const stops: (() => Promise<void> | void)[] = [releaseLock]
+  const stop = async () => {
+    for (const fn of stops.reverse()) {
+      try { await fn() } catch (err) { log('warn', `stopping: ${(err as Error).message}`) }
+    }
+    stops.length = 0
+  }
+  try {
+    const db = openDatabase({ path: config.dbUrl.startsWith('sqlite:') ? config.dbUrl.slice(7) : join(config.home, 'medledger.db') })
+    stops.push(() => { db.close() })
+    const nodeKey = loadNodeKey(join(config.home, 'keys', 'node.key'))
+
+    let rpcUrl = config.chainRpc
+    let anvil: StartAnvilResult | undefined
+    if (rpcUrl === '') {
+      anvil = await startAnvil({
+        home: config.home,
+        stateIntervalSeconds: config.anvilStateIntervalSeconds,
+        log: (e) => log(e.level === 'info' ? 'info' : 'warn', `chain: ${e.message}`),
+      })
+      stops.push(() => anvil!.stop())
+      rpcUrl = anvil.rpcUrl
+    }
+    const ledger = await connectLedger({ rpcUrl, db })
+    const replay = await replayJournal(ledger, { log: (m) => log('info', m) })
+    if (replay.rebroadcast > 0) log('warn', `chain had lost ${replay.rebroadcast} transaction(s); re-sent from the journal`)
+
+    const ipfs: Ipfs = await openIpfs({ dir: join(config.home, 'ipfs') })
+    stops.push(() => ipfs.stop())
+    const services: Services = { config, db, ipfs, ledger, nodeKey, log }
+
+    ledger.contracts = await ensureDeployment(services, { env, announce })
+    settleUnfinished(services)
+    await settleAnchors(services)
+    return { services, anvil, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+/** One node per home: a second start on the same directory would corrupt the chain state. */
+function lockHome(home: string): () => void {
+  const path = join(home, 'node.lock')
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx', 0o600)
+      writeFileSync(fd, String(process.pid))
+      closeSync(fd)
+      return () => { try { unlinkSync(path) } catch { /* already gone */ } }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      const pid = Number(readFileSync(path, 'utf8'))
+      if (pid > 0 && pid !== process.pid && isAlive(pid)) {
+        throw new AppError('BAD_REQUEST', { message: `Another node (pid ${pid}) is running on this home directory.` })
+      }
+      unlinkSync(path) // left by a node that was killed
+    }
+  }
+  throw new AppError('INTERNAL', { details: 'could not take the home lock' })
+}
+
+function isAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
+}
+
+interface DeploymentFile extends ContractAddresses { chainId: number; admin: Address }
+
+/**
+ * Contract addresses from `<home>/deployment.json`; on first start, creates the consortium
+ * admin and deploys the contracts from its key.
+ */
+async function ensureDeployment(s: Services, { env, announce }: { env: NodeJS.ProcessEnv; announce: (t: string) => void }): Promise<ContractAddresses> {
+  const path = join(s.config.home, 'deployment.json')
+  if (existsSync(path)) {
+    const d = JSON.parse(readFileSync(path, 'utf8')) as DeploymentFile
+    if (d.chainId !== s.ledger.chainId) {
+      throw new AppError('LEDGER_UNAVAILABLE', { message: `This home was deployed on chain ${d.chainId}, but the chain answers ${s.ledger.chainId}.` })
+    }
+    const code = await s.ledger.client.getCode({ address: d.registry })
+    if (!code || code === '0x') throw new AppError('LEDGER_UNAVAILABLE', { message: 'The chain does not hold this node\'s contracts (was it reset?).' })
+    return { registry: d.registry, recordLedger: d.recordLedger }
+  }
+  if (s.db.prepare(`SELECT 1 FROM accounts WHERE role = 'admin'`).get()) {
+    throw new AppError('INTERNAL', { message: 'The admin exists but the contracts were never deployed (first start interrupted); remove the home directory and start again.' })
+  }
+  const email = env.MEDLEDGER_ADMIN_EMAIL?.trim() || 'admin@medledger.local'
+  const generated = !env.MEDLEDGER_ADMIN_PASSWORD
+  const password = env.MEDLEDGER_ADMIN_PASSWORD || randomBytes(18).toString('base64url')
+  const created = await createAccount(s, { actor: undefined, role: 'admin', email, name: 'Consortium admin', password })
+  try {
+    const row = s.db.prepare('SELECT keystore FROM accounts WHERE id = ?').get(created.account.id) as { keystore: string }
+    const keys = decodeAccountSecrets(openKeystoreWithKey(JSON.parse(row.keystore), created.keys.keystoreKey))
+    const contracts = await deployContracts(s.ledger, { admin: keys.ledger })
+    const file: DeploymentFile = { chainId: s.ledger.chainId, admin: keys.ledger.address, ...contracts }
+    writeFileSync(`${path}.tmp`, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 })
+    const fd = openSync(`${path}.tmp`, 'r'); fsyncSync(fd); closeSync(fd)
+    renameSync(`${path}.tmp`, path)
+    announce([
+      `Consortium admin created: ${email}`,
+      generated ? `Admin password (shown once, store it now): ${password}` : 'Admin password: from MEDLEDGER_ADMIN_PASSWORD',
+      `Admin recovery code (shown once): ${created.recoveryCode}`,
+    ].join('\n'))
+    return contracts
+  } catch (err) {
+    s.db.prepare('DELETE FROM accounts WHERE id = ?').run(created.account.id)
+    throw err
+  }
+}
+
+/**
+ * Accounts and hospitals whose registration was cut off: kept when the journal shows the
+ * transaction mined, dropped otherwise (they were never acknowledged).
+ */
+function settleUnfinished({ db }: Pick<Services, 'db'>): void {
+  const mined = db.prepare(`SELECT tx_hash FROM journal WHERE ref = ? AND state = 'mined' ORDER BY id DESC LIMIT 1`)
+  for (const table of ['accounts', 'hospitals'] as const) {
+    const rows = db.prepare(`SELECT id, address FROM ${table} WHERE state = 'registering'`).all() as { id: string; address: string }[]
+    for (const row of rows) {
+      const tx = mined.get(row.address) as { tx_hash: string } | undefined
+      if (tx) db.prepare(`UPDATE ${table} SET state = 'active', tx_hash = ? WHERE id = ?`).run(tx.tx_hash, row.id)
+      else db.prepare(`DELETE FROM ${table} WHERE id = ?`).run(row.id)
+    }
+  }
+}
+
+/**
+ * Records whose anchor was sent but not yet confirmed to the uploader, and anchored records
+ * whose block changed because the chain lost its tail and the journal re-sent the anchor.
+ */
+async function settleAnchors(s: Services): Promise<void> {
+  const { db, ledger } = s
+  const rows = db.prepare(`SELECT r.record_id, r.state, r.block_number, j.tx_hash, j.state AS tx_state, j.block_number AS tx_block
+    FROM records r LEFT JOIN journal j ON j.ref = r.record_id AND j.purpose = 'anchor' AND j.chain_id = ?
+    WHERE r.state = 'pending' OR r.block_number IS NOT j.block_number`).all(ledger.chainId) as
+    { record_id: string; state: string; block_number: number | null; tx_hash: string | null; tx_state: string | null; tx_block: number | null }[]
+  for (const r of rows) {
+    if (r.tx_state === 'mined' && r.tx_block !== null) {
+      const block = await ledger.client.getBlock({ blockNumber: BigInt(r.tx_block) })
+      db.prepare(`UPDATE records SET state = 'anchored', tx_hash = ?, block_number = ?, anchored_at = ? WHERE record_id = ?`)
+        .run(r.tx_hash, r.tx_block, Number(block.timestamp), r.record_id)
+    } else if (r.state === 'pending') {
+      db.prepare('DELETE FROM records WHERE record_id = ?').run(r.record_id)
+    }
+  }
+}
+
+export type { Db, Ledger }
