@@ -65,11 +65,12 @@ export async function buildApp({ services }: { services: Services }): Promise<Fa
     reply.header('referrer-policy', 'no-referrer')
   })
 
-  app.setErrorHandler((err, req, reply) => {
+  app.setErrorHandler(async (err, req, reply) => {
     const appErr = toAppError(err)
     if (appErr.status >= 500) services.log('error', `${req.method} ${req.routeOptions.url ?? 'unknown route'}: ${appErr.code} ${appErr.details ?? ''} ${describeCause(appErr)}`)
-    // A refused upload may still be streaming: close the connection instead of reading it all.
-    if (appErr.code === 'FILE_TOO_LARGE' || !req.raw.readableEnded) reply.header('connection', 'close')
+    // A refused upload may still be sending: a client that is cut off mid-write never reads
+    // the answer, so read and discard a bounded rest of the body first; past that, hang up.
+    if (!req.raw.readableEnded && !(await drain(req.raw, 64 * 1024 * 1024, 10_000))) reply.header('connection', 'close')
     return reply.status(appErr.status).send({ code: appErr.code, message: appErr.message })
   })
   app.setNotFoundHandler((_req, reply) => reply.status(404).send({ code: 'ROUTE_NOT_FOUND', message: errorRegistry.ROUTE_NOT_FOUND.message }))
@@ -110,6 +111,29 @@ function toAppError(err: unknown): AppError {
   if (err instanceof SyntaxError && e.statusCode === 400) return new AppError('MALFORMED_JSON', { cause: err })
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) return new AppError('BAD_REQUEST', { cause: err })
   return new AppError('INTERNAL', { cause: err, details: e.message })
+}
+
+/** Reads and discards what is left of a request body; false when over `maxBytes` or `ms`. */
+function drain(stream: NodeJS.ReadableStream & { destroyed?: boolean; readableEnded?: boolean }, maxBytes: number, ms: number): Promise<boolean> {
+  if (stream.destroyed) return Promise.resolve(false)
+  return new Promise((resolve) => {
+    let seen = 0
+    const done = (ok: boolean) => {
+      clearTimeout(timer)
+      stream.removeListener('data', onData)
+      stream.removeListener('end', onEnd)
+      stream.removeListener('error', onEnd)
+      if (!ok) stream.pause()
+      resolve(ok)
+    }
+    const onData = (chunk: Buffer) => { seen += chunk.length; if (seen > maxBytes) done(false) }
+    const onEnd = () => done(Boolean(stream.readableEnded))
+    const timer = setTimeout(() => done(false), ms)
+    stream.on('data', onData)
+    stream.once('end', onEnd)
+    stream.once('error', onEnd)
+    stream.resume()
+  })
 }
 
 function describeCause(err: AppError): string {

@@ -58,7 +58,9 @@ export async function recordRoutes(app: FastifyInstance, { services }: { service
     const declared = h['content-length'] !== undefined ? Number(h['content-length']) : undefined
     const controller = new AbortController()
     req.raw.on('close', () => { if (!req.raw.readableEnded) controller.abort(new AppError('BAD_REQUEST', { details: 'client went away mid-upload' })) })
-    const source: AsyncIterable<Uint8Array> = (req.body as Readable | undefined) ?? Readable.from([])
+    // Leaving the loop early (a refusal) must not destroy the socket before the answer is sent.
+    const body = req.body as Readable | undefined
+    const source: AsyncIterable<Uint8Array> = body ? body.iterator({ destroyOnReturn: false }) : Readable.from([])
     const result = await uploadRecord(services, {
       actor,
       patient: String(h['x-medledger-patient']),
