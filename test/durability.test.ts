@@ -1,0 +1,107 @@
+import { after, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { Api, cleanup, seed, startNodeProcess, tempDir, testEnv, type NodeProcess } from './helpers/node-process.ts'
+
+describe('durability: restarts, crashes and a damaged chain state', () => {
+  const home = tempDir('ml-durable-')
+  let node: NodeProcess | undefined
+  after(async () => {
+    await node?.stop()
+    cleanup(home)
+  })
+
+  const acknowledged = new Map<string, Buffer>()
+  let people: Awaited<ReturnType<typeof seed>>
+
+  const checkEverything = async (api: Api) => {
+    // Every account can still sign in: keystores and sessions live in the node's database.
+    const doctor = await api.login(people.doctor.email, people.doctor.password)
+    const patient = await api.login(people.patient.email, people.patient.password)
+    const admin = await api.login(testEnv.MEDLEDGER_ADMIN_EMAIL, testEnv.MEDLEDGER_ADMIN_PASSWORD)
+    for (const [id, bytes] of acknowledged) {
+      const got = await api.download(patient, id)
+      assert.equal(got.status, 200, `acknowledged record ${id} is readable`)
+      assert.ok(got.bytes.equals(bytes), `acknowledged record ${id} reads back byte-identical`)
+    }
+    const status = (await api.json('GET', '/status')).body
+    assert.equal(status.journalBacklog, 0)
+    const verify = await api.json('POST', '/verify', { all: true }, admin)
+    assert.equal(verify.status, 200)
+    assert.equal(verify.body.mismatches.length, 0, JSON.stringify(verify.body.mismatches))
+    assert.equal(verify.body.checked, status.records, 'verify checked every record')
+    const list = await api.json('GET', '/records?limit=1000', undefined, doctor)
+    assert.equal(list.body.total, status.records, 'nothing half-written shows as a record')
+    assert.ok(status.records >= acknowledged.size)
+    for (const r of list.body.records) assert.equal(r.problem, undefined)
+    return status
+  }
+
+  it('keeps every account, record and anchor across a clean stop and start', async () => {
+    node = await startNodeProcess({ home })
+    const api = new Api(node.url)
+    people = await seed(api)
+    for (let i = 0; i < 3; i++) {
+      const bytes = randomBytes(100_000 + i)
+      const up = await api.upload(people.doctor.token, people.patient.email, `r${i}.bin`, bytes)
+      assert.equal(up.status, 201)
+      acknowledged.set(up.body.recordId, bytes)
+    }
+    const before = (await api.json('GET', '/status')).body
+    assert.equal(await node.stop(), 0, 'clean exit on SIGTERM')
+    node = await startNodeProcess({ home })
+    const after = await checkEverything(new Api(node.url))
+    assert.deepEqual(after.contracts, before.contracts, 'contracts are reused, not redeployed')
+    assert.ok(after.blockNumber >= before.blockNumber)
+  })
+
+  it('loses no acknowledged upload when the node and its chain are killed -9 mid-upload', async () => {
+    await node!.stop()
+    // The chain never writes its state on its own here: the kill loses every block since this
+    // start, and only the node's transaction journal can bring the anchors back.
+    node = await startNodeProcess({ home, env: { MEDLEDGER_ANVIL_STATE_INTERVAL: '3600' } })
+    const api = new Api(node.url)
+    const doctor = await api.login(people.doctor.email, people.doctor.password)
+    let stop = false
+    const worker = async () => {
+      while (!stop) {
+        const bytes = randomBytes(50_000 + Math.floor(Math.random() * 2_000_000))
+        try {
+          const up = await api.upload(doctor, people.patient.email, 'crash.bin', bytes)
+          if (up.status === 201 && !stop) acknowledged.set(up.body.recordId, bytes)
+        } catch {
+          return // the node went away mid-request: not acknowledged
+        }
+      }
+    }
+    const workers = [worker(), worker()]
+    const start = acknowledged.size
+    while (acknowledged.size < start + 6) await new Promise((r) => setTimeout(r, 20))
+    await new Promise((r) => setTimeout(r, Math.random() * 300))
+    await node.crash()
+    stop = true
+    await Promise.all(workers)
+
+    node = await startNodeProcess({ home })
+    assert.match(node.output(), /re-sent from the journal/, 'the chain had lost anchors and the journal re-sent them')
+    await checkEverything(new Api(node.url))
+  })
+
+  it('recovers from a truncated chain state file with the last good copy and the journal', async () => {
+    const api = new Api(node!.url)
+    const doctor = await api.login(people.doctor.email, people.doctor.password)
+    const bytes = randomBytes(70_000)
+    const up = await api.upload(doctor, people.patient.email, 'late.bin', bytes)
+    assert.equal(up.status, 201)
+    acknowledged.set(up.body.recordId, bytes)
+    await node!.stop()
+    const state = join(home, 'chain', 'state.json')
+    const full = readFileSync(state)
+    writeFileSync(state, full.subarray(0, Math.floor(full.length / 3)))
+    node = await startNodeProcess({ home })
+    assert.match(node.output(), /state/i)
+    await checkEverything(new Api(node.url))
+  })
+})
