@@ -180,6 +180,26 @@ describe('the record pipeline on one embedded node (real anvil, Helia, SQLite, H
     assert.equal((await api.download(s.patient.token, up.body.recordId)).status, 200)
   })
 
+  it('lets a hospital\'s staff create doctors and patients of its own hospital only, each registered on chain', async () => {
+    const staff = await api.json('POST', '/users', { role: 'staff', hospital: s.hospital.address, email: 'desk@example.org', name: 'Front desk', password: 'staff-password-123' }, s.admin)
+    assert.equal(staff.status, 201, JSON.stringify(staff.body))
+    const token = await api.login('desk@example.org', 'staff-password-123')
+    const own = await api.json('POST', '/users', { role: 'patient', email: 'walk-in@example.org', name: 'Walk In', password: 'patient-password-123' }, token)
+    assert.equal(own.status, 201, JSON.stringify(own.body))
+    assert.equal(own.body.account.hospitalId, s.hospital.id, 'staff default to their own hospital')
+    const foreign = await api.json('POST', '/users', { role: 'doctor', hospital: other.hospital.id, email: 'x@example.org', name: 'X', password: 'doctor-password-123' }, token)
+    assert.equal(foreign.status, 403)
+    assert.equal(foreign.body.code, 'FORBIDDEN')
+    const moreStaff = await api.json('POST', '/users', { role: 'staff', email: 'y@example.org', name: 'Y', password: 'staff-password-123' }, token)
+    assert.equal(moreStaff.status, 403)
+    // The doctor the staff created can upload for the hospital's patients: the chain accepted both.
+    const doc = await api.json('POST', '/users', { role: 'doctor', email: 'new-doc@example.org', name: 'New Doc', password: 'doctor-password-123' }, token)
+    assert.equal(doc.status, 201)
+    const docToken = await api.login('new-doc@example.org', 'doctor-password-123')
+    const up = await api.upload(docToken, 'walk-in@example.org', 'intake.txt', Buffer.from('intake'))
+    assert.equal(up.status, 201, JSON.stringify(up.body))
+  })
+
   it('serves the OpenAPI document and a docs page', async () => {
     const doc = await api.json('GET', '/openapi.json')
     assert.equal(doc.status, 200)

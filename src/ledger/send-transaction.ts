@@ -2,6 +2,7 @@ import {
   BaseError,
   ContractFunctionRevertedError,
   decodeErrorResult,
+  keccak256,
   type Abi,
   type Address,
   type Hex,
@@ -66,7 +67,6 @@ async function signAndJournal(ledger: Ledger, { account, to, data, purpose, ref,
   // Headroom over the estimate: state can move between estimation and inclusion.
   const gasLimit = (gas * 12n) / 10n + 5_000n
   const raw = await account.signTransaction({ chainId, type: 'eip1559', nonce, gas: gasLimit, to, data, ...fees })
-  const { keccak256 } = await import('viem')
   const hash = keccak256(raw)
   // The row is committed (fsynced) before the transaction leaves the node: a crash after this
   // point is recovered by re-broadcasting the same signed bytes.
@@ -87,7 +87,7 @@ async function signAndJournal(ledger: Ledger, { account, to, data, purpose, ref,
  * Waits for the receipt of a journaled transaction and records the outcome in the journal.
  * @throws AppError LEDGER_REVERTED when it was mined but reverted.
  */
-export async function waitForJournaled(ledger: Ledger, { hash, id, abi, signal }: { hash: Hex; id: number; abi?: Abi; signal?: AbortSignal }): Promise<TransactionReceipt> {
+export async function waitForJournaled(ledger: Ledger, { hash, id, signal }: { hash: Hex; id: number; abi?: Abi; signal?: AbortSignal }): Promise<TransactionReceipt> {
   let receipt: TransactionReceipt
   try {
     receipt = await ledger.client.waitForTransactionReceipt({ hash, timeout: 120_000, pollingInterval: 50 })
@@ -98,7 +98,7 @@ export async function waitForJournaled(ledger: Ledger, { hash, id, abi, signal }
   const state = receipt.status === 'success' ? 'mined' : 'reverted'
   ledger.db.prepare('UPDATE journal SET state = ?, block_number = ? WHERE id = ?').run(state, Number(receipt.blockNumber), id)
   if (state === 'reverted') {
-    throw new AppError('LEDGER_REVERTED', { details: `transaction ${hash} reverted${abi ? '' : ''}` })
+    throw new AppError('LEDGER_REVERTED', { details: `transaction ${hash} reverted when mined` })
   }
   return receipt
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { journalBacklog } from '../../ledger/replay-journal.ts'
+import { toLedgerError } from '../../ledger/send-transaction.ts'
 import { errors } from './schemas.ts'
 import type { Services } from '../../services.ts'
 
@@ -31,7 +32,7 @@ export async function statusRoutes(app: FastifyInstance, { services }: { service
   }, async () => {
     const { ledger, db } = services
     const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n
-    const blockNumber = await ledger.client.getBlockNumber({ cacheTime: 0 })
+    const blockNumber = await ledger.client.getBlockNumber({ cacheTime: 0 }).catch((err: unknown) => { throw toLedgerError(err) })
     return {
       chainRpc: ledger.rpcUrl,
       chainId: ledger.chainId,
