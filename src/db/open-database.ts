@@ -73,6 +73,48 @@ const migrations: string[] = [
   CREATE INDEX journal_state ON journal(chain_id, state);
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
   `,
+  // 2: multi-factor sign-in, wallet sign-in, lock-out, mail outbox
+  `
+  ALTER TABLE accounts ADD COLUMN wallet_address TEXT;
+  CREATE UNIQUE INDEX accounts_wallet ON accounts(wallet_address) WHERE wallet_address IS NOT NULL;
+  CREATE TABLE mfa (
+    account_id TEXT PRIMARY KEY REFERENCES accounts(id),
+    sealed_secret TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 0,
+    last_step INTEGER,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE recovery_codes (
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    code_hash TEXT NOT NULL,
+    used_at INTEGER,
+    PRIMARY KEY (account_id, code_hash)
+  );
+  CREATE TABLE sign_in_failures (
+    key TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    locked_until INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE siwe_nonces (
+    nonce TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER
+  );
+  CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id TEXT REFERENCES accounts(id),
+    to_address TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('kept', 'queued', 'sent', 'failed')),
+    error TEXT,
+    created_at INTEGER NOT NULL,
+    sent_at INTEGER
+  );
+  CREATE INDEX outbox_account ON outbox(account_id, id);
+  `,
 ]
 
 /**

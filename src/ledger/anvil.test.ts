@@ -145,7 +145,7 @@ describe('startAnvil', () => {
   test('a bad state file without a good copy gives a fresh chain, the bad file kept aside', async () => {
     await start().then((n) => n.stop())
     await writeFile(chainFile('state.json'), '{"accounts": {"0x12": 5}}')
-    await unlink(chainFile('state.good.json'))
+    await rm(chainFile('state.good.json'), { force: true })
     entries = []
     const node = await start()
     assert.equal(node.state, 'reset')
