@@ -122,8 +122,19 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
     s.db.prepare(`UPDATE records SET state = 'anchored', tx_hash = ?, block_number = ?, anchored_at = ? WHERE record_id = ?`)
       .run(row.tx_hash, row.block_number, row.anchored_at, recordId)
   } catch (err) {
-    // Refused by the chain (not merely unanswered): the record never existed.
-    if ((err as AppError).code === 'LEDGER_REVERTED') s.db.prepare('DELETE FROM records WHERE record_id = ?').run(recordId)
+    // Refused by the chain (not merely unanswered): the record never existed, and its blocks
+    // are released for garbage collection. When the chain merely did not answer, the anchor
+    // may still be mined from the journal, so the blocks stay pinned.
+    if ((err as AppError).code === 'LEDGER_REVERTED') {
+      s.db.prepare('DELETE FROM records WHERE record_id = ?').run(recordId)
+      for (const cid of [stored.cid, envelopesCid]) {
+        try {
+          for await (const _ of s.ipfs.helia.pins.rm(cid)) { /* drains the unpinning */ }
+        } catch (e) {
+          s.log('warn', `could not unpin ${cid}: ${(e as Error).message}`)
+        }
+      }
+    }
     throw err
   }
   return toRecordView(row, recordParties(s.db, row), manifest)

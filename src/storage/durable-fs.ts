@@ -12,7 +12,7 @@ type Blockstore = NonNullable<HeliaInit['blockstore']>
 type Datastore = NonNullable<HeliaInit['datastore']>
 type BlockBytes = Parameters<Blockstore['put']>[1]
 type Key = Parameters<Datastore['put']>[0]
-type Sharding = NonNullable<ConstructorParameters<typeof FsBlockstore>[1]>['shardingStrategy'] & {}
+type Sharding = NonNullable<NonNullable<ConstructorParameters<typeof FsBlockstore>[1]>['shardingStrategy']>
 
 interface AbortOptions { signal?: AbortSignal }
 
@@ -54,6 +54,23 @@ async function fsyncPath(p: string): Promise<void> {
   }
 }
 
+/** The folders whose entries must be fsynced after `mkdir -p dir` created `created`. */
+function parentsToSync(dir: string, created: string | undefined): string[] {
+  const parents: string[] = []
+  if (created === undefined) return parents
+  for (let d = dir; ; d = path.dirname(d)) {
+    parents.push(path.dirname(d))
+    if (d === created || path.dirname(d) === d) break
+  }
+  return parents
+}
+
+/** `mkdir -p dir`, with every folder it created durable in its parent. */
+async function mkdirDurably(dir: string, dirs: DirSyncer): Promise<void> {
+  const created = await fs.mkdir(dir, { recursive: true })
+  await Promise.all(parentsToSync(dir, created).map(async d => dirs.sync(d)))
+}
+
 /**
  * Writes `data` to `file` so that, when it resolves, the file and its name survive a crash or
  * power loss: a uniquely named temp file in the same folder, fdatasync, rename over the target,
@@ -89,13 +106,7 @@ async function writeFileDurably(file: string, data: BlockBytes, dirs: DirSyncer,
     await fs.rm(tmp, { force: true })
     throw err
   }
-  const toSync = [dir]
-  if (created !== undefined) {
-    for (let d = dir; ; d = path.dirname(d)) {
-      toSync.push(path.dirname(d))
-      if (d === created || path.dirname(d) === d) break
-    }
-  }
+  const toSync = [dir, ...parentsToSync(dir, created)]
   if (sync) await Promise.all(toSync.map(async d => dirs.sync(d)))
   return toSync
 }
@@ -113,10 +124,11 @@ export interface DurableFsBlockstoreInit {
 }
 
 /**
- * blockstore-fs's FsBlockstore, except that `put` resolves only once the block is durable
- * (see writeFileDurably). blockstore-fs 4 writes through steno: temp file + rename, no fsync of
- * the file or its folder, so a crash can lose or truncate blocks that were acknowledged. Reads,
- * deletes and listing are FsBlockstore's own.
+ * blockstore-fs's FsBlockstore (same files, same layout), except that `put` resolves only once
+ * the block is durable (see writeFileDurably) and `get` reads a block in one piece.
+ * blockstore-fs 4 writes through steno: temp file + rename, with no fsync of the file or its
+ * folder, so a crash can lose or empty blocks that were acknowledged. Listing and deletes are
+ * FsBlockstore's own.
  */
 export class DurableFsBlockstore implements Blockstore {
   readonly path: string
@@ -133,8 +145,8 @@ export class DurableFsBlockstore implements Blockstore {
   }
 
   async open(): Promise<void> {
+    await mkdirDurably(this.path, this.#dirs)
     await this.#fs.open()
-    await this.#dirs.sync(path.dirname(this.path))
   }
 
   async close(): Promise<void> {
@@ -233,8 +245,8 @@ export class DurableFsDatastore extends FsDatastore {
   }
 
   override async open(): Promise<void> {
+    await mkdirDurably(this.path, this.#dirs)
     await super.open()
-    await this.#dirs.sync(path.dirname(this.path))
   }
 
   override async close(): Promise<void> {

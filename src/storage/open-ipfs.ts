@@ -1,5 +1,4 @@
 import '../polyfills.ts'
-import fs from 'node:fs/promises'
 import path from 'node:path'
 import { createHeliaLight } from 'helia'
 import { blockSharding, blocksDir } from './block-path.ts'
@@ -38,7 +37,6 @@ export async function openIpfs({ dir, signal }: OpenIpfsParams): Promise<Ipfs> {
   const datastore = new DurableFsDatastore(path.join(root, 'datastore'))
   let helia: Helia | undefined
   try {
-    await fs.mkdir(root, { recursive: true })
     // Helia starts its stores but does not open them; FsBlockstore/FsDatastore need open().
     await blockstore.open()
     await datastore.open()

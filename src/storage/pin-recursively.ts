@@ -28,38 +28,37 @@ export async function pinRecursively(pins: Helia['pins'], cid: CID, { signal }: 
 /**
  * Walks a DAG of dag-pb nodes and raw leaves, depth first in link order, for Helia's pins.
  * Helia's default walker loads every block, leaves included (1 GiB read back to pin a 1 GiB
- * record); raw leaves have no links, so this one only checks they are present.
+ * record); raw leaves have no links, so this one only checks they are present. The whole DAG
+ * is checked before the first node is yielded: Helia records a block as pinned as soon as it
+ * is yielded, so a walk failing half-way would leave blocks pinned by no pin.
  */
 const fileDagWalker: GraphWalkerFactory = ({ blockstore }) => ({
   async * walk<T>(root: CID, options: { signal?: AbortSignal; depth?: number } = {}): AsyncGenerator<GraphNode<T>> {
     const maxDepth = options.depth ?? Infinity
     const signal = options.signal
-    if (root.code === raw.code) {
-      await assertPresent([root])
-      yield { block: unloadedLeaf(root), depth: 0, path: [root] }
-      return
-    }
-    async function * visit(cid: CID, depth: number, path: CID[]): AsyncGenerator<GraphNode<T>> {
+    const nodes: Array<GraphNode<T>> = []
+    const leaves: CID[] = []
+
+    const visit = async (cid: CID, depth: number, path: CID[]): Promise<void> => {
+      if (cid.code === raw.code) {
+        leaves.push(cid)
+        nodes.push({ block: unloadedLeaf(cid), depth, path })
+        return
+      }
       const { bytes } = await readBlockVerified(blockstore, cid, { signal })
       const block = createUnsafe({ cid, bytes, codec: dagPb }) as unknown as BlockView<T>
-      yield { block, depth, path }
+      nodes.push({ block, depth, path })
       if (depth >= maxDepth) return
-      const links = [...block.links()].map(([, child]) => child)
-      await assertPresent(links.filter(child => child.code === raw.code))
-      for (const child of links) {
-        if (child.code === raw.code) yield { block: unloadedLeaf(child), depth: depth + 1, path: [...path, child] }
-        else yield * visit(child, depth + 1, [...path, child])
-      }
+      for (const [, child] of block.links()) await visit(child, depth + 1, [...path, child])
     }
-    yield * visit(root, 0, [root])
+    await visit(root, 0, [root])
 
-    async function assertPresent(leaves: CID[]): Promise<void> {
-      const present = await Promise.all(leaves.map(async leaf => blockstore.has(leaf, { signal })))
-      const missing = leaves.filter((_, i) => !present[i])
-      if (missing.length > 0) {
-        throw new AppError('RECORD_UNAVAILABLE', { details: `cannot pin ${root}: ${missing.length} leaves missing, first ${missing[0]}` })
-      }
+    const present = await Promise.all(leaves.map(async leaf => blockstore.has(leaf, { signal })))
+    const missing = leaves.filter((_, i) => !present[i])
+    if (missing.length > 0) {
+      throw new AppError('RECORD_UNAVAILABLE', { details: `cannot pin ${root}: ${missing.length} blocks missing, first ${missing[0]}` })
     }
+    yield * nodes
   },
 })
 

@@ -168,6 +168,38 @@ describe('structure', () => {
     await assert.rejects(verifyDag(ipfs.blockstore, root), (err: unknown) => code(err) === 'RECORD_INTEGRITY')
   })
 
+  async function putLeaf(bytes: Uint8Array): Promise<CID> {
+    const cid = CID.createV1(raw.code, await sha256.digest(bytes))
+    await ipfs.helia.blockstore.put(cid, bytes)
+    return cid
+  }
+
+  async function putFileNode(children: Array<{ cid: CID; size: number }>): Promise<CID> {
+    const file = new UnixFS({ type: 'file', blockSizes: children.map(c => BigInt(c.size)) })
+    return putNode({ Data: file.marshal(), Links: children.map(c => ({ Hash: c.cid, Tsize: c.size, Name: '' })) })
+  }
+
+  test('a two-level DAG (what a record over 1 GiB becomes) is walked in file order', async () => {
+    const parts = [randomBytes(1000), randomBytes(2000), randomBytes(3000), randomBytes(10)]
+    const leaves = await Promise.all(parts.map(putLeaf))
+    const left = await putFileNode([{ cid: leaves[0], size: 1000 }, { cid: leaves[1], size: 2000 }])
+    const right = await putFileNode([{ cid: leaves[2], size: 3000 }, { cid: leaves[3], size: 10 }])
+    const root = await putFileNode([{ cid: left, size: 3000 }, { cid: right, size: 3010 }])
+
+    const verified = await verifyDag(ipfs.blockstore, root)
+    assert.equal(verified.size, 6010)
+    assert.deepEqual(verified.leaves.map(String), leaves.map(String))
+    const read = await collect(readLeaves(ipfs.blockstore, verified.leaves))
+    assert.ok(Buffer.concat(read).equals(Buffer.concat(parts)))
+  })
+
+  test('an inner node whose size disagrees with its parent is RECORD_INTEGRITY', async () => {
+    const leaf = await putLeaf(randomBytes(500))
+    const inner = await putFileNode([{ cid: leaf, size: 500 }])
+    const root = await putFileNode([{ cid: inner, size: 501 }])
+    await assert.rejects(verifyDag(ipfs.blockstore, root), (err: unknown) => code(err) === 'RECORD_INTEGRITY')
+  })
+
   test('verifyDag refuses a root that is not CIDv1 dag-pb sha2-256', async () => {
     const added = await addCiphertext(ipfs, [randomBytes(10)])
     const asRaw = CID.createV1(raw.code, added.cid.multihash)

@@ -38,7 +38,7 @@ const VERIFY_CONCURRENCY = 4
  */
 export function cidFromDigest(digest: Uint8Array, kind: CidKind): CID {
   if (!(digest instanceof Uint8Array) || digest.byteLength !== DIGEST_LENGTH) {
-    throw new AppError('INVALID_CID', { details: `digest must be ${DIGEST_LENGTH} bytes, got ${describe(digest)}` })
+    throw new AppError('INVALID_CID', { details: `digest must be ${DIGEST_LENGTH} bytes, got ${describeValue(digest)}` })
   }
   return CID.createV1(kind === 'dag' ? dagPb.code : raw.code, createDigest(sha256.code, digest.slice()))
 }
@@ -218,7 +218,7 @@ function integrity(details: string, cause?: unknown): AppError {
   return new AppError('RECORD_INTEGRITY', { details, cause })
 }
 
-function describe(value: unknown): string {
+function describeValue(value: unknown): string {
   return value instanceof Uint8Array ? `${value.byteLength} bytes` : typeof value
 }
 
