@@ -12,15 +12,17 @@
  * `--quick` shrinks every size for a smoke run (its figures are not the benchmark's).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
-import { cpus, totalmem, tmpdir } from 'node:os'
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { cpus, loadavg, totalmem, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Address, Hex } from 'viem'
 import { openIpfs, type Ipfs } from '../src/storage/open-ipfs.ts'
 import { createApiClient } from './api-client.ts'
 import { createRandomPool } from './random-source.ts'
-import { measureBaseline } from './measure-baseline.ts'
-import { measurePipeline, measurePipelineParts } from './measure-pipeline.ts'
+import { measureBaseline, type MeasureBaselineResult } from './measure-baseline.ts'
+import { measurePipeline, measurePipelineParts, type MeasurePipelineResult } from './measure-pipeline.ts'
 import { startNodeProcess, type NodeProcess } from './start-node-process.ts'
 import { setUpAccounts } from './set-up-accounts.ts'
 import { measureLatency } from './measure-latency.ts'
@@ -30,8 +32,8 @@ import { measureGas } from './measure-gas.ts'
 const MiB = 1 << 20
 const { values: flags } = parseArgs({ options: { json: { type: 'boolean' }, quick: { type: 'boolean' } }, strict: true })
 const sizes = flags.quick === true
-  ? { pipeline: 32 * MiB, rss: 64 * MiB, iterations: 8, warmups: 2 }
-  : { pipeline: 256 * MiB, rss: 1024 * MiB, iterations: 50, warmups: 3 }
+  ? { pipeline: 32 * MiB, pipelineRuns: 1, rss: 64 * MiB, iterations: 8, warmups: 2 }
+  : { pipeline: 256 * MiB, pipelineRuns: 3 /* odd: the median is a run */, rss: 1024 * MiB, iterations: 50, warmups: 3 }
 
 const targets = {
   pipelineRatio: { min: 0.5, text: '≥ 0.5' },
@@ -39,10 +41,16 @@ const targets = {
   gasAnchor: { max: 60_000, text: '≤ 60,000' },
 }
 /** The whole run must not outlive this, whatever hangs. */
-const deadlineMs = 9 * 60_000
+const deadlineMs = 6 * 60_000
 
 const progress = (msg: string) => process.stderr.write(`[bench ${((performance.now()) / 1000).toFixed(1).padStart(5)}s] ${msg}\n`)
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits
+/** The median of `xs` (the mean of the middle two for an even count). */
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2
+}
 
 // Undone in reverse order on success, failure, a signal or the deadline.
 const cleanups: { name: string; fn: () => Promise<void> }[] = []
@@ -67,10 +75,35 @@ setTimeout(() => {
   void cleanUp().finally(() => process.exit(1))
 }, deadlineMs).unref()
 
+/** How busy the machine is besides us: the figures are only comparable on a quiet machine. */
+function machineLoad(): { loadavg1: number; cpuPressureSomeAvg10: number | null; ioPressureFullAvg10: number | null } {
+  // Linux pressure stall information: % of the last 10 s that tasks waited for CPU / all waited for I/O.
+  const psi = (resource: 'cpu' | 'io', line: 'some' | 'full') => {
+    try {
+      const m = new RegExp(`^${line} avg10=([\\d.]+)`, 'm').exec(readFileSync(`/proc/pressure/${resource}`, 'utf8'))
+      return m ? Number(m[1]) : null
+    } catch {
+      return null
+    }
+  }
+  return { loadavg1: round(loadavg()[0], 2), cpuPressureSomeAvg10: psi('cpu', 'some'), ioPressureFullAvg10: psi('io', 'full') }
+}
+
+/** Which code was measured: the commit and the source files changed since. */
+function codeVersion(): { commit: string; changedSrc: string[] } | null {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: new URL('..', import.meta.url), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    return { commit: git('rev-parse', '--short', 'HEAD').trim(), changedSrc: git('status', '--porcelain', '--', 'src').split('\n').filter(l => l !== '').map(l => l.slice(3)) }
+  } catch {
+    return null
+  }
+}
+
 async function main(): Promise<Record<string, unknown>> {
+  const loadAtStart = machineLoad()
   const cpu = cpus()
   const machine = { cpu: cpu[0]?.model ?? 'unknown', cores: cpu.length, memGiB: round(totalmem() / 1024 ** 3), node: process.version, platform: `${process.platform}-${process.arch}` }
-  progress(`machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}${flags.quick === true ? ' (QUICK run: figures are not the benchmark\'s)' : ''}`)
+  progress(`machine: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, load ${loadAtStart.loadavg1}, CPU/IO pressure ${loadAtStart.cpuPressureSomeAvg10}%/${loadAtStart.ioPressureFullAvg10}%${flags.quick === true ? ' (QUICK run: figures are not the benchmark\'s)' : ''}`)
 
   const tmp = await mkdtemp(join(tmpdir(), 'medledger-bench-'))
   cleanups.push({ name: `temp dir ${tmp}`, fn: () => rm(tmp, { recursive: true, force: true }) })
@@ -78,29 +111,40 @@ async function main(): Promise<Record<string, unknown>> {
   // Generated before anything is timed; every input below is cycled from it.
   const pool = createRandomPool(16 * MiB)
 
-  // --- Throughput: baseline, then the pipeline, then the baseline again (the better one counts,
-  // so drift in the machine's speed can only lower the ratio).
+  // --- Throughput: baseline and pipeline runs interleaved (baseline first and last), medians
+  // compared, so drift in the machine's speed touches both sides alike.
+  // Each pipeline run stores into a fresh Helia, removed afterwards, so no run pays for the
+  // writeback of an earlier one.
+  let ipfsRuns = 0
+  const withFreshIpfs = async <T>(fn: (ipfs: Ipfs) => Promise<T>): Promise<T> => {
+    const dir = join(tmp, `ipfs-${ipfsRuns++}`)
+    const ipfs = await openIpfs({ dir })
+    try {
+      return await fn(ipfs)
+    } finally {
+      await ipfs.stop()
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
   measureBaseline(pool, { bytes: 32 * MiB }) // warm-up
-  progress(`baseline: AES-256-GCM + SHA-256 over ${sizes.pipeline / MiB} MiB in 1 MiB buffers`)
-  const baselineBefore = measureBaseline(pool, { bytes: sizes.pipeline })
-  progress(`baseline: ${round(baselineBefore.mbps)} MB/s`)
-
-  const ipfsDir = join(tmp, 'pipeline-ipfs')
-  const ipfs: Ipfs = await openIpfs({ dir: ipfsDir })
-  cleanups.push({ name: 'pipeline Helia', fn: () => ipfs.stop() })
-  progress(`pipeline: encryptStream → addCiphertext of ${sizes.pipeline / MiB} MiB on Helia in ${ipfsDir}`)
-  const pipeline = await measurePipeline({ ipfs, pool, bytes: sizes.pipeline })
-  progress(`pipeline: ${round(pipeline.mbps)} MB/s (${round(pipeline.seconds, 2)} s), root ${pipeline.cid}`)
-  const baselineAfter = measureBaseline(pool, { bytes: sizes.pipeline })
-  const baseline = baselineAfter.mbps > baselineBefore.mbps ? baselineAfter : baselineBefore
-  if (baselineBefore.sha256 === '' || pipeline.plaintextSha256.length !== 64) throw new Error('a digest is missing')
-  progress(`baseline again: ${round(baselineAfter.mbps)} MB/s`)
+  await withFreshIpfs(async ipfs => measurePipeline({ ipfs, pool, bytes: 32 * MiB })) // warm-up
+  progress(`throughput: ${sizes.pipelineRuns} × (baseline, pipeline) of ${sizes.pipeline / MiB} MiB each, Helia under ${tmp}`)
+  const baselineRuns: MeasureBaselineResult[] = []
+  const pipelineRuns: MeasurePipelineResult[] = []
+  for (let i = 0; i < sizes.pipelineRuns; i++) {
+    baselineRuns.push(measureBaseline(pool, { bytes: sizes.pipeline }))
+    pipelineRuns.push(await withFreshIpfs(async ipfs => measurePipeline({ ipfs, pool, bytes: sizes.pipeline })))
+    progress(`  baseline ${round(baselineRuns[i].mbps)} MB/s, pipeline ${round(pipelineRuns[i].mbps)} MB/s (${round(pipelineRuns[i].seconds, 2)} s)`)
+  }
+  baselineRuns.push(measureBaseline(pool, { bytes: sizes.pipeline }))
+  progress(`  baseline ${round(baselineRuns.at(-1)!.mbps)} MB/s`)
+  const baselineMBps = median(baselineRuns.map(r => r.mbps))
+  // An odd number of runs, so the median is one of them.
+  const pipeline = pipelineRuns.find(r => r.mbps === median(pipelineRuns.map(p => p.mbps)))!
 
   progress('pipeline parts: encryption alone, then storage alone')
-  const parts = await measurePipelineParts({ ipfs, pool, bytes: sizes.pipeline })
+  const parts = await withFreshIpfs(async ipfs => measurePipelineParts({ ipfs, pool, bytes: sizes.pipeline }))
   progress(`encrypt only ${round(parts.encryptOnlyMBps)} MB/s, store only ${round(parts.storeOnlyMBps)} MB/s`)
-  await ipfs.stop()
-  await rm(ipfsDir, { recursive: true, force: true })
 
   // --- The node, as a child process, driven over HTTP.
   const adminEmail = 'admin@bench.test'
@@ -137,9 +181,9 @@ async function main(): Promise<Record<string, unknown>> {
     const rss = await measureRss(api, accounts, pool, { pid: node.pid, bytes: sizes.rss })
     progress(`rss: +${rss.growthMiB} MiB (from ${rss.baselineMiB} to ${rss.peakMiB} MiB; VmHWM +${rss.hwmGrowthMiB ?? '?'} MiB) in ${rss.seconds} s, ${rss.mbps} MB/s`)
 
-    const pipelineRatio = pipeline.mbps / baseline.mbps
+    const pipelineRatio = pipeline.mbps / baselineMBps
     return {
-      baselineMBps: round(baseline.mbps),
+      baselineMBps: round(baselineMBps),
       pipelineMBps: round(pipeline.mbps),
       pipelineRatio: round(pipelineRatio, 3),
       upload1MiB: latency.upload1MiB,
@@ -154,12 +198,17 @@ async function main(): Promise<Record<string, unknown>> {
       context: {
         quick: flags.quick === true,
         machine,
+        load: { atStart: loadAtStart, atEnd: machineLoad() },
+        code: codeVersion(),
         pipelineBytes: sizes.pipeline,
         pipelineSeconds: round(pipeline.seconds, 3),
         pipelinePlaintextSha256: pipeline.plaintextSha256,
         pipelineRootCid: pipeline.cid,
         pipelineStoredBytes: pipeline.storedBytes,
-        baselineRunsMBps: [round(baselineBefore.mbps), round(baselineAfter.mbps)],
+        baselineRunsMBps: baselineRuns.map(r => round(r.mbps)),
+        pipelineRunsMBps: pipelineRuns.map(r => round(r.mbps)),
+        // Each pipeline run against the mean of the baselines run just before and after it.
+        pipelineRatioPerRun: pipelineRuns.map((r, i) => round(r.mbps / ((baselineRuns[i].mbps + baselineRuns[i + 1].mbps) / 2), 3)),
         encryptOnlyMBps: round(parts.encryptOnlyMBps),
         storeOnlyMBps: round(parts.storeOnlyMBps),
         latencyIterations: sizes.iterations,
@@ -188,14 +237,14 @@ function table(r: Record<string, any>): string {
   const yes = (met: boolean) => (met ? 'yes' : 'NO')
   const rows: string[][] = [
     ['figure', 'value', 'baseline / target', 'met'],
-    ['encrypt+SHA-256 baseline (Node, 1 core)', `${r.baselineMBps} MB/s`, 'runs ' + r.context.baselineRunsMBps.join(', ') + ' MB/s', ''],
-    ['upload pipeline, 256 MiB in-process', `${r.pipelineMBps} MB/s`, `${r.baselineMBps} MB/s baseline`, ''],
+    [`encrypt+SHA-256 baseline (Node, 1 core), median`, `${r.baselineMBps} MB/s`, 'runs ' + r.context.baselineRunsMBps.join(', '), ''],
+    [`upload pipeline, ${r.context.pipelineBytes / MiB} MiB in-process, median`, `${r.pipelineMBps} MB/s`, 'runs ' + r.context.pipelineRunsMBps.join(', '), ''],
     ['  ratio pipeline / baseline', String(r.pipelineRatio), r.targets.pipelineRatio.target, yes(r.targets.pipelineRatio.met)],
     ['  encryption alone (SHA-256 + encryptStream)', `${r.context.encryptOnlyMBps} MB/s`, '', ''],
     ['  storage alone (addCiphertext)', `${r.context.storeOnlyMBps} MB/s`, '', ''],
     ['upload 1 MiB over HTTP, anchor mined', `p50 ${r.upload1MiB.p50Ms} ms, p95 ${r.upload1MiB.p95Ms} ms`, `${r.context.latencyIterations} runs`, ''],
     ['read 1 MiB over HTTP, as the patient', `p50 ${r.read1MiB.p50Ms} ms, p95 ${r.read1MiB.p95Ms} ms`, `${r.context.latencyIterations} runs`, ''],
-    ['node RSS growth, 1 GiB streamed upload', `${r.rssGrowthMiBFor1GiB} MiB`, r.targets.rssGrowthMiBFor1GiB.target, yes(r.targets.rssGrowthMiBFor1GiB.met)],
+    [`node RSS growth, ${r.context.rss.bytes / MiB} MiB streamed upload`, `${r.rssGrowthMiBFor1GiB} MiB`, r.targets.rssGrowthMiBFor1GiB.target, yes(r.targets.rssGrowthMiBFor1GiB.met)],
     ['  (VmHWM growth; upload speed)', `${r.context.rss.vmHwmGrowthMiB ?? '?'} MiB`, `${r.context.rss.uploadMBps} MB/s`, ''],
     ['gas: anchor', String(r.gas.anchor), r.targets.gasAnchor.target, yes(r.targets.gasAnchor.met)],
     ['gas: account registration', String(r.gas.register), '', ''],

@@ -16,13 +16,22 @@ interface IRegistry {
         Patient
     }
 
-    /// @notice Where an account stands. Only `Active` accounts may act; `Pending` and `Suspended`
-    /// are reserved for confirmation and suspension flows.
+    /// @notice Where an account stands. Only `Active` accounts may act. A self-registered doctor is
+    /// `Pending` until confirmed (`Active`) or rejected (`Rejected`, final); `Suspended` is
+    /// reserved for a suspension flow.
     enum Status {
         None,
         Pending,
         Active,
-        Suspended
+        Suspended,
+        Rejected
+    }
+
+    /// @notice What an open proposal about a hospital asks: admit it, or remove it.
+    enum ProposalKind {
+        None,
+        Admit,
+        Remove
     }
 
     /// @notice One registered account; fits in a single storage slot (1 + 1 + 1 + 20 bytes).
@@ -41,8 +50,55 @@ interface IRegistry {
         uint8 keyScheme;
     }
 
-    /// @notice A hospital joined the consortium.
+    /// @notice The open proposal about one hospital; at most one per hospital at a time.
+    /// @dev `id` numbers proposals from 1 across the registry, so the votes of a decided proposal
+    /// never count for a later one about the same hospital. `emergencyKey` and `keyScheme` are
+    /// those of an admission (zero for a removal).
+    struct Proposal {
+        ProposalKind kind;
+        uint8 keyScheme;
+        uint64 id;
+        uint32 approvals;
+        uint32 rejections;
+        bytes32 emergencyKey;
+    }
+
+    /// @notice A hospital joined the consortium (added by the admin, or admitted by a vote).
     event HospitalAdded(address indexed hospital, uint8 keyScheme, bytes32 emergencyKey);
+
+    /// @notice A hospital left the consortium by a vote of the members.
+    event HospitalRemoved(address indexed hospital);
+
+    /// @notice `by` proposed to admit (`kind` Admit) or remove (`kind` Remove) `hospital`.
+    event HospitalProposed(
+        address indexed hospital,
+        uint64 indexed proposalId,
+        ProposalKind kind,
+        address by,
+        uint8 keyScheme,
+        bytes32 emergencyKey
+    );
+
+    /// @notice Member hospital `voter` voted on proposal `proposalId` about `hospital`; the tallies
+    /// include this vote.
+    event HospitalVoted(
+        address indexed hospital,
+        uint64 indexed proposalId,
+        address indexed voter,
+        bool approve,
+        uint32 approvals,
+        uint32 rejections
+    );
+
+    /// @notice Proposal `proposalId` about `hospital` was decided: `accepted` by a strict majority
+    /// of `memberCount` members, or not (at least half of them rejected it).
+    event ProposalDecided(
+        address indexed hospital,
+        uint64 indexed proposalId,
+        ProposalKind kind,
+        bool accepted,
+        uint256 memberCount
+    );
 
     /// @notice An account was registered, `Active`, at `hospital`.
     event AccountRegistered(
@@ -52,6 +108,24 @@ interface IRegistry {
         uint8 keyScheme,
         bytes32 encryptionKey
     );
+
+    /// @notice `account` asked to be registered at `hospital` (self sign-up, sent from its own key).
+    /// A doctor starts `Pending`; a patient is `Active` at once and an {AccountRegistered} event
+    /// follows in the same transaction.
+    event RegistrationRequested(
+        address indexed account,
+        address indexed hospital,
+        Role role,
+        uint8 keyScheme,
+        bytes32 encryptionKey
+    );
+
+    /// @notice `by` (the admin or a staff member of `hospital`) confirmed the pending `account`.
+    event AccountConfirmed(address indexed account, address indexed hospital, address by);
+
+    /// @notice `by` rejected the pending `account`; the reason stays off chain, `reasonHash`
+    /// commits to it.
+    event AccountRejected(address indexed account, address indexed hospital, address by, bytes32 reasonHash);
 
     /// @notice `caller` may not perform this operation.
     error RegistryUnauthorized(address caller);
@@ -67,20 +141,118 @@ interface IRegistry {
     error RegistryZeroAddress();
     /// @notice `hospital` is already a member.
     error RegistryHospitalExists(address hospital);
+    /// @notice `account` is not `Pending` (it is `status`).
+    error RegistryNotPending(address account, Status status);
+    /// @notice A rejection needs a reason: its hash is zero.
+    error RegistryEmptyReason();
+    /// @notice The consortium has `memberCount` members: hospitals are admitted by a vote.
+    error RegistryVoteRequired(uint256 memberCount);
+    /// @notice The consortium has no member to vote: the admin adds the first hospital.
+    error RegistryNoVoters();
+    /// @notice A proposal about `hospital` is already open.
+    error RegistryProposalOpen(address hospital);
+    /// @notice No proposal about `hospital` is open.
+    error RegistryNoProposal(address hospital);
+    /// @notice Member `voter` has already voted on the open proposal about `hospital`.
+    error RegistryAlreadyVoted(address voter, address hospital);
 
     /**
-     * @notice Admits `hospital` to the consortium.
+     * @notice Admits `hospital` to the consortium, while it has at most one member; after that,
+     * hospitals are admitted by a vote ({proposeHospital}, {voteOnHospital}).
      * @param keyScheme key-wrap scheme of the hospital's emergency key
      * @param emergencyKey SHA-256 of the hospital's public emergency key
      *
      * Requirements:
      * - the caller has DEFAULT_ADMIN_ROLE;
      * - `hospital` is non-zero, not yet a member and not a registered account;
-     * - `emergencyKey` is non-zero.
+     * - `emergencyKey` is non-zero;
+     * - `memberCount()` is at most 1 (else {RegistryVoteRequired});
+     * - no proposal about `hospital` is open.
      *
      * Emits a {HospitalAdded} event.
      */
     function addHospital(address hospital, uint8 keyScheme, bytes32 emergencyKey) external;
+
+    /**
+     * @notice Opens a vote on admitting `hospital`.
+     *
+     * Requirements:
+     * - the caller has DEFAULT_ADMIN_ROLE or is a member hospital (its own address);
+     * - the consortium has at least one member to vote;
+     * - `hospital` is non-zero, not a member and not a registered account; `emergencyKey` is non-zero;
+     * - no proposal about `hospital` is open.
+     *
+     * Emits a {HospitalProposed} event.
+     */
+    function proposeHospital(address hospital, uint8 keyScheme, bytes32 emergencyKey) external;
+
+    /**
+     * @notice Opens a vote on removing member `hospital`.
+     *
+     * Requirements:
+     * - the caller has DEFAULT_ADMIN_ROLE or is a member hospital (its own address);
+     * - `hospital` is a member;
+     * - no proposal about `hospital` is open.
+     *
+     * Emits a {HospitalProposed} event.
+     */
+    function proposeRemoval(address hospital) external;
+
+    /**
+     * @notice Votes on the open proposal (admission or removal) about `hospital`. The proposal is
+     * accepted once `approvals * 2 > memberCount()` (a strict majority of the members at the time
+     * of the vote) and rejected once `rejections * 2 >= memberCount()`; either way it closes.
+     * A member may vote on its own removal.
+     *
+     * Requirements:
+     * - the caller is a member hospital (its own address);
+     * - a proposal about `hospital` is open;
+     * - the caller has not voted on it yet.
+     *
+     * Emits a {HospitalVoted} event; when the vote decides, a {ProposalDecided} event and, when
+     * accepted, a {HospitalAdded} or {HospitalRemoved} event.
+     */
+    function voteOnHospital(address hospital, bool approve) external;
+
+    /**
+     * @notice Self sign-up: the caller registers itself at `hospital`. A `Doctor` is `Pending`
+     * (it can do nothing clinical) until the admin or the hospital's staff confirm it; a
+     * `Patient` is `Active` at once.
+     * @param encryptionKey SHA-256 of the caller's public encryption key
+     *
+     * Requirements:
+     * - `role` is `Doctor` or `Patient`;
+     * - `hospital` is a member; `encryptionKey` is non-zero;
+     * - the caller is neither registered nor a hospital.
+     *
+     * Emits a {RegistrationRequested} event; for a patient, an {AccountRegistered} event too.
+     */
+    function requestRegistration(Role role, address hospital, uint8 keyScheme, bytes32 encryptionKey) external;
+
+    /**
+     * @notice Confirms the pending `account`: it becomes `Active`.
+     *
+     * Requirements:
+     * - the caller has DEFAULT_ADMIN_ROLE or is an `Active` `Staff` account of `account`'s hospital;
+     * - `account` is `Pending`.
+     *
+     * Emits an {AccountConfirmed} event.
+     */
+    function confirmAccount(address account) external;
+
+    /**
+     * @notice Rejects the pending `account`: it becomes `Rejected`, for good (the address can
+     * not register again).
+     * @param reasonHash commitment to the reason, which stays off chain
+     *
+     * Requirements:
+     * - the caller has DEFAULT_ADMIN_ROLE or is an `Active` `Staff` account of `account`'s hospital;
+     * - `account` is `Pending`;
+     * - `reasonHash` is non-zero.
+     *
+     * Emits an {AccountRejected} event.
+     */
+    function rejectAccount(address account, bytes32 reasonHash) external;
 
     /**
      * @notice Registers `account` as an `Active` `role` of `hospital`.
@@ -117,4 +289,13 @@ interface IRegistry {
 
     /// @notice SHA-256 of the public emergency key of `hospital`; zero when not a member.
     function emergencyKeyOf(address hospital) external view returns (bytes32);
+
+    /// @notice How many hospitals are members.
+    function memberCount() external view returns (uint256);
+
+    /// @notice The open proposal about `hospital`; all zero when there is none.
+    function proposalOf(address hospital) external view returns (Proposal memory);
+
+    /// @notice True when `voter` has voted on the open proposal about `hospital`.
+    function hasVoted(address hospital, address voter) external view returns (bool);
 }

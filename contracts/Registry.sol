@@ -6,13 +6,21 @@ import {IRegistry} from "./IRegistry.sol";
 
 /**
  * @title Registry
- * @notice Member hospitals and their accounts. The consortium admin (DEFAULT_ADMIN_ROLE) admits
- * hospitals and registers staff; a hospital's active staff register its doctors and patients.
- * An address is either a hospital or an account, never both.
+ * @notice Member hospitals and their accounts. The consortium admin (DEFAULT_ADMIN_ROLE) adds the
+ * first hospital; once there are two members, hospitals are admitted and removed by a strict
+ * majority of the members' votes, each sent from the hospital's own key. The admin registers
+ * staff; a hospital's active staff register its doctors and patients, and confirm or reject the
+ * doctors who signed up themselves. An address is either a hospital or an account, never both.
  */
 contract Registry is IRegistry, AccessControl {
     mapping(address account => Account) private _accounts;
     mapping(address hospital => Hospital) private _hospitals;
+    mapping(address hospital => Proposal) private _proposals;
+    mapping(uint64 proposalId => mapping(address voter => bool)) private _voted;
+    uint64 private _proposalCount;
+
+    /// @inheritdoc IRegistry
+    uint256 public memberCount;
 
     /// @inheritdoc IRegistry
     mapping(address account => bytes32) public encryptionKeyOf;
@@ -34,14 +42,83 @@ contract Registry is IRegistry, AccessControl {
     /// @inheritdoc IRegistry
     function addHospital(address hospital, uint8 keyScheme, bytes32 emergencyKey) external {
         if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) revert RegistryUnauthorized(msg.sender);
-        if (hospital == address(0)) revert RegistryZeroAddress();
-        if (emergencyKey == bytes32(0)) revert RegistryInvalidKey();
-        if (_hospitals[hospital].member) revert RegistryHospitalExists(hospital);
-        if (_accounts[hospital].role != Role.None) revert RegistryAlreadyRegistered(hospital);
+        _checkCandidate(hospital, emergencyKey);
+        if (memberCount > 1) revert RegistryVoteRequired(memberCount);
+        if (_proposals[hospital].kind != ProposalKind.None) revert RegistryProposalOpen(hospital);
 
-        _hospitals[hospital] = Hospital({member: true, keyScheme: keyScheme});
-        emergencyKeyOf[hospital] = emergencyKey;
-        emit HospitalAdded(hospital, keyScheme, emergencyKey);
+        _admit(hospital, keyScheme, emergencyKey);
+    }
+
+    /// @inheritdoc IRegistry
+    function proposeHospital(address hospital, uint8 keyScheme, bytes32 emergencyKey) external {
+        _checkProposer(msg.sender);
+        _checkCandidate(hospital, emergencyKey);
+        _open(hospital, ProposalKind.Admit, keyScheme, emergencyKey);
+    }
+
+    /// @inheritdoc IRegistry
+    function proposeRemoval(address hospital) external {
+        _checkProposer(msg.sender);
+        if (!_hospitals[hospital].member) revert RegistryUnknownHospital(hospital);
+        _open(hospital, ProposalKind.Remove, 0, bytes32(0));
+    }
+
+    /// @inheritdoc IRegistry
+    function voteOnHospital(address hospital, bool approve) external {
+        if (!_hospitals[msg.sender].member) revert RegistryUnauthorized(msg.sender);
+        Proposal storage proposal = _proposals[hospital];
+        if (proposal.kind == ProposalKind.None) revert RegistryNoProposal(hospital);
+        uint64 id = proposal.id;
+        if (_voted[id][msg.sender]) revert RegistryAlreadyVoted(msg.sender, hospital);
+
+        _voted[id][msg.sender] = true;
+        uint32 approvals = proposal.approvals;
+        uint32 rejections = proposal.rejections;
+        if (approve) approvals += 1;
+        else rejections += 1;
+        proposal.approvals = approvals;
+        proposal.rejections = rejections;
+        emit HospitalVoted(hospital, id, msg.sender, approve, approvals, rejections);
+
+        uint256 members = memberCount;
+        if (uint256(approvals) * 2 > members) {
+            _decide(hospital, true, members);
+        } else if (uint256(rejections) * 2 >= members) {
+            _decide(hospital, false, members);
+        }
+    }
+
+    /// @inheritdoc IRegistry
+    function requestRegistration(Role role, address hospital, uint8 keyScheme, bytes32 encryptionKey) external {
+        if (role != Role.Doctor && role != Role.Patient) revert RegistryInvalidRole(uint8(role));
+        if (hospital == address(0)) revert RegistryZeroAddress();
+        if (encryptionKey == bytes32(0)) revert RegistryInvalidKey();
+        if (!_hospitals[hospital].member) revert RegistryUnknownHospital(hospital);
+        if (_accounts[msg.sender].role != Role.None || _hospitals[msg.sender].member) {
+            revert RegistryAlreadyRegistered(msg.sender);
+        }
+
+        Status status = role == Role.Doctor ? Status.Pending : Status.Active;
+        _accounts[msg.sender] = Account({role: role, status: status, keyScheme: keyScheme, hospital: hospital});
+        encryptionKeyOf[msg.sender] = encryptionKey;
+        emit RegistrationRequested(msg.sender, hospital, role, keyScheme, encryptionKey);
+        // AccountRegistered always announces an Active account, however it was registered.
+        if (status == Status.Active) emit AccountRegistered(msg.sender, hospital, role, keyScheme, encryptionKey);
+    }
+
+    /// @inheritdoc IRegistry
+    function confirmAccount(address account) external {
+        Account storage a = _pendingAccount(account);
+        a.status = Status.Active;
+        emit AccountConfirmed(account, a.hospital, msg.sender);
+    }
+
+    /// @inheritdoc IRegistry
+    function rejectAccount(address account, bytes32 reasonHash) external {
+        if (reasonHash == bytes32(0)) revert RegistryEmptyReason();
+        Account storage a = _pendingAccount(account);
+        a.status = Status.Rejected;
+        emit AccountRejected(account, a.hospital, msg.sender, reasonHash);
     }
 
     /// @inheritdoc IRegistry
@@ -79,6 +156,77 @@ contract Registry is IRegistry, AccessControl {
     /// @inheritdoc IRegistry
     function hospitalOf(address hospital) external view returns (Hospital memory) {
         return _hospitals[hospital];
+    }
+
+    /// @inheritdoc IRegistry
+    function proposalOf(address hospital) external view returns (Proposal memory) {
+        return _proposals[hospital];
+    }
+
+    /// @inheritdoc IRegistry
+    function hasVoted(address hospital, address voter) external view returns (bool) {
+        Proposal storage proposal = _proposals[hospital];
+        return proposal.kind != ProposalKind.None && _voted[proposal.id][voter];
+    }
+
+    /// @dev A hospital that may be admitted: a non-zero address, no member yet, no account.
+    function _checkCandidate(address hospital, bytes32 emergencyKey) private view {
+        if (hospital == address(0)) revert RegistryZeroAddress();
+        if (emergencyKey == bytes32(0)) revert RegistryInvalidKey();
+        if (_hospitals[hospital].member) revert RegistryHospitalExists(hospital);
+        if (_accounts[hospital].role != Role.None) revert RegistryAlreadyRegistered(hospital);
+    }
+
+    /// @dev The admin or a member hospital may propose, when there is a member to vote.
+    function _checkProposer(address caller) private view {
+        if (!_hospitals[caller].member && !hasRole(DEFAULT_ADMIN_ROLE, caller)) revert RegistryUnauthorized(caller);
+        if (memberCount == 0) revert RegistryNoVoters();
+    }
+
+    function _open(address hospital, ProposalKind kind, uint8 keyScheme, bytes32 emergencyKey) private {
+        if (_proposals[hospital].kind != ProposalKind.None) revert RegistryProposalOpen(hospital);
+        uint64 id = ++_proposalCount;
+        _proposals[hospital] = Proposal({
+            kind: kind, keyScheme: keyScheme, id: id, approvals: 0, rejections: 0, emergencyKey: emergencyKey
+        });
+        emit HospitalProposed(hospital, id, kind, msg.sender, keyScheme, emergencyKey);
+    }
+
+    /// @dev Closes the proposal about `hospital` and, when accepted, carries it out.
+    function _decide(address hospital, bool accepted, uint256 members) private {
+        Proposal memory proposal = _proposals[hospital];
+        delete _proposals[hospital];
+        emit ProposalDecided(hospital, proposal.id, proposal.kind, accepted, members);
+        if (!accepted) return;
+        if (proposal.kind == ProposalKind.Admit) {
+            _admit(hospital, proposal.keyScheme, proposal.emergencyKey);
+        } else {
+            delete _hospitals[hospital];
+            delete emergencyKeyOf[hospital];
+            memberCount -= 1;
+            emit HospitalRemoved(hospital);
+        }
+    }
+
+    function _admit(address hospital, uint8 keyScheme, bytes32 emergencyKey) private {
+        _hospitals[hospital] = Hospital({member: true, keyScheme: keyScheme});
+        emergencyKeyOf[hospital] = emergencyKey;
+        memberCount += 1;
+        emit HospitalAdded(hospital, keyScheme, emergencyKey);
+    }
+
+    /// @dev The pending `account`, once the caller is found to be the admin or an active staff
+    /// member of its hospital.
+    function _pendingAccount(address account) private view returns (Account storage a) {
+        a = _accounts[account];
+        if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) {
+            Account storage staff = _accounts[msg.sender];
+            if (
+                staff.role != Role.Staff || staff.status != Status.Active || staff.hospital != a.hospital
+                    || a.hospital == address(0)
+            ) revert RegistryUnauthorized(msg.sender);
+        }
+        if (a.status != Status.Pending) revert RegistryNotPending(account, a.status);
     }
 
     /// @dev Admins register any role anywhere; active staff register doctors and patients of their

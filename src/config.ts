@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import { AppError } from './errors.ts'
 import { cipherSuites, type CipherSuite } from './crypto/stream.ts'
 import type { KeyScheme } from './crypto/key-wrap.ts'
+import { roles, type Role } from './accounts/account.ts'
 
 /** The node's configuration: validated once, then frozen. */
 export interface Config {
@@ -16,11 +17,19 @@ export interface Config {
   readonly dbUrl: string
   /** SMTP URL; empty = mail kept in the database outbox. */
   readonly smtpUrl: string
+  /** The From header of the node's mail, e.g. `MedLedger <no-reply@example.org>`. */
+  readonly mailFrom: string
+  /** Where users reach this node's UI, for links in mail; empty = `http://host:port`. */
+  readonly publicUrl: string
   readonly cipherSuite: CipherSuite
   readonly keyScheme: KeyScheme
   /** Largest accepted upload, in bytes. */
   readonly maxUploadBytes: number
   readonly sessionTtlSeconds: number
+  /** Roles that must sign in with a second factor (TOTP); empty (`none`) turns it off. */
+  readonly mfaRoles: readonly Role[]
+  /** How long a break-glass access lasts. */
+  readonly emergencyWindowSeconds: number
   /** How often the embedded chain writes its state file. */
   readonly anvilStateIntervalSeconds: number
   /** Argon2id cost for keystores and passwords (memory KiB, passes). Lower only in tests. */
@@ -36,11 +45,15 @@ export const defaultConfig: Omit<Config, 'home'> & { home: string } = {
   chainRpc: '',
   dbUrl: '',
   smtpUrl: '',
+  mailFrom: 'MedLedger <no-reply@medledger.local>',
+  publicUrl: '',
   cipherSuite: 'aes-256-gcm',
   keyScheme: 'x25519-hpke',
   maxUploadBytes: 2 * 1024 ** 3,
   sessionTtlSeconds: 12 * 3600,
+  mfaRoles: ['admin', 'doctor'],
   anvilStateIntervalSeconds: 1,
+  emergencyWindowSeconds: 24 * 3600,
   kdf: { m: 19456, t: 2, p: 1 },
 }
 
@@ -52,11 +65,15 @@ const envNames: Record<keyof Config, string> = {
   chainRpc: 'MEDLEDGER_CHAIN_RPC',
   dbUrl: 'MEDLEDGER_DB',
   smtpUrl: 'MEDLEDGER_SMTP_URL',
+  mailFrom: 'MEDLEDGER_MAIL_FROM',
+  publicUrl: 'MEDLEDGER_PUBLIC_URL',
   cipherSuite: 'MEDLEDGER_CIPHER_SUITE',
   keyScheme: 'MEDLEDGER_KEY_SCHEME',
   maxUploadBytes: 'MEDLEDGER_MAX_UPLOAD_BYTES',
   sessionTtlSeconds: 'MEDLEDGER_SESSION_TTL_SECONDS',
+  mfaRoles: 'MEDLEDGER_MFA_ROLES',
   anvilStateIntervalSeconds: 'MEDLEDGER_ANVIL_STATE_INTERVAL',
+  emergencyWindowSeconds: 'MEDLEDGER_EMERGENCY_WINDOW_SECONDS',
   kdf: 'MEDLEDGER_KDF',
 }
 
@@ -95,17 +112,21 @@ export function loadConfig({ flags = {}, env = process.env, file }: LoadConfigPa
     chainRpc: url('chainRpc', merged.chainRpc, ['http:', 'https:', 'ws:', 'wss:']),
     dbUrl: str('dbUrl', merged.dbUrl),
     smtpUrl: url('smtpUrl', merged.smtpUrl, ['smtp:', 'smtps:']),
+    mailFrom: mailbox('mailFrom', merged.mailFrom),
+    publicUrl: url('publicUrl', merged.publicUrl, ['http:', 'https:']).replace(/\/+$/, ''),
     cipherSuite: oneOf('cipherSuite', merged.cipherSuite, cipherSuites),
     keyScheme: oneOf('keyScheme', merged.keyScheme, keySchemes),
     maxUploadBytes: int('maxUploadBytes', merged.maxUploadBytes, 0, Number.MAX_SAFE_INTEGER),
     sessionTtlSeconds: int('sessionTtlSeconds', merged.sessionTtlSeconds, 60, 30 * 24 * 3600),
+    mfaRoles: roleList('mfaRoles', merged.mfaRoles),
     anvilStateIntervalSeconds: int('anvilStateIntervalSeconds', merged.anvilStateIntervalSeconds, 1, 3600),
+    emergencyWindowSeconds: int('emergencyWindowSeconds', merged.emergencyWindowSeconds, 60, 7 * 24 * 3600),
     kdf: kdf(merged.kdf),
   }
   if (config.dbUrl !== '' && !config.dbUrl.startsWith('sqlite:')) {
     throw invalid('dbUrl', 'only SQLite (empty or sqlite:PATH) is supported by this version')
   }
-  return Object.freeze({ ...config, kdf: Object.freeze({ ...config.kdf }) })
+  return Object.freeze({ ...config, mfaRoles: Object.freeze([...config.mfaRoles]), kdf: Object.freeze({ ...config.kdf }) })
 }
 
 function strip(o: ConfigInput): ConfigInput {
@@ -150,9 +171,25 @@ function url(key: string, v: unknown, protocols: string[]): string {
   return s
 }
 
+/** `Name <local@domain>` or `local@domain`, on one line (it becomes a mail header). */
+function mailbox(key: string, v: unknown): string {
+  const s = str(key, v).trim()
+  if (!/^(?:[^<>@\x00-\x1f\x7f]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/.test(s)) {
+    throw invalid(key, 'expected an address such as "MedLedger <no-reply@example.org>"')
+  }
+  return s
+}
+
 function oneOf<T extends string>(key: string, v: unknown, allowed: readonly T[]): T {
   if (typeof v !== 'string' || !allowed.includes(v as T)) throw invalid(key, `expected one of ${allowed.join(', ')}`)
   return v as T
+}
+
+/** Roles as a comma-separated string (`admin,doctor`; `none` = no role) or a JSON array. */
+function roleList(key: string, v: unknown): Role[] {
+  const items = typeof v === 'string' ? (v.trim().toLowerCase() === 'none' ? [] : v.split(',').map((r) => r.trim()).filter((r) => r !== '')) : v
+  if (!Array.isArray(items)) throw invalid(key, 'expected roles separated by commas, or none')
+  return [...new Set(items.map((r) => oneOf(key, r, roles)))]
 }
 
 function kdf(v: unknown): Config['kdf'] {

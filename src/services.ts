@@ -2,6 +2,8 @@ import type { Config } from './config.ts'
 import type { Db } from './db/open-database.ts'
 import type { Ipfs } from './storage/open-ipfs.ts'
 import type { Ledger } from './ledger/connect-ledger.ts'
+import type { NotifyParams } from './notify/notify.ts'
+import type { Mailer } from './notify/create-mailer.ts'
 
 /** The parts of a running node that domain operations are given (never imported as singletons). */
 export interface Services {
@@ -12,4 +14,8 @@ export interface Services {
   /** The node's own secret for keys it must use without a user (hospital keys). */
   readonly nodeKey: Uint8Array
   readonly log: (level: 'info' | 'warn' | 'error', msg: string) => void
+  /** The SMTP transport, when `smtpUrl` is set; otherwise notifications stay in the outbox. */
+  readonly mailer?: Mailer
+  /** Tells an account about something that concerns it (mail or outbox); absent in bare setups. */
+  notify?: (n: NotifyParams) => Promise<void>
 }

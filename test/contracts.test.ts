@@ -30,17 +30,15 @@ import {
 } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { isAppError } from '../src/errors.ts'
+import { expectRevert, noFees } from './helpers/test-chain.ts'
 import { recordLedgerAbi, registryAbi } from '../src/ledger/abis.ts'
 import { startAnvil, type StartAnvilResult } from '../src/ledger/anvil.ts'
 import { loadArtifacts } from '../src/ledger/artifacts.ts'
 import { abiModulePath, buildContracts, compileContracts, renderAbiModule } from '../src/ledger/compile-contracts.ts'
 
-// The embedded chain charges no gas, but anvil suggests a 1 gwei tip (eth_maxPriorityFeePerGas,
-// eth_fillTransaction): zero-balance accounts must send zero fees explicitly.
-const noFees = { maxFeePerGas: 0n, maxPriorityFeePerGas: 0n } as const
-
 const Role = { None: 0, Staff: 1, Doctor: 2, Patient: 3 } as const
-const Status = { None: 0, Pending: 1, Active: 2, Suspended: 3 } as const
+const Status = { None: 0, Pending: 1, Active: 2, Suspended: 3, Rejected: 4 } as const
+const Proposal = { None: 0, Admit: 1, Remove: 2 } as const
 const X25519 = 1
 const RSA = 2
 
@@ -48,18 +46,6 @@ type Wallet = WalletClient<Transport, Chain, Account>
 
 const key = (label: string): Hex => keccak256(new TextEncoder().encode(`public key of ${label}`))
 const randomId = (): Hex => generatePrivateKey() // 32 random bytes
-
-/** Asserts `promise` reverts with exactly the custom error `errorName(...args)`. */
-async function expectRevert(promise: Promise<unknown>, errorName: string, args: readonly unknown[] = []): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof BaseError, `not a viem error: ${String(err)}`)
-    const revert = err.walk((e) => e instanceof ContractFunctionRevertedError)
-    assert.ok(revert instanceof ContractFunctionRevertedError, `not a contract revert: ${err.shortMessage}`)
-    assert.equal(revert.data?.errorName, errorName, revert.shortMessage)
-    assert.deepEqual(revert.data?.args ?? [], args)
-    return true
-  })
-}
 
 describe('contracts', () => {
   let home: string
@@ -104,7 +90,11 @@ describe('contracts', () => {
     })
     client = createPublicClient({ chain, transport: http() })
     // Every actor has a fresh key and no balance: the chain charges no gas.
-    for (const name of ['admin', 'hospitalA', 'hospitalB', 'staffA', 'staffB', 'doctorA', 'doctorA2', 'doctorB', 'patientA', 'patientB', 'stranger']) {
+    for (const name of [
+      'admin', 'hospitalA', 'hospitalB', 'hospitalC', 'hospitalD', 'hospitalE', 'staffA', 'staffB',
+      'doctorA', 'doctorA2', 'doctorB', 'patientA', 'patientB', 'stranger',
+      'selfDoctor', 'selfDoctor2', 'selfDoctor3', 'selfPatient',
+    ]) {
       wallets[name] = createWalletClient({ account: privateKeyToAccount(generatePrivateKey()), chain, transport: http() })
     }
     const { contracts } = loadArtifacts()
@@ -255,6 +245,305 @@ describe('contracts', () => {
         await client.readContract({ address: registry, abi: registryAbi, functionName: 'accountOf', args: [addr('patientA')] }),
         { role: Role.Patient, status: Status.Active, keyScheme: X25519, hospital: addr('hospitalA') },
       )
+    })
+  })
+
+  describe('Registry: self sign-up and confirmation', () => {
+    const requestRegistration = (by: string, role: number, hospital: Address, keyScheme: number, encryptionKey: Hex) =>
+      wallets[by]!.writeContract({
+        address: registry, abi: registryAbi, functionName: 'requestRegistration',
+        args: [role, hospital, keyScheme, encryptionKey], ...noFees,
+      })
+    const confirm = (by: string, account: Address) =>
+      wallets[by]!.writeContract({ address: registry, abi: registryAbi, functionName: 'confirmAccount', args: [account], ...noFees })
+    const reject = (by: string, account: Address, reasonHash: Hex) =>
+      wallets[by]!.writeContract({ address: registry, abi: registryAbi, functionName: 'rejectAccount', args: [account, reasonHash], ...noFees })
+    const accountOf = (who: string) =>
+      client.readContract({ address: registry, abi: registryAbi, functionName: 'accountOf', args: [addr(who)] })
+
+    test('a doctor signs up as pending, and can anchor nothing', async () => {
+      const { receipt, events } = await eventsOf(
+        await requestRegistration('selfDoctor', Role.Doctor, addr('hospitalA'), X25519, key('selfDoctor')), registryAbi, registry,
+      )
+      gasFigures.push(`requestRegistration (doctor): ${receipt.gasUsed}`)
+      assert.deepEqual(events, [{
+        eventName: 'RegistrationRequested',
+        args: { account: addr('selfDoctor'), hospital: addr('hospitalA'), role: Role.Doctor, keyScheme: X25519, encryptionKey: key('selfDoctor') },
+      }])
+      assert.deepEqual(await accountOf('selfDoctor'), { role: Role.Doctor, status: Status.Pending, keyScheme: X25519, hospital: addr('hospitalA') })
+      assert.equal(await client.readContract({ address: registry, abi: registryAbi, functionName: 'encryptionKeyOf', args: [addr('selfDoctor')] }), key('selfDoctor'))
+      await expectRevert(
+        wallets.selfDoctor!.writeContract({
+          address: ledger, abi: recordLedgerAbi, functionName: 'anchor',
+          args: [randomId(), addr('patientA'), addr('hospitalA'), key('c'), key('e')], ...noFees,
+        }),
+        'RecordLedgerUnauthorized', [addr('selfDoctor')],
+      )
+      for (const who of ['selfDoctor2', 'selfDoctor3']) {
+        await eventsOf(await requestRegistration(who, Role.Doctor, addr('hospitalA'), RSA, key(who)), registryAbi, registry)
+      }
+    })
+
+    test('a patient signs up active at once', async () => {
+      const { events } = await eventsOf(
+        await requestRegistration('selfPatient', Role.Patient, addr('hospitalB'), RSA, key('selfPatient')), registryAbi, registry,
+      )
+      const args = { account: addr('selfPatient'), hospital: addr('hospitalB'), role: Role.Patient, keyScheme: RSA, encryptionKey: key('selfPatient') }
+      assert.deepEqual(events, [{ eventName: 'RegistrationRequested', args }, { eventName: 'AccountRegistered', args }])
+      assert.deepEqual(await accountOf('selfPatient'), { role: Role.Patient, status: Status.Active, keyScheme: RSA, hospital: addr('hospitalB') })
+    })
+
+    test('sign-up refuses staff, unknown hospitals, empty keys and registered addresses', async () => {
+      await expectRevert(requestRegistration('stranger', Role.Staff, addr('hospitalA'), X25519, key('x')), 'RegistryInvalidRole', [Role.Staff])
+      await expectRevert(requestRegistration('stranger', Role.None, addr('hospitalA'), X25519, key('x')), 'RegistryInvalidRole', [Role.None])
+      await expectRevert(requestRegistration('stranger', Role.Patient, zeroAddress, X25519, key('x')), 'RegistryZeroAddress')
+      await expectRevert(requestRegistration('stranger', Role.Patient, addr('hospitalA'), X25519, zeroHash), 'RegistryInvalidKey')
+      await expectRevert(requestRegistration('stranger', Role.Doctor, addr('staffA'), X25519, key('x')), 'RegistryUnknownHospital', [addr('staffA')])
+      await expectRevert(requestRegistration('patientA', Role.Patient, addr('hospitalA'), X25519, key('x')), 'RegistryAlreadyRegistered', [addr('patientA')])
+      await expectRevert(requestRegistration('selfDoctor', Role.Doctor, addr('hospitalB'), X25519, key('x')), 'RegistryAlreadyRegistered', [addr('selfDoctor')])
+      await expectRevert(requestRegistration('hospitalA', Role.Patient, addr('hospitalB'), X25519, key('x')), 'RegistryAlreadyRegistered', [addr('hospitalA')])
+      assert.deepEqual(await accountOf('stranger'), { role: Role.None, status: Status.None, keyScheme: 0, hospital: zeroAddress })
+    })
+
+    test('only the admin or active staff of the doctor\'s hospital confirm or reject', async () => {
+      for (const by of ['staffB', 'doctorA', 'patientA', 'hospitalA', 'stranger', 'selfDoctor2']) {
+        await expectRevert(confirm(by, addr('selfDoctor')), 'RegistryUnauthorized', [addr(by)])
+        await expectRevert(reject(by, addr('selfDoctor'), key('reason')), 'RegistryUnauthorized', [addr(by)])
+      }
+      // staff of no hospital's account: the unknown account has no hospital
+      await expectRevert(confirm('staffA', addr('stranger')), 'RegistryUnauthorized', [addr('staffA')])
+      assert.equal((await accountOf('selfDoctor')).status, Status.Pending)
+    })
+
+    test('staff confirm a pending doctor, who can then anchor', async () => {
+      const { receipt, events } = await eventsOf(await confirm('staffA', addr('selfDoctor')), registryAbi, registry)
+      gasFigures.push(`confirmAccount: ${receipt.gasUsed}`)
+      assert.deepEqual(events, [{ eventName: 'AccountConfirmed', args: { account: addr('selfDoctor'), hospital: addr('hospitalA'), by: addr('staffA') } }])
+      assert.deepEqual(await accountOf('selfDoctor'), { role: Role.Doctor, status: Status.Active, keyScheme: X25519, hospital: addr('hospitalA') })
+      const recordId = randomId()
+      const { events: anchored } = await eventsOf(
+        await wallets.selfDoctor!.writeContract({
+          address: ledger, abi: recordLedgerAbi, functionName: 'anchor',
+          args: [recordId, addr('patientA'), addr('hospitalA'), key('c'), key('e')], ...noFees,
+        }),
+        recordLedgerAbi, ledger,
+      )
+      assert.equal(anchored[0]!.eventName, 'RecordAnchored')
+      // the admin confirms too
+      const { events: byAdmin } = await eventsOf(await confirm('admin', addr('selfDoctor3')), registryAbi, registry)
+      assert.deepEqual(byAdmin, [{ eventName: 'AccountConfirmed', args: { account: addr('selfDoctor3'), hospital: addr('hospitalA'), by: addr('admin') } }])
+    })
+
+    test('a rejection needs a reason and is final', async () => {
+      await expectRevert(reject('admin', addr('selfDoctor2'), zeroHash), 'RegistryEmptyReason')
+      const { receipt, events } = await eventsOf(await reject('admin', addr('selfDoctor2'), key('reason')), registryAbi, registry)
+      gasFigures.push(`rejectAccount: ${receipt.gasUsed}`)
+      assert.deepEqual(events, [{
+        eventName: 'AccountRejected',
+        args: { account: addr('selfDoctor2'), hospital: addr('hospitalA'), by: addr('admin'), reasonHash: key('reason') },
+      }])
+      assert.deepEqual(await accountOf('selfDoctor2'), { role: Role.Doctor, status: Status.Rejected, keyScheme: RSA, hospital: addr('hospitalA') })
+      await expectRevert(confirm('staffA', addr('selfDoctor2')), 'RegistryNotPending', [addr('selfDoctor2'), Status.Rejected])
+      await expectRevert(reject('staffA', addr('selfDoctor2'), key('again')), 'RegistryNotPending', [addr('selfDoctor2'), Status.Rejected])
+      await expectRevert(requestRegistration('selfDoctor2', Role.Doctor, addr('hospitalA'), RSA, key('again')), 'RegistryAlreadyRegistered', [addr('selfDoctor2')])
+      await expectRevert(
+        wallets.selfDoctor2!.writeContract({
+          address: ledger, abi: recordLedgerAbi, functionName: 'anchor',
+          args: [randomId(), addr('patientA'), addr('hospitalA'), key('c'), key('e')], ...noFees,
+        }),
+        'RecordLedgerUnauthorized', [addr('selfDoctor2')],
+      )
+    })
+
+    test('only pending accounts are confirmed or rejected', async () => {
+      await expectRevert(confirm('staffA', addr('selfDoctor')), 'RegistryNotPending', [addr('selfDoctor'), Status.Active])
+      await expectRevert(confirm('staffA', addr('patientA')), 'RegistryNotPending', [addr('patientA'), Status.Active])
+      await expectRevert(reject('staffB', addr('selfPatient'), key('r')), 'RegistryNotPending', [addr('selfPatient'), Status.Active])
+      await expectRevert(confirm('admin', addr('stranger')), 'RegistryNotPending', [addr('stranger'), Status.None])
+    })
+  })
+
+  describe('Registry: hospital admission by vote', () => {
+    const propose = (by: string, hospital: Address, keyScheme: number, emergencyKey: Hex) =>
+      wallets[by]!.writeContract({ address: registry, abi: registryAbi, functionName: 'proposeHospital', args: [hospital, keyScheme, emergencyKey], ...noFees })
+    const proposeRemoval = (by: string, hospital: Address) =>
+      wallets[by]!.writeContract({ address: registry, abi: registryAbi, functionName: 'proposeRemoval', args: [hospital], ...noFees })
+    const vote = (by: string, hospital: Address, approve: boolean) =>
+      wallets[by]!.writeContract({ address: registry, abi: registryAbi, functionName: 'voteOnHospital', args: [hospital, approve], ...noFees })
+    const memberCount = () => client.readContract({ address: registry, abi: registryAbi, functionName: 'memberCount' })
+    const proposalOf = (hospital: Address) => client.readContract({ address: registry, abi: registryAbi, functionName: 'proposalOf', args: [hospital] })
+    const isMember = async (hospital: Address) =>
+      (await client.readContract({ address: registry, abi: registryAbi, functionName: 'hospitalOf', args: [hospital] })).member
+    const noProposal = { kind: Proposal.None, keyScheme: 0, id: 0n, approvals: 0, rejections: 0, emergencyKey: zeroHash }
+    const voted = (hospital: string, proposalId: bigint, voter: string, approve: boolean, approvals: number, rejections: number) => ({
+      eventName: 'HospitalVoted', args: { hospital: addr(hospital), proposalId, voter: addr(voter), approve, approvals, rejections },
+    })
+    const decided = (hospital: string, proposalId: bigint, kind: number, accepted: boolean, members: bigint) => ({
+      eventName: 'ProposalDecided', args: { hospital: addr(hospital), proposalId, kind, accepted, memberCount: members },
+    })
+
+    test('with two members, the admin can no longer add hospitals alone', async () => {
+      assert.equal(await memberCount(), 2n)
+      await expectRevert(addHospital('admin', addr('hospitalC'), X25519, key('emergency C')), 'RegistryVoteRequired', [2n])
+      await expectRevert(addHospital('stranger', addr('hospitalC'), X25519, key('emergency C')), 'RegistryUnauthorized', [addr('stranger')])
+      assert.equal(await isMember(addr('hospitalC')), false)
+    })
+
+    test('only the admin or a member hospital proposes, a valid candidate, once at a time', async () => {
+      for (const by of ['stranger', 'staffA', 'doctorA', 'patientA', 'hospitalC']) {
+        await expectRevert(propose(by, addr('hospitalC'), X25519, key('emergency C')), 'RegistryUnauthorized', [addr(by)])
+        await expectRevert(proposeRemoval(by, addr('hospitalB')), 'RegistryUnauthorized', [addr(by)])
+      }
+      await expectRevert(propose('admin', zeroAddress, X25519, key('emergency C')), 'RegistryZeroAddress')
+      await expectRevert(propose('admin', addr('hospitalC'), X25519, zeroHash), 'RegistryInvalidKey')
+      await expectRevert(propose('hospitalA', addr('hospitalB'), X25519, key('e')), 'RegistryHospitalExists', [addr('hospitalB')])
+      await expectRevert(propose('hospitalA', addr('doctorA'), X25519, key('e')), 'RegistryAlreadyRegistered', [addr('doctorA')])
+      await expectRevert(proposeRemoval('hospitalA', addr('hospitalC')), 'RegistryUnknownHospital', [addr('hospitalC')])
+      await expectRevert(vote('hospitalA', addr('hospitalC'), true), 'RegistryNoProposal', [addr('hospitalC')])
+      assert.deepEqual(await proposalOf(addr('hospitalC')), noProposal)
+    })
+
+    test('of two members, one vote is not enough; both admit', async () => {
+      const { receipt, events } = await eventsOf(await propose('admin', addr('hospitalC'), RSA, key('emergency C')), registryAbi, registry)
+      gasFigures.push(`proposeHospital: ${receipt.gasUsed}`)
+      assert.deepEqual(events, [{
+        eventName: 'HospitalProposed',
+        args: { hospital: addr('hospitalC'), proposalId: 1n, kind: Proposal.Admit, by: addr('admin'), keyScheme: RSA, emergencyKey: key('emergency C') },
+      }])
+      assert.deepEqual(await proposalOf(addr('hospitalC')), { kind: Proposal.Admit, keyScheme: RSA, id: 1n, approvals: 0, rejections: 0, emergencyKey: key('emergency C') })
+      await expectRevert(propose('hospitalB', addr('hospitalC'), X25519, key('other')), 'RegistryProposalOpen', [addr('hospitalC')])
+
+      for (const by of ['admin', 'staffA', 'doctorA', 'hospitalC', 'stranger']) {
+        await expectRevert(vote(by, addr('hospitalC'), true), 'RegistryUnauthorized', [addr(by)])
+      }
+      const first = await eventsOf(await vote('hospitalA', addr('hospitalC'), true), registryAbi, registry)
+      gasFigures.push(`voteOnHospital (undecided): ${first.receipt.gasUsed}`)
+      assert.deepEqual(first.events, [voted('hospitalC', 1n, 'hospitalA', true, 1, 0)])
+      assert.equal(await isMember(addr('hospitalC')), false)
+      assert.equal(await client.readContract({ address: registry, abi: registryAbi, functionName: 'hasVoted', args: [addr('hospitalC'), addr('hospitalA')] }), true)
+      assert.equal(await client.readContract({ address: registry, abi: registryAbi, functionName: 'hasVoted', args: [addr('hospitalC'), addr('hospitalB')] }), false)
+      // each member votes once, whichever way
+      await expectRevert(vote('hospitalA', addr('hospitalC'), true), 'RegistryAlreadyVoted', [addr('hospitalA'), addr('hospitalC')])
+      await expectRevert(vote('hospitalA', addr('hospitalC'), false), 'RegistryAlreadyVoted', [addr('hospitalA'), addr('hospitalC')])
+
+      const second = await eventsOf(await vote('hospitalB', addr('hospitalC'), true), registryAbi, registry)
+      gasFigures.push(`voteOnHospital (admits): ${second.receipt.gasUsed}`)
+      assert.deepEqual(second.events, [
+        voted('hospitalC', 1n, 'hospitalB', true, 2, 0),
+        decided('hospitalC', 1n, Proposal.Admit, true, 2n),
+        { eventName: 'HospitalAdded', args: { hospital: addr('hospitalC'), keyScheme: RSA, emergencyKey: key('emergency C') } },
+      ])
+      assert.equal(await memberCount(), 3n)
+      assert.deepEqual(
+        await client.readContract({ address: registry, abi: registryAbi, functionName: 'hospitalOf', args: [addr('hospitalC')] }),
+        { member: true, keyScheme: RSA },
+      )
+      assert.equal(await client.readContract({ address: registry, abi: registryAbi, functionName: 'emergencyKeyOf', args: [addr('hospitalC')] }), key('emergency C'))
+      assert.deepEqual(await proposalOf(addr('hospitalC')), noProposal)
+      assert.equal(await client.readContract({ address: registry, abi: registryAbi, functionName: 'hasVoted', args: [addr('hospitalC'), addr('hospitalA')] }), false)
+    })
+
+    test('of three members, one vote is not enough and two are', async () => {
+      const { events } = await eventsOf(await propose('hospitalC', addr('hospitalD'), X25519, key('emergency D')), registryAbi, registry)
+      assert.deepEqual(events, [{
+        eventName: 'HospitalProposed',
+        args: { hospital: addr('hospitalD'), proposalId: 2n, kind: Proposal.Admit, by: addr('hospitalC'), keyScheme: X25519, emergencyKey: key('emergency D') },
+      }])
+      assert.deepEqual((await eventsOf(await vote('hospitalC', addr('hospitalD'), true), registryAbi, registry)).events, [
+        voted('hospitalD', 2n, 'hospitalC', true, 1, 0),
+      ])
+      assert.equal(await isMember(addr('hospitalD')), false)
+      assert.deepEqual((await eventsOf(await vote('hospitalA', addr('hospitalD'), true), registryAbi, registry)).events, [
+        voted('hospitalD', 2n, 'hospitalA', true, 2, 0),
+        decided('hospitalD', 2n, Proposal.Admit, true, 3n),
+        { eventName: 'HospitalAdded', args: { hospital: addr('hospitalD'), keyScheme: X25519, emergencyKey: key('emergency D') } },
+      ])
+      assert.equal(await memberCount(), 4n)
+      // the vote is over: a late vote finds no proposal
+      await expectRevert(vote('hospitalB', addr('hospitalD'), true), 'RegistryNoProposal', [addr('hospitalD')])
+    })
+
+    test('half of the members rejecting closes a proposal; it can be proposed again, with fresh votes', async () => {
+      await eventsOf(await propose('admin', addr('hospitalE'), X25519, key('emergency E')), registryAbi, registry)
+      assert.deepEqual((await eventsOf(await vote('hospitalA', addr('hospitalE'), false), registryAbi, registry)).events, [
+        voted('hospitalE', 3n, 'hospitalA', false, 0, 1),
+      ])
+      assert.deepEqual((await eventsOf(await vote('hospitalB', addr('hospitalE'), true), registryAbi, registry)).events, [
+        voted('hospitalE', 3n, 'hospitalB', true, 1, 1),
+      ])
+      // 2 rejections of 4 members: a strict majority can no longer approve
+      assert.deepEqual((await eventsOf(await vote('hospitalC', addr('hospitalE'), false), registryAbi, registry)).events, [
+        voted('hospitalE', 3n, 'hospitalC', false, 1, 2),
+        decided('hospitalE', 3n, Proposal.Admit, false, 4n),
+      ])
+      assert.equal(await isMember(addr('hospitalE')), false)
+      assert.equal(await memberCount(), 4n)
+      assert.deepEqual(await proposalOf(addr('hospitalE')), noProposal)
+
+      await eventsOf(await propose('hospitalD', addr('hospitalE'), X25519, key('emergency E')), registryAbi, registry)
+      assert.deepEqual((await eventsOf(await vote('hospitalA', addr('hospitalE'), true), registryAbi, registry)).events, [
+        voted('hospitalE', 4n, 'hospitalA', true, 1, 0),
+      ])
+      // leave it open: proposals do not expire
+      assert.deepEqual(await proposalOf(addr('hospitalE')), { kind: Proposal.Admit, keyScheme: X25519, id: 4n, approvals: 1, rejections: 0, emergencyKey: key('emergency E') })
+    })
+
+    test('a member is removed by a strict majority, and then can no longer vote or propose', async () => {
+      const { events } = await eventsOf(await proposeRemoval('hospitalA', addr('hospitalD')), registryAbi, registry)
+      assert.deepEqual(events, [{
+        eventName: 'HospitalProposed',
+        args: { hospital: addr('hospitalD'), proposalId: 5n, kind: Proposal.Remove, by: addr('hospitalA'), keyScheme: 0, emergencyKey: zeroHash },
+      }])
+      await expectRevert(proposeRemoval('admin', addr('hospitalD')), 'RegistryProposalOpen', [addr('hospitalD')])
+      // a member votes on its own removal like on anything else
+      assert.deepEqual((await eventsOf(await vote('hospitalD', addr('hospitalD'), false), registryAbi, registry)).events, [voted('hospitalD', 5n, 'hospitalD', false, 0, 1)])
+      assert.deepEqual((await eventsOf(await vote('hospitalA', addr('hospitalD'), true), registryAbi, registry)).events, [voted('hospitalD', 5n, 'hospitalA', true, 1, 1)])
+      assert.deepEqual((await eventsOf(await vote('hospitalB', addr('hospitalD'), true), registryAbi, registry)).events, [voted('hospitalD', 5n, 'hospitalB', true, 2, 1)])
+      assert.equal(await isMember(addr('hospitalD')), true)
+      const { receipt, events: removed } = await eventsOf(await vote('hospitalC', addr('hospitalD'), true), registryAbi, registry)
+      gasFigures.push(`voteOnHospital (removes): ${receipt.gasUsed}`)
+      assert.deepEqual(removed, [
+        voted('hospitalD', 5n, 'hospitalC', true, 3, 1),
+        decided('hospitalD', 5n, Proposal.Remove, true, 4n),
+        { eventName: 'HospitalRemoved', args: { hospital: addr('hospitalD') } },
+      ])
+      assert.equal(await memberCount(), 3n)
+      assert.equal(await isMember(addr('hospitalD')), false)
+      assert.equal(await client.readContract({ address: registry, abi: registryAbi, functionName: 'emergencyKeyOf', args: [addr('hospitalD')] }), zeroHash)
+      await expectRevert(vote('hospitalD', addr('hospitalE'), true), 'RegistryUnauthorized', [addr('hospitalD')])
+      await expectRevert(propose('hospitalD', addr('stranger'), X25519, key('s')), 'RegistryUnauthorized', [addr('hospitalD')])
+      await expectRevert(register('admin', privateKeyToAccount(generatePrivateKey()).address, Role.Patient, addr('hospitalD'), X25519, key('x')), 'RegistryUnknownHospital', [addr('hospitalD')])
+      // the open admission of E now needs 2 of 3: A's earlier vote plus one more
+      assert.deepEqual((await eventsOf(await vote('hospitalB', addr('hospitalE'), true), registryAbi, registry)).events, [
+        voted('hospitalE', 4n, 'hospitalB', true, 2, 0),
+        decided('hospitalE', 4n, Proposal.Admit, true, 3n),
+        { eventName: 'HospitalAdded', args: { hospital: addr('hospitalE'), keyScheme: X25519, emergencyKey: key('emergency E') } },
+      ])
+      assert.equal(await memberCount(), 4n)
+    })
+
+    test('a new consortium: no votes without members; with one member, an open proposal blocks addHospital', async () => {
+      const { contracts } = loadArtifacts()
+      const hash = await wallets.admin!.deployContract({ abi: registryAbi, bytecode: contracts.Registry!.bytecode, args: [addr('admin')], ...noFees })
+      const fresh = getAddress((await client.waitForTransactionReceipt({ hash })).contractAddress!)
+      const write = (by: string, functionName: 'proposeHospital' | 'addHospital', hospital: string) =>
+        wallets[by]!.writeContract({ address: fresh, abi: registryAbi, functionName, args: [addr(hospital), X25519, key(hospital)], ...noFees })
+      assert.equal(await client.readContract({ address: fresh, abi: registryAbi, functionName: 'memberCount' }), 0n)
+      await expectRevert(write('admin', 'proposeHospital', 'hospitalA'), 'RegistryNoVoters')
+      await eventsOf(await write('admin', 'addHospital', 'hospitalA'), registryAbi, fresh)
+      await eventsOf(await write('admin', 'proposeHospital', 'hospitalB'), registryAbi, fresh)
+      await expectRevert(write('admin', 'addHospital', 'hospitalB'), 'RegistryProposalOpen', [addr('hospitalB')])
+      // the only member's vote is a strict majority of one
+      const { events } = await eventsOf(
+        await wallets.hospitalA!.writeContract({ address: fresh, abi: registryAbi, functionName: 'voteOnHospital', args: [addr('hospitalB'), true], ...noFees }),
+        registryAbi, fresh,
+      )
+      assert.deepEqual(events, [
+        voted('hospitalB', 1n, 'hospitalA', true, 1, 0),
+        decided('hospitalB', 1n, Proposal.Admit, true, 1n),
+        { eventName: 'HospitalAdded', args: { hospital: addr('hospitalB'), keyScheme: X25519, emergencyKey: key('hospitalB') } },
+      ])
+      await expectRevert(write('admin', 'addHospital', 'hospitalC'), 'RegistryVoteRequired', [2n])
     })
   })
 

@@ -15,6 +15,8 @@ export interface Account {
   hospitalId: string | null
   address: Address
   keyScheme: KeyScheme
+  /** `active`; `pending` for a signed-up doctor not yet confirmed; `rejected`. */
+  status: string
   createdAt: string
 }
 
@@ -27,7 +29,17 @@ export interface UnlockedKeys {
 /** The signed-in user a request acts as. */
 export interface Actor {
   account: Account
-  keys: UnlockedKeys
+  /**
+   * The account's keys, unlocked by this session. Absent when the session was opened without
+   * the password (Sign-In with Ethereum): read them through `requireKeys`, which answers
+   * KEYS_LOCKED then.
+   */
+  keys?: UnlockedKeys
+  /**
+   * True while the account's role needs two-factor sign-in and no authenticator is confirmed
+   * yet: the session may then only enrol one, read /auth/me and sign out.
+   */
+  mfaEnrollmentRequired?: boolean
 }
 
 export interface AccountRow {
@@ -55,6 +67,7 @@ export function toAccount(row: AccountRow): Account {
     hospitalId: row.hospital_id,
     address: row.address as Address,
     keyScheme: row.key_scheme,
+    status: row.state,
     createdAt: new Date(row.created_at).toISOString(),
   }
 }
@@ -75,4 +88,13 @@ export function requireRole(actor: Actor | undefined, ...allowed: Role[]): Actor
   if (!actor) throw new AppError('UNAUTHENTICATED')
   if (!allowed.includes(actor.account.role)) throw new AppError('FORBIDDEN')
   return actor
+}
+
+/**
+ * The actor's unlocked keys.
+ * @throws AppError KEYS_LOCKED when this session cannot use the account's keys
+ */
+export function requireKeys(actor: Actor): UnlockedKeys {
+  if (!actor.keys) throw new AppError('KEYS_LOCKED')
+  return actor.keys
 }

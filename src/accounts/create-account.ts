@@ -8,7 +8,7 @@ import { putRawBlock } from '../storage/raw-block.ts'
 import { digestFromCid } from '../storage/read-verified.ts'
 import { registerAccount } from '../ledger/register-account.ts'
 import { AppError } from '../errors.ts'
-import { toAccount, type Account, type AccountRow, type Actor, type Role } from './account.ts'
+import { requireKeys, toAccount, type Account, type AccountRow, type Actor, type Role } from './account.ts'
 import { findHospital } from './hospital.ts'
 import { checkName } from './create-hospital.ts'
 import type { Services } from '../services.ts'
@@ -68,11 +68,50 @@ export async function createAccount(s: Services, p: CreateAccountParams): Promis
     hospitalId = hospital.id
     hospitalAddress = hospital.address as Address
   }
-  if (s.db.prepare('SELECT 1 FROM accounts WHERE email = ?').get(email)) throw new AppError('EMAIL_TAKEN')
+  const prepared = await prepareAccount(s, { email, name, role, hospitalId, password: p.password, keyScheme, state: role === 'admin' ? 'active' : 'registering', signal: p.signal })
+  const { row } = prepared
+  if (role !== 'admin' && actor && hospitalAddress) {
+    try {
+      const receipt = await registerAccount(s.ledger, {
+        registrar: requireKeys(actor).ledger,
+        account: row.address as Address,
+        role,
+        hospital: hospitalAddress,
+        keyScheme: keySchemeId(keyScheme),
+        encryptionKey: prepared.keyDigest,
+        signal: p.signal,
+      })
+      row.state = 'active'
+      row.tx_hash = receipt.transactionHash
+      s.db.prepare(`UPDATE accounts SET state = 'active', tx_hash = ? WHERE id = ?`).run(row.tx_hash, row.id)
+    } catch (err) {
+      s.db.prepare('DELETE FROM accounts WHERE id = ?').run(row.id)
+      throw err
+    }
+  }
+  return { account: toAccount(row), recoveryCode: prepared.recoveryCode, keys: { ledgerKey: prepared.ledgerKey, keystoreKey: prepared.keystoreKey } }
+}
 
+export interface PreparedAccount {
+  row: AccountRow
+  ledgerKey: `0x${string}`
+  keystoreKey: Uint8Array
+  recoveryCode: string
+  /** SHA-256 of the public encryption key, as the Registry keeps it. */
+  keyDigest: `0x${string}`
+}
+
+/**
+ * Creates an account's keys (ledger key, encryption key pair), seals them in a keystore under
+ * the password and a fresh recovery code, publishes the public key in IPFS and inserts the
+ * account row in `state`; the caller registers it on chain.
+ * @throws AppError EMAIL_TAKEN
+ */
+export async function prepareAccount(s: Services, p: { email: string; name: string; role: Role; hospitalId: string | null; password: string; keyScheme: KeyScheme; state: string; signal?: AbortSignal }): Promise<PreparedAccount> {
+  if (s.db.prepare('SELECT 1 FROM accounts WHERE email = ?').get(p.email)) throw new AppError('EMAIL_TAKEN')
   const ledgerKey = generatePrivateKey()
   const address = privateKeyToAccount(ledgerKey).address.toLowerCase() as Address
-  const encryption = await generateEncryptionKeyPair(keyScheme)
+  const encryption = await generateEncryptionKeyPair(p.keyScheme)
   const recoveryCode = generateRecoveryCode()
   const { keystore, key: keystoreKey } = await sealKeystore({
     payload: encodeAccountSecrets(ledgerKey, encryption.privateKey),
@@ -84,15 +123,15 @@ export async function createAccount(s: Services, p: CreateAccountParams): Promis
   const keyCid = await putRawBlock(s.ipfs, encryption.publicKey, { signal: p.signal })
   const row: AccountRow = {
     id: randomUUID(),
-    email,
-    name,
-    role,
-    hospital_id: hospitalId,
+    email: p.email,
+    name: p.name,
+    role: p.role,
+    hospital_id: p.hospitalId,
     address,
-    key_scheme: keyScheme,
+    key_scheme: p.keyScheme,
     public_key: Buffer.from(encryption.publicKey),
     keystore: JSON.stringify(keystore),
-    state: role === 'admin' ? 'active' : 'registering',
+    state: p.state,
     tx_hash: null,
     created_at: Date.now(),
   }
@@ -103,26 +142,7 @@ export async function createAccount(s: Services, p: CreateAccountParams): Promis
     if (String(cause).includes('UNIQUE constraint failed: accounts.email')) throw new AppError('EMAIL_TAKEN')
     throw cause
   }
-  if (role !== 'admin' && actor && hospitalAddress) {
-    try {
-      const receipt = await registerAccount(s.ledger, {
-        registrar: actor.keys.ledger,
-        account: address,
-        role,
-        hospital: hospitalAddress,
-        keyScheme: keySchemeId(keyScheme),
-        encryptionKey: toHex(digestFromCid(keyCid)),
-        signal: p.signal,
-      })
-      row.state = 'active'
-      row.tx_hash = receipt.transactionHash
-      s.db.prepare(`UPDATE accounts SET state = 'active', tx_hash = ? WHERE id = ?`).run(row.tx_hash, row.id)
-    } catch (err) {
-      s.db.prepare('DELETE FROM accounts WHERE id = ?').run(row.id)
-      throw err
-    }
-  }
-  return { account: toAccount(row), recoveryCode, keys: { ledgerKey, keystoreKey } }
+  return { row, ledgerKey, keystoreKey, recoveryCode, keyDigest: toHex(digestFromCid(keyCid)) }
 }
 
 /**

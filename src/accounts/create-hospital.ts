@@ -8,7 +8,9 @@ import { putRawBlock } from '../storage/raw-block.ts'
 import { digestFromCid } from '../storage/read-verified.ts'
 import { addHospital } from '../ledger/add-hospital.ts'
 import { AppError } from '../errors.ts'
-import { requireRole, type Actor } from './account.ts'
+import { requireKeys, requireRole, type Actor } from './account.ts'
+import { unlockHospital } from './hospital-keys.ts'
+import { readIsMember, readMemberCount, sendHospitalProposal, sendHospitalVote } from '../ledger/registry-actions.ts'
 import { toHospital, type Hospital, type HospitalRow } from './hospital.ts'
 import type { Services } from '../services.ts'
 
@@ -46,20 +48,35 @@ export async function createHospital(s: Services, { actor, name, keyScheme = s.c
   }
   s.db.prepare(`INSERT INTO hospitals (id, name, address, key_scheme, emergency_public_key, sealed_secrets, state, tx_hash, created_at)
     VALUES (@id, @name, @address, @key_scheme, @emergency_public_key, @sealed_secrets, @state, @tx_hash, @created_at)`).run(row)
+  const onChain = { hospital: address as `0x${string}`, keyScheme: keySchemeId(keyScheme), emergencyKey: toHex(digestFromCid(keyCid)) }
+  // While the consortium has at most one member the admin admits; after that, members vote.
+  const byVote = (await readMemberCount(s.ledger)) >= 2
   try {
-    const receipt = await addHospital(s.ledger, {
-      admin: admin.keys.ledger,
-      hospital: address as `0x${string}`,
-      keyScheme: keySchemeId(keyScheme),
-      emergencyKey: toHex(digestFromCid(keyCid)),
-      signal,
-    })
-    s.db.prepare(`UPDATE hospitals SET state = 'active', tx_hash = ? WHERE id = ?`).run(receipt.transactionHash, id)
+    const receipt = byVote
+      ? await sendHospitalProposal(s.ledger, requireKeys(admin).ledger, onChain, signal)
+      : await addHospital(s.ledger, { admin: requireKeys(admin).ledger, ...onChain, signal })
+    s.db.prepare(`UPDATE hospitals SET state = ?, tx_hash = ? WHERE id = ?`).run(byVote ? 'proposed' : 'active', receipt.transactionHash, id)
   } catch (err) {
     s.db.prepare('DELETE FROM hospitals WHERE id = ?').run(id)
     throw err
   }
-  return toHospital({ ...row, state: 'active' })
+  return toHospital({ ...row, state: byVote ? 'proposed' : 'active' })
+}
+
+/**
+ * A member hospital votes, from its own key, on admitting a proposed hospital; its staff cast
+ * the vote. The chain admits the candidate once a strict majority of members approve.
+ * @throws AppError FORBIDDEN (not staff), UNKNOWN_HOSPITAL, LEDGER_REVERTED (e.g. a second vote)
+ */
+export async function voteOnHospital(s: Services, { actor, candidate, approve, signal }: { actor: Actor | undefined; candidate: string; approve: boolean; signal?: AbortSignal }): Promise<Hospital> {
+  const staff = requireRole(actor, 'staff')
+  const target = s.db.prepare(`SELECT * FROM hospitals WHERE (id = ? OR address = ?) AND state = 'proposed'`).get(candidate, candidate.toLowerCase()) as HospitalRow | undefined
+  if (!target) throw new AppError('UNKNOWN_HOSPITAL')
+  const member = unlockHospital(s, staff.account.hospitalId!)
+  await sendHospitalVote(s.ledger, member.keys.ledger, target.address as `0x${string}`, approve, signal)
+  const admitted = await readIsMember(s.ledger, target.address as `0x${string}`)
+  if (admitted) s.db.prepare(`UPDATE hospitals SET state = 'active' WHERE id = ?`).run(target.id)
+  return toHospital({ ...target, state: admitted ? 'active' : 'proposed' })
 }
 
 /** A display name: trimmed, 1–200 characters, no control characters. */

@@ -7,6 +7,8 @@ export interface Hospital {
   name: string
   address: Address
   keyScheme: KeyScheme
+  /** `active` (a member), or `proposed` (waiting for the members' vote). */
+  status: string
   createdAt: string
 }
 
@@ -24,7 +26,7 @@ export interface HospitalRow {
 
 /** The public view of a hospital row. */
 export function toHospital(row: HospitalRow): Hospital {
-  return { id: row.id, name: row.name, address: row.address as Address, keyScheme: row.key_scheme, createdAt: new Date(row.created_at).toISOString() }
+  return { id: row.id, name: row.name, address: row.address as Address, keyScheme: row.key_scheme, status: row.state, createdAt: new Date(row.created_at).toISOString() }
 }
 
 /** Admitted hospital by id or ledger address, or undefined. */

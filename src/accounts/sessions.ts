@@ -38,7 +38,7 @@ export async function login(s: Services, { email, password }: { email: unknown; 
     throw new AppError('INVALID_CREDENTIALS')
   }
   if (typeof password !== 'string' || password.length === 0 || password.length > 1024) throw new AppError('INVALID_CREDENTIALS')
-  const row = s.db.prepare(`SELECT * FROM accounts WHERE email = ? AND state = 'active'`).get(normalized) as AccountRow | undefined
+  const row = s.db.prepare(`SELECT * FROM accounts WHERE email = ? AND state IN ('active', 'pending')`).get(normalized) as AccountRow | undefined
   if (!row) {
     // Spend the same Argon2id work so timing does not tell which e-mails have accounts.
     decoyKeystore ??= sealKeystore({ payload: randomBytes(16), password: generateToken(), recoveryCode: generateRecoveryCode(), kdf: s.config.kdf }).then((r) => r.keystore)
@@ -71,7 +71,7 @@ export function authenticate(s: Services, token: string): Actor {
   const session = s.db.prepare('SELECT * FROM sessions WHERE token_hash = ?').get(tokenHash) as
     { account_id: string; wrapped_key: Buffer; expires_at: number } | undefined
   if (!session || session.expires_at <= Date.now()) throw new AppError('SESSION_EXPIRED')
-  const row = s.db.prepare(`SELECT * FROM accounts WHERE id = ? AND state = 'active'`).get(session.account_id) as AccountRow | undefined
+  const row = s.db.prepare(`SELECT * FROM accounts WHERE id = ? AND state IN ('active', 'pending')`).get(session.account_id) as AccountRow | undefined
   if (!row) throw new AppError('SESSION_EXPIRED')
   const nonce = session.wrapped_key.subarray(0, 12)
   const key = createAead('aes-256-gcm', sessionKek(token)).open(nonce, utf8(tokenHash), session.wrapped_key.subarray(12))

@@ -10,6 +10,8 @@ import { hospitalRoutes } from './routes/hospitals.ts'
 import { userRoutes } from './routes/users.ts'
 import { recordRoutes } from './routes/records.ts'
 import { statusRoutes } from './routes/status.ts'
+import { consentRoutes } from './routes/consent.ts'
+import { mailRoutes } from './routes/mail.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -82,6 +84,8 @@ export async function buildApp({ services }: { services: Services }): Promise<Fa
     await hospitalRoutes(scope, ctx)
     await userRoutes(scope, ctx)
     await statusRoutes(scope, ctx)
+    await consentRoutes(scope, ctx)
+    await mailRoutes(scope, ctx)
   }, { prefix: apiPrefix })
   await app.register(async (scope) => { await recordRoutes(scope, ctx) }, { prefix: apiPrefix })
   return app

@@ -3,6 +3,8 @@ import { CliError } from './client.ts'
 import { createOut } from './io.ts'
 import { start } from './commands/start.ts'
 import * as cmd from './commands/client-commands.ts'
+import * as consent from './commands/consent.ts'
+import { mailList } from './commands/mail.ts'
 import { AppError } from '../errors.ts'
 
 const usage = `medledger — encrypted medical records in IPFS, anchored on an Ethereum ledger
@@ -23,6 +25,18 @@ Client (talks to a node: --api URL, env MEDLEDGER_API, default http://127.0.0.1:
   medledger record get RECORD_ID --out PATH
   medledger record list [--patient EMAIL_OR_ID] [--limit N] [--offset N]
   medledger verify RECORD_ID... | --all     exit 0 only when everything checked is intact
+  medledger record get RECORD_ID --token TOKEN --out PATH     with a share token, no session needed
+  medledger signup --role doctor|patient --hospital ID --email E --name N [--licence L]   (password on stdin)
+  medledger doctor pending | doctor confirm ID | doctor reject ID --reason TEXT
+  medledger hospital vote ID --approve|--reject
+  medledger access request --patient P [--records ID,ID] --purpose TEXT --days N
+  medledger access approve REQUEST_ID [--days N] [--records ID,ID]
+  medledger access deny REQUEST_ID --reason TEXT | access revoke REQUEST_ID | access list
+  medledger share create --records ID,ID (--to EMAIL | --token) [--days N] [--once]
+  medledger share revoke SHARE_ID | share list
+  medledger emergency open --patient P --reason TEXT | emergency list
+  medledger audit --patient P | --record ID
+  medledger mail list [--limit N] [--offset N]   your notifications, newest first
 Every client command takes --as E to act as a signed-in e-mail other than the last one.
 Suites: aes-256-gcm (default), aes-192-gcm, aes-128-gcm, xchacha20-poly1305.`
 
@@ -43,9 +57,26 @@ const commandOptions: Record<string, ParseArgsConfig['options']> = {
   'user create': { role: { type: 'string' }, hospital: { type: 'string' }, email: { type: 'string' }, name: { type: 'string' }, 'key-scheme': { type: 'string' } },
   'user list': { role: { type: 'string' }, hospital: { type: 'string' } },
   'record upload': { patient: { type: 'string' }, file: { type: 'string' }, suite: { type: 'string' }, type: { type: 'string' } },
-  'record get': { out: { type: 'string' } },
+  'record get': { out: { type: 'string' }, token: { type: 'string' } },
   'record list': { patient: { type: 'string' }, limit: { type: 'string' }, offset: { type: 'string' } },
   verify: { all: { type: 'boolean' } },
+  'mail list': { limit: { type: 'string' }, offset: { type: 'string' } },
+  signup: { role: { type: 'string' }, hospital: { type: 'string' }, email: { type: 'string' }, name: { type: 'string' }, licence: { type: 'string' }, 'key-scheme': { type: 'string' } },
+  'doctor confirm': {},
+  'doctor reject': { reason: { type: 'string' } },
+  'doctor pending': {},
+  'hospital vote': { approve: { type: 'boolean' }, reject: { type: 'boolean' } },
+  'access request': { patient: { type: 'string' }, records: { type: 'string' }, purpose: { type: 'string' }, days: { type: 'string' } },
+  'access approve': { days: { type: 'string' }, records: { type: 'string' } },
+  'access deny': { reason: { type: 'string' } },
+  'access revoke': {},
+  'access list': {},
+  'share create': { records: { type: 'string' }, to: { type: 'string' }, token: { type: 'boolean' }, days: { type: 'string' }, once: { type: 'boolean' } },
+  'share revoke': {},
+  'share list': {},
+  'emergency open': { patient: { type: 'string' }, reason: { type: 'string' } },
+  'emergency list': {},
+  audit: { patient: { type: 'string' }, record: { type: 'string' } },
 }
 
 /** Runs the CLI with `argv` (without node and script). */
@@ -85,6 +116,23 @@ export async function main(argv: string[]): Promise<void> {
     case 'record get': return cmd.recordGet(c, parsed.positionals[0], f)
     case 'record list': return cmd.recordList(c, f)
     case 'verify': return cmd.verifyCommand(c, parsed.positionals, { all: Boolean(v.all) })
+    case 'mail list': return mailList(c, f)
+    case 'signup': return cmd.signupCommand(c, f)
+    case 'doctor confirm': return cmd.doctorDecide(c, parsed.positionals[0], 'confirm', f)
+    case 'doctor reject': return cmd.doctorDecide(c, parsed.positionals[0], 'reject', f)
+    case 'doctor pending': return cmd.doctorPending(c)
+    case 'hospital vote': return cmd.hospitalVote(c, parsed.positionals[0], { approve: Boolean(v.approve), reject: Boolean(v.reject) })
+    case 'access request': return consent.accessRequest(c, f)
+    case 'access approve': return consent.accessApprove(c, parsed.positionals[0], f)
+    case 'access deny': return consent.accessDeny(c, parsed.positionals[0], f)
+    case 'access revoke': return consent.accessRevoke(c, parsed.positionals[0])
+    case 'access list': return consent.accessList(c)
+    case 'share create': return consent.shareCreate(c, { ...f, token: Boolean(v.token), once: Boolean(v.once) })
+    case 'share revoke': return consent.shareRevoke(c, parsed.positionals[0])
+    case 'share list': return consent.shareList(c)
+    case 'emergency open': return consent.emergencyOpen(c, f)
+    case 'emergency list': return consent.emergencyList(c)
+    case 'audit': return consent.audit(c, f)
   }
 }
 

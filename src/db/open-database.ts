@@ -115,6 +115,60 @@ const migrations: string[] = [
   );
   CREATE INDEX outbox_account ON outbox(account_id, id);
   `,
+  // 3: consent — requests and grants, shares, emergencies, sign-up. Free text (purpose, reasons) stays here, off chain.
+  `
+  ALTER TABLE accounts ADD COLUMN licence TEXT;
+  ALTER TABLE accounts ADD COLUMN rejection_reason TEXT;
+  ALTER TABLE hospitals ADD COLUMN proposed_by TEXT;
+  CREATE TABLE access_requests (
+    request_id TEXT PRIMARY KEY,
+    requester_id TEXT NOT NULL REFERENCES accounts(id),
+    patient_id TEXT NOT NULL REFERENCES accounts(id),
+    record_ids TEXT,
+    purpose_code INTEGER NOT NULL,
+    purpose TEXT NOT NULL,
+    duration_s INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'revoked')),
+    granted_record_ids TEXT,
+    expires_at INTEGER,
+    envelopes TEXT,
+    reason TEXT,
+    request_tx TEXT,
+    decision_tx TEXT,
+    created_at INTEGER NOT NULL,
+    decided_at INTEGER
+  );
+  CREATE INDEX access_requests_patient ON access_requests(patient_id, status);
+  CREATE INDEX access_requests_requester ON access_requests(requester_id, status);
+  CREATE TABLE shares (
+    share_id TEXT PRIMARY KEY,
+    patient_id TEXT NOT NULL REFERENCES accounts(id),
+    grantee_id TEXT REFERENCES accounts(id),
+    token_hash TEXT UNIQUE,
+    record_ids TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    once INTEGER NOT NULL,
+    used_at INTEGER,
+    revoked_at INTEGER,
+    envelopes TEXT NOT NULL,
+    tx_hash TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX shares_patient ON shares(patient_id);
+  CREATE INDEX shares_grantee ON shares(grantee_id);
+  CREATE TABLE emergencies (
+    emergency_id TEXT PRIMARY KEY,
+    doctor_id TEXT NOT NULL REFERENCES accounts(id),
+    patient_id TEXT NOT NULL REFERENCES accounts(id),
+    reason TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    envelopes TEXT,
+    declare_tx TEXT,
+    release_tx TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX emergencies_patient ON emergencies(patient_id);
+  `,
 ]
 
 /**

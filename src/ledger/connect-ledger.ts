@@ -5,6 +5,7 @@ import type { Db } from '../db/open-database.ts'
 export interface ContractAddresses {
   registry: Address
   recordLedger: Address
+  consent: Address
 }
 
 /** What every ledger action needs: a client for one chain, the node's journal, the contracts. */
@@ -29,5 +30,5 @@ export async function connectLedger({ rpcUrl, db, contracts }: { rpcUrl: string;
   } catch (cause) {
     throw new AppError('LEDGER_UNAVAILABLE', { cause, details: `no answer from chain RPC` })
   }
-  return { rpcUrl, chainId, client, db, contracts: contracts ?? { registry: '0x', recordLedger: '0x' } as ContractAddresses }
+  return { rpcUrl, chainId, client, db, contracts: contracts ?? { registry: '0x', recordLedger: '0x', consent: '0x' } as ContractAddresses }
 }

@@ -5,7 +5,7 @@ import type { ContractAddresses, Ledger } from './connect-ledger.ts'
 import { AppError } from '../errors.ts'
 
 /**
- * Deploys the Registry (administered by `admin`) and the RecordLedger, from the admin's own key.
+ * Deploys the Registry (administered by `admin`), the RecordLedger and the Consent contract, from the admin's own key.
  * Both deployments go through the journal, so a chain that loses them gets them back at the
  * same addresses.
  * @throws AppError LEDGER_REVERTED / LEDGER_UNAVAILABLE
@@ -22,5 +22,6 @@ export async function deployContracts(ledger: Ledger, { admin, signal }: { admin
   }
   const registry = await deploy('Registry', [admin.address])
   const recordLedger = await deploy('RecordLedger', [registry])
-  return { registry, recordLedger }
+  const consent = await deploy('Consent', [registry])
+  return { registry, recordLedger, consent }
 }

@@ -13,6 +13,9 @@ import { openIpfs, type Ipfs } from '../storage/open-ipfs.ts'
 import { createAccount } from '../accounts/create-account.ts'
 import { decodeAccountSecrets } from '../accounts/account-secrets.ts'
 import { openKeystoreWithKey } from '../crypto/keystore.ts'
+import { createMailer } from '../notify/create-mailer.ts'
+import { startMailWorker } from '../notify/start-mail-worker.ts'
+import { notify } from '../notify/notify.ts'
 import { AppError } from '../errors.ts'
 import type { Config } from '../config.ts'
 import type { Services } from '../services.ts'
@@ -70,11 +73,23 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
 
     const ipfs: Ipfs = await openIpfs({ dir: join(config.home, 'ipfs') })
     stops.push(() => ipfs.stop())
-    const services: Services = { config, db, ipfs, ledger, nodeKey, log }
+    const mailer = config.smtpUrl === '' ? undefined : createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom })
+    if (mailer) stops.push(() => mailer.close())
+    const services: Services = { config, db, ipfs, ledger, nodeKey, log, mailer }
+    // A notification that cannot be written must not undo what caused it (an anchored record,
+    // a mined grant): it is logged instead.
+    services.notify = (n) => notify(services, n).catch((err: unknown) => log('warn', `notification ${n.kind} not kept: ${(err as Error).message}`))
 
     ledger.contracts = await ensureDeployment(services, { env, announce })
     settleUnfinished(services)
     await settleAnchors(services)
+    if (mailer) {
+      const worker = startMailWorker({ ...services, mailer }, { intervalMs: 2000 })
+      stops.push(() => worker.stop())
+      log('info', `mail: sending through ${mailer.target}`)
+    } else {
+      log('info', 'mail: no SMTP URL; notifications are kept in the outbox')
+    }
     return { services, anvil, stop }
   } catch (err) {
     await stop()
@@ -122,7 +137,8 @@ async function ensureDeployment(s: Services, { env, announce }: { env: NodeJS.Pr
     }
     const code = await s.ledger.client.getCode({ address: d.registry })
     if (!code || code === '0x') throw new AppError('LEDGER_UNAVAILABLE', { message: 'The chain does not hold this node\'s contracts (was it reset?).' })
-    return { registry: d.registry, recordLedger: d.recordLedger }
+    if (!d.consent) throw new AppError('LEDGER_UNAVAILABLE', { message: 'This home was deployed by an older version without the Consent contract; start a new home.' })
+    return { registry: d.registry, recordLedger: d.recordLedger, consent: d.consent }
   }
   if (s.db.prepare(`SELECT 1 FROM accounts WHERE role = 'admin'`).get()) {
     throw new AppError('INTERNAL', { message: 'The admin exists but the contracts were never deployed (first start interrupted); remove the home directory and start again.' })

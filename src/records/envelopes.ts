@@ -104,9 +104,17 @@ export function openEnvelopes(env: EnvelopesObject, reader: { address: Address; 
   const wrapped = decodeBase64url(mine.wrapped)
   if (!wrapped) throw new AppError('RECORD_INTEGRITY', { details: 'envelope is not base64url' })
   const dataKey = unwrapKey({ scheme: reader.scheme, privateKey: reader.privateKey, wrapped, context: wrapContext(env.recordId, reader.address) })
+  return { dataKey, manifest: openManifest(env, dataKey) }
+}
+
+/**
+ * Decrypts a record's manifest with its data key (however the reader obtained the key).
+ * @throws AppError RECORD_INTEGRITY when it does not authenticate.
+ */
+export function openManifest(env: EnvelopesObject, dataKey: Uint8Array): Manifest {
   const nonce = decodeBase64url(env.manifest?.nonce, 12)
   const ct = decodeBase64url(env.manifest?.ciphertext)
   const pt = nonce && ct ? createAead('aes-256-gcm', manifestKey(dataKey, env.recordId)).open(nonce, utf8(env.recordId), ct) : undefined
   if (!pt) throw new AppError('RECORD_INTEGRITY', { details: 'manifest does not authenticate' })
-  return { dataKey, manifest: JSON.parse(Buffer.from(pt).toString('utf8')) as Manifest }
+  return JSON.parse(Buffer.from(pt).toString('utf8')) as Manifest
 }

@@ -1,6 +1,6 @@
 import { AppError, isAppError } from '../errors.ts'
 import { findAccount, requireRole, type Actor } from '../accounts/account.ts'
-import { openRecordKeys } from './read-record.ts'
+import { resolveAccess } from '../consent/resolve-access.ts'
 import { recordParties, toRecordView, type RecordRow, type RecordView } from './record.ts'
 import type { Services } from '../services.ts'
 
@@ -30,36 +30,41 @@ export async function listRecords(s: Services, { actor, patient, limit = 100, of
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000 || !Number.isSafeInteger(offset) || offset < 0) {
     throw new AppError('VALIDATION_FAILED', { message: 'limit is 1 to 1000 and offset 0 or more.' })
   }
-  const where: string[] = [`state = 'anchored'`]
-  const args: unknown[] = []
+  let candidates: RecordRow[]
+  const anchored = `SELECT * FROM records WHERE state = 'anchored'`
   if (reader.account.role === 'patient') {
-    where.push('patient_id = ?')
-    args.push(reader.account.id)
     if (patient !== undefined && findAccount(s.db, patient)?.id !== reader.account.id) throw new AppError('UNKNOWN_PATIENT')
+    candidates = s.db.prepare(`${anchored} AND patient_id = ? ORDER BY created_at DESC, record_id`).all(reader.account.id) as RecordRow[]
+  } else if (patient === undefined) {
+    candidates = s.db.prepare(`${anchored} AND author_id = ? ORDER BY created_at DESC, record_id`).all(reader.account.id) as RecordRow[]
   } else {
-    where.push('author_id = ?')
-    args.push(reader.account.id)
-    if (patient !== undefined) {
-      const p = findAccount(s.db, patient)
-      if (!p || p.role !== 'patient' || p.hospital_id !== reader.account.hospitalId) throw new AppError('UNKNOWN_PATIENT')
-      where.push('patient_id = ?')
-      args.push(p.id)
-    }
+    const p = findAccount(s.db, patient)
+    if (!p || p.role !== 'patient') throw new AppError('UNKNOWN_PATIENT')
+    // Beyond their own uploads, a doctor sees what a grant, share or break-glass opened to them;
+    // whether each is still live is the chain's answer, asked per record below.
+    const opened = s.db.prepare(`SELECT 1 FROM access_requests WHERE requester_id = ? AND patient_id = ? AND status = 'approved'
+      UNION ALL SELECT 1 FROM shares WHERE grantee_id = ? AND patient_id = ? AND revoked_at IS NULL
+      UNION ALL SELECT 1 FROM emergencies WHERE doctor_id = ? AND patient_id = ? AND envelopes IS NOT NULL LIMIT 1`)
+      .get(reader.account.id, p.id, reader.account.id, p.id, reader.account.id, p.id)
+    if (!opened && p.hospital_id !== reader.account.hospitalId) throw new AppError('UNKNOWN_PATIENT')
+    candidates = opened
+      ? s.db.prepare(`${anchored} AND patient_id = ? ORDER BY created_at DESC, record_id`).all(p.id) as RecordRow[]
+      : s.db.prepare(`${anchored} AND patient_id = ? AND author_id = ? ORDER BY created_at DESC, record_id`).all(p.id, reader.account.id) as RecordRow[]
   }
-  const clause = where.join(' AND ')
-  const total = (s.db.prepare(`SELECT COUNT(*) AS n FROM records WHERE ${clause}`).get(...args) as { n: number }).n
-  const rows = s.db.prepare(`SELECT * FROM records WHERE ${clause} ORDER BY created_at DESC, record_id LIMIT ? OFFSET ?`).all(...args, limit, offset) as RecordRow[]
-  const records: RecordView[] = []
-  for (const row of rows) {
+  const readable: RecordView[] = []
+  for (const row of candidates) {
     try {
-      const { manifest } = await openRecordKeys(s, row, { address: reader.account.address, scheme: reader.account.keyScheme, privateKey: reader.keys.encryptionPrivateKey }, signal)
-      records.push(toRecordView(row, recordParties(s.db, row), manifest))
+      const { manifest } = await resolveAccess(s, { actor: reader, recordId: row.record_id, signal })
+      readable.push(toRecordView(row, recordParties(s.db, row), manifest))
     } catch (err) {
+      if (isAppError(err, 'RECORD_NOT_FOUND')) continue
       // One damaged record must not hide the others: it is listed with its problem.
       if (!isAppError(err, 'RECORD_INTEGRITY', 'RECORD_UNAVAILABLE')) throw err
       const unknown = { fileName: '', mediaType: '', size: 0, sha256: '', created: '' }
-      records.push({ ...toRecordView(row, recordParties(s.db, row), unknown), problem: err.code })
+      readable.push({ ...toRecordView(row, recordParties(s.db, row), unknown), problem: err.code })
     }
   }
+  const total = readable.length
+  const records = readable.slice(offset, offset + limit)
   return { records, total, limit, offset }
 }

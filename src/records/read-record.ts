@@ -2,11 +2,11 @@ import { hexToBytes, type Address } from 'viem'
 import { decryptStream } from '../crypto/stream.ts'
 import { getRawBlockVerified } from '../storage/raw-block.ts'
 import { cidFromDigest, readLeaves, verifyDag } from '../storage/read-verified.ts'
-import { checkAnchor } from '../ledger/check-anchor.ts'
-import { AppError } from '../errors.ts'
+import { resolveAccess } from '../consent/resolve-access.ts'
+import { assertAnchored } from './assert-anchored.ts'
 import type { Actor } from '../accounts/account.ts'
 import { openEnvelopes, parseEnvelopes, type Manifest } from './envelopes.ts'
-import { findReadableRecord, recordParties, toRecordView, type RecordRow, type RecordView } from './record.ts'
+import { recordParties, toRecordView, type RecordRow, type RecordView } from './record.ts'
 import type { Services } from '../services.ts'
 
 export interface ReadRecordResult {
@@ -20,20 +20,17 @@ export interface ReadRecordResult {
 const IN_MEMORY_LIMIT = 32 * 1024 * 1024
 
 /**
- * Opens a record for its reader: checks the ledger anchor, re-hashes every stored block
- * against it, unwraps the reader's envelope and authenticates every chunk — all before the
- * first byte of plaintext is handed out.
- * @throws AppError RECORD_NOT_FOUND (absent or not the reader's), RECORD_INTEGRITY (any
- *   mismatch or failed authentication), RECORD_UNAVAILABLE (blocks missing), LEDGER_UNAVAILABLE
+ * Opens a record for its reader (a signed-in user, or the holder of a share token): decides
+ * access as the ledger says, checks the ledger anchor, re-hashes every stored block against
+ * it, authenticates every chunk and writes the read to the ledger — all before the first byte
+ * of plaintext is handed out.
+ * @throws AppError RECORD_NOT_FOUND (absent or not the reader's), SHARE_TOKEN_INVALID,
+ *   RECORD_INTEGRITY (any mismatch or failed authentication), RECORD_UNAVAILABLE (blocks
+ *   missing), LEDGER_UNAVAILABLE
  */
-export async function readRecord(s: Services, { actor, recordId, signal }: { actor: Actor | undefined; recordId: string; signal?: AbortSignal }): Promise<ReadRecordResult> {
-  const row = findReadableRecord(s.db, actor, recordId)
-  const reader = actor!
-  const { manifest, dataKey } = await openRecordKeys(s, row, {
-    address: reader.account.address,
-    scheme: reader.account.keyScheme,
-    privateKey: reader.keys.encryptionPrivateKey,
-  }, signal)
+export async function readRecord(s: Services, { actor, token, recordId, signal }: { actor?: Actor; token?: string; recordId: string; signal?: AbortSignal }): Promise<ReadRecordResult> {
+  const access = await resolveAccess(s, { actor, token, recordId, signal })
+  const { row, dataKey, manifest } = access
   const { leaves } = await verifyDag(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.digest), 'dag'), { signal })
   const decrypt = () => decryptStream(readLeaves(s.ipfs.blockstore, leaves, { signal }), { key: dataKey, signal })
 
@@ -46,6 +43,8 @@ export async function readRecord(s: Services, { actor, recordId, signal }: { act
     for await (const _ of decrypt()) { /* authenticate every chunk before serving any */ }
     body = decrypt()
   }
+  // The read is on the ledger before any of it leaves the node.
+  await access.log(signal)
   return { record: toRecordView(row, recordParties(s.db, row), manifest), body }
 }
 
@@ -63,16 +62,4 @@ export async function openRecordKeys(
   await assertAnchored(s, row)
   const bytes = await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.envelopes), 'raw'), { signal })
   return openEnvelopes(parseEnvelopes(bytes, row.record_id), reader)
-}
-
-/**
- * Throws unless the chain's anchor commits to exactly this record's patient, author,
- * hospital, digest and envelopes.
- * @throws AppError RECORD_INTEGRITY
- */
-export async function assertAnchored(s: Services, row: RecordRow): Promise<void> {
-  const parties = s.db.prepare('SELECT a.address AS patient, b.address AS author, h.address AS hospital FROM accounts a, accounts b, hospitals h WHERE a.id = ? AND b.id = ? AND h.id = ?')
-    .get(row.patient_id, row.author_id, row.hospital_id) as { patient: Address; author: Address; hospital: Address }
-  const ok = await checkAnchor(s.ledger, { recordId: row.record_id, ...parties, digest: row.digest, envelopes: row.envelopes })
-  if (!ok) throw new AppError('RECORD_INTEGRITY', { details: `record ${row.record_id} does not match its ledger anchor` })
 }

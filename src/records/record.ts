@@ -4,9 +4,6 @@ import { cidFromDigest } from '../storage/read-verified.ts'
 import { hexToBytes } from 'viem'
 import type { Manifest } from './envelopes.ts'
 import type { Db } from '../db/open-database.ts'
-import type { Actor } from '../accounts/account.ts'
-import { AppError } from '../errors.ts'
-import { parseRecordId } from '../crypto/tokens.ts'
 
 export interface RecordRow {
   record_id: Hex
@@ -76,22 +73,4 @@ export function toRecordView(row: RecordRow, parties: { patient: Party; author: 
 export function recordParties(db: Db, row: RecordRow): { patient: Party; author: Party } {
   const q = db.prepare('SELECT id, address, name FROM accounts WHERE id = ?')
   return { patient: q.get(row.patient_id) as Party, author: q.get(row.author_id) as Party }
-}
-
-/** Whether the actor may read the record now (this wave: the patient and the author). */
-export function mayRead(actor: Actor, row: RecordRow): boolean {
-  return actor.account.id === row.patient_id || actor.account.id === row.author_id
-}
-
-/**
- * The anchored record the actor may read.
- * @throws AppError INVALID_RECORD_ID; RECORD_NOT_FOUND when absent, not yet anchored, or not
- *   the actor's to read (the same answer, so existence does not leak).
- */
-export function findReadableRecord(db: Db, actor: Actor | undefined, recordId: string): RecordRow {
-  const id = parseRecordId(recordId)
-  if (!actor) throw new AppError('UNAUTHENTICATED')
-  const row = db.prepare(`SELECT * FROM records WHERE record_id = ? AND state = 'anchored'`).get(id) as RecordRow | undefined
-  if (!row || !mayRead(actor, row)) throw new AppError('RECORD_NOT_FOUND')
-  return row
 }

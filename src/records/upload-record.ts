@@ -9,9 +9,10 @@ import { digestFromCid } from '../storage/read-verified.ts'
 import { anchorRecord } from '../ledger/anchor-record.ts'
 import { readKeyDigests } from '../ledger/read-key-digests.ts'
 import { AppError } from '../errors.ts'
-import { findAccount, requireRole, type Actor } from '../accounts/account.ts'
+import { findAccount, requireKeys, type Actor } from '../accounts/account.ts'
+import { requireConfirmedDoctor } from '../consent/access-requests.ts'
 import type { HospitalRow } from '../accounts/hospital.ts'
-import { sealEnvelopes, type Manifest } from './envelopes.ts'
+import { sealEnvelopes, type EnvelopeRecipient, type Manifest } from './envelopes.ts'
 import { recordParties, toRecordView, type RecordRow, type RecordView } from './record.ts'
 import type { KeyScheme } from '../crypto/key-wrap.ts'
 import type { Services } from '../services.ts'
@@ -44,7 +45,8 @@ export interface UploadRecordResult extends RecordView {
  *   UNKNOWN_CIPHER_SUITE, STORAGE_*, LEDGER_*
  */
 export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<UploadRecordResult> {
-  const doctor = requireRole(p.actor, 'doctor')
+  const doctor = requireConfirmedDoctor(p.actor)
+  const doctorKeys = requireKeys(doctor)
   const limit = s.config.maxUploadBytes
   if (p.declaredSize !== undefined && p.declaredSize > limit) throw new AppError('FILE_TOO_LARGE')
   const fileName = checkFileName(p.fileName)
@@ -55,13 +57,22 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
   const hospital = s.db.prepare(`SELECT * FROM hospitals WHERE id = ?`).get(patient.hospital_id) as HospitalRow
 
   // Never wrap a data key for a public key the ledger does not name for that account.
-  const recipients = [
+  const recipients: { to: Address; for: EnvelopeRecipient; scheme: KeyScheme; publicKey: Uint8Array }[] = [
     { to: patient.address as Address, for: 'patient' as const, scheme: patient.key_scheme, publicKey: new Uint8Array(patient.public_key) },
     { to: doctor.account.address, for: 'author' as const, scheme: doctor.account.keyScheme, publicKey: new Uint8Array(accountPublicKey(s, doctor.account.id)) },
     { to: hospital.address as Address, for: 'emergency' as const, scheme: hospital.key_scheme as KeyScheme, publicKey: new Uint8Array(hospital.emergency_public_key) },
   ]
-  const onChain = await readKeyDigests(s.ledger, { accounts: [recipients[0].to, recipients[1].to], hospitals: [recipients[2].to] })
-  const expected = [...onChain.accounts, ...onChain.hospitals]
+  // Doctors holding a live grant to all of this patient's records get this record's key too;
+  // the chain still decides at each read whether their grant is live.
+  const grantees = s.db.prepare(`SELECT DISTINCT a.address, a.key_scheme, a.public_key FROM access_requests r JOIN accounts a ON a.id = r.requester_id
+    WHERE r.patient_id = ? AND r.status = 'approved' AND r.granted_record_ids IS NULL AND r.expires_at > ?`).all(patient.id, Math.floor(Date.now() / 1000)) as
+    { address: Address; key_scheme: KeyScheme; public_key: Buffer }[]
+  for (const g of grantees) {
+    if (g.address.toLowerCase() === doctor.account.address.toLowerCase()) continue
+    recipients.push({ to: g.address, for: 'grantee', scheme: g.key_scheme, publicKey: new Uint8Array(g.public_key) })
+  }
+  const onChain = await readKeyDigests(s.ledger, { accounts: [recipients[0].to, recipients[1].to, ...recipients.slice(3).map((r) => r.to)], hospitals: [recipients[2].to] })
+  const expected = [onChain.accounts[0], onChain.accounts[1], onChain.hospitals[0], ...onChain.accounts.slice(2)]
   recipients.forEach((r, i) => {
     if (bytesToHex(hashSha256(r.publicKey)) !== expected[i]) {
       throw new AppError('PUBLIC_KEY_MISMATCH', { details: `key of ${r.for} ${r.to} differs from the Registry` })
@@ -106,7 +117,7 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
     VALUES (@record_id, @patient_id, @author_id, @hospital_id, @digest, @envelopes, @suite, @stored_bytes, @state, @created_at)`).run(row)
   try {
     const receipt = await anchorRecord(s.ledger, {
-      author: doctor.keys.ledger,
+      author: doctorKeys.ledger,
       recordId,
       patient: patient.address as Address,
       hospital: hospital.address as Address,
@@ -137,6 +148,7 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
     }
     throw err
   }
+  await s.notify?.({ accountId: patient.id, kind: 'record-added', by: { accountId: doctor.account.id } })
   return toRecordView(row, recordParties(s.db, row), manifest)
 }
 

@@ -4,7 +4,7 @@ import { cidFromDigest, verifyDag } from '../storage/read-verified.ts'
 import { AppError, isAppError } from '../errors.ts'
 import { parseRecordId } from '../crypto/tokens.ts'
 import { requireRole, type Actor } from '../accounts/account.ts'
-import { assertAnchored } from './read-record.ts'
+import { assertAnchored } from './assert-anchored.ts'
 import type { RecordRow } from './record.ts'
 import type { Services } from '../services.ts'
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { createHospital } from '../../accounts/create-hospital.ts'
+import { createHospital, voteOnHospital } from '../../accounts/create-hospital.ts'
 import { toHospital, type HospitalRow } from '../../accounts/hospital.ts'
 import { parseKeyScheme } from '../../crypto/key-wrap.ts'
 import { actorOf } from '../build-app.ts'
@@ -11,7 +11,7 @@ export async function hospitalRoutes(app: FastifyInstance, { services }: { servi
   app.post('/hospitals', {
     schema: {
       tags: ['hospitals'],
-      summary: 'Admit a hospital (consortium admin): creates its ledger identity and emergency key and adds it to the Registry.',
+      summary: 'Admit a hospital (consortium admin): creates its ledger identity and emergency key and adds it to the Registry — directly while the consortium has one member, as a proposal for the members\' vote once it has several.',
       body: {
         type: 'object',
         required: ['name'],
@@ -28,7 +28,17 @@ export async function hospitalRoutes(app: FastifyInstance, { services }: { servi
 
   app.get('/hospitals', { schema: { tags: ['hospitals'], summary: 'List the admitted hospitals.', response: { 200: { type: 'object', properties: { hospitals: { type: 'array', items: hospitalSchema } } }, ...errors(401) } } }, async (req) => {
     actorOf(req)
-    const rows = services.db.prepare(`SELECT * FROM hospitals WHERE state = 'active' ORDER BY created_at`).all() as HospitalRow[]
+    const rows = services.db.prepare(`SELECT * FROM hospitals WHERE state IN ('active', 'proposed') ORDER BY created_at`).all() as HospitalRow[]
     return { hospitals: rows.map(toHospital) }
   })
+
+  app.post('/hospitals/:id/vote', {
+    schema: {
+      tags: ['hospitals'],
+      summary: 'A member hospital\'s staff casts the hospital\'s vote (from the hospital\'s own key) on admitting a proposed hospital; a strict majority of members admits it.',
+      params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 80 } } },
+      body: { type: 'object', required: ['approve'], additionalProperties: false, properties: { approve: { type: 'boolean' } } },
+      response: { 200: hospitalSchema, ...errors(400, 401, 403, 404, 502, 503) },
+    },
+  }, async (req) => voteOnHospital(services, { actor: actorOf(req), candidate: (req.params as { id: string }).id, approve: (req.body as { approve: boolean }).approve }))
 }

@@ -4,8 +4,8 @@ import { uploadRecord } from '../../records/upload-record.ts'
 import { readRecord } from '../../records/read-record.ts'
 import { listRecords } from '../../records/list-records.ts'
 import { verifyRecords } from '../../records/verify-records.ts'
-import { openRecordKeys } from '../../records/read-record.ts'
-import { findReadableRecord, recordParties, toRecordView } from '../../records/record.ts'
+import { resolveAccess } from '../../consent/resolve-access.ts'
+import { recordParties, toRecordView } from '../../records/record.ts'
 import { parseCipherSuite } from '../../crypto/stream.ts'
 import { AppError } from '../../errors.ts'
 import { actorOf } from '../build-app.ts'
@@ -93,21 +93,25 @@ export async function recordRoutes(app: FastifyInstance, { services }: { service
   app.get('/records/:id/meta', {
     schema: { tags: ['records'], summary: 'One record\'s ledger facts and decrypted metadata.', params: recordIdParam, response: { 200: recordSchema, ...errors(400, 401, 404, 409, 503) } },
   }, async (req) => {
-    const actor = actorOf(req)
-    const row = findReadableRecord(services.db, actor, (req.params as { id: string }).id)
-    const { manifest } = await openRecordKeys(services, row, { address: actor.account.address, scheme: actor.account.keyScheme, privateKey: actor.keys.encryptionPrivateKey })
+    const { row, manifest } = await resolveAccess(services, { actor: actorOf(req), recordId: (req.params as { id: string }).id })
     return toRecordView(row, recordParties(services.db, row), manifest)
   })
 
   app.get('/records/:id', {
     schema: {
       tags: ['records'],
-      summary: 'Download a record\'s plaintext. Every block is checked against the ledger anchor and every chunk authenticated before the first byte is sent; otherwise 409 RECORD_INTEGRITY.',
+      summary: 'Download a record\'s plaintext: the patient, the author, a live grant, share or emergency access, or — with no session — the holder of a share token in `X-Medledger-Share-Token`. Every block is checked against the ledger anchor, every chunk authenticated and the read written to the ledger before the first byte is sent; otherwise 409 RECORD_INTEGRITY.',
+      security: [{ bearer: [] }, {}],
       params: recordIdParam,
       response: { ...errors(400, 401, 404, 409, 503) },
     },
   }, async (req, reply) => {
-    const { record, body } = await readRecord(services, { actor: actorOf(req), recordId: (req.params as { id: string }).id })
+    const token = req.headers['x-medledger-share-token']
+    const { record, body } = await readRecord(services, {
+      actor: req.actor,
+      token: typeof token === 'string' && !req.actor ? token : undefined,
+      recordId: (req.params as { id: string }).id,
+    })
     reply.header('content-type', record.mediaType)
     reply.header('content-length', String(record.size))
     reply.header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(record.fileName)}`)

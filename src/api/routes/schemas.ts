@@ -10,13 +10,14 @@ export const accountSchema = {
     hospitalId: { type: ['string', 'null'] },
     address: { type: 'string' },
     keyScheme: { type: 'string' },
+    status: { type: 'string' },
     createdAt: { type: 'string' },
   },
 } as const
 
 export const hospitalSchema = {
   type: 'object',
-  properties: { id: { type: 'string' }, name: { type: 'string' }, address: { type: 'string' }, keyScheme: { type: 'string' }, createdAt: { type: 'string' } },
+  properties: { id: { type: 'string' }, name: { type: 'string' }, address: { type: 'string' }, keyScheme: { type: 'string' }, status: { type: 'string' }, createdAt: { type: 'string' } },
 } as const
 
 export const recordSchema = {

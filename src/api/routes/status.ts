@@ -18,7 +18,7 @@ export async function statusRoutes(app: FastifyInstance, { services }: { service
             chainRpc: { type: 'string' },
             chainId: { type: 'integer' },
             blockNumber: { type: 'integer' },
-            contracts: { type: 'object', properties: { registry: { type: 'string' }, recordLedger: { type: 'string' } } },
+            contracts: { type: 'object', properties: { registry: { type: 'string' }, recordLedger: { type: 'string' }, consent: { type: 'string' } } },
             records: { type: 'integer' },
             hospitals: { type: 'integer' },
             accounts: { type: 'integer' },

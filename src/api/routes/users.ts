@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { createAccount } from '../../accounts/create-account.ts'
+import { signUp } from '../../accounts/sign-up.ts'
+import { confirmDoctor, listPendingDoctors, rejectDoctor } from '../../accounts/confirm-doctor.ts'
 import { findAccount, toAccount, type AccountRow, type Actor, type Role } from '../../accounts/account.ts'
 import { parseKeyScheme } from '../../crypto/key-wrap.ts'
 import { AppError } from '../../errors.ts'
@@ -47,7 +49,7 @@ export async function userRoutes(app: FastifyInstance, { services }: { services:
   }, async (req) => {
     const actor = actorOf(req)
     const q = req.query as { role?: Role; hospital?: string }
-    const rows = services.db.prepare(`SELECT * FROM accounts WHERE state = 'active' ORDER BY created_at`).all() as AccountRow[]
+    const rows = services.db.prepare(`SELECT * FROM accounts WHERE state IN ('active', 'pending', 'rejected') ORDER BY created_at`).all() as AccountRow[]
     return { users: rows.filter((r) => visible(actor, r) && (!q.role || r.role === q.role) && (!q.hospital || r.hospital_id === q.hospital)).map(toAccount) }
   })
 
@@ -64,6 +66,52 @@ export async function userRoutes(app: FastifyInstance, { services }: { services:
     if (!row || !visible(actor, row)) throw new AppError('UNKNOWN_ACCOUNT')
     return toAccount(row)
   })
+
+  app.post('/signup', {
+    schema: {
+      tags: ['users'],
+      summary: 'Sign up as a patient (active at once) or a doctor (pending until the admin or the hospital confirms), choosing a hospital. The account registers itself on chain from its own key. The recovery code is shown once.',
+      security: [],
+      body: {
+        type: 'object',
+        required: ['role', 'hospital', 'email', 'name', 'password'],
+        additionalProperties: false,
+        properties: {
+          role: { type: 'string', enum: ['doctor', 'patient'] },
+          hospital: { type: 'string', maxLength: 80 },
+          email: { type: 'string', maxLength: 320 },
+          name: { type: 'string', maxLength: 200 },
+          password: { type: 'string', maxLength: 1024 },
+          licence: { type: 'string', maxLength: 40 },
+          keyScheme: { type: 'string', enum: ['x25519-hpke', 'rsa-oaep-4096'] },
+        },
+      },
+      response: { 201: { type: 'object', properties: { account: accountSchema, recoveryCode: { type: 'string' } } }, ...errors(400, 404, 409, 502, 503) },
+    },
+  }, async (req, reply) => {
+    const b = req.body as { role: 'doctor' | 'patient'; hospital: string; email: string; name: string; password: string; licence?: string; keyScheme?: string }
+    const r = await signUp(services, { ...b, keyScheme: b.keyScheme ? parseKeyScheme(b.keyScheme) : undefined })
+    return reply.status(201).send(r)
+  })
+
+  const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 80 } } } as const
+  app.get('/doctors/pending', {
+    schema: { tags: ['users'], summary: 'Signed-up doctors waiting for confirmation (admin: all; staff: their hospital\'s), with their licence numbers.', response: { 200: { type: 'object', properties: { doctors: { type: 'array', items: { ...accountSchema, properties: { ...accountSchema.properties, licence: { type: ['string', 'null'] } } } } } }, ...errors(401, 403) } },
+  }, async (req) => ({ doctors: listPendingDoctors(services, { actor: actorOf(req) }) }))
+
+  app.post('/doctors/:id/confirm', {
+    schema: { tags: ['users'], summary: 'Confirm a signed-up doctor (admin or the hospital\'s staff), on chain from your own key.', params: idParam, response: { 200: accountSchema, ...errors(401, 403, 404, 409, 502, 503) } },
+  }, async (req) => confirmDoctor(services, { actor: actorOf(req), id: (req.params as { id: string }).id }))
+
+  app.post('/doctors/:id/reject', {
+    schema: {
+      tags: ['users'],
+      summary: 'Reject a signed-up doctor with a reason (kept off chain).',
+      params: idParam,
+      body: { type: 'object', required: ['reason'], additionalProperties: false, properties: { reason: { type: 'string', maxLength: 500 } } },
+      response: { 200: accountSchema, ...errors(400, 401, 403, 404, 409, 502, 503) },
+    },
+  }, async (req) => rejectDoctor(services, { actor: actorOf(req), id: (req.params as { id: string }).id, reason: (req.body as { reason: string }).reason }))
 }
 
 function visible(actor: Actor, row: AccountRow): boolean {

@@ -110,10 +110,13 @@ export async function recordUpload(c: Common, f: { patient?: string; file?: stri
   c.out.result(r, () => `Stored ${r.fileName} (${r.size} bytes, ${r.suite}) for the patient.\n  record ${r.recordId}\n  cid    ${r.cid}\n  digest ${r.digest}\n  tx     ${r.txHash} (block ${r.blockNumber})`)
 }
 
-export async function recordGet(c: Common, id: string | undefined, f: { out?: string }): Promise<void> {
-  if (!id || !f.out) throw new CliError('USAGE', 'record get needs RECORD_ID --out PATH', 2)
+export async function recordGet(c: Common, id: string | undefined, f: { out?: string; token?: string }): Promise<void> {
+  if (!id || !f.out) throw new CliError('USAGE', 'record get needs RECORD_ID --out PATH [--token TOKEN]', 2)
   const target = resolve(f.out)
-  const res = await session(c).request('GET', `/records/${encodeURIComponent(id)}`)
+  // A share token travels in a header, never in the URL.
+  const res = f.token
+    ? await createClient(c.api).request('GET', `/records/${encodeURIComponent(id)}`, { headers: { 'x-medledger-share-token': f.token } })
+    : await session(c).request('GET', `/records/${encodeURIComponent(id)}`)
   const expected = res.headers.get('x-medledger-sha256')
   // Written beside the target and renamed only when complete and checked: a failure writes nothing.
   const partial = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.partial`)
@@ -150,4 +153,31 @@ export async function verifyCommand(c: Common, ids: string[], f: { all?: boolean
     `${r.intact} of ${r.checked} record(s) intact.`,
   ].join('\n'))
   if (r.mismatches.length > 0) process.exitCode = 1
+}
+
+export async function signupCommand(c: Common, f: { role?: string; hospital?: string; email?: string; name?: string; licence?: string; 'key-scheme'?: string }): Promise<void> {
+  if (!f.role || !f.hospital || !f.email || !f.name) throw new CliError('USAGE', 'signup needs --role doctor|patient --hospital ID --email E --name N [--licence L]', 2)
+  const password = await readSecret(`Choose a password for ${f.email}: `)
+  const r = await createClient(c.api).json<{ account: { id: string; email: string; role: string; status: string }; recoveryCode: string }>('POST', '/signup', {
+    role: f.role, hospital: f.hospital, email: f.email, name: f.name, password, ...(f.licence ? { licence: f.licence } : {}), ...(f['key-scheme'] ? { keyScheme: f['key-scheme'] } : {}),
+  })
+  c.out.result({ ...r.account, recoveryCode: r.recoveryCode }, () =>
+    `Signed up ${r.account.email} as ${r.account.role} (${r.account.status}${r.account.status === 'pending' ? ': waiting for confirmation by the hospital or the admin' : ''}).\nRecovery code (store it now, shown once): ${r.recoveryCode}`)
+}
+
+export async function doctorPending(c: Common): Promise<void> {
+  const r = await session(c).json<{ doctors: { id: string; email: string; name: string; licence: string | null }[] }>('GET', '/doctors/pending')
+  c.out.result(r, () => r.doctors.map((d) => `${d.id}  ${d.email}  ${d.name}  licence ${d.licence ?? '-'}`).join('\n') || 'No doctors waiting.')
+}
+
+export async function doctorDecide(c: Common, id: string | undefined, decision: 'confirm' | 'reject', f: { reason?: string }): Promise<void> {
+  if (!id || (decision === 'reject' && !f.reason)) throw new CliError('USAGE', decision === 'reject' ? 'doctor reject needs ID --reason TEXT' : 'doctor confirm needs ID', 2)
+  const r = await session(c).json<{ id: string; email: string; status: string }>('POST', `/doctors/${encodeURIComponent(id)}/${decision}`, decision === 'reject' ? { reason: f.reason } : undefined)
+  c.out.result(r, () => `${r.email}: ${r.status}.`)
+}
+
+export async function hospitalVote(c: Common, id: string | undefined, f: { approve: boolean; reject: boolean }): Promise<void> {
+  if (!id || f.approve === f.reject) throw new CliError('USAGE', 'hospital vote needs ID and one of --approve or --reject', 2)
+  const r = await session(c).json<{ id: string; name: string; status: string }>('POST', `/hospitals/${encodeURIComponent(id)}/vote`, { approve: f.approve })
+  c.out.result(r, () => `Voted ${f.approve ? 'to admit' : 'against'} ${r.name}: it is now ${r.status}.`)
 }

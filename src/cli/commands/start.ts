@@ -25,7 +25,9 @@ export async function start(flags: StartFlags): Promise<void> {
     if (stopping) return
     stopping = true
     log('info', `${signal}: shutting down`)
-    await app.close().catch(() => {})
+    // In-flight requests get a bounded grace period; an upload cut off here was never
+    // acknowledged, and an anchor already signed is re-sent from the journal at the next start.
+    await Promise.race([app.close().catch(() => {}), new Promise((r) => setTimeout(r, 10_000).unref())])
     await node.stop()
     log('info', 'stopped')
     process.exit(0)

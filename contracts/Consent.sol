@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IRegistry} from "./IRegistry.sol";
+import {IConsent} from "./IConsent.sol";
+
+/**
+ * @title Consent
+ * @notice Access requests and grants, shares, break-glass emergencies and the access log of a
+ * MedLedger consortium. See {IConsent}.
+ *
+ * Storage is packed for the patient's hot path: `approve` reads the request's first two slots and
+ * rewrites only the first (status and expiry) when the scope is kept; the envelopes digest goes in
+ * the event rather than in storage. `logAccess` stores nothing.
+ */
+contract Consent is IConsent {
+    /// @inheritdoc IConsent
+    IRegistry public immutable registry;
+
+    uint64 private constant _MIN_GRANT = 1 hours;
+    uint64 private constant _MAX_GRANT = 365 days;
+    uint64 private constant _MIN_SHARE = 1 minutes;
+    uint64 private constant _MAX_SHARE = 365 days;
+    uint64 private constant _MIN_WINDOW = 1 minutes;
+    uint64 private constant _MAX_WINDOW = 7 days;
+    /// @dev Purpose codes run from 1 (own) to 7 (verify); see {IConsent}.
+    uint8 private constant _MAX_PURPOSE = 7;
+
+    mapping(bytes32 requestId => Grant) private _grants;
+    mapping(bytes32 shareId => Share) private _shares;
+    mapping(bytes32 emergencyId => Emergency) private _emergencies;
+
+    /// @param registry_ the registry that says who is who
+    constructor(IRegistry registry_) {
+        registry = registry_;
+    }
+
+    // ---------------------------------------------------------------- access requests
+
+    /// @inheritdoc IConsent
+    function requestAccess(
+        bytes32 requestId,
+        address patient,
+        bytes32 scope,
+        uint8 purpose,
+        bytes32 purposeHash,
+        uint64 duration
+    ) external {
+        if (requestId == bytes32(0)) revert ConsentZeroId();
+        if (_grants[requestId].status != RequestStatus.None) revert ConsentRequestExists(requestId);
+        _checkPurpose(purpose);
+        if (duration < _MIN_GRANT || duration > _MAX_GRANT) revert ConsentInvalidDuration(duration);
+        _checkDoctorAndPatient(msg.sender, patient);
+
+        _grants[requestId] = Grant({
+            patient: patient,
+            status: RequestStatus.Pending,
+            purpose: purpose,
+            expiresAt: 0,
+            requester: msg.sender,
+            duration: duration,
+            scope: scope
+        });
+        emit AccessRequested(requestId, msg.sender, patient, scope, purpose, purposeHash, duration);
+    }
+
+    /// @inheritdoc IConsent
+    function approve(bytes32 requestId, bytes32 scope, uint64 duration, bytes32 envelopes) external {
+        Grant storage grant = _pendingOf(requestId);
+        uint64 requested = grant.duration;
+        if (duration < _MIN_GRANT) revert ConsentInvalidDuration(duration);
+        if (duration > requested) revert ConsentDurationExceedsRequest(duration, requested);
+        if (envelopes == bytes32(0)) revert ConsentEmptyEnvelopes();
+
+        uint64 expiresAt = uint64(block.timestamp) + duration;
+        grant.status = RequestStatus.Approved;
+        grant.expiresAt = expiresAt;
+        if (scope == bytes32(0)) {
+            scope = grant.scope;
+        } else {
+            grant.scope = scope;
+        }
+        emit AccessApproved(requestId, grant.requester, msg.sender, scope, expiresAt, envelopes);
+    }
+
+    /// @inheritdoc IConsent
+    function deny(bytes32 requestId, bytes32 reasonHash) external {
+        Grant storage grant = _pendingOf(requestId);
+        if (reasonHash == bytes32(0)) revert ConsentEmptyReason();
+
+        grant.status = RequestStatus.Denied;
+        emit AccessDenied(requestId, grant.requester, msg.sender, reasonHash);
+    }
+
+    /// @inheritdoc IConsent
+    function revoke(bytes32 requestId) external {
+        Grant storage grant = _patientsRequest(requestId);
+        RequestStatus status = grant.status;
+        if (status != RequestStatus.Approved) revert ConsentRequestNotApproved(requestId, status);
+
+        grant.status = RequestStatus.Revoked;
+        emit AccessRevoked(requestId, grant.requester, msg.sender);
+    }
+
+    /// @inheritdoc IConsent
+    function grantOf(bytes32 requestId) external view returns (Grant memory) {
+        return _grants[requestId];
+    }
+
+    /// @inheritdoc IConsent
+    function isGrantLive(bytes32 requestId, address grantee) external view returns (bool) {
+        Grant storage grant = _grants[requestId];
+        return grant.status == RequestStatus.Approved && block.timestamp < grant.expiresAt
+            && grant.requester == grantee && grantee != address(0);
+    }
+
+    // ---------------------------------------------------------------- shares
+
+    /// @inheritdoc IConsent
+    function share(
+        bytes32 shareId,
+        address grantee,
+        bytes32 tokenHash,
+        bytes32 scope,
+        uint64 duration,
+        bool once,
+        bytes32 envelopes
+    ) external {
+        if (shareId == bytes32(0)) revert ConsentZeroId();
+        if (_shares[shareId].patient != address(0)) revert ConsentShareExists(shareId);
+        if ((grantee == address(0)) == (tokenHash == bytes32(0))) revert ConsentInvalidShareTarget();
+        if (scope == bytes32(0)) revert ConsentEmptyScope();
+        if (duration < _MIN_SHARE || duration > _MAX_SHARE) revert ConsentInvalidDuration(duration);
+        if (envelopes == bytes32(0)) revert ConsentEmptyEnvelopes();
+        (IRegistry.Account memory patient, IRegistry.Account memory named) = registry.accountsOf(msg.sender, grantee);
+        if (patient.role != IRegistry.Role.Patient || patient.status != IRegistry.Status.Active) {
+            revert ConsentNotActivePatient(msg.sender);
+        }
+        if (grantee != address(0) && (named.status != IRegistry.Status.Active || grantee == msg.sender)) {
+            revert ConsentInvalidGrantee(grantee);
+        }
+
+        uint64 expiresAt = uint64(block.timestamp) + duration;
+        _shares[shareId] = Share({
+            patient: msg.sender,
+            expiresAt: expiresAt,
+            once: once,
+            used: false,
+            revoked: false,
+            grantee: grantee,
+            tokenHash: tokenHash,
+            scope: scope
+        });
+        emit Shared(shareId, msg.sender, grantee, tokenHash, scope, expiresAt, once, envelopes);
+    }
+
+    /// @inheritdoc IConsent
+    function revokeShare(bytes32 shareId) external {
+        Share storage s = _shares[shareId];
+        address patient = s.patient;
+        if (patient == address(0)) revert ConsentUnknownShare(shareId);
+        if (patient != msg.sender) revert ConsentNotPatient(msg.sender, shareId);
+        if (!_isLive(s)) revert ConsentShareNotLive(shareId);
+
+        s.revoked = true;
+        emit ShareRevoked(shareId, msg.sender);
+    }
+
+    /// @inheritdoc IConsent
+    function useShareToken(bytes32 shareId, bytes32 recordId) external {
+        if (!registry.hospitalOf(msg.sender).member) revert ConsentNotMemberHospital(msg.sender);
+        Share storage s = _shares[shareId];
+        address patient = s.patient;
+        if (patient == address(0)) revert ConsentUnknownShare(shareId);
+        if (s.tokenHash == bytes32(0)) revert ConsentNotTokenShare(shareId);
+        if (s.revoked || block.timestamp >= s.expiresAt) revert ConsentShareNotLive(shareId);
+        if (s.once && s.used) revert ConsentShareUsed(shareId);
+
+        s.used = true;
+        emit ShareTokenUsed(shareId, patient, recordId, msg.sender);
+    }
+
+    /// @inheritdoc IConsent
+    function shareOf(bytes32 shareId) external view returns (Share memory) {
+        return _shares[shareId];
+    }
+
+    /// @inheritdoc IConsent
+    function isShareLive(bytes32 shareId) external view returns (bool) {
+        Share storage s = _shares[shareId];
+        return s.patient != address(0) && _isLive(s);
+    }
+
+    // ---------------------------------------------------------------- break-glass
+
+    /// @inheritdoc IConsent
+    function declareEmergency(bytes32 emergencyId, address patient, bytes32 reasonHash, uint64 window) external {
+        if (emergencyId == bytes32(0)) revert ConsentZeroId();
+        if (_emergencies[emergencyId].doctor != address(0)) revert ConsentEmergencyExists(emergencyId);
+        if (reasonHash == bytes32(0)) revert ConsentEmptyReason();
+        if (window < _MIN_WINDOW || window > _MAX_WINDOW) revert ConsentInvalidDuration(window);
+        _checkDoctorAndPatient(msg.sender, patient);
+
+        uint64 expiresAt = uint64(block.timestamp) + window;
+        _emergencies[emergencyId] = Emergency({doctor: msg.sender, expiresAt: expiresAt, released: false, patient: patient});
+        emit EmergencyDeclared(emergencyId, msg.sender, patient, reasonHash, expiresAt);
+    }
+
+    /// @inheritdoc IConsent
+    function releaseEmergencyKey(bytes32 emergencyId, bytes32 envelopes) external {
+        Emergency storage e = _emergencies[emergencyId];
+        address doctor = e.doctor;
+        if (doctor == address(0)) revert ConsentUnknownEmergency(emergencyId);
+        address patient = e.patient;
+        if (registry.accountOf(patient).hospital != msg.sender || !registry.hospitalOf(msg.sender).member) {
+            revert ConsentNotHospitalOf(msg.sender, patient);
+        }
+        if (block.timestamp >= e.expiresAt) revert ConsentEmergencyNotLive(emergencyId);
+        if (e.released) revert ConsentEmergencyReleased(emergencyId);
+        if (envelopes == bytes32(0)) revert ConsentEmptyEnvelopes();
+
+        e.released = true;
+        emit EmergencyKeyReleased(emergencyId, patient, msg.sender, doctor, envelopes);
+    }
+
+    /// @inheritdoc IConsent
+    function emergencyOf(bytes32 emergencyId) external view returns (Emergency memory) {
+        return _emergencies[emergencyId];
+    }
+
+    /// @inheritdoc IConsent
+    function isEmergencyLive(bytes32 emergencyId, address doctor) external view returns (bool) {
+        Emergency storage e = _emergencies[emergencyId];
+        return doctor != address(0) && e.doctor == doctor && block.timestamp < e.expiresAt;
+    }
+
+    // ---------------------------------------------------------------- audit
+
+    /// @inheritdoc IConsent
+    function logAccess(bytes32 recordId, address patient, uint8 purpose, bytes32 ref) external {
+        _checkPurpose(purpose);
+        emit AccessLogged(recordId, patient, msg.sender, purpose, ref);
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _checkPurpose(uint8 purpose) private pure {
+        if (purpose == 0 || purpose > _MAX_PURPOSE) revert ConsentInvalidPurpose(purpose);
+    }
+
+    /// @dev `doctor` must be an active doctor and `patient` an active patient, of any hospitals.
+    function _checkDoctorAndPatient(address doctor, address patient) private view {
+        (IRegistry.Account memory d, IRegistry.Account memory p) = registry.accountsOf(doctor, patient);
+        if (d.role != IRegistry.Role.Doctor || d.status != IRegistry.Status.Active) revert ConsentNotActiveDoctor(doctor);
+        if (p.role != IRegistry.Role.Patient || p.status != IRegistry.Status.Active) revert ConsentNotActivePatient(patient);
+    }
+
+    /// @dev Request `requestId`, once found to exist and to be the caller's (its patient's).
+    function _patientsRequest(bytes32 requestId) private view returns (Grant storage grant) {
+        grant = _grants[requestId];
+        address patient = grant.patient;
+        if (patient == address(0)) revert ConsentUnknownRequest(requestId);
+        if (patient != msg.sender) revert ConsentNotPatient(msg.sender, requestId);
+    }
+
+    /// @dev The caller's request `requestId`, once found to be pending.
+    function _pendingOf(bytes32 requestId) private view returns (Grant storage grant) {
+        grant = _patientsRequest(requestId);
+        RequestStatus status = grant.status;
+        if (status != RequestStatus.Pending) revert ConsentRequestNotPending(requestId, status);
+    }
+
+    function _isLive(Share storage s) private view returns (bool) {
+        return !s.revoked && block.timestamp < s.expiresAt && !(s.once && s.used);
+    }
+}

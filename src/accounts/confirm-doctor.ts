@@ -1,0 +1,51 @@
+import type { Address } from 'viem'
+import { sendConfirmation, sendRejection } from '../ledger/registry-actions.ts'
+import { commitText, checkText } from '../consent/access-requests.ts'
+import { AppError } from '../errors.ts'
+import { requireKeys, requireRole, toAccount, type Account, type AccountRow, type Actor } from './account.ts'
+import type { Services } from '../services.ts'
+
+export interface PendingDoctor extends Account { licence: string | null }
+
+function loadPending(s: Services, actor: Actor | undefined, id: string): { by: Actor; row: AccountRow } {
+  const by = requireRole(actor, 'admin', 'staff')
+  const row = s.db.prepare(`SELECT * FROM accounts WHERE id = ? AND role = 'doctor'`).get(id) as AccountRow | undefined
+  if (!row || (by.account.role === 'staff' && row.hospital_id !== by.account.hospitalId)) throw new AppError('UNKNOWN_ACCOUNT')
+  if (row.state !== 'pending') throw new AppError('ACCOUNT_NOT_PENDING')
+  return { by, row }
+}
+
+/**
+ * The admin or the doctor's hospital staff confirms a signed-up doctor, on chain from their own key.
+ * @throws AppError FORBIDDEN, UNKNOWN_ACCOUNT, ACCOUNT_NOT_PENDING, LEDGER_*
+ */
+export async function confirmDoctor(s: Services, { actor, id, signal }: { actor: Actor | undefined; id: string; signal?: AbortSignal }): Promise<Account> {
+  const { by, row } = loadPending(s, actor, id)
+  await sendConfirmation(s.ledger, requireKeys(by).ledger, row.address as Address, signal)
+  s.db.prepare(`UPDATE accounts SET state = 'active' WHERE id = ?`).run(row.id)
+  await s.notify?.({ accountId: row.id, kind: 'doctor-confirmed', by: { accountId: by.account.id } })
+  return toAccount({ ...row, state: 'active' })
+}
+
+/**
+ * The admin or the hospital staff rejects a signed-up doctor with a reason (off chain; a keyed
+ * hash on chain).
+ * @throws AppError FORBIDDEN, UNKNOWN_ACCOUNT, ACCOUNT_NOT_PENDING, VALIDATION_FAILED, LEDGER_*
+ */
+export async function rejectDoctor(s: Services, { actor, id, reason, signal }: { actor: Actor | undefined; id: string; reason: string; signal?: AbortSignal }): Promise<Account> {
+  const { by, row } = loadPending(s, actor, id)
+  const text = checkText(reason, 'reason')
+  await sendRejection(s.ledger, requireKeys(by).ledger, row.address as Address, commitText(s.nodeKey, `0x${row.address.slice(2).padStart(64, '0')}`, text), signal)
+  s.db.prepare(`UPDATE accounts SET state = 'rejected', rejection_reason = ? WHERE id = ?`).run(text, row.id)
+  await s.notify?.({ accountId: row.id, kind: 'doctor-rejected', by: { accountId: by.account.id } })
+  return toAccount({ ...row, state: 'rejected' })
+}
+
+/** Doctors waiting for confirmation: all (admin) or the staff's hospital's. */
+export function listPendingDoctors(s: Services, { actor }: { actor: Actor | undefined }): PendingDoctor[] {
+  const by = requireRole(actor, 'admin', 'staff')
+  const rows = (by.account.role === 'admin'
+    ? s.db.prepare(`SELECT * FROM accounts WHERE role = 'doctor' AND state = 'pending' ORDER BY created_at`).all()
+    : s.db.prepare(`SELECT * FROM accounts WHERE role = 'doctor' AND state = 'pending' AND hospital_id = ? ORDER BY created_at`).all(by.account.hospitalId)) as (AccountRow & { licence: string | null })[]
+  return rows.map((r) => ({ ...toAccount(r), licence: r.licence }))
+}

@@ -1,0 +1,20 @@
+import type { Address } from 'viem'
+import { decodeAccountSecrets } from './account-secrets.ts'
+import { openWithNodeKey } from './node-key.ts'
+import { AppError } from '../errors.ts'
+import type { HospitalRow } from './hospital.ts'
+import type { UnlockedKeys } from './account.ts'
+import type { Services } from '../services.ts'
+
+/**
+ * Unlocks a hospital's own keys (its ledger identity and its emergency key), which the node
+ * holds sealed under the node key because the hospital acts without a signed-in user: to
+ * release break-glass keys and to record share-token reads.
+ * @throws AppError UNKNOWN_HOSPITAL, KEYSTORE_LOCKED
+ */
+export function unlockHospital(s: Pick<Services, 'db' | 'nodeKey'>, hospitalId: string): { row: HospitalRow; keys: UnlockedKeys } {
+  const row = s.db.prepare(`SELECT * FROM hospitals WHERE id = ? AND state = 'active'`).get(hospitalId) as HospitalRow | undefined
+  if (!row) throw new AppError('UNKNOWN_HOSPITAL')
+  const keys = decodeAccountSecrets(openWithNodeKey(s.nodeKey, `hospital:${row.address as Address}`, row.sealed_secrets))
+  return { row, keys }
+}

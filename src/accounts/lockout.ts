@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto'
+import type { Db } from '../db/open-database.ts'
+import { AppError } from '../errors.ts'
+
+/** Milliseconds since the epoch; injectable so tests move time instead of sleeping. */
+export type Clock = () => number
+
+/**
+ * When sign-in failures lock an account: the `threshold`-th failure in a row locks it for
+ * `baseMs`, each further failure doubles that, up to `maxMs`. A success forgets the failures,
+ * and so does a quiet `forgetAfterMs` with none.
+ */
+export const lockoutPolicy = Object.freeze({ threshold: 5, baseMs: 30_000, maxMs: 3_600_000, forgetAfterMs: 24 * 3_600_000 })
+
+/** ACCOUNT_LOCKED, with how long until the next attempt may be made. */
+export class AccountLockedError extends AppError {
+  readonly retryAfterSeconds: number
+
+  constructor(retryAfterMs: number) {
+    const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000))
+    super('ACCOUNT_LOCKED', { message: `Too many failed sign-in attempts; try again in ${describeWait(seconds)}.` })
+    this.retryAfterSeconds = seconds
+  }
+}
+
+function describeWait(seconds: number): string {
+  if (seconds < 60) return `${seconds} second${seconds === 1 ? '' : 's'}`
+  const minutes = Math.ceil(seconds / 60)
+  return minutes >= 60 ? 'about an hour' : `about ${minutes} minute${minutes === 1 ? '' : 's'}`
+}
+
+/**
+ * The lock-out key of a sign-in name: a hash of the trimmed, lower-cased e-mail, so an
+ * unknown or malformed e-mail is counted exactly like a known one, and no typed-in address is
+ * kept in clear.
+ */
+export function signInKey(email: unknown): string {
+  const normalized = typeof email === 'string' ? email.trim().toLowerCase() : ''
+  return createHash('sha256').update(`medledger/sign-in/v1\0${normalized}`, 'utf8').digest('hex')
+}
+
+/** How long the lock lasts after `failures` failures in a row (0 below the threshold). */
+export function lockDurationMs(failures: number): number {
+  const { threshold, baseMs, maxMs } = lockoutPolicy
+  if (failures < threshold) return 0
+  return Math.min(maxMs, baseMs * 2 ** Math.min(failures - threshold, 20))
+}
+
+interface FailureRow { failures: number; locked_until: number; updated_at: number }
+
+/**
+ * Refuses while `key` is locked.
+ * @throws AccountLockedError (ACCOUNT_LOCKED)
+ */
+export function assertNotLocked(db: Db, key: string, now: number): void {
+  const row = db.prepare('SELECT locked_until FROM sign_in_failures WHERE key = ?').get(key) as Pick<FailureRow, 'locked_until'> | undefined
+  if (row && row.locked_until > now) throw new AccountLockedError(row.locked_until - now)
+}
+
+/** Counts one more failed attempt for `key` and locks it when the policy says so. */
+export function recordSignInFailure(db: Db, key: string, now: number): { failures: number; lockedUntil: number } {
+  return db.transaction(() => {
+    const row = db.prepare('SELECT * FROM sign_in_failures WHERE key = ?').get(key) as FailureRow | undefined
+    const failures = row && now - row.updated_at < lockoutPolicy.forgetAfterMs ? row.failures + 1 : 1
+    const duration = lockDurationMs(failures)
+    const lockedUntil = duration > 0 ? now + duration : 0
+    db.prepare(`INSERT INTO sign_in_failures (key, failures, locked_until, updated_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT(key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until, updated_at = excluded.updated_at`)
+      .run(key, failures, lockedUntil, now)
+    return { failures, lockedUntil }
+  })()
+}
+
+/** Forgets the failures of `key` (after a successful sign-in). */
+export function clearSignInFailures(db: Db, key: string): void {
+  db.prepare('DELETE FROM sign_in_failures WHERE key = ?').run(key)
+}
+
+const queues = new Map<string, Promise<unknown>>()
+
+/**
+ * Runs `fn` after every earlier attempt on the same key has finished, so parallel guesses
+ * cannot all pass the lock check before the first failure is counted.
+ */
+export async function serializeSignIn<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const previous = queues.get(key) ?? Promise.resolve()
+  const run = previous.then(fn, fn)
+  const settled = run.then(() => undefined, () => undefined)
+  queues.set(key, settled)
+  try {
+    return await run
+  } finally {
+    if (queues.get(key) === settled) queues.delete(key)
+  }
+}

@@ -1,0 +1,171 @@
+import { createHash, randomBytes } from 'node:crypto'
+import QRCode from 'qrcode'
+import { utf8 } from '../crypto/bytes.ts'
+import { AppError } from '../errors.ts'
+import { openWithNodeKey, sealWithNodeKey } from './node-key.ts'
+import { generateTotpSecret, matchTotp, totpUri } from './totp.ts'
+import type { Actor, Role } from './account.ts'
+import type { Clock } from './lockout.ts'
+import type { Services } from '../services.ts'
+
+/** What the MFA functions need of a node: its database, configuration and node key. */
+export type MfaServices = Pick<Services, 'db' | 'config' | 'nodeKey'>
+
+export interface TotpEnrolment {
+  /** `otpauth://totp/MedLedger:EMAIL?secret=…&issuer=MedLedger&algorithm=SHA1&digits=6&period=30` */
+  otpauthUri: string
+  /** The base32 secret, for typing into an app by hand. Shown here once; kept sealed. */
+  secret: string
+  /** The URI as a QR code, an SVG document. */
+  qrSvg: string
+}
+
+export interface MfaStatus {
+  /** The role of the account needs a second factor (MEDLEDGER_MFA_ROLES). */
+  required: boolean
+  totpEnabled: boolean
+  /** An enrolment was started and waits for its first code. */
+  enrolmentPending: boolean
+  /** Unused recovery codes. */
+  recoveryCodesLeft: number
+}
+
+interface MfaRow { account_id: string; sealed_secret: string; enabled: number; last_step: number | null; created_at: number }
+
+const recoveryCodeCount = 10
+// Crockford base32: no I, L, O or U, so codes survive being read out or written down.
+const crockford = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+
+function secretLabel(accountId: string): string {
+  return `mfa-totp:${accountId}`
+}
+
+function mfaRow(s: MfaServices, accountId: string): MfaRow | undefined {
+  return s.db.prepare('SELECT * FROM mfa WHERE account_id = ?').get(accountId) as MfaRow | undefined
+}
+
+/** True when accounts of `role` must sign in with a second factor. */
+export function mfaRequiredForRole(s: Pick<Services, 'config'>, role: Role): boolean {
+  return s.config.mfaRoles.includes(role)
+}
+
+/** True when the account has a confirmed authenticator. */
+export function hasTotpEnabled(s: Pick<Services, 'db'>, accountId: string): boolean {
+  return Boolean(s.db.prepare('SELECT 1 FROM mfa WHERE account_id = ? AND enabled = 1').get(accountId))
+}
+
+/** True while the account's role needs a second factor that it has not confirmed yet. */
+export function needsMfaEnrollment(s: Pick<Services, 'db' | 'config'>, account: { id: string; role: Role }): boolean {
+  return mfaRequiredForRole(s, account.role) && !hasTotpEnabled(s, account.id)
+}
+
+/** The account's two-factor state. */
+export function getMfaStatus(s: MfaServices, account: { id: string; role: Role }): MfaStatus {
+  const row = mfaRow(s, account.id)
+  const left = row?.enabled
+    ? (s.db.prepare('SELECT count(*) AS n FROM recovery_codes WHERE account_id = ? AND used_at IS NULL').get(account.id) as { n: number }).n
+    : 0
+  return { required: mfaRequiredForRole(s, account.role), totpEnabled: Boolean(row?.enabled), enrolmentPending: row !== undefined && !row.enabled, recoveryCodesLeft: left }
+}
+
+/**
+ * Starts TOTP enrolment for the signed-in account: a fresh secret, sealed under the node key,
+ * waiting for its first code. Starting again before confirming replaces the secret.
+ * @throws AppError UNAUTHENTICATED, MFA_ALREADY_ENABLED
+ */
+export async function startTotpEnrolment(s: MfaServices, { actor, clock = Date.now }: { actor: Actor | undefined; clock?: Clock }): Promise<TotpEnrolment> {
+  if (!actor) throw new AppError('UNAUTHENTICATED')
+  const accountId = actor.account.id
+  if (hasTotpEnabled(s, accountId)) throw new AppError('MFA_ALREADY_ENABLED')
+  const secret = generateTotpSecret()
+  const sealed = sealWithNodeKey(s.nodeKey, secretLabel(accountId), utf8(secret))
+  const changed = s.db.prepare(`INSERT INTO mfa (account_id, sealed_secret, enabled, last_step, created_at) VALUES (?, ?, 0, NULL, ?)
+    ON CONFLICT(account_id) DO UPDATE SET sealed_secret = excluded.sealed_secret, last_step = NULL, created_at = excluded.created_at WHERE mfa.enabled = 0`)
+    .run(accountId, sealed, clock())
+  if (changed.changes === 0) throw new AppError('MFA_ALREADY_ENABLED')
+  const otpauthUri = totpUri({ secret, label: actor.account.email })
+  const qrSvg = await QRCode.toString(otpauthUri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 })
+  return { otpauthUri, secret, qrSvg }
+}
+
+/**
+ * Confirms a started enrolment with a first code from the app: TOTP is then required at every
+ * sign-in of this account. Returns ten one-time recovery codes, shown only now (only their
+ * SHA-256 is kept); each stands in once for a code.
+ * @throws AppError UNAUTHENTICATED, MFA_NOT_STARTED, MFA_ALREADY_ENABLED, MFA_INVALID
+ */
+export function confirmTotpEnrolment(s: MfaServices, { actor, code, clock = Date.now }: { actor: Actor | undefined; code: unknown; clock?: Clock }): { recoveryCodes: string[] } {
+  if (!actor) throw new AppError('UNAUTHENTICATED')
+  const accountId = actor.account.id
+  const row = mfaRow(s, accountId)
+  if (!row) throw new AppError('MFA_NOT_STARTED')
+  if (row.enabled) throw new AppError('MFA_ALREADY_ENABLED')
+  const step = matchTotp({ secret: openSecret(s, row), code: compactCode(code), nowMs: clock() })
+  if (step === undefined) throw new AppError('MFA_INVALID')
+  const recoveryCodes = Array.from({ length: recoveryCodeCount }, generateMfaRecoveryCode)
+  s.db.transaction(() => {
+    // The secret must still be the one the code was checked against (no enrolment restarted meanwhile).
+    const done = s.db.prepare('UPDATE mfa SET enabled = 1, last_step = ? WHERE account_id = ? AND enabled = 0 AND sealed_secret = ?').run(step, accountId, row.sealed_secret)
+    if (done.changes !== 1) throw new AppError('MFA_NOT_STARTED')
+    s.db.prepare('DELETE FROM recovery_codes WHERE account_id = ?').run(accountId)
+    const insert = s.db.prepare('INSERT INTO recovery_codes (account_id, code_hash, used_at) VALUES (?, ?, NULL)')
+    for (const c of recoveryCodes) insert.run(accountId, hashMfaRecoveryCode(accountId, c))
+  })()
+  return { recoveryCodes }
+}
+
+/**
+ * Checks the second factor of a sign-in when the account has TOTP enabled, and uses it up: a
+ * TOTP code is accepted for a time step later than the last accepted one (so never twice), a
+ * recovery code once. Does nothing for an account without TOTP.
+ * @returns which factor was used, or undefined when none was needed
+ * @throws AppError MFA_REQUIRED (no code given), MFA_INVALID, MFA_REPLAYED
+ */
+export function useSecondFactor(s: MfaServices, { accountId, code, clock = Date.now }: { accountId: string; code: unknown; clock?: Clock }): 'totp' | 'recovery' | undefined {
+  const row = mfaRow(s, accountId)
+  if (!row?.enabled) return undefined
+  const compact = compactCode(code)
+  if (compact === '') throw new AppError('MFA_REQUIRED')
+  if (/^\d{6}$/.test(compact)) {
+    const step = matchTotp({ secret: openSecret(s, row), code: compact, nowMs: clock() })
+    if (step === undefined) throw new AppError('MFA_INVALID')
+    // The condition in the UPDATE makes the check and the use one step: two parallel sign-ins
+    // with one code cannot both pass.
+    const used = s.db.prepare('UPDATE mfa SET last_step = ? WHERE account_id = ? AND enabled = 1 AND (last_step IS NULL OR last_step < ?)').run(step, accountId, step)
+    if (used.changes !== 1) throw new AppError('MFA_REPLAYED')
+    return 'totp'
+  }
+  const hash = hashMfaRecoveryCode(accountId, compact)
+  const used = s.db.prepare('UPDATE recovery_codes SET used_at = ? WHERE account_id = ? AND code_hash = ? AND used_at IS NULL').run(clock(), accountId, hash)
+  if (used.changes === 1) return 'recovery'
+  if (s.db.prepare('SELECT 1 FROM recovery_codes WHERE account_id = ? AND code_hash = ?').get(accountId, hash)) throw new AppError('MFA_REPLAYED')
+  throw new AppError('MFA_INVALID')
+}
+
+function openSecret(s: MfaServices, row: MfaRow): string {
+  return Buffer.from(openWithNodeKey(s.nodeKey, secretLabel(row.account_id), row.sealed_secret)).toString('utf8')
+}
+
+/** A code as typed: spaces and hyphens dropped, upper case; '' when absent. */
+function compactCode(code: unknown): string {
+  return typeof code === 'string' ? code.replace(/[\s-]/g, '').toUpperCase().slice(0, 64) : ''
+}
+
+/** A fresh recovery code: 80 random bits as four groups of four Crockford base32 characters. */
+export function generateMfaRecoveryCode(): string {
+  const bytes = randomBytes(10)
+  let bits = 0n
+  for (const b of bytes) bits = (bits << 8n) | BigInt(b)
+  let chars = ''
+  for (let i = 0; i < 16; i++) {
+    chars = crockford[Number(bits & 31n)] + chars
+    bits >>= 5n
+  }
+  return chars.match(/.{4}/g)!.join('-')
+}
+
+/** The stored form of a recovery code: SHA-256 over the account id and the normalised code. */
+export function hashMfaRecoveryCode(accountId: string, code: string): string {
+  const normalized = code.replace(/[\s-]/g, '').toUpperCase().replace(/O/g, '0').replace(/[IL]/g, '1')
+  return createHash('sha256').update(`medledger/mfa-recovery/v1\0${accountId}\0${normalized}`, 'utf8').digest('hex')
+}

@@ -1,0 +1,115 @@
+import { decodeEventLog, type Address, type Hex, type Log } from 'viem'
+import { consentAbi, recordLedgerAbi } from '../ledger/abis.ts'
+import { purposeNames } from '../ledger/purposes.ts'
+import { toLedgerError } from '../ledger/send-transaction.ts'
+import { findAccount, requireRole, type Actor } from '../accounts/account.ts'
+import { parseRecordId } from '../crypto/tokens.ts'
+import { AppError } from '../errors.ts'
+import type { RecordRow } from '../records/record.ts'
+import type { Services } from '../services.ts'
+
+export interface AuditEntry {
+  event: string
+  at: string
+  blockNumber: number
+  txHash: Hex
+  /** Who sent the transaction (its signer), with this node's name and role for display. */
+  actor: { address: Address; name: string | null; role: string | null }
+  recordId: Hex | null
+  /** The grant, share or emergency the event belongs to. */
+  ref: Hex | null
+  purpose: string | null
+  /** Off-chain text for display: the request's purpose, a denial's or an emergency's reason. */
+  why: string | null
+  emergency: boolean
+}
+
+const abi = [...consentAbi, ...recordLedgerAbi]
+const refKeys = ['requestId', 'shareId', 'emergencyId'] as const
+
+/**
+ * A patient's (or a record's) trail, read from the ledger's events — what no hospital can
+ * erase — newest first, joined with this node's names and the off-chain texts for display.
+ * The patient sees their own trail, the admin anyone's; a record's trail is for its patient,
+ * its author and the admin.
+ * @throws AppError FORBIDDEN, UNKNOWN_PATIENT, RECORD_NOT_FOUND, VALIDATION_FAILED, LEDGER_UNAVAILABLE
+ */
+export async function auditTrail(s: Services, { actor, patient, recordId }: { actor: Actor | undefined; patient?: string; recordId?: string }): Promise<AuditEntry[]> {
+  const who = requireRole(actor, 'admin', 'patient', 'doctor', 'staff')
+  if (Boolean(patient) === Boolean(recordId)) throw new AppError('VALIDATION_FAILED', { message: 'Ask for one patient\'s trail or one record\'s.' })
+  let patientAddress: Address | undefined
+  let record: Hex | undefined
+  if (patient) {
+    const p = findAccount(s.db, patient)
+    if (!p || p.role !== 'patient') throw new AppError('UNKNOWN_PATIENT')
+    if (who.account.role !== 'admin' && who.account.id !== p.id) throw new AppError('FORBIDDEN')
+    patientAddress = p.address as Address
+  } else {
+    record = parseRecordId(recordId!)
+    const row = s.db.prepare('SELECT * FROM records WHERE record_id = ?').get(record) as RecordRow | undefined
+    if (!row || (who.account.role !== 'admin' && who.account.id !== row.patient_id && who.account.id !== row.author_id)) throw new AppError('RECORD_NOT_FOUND')
+  }
+
+  let logs: Log[]
+  try {
+    logs = await s.ledger.client.getLogs({ address: [s.ledger.contracts.consent, s.ledger.contracts.recordLedger], fromBlock: 0n, toBlock: 'latest' })
+  } catch (err) {
+    throw toLedgerError(err)
+  }
+  const decoded = logs.flatMap((log) => {
+    try {
+      const d = decodeEventLog({ abi, data: log.data, topics: log.topics })
+      return [{ log, name: d.eventName as string, args: d.args as unknown as Record<string, unknown> }]
+    } catch {
+      return []
+    }
+  })
+  // Events that name only a grant (a key release) belong to the patient of that grant.
+  const patientOfRef = new Map<string, string>()
+  for (const d of decoded) {
+    const ref = refKeys.map((k) => d.args[k]).find(Boolean) as string | undefined
+    if (ref && typeof d.args.patient === 'string') patientOfRef.set(ref.toLowerCase(), d.args.patient.toLowerCase())
+  }
+  const mine = decoded.filter((d) => {
+    const ref = (refKeys.map((k) => d.args[k]).find(Boolean) as string | undefined)?.toLowerCase()
+    if (patientAddress) {
+      const p = (typeof d.args.patient === 'string' ? d.args.patient : ref && patientOfRef.get(ref))?.toLowerCase()
+      return p === patientAddress.toLowerCase()
+    }
+    return typeof d.args.recordId === 'string' && d.args.recordId.toLowerCase() === record!.toLowerCase()
+  })
+
+  const senders = new Map<string, Address>()
+  const times = new Map<bigint, number>()
+  const entries: AuditEntry[] = []
+  for (const { log, name, args } of mine.reverse()) {
+    const tx = log.transactionHash!
+    if (!senders.has(tx)) senders.set(tx, (await s.ledger.client.getTransaction({ hash: tx })).from.toLowerCase() as Address)
+    if (!times.has(log.blockNumber!)) times.set(log.blockNumber!, Number((await s.ledger.client.getBlock({ blockNumber: log.blockNumber! })).timestamp))
+    const from = senders.get(tx)!
+    const account = s.db.prepare('SELECT name, role FROM accounts WHERE address = ?').get(from) as { name: string; role: string } | undefined
+    const hospital = account ? undefined : s.db.prepare('SELECT name FROM hospitals WHERE address = ?').get(from) as { name: string } | undefined
+    const ref = (refKeys.map((k) => args[k]).find(Boolean) as Hex | undefined) ?? (typeof args.ref === 'string' && !/^0x0+$/.test(args.ref) ? args.ref as Hex : null)
+    const purposeCode = typeof args.purpose === 'number' || typeof args.purpose === 'bigint' ? Number(args.purpose) : undefined
+    entries.push({
+      event: name,
+      at: new Date(times.get(log.blockNumber!)! * 1000).toISOString(),
+      blockNumber: Number(log.blockNumber),
+      txHash: tx,
+      actor: { address: from, name: account?.name ?? hospital?.name ?? null, role: account?.role ?? (hospital ? 'hospital' : null) },
+      recordId: typeof args.recordId === 'string' ? args.recordId as Hex : null,
+      ref,
+      purpose: purposeCode === undefined ? null : purposeNames[purposeCode] ?? `code ${purposeCode}`,
+      why: ref ? whyOf(s, ref, name) : null,
+      emergency: /emergency/i.test(name) || purposeCode === 6,
+    })
+  }
+  return entries
+}
+
+function whyOf(s: Services, ref: Hex, event: string): string | null {
+  const req = s.db.prepare('SELECT purpose, reason FROM access_requests WHERE request_id = ?').get(ref.toLowerCase()) as { purpose: string; reason: string | null } | undefined
+  if (req) return /denied/i.test(event) ? req.reason : req.purpose
+  const e = s.db.prepare('SELECT reason FROM emergencies WHERE emergency_id = ?').get(ref.toLowerCase()) as { reason: string } | undefined
+  return e?.reason ?? null
+}

@@ -1,0 +1,148 @@
+import { hexToBytes, type Address, type Hex } from 'viem'
+import { getRawBlockVerified } from '../storage/raw-block.ts'
+import { cidFromDigest } from '../storage/read-verified.ts'
+import { hashToken, parseRecordId } from '../crypto/tokens.ts'
+import { isEmergencyLive, isGrantLive, isShareLive, sendAccessLog, sendShareTokenUse } from '../ledger/consent.ts'
+import { purposes } from '../ledger/purposes.ts'
+import { unlockHospital } from '../accounts/hospital-keys.ts'
+import { requireKeys, type Actor } from '../accounts/account.ts'
+import { AppError, isAppError } from '../errors.ts'
+import { openEnvelopes, openManifest, parseEnvelopes, type EnvelopesObject, type Manifest } from '../records/envelopes.ts'
+import { assertAnchored } from '../records/assert-anchored.ts'
+import type { RecordRow } from '../records/record.ts'
+import { openGrantEnvelope, type GrantReader } from './grant-envelopes.ts'
+import type { Services } from '../services.ts'
+
+export interface AccessDecision {
+  row: RecordRow
+  dataKey: Uint8Array
+  manifest: Manifest
+  /** Purpose code logged on chain for this read. */
+  purpose: number
+  /** The grant, share or emergency that allows it (zero for the patient and the author). */
+  ref: Hex
+  /** Writes the read to the ledger, from the reader's own key (or the serving hospital's for a token). */
+  log(signal?: AbortSignal): Promise<void>
+}
+
+const zero = `0x${'0'.repeat(64)}` as Hex
+
+/**
+ * Decides whether the reader may open the record now and unwraps its data key: the patient,
+ * the author, a live grant, a live share (named or by token) or a live emergency access —
+ * each "live" as the chain says, by its clock. Also checks the record against its anchor.
+ * @throws AppError RECORD_NOT_FOUND (absent or not readable by this reader, the same answer),
+ *   SHARE_TOKEN_INVALID, RECORD_INTEGRITY, UNAUTHENTICATED
+ */
+export async function resolveAccess(s: Services, { actor, token, recordId, signal }: { actor?: Actor; token?: string; recordId: string; signal?: AbortSignal }): Promise<AccessDecision> {
+  const id = parseRecordId(recordId)
+  if (!actor && token === undefined) throw new AppError('UNAUTHENTICATED')
+  const row = s.db.prepare(`SELECT * FROM records WHERE record_id = ? AND state = 'anchored'`).get(id) as RecordRow | undefined
+  if (!row) throw new AppError(token !== undefined && !actor ? 'SHARE_TOKEN_INVALID' : 'RECORD_NOT_FOUND')
+  const patient = s.db.prepare('SELECT address, hospital_id FROM accounts WHERE id = ?').get(row.patient_id) as { address: Address; hospital_id: string }
+
+  const envelopes = async (): Promise<EnvelopesObject> => {
+    await assertAnchored(s, row)
+    return parseEnvelopes(await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.envelopes), 'raw'), { signal }), row.record_id)
+  }
+  const grantKey = async (digest: string, grantId: Hex, reader: GrantReader) =>
+    openGrantEnvelope(await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(digest as Hex), 'raw'), { signal }), { grantId, recordId: row.record_id, reader })
+
+  if (token !== undefined && !actor) {
+    const share = s.db.prepare('SELECT * FROM shares WHERE token_hash = ?').get(hashToken(token)) as ShareRow | undefined
+    if (!share || share.revoked_at !== null || !(JSON.parse(share.record_ids) as string[]).includes(row.record_id)) throw new AppError('SHARE_TOKEN_INVALID')
+    if (!(await isShareLive(s.ledger, share.share_id))) throw new AppError('SHARE_TOKEN_INVALID')
+    const env = await envelopes()
+    const dataKey = await grantKey(share.envelopes, share.share_id, { kind: 'token', token })
+    return {
+      row, dataKey, manifest: openManifest(env, dataKey), purpose: purposes.shareToken, ref: share.share_id,
+      async log(sig) {
+        // The node serving the token records the use from its hospital's key; for a
+        // single-use token the chain refuses a second use.
+        const hospital = unlockHospital(s, patient.hospital_id)
+        try {
+          await sendShareTokenUse(s.ledger, hospital.keys.ledger, [share.share_id, row.record_id], share.share_id, sig)
+        } catch (err) {
+          if (isAppError(err, 'LEDGER_REVERTED')) throw new AppError('SHARE_TOKEN_INVALID', { cause: err })
+          throw err
+        }
+        s.db.prepare('UPDATE shares SET used_at = ? WHERE share_id = ? AND used_at IS NULL').run(Date.now(), share.share_id)
+      },
+    }
+  }
+
+  const reader = actor!
+  const keys = requireKeys(reader)
+  const me = { kind: 'account' as const, address: reader.account.address, scheme: reader.account.keyScheme, privateKey: keys.encryptionPrivateKey }
+  const logAs = (purpose: number, ref: Hex) => async (sig?: AbortSignal) => {
+    await sendAccessLog(s.ledger, keys.ledger, [row.record_id, patient.address, purpose, ref], row.record_id, sig)
+  }
+
+  if (reader.account.id === row.patient_id || reader.account.id === row.author_id) {
+    const { dataKey, manifest } = openEnvelopes(await envelopes(), me)
+    const purpose = reader.account.id === row.patient_id ? purposes.own : purposes.author
+    return { row, dataKey, manifest, purpose, ref: zero, log: logAs(purpose, zero) }
+  }
+
+  // Grants from access requests: newest first; the chain decides whether each is still live.
+  const grants = s.db.prepare(`SELECT request_id, granted_record_ids, envelopes FROM access_requests
+    WHERE requester_id = ? AND patient_id = ? AND status = 'approved' ORDER BY decided_at DESC`).all(reader.account.id, row.patient_id) as
+    { request_id: Hex; granted_record_ids: string | null; envelopes: string | null }[]
+  for (const g of grants) {
+    const scope = g.granted_record_ids === null ? null : (JSON.parse(g.granted_record_ids) as string[])
+    if (scope !== null && !scope.includes(row.record_id)) continue
+    if (!(await isGrantLive(s.ledger, g.request_id, reader.account.address))) continue
+    const env = await envelopes()
+    let dataKey: Uint8Array
+    try {
+      if (!g.envelopes) throw new AppError('RECORD_NOT_FOUND')
+      dataKey = await grantKey(g.envelopes, g.request_id, me)
+    } catch (err) {
+      // A record added after an all-records grant carries the grantee's key in its own envelopes.
+      if (!isAppError(err, 'RECORD_NOT_FOUND') || scope !== null) throw err
+      dataKey = openEnvelopes(env, me).dataKey
+    }
+    return { row, dataKey, manifest: openManifest(env, dataKey), purpose: purposes.grant, ref: g.request_id, log: logAs(purposes.grant, g.request_id) }
+  }
+
+  const shares = s.db.prepare(`SELECT * FROM shares WHERE grantee_id = ? AND patient_id = ? AND revoked_at IS NULL ORDER BY created_at DESC`)
+    .all(reader.account.id, row.patient_id) as ShareRow[]
+  for (const sh of shares) {
+    if (!(JSON.parse(sh.record_ids) as string[]).includes(row.record_id)) continue
+    if (!(await isShareLive(s.ledger, sh.share_id))) continue
+    const env = await envelopes()
+    const dataKey = await grantKey(sh.envelopes, sh.share_id, me)
+    return { row, dataKey, manifest: openManifest(env, dataKey), purpose: purposes.share, ref: sh.share_id, log: logAs(purposes.share, sh.share_id) }
+  }
+
+  const emergencies = s.db.prepare(`SELECT emergency_id, envelopes FROM emergencies WHERE doctor_id = ? AND patient_id = ? AND envelopes IS NOT NULL ORDER BY created_at DESC`)
+    .all(reader.account.id, row.patient_id) as { emergency_id: Hex; envelopes: string }[]
+  for (const e of emergencies) {
+    if (!(await isEmergencyLive(s.ledger, e.emergency_id, reader.account.address))) continue
+    const env = await envelopes()
+    let dataKey: Uint8Array
+    try {
+      dataKey = await grantKey(e.envelopes, e.emergency_id, me)
+    } catch (err) {
+      if (isAppError(err, 'RECORD_NOT_FOUND')) continue // a record anchored after the break-glass
+      throw err
+    }
+    return { row, dataKey, manifest: openManifest(env, dataKey), purpose: purposes.emergency, ref: e.emergency_id, log: logAs(purposes.emergency, e.emergency_id) }
+  }
+  throw new AppError('RECORD_NOT_FOUND')
+}
+
+export interface ShareRow {
+  share_id: Hex
+  patient_id: string
+  grantee_id: string | null
+  token_hash: string | null
+  record_ids: string
+  expires_at: number
+  once: number
+  used_at: number | null
+  revoked_at: number | null
+  envelopes: string
+  tx_hash: string | null
+  created_at: number
+}

@@ -1,0 +1,124 @@
+import { bytesToHex, toHex, type Address, type Hex } from 'viem'
+import { generateRecordId, generateToken, hashToken, parseRecordId } from '../crypto/tokens.ts'
+import { hashSha256 } from '../crypto/hashes.ts'
+import { putRawBlock } from '../storage/raw-block.ts'
+import { digestFromCid } from '../storage/read-verified.ts'
+import { readKeyDigests } from '../ledger/read-key-digests.ts'
+import { sendShare, sendShareRevocation } from '../ledger/consent.ts'
+import { findAccount, requireKeys, requireRole, type Actor } from '../accounts/account.ts'
+import { openRecordKeys } from '../records/read-record.ts'
+import type { RecordRow } from '../records/record.ts'
+import { AppError } from '../errors.ts'
+import { sealGrantEnvelopes, type GrantRecipient } from './grant-envelopes.ts'
+import { chainTime, scopeOf } from './access-requests.ts'
+import type { ShareRow } from './resolve-access.ts'
+import type { Services } from '../services.ts'
+
+export interface ShareView {
+  shareId: Hex
+  recordIds: Hex[]
+  grantee: { id: string; name: string; address: Address } | null
+  /** Share-token shares: whether it is single use, and whether it was used. */
+  byToken: boolean
+  once: boolean
+  used: boolean
+  expiresAt: string
+  revoked: boolean
+  live: boolean
+  txHash: Hex | null
+  createdAt: string
+}
+
+const zero = `0x${'0'.repeat(64)}` as Hex
+const zeroAddress = `0x${'0'.repeat(40)}` as Address
+
+/**
+ * A patient shares listed records with a named user, or creates a share token (random 256-bit,
+ * returned once; only its SHA-256 is kept, here and on chain) that lets whoever holds it read
+ * those records without an account.
+ * @throws AppError FORBIDDEN, UNKNOWN_ACCOUNT, RECORD_NOT_FOUND, INVALID_DURATION, VALIDATION_FAILED, LEDGER_*
+ */
+export async function createShare(s: Services, p: { actor: Actor | undefined; recordIds: string[]; to?: string; token?: boolean; days?: number; once?: boolean; signal?: AbortSignal }): Promise<ShareView & { token?: string }> {
+  const patient = requireRole(p.actor, 'patient')
+  const keys = requireKeys(patient)
+  if (!p.recordIds || p.recordIds.length === 0) throw new AppError('VALIDATION_FAILED', { message: 'Name the records to share.' })
+  if (Boolean(p.to) === Boolean(p.token)) throw new AppError('VALIDATION_FAILED', { message: 'Share either with a named user (to) or by token, not both.' })
+  const days = p.days ?? 7
+  if (!Number.isFinite(days) || days <= 0 || days > 365) throw new AppError('INVALID_DURATION')
+  const duration = Math.max(60, Math.round(days * 86_400))
+  const rows = p.recordIds.map((r) => {
+    const row = s.db.prepare(`SELECT * FROM records WHERE record_id = ? AND patient_id = ? AND state = 'anchored'`).get(parseRecordId(r), patient.account.id) as RecordRow | undefined
+    if (!row) throw new AppError('RECORD_NOT_FOUND')
+    return row
+  })
+  const shareId = generateRecordId()
+  let recipient: GrantRecipient
+  let granteeId: string | null = null
+  let grantee: Address = zeroAddress
+  let token: string | undefined
+  let tokenHash: Hex = zero
+  if (p.to) {
+    const account = findAccount(s.db, p.to)
+    if (!account || account.id === patient.account.id) throw new AppError('UNKNOWN_ACCOUNT')
+    const [digest] = (await readKeyDigests(s.ledger, { accounts: [account.address as Address] })).accounts
+    if (bytesToHex(hashSha256(new Uint8Array(account.public_key))) !== digest) throw new AppError('PUBLIC_KEY_MISMATCH')
+    recipient = { kind: 'account', address: account.address as Address, scheme: account.key_scheme, publicKey: new Uint8Array(account.public_key) }
+    granteeId = account.id
+    grantee = account.address as Address
+  } else {
+    token = generateToken()
+    tokenHash = `0x${hashToken(token)}`
+    recipient = { kind: 'token', token }
+  }
+  const me = { address: patient.account.address, scheme: patient.account.keyScheme, privateKey: keys.encryptionPrivateKey }
+  const dataKeys = []
+  for (const r of rows) dataKeys.push({ recordId: r.record_id, dataKey: (await openRecordKeys(s, r, me, p.signal)).dataKey })
+  const block = sealGrantEnvelopes({ grantId: shareId, kind: token ? 'token' : 'share', to: recipient, keys: dataKeys })
+  const envelopes = toHex(digestFromCid(await putRawBlock(s.ipfs, block, { signal: p.signal })))
+  const recordIds = rows.map((r) => r.record_id)
+  const receipt = await sendShare(s.ledger, keys.ledger, [shareId, grantee, tokenHash, scopeOf(recordIds), BigInt(duration), Boolean(p.once), envelopes], shareId, p.signal)
+  const block_ = await s.ledger.client.getBlock({ blockNumber: receipt.blockNumber })
+  s.db.prepare(`INSERT INTO shares (share_id, patient_id, grantee_id, token_hash, record_ids, expires_at, once, envelopes, tx_hash, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(shareId, patient.account.id, granteeId, token ? tokenHash.slice(2) : null, JSON.stringify(recordIds),
+    Number(block_.timestamp) + duration, p.once ? 1 : 0, envelopes, receipt.transactionHash, Date.now())
+  const view = (await listShares(s, { actor: patient })).find((v) => v.shareId === shareId)!
+  return token ? { ...view, token } : view
+}
+
+/**
+ * The patient revokes one of their shares (a token stops working at once).
+ * @throws AppError SHARE_NOT_FOUND, LEDGER_*
+ */
+export async function revokeShare(s: Services, p: { actor: Actor | undefined; shareId: string; signal?: AbortSignal }): Promise<ShareView> {
+  const patient = requireRole(p.actor, 'patient')
+  const keys = requireKeys(patient)
+  const row = s.db.prepare('SELECT * FROM shares WHERE share_id = ? AND patient_id = ?').get(parseRecordId(p.shareId), patient.account.id) as ShareRow | undefined
+  if (!row || row.revoked_at !== null) throw new AppError('SHARE_NOT_FOUND')
+  await sendShareRevocation(s.ledger, keys.ledger, [row.share_id], row.share_id, p.signal)
+  s.db.prepare('UPDATE shares SET revoked_at = ? WHERE share_id = ?').run(Date.now(), row.share_id)
+  return (await listShares(s, { actor: patient })).find((v) => v.shareId === row.share_id)!
+}
+
+/** The patient's shares, and those made to the actor. Newest first. */
+export async function listShares(s: Services, { actor }: { actor: Actor | undefined }): Promise<ShareView[]> {
+  const who = requireRole(actor, 'patient', 'doctor', 'staff', 'admin')
+  const rows = s.db.prepare('SELECT * FROM shares WHERE patient_id = ? OR grantee_id = ? ORDER BY created_at DESC').all(who.account.id, who.account.id) as ShareRow[]
+  const now = await chainTime(s)
+  return rows.map((r) => {
+    const g = r.grantee_id ? s.db.prepare('SELECT id, name, address FROM accounts WHERE id = ?').get(r.grantee_id) as { id: string; name: string; address: Address } : null
+    const used = r.used_at !== null
+    return {
+      shareId: r.share_id,
+      recordIds: JSON.parse(r.record_ids),
+      grantee: g,
+      byToken: r.token_hash !== null,
+      once: r.once === 1,
+      used,
+      expiresAt: new Date(r.expires_at * 1000).toISOString(),
+      revoked: r.revoked_at !== null,
+      live: r.revoked_at === null && r.expires_at > now && !(r.once === 1 && used),
+      txHash: r.tx_hash as Hex | null,
+      createdAt: new Date(r.created_at).toISOString(),
+    }
+  })
+}

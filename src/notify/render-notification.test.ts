@@ -1,0 +1,88 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { notificationKinds, renderNotification, uiPaths, type NotificationFacts, type NotificationKind, type RenderNotificationParams } from './render-notification.ts'
+import type { NotifyParams } from './notify.ts'
+import { sentinels } from '../../test/helpers/mail-fixtures.ts'
+
+
+const expiresAt = new Date('2030-01-02T03:04:05Z')
+
+/** One row per kind: `Record` makes the compiler fail when a kind has no row. */
+const table: Record<NotificationKind, { facts: NotificationFacts; recipient: 'patient' | 'doctor'; by: RenderNotificationParams['by']; says: RegExp[] }> = {
+  'record-added': { facts: { kind: 'record-added' }, recipient: 'patient', by: { name: 'Dr House', role: 'doctor' }, says: [/Dr House \(doctor\) added a new record/] },
+  'access-requested': { facts: { kind: 'access-requested', recordCount: 'all', durationSeconds: 7 * 86400 }, recipient: 'patient', by: { name: 'Dr House', role: 'doctor' }, says: [/asks to read all your records for 7 days/] },
+  'access-approved': { facts: { kind: 'access-approved', recordCount: 3, expiresAt }, recipient: 'doctor', by: { name: 'Ann Smith', role: 'patient' }, says: [/Ann Smith \(patient\) approved/, /3 records until 2030-01-02 03:04 UTC/] },
+  'access-denied': { facts: { kind: 'access-denied' }, recipient: 'doctor', by: { name: 'Ann Smith', role: 'patient' }, says: [/Ann Smith \(patient\) denied/, /Sign in to see details/] },
+  'access-revoked': { facts: { kind: 'access-revoked' }, recipient: 'doctor', by: { name: 'Ann Smith', role: 'patient' }, says: [/Ann Smith \(patient\) revoked/] },
+  'emergency-access': { facts: { kind: 'emergency-access', expiresAt }, recipient: 'patient', by: { name: 'Dr House', role: 'doctor' }, says: [/Dr House \(doctor\) opened emergency/, /until 2030-01-02 03:04 UTC/, /Sign in to see details/] },
+  'doctor-confirmed': { facts: { kind: 'doctor-confirmed' }, recipient: 'doctor', by: { name: 'St Mary', role: 'hospital' }, says: [/St Mary \(hospital\) confirmed your doctor account/] },
+  'doctor-rejected': { facts: { kind: 'doctor-rejected' }, recipient: 'doctor', by: { name: 'Consortium admin', role: 'admin' }, says: [/Consortium admin \(consortium admin\) did not confirm/, /Sign in to see details/] },
+}
+
+const recipients = { patient: { name: 'Ann Smith', role: 'patient' }, doctor: { name: 'Dr House', role: 'doctor' } } as const
+
+describe('notification templates', () => {
+  it('has a template for every kind, naming the other party and linking to the UI page', () => {
+    assert.deepEqual(Object.keys(table).sort(), [...notificationKinds].sort())
+    for (const kind of notificationKinds) {
+      const row = table[kind]
+      const m = renderNotification({ ...row.facts, recipient: recipients[row.recipient], by: row.by, baseUrl: 'https://medledger.example.org' })
+      assert.ok(m.subject.length > 0 && m.subject.length < 120, kind)
+      assert.doesNotMatch(m.subject, /[\r\n]/, kind)
+      assert.match(m.body, new RegExp(`^Hello ${recipients[row.recipient].name},\n`), kind)
+      assert.ok(m.body.includes(`https://medledger.example.org${uiPaths[kind]}`), `${kind} links to its page`)
+      for (const re of row.says) assert.match(m.body, re, kind)
+    }
+  })
+
+  it('holds nothing that looks like a key, a token or a password, in any kind', () => {
+    for (const kind of notificationKinds) {
+      const row = table[kind]
+      // Extra properties a careless caller might add at run time are ignored by the template.
+      const withExtras = { ...row.facts, ...sentinels, recipient: recipients[row.recipient], by: row.by, baseUrl: '' } as RenderNotificationParams
+      const { subject, body } = renderNotification(withExtras)
+      for (const [what, value] of Object.entries(sentinels)) {
+        assert.ok(!subject.includes(value) && !body.includes(value), `${kind} shows no ${what}`)
+      }
+      assert.doesNotMatch(subject + body, /0x[0-9a-f]{16,}|[A-Za-z0-9_-]{32,}|password|passwort|token/i, kind)
+      assert.ok(body.includes(`: ${uiPaths[kind]}\n`), `${kind}: without a public URL the link is the path`)
+    }
+  })
+
+  it('flattens a display name to one bounded line, so it cannot add a header', () => {
+    const m = renderNotification({ kind: 'access-denied', recipient: { name: 'Dr\r\nBcc: eve@example.org', role: 'doctor' }, by: { name: `Ann\nBcc: eve@example.org${'x'.repeat(200)}`, role: 'patient' }, baseUrl: '' })
+    assert.doesNotMatch(m.subject, /[\r\n]/)
+    assert.ok(m.subject.length < 120)
+    assert.match(m.body, /^Hello Dr Bcc: eve@example.org,\n/)
+    assert.doesNotMatch(m.body, /\nBcc:/)
+  })
+
+  it('says hours for a duration that is not whole days, and one record in the singular', () => {
+    const a = renderNotification({ kind: 'access-requested', recordCount: 1, durationSeconds: 36 * 3600, recipient: recipients.patient, by: { name: 'Dr House', role: 'doctor' }, baseUrl: '' })
+    assert.match(a.body, /asks to read 1 of your records for 36 hours\./)
+    const b = renderNotification({ kind: 'access-approved', recordCount: 1, expiresAt, recipient: recipients.doctor, by: { name: 'Ann', role: 'patient' }, baseUrl: '' })
+    assert.match(b.body, /you may read 1 record until/)
+  })
+})
+
+// The compiler is the rest of this test: `npm test` type-checks first, and each line below must
+// be refused, because a notification has no place for free text. An unused directive fails too.
+const by = { accountId: 'acc-1' }
+// @ts-expect-error a denial's reason stays in the app
+export const withReason: NotifyParams = { kind: 'access-denied', accountId: 'acc-2', by, reason: sentinels.reason }
+// @ts-expect-error a request's purpose stays in the app
+export const withPurpose: NotifyParams = { kind: 'access-requested', accountId: 'acc-2', by, recordCount: 'all', durationSeconds: 86400, purpose: sentinels.purpose }
+// @ts-expect-error an emergency's reason stays in the app
+export const emergencyReason: NotifyParams = { kind: 'emergency-access', accountId: 'acc-2', by, expiresAt, reason: sentinels.reason }
+// @ts-expect-error no file name
+export const withFileName: NotifyParams = { kind: 'record-added', accountId: 'acc-2', by, fileName: sentinels.fileName }
+// @ts-expect-error no token
+export const withToken: NotifyParams = { kind: 'access-approved', accountId: 'acc-2', by, recordCount: 1, expiresAt, token: sentinels.token }
+// @ts-expect-error the other party is an id: its name is read from the database, not taken from the caller
+export const byName: NotifyParams = { kind: 'access-revoked', accountId: 'acc-2', by: { name: sentinels.reason, role: 'patient' } }
+// @ts-expect-error the recordCount is a number, not a list of record names
+export const namedRecords: NotifyParams = { kind: 'access-requested', accountId: 'acc-2', by, recordCount: [sentinels.fileName], durationSeconds: 86400 }
+// @ts-expect-error a kind outside the closed list
+export const unknownKind: NotifyParams = { kind: 'diagnosis-ready', accountId: 'acc-2', by }
+// @ts-expect-error the template itself has no field for a diagnosis either
+export const templateDiagnosis: RenderNotificationParams = { kind: 'record-added', recipient: recipients.patient, by: recipients.doctor, baseUrl: '', diagnosis: sentinels.diagnosis }

@@ -1,0 +1,147 @@
+/** Every kind of notification the node sends; each has one template below. */
+export const notificationKinds = [
+  'record-added',
+  'access-requested',
+  'access-approved',
+  'access-denied',
+  'access-revoked',
+  'emergency-access',
+  'doctor-confirmed',
+  'doctor-rejected',
+] as const
+
+export type NotificationKind = (typeof notificationKinds)[number]
+
+export type PartyRole = 'admin' | 'staff' | 'doctor' | 'patient' | 'hospital'
+
+/** A person or hospital as a message may show them: a display name and a role, nothing else. */
+export interface NamedParty {
+  name: string
+  role: PartyRole
+}
+
+/**
+ * What each kind may say besides the names: counts, a duration, an expiry. There is no field
+ * for free text, so a purpose, a reason, a file name, a diagnosis, a key or a token cannot be
+ * handed to a template.
+ */
+export type NotificationFacts =
+  | { kind: 'record-added' | 'access-denied' | 'access-revoked' | 'doctor-confirmed' | 'doctor-rejected' }
+  | { kind: 'access-requested'; recordCount: number | 'all'; durationSeconds: number }
+  | { kind: 'access-approved'; recordCount: number | 'all'; expiresAt: Date }
+  | { kind: 'emergency-access'; expiresAt: Date }
+
+export type RenderNotificationParams = NotificationFacts & {
+  /** Who receives the message. */
+  recipient: NamedParty
+  /** The other party: who acted (the author, the requester, the patient, the confirming hospital…). */
+  by: NamedParty
+  /** The node's UI, e.g. `https://medledger.example.org`; empty = links are given as paths. */
+  baseUrl: string
+}
+
+export interface RenderedNotification {
+  subject: string
+  body: string
+}
+
+/** The UI page each kind points to (the web portal serves these paths). */
+export const uiPaths: Record<NotificationKind, string> = {
+  'record-added': '/records',
+  'access-requested': '/requests',
+  'access-approved': '/requests',
+  'access-denied': '/requests',
+  'access-revoked': '/requests',
+  'emergency-access': '/audit',
+  'doctor-confirmed': '/account',
+  'doctor-rejected': '/account',
+}
+
+const roleLabels: Record<PartyRole, string> = {
+  admin: 'consortium admin',
+  staff: 'hospital staff',
+  doctor: 'doctor',
+  patient: 'patient',
+  hospital: 'hospital',
+}
+
+/** Renders the subject and plain-text body of one notification. */
+export function renderNotification(p: RenderNotificationParams): RenderedNotification {
+  const by = displayName(p.by.name)
+  const who = `${by} (${roleLabels[p.by.role]})`
+  const link = `${p.baseUrl}${uiPaths[p.kind]}`
+  let subject: string
+  let lines: string[]
+  switch (p.kind) {
+    case 'record-added':
+      subject = 'A new record was added to your MedLedger file'
+      lines = [`${who} added a new record to your file.`, `Sign in to see it: ${link}`]
+      break
+    case 'access-requested':
+      subject = `${by} asks to read your records`
+      lines = [
+        `${who} asks to read ${p.recordCount === 'all' ? 'all your records' : `${p.recordCount} of your records`} for ${duration(p.durationSeconds)}.`,
+        `Sign in to see the request and approve or deny it: ${link}`,
+      ]
+      break
+    case 'access-approved':
+      subject = `${by} approved your access request`
+      lines = [
+        `${who} approved your access request: you may read ${p.recordCount === 'all' ? 'all their records' : count(p.recordCount, 'record', 'records')} until ${date(p.expiresAt)}.`,
+        `Sign in to see details: ${link}`,
+      ]
+      break
+    case 'access-denied':
+      subject = `${by} denied your access request`
+      lines = [`${who} denied your access request.`, `Sign in to see details: ${link}`]
+      break
+    case 'access-revoked':
+      subject = `${by} revoked your access`
+      lines = [`${who} revoked the access to their records that you had been granted.`, `Sign in to see details: ${link}`]
+      break
+    case 'emergency-access':
+      subject = 'Emergency access to your records'
+      lines = [
+        `${who} opened emergency (break-glass) access to your records, until ${date(p.expiresAt)}. The access and every read are recorded on the ledger.`,
+        `Sign in to see details and your audit trail: ${link}`,
+      ]
+      break
+    case 'doctor-confirmed':
+      subject = 'Your doctor account is confirmed'
+      lines = [`${who} confirmed your doctor account. You may now work with your hospital's patients' records.`, `Sign in: ${link}`]
+      break
+    case 'doctor-rejected':
+      subject = 'Your doctor account was not confirmed'
+      lines = [`${who} did not confirm your doctor account.`, `Sign in to see details: ${link}`]
+      break
+  }
+  const body = [
+    `Hello ${displayName(p.recipient.name)},`,
+    '',
+    ...lines.flatMap((l) => [l, '']),
+    'This message holds no medical information; everything else is in MedLedger once you sign in.',
+    '-- ',
+    'MedLedger',
+    '',
+  ].join('\n')
+  return { subject, body }
+}
+
+/** A name as it may stand in a header or a line: one line, no control characters, bounded. */
+function displayName(name: string): string {
+  const clean = name.replace(/[\p{Cc}\p{Zl}\p{Zp}]+/gu, ' ').replace(/\s+/g, ' ').trim()
+  return (clean.length > 80 ? `${clean.slice(0, 79)}…` : clean) || 'Someone'
+}
+
+function count(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`
+}
+
+function duration(seconds: number): string {
+  if (seconds % 86400 === 0) return count(seconds / 86400, 'day', 'days')
+  return count(Math.ceil(seconds / 3600), 'hour', 'hours')
+}
+
+function date(d: Date): string {
+  return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`
+}
