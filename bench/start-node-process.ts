@@ -37,6 +37,8 @@ export async function startNodeProcess({ home, adminEmail, adminPassword, timeou
       MEDLEDGER_ADMIN_PASSWORD: adminPassword,
       // Cheap Argon2 so sign-ins do not dominate; the KDF is not what is measured here.
       MEDLEDGER_KDF: '{"m":1024,"t":1,"p":1}',
+      // Password-only sign-in: two-factor sign-in is not what is measured here.
+      MEDLEDGER_MFA_ROLES: 'none',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,

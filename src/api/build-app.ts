@@ -10,6 +10,7 @@ import { hospitalRoutes } from './routes/hospitals.ts'
 import { userRoutes } from './routes/users.ts'
 import { recordRoutes } from './routes/records.ts'
 import { statusRoutes } from './routes/status.ts'
+import { mfaRoutes, restrictDuringMfaEnrollment } from './routes/mfa.ts'
 import { consentRoutes } from './routes/consent.ts'
 import { mailRoutes } from './routes/mail.ts'
 
@@ -60,6 +61,7 @@ export async function buildApp({ services }: { services: Services }): Promise<Fa
     if (!m) throw new AppError('UNAUTHENTICATED')
     req.actor = authenticate(services, m[1])
     req.token = m[1]
+    restrictDuringMfaEnrollment(req)
   })
   app.addHook('onSend', async (_req, reply) => {
     reply.header('cache-control', 'no-store')
@@ -81,6 +83,7 @@ export async function buildApp({ services }: { services: Services }): Promise<Fa
   const ctx = { services }
   await app.register(async (scope) => {
     await authRoutes(scope, ctx)
+    await mfaRoutes(scope, ctx)
     await hospitalRoutes(scope, ctx)
     await userRoutes(scope, ctx)
     await statusRoutes(scope, ctx)

@@ -5,6 +5,7 @@ import { start } from './commands/start.ts'
 import * as cmd from './commands/client-commands.ts'
 import * as consent from './commands/consent.ts'
 import { mailList } from './commands/mail.ts'
+import { mfaEnroll, mfaVerify } from './commands/mfa.ts'
 import { AppError } from '../errors.ts'
 
 const usage = `medledger — encrypted medical records in IPFS, anchored on an Ethereum ledger
@@ -15,7 +16,8 @@ Node:
 Client (talks to a node: --api URL, env MEDLEDGER_API, default http://127.0.0.1:8080;
         --json prints one JSON document; passwords are read from stdin):
   medledger status
-  medledger login --email E                 keeps the session under ~/.medledger
+  medledger login --email E [--totp CODE]   keeps the session under ~/.medledger; --totp once MFA is on
+  medledger mfa enroll | mfa verify CODE    two-factor sign-in: authenticator app (TOTP), then recovery codes
   medledger logout [--as E]
   medledger hospital create --name N [--key-scheme x25519-hpke|rsa-oaep-4096]
   medledger hospital list
@@ -50,7 +52,9 @@ const common = {
 const commandOptions: Record<string, ParseArgsConfig['options']> = {
   start: { home: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'chain-rpc': { type: 'string' }, config: { type: 'string' } },
   status: {},
-  login: { email: { type: 'string' } },
+  login: { email: { type: 'string' }, totp: { type: 'string' } },
+  'mfa enroll': {},
+  'mfa verify': {},
   logout: {},
   'hospital create': { name: { type: 'string' }, 'key-scheme': { type: 'string' } },
   'hospital list': {},
@@ -108,6 +112,8 @@ export async function main(argv: string[]): Promise<void> {
     case 'status': return cmd.statusCommand(c)
     case 'login': return cmd.loginCommand(c, f)
     case 'logout': return cmd.logoutCommand(c)
+    case 'mfa enroll': return mfaEnroll(c)
+    case 'mfa verify': return mfaVerify(c, parsed.positionals[0])
     case 'hospital create': return cmd.hospitalCreate(c, f)
     case 'hospital list': return cmd.hospitalList(c)
     case 'user create': return cmd.userCreate(c, f)

@@ -69,20 +69,20 @@ describe('notification templates', () => {
 // be refused, because a notification has no place for free text. An unused directive fails too.
 const by = { accountId: 'acc-1' }
 // @ts-expect-error a denial's reason stays in the app
-export const withReason: NotifyParams = { kind: 'access-denied', accountId: 'acc-2', by, reason: sentinels.reason }
+const withReason: NotifyParams = { kind: 'access-denied', accountId: 'acc-2', by, reason: sentinels.reason }
 // @ts-expect-error a request's purpose stays in the app
-export const withPurpose: NotifyParams = { kind: 'access-requested', accountId: 'acc-2', by, recordCount: 'all', durationSeconds: 86400, purpose: sentinels.purpose }
+const withPurpose: NotifyParams = { kind: 'access-requested', accountId: 'acc-2', by, recordCount: 'all', durationSeconds: 86400, purpose: sentinels.purpose }
 // @ts-expect-error an emergency's reason stays in the app
-export const emergencyReason: NotifyParams = { kind: 'emergency-access', accountId: 'acc-2', by, expiresAt, reason: sentinels.reason }
+const emergencyReason: NotifyParams = { kind: 'emergency-access', accountId: 'acc-2', by, expiresAt, reason: sentinels.reason }
 // @ts-expect-error no file name
-export const withFileName: NotifyParams = { kind: 'record-added', accountId: 'acc-2', by, fileName: sentinels.fileName }
+const withFileName: NotifyParams = { kind: 'record-added', accountId: 'acc-2', by, fileName: sentinels.fileName }
 // @ts-expect-error no token
-export const withToken: NotifyParams = { kind: 'access-approved', accountId: 'acc-2', by, recordCount: 1, expiresAt, token: sentinels.token }
+const withToken: NotifyParams = { kind: 'access-approved', accountId: 'acc-2', by, recordCount: 1, expiresAt, token: sentinels.token }
 // @ts-expect-error the other party is an id: its name is read from the database, not taken from the caller
-export const byName: NotifyParams = { kind: 'access-revoked', accountId: 'acc-2', by: { name: sentinels.reason, role: 'patient' } }
+const byName: NotifyParams = { kind: 'access-revoked', accountId: 'acc-2', by: { name: sentinels.reason, role: 'patient' } }
 // @ts-expect-error the recordCount is a number, not a list of record names
-export const namedRecords: NotifyParams = { kind: 'access-requested', accountId: 'acc-2', by, recordCount: [sentinels.fileName], durationSeconds: 86400 }
+const namedRecords: NotifyParams = { kind: 'access-requested', accountId: 'acc-2', by, recordCount: [sentinels.fileName], durationSeconds: 86400 }
 // @ts-expect-error a kind outside the closed list
-export const unknownKind: NotifyParams = { kind: 'diagnosis-ready', accountId: 'acc-2', by }
+const unknownKind: NotifyParams = { kind: 'diagnosis-ready', accountId: 'acc-2', by }
 // @ts-expect-error the template itself has no field for a diagnosis either
-export const templateDiagnosis: RenderNotificationParams = { kind: 'record-added', recipient: recipients.patient, by: recipients.doctor, baseUrl: '', diagnosis: sentinels.diagnosis }
+const templateDiagnosis: RenderNotificationParams = { kind: 'record-added', recipient: recipients.patient, by: recipients.doctor, baseUrl: '', diagnosis: sentinels.diagnosis }

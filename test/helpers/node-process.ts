@@ -9,7 +9,8 @@ export const bin = join(root, 'bin', 'medledger.js')
 export const fixtures = join(root, '..', 'shared', 'fixtures')
 
 /** Cheap Argon2id for tests: the cost is a deployment setting, not what is under test. */
-export const testEnv = { MEDLEDGER_KDF: '{"m":1024,"t":1,"p":1}', MEDLEDGER_ADMIN_EMAIL: 'admin@example.org', MEDLEDGER_ADMIN_PASSWORD: 'admin-password-123' }
+/** Two-factor sign-in is off here (`none`) so tests sign in with a password; MFA tests turn it on. */
+export const testEnv = { MEDLEDGER_KDF: '{"m":1024,"t":1,"p":1}', MEDLEDGER_ADMIN_EMAIL: 'admin@example.org', MEDLEDGER_ADMIN_PASSWORD: 'admin-password-123', MEDLEDGER_MFA_ROLES: 'none' }
 
 export interface NodeProcess {
   url: string

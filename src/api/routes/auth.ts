@@ -1,37 +1,107 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import { login, logout } from '../../accounts/sessions.ts'
+import { issueSiweNonce, linkWallet, signInWithEthereum, siweSite } from '../../accounts/siwe.ts'
+import { AccountLockedError } from '../../accounts/lockout.ts'
 import { actorOf } from '../build-app.ts'
+import { duringMfaEnrollment } from './mfa.ts'
 import { accountSchema, errors } from './schemas.ts'
 import type { Services } from '../../services.ts'
 
-/** Sign-in with e-mail and password, sign-out, and who am I. */
+const sessionSchema = {
+  type: 'object',
+  properties: {
+    token: { type: 'string' },
+    expiresAt: { type: 'string' },
+    account: accountSchema,
+    mfaEnrollmentRequired: { type: 'boolean', description: 'Your role needs two-factor sign-in and you have not enrolled: until you do (POST /mfa/totp, /mfa/totp/verify), this session may only enrol, read /auth/me and sign out.' },
+    keysUnlocked: { type: 'boolean', description: 'False for a wallet (SIWE) session: it cannot use your keys, so operations that need them answer KEYS_LOCKED.' },
+  },
+} as const
+
+const siweBody = {
+  type: 'object',
+  required: ['message', 'signature'],
+  additionalProperties: false,
+  properties: {
+    message: { type: 'string', maxLength: 4096, description: 'The EIP-4361 message exactly as signed, with a nonce from POST /auth/siwe/nonce.' },
+    signature: { type: 'string', maxLength: 2050, description: 'The personal_sign (EIP-191) signature, 0x-hex.' },
+  },
+} as const
+
+/** Tells a locked-out client when to come back (Retry-After), then lets the error handler answer. */
+function withRetryAfter<T>(reply: FastifyReply, run: () => Promise<T>): Promise<T> {
+  return run().catch((err: unknown) => {
+    if (err instanceof AccountLockedError) reply.header('retry-after', String(err.retryAfterSeconds))
+    throw err
+  })
+}
+
+/** Sign-in with e-mail, password and second factor, or with a wallet (SIWE); sign-out; who am I. */
 export async function authRoutes(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
   app.post('/auth/login', {
+    config: duringMfaEnrollment,
     schema: {
       tags: ['auth'],
-      summary: 'Sign in with e-mail and password; returns a bearer token (kept server-side only as its SHA-256).',
+      summary: 'Sign in with e-mail and password, plus a TOTP or recovery code once the account has an authenticator; returns a bearer token (kept server-side only as its SHA-256). Repeated failures lock the e-mail out with growing back-off (429 ACCOUNT_LOCKED).',
       security: [],
       body: {
         type: 'object',
         required: ['email', 'password'],
         additionalProperties: false,
-        properties: { email: { type: 'string', maxLength: 320 }, password: { type: 'string', maxLength: 1024 } },
+        properties: {
+          email: { type: 'string', maxLength: 320 },
+          password: { type: 'string', maxLength: 1024 },
+          totp: { type: 'string', maxLength: 64, description: 'A 6-digit code from the authenticator app, or one of the recovery codes.' },
+        },
       },
-      response: {
-        200: { type: 'object', properties: { token: { type: 'string' }, expiresAt: { type: 'string' }, account: accountSchema } },
-        ...errors(400, 401),
-      },
+      response: { 200: sessionSchema, ...errors(400, 401, 429) },
     },
-  }, async (req) => {
-    const { email, password } = req.body as { email: string; password: string }
-    return login(services, { email, password })
+  }, async (req, reply) => {
+    const { email, password, totp } = req.body as { email: string; password: string; totp?: string }
+    return withRetryAfter(reply, () => login(services, { email, password, totp }))
   })
 
-  app.post('/auth/logout', { schema: { tags: ['auth'], summary: 'End this session.', response: { 204: { type: 'null' }, ...errors(401) } } }, async (req, reply) => {
+  app.post('/auth/siwe/nonce', {
+    config: duringMfaEnrollment,
+    schema: {
+      tags: ['auth'],
+      summary: 'A single-use nonce (128 random bits, valid five minutes) for an EIP-4361 Sign-In with Ethereum message.',
+      security: [],
+      response: { 200: { type: 'object', properties: { nonce: { type: 'string' }, expiresAt: { type: 'string' } } } },
+    },
+  }, async () => issueSiweNonce(services))
+
+  app.post('/auth/siwe', {
+    config: duringMfaEnrollment,
+    schema: {
+      tags: ['auth'],
+      summary: 'Sign in with a wallet linked to an account (EIP-4361): checks the nonce (used up on success), the domain and URI (this node), the chain id (this node\'s ledger), the validity window and the signature. The session cannot use the account\'s keys.',
+      security: [],
+      body: { ...siweBody, properties: { ...siweBody.properties, totp: { type: 'string', maxLength: 64, description: 'Needed when the account has an authenticator.' } } },
+      response: { 200: sessionSchema, ...errors(400, 401, 429) },
+    },
+  }, async (req, reply) => {
+    const b = req.body as { message: string; signature: string; totp?: string }
+    return withRetryAfter(reply, () => signInWithEthereum(services, { ...b, site: siweSite(services, req.headers.host) }))
+  })
+
+  app.post('/auth/wallet', {
+    schema: {
+      tags: ['auth'],
+      summary: 'Link a wallet to your account by signing an EIP-4361 message for this node (same checks as /auth/siwe). Needs a password session.',
+      body: siweBody,
+      response: { 200: { type: 'object', properties: { walletAddress: { type: 'string' } } }, ...errors(400, 401, 403, 409) },
+    },
+  }, async (req) => {
+    const b = req.body as { message: string; signature: string }
+    return linkWallet(services, { actor: actorOf(req), ...b, site: siweSite(services, req.headers.host) })
+  })
+
+  app.post('/auth/logout', { config: duringMfaEnrollment, schema: { tags: ['auth'], summary: 'End this session.', response: { 204: { type: 'null' }, ...errors(401) } } }, async (req, reply) => {
     actorOf(req)
     logout(services, req.token!)
     return reply.status(204).send()
   })
 
-  app.get('/auth/me', { schema: { tags: ['auth'], summary: 'The signed-in account.', response: { 200: accountSchema, ...errors(401) } } }, async (req) => actorOf(req).account)
+  app.get('/auth/me', { config: duringMfaEnrollment, schema: { tags: ['auth'], summary: 'The signed-in account.', response: { 200: accountSchema, ...errors(401) } } }, async (req) => actorOf(req).account)
 }
