@@ -62,8 +62,11 @@ export async function userRoutes(app: FastifyInstance, { services }: { services:
     },
   }, async (req) => {
     const actor = actorOf(req)
-    const row = findAccount(services.db, (req.body as { ref: string }).ref)
-    if (!row || !visible(actor, row)) throw new AppError('UNKNOWN_ACCOUNT')
+    const ref = (req.body as { ref: string }).ref.trim().toLowerCase()
+    const me = actor.account
+    if ([me.email, me.id, me.address.toLowerCase()].includes(ref)) return me
+    const row = findAccount(services.db, ref)
+    if (!row || !(visible(actor, row) || hasAccessPath(services, actor, row))) throw new AppError('UNKNOWN_ACCOUNT')
     return toAccount(row)
   })
 
@@ -112,6 +115,14 @@ export async function userRoutes(app: FastifyInstance, { services }: { services:
       response: { 200: accountSchema, ...errors(400, 401, 403, 404, 409, 502, 503) },
     },
   }, async (req) => rejectDoctor(services, { actor: actorOf(req), id: (req.params as { id: string }).id, reason: (req.body as { reason: string }).reason }))
+}
+
+/** A doctor of another hospital sees a patient who granted, shared or had to open (break-glass) records to them. */
+function hasAccessPath(s: Services, actor: Actor, row: AccountRow): boolean {
+  if (actor.account.role !== 'doctor' || row.role !== 'patient') return false
+  return Boolean(s.db.prepare(`SELECT 1 FROM access_requests WHERE requester_id = ? AND patient_id = ? AND status IN ('pending', 'approved')
+    UNION ALL SELECT 1 FROM shares WHERE grantee_id = ? AND patient_id = ? UNION ALL SELECT 1 FROM emergencies WHERE doctor_id = ? AND patient_id = ? LIMIT 1`)
+    .get(actor.account.id, row.id, actor.account.id, row.id, actor.account.id, row.id))
 }
 
 function visible(actor: Actor, row: AccountRow): boolean {

@@ -1,0 +1,170 @@
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { Api, cleanup, seed, startNodeProcess, testEnv, type NodeProcess } from './helpers/node-process.ts'
+
+type Role = 'admin' | 'staff' | 'pendingDoctor' | 'doctor' | 'otherDoctor' | 'patient' | 'otherPatient' | 'anonymous'
+const roles: Role[] = ['admin', 'staff', 'pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient', 'anonymous']
+const signedIn = roles.filter((r) => r !== 'anonymous')
+
+interface Call { path: string; body?: unknown; headers?: Record<string, string>; token?: string | null; raw?: Uint8Array }
+interface Row {
+  /** Roles that must succeed (2xx); every other role must be refused (401, 403 or 404). `public`: no role is refused for lack of a session or a role. */
+  allow: Role[] | 'public'
+  /** Builds the request for one role; state-changing routes prepare fresh objects so an allowed call can succeed. */
+  call: (role: Role) => Promise<Call> | Call
+}
+
+describe('authorization matrix: every role × every API route', () => {
+  let node: NodeProcess
+  let api: Api
+  const token: Partial<Record<Role, string>> = {}
+  let a: Awaited<ReturnType<typeof seed>>
+  let b: Awaited<ReturnType<typeof seed>>
+  let otherPatientEmail = ''
+  let emergencyPatientEmail = ''
+  let recordId = ''
+  let grantedRecordId = ''
+  let requestForView = ''
+  let n = 0
+  const unique = (tag: string) => `${tag}-${++n}-${randomBytes(3).toString('hex')}@example.org`
+
+  before(async () => {
+    node = await startNodeProcess()
+    api = new Api(node.url)
+    a = await seed(api, { hospitalName: 'Alpha', tag: 'alpha' })
+    b = await seed(api, { hospitalName: 'Beta', tag: 'beta' })
+    token.admin = a.admin
+    token.doctor = a.doctor.token
+    token.patient = a.patient.token
+    token.otherDoctor = b.doctor.token
+    const mk = async (role: string, email: string, hospital = a.hospital.id) => {
+      const r = await api.json('POST', '/users', { role, hospital, email, name: role, password: 'matrix-password-123' }, a.admin)
+      assert.equal(r.status, 201, JSON.stringify(r.body))
+      return api.login(email, 'matrix-password-123')
+    }
+    token.staff = await mk('staff', 'staff-alpha@example.org')
+    otherPatientEmail = 'other-patient@example.org'
+    token.otherPatient = await mk('patient', otherPatientEmail)
+    emergencyPatientEmail = 'emergency-patient@example.org'
+    await mk('patient', emergencyPatientEmail)
+    const signup = await api.json('POST', '/signup', { role: 'doctor', hospital: a.hospital.id, email: 'pending@example.org', name: 'Pending', password: 'matrix-password-123', licence: 'LIC-0001' }, null)
+    assert.equal(signup.status, 201)
+    token.pendingDoctor = await api.login('pending@example.org', 'matrix-password-123')
+    recordId = (await api.upload(a.doctor.token, a.patient.email, 'matrix.txt', Buffer.from('matrix'))).body.recordId
+    // Requests the table approves to test approve/revoke name only this record, so the reads of
+    // `recordId` stay the patient's and the author's alone.
+    grantedRecordId = (await api.upload(a.doctor.token, a.patient.email, 'granted.txt', Buffer.from('granted'))).body.recordId
+    requestForView = (await api.json('POST', '/access-requests', { patient: a.patient.email, purpose: 'view', days: 1 }, b.doctor.token)).body.requestId
+  })
+  after(async () => {
+    await node?.stop()
+    cleanup(node?.home)
+  })
+
+  const freshRequest = async () => (await api.json('POST', '/access-requests', { patient: a.patient.email, recordIds: [grantedRecordId], purpose: 'matrix', days: 1 }, b.doctor.token)).body.requestId as string
+  const freshSignup = async () => (await api.json('POST', '/signup', { role: 'doctor', hospital: a.hospital.id, email: unique('signup'), name: 'S', password: 'matrix-password-123', licence: 'LIC-9999' }, null)).body.account.id as string
+
+  const table: Record<string, Row> = {
+    'GET /api/v1/health': { allow: 'public', call: () => ({ path: '/health' }) },
+    'GET /api/v1/status': { allow: 'public', call: () => ({ path: '/status' }) },
+    'POST /api/v1/auth/login': { allow: 'public', call: () => ({ path: '/auth/login', body: { email: a.patient.email, password: a.patient.password }, token: null }) },
+    'POST /api/v1/signup': { allow: 'public', call: () => ({ path: '/signup', body: { role: 'patient', hospital: a.hospital.id, email: unique('self'), name: 'Self', password: 'matrix-password-123' }, token: null }) },
+    'POST /api/v1/auth/logout': {
+      allow: signedIn,
+      call: async (role) => {
+        if (role === 'anonymous') return { path: '/auth/logout' }
+        // A session of its own, so the matrix keeps the role's main session.
+        const creds: Record<string, [string, string]> = {
+          admin: [testEnv.MEDLEDGER_ADMIN_EMAIL, testEnv.MEDLEDGER_ADMIN_PASSWORD], staff: ['staff-alpha@example.org', 'matrix-password-123'],
+          pendingDoctor: ['pending@example.org', 'matrix-password-123'], doctor: [a.doctor.email, a.doctor.password], otherDoctor: [b.doctor.email, b.doctor.password],
+          patient: [a.patient.email, a.patient.password], otherPatient: [otherPatientEmail, 'matrix-password-123'],
+        }
+        return { path: '/auth/logout', token: await api.login(...creds[role]) }
+      },
+    },
+    'GET /api/v1/auth/me': { allow: signedIn, call: () => ({ path: '/auth/me' }) },
+    'POST /api/v1/hospitals': { allow: ['admin'], call: () => ({ path: '/hospitals', body: { name: `H ${++n}` } }) },
+    'GET /api/v1/hospitals': { allow: signedIn, call: () => ({ path: '/hospitals' }) },
+    'POST /api/v1/hospitals/{id}/vote': {
+      allow: ['staff'],
+      call: async () => ({ path: `/hospitals/${(await api.json('POST', '/hospitals', { name: `Vote ${++n}` }, a.admin)).body.id}/vote`, body: { approve: true } }),
+    },
+    'POST /api/v1/users': { allow: ['admin', 'staff'], call: () => ({ path: '/users', body: { role: 'patient', hospital: a.hospital.id, email: unique('p'), name: 'P', password: 'matrix-password-123' } }) },
+    'GET /api/v1/users': { allow: signedIn, call: () => ({ path: '/users' }) },
+    'POST /api/v1/users/resolve': { allow: signedIn, call: async (role) => ({ path: '/users/resolve', body: { ref: role === 'anonymous' ? a.patient.email : (await api.json('GET', '/auth/me', undefined, token[role])).body.email } }) },
+    'GET /api/v1/doctors/pending': { allow: ['admin', 'staff'], call: () => ({ path: '/doctors/pending' }) },
+    'POST /api/v1/doctors/{id}/confirm': { allow: ['admin', 'staff'], call: async () => ({ path: `/doctors/${await freshSignup()}/confirm` }) },
+    'POST /api/v1/doctors/{id}/reject': { allow: ['admin', 'staff'], call: async () => ({ path: `/doctors/${await freshSignup()}/reject`, body: { reason: 'no licence' } }) },
+    'POST /api/v1/records': {
+      allow: ['doctor'],
+      call: () => ({ path: '/records', raw: Buffer.from('x'), headers: { 'content-type': 'text/plain', 'x-medledger-patient': a.patient.email, 'x-medledger-file-name': 'x.txt' } }),
+    },
+    'GET /api/v1/records': { allow: ['pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient'], call: () => ({ path: '/records' }) },
+    'GET /api/v1/records/{id}': { allow: ['doctor', 'patient'], call: () => ({ path: `/records/${recordId}` }) },
+    'GET /api/v1/records/{id}/meta': { allow: ['doctor', 'patient'], call: () => ({ path: `/records/${recordId}/meta` }) },
+    'POST /api/v1/verify': { allow: signedIn, call: () => ({ path: '/verify', body: { all: true } }) },
+    'POST /api/v1/access-requests': { allow: ['doctor', 'otherDoctor'], call: () => ({ path: '/access-requests', body: { patient: a.patient.email, purpose: 'matrix', days: 1 } }) },
+    'GET /api/v1/access-requests': { allow: ['admin', 'pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient'], call: () => ({ path: '/access-requests' }) },
+    'GET /api/v1/access-requests/{id}': { allow: ['admin', 'otherDoctor', 'patient'], call: () => ({ path: `/access-requests/${requestForView}` }) },
+    'POST /api/v1/access-requests/{id}/approve': { allow: ['patient'], call: async () => ({ path: `/access-requests/${await freshRequest()}/approve`, body: {} }) },
+    'POST /api/v1/access-requests/{id}/deny': { allow: ['patient'], call: async () => ({ path: `/access-requests/${await freshRequest()}/deny`, body: { reason: 'no' } }) },
+    'POST /api/v1/access-requests/{id}/revoke': {
+      allow: ['patient'],
+      call: async () => {
+        const id = await freshRequest()
+        await api.json('POST', `/access-requests/${id}/approve`, {}, a.patient.token)
+        return { path: `/access-requests/${id}/revoke` }
+      },
+    },
+    'POST /api/v1/shares': { allow: ['patient'], call: () => ({ path: '/shares', body: { recordIds: [recordId], token: true, days: 1 } }) },
+    'GET /api/v1/shares': { allow: ['admin', 'staff', 'pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient'], call: () => ({ path: '/shares' }) },
+    'POST /api/v1/shares/{id}/revoke': {
+      allow: ['patient'],
+      call: async () => ({ path: `/shares/${(await api.json('POST', '/shares', { recordIds: [recordId], token: true, days: 1 }, a.patient.token)).body.shareId}/revoke` }),
+    },
+    'POST /api/v1/emergencies': { allow: ['doctor', 'otherDoctor'], call: () => ({ path: '/emergencies', body: { patient: emergencyPatientEmail, reason: 'matrix emergency' } }) },
+    'GET /api/v1/emergencies': { allow: ['admin', 'pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient'], call: () => ({ path: '/emergencies' }) },
+    'GET /api/v1/audit': { allow: ['admin', 'patient'], call: () => ({ path: `/audit?patient=${a.patient.id}` }) },
+    'GET /api/v1/mail': { allow: signedIn, call: () => ({ path: '/mail' }) },
+  }
+
+  it('has a row for every route of the API', async () => {
+    const doc = (await api.json('GET', '/openapi.json')).body
+    const routes = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
+      .flatMap(([path, ops]) => Object.keys(ops).filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m)).map((m) => `${m.toUpperCase()} ${path}`))
+      .filter((r) => !r.includes('/api/v1/docs'))
+    const missing = routes.filter((r) => !(r in table))
+    assert.deepEqual(missing, [], `routes with no row in the authorization matrix: ${missing.join(', ')}`)
+    const stale = Object.keys(table).filter((r) => !routes.includes(r))
+    assert.deepEqual(stale, [], `rows for routes that do not exist: ${stale.join(', ')}`)
+  })
+
+  for (const role of roles) {
+    it(`${role}: allowed where the table says, refused everywhere else`, async () => {
+      const failures: string[] = []
+      for (const [route, row] of Object.entries(table)) {
+        const [method] = route.split(' ')
+        const c = await row.call(role)
+        const t = c.token === null ? undefined : c.token ?? token[role]
+        const res = await api.call(method, c.path, {
+          token: t ?? null,
+          headers: c.headers,
+          ...(c.raw ? { body: c.raw as unknown as BodyInit } : c.body !== undefined ? { json: c.body } : {}),
+        })
+        const text = await res.text()
+        const expectAllow = row.allow === 'public' || row.allow.includes(role)
+        if (row.allow === 'public') {
+          if (res.status === 401 || res.status === 403) failures.push(`${route}: public, got ${res.status} ${text}`)
+        } else if (expectAllow && (res.status < 200 || res.status >= 300)) {
+          failures.push(`${route}: should be allowed, got ${res.status} ${text}`)
+        } else if (!expectAllow && ![401, 403, 404].includes(res.status)) {
+          failures.push(`${route}: should be refused, got ${res.status} ${text.slice(0, 200)}`)
+        } else if (!expectAllow && role === 'anonymous' && res.status !== 401) {
+          failures.push(`${route}: anonymous should get 401, got ${res.status}`)
+        }
+      }
+      assert.deepEqual(failures, [])
+    })
+  }
+})
