@@ -28,6 +28,7 @@ import { setUpAccounts } from './set-up-accounts.ts'
 import { measureLatency } from './measure-latency.ts'
 import { measureRss } from './measure-rss.ts'
 import { measureGas } from './measure-gas.ts'
+import { measureConsent } from './measure-consent.ts'
 
 const MiB = 1 << 20
 const { values: flags } = parseArgs({ options: { json: { type: 'boolean' }, quick: { type: 'boolean' } }, strict: true })
@@ -39,6 +40,8 @@ const targets = {
   pipelineRatio: { min: 0.5, text: '≥ 0.5' },
   rssGrowthMiBFor1GiB: { below: 100, text: '< 100 MiB' },
   gasAnchor: { max: 60_000, text: '≤ 60,000' },
+  gasApprove: { max: 60_000, text: '≤ 60,000' },
+  gasAuditRead: { max: 30_000, text: '≤ 30,000' },
 }
 /** The whole run must not outlive this, whatever hangs. */
 const deadlineMs = 6 * 60_000
@@ -167,7 +170,7 @@ async function main(): Promise<Record<string, unknown>> {
     const latency = await measureLatency(api, accounts, pool, { iterations: sizes.iterations, warmups: sizes.warmups })
     progress(`latency: upload p50 ${latency.upload1MiB.p50Ms} ms p95 ${latency.upload1MiB.p95Ms} ms; read p50 ${latency.read1MiB.p50Ms} ms p95 ${latency.read1MiB.p95Ms} ms`)
 
-    const status = await api.json<{ chainRpc: string; contracts: { registry: Address; recordLedger: Address } }>('GET', '/status')
+    const status = await api.json<{ chainRpc: string; contracts: { registry: Address; recordLedger: Address; consent: Address } }>('GET', '/status')
     const gas = await measureGas({
       chainRpc: status.chainRpc,
       registry: status.contracts.registry,
@@ -176,6 +179,13 @@ async function main(): Promise<Record<string, unknown>> {
       hospital: accounts.hospitalAddress as Address,
     })
     progress(`gas: anchor ${gas.anchor}, register ${gas.register}`)
+
+    progress('consent: a second hospital\'s doctor asks, the patient approves, granted reads, revoke, share, break-glass')
+    const consent = await measureConsent(api, accounts, {
+      adminEmail, adminPassword, uploads: latency.uploads, iterations: sizes.iterations, warmups: sizes.warmups,
+      chainRpc: status.chainRpc, consent: status.contracts.consent,
+    })
+    progress(`consent: gas ${JSON.stringify(consent.gas)}; granted read p50 ${consent.grantedRead1MiB.p50Ms} ms p95 ${consent.grantedRead1MiB.p95Ms} ms`)
 
     progress(`rss: one ${sizes.rss / MiB} MiB upload streamed from a generator, VmRSS of pid ${node.pid} every 20 ms`)
     const rss = await measureRss(api, accounts, pool, { pid: node.pid, bytes: sizes.rss })
@@ -189,11 +199,14 @@ async function main(): Promise<Record<string, unknown>> {
       upload1MiB: latency.upload1MiB,
       read1MiB: latency.read1MiB,
       rssGrowthMiBFor1GiB: rss.growthMiB,
-      gas: { anchor: gas.anchor, register: gas.register },
+      gas: { anchor: gas.anchor, register: gas.register, ...consent.gas },
+      grantedRead1MiB: consent.grantedRead1MiB,
       targets: {
         pipelineRatio: { target: targets.pipelineRatio.text, met: pipelineRatio >= targets.pipelineRatio.min },
         rssGrowthMiBFor1GiB: { target: targets.rssGrowthMiBFor1GiB.text, met: rss.growthMiB < targets.rssGrowthMiBFor1GiB.below },
         gasAnchor: { target: targets.gasAnchor.text, met: gas.anchor <= targets.gasAnchor.max },
+        gasApprove: { target: targets.gasApprove.text, met: consent.gas.approve <= targets.gasApprove.max },
+        gasAuditRead: { target: targets.gasAuditRead.text, met: consent.gas.auditRead <= targets.gasAuditRead.max },
       },
       context: {
         quick: flags.quick === true,
@@ -225,6 +238,8 @@ async function main(): Promise<Record<string, unknown>> {
           recordId: rss.record.recordId,
         },
         gasAddHospital: gas.addHospital,
+        gasEmergencyRelease: consent.gasEmergencyRelease,
+        grantedRecords: consent.grantedRecords,
       },
     }
   } catch (err) {
@@ -248,6 +263,13 @@ function table(r: Record<string, any>): string {
     ['  (VmHWM growth; upload speed)', `${r.context.rss.vmHwmGrowthMiB ?? '?'} MiB`, `${r.context.rss.uploadMBps} MB/s`, ''],
     ['gas: anchor', String(r.gas.anchor), r.targets.gasAnchor.target, yes(r.targets.gasAnchor.met)],
     ['gas: account registration', String(r.gas.register), '', ''],
+    ['gas: access request', String(r.gas.request), '', ''],
+    ['gas: approve (patient-signed grant)', String(r.gas.approve), r.targets.gasApprove.target, yes(r.targets.gasApprove.met)],
+    ['gas: revoke', String(r.gas.revoke), '', ''],
+    ['gas: share (token)', String(r.gas.share), '', ''],
+    ['gas: emergency (break-glass declared)', String(r.gas.emergency), '', ''],
+    ['gas: audit of one read', String(r.gas.auditRead), r.targets.gasAuditRead.target, yes(r.targets.gasAuditRead.met)],
+    ['read 1 MiB under a grant, other hospital\'s doctor', `p50 ${r.grantedRead1MiB.p50Ms} ms, p95 ${r.grantedRead1MiB.p95Ms} ms`, `${r.context.latencyIterations} runs`, ''],
   ]
   const widths = rows[0].map((_, i) => Math.max(...rows.map(row => row[i].length)))
   const line = (row: string[]) => row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()
