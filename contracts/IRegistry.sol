@@ -223,7 +223,7 @@ interface IRegistry {
      * Requirements:
      * - `role` is `Doctor` or `Patient`;
      * - `hospital` is a member; `encryptionKey` is non-zero;
-     * - the caller is neither registered nor a hospital.
+     * - the caller is neither registered nor a hospital, nor a candidate hospital under a vote.
      *
      * Emits a {RegistrationRequested} event; for a patient, an {AccountRegistered} event too.
      */
@@ -263,7 +263,7 @@ interface IRegistry {
      * - the caller has DEFAULT_ADMIN_ROLE, or is an `Active` `Staff` account of `hospital`
      *   registering a `Doctor` or a `Patient`;
      * - `hospital` is a member;
-     * - `account` is neither registered nor a hospital.
+     * - `account` is neither registered nor a hospital, nor a candidate hospital under a vote.
      *
      * Emits an {AccountRegistered} event.
      */

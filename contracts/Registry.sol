@@ -94,9 +94,7 @@ contract Registry is IRegistry, AccessControl {
         if (hospital == address(0)) revert RegistryZeroAddress();
         if (encryptionKey == bytes32(0)) revert RegistryInvalidKey();
         if (!_hospitals[hospital].member) revert RegistryUnknownHospital(hospital);
-        if (_accounts[msg.sender].role != Role.None || _hospitals[msg.sender].member) {
-            revert RegistryAlreadyRegistered(msg.sender);
-        }
+        _checkUnregistered(msg.sender);
 
         Status status = role == Role.Doctor ? Status.Pending : Status.Active;
         _accounts[msg.sender] = Account({role: role, status: status, keyScheme: keyScheme, hospital: hospital});
@@ -134,9 +132,7 @@ contract Registry is IRegistry, AccessControl {
         if (encryptionKey == bytes32(0)) revert RegistryInvalidKey();
         if (!_mayRegister(msg.sender, role, hospital)) revert RegistryUnauthorized(msg.sender);
         if (!_hospitals[hospital].member) revert RegistryUnknownHospital(hospital);
-        if (_accounts[account].role != Role.None || _hospitals[account].member) {
-            revert RegistryAlreadyRegistered(account);
-        }
+        _checkUnregistered(account);
 
         _accounts[account] = Account({role: role, status: Status.Active, keyScheme: keyScheme, hospital: hospital});
         encryptionKeyOf[account] = encryptionKey;
@@ -175,6 +171,13 @@ contract Registry is IRegistry, AccessControl {
         if (emergencyKey == bytes32(0)) revert RegistryInvalidKey();
         if (_hospitals[hospital].member) revert RegistryHospitalExists(hospital);
         if (_accounts[hospital].role != Role.None) revert RegistryAlreadyRegistered(hospital);
+    }
+
+    /// @dev An address that may become an account: neither an account nor a hospital, nor a
+    /// candidate hospital under a vote (an admission would make it both).
+    function _checkUnregistered(address account) private view {
+        if (_accounts[account].role != Role.None || _hospitals[account].member) revert RegistryAlreadyRegistered(account);
+        if (_proposals[account].kind != ProposalKind.None) revert RegistryProposalOpen(account);
     }
 
     /// @dev The admin or a member hospital may propose, when there is a member to vote.

@@ -533,6 +533,15 @@ describe('contracts', () => {
       await eventsOf(await write('admin', 'addHospital', 'hospitalA'), registryAbi, fresh)
       await eventsOf(await write('admin', 'proposeHospital', 'hospitalB'), registryAbi, fresh)
       await expectRevert(write('admin', 'addHospital', 'hospitalB'), 'RegistryProposalOpen', [addr('hospitalB')])
+      // a candidate under a vote cannot slip in as an account meanwhile
+      await expectRevert(
+        wallets.hospitalB!.writeContract({ address: fresh, abi: registryAbi, functionName: 'requestRegistration', args: [Role.Patient, addr('hospitalA'), X25519, key('b')], ...noFees }),
+        'RegistryProposalOpen', [addr('hospitalB')],
+      )
+      await expectRevert(
+        wallets.admin!.writeContract({ address: fresh, abi: registryAbi, functionName: 'registerAccount', args: [addr('hospitalB'), Role.Staff, addr('hospitalA'), X25519, key('b')], ...noFees }),
+        'RegistryProposalOpen', [addr('hospitalB')],
+      )
       // the only member's vote is a strict majority of one
       const { events } = await eventsOf(
         await wallets.hospitalA!.writeContract({ address: fresh, abi: registryAbi, functionName: 'voteOnHospital', args: [addr('hospitalB'), true], ...noFees }),
@@ -638,9 +647,11 @@ describe('contract build', () => {
   test('the deployed Registry runs the compiled runtime bytecode', () => {
     const { contracts, solcVersion } = loadArtifacts()
     assert.match(solcVersion, /^0\.8\.\d+/)
-    for (const name of ['Registry', 'RecordLedger', 'IRegistry', 'IRecordLedger']) assert.ok(contracts[name], name)
+    for (const name of ['Registry', 'RecordLedger', 'Consent', 'IRegistry', 'IRecordLedger', 'IConsent']) assert.ok(contracts[name], name)
     assert.equal(contracts.IRegistry!.bytecode, '0x')
+    assert.equal(contracts.IConsent!.bytecode, '0x')
     assert.ok(contracts.Registry!.deployedBytecode.length > 2)
+    assert.ok(contracts.Consent!.deployedBytecode.length > 2)
   })
 
   test('a build writes once, skips unchanged sources and recompiles changed ones', async () => {
