@@ -1,6 +1,9 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { Secret, TOTP } from 'otpauth'
+import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts'
+import { createSiweMessage } from 'viem/siwe'
 import { Api, cleanup, seed, startNodeProcess, testEnv, type NodeProcess } from './helpers/node-process.ts'
 
 type Role = 'admin' | 'staff' | 'pendingDoctor' | 'doctor' | 'otherDoctor' | 'patient' | 'otherPatient' | 'anonymous'
@@ -48,6 +51,9 @@ describe('authorization matrix: every role × every API route', () => {
     token.otherPatient = await mk('patient', otherPatientEmail)
     emergencyPatientEmail = 'emergency-patient@example.org'
     await mk('patient', emergencyPatientEmail)
+    // A wallet linked to an account that no row signs in with a password, for the SIWE row.
+    const linked = await api.json('POST', '/auth/wallet', await siwe(siweWallet), await api.login(emergencyPatientEmail, 'matrix-password-123'))
+    assert.equal(linked.status, 200, JSON.stringify(linked.body))
     const signup = await api.json('POST', '/signup', { role: 'doctor', hospital: a.hospital.id, email: 'pending@example.org', name: 'Pending', password: 'matrix-password-123', licence: 'LIC-0001' }, null)
     assert.equal(signup.status, 201)
     token.pendingDoctor = await api.login('pending@example.org', 'matrix-password-123')
@@ -62,13 +68,33 @@ describe('authorization matrix: every role × every API route', () => {
     cleanup(node?.home)
   })
 
+  const siweWallet = privateKeyToAccount(generatePrivateKey())
+  /** A signed EIP-4361 message for this node, with a fresh nonce. */
+  const siwe = async (wallet: PrivateKeyAccount) => {
+    const nonce = (await api.json('POST', '/auth/siwe/nonce', undefined, null)).body.nonce
+    const message = createSiweMessage({ address: wallet.address, chainId: 31337, domain: new URL(node.url).host, nonce, uri: `${node.url}/`, version: '1', issuedAt: new Date() })
+    return { message, signature: await wallet.signMessage({ message }) }
+  }
+  /** Starts TOTP enrolment for the role's own account and answers the current code. */
+  const totpCode = async (role: Role) => {
+    if (role === 'anonymous') return '000000'
+    const { secret } = (await api.json('POST', '/mfa/totp', undefined, token[role])).body
+    return TOTP.generate({ secret: Secret.fromBase32(secret) })
+  }
+
   const freshRequest = async () => (await api.json('POST', '/access-requests', { patient: a.patient.email, recordIds: [grantedRecordId], purpose: 'matrix', days: 1 }, b.doctor.token)).body.requestId as string
   const freshSignup = async () => (await api.json('POST', '/signup', { role: 'doctor', hospital: a.hospital.id, email: unique('signup'), name: 'S', password: 'matrix-password-123', licence: 'LIC-9999' }, null)).body.account.id as string
 
   const table: Record<string, Row> = {
     'GET /api/v1/health': { allow: 'public', call: () => ({ path: '/health' }) },
     'GET /api/v1/status': { allow: 'public', call: () => ({ path: '/status' }) },
-    'POST /api/v1/auth/login': { allow: 'public', call: () => ({ path: '/auth/login', body: { email: a.patient.email, password: a.patient.password }, token: null }) },
+    // An account that no row enrols in TOTP (the /mfa/totp/verify row enrols each role's own).
+    'POST /api/v1/auth/login': { allow: 'public', call: () => ({ path: '/auth/login', body: { email: emergencyPatientEmail, password: 'matrix-password-123' }, token: null }) },
+    'POST /api/v1/auth/siwe/nonce': { allow: 'public', call: () => ({ path: '/auth/siwe/nonce', token: null }) },
+    'POST /api/v1/auth/siwe': { allow: 'public', call: async () => ({ path: '/auth/siwe', body: await siwe(siweWallet), token: null }) },
+    'POST /api/v1/auth/wallet': { allow: signedIn, call: async () => ({ path: '/auth/wallet', body: await siwe(privateKeyToAccount(generatePrivateKey())) }) },
+    'GET /api/v1/mfa': { allow: signedIn, call: () => ({ path: '/mfa' }) },
+    'POST /api/v1/mfa/totp': { allow: signedIn, call: () => ({ path: '/mfa/totp' }) },
     'POST /api/v1/signup': { allow: 'public', call: () => ({ path: '/signup', body: { role: 'patient', hospital: a.hospital.id, email: unique('self'), name: 'Self', password: 'matrix-password-123' }, token: null }) },
     'POST /api/v1/auth/logout': {
       allow: signedIn,
@@ -127,6 +153,8 @@ describe('authorization matrix: every role × every API route', () => {
     'GET /api/v1/emergencies': { allow: ['admin', 'pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient'], call: () => ({ path: '/emergencies' }) },
     'GET /api/v1/audit': { allow: ['admin', 'patient'], call: () => ({ path: `/audit?patient=${a.patient.id}` }) },
     'GET /api/v1/mail': { allow: signedIn, call: () => ({ path: '/mail' }) },
+    // Last: it turns on TOTP for the role's account, which its later password sign-ins would need.
+    'POST /api/v1/mfa/totp/verify': { allow: signedIn, call: async (role) => ({ path: '/mfa/totp/verify', body: { code: await totpCode(role) } }) },
   }
 
   it('has a row for every route of the API', async () => {
