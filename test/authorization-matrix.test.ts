@@ -95,6 +95,14 @@ describe('authorization matrix: every role × every API route', () => {
     'POST /api/v1/auth/wallet': { allow: signedIn, call: async () => ({ path: '/auth/wallet', body: await siwe(privateKeyToAccount(generatePrivateKey())) }) },
     'GET /api/v1/mfa': { allow: signedIn, call: () => ({ path: '/mfa' }) },
     'POST /api/v1/mfa/totp': { allow: signedIn, call: () => ({ path: '/mfa/totp' }) },
+    'POST /api/v1/auth/recover': {
+      allow: 'public',
+      call: async () => {
+        const email = unique('recover')
+        const r = await api.json('POST', '/signup', { role: 'patient', hospital: a.hospital.id, email, name: 'R', password: 'matrix-password-123' }, null)
+        return { path: '/auth/recover', body: { email, recoveryCode: r.body.recoveryCode, newPassword: 'matrix-password-456' }, token: null }
+      },
+    },
     'POST /api/v1/signup': { allow: 'public', call: () => ({ path: '/signup', body: { role: 'patient', hospital: a.hospital.id, email: unique('self'), name: 'Self', password: 'matrix-password-123' }, token: null }) },
     'POST /api/v1/auth/logout': {
       allow: signedIn,

@@ -4,6 +4,7 @@ import { issueSiweNonce, linkWallet, signInWithEthereum, siweSite } from '../../
 import { AccountLockedError } from '../../accounts/lockout.ts'
 import { actorOf } from '../build-app.ts'
 import { duringMfaEnrollment } from './mfa.ts'
+import { recoverAccount } from '../../accounts/recover-account.ts'
 import { accountSchema, errors } from './schemas.ts'
 import type { Services } from '../../services.ts'
 
@@ -95,6 +96,25 @@ export async function authRoutes(app: FastifyInstance, { services }: { services:
   }, async (req) => {
     const b = req.body as { message: string; signature: string }
     return linkWallet(services, { actor: actorOf(req), ...b, site: siweSite(services, req.headers.host) })
+  })
+
+  app.post('/auth/recover', {
+    config: duringMfaEnrollment,
+    schema: {
+      tags: ['auth'],
+      summary: 'Forgotten password: set a new one with the recovery code shown at sign-up. Answers a NEW recovery code (shown once; the old one stops working) and ends every session of the account. Failures count towards the sign-in lock-out.',
+      security: [],
+      body: {
+        type: 'object',
+        required: ['email', 'recoveryCode', 'newPassword'],
+        additionalProperties: false,
+        properties: { email: { type: 'string', maxLength: 320 }, recoveryCode: { type: 'string', maxLength: 200 }, newPassword: { type: 'string', maxLength: 1024 } },
+      },
+      response: { 200: { type: 'object', properties: { recoveryCode: { type: 'string' } } }, ...errors(400, 401, 429) },
+    },
+  }, async (req) => {
+    const b = req.body as { email: string; recoveryCode: string; newPassword: string }
+    return recoverAccount(services, b)
   })
 
   app.post('/auth/logout', { config: duringMfaEnrollment, schema: { tags: ['auth'], summary: 'End this session.', response: { 204: { type: 'null' }, ...errors(401) } } }, async (req, reply) => {

@@ -1,3 +1,5 @@
+import { readdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { journalBacklog } from '../../ledger/replay-journal.ts'
 import { toLedgerError } from '../../ledger/send-transaction.ts'
@@ -23,6 +25,7 @@ export async function statusRoutes(app: FastifyInstance, { services }: { service
             hospitals: { type: 'integer' },
             accounts: { type: 'integer' },
             journalBacklog: { type: 'integer' },
+            ipfsBytes: { type: 'integer', description: 'Bytes of IPFS blocks on this node\'s disk (recounted at most every 30 s).' },
             version: { type: 'string' },
           },
         },
@@ -42,9 +45,28 @@ export async function statusRoutes(app: FastifyInstance, { services }: { service
       hospitals: count(`SELECT COUNT(*) AS n FROM hospitals WHERE state = 'active'`),
       accounts: count(`SELECT COUNT(*) AS n FROM accounts WHERE state = 'active'`),
       journalBacklog: journalBacklog(ledger),
+      ipfsBytes: await storeSize(services.ipfs.dir),
       version: '0.1.0',
     }
   })
 
   app.get('/health', { schema: { tags: ['node'], summary: 'Liveness.', security: [], response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } } }, async () => ({ ok: true }))
+}
+
+// Walking the block folders costs a stat per block, so a count is reused for a while.
+let sized: { dir: string; at: number; bytes: number } | undefined
+
+async function storeSize(dir: string): Promise<number> {
+  if (sized && sized.dir === dir && Date.now() - sized.at < 30_000) return sized.bytes
+  let bytes = 0
+  const walk = async (d: string): Promise<void> => {
+    for (const entry of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      const path = join(d, entry.name)
+      if (entry.isDirectory()) await walk(path)
+      else if (entry.isFile()) bytes += (await stat(path).catch(() => ({ size: 0 }))).size
+    }
+  }
+  await walk(join(dir, 'blocks'))
+  sized = { dir, at: Date.now(), bytes }
+  return bytes
 }
