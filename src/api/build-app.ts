@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
+import fastifyStatic from '@fastify/static'
 import { AppError, errorRegistry, type ErrorCode } from '../errors.ts'
 import { authenticate } from '../accounts/sessions.ts'
 import type { Actor } from '../accounts/account.ts'
@@ -25,6 +26,31 @@ declare module 'fastify' {
 
 export const apiPrefix = '/api/v1'
 
+/**
+ * The web portal's pages may run only their own scripts and styles, never be framed, and
+ * reach only this node. Records are shown from blob: URLs (images, PDF) or as text.
+ */
+export const portalCsp = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' blob: data:",
+  "frame-src blob:",
+  "connect-src 'self'",
+  "font-src 'self'",
+  "manifest-src 'self'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "object-src 'none'",
+].join('; ')
+
+export interface BuildAppParams {
+  services: Services
+  /** The built web portal (build/web) to serve at `/`; none when null or absent. */
+  webRoot?: string | null
+}
+
 /** The error body every failing route answers with. */
 export const errorSchema = {
   type: 'object',
@@ -34,9 +60,10 @@ export const errorSchema = {
 
 /**
  * Builds the HTTP API (not listening): routes under /api/v1, the OpenAPI document at
- * /api/v1/openapi.json and a browsable page at /api/v1/docs.
+ * /api/v1/openapi.json, a browsable page at /api/v1/docs, and the web portal at `/` when
+ * `webRoot` holds its build.
  */
-export async function buildApp({ services }: { services: Services }): Promise<FastifyInstance> {
+export async function buildApp({ services, webRoot }: BuildAppParams): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, trustProxy: false })
   await app.register(swagger, {
     openapi: {
@@ -63,10 +90,18 @@ export async function buildApp({ services }: { services: Services }): Promise<Fa
     req.token = m[1]
     restrictDuringMfaEnrollment(req)
   })
-  app.addHook('onSend', async (_req, reply) => {
-    reply.header('cache-control', 'no-store')
+  app.addHook('onSend', async (req, reply) => {
+    const path = req.url.split('?')[0]
+    const portal = webRoot && !isApiPath(path)
+    // Vite names every asset by its content hash: those can be cached for good.
+    reply.header('cache-control', portal && path.startsWith('/assets/') && reply.statusCode === 200 ? 'public, max-age=31536000, immutable' : 'no-store')
     reply.header('x-content-type-options', 'nosniff')
     reply.header('referrer-policy', 'no-referrer')
+    if (portal) {
+      reply.header('content-security-policy', portalCsp)
+      reply.header('x-frame-options', 'DENY')
+      reply.header('cross-origin-opener-policy', 'same-origin')
+    }
   })
 
   app.setErrorHandler(async (err, req, reply) => {
@@ -77,7 +112,17 @@ export async function buildApp({ services }: { services: Services }): Promise<Fa
     if (!req.raw.readableEnded && !(await drain(req.raw, 64 * 1024 * 1024, 10_000))) reply.header('connection', 'close')
     return reply.status(appErr.status).send({ code: appErr.code, message: appErr.message })
   })
-  app.setNotFoundHandler((_req, reply) => reply.status(404).send({ code: 'ROUTE_NOT_FOUND', message: errorRegistry.ROUTE_NOT_FOUND.message }))
+  app.setNotFoundHandler((req, reply) => {
+    // The portal routes in the browser: any other page path gets its index.html.
+    const path = req.url.split('?')[0]
+    if (webRoot && (req.method === 'GET' || req.method === 'HEAD') && !isApiPath(path) && !/\.[A-Za-z0-9]+$/.test(path)) {
+      return reply.type('text/html; charset=utf-8').sendFile('index.html', webRoot)
+    }
+    return reply.status(404).send({ code: 'ROUTE_NOT_FOUND', message: errorRegistry.ROUTE_NOT_FOUND.message })
+  })
+  if (webRoot) {
+    await app.register(fastifyStatic, { root: webRoot, prefix: '/', wildcard: true, index: ['index.html'], dotfiles: 'deny', schemaHide: true })
+  }
 
   app.get(`${apiPrefix}/openapi.json`, { schema: { hide: true } }, async () => app.swagger())
   const ctx = { services }
@@ -92,6 +137,10 @@ export async function buildApp({ services }: { services: Services }): Promise<Fa
   }, { prefix: apiPrefix })
   await app.register(async (scope) => { await recordRoutes(scope, ctx) }, { prefix: apiPrefix })
   return app
+}
+
+function isApiPath(path: string): boolean {
+  return path === '/api' || path.startsWith('/api/')
 }
 
 /** The actor of a request, or UNAUTHENTICATED. */

@@ -1,6 +1,7 @@
 import { loadConfig } from '../../config.ts'
 import { startNode } from '../../node/start-node.ts'
 import { buildApp } from '../../api/build-app.ts'
+import { ensureWebBuild } from '../web-build.ts'
 
 export interface StartFlags { home?: string; port?: string; host?: string; 'chain-rpc'?: string; config?: string }
 
@@ -9,8 +10,9 @@ export async function start(flags: StartFlags): Promise<void> {
   const config = loadConfig({ flags: { home: flags.home, port: flags.port, host: flags.host, chainRpc: flags['chain-rpc'] }, file: flags.config })
   const log = (level: string, msg: string) => process.stderr.write(`[${new Date().toISOString()}] ${level}: ${msg}\n`)
   log('info', `starting node in ${config.home}`)
+  const webRoot = await ensureWebBuild({ log })
   const node = await startNode({ config, log, announce: (text) => process.stdout.write(text + '\n') })
-  const app = await buildApp({ services: node.services })
+  const app = await buildApp({ services: node.services, webRoot })
   let address: string
   try {
     address = await app.listen({ port: config.port, host: config.host })
@@ -19,7 +21,7 @@ export async function start(flags: StartFlags): Promise<void> {
     throw err
   }
   const url = address.replace('://[::1]', '://localhost')
-  process.stdout.write(`MedLedger node listening on ${url}\n  API: ${url}/api/v1  docs: ${url}/api/v1/docs  chain: ${node.services.ledger.rpcUrl} (id ${node.services.ledger.chainId})\n`)
+  process.stdout.write(`MedLedger node listening on ${url}\n  ${webRoot ? `portal: ${url}/  ` : ''}API: ${url}/api/v1  docs: ${url}/api/v1/docs  chain: ${node.services.ledger.rpcUrl} (id ${node.services.ledger.chainId})\n`)
   let stopping = false
   const shutdown = async (signal: string) => {
     if (stopping) return
