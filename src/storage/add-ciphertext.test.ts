@@ -84,6 +84,20 @@ describe('addCiphertext', () => {
     await assert.rejects(addCiphertext(ipfs, source()), /upstream broke/)
   })
 
+  test('many leaves under one signal raise no MaxListenersExceededWarning', async () => {
+    const warnings: string[] = []
+    const onWarning = (warning: Error): void => { warnings.push(warning.name) }
+    process.on('warning', onWarning)
+    try {
+      const { size } = await addCiphertext(ipfs, Array.from({ length: 40 }, () => randomBytes(MiB / 2)), { signal: new AbortController().signal })
+      assert.equal(size, 20 * MiB)
+      await new Promise(resolve => setImmediate(resolve)) // warnings are emitted on a later tick
+    } finally {
+      process.off('warning', onWarning)
+    }
+    assert.deepEqual(warnings.filter(name => name === 'MaxListenersExceededWarning'), [])
+  })
+
   test('a source that yields something other than bytes is refused', async () => {
     await assert.rejects(addCiphertext(ipfs, ['text' as unknown as Uint8Array]), TypeError)
   })

@@ -1,8 +1,7 @@
-import { unixfs } from '@helia/unixfs'
-import * as dagPb from '@ipld/dag-pb'
+import { addFileDag } from './add-file-dag.ts'
 import { pinRecursively } from './pin-recursively.ts'
 import { digestFromCid } from './read-verified.ts'
-import { AppError } from '../errors.ts'
+import type { HashWorker } from './hash-worker.ts'
 import type { Helia } from 'helia'
 import type { CID } from 'multiformats/cid'
 
@@ -12,9 +11,12 @@ import type { CID } from 'multiformats/cid'
  */
 export const LEAF_SIZE = 1_048_576
 
-// Leaves hashed and being written at once. The importer's default (10) holds ~40 MiB more
-// garbage-to-be while adding 1 GiB and was no faster here (see the storage report).
-const BLOCK_WRITE_CONCURRENCY = 4
+/** Links per node of the balanced layout (@helia/unixfs's default), for the same reason. */
+export const MAX_LINKS = 1024
+
+// Leaves hashed or being written at once, each holding its 1 MiB in memory until it is durable.
+// A durable write waits ~2–10 ms on fdatasync; this keeps the disk busy while the source runs.
+const LEAF_CONCURRENCY = 16
 
 export interface AddCiphertextOptions {
   signal?: AbortSignal
@@ -38,60 +40,31 @@ export interface AddCiphertextResult {
 
 /**
  * Stores a ciphertext stream as a UnixFS file DAG (CIDv1, sha2-256, 1 MiB raw leaves, balanced,
- * always a dag-pb root) and pins it. Resolves only once every block and the pin are on disk.
- * The source must not reuse a buffer after yielding it (blocks are written asynchronously).
- * Input in pieces of exactly LEAF_SIZE is stored without a copy; other sizes are joined.
+ * always a dag-pb root: the blocks and CID @helia/unixfs's `addByteStream` makes) and pins it.
+ * Resolves only once every block and the pin are on disk. Leaves are copied out of the source
+ * as it goes (it may reuse its buffers), hashed on `ipfs.hasher`'s thread when there is one, and
+ * written while the source runs on. The hasher's leaf buffers are reused once written, so it
+ * goes only with a block store that keeps no reference to what it is given (openIpfs's).
  *
  * @throws AppError STORAGE_UNAVAILABLE when a block cannot be written.
  */
 export async function addCiphertext(
-  ipfs: { helia: Pick<Helia, 'blockstore' | 'pins'> },
+  ipfs: { helia: Pick<Helia, 'blockstore' | 'pins'>; hasher?: Omit<HashWorker, 'close'> },
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   { signal, onProgress, pin = true }: AddCiphertextOptions = {},
 ): Promise<AddCiphertextResult> {
   signal?.throwIfAborted()
   const { blockstore, pins } = ipfs.helia
-  let size = 0
-  const counted = async function * (): AsyncGenerator<Uint8Array> {
-    for await (const chunk of source) {
-      signal?.throwIfAborted()
-      if (!(chunk instanceof Uint8Array)) throw new TypeError('addCiphertext: the source must yield Uint8Array chunks')
-      size += chunk.byteLength
-      yield chunk
-    }
-  }
-  // The importer does not pass the signal on to the puts it makes; this view does.
-  const fs = unixfs({
-    blockstore: {
-      get: (cid, options) => blockstore.get(cid, { ...options, signal }),
-      has: async (cid, options) => blockstore.has(cid, { ...options, signal }),
-      put: async (cid, bytes, options) => blockstore.put(cid, bytes, { ...options, signal }),
-    },
+  const { root, size } = await addFileDag(source, {
+    blockstore,
+    leafSize: LEAF_SIZE,
+    maxLinks: MAX_LINKS,
+    concurrency: LEAF_CONCURRENCY,
+    hasher: ipfs.hasher,
+    signal,
+    onLeafStored: onProgress === undefined ? undefined : bytesStored => onProgress({ bytesStored }),
   })
-
-  let cid: CID
-  try {
-    cid = await fs.addByteStream(counted(), {
-      cidVersion: 1,
-      rawLeaves: true,
-      reduceSingleLeafToSelf: false,
-      blockWriteConcurrency: BLOCK_WRITE_CONCURRENCY,
-      signal,
-      onProgress: onProgress === undefined
-        ? undefined
-        : (event) => {
-            // Sent after the leaf's put resolved, i.e. once it is durable.
-            if (event.type === 'unixfs:importer:progress:file:write') onProgress({ bytesStored: Number(event.detail.bytesWritten) })
-          },
-    })
-  } catch (err) {
-    if (signal?.aborted === true) throw signal.reason
-    throw err
-  }
-  if (cid.code !== dagPb.code) {
-    throw new AppError('INTERNAL', { details: `the importer returned a root with codec 0x${cid.code.toString(16)}, not dag-pb` })
-  }
-
-  if (pin) await pinRecursively(pins, cid, { signal })
-  return { cid, digest: digestFromCid(cid), size }
+  // Every block is durable by now; the pin records them from what was just stored.
+  if (pin) await pinRecursively(pins, root.cid, { signal, stored: root })
+  return { cid: root.cid, digest: digestFromCid(root.cid), size }
 }

@@ -20,10 +20,12 @@ interface AbortOptions { signal?: AbortSignal }
  * Coalesces fsyncs of a directory. A request made while an fsync of that directory is running
  * is served by the next one (which starts after it), and every request made before that next one
  * starts shares it: concurrent puts into one directory cost one or two fsyncs, not one each.
+ * Also remembers the directories it has made durably, so a put into a known one costs no mkdir.
  */
-class DirSyncer {
+class Dirs {
   readonly #queued = new Map<string, Promise<void>>()
   readonly #running = new Map<string, Promise<void>>()
+  readonly #made = new Map<string, Promise<void>>()
 
   sync(dir: string): Promise<void> {
     const queued = this.#queued.get(dir)
@@ -40,6 +42,29 @@ class DirSyncer {
     })
     this.#queued.set(dir, next)
     return next
+  }
+
+  /**
+   * `mkdir -p dir`, resolving once `dir` exists and every folder it created is durable in its
+   * parent. Every caller waits for that, not just the one that created it: a file is durable
+   * only once the folders on its path are.
+   */
+  make(dir: string): Promise<void> {
+    let made = this.#made.get(dir)
+    if (made === undefined) {
+      made = (async () => {
+        const created = await fs.mkdir(dir, { recursive: true })
+        await Promise.all(parentsToSync(dir, created).map(async d => this.sync(d)))
+      })()
+      this.#made.set(dir, made)
+      made.catch(() => this.forget(dir))
+    }
+    return made
+  }
+
+  /** Forgets that `dir` was made (it was found missing: deleted behind our back). */
+  forget(dir: string): void {
+    this.#made.delete(dir)
   }
 }
 
@@ -65,33 +90,55 @@ function parentsToSync(dir: string, created: string | undefined): string[] {
   return parents
 }
 
-/** `mkdir -p dir`, with every folder it created durable in its parent. */
-async function mkdirDurably(dir: string, dirs: DirSyncer): Promise<void> {
-  const created = await fs.mkdir(dir, { recursive: true })
-  await Promise.all(parentsToSync(dir, created).map(async d => dirs.sync(d)))
+/**
+ * Unique temp file names: blockstore-fs (steno) uses one fixed temp name per target, so two
+ * concurrent puts of the same block could truncate each other's file mid-write. A random prefix
+ * per store (another process, or a run that crashed, cannot clash) and a counter.
+ */
+class TempNames {
+  readonly #prefix = randomBytes(6).toString('hex')
+  #next = 0
+
+  for(file: string): string {
+    return path.join(path.dirname(file), `.${path.basename(file)}.${this.#prefix}${(this.#next++).toString(36)}.tmp`)
+  }
+}
+
+async function writeAll(handle: fs.FileHandle, data: Uint8Array): Promise<void> {
+  // One write(2) for a block in practice; the loop covers short writes.
+  for (let offset = 0; offset < data.byteLength;) {
+    const { bytesWritten } = await handle.write(data, offset, data.byteLength - offset)
+    offset += bytesWritten
+  }
 }
 
 /**
  * Writes `data` to `file` so that, when it resolves, the file and its name survive a crash or
  * power loss: a uniquely named temp file in the same folder, fdatasync, rename over the target,
- * then fsync of the folder (and of the parent of any folder this call had to create). A crash at
+ * then fsync of the folder (and of the parent of any folder that had to be created). A crash at
  * any point leaves either no file or the whole file under its final name, never a torn one.
  * With `sync: false` it only writes and renames, and returns the folders to fsync later.
  */
-async function writeFileDurably(file: string, data: BlockBytes, dirs: DirSyncer, { signal, sync = true }: { signal?: AbortSignal; sync?: boolean } = {}): Promise<string[]> {
+async function writeFileDurably(file: string, data: BlockBytes, dirs: Dirs, temps: TempNames, { signal, sync = true }: { signal?: AbortSignal; sync?: boolean } = {}): Promise<string[]> {
   signal?.throwIfAborted()
   const dir = path.dirname(file)
-  const created = await fs.mkdir(dir, { recursive: true })
-  // A unique temp name: blockstore-fs (steno) uses one fixed temp name per target, so two
-  // concurrent puts of the same block could truncate each other's file mid-write.
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`)
-  const handle = await fs.open(tmp, 'wx')
+  await dirs.make(dir)
+  const tmp = temps.for(file)
+  let handle: fs.FileHandle
+  try {
+    handle = await fs.open(tmp, 'wx')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    // The folder was removed since we made it: make it again.
+    dirs.forget(dir)
+    await dirs.make(dir)
+    handle = await fs.open(tmp, 'wx')
+  }
   try {
     if (data instanceof Uint8Array) {
-      await handle.writeFile(data)
+      await writeAll(handle, data)
     } else {
-      // writeFile continues at the current position and loops over short writes
-      for await (const chunk of data) await handle.writeFile(chunk)
+      for await (const chunk of data) await writeAll(handle, chunk)
     }
     if (sync) await handle.datasync()
   } catch (err) {
@@ -106,9 +153,8 @@ async function writeFileDurably(file: string, data: BlockBytes, dirs: DirSyncer,
     await fs.rm(tmp, { force: true })
     throw err
   }
-  const toSync = [dir, ...parentsToSync(dir, created)]
-  if (sync) await Promise.all(toSync.map(async d => dirs.sync(d)))
-  return toSync
+  if (sync) await dirs.sync(dir)
+  return [dir]
 }
 
 function storageError(err: unknown, details: string, signal?: AbortSignal): unknown {
@@ -134,8 +180,11 @@ export class DurableFsBlockstore implements Blockstore {
   readonly path: string
   readonly #fs: FsBlockstore
   readonly #sharding: Sharding
-  readonly #dirs = new DirSyncer()
+  readonly #dirs = new Dirs()
+  readonly #temps = new TempNames()
   readonly #putManyConcurrency: number
+  /** Puts not yet durable, by file: `has` waits for them (see has). */
+  readonly #writing = new Map<string, Promise<unknown>>()
 
   constructor(location: string, init: DurableFsBlockstoreInit) {
     this.path = path.resolve(location)
@@ -145,7 +194,7 @@ export class DurableFsBlockstore implements Blockstore {
   }
 
   async open(): Promise<void> {
-    await mkdirDurably(this.path, this.#dirs)
+    await this.#dirs.make(this.path)
     await this.#fs.open()
   }
 
@@ -154,11 +203,15 @@ export class DurableFsBlockstore implements Blockstore {
   }
 
   async put(key: CID, val: BlockBytes, options?: AbortOptions): Promise<CID> {
-    const { dir, file } = this.#sharding.encode(key)
+    const file = this.#file(key)
+    const write = writeFileDurably(file, val, this.#dirs, this.#temps, { signal: options?.signal })
+    this.#writing.set(file, write)
     try {
-      await writeFileDurably(path.join(this.path, dir, file), val, this.#dirs, { signal: options?.signal })
+      await write
     } catch (err) {
       throw storageError(err, `writing block ${key.toString()}`, options?.signal)
+    } finally {
+      if (this.#writing.get(file) === write) this.#writing.delete(file)
     }
     return key
   }
@@ -180,11 +233,10 @@ export class DurableFsBlockstore implements Blockstore {
    * the bytes for our blocks (at most 1 MiB + a root node; bitswap's own limit is 2 MiB).
    */
   async * get(key: CID, options?: AbortOptions): AsyncGenerator<Uint8Array> {
-    const { dir, file } = this.#sharding.encode(key)
     let bytes: Uint8Array
     try {
       options?.signal?.throwIfAborted()
-      bytes = await fs.readFile(path.join(this.path, dir, file), { signal: options?.signal })
+      bytes = await fs.readFile(this.#file(key), { signal: options?.signal })
     } catch (err) {
       if (options?.signal?.aborted === true) throw options.signal.reason
       // Same error name as FsBlockstore's: Helia and its brokers test for it.
@@ -201,8 +253,22 @@ export class DurableFsBlockstore implements Blockstore {
     return this.#fs.getAll(options)
   }
 
+  /**
+   * Whether the block is stored. A block this store is still writing counts once its put has
+   * resolved: Helia skips a put when `has` says yes, and that put must not resolve before the
+   * block is durable. (FsBlockstore's own `has` also adds an abort listener per call, which
+   * many concurrent puts on one signal turn into a MaxListenersExceededWarning.)
+   */
   async has(key: CID, options?: AbortOptions): Promise<boolean> {
-    return this.#fs.has(key, options)
+    options?.signal?.throwIfAborted()
+    const file = this.#file(key)
+    await this.#writing.get(file)?.catch(noop)
+    try {
+      await fs.access(file)
+      return true
+    } catch {
+      return false
+    }
   }
 
   async delete(key: CID, options?: AbortOptions): Promise<void> {
@@ -212,12 +278,17 @@ export class DurableFsBlockstore implements Blockstore {
   deleteMany(source: Parameters<Blockstore['deleteMany']>[0], options?: AbortOptions): ReturnType<Blockstore['deleteMany']> {
     return this.#fs.deleteMany(source, options)
   }
+
+  #file(key: CID): string {
+    const { dir, file } = this.#sharding.encode(key)
+    return path.join(this.path, dir, file)
+  }
 }
 
 export interface DurableFsDatastoreInit {
   /**
-   * Keys under these prefixes are written atomically but made durable in groups: before any
-   * other key is written (and on `flush`/`close`). Default: Helia's per-block pin entries.
+   * Keys under these prefixes are written behind and made durable in groups: before any other
+   * key is written (and on `flush`/`close`). Default: Helia's per-block pin entries.
    */
   deferredPrefixes?: string[]
 }
@@ -227,14 +298,23 @@ export interface DurableFsDatastoreInit {
  * here: a pin lost or torn in a crash would leave an acknowledged record open to GC.
  *
  * Pinning a DAG writes one entry per block (`/pinned-block/…`), one after the other, then the
- * pin itself (`/pin/…`). An fsync per entry costs ~5 ms each (8 s for a 1 GiB record), so block
- * entries are deferred and all fsynced together, in parallel, before the pin key is written:
- * a pin that is on disk implies all its block entries are. A crash mid-pin can leave an empty
- * block entry (unacknowledged); `get` treats an empty deferred entry as absent.
+ * pin itself (`/pin/…`). Waiting for each entry's write (4 file operations) and fsync would make
+ * pinning a 1 GiB record take seconds, so block entries are deferred: `put` returns at once and
+ * the entry is written (atomically, temp file + rename) behind it, and before the next other key
+ * is written every deferred write is awaited, retried if it failed, and fsynced, in parallel. A
+ * pin on disk therefore implies all its block entries are. Reads of a key wait for its write.
+ * A crash mid-pin can leave an empty block entry (unacknowledged); `get` treats an empty
+ * deferred entry as absent.
  */
 export class DurableFsDatastore extends FsDatastore {
-  readonly #dirs = new DirSyncer()
+  readonly #dirs = new Dirs()
+  readonly #temps = new TempNames()
   readonly #deferred: string[]
+  /** Deferred writes under way, by file; each settles once its file is in place (or failed). */
+  readonly #writing = new Map<string, Promise<void>>()
+  /** Deferred values whose write failed, by file: the next flush writes them again. */
+  readonly #failed = new Map<string, { val: Uint8Array; err: unknown }>()
+  /** Files written but not yet fsynced, and their folders. */
   readonly #pendingFiles = new Set<string>()
   readonly #pendingDirs = new Set<string>()
   #flushes: Promise<void> = Promise.resolve()
@@ -245,7 +325,7 @@ export class DurableFsDatastore extends FsDatastore {
   }
 
   override async open(): Promise<void> {
-    await mkdirDurably(this.path, this.#dirs)
+    await this.#dirs.make(this.path)
     await super.open()
   }
 
@@ -254,16 +334,17 @@ export class DurableFsDatastore extends FsDatastore {
     await super.close()
   }
 
+  /** A deferred key's value must not change after `put` (it may still be being written). */
   override async put(key: Key, val: Uint8Array, options?: AbortOptions): Promise<Key> {
+    options?.signal?.throwIfAborted()
     const file = this._encode(key).file
-    const deferred = this.#isDeferred(key)
+    if (this.#isDeferred(key)) {
+      this.#writeBehind(file, val)
+      return key
+    }
     try {
-      if (!deferred) await this.flush()
-      const dirs = await writeFileDurably(file, val, this.#dirs, { signal: options?.signal, sync: !deferred })
-      if (deferred) {
-        this.#pendingFiles.add(file)
-        for (const d of dirs) this.#pendingDirs.add(d)
-      }
+      await this.flush()
+      await writeFileDurably(file, val, this.#dirs, this.#temps, { signal: options?.signal })
     } catch (err) {
       throw storageError(err, `writing datastore key ${key.toString()}`, options?.signal)
     }
@@ -271,6 +352,10 @@ export class DurableFsDatastore extends FsDatastore {
   }
 
   override async get(key: Key, options?: AbortOptions): Promise<Uint8Array> {
+    const file = this._encode(key).file
+    await this.#written(file)
+    const failed = this.#failed.get(file)
+    if (failed !== undefined) return failed.val.slice()
     const value = await super.get(key, options)
     if (value.byteLength === 0 && this.#isDeferred(key)) {
       throw Object.assign(new Error(`empty entry for ${key.toString()} (interrupted write)`), { name: 'NotFoundError' })
@@ -278,12 +363,44 @@ export class DurableFsDatastore extends FsDatastore {
     return value
   }
 
+  override async has(key: Key, options?: AbortOptions): Promise<boolean> {
+    const file = this._encode(key).file
+    await this.#written(file)
+    return this.#failed.has(file) || super.has(key, options)
+  }
+
+  override async delete(key: Key, options?: AbortOptions): Promise<void> {
+    const file = this._encode(key).file
+    await this.#written(file)
+    this.#failed.delete(file)
+    await super.delete(key, options)
+  }
+
+  // Queries list files: they wait for every write behind (a value whose write failed is listed
+  // once a flush has written it).
+  override async * _all(...args: Parameters<FsDatastore['_all']>): ReturnType<FsDatastore['_all']> {
+    await this.#written()
+    yield * super._all(...args)
+  }
+
+  override async * _allKeys(...args: Parameters<FsDatastore['_allKeys']>): ReturnType<FsDatastore['_allKeys']> {
+    await this.#written()
+    yield * super._allKeys(...args)
+  }
+
   /**
    * Makes every deferred write made so far durable. Flushes run one after another, so when this
    * resolves no earlier flush is still syncing files this caller wrote.
    */
   async flush(): Promise<void> {
+    const writes = [...this.#writing.values()]
     const run = this.#flushes.then(async () => {
+      await Promise.all(writes)
+      if (this.#failed.size > 0) {
+        for (const [file, { val }] of this.#failed) this.#writeBehind(file, val)
+        await this.#written()
+        for (const { err } of this.#failed.values()) throw err
+      }
       const files = [...this.#pendingFiles]
       const dirs = [...this.#pendingDirs]
       this.#pendingFiles.clear()
@@ -300,6 +417,32 @@ export class DurableFsDatastore extends FsDatastore {
     })
     this.#flushes = run.catch(noop)
     await run
+  }
+
+  #writeBehind(file: string, val: Uint8Array): void {
+    // Writes of one key land in the order they were made, and a newer value replaces a failed
+    // older one; a failure is kept for the next flush to write again.
+    this.#failed.delete(file)
+    const write = (this.#writing.get(file) ?? Promise.resolve())
+      .then(async () => this.#write(file, val))
+      .catch((err: unknown) => { this.#failed.set(file, { val, err }) })
+    this.#writing.set(file, write)
+    void write.then(() => {
+      if (this.#writing.get(file) === write) this.#writing.delete(file)
+    })
+  }
+
+  async #write(file: string, val: Uint8Array): Promise<void> {
+    const dirs = await writeFileDurably(file, val, this.#dirs, this.#temps, { sync: false })
+    this.#failed.delete(file)
+    this.#pendingFiles.add(file)
+    for (const d of dirs) this.#pendingDirs.add(d)
+  }
+
+  /** Waits for the deferred write of `file` (of every file if none is given). */
+  async #written(file?: string): Promise<void> {
+    if (file === undefined) await Promise.all([...this.#writing.values()])
+    else await this.#writing.get(file)
   }
 
   #isDeferred(key: Key): boolean {

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { createHeliaLight } from 'helia'
 import { blockSharding, blocksDir } from './block-path.ts'
 import { DurableFsBlockstore, DurableFsDatastore } from './durable-fs.ts'
+import { createHashWorker, type HashWorker } from './hash-worker.ts'
 import { AppError } from '../errors.ts'
 import type { Helia } from 'helia'
 
@@ -19,6 +20,8 @@ export interface Ipfs {
   readonly blockstore: Helia['blockstore']
   /** Absolute path of the folder given to `openIpfs`. */
   readonly dir: string
+  /** Hashes large blocks on a second thread, so that adding a file overlaps reading its source. */
+  readonly hasher: Omit<HashWorker, 'close'>
   /** Stops Helia and closes the stores; safe to call twice. */
   stop(): Promise<void>
 }
@@ -35,6 +38,10 @@ export async function openIpfs({ dir, signal }: OpenIpfsParams): Promise<Ipfs> {
   const root = path.resolve(dir)
   const blockstore = new DurableFsBlockstore(blocksDir(root), { sharding: blockSharding })
   const datastore = new DurableFsDatastore(path.join(root, 'datastore'))
+  // Started now, so it is up by the first upload, whose first leaves would otherwise be hashed
+  // on this thread while it boots.
+  const hasher = createHashWorker()
+  hasher.start()
   let helia: Helia | undefined
   try {
     // Helia starts its stores but does not open them; FsBlockstore/FsDatastore need open().
@@ -45,7 +52,7 @@ export async function openIpfs({ dir, signal }: OpenIpfsParams): Promise<Ipfs> {
     signal?.throwIfAborted()
   } catch (err) {
     await helia?.stop().catch(() => {})
-    await Promise.allSettled([blockstore.close(), datastore.close()])
+    await Promise.allSettled([blockstore.close(), datastore.close(), hasher.close()])
     if (signal?.aborted === true) throw signal.reason
     throw new AppError('STORAGE_UNAVAILABLE', { details: `opening IPFS store at ${root}`, cause: err })
   }
@@ -56,10 +63,11 @@ export async function openIpfs({ dir, signal }: OpenIpfsParams): Promise<Ipfs> {
     helia: node,
     blockstore: node.blockstore,
     dir: root,
+    hasher,
     stop: async () => {
       stopping ??= (async () => {
         await node.stop()
-        await Promise.all([blockstore.close(), datastore.close()])
+        await Promise.all([blockstore.close(), datastore.close(), hasher.close()])
       })()
       await stopping
     },

@@ -3,9 +3,19 @@ import { createUnsafe } from 'multiformats/block'
 import * as raw from 'multiformats/codecs/raw'
 import { readBlockVerified } from './read-verified.ts'
 import { AppError } from '../errors.ts'
+import type { FileDagNode } from './add-file-dag.ts'
 import type { GraphNode, GraphWalkerFactory, Helia } from 'helia'
 import type { BlockView } from 'multiformats'
 import type { CID } from 'multiformats/cid'
+
+export interface PinRecursivelyOptions {
+  signal?: AbortSignal
+  /**
+   * The DAG under `cid` as the caller has just stored it (every block durable): pins it without
+   * reading it back from the store.
+   */
+  stored?: FileDagNode
+}
 
 /**
  * Pins `cid` and every block it links to, resolving once the pin is durable (Helia records one
@@ -15,9 +25,13 @@ import type { CID } from 'multiformats/cid'
  * @throws AppError RECORD_INTEGRITY when an inner node does not hash to its CID.
  * @throws AppError INVALID_CID when the DAG holds a CID other than CIDv1 sha2-256 dag-pb or raw.
  */
-export async function pinRecursively(pins: Helia['pins'], cid: CID, { signal }: { signal?: AbortSignal } = {}): Promise<void> {
+export async function pinRecursively(pins: Helia['pins'], cid: CID, { signal, stored }: PinRecursivelyOptions = {}): Promise<void> {
+  if (stored !== undefined && !stored.cid.equals(cid)) {
+    throw new AppError('INTERNAL', { details: `pinning ${cid} with the DAG of ${stored.cid}` })
+  }
   try {
-    for await (const _ of pins.add(cid, { signal, walker: fileDagWalker })) { /* the walk does the work */ }
+    const walker = stored === undefined ? fileDagWalker : storedDagWalker(stored)
+    for await (const _ of pins.add(cid, { signal, walker })) { /* the walk does the work */ }
   } catch (err) {
     if ((err as Error)?.name === 'AlreadyPinnedError') return
     if (signal?.aborted === true) throw signal.reason
@@ -42,7 +56,7 @@ const fileDagWalker: GraphWalkerFactory = ({ blockstore }) => ({
     const visit = async (cid: CID, depth: number, path: CID[]): Promise<void> => {
       if (cid.code === raw.code) {
         leaves.push(cid)
-        nodes.push({ block: unloadedLeaf(cid), depth, path })
+        nodes.push({ block: unloadedBlock(cid), depth, path })
         return
       }
       const { bytes } = await readBlockVerified(blockstore, cid, { signal })
@@ -62,12 +76,27 @@ const fileDagWalker: GraphWalkerFactory = ({ blockstore }) => ({
   },
 })
 
+/** Walks a DAG known from having just stored it, in the same order as fileDagWalker. */
+function storedDagWalker(root: FileDagNode): GraphWalkerFactory {
+  return () => ({
+    async * walk<T>(_: CID, options: { depth?: number } = {}): AsyncGenerator<GraphNode<T>> {
+      const maxDepth = options.depth ?? Infinity
+      const visit = function * (node: FileDagNode, depth: number, path: CID[]): Generator<GraphNode<T>> {
+        yield { block: unloadedBlock(node.cid), depth, path }
+        if (depth >= maxDepth) return
+        for (const child of node.children) yield * visit(child, depth + 1, [...path, child.cid])
+      }
+      yield * visit(root, 0, [root.cid])
+    },
+  })
+}
+
 /**
- * A node for a raw leaf whose bytes were not loaded. Helia's pins read only `block.cid`; should
+ * A node for a block whose bytes were not loaded. Helia's pins read only `block.cid`; should
  * anything read more, it fails loudly rather than seeing empty bytes.
  */
-function unloadedLeaf<T>(cid: CID): BlockView<T> {
-  const unloaded = (): never => { throw new Error(`leaf ${cid} was not loaded by the pin walker`) }
+function unloadedBlock<T>(cid: CID): BlockView<T> {
+  const unloaded = (): never => { throw new Error(`block ${cid} was not loaded by the pin walker`) }
   return {
     cid,
     get bytes () { return unloaded() },

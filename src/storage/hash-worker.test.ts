@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { readdirSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { describe, test } from 'node:test'
+import { createHashWorker } from './hash-worker.ts'
+
+const MiB = 1_048_576
+
+function sha256(bytes: Uint8Array): Buffer {
+  return createHash('sha256').update(bytes).digest()
+}
+
+const threads = (): number => readdirSync('/proc/self/task').length
+
+/** Starts the worker thread (on first use) and gives it time to come up: until then hashing is local. */
+async function untilOnline(hasher: ReturnType<typeof createHashWorker>): Promise<void> {
+  const before = threads()
+  const leased = hasher.lease(MiB)
+  await hasher.hashSha256(leased)
+  hasher.release(leased)
+  assert.ok(threads() > before, 'a worker thread was started')
+  await sleep(300)
+}
+
+describe('createHashWorker', () => {
+  test('hashes leased buffers, at every alignment, in place', async () => {
+    const hasher = createHashWorker()
+    try {
+      await untilOnline(hasher)
+      for (let alignment = 0; alignment < 8; alignment++) {
+        const content = randomBytes(MiB)
+        const leased = hasher.lease(MiB, alignment)
+        assert.equal(leased.byteOffset % 8, alignment)
+        assert.equal(leased.byteLength, MiB)
+        leased.set(content)
+        assert.deepEqual(Buffer.from(await hasher.hashSha256(leased.subarray(17, MiB - 5))), sha256(content.subarray(17, MiB - 5)))
+        assert.ok(Buffer.from(leased).equals(content), 'the bytes are left as they were')
+        hasher.release(leased)
+      }
+    } finally {
+      await hasher.close()
+    }
+  })
+
+  test('hashes other bytes on the calling thread and leaves them alone', async () => {
+    const hasher = createHashWorker()
+    try {
+      await untilOnline(hasher)
+      const mine = randomBytes(2 * MiB)
+      const small = hasher.lease(1000)
+      for (const bytes of [mine, small, new Uint8Array(0)]) {
+        assert.deepEqual(Buffer.from(await hasher.hashSha256(bytes)), sha256(bytes))
+      }
+      assert.equal(mine.byteLength, 2 * MiB)
+    } finally {
+      await hasher.close()
+    }
+  })
+
+  test('many hashes at once all come back right', async () => {
+    const hasher = createHashWorker()
+    try {
+      await untilOnline(hasher)
+      const contents = Array.from({ length: 24 }, () => randomBytes(256 << 10))
+      const results = await Promise.all(contents.map(async content => {
+        const leased = hasher.lease(content.length)
+        leased.set(content)
+        return hasher.hashSha256(leased)
+      }))
+      results.forEach((digest, i) => assert.deepEqual(Buffer.from(digest), sha256(contents[i])))
+    } finally {
+      await hasher.close()
+    }
+  })
+
+  test('a released buffer is leased again', async () => {
+    const hasher = createHashWorker()
+    try {
+      const first = hasher.lease(4096)
+      hasher.release(first)
+      const again = hasher.lease(4096, 3)
+      assert.equal(again.buffer, first.buffer)
+      assert.equal(again.byteOffset, 3)
+      hasher.release(new Uint8Array(4096)) // not leased: ignored
+      assert.notEqual(hasher.lease(4096).buffer, first.buffer)
+    } finally {
+      await hasher.close()
+    }
+  })
+
+  test('works again after close, and does not keep the process alive', async () => {
+    const hasher = createHashWorker()
+    await untilOnline(hasher)
+    await hasher.close()
+    await untilOnline(hasher)
+    // No close here: an idle worker must not hold the test process open.
+  })
+})
