@@ -1,4 +1,6 @@
-// Shapes of the API's answers, as documented in /api/v1/openapi.json.
+// Shapes of the API's answers, as documented in /api/v1/openapi.json. Where the server has the
+// type, it is imported (type-only: nothing of the server reaches the bundle).
+import type { ShareView } from '../../consent/shares.ts'
 
 export type Role = 'admin' | 'staff' | 'doctor' | 'patient'
 
@@ -34,26 +36,8 @@ export interface Hospital {
 
 export interface Party { id: string; name: string; address: string }
 
-export interface RecordView {
-  recordId: string
-  cid: string
-  digest: string
-  envelopesCid: string
-  suite: string
-  storedBytes: number
-  txHash: string | null
-  blockNumber: number | null
-  anchoredAt: string | null
-  patient: Party
-  author: Party
-  hospitalId: string
-  fileName: string
-  mediaType: string
-  size: number
-  sha256: string
-  created: string
-  problem?: string
-}
+import type { RecordView } from '../../records/record.ts'
+export type { RecordView }
 
 export interface RecordPage { records: RecordView[]; total: number; limit: number; offset: number }
 
@@ -62,63 +46,13 @@ export interface VerifyResult { checked: number; intact: number; mismatches: Ver
 
 export type RequestStatus = 'pending' | 'approved' | 'denied' | 'revoked' | 'expired'
 
-export interface AccessRequest {
-  requestId: string
-  status: RequestStatus
-  requester: Party
-  patient: Party
-  recordIds: string[] | null
-  grantedRecordIds: string[] | null
-  purpose: string
-  durationSeconds: number
-  expiresAt: string | null
-  reason: string | null
-  createdAt: string
-  decidedAt: string | null
-  requestTx: string | null
-  decisionTx: string | null
-}
+export type { AccessRequestView as AccessRequest } from '../../consent/access-requests.ts'
 
-export interface Share {
-  shareId: string
-  recordIds: string[]
-  grantee: Party | null
-  byToken: boolean
-  once: boolean
-  used: boolean
-  expiresAt: string
-  revoked: boolean
-  live: boolean
-  txHash: string | null
-  createdAt: string
-  token?: string
-}
+export type Share = ShareView & { token?: string }
 
-export interface Emergency {
-  emergencyId: string
-  doctor: Party
-  patient: Party
-  reason: string
-  expiresAt: string
-  live: boolean
-  records: number
-  declareTx: string | null
-  releaseTx: string | null
-  createdAt: string
-}
+export type { EmergencyView as Emergency } from '../../consent/emergency.ts'
 
-export interface AuditEntry {
-  event: string
-  at: string
-  blockNumber: number
-  txHash: string
-  actor: { address: string; name: string | null; role: string | null }
-  recordId: string | null
-  ref: string | null
-  purpose: string | null
-  why: string | null
-  emergency: boolean
-}
+export type { AuditEntry } from '../../consent/audit-trail.ts'
 
 export interface Mail {
   id: number
