@@ -123,8 +123,8 @@ export function loadConfig({ flags = {}, env = process.env, file }: LoadConfigPa
     emergencyWindowSeconds: int('emergencyWindowSeconds', merged.emergencyWindowSeconds, 60, 7 * 24 * 3600),
     kdf: kdf(merged.kdf),
   }
-  if (config.dbUrl !== '' && !config.dbUrl.startsWith('sqlite:')) {
-    throw invalid('dbUrl', 'only SQLite (empty or sqlite:PATH) is supported by this version')
+  if (config.dbUrl !== '' && !/^(sqlite:|postgres(ql)?:\/\/)/i.test(config.dbUrl)) {
+    throw invalid('dbUrl', 'expected empty (SQLite in the home), sqlite:PATH or postgres://…')
   }
   return Object.freeze({ ...config, mfaRoles: Object.freeze([...config.mfaRoles]), kdf: Object.freeze({ ...config.kdf }) })
 }

@@ -6,14 +6,14 @@ import { notify, type NotifyParams } from '../src/notify/notify.ts'
 
 /**
  * Puts notifications in a running node's outbox the way the consent flows will: `notify` on the
- * node's own database (SQLite in WAL mode takes a second writer), with the node's configuration.
+ * node's own database (SQLite in WAL mode takes a second writer; Postgres takes any number), with the node's configuration.
  */
 async function notifyNode(node: NodeProcess, env: Record<string, string>, ...all: NotifyParams[]): Promise<void> {
-  const { db, config } = openMailDb({ home: node.home, env })
+  const { db, config } = await openMailDb({ home: node.home, dbUrl: node.dbUrl, env })
   try {
     for (const n of all) await notify({ db, config }, { ...n, ...sentinels } as NotifyParams)
   } finally {
-    db.close()
+    await db.close()
   }
 }
 

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
+import { openDatabase, type Db } from '../src/db/open-database.ts'
 import { Secret, TOTP } from 'otpauth'
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts'
 import { createSiweMessage } from 'viem/siwe'
@@ -46,7 +46,7 @@ class Authenticator {
 describe('multi-factor sign-in, lock-out and Sign-In with Ethereum through a running node', () => {
   let node: NodeProcess
   let api: Api
-  let db: Database.Database
+  let db: Db
   let host = ''
   let adminToken = ''
   let hospitalId = ''
@@ -60,19 +60,19 @@ describe('multi-factor sign-in, lock-out and Sign-In with Ethereum through a run
     node = await startNodeProcess({ env: { MEDLEDGER_MFA_ROLES: 'admin,doctor' } })
     api = new Api(node.url)
     host = new URL(node.url).host
-    db = new Database(join(node.home, 'medledger.db'), { readonly: true, fileMustExist: true })
+    db = await openDatabase({ url: node.dbUrl })
   })
   after(async () => {
-    db?.close()
+    await db?.close()
     await node?.stop()
     cleanup(node?.home)
   })
 
   /** What a refused sign-in must leave untouched. */
-  const rows = () => ({
-    sessions: (db.prepare('SELECT count(*) AS n FROM sessions').get() as { n: number }).n,
-    usedNonces: (db.prepare('SELECT count(*) AS n FROM siwe_nonces WHERE used_at IS NOT NULL').get() as { n: number }).n,
-    usedRecoveryCodes: (db.prepare('SELECT count(*) AS n FROM recovery_codes WHERE used_at IS NOT NULL').get() as { n: number }).n,
+  const rows = async () => ({
+    sessions: (await db.get('SELECT count(*) AS n FROM sessions') as { n: number }).n,
+    usedNonces: (await db.get('SELECT count(*) AS n FROM siwe_nonces WHERE used_at IS NOT NULL') as { n: number }).n,
+    usedRecoveryCodes: (await db.get('SELECT count(*) AS n FROM recovery_codes WHERE used_at IS NOT NULL') as { n: number }).n,
   })
   const refused = async (p: Promise<{ status: number; body: any }>, status: number, code: string) => {
     const r = await p
@@ -94,7 +94,7 @@ describe('multi-factor sign-in, lock-out and Sign-In with Ethereum through a run
     await refused(api.json('POST', '/verify', { all: true }, adminToken), 403, 'MFA_ENROLLMENT_REQUIRED')
     assert.equal((await api.json('GET', '/auth/me', undefined, adminToken)).body.email, testEnv.MEDLEDGER_ADMIN_EMAIL)
     assert.deepEqual((await api.json('GET', '/mfa', undefined, adminToken)).body, { required: true, totpEnabled: false, enrolmentPending: false, recoveryCodesLeft: 0 })
-    assert.equal((db.prepare('SELECT count(*) AS n FROM hospitals').get() as { n: number }).n, 0, 'nothing was created')
+    assert.equal((await db.get('SELECT count(*) AS n FROM hospitals') as { n: number }).n, 0, 'nothing was created')
   })
 
   it('enrols TOTP (otpauth:// URI with issuer and e-mail, QR code), refuses a wrong first code, and a right one lifts the restriction', async () => {
@@ -105,7 +105,7 @@ describe('multi-factor sign-in, lock-out and Sign-In with Ethereum through a run
     assert.match(e.body.otpauthUri, /algorithm=SHA1&digits=6&period=30/)
     assert.match(e.body.qrSvg, /^<svg/)
     assert.ok(!node.output().includes(e.body.secret), 'the secret is never logged')
-    const sealed = (db.prepare('SELECT sealed_secret FROM mfa').get() as { sealed_secret: string }).sealed_secret
+    const sealed = (await db.get('SELECT sealed_secret FROM mfa') as { sealed_secret: string }).sealed_secret
     assert.ok(!sealed.includes(e.body.secret), 'sealed at rest')
     admin = new Authenticator(e.body.secret)
     await refused(api.json('POST', '/mfa/totp/verify', { code: admin.wrong() }, adminToken), 401, 'MFA_INVALID')
@@ -120,15 +120,15 @@ describe('multi-factor sign-in, lock-out and Sign-In with Ethereum through a run
 
   it('then the admin signs in with a code: missing, wrong and replayed codes are refused with their own codes and no session', async () => {
     const admin_ = { email: testEnv.MEDLEDGER_ADMIN_EMAIL, password: testEnv.MEDLEDGER_ADMIN_PASSWORD }
-    const before = rows()
+    const before = await rows()
     await refused(signIn(admin_), 401, 'MFA_REQUIRED')
     await refused(signIn(admin_, admin.wrong()), 401, 'MFA_INVALID')
     await refused(signIn(admin_, admin.last()), 401, 'MFA_REPLAYED')
-    assert.deepEqual(rows(), before)
+    assert.deepEqual(await rows(), before)
     const ok = await signIn(admin_, admin.next())
     assert.equal(ok.status, 200, JSON.stringify(ok.body))
     assert.equal(ok.body.mfaEnrollmentRequired, false)
-    assert.equal(rows().sessions, before.sessions + 1)
+    assert.equal((await rows()).sessions, before.sessions + 1)
     await refused(signIn(admin_, admin.last()), 401, 'MFA_REPLAYED')
     adminToken = ok.body.token
   })
@@ -143,9 +143,9 @@ describe('multi-factor sign-in, lock-out and Sign-In with Ethereum through a run
     await refused(signIn(rita), 401, 'MFA_REQUIRED')
     const ok = await signIn(rita, recoveryCodes[0])
     assert.equal(ok.status, 200)
-    const before = rows()
+    const before = await rows()
     await refused(signIn(rita, recoveryCodes[0]), 401, 'MFA_REPLAYED')
-    assert.deepEqual(rows(), before)
+    assert.deepEqual(await rows(), before)
     assert.equal((await api.json('GET', '/mfa', undefined, ok.body.token)).body.recoveryCodesLeft, 9)
   })
 
@@ -159,7 +159,7 @@ describe('multi-factor sign-in, lock-out and Sign-In with Ethereum through a run
     const up = await api.upload(d.body.token, patient.email, 'note.txt', Buffer.from('restricted'))
     assert.equal(up.status, 403)
     assert.equal(up.body.code, 'MFA_ENROLLMENT_REQUIRED')
-    assert.equal((db.prepare('SELECT count(*) AS n FROM records').get() as { n: number }).n, 0)
+    assert.equal((await db.get('SELECT count(*) AS n FROM records') as { n: number }).n, 0)
     const p = await signIn(patient)
     assert.equal(p.status, 200)
     assert.equal(p.body.mfaEnrollmentRequired, false)
@@ -170,7 +170,7 @@ describe('multi-factor sign-in, lock-out and Sign-In with Ethereum through a run
     assert.equal((await api.json('POST', '/users', { role: 'patient', hospital: hospitalId, name: 'Lou', ...locked }, adminToken)).status, 201)
     for (const email of [locked.email, 'nobody@example.org']) {
       for (let i = 0; i < 5; i++) await refused(signIn({ email, password: `wrong-password-${i}` }), 401, 'INVALID_CREDENTIALS')
-      const before = rows()
+      const before = await rows()
       const res = await api.call('POST', '/auth/login', { json: { email, password: email === locked.email ? locked.password : 'x' }, token: null })
       assert.equal(res.status, 429)
       const body = await res.json() as { code: string; message: string }
@@ -179,7 +179,7 @@ describe('multi-factor sign-in, lock-out and Sign-In with Ethereum through a run
       assert.ok(!body.message.includes('@'), 'no e-mail in the message')
       const retry = Number(res.headers.get('retry-after'))
       assert.ok(retry > 0 && retry <= 30, String(retry))
-      assert.deepEqual(rows(), before)
+      assert.deepEqual(await rows(), before)
     }
   })
 
@@ -230,7 +230,7 @@ describe('multi-factor sign-in, lock-out and Sign-In with Ethereum through a run
       const used = await nonce()
       const first = await signed(message(used))
       assert.equal((await api.json('POST', '/auth/siwe', first, null)).status, 200)
-      const before = rows()
+      const before = await rows()
       await refused(api.json('POST', '/auth/siwe', first, null), 401, 'SIWE_NONCE_INVALID')
       const n = await nonce()
       await refused(api.json('POST', '/auth/siwe', await signed(message(n, { domain: 'evil.example.org', uri: 'https://evil.example.org/' })), null), 401, 'SIWE_DOMAIN_MISMATCH')
@@ -241,7 +241,7 @@ describe('multi-factor sign-in, lock-out and Sign-In with Ethereum through a run
       await refused(api.json('POST', '/auth/siwe', await signed(message(n, { address: other.address }), other), null), 401, 'UNKNOWN_WALLET')
       await refused(api.json('POST', '/auth/siwe', await signed(message(n, { expirationTime: new Date(Date.now() - 1000) })), null), 401, 'SIWE_MESSAGE_EXPIRED')
       await refused(api.json('POST', '/auth/siwe', { message: 'not a sign-in message', signature: '0x00' }, null), 400, 'SIWE_MESSAGE_INVALID')
-      assert.deepEqual(rows(), before)
+      assert.deepEqual(await rows(), before)
       // The nonce those refusals carried is still good.
       assert.equal((await api.json('POST', '/auth/siwe', await signed(message(n)), null)).status, 200)
     })
@@ -251,7 +251,7 @@ describe('multi-factor sign-in, lock-out and Sign-In with Ethereum through a run
       const other = privateKeyToAccount(generatePrivateKey())
       await refused(api.json('POST', '/auth/wallet', await signed(message(await nonce(), { address: other.address }), other), walletSession), 403, 'KEYS_LOCKED')
       await refused(api.json('POST', '/auth/wallet', await signed(message(await nonce())), adminToken), 409, 'WALLET_TAKEN')
-      const linked = db.prepare('SELECT email FROM accounts WHERE wallet_address = ?').all(wallet.address.toLowerCase()) as { email: string }[]
+      const linked = await db.all('SELECT email FROM accounts WHERE wallet_address = ?', wallet.address.toLowerCase()) as { email: string }[]
       assert.deepEqual(linked.map((x) => x.email), [patient.email])
     })
   })

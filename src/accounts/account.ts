@@ -73,11 +73,11 @@ export function toAccount(row: AccountRow): Account {
 }
 
 /** Active account by id, e-mail or ledger address, or undefined. */
-export function findAccount(db: Db, ref: string): AccountRow | undefined {
+export async function findAccount(db: Db, ref: string): Promise<AccountRow | undefined> {
   const r = ref.trim()
   const column = r.includes('@') ? 'email' : /^0x[0-9a-fA-F]{40}$/.test(r) ? 'address' : 'id'
   const value = column === 'id' ? r : r.toLowerCase()
-  return db.prepare(`SELECT * FROM accounts WHERE ${column} = ? AND state = 'active'`).get(value) as AccountRow | undefined
+  return await db.get(`SELECT * FROM accounts WHERE ${column} = ? AND state = 'active'`, value) as AccountRow | undefined
 }
 
 /**

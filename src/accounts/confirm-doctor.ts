@@ -7,9 +7,9 @@ import type { Services } from '../services.ts'
 
 export interface PendingDoctor extends Account { licence: string | null }
 
-function loadPending(s: Services, actor: Actor | undefined, id: string): { by: Actor; row: AccountRow } {
+async function loadPending(s: Services, actor: Actor | undefined, id: string): Promise<{ by: Actor; row: AccountRow }> {
   const by = requireRole(actor, 'admin', 'staff')
-  const row = s.db.prepare(`SELECT * FROM accounts WHERE id = ? AND role = 'doctor'`).get(id) as AccountRow | undefined
+  const row = await s.db.get(`SELECT * FROM accounts WHERE id = ? AND role = 'doctor'`, id) as AccountRow | undefined
   if (!row || (by.account.role === 'staff' && row.hospital_id !== by.account.hospitalId)) throw new AppError('UNKNOWN_ACCOUNT')
   if (row.state !== 'pending') throw new AppError('ACCOUNT_NOT_PENDING')
   return { by, row }
@@ -20,9 +20,9 @@ function loadPending(s: Services, actor: Actor | undefined, id: string): { by: A
  * @throws AppError FORBIDDEN, UNKNOWN_ACCOUNT, ACCOUNT_NOT_PENDING, LEDGER_*
  */
 export async function confirmDoctor(s: Services, { actor, id, signal }: { actor: Actor | undefined; id: string; signal?: AbortSignal }): Promise<Account> {
-  const { by, row } = loadPending(s, actor, id)
+  const { by, row } = await loadPending(s, actor, id)
   await sendConfirmation(s.ledger, requireKeys(by).ledger, row.address as Address, signal)
-  s.db.prepare(`UPDATE accounts SET state = 'active' WHERE id = ?`).run(row.id)
+  await s.db.run(`UPDATE accounts SET state = 'active' WHERE id = ?`, row.id)
   await s.notify?.({ accountId: row.id, kind: 'doctor-confirmed', by: { accountId: by.account.id } })
   return toAccount({ ...row, state: 'active' })
 }
@@ -33,19 +33,19 @@ export async function confirmDoctor(s: Services, { actor, id, signal }: { actor:
  * @throws AppError FORBIDDEN, UNKNOWN_ACCOUNT, ACCOUNT_NOT_PENDING, VALIDATION_FAILED, LEDGER_*
  */
 export async function rejectDoctor(s: Services, { actor, id, reason, signal }: { actor: Actor | undefined; id: string; reason: string; signal?: AbortSignal }): Promise<Account> {
-  const { by, row } = loadPending(s, actor, id)
+  const { by, row } = await loadPending(s, actor, id)
   const text = checkText(reason, 'reason')
   await sendRejection(s.ledger, requireKeys(by).ledger, row.address as Address, commitText(s.nodeKey, `0x${row.address.slice(2).padStart(64, '0')}`, text), signal)
-  s.db.prepare(`UPDATE accounts SET state = 'rejected', rejection_reason = ? WHERE id = ?`).run(text, row.id)
+  await s.db.run(`UPDATE accounts SET state = 'rejected', rejection_reason = ? WHERE id = ?`, text, row.id)
   await s.notify?.({ accountId: row.id, kind: 'doctor-rejected', by: { accountId: by.account.id } })
   return toAccount({ ...row, state: 'rejected' })
 }
 
 /** Doctors waiting for confirmation: all (admin) or the staff's hospital's. */
-export function listPendingDoctors(s: Services, { actor }: { actor: Actor | undefined }): PendingDoctor[] {
+export async function listPendingDoctors(s: Services, { actor }: { actor: Actor | undefined }): Promise<PendingDoctor[]> {
   const by = requireRole(actor, 'admin', 'staff')
   const rows = (by.account.role === 'admin'
-    ? s.db.prepare(`SELECT * FROM accounts WHERE role = 'doctor' AND state = 'pending' ORDER BY created_at`).all()
-    : s.db.prepare(`SELECT * FROM accounts WHERE role = 'doctor' AND state = 'pending' AND hospital_id = ? ORDER BY created_at`).all(by.account.hospitalId)) as (AccountRow & { licence: string | null })[]
+    ? await s.db.all(`SELECT * FROM accounts WHERE role = 'doctor' AND state = 'pending' ORDER BY created_at`)
+    : await s.db.all(`SELECT * FROM accounts WHERE role = 'doctor' AND state = 'pending' AND hospital_id = ? ORDER BY created_at`, by.account.hospitalId)) as (AccountRow & { licence: string | null })[]
   return rows.map((r) => ({ ...toAccount(r), licence: r.licence }))
 }

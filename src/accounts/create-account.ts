@@ -8,6 +8,7 @@ import { putRawBlock } from '../storage/raw-block.ts'
 import { digestFromCid } from '../storage/read-verified.ts'
 import { registerAccount } from '../ledger/register-account.ts'
 import { AppError } from '../errors.ts'
+import { isUniqueViolation } from '../db/db.ts'
 import { requireKeys, toAccount, type Account, type AccountRow, type Actor, type Role } from './account.ts'
 import { findHospital } from './hospital.ts'
 import { checkName } from './create-hospital.ts'
@@ -62,7 +63,7 @@ export async function createAccount(s: Services, p: CreateAccountParams): Promis
     if (role === 'staff' && !isAdmin) throw new AppError('FORBIDDEN', { message: 'Only the consortium admin creates hospital staff accounts.' })
     const ref = p.hospital ?? (isStaff ? actor.account.hospitalId ?? undefined : undefined)
     if (!ref) throw new AppError('VALIDATION_FAILED', { message: 'Name the hospital (its id or ledger address).' })
-    const hospital = findHospital(s.db, ref)
+    const hospital = await findHospital(s.db, ref)
     if (!hospital) throw new AppError('UNKNOWN_HOSPITAL')
     if (isStaff && hospital.id !== actor.account.hospitalId) throw new AppError('FORBIDDEN', { message: 'Staff add accounts to their own hospital only.' })
     hospitalId = hospital.id
@@ -83,9 +84,9 @@ export async function createAccount(s: Services, p: CreateAccountParams): Promis
       })
       row.state = 'active'
       row.tx_hash = receipt.transactionHash
-      s.db.prepare(`UPDATE accounts SET state = 'active', tx_hash = ? WHERE id = ?`).run(row.tx_hash, row.id)
+      await s.db.run(`UPDATE accounts SET state = 'active', tx_hash = ? WHERE id = ?`, row.tx_hash, row.id)
     } catch (err) {
-      s.db.prepare('DELETE FROM accounts WHERE id = ?').run(row.id)
+      await s.db.run('DELETE FROM accounts WHERE id = ?', row.id)
       throw err
     }
   }
@@ -108,7 +109,7 @@ export interface PreparedAccount {
  * @throws AppError EMAIL_TAKEN
  */
 export async function prepareAccount(s: Services, p: { email: string; name: string; role: Role; hospitalId: string | null; password: string; keyScheme: KeyScheme; state: string; signal?: AbortSignal }): Promise<PreparedAccount> {
-  if (s.db.prepare('SELECT 1 FROM accounts WHERE email = ?').get(p.email)) throw new AppError('EMAIL_TAKEN')
+  if (await s.db.get('SELECT 1 FROM accounts WHERE email = ?', p.email)) throw new AppError('EMAIL_TAKEN')
   const ledgerKey = generatePrivateKey()
   const address = privateKeyToAccount(ledgerKey).address.toLowerCase() as Address
   const encryption = await generateEncryptionKeyPair(p.keyScheme)
@@ -136,10 +137,10 @@ export async function prepareAccount(s: Services, p: { email: string; name: stri
     created_at: Date.now(),
   }
   try {
-    s.db.prepare(`INSERT INTO accounts (id, email, name, role, hospital_id, address, key_scheme, public_key, keystore, state, tx_hash, created_at)
-      VALUES (@id, @email, @name, @role, @hospital_id, @address, @key_scheme, @public_key, @keystore, @state, @tx_hash, @created_at)`).run(row)
+    await s.db.run(`INSERT INTO accounts (id, email, name, role, hospital_id, address, key_scheme, public_key, keystore, state, tx_hash, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, row.id, row.email, row.name, row.role, row.hospital_id, row.address, row.key_scheme, row.public_key, row.keystore, row.state, row.tx_hash, row.created_at)
   } catch (cause) {
-    if (String(cause).includes('UNIQUE constraint failed: accounts.email')) throw new AppError('EMAIL_TAKEN')
+    if (isUniqueViolation(cause, 'accounts.email')) throw new AppError('EMAIL_TAKEN')
     throw cause
   }
   return { row, ledgerKey, keystoreKey, recoveryCode, keyDigest: toHex(digestFromCid(keyCid)) }

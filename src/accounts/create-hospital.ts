@@ -46,8 +46,8 @@ export async function createHospital(s: Services, { actor, name, keyScheme = s.c
     tx_hash: null,
     created_at: Date.now(),
   }
-  s.db.prepare(`INSERT INTO hospitals (id, name, address, key_scheme, emergency_public_key, sealed_secrets, state, tx_hash, created_at)
-    VALUES (@id, @name, @address, @key_scheme, @emergency_public_key, @sealed_secrets, @state, @tx_hash, @created_at)`).run(row)
+  await s.db.run(`INSERT INTO hospitals (id, name, address, key_scheme, emergency_public_key, sealed_secrets, state, tx_hash, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, row.id, row.name, row.address, row.key_scheme, row.emergency_public_key, row.sealed_secrets, row.state, row.tx_hash, row.created_at)
   const onChain = { hospital: address as `0x${string}`, keyScheme: keySchemeId(keyScheme), emergencyKey: toHex(digestFromCid(keyCid)) }
   // While the consortium has at most one member the admin admits; after that, members vote.
   const byVote = (await readMemberCount(s.ledger)) >= 2
@@ -55,9 +55,9 @@ export async function createHospital(s: Services, { actor, name, keyScheme = s.c
     const receipt = byVote
       ? await sendHospitalProposal(s.ledger, requireKeys(admin).ledger, onChain, signal)
       : await addHospital(s.ledger, { admin: requireKeys(admin).ledger, ...onChain, signal })
-    s.db.prepare(`UPDATE hospitals SET state = ?, tx_hash = ? WHERE id = ?`).run(byVote ? 'proposed' : 'active', receipt.transactionHash, id)
+    await s.db.run(`UPDATE hospitals SET state = ?, tx_hash = ? WHERE id = ?`, byVote ? 'proposed' : 'active', receipt.transactionHash, id)
   } catch (err) {
-    s.db.prepare('DELETE FROM hospitals WHERE id = ?').run(id)
+    await s.db.run('DELETE FROM hospitals WHERE id = ?', id)
     throw err
   }
   return toHospital({ ...row, state: byVote ? 'proposed' : 'active' })
@@ -70,12 +70,12 @@ export async function createHospital(s: Services, { actor, name, keyScheme = s.c
  */
 export async function voteOnHospital(s: Services, { actor, candidate, approve, signal }: { actor: Actor | undefined; candidate: string; approve: boolean; signal?: AbortSignal }): Promise<Hospital> {
   const staff = requireRole(actor, 'staff')
-  const target = s.db.prepare(`SELECT * FROM hospitals WHERE (id = ? OR address = ?) AND state = 'proposed'`).get(candidate, candidate.toLowerCase()) as HospitalRow | undefined
+  const target = await s.db.get(`SELECT * FROM hospitals WHERE (id = ? OR address = ?) AND state = 'proposed'`, candidate, candidate.toLowerCase()) as HospitalRow | undefined
   if (!target) throw new AppError('UNKNOWN_HOSPITAL')
-  const member = unlockHospital(s, staff.account.hospitalId!)
+  const member = await unlockHospital(s, staff.account.hospitalId!)
   await sendHospitalVote(s.ledger, member.keys.ledger, target.address as `0x${string}`, approve, signal)
   const admitted = await readIsMember(s.ledger, target.address as `0x${string}`)
-  if (admitted) s.db.prepare(`UPDATE hospitals SET state = 'active' WHERE id = ?`).run(target.id)
+  if (admitted) await s.db.run(`UPDATE hospitals SET state = 'active' WHERE id = ?`, target.id)
   return toHospital({ ...target, state: admitted ? 'active' : 'proposed' })
 }
 

@@ -12,8 +12,8 @@ import type { Services } from '../services.ts'
  * release break-glass keys and to record share-token reads.
  * @throws AppError UNKNOWN_HOSPITAL, KEYSTORE_LOCKED
  */
-export function unlockHospital(s: Pick<Services, 'db' | 'nodeKey'>, hospitalId: string): { row: HospitalRow; keys: UnlockedKeys } {
-  const row = s.db.prepare(`SELECT * FROM hospitals WHERE id = ? AND state = 'active'`).get(hospitalId) as HospitalRow | undefined
+export async function unlockHospital(s: Pick<Services, 'db' | 'nodeKey'>, hospitalId: string): Promise<{ row: HospitalRow; keys: UnlockedKeys }> {
+  const row = await s.db.get(`SELECT * FROM hospitals WHERE id = ? AND state = 'active'`, hospitalId) as HospitalRow | undefined
   if (!row) throw new AppError('UNKNOWN_HOSPITAL')
   const keys = decodeAccountSecrets(openWithNodeKey(s.nodeKey, `hospital:${row.address as Address}`, row.sealed_secrets))
   return { row, keys }

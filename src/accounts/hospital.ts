@@ -30,8 +30,8 @@ export function toHospital(row: HospitalRow): Hospital {
 }
 
 /** Admitted hospital by id or ledger address, or undefined. */
-export function findHospital(db: Db, ref: string): HospitalRow | undefined {
+export async function findHospital(db: Db, ref: string): Promise<HospitalRow | undefined> {
   const r = ref.trim()
   const isAddress = /^0x[0-9a-fA-F]{40}$/.test(r)
-  return db.prepare(`SELECT * FROM hospitals WHERE ${isAddress ? 'address' : 'id'} = ? AND state = 'active'`).get(isAddress ? r.toLowerCase() : r) as HospitalRow | undefined
+  return await db.get(`SELECT * FROM hospitals WHERE ${isAddress ? 'address' : 'id'} = ? AND state = 'active'`, isAddress ? r.toLowerCase() : r) as HospitalRow | undefined
 }

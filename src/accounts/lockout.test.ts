@@ -3,33 +3,33 @@ import assert from 'node:assert/strict'
 import { AccountLockedError, assertNotLocked, clearSignInFailures, lockDurationMs, lockoutPolicy, recordSignInFailure, serializeSignIn, signInKey } from './lockout.ts'
 import { openSignInNode } from '../../test/helpers/sign-in-fixtures.ts'
 
-describe('sign-in lock-out', () => {
-  const node = openSignInNode()
+describe('sign-in lock-out', async () => {
+  const node = await openSignInNode()
   after(() => node.close())
 
-  it('locks after 5 failures for 30 s, doubles with each further failure, and stops at one hour', () => {
+  it('locks after 5 failures for 30 s, doubles with each further failure, and stops at one hour', async () => {
     assert.deepEqual([1, 2, 3, 4].map(lockDurationMs), [0, 0, 0, 0])
     assert.deepEqual([5, 6, 7, 8, 9, 10, 11].map(lockDurationMs), [30_000, 60_000, 120_000, 240_000, 480_000, 960_000, 1_920_000])
     assert.equal(lockDurationMs(12), 3_600_000)
     assert.equal(lockDurationMs(500), lockoutPolicy.maxMs)
   })
 
-  it('keys by the normalised e-mail, as a hash, whether or not the account exists', () => {
+  it('keys by the normalised e-mail, as a hash, whether or not the account exists', async () => {
     assert.equal(signInKey(' Ann@Example.ORG '), signInKey('ann@example.org'))
     assert.notEqual(signInKey('ann@example.org'), signInKey('bob@example.org'))
     assert.match(signInKey('ann@example.org'), /^[0-9a-f]{64}$/)
     assert.ok(!signInKey('ann@example.org').includes('ann'))
   })
 
-  it('refuses while locked with the time left, counts from where it was after the lock ends, and forgets on success', () => {
+  it('refuses while locked with the time left, counts from where it was after the lock ends, and forgets on success', async () => {
     const key = signInKey('counter@example.org')
     let now = 1_000_000
     for (let i = 1; i <= 4; i++) {
-      assert.deepEqual(recordSignInFailure(node.db, key, now), { failures: i, lockedUntil: 0 })
-      assert.doesNotThrow(() => assertNotLocked(node.db, key, now))
+      assert.deepEqual(await recordSignInFailure(node.db, key, now), { failures: i, lockedUntil: 0 })
+      await assert.doesNotReject(async () => await assertNotLocked(node.db, key, now))
     }
-    assert.deepEqual(recordSignInFailure(node.db, key, now), { failures: 5, lockedUntil: now + 30_000 })
-    assert.throws(() => assertNotLocked(node.db, key, now + 29_999), (err: unknown) => {
+    assert.deepEqual(await recordSignInFailure(node.db, key, now), { failures: 5, lockedUntil: now + 30_000 })
+    await assert.rejects(async () => await assertNotLocked(node.db, key, now + 29_999), (err: unknown) => {
       assert.ok(err instanceof AccountLockedError)
       assert.equal(err.code, 'ACCOUNT_LOCKED')
       assert.equal(err.status, 429)
@@ -38,18 +38,18 @@ describe('sign-in lock-out', () => {
       return true
     })
     now += 30_000
-    assert.doesNotThrow(() => assertNotLocked(node.db, key, now))
-    assert.equal(recordSignInFailure(node.db, key, now).lockedUntil, now + 60_000)
-    assert.throws(() => assertNotLocked(node.db, key, now), /try again in about 1 minute\./)
-    clearSignInFailures(node.db, key)
-    assert.doesNotThrow(() => assertNotLocked(node.db, key, now))
-    assert.deepEqual(recordSignInFailure(node.db, key, now), { failures: 1, lockedUntil: 0 })
+    await assert.doesNotReject(async () => await assertNotLocked(node.db, key, now))
+    assert.equal((await recordSignInFailure(node.db, key, now)).lockedUntil, now + 60_000)
+    await assert.rejects(async () => await assertNotLocked(node.db, key, now), /try again in about 1 minute\./)
+    await clearSignInFailures(node.db, key)
+    await assert.doesNotReject(async () => await assertNotLocked(node.db, key, now))
+    assert.deepEqual(await recordSignInFailure(node.db, key, now), { failures: 1, lockedUntil: 0 })
   })
 
-  it('forgets old failures after a quiet day', () => {
+  it('forgets old failures after a quiet day', async () => {
     const key = signInKey('quiet@example.org')
-    for (let i = 0; i < 4; i++) recordSignInFailure(node.db, key, 0)
-    assert.equal(recordSignInFailure(node.db, key, lockoutPolicy.forgetAfterMs + 1).failures, 1)
+    for (let i = 0; i < 4; i++) await recordSignInFailure(node.db, key, 0)
+    assert.equal((await recordSignInFailure(node.db, key, lockoutPolicy.forgetAfterMs + 1)).failures, 1)
   })
 
   it('runs attempts on one key one after the other, and on different keys side by side', async () => {

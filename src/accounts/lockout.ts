@@ -52,28 +52,27 @@ interface FailureRow { failures: number; locked_until: number; updated_at: numbe
  * Refuses while `key` is locked.
  * @throws AccountLockedError (ACCOUNT_LOCKED)
  */
-export function assertNotLocked(db: Db, key: string, now: number): void {
-  const row = db.prepare('SELECT locked_until FROM sign_in_failures WHERE key = ?').get(key) as Pick<FailureRow, 'locked_until'> | undefined
+export async function assertNotLocked(db: Db, key: string, now: number): Promise<void> {
+  const row = await db.get('SELECT locked_until FROM sign_in_failures WHERE key = ?', key) as Pick<FailureRow, 'locked_until'> | undefined
   if (row && row.locked_until > now) throw new AccountLockedError(row.locked_until - now)
 }
 
 /** Counts one more failed attempt for `key` and locks it when the policy says so. */
-export function recordSignInFailure(db: Db, key: string, now: number): { failures: number; lockedUntil: number } {
-  return db.transaction(() => {
-    const row = db.prepare('SELECT * FROM sign_in_failures WHERE key = ?').get(key) as FailureRow | undefined
+export async function recordSignInFailure(db: Db, key: string, now: number): Promise<{ failures: number; lockedUntil: number }> {
+  return db.transaction(async (tx) => {
+    const row = await tx.get('SELECT * FROM sign_in_failures WHERE key = ?', key) as FailureRow | undefined
     const failures = row && now - row.updated_at < lockoutPolicy.forgetAfterMs ? row.failures + 1 : 1
     const duration = lockDurationMs(failures)
     const lockedUntil = duration > 0 ? now + duration : 0
-    db.prepare(`INSERT INTO sign_in_failures (key, failures, locked_until, updated_at) VALUES (?, ?, ?, ?)
-      ON CONFLICT(key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until, updated_at = excluded.updated_at`)
-      .run(key, failures, lockedUntil, now)
+    await tx.run(`INSERT INTO sign_in_failures (key, failures, locked_until, updated_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT(key) DO UPDATE SET failures = excluded.failures, locked_until = excluded.locked_until, updated_at = excluded.updated_at`, key, failures, lockedUntil, now)
     return { failures, lockedUntil }
-  })()
+  })
 }
 
 /** Forgets the failures of `key` (after a successful sign-in). */
-export function clearSignInFailures(db: Db, key: string): void {
-  db.prepare('DELETE FROM sign_in_failures WHERE key = ?').run(key)
+export async function clearSignInFailures(db: Db, key: string): Promise<void> {
+  await db.run('DELETE FROM sign_in_failures WHERE key = ?', key)
 }
 
 const queues = new Map<string, Promise<unknown>>()

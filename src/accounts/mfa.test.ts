@@ -16,8 +16,8 @@ const wrongCode = (secret: string, ms: number) => {
 }
 const refused = (code: ErrorCode) => (err: unknown) => isAppError(err, code)
 
-describe('TOTP enrolment, codes and recovery codes', () => {
-  const node = openSignInNode({ MEDLEDGER_MFA_ROLES: 'doctor' })
+describe('TOTP enrolment, codes and recovery codes', async () => {
+  const node = await openSignInNode({ MEDLEDGER_MFA_ROLES: 'doctor' })
   let actor: Actor
   let secret = ''
   let recoveryCodes: string[] = []
@@ -38,81 +38,81 @@ describe('TOTP enrolment, codes and recovery codes', () => {
     assert.match(again.otpauthUri, /^otpauth:\/\/totp\/MedLedger:ann%40example\.org\?/)
     assert.ok(again.otpauthUri.includes(`secret=${secret}`))
     assert.match(again.qrSvg, /^<svg[\s\S]*<\/svg>\s*$/)
-    const row = node.db.prepare('SELECT * FROM mfa WHERE account_id = ?').get(actor.account.id) as { sealed_secret: string; enabled: number }
+    const row = await node.db.get('SELECT * FROM mfa WHERE account_id = ?', actor.account.id) as { sealed_secret: string; enabled: number }
     assert.equal(row.enabled, 0)
     assert.ok(!row.sealed_secret.includes(secret))
-    assert.deepEqual(getMfaStatus(node, actor.account), { required: false, totpEnabled: false, enrolmentPending: true, recoveryCodesLeft: 0 })
+    assert.deepEqual(await getMfaStatus(node, actor.account), { required: false, totpEnabled: false, enrolmentPending: true, recoveryCodesLeft: 0 })
     // Not enabled yet: signing in needs no code.
-    assert.equal(useSecondFactor(node, { accountId: actor.account.id, code: undefined, clock }), undefined)
+    assert.equal(await useSecondFactor(node, { accountId: actor.account.id, code: undefined, clock }), undefined)
   })
 
-  it('refuses a wrong first code, and a code of the replaced secret, changing nothing', () => {
-    assert.throws(() => confirmTotpEnrolment(node, { actor, code: wrongCode(secret, now), clock }), refused('MFA_INVALID'))
-    assert.throws(() => confirmTotpEnrolment(node, { actor, code: '', clock }), refused('MFA_INVALID'))
-    assert.equal(getMfaStatus(node, actor.account).totpEnabled, false)
-    assert.equal((node.db.prepare('SELECT count(*) AS n FROM recovery_codes').get() as { n: number }).n, 0)
+  it('refuses a wrong first code, and a code of the replaced secret, changing nothing', async () => {
+    await assert.rejects(async () => await confirmTotpEnrolment(node, { actor, code: wrongCode(secret, now), clock }), refused('MFA_INVALID'))
+    await assert.rejects(async () => await confirmTotpEnrolment(node, { actor, code: '', clock }), refused('MFA_INVALID'))
+    assert.equal((await getMfaStatus(node, actor.account)).totpEnabled, false)
+    assert.equal((await node.db.get('SELECT count(*) AS n FROM recovery_codes') as { n: number }).n, 0)
   })
 
-  it('enables TOTP with a first code and answers ten distinct recovery codes, stored only as SHA-256', () => {
-    const r = confirmTotpEnrolment(node, { actor, code: code(secret, now), clock })
+  it('enables TOTP with a first code and answers ten distinct recovery codes, stored only as SHA-256', async () => {
+    const r = await confirmTotpEnrolment(node, { actor, code: code(secret, now), clock })
     recoveryCodes = r.recoveryCodes
     assert.equal(recoveryCodes.length, 10)
     assert.equal(new Set(recoveryCodes).size, 10)
     for (const c of recoveryCodes) assert.match(c, /^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}$/)
-    const stored = (node.db.prepare('SELECT code_hash FROM recovery_codes WHERE account_id = ?').all(actor.account.id) as { code_hash: string }[]).map((x) => x.code_hash).sort()
+    const stored = (await node.db.all('SELECT code_hash FROM recovery_codes WHERE account_id = ?', actor.account.id) as { code_hash: string }[]).map((x) => x.code_hash).sort()
     assert.deepEqual(stored, recoveryCodes.map((c) => hashMfaRecoveryCode(actor.account.id, c)).sort())
-    assert.deepEqual(getMfaStatus(node, actor.account), { required: false, totpEnabled: true, enrolmentPending: false, recoveryCodesLeft: 10 })
-    assert.throws(() => confirmTotpEnrolment(node, { actor, code: code(secret, now), clock }), refused('MFA_ALREADY_ENABLED'))
+    assert.deepEqual(await getMfaStatus(node, actor.account), { required: false, totpEnabled: true, enrolmentPending: false, recoveryCodesLeft: 10 })
+    await assert.rejects(async () => await confirmTotpEnrolment(node, { actor, code: code(secret, now), clock }), refused('MFA_ALREADY_ENABLED'))
   })
 
   it('cannot be started over once enabled (that would swap the factor without proving it)', async () => {
     await assert.rejects(startTotpEnrolment(node, { actor, clock }), refused('MFA_ALREADY_ENABLED'))
   })
 
-  it('then needs a code: missing, wrong and replayed codes each have their own refusal', () => {
+  it('then needs a code: missing, wrong and replayed codes each have their own refusal', async () => {
     const accountId = actor.account.id
-    assert.throws(() => useSecondFactor(node, { accountId, code: undefined, clock }), refused('MFA_REQUIRED'))
-    assert.throws(() => useSecondFactor(node, { accountId, code: '   ', clock }), refused('MFA_REQUIRED'))
+    await assert.rejects(async () => await useSecondFactor(node, { accountId, code: undefined, clock }), refused('MFA_REQUIRED'))
+    await assert.rejects(async () => await useSecondFactor(node, { accountId, code: '   ', clock }), refused('MFA_REQUIRED'))
     // The confirmation used this step's code: it cannot be used again.
-    assert.throws(() => useSecondFactor(node, { accountId, code: code(secret, now), clock }), refused('MFA_REPLAYED'))
+    await assert.rejects(async () => await useSecondFactor(node, { accountId, code: code(secret, now), clock }), refused('MFA_REPLAYED'))
     // Nor can an earlier step's, once a later one was used.
-    assert.throws(() => useSecondFactor(node, { accountId, code: code(secret, now - 30_000), clock }), refused('MFA_REPLAYED'))
-    assert.throws(() => useSecondFactor(node, { accountId, code: wrongCode(secret, now), clock }), refused('MFA_INVALID'))
+    await assert.rejects(async () => await useSecondFactor(node, { accountId, code: code(secret, now - 30_000), clock }), refused('MFA_REPLAYED'))
+    await assert.rejects(async () => await useSecondFactor(node, { accountId, code: wrongCode(secret, now), clock }), refused('MFA_INVALID'))
     now += 30_000
-    assert.equal(useSecondFactor(node, { accountId, code: code(secret, now), clock }), 'totp')
-    assert.throws(() => useSecondFactor(node, { accountId, code: code(secret, now), clock }), refused('MFA_REPLAYED'))
+    assert.equal(await useSecondFactor(node, { accountId, code: code(secret, now), clock }), 'totp')
+    await assert.rejects(async () => await useSecondFactor(node, { accountId, code: code(secret, now), clock }), refused('MFA_REPLAYED'))
     // The next step's code is already good (±1 window), and then the current one is spent.
-    assert.equal(useSecondFactor(node, { accountId, code: code(secret, now + 30_000), clock }), 'totp')
+    assert.equal(await useSecondFactor(node, { accountId, code: code(secret, now + 30_000), clock }), 'totp')
     now += 30_000
-    assert.throws(() => useSecondFactor(node, { accountId, code: code(secret, now), clock }), refused('MFA_REPLAYED'))
+    await assert.rejects(async () => await useSecondFactor(node, { accountId, code: code(secret, now), clock }), refused('MFA_REPLAYED'))
     now += 60_000
-    assert.throws(() => useSecondFactor(node, { accountId, code: code(secret, now - 60_000), clock }), refused('MFA_INVALID'), 'two steps old')
+    await assert.rejects(async () => await useSecondFactor(node, { accountId, code: code(secret, now - 60_000), clock }), refused('MFA_INVALID'), 'two steps old')
   })
 
-  it('takes each recovery code once, however it is typed', () => {
+  it('takes each recovery code once, however it is typed', async () => {
     const accountId = actor.account.id
     const sloppy = recoveryCodes[3].toLowerCase().replace(/-/g, ' ')
-    assert.equal(useSecondFactor(node, { accountId, code: sloppy, clock }), 'recovery')
-    const before = signInRows(node.db)
-    assert.throws(() => useSecondFactor(node, { accountId, code: recoveryCodes[3], clock }), refused('MFA_REPLAYED'))
-    assert.throws(() => useSecondFactor(node, { accountId, code: generateMfaRecoveryCode(), clock }), refused('MFA_INVALID'))
-    assert.deepEqual(signInRows(node.db), before)
-    assert.equal(getMfaStatus(node, actor.account).recoveryCodesLeft, 9)
-    assert.equal(useSecondFactor(node, { accountId, code: recoveryCodes[4], clock }), 'recovery')
+    assert.equal(await useSecondFactor(node, { accountId, code: sloppy, clock }), 'recovery')
+    const before = await signInRows(node.db)
+    await assert.rejects(async () => await useSecondFactor(node, { accountId, code: recoveryCodes[3], clock }), refused('MFA_REPLAYED'))
+    await assert.rejects(async () => await useSecondFactor(node, { accountId, code: generateMfaRecoveryCode(), clock }), refused('MFA_INVALID'))
+    assert.deepEqual(await signInRows(node.db), before)
+    assert.equal((await getMfaStatus(node, actor.account)).recoveryCodesLeft, 9)
+    assert.equal(await useSecondFactor(node, { accountId, code: recoveryCodes[4], clock }), 'recovery')
   })
 
   it('a recovery code of another account does not work here', async () => {
     const other = await insertSignInAccount(node, { role: 'patient', email: 'bob@example.org', password: 'bob-password-1234' })
     const otherActor: Actor = { account: { ...actor.account, id: other.id, email: other.email } }
     const { secret: s2 } = await startTotpEnrolment(node, { actor: otherActor, clock })
-    const { recoveryCodes: bobs } = confirmTotpEnrolment(node, { actor: otherActor, code: code(s2, now), clock })
-    assert.throws(() => useSecondFactor(node, { accountId: actor.account.id, code: bobs[0], clock }), refused('MFA_INVALID'))
+    const { recoveryCodes: bobs } = await confirmTotpEnrolment(node, { actor: otherActor, code: code(s2, now), clock })
+    await assert.rejects(async () => await useSecondFactor(node, { accountId: actor.account.id, code: bobs[0], clock }), refused('MFA_INVALID'))
   })
 
   it('confirming needs a started enrolment', async () => {
     const carol = await insertSignInAccount(node, { role: 'doctor', email: 'carol@example.org', password: 'carol-password-12' })
     const carolActor: Actor = { account: { ...actor.account, id: carol.id, email: carol.email, role: 'doctor' } }
-    assert.throws(() => confirmTotpEnrolment(node, { actor: carolActor, code: '123456', clock }), refused('MFA_NOT_STARTED'))
-    assert.deepEqual(getMfaStatus(node, carolActor.account), { required: true, totpEnabled: false, enrolmentPending: false, recoveryCodesLeft: 0 })
+    await assert.rejects(async () => await confirmTotpEnrolment(node, { actor: carolActor, code: '123456', clock }), refused('MFA_NOT_STARTED'))
+    assert.deepEqual(await getMfaStatus(node, carolActor.account), { required: true, totpEnabled: false, enrolmentPending: false, recoveryCodesLeft: 0 })
   })
 })

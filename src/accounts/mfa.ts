@@ -40,8 +40,8 @@ function secretLabel(accountId: string): string {
   return `mfa-totp:${accountId}`
 }
 
-function mfaRow(s: MfaServices, accountId: string): MfaRow | undefined {
-  return s.db.prepare('SELECT * FROM mfa WHERE account_id = ?').get(accountId) as MfaRow | undefined
+async function mfaRow(s: MfaServices, accountId: string): Promise<MfaRow | undefined> {
+  return await s.db.get('SELECT * FROM mfa WHERE account_id = ?', accountId) as MfaRow | undefined
 }
 
 /** True when accounts of `role` must sign in with a second factor. */
@@ -50,20 +50,20 @@ export function mfaRequiredForRole(s: Pick<Services, 'config'>, role: Role): boo
 }
 
 /** True when the account has a confirmed authenticator. */
-export function hasTotpEnabled(s: Pick<Services, 'db'>, accountId: string): boolean {
-  return Boolean(s.db.prepare('SELECT 1 FROM mfa WHERE account_id = ? AND enabled = 1').get(accountId))
+export async function hasTotpEnabled(s: Pick<Services, 'db'>, accountId: string): Promise<boolean> {
+  return Boolean(await s.db.get('SELECT 1 FROM mfa WHERE account_id = ? AND enabled = 1', accountId))
 }
 
 /** True while the account's role needs a second factor that it has not confirmed yet. */
-export function needsMfaEnrollment(s: Pick<Services, 'db' | 'config'>, account: { id: string; role: Role }): boolean {
-  return mfaRequiredForRole(s, account.role) && !hasTotpEnabled(s, account.id)
+export async function needsMfaEnrollment(s: Pick<Services, 'db' | 'config'>, account: { id: string; role: Role }): Promise<boolean> {
+  return mfaRequiredForRole(s, account.role) && !(await hasTotpEnabled(s, account.id))
 }
 
 /** The account's two-factor state. */
-export function getMfaStatus(s: MfaServices, account: { id: string; role: Role }): MfaStatus {
-  const row = mfaRow(s, account.id)
+export async function getMfaStatus(s: MfaServices, account: { id: string; role: Role }): Promise<MfaStatus> {
+  const row = await mfaRow(s, account.id)
   const left = row?.enabled
-    ? (s.db.prepare('SELECT count(*) AS n FROM recovery_codes WHERE account_id = ? AND used_at IS NULL').get(account.id) as { n: number }).n
+    ? (await s.db.get('SELECT count(*) AS n FROM recovery_codes WHERE account_id = ? AND used_at IS NULL', account.id) as { n: number }).n
     : 0
   return { required: mfaRequiredForRole(s, account.role), totpEnabled: Boolean(row?.enabled), enrolmentPending: row !== undefined && !row.enabled, recoveryCodesLeft: left }
 }
@@ -76,12 +76,11 @@ export function getMfaStatus(s: MfaServices, account: { id: string; role: Role }
 export async function startTotpEnrolment(s: MfaServices, { actor, clock = Date.now }: { actor: Actor | undefined; clock?: Clock }): Promise<TotpEnrolment> {
   if (!actor) throw new AppError('UNAUTHENTICATED')
   const accountId = actor.account.id
-  if (hasTotpEnabled(s, accountId)) throw new AppError('MFA_ALREADY_ENABLED')
+  if (await hasTotpEnabled(s, accountId)) throw new AppError('MFA_ALREADY_ENABLED')
   const secret = generateTotpSecret()
   const sealed = sealWithNodeKey(s.nodeKey, secretLabel(accountId), utf8(secret))
-  const changed = s.db.prepare(`INSERT INTO mfa (account_id, sealed_secret, enabled, last_step, created_at) VALUES (?, ?, 0, NULL, ?)
-    ON CONFLICT(account_id) DO UPDATE SET sealed_secret = excluded.sealed_secret, last_step = NULL, created_at = excluded.created_at WHERE mfa.enabled = 0`)
-    .run(accountId, sealed, clock())
+  const changed = await s.db.run(`INSERT INTO mfa (account_id, sealed_secret, enabled, last_step, created_at) VALUES (?, ?, 0, NULL, ?)
+    ON CONFLICT(account_id) DO UPDATE SET sealed_secret = excluded.sealed_secret, last_step = NULL, created_at = excluded.created_at WHERE mfa.enabled = 0`, accountId, sealed, clock())
   if (changed.changes === 0) throw new AppError('MFA_ALREADY_ENABLED')
   const otpauthUri = totpUri({ secret, label: actor.account.email })
   const qrSvg = await QRCode.toString(otpauthUri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 })
@@ -94,23 +93,22 @@ export async function startTotpEnrolment(s: MfaServices, { actor, clock = Date.n
  * SHA-256 is kept); each stands in once for a code.
  * @throws AppError UNAUTHENTICATED, MFA_NOT_STARTED, MFA_ALREADY_ENABLED, MFA_INVALID
  */
-export function confirmTotpEnrolment(s: MfaServices, { actor, code, clock = Date.now }: { actor: Actor | undefined; code: unknown; clock?: Clock }): { recoveryCodes: string[] } {
+export async function confirmTotpEnrolment(s: MfaServices, { actor, code, clock = Date.now }: { actor: Actor | undefined; code: unknown; clock?: Clock }): Promise<{ recoveryCodes: string[] }> {
   if (!actor) throw new AppError('UNAUTHENTICATED')
   const accountId = actor.account.id
-  const row = mfaRow(s, accountId)
+  const row = await mfaRow(s, accountId)
   if (!row) throw new AppError('MFA_NOT_STARTED')
   if (row.enabled) throw new AppError('MFA_ALREADY_ENABLED')
   const step = matchTotp({ secret: openSecret(s, row), code: compactCode(code), nowMs: clock() })
   if (step === undefined) throw new AppError('MFA_INVALID')
   const recoveryCodes = Array.from({ length: recoveryCodeCount }, generateMfaRecoveryCode)
-  s.db.transaction(() => {
+  await s.db.transaction(async (tx) => {
     // The secret must still be the one the code was checked against (no enrolment restarted meanwhile).
-    const done = s.db.prepare('UPDATE mfa SET enabled = 1, last_step = ? WHERE account_id = ? AND enabled = 0 AND sealed_secret = ?').run(step, accountId, row.sealed_secret)
+    const done = await tx.run('UPDATE mfa SET enabled = 1, last_step = ? WHERE account_id = ? AND enabled = 0 AND sealed_secret = ?', step, accountId, row.sealed_secret)
     if (done.changes !== 1) throw new AppError('MFA_NOT_STARTED')
-    s.db.prepare('DELETE FROM recovery_codes WHERE account_id = ?').run(accountId)
-    const insert = s.db.prepare('INSERT INTO recovery_codes (account_id, code_hash, used_at) VALUES (?, ?, NULL)')
-    for (const c of recoveryCodes) insert.run(accountId, hashMfaRecoveryCode(accountId, c))
-  })()
+    await tx.run('DELETE FROM recovery_codes WHERE account_id = ?', accountId)
+    for (const c of recoveryCodes) await tx.run('INSERT INTO recovery_codes (account_id, code_hash, used_at) VALUES (?, ?, NULL)', accountId, hashMfaRecoveryCode(accountId, c))
+  })
   return { recoveryCodes }
 }
 
@@ -121,8 +119,8 @@ export function confirmTotpEnrolment(s: MfaServices, { actor, code, clock = Date
  * @returns which factor was used, or undefined when none was needed
  * @throws AppError MFA_REQUIRED (no code given), MFA_INVALID, MFA_REPLAYED
  */
-export function useSecondFactor(s: MfaServices, { accountId, code, clock = Date.now }: { accountId: string; code: unknown; clock?: Clock }): 'totp' | 'recovery' | undefined {
-  const row = mfaRow(s, accountId)
+export async function useSecondFactor(s: MfaServices, { accountId, code, clock = Date.now }: { accountId: string; code: unknown; clock?: Clock }): Promise<'totp' | 'recovery' | undefined> {
+  const row = await mfaRow(s, accountId)
   if (!row?.enabled) return undefined
   const compact = compactCode(code)
   if (compact === '') throw new AppError('MFA_REQUIRED')
@@ -131,14 +129,14 @@ export function useSecondFactor(s: MfaServices, { accountId, code, clock = Date.
     if (step === undefined) throw new AppError('MFA_INVALID')
     // The condition in the UPDATE makes the check and the use one step: two parallel sign-ins
     // with one code cannot both pass.
-    const used = s.db.prepare('UPDATE mfa SET last_step = ? WHERE account_id = ? AND enabled = 1 AND (last_step IS NULL OR last_step < ?)').run(step, accountId, step)
+    const used = await s.db.run('UPDATE mfa SET last_step = ? WHERE account_id = ? AND enabled = 1 AND (last_step IS NULL OR last_step < ?)', step, accountId, step)
     if (used.changes !== 1) throw new AppError('MFA_REPLAYED')
     return 'totp'
   }
   const hash = hashMfaRecoveryCode(accountId, compact)
-  const used = s.db.prepare('UPDATE recovery_codes SET used_at = ? WHERE account_id = ? AND code_hash = ? AND used_at IS NULL').run(clock(), accountId, hash)
+  const used = await s.db.run('UPDATE recovery_codes SET used_at = ? WHERE account_id = ? AND code_hash = ? AND used_at IS NULL', clock(), accountId, hash)
   if (used.changes === 1) return 'recovery'
-  if (s.db.prepare('SELECT 1 FROM recovery_codes WHERE account_id = ? AND code_hash = ?').get(accountId, hash)) throw new AppError('MFA_REPLAYED')
+  if (await s.db.get('SELECT 1 FROM recovery_codes WHERE account_id = ? AND code_hash = ?', accountId, hash)) throw new AppError('MFA_REPLAYED')
   throw new AppError('MFA_INVALID')
 }
 

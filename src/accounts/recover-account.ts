@@ -21,19 +21,19 @@ export async function recoverAccount(
   checkPassword(newPassword)
   const lockKey = signInKey(email)
   return serializeSignIn(lockKey, async () => {
-    assertNotLocked(s.db, lockKey, clock())
+    await assertNotLocked(s.db, lockKey, clock())
     let row: AccountRow | undefined
     let payload: Uint8Array
     try {
       let normalized = ''
       try { normalized = checkEmail(email) } catch { throw new AppError('INVALID_CREDENTIALS') }
       if (typeof recoveryCode !== 'string' || recoveryCode.length === 0 || recoveryCode.length > 200) throw new AppError('INVALID_CREDENTIALS')
-      row = s.db.prepare(`SELECT * FROM accounts WHERE email = ? AND state IN ${signInStates}`).get(normalized) as AccountRow | undefined
+      row = await s.db.get(`SELECT * FROM accounts WHERE email = ? AND state IN ${signInStates}`, normalized) as AccountRow | undefined
       if (!row) throw new AppError('INVALID_CREDENTIALS')
       ;({ payload } = await openKeystore(JSON.parse(row.keystore) as Keystore, { recoveryCode }))
     } catch (err) {
       if (isAppError(err, 'INVALID_CREDENTIALS')) {
-        recordSignInFailure(s.db, lockKey, clock())
+        await recordSignInFailure(s.db, lockKey, clock())
         throw new AppError('INVALID_CREDENTIALS', { message: 'Wrong e-mail or recovery code.' })
       }
       throw err
@@ -41,11 +41,11 @@ export async function recoverAccount(
     const next = generateRecoveryCode()
     const { keystore } = await sealKeystore({ payload, password: newPassword as string, recoveryCode: next, kdf: s.config.kdf })
     const account = row!
-    s.db.transaction(() => {
-      s.db.prepare('UPDATE accounts SET keystore = ? WHERE id = ?').run(JSON.stringify(keystore), account.id)
-      s.db.prepare('DELETE FROM sessions WHERE account_id = ?').run(account.id)
-    })()
-    clearSignInFailures(s.db, lockKey)
+    await s.db.transaction(async (tx) => {
+      await tx.run('UPDATE accounts SET keystore = ? WHERE id = ?', JSON.stringify(keystore), account.id)
+      await tx.run('DELETE FROM sessions WHERE account_id = ?', account.id)
+    })
+    await clearSignInFailures(s.db, lockKey)
     return { recoveryCode: next }
   })
 }

@@ -11,8 +11,8 @@ import { insertSignInAccount, openSignInNode, signInRows } from '../../test/help
 const refused = (code: ErrorCode) => (err: unknown) => isAppError(err, code)
 const code = (secret: string, ms: number) => TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: ms })
 
-describe('signing in: password, second factor, lock-out', () => {
-  const node = openSignInNode({ MEDLEDGER_MFA_ROLES: 'admin,doctor' })
+describe('signing in: password, second factor, lock-out', async () => {
+  const node = await openSignInNode({ MEDLEDGER_MFA_ROLES: 'admin,doctor' })
   let now = Date.UTC(2030, 5, 1, 8, 0, 0)
   const clock = () => now
   const doctor = { email: 'house@example.org', password: 'doctor-password-123' }
@@ -29,45 +29,45 @@ describe('signing in: password, second factor, lock-out', () => {
     const r = await login(node, { ...doctor, clock })
     assert.equal(r.mfaEnrollmentRequired, true)
     assert.equal(r.keysUnlocked, true)
-    const actor = authenticate(node, r.token)
+    const actor = await authenticate(node, r.token)
     assert.equal(actor.mfaEnrollmentRequired, true)
     // Enrolling lifts the restriction on the very same session.
     ;({ secret } = await startTotpEnrolment(node, { actor, clock }))
-    confirmTotpEnrolment(node, { actor, code: code(secret, now), clock })
-    assert.equal(authenticate(node, r.token).mfaEnrollmentRequired, false)
+    await confirmTotpEnrolment(node, { actor, code: code(secret, now), clock })
+    assert.equal((await authenticate(node, r.token)).mfaEnrollmentRequired, false)
   })
 
   it('a role that does not need MFA signs in with its password only', async () => {
     const r = await login(node, { ...patient, clock })
     assert.equal(r.mfaEnrollmentRequired, false)
-    assert.ok(requireKeys(authenticate(node, r.token)).ledger.address)
+    assert.ok(requireKeys(await authenticate(node, r.token)).ledger.address)
   })
 
   it('once enrolled: no code, a wrong code and a replayed code are refused and create no session', async () => {
-    const before = signInRows(node.db)
+    const before = await signInRows(node.db)
     await assert.rejects(login(node, { ...doctor, clock }), refused('MFA_REQUIRED'))
     await assert.rejects(login(node, { ...doctor, totp: code(secret, now + 90_000), clock }), refused('MFA_INVALID'))
     await assert.rejects(login(node, { ...doctor, totp: code(secret, now), clock }), refused('MFA_REPLAYED'), 'the enrolment code')
     // A right code with a wrong password is still a wrong password.
     await assert.rejects(login(node, { email: doctor.email, password: 'not-the-password', totp: code(secret, now + 30_000), clock }), refused('INVALID_CREDENTIALS'))
-    assert.deepEqual(signInRows(node.db), before)
+    assert.deepEqual(await signInRows(node.db), before)
     now += 30_000
     const ok = await login(node, { ...doctor, totp: code(secret, now), clock })
     assert.equal(ok.mfaEnrollmentRequired, false)
-    assert.equal(signInRows(node.db).sessions, before.sessions + 1)
+    assert.equal((await signInRows(node.db)).sessions, before.sessions + 1)
     await assert.rejects(login(node, { ...doctor, totp: code(secret, now), clock }), refused('MFA_REPLAYED'))
   })
 
   it('locks the e-mail after 5 failures, for growing times, refusing even the right password, until a success', async () => {
     now += 3_600_000
-    const failures = () => node.db.prepare('SELECT failures, locked_until FROM sign_in_failures WHERE key = ?').get(signInKey(patient.email)) as { failures: number; locked_until: number } | undefined
+    const failures = async () => await node.db.get('SELECT failures, locked_until FROM sign_in_failures WHERE key = ?', signInKey(patient.email)) as { failures: number; locked_until: number } | undefined
     const wrong = () => login(node, { email: patient.email, password: 'wrong-password-0', clock })
     for (let i = 0; i < 5; i++) await assert.rejects(wrong(), refused('INVALID_CREDENTIALS'))
-    assert.equal(failures()?.failures, 5)
-    const before = signInRows(node.db)
+    assert.equal((await failures())?.failures, 5)
+    const before = await signInRows(node.db)
     await assert.rejects(login(node, { ...patient, clock }), (err: unknown) => err instanceof AccountLockedError && err.retryAfterSeconds === 30 && /30 seconds/.test(err.message))
-    assert.deepEqual(signInRows(node.db), before, 'no session while locked')
-    assert.equal(failures()?.failures, 5, 'attempts while locked are not evaluated')
+    assert.deepEqual(await signInRows(node.db), before, 'no session while locked')
+    assert.equal((await failures())?.failures, 5, 'attempts while locked are not evaluated')
     now += 30_000
     await assert.rejects(wrong(), refused('INVALID_CREDENTIALS'))
     await assert.rejects(login(node, { ...patient, clock }), (err: unknown) => err instanceof AccountLockedError && err.retryAfterSeconds === 60)
@@ -82,18 +82,18 @@ describe('signing in: password, second factor, lock-out', () => {
     now += 3_600_000
     const ok = await login(node, { ...patient, clock })
     assert.ok(ok.token)
-    assert.equal(failures(), undefined, 'a success forgets the failures')
+    assert.equal(await failures(), undefined, 'a success forgets the failures')
     await assert.rejects(wrong(), refused('INVALID_CREDENTIALS'))
-    assert.equal(failures()?.failures, 1)
+    assert.equal((await failures())?.failures, 1)
   })
 
   it('counts wrong and replayed codes towards the lock, but not a missing one', async () => {
     // A day later the replayed code of the test before is forgotten.
     now += 25 * 3_600_000
-    const row = () => node.db.prepare('SELECT * FROM sign_in_failures WHERE key = ?').get(signInKey(doctor.email))
-    const before = row()
+    const row = async () => await node.db.get('SELECT * FROM sign_in_failures WHERE key = ?', signInKey(doctor.email))
+    const before = await row()
     await assert.rejects(login(node, { ...doctor, clock }), refused('MFA_REQUIRED'))
-    assert.deepEqual(row(), before)
+    assert.deepEqual((await row()), before)
     const nearby = new Set([-1, 0, 1].map((d) => code(secret, now + d * 30_000)))
     const wrongCode = ['111111', '222222', '333333', '444444', '555555', '666666'].filter((c) => !nearby.has(c))
     for (let i = 0; i < 5; i++) await assert.rejects(login(node, { ...doctor, totp: wrongCode[i], clock }), refused('MFA_INVALID'))
@@ -120,13 +120,13 @@ describe('signing in: password, second factor, lock-out', () => {
   })
 
   it('a session opened without the password has no keys: requireKeys answers KEYS_LOCKED', async () => {
-    const row = node.db.prepare('SELECT * FROM accounts WHERE email = ?').get(patient.email) as AccountRow
-    const r = openSession(node, { row, clock: Date.now })
+    const row = await node.db.get('SELECT * FROM accounts WHERE email = ?', patient.email) as AccountRow
+    const r = await openSession(node, { row, clock: Date.now })
     assert.equal(r.keysUnlocked, false)
-    const actor = authenticate(node, r.token)
+    const actor = await authenticate(node, r.token)
     assert.equal(actor.keys, undefined)
     assert.throws(() => requireKeys(actor), (err: unknown) => isAppError(err, 'KEYS_LOCKED') && err.status === 403)
-    logout(node, r.token)
-    assert.throws(() => authenticate(node, r.token), refused('SESSION_EXPIRED'))
+    await logout(node, r.token)
+    await assert.rejects(async () => await authenticate(node, r.token), refused('SESSION_EXPIRED'))
   })
 })

@@ -57,18 +57,18 @@ export async function login(
 ): Promise<LoginResult> {
   const lockKey = signInKey(email)
   return serializeSignIn(lockKey, async () => {
-    assertNotLocked(s.db, lockKey, clock())
+    await assertNotLocked(s.db, lockKey, clock())
     let row: AccountRow
     let key: Uint8Array
     try {
       ({ row, key } = await checkPassword(s, { email, password }))
-      useSecondFactor(s, { accountId: row.id, code: totp, clock })
+      await useSecondFactor(s, { accountId: row.id, code: totp, clock })
     } catch (err) {
-      if (isAppError(err, ...countedFailures)) recordSignInFailure(s.db, lockKey, clock())
+      if (isAppError(err, ...countedFailures)) await recordSignInFailure(s.db, lockKey, clock())
       throw err
     }
-    clearSignInFailures(s.db, lockKey)
-    return openSession(s, { row, keystoreKey: key, clock })
+    await clearSignInFailures(s.db, lockKey)
+    return await openSession(s, { row, keystoreKey: key, clock })
   })
 }
 
@@ -80,7 +80,7 @@ async function checkPassword(s: SessionServices, { email, password }: { email: u
     throw new AppError('INVALID_CREDENTIALS')
   }
   if (typeof password !== 'string' || password.length === 0 || password.length > 1024) throw new AppError('INVALID_CREDENTIALS')
-  const row = s.db.prepare(`SELECT * FROM accounts WHERE email = ? AND state IN ${signInStates}`).get(normalized) as AccountRow | undefined
+  const row = await s.db.get(`SELECT * FROM accounts WHERE email = ? AND state IN ${signInStates}`, normalized) as AccountRow | undefined
   if (!row) {
     // Spend the same Argon2id work so timing does not tell which e-mails have accounts.
     decoyKeystore ??= sealKeystore({ payload: randomBytes(16), password: generateToken(), recoveryCode: generateRecoveryCode(), kdf: s.config.kdf }).then((r) => r.keystore)
@@ -96,7 +96,7 @@ async function checkPassword(s: SessionServices, { email, password }: { email: u
  * password sign-in) the session can unlock the account's keys; without (a wallet sign-in) it
  * cannot, and operations that need them answer KEYS_LOCKED.
  */
-export function openSession(s: SessionServices, { row, keystoreKey, clock = Date.now }: { row: AccountRow; keystoreKey?: Uint8Array; clock?: Clock }): LoginResult {
+export async function openSession(s: SessionServices, { row, keystoreKey, clock = Date.now }: { row: AccountRow; keystoreKey?: Uint8Array; clock?: Clock }): Promise<LoginResult> {
   const token = generateToken()
   const tokenHash = hashToken(token)
   let wrapped = Buffer.alloc(0)
@@ -106,15 +106,14 @@ export function openSession(s: SessionServices, { row, keystoreKey, clock = Date
   }
   const now = clock()
   const expiresAt = now + s.config.sessionTtlSeconds * 1000
-  s.db.prepare('INSERT INTO sessions (token_hash, account_id, wrapped_key, expires_at, created_at) VALUES (?, ?, ?, ?, ?)')
-    .run(tokenHash, row.id, wrapped, expiresAt, now)
-  s.db.prepare('DELETE FROM sessions WHERE expires_at < ?').run(now)
+  await s.db.run('INSERT INTO sessions (token_hash, account_id, wrapped_key, expires_at, created_at) VALUES (?, ?, ?, ?, ?)', tokenHash, row.id, wrapped, expiresAt, now)
+  await s.db.run('DELETE FROM sessions WHERE expires_at < ?', now)
   const account = toAccount(row)
   return {
     token,
     expiresAt: new Date(expiresAt).toISOString(),
     account,
-    mfaEnrollmentRequired: needsMfaEnrollment(s, account),
+    mfaEnrollmentRequired: await needsMfaEnrollment(s, account),
     keysUnlocked: keystoreKey !== undefined,
   }
 }
@@ -128,15 +127,15 @@ const unlocked = new Map<string, { keys: UnlockedKeys | undefined; expiresAt: nu
  * the password, and whether it is still restricted to enrolling a second factor.
  * @throws AppError SESSION_EXPIRED for an unknown, ended or expired token; KEYSTORE_LOCKED
  */
-export function authenticate(s: SessionServices, token: string): Actor {
+export async function authenticate(s: SessionServices, token: string): Promise<Actor> {
   const tokenHash = hashToken(token)
-  const session = s.db.prepare('SELECT * FROM sessions WHERE token_hash = ?').get(tokenHash) as
+  const session = await s.db.get('SELECT * FROM sessions WHERE token_hash = ?', tokenHash) as
     { account_id: string; wrapped_key: Buffer; expires_at: number } | undefined
   if (!session || session.expires_at <= Date.now()) {
     unlocked.delete(tokenHash)
     throw new AppError('SESSION_EXPIRED')
   }
-  const row = s.db.prepare(`SELECT * FROM accounts WHERE id = ? AND state IN ${signInStates}`).get(session.account_id) as AccountRow | undefined
+  const row = await s.db.get(`SELECT * FROM accounts WHERE id = ? AND state IN ${signInStates}`, session.account_id) as AccountRow | undefined
   if (!row) throw new AppError('SESSION_EXPIRED')
   let cached = unlocked.get(tokenHash)
   if (!cached) {
@@ -145,7 +144,7 @@ export function authenticate(s: SessionServices, token: string): Actor {
     unlocked.set(tokenHash, cached)
   }
   const account = toAccount(row)
-  const actor: Actor = { account, mfaEnrollmentRequired: needsMfaEnrollment(s, account) }
+  const actor: Actor = { account, mfaEnrollmentRequired: await needsMfaEnrollment(s, account) }
   if (cached.keys) actor.keys = cached.keys
   return actor
 }
@@ -163,8 +162,8 @@ function unlockSessionKeys(token: string, tokenHash: string, wrapped: Buffer, ro
 }
 
 /** Ends a session: its token no longer works and its unlocked keys are dropped. */
-export function logout(s: Pick<Services, 'db'>, token: string): void {
+export async function logout(s: Pick<Services, 'db'>, token: string): Promise<void> {
   const tokenHash = hashToken(token)
   unlocked.delete(tokenHash)
-  s.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash)
+  await s.db.run('DELETE FROM sessions WHERE token_hash = ?', tokenHash)
 }

@@ -39,12 +39,12 @@ export async function signUp(s: Services, p: SignUpParams): Promise<{ account: A
     licence = typeof p.licence === 'string' ? p.licence.trim() : ''
     if (!/^[A-Za-z0-9][A-Za-z0-9 ./-]{2,39}$/.test(licence)) throw new AppError('VALIDATION_FAILED', { message: 'A doctor signs up with a licence number (3 to 40 letters, digits, spaces, dots, slashes or dashes).' })
   }
-  const hospital = findHospital(s.db, p.hospital)
+  const hospital = await findHospital(s.db, p.hospital)
   if (!hospital) throw new AppError('UNKNOWN_HOSPITAL')
   const keyScheme = p.keyScheme ?? s.config.keyScheme
   const prepared = await prepareAccount(s, { email, name, role: p.role, hospitalId: hospital.id, password: p.password, keyScheme, state: 'registering', signal: p.signal })
   const { row } = prepared
-  s.db.prepare('UPDATE accounts SET licence = ? WHERE id = ?').run(licence, row.id)
+  await s.db.run('UPDATE accounts SET licence = ? WHERE id = ?', licence, row.id)
   try {
     const keys = decodeAccountSecrets(openKeystoreWithKey(JSON.parse(row.keystore), prepared.keystoreKey))
     const receipt = await sendRegistrationRequest(s.ledger, keys.ledger, {
@@ -55,9 +55,9 @@ export async function signUp(s: Services, p: SignUpParams): Promise<{ account: A
     }, p.signal)
     row.state = p.role === 'doctor' ? 'pending' : 'active'
     row.tx_hash = receipt.transactionHash
-    s.db.prepare('UPDATE accounts SET state = ?, tx_hash = ? WHERE id = ?').run(row.state, row.tx_hash, row.id)
+    await s.db.run('UPDATE accounts SET state = ?, tx_hash = ? WHERE id = ?', row.state, row.tx_hash, row.id)
   } catch (err) {
-    s.db.prepare('DELETE FROM accounts WHERE id = ?').run(row.id)
+    await s.db.run('DELETE FROM accounts WHERE id = ?', row.id)
     throw err
   }
   return { account: toAccount(row), recoveryCode: prepared.recoveryCode }

@@ -11,8 +11,8 @@ import { insertSignInAccount, openSignInNode, signInRows } from '../../test/help
 
 const refused = (code: ErrorCode) => (err: unknown) => isAppError(err, code)
 
-describe('Sign-In with Ethereum (EIP-4361)', () => {
-  const node = openSignInNode({ MEDLEDGER_MFA_ROLES: 'none' })
+describe('Sign-In with Ethereum (EIP-4361)', async () => {
+  const node = await openSignInNode({ MEDLEDGER_MFA_ROLES: 'none' })
   const wallet = privateKeyToAccount(generatePrivateKey())
   const site = { domain: 'node.example.org:8443' }
   let now = Date.UTC(2030, 2, 1, 9, 0, 0)
@@ -30,44 +30,44 @@ describe('Sign-In with Ethereum (EIP-4361)', () => {
   after(() => node.close())
 
   it('signs in the account linked to the wallet; the session has no keys', async () => {
-    const { nonce, expiresAt } = issueSiweNonce(node, { clock })
+    const { nonce, expiresAt } = await issueSiweNonce(node, { clock })
     assert.match(nonce, /^[0-9a-f]{32}$/)
     assert.equal(Date.parse(expiresAt) - now, siweNonceLifetimeMs)
     const r = await signInWithEthereum(node, { ...(await signed(message(nonce))), site, clock })
     assert.equal(r.account.id, patientId)
     assert.equal(r.keysUnlocked, false)
-    const actor = authenticate(node, r.token)
+    const actor = await authenticate(node, r.token)
     assert.equal(actor.keys, undefined)
   })
 
   it('refuses a used nonce, an expired one and an unknown one, writing nothing', async () => {
-    const { nonce } = issueSiweNonce(node, { clock })
+    const { nonce } = await issueSiweNonce(node, { clock })
     const first = await signed(message(nonce))
     await signInWithEthereum(node, { ...first, site, clock })
-    const rows = signInRows(node.db)
+    const rows = await signInRows(node.db)
     await assert.rejects(signInWithEthereum(node, { ...first, site, clock }), refused('SIWE_NONCE_INVALID'))
-    const late = issueSiweNonce(node, { clock }).nonce
+    const late = (await issueSiweNonce(node, { clock })).nonce
     const lateMessage = await signed(message(late))
     now += siweNonceLifetimeMs
     await assert.rejects(signInWithEthereum(node, { ...lateMessage, site, clock }), refused('SIWE_NONCE_INVALID'))
     await assert.rejects(signInWithEthereum(node, { ...(await signed(message('0123456789abcdef0123456789abcdef'))), site, clock }), refused('SIWE_NONCE_INVALID'))
-    assert.deepEqual(signInRows(node.db), rows)
+    assert.deepEqual(await signInRows(node.db), rows)
   })
 
   it('refuses a message past its expiration time or before its not-before time, and keeps the nonce usable', async () => {
-    const { nonce } = issueSiweNonce(node, { clock })
-    const rows = signInRows(node.db)
+    const { nonce } = await issueSiweNonce(node, { clock })
+    const rows = await signInRows(node.db)
     await assert.rejects(signInWithEthereum(node, { ...(await signed(message(nonce, { expirationTime: new Date(now - 1) }))), site, clock }), refused('SIWE_MESSAGE_EXPIRED'))
     await assert.rejects(signInWithEthereum(node, { ...(await signed(message(nonce, { notBefore: new Date(now + 60_000) }))), site, clock }), refused('SIWE_MESSAGE_EXPIRED'))
     await assert.rejects(signInWithEthereum(node, { ...(await signed(message(nonce, { issuedAt: new Date(now + 3_600_000) }))), site, clock }), refused('SIWE_MESSAGE_EXPIRED'))
-    assert.deepEqual(signInRows(node.db), rows)
+    assert.deepEqual(await signInRows(node.db), rows)
     const ok = await signInWithEthereum(node, { ...(await signed(message(nonce, { expirationTime: new Date(now + 60_000), notBefore: new Date(now - 1000) }))), site, clock })
     assert.equal(ok.account.id, patientId)
   })
 
   it('checks domain, URI, chain and signature, each with its own code', async () => {
-    const { nonce } = issueSiweNonce(node, { clock })
-    const rows = signInRows(node.db)
+    const { nonce } = await issueSiweNonce(node, { clock })
+    const rows = await signInRows(node.db)
     const cases: [string, ErrorCode, { message: string; signature: string }][] = [
       ['domain', 'SIWE_DOMAIN_MISMATCH', await signed(message(nonce, { domain: 'evil.example.org' }))],
       ['port', 'SIWE_DOMAIN_MISMATCH', await signed(message(nonce, { domain: 'node.example.org:8444', uri: 'https://node.example.org:8444/' }))],
@@ -82,17 +82,17 @@ describe('Sign-In with Ethereum (EIP-4361)', () => {
     for (const [what, code, body] of cases) {
       await assert.rejects(signInWithEthereum(node, { ...body, site, clock }), refused(code), what)
     }
-    assert.deepEqual(signInRows(node.db), rows)
+    assert.deepEqual(await signInRows(node.db), rows)
   })
 
-  it('uses the configured public URL over the Host header', () => {
+  it('uses the configured public URL over the Host header', async () => {
     assert.deepEqual(siweSite(node, 'node.example.org:8443'), { domain: 'node.example.org:8443' })
     const configured = { config: { ...node.config, publicUrl: 'https://records.example.org' } }
     assert.deepEqual(siweSite(configured, 'evil.example.org'), { domain: 'records.example.org', origin: 'https://records.example.org' })
   })
 
   it('with a configured origin, refuses another scheme', async () => {
-    const { nonce } = issueSiweNonce(node, { clock })
+    const { nonce } = await issueSiweNonce(node, { clock })
     const httpsSite = { domain: site.domain, origin: `https://${site.domain}` }
     await assert.rejects(signInWithEthereum(node, { ...(await signed(message(nonce, { uri: `http://${site.domain}/` }))), site: httpsSite, clock }), refused('SIWE_DOMAIN_MISMATCH'))
     assert.ok((await signInWithEthereum(node, { ...(await signed(message(nonce))), site: httpsSite, clock })).token)
@@ -100,42 +100,42 @@ describe('Sign-In with Ethereum (EIP-4361)', () => {
 
   it('refuses a wallet no account is linked to, and keeps its nonce', async () => {
     const stranger = privateKeyToAccount(generatePrivateKey())
-    const { nonce } = issueSiweNonce(node, { clock })
-    const rows = signInRows(node.db)
+    const { nonce } = await issueSiweNonce(node, { clock })
+    const rows = await signInRows(node.db)
     await assert.rejects(signInWithEthereum(node, { ...(await signed(message(nonce, { address: stranger.address }), stranger)), site, clock }), refused('UNKNOWN_WALLET'))
-    assert.deepEqual(signInRows(node.db), rows)
+    assert.deepEqual(await signInRows(node.db), rows)
   })
 
   it('links a wallet from a password session only, and never one that another account holds', async () => {
     const bob = await insertSignInAccount(node, { role: 'patient', email: 'bob@example.org', password: 'bob-password-1234' })
     const bobWallet = privateKeyToAccount(generatePrivateKey())
-    const bobSession = authenticate(node, (await login(node, { email: bob.email, password: 'bob-password-1234', clock })).token)
-    const walletOf = () => (node.db.prepare('SELECT wallet_address FROM accounts WHERE id = ?').get(bob.id) as { wallet_address: string | null }).wallet_address
+    const bobSession = await authenticate(node, (await login(node, { email: bob.email, password: 'bob-password-1234', clock })).token)
+    const walletOf = async () => (await node.db.get('SELECT wallet_address FROM accounts WHERE id = ?', bob.id) as { wallet_address: string | null }).wallet_address
 
-    const taken = issueSiweNonce(node, { clock }).nonce
+    const taken = (await issueSiweNonce(node, { clock })).nonce
     await assert.rejects(linkWallet(node, { actor: bobSession, ...(await signed(message(taken))), site, clock }), refused('WALLET_TAKEN'))
-    assert.equal(walletOf(), null)
+    assert.equal(await walletOf(), null)
 
-    const nonce = issueSiweNonce(node, { clock }).nonce
+    const nonce = (await issueSiweNonce(node, { clock })).nonce
     const proof = await signed(message(nonce, { address: bobWallet.address }), bobWallet)
-    const annWalletSession = authenticate(node, (await signInWithEthereum(node, { ...(await signed(message(issueSiweNonce(node, { clock }).nonce))), site, clock })).token)
+    const annWalletSession = await authenticate(node, (await signInWithEthereum(node, { ...(await signed(message((await issueSiweNonce(node, { clock })).nonce))), site, clock })).token)
     await assert.rejects(linkWallet(node, { actor: annWalletSession, ...proof, site, clock }), refused('KEYS_LOCKED'))
     assert.deepEqual(await linkWallet(node, { actor: bobSession, ...proof, site, clock }), { walletAddress: bobWallet.address })
-    assert.equal(walletOf(), bobWallet.address.toLowerCase())
-    const again = await signInWithEthereum(node, { ...(await signed(message(issueSiweNonce(node, { clock }).nonce, { address: bobWallet.address }), bobWallet)), site, clock })
+    assert.equal(await walletOf(), bobWallet.address.toLowerCase())
+    const again = await signInWithEthereum(node, { ...(await signed(message((await issueSiweNonce(node, { clock })).nonce, { address: bobWallet.address }), bobWallet)), site, clock })
     assert.equal(again.account.id, bob.id)
   })
 
   it('asks an account with an authenticator for its code as well', async () => {
-    const annActor = authenticate(node, (await login(node, { email: 'ann@example.org', password: 'ann-password-1234', clock })).token)
+    const annActor = await authenticate(node, (await login(node, { email: 'ann@example.org', password: 'ann-password-1234', clock })).token)
     const { secret } = await startTotpEnrolment(node, { actor: annActor, clock })
-    confirmTotpEnrolment(node, { actor: annActor, code: TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: now }), clock })
+    await confirmTotpEnrolment(node, { actor: annActor, code: TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: now }), clock })
     now += 30_000
-    const { nonce } = issueSiweNonce(node, { clock })
+    const { nonce } = await issueSiweNonce(node, { clock })
     const proof = await signed(message(nonce))
-    const rows = signInRows(node.db)
+    const rows = await signInRows(node.db)
     await assert.rejects(signInWithEthereum(node, { ...proof, site, clock }), refused('MFA_REQUIRED'))
-    assert.deepEqual(signInRows(node.db), rows, 'the nonce stays usable for the retry with a code')
+    assert.deepEqual(await signInRows(node.db), rows, 'the nonce stays usable for the retry with a code')
     const r = await signInWithEthereum(node, { ...proof, totp: TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: now }), site, clock })
     assert.equal(r.account.id, patientId)
   })

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { getAddress, isAddress, isHex, verifyMessage, type Address, type Hex } from 'viem'
 import { parseSiweMessage } from 'viem/siwe'
 import { AppError, isAppError } from '../errors.ts'
+import { isUniqueViolation } from '../db/db.ts'
 import { requireKeys, type AccountRow, type Actor } from './account.ts'
 import { assertNotLocked, clearSignInFailures, recordSignInFailure, serializeSignIn, signInKey, type Clock } from './lockout.ts'
 import { hasTotpEnabled, useSecondFactor } from './mfa.ts'
@@ -25,12 +26,12 @@ const allowedSkewMs = 5 * 60_000
  * that live five minutes. (viem's `generateSiweNonce` draws on Math.random, so it is not
  * used for this.)
  */
-export function issueSiweNonce(s: Pick<SessionServices, 'db'>, { clock = Date.now }: { clock?: Clock } = {}): { nonce: string; expiresAt: string } {
+export async function issueSiweNonce(s: Pick<SessionServices, 'db'>, { clock = Date.now }: { clock?: Clock } = {}): Promise<{ nonce: string; expiresAt: string }> {
   const now = clock()
   const nonce = randomBytes(16).toString('hex')
   const expiresAt = now + siweNonceLifetimeMs
-  s.db.prepare('DELETE FROM siwe_nonces WHERE expires_at < ?').run(now)
-  s.db.prepare('INSERT INTO siwe_nonces (nonce, expires_at, used_at) VALUES (?, ?, NULL)').run(nonce, expiresAt)
+  await s.db.run('DELETE FROM siwe_nonces WHERE expires_at < ?', now)
+  await s.db.run('INSERT INTO siwe_nonces (nonce, expires_at, used_at) VALUES (?, ?, NULL)', nonce, expiresAt)
   return { nonce, expiresAt: new Date(expiresAt).toISOString() }
 }
 
@@ -94,7 +95,7 @@ async function checkSiwe(s: SiweServices, { message, signature, site, clock = Da
   if (m.chainId !== s.ledger.chainId) throw new AppError('SIWE_CHAIN_MISMATCH')
 
   const now = clock()
-  const nonce = s.db.prepare('SELECT expires_at, used_at FROM siwe_nonces WHERE nonce = ?').get(m.nonce) as { expires_at: number; used_at: number | null } | undefined
+  const nonce = await s.db.get('SELECT expires_at, used_at FROM siwe_nonces WHERE nonce = ?', m.nonce) as { expires_at: number; used_at: number | null } | undefined
   if (!nonce || nonce.used_at !== null || nonce.expires_at <= now) throw new AppError('SIWE_NONCE_INVALID')
 
   if (m.expirationTime && now >= m.expirationTime.getTime()) throw new AppError('SIWE_MESSAGE_EXPIRED')
@@ -108,8 +109,8 @@ async function checkSiwe(s: SiweServices, { message, signature, site, clock = Da
 }
 
 /** Uses up a nonce; only one of several parallel uses succeeds. */
-function consumeNonce(s: Pick<SessionServices, 'db'>, nonce: string, now: number): void {
-  const used = s.db.prepare('UPDATE siwe_nonces SET used_at = ? WHERE nonce = ? AND used_at IS NULL AND expires_at > ?').run(now, nonce, now)
+async function consumeNonce(s: Pick<SessionServices, 'db'>, nonce: string, now: number): Promise<void> {
+  const used = await s.db.run('UPDATE siwe_nonces SET used_at = ? WHERE nonce = ? AND used_at IS NULL AND expires_at > ?', now, nonce, now)
   if (used.changes !== 1) throw new AppError('SIWE_NONCE_INVALID')
 }
 
@@ -124,25 +125,25 @@ function consumeNonce(s: Pick<SessionServices, 'db'>, nonce: string, now: number
 export async function signInWithEthereum(s: SiweServices, p: SiweParams & { totp?: unknown }): Promise<LoginResult> {
   const clock = p.clock ?? Date.now
   const { address, nonce } = await checkSiwe(s, p)
-  const row = s.db.prepare(`SELECT * FROM accounts WHERE wallet_address = ? AND state IN ${signInStates}`).get(address.toLowerCase()) as AccountRow | undefined
+  const row = await s.db.get(`SELECT * FROM accounts WHERE wallet_address = ? AND state IN ${signInStates}`, address.toLowerCase()) as AccountRow | undefined
   if (!row) throw new AppError('UNKNOWN_WALLET')
-  if (!hasTotpEnabled(s, row.id)) {
-    consumeNonce(s, nonce, clock())
-    return openSession(s, { row, clock })
+  if (!(await hasTotpEnabled(s, row.id))) {
+    await consumeNonce(s, nonce, clock())
+    return await openSession(s, { row, clock })
   }
   // A signature cannot be guessed, but a code can: code attempts share the password's lock-out.
   const lockKey = signInKey(row.email)
   return serializeSignIn(lockKey, async () => {
-    assertNotLocked(s.db, lockKey, clock())
+    await assertNotLocked(s.db, lockKey, clock())
     try {
-      useSecondFactor(s, { accountId: row.id, code: p.totp, clock })
+      await useSecondFactor(s, { accountId: row.id, code: p.totp, clock })
     } catch (err) {
-      if (isAppError(err, 'MFA_INVALID', 'MFA_REPLAYED')) recordSignInFailure(s.db, lockKey, clock())
+      if (isAppError(err, 'MFA_INVALID', 'MFA_REPLAYED')) await recordSignInFailure(s.db, lockKey, clock())
       throw err
     }
-    consumeNonce(s, nonce, clock())
-    clearSignInFailures(s.db, lockKey)
-    return openSession(s, { row, clock })
+    await consumeNonce(s, nonce, clock())
+    await clearSignInFailures(s.db, lockKey)
+    return await openSession(s, { row, clock })
   })
 }
 
@@ -157,16 +158,16 @@ export async function linkWallet(s: SiweServices, p: SiweParams & { actor: Actor
   requireKeys(p.actor)
   const accountId = p.actor.account.id
   const { address, nonce } = await checkSiwe(s, p)
-  const holder = s.db.prepare('SELECT id FROM accounts WHERE wallet_address = ?').get(address.toLowerCase()) as { id: string } | undefined
+  const holder = await s.db.get('SELECT id FROM accounts WHERE wallet_address = ?', address.toLowerCase()) as { id: string } | undefined
   if (holder && holder.id !== accountId) throw new AppError('WALLET_TAKEN')
-  s.db.transaction(() => {
-    consumeNonce(s, nonce, (p.clock ?? Date.now)())
+  await s.db.transaction(async (tx) => {
+    await consumeNonce({ db: tx }, nonce, (p.clock ?? Date.now)())
     try {
-      s.db.prepare('UPDATE accounts SET wallet_address = ? WHERE id = ?').run(address.toLowerCase(), accountId)
+      await tx.run('UPDATE accounts SET wallet_address = ? WHERE id = ?', address.toLowerCase(), accountId)
     } catch (cause) {
-      if (String(cause).includes('UNIQUE constraint failed')) throw new AppError('WALLET_TAKEN')
+      if (isUniqueViolation(cause, 'wallet_address')) throw new AppError('WALLET_TAKEN')
       throw cause
     }
-  })()
+  })
   return { walletAddress: address }
 }

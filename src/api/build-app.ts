@@ -86,7 +86,7 @@ export async function buildApp({ services, webRoot }: BuildAppParams): Promise<F
     if (!header) return
     const m = /^Bearer ([A-Za-z0-9_-]{20,200})$/.exec(header)
     if (!m) throw new AppError('UNAUTHENTICATED')
-    req.actor = authenticate(services, m[1])
+    req.actor = await authenticate(services, m[1])
     req.token = m[1]
     restrictDuringMfaEnrollment(req)
   })

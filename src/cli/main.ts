@@ -11,7 +11,8 @@ import { AppError } from '../errors.ts'
 const usage = `medledger — encrypted medical records in IPFS, anchored on an Ethereum ledger
 
 Node:
-  medledger start [--home DIR] [--port N] [--host H] [--chain-rpc URL] [--config FILE]
+  medledger start [--home DIR] [--port N] [--host H] [--chain-rpc URL] [--db URL] [--config FILE]
+                  --db: postgres://USER:PASSWORD@HOST/DB (default: SQLite in the home)
 
 Client (talks to a node: --api URL, env MEDLEDGER_API, default http://127.0.0.1:8080;
         --json prints one JSON document; passwords are read from stdin):
@@ -50,7 +51,7 @@ const common = {
 } as const satisfies ParseArgsConfig['options']
 
 const commandOptions: Record<string, ParseArgsConfig['options']> = {
-  start: { home: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'chain-rpc': { type: 'string' }, config: { type: 'string' } },
+  start: { home: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'chain-rpc': { type: 'string' }, db: { type: 'string' }, config: { type: 'string' } },
   status: {},
   login: { email: { type: 'string' }, totp: { type: 'string' } },
   'mfa enroll': {},

@@ -97,13 +97,15 @@ function parseDays(days: unknown, max = 365): number {
   return Math.max(3600, Math.round(d * DAY))
 }
 
-function patientRecords(s: Services, patientId: string, recordIds: string[] | null): RecordRow[] {
-  if (recordIds === null) return s.db.prepare(`SELECT * FROM records WHERE patient_id = ? AND state = 'anchored' ORDER BY created_at`).all(patientId) as RecordRow[]
-  return recordIds.map((raw) => {
-    const row = s.db.prepare(`SELECT * FROM records WHERE record_id = ? AND patient_id = ? AND state = 'anchored'`).get(parseRecordId(raw), patientId) as RecordRow | undefined
+async function patientRecords(s: Services, patientId: string, recordIds: string[] | null): Promise<RecordRow[]> {
+  if (recordIds === null) return await s.db.all(`SELECT * FROM records WHERE patient_id = ? AND state = 'anchored' ORDER BY created_at`, patientId) as RecordRow[]
+  const rows: RecordRow[] = []
+  for (const raw of recordIds) {
+    const row = await s.db.get(`SELECT * FROM records WHERE record_id = ? AND patient_id = ? AND state = 'anchored'`, parseRecordId(raw), patientId) as RecordRow | undefined
     if (!row) throw new AppError('RECORD_NOT_FOUND')
-    return row
-  })
+    rows.push(row)
+  }
+  return rows
 }
 
 /**
@@ -115,35 +117,35 @@ export async function requestAccess(s: Services, p: { actor: Actor | undefined; 
   const keys = requireKeys(doctor)
   const purpose = checkText(p.purpose, 'purpose')
   const duration = parseDays(p.days)
-  const patient = findAccount(s.db, p.patient)
+  const patient = await findAccount(s.db, p.patient)
   if (!patient || patient.role !== 'patient') throw new AppError('UNKNOWN_PATIENT')
-  const recordIds = p.recordIds && p.recordIds.length > 0 ? patientRecords(s, patient.id, p.recordIds).map((r) => r.record_id) : null
+  const recordIds = p.recordIds && p.recordIds.length > 0 ? (await patientRecords(s, patient.id, p.recordIds)).map((r) => r.record_id) : null
   const requestId = generateRecordId()
   const now = Date.now()
-  s.db.prepare(`INSERT INTO access_requests (request_id, requester_id, patient_id, record_ids, purpose_code, purpose, duration_s, status, created_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)`).run(requestId, doctor.account.id, patient.id, recordIds && JSON.stringify(recordIds), purposes.grant, purpose, duration, now)
+  await s.db.run(`INSERT INTO access_requests (request_id, requester_id, patient_id, record_ids, purpose_code, purpose, duration_s, status, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)`, requestId, doctor.account.id, patient.id, recordIds && JSON.stringify(recordIds), purposes.grant, purpose, duration, now)
   try {
     const receipt = await sendAccessRequest(s.ledger, keys.ledger,
       [requestId, patient.address, scopeOf(recordIds), purposes.grant, commitText(s.nodeKey, requestId, purpose), BigInt(duration)], requestId, p.signal)
-    s.db.prepare('UPDATE access_requests SET request_tx = ? WHERE request_id = ?').run(receipt.transactionHash, requestId)
+    await s.db.run('UPDATE access_requests SET request_tx = ? WHERE request_id = ?', receipt.transactionHash, requestId)
   } catch (err) {
-    s.db.prepare('DELETE FROM access_requests WHERE request_id = ?').run(requestId)
+    await s.db.run('DELETE FROM access_requests WHERE request_id = ?', requestId)
     throw err
   }
   await s.notify?.({ accountId: patient.id, kind: 'access-requested', by: { accountId: doctor.account.id }, recordCount: recordIds?.length ?? 'all', durationSeconds: duration })
   return getAccessRequest(s, { actor: doctor, requestId })
 }
 
-function loadRequest(s: Services, actor: Actor, requestId: string): RequestRow {
-  const row = s.db.prepare('SELECT * FROM access_requests WHERE request_id = ?').get(parseRecordId(requestId)) as RequestRow | undefined
+async function loadRequest(s: Services, actor: Actor, requestId: string): Promise<RequestRow> {
+  const row = await s.db.get('SELECT * FROM access_requests WHERE request_id = ?', parseRecordId(requestId)) as RequestRow | undefined
   const a = actor.account
   if (!row || (a.id !== row.patient_id && a.id !== row.requester_id && a.role !== 'admin')) throw new AppError('REQUEST_NOT_FOUND')
   return row
 }
 
-function loadOwnPending(s: Services, actor: Actor | undefined, requestId: string): { patient: Actor; row: RequestRow } {
+async function loadOwnPending(s: Services, actor: Actor | undefined, requestId: string): Promise<{ patient: Actor; row: RequestRow }> {
   if (!actor) throw new AppError('UNAUTHENTICATED')
-  const row = loadRequest(s, actor, requestId)
+  const row = await loadRequest(s, actor, requestId)
   if (actor.account.id !== row.patient_id) throw new AppError('NOT_REQUEST_PATIENT')
   if (row.status !== 'pending') throw new AppError('REQUEST_NOT_PENDING')
   return { patient: actor, row }
@@ -156,7 +158,7 @@ function loadOwnPending(s: Services, actor: Actor | undefined, requestId: string
  * @throws AppError NOT_REQUEST_PATIENT, REQUEST_NOT_PENDING, REQUEST_NOT_FOUND, INVALID_DURATION, RECORD_NOT_FOUND, LEDGER_*
  */
 export async function approveAccess(s: Services, p: { actor: Actor | undefined; requestId: string; days?: number; recordIds?: string[]; signal?: AbortSignal }): Promise<AccessRequestView> {
-  const { patient, row } = loadOwnPending(s, p.actor, p.requestId)
+  const { patient, row } = await loadOwnPending(s, p.actor, p.requestId)
   const keys = requireKeys(patient)
   const duration = p.days === undefined ? row.duration_s : parseDays(p.days)
   if (duration > row.duration_s) throw new AppError('INVALID_DURATION', { message: 'An approval may shorten the requested duration, not extend it.' })
@@ -168,8 +170,8 @@ export async function approveAccess(s: Services, p: { actor: Actor | undefined; 
       throw new AppError('VALIDATION_FAILED', { message: 'An approval may narrow the requested records, not add others.' })
     }
   }
-  const rows = patientRecords(s, patient.account.id, granted)
-  const requester = s.db.prepare('SELECT * FROM accounts WHERE id = ?').get(row.requester_id) as AccountRow
+  const rows = await patientRecords(s, patient.account.id, granted)
+  const requester = await s.db.get('SELECT * FROM accounts WHERE id = ?', row.requester_id) as AccountRow
   const [keyDigest] = (await readKeyDigests(s.ledger, { accounts: [requester.address as Address] })).accounts
   if (bytesToHex(hashSha256(new Uint8Array(requester.public_key))) !== keyDigest) throw new AppError('PUBLIC_KEY_MISMATCH')
   const me = { address: patient.account.address, scheme: patient.account.keyScheme, privateKey: keys.encryptionPrivateKey }
@@ -184,8 +186,7 @@ export async function approveAccess(s: Services, p: { actor: Actor | undefined; 
   const envelopes = toHex(digestFromCid(await putRawBlock(s.ipfs, block, { signal: p.signal })))
   const receipt = await sendApproval(s.ledger, keys.ledger, [row.request_id, granted === requested ? zero : scopeOf(granted), BigInt(duration), envelopes], row.request_id, p.signal)
   const block_ = await s.ledger.client.getBlock({ blockNumber: receipt.blockNumber })
-  s.db.prepare(`UPDATE access_requests SET status = 'approved', granted_record_ids = ?, duration_s = ?, expires_at = ?, envelopes = ?, decision_tx = ?, decided_at = ? WHERE request_id = ?`)
-    .run(granted && JSON.stringify(granted), duration, Number(block_.timestamp) + duration, envelopes, receipt.transactionHash, Date.now(), row.request_id)
+  await s.db.run(`UPDATE access_requests SET status = 'approved', granted_record_ids = ?, duration_s = ?, expires_at = ?, envelopes = ?, decision_tx = ?, decided_at = ? WHERE request_id = ?`, granted && JSON.stringify(granted), duration, Number(block_.timestamp) + duration, envelopes, receipt.transactionHash, Date.now(), row.request_id)
   await s.notify?.({ accountId: row.requester_id, kind: 'access-approved', by: { accountId: patient.account.id }, recordCount: granted?.length ?? 'all', expiresAt: new Date((Number(block_.timestamp) + duration) * 1000) })
   return getAccessRequest(s, { actor: patient, requestId: row.request_id })
 }
@@ -196,11 +197,11 @@ export async function approveAccess(s: Services, p: { actor: Actor | undefined; 
  * @throws AppError NOT_REQUEST_PATIENT, REQUEST_NOT_PENDING, REQUEST_NOT_FOUND, VALIDATION_FAILED, LEDGER_*
  */
 export async function denyAccess(s: Services, p: { actor: Actor | undefined; requestId: string; reason: string; signal?: AbortSignal }): Promise<AccessRequestView> {
-  const { patient, row } = loadOwnPending(s, p.actor, p.requestId)
+  const { patient, row } = await loadOwnPending(s, p.actor, p.requestId)
   const keys = requireKeys(patient)
   const reason = checkText(p.reason, 'reason')
   const receipt = await sendDenial(s.ledger, keys.ledger, [row.request_id, commitText(s.nodeKey, row.request_id, reason)], row.request_id, p.signal)
-  s.db.prepare(`UPDATE access_requests SET status = 'denied', reason = ?, decision_tx = ?, decided_at = ? WHERE request_id = ?`).run(reason, receipt.transactionHash, Date.now(), row.request_id)
+  await s.db.run(`UPDATE access_requests SET status = 'denied', reason = ?, decision_tx = ?, decided_at = ? WHERE request_id = ?`, reason, receipt.transactionHash, Date.now(), row.request_id)
   await s.notify?.({ accountId: row.requester_id, kind: 'access-denied', by: { accountId: patient.account.id } })
   return getAccessRequest(s, { actor: patient, requestId: row.request_id })
 }
@@ -211,12 +212,12 @@ export async function denyAccess(s: Services, p: { actor: Actor | undefined; req
  */
 export async function revokeAccess(s: Services, p: { actor: Actor | undefined; requestId: string; signal?: AbortSignal }): Promise<AccessRequestView> {
   if (!p.actor) throw new AppError('UNAUTHENTICATED')
-  const row = loadRequest(s, p.actor, p.requestId)
+  const row = await loadRequest(s, p.actor, p.requestId)
   if (p.actor.account.id !== row.patient_id) throw new AppError('NOT_REQUEST_PATIENT')
   if (row.status !== 'approved') throw new AppError('GRANT_NOT_ACTIVE')
   const keys = requireKeys(p.actor)
   const receipt = await sendRevocation(s.ledger, keys.ledger, [row.request_id], row.request_id, p.signal)
-  s.db.prepare(`UPDATE access_requests SET status = 'revoked', decision_tx = ?, decided_at = ? WHERE request_id = ?`).run(receipt.transactionHash, Date.now(), row.request_id)
+  await s.db.run(`UPDATE access_requests SET status = 'revoked', decision_tx = ?, decided_at = ? WHERE request_id = ?`, receipt.transactionHash, Date.now(), row.request_id)
   await s.notify?.({ accountId: row.requester_id, kind: 'access-revoked', by: { accountId: p.actor.account.id } })
   return getAccessRequest(s, { actor: p.actor, requestId: row.request_id })
 }
@@ -224,7 +225,7 @@ export async function revokeAccess(s: Services, p: { actor: Actor | undefined; r
 /** One request the actor is party to (or any, for the admin). @throws AppError REQUEST_NOT_FOUND */
 export async function getAccessRequest(s: Services, { actor, requestId }: { actor: Actor; requestId: string }): Promise<AccessRequestView> {
   const now = await chainTime(s)
-  return toView(s, loadRequest(s, actor, requestId), now)
+  return await toView(s, await loadRequest(s, actor, requestId), now)
 }
 
 /** Requests addressed to a patient, or made by a doctor; all for the admin. Newest first. */
@@ -232,10 +233,10 @@ export async function listAccessRequests(s: Services, { actor }: { actor: Actor 
   const who = requireRole(actor, 'admin', 'doctor', 'patient')
   const column = who.account.role === 'patient' ? 'patient_id' : 'requester_id'
   const rows = who.account.role === 'admin'
-    ? s.db.prepare('SELECT * FROM access_requests ORDER BY created_at DESC').all() as RequestRow[]
-    : s.db.prepare(`SELECT * FROM access_requests WHERE ${column} = ? ORDER BY created_at DESC`).all(who.account.id) as RequestRow[]
+    ? await s.db.all('SELECT * FROM access_requests ORDER BY created_at DESC') as RequestRow[]
+    : await s.db.all(`SELECT * FROM access_requests WHERE ${column} = ? ORDER BY created_at DESC`, who.account.id) as RequestRow[]
   const now = await chainTime(s)
-  return rows.map((r) => toView(s, r, now))
+  return Promise.all(rows.map((r) => toView(s, r, now)))
 }
 
 /** The chain's clock (seconds): the one that decides expiry. */
@@ -244,17 +245,17 @@ export async function chainTime(s: Services): Promise<number> {
   return Number(block.timestamp)
 }
 
-function toView(s: Services, r: RequestRow, now: number): AccessRequestView {
-  const party = (id: string) => {
-    const a = s.db.prepare('SELECT id, name, address FROM accounts WHERE id = ?').get(id) as { id: string; name: string; address: Address }
+async function toView(s: Services, r: RequestRow, now: number): Promise<AccessRequestView> {
+  const party = async (id: string) => {
+    const a = await s.db.get('SELECT id, name, address FROM accounts WHERE id = ?', id) as { id: string; name: string; address: Address }
     return { id: a.id, name: a.name, address: a.address }
   }
   const expired = r.status === 'approved' && r.expires_at !== null && r.expires_at <= now
   return {
     requestId: r.request_id,
     status: expired ? 'expired' : r.status,
-    requester: party(r.requester_id),
-    patient: party(r.patient_id),
+    requester: await party(r.requester_id),
+    patient: await party(r.patient_id),
     recordIds: r.record_ids === null ? null : JSON.parse(r.record_ids),
     grantedRecordIds: r.status === 'approved' || r.status === 'revoked' ? (r.granted_record_ids === null ? null : JSON.parse(r.granted_record_ids)) : null,
     purpose: r.purpose,

@@ -40,13 +40,13 @@ export async function auditTrail(s: Services, { actor, patient, recordId }: { ac
   let patientAddress: Address | undefined
   let record: Hex | undefined
   if (patient) {
-    const p = findAccount(s.db, patient)
+    const p = await findAccount(s.db, patient)
     if (!p || p.role !== 'patient') throw new AppError('UNKNOWN_PATIENT')
     if (who.account.role !== 'admin' && who.account.id !== p.id) throw new AppError('FORBIDDEN')
     patientAddress = p.address as Address
   } else {
     record = parseRecordId(recordId!)
-    const row = s.db.prepare('SELECT * FROM records WHERE record_id = ?').get(record) as RecordRow | undefined
+    const row = await s.db.get('SELECT * FROM records WHERE record_id = ?', record) as RecordRow | undefined
     if (!row || (who.account.role !== 'admin' && who.account.id !== row.patient_id && who.account.id !== row.author_id)) throw new AppError('RECORD_NOT_FOUND')
   }
 
@@ -87,8 +87,8 @@ export async function auditTrail(s: Services, { actor, patient, recordId }: { ac
     if (!senders.has(tx)) senders.set(tx, (await s.ledger.client.getTransaction({ hash: tx })).from.toLowerCase() as Address)
     if (!times.has(log.blockNumber!)) times.set(log.blockNumber!, Number((await s.ledger.client.getBlock({ blockNumber: log.blockNumber! })).timestamp))
     const from = senders.get(tx)!
-    const account = s.db.prepare('SELECT name, role FROM accounts WHERE address = ?').get(from) as { name: string; role: string } | undefined
-    const hospital = account ? undefined : s.db.prepare('SELECT name FROM hospitals WHERE address = ?').get(from) as { name: string } | undefined
+    const account = await s.db.get('SELECT name, role FROM accounts WHERE address = ?', from) as { name: string; role: string } | undefined
+    const hospital = account ? undefined : await s.db.get('SELECT name FROM hospitals WHERE address = ?', from) as { name: string } | undefined
     const ref = (refKeys.map((k) => args[k]).find(Boolean) as Hex | undefined) ?? (typeof args.ref === 'string' && !/^0x0+$/.test(args.ref) ? args.ref as Hex : null)
     const purposeCode = typeof args.purpose === 'number' || typeof args.purpose === 'bigint' ? Number(args.purpose) : undefined
     entries.push({
@@ -100,16 +100,16 @@ export async function auditTrail(s: Services, { actor, patient, recordId }: { ac
       recordId: typeof args.recordId === 'string' ? args.recordId as Hex : null,
       ref,
       purpose: purposeCode === undefined ? null : purposeNames[purposeCode] ?? `code ${purposeCode}`,
-      why: ref ? whyOf(s, ref, name) : null,
+      why: ref ? await whyOf(s, ref, name) : null,
       emergency: /emergency/i.test(name) || purposeCode === 6,
     })
   }
   return entries
 }
 
-function whyOf(s: Services, ref: Hex, event: string): string | null {
-  const req = s.db.prepare('SELECT purpose, reason FROM access_requests WHERE request_id = ?').get(ref.toLowerCase()) as { purpose: string; reason: string | null } | undefined
+async function whyOf(s: Services, ref: Hex, event: string): Promise<string | null> {
+  const req = await s.db.get('SELECT purpose, reason FROM access_requests WHERE request_id = ?', ref.toLowerCase()) as { purpose: string; reason: string | null } | undefined
   if (req) return /denied/i.test(event) ? req.reason : req.purpose
-  const e = s.db.prepare('SELECT reason FROM emergencies WHERE emergency_id = ?').get(ref.toLowerCase()) as { reason: string } | undefined
+  const e = await s.db.get('SELECT reason FROM emergencies WHERE emergency_id = ?', ref.toLowerCase()) as { reason: string } | undefined
   return e?.reason ?? null
 }

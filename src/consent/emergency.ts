@@ -49,22 +49,21 @@ export async function openEmergency(s: Services, p: { actor: Actor | undefined; 
   const doctor = requireConfirmedDoctor(p.actor)
   const keys = requireKeys(doctor)
   const reason = checkText(p.reason, 'reason', 'EMPTY_REASON')
-  const patient = findAccount(s.db, p.patient)
+  const patient = await findAccount(s.db, p.patient)
   if (!patient || patient.role !== 'patient') throw new AppError('UNKNOWN_PATIENT')
   const window = s.config.emergencyWindowSeconds
   const emergencyId = generateRecordId()
   const declared = await sendEmergency(s.ledger, keys.ledger, [emergencyId, patient.address, commitText(s.nodeKey, emergencyId, reason), BigInt(window)], emergencyId, p.signal)
   const block = await s.ledger.client.getBlock({ blockNumber: declared.blockNumber })
-  s.db.prepare(`INSERT INTO emergencies (emergency_id, doctor_id, patient_id, reason, expires_at, declare_tx, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-    .run(emergencyId, doctor.account.id, patient.id, reason, Number(block.timestamp) + window, declared.transactionHash, Date.now())
+  await s.db.run(`INSERT INTO emergencies (emergency_id, doctor_id, patient_id, reason, expires_at, declare_tx, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`, emergencyId, doctor.account.id, patient.id, reason, Number(block.timestamp) + window, declared.transactionHash, Date.now())
 
   // Only now, with the emergency on the ledger, does the hospital release keys.
-  const hospital = unlockHospital(s, patient.hospital_id!)
+  const hospital = await unlockHospital(s, patient.hospital_id!)
   const emergencyReader = { address: hospital.row.address as Address, scheme: hospital.row.key_scheme, privateKey: hospital.keys.encryptionPrivateKey }
-  const rows = s.db.prepare(`SELECT * FROM records WHERE patient_id = ? AND state = 'anchored' ORDER BY created_at`).all(patient.id) as RecordRow[]
+  const rows = await s.db.all(`SELECT * FROM records WHERE patient_id = ? AND state = 'anchored' ORDER BY created_at`, patient.id) as RecordRow[]
   const dataKeys = []
   for (const r of rows) dataKeys.push({ recordId: r.record_id, dataKey: (await openRecordKeys(s, r, emergencyReader, p.signal)).dataKey })
-  const doctorRow = s.db.prepare('SELECT * FROM accounts WHERE id = ?').get(doctor.account.id) as AccountRow
+  const doctorRow = await s.db.get('SELECT * FROM accounts WHERE id = ?', doctor.account.id) as AccountRow
   const blockBytes = sealGrantEnvelopes({
     grantId: emergencyId,
     kind: 'emergency',
@@ -73,7 +72,7 @@ export async function openEmergency(s: Services, p: { actor: Actor | undefined; 
   })
   const envelopes = toHex(digestFromCid(await putRawBlock(s.ipfs, blockBytes, { signal: p.signal })))
   const released = await sendEmergencyRelease(s.ledger, hospital.keys.ledger, [emergencyId, envelopes], emergencyId, p.signal)
-  s.db.prepare('UPDATE emergencies SET envelopes = ?, release_tx = ? WHERE emergency_id = ?').run(envelopes, released.transactionHash, emergencyId)
+  await s.db.run('UPDATE emergencies SET envelopes = ?, release_tx = ? WHERE emergency_id = ?', envelopes, released.transactionHash, emergencyId)
   await s.notify?.({ accountId: patient.id, kind: 'emergency-access', by: { accountId: doctor.account.id }, expiresAt: new Date((Number(block.timestamp) + window) * 1000) })
   return (await listEmergencies(s, { actor: doctor })).find((e) => e.emergencyId === emergencyId)!
 }
@@ -82,20 +81,20 @@ export async function openEmergency(s: Services, p: { actor: Actor | undefined; 
 export async function listEmergencies(s: Services, { actor }: { actor: Actor | undefined }): Promise<EmergencyView[]> {
   const who = requireRole(actor, 'admin', 'doctor', 'patient')
   const rows = who.account.role === 'admin'
-    ? s.db.prepare('SELECT * FROM emergencies ORDER BY created_at DESC').all() as EmergencyRow[]
-    : s.db.prepare(`SELECT * FROM emergencies WHERE ${who.account.role === 'doctor' ? 'doctor_id' : 'patient_id'} = ? ORDER BY created_at DESC`).all(who.account.id) as EmergencyRow[]
+    ? await s.db.all('SELECT * FROM emergencies ORDER BY created_at DESC') as EmergencyRow[]
+    : await s.db.all(`SELECT * FROM emergencies WHERE ${who.account.role === 'doctor' ? 'doctor_id' : 'patient_id'} = ? ORDER BY created_at DESC`, who.account.id) as EmergencyRow[]
   const now = await chainTime(s)
-  const party = (id: string) => s.db.prepare('SELECT id, name, address FROM accounts WHERE id = ?').get(id) as { id: string; name: string; address: Address }
-  return rows.map((r) => ({
+  const party = async (id: string) => await s.db.get('SELECT id, name, address FROM accounts WHERE id = ?', id) as { id: string; name: string; address: Address }
+  return Promise.all(rows.map(async (r) => ({
     emergencyId: r.emergency_id,
-    doctor: party(r.doctor_id),
-    patient: party(r.patient_id),
+    doctor: await party(r.doctor_id),
+    patient: await party(r.patient_id),
     reason: r.reason,
     expiresAt: new Date(r.expires_at * 1000).toISOString(),
     live: r.envelopes !== null && r.expires_at > now,
-    records: r.envelopes === null ? 0 : (s.db.prepare(`SELECT COUNT(*) AS n FROM records WHERE patient_id = ? AND state = 'anchored' AND created_at <= ?`).get(r.patient_id, r.created_at + 60_000) as { n: number }).n,
+    records: r.envelopes === null ? 0 : (await s.db.get(`SELECT COUNT(*) AS n FROM records WHERE patient_id = ? AND state = 'anchored' AND created_at <= ?`, r.patient_id, r.created_at + 60_000) as { n: number }).n,
     declareTx: r.declare_tx,
     releaseTx: r.release_tx,
     createdAt: new Date(r.created_at).toISOString(),
-  }))
+  })))
 }

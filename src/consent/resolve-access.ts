@@ -37,9 +37,9 @@ const zero = `0x${'0'.repeat(64)}` as Hex
 export async function resolveAccess(s: Services, { actor, token, recordId, signal }: { actor?: Actor; token?: string; recordId: string; signal?: AbortSignal }): Promise<AccessDecision> {
   const id = parseRecordId(recordId)
   if (!actor && token === undefined) throw new AppError('UNAUTHENTICATED')
-  const row = s.db.prepare(`SELECT * FROM records WHERE record_id = ? AND state = 'anchored'`).get(id) as RecordRow | undefined
+  const row = await s.db.get(`SELECT * FROM records WHERE record_id = ? AND state = 'anchored'`, id) as RecordRow | undefined
   if (!row) throw new AppError(token !== undefined && !actor ? 'SHARE_TOKEN_INVALID' : 'RECORD_NOT_FOUND')
-  const patient = s.db.prepare('SELECT address, hospital_id FROM accounts WHERE id = ?').get(row.patient_id) as { address: Address; hospital_id: string }
+  const patient = await s.db.get('SELECT address, hospital_id FROM accounts WHERE id = ?', row.patient_id) as { address: Address; hospital_id: string }
 
   const envelopes = async (): Promise<EnvelopesObject> => {
     await assertAnchored(s, row)
@@ -49,7 +49,7 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
     openGrantEnvelope(await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(digest as Hex), 'raw'), { signal }), { grantId, recordId: row.record_id, reader })
 
   if (token !== undefined && !actor) {
-    const share = s.db.prepare('SELECT * FROM shares WHERE token_hash = ?').get(hashToken(token)) as ShareRow | undefined
+    const share = await s.db.get('SELECT * FROM shares WHERE token_hash = ?', hashToken(token)) as ShareRow | undefined
     if (!share || share.revoked_at !== null || !(JSON.parse(share.record_ids) as string[]).includes(row.record_id)) throw new AppError('SHARE_TOKEN_INVALID')
     if (!(await isShareLive(s.ledger, share.share_id))) throw new AppError('SHARE_TOKEN_INVALID')
     const env = await envelopes()
@@ -59,14 +59,14 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
       async log(sig) {
         // The node serving the token records the use from its hospital's key; for a
         // single-use token the chain refuses a second use.
-        const hospital = unlockHospital(s, patient.hospital_id)
+        const hospital = await unlockHospital(s, patient.hospital_id)
         try {
           await sendShareTokenUse(s.ledger, hospital.keys.ledger, [share.share_id, row.record_id], share.share_id, sig)
         } catch (err) {
           if (isAppError(err, 'LEDGER_REVERTED')) throw new AppError('SHARE_TOKEN_INVALID', { cause: err })
           throw err
         }
-        s.db.prepare('UPDATE shares SET used_at = ? WHERE share_id = ? AND used_at IS NULL').run(Date.now(), share.share_id)
+        await s.db.run('UPDATE shares SET used_at = ? WHERE share_id = ? AND used_at IS NULL', Date.now(), share.share_id)
       },
     }
   }
@@ -85,8 +85,8 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
   }
 
   // Grants from access requests: newest first; the chain decides whether each is still live.
-  const grants = s.db.prepare(`SELECT request_id, granted_record_ids, envelopes FROM access_requests
-    WHERE requester_id = ? AND patient_id = ? AND status = 'approved' ORDER BY decided_at DESC`).all(reader.account.id, row.patient_id) as
+  const grants = await s.db.all(`SELECT request_id, granted_record_ids, envelopes FROM access_requests
+    WHERE requester_id = ? AND patient_id = ? AND status = 'approved' ORDER BY decided_at DESC`, reader.account.id, row.patient_id) as
     { request_id: Hex; granted_record_ids: string | null; envelopes: string | null }[]
   for (const g of grants) {
     const scope = g.granted_record_ids === null ? null : (JSON.parse(g.granted_record_ids) as string[])
@@ -105,8 +105,7 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
     return { row, dataKey, manifest: openManifest(env, dataKey), purpose: purposes.grant, ref: g.request_id, log: logAs(purposes.grant, g.request_id) }
   }
 
-  const shares = s.db.prepare(`SELECT * FROM shares WHERE grantee_id = ? AND patient_id = ? AND revoked_at IS NULL ORDER BY created_at DESC`)
-    .all(reader.account.id, row.patient_id) as ShareRow[]
+  const shares = await s.db.all(`SELECT * FROM shares WHERE grantee_id = ? AND patient_id = ? AND revoked_at IS NULL ORDER BY created_at DESC`, reader.account.id, row.patient_id) as ShareRow[]
   for (const sh of shares) {
     if (!(JSON.parse(sh.record_ids) as string[]).includes(row.record_id)) continue
     if (!(await isShareLive(s.ledger, sh.share_id))) continue
@@ -115,8 +114,7 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
     return { row, dataKey, manifest: openManifest(env, dataKey), purpose: purposes.share, ref: sh.share_id, log: logAs(purposes.share, sh.share_id) }
   }
 
-  const emergencies = s.db.prepare(`SELECT emergency_id, envelopes FROM emergencies WHERE doctor_id = ? AND patient_id = ? AND envelopes IS NOT NULL ORDER BY created_at DESC`)
-    .all(reader.account.id, row.patient_id) as { emergency_id: Hex; envelopes: string }[]
+  const emergencies = await s.db.all(`SELECT emergency_id, envelopes FROM emergencies WHERE doctor_id = ? AND patient_id = ? AND envelopes IS NOT NULL ORDER BY created_at DESC`, reader.account.id, row.patient_id) as { emergency_id: Hex; envelopes: string }[]
   for (const e of emergencies) {
     if (!(await isEmergencyLive(s.ledger, e.emergency_id, reader.account.address))) continue
     const env = await envelopes()

@@ -46,11 +46,12 @@ export async function createShare(s: Services, p: { actor: Actor | undefined; re
   const days = p.days ?? 7
   if (!Number.isFinite(days) || days <= 0 || days > 365) throw new AppError('INVALID_DURATION')
   const duration = Math.max(60, Math.round(days * 86_400))
-  const rows = p.recordIds.map((r) => {
-    const row = s.db.prepare(`SELECT * FROM records WHERE record_id = ? AND patient_id = ? AND state = 'anchored'`).get(parseRecordId(r), patient.account.id) as RecordRow | undefined
+  const rows: RecordRow[] = []
+  for (const r of p.recordIds) {
+    const row = await s.db.get(`SELECT * FROM records WHERE record_id = ? AND patient_id = ? AND state = 'anchored'`, parseRecordId(r), patient.account.id) as RecordRow | undefined
     if (!row) throw new AppError('RECORD_NOT_FOUND')
-    return row
-  })
+    rows.push(row)
+  }
   const shareId = generateRecordId()
   let recipient: GrantRecipient
   let granteeId: string | null = null
@@ -58,7 +59,7 @@ export async function createShare(s: Services, p: { actor: Actor | undefined; re
   let token: string | undefined
   let tokenHash: Hex = zero
   if (p.to) {
-    const account = findAccount(s.db, p.to)
+    const account = await findAccount(s.db, p.to)
     if (!account || account.id === patient.account.id) throw new AppError('UNKNOWN_ACCOUNT')
     const [digest] = (await readKeyDigests(s.ledger, { accounts: [account.address as Address] })).accounts
     if (bytesToHex(hashSha256(new Uint8Array(account.public_key))) !== digest) throw new AppError('PUBLIC_KEY_MISMATCH')
@@ -78,8 +79,8 @@ export async function createShare(s: Services, p: { actor: Actor | undefined; re
   const recordIds = rows.map((r) => r.record_id)
   const receipt = await sendShare(s.ledger, keys.ledger, [shareId, grantee, tokenHash, scopeOf(recordIds), BigInt(duration), Boolean(p.once), envelopes], shareId, p.signal)
   const block_ = await s.ledger.client.getBlock({ blockNumber: receipt.blockNumber })
-  s.db.prepare(`INSERT INTO shares (share_id, patient_id, grantee_id, token_hash, record_ids, expires_at, once, envelopes, tx_hash, created_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(shareId, patient.account.id, granteeId, token ? tokenHash.slice(2) : null, JSON.stringify(recordIds),
+  await s.db.run(`INSERT INTO shares (share_id, patient_id, grantee_id, token_hash, record_ids, expires_at, once, envelopes, tx_hash, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, shareId, patient.account.id, granteeId, token ? tokenHash.slice(2) : null, JSON.stringify(recordIds),
     Number(block_.timestamp) + duration, p.once ? 1 : 0, envelopes, receipt.transactionHash, Date.now())
   const view = (await listShares(s, { actor: patient })).find((v) => v.shareId === shareId)!
   return token ? { ...view, token } : view
@@ -92,20 +93,20 @@ export async function createShare(s: Services, p: { actor: Actor | undefined; re
 export async function revokeShare(s: Services, p: { actor: Actor | undefined; shareId: string; signal?: AbortSignal }): Promise<ShareView> {
   const patient = requireRole(p.actor, 'patient')
   const keys = requireKeys(patient)
-  const row = s.db.prepare('SELECT * FROM shares WHERE share_id = ? AND patient_id = ?').get(parseRecordId(p.shareId), patient.account.id) as ShareRow | undefined
+  const row = await s.db.get('SELECT * FROM shares WHERE share_id = ? AND patient_id = ?', parseRecordId(p.shareId), patient.account.id) as ShareRow | undefined
   if (!row || row.revoked_at !== null) throw new AppError('SHARE_NOT_FOUND')
   await sendShareRevocation(s.ledger, keys.ledger, [row.share_id], row.share_id, p.signal)
-  s.db.prepare('UPDATE shares SET revoked_at = ? WHERE share_id = ?').run(Date.now(), row.share_id)
+  await s.db.run('UPDATE shares SET revoked_at = ? WHERE share_id = ?', Date.now(), row.share_id)
   return (await listShares(s, { actor: patient })).find((v) => v.shareId === row.share_id)!
 }
 
 /** The patient's shares, and those made to the actor. Newest first. */
 export async function listShares(s: Services, { actor }: { actor: Actor | undefined }): Promise<ShareView[]> {
   const who = requireRole(actor, 'patient', 'doctor', 'staff', 'admin')
-  const rows = s.db.prepare('SELECT * FROM shares WHERE patient_id = ? OR grantee_id = ? ORDER BY created_at DESC').all(who.account.id, who.account.id) as ShareRow[]
+  const rows = await s.db.all('SELECT * FROM shares WHERE patient_id = ? OR grantee_id = ? ORDER BY created_at DESC', who.account.id, who.account.id) as ShareRow[]
   const now = await chainTime(s)
-  return rows.map((r) => {
-    const g = r.grantee_id ? s.db.prepare('SELECT id, name, address FROM accounts WHERE id = ?').get(r.grantee_id) as { id: string; name: string; address: Address } : null
+  return Promise.all(rows.map(async (r) => {
+    const g = r.grantee_id ? await s.db.get('SELECT id, name, address FROM accounts WHERE id = ?', r.grantee_id) as { id: string; name: string; address: Address } : null
     const used = r.used_at !== null
     return {
       shareId: r.share_id,
@@ -120,5 +121,5 @@ export async function listShares(s: Services, { actor }: { actor: Actor | undefi
       txHash: r.tx_hash as Hex | null,
       createdAt: new Date(r.created_at).toISOString(),
     }
-  })
+  }))
 }

@@ -1,205 +1,67 @@
-import Database from 'better-sqlite3'
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
+import type { Db } from './db.ts'
+import { openSqlite } from './open-sqlite.ts'
+import { openPostgres } from './open-postgres.ts'
 
-export type Db = Database.Database
+export type { Db } from './db.ts'
+export { isUniqueViolation } from './db.ts'
 
-/** Schema migrations, applied in order; each runs once, inside a transaction. */
-const migrations: string[] = [
-  `
-  CREATE TABLE hospitals (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    address TEXT NOT NULL UNIQUE,
-    key_scheme TEXT NOT NULL,
-    emergency_public_key BLOB NOT NULL,
-    sealed_secrets TEXT NOT NULL,
-    state TEXT NOT NULL,
-    tx_hash TEXT,
-    created_at INTEGER NOT NULL
-  );
-  CREATE TABLE accounts (
-    id TEXT PRIMARY KEY,
-    email TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL,
-    role TEXT NOT NULL CHECK (role IN ('admin', 'staff', 'doctor', 'patient')),
-    hospital_id TEXT REFERENCES hospitals(id),
-    address TEXT NOT NULL UNIQUE,
-    key_scheme TEXT NOT NULL,
-    public_key BLOB NOT NULL,
-    keystore TEXT NOT NULL,
-    state TEXT NOT NULL,
-    tx_hash TEXT,
-    created_at INTEGER NOT NULL
-  );
-  CREATE INDEX accounts_hospital ON accounts(hospital_id, role);
-  CREATE TABLE sessions (
-    token_hash TEXT PRIMARY KEY,
-    account_id TEXT NOT NULL REFERENCES accounts(id),
-    wrapped_key BLOB NOT NULL,
-    expires_at INTEGER NOT NULL,
-    created_at INTEGER NOT NULL
-  );
-  CREATE TABLE records (
-    record_id TEXT PRIMARY KEY,
-    patient_id TEXT NOT NULL REFERENCES accounts(id),
-    author_id TEXT NOT NULL REFERENCES accounts(id),
-    hospital_id TEXT NOT NULL REFERENCES hospitals(id),
-    digest TEXT NOT NULL,
-    envelopes TEXT NOT NULL,
-    suite TEXT NOT NULL,
-    stored_bytes INTEGER NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending', 'anchored')),
-    tx_hash TEXT,
-    block_number INTEGER,
-    anchored_at INTEGER,
-    created_at INTEGER NOT NULL
-  );
-  CREATE INDEX records_patient ON records(patient_id, state);
-  CREATE INDEX records_author ON records(author_id, state);
-  CREATE TABLE journal (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    chain_id INTEGER NOT NULL,
-    sender TEXT NOT NULL,
-    nonce INTEGER NOT NULL,
-    tx_hash TEXT NOT NULL UNIQUE,
-    raw TEXT NOT NULL,
-    purpose TEXT NOT NULL,
-    ref TEXT,
-    state TEXT NOT NULL CHECK (state IN ('sent', 'mined', 'reverted')),
-    block_number INTEGER,
-    created_at INTEGER NOT NULL
-  );
-  CREATE INDEX journal_state ON journal(chain_id, state);
-  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-  `,
-  // 2: multi-factor sign-in, wallet sign-in, lock-out, mail outbox
-  `
-  ALTER TABLE accounts ADD COLUMN wallet_address TEXT;
-  CREATE UNIQUE INDEX accounts_wallet ON accounts(wallet_address) WHERE wallet_address IS NOT NULL;
-  CREATE TABLE mfa (
-    account_id TEXT PRIMARY KEY REFERENCES accounts(id),
-    sealed_secret TEXT NOT NULL,
-    enabled INTEGER NOT NULL DEFAULT 0,
-    last_step INTEGER,
-    created_at INTEGER NOT NULL
-  );
-  CREATE TABLE recovery_codes (
-    account_id TEXT NOT NULL REFERENCES accounts(id),
-    code_hash TEXT NOT NULL,
-    used_at INTEGER,
-    PRIMARY KEY (account_id, code_hash)
-  );
-  CREATE TABLE sign_in_failures (
-    key TEXT PRIMARY KEY,
-    failures INTEGER NOT NULL,
-    locked_until INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
-  );
-  CREATE TABLE siwe_nonces (
-    nonce TEXT PRIMARY KEY,
-    expires_at INTEGER NOT NULL,
-    used_at INTEGER
-  );
-  CREATE TABLE outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    account_id TEXT REFERENCES accounts(id),
-    to_address TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    subject TEXT NOT NULL,
-    body TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('kept', 'queued', 'sent', 'failed')),
-    error TEXT,
-    created_at INTEGER NOT NULL,
-    sent_at INTEGER
-  );
-  CREATE INDEX outbox_account ON outbox(account_id, id);
-  `,
-  // 3: consent — requests and grants, shares, emergencies, sign-up. Free text (purpose, reasons) stays here, off chain.
-  `
-  ALTER TABLE accounts ADD COLUMN licence TEXT;
-  ALTER TABLE accounts ADD COLUMN rejection_reason TEXT;
-  ALTER TABLE hospitals ADD COLUMN proposed_by TEXT;
-  CREATE TABLE access_requests (
-    request_id TEXT PRIMARY KEY,
-    requester_id TEXT NOT NULL REFERENCES accounts(id),
-    patient_id TEXT NOT NULL REFERENCES accounts(id),
-    record_ids TEXT,
-    purpose_code INTEGER NOT NULL,
-    purpose TEXT NOT NULL,
-    duration_s INTEGER NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'revoked')),
-    granted_record_ids TEXT,
-    expires_at INTEGER,
-    envelopes TEXT,
-    reason TEXT,
-    request_tx TEXT,
-    decision_tx TEXT,
-    created_at INTEGER NOT NULL,
-    decided_at INTEGER
-  );
-  CREATE INDEX access_requests_patient ON access_requests(patient_id, status);
-  CREATE INDEX access_requests_requester ON access_requests(requester_id, status);
-  CREATE TABLE shares (
-    share_id TEXT PRIMARY KEY,
-    patient_id TEXT NOT NULL REFERENCES accounts(id),
-    grantee_id TEXT REFERENCES accounts(id),
-    token_hash TEXT UNIQUE,
-    record_ids TEXT NOT NULL,
-    expires_at INTEGER NOT NULL,
-    once INTEGER NOT NULL,
-    used_at INTEGER,
-    revoked_at INTEGER,
-    envelopes TEXT NOT NULL,
-    tx_hash TEXT,
-    created_at INTEGER NOT NULL
-  );
-  CREATE INDEX shares_patient ON shares(patient_id);
-  CREATE INDEX shares_grantee ON shares(grantee_id);
-  CREATE TABLE emergencies (
-    emergency_id TEXT PRIMARY KEY,
-    doctor_id TEXT NOT NULL REFERENCES accounts(id),
-    patient_id TEXT NOT NULL REFERENCES accounts(id),
-    reason TEXT NOT NULL,
-    expires_at INTEGER NOT NULL,
-    envelopes TEXT,
-    declare_tx TEXT,
-    release_tx TEXT,
-    created_at INTEGER NOT NULL
-  );
-  CREATE INDEX emergencies_patient ON emergencies(patient_id);
-  `,
-]
+export interface OpenDatabaseParams {
+  /** `postgres://…` or `postgresql://…` for PostgreSQL; `sqlite:PATH` or a bare file path for SQLite. */
+  url: string
+}
 
 /**
- * Opens (creating if needed) the node's SQLite database in WAL mode with full fsync, and
- * brings its schema up to date.
+ * Opens the node's database, SQLite or PostgreSQL by the form of `url`, and brings its schema
+ * up to date.
+ * @throws Error when it cannot be opened or migrated; the message never holds a password.
  */
-export function openDatabase({ path }: { path: string }): Db {
-  mkdirSync(dirname(path), { recursive: true })
-  const db = new Database(path)
-  db.pragma('journal_mode = WAL')
-  // FULL: a committed journal row survives power loss, not only a crash of the process.
-  db.pragma('synchronous = FULL')
-  db.pragma('foreign_keys = ON')
-  db.pragma('busy_timeout = 5000')
-  const version = db.pragma('user_version', { simple: true }) as number
-  for (let i = version; i < migrations.length; i++) {
-    db.transaction(() => {
-      db.exec(migrations[i])
-      db.pragma(`user_version = ${i + 1}`)
-    })()
+export async function openDatabase({ url }: OpenDatabaseParams): Promise<Db> {
+  if (!isPostgresUrl(url)) return openSqlite({ path: url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url })
+  try {
+    return await openPostgres({ url })
+  } catch (err) {
+    const e = err as Error
+    const secret = passwordOf(url)
+    if (secret && e?.message?.includes(secret)) e.message = e.message.split(secret).join('***')
+    if (e && typeof e === 'object' && e.message !== undefined) e.message = `database ${redactDbUrl(url)}: ${e.message}`
+    throw err
   }
-  return db
+}
+
+/** True for the URLs that select PostgreSQL. */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(url)
+}
+
+/** `url` with its password replaced by `***`, for logs and status output. */
+export function redactDbUrl(url: string): string {
+  if (!isPostgresUrl(url)) return url
+  try {
+    const u = new URL(url)
+    if (u.password) u.password = '***'
+    if (u.searchParams.has('password')) u.searchParams.set('password', '***')
+    return u.toString()
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, '//***@')
+  }
+}
+
+function passwordOf(url: string): string | undefined {
+  try {
+    const u = new URL(url)
+    return decodeURIComponent(u.password) || u.searchParams.get('password') || undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** Reads one value of the node's key-value metadata. */
-export function getMeta(db: Db, key: string): string | undefined {
-  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined
+export async function getMeta(db: Pick<Db, 'get'>, key: string): Promise<string | undefined> {
+  const row = await db.get<{ value: string }>('SELECT value FROM meta WHERE key = ?', key)
   return row?.value
 }
 
 /** Writes one value of the node's key-value metadata. */
-export function setMeta(db: Db, key: string, value: string): void {
-  db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value)
+export async function setMeta(db: Pick<Db, 'run'>, key: string, value: string): Promise<void> {
+  await db.run('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value', key, value)
 }

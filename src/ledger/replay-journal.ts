@@ -20,12 +20,12 @@ interface JournalRow { id: number; sender: string; nonce: number; tx_hash: Hex; 
  */
 export async function replayJournal(ledger: Ledger, { log }: { log?: (msg: string) => void } = {}): Promise<ReplayJournalResult> {
   const { db, client, chainId } = ledger
-  const senders = db.prepare('SELECT DISTINCT sender FROM journal WHERE chain_id = ?').all(chainId) as { sender: Hex }[]
+  const senders = await db.all('SELECT DISTINCT sender FROM journal WHERE chain_id = ?', chainId) as { sender: Hex }[]
   const chainNonce = new Map<string, number>()
   for (const { sender } of senders) {
     chainNonce.set(sender, await client.getTransactionCount({ address: sender, blockTag: 'latest' }))
   }
-  const rows = db.prepare('SELECT id, sender, nonce, tx_hash, raw, state FROM journal WHERE chain_id = ? ORDER BY id').all(chainId) as JournalRow[]
+  const rows = await db.all('SELECT id, sender, nonce, tx_hash, raw, state FROM journal WHERE chain_id = ? ORDER BY id', chainId) as JournalRow[]
   const missing = rows.filter((r) => r.nonce >= (chainNonce.get(r.sender) ?? 0))
   for (const row of missing) {
     try {
@@ -42,14 +42,14 @@ export async function replayJournal(ledger: Ledger, { log }: { log?: (msg: strin
   for (const row of rows.filter((r) => unsettled.has(r.id))) {
     const receipt = await client.waitForTransactionReceipt({ hash: row.tx_hash, timeout: 60_000, pollingInterval: 50 })
     const state = receipt.status === 'success' ? 'mined' : 'reverted'
-    db.prepare('UPDATE journal SET state = ?, block_number = ? WHERE id = ?').run(state, Number(receipt.blockNumber), row.id)
+    await db.run('UPDATE journal SET state = ?, block_number = ? WHERE id = ?', state, Number(receipt.blockNumber), row.id)
     settled++
   }
   return { rebroadcast: missing.length, settled }
 }
 
 /** Number of journaled transactions still waiting for a receipt. */
-export function journalBacklog(ledger: Pick<Ledger, 'db' | 'chainId'>): number {
-  const row = ledger.db.prepare("SELECT COUNT(*) AS n FROM journal WHERE chain_id = ? AND state = 'sent'").get(ledger.chainId) as { n: number }
+export async function journalBacklog(ledger: Pick<Ledger, 'db' | 'chainId'>): Promise<number> {
+  const row = await ledger.db.get("SELECT COUNT(*) AS n FROM journal WHERE chain_id = ? AND state = 'sent'", ledger.chainId) as { n: number }
   return row.n
 }

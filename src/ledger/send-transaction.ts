@@ -70,17 +70,17 @@ async function signAndJournal(ledger: Ledger, { account, to, data, purpose, ref,
   const hash = keccak256(raw)
   // The row is committed (fsynced) before the transaction leaves the node: a crash after this
   // point is recovered by re-broadcasting the same signed bytes.
-  const info = db.prepare(`INSERT INTO journal (chain_id, sender, nonce, tx_hash, raw, purpose, ref, state, created_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, 'sent', ?)`).run(chainId, account.address.toLowerCase(), nonce, hash, raw, purpose, ref ?? null, Date.now())
+  const { id } = await db.get(`INSERT INTO journal (chain_id, sender, nonce, tx_hash, raw, purpose, ref, state, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, 'sent', ?) RETURNING id`, chainId, account.address.toLowerCase(), nonce, hash, raw, purpose, ref ?? null, Date.now()) as { id: number }
   try {
     await client.sendRawTransaction({ serializedTransaction: raw })
   } catch (cause) {
     if (!isAlreadyKnown(cause)) {
-      db.prepare('DELETE FROM journal WHERE id = ?').run(info.lastInsertRowid)
+      await db.run('DELETE FROM journal WHERE id = ?', id)
       throw toLedgerError(cause, abi)
     }
   }
-  return { hash, id: Number(info.lastInsertRowid) }
+  return { hash, id }
 }
 
 /**
@@ -96,7 +96,7 @@ export async function waitForJournaled(ledger: Ledger, { hash, id, signal }: { h
   }
   signal?.throwIfAborted()
   const state = receipt.status === 'success' ? 'mined' : 'reverted'
-  ledger.db.prepare('UPDATE journal SET state = ?, block_number = ? WHERE id = ?').run(state, Number(receipt.blockNumber), id)
+  await ledger.db.run('UPDATE journal SET state = ?, block_number = ? WHERE id = ?', state, Number(receipt.blockNumber), id)
   if (state === 'reverted') {
     throw new AppError('LEDGER_REVERTED', { details: `transaction ${hash} reverted when mined` })
   }

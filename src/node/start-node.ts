@@ -52,8 +52,8 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
     stops.length = 0
   }
   try {
-    const db = openDatabase({ path: config.dbUrl.startsWith('sqlite:') ? config.dbUrl.slice(7) : join(config.home, 'medledger.db') })
-    stops.push(() => { db.close() })
+    const db = await openDatabase({ url: config.dbUrl === '' ? join(config.home, 'medledger.db') : config.dbUrl })
+    stops.push(() => db.close())
     const nodeKey = loadNodeKey(join(config.home, 'keys', 'node.key'))
 
     let rpcUrl = config.chainRpc
@@ -81,7 +81,7 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
     services.notify = (n) => notify(services, n).catch((err: unknown) => log('warn', `notification ${n.kind} not kept: ${(err as Error).message}`))
 
     ledger.contracts = await ensureDeployment(services, { env, announce })
-    settleUnfinished(services)
+    await settleUnfinished(services)
     await settleAnchors(services)
     if (mailer) {
       const worker = startMailWorker({ ...services, mailer }, { intervalMs: 2000 })
@@ -140,7 +140,7 @@ async function ensureDeployment(s: Services, { env, announce }: { env: NodeJS.Pr
     if (!d.consent) throw new AppError('LEDGER_UNAVAILABLE', { message: 'This home was deployed by an older version without the Consent contract; start a new home.' })
     return { registry: d.registry, recordLedger: d.recordLedger, consent: d.consent }
   }
-  if (s.db.prepare(`SELECT 1 FROM accounts WHERE role = 'admin'`).get()) {
+  if (await s.db.get(`SELECT 1 FROM accounts WHERE role = 'admin'`)) {
     throw new AppError('INTERNAL', { message: 'The admin exists but the contracts were never deployed (first start interrupted); remove the home directory and start again.' })
   }
   const email = env.MEDLEDGER_ADMIN_EMAIL?.trim() || 'admin@medledger.local'
@@ -148,7 +148,7 @@ async function ensureDeployment(s: Services, { env, announce }: { env: NodeJS.Pr
   const password = env.MEDLEDGER_ADMIN_PASSWORD || randomBytes(18).toString('base64url')
   const created = await createAccount(s, { actor: undefined, role: 'admin', email, name: 'Consortium admin', password })
   try {
-    const row = s.db.prepare('SELECT keystore FROM accounts WHERE id = ?').get(created.account.id) as { keystore: string }
+    const row = await s.db.get('SELECT keystore FROM accounts WHERE id = ?', created.account.id) as { keystore: string }
     const keys = decodeAccountSecrets(openKeystoreWithKey(JSON.parse(row.keystore), created.keys.keystoreKey))
     const contracts = await deployContracts(s.ledger, { admin: keys.ledger })
     const file: DeploymentFile = { chainId: s.ledger.chainId, admin: keys.ledger.address, ...contracts }
@@ -162,7 +162,7 @@ async function ensureDeployment(s: Services, { env, announce }: { env: NodeJS.Pr
     ].join('\n'))
     return contracts
   } catch (err) {
-    s.db.prepare('DELETE FROM accounts WHERE id = ?').run(created.account.id)
+    await s.db.run('DELETE FROM accounts WHERE id = ?', created.account.id)
     throw err
   }
 }
@@ -171,14 +171,13 @@ async function ensureDeployment(s: Services, { env, announce }: { env: NodeJS.Pr
  * Accounts and hospitals whose registration was cut off: kept when the journal shows the
  * transaction mined, dropped otherwise (they were never acknowledged).
  */
-function settleUnfinished({ db }: Pick<Services, 'db'>): void {
-  const mined = db.prepare(`SELECT tx_hash FROM journal WHERE ref = ? AND state = 'mined' ORDER BY id DESC LIMIT 1`)
+async function settleUnfinished({ db }: Pick<Services, 'db'>): Promise<void> {
   for (const table of ['accounts', 'hospitals'] as const) {
-    const rows = db.prepare(`SELECT id, address FROM ${table} WHERE state = 'registering'`).all() as { id: string; address: string }[]
+    const rows = await db.all(`SELECT id, address FROM ${table} WHERE state = 'registering'`) as { id: string; address: string }[]
     for (const row of rows) {
-      const tx = mined.get(row.address) as { tx_hash: string } | undefined
-      if (tx) db.prepare(`UPDATE ${table} SET state = 'active', tx_hash = ? WHERE id = ?`).run(tx.tx_hash, row.id)
-      else db.prepare(`DELETE FROM ${table} WHERE id = ?`).run(row.id)
+      const tx = await db.get(`SELECT tx_hash FROM journal WHERE ref = ? AND state = 'mined' ORDER BY id DESC LIMIT 1`, row.address) as { tx_hash: string } | undefined
+      if (tx) await db.run(`UPDATE ${table} SET state = 'active', tx_hash = ? WHERE id = ?`, tx.tx_hash, row.id)
+      else await db.run(`DELETE FROM ${table} WHERE id = ?`, row.id)
     }
   }
 }
@@ -189,17 +188,16 @@ function settleUnfinished({ db }: Pick<Services, 'db'>): void {
  */
 async function settleAnchors(s: Services): Promise<void> {
   const { db, ledger } = s
-  const rows = db.prepare(`SELECT r.record_id, r.state, r.block_number, j.tx_hash, j.state AS tx_state, j.block_number AS tx_block
+  const rows = await db.all(`SELECT r.record_id, r.state, r.block_number, j.tx_hash, j.state AS tx_state, j.block_number AS tx_block
     FROM records r LEFT JOIN journal j ON j.ref = r.record_id AND j.purpose = 'anchor' AND j.chain_id = ?
-    WHERE r.state = 'pending' OR r.block_number IS NOT j.block_number`).all(ledger.chainId) as
+    WHERE r.state = 'pending' OR r.block_number IS DISTINCT FROM j.block_number`, ledger.chainId) as
     { record_id: string; state: string; block_number: number | null; tx_hash: string | null; tx_state: string | null; tx_block: number | null }[]
   for (const r of rows) {
     if (r.tx_state === 'mined' && r.tx_block !== null) {
       const block = await ledger.client.getBlock({ blockNumber: BigInt(r.tx_block) })
-      db.prepare(`UPDATE records SET state = 'anchored', tx_hash = ?, block_number = ?, anchored_at = ? WHERE record_id = ?`)
-        .run(r.tx_hash, r.tx_block, Number(block.timestamp), r.record_id)
+      await db.run(`UPDATE records SET state = 'anchored', tx_hash = ?, block_number = ?, anchored_at = ? WHERE record_id = ?`, r.tx_hash, r.tx_block, Number(block.timestamp), r.record_id)
     } else if (r.state === 'pending') {
-      db.prepare('DELETE FROM records WHERE record_id = ?').run(r.record_id)
+      await db.run('DELETE FROM records WHERE record_id = ?', r.record_id)
     }
   }
 }

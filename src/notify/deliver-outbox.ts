@@ -24,8 +24,7 @@ export interface DeliveryOutcome {
  * the rest as they were.
  */
 export async function deliverOutbox(s: Pick<Services, 'db' | 'log'> & { mailer: Mailer }, { limit = 50, isDue = () => true, notBefore = 0, signal }: DeliverOutboxParams = {}): Promise<DeliveryOutcome[]> {
-  const waiting = s.db.prepare(`SELECT id, to_address, subject, body FROM outbox WHERE state IN ('queued', 'failed') AND created_at >= ? ORDER BY id`)
-    .all(notBefore) as { id: number; to_address: string; subject: string; body: string }[]
+  const waiting = await s.db.all(`SELECT id, to_address, subject, body FROM outbox WHERE state IN ('queued', 'failed') AND created_at >= ? ORDER BY id`, notBefore) as { id: number; to_address: string; subject: string; body: string }[]
   const outcomes: DeliveryOutcome[] = []
   for (const m of waiting) {
     if (outcomes.length >= limit || signal?.aborted) break
@@ -35,13 +34,13 @@ export async function deliverOutbox(s: Pick<Services, 'db' | 'log'> & { mailer: 
     } catch (err) {
       if (signal?.aborted) break
       const error = (err as Error).message
-      s.db.prepare(`UPDATE outbox SET state = 'failed', error = ? WHERE id = ?`).run(error, m.id)
+      await s.db.run(`UPDATE outbox SET state = 'failed', error = ? WHERE id = ?`, error, m.id)
       // The outbox id, not the address: logs hold no personal data.
       s.log('warn', `mail ${m.id}: not sent through ${s.mailer.target}: ${error.split(m.to_address).join('<recipient>')}`)
       outcomes.push({ id: m.id, sent: false, error })
       continue
     }
-    s.db.prepare(`UPDATE outbox SET state = 'sent', sent_at = ?, error = NULL WHERE id = ?`).run(Date.now(), m.id)
+    await s.db.run(`UPDATE outbox SET state = 'sent', sent_at = ?, error = NULL WHERE id = ?`, Date.now(), m.id)
     outcomes.push({ id: m.id, sent: true })
   }
   return outcomes

@@ -29,10 +29,9 @@ export interface ListMailResult {
 }
 
 /** Lists one account's notifications, newest first. */
-export function listMail({ db }: Pick<Services, 'db'>, { accountId, limit = 50, offset = 0 }: ListMailParams): ListMailResult {
-  const rows = db.prepare('SELECT id, kind, subject, body, state, created_at, sent_at FROM outbox WHERE account_id = ? ORDER BY id DESC LIMIT ? OFFSET ?')
-    .all(accountId, limit, offset) as { id: number; kind: NotificationKind; subject: string; body: string; state: MailState; created_at: number; sent_at: number | null }[]
-  const { total } = db.prepare('SELECT count(*) AS total FROM outbox WHERE account_id = ?').get(accountId) as { total: number }
+export async function listMail({ db }: Pick<Services, 'db'>, { accountId, limit = 50, offset = 0 }: ListMailParams): Promise<ListMailResult> {
+  const rows = await db.all('SELECT id, kind, subject, body, state, created_at, sent_at FROM outbox WHERE account_id = ? ORDER BY id DESC LIMIT ? OFFSET ?', accountId, limit, offset) as { id: number; kind: NotificationKind; subject: string; body: string; state: MailState; created_at: number; sent_at: number | null }[]
+  const { total } = await db.get('SELECT count(*) AS total FROM outbox WHERE account_id = ?', accountId) as { total: number }
   return {
     mail: rows.map((r) => ({
       id: r.id,

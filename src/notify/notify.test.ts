@@ -7,29 +7,27 @@ import { isAppError } from '../errors.ts'
 import { cleanup, tempDir } from '../../test/helpers/node-process.ts'
 import { insertAccount, insertHospital, openMailDb, sentinels } from '../../test/helpers/mail-fixtures.ts'
 
-describe('notify: into the outbox of a real SQLite database', () => {
+describe('notify: into the outbox of a real SQLite database', async () => {
   const home = tempDir('ml-notify-')
-  const { db, config } = openMailDb({ home })
+  const { db, config } = await openMailDb({ home })
   let hospital = ''
   let patient = ''
   let doctor = ''
   let admin = ''
-  const outbox = () => db.prepare('SELECT * FROM outbox ORDER BY id').all() as { id: number; account_id: string; to_address: string; kind: string; subject: string; body: string; state: string; error: string | null; sent_at: number | null }[]
+  const outbox = async () => await db.all('SELECT * FROM outbox ORDER BY id') as { id: number; account_id: string; to_address: string; kind: string; subject: string; body: string; state: string; error: string | null; sent_at: number | null }[]
 
-  before(() => {
-    hospital = insertHospital(db, 'St Mary')
-    patient = insertAccount(db, { role: 'patient', name: 'Ann Smith', email: 'ann@example.org', hospitalId: hospital })
-    doctor = insertAccount(db, { role: 'doctor', name: 'Dr House', email: 'house@example.org', hospitalId: hospital })
-    admin = insertAccount(db, { role: 'admin', name: 'Consortium admin', email: 'admin@example.org' })
+  before(async () => {
+    hospital = await insertHospital(db, 'St Mary')
+    patient = await insertAccount(db, { role: 'patient', name: 'Ann Smith', email: 'ann@example.org', hospitalId: hospital })
+    doctor = await insertAccount(db, { role: 'doctor', name: 'Dr House', email: 'house@example.org', hospitalId: hospital })
+    admin = await insertAccount(db, { role: 'admin', name: 'Consortium admin', email: 'admin@example.org' })
     // The free text a flow keeps in the database, where a careless template could have found it.
     const now = Date.now()
-    db.prepare(`INSERT INTO access_requests (request_id, requester_id, patient_id, purpose_code, purpose, duration_s, status, reason, created_at) VALUES ('0x01', ?, ?, 1, ?, 86400, 'denied', ?, ?)`)
-      .run(doctor, patient, sentinels.purpose, sentinels.reason, now)
-    db.prepare(`INSERT INTO emergencies (emergency_id, doctor_id, patient_id, reason, expires_at, created_at) VALUES ('0x02', ?, ?, ?, ?, ?)`)
-      .run(doctor, patient, sentinels.reason, now + 86400_000, now)
+    await db.run(`INSERT INTO access_requests (request_id, requester_id, patient_id, purpose_code, purpose, duration_s, status, reason, created_at) VALUES ('0x01', ?, ?, 1, ?, 86400, 'denied', ?, ?)`, doctor, patient, sentinels.purpose, sentinels.reason, now)
+    await db.run(`INSERT INTO emergencies (emergency_id, doctor_id, patient_id, reason, expires_at, created_at) VALUES ('0x02', ?, ?, ?, ?, ?)`, doctor, patient, sentinels.reason, now + 86400_000, now)
   })
-  after(() => {
-    db.close()
+  after(async () => {
+    await db.close()
     cleanup(home)
   })
 
@@ -50,7 +48,7 @@ describe('notify: into the outbox of a real SQLite database', () => {
       // Properties a caller slips past the types at run time are dropped, not rendered.
       await notify({ db, config }, { ...every()[kind], ...sentinels } as NotifyParams)
     }
-    const rows = outbox()
+    const rows = await outbox()
     assert.deepEqual(rows.map((r) => r.kind), [...notificationKinds])
     for (const r of rows) {
       assert.equal(r.state, 'kept')
@@ -65,7 +63,7 @@ describe('notify: into the outbox of a real SQLite database', () => {
   })
 
   it('refuses an unknown recipient, party or hospital, and writes nothing', async () => {
-    const before = outbox().length
+    const before = (await outbox()).length
     const cases: [NotifyParams, string][] = [
       [{ kind: 'access-denied', accountId: sentinels.reason, by: { accountId: patient } }, 'UNKNOWN_ACCOUNT'],
       [{ kind: 'access-denied', accountId: doctor, by: { accountId: sentinels.reason } }, 'UNKNOWN_ACCOUNT'],
@@ -78,28 +76,29 @@ describe('notify: into the outbox of a real SQLite database', () => {
     for (const [params, code] of cases) {
       await assert.rejects(notify({ db, config }, params), (err) => isAppError(err, code as never), `${params.kind} → ${code}`)
     }
-    assert.equal(outbox().length, before)
+    assert.equal((await outbox()).length, before)
   })
 
   it('queues instead when the node has an SMTP URL', async () => {
     const withSmtp = { ...config, smtpUrl: 'smtp://mailer:secret@127.0.0.1:2525' }
     await notify({ db, config: withSmtp }, every()['record-added'])
-    assert.equal(outbox().at(-1)!.state, 'queued')
+    assert.equal((await outbox()).at(-1)!.state, 'queued')
   })
 
   it('links to the public URL when one is configured', async () => {
     await notify({ db, config: { ...config, publicUrl: 'https://medledger.example.org' } }, every()['access-denied'])
-    assert.match(outbox().at(-1)!.body, /Sign in to see details: https:\/\/medledger\.example\.org\/requests\n/)
+    assert.match((await outbox()).at(-1)!.body, /Sign in to see details: https:\/\/medledger\.example\.org\/requests\n/)
   })
 
-  it('lists only the recipient\'s own notifications, newest first, with paging', () => {
-    const mine = listMail({ db }, { accountId: patient })
-    assert.equal(mine.total, outbox().filter((r) => r.account_id === patient).length)
-    assert.ok(mine.mail.every((m) => outbox().find((r) => r.id === m.id)!.account_id === patient))
+  it('lists only the recipient\'s own notifications, newest first, with paging', async () => {
+    const mine = await listMail({ db }, { accountId: patient })
+    assert.equal(mine.total, (await outbox()).filter((r) => r.account_id === patient).length)
+    const all = await outbox()
+    assert.ok(mine.mail.every((m) => all.find((r) => r.id === m.id)!.account_id === patient))
     assert.deepEqual(mine.mail.map((m) => m.id), [...mine.mail.map((m) => m.id)].sort((a, b) => b - a))
-    const page = listMail({ db }, { accountId: patient, limit: 1, offset: 1 })
+    const page = await listMail({ db }, { accountId: patient, limit: 1, offset: 1 })
     assert.deepEqual(page.mail.map((m) => m.id), [mine.mail[1].id])
-    assert.equal(listMail({ db }, { accountId: admin }).total, 0)
+    assert.equal((await listMail({ db }, { accountId: admin })).total, 0)
     for (const key of ['id', 'kind', 'subject', 'body', 'state', 'createdAt', 'sentAt']) assert.ok(key in mine.mail[0], key)
     assert.ok(!('error' in mine.mail[0]) && !('to_address' in mine.mail[0]))
   })

@@ -26,22 +26,21 @@ export type NotifyParams = NotificationFacts & {
  */
 export async function notify(s: Pick<Services, 'db' | 'config'>, params: NotifyParams): Promise<void> {
   const facts = checkFacts(params)
-  const recipient = s.db.prepare('SELECT email, name, role FROM accounts WHERE id = ?').get(params.accountId) as
+  const recipient = await s.db.get('SELECT email, name, role FROM accounts WHERE id = ?', params.accountId) as
     { email: string; name: string; role: PartyRole } | undefined
   if (!recipient) throw new AppError('UNKNOWN_ACCOUNT', { details: 'notification recipient' })
-  const by = partyOf(s, params.by)
+  const by = await partyOf(s, params.by)
   const { subject, body } = renderNotification({ ...facts, recipient, by, baseUrl: uiBaseUrl(s.config) })
-  s.db.prepare('INSERT INTO outbox (account_id, to_address, kind, subject, body, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-    .run(params.accountId, recipient.email, facts.kind, subject, body, s.config.smtpUrl === '' ? 'kept' : 'queued', Date.now())
+  await s.db.run('INSERT INTO outbox (account_id, to_address, kind, subject, body, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)', params.accountId, recipient.email, facts.kind, subject, body, s.config.smtpUrl === '' ? 'kept' : 'queued', Date.now())
 }
 
-function partyOf({ db }: Pick<Services, 'db'>, by: Party): NamedParty {
+async function partyOf({ db }: Pick<Services, 'db'>, by: Party): Promise<NamedParty> {
   if ('accountId' in by) {
-    const row = db.prepare('SELECT name, role FROM accounts WHERE id = ?').get(by.accountId) as NamedParty | undefined
+    const row = await db.get('SELECT name, role FROM accounts WHERE id = ?', by.accountId) as NamedParty | undefined
     if (!row) throw new AppError('UNKNOWN_ACCOUNT', { details: 'notification party' })
     return row
   }
-  const row = db.prepare('SELECT name FROM hospitals WHERE id = ?').get(by.hospitalId) as { name: string } | undefined
+  const row = await db.get('SELECT name FROM hospitals WHERE id = ?', by.hospitalId) as { name: string } | undefined
   if (!row) throw new AppError('UNKNOWN_HOSPITAL', { details: 'notification party' })
   return { name: row.name, role: 'hospital' }
 }

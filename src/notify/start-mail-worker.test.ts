@@ -17,9 +17,9 @@ const smtpUrl = (port: number, password = pass) => `smtp://${encodeURIComponent(
 /** Every form in which the SMTP password could leak into an error or a log line. */
 const passwordForms = [pass, encodeURIComponent(pass), Buffer.from(`\0${user}\0${pass}`).toString('base64'), Buffer.from(pass).toString('base64')]
 
-describe('mail delivery through a real SMTP server (smtp-server on 127.0.0.1)', () => {
+describe('mail delivery through a real SMTP server (smtp-server on 127.0.0.1)', async () => {
   const home = tempDir('ml-mail-')
-  const { db, config: base } = openMailDb({ home })
+  const { db, config: base } = await openMailDb({ home })
   const logs: string[] = []
   const log = (level: string, msg: string) => { logs.push(`${level}: ${msg}`) }
   let patient = ''
@@ -27,11 +27,11 @@ describe('mail delivery through a real SMTP server (smtp-server on 127.0.0.1)', 
   const servers: TestSmtpServer[] = []
   const mailers: Mailer[] = []
 
-  const row = (id: number) => db.prepare('SELECT * FROM outbox WHERE id = ?').get(id) as { state: string; error: string | null; sent_at: number | null; to_address: string; subject: string; body: string }
-  const lastId = () => (db.prepare('SELECT max(id) AS id FROM outbox').get() as { id: number }).id
+  const row = async (id: number) => await db.get('SELECT * FROM outbox WHERE id = ?', id) as { state: string; error: string | null; sent_at: number | null; to_address: string; subject: string; body: string }
+  const lastId = async () => (await db.get('SELECT max(id) AS id FROM outbox') as { id: number }).id
   const queue = async (config: Readonly<Config>) => {
     await notify({ db, config }, { kind: 'access-requested', accountId: patient, by: { accountId: doctor }, recordCount: 'all', durationSeconds: 7 * 86400 })
-    return lastId()
+    return await lastId()
   }
   const mailerFor = (url: string, opts: { timeoutMs?: number } = {}) => {
     const m = createMailer({ smtpUrl: url, from, ...opts })
@@ -42,17 +42,16 @@ describe('mail delivery through a real SMTP server (smtp-server on 127.0.0.1)', 
     for (const f of passwordForms) assert.ok(!(text ?? '').includes(f), `${where} holds no form of the SMTP password`)
   }
 
-  before(() => {
-    const h = insertHospital(db, 'St Mary')
-    patient = insertAccount(db, { role: 'patient', name: 'Ann Smith', email: 'ann@example.org', hospitalId: h })
-    doctor = insertAccount(db, { role: 'doctor', name: 'Dr House', email: 'house@example.org', hospitalId: h })
-    db.prepare(`INSERT INTO access_requests (request_id, requester_id, patient_id, purpose_code, purpose, duration_s, status, created_at) VALUES ('0x01', ?, ?, 1, ?, 604800, 'pending', ?)`)
-      .run(doctor, patient, sentinels.purpose, Date.now())
+  before(async () => {
+    const h = await insertHospital(db, 'St Mary')
+    patient = await insertAccount(db, { role: 'patient', name: 'Ann Smith', email: 'ann@example.org', hospitalId: h })
+    doctor = await insertAccount(db, { role: 'doctor', name: 'Dr House', email: 'house@example.org', hospitalId: h })
+    await db.run(`INSERT INTO access_requests (request_id, requester_id, patient_id, purpose_code, purpose, duration_s, status, created_at) VALUES ('0x01', ?, ?, 1, ?, 604800, 'pending', ?)`, doctor, patient, sentinels.purpose, Date.now())
   })
   after(async () => {
     for (const m of mailers) m.close()
     for (const s of servers) await s.close()
-    db.close()
+    await db.close()
     cleanup(home)
   })
 
@@ -61,14 +60,14 @@ describe('mail delivery through a real SMTP server (smtp-server on 127.0.0.1)', 
     servers.push(server)
     const config = { ...base, smtpUrl: smtpUrl(server.port) }
     const id = await queue(config)
-    assert.equal(row(id).state, 'queued')
+    assert.equal((await row(id)).state, 'queued')
     const worker = startMailWorker({ db, log, mailer: mailerFor(config.smtpUrl) }, { intervalMs: 20 })
     try {
-      await waitFor(() => row(id).state === 'sent', { what: 'the message to be sent' })
+      await waitFor(async () => (await row(id)).state === 'sent', { what: 'the message to be sent' })
     } finally {
       await worker.stop()
     }
-    const r = row(id)
+    const r = await row(id)
     assert.ok(r.sent_at !== null && r.sent_at <= Date.now())
     assert.equal(r.error, null)
     assert.equal(server.messages.length, 1)
@@ -95,7 +94,7 @@ describe('mail delivery through a real SMTP server (smtp-server on 127.0.0.1)', 
     const id = await queue(config)
     const worker = startMailWorker({ db, log, mailer: mailerFor(config.smtpUrl) }, { intervalMs: 20, maxDelayMs: 100 })
     try {
-      const failed = await waitFor(() => row(id).state === 'failed' && row(id), { what: 'the first attempt to fail' })
+      const failed = await waitFor(async () => (await row(id)).state === 'failed' && await row(id), { what: 'the first attempt to fail' })
       assert.match(failed.error!, /ECONNECTION|ECONNREFUSED/)
       assertNoPassword(failed.error, 'the error text')
       assert.ok(logs.some((l) => l.startsWith(`warn: mail ${id}: not sent through smtp://127.0.0.1:${port}`)))
@@ -104,8 +103,8 @@ describe('mail delivery through a real SMTP server (smtp-server on 127.0.0.1)', 
 
       const server = await startSmtpServer({ user, pass, port })
       servers.push(server)
-      await waitFor(() => row(id).state === 'sent', { what: 'the retry to succeed' })
-      assert.equal(row(id).error, null)
+      await waitFor(async () => (await row(id)).state === 'sent', { what: 'the retry to succeed' })
+      assert.equal((await row(id)).error, null)
       assert.equal(server.messages.length, 1)
       assert.equal(server.messages[0].to, 'ann@example.org')
     } finally {
@@ -126,7 +125,7 @@ describe('mail delivery through a real SMTP server (smtp-server on 127.0.0.1)', 
       await worker.stop()
     }
     const elapsed = Date.now() - started
-    const r = row(id)
+    const r = await row(id)
     assert.equal(r.state, 'failed')
     assert.match(r.error!, /EAUTH/)
     assertNoPassword(r.error, 'the error text')
@@ -150,11 +149,11 @@ describe('mail delivery through a real SMTP server (smtp-server on 127.0.0.1)', 
       const t0 = Date.now()
       await worker.stop()
       assert.ok(Date.now() - t0 < 1000, 'stop() did not wait for the SMTP timeout')
-      assert.equal(row(id).state, 'queued')
+      assert.equal((await row(id)).state, 'queued')
       // Nothing runs after stop(): a new message stays queued.
       const id2 = await queue(config)
       await new Promise((r) => setTimeout(r, 100))
-      assert.equal(row(id2).state, 'queued')
+      assert.equal((await row(id2)).state, 'queued')
     } finally {
       for (const s of sockets) s.destroy()
       silent.close()

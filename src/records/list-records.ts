@@ -33,35 +33,34 @@ export async function listRecords(s: Services, { actor, patient, limit = 100, of
   let candidates: RecordRow[]
   const anchored = `SELECT * FROM records WHERE state = 'anchored'`
   if (reader.account.role === 'patient') {
-    if (patient !== undefined && findAccount(s.db, patient)?.id !== reader.account.id) throw new AppError('UNKNOWN_PATIENT')
-    candidates = s.db.prepare(`${anchored} AND patient_id = ? ORDER BY created_at DESC, record_id`).all(reader.account.id) as RecordRow[]
+    if (patient !== undefined && (await findAccount(s.db, patient))?.id !== reader.account.id) throw new AppError('UNKNOWN_PATIENT')
+    candidates = await s.db.all(`${anchored} AND patient_id = ? ORDER BY created_at DESC, record_id`, reader.account.id) as RecordRow[]
   } else if (patient === undefined) {
-    candidates = s.db.prepare(`${anchored} AND author_id = ? ORDER BY created_at DESC, record_id`).all(reader.account.id) as RecordRow[]
+    candidates = await s.db.all(`${anchored} AND author_id = ? ORDER BY created_at DESC, record_id`, reader.account.id) as RecordRow[]
   } else {
-    const p = findAccount(s.db, patient)
+    const p = await findAccount(s.db, patient)
     if (!p || p.role !== 'patient') throw new AppError('UNKNOWN_PATIENT')
     // Beyond their own uploads, a doctor sees what a grant, share or break-glass opened to them;
     // whether each is still live is the chain's answer, asked per record below.
-    const opened = s.db.prepare(`SELECT 1 FROM access_requests WHERE requester_id = ? AND patient_id = ? AND status = 'approved'
+    const opened = await s.db.get(`SELECT 1 FROM access_requests WHERE requester_id = ? AND patient_id = ? AND status = 'approved'
       UNION ALL SELECT 1 FROM shares WHERE grantee_id = ? AND patient_id = ? AND revoked_at IS NULL
-      UNION ALL SELECT 1 FROM emergencies WHERE doctor_id = ? AND patient_id = ? AND envelopes IS NOT NULL LIMIT 1`)
-      .get(reader.account.id, p.id, reader.account.id, p.id, reader.account.id, p.id)
+      UNION ALL SELECT 1 FROM emergencies WHERE doctor_id = ? AND patient_id = ? AND envelopes IS NOT NULL LIMIT 1`, reader.account.id, p.id, reader.account.id, p.id, reader.account.id, p.id)
     if (!opened && p.hospital_id !== reader.account.hospitalId) throw new AppError('UNKNOWN_PATIENT')
     candidates = opened
-      ? s.db.prepare(`${anchored} AND patient_id = ? ORDER BY created_at DESC, record_id`).all(p.id) as RecordRow[]
-      : s.db.prepare(`${anchored} AND patient_id = ? AND author_id = ? ORDER BY created_at DESC, record_id`).all(p.id, reader.account.id) as RecordRow[]
+      ? await s.db.all(`${anchored} AND patient_id = ? ORDER BY created_at DESC, record_id`, p.id) as RecordRow[]
+      : await s.db.all(`${anchored} AND patient_id = ? AND author_id = ? ORDER BY created_at DESC, record_id`, p.id, reader.account.id) as RecordRow[]
   }
   const readable: RecordView[] = []
   for (const row of candidates) {
     try {
       const { manifest } = await resolveAccess(s, { actor: reader, recordId: row.record_id, signal })
-      readable.push(toRecordView(row, recordParties(s.db, row), manifest))
+      readable.push(toRecordView(row, await recordParties(s.db, row), manifest))
     } catch (err) {
       if (isAppError(err, 'RECORD_NOT_FOUND')) continue
       // One damaged record must not hide the others: it is listed with its problem.
       if (!isAppError(err, 'RECORD_INTEGRITY', 'RECORD_UNAVAILABLE')) throw err
       const unknown = { fileName: '', mediaType: '', size: 0, sha256: '', created: '' }
-      readable.push({ ...toRecordView(row, recordParties(s.db, row), unknown), problem: err.code })
+      readable.push({ ...toRecordView(row, await recordParties(s.db, row), unknown), problem: err.code })
     }
   }
   const total = readable.length

@@ -45,7 +45,7 @@ export async function readRecord(s: Services, { actor, token, recordId, signal }
   }
   // The read is on the ledger before any of it leaves the node.
   await access.log(signal)
-  return { record: toRecordView(row, recordParties(s.db, row), manifest), body }
+  return { record: toRecordView(row, await recordParties(s.db, row), manifest), body }
 }
 
 /**

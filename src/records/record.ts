@@ -70,7 +70,7 @@ export function toRecordView(row: RecordRow, parties: { patient: Party; author: 
 }
 
 /** The parties of a record, for display. */
-export function recordParties(db: Db, row: RecordRow): { patient: Party; author: Party } {
-  const q = db.prepare('SELECT id, address, name FROM accounts WHERE id = ?')
-  return { patient: q.get(row.patient_id) as Party, author: q.get(row.author_id) as Party }
+export async function recordParties(db: Db, row: RecordRow): Promise<{ patient: Party; author: Party }> {
+  const q = 'SELECT id, address, name FROM accounts WHERE id = ?'
+  return { patient: await db.get(q, row.patient_id) as Party, author: await db.get(q, row.author_id) as Party }
 }

@@ -52,20 +52,20 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
   const fileName = checkFileName(p.fileName)
   const mediaType = checkMediaType(p.mediaType ?? 'application/octet-stream')
   const suite = p.suite ?? s.config.cipherSuite
-  const patient = findAccount(s.db, p.patient)
+  const patient = await findAccount(s.db, p.patient)
   if (!patient || patient.role !== 'patient' || patient.hospital_id !== doctor.account.hospitalId) throw new AppError('UNKNOWN_PATIENT')
-  const hospital = s.db.prepare(`SELECT * FROM hospitals WHERE id = ?`).get(patient.hospital_id) as HospitalRow
+  const hospital = await s.db.get(`SELECT * FROM hospitals WHERE id = ?`, patient.hospital_id) as HospitalRow
 
   // Never wrap a data key for a public key the ledger does not name for that account.
   const recipients: { to: Address; for: EnvelopeRecipient; scheme: KeyScheme; publicKey: Uint8Array }[] = [
     { to: patient.address as Address, for: 'patient' as const, scheme: patient.key_scheme, publicKey: new Uint8Array(patient.public_key) },
-    { to: doctor.account.address, for: 'author' as const, scheme: doctor.account.keyScheme, publicKey: new Uint8Array(accountPublicKey(s, doctor.account.id)) },
+    { to: doctor.account.address, for: 'author' as const, scheme: doctor.account.keyScheme, publicKey: new Uint8Array(await accountPublicKey(s, doctor.account.id)) },
     { to: hospital.address as Address, for: 'emergency' as const, scheme: hospital.key_scheme as KeyScheme, publicKey: new Uint8Array(hospital.emergency_public_key) },
   ]
   // Doctors holding a live grant to all of this patient's records get this record's key too;
   // the chain still decides at each read whether their grant is live.
-  const grantees = s.db.prepare(`SELECT DISTINCT a.address, a.key_scheme, a.public_key FROM access_requests r JOIN accounts a ON a.id = r.requester_id
-    WHERE r.patient_id = ? AND r.status = 'approved' AND r.granted_record_ids IS NULL AND r.expires_at > ?`).all(patient.id, Math.floor(Date.now() / 1000)) as
+  const grantees = await s.db.all(`SELECT DISTINCT a.address, a.key_scheme, a.public_key FROM access_requests r JOIN accounts a ON a.id = r.requester_id
+    WHERE r.patient_id = ? AND r.status = 'approved' AND r.granted_record_ids IS NULL AND r.expires_at > ?`, patient.id, Math.floor(Date.now() / 1000)) as
     { address: Address; key_scheme: KeyScheme; public_key: Buffer }[]
   for (const g of grantees) {
     if (g.address.toLowerCase() === doctor.account.address.toLowerCase()) continue
@@ -113,8 +113,8 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
     created_at: Date.now(),
   }
   // Pending rows are never listed or served; recovery at start settles them from the journal.
-  s.db.prepare(`INSERT INTO records (record_id, patient_id, author_id, hospital_id, digest, envelopes, suite, stored_bytes, state, created_at)
-    VALUES (@record_id, @patient_id, @author_id, @hospital_id, @digest, @envelopes, @suite, @stored_bytes, @state, @created_at)`).run(row)
+  await s.db.run(`INSERT INTO records (record_id, patient_id, author_id, hospital_id, digest, envelopes, suite, stored_bytes, state, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, row.record_id, row.patient_id, row.author_id, row.hospital_id, row.digest, row.envelopes, row.suite, row.stored_bytes, row.state, row.created_at)
   try {
     const receipt = await anchorRecord(s.ledger, {
       author: doctorKeys.ledger,
@@ -130,14 +130,13 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
     row.tx_hash = receipt.transactionHash
     row.block_number = Number(receipt.blockNumber)
     row.anchored_at = Number(block.timestamp)
-    s.db.prepare(`UPDATE records SET state = 'anchored', tx_hash = ?, block_number = ?, anchored_at = ? WHERE record_id = ?`)
-      .run(row.tx_hash, row.block_number, row.anchored_at, recordId)
+    await s.db.run(`UPDATE records SET state = 'anchored', tx_hash = ?, block_number = ?, anchored_at = ? WHERE record_id = ?`, row.tx_hash, row.block_number, row.anchored_at, recordId)
   } catch (err) {
     // Refused by the chain (not merely unanswered): the record never existed, and its blocks
     // are released for garbage collection. When the chain merely did not answer, the anchor
     // may still be mined from the journal, so the blocks stay pinned.
     if ((err as AppError).code === 'LEDGER_REVERTED') {
-      s.db.prepare('DELETE FROM records WHERE record_id = ?').run(recordId)
+      await s.db.run('DELETE FROM records WHERE record_id = ?', recordId)
       for (const cid of [stored.cid, envelopesCid]) {
         try {
           for await (const _ of s.ipfs.helia.pins.rm(cid)) { /* drains the unpinning */ }
@@ -149,11 +148,11 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
     throw err
   }
   await s.notify?.({ accountId: patient.id, kind: 'record-added', by: { accountId: doctor.account.id } })
-  return toRecordView(row, recordParties(s.db, row), manifest)
+  return toRecordView(row, await recordParties(s.db, row), manifest)
 }
 
-function accountPublicKey(s: Services, id: string): Buffer {
-  return (s.db.prepare('SELECT public_key FROM accounts WHERE id = ?').get(id) as { public_key: Buffer }).public_key
+async function accountPublicKey(s: Services, id: string): Promise<Buffer> {
+  return (await s.db.get('SELECT public_key FROM accounts WHERE id = ?', id) as { public_key: Buffer }).public_key
 }
 
 /** A file name as kept in the manifest: a base name, 1–255 characters, no control characters. */

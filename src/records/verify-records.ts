@@ -51,13 +51,14 @@ export async function verifyRecords(s: Services, { actor, recordIds, all = false
   }[who.account.role] as [string, unknown[]]
   let rows: RecordRow[]
   if (all) {
-    rows = s.db.prepare(`SELECT * FROM records WHERE state = 'anchored' AND ${scope[0]} ORDER BY created_at`).all(...scope[1]) as RecordRow[]
+    rows = await s.db.all(`SELECT * FROM records WHERE state = 'anchored' AND ${scope[0]} ORDER BY created_at`, ...scope[1]) as RecordRow[]
   } else {
-    rows = recordIds!.map((r) => {
-      const row = s.db.prepare(`SELECT * FROM records WHERE record_id = ? AND state = 'anchored' AND ${scope[0]}`).get(parseRecordId(r), ...scope[1]) as RecordRow | undefined
+    rows = []
+    for (const r of recordIds!) {
+      const row = await s.db.get(`SELECT * FROM records WHERE record_id = ? AND state = 'anchored' AND ${scope[0]}`, parseRecordId(r), ...scope[1]) as RecordRow | undefined
       if (!row) throw new AppError('RECORD_NOT_FOUND')
-      return row
-    })
+      rows.push(row)
+    }
   }
   const results: VerifyItem[] = []
   for (const row of rows) {

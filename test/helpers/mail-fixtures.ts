@@ -22,23 +22,22 @@ export const sentinels = {
 /**
  * A node's database and configuration without its chain or IPFS: what `notify` and the mail
  * worker use. Accounts are inserted as rows, since registering them on chain is not under test.
+ * `dbUrl` is a running node's database (see `NodeProcess.dbUrl`); otherwise SQLite in `home`.
  */
-export function openMailDb({ home, env = {} }: { home: string; env?: Record<string, string> }): { db: Db; config: Readonly<Config> } {
+export async function openMailDb({ home, dbUrl = join(home, 'medledger.db'), env = {} }: { home: string; dbUrl?: string; env?: Record<string, string> }): Promise<{ db: Db; config: Readonly<Config> }> {
   const config = loadConfig({ flags: { home }, env })
-  return { db: openDatabase({ path: join(home, 'medledger.db') }), config }
+  return { db: await openDatabase({ url: dbUrl }), config }
 }
 
-export function insertHospital(db: Db, name: string): string {
+export async function insertHospital(db: Db, name: string): Promise<string> {
   const id = `h-${randomBytes(6).toString('hex')}`
-  db.prepare(`INSERT INTO hospitals (id, name, address, key_scheme, emergency_public_key, sealed_secrets, state, created_at) VALUES (?, ?, ?, 'x25519-hpke', ?, '{}', 'active', ?)`)
-    .run(id, name, `0x${randomBytes(20).toString('hex')}`, Buffer.alloc(32), Date.now())
+  await db.run(`INSERT INTO hospitals (id, name, address, key_scheme, emergency_public_key, sealed_secrets, state, created_at) VALUES (?, ?, ?, 'x25519-hpke', ?, '{}', 'active', ?)`, id, name, `0x${randomBytes(20).toString('hex')}`, Buffer.alloc(32), Date.now())
   return id
 }
 
-export function insertAccount(db: Db, { role, name, email, hospitalId = null }: { role: 'admin' | 'staff' | 'doctor' | 'patient'; name: string; email: string; hospitalId?: string | null }): string {
+export async function insertAccount(db: Db, { role, name, email, hospitalId = null }: { role: 'admin' | 'staff' | 'doctor' | 'patient'; name: string; email: string; hospitalId?: string | null }): Promise<string> {
   const id = `a-${randomBytes(6).toString('hex')}`
-  db.prepare(`INSERT INTO accounts (id, email, name, role, hospital_id, address, key_scheme, public_key, keystore, state, created_at) VALUES (?, ?, ?, ?, ?, ?, 'x25519-hpke', ?, '{}', 'active', ?)`)
-    .run(id, email, name, role, hospitalId, `0x${randomBytes(20).toString('hex')}`, Buffer.alloc(32), Date.now())
+  await db.run(`INSERT INTO accounts (id, email, name, role, hospital_id, address, key_scheme, public_key, keystore, state, created_at) VALUES (?, ?, ?, ?, ?, ?, 'x25519-hpke', ?, '{}', 'active', ?)`, id, email, name, role, hospitalId, `0x${randomBytes(20).toString('hex')}`, Buffer.alloc(32), Date.now())
   return id
 }
 
@@ -111,10 +110,10 @@ export function bodyOf(raw: string): string {
 }
 
 /** Polls `check` until it returns a value, instead of sleeping a guessed time. */
-export async function waitFor<T>(check: () => T | undefined | false, { timeoutMs = 10_000, everyMs = 10, what = 'condition' } = {}): Promise<T> {
+export async function waitFor<T>(check: () => T | undefined | false | Promise<T | undefined | false>, { timeoutMs = 10_000, everyMs = 10, what = 'condition' } = {}): Promise<T> {
   const until = Date.now() + timeoutMs
   for (;;) {
-    const v = check()
+    const v = await check()
     if (v !== undefined && v !== false) return v
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
     await new Promise((r) => setTimeout(r, everyMs))

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { createTestDatabase } from './postgres.ts'
 
 export const root = fileURLToPath(new URL('../../', import.meta.url))
 export const bin = join(root, 'bin', 'medledger.js')
@@ -15,6 +16,8 @@ export const testEnv = { MEDLEDGER_KDF: '{"m":1024,"t":1,"p":1}', MEDLEDGER_ADMI
 export interface NodeProcess {
   url: string
   home: string
+  /** The node's database: its SQLite file, or its Postgres URL when `MEDLEDGER_TEST_DB=postgres`. */
+  dbUrl: string
   child: ChildProcess
   output: () => string
   /** SIGTERM and wait for a clean exit. */
@@ -27,9 +30,28 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix))
 }
 
+/** Each home's Postgres database, so that a node restarted on its home finds its data again. */
+const postgresOfHome = new Map<string, string>()
+
+/**
+ * The database a node on `home` uses: SQLite in the home, or with `MEDLEDGER_TEST_DB=postgres`
+ * a fresh Postgres database of its own (the same one again for the same home).
+ */
+async function testDbUrl(home: string): Promise<string> {
+  if (process.env.MEDLEDGER_TEST_DB !== 'postgres') return join(home, 'medledger.db')
+  let url = postgresOfHome.get(home)
+  if (!url) {
+    url = await createTestDatabase()
+    postgresOfHome.set(home, url)
+  }
+  return url
+}
+
 /** Starts `medledger start` as a separate process on a free port and waits until it listens. */
 export async function startNodeProcess({ home = tempDir('ml-node-'), env = {} }: { home?: string; env?: Record<string, string> } = {}): Promise<NodeProcess> {
-  const child = spawn(process.execPath, [bin, 'start', '--home', home, '--port', '0'], {
+  const dbUrl = await testDbUrl(home)
+  const dbArgs = dbUrl.startsWith('postgres') ? ['--db', dbUrl] : []
+  const child = spawn(process.execPath, [bin, 'start', '--home', home, '--port', '0', ...dbArgs], {
     env: { ...process.env, ...testEnv, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -49,6 +71,7 @@ export async function startNodeProcess({ home = tempDir('ml-node-'), env = {} }:
   return {
     url,
     home,
+    dbUrl,
     child,
     output: () => out,
     async stop() {

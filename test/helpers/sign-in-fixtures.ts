@@ -16,18 +16,18 @@ export interface SignInNode {
   config: Readonly<Config>
   nodeKey: Uint8Array
   ledger: { chainId: number }
-  close(): void
+  close(): Promise<void>
 }
 
 /** Opens a fresh node home with `env` on top of cheap Argon2id settings. */
-export function openSignInNode(env: Record<string, string> = {}): SignInNode {
+export async function openSignInNode(env: Record<string, string> = {}): Promise<SignInNode> {
   const home = mkdtempSync(join(tmpdir(), 'ml-signin-'))
   const config = loadConfig({ flags: { home }, env: { MEDLEDGER_KDF: '{"m":1024,"t":1,"p":1}', ...env } })
-  const db = openDatabase({ path: join(home, 'medledger.db') })
+  const db = await openDatabase({ url: join(home, 'medledger.db') })
   return {
     home, db, config, nodeKey: new Uint8Array(randomBytes(32)), ledger: { chainId: 31337 },
-    close() {
-      db.close()
+    async close() {
+      await db.close()
       rmSync(home, { recursive: true, force: true })
     },
   }
@@ -41,18 +41,17 @@ export async function insertSignInAccount(node: SignInNode, { role, email, passw
   const ledgerKey = generatePrivateKey()
   const { keystore } = await sealKeystore({ payload: encodeAccountSecrets(ledgerKey, randomBytes(32)), password, recoveryCode: generateRecoveryCode(), kdf: node.config.kdf })
   const id = randomUUID()
-  node.db.prepare(`INSERT INTO accounts (id, email, name, role, hospital_id, address, key_scheme, public_key, keystore, state, created_at, wallet_address)
-    VALUES (?, ?, ?, ?, NULL, ?, 'x25519-hpke', ?, ?, 'active', ?, ?)`)
-    .run(id, email, `${role} ${email}`, role, privateKeyToAccount(ledgerKey).address.toLowerCase(), Buffer.alloc(32), JSON.stringify(keystore), Date.now(), wallet?.toLowerCase() ?? null)
+  await node.db.run(`INSERT INTO accounts (id, email, name, role, hospital_id, address, key_scheme, public_key, keystore, state, created_at, wallet_address)
+    VALUES (?, ?, ?, ?, NULL, ?, 'x25519-hpke', ?, ?, 'active', ?, ?)`, id, email, `${role} ${email}`, role, privateKeyToAccount(ledgerKey).address.toLowerCase(), Buffer.alloc(32), JSON.stringify(keystore), Date.now(), wallet?.toLowerCase() ?? null)
   return { id, email }
 }
 
 /** Counts of the rows sign-in may write: a refusal must leave them as they were. */
-export function signInRows(db: Db): { sessions: number; usedNonces: number; usedRecoveryCodes: number } {
-  const n = (sql: string) => (db.prepare(sql).get() as { n: number }).n
+export async function signInRows(db: Db): Promise<{ sessions: number; usedNonces: number; usedRecoveryCodes: number }> {
+  const n = async (sql: string) => (await db.get(sql) as { n: number }).n
   return {
-    sessions: n('SELECT count(*) AS n FROM sessions'),
-    usedNonces: n('SELECT count(*) AS n FROM siwe_nonces WHERE used_at IS NOT NULL'),
-    usedRecoveryCodes: n('SELECT count(*) AS n FROM recovery_codes WHERE used_at IS NOT NULL'),
+    sessions: await n('SELECT count(*) AS n FROM sessions'),
+    usedNonces: await n('SELECT count(*) AS n FROM siwe_nonces WHERE used_at IS NOT NULL'),
+    usedRecoveryCodes: await n('SELECT count(*) AS n FROM recovery_codes WHERE used_at IS NOT NULL'),
   }
 }

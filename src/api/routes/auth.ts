@@ -70,7 +70,7 @@ export async function authRoutes(app: FastifyInstance, { services }: { services:
       security: [],
       response: { 200: { type: 'object', properties: { nonce: { type: 'string' }, expiresAt: { type: 'string' } } } },
     },
-  }, async () => issueSiweNonce(services))
+  }, async () => await issueSiweNonce(services))
 
   app.post('/auth/siwe', {
     config: duringMfaEnrollment,
@@ -119,7 +119,7 @@ export async function authRoutes(app: FastifyInstance, { services }: { services:
 
   app.post('/auth/logout', { config: duringMfaEnrollment, schema: { tags: ['auth'], summary: 'End this session.', response: { 204: { type: 'null' }, ...errors(401) } } }, async (req, reply) => {
     actorOf(req)
-    logout(services, req.token!)
+    await logout(services, req.token!)
     return reply.status(204).send()
   })
 

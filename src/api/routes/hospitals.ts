@@ -28,7 +28,7 @@ export async function hospitalRoutes(app: FastifyInstance, { services }: { servi
 
   app.get('/hospitals', { schema: { tags: ['hospitals'], summary: 'List the admitted hospitals.', response: { 200: { type: 'object', properties: { hospitals: { type: 'array', items: hospitalSchema } } }, ...errors(401) } } }, async (req) => {
     actorOf(req)
-    const rows = services.db.prepare(`SELECT * FROM hospitals WHERE state IN ('active', 'proposed') ORDER BY created_at`).all() as HospitalRow[]
+    const rows = await services.db.all(`SELECT * FROM hospitals WHERE state IN ('active', 'proposed') ORDER BY created_at`) as HospitalRow[]
     return { hospitals: rows.map(toHospital) }
   })
 

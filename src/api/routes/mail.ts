@@ -37,6 +37,6 @@ export async function mailRoutes(app: FastifyInstance, { services }: { services:
     },
   }, async (req) => {
     const q = req.query as { limit: number; offset: number }
-    return listMail(services, { accountId: actorOf(req).account.id, limit: q.limit, offset: q.offset })
+    return await listMail(services, { accountId: actorOf(req).account.id, limit: q.limit, offset: q.offset })
   })
 }

@@ -39,7 +39,7 @@ export async function mfaRoutes(app: FastifyInstance, { services }: { services: 
         ...errors(401),
       },
     },
-  }, async (req) => getMfaStatus(services, actorOf(req).account))
+  }, async (req) => await getMfaStatus(services, actorOf(req).account))
 
   app.post('/mfa/totp', {
     config: duringMfaEnrollment,
@@ -64,5 +64,5 @@ export async function mfaRoutes(app: FastifyInstance, { services }: { services: 
         ...errors(400, 401, 409),
       },
     },
-  }, async (req) => confirmTotpEnrolment(services, { actor: actorOf(req), code: (req.body as { code: string }).code }))
+  }, async (req) => await confirmTotpEnrolment(services, { actor: actorOf(req), code: (req.body as { code: string }).code }))
 }

@@ -94,7 +94,7 @@ export async function recordRoutes(app: FastifyInstance, { services }: { service
     schema: { tags: ['records'], summary: 'One record\'s ledger facts and decrypted metadata.', params: recordIdParam, response: { 200: recordSchema, ...errors(400, 401, 404, 409, 503) } },
   }, async (req) => {
     const { row, manifest } = await resolveAccess(services, { actor: actorOf(req), recordId: (req.params as { id: string }).id })
-    return toRecordView(row, recordParties(services.db, row), manifest)
+    return toRecordView(row, await recordParties(services.db, row), manifest)
   })
 
   app.get('/records/:id', {

@@ -34,17 +34,17 @@ export async function statusRoutes(app: FastifyInstance, { services }: { service
     },
   }, async () => {
     const { ledger, db } = services
-    const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n
+    const count = async (sql: string) => (await db.get(sql) as { n: number }).n
     const blockNumber = await ledger.client.getBlockNumber({ cacheTime: 0 }).catch((err: unknown) => { throw toLedgerError(err) })
     return {
       chainRpc: ledger.rpcUrl,
       chainId: ledger.chainId,
       blockNumber: Number(blockNumber),
       contracts: ledger.contracts,
-      records: count(`SELECT COUNT(*) AS n FROM records WHERE state = 'anchored'`),
-      hospitals: count(`SELECT COUNT(*) AS n FROM hospitals WHERE state = 'active'`),
-      accounts: count(`SELECT COUNT(*) AS n FROM accounts WHERE state = 'active'`),
-      journalBacklog: journalBacklog(ledger),
+      records: await count(`SELECT COUNT(*) AS n FROM records WHERE state = 'anchored'`),
+      hospitals: await count(`SELECT COUNT(*) AS n FROM hospitals WHERE state = 'active'`),
+      accounts: await count(`SELECT COUNT(*) AS n FROM accounts WHERE state = 'active'`),
+      journalBacklog: await journalBacklog(ledger),
       ipfsBytes: await storeSize(services.ipfs.dir),
       version: '0.1.0',
     }

@@ -49,7 +49,7 @@ export async function userRoutes(app: FastifyInstance, { services }: { services:
   }, async (req) => {
     const actor = actorOf(req)
     const q = req.query as { role?: Role; hospital?: string }
-    const rows = services.db.prepare(`SELECT * FROM accounts WHERE state IN ('active', 'pending', 'rejected') ORDER BY created_at`).all() as AccountRow[]
+    const rows = await services.db.all(`SELECT * FROM accounts WHERE state IN ('active', 'pending', 'rejected') ORDER BY created_at`) as AccountRow[]
     return { users: rows.filter((r) => visible(actor, r) && (!q.role || r.role === q.role) && (!q.hospital || r.hospital_id === q.hospital)).map(toAccount) }
   })
 
@@ -65,8 +65,8 @@ export async function userRoutes(app: FastifyInstance, { services }: { services:
     const ref = (req.body as { ref: string }).ref.trim().toLowerCase()
     const me = actor.account
     if ([me.email, me.id, me.address.toLowerCase()].includes(ref)) return me
-    const row = findAccount(services.db, ref)
-    if (!row || !(visible(actor, row) || hasAccessPath(services, actor, row))) throw new AppError('UNKNOWN_ACCOUNT')
+    const row = await findAccount(services.db, ref)
+    if (!row || !(visible(actor, row) || await hasAccessPath(services, actor, row))) throw new AppError('UNKNOWN_ACCOUNT')
     return toAccount(row)
   })
 
@@ -100,7 +100,7 @@ export async function userRoutes(app: FastifyInstance, { services }: { services:
   const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 80 } } } as const
   app.get('/doctors/pending', {
     schema: { tags: ['users'], summary: 'Signed-up doctors waiting for confirmation (admin: all; staff: their hospital\'s), with their licence numbers.', response: { 200: { type: 'object', properties: { doctors: { type: 'array', items: { ...accountSchema, properties: { ...accountSchema.properties, licence: { type: ['string', 'null'] } } } } } }, ...errors(401, 403) } },
-  }, async (req) => ({ doctors: listPendingDoctors(services, { actor: actorOf(req) }) }))
+  }, async (req) => ({ doctors: await listPendingDoctors(services, { actor: actorOf(req) }) }))
 
   app.post('/doctors/:id/confirm', {
     schema: { tags: ['users'], summary: 'Confirm a signed-up doctor (admin or the hospital\'s staff), on chain from your own key.', params: idParam, response: { 200: accountSchema, ...errors(401, 403, 404, 409, 502, 503) } },
@@ -118,11 +118,10 @@ export async function userRoutes(app: FastifyInstance, { services }: { services:
 }
 
 /** A doctor of another hospital sees a patient who granted, shared or had to open (break-glass) records to them. */
-function hasAccessPath(s: Services, actor: Actor, row: AccountRow): boolean {
+async function hasAccessPath(s: Services, actor: Actor, row: AccountRow): Promise<boolean> {
   if (actor.account.role !== 'doctor' || row.role !== 'patient') return false
-  return Boolean(s.db.prepare(`SELECT 1 FROM access_requests WHERE requester_id = ? AND patient_id = ? AND status IN ('pending', 'approved')
-    UNION ALL SELECT 1 FROM shares WHERE grantee_id = ? AND patient_id = ? UNION ALL SELECT 1 FROM emergencies WHERE doctor_id = ? AND patient_id = ? LIMIT 1`)
-    .get(actor.account.id, row.id, actor.account.id, row.id, actor.account.id, row.id))
+  return Boolean(await s.db.get(`SELECT 1 FROM access_requests WHERE requester_id = ? AND patient_id = ? AND status IN ('pending', 'approved')
+    UNION ALL SELECT 1 FROM shares WHERE grantee_id = ? AND patient_id = ? UNION ALL SELECT 1 FROM emergencies WHERE doctor_id = ? AND patient_id = ? LIMIT 1`, actor.account.id, row.id, actor.account.id, row.id, actor.account.id, row.id))
 }
 
 function visible(actor: Actor, row: AccountRow): boolean {

@@ -1,0 +1,139 @@
+import Database from 'better-sqlite3'
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import type { Db } from './db.ts'
+import { migrations, migrationSql } from './migrations.ts'
+
+/**
+ * Opens (creating if needed) an SQLite database in WAL mode with full fsync, and brings its
+ * schema up to date. The connection is one, so a transaction holds it: while a transaction's
+ * function runs, every other caller's statement waits its turn.
+ */
+export async function openSqlite({ path }: { path: string }): Promise<Db> {
+  mkdirSync(dirname(path), { recursive: true })
+  const conn = new Database(path)
+  conn.pragma('journal_mode = WAL')
+  // FULL: a committed journal row survives power loss, not only a crash of the process.
+  conn.pragma('synchronous = FULL')
+  conn.pragma('foreign_keys = ON')
+  conn.pragma('busy_timeout = 5000')
+  const db = new SqliteDb(conn)
+  try {
+    const version = conn.pragma('user_version', { simple: true }) as number
+    for (let i = version; i < migrations.length; i++) {
+      await db.transaction(async () => {
+        conn.exec(migrationSql(migrations[i], 'sqlite'))
+        conn.pragma(`user_version = ${i + 1}`)
+      })
+    }
+  } catch (err) {
+    conn.close()
+    throw err
+  }
+  return db
+}
+
+class SqliteDb implements Db {
+  readonly dialect = 'sqlite' as const
+  readonly #conn: Database.Database
+  readonly #statements = new Map<string, Database.Statement>()
+  /** Settles when the connection is free; each waiter chains itself behind it (FIFO). */
+  #tail: Promise<void> = Promise.resolve()
+  readonly #direct: Db
+
+  constructor(conn: Database.Database) {
+    this.#conn = conn
+    this.#direct = new SqliteTx(this, 0)
+  }
+
+  statement(sql: string): Database.Statement {
+    let s = this.#statements.get(sql)
+    if (!s) {
+      s = this.#conn.prepare(sql)
+      this.#statements.set(sql, s)
+    }
+    return s
+  }
+
+  exec(sql: string): void {
+    this.#conn.exec(sql)
+  }
+
+  get inTransaction(): boolean {
+    return this.#conn.inTransaction
+  }
+
+  /** Runs `fn` once every earlier caller is done with the connection (FIFO). */
+  async #exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
+    const prev = this.#tail
+    let release!: () => void
+    this.#tail = new Promise((r) => { release = r })
+    try {
+      await prev
+      return await fn()
+    } finally {
+      release()
+    }
+  }
+
+  get<T>(sql: string, ...params: unknown[]): Promise<T | undefined> {
+    return this.#exclusive(() => this.#direct.get<T>(sql, ...params))
+  }
+
+  all<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    return this.#exclusive(() => this.#direct.all<T>(sql, ...params))
+  }
+
+  run(sql: string, ...params: unknown[]): Promise<{ changes: number }> {
+    return this.#exclusive(() => this.#direct.run(sql, ...params))
+  }
+
+  transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    return this.#exclusive(() => this.#direct.transaction(fn))
+  }
+
+  async close(): Promise<void> {
+    await this.#exclusive(() => {
+      if (this.#conn.open) this.#conn.close()
+    })
+  }
+}
+
+/** Statements straight on the connection: used by a transaction holding it. */
+class SqliteTx implements Db {
+  readonly dialect = 'sqlite' as const
+  constructor(private readonly db: SqliteDb, private readonly depth: number) {}
+
+  async get<T>(sql: string, ...params: unknown[]): Promise<T | undefined> {
+    return this.db.statement(sql).get(...params) as T | undefined
+  }
+
+  async all<T>(sql: string, ...params: unknown[]): Promise<T[]> {
+    return this.db.statement(sql).all(...params) as T[]
+  }
+
+  async run(sql: string, ...params: unknown[]): Promise<{ changes: number }> {
+    return { changes: this.db.statement(sql).run(...params).changes }
+  }
+
+  async transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    // The outer transaction takes the write lock at once (IMMEDIATE), as a writer would anyway;
+    // a nested one is a savepoint.
+    const [begin, commit, rollback] = this.depth === 0
+      ? ['BEGIN IMMEDIATE', 'COMMIT', 'ROLLBACK']
+      : [`SAVEPOINT sp${this.depth}`, `RELEASE sp${this.depth}`, `ROLLBACK TO sp${this.depth}; RELEASE sp${this.depth}`]
+    this.db.exec(begin)
+    try {
+      const result = await fn(new SqliteTx(this.db, this.depth + 1))
+      this.db.exec(commit)
+      return result
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec(rollback)
+      throw err
+    }
+  }
+
+  async close(): Promise<void> {
+    throw new Error('close the database, not a transaction')
+  }
+}
