@@ -63,10 +63,11 @@ interface IRegistry {
         bytes32 emergencyKey;
     }
 
-    /// @notice A hospital joined the consortium (added by the admin, or admitted by a vote).
+    /// @notice A hospital joined the consortium (added by the admin, or admitted by a vote); its
+    /// application, if any, is deleted.
     event HospitalAdded(address indexed hospital, uint8 keyScheme, bytes32 emergencyKey);
 
-    /// @notice A hospital left the consortium by a vote of the members.
+    /// @notice A hospital left the consortium by a vote of the members; its node info is cleared.
     event HospitalRemoved(address indexed hospital);
 
     /// @notice `by` proposed to admit (`kind` Admit) or remove (`kind` Remove) `hospital`.
@@ -127,6 +128,18 @@ interface IRegistry {
     /// commits to it.
     event AccountRejected(address indexed account, address indexed hospital, address by, bytes32 reasonHash);
 
+    /// @notice The admin linked the consortium's other contracts, once: a node that knows only the
+    /// registry finds them here.
+    event ContractsLinked(address recordLedger, address consent);
+
+    /// @notice `hospital`, not a member yet, applied from its own key to join the consortium; it
+    /// replaces any earlier application of `hospital`.
+    event MembershipApplied(address indexed hospital, uint8 keyScheme, bytes32 emergencyKey);
+
+    /// @notice Member `hospital` published how its node is reached: its public `name` and the
+    /// libp2p multiaddrs `addrs` of its node.
+    event NodeInfoSet(address indexed hospital, string name, string[] addrs);
+
     /// @notice `caller` may not perform this operation.
     error RegistryUnauthorized(address caller);
     /// @notice `hospital` is not a member of the consortium.
@@ -155,6 +168,17 @@ interface IRegistry {
     error RegistryNoProposal(address hospital);
     /// @notice Member `voter` has already voted on the open proposal about `hospital`.
     error RegistryAlreadyVoted(address voter, address hospital);
+    /// @notice The other contracts are already linked; links are set once.
+    error RegistryAlreadyLinked();
+    /// @notice `target` is not a contract of this registry: it has no code, or its `registry()` is
+    /// another one.
+    error RegistryForeignContract(address target);
+    /// @notice A node name is `length` bytes long, more than the `max` allowed.
+    error RegistryNameTooLong(uint256 length, uint256 max);
+    /// @notice A node lists `count` addresses, more than the `max` allowed.
+    error RegistryTooManyAddrs(uint256 count, uint256 max);
+    /// @notice Node address number `index` is `length` bytes long, more than the `max` allowed.
+    error RegistryAddrTooLong(uint256 index, uint256 length, uint256 max);
 
     /**
      * @notice Admits `hospital` to the consortium, while it has at most one member; after that,
@@ -260,8 +284,10 @@ interface IRegistry {
      *
      * Requirements:
      * - `account` and `hospital` are non-zero; `role` is not `None`; `encryptionKey` is non-zero;
-     * - the caller has DEFAULT_ADMIN_ROLE, or is an `Active` `Staff` account of `hospital`
-     *   registering a `Doctor` or a `Patient`;
+     * - the caller has DEFAULT_ADMIN_ROLE; or is member `hospital` itself (its own key)
+     *   registering a `Staff` account; or is an `Active` `Staff` account of `hospital` registering
+     *   a `Doctor` or a `Patient`. A hospital's key registers only its staff: doctors and patients
+     *   are enrolled by a person (staff), whose account the ledger names;
      * - `hospital` is a member;
      * - `account` is neither registered nor a hospital, nor a candidate hospital under a vote.
      *
@@ -274,6 +300,70 @@ interface IRegistry {
         uint8 keyScheme,
         bytes32 encryptionKey
     ) external;
+
+    /**
+     * @notice Links the consortium's RecordLedger and Consent contracts, so that a node that knows
+     * only the registry's address finds them ({recordLedger}, {consent}). Done once, right after
+     * deployment.
+     *
+     * Requirements:
+     * - the caller has DEFAULT_ADMIN_ROLE;
+     * - the contracts are not linked yet (else {RegistryAlreadyLinked});
+     * - `recordLedger` and `consent` are non-zero contracts whose `registry()` is this registry
+     *   (else {RegistryForeignContract}).
+     *
+     * Emits a {ContractsLinked} event.
+     */
+    function linkContracts(address recordLedger, address consent) external;
+
+    /**
+     * @notice A hospital applies, from its own key, to join the consortium. The application only
+     * publishes the hospital's emergency key for the members to admit it with ({addHospital},
+     * {proposeHospital} read it from {applicationOf}); it admits nothing by itself. A new
+     * application replaces the caller's earlier one; the admission deletes it.
+     * @param keyScheme key-wrap scheme of the hospital's emergency key
+     * @param emergencyKey SHA-256 of the hospital's public emergency key
+     *
+     * Requirements:
+     * - `emergencyKey` is non-zero;
+     * - the caller is not a member (else {RegistryHospitalExists}) nor a registered account (else
+     *   {RegistryAlreadyRegistered});
+     * - no proposal about the caller is open (else {RegistryProposalOpen}).
+     *
+     * Emits a {MembershipApplied} event.
+     */
+    function applyForMembership(uint8 keyScheme, bytes32 emergencyKey) external;
+
+    /**
+     * @notice A member hospital publishes, from its own key, how its node is reached; it replaces
+     * what it published before. A removal clears it.
+     * @param name the hospital's public name (an institution's name, never a person's)
+     * @param addrs libp2p multiaddrs of the hospital's node
+     *
+     * Requirements:
+     * - the caller is a member hospital (its own address);
+     * - `name` is at most 100 bytes ({RegistryNameTooLong}); at most 8 `addrs`
+     *   ({RegistryTooManyAddrs}), each at most 256 bytes ({RegistryAddrTooLong}).
+     *
+     * Emits a {NodeInfoSet} event.
+     */
+    function setNodeInfo(string calldata name, string[] calldata addrs) external;
+
+    /// @notice The RecordLedger of this consortium; zero until {linkContracts}.
+    function recordLedger() external view returns (address);
+
+    /// @notice The Consent contract of this consortium; zero until {linkContracts}.
+    function consent() external view returns (address);
+
+    /// @notice The open application of `hospital`; both zero when there is none.
+    function applicationOf(address hospital) external view returns (uint8 keyScheme, bytes32 emergencyKey);
+
+    /// @notice What member `hospital` published about its node; empty when nothing (or not a member).
+    function nodeInfoOf(address hospital) external view returns (string memory name, string[] memory addrs);
+
+    /// @notice The member hospitals, in no significant order (a removal moves the last one into
+    /// the freed place).
+    function members() external view returns (address[] memory);
 
     /// @notice The account registered at `account`; all zero when there is none.
     function accountOf(address account) external view returns (Account memory);

@@ -4,23 +4,57 @@ pragma solidity ^0.8.24;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IRegistry} from "./IRegistry.sol";
 
+/// @dev What `Registry.linkContracts` asks of the contracts it links (RecordLedger, Consent).
+interface IRegistryBound {
+    function registry() external view returns (address);
+}
+
 /**
  * @title Registry
  * @notice Member hospitals and their accounts. The consortium admin (DEFAULT_ADMIN_ROLE) adds the
  * first hospital; once there are two members, hospitals are admitted and removed by a strict
- * majority of the members' votes, each sent from the hospital's own key. The admin registers
- * staff; a hospital's active staff register its doctors and patients, and confirm or reject the
- * doctors who signed up themselves. An address is either a hospital or an account, never both.
+ * majority of the members' votes, each sent from the hospital's own key. A joining hospital
+ * applies from its own key; members publish how their nodes are reached. The admin and each
+ * member hospital's own key register staff; a hospital's active staff register its doctors and
+ * patients, and confirm or reject the doctors who signed up themselves. An address is either a
+ * hospital or an account, never both.
  */
 contract Registry is IRegistry, AccessControl {
+    /// @dev A hospital as stored: {Hospital} plus its place in `_members`, in the same slot.
+    struct Member {
+        bool member;
+        uint8 keyScheme;
+        uint32 index;
+    }
+
+    struct Application {
+        uint8 keyScheme;
+        bytes32 emergencyKey;
+    }
+
+    struct NodeInfo {
+        string name;
+        string[] addrs;
+    }
+
+    uint256 private constant MAX_NAME_BYTES = 100;
+    uint256 private constant MAX_ADDRS = 8;
+    uint256 private constant MAX_ADDR_BYTES = 256;
+
     mapping(address account => Account) private _accounts;
-    mapping(address hospital => Hospital) private _hospitals;
+    mapping(address hospital => Member) private _hospitals;
     mapping(address hospital => Proposal) private _proposals;
     mapping(uint64 proposalId => mapping(address voter => bool)) private _voted;
     uint64 private _proposalCount;
+    address[] private _members;
+    mapping(address hospital => Application) private _applications;
+    mapping(address hospital => NodeInfo) private _nodeInfo;
 
     /// @inheritdoc IRegistry
-    uint256 public memberCount;
+    address public recordLedger;
+
+    /// @inheritdoc IRegistry
+    address public consent;
 
     /// @inheritdoc IRegistry
     mapping(address account => bytes32) public encryptionKeyOf;
@@ -40,10 +74,49 @@ contract Registry is IRegistry, AccessControl {
     }
 
     /// @inheritdoc IRegistry
+    function linkContracts(address recordLedger_, address consent_) external {
+        if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) revert RegistryUnauthorized(msg.sender);
+        if (recordLedger_ == address(0) || consent_ == address(0)) revert RegistryZeroAddress();
+        if (recordLedger != address(0)) revert RegistryAlreadyLinked();
+        _checkOwnContract(recordLedger_);
+        _checkOwnContract(consent_);
+
+        recordLedger = recordLedger_;
+        consent = consent_;
+        emit ContractsLinked(recordLedger_, consent_);
+    }
+
+    /// @inheritdoc IRegistry
+    function applyForMembership(uint8 keyScheme, bytes32 emergencyKey) external {
+        _checkCandidate(msg.sender, emergencyKey);
+        if (_proposals[msg.sender].kind != ProposalKind.None) revert RegistryProposalOpen(msg.sender);
+
+        _applications[msg.sender] = Application({keyScheme: keyScheme, emergencyKey: emergencyKey});
+        emit MembershipApplied(msg.sender, keyScheme, emergencyKey);
+    }
+
+    /// @inheritdoc IRegistry
+    function setNodeInfo(string calldata name, string[] calldata addrs) external {
+        if (!_hospitals[msg.sender].member) revert RegistryUnauthorized(msg.sender);
+        if (bytes(name).length > MAX_NAME_BYTES) revert RegistryNameTooLong(bytes(name).length, MAX_NAME_BYTES);
+        if (addrs.length > MAX_ADDRS) revert RegistryTooManyAddrs(addrs.length, MAX_ADDRS);
+        for (uint256 i = 0; i < addrs.length; ++i) {
+            if (bytes(addrs[i]).length > MAX_ADDR_BYTES) {
+                revert RegistryAddrTooLong(i, bytes(addrs[i]).length, MAX_ADDR_BYTES);
+            }
+        }
+
+        NodeInfo storage info = _nodeInfo[msg.sender];
+        info.name = name;
+        info.addrs = addrs;
+        emit NodeInfoSet(msg.sender, name, addrs);
+    }
+
+    /// @inheritdoc IRegistry
     function addHospital(address hospital, uint8 keyScheme, bytes32 emergencyKey) external {
         if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) revert RegistryUnauthorized(msg.sender);
         _checkCandidate(hospital, emergencyKey);
-        if (memberCount > 1) revert RegistryVoteRequired(memberCount);
+        if (_members.length > 1) revert RegistryVoteRequired(_members.length);
         if (_proposals[hospital].kind != ProposalKind.None) revert RegistryProposalOpen(hospital);
 
         _admit(hospital, keyScheme, emergencyKey);
@@ -80,11 +153,11 @@ contract Registry is IRegistry, AccessControl {
         proposal.rejections = rejections;
         emit HospitalVoted(hospital, id, msg.sender, approve, approvals, rejections);
 
-        uint256 members = memberCount;
-        if (uint256(approvals) * 2 > members) {
-            _decide(hospital, true, members);
-        } else if (uint256(rejections) * 2 >= members) {
-            _decide(hospital, false, members);
+        uint256 count = _members.length;
+        if (uint256(approvals) * 2 > count) {
+            _decide(hospital, true, count);
+        } else if (uint256(rejections) * 2 >= count) {
+            _decide(hospital, false, count);
         }
     }
 
@@ -151,7 +224,30 @@ contract Registry is IRegistry, AccessControl {
 
     /// @inheritdoc IRegistry
     function hospitalOf(address hospital) external view returns (Hospital memory) {
-        return _hospitals[hospital];
+        Member storage m = _hospitals[hospital];
+        return Hospital({member: m.member, keyScheme: m.keyScheme});
+    }
+
+    /// @inheritdoc IRegistry
+    function memberCount() external view returns (uint256) {
+        return _members.length;
+    }
+
+    /// @inheritdoc IRegistry
+    function members() external view returns (address[] memory) {
+        return _members;
+    }
+
+    /// @inheritdoc IRegistry
+    function applicationOf(address hospital) external view returns (uint8 keyScheme, bytes32 emergencyKey) {
+        Application storage a = _applications[hospital];
+        return (a.keyScheme, a.emergencyKey);
+    }
+
+    /// @inheritdoc IRegistry
+    function nodeInfoOf(address hospital) external view returns (string memory name, string[] memory addrs) {
+        NodeInfo storage info = _nodeInfo[hospital];
+        return (info.name, info.addrs);
     }
 
     /// @inheritdoc IRegistry
@@ -180,10 +276,21 @@ contract Registry is IRegistry, AccessControl {
         if (_proposals[account].kind != ProposalKind.None) revert RegistryProposalOpen(account);
     }
 
+    /// @dev `target` is a deployed contract that names this registry as its `registry()`: a link
+    /// is set once, so a mistyped address must not stick.
+    function _checkOwnContract(address target) private view {
+        if (target.code.length == 0) revert RegistryForeignContract(target);
+        try IRegistryBound(target).registry() returns (address r) {
+            if (r != address(this)) revert RegistryForeignContract(target);
+        } catch {
+            revert RegistryForeignContract(target);
+        }
+    }
+
     /// @dev The admin or a member hospital may propose, when there is a member to vote.
     function _checkProposer(address caller) private view {
         if (!_hospitals[caller].member && !hasRole(DEFAULT_ADMIN_ROLE, caller)) revert RegistryUnauthorized(caller);
-        if (memberCount == 0) revert RegistryNoVoters();
+        if (_members.length == 0) revert RegistryNoVoters();
     }
 
     function _open(address hospital, ProposalKind kind, uint8 keyScheme, bytes32 emergencyKey) private {
@@ -196,26 +303,41 @@ contract Registry is IRegistry, AccessControl {
     }
 
     /// @dev Closes the proposal about `hospital` and, when accepted, carries it out.
-    function _decide(address hospital, bool accepted, uint256 members) private {
+    function _decide(address hospital, bool accepted, uint256 count) private {
         Proposal memory proposal = _proposals[hospital];
         delete _proposals[hospital];
-        emit ProposalDecided(hospital, proposal.id, proposal.kind, accepted, members);
+        emit ProposalDecided(hospital, proposal.id, proposal.kind, accepted, count);
         if (!accepted) return;
         if (proposal.kind == ProposalKind.Admit) {
             _admit(hospital, proposal.keyScheme, proposal.emergencyKey);
         } else {
-            delete _hospitals[hospital];
-            delete emergencyKeyOf[hospital];
-            memberCount -= 1;
-            emit HospitalRemoved(hospital);
+            _remove(hospital);
         }
     }
 
     function _admit(address hospital, uint8 keyScheme, bytes32 emergencyKey) private {
-        _hospitals[hospital] = Hospital({member: true, keyScheme: keyScheme});
+        _hospitals[hospital] = Member({member: true, keyScheme: keyScheme, index: uint32(_members.length)});
+        _members.push(hospital);
         emergencyKeyOf[hospital] = emergencyKey;
-        memberCount += 1;
+        // An application's emergency key is never zero: one read tells whether there is one.
+        if (_applications[hospital].emergencyKey != bytes32(0)) delete _applications[hospital];
         emit HospitalAdded(hospital, keyScheme, emergencyKey);
+    }
+
+    /// @dev Swap-and-pop: the last member takes the removed one's place in `_members`.
+    function _remove(address hospital) private {
+        uint32 index = _hospitals[hospital].index;
+        uint256 last = _members.length - 1;
+        if (index != last) {
+            address moved = _members[last];
+            _members[index] = moved;
+            _hospitals[moved].index = index;
+        }
+        _members.pop();
+        delete _hospitals[hospital];
+        delete emergencyKeyOf[hospital];
+        delete _nodeInfo[hospital];
+        emit HospitalRemoved(hospital);
     }
 
     /// @dev The pending `account`, once the caller is found to be the admin or an active staff
@@ -232,11 +354,11 @@ contract Registry is IRegistry, AccessControl {
         if (a.status != Status.Pending) revert RegistryNotPending(account, a.status);
     }
 
-    /// @dev Admins register any role anywhere; active staff register doctors and patients of their
-    /// own hospital only.
+    /// @dev Admins register any role anywhere; a member hospital's own key registers its staff;
+    /// active staff register doctors and patients of their own hospital only.
     function _mayRegister(address caller, Role role, address hospital) private view returns (bool) {
         if (hasRole(DEFAULT_ADMIN_ROLE, caller)) return true;
-        if (role == Role.Staff) return false;
+        if (role == Role.Staff) return caller == hospital && _hospitals[hospital].member;
         Account storage staff = _accounts[caller];
         return staff.role == Role.Staff && staff.status == Status.Active && staff.hospital == hospital;
     }

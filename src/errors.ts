@@ -46,6 +46,8 @@ export const errorRegistry = {
   UNKNOWN_PATIENT: { status: 404, message: 'No such patient in your hospital.' },
   UNKNOWN_HOSPITAL: { status: 404, message: 'No such hospital.' },
   UNKNOWN_ACCOUNT: { status: 404, message: 'No such account.' },
+  REGISTRY_NOT_FOUND: { status: 404, message: 'No MedLedger registry at this address on this chain; check the registry address and the chain.' },
+  REGISTRY_NOT_LINKED: { status: 409, message: 'This registry has not linked its RecordLedger and Consent contracts yet: its admin must link them (linkContracts) before a node can join.' },
   // consent
   SHARE_TOKEN_INVALID: { status: 404, message: 'This share link is not valid, has expired, was revoked or was already used.' },
   REQUEST_NOT_FOUND: { status: 404, message: 'No such access request, or it is not yours to see.' },

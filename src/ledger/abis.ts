@@ -1452,6 +1452,32 @@ export const registryAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint256",
+        "name": "index",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "length",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "max",
+        "type": "uint256"
+      }
+    ],
+    "name": "RegistryAddrTooLong",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "RegistryAlreadyLinked",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "account",
         "type": "address"
@@ -1485,6 +1511,17 @@ export const registryAbi = [
     "inputs": [
       {
         "internalType": "address",
+        "name": "target",
+        "type": "address"
+      }
+    ],
+    "name": "RegistryForeignContract",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
         "name": "hospital",
         "type": "address"
       }
@@ -1506,6 +1543,22 @@ export const registryAbi = [
       }
     ],
     "name": "RegistryInvalidRole",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "length",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "max",
+        "type": "uint256"
+      }
+    ],
+    "name": "RegistryNameTooLong",
     "type": "error"
   },
   {
@@ -1549,6 +1602,22 @@ export const registryAbi = [
       }
     ],
     "name": "RegistryProposalOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "count",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "max",
+        "type": "uint256"
+      }
+    ],
+    "name": "RegistryTooManyAddrs",
     "type": "error"
   },
   {
@@ -1686,6 +1755,25 @@ export const registryAbi = [
     "anonymous": false,
     "inputs": [
       {
+        "indexed": false,
+        "internalType": "address",
+        "name": "recordLedger",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "address",
+        "name": "consent",
+        "type": "address"
+      }
+    ],
+    "name": "ContractsLinked",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
         "indexed": true,
         "internalType": "address",
         "name": "hospital",
@@ -1804,6 +1892,56 @@ export const registryAbi = [
       }
     ],
     "name": "HospitalVoted",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "hospital",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint8",
+        "name": "keyScheme",
+        "type": "uint8"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "emergencyKey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "MembershipApplied",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "hospital",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "string",
+        "name": "name",
+        "type": "string"
+      },
+      {
+        "indexed": false,
+        "internalType": "string[]",
+        "name": "addrs",
+        "type": "string[]"
+      }
+    ],
+    "name": "NodeInfoSet",
     "type": "event"
   },
   {
@@ -2109,6 +2247,48 @@ export const registryAbi = [
     "inputs": [
       {
         "internalType": "address",
+        "name": "hospital",
+        "type": "address"
+      }
+    ],
+    "name": "applicationOf",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "keyScheme",
+        "type": "uint8"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "emergencyKey",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint8",
+        "name": "keyScheme",
+        "type": "uint8"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "emergencyKey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "applyForMembership",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
         "name": "account",
         "type": "address"
       }
@@ -2116,6 +2296,19 @@ export const registryAbi = [
     "name": "confirmAccount",
     "outputs": [],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "consent",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   },
   {
@@ -2273,6 +2466,24 @@ export const registryAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "recordLedger_",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "consent_",
+        "type": "address"
+      }
+    ],
+    "name": "linkContracts",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "memberCount",
     "outputs": [
@@ -2280,6 +2491,43 @@ export const registryAbi = [
         "internalType": "uint256",
         "name": "",
         "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "members",
+    "outputs": [
+      {
+        "internalType": "address[]",
+        "name": "",
+        "type": "address[]"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "hospital",
+        "type": "address"
+      }
+    ],
+    "name": "nodeInfoOf",
+    "outputs": [
+      {
+        "internalType": "string",
+        "name": "name",
+        "type": "string"
+      },
+      {
+        "internalType": "string[]",
+        "name": "addrs",
+        "type": "string[]"
       }
     ],
     "stateMutability": "view",
@@ -2370,6 +2618,19 @@ export const registryAbi = [
     "name": "proposeRemoval",
     "outputs": [],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "recordLedger",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   },
   {
@@ -2483,6 +2744,24 @@ export const registryAbi = [
       }
     ],
     "name": "revokeRole",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "string",
+        "name": "name",
+        "type": "string"
+      },
+      {
+        "internalType": "string[]",
+        "name": "addrs",
+        "type": "string[]"
+      }
+    ],
+    "name": "setNodeInfo",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"

@@ -1,12 +1,14 @@
 import { encodeDeployData, type LocalAccount, type Hex } from 'viem'
 import { loadArtifacts } from './artifacts.ts'
+import { sendLinkContracts } from './consortium.ts'
 import { sendTransaction } from './send-transaction.ts'
 import type { ContractAddresses, Ledger } from './connect-ledger.ts'
 import { AppError } from '../errors.ts'
 
 /**
- * Deploys the Registry (administered by `admin`), the RecordLedger and the Consent contract, from the admin's own key.
- * Both deployments go through the journal, so a chain that loses them gets them back at the
+ * Deploys the Registry (administered by `admin`), the RecordLedger and the Consent contract, from the admin's own key,
+ * then links the last two in the Registry so that a joining node needs only the Registry's address.
+ * Every transaction goes through the journal, so a chain that loses them gets them back at the
  * same addresses.
  * @throws AppError LEDGER_REVERTED / LEDGER_UNAVAILABLE
  */
@@ -23,5 +25,6 @@ export async function deployContracts(ledger: Ledger, { admin, signal }: { admin
   const registry = await deploy('Registry', [admin.address])
   const recordLedger = await deploy('RecordLedger', [registry])
   const consent = await deploy('Consent', [registry])
+  await sendLinkContracts(ledger, admin, { registry, recordLedger, consent }, signal)
   return { registry, recordLedger, consent }
 }
