@@ -1,23 +1,56 @@
 import '../polyfills.ts'
 import path from 'node:path'
+import { withBitswap } from '@helia/bitswap'
+import { withLibp2pLight } from '@helia/libp2p'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createHeliaLight } from 'helia'
 import { blockSharding, blocksDir } from './block-path.ts'
 import { DurableFsBlockstore, DurableFsDatastore } from './durable-fs.ts'
 import { createHashWorker, type HashWorker } from './hash-worker.ts'
 import { AppError } from '../errors.ts'
+import { AllowList, parsePeerAddr, type PeerAddr } from '../network/allow-list.ts'
+import { fetchingBlockstore } from '../network/fetching-blockstore.ts'
+import { consortiumLibp2pOptions } from '../network/libp2p-options.ts'
+import { loadOrCreatePeerKey } from '../network/peer-key.ts'
+import { startPeering, type IpfsNetwork, type Peering } from '../network/start-peering.ts'
 import type { Helia } from 'helia'
+
+export type { IpfsNetwork }
+
+/** Peering with other hospital nodes over libp2p (TCP, Noise, Yamux) and bitswap. */
+export interface IpfsNetworkOptions {
+  /** Multiaddrs to listen on, e.g. '/ip4/0.0.0.0/tcp/4001' ('/ip4/127.0.0.1/tcp/0' in tests). */
+  listen: readonly string[]
+  /** Peers the operator configured, as multiaddrs ending in /p2p/<peerId>: always allowed and kept connected. */
+  peers: readonly string[]
+  /** A block no connected peer sends within this fails with RECORD_UNAVAILABLE (default 30 s). */
+  fetchTimeoutMs?: number
+  /** Redial back-off: first wait (default 500 ms), doubling up to the cap (default 10 s). */
+  minBackoffMs?: number
+  maxBackoffMs?: number
+  /** How long a peer that sent a block not matching its CID is refused (default 60 s). */
+  quarantineMs?: number
+}
 
 export interface OpenIpfsParams {
   /** The node's IPFS folder: blocks go to `<dir>/blocks`, pins and other state to `<dir>/datastore`. */
   dir: string
   signal?: AbortSignal
+  /** Without it the node is offline: nothing is fetched from or announced to anyone. */
+  network?: IpfsNetworkOptions
 }
 
 /** One node's IPFS: Helia owns the blocks; `blockstore` is Helia's view of them. */
 export interface Ipfs {
   readonly helia: Helia
-  /** Helia's block store: local blocks now, blocks fetched from peers once peering exists. */
+  /**
+   * Helia's block store. With `network`, a block not held here is fetched from connected peers
+   * (checked against its CID, written durably, then served), or fails with RECORD_UNAVAILABLE
+   * after `fetchTimeoutMs`.
+   */
   readonly blockstore: Helia['blockstore']
+  /** Present when opened with `network`. */
+  readonly network?: IpfsNetwork
   /** Absolute path of the folder given to `openIpfs`. */
   readonly dir: string
   /** Hashes large blocks on a second thread, so that adding a file overlaps reading its source. */
@@ -27,13 +60,17 @@ export interface Ipfs {
 }
 
 /**
- * Opens (creating if needed) the IPFS store in `dir` and starts an offline Helia node on it:
- * no libp2p, no block brokers, no routers, so nothing is fetched from or announced to anyone.
- * Every block and datastore write is durable (fsynced) before it resolves.
+ * Opens (creating if needed) the IPFS store in `dir` and starts a Helia node on it. Without
+ * `network` it is offline: no libp2p, no block brokers, no routers, so nothing is fetched from or
+ * announced to anyone. With `network` it listens on libp2p, accepts and dials only the configured
+ * peers and the members set by `network.setMembers` (deny by default), keeps them connected, and
+ * exchanges blocks with them over bitswap, its only block broker. Every block and datastore
+ * write is durable (fsynced) before it resolves, fetched blocks included.
  *
- * @throws AppError STORAGE_UNAVAILABLE when the folder cannot be opened or Helia cannot start.
+ * @throws AppError STORAGE_UNAVAILABLE when the folder cannot be opened, a configured peer is not
+ *   a multiaddr ending in /p2p/<peerId>, or Helia or libp2p cannot start (e.g. the port is taken).
  */
-export async function openIpfs({ dir, signal }: OpenIpfsParams): Promise<Ipfs> {
+export async function openIpfs({ dir, signal, network }: OpenIpfsParams): Promise<Ipfs> {
   signal?.throwIfAborted()
   const root = path.resolve(dir)
   const blockstore = new DurableFsBlockstore(blocksDir(root), { sharding: blockSharding })
@@ -43,14 +80,26 @@ export async function openIpfs({ dir, signal }: OpenIpfsParams): Promise<Ipfs> {
   const hasher = createHashWorker()
   hasher.start()
   let helia: Helia | undefined
+  let peering: Peering | undefined
   try {
     // Helia starts its stores but does not open them; FsBlockstore/FsDatastore need open().
     await blockstore.open()
     await datastore.open()
-    helia = createHeliaLight({ blockstore, datastore })
-    await helia.start()
+    if (network === undefined) {
+      helia = createHeliaLight({ blockstore, datastore })
+      await helia.start()
+    } else {
+      const privateKey = await loadOrCreatePeerKey(root, { signal })
+      const allowList = new AllowList(peerIdFromPrivateKey(privateKey).toString(), parsePeers(network.peers))
+      const networked = withBitswap(withLibp2pLight(createHeliaLight({ blockstore, datastore }),
+        consortiumLibp2pOptions({ privateKey, listen: network.listen, connectionGater: allowList.gater })))
+      helia = networked
+      await networked.start()
+      peering = startPeering(networked.libp2p, allowList, network)
+    }
     signal?.throwIfAborted()
   } catch (err) {
+    peering?.stop()
     await helia?.stop().catch(() => {})
     await Promise.allSettled([blockstore.close(), datastore.close(), hasher.close()])
     if (signal?.aborted === true) throw signal.reason
@@ -58,18 +107,31 @@ export async function openIpfs({ dir, signal }: OpenIpfsParams): Promise<Ipfs> {
   }
 
   const node = helia
+  const net = peering
   let stopping: Promise<void> | undefined
   return {
     helia: node,
-    blockstore: node.blockstore,
+    blockstore: net === undefined
+      ? node.blockstore
+      : fetchingBlockstore(node.blockstore, { fetchTimeoutMs: network?.fetchTimeoutMs, peers: net.network.peers, onBadBlock: net.onBadBlock }),
+    network: net?.network,
     dir: root,
     hasher,
     stop: async () => {
       stopping ??= (async () => {
+        net?.stop()
         await node.stop()
         await Promise.all([blockstore.close(), datastore.close(), hasher.close()])
       })()
       await stopping
     },
   }
+}
+
+function parsePeers(peers: readonly string[]): PeerAddr[] {
+  return peers.map((addr, i) => {
+    const parsed = parsePeerAddr(addr)
+    if (parsed === undefined) throw new AppError('STORAGE_UNAVAILABLE', { details: `network.peers[${i}] (${addr}) is not a multiaddr ending in /p2p/<peerId>` })
+    return parsed
+  })
 }
