@@ -14,6 +14,8 @@ import { blockFilePath, blocksDir } from '../storage/block-path.ts'
 import { openIpfs, type Ipfs, type IpfsNetworkOptions } from '../storage/open-ipfs.ts'
 import { getRawBlockVerified } from '../storage/raw-block.ts'
 import { readLeaves, verifyDag } from '../storage/read-verified.ts'
+import type { HeliaWithLibp2p } from '@helia/libp2p'
+import type { Libp2p } from '@libp2p/interface'
 
 const MiB = 1_048_576
 const LOOPBACK = '/ip4/127.0.0.1/tcp/0'
@@ -32,6 +34,11 @@ async function startNode({ dir, ...network }: { dir?: string } & Partial<IpfsNet
   open.push(ipfs)
   assert.ok(ipfs.network !== undefined)
   return ipfs as Ipfs & { network: NonNullable<Ipfs['network']> }
+}
+
+/** The node's libp2p: Helia started with `network` carries one (HeliaWithLibp2p). */
+function libp2pOf(ipfs: Ipfs): Libp2p {
+  return (ipfs.helia as HeliaWithLibp2p).libp2p
 }
 
 async function waitFor(what: string, check: () => boolean, timeoutMs = 5_000): Promise<number> {
@@ -117,12 +124,12 @@ describe('openIpfs with network', () => {
     const b = await startNode()
     const { cid } = await addCiphertext(b, [randomBytes(MiB)])
     const seenByB: string[] = []
-    b.helia.libp2p.addEventListener('peer:connect', evt => { seenByB.push(evt.detail.toString()) })
+    libp2pOf(b).addEventListener('peer:connect', evt => { seenByB.push(evt.detail.toString()) })
     const stranger = await startNode({ peers: b.network.addrs(), fetchTimeoutMs: 500 })
 
     // Noise tells B who dials only in the handshake's last message, so the dialler may see its
     // side upgraded for a moment before B closes it: refused or closed, never usable.
-    const conn = await stranger.helia.libp2p.dial(b.helia.libp2p.getMultiaddrs()[0]).catch(() => undefined)
+    const conn = await libp2pOf(stranger).dial(libp2pOf(b).getMultiaddrs()[0]).catch(() => undefined)
     if (conn !== undefined) await waitFor('B to close the connection', () => conn.status !== 'open')
     await new Promise(resolve => setTimeout(resolve, 300))
     assert.deepEqual(seenByB, [])
@@ -191,6 +198,49 @@ describe('openIpfs with network', () => {
     for (const file of await filesUnder(blocksDir(b.dir))) {
       assert.ok(!(await fs.readFile(file)).equals(bad), `${file} holds the tampered bytes`)
     }
+  })
+
+  test('a peer forging a block bitswap accepts is quarantined and the block fetched from another peer', async () => {
+    const good = randomBytes(4096)
+    const a = await startNode()
+    const forger = await startNode()
+    const b = await startNode({ fetchTimeoutMs: 10_000 })
+    const cid = (await a.helia.blockstore.put(CID.createV1(raw.code, await sha256.digest(good)), good))
+    a.network.setMembers(b.network.addrs())
+    forger.network.setMembers(b.network.addrs())
+    b.network.setMembers(forger.network.addrs())
+    await waitFor('B connected to the forger', () => b.network.peers().includes(forger.network.peerId))
+
+    // Bitswap names a received block by hashing it with the hash its prefix names, then matches
+    // wants by digest alone: an identity-hash "block" whose bytes are the wanted sha2-256 digest
+    // matches, and Helia's own hash check then fails the whole fetch.
+    const forge = async (): Promise<void> => {
+      await new Promise(resolve => setTimeout(resolve, 150))
+      const digest = cid.multihash.digest
+      const block = Buffer.concat([Buffer.from([0x0a, 4, 0x01, 0x55, 0x00, 0x20, 0x12, digest.byteLength]), digest])
+      const message = Buffer.concat([Buffer.from([0x1a, block.byteLength]), block])
+      const stream = await libp2pOf(forger).dialProtocol(libp2pOf(b).peerId, '/ipfs/bitswap/1.2.0')
+      stream.send(Buffer.concat([Buffer.from([message.byteLength]), message]))
+      await stream.close()
+    }
+    const [helia] = await Promise.allSettled([
+      (async () => { for await (const _ of b.helia.blockstore.get(cid, { signal: AbortSignal.timeout(3_000) })) { /* fails */ } })(),
+      forge(),
+    ])
+    assert.equal(helia.status, 'rejected')
+    assert.equal((helia.reason as Error).name, 'LoadBlockFailedError')
+    assert.equal(await b.helia.blockstore.has(cid), false)
+
+    // Through Ipfs.blockstore: the forger is dropped and the fetch goes on; A, admitted later,
+    // answers it.
+    const reading = getRawBlockVerified(b.blockstore, cid)
+    await forge()
+    await waitFor('the forger quarantined', () => !b.network.peers().includes(forger.network.peerId))
+    b.network.setMembers([...forger.network.addrs(), ...a.network.addrs()])
+    assert.ok(Buffer.from(await reading).equals(good))
+    assert.ok((await fs.readFile(blockFilePath(b.dir, cid))).equals(good))
+    await new Promise(resolve => setTimeout(resolve, 300))
+    assert.equal(b.network.peers().includes(forger.network.peerId), false, 'still quarantined')
   })
 
   test('a block no peer has fails with RECORD_UNAVAILABLE once the fetch timeout passes', async () => {
