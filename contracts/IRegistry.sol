@@ -310,7 +310,7 @@ interface IRegistry {
      * - the caller has DEFAULT_ADMIN_ROLE;
      * - the contracts are not linked yet (else {RegistryAlreadyLinked});
      * - `recordLedger` and `consent` are non-zero contracts whose `registry()` is this registry
-     *   (else {RegistryForeignContract}).
+     *   (else {RegistryForeignContract}); which is which is the admin's to get right.
      *
      * Emits a {ContractsLinked} event.
      */
