@@ -32,6 +32,18 @@ export interface Config {
   readonly emergencyWindowSeconds: number
   /** How often the embedded chain writes its state file. */
   readonly anvilStateIntervalSeconds: number
+  /** Address of an existing consortium's Registry to join; empty = found a new consortium. */
+  readonly registry: string
+  /** `HOST:PORT` where the embedded chain listens, to serve other nodes (demo and tests); default loopback, any port. */
+  readonly chainListen: string
+  /** libp2p listen multiaddrs; empty = IPFS stays offline (a single node). */
+  readonly ipfsListen: readonly string[]
+  /** libp2p multiaddrs (ending in /p2p/<peer id>) of peers to dial besides the admitted members. */
+  readonly ipfsPeers: readonly string[]
+  /** How many member nodes besides its home node keep each record. */
+  readonly replicas: number
+  /** The name a joining node's hospital applies with. */
+  readonly hospitalName: string
   /** Argon2id cost for keystores and passwords (memory KiB, passes). Lower only in tests. */
   readonly kdf: { readonly m: number; readonly t: number; readonly p: number }
 }
@@ -55,6 +67,12 @@ export const defaultConfig: Omit<Config, 'home'> & { home: string } = {
   anvilStateIntervalSeconds: 1,
   emergencyWindowSeconds: 24 * 3600,
   kdf: { m: 19456, t: 2, p: 1 },
+  registry: '',
+  chainListen: '',
+  ipfsListen: [],
+  ipfsPeers: [],
+  replicas: 1,
+  hospitalName: '',
 }
 
 /** Environment variable for each key, e.g. `MEDLEDGER_MAX_UPLOAD_BYTES`. */
@@ -75,6 +93,12 @@ const envNames: Record<keyof Config, string> = {
   anvilStateIntervalSeconds: 'MEDLEDGER_ANVIL_STATE_INTERVAL',
   emergencyWindowSeconds: 'MEDLEDGER_EMERGENCY_WINDOW_SECONDS',
   kdf: 'MEDLEDGER_KDF',
+  registry: 'MEDLEDGER_REGISTRY',
+  chainListen: 'MEDLEDGER_CHAIN_LISTEN',
+  ipfsListen: 'MEDLEDGER_IPFS_LISTEN',
+  ipfsPeers: 'MEDLEDGER_IPFS_PEERS',
+  replicas: 'MEDLEDGER_REPLICAS',
+  hospitalName: 'MEDLEDGER_HOSPITAL_NAME',
 }
 
 export type ConfigInput = { -readonly [K in keyof Config]?: unknown }
@@ -122,11 +146,20 @@ export function loadConfig({ flags = {}, env = process.env, file }: LoadConfigPa
     anvilStateIntervalSeconds: int('anvilStateIntervalSeconds', merged.anvilStateIntervalSeconds, 1, 3600),
     emergencyWindowSeconds: int('emergencyWindowSeconds', merged.emergencyWindowSeconds, 60, 7 * 24 * 3600),
     kdf: kdf(merged.kdf),
+    registry: address('registry', merged.registry),
+    chainListen: hostPort('chainListen', merged.chainListen),
+    ipfsListen: multiaddrs('ipfsListen', merged.ipfsListen),
+    ipfsPeers: multiaddrs('ipfsPeers', merged.ipfsPeers),
+    replicas: int('replicas', merged.replicas, 0, 16),
+    hospitalName: str('hospitalName', merged.hospitalName).trim(),
   }
+  if (config.registry !== '' && config.chainRpc === '') throw invalid('registry', 'joining a consortium needs --chain-rpc, the chain its registry is on')
+  if (config.chainListen !== '' && config.chainRpc !== '') throw invalid('chainListen', 'only the embedded chain listens; --chain-rpc names an external one')
+  for (const p of config.ipfsPeers) if (!/\/p2p\/[1-9A-HJ-NP-Za-km-z]+$/.test(p)) throw invalid('ipfsPeers', `${p} does not end in /p2p/<peer id>`)
   if (config.dbUrl !== '' && !/^(sqlite:|postgres(ql)?:\/\/)/i.test(config.dbUrl)) {
     throw invalid('dbUrl', 'expected empty (SQLite in the home), sqlite:PATH or postgres://…')
   }
-  return Object.freeze({ ...config, mfaRoles: Object.freeze([...config.mfaRoles]), kdf: Object.freeze({ ...config.kdf }) })
+  return Object.freeze({ ...config, mfaRoles: Object.freeze([...config.mfaRoles]), kdf: Object.freeze({ ...config.kdf }), ipfsListen: Object.freeze([...config.ipfsListen]), ipfsPeers: Object.freeze([...config.ipfsPeers]) })
 }
 
 function strip(o: ConfigInput): ConfigInput {
@@ -190,6 +223,29 @@ function roleList(key: string, v: unknown): Role[] {
   const items = typeof v === 'string' ? (v.trim().toLowerCase() === 'none' ? [] : v.split(',').map((r) => r.trim()).filter((r) => r !== '')) : v
   if (!Array.isArray(items)) throw invalid(key, 'expected roles separated by commas, or none')
   return [...new Set(items.map((r) => oneOf(key, r, roles)))]
+}
+
+function address(key: string, v: unknown): string {
+  const s = str(key, v).trim()
+  if (s !== '' && !/^0x[0-9a-fA-F]{40}$/.test(s)) throw invalid(key, 'expected a contract address (0x and 40 hexadecimal characters)')
+  return s.toLowerCase()
+}
+
+/** `HOST:PORT` (IPv4, name, or [IPv6]); the port may be 0 (any free port). */
+function hostPort(key: string, v: unknown): string {
+  const s = str(key, v).trim()
+  if (s !== '' && !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(s)) throw invalid(key, 'expected HOST:PORT, e.g. 127.0.0.1:8545')
+  if (s !== '') int(key, s.slice(s.lastIndexOf(':') + 1), 0, 65535)
+  return s
+}
+
+/** Multiaddrs, as a JSON array or separated by commas or spaces (flags may repeat). */
+function multiaddrs(key: string, v: unknown): string[] {
+  const items = Array.isArray(v) ? v : typeof v === 'string' ? v.split(/[\s,]+/) : undefined
+  if (!items) throw invalid(key, 'expected multiaddrs')
+  const out = items.map((x) => String(x).trim()).filter((x) => x !== '')
+  for (const m of out) if (!/^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d{1,5}(\/p2p\/[^/]+)?$/.test(m)) throw invalid(key, `${m} is not a TCP multiaddr such as /ip4/127.0.0.1/tcp/4001`)
+  return out
 }
 
 function kdf(v: unknown): Config['kdf'] {

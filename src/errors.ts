@@ -46,6 +46,7 @@ export const errorRegistry = {
   UNKNOWN_PATIENT: { status: 404, message: 'No such patient in your hospital.' },
   UNKNOWN_HOSPITAL: { status: 404, message: 'No such hospital.' },
   UNKNOWN_ACCOUNT: { status: 404, message: 'No such account.' },
+  NO_APPLICATION: { status: 404, message: 'This hospital has not applied for membership: start its node with --registry first.' },
   REGISTRY_NOT_FOUND: { status: 404, message: 'No MedLedger registry at this address on this chain; check the registry address and the chain.' },
   REGISTRY_NOT_LINKED: { status: 409, message: 'This registry has not linked its RecordLedger and Consent contracts yet: its admin must link them (linkContracts) before a node can join.' },
   // consent
@@ -58,6 +59,8 @@ export const errorRegistry = {
   EMPTY_REASON: { status: 400, message: 'Break-glass needs a stated reason.' },
   INVALID_DURATION: { status: 400, message: 'The duration is out of range.' },
   ACCOUNT_NOT_PENDING: { status: 409, message: 'This account is not waiting for confirmation.' },
+  HOSPITAL_EXISTS: { status: 409, message: 'This hospital is already a member of the consortium.' },
+  NOT_ADMITTED: { status: 409, message: 'This node\'s hospital is not a member of the consortium yet: it waits, read-only, until the members admit it (medledger hospital admit on a member node).' },
   HOSPITAL_VOTE_REQUIRED: { status: 409, message: 'The consortium has several members: admitting a hospital needs a majority vote of its members.' },
   SHARE_NOT_FOUND: { status: 404, message: 'No such share, or it is not yours.' },
   // 409: state conflicts and integrity

@@ -4,6 +4,7 @@ import type { Ipfs } from './storage/open-ipfs.ts'
 import type { Ledger } from './ledger/connect-ledger.ts'
 import type { NotifyParams } from './notify/notify.ts'
 import type { Mailer } from './notify/create-mailer.ts'
+import type { Consortium } from './consortium/start-consortium.ts'
 
 /** The parts of a running node that domain operations are given (never imported as singletons). */
 export interface Services {
@@ -18,4 +19,6 @@ export interface Services {
   readonly mailer?: Mailer
   /** Tells an account about something that concerns it (mail or outbox); absent in bare setups. */
   notify?: (n: NotifyParams) => Promise<void>
+  /** The node's part in the consortium (ledger follower, replication, admission); set once started. */
+  consortium?: Consortium
 }

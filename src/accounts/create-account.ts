@@ -11,6 +11,8 @@ import { AppError } from '../errors.ts'
 import { isUniqueViolation } from '../db/db.ts'
 import { requireKeys, toAccount, type Account, type AccountRow, type Actor, type Role } from './account.ts'
 import { findHospital } from './hospital.ts'
+import { unlockHospital } from './hospital-keys.ts'
+import { nodeHospital } from '../consortium/node-hospital.ts'
 import { checkName } from './create-hospital.ts'
 import type { Services } from '../services.ts'
 
@@ -54,6 +56,8 @@ export async function createAccount(s: Services, p: CreateAccountParams): Promis
   let hospitalAddress: Address | undefined
   if (role === 'admin') {
     if (actor !== undefined) throw new AppError('INVALID_ROLE', { message: 'The consortium admin is created when the node first starts.' })
+    // A joining node's admin belongs to its hospital (and acts as its staff once admitted).
+    hospitalId = p.hospital ?? null
   } else {
     if (!actor) throw new AppError('UNAUTHENTICATED')
     const isAdmin = actor.account.role === 'admin'
@@ -61,11 +65,16 @@ export async function createAccount(s: Services, p: CreateAccountParams): Promis
     if (!isAdmin && !isStaff) throw new AppError('FORBIDDEN')
     if (!['staff', 'doctor', 'patient'].includes(role)) throw new AppError('INVALID_ROLE')
     if (role === 'staff' && !isAdmin) throw new AppError('FORBIDDEN', { message: 'Only the consortium admin creates hospital staff accounts.' })
-    const ref = p.hospital ?? (isStaff ? actor.account.hospitalId ?? undefined : undefined)
+    // Left out, the hospital is the actor's own, or the one this node serves.
+    const home = await nodeHospital(s)
+    const ref = p.hospital ?? actor.account.hospitalId ?? home?.id
     if (!ref) throw new AppError('VALIDATION_FAILED', { message: 'Name the hospital (its id or ledger address).' })
     const hospital = await findHospital(s.db, ref)
-    if (!hospital) throw new AppError('UNKNOWN_HOSPITAL')
-    if (isStaff && hospital.id !== actor.account.hospitalId) throw new AppError('FORBIDDEN', { message: 'Staff add accounts to their own hospital only.' })
+    if (!hospital) {
+      if (home && home.state === 'applied' && (ref === home.id || ref.toLowerCase() === home.address)) throw new AppError('NOT_ADMITTED')
+      throw new AppError('UNKNOWN_HOSPITAL')
+    }
+    if (actor.account.hospitalId !== null && hospital.id !== actor.account.hospitalId) throw new AppError('FORBIDDEN', { message: 'Staff add accounts to their own hospital only.' })
     hospitalId = hospital.id
     hospitalAddress = hospital.address as Address
   }
@@ -74,7 +83,8 @@ export async function createAccount(s: Services, p: CreateAccountParams): Promis
   if (role !== 'admin' && actor && hospitalAddress) {
     try {
       const receipt = await registerAccount(s.ledger, {
-        registrar: requireKeys(actor).ledger,
+        // A joined node's admin is staff on the ledger; hospital staff are registered by the hospital's own key.
+        registrar: role === 'staff' && actor.account.hospitalId !== null ? (await unlockHospital(s, actor.account.hospitalId)).keys.ledger : requireKeys(actor).ledger,
         account: row.address as Address,
         role,
         hospital: hospitalAddress,

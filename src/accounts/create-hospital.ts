@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import { toHex } from 'viem'
-import { generateEncryptionKeyPair, keySchemeId, type KeyScheme } from '../crypto/key-wrap.ts'
-import { encodeAccountSecrets } from './account-secrets.ts'
-import { sealWithNodeKey } from './node-key.ts'
-import { putRawBlock } from '../storage/raw-block.ts'
-import { digestFromCid } from '../storage/read-verified.ts'
+import type { Address } from 'viem'
+import { keySchemeFromId, type KeyScheme } from '../crypto/key-wrap.ts'
+import { registryAbi } from '../ledger/abis.ts'
+import { getMeta, setMeta } from '../db/open-database.ts'
+import { createHospitalIdentity } from './hospital-identity.ts'
+import { NODE_HOSPITAL } from '../consortium/node-hospital.ts'
 import { addHospital } from '../ledger/add-hospital.ts'
 import { AppError } from '../errors.ts'
 import { requireKeys, requireRole, type Actor } from './account.ts'
@@ -30,25 +29,10 @@ export interface CreateHospitalParams {
 export async function createHospital(s: Services, { actor, name, keyScheme = s.config.keyScheme, signal }: CreateHospitalParams): Promise<Hospital> {
   const admin = requireRole(actor, 'admin')
   const cleanName = checkName(name)
-  const ledgerKey = generatePrivateKey()
-  const address = privateKeyToAccount(ledgerKey).address.toLowerCase()
-  const emergency = await generateEncryptionKeyPair(keyScheme)
-  const keyCid = await putRawBlock(s.ipfs, emergency.publicKey, { signal })
-  const id = randomUUID()
-  const row: HospitalRow = {
-    id,
-    name: cleanName,
-    address,
-    key_scheme: keyScheme,
-    emergency_public_key: Buffer.from(emergency.publicKey),
-    sealed_secrets: sealWithNodeKey(s.nodeKey, `hospital:${address}`, encodeAccountSecrets(ledgerKey, emergency.privateKey)),
-    state: 'registering',
-    tx_hash: null,
-    created_at: Date.now(),
-  }
-  await s.db.run(`INSERT INTO hospitals (id, name, address, key_scheme, emergency_public_key, sealed_secrets, state, tx_hash, created_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, row.id, row.name, row.address, row.key_scheme, row.emergency_public_key, row.sealed_secrets, row.state, row.tx_hash, row.created_at)
-  const onChain = { hospital: address as `0x${string}`, keyScheme: keySchemeId(keyScheme), emergencyKey: toHex(digestFromCid(keyCid)) }
+  // A joined node's admin is its hospital's staff: hospitals join from their own nodes.
+  if (admin.account.hospitalId !== null) throw new AppError('FORBIDDEN', { message: 'A hospital joins the consortium from its own node (medledger start --registry …).' })
+  const { row, onChain } = await createHospitalIdentity(s, { name: cleanName, keyScheme, state: 'registering', signal })
+  const id = row.id
   // While the consortium has at most one member the admin admits; after that, members vote.
   const byVote = (await readMemberCount(s.ledger)) >= 2
   try {
@@ -56,6 +40,8 @@ export async function createHospital(s: Services, { actor, name, keyScheme = s.c
       ? await sendHospitalProposal(s.ledger, requireKeys(admin).ledger, onChain, signal)
       : await addHospital(s.ledger, { admin: requireKeys(admin).ledger, ...onChain, signal })
     await s.db.run(`UPDATE hospitals SET state = ?, tx_hash = ? WHERE id = ?`, byVote ? 'proposed' : 'active', receipt.transactionHash, id)
+    // The founding node serves the first hospital it creates (its IPFS addresses are published for it).
+    if (!byVote && (await getMeta(s.db, NODE_HOSPITAL)) === undefined) await setMeta(s.db, NODE_HOSPITAL, id)
   } catch (err) {
     await s.db.run('DELETE FROM hospitals WHERE id = ?', id)
     throw err
@@ -69,14 +55,30 @@ export async function createHospital(s: Services, { actor, name, keyScheme = s.c
  * @throws AppError FORBIDDEN (not staff), UNKNOWN_HOSPITAL, LEDGER_REVERTED (e.g. a second vote)
  */
 export async function voteOnHospital(s: Services, { actor, candidate, approve, signal }: { actor: Actor | undefined; candidate: string; approve: boolean; signal?: AbortSignal }): Promise<Hospital> {
-  const staff = requireRole(actor, 'staff')
-  const target = await s.db.get(`SELECT * FROM hospitals WHERE (id = ? OR address = ?) AND state = 'proposed'`, candidate, candidate.toLowerCase()) as HospitalRow | undefined
+  const staff = requireRole(actor, 'staff', 'admin')
+  // Hospital staff vote, and a joined node's admin (its hospital's staff on the ledger); the
+  // consortium admin does not: a vote is a member hospital's.
+  const ownHospital = staff.account.hospitalId
+  if (!ownHospital) throw new AppError('FORBIDDEN', { message: 'Only a member hospital votes; this account acts for none.' })
+  let target = await s.db.get(`SELECT * FROM hospitals WHERE (id = ? OR address = ?) AND state = 'proposed'`, candidate, candidate.toLowerCase()) as HospitalRow | undefined
+  if (!target && /^0x[0-9a-fA-F]{40}$/.test(candidate)) {
+    // Another member proposed a hospital that applied from its own node: known here from the chain.
+    const proposal = await s.ledger.client.readContract({ address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'proposalOf', args: [candidate as Address] })
+    if (Number(proposal.kind) === 1) {
+      await s.db.run(`INSERT INTO hospitals (id, name, address, key_scheme, emergency_public_key, sealed_secrets, state, tx_hash, created_at)
+        VALUES (?, ?, ?, ?, ?, '', 'proposed', NULL, ?) ON CONFLICT (address) DO NOTHING`,
+      randomUUID(), `Hospital ${candidate.slice(0, 6)}…${candidate.slice(-4)}`, candidate.toLowerCase(), keySchemeFromId(proposal.keyScheme), Buffer.alloc(0), Date.now())
+      target = await s.db.get(`SELECT * FROM hospitals WHERE address = ? AND state = 'proposed'`, candidate.toLowerCase()) as HospitalRow | undefined
+    }
+  }
   if (!target) throw new AppError('UNKNOWN_HOSPITAL')
-  const member = await unlockHospital(s, staff.account.hospitalId!)
+  const member = await unlockHospital(s, ownHospital)
   await sendHospitalVote(s.ledger, member.keys.ledger, target.address as `0x${string}`, approve, signal)
   const admitted = await readIsMember(s.ledger, target.address as `0x${string}`)
-  if (admitted) await s.db.run(`UPDATE hospitals SET state = 'active' WHERE id = ?`, target.id)
-  return toHospital({ ...target, state: admitted ? 'active' : 'proposed' })
+  // A hospital created on this node becomes active here; one that joined from its own node is remote.
+  const state = !admitted ? 'proposed' : target.sealed_secrets === '' ? 'remote' : 'active'
+  if (admitted) await s.db.run(`UPDATE hospitals SET state = ? WHERE id = ?`, state, target.id)
+  return toHospital({ ...target, state })
 }
 
 /** A display name: trimmed, 1–200 characters, no control characters. */

@@ -12,9 +12,9 @@ import type { Services } from '../services.ts'
  * release break-glass keys and to record share-token reads.
  * @throws AppError UNKNOWN_HOSPITAL, KEYSTORE_LOCKED
  */
-export async function unlockHospital(s: Pick<Services, 'db' | 'nodeKey'>, hospitalId: string): Promise<{ row: HospitalRow; keys: UnlockedKeys }> {
-  const row = await s.db.get(`SELECT * FROM hospitals WHERE id = ? AND state = 'active'`, hospitalId) as HospitalRow | undefined
-  if (!row) throw new AppError('UNKNOWN_HOSPITAL')
+export async function unlockHospital(s: Pick<Services, 'db' | 'nodeKey'>, hospitalId: string, states: readonly string[] = ['active']): Promise<{ row: HospitalRow; keys: UnlockedKeys }> {
+  const row = await s.db.get(`SELECT * FROM hospitals WHERE id = ? AND sealed_secrets <> ''`, hospitalId) as HospitalRow | undefined
+  if (!row || !states.includes(row.state)) throw new AppError('UNKNOWN_HOSPITAL')
   const keys = decodeAccountSecrets(openWithNodeKey(s.nodeKey, `hospital:${row.address as Address}`, row.sealed_secrets))
   return { row, keys }
 }

@@ -13,6 +13,12 @@ const usage = `medledger — encrypted medical records in IPFS, anchored on an E
 Node:
   medledger start [--home DIR] [--port N] [--host H] [--chain-rpc URL] [--db URL] [--config FILE]
                   --db: postgres://USER:PASSWORD@HOST/DB (default: SQLite in the home)
+  Consortium (several hospital nodes on one chain, IPFS peered):
+  medledger start --chain-rpc URL [--ipfs-listen MULTIADDR]…        found a consortium on an existing chain
+  medledger start --chain-rpc URL --registry ADDRESS [--hospital-name N] [--ipfs-listen MULTIADDR] [--ipfs-peer MULTIADDR]…
+                                                                   join one; waits read-only until admitted
+                  [--chain-listen HOST:PORT]   the embedded chain serves other nodes (demo/tests; loopback by default)
+                  [--replicas R]               member nodes besides the home node that keep each record (default 1)
 
 Client (talks to a node: --api URL, env MEDLEDGER_API, default http://127.0.0.1:8080;
         --json prints one JSON document; passwords are read from stdin):
@@ -22,7 +28,9 @@ Client (talks to a node: --api URL, env MEDLEDGER_API, default http://127.0.0.1:
   medledger logout [--as E]
   medledger hospital create --name N [--key-scheme x25519-hpke|rsa-oaep-4096]
   medledger hospital list
-  medledger user create --role doctor|patient|staff --hospital ID_OR_ADDRESS --email E --name N [--key-scheme S]
+  medledger hospital admit --address ADDR --name N   admit a hospital that applied from its own node
+  medledger user create --role doctor|patient|staff [--hospital ID_OR_ADDRESS] --email E --name N [--key-scheme S]
+                        --hospital defaults to the node's own hospital
   medledger user list [--role R] [--hospital ID]
   medledger record upload --patient EMAIL_OR_ID --file PATH [--suite S] [--type MEDIA_TYPE]
   medledger record get RECORD_ID --out PATH
@@ -32,6 +40,7 @@ Client (talks to a node: --api URL, env MEDLEDGER_API, default http://127.0.0.1:
   medledger signup --role doctor|patient --hospital ID --email E --name N [--licence L]   (password on stdin)
   medledger doctor pending | doctor confirm ID | doctor reject ID --reason TEXT
   medledger hospital vote ID --approve|--reject
+  medledger access request --patient P       P: e-mail or id here, or a ledger address (0x…) of any member's patient
   medledger access request --patient P [--records ID,ID] --purpose TEXT --days N
   medledger access approve REQUEST_ID [--days N] [--records ID,ID]
   medledger access deny REQUEST_ID --reason TEXT | access revoke REQUEST_ID | access list
@@ -51,7 +60,12 @@ const common = {
 } as const satisfies ParseArgsConfig['options']
 
 const commandOptions: Record<string, ParseArgsConfig['options']> = {
-  start: { home: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'chain-rpc': { type: 'string' }, db: { type: 'string' }, config: { type: 'string' } },
+  start: {
+    home: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'chain-rpc': { type: 'string' }, db: { type: 'string' }, config: { type: 'string' },
+    registry: { type: 'string' }, 'chain-listen': { type: 'string' }, 'ipfs-listen': { type: 'string', multiple: true }, 'ipfs-peer': { type: 'string', multiple: true },
+    replicas: { type: 'string' }, 'hospital-name': { type: 'string' },
+  },
+  'hospital admit': { address: { type: 'string' }, name: { type: 'string' } },
   status: {},
   login: { email: { type: 'string' }, totp: { type: 'string' } },
   'mfa enroll': {},
@@ -109,7 +123,7 @@ export async function main(argv: string[]): Promise<void> {
   const c: cmd.Common = { api: String(v.api ?? process.env.MEDLEDGER_API ?? 'http://127.0.0.1:8080').replace(/\/+$/, ''), as: v.as as string | undefined, out }
   const f = v as Record<string, string | undefined>
   switch (name) {
-    case 'start': return start(f)
+    case 'start': return start(v as never)
     case 'status': return cmd.statusCommand(c)
     case 'login': return cmd.loginCommand(c, f)
     case 'logout': return cmd.logoutCommand(c)
@@ -117,6 +131,7 @@ export async function main(argv: string[]): Promise<void> {
     case 'mfa verify': return mfaVerify(c, parsed.positionals[0])
     case 'hospital create': return cmd.hospitalCreate(c, f)
     case 'hospital list': return cmd.hospitalList(c)
+    case 'hospital admit': return cmd.hospitalAdmit(c, f)
     case 'user create': return cmd.userCreate(c, f)
     case 'user list': return cmd.userList(c, f)
     case 'record upload': return cmd.recordUpload(c, f)

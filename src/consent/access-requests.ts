@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto'
+import { findParty, publicKeyOf } from '../consortium/directory.ts'
 import { bytesToHex, encodePacked, keccak256, toHex, type Address, type Hex } from 'viem'
 import { generateRecordId, parseRecordId } from '../crypto/tokens.ts'
 import { hashSha256 } from '../crypto/hashes.ts'
@@ -117,7 +118,8 @@ export async function requestAccess(s: Services, p: { actor: Actor | undefined; 
   const keys = requireKeys(doctor)
   const purpose = checkText(p.purpose, 'purpose')
   const duration = parseDays(p.days)
-  const patient = await findAccount(s.db, p.patient)
+  // A patient of this node by e-mail, id or address, or of another member hospital by ledger address.
+  const patient = await findParty(s, p.patient)
   if (!patient || patient.role !== 'patient') throw new AppError('UNKNOWN_PATIENT')
   const recordIds = p.recordIds && p.recordIds.length > 0 ? (await patientRecords(s, patient.id, p.recordIds)).map((r) => r.record_id) : null
   const requestId = generateRecordId()
@@ -173,14 +175,15 @@ export async function approveAccess(s: Services, p: { actor: Actor | undefined; 
   const rows = await patientRecords(s, patient.account.id, granted)
   const requester = await s.db.get('SELECT * FROM accounts WHERE id = ?', row.requester_id) as AccountRow
   const [keyDigest] = (await readKeyDigests(s.ledger, { accounts: [requester.address as Address] })).accounts
-  if (bytesToHex(hashSha256(new Uint8Array(requester.public_key))) !== keyDigest) throw new AppError('PUBLIC_KEY_MISMATCH')
+  const requesterKey = await publicKeyOf(s, requester, p.signal)
+  if (bytesToHex(hashSha256(requesterKey)) !== keyDigest) throw new AppError('PUBLIC_KEY_MISMATCH')
   const me = { address: patient.account.address, scheme: patient.account.keyScheme, privateKey: keys.encryptionPrivateKey }
   const dataKeys = []
   for (const r of rows) dataKeys.push({ recordId: r.record_id, dataKey: (await openRecordKeys(s, r, me, p.signal)).dataKey })
   const block = sealGrantEnvelopes({
     grantId: row.request_id,
     kind: 'grant',
-    to: { kind: 'account', address: requester.address as Address, scheme: requester.key_scheme, publicKey: new Uint8Array(requester.public_key) },
+    to: { kind: 'account', address: requester.address as Address, scheme: requester.key_scheme, publicKey: requesterKey },
     keys: dataKeys,
   })
   const envelopes = toHex(digestFromCid(await putRawBlock(s.ipfs, block, { signal: p.signal })))

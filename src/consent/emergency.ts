@@ -3,7 +3,8 @@ import { generateRecordId } from '../crypto/tokens.ts'
 import { putRawBlock } from '../storage/raw-block.ts'
 import { digestFromCid } from '../storage/read-verified.ts'
 import { sendEmergency, sendEmergencyRelease } from '../ledger/consent.ts'
-import { findAccount, requireKeys, requireRole, type AccountRow, type Actor } from '../accounts/account.ts'
+import { requireKeys, requireRole, type AccountRow, type Actor } from '../accounts/account.ts'
+import { findParty, publicKeyOf } from '../consortium/directory.ts'
 import { unlockHospital } from '../accounts/hospital-keys.ts'
 import { openRecordKeys } from '../records/read-record.ts'
 import type { RecordRow } from '../records/record.ts'
@@ -49,7 +50,7 @@ export async function openEmergency(s: Services, p: { actor: Actor | undefined; 
   const doctor = requireConfirmedDoctor(p.actor)
   const keys = requireKeys(doctor)
   const reason = checkText(p.reason, 'reason', 'EMPTY_REASON')
-  const patient = await findAccount(s.db, p.patient)
+  const patient = await findParty(s, p.patient)
   if (!patient || patient.role !== 'patient') throw new AppError('UNKNOWN_PATIENT')
   const window = s.config.emergencyWindowSeconds
   const emergencyId = generateRecordId()
@@ -57,24 +58,40 @@ export async function openEmergency(s: Services, p: { actor: Actor | undefined; 
   const block = await s.ledger.client.getBlock({ blockNumber: declared.blockNumber })
   await s.db.run(`INSERT INTO emergencies (emergency_id, doctor_id, patient_id, reason, expires_at, declare_tx, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`, emergencyId, doctor.account.id, patient.id, reason, Number(block.timestamp) + window, declared.transactionHash, Date.now())
 
-  // Only now, with the emergency on the ledger, does the hospital release keys.
+  // Only now, with the emergency on the ledger, does the patient's hospital release keys: here
+  // when this node serves it, otherwise its own node does on seeing the declaration on chain.
+  if (patient.state === 'active') await releaseEmergency(s, emergencyId, p.signal)
+  return (await listEmergencies(s, { actor: doctor })).find((e) => e.emergencyId === emergencyId)!
+}
+
+/**
+ * The patient's hospital releases the patient's data keys for a declared emergency: it unwraps
+ * each record's key with its emergency key, re-wraps them for the declaring doctor (whose public
+ * key is the one the Registry names) in one IPFS block, sends the release from its own key and
+ * notifies the patient. Does nothing when the keys were already released.
+ * @throws AppError UNKNOWN_HOSPITAL (not this node's hospital), RECORD_UNAVAILABLE, LEDGER_*
+ */
+export async function releaseEmergency(s: Services, emergencyId: Hex, signal?: AbortSignal): Promise<void> {
+  const row = await s.db.get<EmergencyRow>('SELECT * FROM emergencies WHERE emergency_id = ?', emergencyId)
+  if (!row || row.envelopes !== null) return
+  const patient = await s.db.get<AccountRow>('SELECT * FROM accounts WHERE id = ?', row.patient_id)
+  const doctorRow = await s.db.get<AccountRow>('SELECT * FROM accounts WHERE id = ?', row.doctor_id)
+  if (!patient || !doctorRow) throw new AppError('UNKNOWN_ACCOUNT')
   const hospital = await unlockHospital(s, patient.hospital_id!)
   const emergencyReader = { address: hospital.row.address as Address, scheme: hospital.row.key_scheme, privateKey: hospital.keys.encryptionPrivateKey }
-  const rows = await s.db.all(`SELECT * FROM records WHERE patient_id = ? AND state = 'anchored' ORDER BY created_at`, patient.id) as RecordRow[]
+  const rows = await s.db.all<RecordRow>(`SELECT * FROM records WHERE patient_id = ? AND hospital_id = ? AND state = 'anchored' ORDER BY created_at`, patient.id, hospital.row.id)
   const dataKeys = []
-  for (const r of rows) dataKeys.push({ recordId: r.record_id, dataKey: (await openRecordKeys(s, r, emergencyReader, p.signal)).dataKey })
-  const doctorRow = await s.db.get('SELECT * FROM accounts WHERE id = ?', doctor.account.id) as AccountRow
+  for (const r of rows) dataKeys.push({ recordId: r.record_id, dataKey: (await openRecordKeys(s, r, emergencyReader, signal)).dataKey })
   const blockBytes = sealGrantEnvelopes({
     grantId: emergencyId,
     kind: 'emergency',
-    to: { kind: 'account', address: doctor.account.address, scheme: doctor.account.keyScheme, publicKey: new Uint8Array(doctorRow.public_key) },
+    to: { kind: 'account', address: doctorRow.address as Address, scheme: doctorRow.key_scheme, publicKey: await publicKeyOf(s, doctorRow, signal) },
     keys: dataKeys,
   })
-  const envelopes = toHex(digestFromCid(await putRawBlock(s.ipfs, blockBytes, { signal: p.signal })))
-  const released = await sendEmergencyRelease(s.ledger, hospital.keys.ledger, [emergencyId, envelopes], emergencyId, p.signal)
-  await s.db.run('UPDATE emergencies SET envelopes = ?, release_tx = ? WHERE emergency_id = ?', envelopes, released.transactionHash, emergencyId)
-  await s.notify?.({ accountId: patient.id, kind: 'emergency-access', by: { accountId: doctor.account.id }, expiresAt: new Date((Number(block.timestamp) + window) * 1000) })
-  return (await listEmergencies(s, { actor: doctor })).find((e) => e.emergencyId === emergencyId)!
+  const envelopes = toHex(digestFromCid(await putRawBlock(s.ipfs, blockBytes, { signal })))
+  const released = await sendEmergencyRelease(s.ledger, hospital.keys.ledger, [emergencyId, envelopes], emergencyId, signal)
+  await s.db.run('UPDATE emergencies SET envelopes = ?, release_tx = ? WHERE emergency_id = ? AND envelopes IS NULL', envelopes, released.transactionHash, emergencyId)
+  await s.notify?.({ accountId: patient.id, kind: 'emergency-access', by: { accountId: doctorRow.id }, expiresAt: new Date(row.expires_at * 1000) })
 }
 
 /** Emergency accesses: every one for the admin (the review list), a doctor's own, a patient's. Newest first. */

@@ -1,4 +1,5 @@
 import { hexToBytes, type Address, type Hex } from 'viem'
+import { nodeHospital } from '../consortium/node-hospital.ts'
 import { getRawBlockVerified } from '../storage/raw-block.ts'
 import { cidFromDigest } from '../storage/read-verified.ts'
 import { hashToken, parseRecordId } from '../crypto/tokens.ts'
@@ -59,7 +60,12 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
       async log(sig) {
         // The node serving the token records the use from its hospital's key; for a
         // single-use token the chain refuses a second use.
-        const hospital = await unlockHospital(s, patient.hospital_id)
+        // The patient's hospital when this node serves it, else the hospital this node serves.
+        const home = await nodeHospital(s)
+        const hospital = await unlockHospital(s, patient.hospital_id).catch(async (err: unknown) => {
+          if (!isAppError(err, 'UNKNOWN_HOSPITAL') || !home) throw err
+          return unlockHospital(s, home.id)
+        })
         try {
           await sendShareTokenUse(s.ledger, hospital.keys.ledger, [share.share_id, row.record_id], share.share_id, sig)
         } catch (err) {

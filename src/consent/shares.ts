@@ -1,4 +1,5 @@
 import { bytesToHex, toHex, type Address, type Hex } from 'viem'
+import { findParty, publicKeyOf } from '../consortium/directory.ts'
 import { generateRecordId, generateToken, hashToken, parseRecordId } from '../crypto/tokens.ts'
 import { hashSha256 } from '../crypto/hashes.ts'
 import { putRawBlock } from '../storage/raw-block.ts'
@@ -59,11 +60,12 @@ export async function createShare(s: Services, p: { actor: Actor | undefined; re
   let token: string | undefined
   let tokenHash: Hex = zero
   if (p.to) {
-    const account = await findAccount(s.db, p.to)
+    const account = await findParty(s, p.to)
     if (!account || account.id === patient.account.id) throw new AppError('UNKNOWN_ACCOUNT')
     const [digest] = (await readKeyDigests(s.ledger, { accounts: [account.address as Address] })).accounts
-    if (bytesToHex(hashSha256(new Uint8Array(account.public_key))) !== digest) throw new AppError('PUBLIC_KEY_MISMATCH')
-    recipient = { kind: 'account', address: account.address as Address, scheme: account.key_scheme, publicKey: new Uint8Array(account.public_key) }
+    const publicKey = await publicKeyOf(s, account, p.signal)
+    if (bytesToHex(hashSha256(publicKey)) !== digest) throw new AppError('PUBLIC_KEY_MISMATCH')
+    recipient = { kind: 'account', address: account.address as Address, scheme: account.key_scheme, publicKey }
     granteeId = account.id
     grantee = account.address as Address
   } else {

@@ -167,6 +167,22 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX emergencies_patient ON emergencies(patient_id);
   `,
+  // 4: consortium — the records this node keeps a replica of. Records, accounts and hospitals of
+  // other members are mirrored into the existing tables with state 'remote' (pseudonymous facts
+  // from the ledger only).
+  `
+  CREATE TABLE replicas (
+    record_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('wanted', 'pinned')),
+    attempts INTEGER NOT NULL,
+    error TEXT,
+    seen_at INTEGER NOT NULL,
+    pinned_at INTEGER,
+    next_at INTEGER NOT NULL
+  );
+  CREATE INDEX replicas_state ON replicas(state, next_at);
+  CREATE INDEX records_hospital ON records(hospital_id, state);
+  `,
 ]
 
 /**

@@ -17,6 +17,10 @@ import { createMailer } from '../notify/create-mailer.ts'
 import { startMailWorker } from '../notify/start-mail-worker.ts'
 import { notify } from '../notify/notify.ts'
 import { AppError } from '../errors.ts'
+import { setMeta } from '../db/open-database.ts'
+import { joinConsortium } from '../consortium/join.ts'
+import { startConsortium } from '../consortium/start-consortium.ts'
+import { FOLLOW_FROM } from '../consortium/node-hospital.ts'
 import type { Config } from '../config.ts'
 import type { Services } from '../services.ts'
 
@@ -59,8 +63,10 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
     let rpcUrl = config.chainRpc
     let anvil: StartAnvilResult | undefined
     if (rpcUrl === '') {
+      const listen = config.chainListen === '' ? undefined : { host: config.chainListen.slice(0, config.chainListen.lastIndexOf(':')).replace(/^\[|\]$/g, ''), port: Number(config.chainListen.slice(config.chainListen.lastIndexOf(':') + 1)) }
       anvil = await startAnvil({
         home: config.home,
+        ...listen,
         stateIntervalSeconds: config.anvilStateIntervalSeconds,
         log: (e) => log(e.level === 'info' ? 'info' : 'warn', `chain: ${e.message}`),
       })
@@ -71,8 +77,13 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
     const replay = await replayJournal(ledger, { log: (m) => log('info', m) })
     if (replay.rebroadcast > 0) log('warn', `chain had lost ${replay.rebroadcast} transaction(s); re-sent from the journal`)
 
-    const ipfs: Ipfs = await openIpfs({ dir: join(config.home, 'ipfs') })
+    const networked = config.ipfsListen.length > 0 || config.ipfsPeers.length > 0
+    const ipfs: Ipfs = await openIpfs({
+      dir: join(config.home, 'ipfs'),
+      network: networked ? { listen: config.ipfsListen.length > 0 ? config.ipfsListen : ['/ip4/127.0.0.1/tcp/0'], peers: config.ipfsPeers } : undefined,
+    })
     stops.push(() => ipfs.stop())
+    if (ipfs.network) log('info', `ipfs: peer ${ipfs.network.peerId} listening on ${ipfs.network.addrs().join(' ')}`)
     const mailer = config.smtpUrl === '' ? undefined : createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom })
     if (mailer) stops.push(() => mailer.close())
     const services: Services = { config, db, ipfs, ledger, nodeKey, log, mailer }
@@ -83,6 +94,9 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
     ledger.contracts = await ensureDeployment(services, { env, announce })
     await settleUnfinished(services)
     await settleAnchors(services)
+    const consortium = await startConsortium(services, { replicas: config.replicas })
+    services.consortium = consortium
+    stops.push(() => consortium.stop())
     if (mailer) {
       const worker = startMailWorker({ ...services, mailer }, { intervalMs: 2000 })
       stops.push(() => worker.stop())
@@ -122,7 +136,7 @@ function isAlive(pid: number): boolean {
   try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
 }
 
-interface DeploymentFile extends ContractAddresses { chainId: number; admin: Address }
+interface DeploymentFile extends ContractAddresses { chainId: number; admin: Address; joined?: boolean }
 
 /**
  * Contract addresses from `<home>/deployment.json`; on first start, creates the consortium
@@ -140,6 +154,7 @@ async function ensureDeployment(s: Services, { env, announce }: { env: NodeJS.Pr
     if (!d.consent) throw new AppError('LEDGER_UNAVAILABLE', { message: 'This home was deployed by an older version without the Consent contract; start a new home.' })
     return { registry: d.registry, recordLedger: d.recordLedger, consent: d.consent }
   }
+  if (s.config.registry !== '') return joinDeployment(s, path, { env, announce })
   if (await s.db.get(`SELECT 1 FROM accounts WHERE role = 'admin'`)) {
     throw new AppError('INTERNAL', { message: 'The admin exists but the contracts were never deployed (first start interrupted); remove the home directory and start again.' })
   }
@@ -150,12 +165,12 @@ async function ensureDeployment(s: Services, { env, announce }: { env: NodeJS.Pr
   try {
     const row = await s.db.get('SELECT keystore FROM accounts WHERE id = ?', created.account.id) as { keystore: string }
     const keys = decodeAccountSecrets(openKeystoreWithKey(JSON.parse(row.keystore), created.keys.keystoreKey))
+    await setMeta(s.db, FOLLOW_FROM, String(await s.ledger.client.getBlockNumber({ cacheTime: 0 })))
     const contracts = await deployContracts(s.ledger, { admin: keys.ledger })
     const file: DeploymentFile = { chainId: s.ledger.chainId, admin: keys.ledger.address, ...contracts }
-    writeFileSync(`${path}.tmp`, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 })
-    const fd = openSync(`${path}.tmp`, 'r'); fsyncSync(fd); closeSync(fd)
-    renameSync(`${path}.tmp`, path)
+    writeDeployment(path, file)
     announce([
+      `Consortium founded: registry ${contracts.registry} on chain ${s.ledger.chainId}`,
       `Consortium admin created: ${email}`,
       generated ? `Admin password (shown once, store it now): ${password}` : 'Admin password: from MEDLEDGER_ADMIN_PASSWORD',
       `Admin recovery code (shown once): ${created.recoveryCode}`,
@@ -165,6 +180,40 @@ async function ensureDeployment(s: Services, { env, announce }: { env: NodeJS.Pr
     await s.db.run('DELETE FROM accounts WHERE id = ?', created.account.id)
     throw err
   }
+}
+
+function writeDeployment(path: string, file: DeploymentFile): void {
+  writeFileSync(`${path}.tmp`, JSON.stringify(file, null, 2) + '\n', { mode: 0o600 })
+  const fd = openSync(`${path}.tmp`, 'r'); fsyncSync(fd); closeSync(fd)
+  renameSync(`${path}.tmp`, path)
+}
+
+/**
+ * First start of a node joining a consortium (`--registry`): its hospital's identity, the
+ * application for membership, and its local admin, who acts as the hospital's staff once admitted.
+ */
+async function joinDeployment(s: Services, path: string, { env, announce }: { env: NodeJS.ProcessEnv; announce: (t: string) => void }): Promise<ContractAddresses> {
+  const name = s.config.hospitalName || `Hospital ${s.config.registry.slice(0, 6)}`
+  const { contracts, hospital } = await joinConsortium(s, { registry: s.config.registry as Address, hospitalName: name })
+  const email = env.MEDLEDGER_ADMIN_EMAIL?.trim() || 'admin@medledger.local'
+  const generated = !env.MEDLEDGER_ADMIN_PASSWORD
+  const password = env.MEDLEDGER_ADMIN_PASSWORD || randomBytes(18).toString('base64url')
+  let created = await s.db.get<{ id: string; address: Address }>(`SELECT id, address FROM accounts WHERE role = 'admin' AND hospital_id = ?`, hospital.id)
+  let recoveryCode: string | undefined
+  if (!created) {
+    const r = await createAccount(s, { actor: undefined, role: 'admin', hospital: hospital.id, email, name: `${name} admin`, password })
+    created = { id: r.account.id, address: r.account.address }
+    recoveryCode = r.recoveryCode
+  }
+  writeDeployment(path, { chainId: s.ledger.chainId, admin: created.address, joined: true, ...contracts })
+  announce([
+    `Joined consortium ${contracts.registry} on chain ${s.ledger.chainId} as ${name} (hospital ${hospital.address}); waiting to be admitted.`,
+    `A member's admin admits it with: medledger hospital admit --address ${hospital.address} --name "${name}"`,
+    `Local admin: ${email}`,
+    generated && recoveryCode ? `Admin password (shown once, store it now): ${password}` : 'Admin password: from MEDLEDGER_ADMIN_PASSWORD',
+    ...(recoveryCode ? [`Admin recovery code (shown once): ${recoveryCode}`] : []),
+  ].join('\n'))
+  return contracts
 }
 
 /**

@@ -26,9 +26,11 @@ export type NotifyParams = NotificationFacts & {
  */
 export async function notify(s: Pick<Services, 'db' | 'config'>, params: NotifyParams): Promise<void> {
   const facts = checkFacts(params)
-  const recipient = await s.db.get('SELECT email, name, role FROM accounts WHERE id = ?', params.accountId) as
-    { email: string; name: string; role: PartyRole } | undefined
+  const recipient = await s.db.get('SELECT email, name, role, state FROM accounts WHERE id = ?', params.accountId) as
+    { email: string; name: string; role: PartyRole; state: string } | undefined
   if (!recipient) throw new AppError('UNKNOWN_ACCOUNT', { details: 'notification recipient' })
+  // Another member's user: its own node tells it, on seeing the same event on the ledger.
+  if (recipient.state === 'remote') return
   const by = await partyOf(s, params.by)
   const { subject, body } = renderNotification({ ...facts, recipient, by, baseUrl: uiBaseUrl(s.config) })
   await s.db.run('INSERT INTO outbox (account_id, to_address, kind, subject, body, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)', params.accountId, recipient.email, facts.kind, subject, body, s.config.smtpUrl === '' ? 'kept' : 'queued', Date.now())

@@ -1,4 +1,5 @@
 import { AppError, isAppError } from '../errors.ts'
+import { findParty } from '../consortium/directory.ts'
 import { findAccount, requireRole, type Actor } from '../accounts/account.ts'
 import { resolveAccess } from '../consent/resolve-access.ts'
 import { recordParties, toRecordView, type RecordRow, type RecordView } from './record.ts'
@@ -38,7 +39,7 @@ export async function listRecords(s: Services, { actor, patient, limit = 100, of
   } else if (patient === undefined) {
     candidates = await s.db.all(`${anchored} AND author_id = ? ORDER BY created_at DESC, record_id`, reader.account.id) as RecordRow[]
   } else {
-    const p = await findAccount(s.db, patient)
+    const p = await findParty(s, patient)
     if (!p || p.role !== 'patient') throw new AppError('UNKNOWN_PATIENT')
     // Beyond their own uploads, a doctor sees what a grant, share or break-glass opened to them;
     // whether each is still live is the chain's answer, asked per record below.

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { publicKeyOf } from '../consortium/directory.ts'
 import { bytesToHex, toHex, type Address, type Hex } from 'viem'
 import { encryptStream, generateDataKey, type CipherSuite } from '../crypto/stream.ts'
 import { generateRecordId } from '../crypto/tokens.ts'
@@ -64,12 +65,13 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
   ]
   // Doctors holding a live grant to all of this patient's records get this record's key too;
   // the chain still decides at each read whether their grant is live.
-  const grantees = await s.db.all(`SELECT DISTINCT a.address, a.key_scheme, a.public_key FROM access_requests r JOIN accounts a ON a.id = r.requester_id
+  const grantees = await s.db.all(`SELECT DISTINCT a.id, a.address, a.key_scheme, a.public_key FROM access_requests r JOIN accounts a ON a.id = r.requester_id
     WHERE r.patient_id = ? AND r.status = 'approved' AND r.granted_record_ids IS NULL AND r.expires_at > ?`, patient.id, Math.floor(Date.now() / 1000)) as
-    { address: Address; key_scheme: KeyScheme; public_key: Buffer }[]
+    { id: string; address: Address; key_scheme: KeyScheme; public_key: Buffer }[]
   for (const g of grantees) {
     if (g.address.toLowerCase() === doctor.account.address.toLowerCase()) continue
-    recipients.push({ to: g.address, for: 'grantee', scheme: g.key_scheme, publicKey: new Uint8Array(g.public_key) })
+    // A doctor of another member hospital: its key comes from its node, checked against the ledger.
+    recipients.push({ to: g.address, for: 'grantee', scheme: g.key_scheme, publicKey: await publicKeyOf(s, g, p.signal) })
   }
   const onChain = await readKeyDigests(s.ledger, { accounts: [recipients[0].to, recipients[1].to, ...recipients.slice(3).map((r) => r.to)], hospitals: [recipients[2].to] })
   const expected = [onChain.accounts[0], onChain.accounts[1], onChain.hospitals[0], ...onChain.accounts.slice(2)]

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { createHospital, voteOnHospital } from '../../accounts/create-hospital.ts'
+import { admitHospital } from '../../consortium/admit.ts'
 import { toHospital, type HospitalRow } from '../../accounts/hospital.ts'
 import { parseKeyScheme } from '../../crypto/key-wrap.ts'
 import { actorOf } from '../build-app.ts'
@@ -26,9 +27,31 @@ export async function hospitalRoutes(app: FastifyInstance, { services }: { servi
     return reply.status(201).send(hospital)
   })
 
+  app.post('/hospitals/admit', {
+    schema: {
+      tags: ['hospitals'],
+      summary: 'Admit a hospital that applied from its own node (medledger start --registry): the consortium admin adds it while there is one member; after that this opens the vote and casts this node\'s hospital\'s vote.',
+      body: {
+        type: 'object',
+        required: ['address', 'name'],
+        additionalProperties: false,
+        properties: { address: { type: 'string', maxLength: 42 }, name: { type: 'string', minLength: 1, maxLength: 200 } },
+      },
+      response: {
+        200: { type: 'object', properties: { address: { type: 'string' }, name: { type: 'string' }, admitted: { type: 'boolean' } } },
+        ...errors(400, 401, 403, 404, 409, 502, 503),
+      },
+    },
+  }, async (req) => {
+    const body = req.body as { address: string; name: string }
+    const result = await admitHospital(services, { actor: actorOf(req), address: body.address, name: body.name })
+    await services.consortium?.refresh().catch(() => {})
+    return result
+  })
+
   app.get('/hospitals', { schema: { tags: ['hospitals'], summary: 'List the admitted hospitals.', response: { 200: { type: 'object', properties: { hospitals: { type: 'array', items: hospitalSchema } } }, ...errors(401) } } }, async (req) => {
     actorOf(req)
-    const rows = await services.db.all(`SELECT * FROM hospitals WHERE state IN ('active', 'proposed') ORDER BY created_at`) as HospitalRow[]
+    const rows = await services.db.all(`SELECT * FROM hospitals WHERE state IN ('active', 'proposed', 'remote', 'applied') ORDER BY created_at`) as HospitalRow[]
     return { hospitals: rows.map(toHospital) }
   })
 

@@ -27,6 +27,22 @@ export async function statusRoutes(app: FastifyInstance, { services }: { service
             journalBacklog: { type: 'integer' },
             ipfsBytes: { type: 'integer', description: 'Bytes of IPFS blocks on this node\'s disk (recounted at most every 30 s).' },
             version: { type: 'string' },
+            registry: { type: 'string' },
+            hospitalAddress: { type: ['string', 'null'], description: 'The hospital this node serves.' },
+            admitted: { type: 'boolean', description: 'Whether that hospital is a member of the consortium.' },
+            ipfsPeerId: { type: ['string', 'null'] },
+            ipfsAddrs: { type: 'array', items: { type: 'string' }, description: 'Multiaddrs other members dial.' },
+            peers: { type: 'array', items: { type: 'string' }, description: 'Peer ids connected now.' },
+            follow: {
+              type: 'object',
+              description: 'The ledger follower: last block applied, the head, and the lag between them.',
+              properties: { lastBlock: { type: 'integer' }, headBlock: { type: 'integer' }, lagBlocks: { type: 'integer' }, error: { type: ['string', 'null'] } },
+            },
+            replication: {
+              type: ['object', 'null'],
+              description: 'Records this node keeps for other members: pending (not fetched yet), pinned, failing (retrying); replicas = R.',
+              properties: { pending: { type: 'integer' }, pinned: { type: 'integer' }, failing: { type: 'integer' }, replicas: { type: 'integer' } },
+            },
           },
         },
         ...errors(503),
@@ -47,6 +63,7 @@ export async function statusRoutes(app: FastifyInstance, { services }: { service
       journalBacklog: await journalBacklog(ledger),
       ipfsBytes: await storeSize(services.ipfs.dir),
       version: '0.1.0',
+      ...(services.consortium ? await services.consortium.status() : {}),
     }
   })
 

@@ -52,6 +52,10 @@ export async function statusCommand(c: Common): Promise<void> {
     `registry   ${st.contracts.registry}`,
     `ledger     ${st.contracts.recordLedger}`,
     `records    ${st.records}   hospitals ${st.hospitals}   accounts ${st.accounts}   journal backlog ${st.journalBacklog}`,
+    ...(st.hospitalAddress ? [`hospital   ${st.hospitalAddress} (${st.admitted ? 'admitted' : 'waiting to be admitted'})`] : []),
+    ...(st.ipfsPeerId ? [`ipfs       ${st.ipfsPeerId}  peers ${(st.peers as string[]).length}  ${(st.ipfsAddrs as string[]).join(' ')}`] : []),
+    ...(st.follow ? [`follower   block ${(st.follow as { lastBlock: number }).lastBlock}, ${(st.follow as { lagBlocks: number }).lagBlocks} behind`] : []),
+    ...(st.replication ? [`replicas   ${(st.replication as { pinned: number }).pinned} pinned, ${(st.replication as { pending: number }).pending} pending (R=${(st.replication as { replicas: number }).replicas})`] : []),
   ].join('\n'))
 }
 
@@ -61,9 +65,15 @@ export async function hospitalCreate(c: Common, { name, 'key-scheme': keyScheme 
   c.out.result(h, () => `Hospital ${h.name}: id ${h.id}, ledger address ${h.address}`)
 }
 
+export async function hospitalAdmit(c: Common, { address, name }: { address?: string; name?: string }): Promise<void> {
+  if (!address || !name) throw new CliError('USAGE', 'hospital admit needs --address ADDR --name N', 2)
+  const r = await session(c).json<{ address: string; name: string; admitted: boolean }>('POST', '/hospitals/admit', { address, name })
+  c.out.result(r, () => r.admitted ? `${r.name} (${r.address}) is a member of the consortium.` : `Voted to admit ${r.name} (${r.address}); the other members' votes decide (medledger hospital vote ${r.address} --approve).`)
+}
+
 export async function hospitalList(c: Common): Promise<void> {
-  const { hospitals } = await session(c).json<{ hospitals: { id: string; name: string; address: string }[] }>('GET', '/hospitals')
-  c.out.result({ hospitals }, () => hospitals.map((h) => `${h.id}  ${h.address}  ${h.name}`).join('\n') || 'No hospitals.')
+  const { hospitals } = await session(c).json<{ hospitals: { id: string; name: string; address: string; status: string }[] }>('GET', '/hospitals')
+  c.out.result({ hospitals }, () => hospitals.map((h) => `${h.id}  ${h.address}  ${h.name}${h.status === 'active' ? '' : `  (${h.status})`}`).join('\n') || 'No hospitals.')
 }
 
 export async function userCreate(c: Common, f: { role?: string; hospital?: string; email?: string; name?: string; 'key-scheme'?: string }): Promise<void> {

@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto'
+import type { Address } from 'viem'
+import { readApplication } from '../ledger/consortium.ts'
+import { addHospital } from '../ledger/add-hospital.ts'
+import { readIsMember, readMemberCount, sendHospitalProposal, sendHospitalVote } from '../ledger/registry-actions.ts'
+import { keySchemeFromId } from '../crypto/key-wrap.ts'
+import { requireKeys, requireRole, type Actor } from '../accounts/account.ts'
+import { unlockHospital } from '../accounts/hospital-keys.ts'
+import { checkName } from '../accounts/create-hospital.ts'
+import { AppError } from '../errors.ts'
+import { isAddress } from './directory.ts'
+import { nodeHospital } from './node-hospital.ts'
+import type { Services } from '../services.ts'
+
+export interface AdmitResult {
+  address: Address
+  name: string
+  /** True once the hospital is a member; false while the members' vote is open. */
+  admitted: boolean
+}
+
+/**
+ * Admits a hospital that applied for membership from its own node (`medledger start --registry`):
+ * while the consortium has at most one member the consortium admin adds it; after that it is a
+ * vote — this opens the proposal and, when this node's hospital is a member, casts its vote for
+ * it. The key scheme and emergency-key digest are the ones the candidate applied with.
+ * @throws AppError FORBIDDEN, VALIDATION_FAILED, NO_APPLICATION, HOSPITAL_VOTE_REQUIRED, LEDGER_*
+ */
+export async function admitHospital(s: Services, { actor, address, name, signal }: { actor: Actor | undefined; address: string; name: string; signal?: AbortSignal }): Promise<AdmitResult> {
+  const who = requireRole(actor, 'admin', 'staff')
+  if (!isAddress(address)) throw new AppError('VALIDATION_FAILED', { message: 'A hospital is named by its ledger address (0x and 40 hexadecimal characters).' })
+  const candidate = address.toLowerCase() as Address
+  const cleanName = checkName(name)
+  if (await readIsMember(s.ledger, candidate)) throw new AppError('HOSPITAL_EXISTS')
+  const application = await readApplication(s.ledger, candidate)
+  if (application === null) throw new AppError('NO_APPLICATION')
+  const onChain = { hospital: candidate, keyScheme: application.keyScheme, emergencyKey: application.emergencyKey }
+
+  const home = await nodeHospital(s)
+  const memberHospital = home && home.state === 'active' && home.sealed_secrets !== '' ? home : undefined
+  // The founding node's admin holds the consortium admin role; a joined node's admin does not.
+  const consortiumAdmin = who.account.role === 'admin' && who.account.hospitalId === null
+  const members = await readMemberCount(s.ledger)
+  await s.db.run(`INSERT INTO hospitals (id, name, address, key_scheme, emergency_public_key, sealed_secrets, state, tx_hash, created_at)
+    VALUES (?, ?, ?, ?, ?, '', 'proposed', NULL, ?) ON CONFLICT (address) DO UPDATE SET name = excluded.name`,
+  randomUUID(), cleanName, candidate, keySchemeFromId(application.keyScheme), Buffer.alloc(0), Date.now())
+
+  if (members <= 1) {
+    if (!consortiumAdmin) throw new AppError('FORBIDDEN', { message: 'While the consortium has one member, its admin admits the next hospital.' })
+    const receipt = await addHospital(s.ledger, { admin: requireKeys(who).ledger, ...onChain, signal })
+    await s.db.run(`UPDATE hospitals SET state = 'remote', tx_hash = ? WHERE address = ?`, receipt.transactionHash, candidate)
+    return { address: candidate, name: cleanName, admitted: true }
+  }
+  if (!consortiumAdmin && !memberHospital) throw new AppError('HOSPITAL_VOTE_REQUIRED')
+  const proposer = consortiumAdmin ? requireKeys(who).ledger : (await unlockHospital(s, memberHospital!.id)).keys.ledger
+  const proposal = await s.ledger.client.readContract({ address: s.ledger.contracts.registry, abi: (await import('../ledger/abis.ts')).registryAbi, functionName: 'proposalOf', args: [candidate] })
+  if (Number(proposal.kind) === 0) await sendHospitalProposal(s.ledger, proposer, onChain, signal)
+  if (memberHospital) {
+    const voted = await s.ledger.client.readContract({ address: s.ledger.contracts.registry, abi: (await import('../ledger/abis.ts')).registryAbi, functionName: 'hasVoted', args: [candidate, memberHospital.address as Address] })
+    if (!voted) await sendHospitalVote(s.ledger, (await unlockHospital(s, memberHospital.id)).keys.ledger, candidate, true, signal)
+  }
+  const admitted = await readIsMember(s.ledger, candidate)
+  if (admitted) await s.db.run(`UPDATE hospitals SET state = 'remote' WHERE address = ? AND state = 'proposed'`, candidate)
+  return { address: candidate, name: cleanName, admitted }
+}

@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto'
+import { hexToBytes, type Address, type Hex } from 'viem'
+import { registryAbi } from '../ledger/abis.ts'
+import { toLedgerError } from '../ledger/send-transaction.ts'
+import { keySchemeFromId } from '../crypto/key-wrap.ts'
+import { getRawBlockVerified } from '../storage/raw-block.ts'
+import { cidFromDigest } from '../storage/read-verified.ts'
+import { AppError, isAppError } from '../errors.ts'
+import type { AccountRow, Role } from '../accounts/account.ts'
+import type { HospitalRow } from '../accounts/hospital.ts'
+import type { Services } from '../services.ts'
+
+// A node knows its own hospital's people by name. People of other member hospitals it knows
+// only as the ledger does: an address, a role, a hospital and the digest of a public key. Such
+// parties are mirrored into the same tables as local ones (state `remote`, no keystore, no
+// mailbox: the `.invalid` top-level domain can never deliver), so that every consent flow works
+// the same whoever is on the other side, and nothing personal crosses between hospitals.
+
+const chainRoles: Record<number, Role> = { 1: 'staff', 2: 'doctor', 3: 'patient' }
+const addressPattern = /^0x[0-9a-fA-F]{40}$/
+
+/** How long a public key may take to arrive from the peer that published it. */
+const KEY_FETCH_MS = 15_000
+
+export function shortAddress(address: string): string {
+  return `${address.slice(0, 6)}…${address.slice(-4)}`
+}
+
+export function isAddress(ref: string): ref is Address {
+  return addressPattern.test(ref.trim())
+}
+
+/** The hospital row for a member hospital's address, mirrored from the chain when not known here. */
+export async function ensureHospital(s: Pick<Services, 'db' | 'ledger'>, address: Address, name?: string): Promise<HospitalRow> {
+  const a = address.toLowerCase()
+  const known = await s.db.get<HospitalRow>('SELECT * FROM hospitals WHERE address = ?', a)
+  if (known) {
+    if (name !== undefined && known.state === 'remote' && known.name !== name) {
+      await s.db.run('UPDATE hospitals SET name = ? WHERE id = ?', name, known.id)
+      return { ...known, name }
+    }
+    return known
+  }
+  const h = await read<{ member: boolean; keyScheme: number }>(s, 'hospitalOf', [a])
+  if (!h.member) throw new AppError('UNKNOWN_HOSPITAL')
+  const row: HospitalRow = {
+    id: randomUUID(),
+    name: name ?? `Hospital ${shortAddress(a)}`,
+    address: a,
+    key_scheme: keySchemeFromId(h.keyScheme),
+    emergency_public_key: Buffer.alloc(0),
+    sealed_secrets: '',
+    state: 'remote',
+    tx_hash: null,
+    created_at: Date.now(),
+  }
+  await s.db.run(`INSERT INTO hospitals (id, name, address, key_scheme, emergency_public_key, sealed_secrets, state, tx_hash, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (address) DO NOTHING`,
+  row.id, row.name, row.address, row.key_scheme, row.emergency_public_key, row.sealed_secrets, row.state, row.tx_hash, row.created_at)
+  return (await s.db.get<HospitalRow>('SELECT * FROM hospitals WHERE address = ?', a))!
+}
+
+/**
+ * The account row for a ledger address: the local account when this node holds it, else a
+ * `remote` mirror of the registered account (created on first use).
+ * @throws AppError UNKNOWN_ACCOUNT when the address is not registered on the ledger
+ */
+export async function ensureAccount(s: Pick<Services, 'db' | 'ledger'>, address: Address): Promise<AccountRow> {
+  const a = address.toLowerCase()
+  const known = await s.db.get<AccountRow>('SELECT * FROM accounts WHERE address = ?', a)
+  if (known) return known
+  const acc = await read<{ role: number; status: number; keyScheme: number; hospital: Address }>(s, 'accountOf', [a])
+  const role = chainRoles[acc.role]
+  if (!role) throw new AppError('UNKNOWN_ACCOUNT')
+  const hospital = await ensureHospital(s, acc.hospital)
+  const label = role === 'doctor' ? 'Doctor' : role === 'patient' ? 'Patient' : 'Staff'
+  const row: AccountRow = {
+    id: randomUUID(),
+    email: `${a}@ledger.invalid`,
+    name: `${label} ${shortAddress(a)} at ${hospital.name}`,
+    role,
+    hospital_id: hospital.id,
+    address: a,
+    key_scheme: keySchemeFromId(acc.keyScheme),
+    public_key: Buffer.alloc(0),
+    keystore: '',
+    state: 'remote',
+    tx_hash: null,
+    created_at: Date.now(),
+  }
+  await s.db.run(`INSERT INTO accounts (id, email, name, role, hospital_id, address, key_scheme, public_key, keystore, state, tx_hash, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (address) DO NOTHING`,
+  row.id, row.email, row.name, row.role, row.hospital_id, row.address, row.key_scheme, row.public_key, row.keystore, row.state, row.tx_hash, row.created_at)
+  return (await s.db.get<AccountRow>('SELECT * FROM accounts WHERE address = ?', a))!
+}
+
+/**
+ * A patient or doctor by id, e-mail or ledger address; a ledger address of another hospital's
+ * account is mirrored from the chain. Only accounts that are active here or registered on the
+ * ledger are returned.
+ */
+export async function findParty(s: Pick<Services, 'db' | 'ledger'>, ref: string): Promise<AccountRow | undefined> {
+  const r = ref.trim()
+  const column = r.includes('@') ? 'email' : isAddress(r) ? 'address' : 'id'
+  const local = await s.db.get<AccountRow>(`SELECT * FROM accounts WHERE ${column} = ? AND state IN ('active', 'remote')`, column === 'id' ? r : r.toLowerCase())
+  if (local || column !== 'address') return local
+  try {
+    return await ensureAccount(s, r as Address)
+  } catch (err) {
+    if (isAppError(err, 'UNKNOWN_ACCOUNT') || isAppError(err, 'UNKNOWN_HOSPITAL')) return undefined
+    throw err
+  }
+}
+
+/**
+ * An account's public encryption key: the local copy, or for a remote account the block its
+ * node published in IPFS, fetched by the digest the Registry holds (so it is the registered key
+ * or nothing), then kept.
+ * @throws AppError RECORD_UNAVAILABLE when no peer serves it in time, PUBLIC_KEY_MISMATCH
+ */
+export async function publicKeyOf(s: Pick<Services, 'db' | 'ledger' | 'ipfs'>, row: Pick<AccountRow, 'id' | 'address' | 'public_key'>, signal?: AbortSignal): Promise<Uint8Array> {
+  if (row.public_key.length > 0) return new Uint8Array(row.public_key)
+  const digest = await read<Hex>(s, 'encryptionKeyOf', [row.address])
+  if (/^0x0+$/.test(digest)) throw new AppError('PUBLIC_KEY_MISMATCH', { details: 'no key registered' })
+  const timeout = AbortSignal.timeout(KEY_FETCH_MS)
+  const key = await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(digest), 'raw'), { signal: signal ? AbortSignal.any([signal, timeout]) : timeout })
+    .catch((cause: unknown) => {
+      if (isAppError(cause)) throw cause
+      throw new AppError('RECORD_UNAVAILABLE', { cause, details: `public key of ${row.address} not served by any peer` })
+    })
+  await s.db.run('UPDATE accounts SET public_key = ? WHERE id = ?', Buffer.from(key), row.id)
+  return key
+}
+
+async function read<T>(s: Pick<Services, 'ledger'>, functionName: string, args: readonly unknown[]): Promise<T> {
+  try {
+    return (await s.ledger.client.readContract({ address: s.ledger.contracts.registry, abi: registryAbi, functionName, args } as never)) as T
+  } catch (err) {
+    throw toLedgerError(err, registryAbi)
+  }
+}

@@ -1,0 +1,162 @@
+import { hexToBytes, type Address, type Hex } from 'viem'
+import { getRawBlockVerified } from '../storage/raw-block.ts'
+import { cidFromDigest } from '../storage/read-verified.ts'
+import { purposeNames } from '../ledger/purposes.ts'
+import { releaseEmergency } from '../consent/emergency.ts'
+import { ensureAccount, ensureHospital } from './directory.ts'
+import type { LedgerEvent } from './follower.ts'
+import type { Replicator } from './replicator.ts'
+import type { Services } from '../services.ts'
+
+const zero = `0x${'0'.repeat(64)}`
+const zeroAddress = `0x${'0'.repeat(40)}`
+const GRANT_FETCH_MS = 20_000
+
+/**
+ * What a node does with the consortium's events. Every handler is idempotent: it checks what the
+ * node already holds before writing, so a replayed chunk changes nothing.
+ *  - RecordAnchored: any member's record is known here (pseudonymous facts only) and kept when it
+ *    falls to this node;
+ *  - AccessRequested for a patient of this node: the patient sees the request;
+ *  - AccessApproved / Denied / Revoked on a request made from this node: the doctor sees it;
+ *  - EmergencyDeclared on a patient of this node: the patient's hospital releases the keys;
+ *  - EmergencyKeyReleased on a break-glass declared from this node: the doctor can read;
+ *  - Shared to an account of this node, or by token: this node can serve it;
+ *  - Registry membership and node-info changes: the peer set and replica placement follow.
+ */
+export function consortiumHandlers(s: Services, { replicator, onMembership }: { replicator?: Replicator; onMembership: () => Promise<void> }) {
+  const local = async (address: string, role?: string) => s.db.get<{ id: string; hospital_id: string | null }>(
+    `SELECT id, hospital_id FROM accounts WHERE address = ? AND state = 'active'${role ? ' AND role = ?' : ''}`, ...(role ? [address.toLowerCase(), role] : [address.toLowerCase()]))
+
+  async function grantRecordIds(envelopes: Hex): Promise<Hex[]> {
+    const bytes = await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(envelopes), 'raw'), { signal: AbortSignal.timeout(GRANT_FETCH_MS) })
+    const obj = JSON.parse(Buffer.from(bytes).toString('utf8')) as { keys?: { recordId: Hex }[] }
+    return (obj.keys ?? []).map((k) => k.recordId.toLowerCase() as Hex)
+  }
+
+  return async (event: LedgerEvent): Promise<void> => {
+    const e = event as LedgerEvent & { eventName: string; args: Record<string, unknown> }
+    const a = e.args
+    switch (e.eventName) {
+      case 'RecordAnchored': {
+        const recordId = (a.recordId as Hex).toLowerCase() as Hex
+        const hospital = a.hospital as Address
+        const known = await s.db.get('SELECT 1 AS x FROM records WHERE record_id = ?', recordId)
+        if (!known) {
+          const patient = await ensureAccount(s, a.patient as Address)
+          const author = await ensureAccount(s, a.author as Address)
+          const h = await ensureHospital(s, hospital)
+          const block = await s.ledger.client.getBlock({ blockNumber: BigInt(e.blockNumber) })
+          await s.db.run(`INSERT INTO records (record_id, patient_id, author_id, hospital_id, digest, envelopes, suite, stored_bytes, state, tx_hash, block_number, anchored_at, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 0, 'anchored', ?, ?, ?, ?) ON CONFLICT (record_id) DO NOTHING`,
+          recordId, patient.id, author.id, h.id, (a.digest as Hex).toLowerCase(), (a.envelopes as Hex).toLowerCase(), 'aes-256-gcm',
+          e.transactionHash, e.blockNumber, Number(block.timestamp), Number(block.timestamp) * 1000)
+          if (patient.state === 'active') await s.notify?.({ accountId: patient.id, kind: 'record-added', by: { accountId: author.id } })
+        }
+        await replicator?.consider({ record_id: recordId, hospital })
+        return
+      }
+      case 'AccessRequested': {
+        const requestId = (a.requestId as Hex).toLowerCase()
+        if (await s.db.get('SELECT 1 AS x FROM access_requests WHERE request_id = ?', requestId)) return
+        const patient = await local(a.patient as string, 'patient')
+        if (!patient) return
+        const requester = await ensureAccount(s, a.requester as Address)
+        const hospital = requester.hospital_id ? await s.db.get<{ name: string }>('SELECT name FROM hospitals WHERE id = ?', requester.hospital_id) : undefined
+        const purposeCode = Number(a.purpose)
+        const scope = (a.scope as Hex).toLowerCase()
+        const mine = await s.db.all<{ record_id: Hex }>(`SELECT record_id FROM records WHERE patient_id = ? AND state = 'anchored'`, patient.id)
+        // The chain holds only the hash of the requested record ids: match it against this patient's records.
+        const { scopeOf } = await import('../consent/access-requests.ts')
+        let recordIds: Hex[] | null = null
+        if (scope !== zero) {
+          const single = mine.find((r) => scopeOf([r.record_id]) === scope)
+          recordIds = single ? [single.record_id] : scopeOf(mine.map((r) => r.record_id)) === scope ? mine.map((r) => r.record_id) : []
+        }
+        await s.db.run(`INSERT INTO access_requests (request_id, requester_id, patient_id, record_ids, purpose_code, purpose, duration_s, status, request_tx, created_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (request_id) DO NOTHING`,
+        requestId, requester.id, patient.id, recordIds && JSON.stringify(recordIds), purposeCode,
+        `${purposeNames[purposeCode] ?? 'other'} — the details stay with ${hospital?.name ?? 'the requesting hospital'}`,
+        Number(a.duration), e.transactionHash, Date.now())
+        await s.notify?.({ accountId: patient.id, kind: 'access-requested', by: { accountId: requester.id }, recordCount: recordIds?.length ?? 'all', durationSeconds: Number(a.duration) })
+        return
+      }
+      case 'AccessApproved':
+      case 'AccessDenied':
+      case 'AccessRevoked': {
+        const requestId = (a.requestId as Hex).toLowerCase()
+        const row = await s.db.get<{ status: string; record_ids: string | null; requester_id: string }>(
+          `SELECT q.status, q.record_ids, q.requester_id FROM access_requests q JOIN accounts d ON d.id = q.requester_id
+           WHERE q.request_id = ? AND d.state = 'active'`, requestId)
+        if (!row) return
+        if (e.eventName === 'AccessApproved' && row.status === 'pending') {
+          const scope = (a.scope as Hex).toLowerCase()
+          const envelopes = (a.envelopes as Hex).toLowerCase() as Hex
+          const granted = scope === zero ? row.record_ids : JSON.stringify(await grantRecordIds(envelopes))
+          await s.db.run(`UPDATE access_requests SET status = 'approved', granted_record_ids = ?, expires_at = ?, envelopes = ?, decision_tx = ?, decided_at = ?
+            WHERE request_id = ? AND status = 'pending'`, granted, Number(a.expiresAt), envelopes, e.transactionHash, Date.now(), requestId)
+        } else if (e.eventName === 'AccessDenied' && row.status === 'pending') {
+          await s.db.run(`UPDATE access_requests SET status = 'denied', decision_tx = ?, decided_at = ? WHERE request_id = ? AND status = 'pending'`, e.transactionHash, Date.now(), requestId)
+        } else if (e.eventName === 'AccessRevoked' && row.status === 'approved') {
+          await s.db.run(`UPDATE access_requests SET status = 'revoked' WHERE request_id = ? AND status = 'approved'`, requestId)
+        }
+        return
+      }
+      case 'EmergencyDeclared': {
+        const emergencyId = (a.emergencyId as Hex).toLowerCase() as Hex
+        const existing = await s.db.get<{ envelopes: string | null }>('SELECT envelopes FROM emergencies WHERE emergency_id = ?', emergencyId)
+        const patient = await local(a.patient as string, 'patient')
+        if (!existing) {
+          if (!patient) return
+          const doctor = await ensureAccount(s, a.doctor as Address)
+          await s.db.run(`INSERT INTO emergencies (emergency_id, doctor_id, patient_id, reason, expires_at, declare_tx, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (emergency_id) DO NOTHING`, emergencyId, doctor.id, patient.id, 'Stated at the declaring hospital (its keyed hash is on the ledger).',
+          Number(a.expiresAt), e.transactionHash, Date.now())
+        }
+        // The patient's hospital releases the keys, whichever node the doctor declared it from.
+        if (patient && (existing?.envelopes ?? null) === null) await releaseEmergency(s, emergencyId)
+        return
+      }
+      case 'EmergencyKeyReleased': {
+        await s.db.run('UPDATE emergencies SET envelopes = ?, release_tx = ? WHERE emergency_id = ? AND envelopes IS NULL',
+          (a.envelopes as Hex).toLowerCase(), e.transactionHash, (a.emergencyId as Hex).toLowerCase())
+        return
+      }
+      case 'Shared': {
+        const shareId = (a.shareId as Hex).toLowerCase()
+        if (await s.db.get('SELECT 1 AS x FROM shares WHERE share_id = ?', shareId)) return
+        const tokenHash = (a.tokenHash as Hex).toLowerCase()
+        const grantee = (a.grantee as string).toLowerCase()
+        const granteeRow = grantee === zeroAddress ? undefined : await local(grantee)
+        if (tokenHash === zero && !granteeRow) return
+        const patient = await ensureAccount(s, a.patient as Address)
+        const envelopes = (a.envelopes as Hex).toLowerCase() as Hex
+        await s.db.run(`INSERT INTO shares (share_id, patient_id, grantee_id, token_hash, record_ids, expires_at, once, envelopes, tx_hash, created_at)
+          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (share_id) DO NOTHING`,
+        shareId, patient.id, granteeRow?.id ?? null, tokenHash === zero ? null : tokenHash.slice(2), JSON.stringify(await grantRecordIds(envelopes)),
+        Number(a.expiresAt), a.once ? 1 : 0, envelopes, e.transactionHash, Date.now())
+        return
+      }
+      case 'ShareRevoked':
+        await s.db.run('UPDATE shares SET revoked_at = ? WHERE share_id = ? AND revoked_at IS NULL', Date.now(), (a.shareId as Hex).toLowerCase())
+        return
+      case 'ShareTokenUsed':
+        await s.db.run('UPDATE shares SET used_at = ? WHERE share_id = ? AND used_at IS NULL', Date.now(), (a.shareId as Hex).toLowerCase())
+        return
+      case 'HospitalAdded':
+      case 'HospitalRemoved':
+      case 'NodeInfoSet': {
+        const address = (a.hospital as string).toLowerCase() as Address
+        if (e.eventName === 'HospitalRemoved') {
+          await s.db.run(`UPDATE hospitals SET state = 'removed' WHERE address = ? AND state = 'remote'`, address)
+        } else {
+          const own = await s.db.get('SELECT 1 AS x FROM hospitals WHERE address = ? AND sealed_secrets <> \'\'', address)
+          if (!own) await ensureHospital(s, address, e.eventName === 'NodeInfoSet' && typeof a.name === 'string' && a.name !== '' ? a.name : undefined).catch(() => undefined)
+        }
+        await onMembership()
+        return
+      }
+      default:
+    }
+  }
+}

@@ -1,0 +1,153 @@
+import { bytesToHex, type Address } from 'viem'
+import { getMeta } from '../db/open-database.ts'
+import { FOLLOW_FROM, nodeHospital } from './node-hospital.ts'
+import { hashSha256 } from '../crypto/hashes.ts'
+import { readMembers, sendNodeInfo } from '../ledger/consortium.ts'
+import { readIsMember } from '../ledger/registry-actions.ts'
+import { registerAccount } from '../ledger/register-account.ts'
+import { registryAbi } from '../ledger/abis.ts'
+import { keySchemeId } from '../crypto/key-wrap.ts'
+import { unlockHospital } from '../accounts/hospital-keys.ts'
+import { startFollower, type Follower, type FollowerStatus } from './follower.ts'
+import { startReplicator, type MemberNode, type Replicator, type ReplicationStatus } from './replicator.ts'
+import { consortiumHandlers } from './ledger-events.ts'
+import type { AccountRow } from '../accounts/account.ts'
+import type { HospitalRow } from '../accounts/hospital.ts'
+import type { Services } from '../services.ts'
+
+export interface ConsortiumStatus {
+  registry: Address
+  /** The hospital this node serves (its own ledger identity), when it has one. */
+  hospitalAddress: Address | null
+  /** Whether that hospital is a member of the consortium. */
+  admitted: boolean
+  ipfsPeerId: string | null
+  /** Multiaddrs other members dial to reach this node's IPFS. */
+  ipfsAddrs: string[]
+  /** Peer ids this node is connected to. */
+  peers: string[]
+  follow: FollowerStatus
+  replication: ReplicationStatus | null
+}
+
+export interface Consortium {
+  status(): Promise<ConsortiumStatus>
+  /** Re-reads the member list now (after an admission or a vote, instead of waiting for the event). */
+  refresh(): Promise<void>
+  follower: Follower
+  stop(): Promise<void>
+}
+
+/** The libp2p peer id at the end of a multiaddr (`…/p2p/<id>`), or null. */
+export function peerIdOf(addr: string): string | null {
+  const m = /\/p2p\/([^/]+)$/.exec(addr)
+  return m ? m[1] : null
+}
+
+/**
+ * Runs this node's part in the consortium: follows the ledger's events from where it stopped,
+ * keeps its share of the members' records (when peered), finishes its hospital's admission
+ * once the members admit it (registers the local admin as the hospital's staff, publishes the
+ * node's IPFS addresses), and keeps the IPFS allow-list equal to the admitted members' nodes.
+ */
+export async function startConsortium(s: Services, { replicas }: { replicas: number }): Promise<Consortium> {
+  const network = s.ipfs.network
+  const replicator: Replicator | undefined = network ? startReplicator(s, { replicas, peerId: network.peerId }) : undefined
+  let refreshing: Promise<void> | undefined
+  let again = false
+
+  async function finishAdmission(h: HospitalRow): Promise<void> {
+    if (!(await readIsMember(s.ledger, h.address as Address))) return
+    await s.db.run(`UPDATE hospitals SET state = 'active' WHERE id = ? AND state = 'applied'`, h.id)
+    s.log('info', `consortium: ${h.name} (${h.address}) was admitted`)
+  }
+
+  /** The node's admin acts for its hospital as staff, registered from the hospital's own key (once). */
+  async function registerAdmins(): Promise<void> {
+    const h = await nodeHospital(s)
+    if (!h || h.state !== 'active' || h.sealed_secrets === '') return
+    const admins = await s.db.all<AccountRow>(`SELECT * FROM accounts WHERE role = 'admin' AND hospital_id = ? AND state = 'active'`, h.id)
+    for (const admin of admins) {
+      const onChain = await s.ledger.client.readContract({ address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'accountOf', args: [admin.address as Address] })
+      if (Number(onChain.role) !== 0) continue
+      await registerAccount(s.ledger, {
+        registrar: (await unlockHospital(s, h.id)).keys.ledger,
+        account: admin.address as Address,
+        role: 'staff',
+        hospital: h.address as Address,
+        keyScheme: keySchemeId(admin.key_scheme),
+        encryptionKey: bytesToHex(hashSha256(new Uint8Array(admin.public_key))),
+      })
+      s.log('info', `consortium: ${admin.email} registered as staff of ${h.name}`)
+    }
+  }
+
+  async function publishNodeInfo(members: Awaited<ReturnType<typeof readMembers>>): Promise<void> {
+    if (!network) return
+    const addrs = network.addrs().slice(0, 8)
+    const own = await s.db.all<HospitalRow>(`SELECT * FROM hospitals WHERE state = 'active' AND sealed_secrets <> ''`)
+    for (const h of own) {
+      const m = members.find((x) => x.address.toLowerCase() === h.address)
+      if (!m) continue
+      if (m.name === h.name && m.addrs.length === addrs.length && m.addrs.every((x, i) => x === addrs[i])) continue
+      const { keys } = await unlockHospital(s, h.id)
+      await sendNodeInfo(s.ledger, keys.ledger, { name: h.name, addrs })
+    }
+  }
+
+  async function refreshOnce(): Promise<void> {
+    const applied = await s.db.all<HospitalRow>(`SELECT * FROM hospitals WHERE state = 'applied'`)
+    for (const h of applied) await finishAdmission(h)
+    await registerAdmins()
+    let members = await readMembers(s.ledger)
+    await publishNodeInfo(members).then(async () => { members = await readMembers(s.ledger) })
+    const nodes: MemberNode[] = members.map((m) => ({ hospital: m.address, peerId: m.addrs.map(peerIdOf).find((p) => p !== null) ?? null }))
+    if (network) {
+      network.setMembers(members.flatMap((m) => m.addrs).filter((addr) => peerIdOf(addr) !== network.peerId))
+    }
+    await replicator?.setMembers(nodes)
+  }
+
+  async function refresh(): Promise<void> {
+    if (refreshing) { again = true; return refreshing }
+    refreshing = (async () => {
+      do {
+        again = false
+        await refreshOnce()
+      } while (again)
+    })().finally(() => { refreshing = undefined })
+    return refreshing
+  }
+
+  const handle = consortiumHandlers(s, { replicator, onMembership: refresh })
+  const fromBlock = Number((await getMeta(s.db, FOLLOW_FROM)) ?? '0')
+  const follower = await startFollower(s, { handlers: [handle], fromBlock })
+  await refresh().catch((err: unknown) => s.log('warn', `consortium: ${(err as Error).message}`))
+  // Admission and node info may change while no event of ours is pending (e.g. a peer restarted
+  // on a new port): a slow periodic refresh keeps the allow-list honest.
+  const timer = setInterval(() => { refresh().catch((err: unknown) => s.log('warn', `consortium: ${(err as Error).message}`)) }, 10_000)
+
+  return {
+    follower,
+    refresh,
+    async status() {
+      const h = await nodeHospital(s)
+      return {
+        registry: s.ledger.contracts.registry,
+        hospitalAddress: (h?.address as Address | undefined) ?? null,
+        admitted: h ? await readIsMember(s.ledger, h.address as Address) : false,
+        ipfsPeerId: network?.peerId ?? null,
+        ipfsAddrs: network?.addrs() ?? [],
+        peers: network?.peers() ?? [],
+        follow: follower.status(),
+        replication: replicator ? await replicator.status() : null,
+      }
+    },
+    async stop() {
+      clearInterval(timer)
+      await follower.stop()
+      await replicator?.stop()
+      await refreshing?.catch(() => {})
+    },
+  }
+}
