@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto'
 import { Secret, TOTP } from 'otpauth'
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts'
 import { createSiweMessage } from 'viem/siwe'
+import { createPublicClient, createWalletClient, http } from 'viem'
+import { registryAbi } from '../src/ledger/abis.ts'
 import { Api, cleanup, seed, startNodeProcess, testEnv, type NodeProcess } from './helpers/node-process.ts'
 
 type Role = 'admin' | 'staff' | 'pendingDoctor' | 'doctor' | 'otherDoctor' | 'patient' | 'otherPatient' | 'anonymous'
@@ -75,6 +77,15 @@ describe('authorization matrix: every role × every API route', () => {
     const message = createSiweMessage({ address: wallet.address, chainId: 31337, domain: new URL(node.url).host, nonce, uri: `${node.url}/`, version: '1', issuedAt: new Date() })
     return { message, signature: await wallet.signMessage({ message }) }
   }
+  /** A hospital that applied for membership from its own key (as a joining node does), not yet admitted. */
+  const applicant = async (): Promise<string> => {
+    const st = (await api.json('GET', '/status')).body
+    const key = privateKeyToAccount(generatePrivateKey())
+    const wallet = createWalletClient({ account: key, transport: http(st.chainRpc) })
+    const hash = await wallet.writeContract({ chain: null, address: st.contracts.registry, abi: registryAbi, functionName: 'applyForMembership', args: [1, `0x${randomBytes(32).toString('hex')}`], maxFeePerGas: 0n, maxPriorityFeePerGas: 0n })
+    await createPublicClient({ transport: http(st.chainRpc) }).waitForTransactionReceipt({ hash })
+    return key.address
+  }
   /** Starts TOTP enrolment for the role's own account and answers the current code. */
   const totpCode = async (role: Role) => {
     if (role === 'anonymous') return '000000'
@@ -124,6 +135,9 @@ describe('authorization matrix: every role × every API route', () => {
       allow: ['staff'],
       call: async () => ({ path: `/hospitals/${(await api.json('POST', '/hospitals', { name: `Vote ${++n}` }, a.admin)).body.id}/vote`, body: { approve: true } }),
     },
+    'POST /api/v1/hospitals/admit': { allow: ['admin', 'staff'], call: async () => ({ path: '/hospitals/admit', body: { address: await applicant(), name: `Joining ${++n}` } }) },
+    'GET /api/v1/replicas': { allow: ['admin'], call: () => ({ path: '/replicas' }) },
+    'GET /api/v1/replicas/{id}': { allow: ['admin'], call: () => ({ path: `/replicas/${recordId}` }) },
     'POST /api/v1/users': { allow: ['admin', 'staff'], call: () => ({ path: '/users', body: { role: 'patient', hospital: a.hospital.id, email: unique('p'), name: 'P', password: 'matrix-password-123' } }) },
     'GET /api/v1/users': { allow: signedIn, call: () => ({ path: '/users' }) },
     'POST /api/v1/users/resolve': { allow: signedIn, call: async (role) => ({ path: '/users/resolve', body: { ref: role === 'anonymous' ? a.patient.email : (await api.json('GET', '/auth/me', undefined, token[role])).body.email } }) },

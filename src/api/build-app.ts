@@ -14,6 +14,7 @@ import { statusRoutes } from './routes/status.ts'
 import { mfaRoutes, restrictDuringMfaEnrollment } from './routes/mfa.ts'
 import { consentRoutes } from './routes/consent.ts'
 import { mailRoutes } from './routes/mail.ts'
+import { replicaRoutes } from './routes/replicas.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -134,6 +135,7 @@ export async function buildApp({ services, webRoot }: BuildAppParams): Promise<F
     await statusRoutes(scope, ctx)
     await consentRoutes(scope, ctx)
     await mailRoutes(scope, ctx)
+    await replicaRoutes(scope, ctx)
   }, { prefix: apiPrefix })
   await app.register(async (scope) => { await recordRoutes(scope, ctx) }, { prefix: apiPrefix })
   return app

@@ -10,6 +10,7 @@ import { checkName } from '../accounts/create-hospital.ts'
 import { AppError } from '../errors.ts'
 import { isAddress } from './directory.ts'
 import { nodeHospital } from './node-hospital.ts'
+import type { HospitalRow } from '../accounts/hospital.ts'
 import type { Services } from '../services.ts'
 
 export interface AdmitResult {
@@ -36,7 +37,9 @@ export async function admitHospital(s: Services, { actor, address, name, signal 
   if (application === null) throw new AppError('NO_APPLICATION')
   const onChain = { hospital: candidate, keyScheme: application.keyScheme, emergencyKey: application.emergencyKey }
 
-  const home = await nodeHospital(s)
+  // The vote is that of the actor's hospital (staff, a joined node's admin), or for the founding
+  // node's admin, of the hospital this node serves.
+  const home = who.account.hospitalId !== null ? await s.db.get<HospitalRow>('SELECT * FROM hospitals WHERE id = ?', who.account.hospitalId) : await nodeHospital(s)
   const memberHospital = home && home.state === 'active' && home.sealed_secrets !== '' ? home : undefined
   // The founding node's admin holds the consortium admin role; a joined node's admin does not.
   const consortiumAdmin = who.account.role === 'admin' && who.account.hospitalId === null

@@ -48,10 +48,10 @@ async function testDbUrl(home: string): Promise<string> {
 }
 
 /** Starts `medledger start` as a separate process on a free port and waits until it listens. */
-export async function startNodeProcess({ home = tempDir('ml-node-'), env = {} }: { home?: string; env?: Record<string, string> } = {}): Promise<NodeProcess> {
+export async function startNodeProcess({ home = tempDir('ml-node-'), env = {}, args = [] }: { home?: string; env?: Record<string, string>; args?: string[] } = {}): Promise<NodeProcess> {
   const dbUrl = await testDbUrl(home)
   const dbArgs = dbUrl.startsWith('postgres') ? ['--db', dbUrl] : []
-  const child = spawn(process.execPath, [bin, 'start', '--home', home, '--port', '0', ...dbArgs], {
+  const child = spawn(process.execPath, [bin, 'start', '--home', home, '--port', '0', ...dbArgs, ...args], {
     env: { ...process.env, ...testEnv, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
