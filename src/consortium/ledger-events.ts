@@ -37,6 +37,11 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
   return async (event: LedgerEvent): Promise<void> => {
     const e = event as LedgerEvent & { eventName: string; args: Record<string, unknown> }
     const a = e.args
+    // What this node sent itself, its own flow records (and acts on) as it sends it.
+    if (await s.db.get('SELECT 1 AS x FROM journal WHERE tx_hash = ?', e.transactionHash)) {
+      if (e.eventName === 'RecordAnchored') await replicator?.consider({ record_id: (a.recordId as Hex).toLowerCase() as Hex, hospital: a.hospital as Address })
+      if (!['HospitalAdded', 'HospitalRemoved', 'NodeInfoSet'].includes(e.eventName)) return
+    }
     switch (e.eventName) {
       case 'RecordAnchored': {
         const recordId = (a.recordId as Hex).toLowerCase() as Hex
