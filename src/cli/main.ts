@@ -6,6 +6,7 @@ import * as cmd from './commands/client-commands.ts'
 import * as consent from './commands/consent.ts'
 import { mailList } from './commands/mail.ts'
 import { mfaEnroll, mfaVerify } from './commands/mfa.ts'
+import { backupExport, backupImport } from './commands/backup.ts'
 import { AppError } from '../errors.ts'
 
 const usage = `medledger — encrypted medical records in IPFS, anchored on an Ethereum ledger
@@ -19,6 +20,9 @@ Node:
                                                                    join one; waits read-only until admitted
                   [--chain-listen HOST:PORT]   the embedded chain serves other nodes (demo/tests; loopback by default)
                   [--replicas R]               member nodes besides the home node that keep each record (default 1)
+  Backups (with the node stopped; --db as for start):
+  medledger backup export [--home DIR] --out FILE.car [--db URL] [--all]   the hospital's records' blocks (--all: replicas too)
+  medledger backup import [--home DIR] FILE.car [--db URL]                 verify every block, store, pin the known records
 
 Client (talks to a node: --api URL, env MEDLEDGER_API, default http://127.0.0.1:8080;
         --json prints one JSON document; passwords are read from stdin):
@@ -65,6 +69,8 @@ const commandOptions: Record<string, ParseArgsConfig['options']> = {
     registry: { type: 'string' }, 'chain-listen': { type: 'string' }, 'ipfs-listen': { type: 'string', multiple: true }, 'ipfs-peer': { type: 'string', multiple: true },
     replicas: { type: 'string' }, 'hospital-name': { type: 'string' },
   },
+  'backup export': { home: { type: 'string' }, out: { type: 'string' }, db: { type: 'string' }, all: { type: 'boolean' } },
+  'backup import': { home: { type: 'string' }, db: { type: 'string' } },
   'hospital admit': { address: { type: 'string' }, name: { type: 'string' } },
   status: {},
   login: { email: { type: 'string' }, totp: { type: 'string' } },
@@ -124,6 +130,8 @@ export async function main(argv: string[]): Promise<void> {
   const f = v as Record<string, string | undefined>
   switch (name) {
     case 'start': return start(v as never)
+    case 'backup export': return backupExport(out, v)
+    case 'backup import': return backupImport(out, parsed.positionals[0], v)
     case 'status': return cmd.statusCommand(c)
     case 'login': return cmd.loginCommand(c, f)
     case 'logout': return cmd.logoutCommand(c)

@@ -17,6 +17,7 @@ import { createMailer } from '../notify/create-mailer.ts'
 import { startMailWorker } from '../notify/start-mail-worker.ts'
 import { notify } from '../notify/notify.ts'
 import { AppError } from '../errors.ts'
+import { lockHome } from './lock-home.ts'
 import { setMeta } from '../db/open-database.ts'
 import { joinConsortium } from '../consortium/join.ts'
 import { startConsortium } from '../consortium/start-consortium.ts'
@@ -109,31 +110,6 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
     await stop()
     throw err
   }
-}
-
-/** One node per home: a second start on the same directory would corrupt the chain state. */
-function lockHome(home: string): () => void {
-  const path = join(home, 'node.lock')
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, 'wx', 0o600)
-      writeFileSync(fd, String(process.pid))
-      closeSync(fd)
-      return () => { try { unlinkSync(path) } catch { /* already gone */ } }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      const pid = Number(readFileSync(path, 'utf8'))
-      if (pid > 0 && pid !== process.pid && isAlive(pid)) {
-        throw new AppError('BAD_REQUEST', { message: `Another node (pid ${pid}) is running on this home directory.` })
-      }
-      unlinkSync(path) // left by a node that was killed
-    }
-  }
-  throw new AppError('INTERNAL', { details: 'could not take the home lock' })
-}
-
-function isAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
 }
 
 interface DeploymentFile extends ContractAddresses { chainId: number; admin: Address; joined?: boolean }
