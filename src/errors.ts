@@ -73,6 +73,7 @@ export const errorRegistry = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type for this route.' },
   // 5xx: the node or one of its parts
   LEDGER_UNAVAILABLE: { status: 503, message: 'The ledger cannot be reached; nothing was changed.' },
+  LEDGER_UNFUNDED: { status: 503, message: 'This chain charges gas and the sending account has no funds: a MedLedger consortium chain charges no gas; on one that does, the operator funds the node\'s accounts. Nothing was changed.' },
   LEDGER_REVERTED: { status: 502, message: 'The ledger refused the transaction; nothing was changed.' },
   RECORD_UNAVAILABLE: { status: 503, message: 'A block of the record is missing from this node\'s store; no data was served.' },
   STORAGE_UNAVAILABLE: { status: 503, message: 'The block store cannot be reached; nothing was changed.' },

@@ -126,6 +126,9 @@ export function toLedgerError(err: unknown, abi?: Abi): AppError {
     if (rawData || /revert/i.test(err.details ?? err.shortMessage)) {
       return new AppError('LEDGER_REVERTED', { cause: err, details: err.shortMessage })
     }
+    if (/insufficient funds|exceeds the balance/i.test(`${err.shortMessage} ${err.details ?? ''}`)) {
+      return new AppError('LEDGER_UNFUNDED', { cause: err, details: err.shortMessage })
+    }
     if (/fetch failed|ECONNREFUSED|timed out|HTTP request failed/i.test(`${err.shortMessage} ${err.details ?? ''}`)) {
       return new AppError('LEDGER_UNAVAILABLE', { cause: err, details: err.shortMessage })
     }
