@@ -6,6 +6,8 @@ export interface StartNodeProcessParams {
   home: string
   adminEmail: string
   adminPassword: string
+  /** Further `start` flags (`--chain-rpc URL`, `--registry ADDR`, `--replicas N`…). */
+  args?: string[]
   /** How long the node may take to print its URL. */
   timeoutMs?: number
 }
@@ -29,8 +31,8 @@ const binPath = fileURLToPath(new URL('../bin/medledger.js', import.meta.url))
  * with the URL it prints.
  * @throws Error when the node exits or does not print its URL in time; the child is stopped.
  */
-export async function startNodeProcess({ home, adminEmail, adminPassword, timeoutMs = 90_000 }: StartNodeProcessParams): Promise<NodeProcess> {
-  const child = spawn(process.execPath, [binPath, 'start', '--home', home, '--port', '0'], {
+export async function startNodeProcess({ home, adminEmail, adminPassword, args = [], timeoutMs = 90_000 }: StartNodeProcessParams): Promise<NodeProcess> {
+  const child = spawn(process.execPath, [binPath, 'start', '--home', home, '--port', '0', ...args], {
     env: {
       ...process.env,
       MEDLEDGER_ADMIN_EMAIL: adminEmail,
