@@ -86,7 +86,8 @@ export async function exportBackup({ db, blockstore, out, all = false, signal, o
       }
     }
   })()
-  const stopped = draining.then(() => { throw new Error('CAR output ended early') })
+  let closing = false
+  const stopped = draining.then(() => { if (!closing) throw new Error('CAR output ended early') })
   stopped.catch(() => {})
   const put = async (block: { cid: CID; bytes: Uint8Array }): Promise<void> => { await Promise.race([writer.put(block), stopped]) }
 
@@ -121,6 +122,7 @@ export async function exportBackup({ db, blockstore, out, all = false, signal, o
       }
       onProgress?.({ records: i + 1, totalRecords: rows.length, bytes: blockBytes })
     }
+    closing = true
     await Promise.race([writer.close(), stopped])
     await draining
     await handle.datasync()
