@@ -20,7 +20,7 @@ export function lockHome(home: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       const pid = Number(readFileSync(path, 'utf8'))
       if (pid > 0 && pid !== process.pid && isAlive(pid)) {
-        throw new AppError('BAD_REQUEST', { message: `Another node (pid ${pid}) is running on this home directory.` })
+        throw new AppError('BAD_REQUEST', { message: `Another MedLedger process (pid ${pid}: a node, or a backup command) is using this home directory.` })
       }
       unlinkSync(path) // left by a node that was killed
     }
