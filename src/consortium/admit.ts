@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Address } from 'viem'
 import { readApplication } from '../ledger/consortium.ts'
+import { registryAbi } from '../ledger/abis.ts'
 import { addHospital } from '../ledger/add-hospital.ts'
 import { readIsMember, readMemberCount, sendHospitalProposal, sendHospitalVote } from '../ledger/registry-actions.ts'
 import { keySchemeFromId } from '../crypto/key-wrap.ts'
@@ -56,10 +57,10 @@ export async function admitHospital(s: Services, { actor, address, name, signal 
   }
   if (!consortiumAdmin && !memberHospital) throw new AppError('HOSPITAL_VOTE_REQUIRED')
   const proposer = consortiumAdmin ? requireKeys(who).ledger : (await unlockHospital(s, memberHospital!.id)).keys.ledger
-  const proposal = await s.ledger.client.readContract({ address: s.ledger.contracts.registry, abi: (await import('../ledger/abis.ts')).registryAbi, functionName: 'proposalOf', args: [candidate] })
+  const proposal = await s.ledger.client.readContract({ address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'proposalOf', args: [candidate] })
   if (Number(proposal.kind) === 0) await sendHospitalProposal(s.ledger, proposer, onChain, signal)
   if (memberHospital) {
-    const voted = await s.ledger.client.readContract({ address: s.ledger.contracts.registry, abi: (await import('../ledger/abis.ts')).registryAbi, functionName: 'hasVoted', args: [candidate, memberHospital.address as Address] })
+    const voted = await s.ledger.client.readContract({ address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'hasVoted', args: [candidate, memberHospital.address as Address] })
     if (!voted) await sendHospitalVote(s.ledger, (await unlockHospital(s, memberHospital.id)).keys.ledger, candidate, true, signal)
   }
   const admitted = await readIsMember(s.ledger, candidate)

@@ -3,6 +3,7 @@ import { getRawBlockVerified } from '../storage/raw-block.ts'
 import { cidFromDigest } from '../storage/read-verified.ts'
 import { purposeNames } from '../ledger/purposes.ts'
 import { releaseEmergency } from '../consent/emergency.ts'
+import { scopeOf } from '../consent/access-requests.ts'
 import { ensureAccount, ensureHospital } from './directory.ts'
 import type { LedgerEvent } from './follower.ts'
 import type { Replicator } from './replicator.ts'
@@ -72,7 +73,6 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
         const scope = (a.scope as Hex).toLowerCase()
         const mine = await s.db.all<{ record_id: Hex }>(`SELECT record_id FROM records WHERE patient_id = ? AND state = 'anchored'`, patient.id)
         // The chain holds only the hash of the requested record ids: match it against this patient's records.
-        const { scopeOf } = await import('../consent/access-requests.ts')
         let recordIds: Hex[] | null = null
         if (scope !== zero) {
           const single = mine.find((r) => scopeOf([r.record_id]) === scope)

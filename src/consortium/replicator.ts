@@ -54,6 +54,7 @@ export function startReplicator(s: Pick<Services, 'db' | 'ipfs' | 'log'>, { repl
   let active = 0
   let timer: NodeJS.Timeout | undefined
   const inFlight = new Set<Promise<void>>()
+  const inFlightIds = new Set<Hex>()
   const abort = new AbortController()
 
   const homeOf = (hospital: string) => members.find((m) => m.hospital.toLowerCase() === hospital.toLowerCase())?.peerId ?? undefined
@@ -112,7 +113,6 @@ export function startReplicator(s: Pick<Services, 'db' | 'ipfs' | 'log'>, { repl
       inFlight.add(p)
     }
   }
-  const inFlightIds = new Set<Hex>()
 
   function kick(delay = 0): void {
     if (stopped) return

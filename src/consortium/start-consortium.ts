@@ -82,8 +82,10 @@ export async function startConsortium(s: Services, { replicas }: { replicas: num
     }
   }
 
-  async function publishNodeInfo(members: Awaited<ReturnType<typeof readMembers>>): Promise<void> {
-    if (!network) return
+  /** Publishes this node's addresses for each of its member hospitals whose node info differs; true when it sent any. */
+  async function publishNodeInfo(members: Awaited<ReturnType<typeof readMembers>>): Promise<boolean> {
+    if (!network) return false
+    let sent = false
     const addrs = network.addrs().slice(0, 8)
     const own = await s.db.all<HospitalRow>(`SELECT * FROM hospitals WHERE state = 'active' AND sealed_secrets <> ''`)
     for (const h of own) {
@@ -92,7 +94,9 @@ export async function startConsortium(s: Services, { replicas }: { replicas: num
       if (m.name === h.name && m.addrs.length === addrs.length && m.addrs.every((x, i) => x === addrs[i])) continue
       const { keys } = await unlockHospital(s, h.id)
       await sendNodeInfo(s.ledger, keys.ledger, { name: h.name, addrs })
+      sent = true
     }
+    return sent
   }
 
   async function refreshOnce(): Promise<void> {
@@ -100,7 +104,7 @@ export async function startConsortium(s: Services, { replicas }: { replicas: num
     for (const h of applied) await finishAdmission(h)
     await registerAdmins()
     let members = await readMembers(s.ledger)
-    await publishNodeInfo(members).then(async () => { members = await readMembers(s.ledger) })
+    if (await publishNodeInfo(members)) members = await readMembers(s.ledger)
     const nodes: MemberNode[] = members.map((m) => ({ hospital: m.address, peerId: m.addrs.map(peerIdOf).find((p) => p !== null) ?? null }))
     if (network) {
       network.setMembers(members.flatMap((m) => m.addrs).filter((addr) => peerIdOf(addr) !== network.peerId))
