@@ -57,7 +57,7 @@ describe('backup: CAR export of a hospital\'s blocks, and restore', () => {
   it('refuses to export while the node runs, and writes no file', async () => {
     const r = await backup(['export', '--out', car])
     assert.equal(r.code, 1, r.stderr)
-    assert.match(r.stderr, /NODE_RUNNING: Another node \(pid \d+\) is running on this home directory\. Stop the node first/)
+    assert.match(r.stderr, /NODE_RUNNING: Another MedLedger process \(pid \d+: a node, or a backup command\) is using this home directory\. Stop the node first/)
     assert.deepEqual(readdirSync(work), [])
   })
 
