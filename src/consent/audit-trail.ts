@@ -1,4 +1,7 @@
 import { decodeEventLog, type Address, type Hex, type Log } from 'viem'
+import { getMeta } from '../db/open-database.ts'
+import { logChunks } from '../ledger/log-chunks.ts'
+import { FOLLOW_FROM } from '../consortium/node-hospital.ts'
 import { consentAbi, recordLedgerAbi } from '../ledger/abis.ts'
 import { purposeNames } from '../ledger/purposes.ts'
 import { toLedgerError } from '../ledger/send-transaction.ts'
@@ -50,9 +53,12 @@ export async function auditTrail(s: Services, { actor, patient, recordId }: { ac
     if (!row || (who.account.role !== 'admin' && who.account.id !== row.patient_id && who.account.id !== row.author_id)) throw new AppError('RECORD_NOT_FOUND')
   }
 
-  let logs: Log[]
+  // From the consortium's deployment, in windows the chain's RPC accepts.
+  const logs: Log[] = []
   try {
-    logs = await s.ledger.client.getLogs({ address: [s.ledger.contracts.consent, s.ledger.contracts.recordLedger], fromBlock: 0n, toBlock: 'latest' })
+    const from = Number((await getMeta(s.db, FOLLOW_FROM)) ?? '0')
+    const head = Number(await s.ledger.client.getBlockNumber({ cacheTime: 0 }))
+    for await (const chunk of logChunks(s.ledger.client, { address: [s.ledger.contracts.consent, s.ledger.contracts.recordLedger], from, to: head })) logs.push(...chunk.logs)
   } catch (err) {
     throw toLedgerError(err)
   }

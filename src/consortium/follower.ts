@@ -1,6 +1,7 @@
 import { parseEventLogs, type Log } from 'viem'
 import { consentAbi, recordLedgerAbi, registryAbi } from '../ledger/abis.ts'
 import { getMeta, setMeta } from '../db/open-database.ts'
+import { logChunks } from '../ledger/log-chunks.ts'
 import type { Services } from '../services.ts'
 
 const abi = [...registryAbi, ...recordLedgerAbi, ...consentAbi]
@@ -28,8 +29,6 @@ export interface Follower {
   stop(): Promise<void>
 }
 
-/** Blocks per `eth_getLogs` call: small enough for public RPC limits, large enough to catch up fast. */
-const CHUNK = 2_000
 const META_KEY = 'follow.block'
 
 /**
@@ -53,10 +52,8 @@ export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, 
 
   async function tick(): Promise<void> {
     head = Number(await s.ledger.client.getBlockNumber({ cacheTime: 0 }))
-    while (!stopped && last < head) {
-      const from = last + 1
-      const to = Math.min(head, last + CHUNK)
-      const logs = await s.ledger.client.getLogs({ address: addresses(), fromBlock: BigInt(from), toBlock: BigInt(to) })
+    for await (const { to, logs } of logChunks(s.ledger.client, { address: addresses(), from: last + 1, to: head })) {
+      if (stopped) return
       const events = parseEventLogs({ abi, logs, strict: true }) as unknown as LedgerEvent[]
       events.sort((a, b) => Number(a.blockNumber) - Number(b.blockNumber) || a.logIndex - b.logIndex)
       for (const event of events) {
