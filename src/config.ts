@@ -44,6 +44,12 @@ export interface Config {
   readonly replicas: number
   /** The name a joining node's hospital applies with. */
   readonly hospitalName: string
+  /**
+   * An extra API process of a hospital whose node already runs on this home: it serves the API
+   * from the shared PostgreSQL database and block store, and leaves the chain, the ledger
+   * follower, replication, peering and mail to the node.
+   */
+  readonly apiOnly: boolean
   /** Argon2id cost for keystores and passwords (memory KiB, passes). Lower only in tests. */
   readonly kdf: { readonly m: number; readonly t: number; readonly p: number }
 }
@@ -73,6 +79,7 @@ export const defaultConfig: Omit<Config, 'home'> & { home: string } = {
   ipfsPeers: [],
   replicas: 1,
   hospitalName: '',
+  apiOnly: false,
 }
 
 /** Environment variable for each key, e.g. `MEDLEDGER_MAX_UPLOAD_BYTES`. */
@@ -99,6 +106,7 @@ const envNames: Record<keyof Config, string> = {
   ipfsPeers: 'MEDLEDGER_IPFS_PEERS',
   replicas: 'MEDLEDGER_REPLICAS',
   hospitalName: 'MEDLEDGER_HOSPITAL_NAME',
+  apiOnly: 'MEDLEDGER_API_ONLY',
 }
 
 export type ConfigInput = { -readonly [K in keyof Config]?: unknown }
@@ -152,7 +160,10 @@ export function loadConfig({ flags = {}, env = process.env, file }: LoadConfigPa
     ipfsPeers: multiaddrs('ipfsPeers', merged.ipfsPeers),
     replicas: int('replicas', merged.replicas, 0, 16),
     hospitalName: str('hospitalName', merged.hospitalName).trim(),
+    apiOnly: bool('apiOnly', merged.apiOnly),
   }
+  if (config.apiOnly && !/^postgres(ql)?:\/\//i.test(config.dbUrl)) throw invalid('apiOnly', 'several API processes share one PostgreSQL database: give --db postgres://…')
+  if (config.apiOnly && config.chainRpc === '') throw invalid('apiOnly', 'an API process uses the node\'s chain: give --chain-rpc URL')
   if (config.registry !== '' && config.chainRpc === '') throw invalid('registry', 'joining a consortium needs --chain-rpc, the chain its registry is on')
   if (config.chainListen !== '' && config.chainRpc !== '') throw invalid('chainListen', 'only the embedded chain listens; --chain-rpc names an external one')
   for (const p of config.ipfsPeers) if (!/\/p2p\/[1-9A-HJ-NP-Za-km-z]+$/.test(p)) throw invalid('ipfsPeers', `${p} does not end in /p2p/<peer id>`)
@@ -223,6 +234,13 @@ function roleList(key: string, v: unknown): Role[] {
   const items = typeof v === 'string' ? (v.trim().toLowerCase() === 'none' ? [] : v.split(',').map((r) => r.trim()).filter((r) => r !== '')) : v
   if (!Array.isArray(items)) throw invalid(key, 'expected roles separated by commas, or none')
   return [...new Set(items.map((r) => oneOf(key, r, roles)))]
+}
+
+function bool(key: string, v: unknown): boolean {
+  if (typeof v === 'boolean') return v
+  if (v === 'true' || v === '1') return true
+  if (v === 'false' || v === '0' || v === '') return false
+  throw invalid(key, 'expected true or false')
 }
 
 function address(key: string, v: unknown): string {

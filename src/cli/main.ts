@@ -20,6 +20,8 @@ Node:
                                                                    join one; waits read-only until admitted
                   [--chain-listen HOST:PORT]   the embedded chain serves other nodes (demo/tests; loopback by default)
                   [--replicas R]               member nodes besides the home node that keep each record (default 1)
+  medledger start --api-only --home DIR --db postgres://… --chain-rpc URL [--port N]
+                                                                   one more API process for the node on DIR
   Backups (with the node stopped; --db as for start):
   medledger backup export [--home DIR] --out FILE.car [--db URL] [--all]   the hospital's records' blocks (--all: replicas too)
   medledger backup import [--home DIR] FILE.car [--db URL]                 verify every block, store, pin the known records
@@ -67,7 +69,7 @@ const commandOptions: Record<string, ParseArgsConfig['options']> = {
   start: {
     home: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'chain-rpc': { type: 'string' }, db: { type: 'string' }, config: { type: 'string' },
     registry: { type: 'string' }, 'chain-listen': { type: 'string' }, 'ipfs-listen': { type: 'string', multiple: true }, 'ipfs-peer': { type: 'string', multiple: true },
-    replicas: { type: 'string' }, 'hospital-name': { type: 'string' },
+    replicas: { type: 'string' }, 'hospital-name': { type: 'string' }, 'api-only': { type: 'boolean' },
   },
   'backup export': { home: { type: 'string' }, out: { type: 'string' }, db: { type: 'string' }, all: { type: 'boolean' } },
   'backup import': { home: { type: 'string' }, db: { type: 'string' } },

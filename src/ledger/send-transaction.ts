@@ -53,10 +53,8 @@ async function signAndJournal(ledger: Ledger, { account, to, data, purpose, ref,
   signal?.throwIfAborted()
   const { client, db, chainId } = ledger
   let gas: bigint
-  let nonce: number
   let fees: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint }
   try {
-    nonce = await client.getTransactionCount({ address: account.address, blockTag: 'pending' })
     gas = await client.estimateGas({ account: account.address, to, data })
     const gasPrice = await client.getGasPrice()
     // A consortium chain charges nothing; elsewhere use the chain's own fee estimate.
@@ -66,12 +64,28 @@ async function signAndJournal(ledger: Ledger, { account, to, data, purpose, ref,
   }
   // Headroom over the estimate: state can move between estimation and inclusion.
   const gasLimit = (gas * 12n) / 10n + 5_000n
-  const raw = await account.signTransaction({ chainId, type: 'eip1559', nonce, gas: gasLimit, to, data, ...fees })
-  const hash = keccak256(raw)
-  // The row is committed (fsynced) before the transaction leaves the node: a crash after this
-  // point is recovered by re-broadcasting the same signed bytes.
-  const { id } = await db.get(`INSERT INTO journal (chain_id, sender, nonce, tx_hash, raw, purpose, ref, state, created_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, 'sent', ?) RETURNING id`, chainId, account.address.toLowerCase(), nonce, hash, raw, purpose, ref ?? null, Date.now()) as { id: number }
+  const sender = account.address.toLowerCase()
+  // The nonce is the next after both the chain's pending count and this hospital's journal, taken
+  // and journaled under the database's lock when several processes share it (PostgreSQL), so
+  // two API processes acting for one account never sign the same nonce.
+  const allocate = <T>(fn: (tx: typeof db) => Promise<T>): Promise<T> => db.dialect === 'postgres' ? db.transaction(fn) : fn(db)
+  const { hash, id, raw } = await allocate(async (tx) => {
+    let nonce: number
+    try {
+      nonce = await client.getTransactionCount({ address: account.address, blockTag: 'pending' })
+    } catch (cause) {
+      throw toLedgerError(cause, abi)
+    }
+    const journaled = await tx.get<{ n: number | null }>(`SELECT MAX(nonce) AS n FROM journal WHERE chain_id = ? AND sender = ? AND state = 'sent'`, chainId, sender)
+    if (journaled?.n !== null && journaled?.n !== undefined) nonce = Math.max(nonce, Number(journaled.n) + 1)
+    const raw = await account.signTransaction({ chainId, type: 'eip1559', nonce, gas: gasLimit, to, data, ...fees })
+    const hash = keccak256(raw)
+    // The row is committed (fsynced) before the transaction leaves the node: a crash after this
+    // point is recovered by re-broadcasting the same signed bytes.
+    const { id } = await tx.get(`INSERT INTO journal (chain_id, sender, nonce, tx_hash, raw, purpose, ref, state, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, 'sent', ?) RETURNING id`, chainId, sender, nonce, hash, raw, purpose, ref ?? null, Date.now()) as { id: number }
+    return { hash, id, raw }
+  })
   try {
     await client.sendRawTransaction({ serializedTransaction: raw })
   } catch (cause) {

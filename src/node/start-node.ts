@@ -8,6 +8,7 @@ import { loadNodeKey } from '../accounts/node-key.ts'
 import { startAnvil, type StartAnvilResult } from '../ledger/anvil.ts'
 import { connectLedger, type ContractAddresses, type Ledger } from '../ledger/connect-ledger.ts'
 import { replayJournal } from '../ledger/replay-journal.ts'
+import { settleStaleJournal } from '../ledger/settle-stale.ts'
 import { deployContracts } from '../ledger/deploy-contracts.ts'
 import { openIpfs, type Ipfs } from '../storage/open-ipfs.ts'
 import { createAccount } from '../accounts/create-account.ts'
@@ -48,6 +49,7 @@ export interface RunningNode {
  */
 export async function startNode({ config, env = process.env, log = () => {}, announce = () => {} }: StartNodeParams): Promise<RunningNode> {
   mkdirSync(config.home, { recursive: true, mode: 0o700 })
+  if (config.apiOnly) return startApiProcess({ config, log })
   const releaseLock = lockHome(config.home)
   const stops: (() => Promise<void> | void)[] = [releaseLock]
   const stop = async () => {
@@ -95,6 +97,14 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
     ledger.contracts = await ensureDeployment(services, { env, announce })
     await settleUnfinished(services)
     await settleAnchors(services)
+    // API processes on this home journal transactions too; any a stopped process left unsent or
+    // unsettled is finished here, so none holds its account's later nonces behind a gap.
+    const staleTimer = setInterval(() => {
+      settleStaleJournal(ledger, { olderThanMs: 15_000 })
+        .then(({ resent }) => { if (resent > 0) log('warn', `journal: re-sent ${resent} transaction(s) left unconfirmed`) })
+        .catch((err: unknown) => log('warn', `journal: ${(err as Error).message}`))
+    }, 15_000)
+    stops.push(() => clearInterval(staleTimer))
     const consortium = await startConsortium(services, { replicas: config.replicas })
     services.consortium = consortium
     stops.push(() => consortium.stop())
@@ -106,6 +116,43 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
       log('info', 'mail: no SMTP URL; notifications are kept in the outbox')
     }
     return { services, anvil, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+/**
+ * An extra API process on the home of a running node (`--api-only`): the same PostgreSQL
+ * database, node key, deployment and block store, the node's chain by `--chain-rpc`. It does not
+ * take the home lock, run a chain, replay the journal, follow the ledger, replicate, peer or send
+ * mail: the node process does those once for the hospital. Transactions it signs take their
+ * nonces under the database's lock, so both processes can act for the same account.
+ */
+async function startApiProcess({ config, log }: { config: Readonly<Config>; log: Services['log'] }): Promise<RunningNode> {
+  const path = join(config.home, 'deployment.json')
+  if (!existsSync(path)) throw new AppError('BAD_REQUEST', { message: `No node has been started on ${config.home} yet: start the hospital's node first, then API processes on its home.` })
+  const stops: (() => Promise<void> | void)[] = []
+  const stop = async () => {
+    for (const fn of stops.reverse()) {
+      try { await fn() } catch (err) { log('warn', `stopping: ${(err as Error).message}`) }
+    }
+    stops.length = 0
+  }
+  try {
+    const db = await openDatabase({ url: config.dbUrl })
+    stops.push(() => db.close())
+    const nodeKey = loadNodeKey(join(config.home, 'keys', 'node.key'))
+    const ledger = await connectLedger({ rpcUrl: config.chainRpc, db })
+    const d = JSON.parse(readFileSync(path, 'utf8')) as DeploymentFile
+    if (d.chainId !== ledger.chainId) throw new AppError('LEDGER_UNAVAILABLE', { message: `This home was deployed on chain ${d.chainId}, but the chain answers ${ledger.chainId}.` })
+    ledger.contracts = { registry: d.registry, recordLedger: d.recordLedger, consent: d.consent }
+    const ipfs = await openIpfs({ dir: join(config.home, 'ipfs') })
+    stops.push(() => ipfs.stop())
+    const services: Services = { config, db, ipfs, ledger, nodeKey, log }
+    services.notify = (n) => notify(services, n).catch((err: unknown) => log('warn', `notification ${n.kind} not kept: ${(err as Error).message}`))
+    log('info', 'API process: the chain, ledger follower, replication, peering and mail stay with the node on this home')
+    return { services, stop }
   } catch (err) {
     await stop()
     throw err
