@@ -25,7 +25,8 @@ test('two API processes on one PostgreSQL database serve one hospital', async ()
   const chainRpc = (await one.json('GET', '/status')).body.chainRpc
 
   // An API process needs the node's database and chain, and refuses SQLite.
-  const refused = await startNodeProcess({ home, args: ['--api-only', '--chain-rpc', chainRpc] }).then(() => 'started', (err: Error) => err.message)
+  const refused = await startNodeProcess({ home, args: ['--api-only', '--chain-rpc', chainRpc, '--db', `sqlite:${join(home, 'other.db')}`] })
+    .then(async (n) => { await n.stop(); return 'started' }, (err: Error) => err.message)
   assert.match(refused, /several API processes share one PostgreSQL database/)
 
   const api = await startNodeProcess({ home, args: ['--api-only', '--db', db, '--chain-rpc', chainRpc] })
