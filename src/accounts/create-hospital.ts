@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto'
 import type { Address } from 'viem'
-import { keySchemeFromId, type KeyScheme } from '../crypto/key-wrap.ts'
-import { registryAbi } from '../ledger/abis.ts'
+import type { KeyScheme } from '../crypto/key-wrap.ts'
+import { mirrorHospital } from '../consortium/directory.ts'
 import { getMeta, setMeta } from '../db/open-database.ts'
 import { createHospitalIdentity } from './hospital-identity.ts'
 import { NODE_HOSPITAL } from '../consortium/node-hospital.ts'
@@ -9,7 +8,7 @@ import { addHospital } from '../ledger/add-hospital.ts'
 import { AppError } from '../errors.ts'
 import { requireKeys, requireRole, type Actor } from './account.ts'
 import { unlockHospital } from './hospital-keys.ts'
-import { readIsMember, readMemberCount, sendHospitalProposal, sendHospitalVote } from '../ledger/registry-actions.ts'
+import { readIsMember, readMemberCount, readProposal, sendHospitalProposal, sendHospitalVote } from '../ledger/registry-actions.ts'
 import { toHospital, type Hospital, type HospitalRow } from './hospital.ts'
 import type { Services } from '../services.ts'
 
@@ -63,12 +62,10 @@ export async function voteOnHospital(s: Services, { actor, candidate, approve, s
   let target = await s.db.get(`SELECT * FROM hospitals WHERE (id = ? OR address = ?) AND state = 'proposed'`, candidate, candidate.toLowerCase()) as HospitalRow | undefined
   if (!target && /^0x[0-9a-fA-F]{40}$/.test(candidate)) {
     // Another member proposed a hospital that applied from its own node: known here from the chain.
-    const proposal = await s.ledger.client.readContract({ address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'proposalOf', args: [candidate as Address] })
-    if (Number(proposal.kind) === 1) {
-      await s.db.run(`INSERT INTO hospitals (id, name, address, key_scheme, emergency_public_key, sealed_secrets, state, tx_hash, created_at)
-        VALUES (?, ?, ?, ?, ?, '', 'proposed', NULL, ?) ON CONFLICT (address) DO NOTHING`,
-      randomUUID(), `Hospital ${candidate.slice(0, 6)}…${candidate.slice(-4)}`, candidate.toLowerCase(), keySchemeFromId(proposal.keyScheme), Buffer.alloc(0), Date.now())
-      target = await s.db.get(`SELECT * FROM hospitals WHERE address = ? AND state = 'proposed'`, candidate.toLowerCase()) as HospitalRow | undefined
+    const proposal = await readProposal(s.ledger, candidate as Address)
+    if (proposal.kind === 1) {
+      const row = await mirrorHospital(s, { address: candidate as Address, keyScheme: proposal.keyScheme, state: 'proposed' })
+      target = row.state === 'proposed' ? row : undefined
     }
   }
   if (!target) throw new AppError('UNKNOWN_HOSPITAL')

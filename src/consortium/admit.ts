@@ -1,15 +1,12 @@
-import { randomUUID } from 'node:crypto'
 import type { Address } from 'viem'
 import { readApplication } from '../ledger/consortium.ts'
-import { registryAbi } from '../ledger/abis.ts'
 import { addHospital } from '../ledger/add-hospital.ts'
-import { readIsMember, readMemberCount, sendHospitalProposal, sendHospitalVote } from '../ledger/registry-actions.ts'
-import { keySchemeFromId } from '../crypto/key-wrap.ts'
+import { readHasVoted, readIsMember, readMemberCount, readProposal, sendHospitalProposal, sendHospitalVote } from '../ledger/registry-actions.ts'
 import { requireKeys, requireRole, type Actor } from '../accounts/account.ts'
 import { unlockHospital } from '../accounts/hospital-keys.ts'
 import { checkName } from '../accounts/create-hospital.ts'
 import { AppError } from '../errors.ts'
-import { isAddress } from './directory.ts'
+import { isAddress, mirrorHospital } from './directory.ts'
 import { nodeHospital } from './node-hospital.ts'
 import type { HospitalRow } from '../accounts/hospital.ts'
 import type { Services } from '../services.ts'
@@ -45,9 +42,7 @@ export async function admitHospital(s: Services, { actor, address, name, signal 
   // The founding node's admin holds the consortium admin role; a joined node's admin does not.
   const consortiumAdmin = who.account.role === 'admin' && who.account.hospitalId === null
   const members = await readMemberCount(s.ledger)
-  await s.db.run(`INSERT INTO hospitals (id, name, address, key_scheme, emergency_public_key, sealed_secrets, state, tx_hash, created_at)
-    VALUES (?, ?, ?, ?, ?, '', 'proposed', NULL, ?) ON CONFLICT (address) DO UPDATE SET name = excluded.name`,
-  randomUUID(), cleanName, candidate, keySchemeFromId(application.keyScheme), Buffer.alloc(0), Date.now())
+  await mirrorHospital(s, { address: candidate, name: cleanName, keyScheme: application.keyScheme, state: 'proposed', rename: true })
 
   if (members <= 1) {
     if (!consortiumAdmin) throw new AppError('FORBIDDEN', { message: 'While the consortium has one member, its admin admits the next hospital.' })
@@ -57,11 +52,9 @@ export async function admitHospital(s: Services, { actor, address, name, signal 
   }
   if (!consortiumAdmin && !memberHospital) throw new AppError('HOSPITAL_VOTE_REQUIRED')
   const proposer = consortiumAdmin ? requireKeys(who).ledger : (await unlockHospital(s, memberHospital!.id)).keys.ledger
-  const proposal = await s.ledger.client.readContract({ address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'proposalOf', args: [candidate] })
-  if (Number(proposal.kind) === 0) await sendHospitalProposal(s.ledger, proposer, onChain, signal)
+  if ((await readProposal(s.ledger, candidate)).kind === 0) await sendHospitalProposal(s.ledger, proposer, onChain, signal)
   if (memberHospital) {
-    const voted = await s.ledger.client.readContract({ address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'hasVoted', args: [candidate, memberHospital.address as Address] })
-    if (!voted) await sendHospitalVote(s.ledger, (await unlockHospital(s, memberHospital.id)).keys.ledger, candidate, true, signal)
+    if (!(await readHasVoted(s.ledger, candidate, memberHospital.address as Address))) await sendHospitalVote(s.ledger, (await unlockHospital(s, memberHospital.id)).keys.ledger, candidate, true, signal)
   }
   const admitted = await readIsMember(s.ledger, candidate)
   if (admitted) await s.db.run(`UPDATE hospitals SET state = 'remote' WHERE address = ? AND state = 'proposed'`, candidate)

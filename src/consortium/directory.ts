@@ -43,20 +43,19 @@ export async function ensureHospital(s: Pick<Services, 'db' | 'ledger'>, address
   }
   const h = await read<{ member: boolean; keyScheme: number }>(s, 'hospitalOf', [a])
   if (!h.member) throw new AppError('UNKNOWN_HOSPITAL')
-  const row: HospitalRow = {
-    id: randomUUID(),
-    name: name ?? `Hospital ${shortAddress(a)}`,
-    address: a,
-    key_scheme: keySchemeFromId(h.keyScheme),
-    emergency_public_key: Buffer.alloc(0),
-    sealed_secrets: '',
-    state: 'remote',
-    tx_hash: null,
-    created_at: Date.now(),
-  }
+  return mirrorHospital(s, { address: a as Address, name, keyScheme: h.keyScheme, state: 'remote' })
+}
+
+/**
+ * Inserts another member's (or a candidate's) hospital as this node knows it: no keys, a name
+ * given or derived from its address, `state` `remote` or `proposed`. An existing row is kept;
+ * with `rename`, its name is updated. Returns the row.
+ */
+export async function mirrorHospital(s: Pick<Services, 'db'>, { address, name, keyScheme, state, rename = false }: { address: Address; name?: string; keyScheme: number; state: 'remote' | 'proposed'; rename?: boolean }): Promise<HospitalRow> {
+  const a = address.toLowerCase()
   await s.db.run(`INSERT INTO hospitals (id, name, address, key_scheme, emergency_public_key, sealed_secrets, state, tx_hash, created_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (address) DO NOTHING`,
-  row.id, row.name, row.address, row.key_scheme, row.emergency_public_key, row.sealed_secrets, row.state, row.tx_hash, row.created_at)
+    VALUES (?, ?, ?, ?, ?, '', ?, NULL, ?) ON CONFLICT (address) DO ${rename ? 'UPDATE SET name = excluded.name' : 'NOTHING'}`,
+  randomUUID(), name ?? `Hospital ${shortAddress(a)}`, a, keySchemeFromId(keyScheme), Buffer.alloc(0), state, Date.now())
   return (await s.db.get<HospitalRow>('SELECT * FROM hospitals WHERE address = ?', a))!
 }
 

@@ -52,6 +52,25 @@ export async function readMemberCount(ledger: Ledger): Promise<number> {
   }
 }
 
+/** The open proposal about `hospital` (kind 0 = none, 1 = admit, 2 = remove) and its key facts. */
+export async function readProposal(ledger: Ledger, hospital: Address): Promise<{ kind: number; keyScheme: number }> {
+  try {
+    const p = await ledger.client.readContract({ address: ledger.contracts.registry, abi: registryAbi, functionName: 'proposalOf', args: [hospital] } as never) as { kind: number; keyScheme: number }
+    return { kind: Number(p.kind), keyScheme: Number(p.keyScheme) }
+  } catch (err) {
+    throw toLedgerError(err, registryAbi)
+  }
+}
+
+/** Whether member `voter` has voted on the open proposal about `hospital`. */
+export async function readHasVoted(ledger: Ledger, hospital: Address, voter: Address): Promise<boolean> {
+  try {
+    return await ledger.client.readContract({ address: ledger.contracts.registry, abi: registryAbi, functionName: 'hasVoted', args: [hospital, voter] } as never) as boolean
+  } catch (err) {
+    throw toLedgerError(err, registryAbi)
+  }
+}
+
 /** Whether `hospital` is a member now. */
 export async function readIsMember(ledger: Ledger, hospital: Address): Promise<boolean> {
   try {
