@@ -183,6 +183,18 @@ export const migrations: readonly string[] = [
   CREATE INDEX replicas_state ON replicas(state, next_at);
   CREATE INDEX records_hospital ON records(hospital_id, state);
   `,
+  // 5: the audit log of changes to accounts' sign-in factors (TOTP on, reset by staff or the
+  // admin or by recovery, password recovered, wallet linked): who, whose, what, when.
+  `
+  CREATE TABLE account_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    kind TEXT NOT NULL,
+    actor_id TEXT REFERENCES accounts(id),
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX account_events_account ON account_events(account_id, id);
+  `,
 ]
 
 /**
