@@ -24,6 +24,12 @@ contract Consent is IConsent {
     uint64 private constant _MIN_WINDOW = 1 minutes;
     uint64 private constant _MAX_WINDOW = 7 days;
     /// @dev Purpose codes run from 1 (own) to 7 (verify); see {IConsent}.
+    uint8 private constant _OWN = 1;
+    uint8 private constant _AUTHOR = 2;
+    uint8 private constant _GRANT = 3;
+    uint8 private constant _SHARE = 4;
+    uint8 private constant _SHARE_TOKEN = 5;
+    uint8 private constant _EMERGENCY = 6;
     uint8 private constant _MAX_PURPOSE = 7;
 
     mapping(bytes32 requestId => Grant) private _grants;
@@ -168,6 +174,7 @@ contract Consent is IConsent {
 
     /// @inheritdoc IConsent
     function useShareToken(bytes32 shareId, bytes32 recordId) external {
+        if (recordId == bytes32(0)) revert ConsentZeroId();
         if (!registry.hospitalOf(msg.sender).member) revert ConsentNotMemberHospital(msg.sender);
         Share storage s = _shares[shareId];
         address patient = s.patient;
@@ -238,11 +245,46 @@ contract Consent is IConsent {
 
     /// @inheritdoc IConsent
     function logAccess(bytes32 recordId, address patient, uint8 purpose, bytes32 ref) external {
+        if (recordId == bytes32(0)) revert ConsentZeroId();
         _checkPurpose(purpose);
+        if (!_mayLog(msg.sender, patient, purpose, ref)) revert ConsentNoAccessPath(msg.sender, patient, purpose, ref);
         emit AccessLogged(recordId, patient, msg.sender, purpose, ref);
     }
 
     // ---------------------------------------------------------------- internals
+
+    /// @dev Whether `caller` holds the access path `purpose` names to `patient`'s records. The
+    /// grant, share and emergency paths read only this contract's storage; the others ask the
+    /// registry once.
+    function _mayLog(address caller, address patient, uint8 purpose, bytes32 ref) private view returns (bool) {
+        if (purpose == _GRANT) {
+            Grant storage g = _grants[ref];
+            return g.requester == caller && g.patient == patient && g.status == RequestStatus.Approved
+                && block.timestamp < g.expiresAt;
+        }
+        if (purpose == _SHARE) {
+            Share storage s = _shares[ref];
+            return s.grantee == caller && s.patient == patient && _isLive(s);
+        }
+        if (purpose == _EMERGENCY) {
+            Emergency storage e = _emergencies[ref];
+            return e.doctor == caller && e.patient == patient && block.timestamp < e.expiresAt;
+        }
+        (IRegistry.Account memory c, IRegistry.Account memory p) = registry.accountsOf(caller, patient);
+        if (p.role != IRegistry.Role.Patient) return false;
+        if (purpose == _OWN) return caller == patient && ref == bytes32(0);
+        if (purpose == _AUTHOR) {
+            return ref == bytes32(0) && c.role == IRegistry.Role.Doctor && c.status == IRegistry.Status.Active
+                && c.hospital == p.hospital;
+        }
+        if (purpose == _SHARE_TOKEN) {
+            Share storage s = _shares[ref];
+            return s.patient == patient && s.tokenHash != bytes32(0) && registry.hospitalOf(caller).member;
+        }
+        // verify
+        if (c.role == IRegistry.Role.Staff) return c.status == IRegistry.Status.Active && c.hospital == p.hospital;
+        return caller == p.hospital && registry.hospitalOf(caller).member;
+    }
 
     function _checkPurpose(uint8 purpose) private pure {
         if (purpose == 0 || purpose > _MAX_PURPOSE) revert ConsentInvalidPurpose(purpose);

@@ -202,6 +202,9 @@ interface IConsent {
     error ConsentEmergencyReleased(bytes32 emergencyId);
     /// @notice `caller` is not the (member) hospital of `patient`.
     error ConsentNotHospitalOf(address caller, address patient);
+    /// @notice `caller` holds no access path to `patient`'s records for `purpose` under `ref`: a
+    /// read it logs would be a fake entry in the patient's trail.
+    error ConsentNoAccessPath(address caller, address patient, uint8 purpose, bytes32 ref);
 
     /// @notice The registry that says who is who.
     function registry() external view returns (IRegistry);
@@ -311,6 +314,7 @@ interface IConsent {
      * `shareId`'s token for record `recordId` (and uses it up, when single-use).
      *
      * Requirements:
+     * - `recordId` is non-zero (else {ConsentZeroId});
      * - the caller is a member hospital (its own address);
      * - the share exists and is a token share;
      * - the share is neither revoked nor expired, and not used when single-use.
@@ -350,11 +354,22 @@ interface IConsent {
 
     /**
      * @notice The caller records that it read record `recordId` of `patient` for `purpose`. Event
-     * only: nothing is stored.
+     * only: nothing is stored. Only a party holding an access path to the patient's records may
+     * log, so no one else can write into a patient's trail.
      * @param ref the request, share or emergency id the read relies on; zero for none
      *
      * Requirements:
-     * - `purpose` is a purpose code.
+     * - `recordId` is non-zero (else {ConsentZeroId}); `purpose` is a purpose code;
+     * - the caller holds the access path `purpose` names (else {ConsentNoAccessPath}):
+     *   1 own: the caller is `patient`, a registered `Patient`, and `ref` is zero;
+     *   2 author: an `Active` `Doctor` of `patient`'s hospital (only such a doctor can anchor a
+     *     record of the patient; the ledger keeps a commitment to the author, not the author),
+     *     and `ref` is zero;
+     *   3 grant: `ref` is a live grant of `patient` to the caller;
+     *   4 share: `ref` is a live share of `patient` named to the caller;
+     *   5 share token: `ref` is a token share of `patient` and the caller a member hospital;
+     *   6 emergency: `ref` is a live emergency of the caller on `patient`;
+     *   7 verify: the caller is `patient`'s hospital (a member) or an `Active` `Staff` of it.
      *
      * Emits an {AccessLogged} event.
      */

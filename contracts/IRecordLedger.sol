@@ -29,14 +29,14 @@ interface IRecordLedger {
     error RecordLedgerUnknownPatient(address patient);
     /// @notice `recordId` is already anchored.
     error RecordLedgerAlreadyAnchored(bytes32 recordId);
-    /// @notice The record id or the digest is zero.
+    /// @notice The record id, the digest or the envelopes digest is zero.
     error RecordLedgerInvalidRecord();
 
     /**
      * @notice Anchors record `recordId`; the caller is its author.
      *
      * Requirements:
-     * - `recordId` and `digest` are non-zero;
+     * - `recordId`, `digest` and `envelopes` are non-zero (else {RecordLedgerInvalidRecord});
      * - the caller is an `Active` `Doctor` of `hospital`;
      * - `patient` is an `Active` `Patient` of `hospital`;
      * - `recordId` has never been anchored.

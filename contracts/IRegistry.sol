@@ -35,8 +35,9 @@ interface IRegistry {
     }
 
     /// @notice One registered account; fits in a single storage slot (1 + 1 + 1 + 20 bytes).
-    /// @dev `keyScheme` is an opaque code for the key-wrap scheme of the account's encryption key,
-    /// defined off chain.
+    /// @dev `keyScheme` is the key-wrap scheme of the account's encryption key: 1 x25519-hpke
+    /// (a raw 32-byte X25519 key), 2 rsa-oaep-4096 (an SPKI DER RSA-4096 key); `src/crypto/key-wrap.ts`.
+    /// Only the key's SHA-256 reaches the chain: its length is checked by the nodes that fetch it.
     struct Account {
         Role role;
         Status status;
@@ -150,6 +151,8 @@ interface IRegistry {
     error RegistryInvalidRole(uint8 role);
     /// @notice A key digest is zero.
     error RegistryInvalidKey();
+    /// @notice `keyScheme` is not a key-wrap scheme code (1 x25519-hpke, 2 rsa-oaep-4096).
+    error RegistryInvalidKeyScheme(uint8 keyScheme);
     /// @notice An address argument is zero.
     error RegistryZeroAddress();
     /// @notice `hospital` is already a member.
@@ -189,7 +192,7 @@ interface IRegistry {
      * Requirements:
      * - the caller has DEFAULT_ADMIN_ROLE;
      * - `hospital` is non-zero, not yet a member and not a registered account;
-     * - `emergencyKey` is non-zero;
+     * - `emergencyKey` is non-zero; `keyScheme` is 1 or 2 (else {RegistryInvalidKeyScheme});
      * - `memberCount()` is at most 1 (else {RegistryVoteRequired});
      * - no proposal about `hospital` is open.
      *
@@ -204,6 +207,7 @@ interface IRegistry {
      * - the caller has DEFAULT_ADMIN_ROLE or is a member hospital (its own address);
      * - the consortium has at least one member to vote;
      * - `hospital` is non-zero, not a member and not a registered account; `emergencyKey` is non-zero;
+     * - `keyScheme` is 1 or 2 (else {RegistryInvalidKeyScheme});
      * - no proposal about `hospital` is open.
      *
      * Emits a {HospitalProposed} event.
@@ -247,6 +251,7 @@ interface IRegistry {
      * Requirements:
      * - `role` is `Doctor` or `Patient`;
      * - `hospital` is a member; `encryptionKey` is non-zero;
+     * - `keyScheme` is 1 or 2 (else {RegistryInvalidKeyScheme});
      * - the caller is neither registered nor a hospital, nor a candidate hospital under a vote.
      *
      * Emits a {RegistrationRequested} event; for a patient, an {AccountRegistered} event too.
@@ -284,6 +289,7 @@ interface IRegistry {
      *
      * Requirements:
      * - `account` and `hospital` are non-zero; `role` is not `None`; `encryptionKey` is non-zero;
+     * - `keyScheme` is 1 or 2 (else {RegistryInvalidKeyScheme});
      * - the caller has DEFAULT_ADMIN_ROLE; or is member `hospital` itself (its own key)
      *   registering a `Staff` account; or is an `Active` `Staff` account of `hospital` registering
      *   a `Doctor` or a `Patient`. A hospital's key registers only its staff: doctors and patients
@@ -325,7 +331,7 @@ interface IRegistry {
      * @param emergencyKey SHA-256 of the hospital's public emergency key
      *
      * Requirements:
-     * - `emergencyKey` is non-zero;
+     * - `emergencyKey` is non-zero; `keyScheme` is 1 or 2 (else {RegistryInvalidKeyScheme});
      * - the caller is not a member (else {RegistryHospitalExists}) nor a registered account (else
      *   {RegistryAlreadyRegistered});
      * - no proposal about the caller is open (else {RegistryProposalOpen}).

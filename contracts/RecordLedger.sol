@@ -23,7 +23,7 @@ contract RecordLedger is IRecordLedger {
 
     /// @inheritdoc IRecordLedger
     function anchor(bytes32 recordId, address patient, address hospital, bytes32 digest, bytes32 envelopes) external {
-        if (recordId == bytes32(0) || digest == bytes32(0)) revert RecordLedgerInvalidRecord();
+        if (recordId == bytes32(0) || digest == bytes32(0) || envelopes == bytes32(0)) revert RecordLedgerInvalidRecord();
 
         (uint256 authorRole, uint256 authorStatus, address authorHospital, uint256 ownerRole, uint256 ownerStatus, address ownerHospital) =
             _accountsOf(msg.sender, patient);

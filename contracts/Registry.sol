@@ -40,6 +40,8 @@ contract Registry is IRegistry, AccessControl {
     uint256 private constant MAX_NAME_BYTES = 100;
     uint256 private constant MAX_ADDRS = 8;
     uint256 private constant MAX_ADDR_BYTES = 256;
+    /// @dev Key-wrap scheme codes run from 1 (x25519-hpke) to 2 (rsa-oaep-4096); see {IRegistry-Account}.
+    uint8 private constant MAX_KEY_SCHEME = 2;
 
     mapping(address account => Account) private _accounts;
     mapping(address hospital => Member) private _hospitals;
@@ -88,7 +90,7 @@ contract Registry is IRegistry, AccessControl {
 
     /// @inheritdoc IRegistry
     function applyForMembership(uint8 keyScheme, bytes32 emergencyKey) external {
-        _checkCandidate(msg.sender, emergencyKey);
+        _checkCandidate(msg.sender, keyScheme, emergencyKey);
         if (_proposals[msg.sender].kind != ProposalKind.None) revert RegistryProposalOpen(msg.sender);
 
         _applications[msg.sender] = Application({keyScheme: keyScheme, emergencyKey: emergencyKey});
@@ -115,7 +117,7 @@ contract Registry is IRegistry, AccessControl {
     /// @inheritdoc IRegistry
     function addHospital(address hospital, uint8 keyScheme, bytes32 emergencyKey) external {
         if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) revert RegistryUnauthorized(msg.sender);
-        _checkCandidate(hospital, emergencyKey);
+        _checkCandidate(hospital, keyScheme, emergencyKey);
         if (_members.length > 1) revert RegistryVoteRequired(_members.length);
         if (_proposals[hospital].kind != ProposalKind.None) revert RegistryProposalOpen(hospital);
 
@@ -125,7 +127,7 @@ contract Registry is IRegistry, AccessControl {
     /// @inheritdoc IRegistry
     function proposeHospital(address hospital, uint8 keyScheme, bytes32 emergencyKey) external {
         _checkProposer(msg.sender);
-        _checkCandidate(hospital, emergencyKey);
+        _checkCandidate(hospital, keyScheme, emergencyKey);
         _open(hospital, ProposalKind.Admit, keyScheme, emergencyKey);
     }
 
@@ -166,6 +168,7 @@ contract Registry is IRegistry, AccessControl {
         if (role != Role.Doctor && role != Role.Patient) revert RegistryInvalidRole(uint8(role));
         if (hospital == address(0)) revert RegistryZeroAddress();
         if (encryptionKey == bytes32(0)) revert RegistryInvalidKey();
+        _checkKeyScheme(keyScheme);
         if (!_hospitals[hospital].member) revert RegistryUnknownHospital(hospital);
         _checkUnregistered(msg.sender);
 
@@ -203,6 +206,7 @@ contract Registry is IRegistry, AccessControl {
         if (account == address(0) || hospital == address(0)) revert RegistryZeroAddress();
         if (role == Role.None) revert RegistryInvalidRole(uint8(role));
         if (encryptionKey == bytes32(0)) revert RegistryInvalidKey();
+        _checkKeyScheme(keyScheme);
         if (!_mayRegister(msg.sender, role, hospital)) revert RegistryUnauthorized(msg.sender);
         if (!_hospitals[hospital].member) revert RegistryUnknownHospital(hospital);
         _checkUnregistered(account);
@@ -262,11 +266,18 @@ contract Registry is IRegistry, AccessControl {
     }
 
     /// @dev A hospital that may be admitted: a non-zero address, no member yet, no account.
-    function _checkCandidate(address hospital, bytes32 emergencyKey) private view {
+    function _checkCandidate(address hospital, uint8 keyScheme, bytes32 emergencyKey) private view {
         if (hospital == address(0)) revert RegistryZeroAddress();
         if (emergencyKey == bytes32(0)) revert RegistryInvalidKey();
+        _checkKeyScheme(keyScheme);
         if (_hospitals[hospital].member) revert RegistryHospitalExists(hospital);
         if (_accounts[hospital].role != Role.None) revert RegistryAlreadyRegistered(hospital);
+    }
+
+    /// @dev A stored key scheme is one the nodes can wrap keys for: a node that cannot read a
+    /// party's scheme cannot serve it, so the chain refuses the code rather than every node later.
+    function _checkKeyScheme(uint8 keyScheme) private pure {
+        if (keyScheme == 0 || keyScheme > MAX_KEY_SCHEME) revert RegistryInvalidKeyScheme(keyScheme);
     }
 
     /// @dev An address that may become an account: neither an account nor a hospital, nor a

@@ -119,6 +119,32 @@ export const consentAbi = [
     "inputs": [
       {
         "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "patient",
+        "type": "address"
+      },
+      {
+        "internalType": "uint8",
+        "name": "purpose",
+        "type": "uint8"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "ref",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ConsentNoAccessPath",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
         "name": "account",
         "type": "address"
       }
@@ -1532,6 +1558,17 @@ export const registryAbi = [
   {
     "inputs": [],
     "name": "RegistryInvalidKey",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint8",
+        "name": "keyScheme",
+        "type": "uint8"
+      }
+    ],
+    "name": "RegistryInvalidKeyScheme",
     "type": "error"
   },
   {
