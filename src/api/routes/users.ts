@@ -2,9 +2,10 @@ import type { FastifyInstance } from 'fastify'
 import { createAccount } from '../../accounts/create-account.ts'
 import { signUp } from '../../accounts/sign-up.ts'
 import { confirmDoctor, listPendingDoctors, rejectDoctor } from '../../accounts/confirm-doctor.ts'
-import { findAccount, toAccount, type AccountRow, type Actor, type Role } from '../../accounts/account.ts'
+import type { Role } from '../../accounts/account.ts'
+import { listVisibleAccounts } from '../../consent/list-visible-accounts.ts'
+import { resolveAccount } from '../../consent/resolve-account.ts'
 import { parseKeyScheme } from '../../crypto/key-wrap.ts'
-import { AppError } from '../../errors.ts'
 import { actorOf } from '../build-app.ts'
 import { accountSchema, errors } from './schemas.ts'
 import type { Services } from '../../services.ts'
@@ -42,32 +43,24 @@ export async function userRoutes(app: FastifyInstance, { services }: { services:
   app.get('/users', {
     schema: {
       tags: ['users'],
-      summary: 'Accounts you may see: all (admin), your hospital\'s (staff), your hospital\'s patients (doctor), yourself (patient).',
+      summary: 'Accounts you may see, with name and e-mail: all (admin), your hospital\'s (staff), yourself and the patients you have a care relationship with — a record you authored, a pending request, a live grant, share or emergency (confirmed doctor), yourself (patient, and any account not active: pending, rejected or suspended).',
       querystring: { type: 'object', additionalProperties: false, properties: { role: { type: 'string', enum: ['admin', 'staff', 'doctor', 'patient'] }, hospital: { type: 'string' } } },
       response: { 200: { type: 'object', properties: { users: { type: 'array', items: accountSchema } } }, ...errors(401) },
     },
   }, async (req) => {
-    const actor = actorOf(req)
     const q = req.query as { role?: Role; hospital?: string }
-    const rows = await services.db.all(`SELECT * FROM accounts WHERE state IN ('active', 'pending', 'rejected') ORDER BY created_at`) as AccountRow[]
-    return { users: rows.filter((r) => visible(actor, r) && (!q.role || r.role === q.role) && (!q.hospital || r.hospital_id === q.hospital)).map(toAccount) }
+    return { users: await listVisibleAccounts(services, { actor: actorOf(req), role: q.role, hospital: q.hospital }) }
   })
 
   app.post('/users/resolve', {
     schema: {
       tags: ['users'],
-      summary: 'Find one account you may see by e-mail, id or ledger address (in the body, so no e-mail lands in a URL or an access log).',
+      summary: 'Find one account by exact e-mail, id or ledger address (in the body, so no e-mail lands in a URL or an access log): yourself; any account (admin); your hospital\'s (staff). A confirmed doctor finds one patient: in full with a care relationship, otherwise only `id`, `address` and `role` — enough to ask for access or upload. Anything else, and anyone whose account is not active, gets 404 UNKNOWN_ACCOUNT whether the account exists or not.',
       body: { type: 'object', required: ['ref'], additionalProperties: false, properties: { ref: { type: 'string', maxLength: 320 } } },
       response: { 200: accountSchema, ...errors(400, 401, 404) },
     },
   }, async (req) => {
-    const actor = actorOf(req)
-    const ref = (req.body as { ref: string }).ref.trim().toLowerCase()
-    const me = actor.account
-    if ([me.email, me.id, me.address.toLowerCase()].includes(ref)) return me
-    const row = await findAccount(services.db, ref)
-    if (!row || !(visible(actor, row) || await hasAccessPath(services, actor, row))) throw new AppError('UNKNOWN_ACCOUNT')
-    return toAccount(row)
+    return resolveAccount(services, { actor: actorOf(req), ref: (req.body as { ref: string }).ref })
   })
 
   app.post('/signup', {
@@ -115,19 +108,4 @@ export async function userRoutes(app: FastifyInstance, { services }: { services:
       response: { 200: accountSchema, ...errors(400, 401, 403, 404, 409, 502, 503) },
     },
   }, async (req) => rejectDoctor(services, { actor: actorOf(req), id: (req.params as { id: string }).id, reason: (req.body as { reason: string }).reason }))
-}
-
-/** A doctor of another hospital sees a patient who granted, shared or had to open (break-glass) records to them. */
-async function hasAccessPath(s: Services, actor: Actor, row: AccountRow): Promise<boolean> {
-  if (actor.account.role !== 'doctor' || row.role !== 'patient') return false
-  return Boolean(await s.db.get(`SELECT 1 FROM access_requests WHERE requester_id = ? AND patient_id = ? AND status IN ('pending', 'approved')
-    UNION ALL SELECT 1 FROM shares WHERE grantee_id = ? AND patient_id = ? UNION ALL SELECT 1 FROM emergencies WHERE doctor_id = ? AND patient_id = ? LIMIT 1`, actor.account.id, row.id, actor.account.id, row.id, actor.account.id, row.id))
-}
-
-function visible(actor: Actor, row: AccountRow): boolean {
-  const a = actor.account
-  if (a.role === 'admin' || row.id === a.id) return true
-  if (a.role === 'staff') return row.hospital_id === a.hospitalId
-  if (a.role === 'doctor') return row.role === 'patient' && row.hospital_id === a.hospitalId
-  return false
 }
