@@ -46,6 +46,12 @@ export const portalCsp = [
   "object-src 'none'",
 ].join('; ')
 
+/**
+ * The API docs page (swagger-ui) gets the portal's policy: its scripts are its own files, never
+ * inline ones. Only its styles differ: swagger-ui sets `style` attributes as it renders.
+ */
+export const docsCsp = portalCsp.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
 export interface BuildAppParams {
   services: Services
   /** The built web portal (build/web) to serve at `/`; none when null or absent. */
@@ -66,6 +72,9 @@ export const errorSchema = {
  */
 export async function buildApp({ services, webRoot }: BuildAppParams): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, trustProxy: false })
+  // JSON routes take JSON only: any other media type is a 415, never a string body that a
+  // handler mistakes for an object. POST /records has its own raw parser (routes/records.ts).
+  app.removeContentTypeParser('text/plain')
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -94,12 +103,13 @@ export async function buildApp({ services, webRoot }: BuildAppParams): Promise<F
   app.addHook('onSend', async (req, reply) => {
     const path = req.url.split('?')[0]
     const portal = webRoot && !isApiPath(path)
+    const docs = path === `${apiPrefix}/docs` || path.startsWith(`${apiPrefix}/docs/`)
     // Vite names every asset by its content hash: those can be cached for good.
     reply.header('cache-control', portal && path.startsWith('/assets/') && reply.statusCode === 200 ? 'public, max-age=31536000, immutable' : 'no-store')
     reply.header('x-content-type-options', 'nosniff')
     reply.header('referrer-policy', 'no-referrer')
-    if (portal) {
-      reply.header('content-security-policy', portalCsp)
+    if (portal || docs) {
+      reply.header('content-security-policy', docs ? docsCsp : portalCsp)
       reply.header('x-frame-options', 'DENY')
       reply.header('cross-origin-opener-policy', 'same-origin')
     }

@@ -16,62 +16,13 @@ const recordIdParam = { type: 'object', required: ['id'], properties: { id: { ty
 
 /** Upload (streamed), read (streamed, verified first), list and verify records. */
 export async function recordRoutes(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
-  // The upload body is the file itself, of any media type, streamed into the encryptor.
-  app.removeAllContentTypeParsers()
-  app.addContentTypeParser('*', (_req, payload, done) => done(null, payload))
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 1024 * 1024 }, (_req, body, done) => {
-    try {
-      done(null, body === '' ? undefined : JSON.parse(body as string))
-    } catch (cause) {
-      done(new AppError('MALFORMED_JSON', { cause }), undefined)
-    }
-  })
-
-  app.post('/records', {
-    schema: {
-      tags: ['records'],
-      summary: 'Upload a record for a patient (doctor of the patient\'s hospital). The body is the file, streamed; the answer comes once blocks, envelopes and the mined anchor are durable.',
-      description: 'Headers: `X-Medledger-Patient` (patient e-mail, id or ledger address), `X-Medledger-File-Name` (percent-encoded UTF-8), optional `X-Medledger-Suite` (aes-256-gcm, aes-192-gcm, aes-128-gcm, xchacha20-poly1305); `Content-Type` is kept as the record\'s media type.',
-      headers: {
-        type: 'object',
-        required: ['x-medledger-patient'],
-        properties: {
-          'x-medledger-patient': { type: 'string', maxLength: 320 },
-          'x-medledger-file-name': { type: 'string', maxLength: 1024 },
-          'x-medledger-suite': { type: 'string', maxLength: 40 },
-        },
-      },
-      response: { 201: recordSchema, ...errors(400, 401, 403, 404, 409, 413, 502, 503) },
-    },
-  }, async (req, reply) => {
-    const actor = actorOf(req)
-    const h = req.headers
-    const rawName = h['x-medledger-file-name']
-    if (typeof rawName !== 'string' || rawName === '') throw new AppError('MISSING_FILE', { message: 'No file was sent: the X-Medledger-File-Name header is required.' })
-    let fileName: string
-    try {
-      fileName = decodeURIComponent(rawName)
-    } catch {
-      throw new AppError('VALIDATION_FAILED', { message: 'X-Medledger-File-Name must be percent-encoded UTF-8.' })
-    }
-    const suite = typeof h['x-medledger-suite'] === 'string' ? parseCipherSuite(h['x-medledger-suite']) : undefined
-    const declared = h['content-length'] !== undefined ? Number(h['content-length']) : undefined
-    const controller = new AbortController()
-    req.raw.on('close', () => { if (!req.raw.readableEnded) controller.abort(new AppError('BAD_REQUEST', { details: 'client went away mid-upload' })) })
-    // Leaving the loop early (a refusal) must not destroy the socket before the answer is sent.
-    const body = req.body as Readable | undefined
-    const source: AsyncIterable<Uint8Array> = body ? body.iterator({ destroyOnReturn: false }) : Readable.from([])
-    const result = await uploadRecord(services, {
-      actor,
-      patient: String(h['x-medledger-patient']),
-      fileName,
-      mediaType: typeof h['content-type'] === 'string' ? h['content-type'] : undefined,
-      suite,
-      source,
-      declaredSize: Number.isSafeInteger(declared) ? declared : undefined,
-      signal: controller.signal,
-    })
-    return reply.status(201).send(result)
+  // The upload body is the file itself, of any media type (JSON and XML included), streamed
+  // into the encryptor: its own scope has the raw catch-all as its only parser, so no parser
+  // of the other routes can consume it. The other routes keep the API's JSON parsing.
+  await app.register(async (upload) => {
+    upload.removeAllContentTypeParsers()
+    upload.addContentTypeParser('*', (_req, payload, done) => done(null, payload))
+    uploadRoute(upload, services)
   })
 
   app.get('/records', {
@@ -143,5 +94,55 @@ export async function recordRoutes(app: FastifyInstance, { services }: { service
   }, async (req) => {
     const b = (req.body ?? {}) as { recordIds?: string[]; all?: boolean }
     return verifyRecords(services, { actor: actorOf(req), recordIds: b.recordIds, all: b.all })
+  })
+}
+
+/** POST /records: the body is the record's bytes, whatever its Content-Type. */
+function uploadRoute(app: FastifyInstance, services: Services): void {
+  app.post('/records', {
+    schema: {
+      tags: ['records'],
+      summary: 'Upload a record for a patient (doctor of the patient\'s hospital). The body is the file, streamed; the answer comes once blocks, envelopes and the mined anchor are durable.',
+      description: 'Headers: `X-Medledger-Patient` (patient e-mail, id or ledger address), `X-Medledger-File-Name` (percent-encoded UTF-8), optional `X-Medledger-Suite` (aes-256-gcm, aes-192-gcm, aes-128-gcm, xchacha20-poly1305); `Content-Type` is kept as the record\'s media type.',
+      headers: {
+        type: 'object',
+        required: ['x-medledger-patient'],
+        properties: {
+          'x-medledger-patient': { type: 'string', maxLength: 320 },
+          'x-medledger-file-name': { type: 'string', maxLength: 1024 },
+          'x-medledger-suite': { type: 'string', maxLength: 40 },
+        },
+      },
+      response: { 201: recordSchema, ...errors(400, 401, 403, 404, 409, 413, 502, 503) },
+    },
+  }, async (req, reply) => {
+    const actor = actorOf(req)
+    const h = req.headers
+    const rawName = h['x-medledger-file-name']
+    if (typeof rawName !== 'string' || rawName === '') throw new AppError('MISSING_FILE', { message: 'No file was sent: the X-Medledger-File-Name header is required.' })
+    let fileName: string
+    try {
+      fileName = decodeURIComponent(rawName)
+    } catch {
+      throw new AppError('VALIDATION_FAILED', { message: 'X-Medledger-File-Name must be percent-encoded UTF-8.' })
+    }
+    const suite = typeof h['x-medledger-suite'] === 'string' ? parseCipherSuite(h['x-medledger-suite']) : undefined
+    const declared = h['content-length'] !== undefined ? Number(h['content-length']) : undefined
+    const controller = new AbortController()
+    req.raw.on('close', () => { if (!req.raw.readableEnded) controller.abort(new AppError('BAD_REQUEST', { details: 'client went away mid-upload' })) })
+    // Leaving the loop early (a refusal) must not destroy the socket before the answer is sent.
+    const body = req.body as Readable | undefined
+    const source: AsyncIterable<Uint8Array> = body ? body.iterator({ destroyOnReturn: false }) : Readable.from([])
+    const result = await uploadRecord(services, {
+      actor,
+      patient: String(h['x-medledger-patient']),
+      fileName,
+      mediaType: typeof h['content-type'] === 'string' ? h['content-type'] : undefined,
+      suite,
+      source,
+      declaredSize: Number.isSafeInteger(declared) ? declared : undefined,
+      signal: controller.signal,
+    })
+    return reply.status(201).send(result)
   })
 }

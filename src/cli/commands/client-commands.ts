@@ -1,4 +1,4 @@
-import { createReadStream, statSync, openSync, closeSync, fsyncSync, renameSync, rmSync, createWriteStream } from 'node:fs'
+import { createReadStream, statSync, openSync, closeSync, readSync, fsyncSync, renameSync, rmSync, createWriteStream } from 'node:fs'
 import { basename, dirname, extname, join, resolve } from 'node:path'
 import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -95,18 +95,37 @@ export async function userList(c: Common, f: { role?: string; hospital?: string 
 }
 
 const mediaTypes: Record<string, string> = {
-  '.dcm': 'application/dicom', '.xml': 'application/xml', '.json': 'application/json', '.hl7': 'text/plain',
-  '.pdf': 'application/pdf', '.txt': 'text/plain', '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg',
+  '.dcm': 'application/dicom', '.dicom': 'application/dicom', '.xml': 'application/xml', '.json': 'application/json',
+  '.hl7': 'x-application/hl7-v2+er7', '.pdf': 'application/pdf', '.txt': 'text/plain', '.png': 'image/png',
+  '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg',
+}
+
+/**
+ * A file's natural media type, from its extension; a JSON file whose first member is a FHIR
+ * `resourceType` is `application/fhir+json`. Unknown files are `application/octet-stream`.
+ */
+function mediaTypeOf(path: string): string {
+  const ext = extname(path).toLowerCase()
+  if (ext === '.json') {
+    const head = Buffer.alloc(4096)
+    const fd = openSync(path, 'r')
+    let n: number
+    try { n = readSync(fd, head, 0, head.length, 0) } finally { closeSync(fd) }
+    if (/^\uFEFF?\s*\{\s*"resourceType"\s*:/.test(head.subarray(0, n).toString('utf8'))) return 'application/fhir+json'
+  }
+  return mediaTypes[ext] ?? 'application/octet-stream'
 }
 
 export async function recordUpload(c: Common, f: { patient?: string; file?: string; suite?: string; type?: string }): Promise<void> {
   if (!f.patient || !f.file) throw new CliError('USAGE', 'record upload needs --patient EMAIL_OR_ID --file PATH', 2)
   const path = resolve(f.file)
   let size: number
+  let mediaType: string
   try {
     const st = statSync(path)
     if (!st.isFile()) throw new Error('not a file')
     size = st.size
+    mediaType = f.type ?? mediaTypeOf(path)
   } catch {
     throw new CliError('MISSING_FILE', `No readable file at ${f.file}.`)
   }
@@ -117,7 +136,7 @@ export async function recordUpload(c: Common, f: { patient?: string; file?: stri
   const stream = createReadStream(path, { highWaterMark: 1 << 20 }).pipe(counter)
   const res = await client.request('POST', '/records', {
     headers: {
-      'content-type': f.type ?? mediaTypes[extname(path).toLowerCase()] ?? 'application/octet-stream',
+      'content-type': mediaType,
       'content-length': String(size),
       'x-medledger-patient': f.patient,
       'x-medledger-file-name': encodeURIComponent(basename(path)),

@@ -134,9 +134,11 @@ const mediaTypes: Record<string, string> = {
   pdf: 'application/pdf', txt: 'text/plain', png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp',
 }
 
+/** The browser's own media type for the file; by its extension when the browser has none. */
 function mediaTypeOf(file: File): string {
+  if (file.type) return file.type
   const ext = /\.([a-z0-9]+)$/i.exec(file.name)?.[1]?.toLowerCase() ?? ''
-  return mediaTypes[ext] ?? (file.type || 'application/octet-stream')
+  return mediaTypes[ext] ?? 'application/octet-stream'
 }
 
 interface UploadItem { name: string; size: number; sent: number; phase: 'waiting' | 'sending' | 'anchoring' | 'done' | 'failed'; error?: string; record?: RecordView }
