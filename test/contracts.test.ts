@@ -145,6 +145,9 @@ describe('contracts', () => {
       await expectRevert(addHospital('stranger', addr('hospitalA'), X25519, key('hospitalA')), 'RegistryUnauthorized', [addr('stranger')])
       await expectRevert(addHospital('admin', zeroAddress, X25519, key('hospitalA')), 'RegistryZeroAddress')
       await expectRevert(addHospital('admin', addr('hospitalA'), X25519, zeroHash), 'RegistryInvalidKey')
+      for (const scheme of [0, 3, 255]) {
+        await expectRevert(addHospital('admin', addr('hospitalA'), scheme, key('hospitalA')), 'RegistryInvalidKeyScheme', [scheme])
+      }
 
       const { events } = await eventsOf(await addHospital('admin', addr('hospitalA'), X25519, key('emergency A')), registryAbi, registry)
       assert.deepEqual(events, [
@@ -225,6 +228,9 @@ describe('contracts', () => {
       await expectRevert(register('staffA', fresh, Role.Patient, zeroAddress, X25519, key('x')), 'RegistryZeroAddress')
       await expectRevert(register('staffA', fresh, Role.None, addr('hospitalA'), X25519, key('x')), 'RegistryInvalidRole', [Role.None])
       await expectRevert(register('staffA', fresh, Role.Patient, addr('hospitalA'), X25519, zeroHash), 'RegistryInvalidKey')
+      for (const scheme of [0, 3, 255]) {
+        await expectRevert(register('staffA', fresh, Role.Patient, addr('hospitalA'), scheme, key('x')), 'RegistryInvalidKeyScheme', [scheme])
+      }
       await expectRevert(register('admin', fresh, Role.Patient, addr('stranger'), X25519, key('x')), 'RegistryUnknownHospital', [addr('stranger')])
       // out of the enum's range: the ABI decoder itself reverts, without error data
       await assert.rejects(register('admin', fresh, 4, addr('hospitalA'), X25519, key('x')), (err: unknown) => {
@@ -298,6 +304,11 @@ describe('contracts', () => {
       await expectRevert(requestRegistration('stranger', Role.None, addr('hospitalA'), X25519, key('x')), 'RegistryInvalidRole', [Role.None])
       await expectRevert(requestRegistration('stranger', Role.Patient, zeroAddress, X25519, key('x')), 'RegistryZeroAddress')
       await expectRevert(requestRegistration('stranger', Role.Patient, addr('hospitalA'), X25519, zeroHash), 'RegistryInvalidKey')
+      // a key scheme no node can wrap for would make every node's follower trip over the account
+      for (const scheme of [0, 3, 255]) {
+        await expectRevert(requestRegistration('stranger', Role.Patient, addr('hospitalA'), scheme, key('x')), 'RegistryInvalidKeyScheme', [scheme])
+        await expectRevert(requestRegistration('stranger', Role.Doctor, addr('hospitalA'), scheme, key('x')), 'RegistryInvalidKeyScheme', [scheme])
+      }
       await expectRevert(requestRegistration('stranger', Role.Doctor, addr('staffA'), X25519, key('x')), 'RegistryUnknownHospital', [addr('staffA')])
       await expectRevert(requestRegistration('patientA', Role.Patient, addr('hospitalA'), X25519, key('x')), 'RegistryAlreadyRegistered', [addr('patientA')])
       await expectRevert(requestRegistration('selfDoctor', Role.Doctor, addr('hospitalB'), X25519, key('x')), 'RegistryAlreadyRegistered', [addr('selfDoctor')])
@@ -396,6 +407,9 @@ describe('contracts', () => {
       }
       await expectRevert(propose('admin', zeroAddress, X25519, key('emergency C')), 'RegistryZeroAddress')
       await expectRevert(propose('admin', addr('hospitalC'), X25519, zeroHash), 'RegistryInvalidKey')
+      for (const scheme of [0, 3]) {
+        await expectRevert(propose('hospitalA', addr('hospitalC'), scheme, key('emergency C')), 'RegistryInvalidKeyScheme', [scheme])
+      }
       await expectRevert(propose('hospitalA', addr('hospitalB'), X25519, key('e')), 'RegistryHospitalExists', [addr('hospitalB')])
       await expectRevert(propose('hospitalA', addr('doctorA'), X25519, key('e')), 'RegistryAlreadyRegistered', [addr('doctorA')])
       await expectRevert(proposeRemoval('hospitalA', addr('hospitalC')), 'RegistryUnknownHospital', [addr('hospitalC')])
@@ -608,9 +622,10 @@ describe('contracts', () => {
       assert.equal(await check(randomId(), zeroAddress, zeroAddress, zeroAddress, zeroHash, zeroHash), false)
     })
 
-    test('anchor refuses a zero record id or digest', async () => {
+    test('anchor refuses a zero record id, digest or envelopes digest', async () => {
       await expectRevert(anchor('doctorA', zeroHash, addr('patientA'), addr('hospitalA'), digest, envelopes), 'RecordLedgerInvalidRecord')
       await expectRevert(anchor('doctorA', randomId(), addr('patientA'), addr('hospitalA'), zeroHash, envelopes), 'RecordLedgerInvalidRecord')
+      await expectRevert(anchor('doctorA', randomId(), addr('patientA'), addr('hospitalA'), digest, zeroHash), 'RecordLedgerInvalidRecord')
     })
 
     test('only an active doctor of the hospital anchors', async () => {

@@ -111,6 +111,9 @@ describe('Registry: a consortium of hospital nodes', () => {
     test('a hospital applies from its own key; a new application replaces the old one', async () => {
       assert.deepEqual(await read('applicationOf', [addr('hospitalA')]), [0, zeroHash])
       await expectRevert(write('hospitalA', 'applyForMembership', [X25519, zeroHash]), 'RegistryInvalidKey')
+      for (const scheme of [0, 3, 255]) {
+        await expectRevert(write('hospitalA', 'applyForMembership', [scheme, key('A')]), 'RegistryInvalidKeyScheme', [scheme])
+      }
 
       const { gasUsed, events } = await eventsOf(await write('hospitalA', 'applyForMembership', [RSA, key('old A')]))
       gasFigures.push(`applyForMembership: ${gasUsed}`)
