@@ -1,6 +1,7 @@
 import type { Address } from 'viem'
 import { sendConfirmation, sendRejection } from '../ledger/registry-actions.ts'
-import { commitText, checkText } from '../consent/access-requests.ts'
+import { commitText } from '../consent/access-requests.ts'
+import { checkText } from '../text/check-text.ts'
 import { AppError } from '../errors.ts'
 import { requireKeys, requireRole, toAccount, type Account, type AccountRow, type Actor } from './account.ts'
 import type { Services } from '../services.ts'
@@ -34,7 +35,7 @@ export async function confirmDoctor(s: Services, { actor, id, signal }: { actor:
  */
 export async function rejectDoctor(s: Services, { actor, id, reason, signal }: { actor: Actor | undefined; id: string; reason: string; signal?: AbortSignal }): Promise<Account> {
   const { by, row } = await loadPending(s, actor, id)
-  const text = checkText(reason, 'reason')
+  const text = checkText(reason, { field: 'reason', max: 500, multiline: true })
   await sendRejection(s.ledger, requireKeys(by).ledger, row.address as Address, commitText(s.nodeKey, `0x${row.address.slice(2).padStart(64, '0')}`, text), signal)
   await s.db.run(`UPDATE accounts SET state = 'rejected', rejection_reason = ? WHERE id = ?`, text, row.id)
   await s.notify?.({ accountId: row.id, kind: 'doctor-rejected', by: { accountId: by.account.id } })

@@ -6,6 +6,7 @@ import { createHospitalIdentity } from './hospital-identity.ts'
 import { NODE_HOSPITAL } from '../consortium/node-hospital.ts'
 import { addHospital } from '../ledger/add-hospital.ts'
 import { AppError } from '../errors.ts'
+import { checkText } from '../text/check-text.ts'
 import { requireKeys, requireRole, type Actor } from './account.ts'
 import { unlockHospital } from './hospital-keys.ts'
 import { readIsMember, readMemberCount, readProposal, sendHospitalProposal, sendHospitalVote } from '../ledger/registry-actions.ts'
@@ -78,11 +79,11 @@ export async function voteOnHospital(s: Services, { actor, candidate, approve, s
   return toHospital({ ...target, state })
 }
 
-/** A display name: trimmed, 1–200 characters, no control characters. */
+/**
+ * A display name (of an account or a hospital): NFC, trimmed, 1–200 visible characters on one
+ * line, no control or format characters (see checkText).
+ * @throws AppError VALIDATION_FAILED
+ */
 export function checkName(name: unknown): string {
-  const n = typeof name === 'string' ? name.trim() : ''
-  if (n.length < 1 || n.length > 200 || /[\u0000-\u001f\u007f]/.test(n)) {
-    throw new AppError('VALIDATION_FAILED', { message: 'A name is 1 to 200 printable characters.' })
-  }
-  return n
+  return checkText(name, { field: 'name', max: 200 })
 }

@@ -12,6 +12,8 @@ import { findAccount, requireKeys, requireRole, type AccountRow, type Actor } fr
 import { openRecordKeys } from '../records/read-record.ts'
 import type { RecordRow } from '../records/record.ts'
 import { AppError } from '../errors.ts'
+import { checkText } from '../text/check-text.ts'
+import { chainTime } from '../ledger/chain-time.ts'
 import { sealGrantEnvelopes } from './grant-envelopes.ts'
 import type { Services } from '../services.ts'
 
@@ -72,17 +74,6 @@ export function scopeOf(recordIds: readonly Hex[] | null): Hex {
 }
 
 /**
- * Checks a text field: trimmed, 1–500 characters.
- * @throws AppError VALIDATION_FAILED, or `emptyCode` when blank
- */
-export function checkText(text: unknown, what: string, emptyCode: 'VALIDATION_FAILED' | 'EMPTY_REASON' = 'VALIDATION_FAILED'): string {
-  const t = typeof text === 'string' ? text.trim() : ''
-  if (t.length === 0) throw new AppError(emptyCode, emptyCode === 'EMPTY_REASON' ? {} : { message: `Give a ${what}.` })
-  if (t.length > 500) throw new AppError('VALIDATION_FAILED', { message: `The ${what} is at most 500 characters.` })
-  return t
-}
-
-/**
  * The actor, who must be a doctor whose account is confirmed.
  * @throws AppError FORBIDDEN, DOCTOR_NOT_CONFIRMED
  */
@@ -116,13 +107,15 @@ async function patientRecords(s: Services, patientId: string, recordIds: string[
 export async function requestAccess(s: Services, p: { actor: Actor | undefined; patient: string; recordIds?: string[]; purpose: string; days: number; signal?: AbortSignal }): Promise<AccessRequestView> {
   const doctor = requireConfirmedDoctor(p.actor)
   const keys = requireKeys(doctor)
-  const purpose = checkText(p.purpose, 'purpose')
+  const purpose = checkText(p.purpose, { field: 'purpose', max: 500, multiline: true })
   const duration = parseDays(p.days)
   // A patient of this node by e-mail, id or address, or of another member hospital by ledger address.
   const patient = await findParty(s, p.patient)
   if (!patient || patient.role !== 'patient') throw new AppError('UNKNOWN_PATIENT')
   const recordIds = p.recordIds && p.recordIds.length > 0 ? (await patientRecords(s, patient.id, p.recordIds)).map((r) => r.record_id) : null
   const requestId = generateRecordId()
+  // created_at / decided_at are bookkeeping (ordering, display) on the node's clock; every
+  // expiry is the chain's: expires_at comes from the approving block and is compared with chainTime.
   const now = Date.now()
   await s.db.run(`INSERT INTO access_requests (request_id, requester_id, patient_id, record_ids, purpose_code, purpose, duration_s, status, created_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)`, requestId, doctor.account.id, patient.id, recordIds && JSON.stringify(recordIds), purposes.grant, purpose, duration, now)
@@ -202,7 +195,7 @@ export async function approveAccess(s: Services, p: { actor: Actor | undefined; 
 export async function denyAccess(s: Services, p: { actor: Actor | undefined; requestId: string; reason: string; signal?: AbortSignal }): Promise<AccessRequestView> {
   const { patient, row } = await loadOwnPending(s, p.actor, p.requestId)
   const keys = requireKeys(patient)
-  const reason = checkText(p.reason, 'reason')
+  const reason = checkText(p.reason, { field: 'reason', max: 500, multiline: true })
   const receipt = await sendDenial(s.ledger, keys.ledger, [row.request_id, commitText(s.nodeKey, row.request_id, reason)], row.request_id, p.signal)
   await s.db.run(`UPDATE access_requests SET status = 'denied', reason = ?, decision_tx = ?, decided_at = ? WHERE request_id = ?`, reason, receipt.transactionHash, Date.now(), row.request_id)
   await s.notify?.({ accountId: row.requester_id, kind: 'access-denied', by: { accountId: patient.account.id } })
@@ -227,7 +220,7 @@ export async function revokeAccess(s: Services, p: { actor: Actor | undefined; r
 
 /** One request the actor is party to (or any, for the admin). @throws AppError REQUEST_NOT_FOUND */
 export async function getAccessRequest(s: Services, { actor, requestId }: { actor: Actor; requestId: string }): Promise<AccessRequestView> {
-  const now = await chainTime(s)
+  const now = await chainTime(s.ledger)
   return await toView(s, await loadRequest(s, actor, requestId), now)
 }
 
@@ -238,14 +231,8 @@ export async function listAccessRequests(s: Services, { actor }: { actor: Actor 
   const rows = who.account.role === 'admin'
     ? await s.db.all('SELECT * FROM access_requests ORDER BY created_at DESC') as RequestRow[]
     : await s.db.all(`SELECT * FROM access_requests WHERE ${column} = ? ORDER BY created_at DESC`, who.account.id) as RequestRow[]
-  const now = await chainTime(s)
+  const now = await chainTime(s.ledger)
   return Promise.all(rows.map((r) => toView(s, r, now)))
-}
-
-/** The chain's clock (seconds): the one that decides expiry. */
-export async function chainTime(s: Services): Promise<number> {
-  const block = await s.ledger.client.getBlock({ blockTag: 'latest' })
-  return Number(block.timestamp)
 }
 
 async function toView(s: Services, r: RequestRow, now: number): Promise<AccessRequestView> {

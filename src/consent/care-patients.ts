@@ -1,5 +1,5 @@
 import type { Services } from '../services.ts'
-import { chainTime } from './access-requests.ts'
+import { chainTime } from '../ledger/chain-time.ts'
 
 /**
  * The ids of the patients a doctor has a care relationship with now: a record the doctor
@@ -9,7 +9,7 @@ import { chainTime } from './access-requests.ts'
  * @throws AppError LEDGER_UNAVAILABLE when the chain's time cannot be read
  */
 export async function carePatients(s: Services, { doctorId, patientId }: { doctorId: string; patientId?: string }): Promise<Set<string>> {
-  const now = await chainTime(s)
+  const now = await chainTime(s.ledger)
   const one = patientId === undefined ? '' : ' AND patient_id = ?'
   const p = patientId === undefined ? [] : [patientId]
   const rows = await s.db.all(`SELECT patient_id FROM records WHERE author_id = ? AND state = 'anchored'${one}

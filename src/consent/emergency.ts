@@ -10,7 +10,9 @@ import { openRecordKeys } from '../records/read-record.ts'
 import type { RecordRow } from '../records/record.ts'
 import { AppError } from '../errors.ts'
 import { sealGrantEnvelopes } from './grant-envelopes.ts'
-import { chainTime, checkText, commitText, requireConfirmedDoctor } from './access-requests.ts'
+import { commitText, requireConfirmedDoctor } from './access-requests.ts'
+import { chainTime } from '../ledger/chain-time.ts'
+import { checkText } from '../text/check-text.ts'
 import type { Services } from '../services.ts'
 
 export interface EmergencyView {
@@ -49,7 +51,7 @@ interface EmergencyRow {
 export async function openEmergency(s: Services, p: { actor: Actor | undefined; patient: string; reason: string; signal?: AbortSignal }): Promise<EmergencyView> {
   const doctor = requireConfirmedDoctor(p.actor)
   const keys = requireKeys(doctor)
-  const reason = checkText(p.reason, 'reason', 'EMPTY_REASON')
+  const reason = checkText(p.reason, { field: 'reason', max: 500, multiline: true, emptyCode: 'EMPTY_REASON' })
   const patient = await findParty(s, p.patient)
   if (!patient || patient.role !== 'patient') throw new AppError('UNKNOWN_PATIENT')
   const window = s.config.emergencyWindowSeconds
@@ -100,7 +102,7 @@ export async function listEmergencies(s: Services, { actor }: { actor: Actor | u
   const rows = who.account.role === 'admin'
     ? await s.db.all('SELECT * FROM emergencies ORDER BY created_at DESC') as EmergencyRow[]
     : await s.db.all(`SELECT * FROM emergencies WHERE ${who.account.role === 'doctor' ? 'doctor_id' : 'patient_id'} = ? ORDER BY created_at DESC`, who.account.id) as EmergencyRow[]
-  const now = await chainTime(s)
+  const now = await chainTime(s.ledger)
   const party = async (id: string) => await s.db.get('SELECT id, name, address FROM accounts WHERE id = ?', id) as { id: string; name: string; address: Address }
   return Promise.all(rows.map(async (r) => ({
     emergencyId: r.emergency_id,

@@ -11,7 +11,8 @@ import { openRecordKeys } from '../records/read-record.ts'
 import type { RecordRow } from '../records/record.ts'
 import { AppError } from '../errors.ts'
 import { sealGrantEnvelopes, type GrantRecipient } from './grant-envelopes.ts'
-import { chainTime, scopeOf } from './access-requests.ts'
+import { scopeOf } from './access-requests.ts'
+import { chainTime } from '../ledger/chain-time.ts'
 import type { ShareRow } from './resolve-access.ts'
 import type { Services } from '../services.ts'
 
@@ -106,7 +107,7 @@ export async function revokeShare(s: Services, p: { actor: Actor | undefined; sh
 export async function listShares(s: Services, { actor }: { actor: Actor | undefined }): Promise<ShareView[]> {
   const who = requireRole(actor, 'patient', 'doctor', 'staff', 'admin')
   const rows = await s.db.all('SELECT * FROM shares WHERE patient_id = ? OR grantee_id = ? ORDER BY created_at DESC', who.account.id, who.account.id) as ShareRow[]
-  const now = await chainTime(s)
+  const now = await chainTime(s.ledger)
   return Promise.all(rows.map(async (r) => {
     const g = r.grantee_id ? await s.db.get('SELECT id, name, address FROM accounts WHERE id = ?', r.grantee_id) as { id: string; name: string; address: Address } : null
     const used = r.used_at !== null

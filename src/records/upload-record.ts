@@ -10,6 +10,8 @@ import { digestFromCid } from '../storage/read-verified.ts'
 import { anchorRecord } from '../ledger/anchor-record.ts'
 import { readKeyDigests } from '../ledger/read-key-digests.ts'
 import { AppError } from '../errors.ts'
+import { checkFileName } from '../text/check-file-name.ts'
+import { chainTime } from '../ledger/chain-time.ts'
 import { findAccount, requireKeys, type Actor } from '../accounts/account.ts'
 import { requireConfirmedDoctor } from '../consent/access-requests.ts'
 import type { HospitalRow } from '../accounts/hospital.ts'
@@ -63,10 +65,13 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
     { to: doctor.account.address, for: 'author' as const, scheme: doctor.account.keyScheme, publicKey: new Uint8Array(await accountPublicKey(s, doctor.account.id)) },
     { to: hospital.address as Address, for: 'emergency' as const, scheme: hospital.key_scheme as KeyScheme, publicKey: new Uint8Array(hospital.emergency_public_key) },
   ]
-  // Doctors holding a live grant to all of this patient's records get this record's key too;
-  // the chain still decides at each read whether their grant is live.
+  // Doctors holding a live grant to all of this patient's records get this record's key too.
+  // Live by the chain's clock (the one the contract's expiry uses), never the node's: a node
+  // clock behind the chain would hand the key to a grantee whose grant has ended, one ahead
+  // would withhold it from a grantee whose grant runs on. The chain still decides at each read.
+  const now = await chainTime(s.ledger, { signal: p.signal })
   const grantees = await s.db.all(`SELECT DISTINCT a.id, a.address, a.key_scheme, a.public_key FROM access_requests r JOIN accounts a ON a.id = r.requester_id
-    WHERE r.patient_id = ? AND r.status = 'approved' AND r.granted_record_ids IS NULL AND r.expires_at > ?`, patient.id, Math.floor(Date.now() / 1000)) as
+    WHERE r.patient_id = ? AND r.status = 'approved' AND r.granted_record_ids IS NULL AND r.expires_at > ?`, patient.id, now) as
     { id: string; address: Address; key_scheme: KeyScheme; public_key: Buffer }[]
   for (const g of grantees) {
     if (g.address.toLowerCase() === doctor.account.address.toLowerCase()) continue
@@ -155,15 +160,6 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
 
 async function accountPublicKey(s: Services, id: string): Promise<Buffer> {
   return (await s.db.get('SELECT public_key FROM accounts WHERE id = ?', id) as { public_key: Buffer }).public_key
-}
-
-/** A file name as kept in the manifest: a base name, 1–255 characters, no control characters. */
-export function checkFileName(name: unknown): string {
-  const base = typeof name === 'string' ? name.split(/[\\/]/).pop()!.trim() : ''
-  if (base.length < 1 || base.length > 255 || /[\u0000-\u001f\u007f]/.test(base)) {
-    throw new AppError('VALIDATION_FAILED', { message: 'A file name is 1 to 255 printable characters.' })
-  }
-  return base
 }
 
 function checkMediaType(t: string): string {
