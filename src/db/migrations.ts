@@ -195,6 +195,24 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX account_events_account ON account_events(account_id, id);
   `,
+  // 6: ledger events the follower could not apply, kept aside so that one event never stalls it:
+  // where it was mined and why it failed (an error code or kind, nothing personal). A row is
+  // retried in the background until `next_at` is null, and deleted once applied.
+  `
+  CREATE TABLE quarantined_events (
+    tx_hash TEXT NOT NULL,
+    log_index INTEGER NOT NULL,
+    block_number INTEGER NOT NULL,
+    contract TEXT NOT NULL,
+    event_name TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_at INTEGER,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (tx_hash, log_index)
+  );
+  CREATE INDEX quarantined_events_next ON quarantined_events(next_at);
+  `,
 ]
 
 /**
