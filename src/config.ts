@@ -36,6 +36,12 @@ export interface Config {
   readonly registry: string
   /** `HOST:PORT` where the embedded chain listens, to serve other nodes (demo and tests); default loopback, any port. */
   readonly chainListen: string
+  /**
+   * Serve anvil's dev methods (`evm_*`, `anvil_*`, unsigned transactions…) on the embedded chain's
+   * RPC, for tests and demos that move the chain's clock. Off: only standard reads and signed
+   * transactions are served.
+   */
+  readonly chainDevMethods: boolean
   /** libp2p listen multiaddrs; empty = IPFS stays offline (a single node). */
   readonly ipfsListen: readonly string[]
   /** libp2p multiaddrs (ending in /p2p/<peer id>) of peers to dial besides the admitted members. */
@@ -75,6 +81,7 @@ export const defaultConfig: Omit<Config, 'home'> & { home: string } = {
   kdf: { m: 19456, t: 2, p: 1 },
   registry: '',
   chainListen: '',
+  chainDevMethods: false,
   ipfsListen: [],
   ipfsPeers: [],
   replicas: 1,
@@ -102,6 +109,7 @@ const envNames: Record<keyof Config, string> = {
   kdf: 'MEDLEDGER_KDF',
   registry: 'MEDLEDGER_REGISTRY',
   chainListen: 'MEDLEDGER_CHAIN_LISTEN',
+  chainDevMethods: 'MEDLEDGER_CHAIN_DEV_METHODS',
   ipfsListen: 'MEDLEDGER_IPFS_LISTEN',
   ipfsPeers: 'MEDLEDGER_IPFS_PEERS',
   replicas: 'MEDLEDGER_REPLICAS',
@@ -156,6 +164,7 @@ export function loadConfig({ flags = {}, env = process.env, file }: LoadConfigPa
     kdf: kdf(merged.kdf),
     registry: address('registry', merged.registry),
     chainListen: hostPort('chainListen', merged.chainListen),
+    chainDevMethods: bool('chainDevMethods', merged.chainDevMethods),
     ipfsListen: multiaddrs('ipfsListen', merged.ipfsListen),
     ipfsPeers: multiaddrs('ipfsPeers', merged.ipfsPeers),
     replicas: int('replicas', merged.replicas, 0, 16),
@@ -166,6 +175,7 @@ export function loadConfig({ flags = {}, env = process.env, file }: LoadConfigPa
   if (config.apiOnly && config.chainRpc === '') throw invalid('apiOnly', 'an API process uses the node\'s chain: give --chain-rpc URL')
   if (config.registry !== '' && config.chainRpc === '') throw invalid('registry', 'joining a consortium needs --chain-rpc, the chain its registry is on')
   if (config.chainListen !== '' && config.chainRpc !== '') throw invalid('chainListen', 'only the embedded chain listens; --chain-rpc names an external one')
+  if (config.chainDevMethods && config.chainRpc !== '') throw invalid('chainDevMethods', 'only the embedded chain\'s RPC is served by the node; --chain-rpc names an external one')
   for (const p of config.ipfsPeers) if (!/\/p2p\/[1-9A-HJ-NP-Za-km-z]+$/.test(p)) throw invalid('ipfsPeers', `${p} does not end in /p2p/<peer id>`)
   if (config.dbUrl !== '' && !/^(sqlite:|postgres(ql)?:\/\/)/i.test(config.dbUrl)) {
     throw invalid('dbUrl', 'expected empty (SQLite in the home), sqlite:PATH or postgres://…')

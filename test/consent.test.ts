@@ -28,7 +28,7 @@ describe('consent, sharing, break-glass and the audit trail (real chain, real no
   const emergencyText = 'Unconscious on arrival, allergy check wv9'
 
   before(async () => {
-    node = await startNodeProcess()
+    node = await startNodeProcess({ args: ['--chain-dev-methods'] }) // advanceChain moves the clock
     api = new Api(node.url)
     a = await seed(api, { hospitalName: 'North Hospital', tag: 'north' })
     b = await seed(api, { hospitalName: 'South Hospital', tag: 'south' })

@@ -19,6 +19,8 @@ Node:
   medledger start --chain-rpc URL --registry ADDRESS [--hospital-name N] [--ipfs-listen MULTIADDR] [--ipfs-peer MULTIADDR]…
                                                                    join one; waits read-only until admitted
                   [--chain-listen HOST:PORT]   the embedded chain serves other nodes (demo/tests; loopback by default)
+                  [--chain-dev-methods]        the embedded chain also serves anvil's dev methods (evm_*, anvil_*,
+                                               unsigned transactions): tests and demos only
                   [--replicas R]               member nodes besides the home node that keep each record (default 1)
   medledger start --api-only --home DIR --db postgres://… --chain-rpc URL [--port N]
                                                                    one more API process for the node on DIR
@@ -68,7 +70,7 @@ const common = {
 const commandOptions: Record<string, ParseArgsConfig['options']> = {
   start: {
     home: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'chain-rpc': { type: 'string' }, db: { type: 'string' }, config: { type: 'string' },
-    registry: { type: 'string' }, 'chain-listen': { type: 'string' }, 'ipfs-listen': { type: 'string', multiple: true }, 'ipfs-peer': { type: 'string', multiple: true },
+    registry: { type: 'string' }, 'chain-listen': { type: 'string' }, 'chain-dev-methods': { type: 'boolean' }, 'ipfs-listen': { type: 'string', multiple: true }, 'ipfs-peer': { type: 'string', multiple: true },
     replicas: { type: 'string' }, 'hospital-name': { type: 'string' }, 'api-only': { type: 'boolean' },
   },
   'backup export': { home: { type: 'string' }, out: { type: 'string' }, db: { type: 'string' }, all: { type: 'boolean' } },

@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { copyFile, mkdir, open, readFile, rename, stat } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { AppError } from '../errors.ts'
@@ -37,6 +37,14 @@ export interface StartAnvilParams {
    * node, anyone who can reach the RPC port could send transactions from them.
    */
   accounts?: number
+  /**
+   * Serve the chain on an IPC socket, `<home>/chain/anvil.ipc` (mode 0600, in the node's 0700
+   * home), for a filtering proxy in front of it (`serveChainRpc`). anvil always listens on HTTP
+   * too: on Linux that port is then shut in a private network namespace (`unshare -rn`), so the
+   * socket is the only way in; where that is not possible (`isolated: false`), `host`/`port` stay
+   * reachable by local processes.
+   */
+  ipc?: boolean
   /** Aborts the start (not a running node: call `stop()` for that). */
   signal?: AbortSignal
   log?: (entry: AnvilLogEntry) => void
@@ -58,6 +66,10 @@ export interface StartAnvilResult {
   process: ChildProcess
   /** The state file anvil loads from and writes to. */
   stateFile: string
+  /** The IPC socket, when started with `ipc`. */
+  ipcPath?: string
+  /** True when anvil's HTTP port is shut in a private network namespace (only with `ipc`). */
+  isolated: boolean
   /**
    * `restored` and `reset` mean the chain may have lost transactions the node already saw mined:
    * replay the transaction journal.
@@ -222,6 +234,34 @@ function findSetpriv(): string | undefined {
 
 const listeningPattern = /Listening on (\S+):(\d+)/
 
+let netnsSupport: string | false | undefined
+
+/**
+ * `unshare` when this system lets an unprivileged process take a user and network namespace of
+ * its own (Linux with user namespaces on); false otherwise. Probed once.
+ */
+function findUnshare(): string | false {
+  if (netnsSupport !== undefined) return netnsSupport
+  netnsSupport = false
+  if (process.platform !== 'linux') return netnsSupport
+  const unshare = ['/usr/bin/unshare', '/bin/unshare'].find((p) => existsSync(p))
+  if (unshare && spawnSync(unshare, ['-rn', '--', 'true'], { stdio: 'ignore', timeout: 5000 }).status === 0) netnsSupport = unshare
+  return netnsSupport
+}
+
+/** Waits for anvil's IPC socket to appear (it is bound just before the HTTP port), then makes it 0600. */
+async function awaitSocket(path: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      if ((await stat(path)).isSocket()) break
+    } catch { /* not yet */ }
+    if (Date.now() > deadline) throw new AppError('LEDGER_UNAVAILABLE', { details: `anvil did not open its IPC socket within ${timeoutMs} ms` })
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  await chmod(path, 0o600)
+}
+
 /**
  * Starts the embedded ledger node: anvil, its state in `<home>/chain/state.json`, no gas charged,
  * after checking the state file and repairing it from the last good copy.
@@ -243,6 +283,7 @@ export async function startAnvil({
   stateIntervalSeconds = 1,
   chainId = 31337,
   accounts = 0,
+  ipc = false,
   signal,
   log = () => {},
   binary,
@@ -253,14 +294,22 @@ export async function startAnvil({
   const bin = binary ?? resolveAnvilBinary()
   if (!existsSync(bin)) throw new AppError('LEDGER_UNAVAILABLE', { details: `no anvil binary at ${bin}` })
   const chainDir = join(home, 'chain')
-  await mkdir(chainDir, { recursive: true })
+  await mkdir(chainDir, { recursive: true, mode: 0o700 })
   const state = await prepareAnvilState(chainDir, log)
   signal?.throwIfAborted()
 
   const stateFile = join(chainDir, 'state.json')
+  const ipcPath = ipc ? join(chainDir, 'anvil.ipc') : undefined
+  // A socket path longer than sun_path (108 bytes) cannot be bound.
+  if (ipcPath && Buffer.byteLength(ipcPath) > 100) throw new AppError('LEDGER_UNAVAILABLE', { details: `the chain's IPC socket path is too long (${ipcPath}): use a shorter home path` })
+  if (ipcPath) await rm(ipcPath, { force: true })
+  const unshare = ipcPath ? findUnshare() : false
   const args = [
-    '--host', host,
-    '--port', String(port),
+    // In its own network namespace no interface is up: the HTTP port anvil insists on opening
+    // reaches nothing, and 0.0.0.0 always binds.
+    '--host', unshare ? '0.0.0.0' : host,
+    '--port', unshare ? '0' : String(port),
+    ...(ipcPath ? ['--ipc', ipcPath] : []),
     '--chain-id', String(chainId),
     '--accounts', String(accounts),
     '--state', stateFile,
@@ -272,9 +321,10 @@ export async function startAnvil({
     '--disable-min-priority-fee',
   ]
   const setpriv = findSetpriv()
-  const child = setpriv
-    ? spawn(setpriv, ['--pdeathsig', 'SIGTERM', '--', bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  // Each wrapper execs the next, so the child's pid is anvil's own; setpriv comes last so the
+  // death signal is set inside the namespace (changing credentials would clear it).
+  const command = [...(unshare ? [unshare, '-rn', '--'] : []), ...(setpriv ? [setpriv, '--pdeathsig', 'SIGTERM', '--'] : []), bin, ...args]
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
 
   let stopping = false
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -334,6 +384,7 @@ export async function startAnvil({
         signal.addEventListener('abort', onAbort, { once: true })
       }),
     ])
+    if (ipcPath) await awaitSocket(ipcPath, startTimeoutMs)
     const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host
     const stop = onceOnly(async () => {
       stopping = true
@@ -350,7 +401,7 @@ export async function startAnvil({
         })
       }
     })
-    return { rpcUrl: `http://${urlHost}:${actualPort}`, chainId, port: actualPort, process: child, stateFile, state, exited, stop }
+    return { rpcUrl: `http://${urlHost}:${actualPort}`, chainId, port: actualPort, process: child, stateFile, ipcPath, isolated: unshare !== false, state, exited, stop }
   } catch (err) {
     stopping = true
     await terminate(child, exited, stopTimeoutMs, log)

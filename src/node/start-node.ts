@@ -6,6 +6,7 @@ import type { Address } from 'viem'
 import { openDatabase, type Db } from '../db/open-database.ts'
 import { loadNodeKey } from '../accounts/node-key.ts'
 import { startAnvil, type StartAnvilResult } from '../ledger/anvil.ts'
+import { serveChainRpc } from '../ledger/serve-chain-rpc.ts'
 import { connectLedger, type ContractAddresses, type Ledger } from '../ledger/connect-ledger.ts'
 import { replayJournal } from '../ledger/replay-journal.ts'
 import { settleStaleJournal } from '../ledger/settle-stale.ts'
@@ -67,14 +68,24 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
     let anvil: StartAnvilResult | undefined
     if (rpcUrl === '') {
       const listen = config.chainListen === '' ? undefined : { host: config.chainListen.slice(0, config.chainListen.lastIndexOf(':')).replace(/^\[|\]$/g, ''), port: Number(config.chainListen.slice(config.chainListen.lastIndexOf(':') + 1)) }
+      // anvil answers only on its IPC socket in the home; what others reach (and `chainRpc` in
+      // the status) is the filtering proxy, which refuses anvil's dev methods unless asked.
       anvil = await startAnvil({
         home: config.home,
-        ...listen,
+        ipc: true,
         stateIntervalSeconds: config.anvilStateIntervalSeconds,
         log: (e) => log(e.level === 'info' ? 'info' : 'warn', `chain: ${e.message}`),
       })
       stops.push(() => anvil!.stop())
-      rpcUrl = anvil.rpcUrl
+      if (!anvil.isolated) log('warn', 'chain: this system cannot give the embedded chain a private network namespace; its own port stays reachable by local processes')
+      const proxy = await serveChainRpc({
+        upstream: anvil.ipcPath ? { ipcPath: anvil.ipcPath } : { url: anvil.rpcUrl },
+        ...listen,
+        devMethods: config.chainDevMethods,
+      })
+      stops.push(() => proxy.close())
+      if (config.chainDevMethods) log('warn', 'chain: dev methods (evm_*, anvil_*, unsigned transactions) are served (--chain-dev-methods): tests and demos only')
+      rpcUrl = proxy.url
     }
     const ledger = await connectLedger({ rpcUrl, db })
     const replay = await replayJournal(ledger, { log: (m) => log('info', m) })
