@@ -1,11 +1,15 @@
-import type { Address } from 'viem'
-import { keySchemeId, type KeyScheme } from '../crypto/key-wrap.ts'
+import { randomUUID } from 'node:crypto'
+import { bytesToHex, type Address } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { generateEncryptionKeyPair, keySchemeId, type KeyScheme } from '../crypto/key-wrap.ts'
+import { hashSha256 } from '../crypto/hashes.ts'
+import { registryAbi } from '../ledger/abis.ts'
 import { sendRegistrationRequest } from '../ledger/registry-actions.ts'
-import { decodeAccountSecrets } from './account-secrets.ts'
-import { openKeystoreWithKey } from '../crypto/keystore.ts'
-import { AppError } from '../errors.ts'
+import { decodeAccountSecrets, encodeAccountSecrets } from './account-secrets.ts'
+import { generateRecoveryCode, openKeystoreWithKey, sealKeystore } from '../crypto/keystore.ts'
+import { AppError, isAppError } from '../errors.ts'
 import { toAccount, type Account } from './account.ts'
-import { findHospital } from './hospital.ts'
+import { findHospital, type HospitalRow } from './hospital.ts'
 import { checkEmail, checkPassword, prepareAccount } from './create-account.ts'
 import { checkName } from './create-hospital.ts'
 import type { Services } from '../services.ts'
@@ -27,7 +31,12 @@ export interface SignUpParams {
  * Self sign-up: the new account registers itself on chain from its own key. A patient is
  * active at once; a doctor stays pending — able to sign in, not to act clinically — until the
  * admin or the hospital's staff confirm them.
- * @throws AppError INVALID_ROLE, UNKNOWN_HOSPITAL, EMAIL_TAKEN, WEAK_PASSWORD, VALIDATION_FAILED, LEDGER_*
+ *
+ * An address that already has an account gets the same answer as a fresh sign-up (same shape,
+ * the same key and Argon2 work), but nothing is stored or registered and the answer's id,
+ * address and recovery code open nothing; the address's owner is mailed instead. So the answer
+ * never tells whether someone has an account.
+ * @throws AppError INVALID_ROLE, UNKNOWN_HOSPITAL, WEAK_PASSWORD, VALIDATION_FAILED, LEDGER_*
  */
 export async function signUp(s: Services, p: SignUpParams): Promise<{ account: Account; recoveryCode: string }> {
   if (p.role !== 'doctor' && p.role !== 'patient') throw new AppError('INVALID_ROLE')
@@ -42,7 +51,16 @@ export async function signUp(s: Services, p: SignUpParams): Promise<{ account: A
   const hospital = await findHospital(s.db, p.hospital)
   if (!hospital) throw new AppError('UNKNOWN_HOSPITAL')
   const keyScheme = p.keyScheme ?? s.config.keyScheme
-  const prepared = await prepareAccount(s, { email, name, role: p.role, hospitalId: hospital.id, password: p.password, keyScheme, state: 'registering', signal: p.signal })
+  const decoy = { email, name, role: p.role, hospital, password: p.password, keyScheme, signal: p.signal }
+  if (await s.db.get('SELECT 1 FROM accounts WHERE email = ?', email)) return answerTakenAddress(s, decoy)
+  let prepared
+  try {
+    prepared = await prepareAccount(s, { email, name, role: p.role, hospitalId: hospital.id, password: p.password, keyScheme, state: 'registering', signal: p.signal })
+  } catch (err) {
+    // Taken between the check and the insert: the key work is done, so answer at once.
+    if (isAppError(err, 'EMAIL_TAKEN')) return answerTakenAddress(s, { ...decoy, workDone: true })
+    throw err
+  }
   const { row } = prepared
   await s.db.run('UPDATE accounts SET licence = ? WHERE id = ?', licence, row.id)
   try {
@@ -61,4 +79,42 @@ export async function signUp(s: Services, p: SignUpParams): Promise<{ account: A
     throw err
   }
   return { account: toAccount(row), recoveryCode: prepared.recoveryCode }
+}
+
+/**
+ * The answer to a sign-up with an address that already has an account: the same work and the
+ * same shape as a real one, from keys that are thrown away; nothing is stored or sent on chain.
+ * The account's owner gets a `sign-up-attempted` notification instead.
+ */
+async function answerTakenAddress(s: Services, p: { email: string; name: string; role: 'doctor' | 'patient'; hospital: HospitalRow; password: string; keyScheme: KeyScheme; signal?: AbortSignal; workDone?: boolean }): Promise<{ account: Account; recoveryCode: string }> {
+  const ledgerKey = generatePrivateKey()
+  const address = privateKeyToAccount(ledgerKey).address.toLowerCase() as Address
+  const recoveryCode = generateRecoveryCode()
+  if (!p.workDone) {
+    const encryption = await generateEncryptionKeyPair(p.keyScheme)
+    await sealKeystore({ payload: encodeAccountSecrets(ledgerKey, encryption.privateKey), password: p.password, recoveryCode, kdf: s.config.kdf, signal: p.signal })
+    // A real sign-up asks the chain before it sends: ask the same question, send nothing.
+    await s.ledger.client.estimateContractGas({
+      address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'requestRegistration', account: address,
+      args: [p.role === 'doctor' ? 2 : 3, p.hospital.address as Address, keySchemeId(p.keyScheme), bytesToHex(hashSha256(encryption.publicKey))],
+    }).catch(() => undefined)
+  }
+  const owner = await s.db.get('SELECT id, state FROM accounts WHERE email = ?', p.email) as { id: string; state: string } | undefined
+  if (owner && owner.state !== 'registering') {
+    await s.notify?.({ accountId: owner.id, kind: 'sign-up-attempted', by: { accountId: owner.id } })
+  }
+  return {
+    account: {
+      id: randomUUID(),
+      email: p.email,
+      name: p.name,
+      role: p.role,
+      hospitalId: p.hospital.id,
+      address,
+      keyScheme: p.keyScheme,
+      status: p.role === 'doctor' ? 'pending' : 'active',
+      createdAt: new Date().toISOString(),
+    },
+    recoveryCode,
+  }
 }

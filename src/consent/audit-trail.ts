@@ -35,6 +35,7 @@ const refKeys = ['requestId', 'shareId', 'emergencyId'] as const
  * erase — newest first, joined with this node's names and the off-chain texts for display.
  * The patient sees their own trail, the admin anyone's; a record's trail is for its patient,
  * its author and the admin.
+ * A patient's trail the caller may not see answers UNKNOWN_PATIENT, as one that does not exist.
  * @throws AppError FORBIDDEN, UNKNOWN_PATIENT, RECORD_NOT_FOUND, VALIDATION_FAILED, LEDGER_UNAVAILABLE
  */
 export async function auditTrail(s: Services, { actor, patient, recordId }: { actor: Actor | undefined; patient?: string; recordId?: string }): Promise<AuditEntry[]> {
@@ -44,8 +45,8 @@ export async function auditTrail(s: Services, { actor, patient, recordId }: { ac
   let record: Hex | undefined
   if (patient) {
     const p = await findAccount(s.db, patient)
-    if (!p || p.role !== 'patient') throw new AppError('UNKNOWN_PATIENT')
-    if (who.account.role !== 'admin' && who.account.id !== p.id) throw new AppError('FORBIDDEN')
+    // One answer for a patient you may not see and for no patient at all: it tells nobody who has an account.
+    if (!p || p.role !== 'patient' || (who.account.role !== 'admin' && who.account.id !== p.id)) throw new AppError('UNKNOWN_PATIENT')
     patientAddress = p.address as Address
   } else {
     record = parseRecordId(recordId!)

@@ -8,6 +8,7 @@ export const notificationKinds = [
   'emergency-access',
   'doctor-confirmed',
   'doctor-rejected',
+  'sign-up-attempted',
 ] as const
 
 export type NotificationKind = (typeof notificationKinds)[number]
@@ -27,6 +28,7 @@ export interface NamedParty {
  */
 export type NotificationFacts =
   | { kind: 'record-added' | 'access-denied' | 'access-revoked' | 'doctor-confirmed' | 'doctor-rejected' }
+  | { kind: 'sign-up-attempted' }
   | { kind: 'access-requested'; recordCount: number | 'all'; durationSeconds: number }
   | { kind: 'access-approved'; recordCount: number | 'all'; expiresAt: Date }
   | { kind: 'emergency-access'; expiresAt: Date }
@@ -55,6 +57,7 @@ export const uiPaths: Record<NotificationKind, string> = {
   'emergency-access': '/audit',
   'doctor-confirmed': '/account',
   'doctor-rejected': '/account',
+  'sign-up-attempted': '/recover',
 }
 
 const roleLabels: Record<PartyRole, string> = {
@@ -113,6 +116,16 @@ export function renderNotification(p: RenderNotificationParams): RenderedNotific
     case 'doctor-rejected':
       subject = 'Your doctor account was not confirmed'
       lines = [`${who} did not confirm your doctor account.`, `Sign in to see details: ${link}`]
+      break
+    case 'sign-up-attempted':
+      // Sent instead of telling the person signing up that the address is taken: no account
+      // was created and nothing was changed; `by` is the account itself.
+      subject = 'Someone tried to sign up with your e-mail address'
+      lines = [
+        'Someone tried to create a new MedLedger account with your e-mail address. Your account already exists, so no account was created and nothing about yours was changed.',
+        `If it was you, sign in as usual, or use your recovery code if you cannot: ${link}`,
+        'If it was not you, you need not do anything.',
+      ]
       break
   }
   const body = [

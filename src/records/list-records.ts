@@ -39,7 +39,8 @@ export async function listRecords(s: Services, { actor, patient, limit = 100, of
   } else if (patient === undefined) {
     candidates = await s.db.all(`${anchored} AND author_id = ? ORDER BY created_at DESC, record_id`, reader.account.id) as RecordRow[]
   } else {
-    const p = await findParty(s, patient)
+    // A doctor not (or no longer) confirmed may look nobody up: one answer, known or not.
+    const p = reader.account.status === 'active' ? await findParty(s, patient) : undefined
     if (!p || p.role !== 'patient') throw new AppError('UNKNOWN_PATIENT')
     // Beyond their own uploads, a doctor sees what a grant, share or break-glass opened to them;
     // whether each is still live is the chain's answer, asked per record below.

@@ -160,7 +160,7 @@ export async function consentRoutes(app: FastifyInstance, { services }: { servic
   app.get('/audit', {
     schema: {
       tags: ['consent'],
-      summary: 'The on-chain audit trail of a patient (the patient or an admin) or of a record, newest first, with names from this node for display.',
+      summary: 'The on-chain audit trail of a patient (the patient or an admin) or of a record, newest first, with names from this node for display. A patient or record you may not see answers 404, as one that does not exist.',
       querystring: { type: 'object', additionalProperties: false, properties: { patient: { type: 'string', maxLength: 320 }, record: { type: 'string', maxLength: 80 } } },
       response: {
         200: {

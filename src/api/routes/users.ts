@@ -66,7 +66,7 @@ export async function userRoutes(app: FastifyInstance, { services }: { services:
   app.post('/signup', {
     schema: {
       tags: ['users'],
-      summary: 'Sign up as a patient (active at once) or a doctor (pending until the admin or the hospital confirms), choosing a hospital. The account registers itself on chain from its own key. The recovery code is shown once.',
+      summary: 'Sign up as a patient (active at once) or a doctor (pending until the admin or the hospital confirms), choosing a hospital. The account registers itself on chain from its own key. The recovery code is shown once. An e-mail address that already has an account gets the same 201 answer, of the same shape and after the same work, so the answer never tells who has an account; but then nothing is stored or registered, that body (its id, address and recovery code) opens nothing, and the address\'s owner is e-mailed that someone tried to sign up with it.',
       security: [],
       body: {
         type: 'object',
@@ -82,7 +82,7 @@ export async function userRoutes(app: FastifyInstance, { services }: { services:
           keyScheme: { type: 'string', enum: ['x25519-hpke', 'rsa-oaep-4096'] },
         },
       },
-      response: { 201: { type: 'object', properties: { account: accountSchema, recoveryCode: { type: 'string' } } }, ...errors(400, 404, 409, 502, 503) },
+      response: { 201: { type: 'object', properties: { account: accountSchema, recoveryCode: { type: 'string' } } }, ...errors(400, 404, 502, 503) },
     },
   }, async (req, reply) => {
     const b = req.body as { role: 'doctor' | 'patient'; hospital: string; email: string; name: string; password: string; licence?: string; keyScheme?: string }
