@@ -30,13 +30,36 @@ function describeWait(seconds: number): string {
 }
 
 /**
- * The lock-out key of a sign-in name: a hash of the trimmed, lower-cased e-mail, so an
- * unknown or malformed e-mail is counted exactly like a known one, and no typed-in address is
- * kept in clear.
+ * The lock-out key of a sign-in attempt: a hash of the trimmed, lower-cased e-mail together
+ * with the client's address (`clientBucket`), so an unknown or malformed e-mail is counted
+ * exactly like a known one, no typed-in address is kept in clear, and a stranger's failures
+ * from one address never lock the owner signing in from another.
+ *
+ * There is deliberately no account-wide ceiling on top: any lock that every address shares is
+ * a lock a stranger can hold on the owner. Guessing from many addresses is bounded instead by
+ * each address's own growing back-off, the Argon2id cost of every guess, the per-address rate
+ * limits of the unauthenticated routes and, for the roles that need it, a second factor.
  */
-export function signInKey(email: unknown): string {
+export function signInKey(email: unknown, clientAddress = ''): string {
   const normalized = typeof email === 'string' ? email.trim().toLowerCase() : ''
-  return createHash('sha256').update(`medledger/sign-in/v1\0${normalized}`, 'utf8').digest('hex')
+  return createHash('sha256').update(`medledger/sign-in/v2\0${normalized}\0${clientBucket(clientAddress)}`, 'utf8').digest('hex')
+}
+
+/**
+ * The part of a client address that one client controls: an IPv4 address as it is (an
+ * IPv4-mapped IPv6 address as its IPv4 form), an IPv6 address by its /64 prefix, since one
+ * host is usually given a whole /64 and could otherwise take a fresh address per attempt.
+ */
+export function clientBucket(address: string): string {
+  const a = address.trim().toLowerCase().replace(/^\[|\]$/g, '').replace(/%.*$/, '')
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a)
+  if (mapped) return mapped[1]
+  if (!a.includes(':')) return a
+  const [head, tail = ''] = a.split('::')
+  const left = head === '' ? [] : head.split(':')
+  const right = tail === '' ? [] : tail.split(':')
+  const groups = a.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`
 }
 
 /** How long the lock lasts after `failures` failures in a row (0 below the threshold). */

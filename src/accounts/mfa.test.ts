@@ -23,16 +23,33 @@ describe('TOTP enrolment, codes and recovery codes', async () => {
   let recoveryCodes: string[] = []
   let now = Date.UTC(2030, 0, 1, 12, 0, 0)
   const clock = () => now
+  const annPassword = 'ann-password-123'
 
   before(async () => {
-    const { id, email } = await insertSignInAccount(node, { role: 'patient', email: 'ann@example.org', password: 'ann-password-123' })
+    const { id, email } = await insertSignInAccount(node, { role: 'patient', email: 'ann@example.org', password: annPassword })
     actor = { account: { id, email, name: 'Ann', role: 'patient', hospitalId: null, address: '0x0000000000000000000000000000000000000001', keyScheme: 'x25519-hpke', status: 'active', createdAt: '' } }
   })
   after(() => node.close())
 
+  it('needs the current password to start or confirm, whatever the session; wrong ones count towards the lock-out', async () => {
+    const rows = async () => ({ mfa: await node.db.all('SELECT * FROM mfa'), failures: (await node.db.get('SELECT count(*) AS n FROM sign_in_failures') as { n: number }).n })
+    const before = await rows()
+    await assert.rejects(startTotpEnrolment(node, { actor, password: undefined, clock }), refused('PASSWORD_REQUIRED'))
+    await assert.rejects(startTotpEnrolment(node, { actor, password: '', clock }), refused('PASSWORD_REQUIRED'))
+    assert.deepEqual(await rows(), before)
+    await assert.rejects(startTotpEnrolment(node, { actor, password: 'not-the-password', clientAddress: '192.0.2.7', clock }), refused('WRONG_PASSWORD'))
+    assert.deepEqual((await rows()).mfa, before.mfa, 'nothing enrolled')
+    assert.equal((await rows()).failures, before.failures + 1, 'the wrong password was counted')
+    const { secret: s1 } = await startTotpEnrolment(node, { actor, password: annPassword, clientAddress: '192.0.2.7', clock })
+    assert.equal((await rows()).failures, before.failures, 'the right one forgets the failures')
+    await assert.rejects(confirmTotpEnrolment(node, { actor, password: 'not-the-password', code: code(s1, now), clock }), refused('WRONG_PASSWORD'))
+    await assert.rejects(confirmTotpEnrolment(node, { actor, password: undefined, code: code(s1, now), clock }), refused('PASSWORD_REQUIRED'))
+    assert.equal((await getMfaStatus(node, actor.account)).totpEnabled, false)
+  })
+
   it('starts with a sealed secret: the database never holds it in clear', async () => {
-    const first = await startTotpEnrolment(node, { actor, clock })
-    const again = await startTotpEnrolment(node, { actor, clock })
+    const first = await startTotpEnrolment(node, { actor, password: annPassword, clock })
+    const again = await startTotpEnrolment(node, { actor, password: annPassword, clock })
     assert.notEqual(first.secret, again.secret, 'starting again replaces the secret')
     secret = again.secret
     assert.match(again.otpauthUri, /^otpauth:\/\/totp\/MedLedger:ann%40example\.org\?/)
@@ -47,14 +64,14 @@ describe('TOTP enrolment, codes and recovery codes', async () => {
   })
 
   it('refuses a wrong first code, and a code of the replaced secret, changing nothing', async () => {
-    await assert.rejects(async () => await confirmTotpEnrolment(node, { actor, code: wrongCode(secret, now), clock }), refused('MFA_INVALID'))
-    await assert.rejects(async () => await confirmTotpEnrolment(node, { actor, code: '', clock }), refused('MFA_INVALID'))
+    await assert.rejects(async () => await confirmTotpEnrolment(node, { actor, password: annPassword, code: wrongCode(secret, now), clock }), refused('MFA_INVALID'))
+    await assert.rejects(async () => await confirmTotpEnrolment(node, { actor, password: annPassword, code: '', clock }), refused('MFA_INVALID'))
     assert.equal((await getMfaStatus(node, actor.account)).totpEnabled, false)
     assert.equal((await node.db.get('SELECT count(*) AS n FROM recovery_codes') as { n: number }).n, 0)
   })
 
   it('enables TOTP with a first code and answers ten distinct recovery codes, stored only as SHA-256', async () => {
-    const r = await confirmTotpEnrolment(node, { actor, code: code(secret, now), clock })
+    const r = await confirmTotpEnrolment(node, { actor, password: annPassword, code: code(secret, now), clock })
     recoveryCodes = r.recoveryCodes
     assert.equal(recoveryCodes.length, 10)
     assert.equal(new Set(recoveryCodes).size, 10)
@@ -62,11 +79,11 @@ describe('TOTP enrolment, codes and recovery codes', async () => {
     const stored = (await node.db.all('SELECT code_hash FROM recovery_codes WHERE account_id = ?', actor.account.id) as { code_hash: string }[]).map((x) => x.code_hash).sort()
     assert.deepEqual(stored, recoveryCodes.map((c) => hashMfaRecoveryCode(actor.account.id, c)).sort())
     assert.deepEqual(await getMfaStatus(node, actor.account), { required: false, totpEnabled: true, enrolmentPending: false, recoveryCodesLeft: 10 })
-    await assert.rejects(async () => await confirmTotpEnrolment(node, { actor, code: code(secret, now), clock }), refused('MFA_ALREADY_ENABLED'))
+    await assert.rejects(async () => await confirmTotpEnrolment(node, { actor, password: annPassword, code: code(secret, now), clock }), refused('MFA_ALREADY_ENABLED'))
   })
 
   it('cannot be started over once enabled (that would swap the factor without proving it)', async () => {
-    await assert.rejects(startTotpEnrolment(node, { actor, clock }), refused('MFA_ALREADY_ENABLED'))
+    await assert.rejects(startTotpEnrolment(node, { actor, password: annPassword, clock }), refused('MFA_ALREADY_ENABLED'))
   })
 
   it('then needs a code: missing, wrong and replayed codes each have their own refusal', async () => {
@@ -104,15 +121,15 @@ describe('TOTP enrolment, codes and recovery codes', async () => {
   it('a recovery code of another account does not work here', async () => {
     const other = await insertSignInAccount(node, { role: 'patient', email: 'bob@example.org', password: 'bob-password-1234' })
     const otherActor: Actor = { account: { ...actor.account, id: other.id, email: other.email } }
-    const { secret: s2 } = await startTotpEnrolment(node, { actor: otherActor, clock })
-    const { recoveryCodes: bobs } = await confirmTotpEnrolment(node, { actor: otherActor, code: code(s2, now), clock })
+    const { secret: s2 } = await startTotpEnrolment(node, { actor: otherActor, password: 'bob-password-1234', clock })
+    const { recoveryCodes: bobs } = await confirmTotpEnrolment(node, { actor: otherActor, password: 'bob-password-1234', code: code(s2, now), clock })
     await assert.rejects(async () => await useSecondFactor(node, { accountId: actor.account.id, code: bobs[0], clock }), refused('MFA_INVALID'))
   })
 
   it('confirming needs a started enrolment', async () => {
     const carol = await insertSignInAccount(node, { role: 'doctor', email: 'carol@example.org', password: 'carol-password-12' })
     const carolActor: Actor = { account: { ...actor.account, id: carol.id, email: carol.email, role: 'doctor' } }
-    await assert.rejects(async () => await confirmTotpEnrolment(node, { actor: carolActor, code: '123456', clock }), refused('MFA_NOT_STARTED'))
+    await assert.rejects(async () => await confirmTotpEnrolment(node, { actor: carolActor, password: 'carol-password-12', code: '123456', clock }), refused('MFA_NOT_STARTED'))
     assert.deepEqual(await getMfaStatus(node, carolActor.account), { required: true, totpEnabled: false, enrolmentPending: false, recoveryCodesLeft: 0 })
   })
 })

@@ -6,6 +6,8 @@ import { openWithNodeKey, sealWithNodeKey } from './node-key.ts'
 import { generateTotpSecret, matchTotp, totpUri } from './totp.ts'
 import type { Actor, Role } from './account.ts'
 import type { Clock } from './lockout.ts'
+import { confirmPassword } from './confirm-password.ts'
+import { recordAccountEvent } from './record-account-event.ts'
 import type { Services } from '../services.ts'
 
 /** What the MFA functions need of a node: its database, configuration and node key. */
@@ -68,15 +70,27 @@ export async function getMfaStatus(s: MfaServices, account: { id: string; role: 
   return { required: mfaRequiredForRole(s, account.role), totpEnabled: Boolean(row?.enabled), enrolmentPending: row !== undefined && !row.enabled, recoveryCodesLeft: left }
 }
 
+/** A change of sign-in factor: the signed-in actor and the account's current password, given in that request. */
+export interface FactorChangeParams {
+  actor: Actor | undefined
+  /** The account's current password: needed whatever the session (a wallet session too). */
+  password: unknown
+  /** The request's client address, for the lock-out of wrong passwords. */
+  clientAddress?: string
+  clock?: Clock
+}
+
 /**
- * Starts TOTP enrolment for the signed-in account: a fresh secret, sealed under the node key,
- * waiting for its first code. Starting again before confirming replaces the secret.
- * @throws AppError UNAUTHENTICATED, MFA_ALREADY_ENABLED
+ * Starts TOTP enrolment for the signed-in account, once its current password is confirmed: a
+ * fresh secret, sealed under the node key, waiting for its first code. Starting again before
+ * confirming replaces the secret.
+ * @throws AppError UNAUTHENTICATED, PASSWORD_REQUIRED, WRONG_PASSWORD, ACCOUNT_LOCKED, MFA_ALREADY_ENABLED
  */
-export async function startTotpEnrolment(s: MfaServices, { actor, clock = Date.now }: { actor: Actor | undefined; clock?: Clock }): Promise<TotpEnrolment> {
+export async function startTotpEnrolment(s: MfaServices, { actor, password, clientAddress, clock = Date.now }: FactorChangeParams): Promise<TotpEnrolment> {
   if (!actor) throw new AppError('UNAUTHENTICATED')
   const accountId = actor.account.id
   if (await hasTotpEnabled(s, accountId)) throw new AppError('MFA_ALREADY_ENABLED')
+  await confirmPassword(s, { actor, password, clientAddress, clock })
   const secret = generateTotpSecret()
   const sealed = sealWithNodeKey(s.nodeKey, secretLabel(accountId), utf8(secret))
   const changed = await s.db.run(`INSERT INTO mfa (account_id, sealed_secret, enabled, last_step, created_at) VALUES (?, ?, 0, NULL, ?)
@@ -88,17 +102,20 @@ export async function startTotpEnrolment(s: MfaServices, { actor, clock = Date.n
 }
 
 /**
- * Confirms a started enrolment with a first code from the app: TOTP is then required at every
- * sign-in of this account. Returns ten one-time recovery codes, shown only now (only their
- * SHA-256 is kept); each stands in once for a code.
- * @throws AppError UNAUTHENTICATED, MFA_NOT_STARTED, MFA_ALREADY_ENABLED, MFA_INVALID
+ * Confirms a started enrolment with a first code from the app, once the account's current
+ * password is confirmed in the same request: TOTP is then required at every sign-in of this
+ * account, and the change is written to the account events. Returns ten one-time recovery
+ * codes, shown only now (only their SHA-256 is kept); each stands in once for a code.
+ * @throws AppError UNAUTHENTICATED, PASSWORD_REQUIRED, WRONG_PASSWORD, ACCOUNT_LOCKED,
+ *   MFA_NOT_STARTED, MFA_ALREADY_ENABLED, MFA_INVALID
  */
-export async function confirmTotpEnrolment(s: MfaServices, { actor, code, clock = Date.now }: { actor: Actor | undefined; code: unknown; clock?: Clock }): Promise<{ recoveryCodes: string[] }> {
+export async function confirmTotpEnrolment(s: MfaServices, { actor, code, password, clientAddress, clock = Date.now }: FactorChangeParams & { code: unknown }): Promise<{ recoveryCodes: string[] }> {
   if (!actor) throw new AppError('UNAUTHENTICATED')
   const accountId = actor.account.id
   const row = await mfaRow(s, accountId)
   if (!row) throw new AppError('MFA_NOT_STARTED')
   if (row.enabled) throw new AppError('MFA_ALREADY_ENABLED')
+  await confirmPassword(s, { actor, password, clientAddress, clock })
   const step = matchTotp({ secret: openSecret(s, row), code: compactCode(code), nowMs: clock() })
   if (step === undefined) throw new AppError('MFA_INVALID')
   const recoveryCodes = Array.from({ length: recoveryCodeCount }, generateMfaRecoveryCode)
@@ -108,6 +125,7 @@ export async function confirmTotpEnrolment(s: MfaServices, { actor, code, clock 
     if (done.changes !== 1) throw new AppError('MFA_NOT_STARTED')
     await tx.run('DELETE FROM recovery_codes WHERE account_id = ?', accountId)
     for (const c of recoveryCodes) await tx.run('INSERT INTO recovery_codes (account_id, code_hash, used_at) VALUES (?, ?, NULL)', accountId, hashMfaRecoveryCode(accountId, c))
+    await recordAccountEvent(tx, { accountId, kind: 'mfa-enabled', actorId: accountId, now: clock() })
   })
   return { recoveryCodes }
 }

@@ -3,23 +3,27 @@ import { AppError, isAppError } from '../errors.ts'
 import { checkEmail, checkPassword } from './create-account.ts'
 import { assertNotLocked, clearSignInFailures, recordSignInFailure, serializeSignIn, signInKey, type Clock } from './lockout.ts'
 import { signInStates } from './sessions.ts'
+import { recordAccountEvent } from './record-account-event.ts'
 import type { AccountRow } from './account.ts'
 import type { Services } from '../services.ts'
 
 /**
  * Sets a new password with the recovery code shown at sign-up: the keystore is opened with the
  * code and sealed again under the new password and a NEW recovery code (returned, shown once;
- * the old code stops working). Every session of the account ends. Failed attempts count
- * towards the same lock-out as sign-in, so codes cannot be guessed at speed.
+ * the old code stops working). Every session of the account ends, and its two-factor sign-in
+ * (TOTP secret and recovery codes) is reset, so an authenticator that someone else enrolled
+ * cannot keep the owner out; the account enrols again where its role requires it. The
+ * recovery is written to the account events. Failed attempts count towards the same lock-out
+ * as sign-in (per client address), so codes cannot be guessed at speed.
  * @throws AppError INVALID_CREDENTIALS (unknown e-mail or wrong code, the same answer),
  *   WEAK_PASSWORD, ACCOUNT_LOCKED
  */
 export async function recoverAccount(
   s: Pick<Services, 'db' | 'config'>,
-  { email, recoveryCode, newPassword, clock = Date.now }: { email: unknown; recoveryCode: unknown; newPassword: unknown; clock?: Clock },
+  { email, recoveryCode, newPassword, clientAddress = '', clock = Date.now }: { email: unknown; recoveryCode: unknown; newPassword: unknown; clientAddress?: string; clock?: Clock },
 ): Promise<{ recoveryCode: string }> {
   checkPassword(newPassword)
-  const lockKey = signInKey(email)
+  const lockKey = signInKey(email, clientAddress)
   return serializeSignIn(lockKey, async () => {
     await assertNotLocked(s.db, lockKey, clock())
     let row: AccountRow | undefined
@@ -44,6 +48,9 @@ export async function recoverAccount(
     await s.db.transaction(async (tx) => {
       await tx.run('UPDATE accounts SET keystore = ? WHERE id = ?', JSON.stringify(keystore), account.id)
       await tx.run('DELETE FROM sessions WHERE account_id = ?', account.id)
+      await tx.run('DELETE FROM recovery_codes WHERE account_id = ?', account.id)
+      await tx.run('DELETE FROM mfa WHERE account_id = ?', account.id)
+      await recordAccountEvent(tx, { accountId: account.id, kind: 'account-recovered', actorId: null, now: clock() })
     })
     await clearSignInFailures(s.db, lockKey)
     return { recoveryCode: next }

@@ -32,8 +32,8 @@ describe('signing in: password, second factor, lock-out', async () => {
     const actor = await authenticate(node, r.token)
     assert.equal(actor.mfaEnrollmentRequired, true)
     // Enrolling lifts the restriction on the very same session.
-    ;({ secret } = await startTotpEnrolment(node, { actor, clock }))
-    await confirmTotpEnrolment(node, { actor, code: code(secret, now), clock })
+    ;({ secret } = await startTotpEnrolment(node, { actor, password: doctor.password, clock }))
+    await confirmTotpEnrolment(node, { actor, password: doctor.password, code: code(secret, now), clock })
     assert.equal((await authenticate(node, r.token)).mfaEnrollmentRequired, false)
   })
 

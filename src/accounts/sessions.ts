@@ -46,16 +46,17 @@ const countedFailures = ['INVALID_CREDENTIALS', 'MFA_INVALID', 'MFA_REPLAYED'] a
 /**
  * Signs in with e-mail, password and — when the account has an authenticator — a TOTP or
  * recovery code: opens the account's keystore (Argon2id) and creates a session that can
- * unlock it again for its lifetime. Failed attempts lock the e-mail out with growing back-off
+ * unlock it again for its lifetime. Failed attempts lock the e-mail out, for the client address
+ * they came from (`clientAddress`, the request's address), with growing back-off
  * (`lockoutPolicy`); a success forgets them.
  * @throws AppError INVALID_CREDENTIALS (same answer and similar time for an unknown e-mail),
  *   MFA_REQUIRED, MFA_INVALID, MFA_REPLAYED, ACCOUNT_LOCKED
  */
 export async function login(
   s: SessionServices,
-  { email, password, totp, clock = Date.now }: { email: unknown; password: unknown; totp?: unknown; clock?: Clock },
+  { email, password, totp, clientAddress = '', clock = Date.now }: { email: unknown; password: unknown; totp?: unknown; clientAddress?: string; clock?: Clock },
 ): Promise<LoginResult> {
-  const lockKey = signInKey(email)
+  const lockKey = signInKey(email, clientAddress)
   return serializeSignIn(lockKey, async () => {
     await assertNotLocked(s.db, lockKey, clock())
     let row: AccountRow

@@ -85,10 +85,16 @@ describe('Sign-In with Ethereum (EIP-4361)', async () => {
     assert.deepEqual(await signInRows(node.db), rows)
   })
 
-  it('uses the configured public URL over the Host header', async () => {
-    assert.deepEqual(siweSite(node, 'node.example.org:8443'), { domain: 'node.example.org:8443' })
+  it('takes the site from the configured public URL, else the listening address, never from the request', async () => {
+    assert.equal(node.config.publicUrl, '')
+    assert.deepEqual(siweSite(node, 'http://127.0.0.1:8443'), { domain: '127.0.0.1:8443', origin: 'http://127.0.0.1:8443' })
     const configured = { config: { ...node.config, publicUrl: 'https://records.example.org' } }
-    assert.deepEqual(siweSite(configured, 'evil.example.org'), { domain: 'records.example.org', origin: 'https://records.example.org' })
+    assert.deepEqual(siweSite(configured, 'http://127.0.0.1:8443'), { domain: 'records.example.org', origin: 'https://records.example.org' })
+    // Listening on every interface names no one site: wallet sign-in then needs --public-url.
+    assert.deepEqual(siweSite(node, 'http://0.0.0.0:8080'), { domain: '' })
+    assert.deepEqual(siweSite(node, undefined), { domain: '' })
+    const { nonce } = await issueSiweNonce(node, { clock })
+    await assert.rejects(signInWithEthereum(node, { ...(await signed(message(nonce))), site: siweSite(node, undefined), clock }), (err: unknown) => isAppError(err, 'SIWE_DOMAIN_MISMATCH') && /--public-url/.test(err.message))
   })
 
   it('with a configured origin, refuses another scheme', async () => {
@@ -113,14 +119,17 @@ describe('Sign-In with Ethereum (EIP-4361)', async () => {
     const walletOf = async () => (await node.db.get('SELECT wallet_address FROM accounts WHERE id = ?', bob.id) as { wallet_address: string | null }).wallet_address
 
     const taken = (await issueSiweNonce(node, { clock })).nonce
-    await assert.rejects(linkWallet(node, { actor: bobSession, ...(await signed(message(taken))), site, clock }), refused('WALLET_TAKEN'))
+    await assert.rejects(linkWallet(node, { actor: bobSession, password: 'bob-password-1234', ...(await signed(message(taken))), site, clock }), refused('WALLET_TAKEN'))
     assert.equal(await walletOf(), null)
 
     const nonce = (await issueSiweNonce(node, { clock })).nonce
     const proof = await signed(message(nonce, { address: bobWallet.address }), bobWallet)
     const annWalletSession = await authenticate(node, (await signInWithEthereum(node, { ...(await signed(message((await issueSiweNonce(node, { clock })).nonce))), site, clock })).token)
-    await assert.rejects(linkWallet(node, { actor: annWalletSession, ...proof, site, clock }), refused('KEYS_LOCKED'))
-    assert.deepEqual(await linkWallet(node, { actor: bobSession, ...proof, site, clock }), { walletAddress: bobWallet.address })
+    await assert.rejects(linkWallet(node, { actor: annWalletSession, password: 'ann-password-1234', ...proof, site, clock }), refused('KEYS_LOCKED'))
+    await assert.rejects(linkWallet(node, { actor: bobSession, password: 'not-bobs-password', ...proof, site, clock }), refused('WRONG_PASSWORD'))
+    await assert.rejects(linkWallet(node, { actor: bobSession, password: undefined, ...proof, site, clock }), refused('PASSWORD_REQUIRED'))
+    assert.equal(await walletOf(), null)
+    assert.deepEqual(await linkWallet(node, { actor: bobSession, password: 'bob-password-1234', ...proof, site, clock }), { walletAddress: bobWallet.address })
     assert.equal(await walletOf(), bobWallet.address.toLowerCase())
     const again = await signInWithEthereum(node, { ...(await signed(message((await issueSiweNonce(node, { clock })).nonce, { address: bobWallet.address }), bobWallet)), site, clock })
     assert.equal(again.account.id, bob.id)
@@ -128,8 +137,8 @@ describe('Sign-In with Ethereum (EIP-4361)', async () => {
 
   it('asks an account with an authenticator for its code as well', async () => {
     const annActor = await authenticate(node, (await login(node, { email: 'ann@example.org', password: 'ann-password-1234', clock })).token)
-    const { secret } = await startTotpEnrolment(node, { actor: annActor, clock })
-    await confirmTotpEnrolment(node, { actor: annActor, code: TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: now }), clock })
+    const { secret } = await startTotpEnrolment(node, { actor: annActor, password: 'ann-password-1234', clock })
+    await confirmTotpEnrolment(node, { actor: annActor, password: 'ann-password-1234', code: TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: now }), clock })
     now += 30_000
     const { nonce } = await issueSiweNonce(node, { clock })
     const proof = await signed(message(nonce))

@@ -8,6 +8,8 @@ import { assertNotLocked, clearSignInFailures, recordSignInFailure, serializeSig
 import { hasTotpEnabled, useSecondFactor } from './mfa.ts'
 import { openSession, signInStates, type LoginResult, type SessionServices } from './sessions.ts'
 import type { Ledger } from '../ledger/connect-ledger.ts'
+import { confirmPassword } from './confirm-password.ts'
+import { recordAccountEvent } from './record-account-event.ts'
 
 /** What Sign-In with Ethereum needs of a node: sessions, and its ledger's chain id. */
 export type SiweServices = SessionServices & { readonly ledger: Pick<Ledger, 'chainId'> }
@@ -36,23 +38,29 @@ export async function issueSiweNonce(s: Pick<SessionServices, 'db'>, { clock = D
 }
 
 /**
- * Where a message must say it comes from: the configured public URL of the node when there
- * is one, otherwise the host (and port) the request was sent to.
+ * Where a message must say it comes from: the node's configured public URL, or else the
+ * address the node listens on. Never the request's Host header: a message signed for another
+ * site must not be accepted because it was sent with that site's name.
  */
 export interface SiweSite {
-  /** RFC 3986 authority: `host[:port]`. */
+  /** RFC 3986 authority: `host[:port]`; empty when the node cannot tell (then every message is refused). */
   domain: string
-  /** The full origin (`https://host[:port]`) when known from the configuration. */
+  /** The full origin (`https://host[:port]`): the message's URI must be on it. */
   origin?: string
 }
 
-/** The site a SIWE message must name, from the node's `publicUrl` or the request's Host header. */
-export function siweSite(s: Pick<SessionServices, 'config'>, host: string | undefined): SiweSite {
-  if (s.config.publicUrl) {
-    const url = new URL(s.config.publicUrl)
-    return { domain: url.host, origin: url.origin }
-  }
-  return { domain: host ?? '' }
+/**
+ * The site a SIWE message must name: from the node's `publicUrl` when configured, otherwise
+ * from `listenUrl`, the `http://host:port` the node listens on (its real port after
+ * `--port 0`). A node listening on every interface (0.0.0.0, ::) has no one address a
+ * browser uses: it needs `--public-url` for wallet sign-in.
+ */
+export function siweSite(s: { config: { publicUrl: string } }, listenUrl: string | undefined): SiweSite {
+  const base = s.config.publicUrl || listenUrl
+  if (!base) return { domain: '' }
+  const url = new URL(base)
+  if (!s.config.publicUrl && ['0.0.0.0', '[::]'].includes(url.hostname)) return { domain: '' }
+  return { domain: url.host, origin: url.origin }
 }
 
 export interface SiweParams {
@@ -80,7 +88,8 @@ async function checkSiwe(s: SiweServices, { message, signature, site, clock = Da
     if (t !== undefined && Number.isNaN(t.getTime())) throw new AppError('SIWE_MESSAGE_INVALID')
   }
 
-  if (!site.domain || m.domain.toLowerCase() !== site.domain.toLowerCase()) throw new AppError('SIWE_DOMAIN_MISMATCH')
+  if (!site.domain) throw new AppError('SIWE_DOMAIN_MISMATCH', { message: 'Wallet sign-in needs the node\'s public address: its operator sets --public-url (MEDLEDGER_PUBLIC_URL).' })
+  if (m.domain.toLowerCase() !== site.domain.toLowerCase()) throw new AppError('SIWE_DOMAIN_MISMATCH')
   let uri: URL
   try {
     uri = new URL(m.uri)
@@ -122,7 +131,7 @@ async function consumeNonce(s: Pick<SessionServices, 'db'>, nonce: string, now: 
  * authenticator also gives a TOTP or recovery code, under the same lock-out as a password.
  * @throws AppError SIWE_*, UNKNOWN_WALLET, MFA_REQUIRED, MFA_INVALID, MFA_REPLAYED, ACCOUNT_LOCKED
  */
-export async function signInWithEthereum(s: SiweServices, p: SiweParams & { totp?: unknown }): Promise<LoginResult> {
+export async function signInWithEthereum(s: SiweServices, p: SiweParams & { totp?: unknown; clientAddress?: string }): Promise<LoginResult> {
   const clock = p.clock ?? Date.now
   const { address, nonce } = await checkSiwe(s, p)
   const row = await s.db.get(`SELECT * FROM accounts WHERE wallet_address = ? AND state IN ${signInStates}`, address.toLowerCase()) as AccountRow | undefined
@@ -132,7 +141,7 @@ export async function signInWithEthereum(s: SiweServices, p: SiweParams & { totp
     return await openSession(s, { row, clock })
   }
   // A signature cannot be guessed, but a code can: code attempts share the password's lock-out.
-  const lockKey = signInKey(row.email)
+  const lockKey = signInKey(row.email, p.clientAddress)
   return serializeSignIn(lockKey, async () => {
     await assertNotLocked(s.db, lockKey, clock())
     try {
@@ -149,15 +158,18 @@ export async function signInWithEthereum(s: SiweServices, p: SiweParams & { totp
 
 /**
  * Links a wallet to the signed-in account, once the wallet has signed an EIP-4361 message for
- * this node (same checks as signing in). Needs a password session: a wallet session cannot
- * move the account to another wallet.
- * @throws AppError UNAUTHENTICATED, KEYS_LOCKED, SIWE_*, WALLET_TAKEN
+ * this node (same checks as signing in) and the account's current password is confirmed in
+ * the same request. Needs a password session too: a wallet session cannot move the account to
+ * another wallet. The link is written to the account events.
+ * @throws AppError UNAUTHENTICATED, KEYS_LOCKED, PASSWORD_REQUIRED, WRONG_PASSWORD,
+ *   ACCOUNT_LOCKED, SIWE_*, WALLET_TAKEN
  */
-export async function linkWallet(s: SiweServices, p: SiweParams & { actor: Actor | undefined }): Promise<{ walletAddress: Address }> {
+export async function linkWallet(s: SiweServices, p: SiweParams & { actor: Actor | undefined; password: unknown; clientAddress?: string }): Promise<{ walletAddress: Address }> {
   if (!p.actor) throw new AppError('UNAUTHENTICATED')
   requireKeys(p.actor)
   const accountId = p.actor.account.id
   const { address, nonce } = await checkSiwe(s, p)
+  await confirmPassword(s, { actor: p.actor, password: p.password, clientAddress: p.clientAddress, clock: p.clock })
   const holder = await s.db.get('SELECT id FROM accounts WHERE wallet_address = ?', address.toLowerCase()) as { id: string } | undefined
   if (holder && holder.id !== accountId) throw new AppError('WALLET_TAKEN')
   await s.db.transaction(async (tx) => {
@@ -168,6 +180,7 @@ export async function linkWallet(s: SiweServices, p: SiweParams & { actor: Actor
       if (isUniqueViolation(cause, 'wallet_address')) throw new AppError('WALLET_TAKEN')
       throw cause
     }
+    await recordAccountEvent(tx, { accountId, kind: 'wallet-linked', actorId: accountId, now: (p.clock ?? Date.now)() })
   })
   return { walletAddress: address }
 }

@@ -41,6 +41,7 @@ describe('notify: into the outbox of a real SQLite database', async () => {
     'emergency-access': { kind: 'emergency-access', accountId: patient, by: { accountId: doctor }, expiresAt },
     'doctor-confirmed': { kind: 'doctor-confirmed', accountId: doctor, by: { hospitalId: hospital } },
     'doctor-rejected': { kind: 'doctor-rejected', accountId: doctor, by: { accountId: admin } },
+    'mfa-reset': { kind: 'mfa-reset', accountId: doctor, by: { accountId: admin } },
     'sign-up-attempted': { kind: 'sign-up-attempted', accountId: patient, by: { accountId: patient } },
   })
 

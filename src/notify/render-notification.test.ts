@@ -17,6 +17,7 @@ const table: Record<NotificationKind, { facts: NotificationFacts; recipient: 'pa
   'emergency-access': { facts: { kind: 'emergency-access', expiresAt }, recipient: 'patient', by: { name: 'Dr House', role: 'doctor' }, says: [/Dr House \(doctor\) opened emergency/, /until 2030-01-02 03:04 UTC/, /Sign in to see details/] },
   'doctor-confirmed': { facts: { kind: 'doctor-confirmed' }, recipient: 'doctor', by: { name: 'St Mary', role: 'hospital' }, says: [/St Mary \(hospital\) confirmed your doctor account/] },
   'doctor-rejected': { facts: { kind: 'doctor-rejected' }, recipient: 'doctor', by: { name: 'Consortium admin', role: 'admin' }, says: [/Consortium admin \(consortium admin\) did not confirm/, /Sign in to see details/] },
+  'mfa-reset': { facts: { kind: 'mfa-reset' }, recipient: 'doctor', by: { name: 'Sam Staff', role: 'staff' }, says: [/Sam Staff \(hospital staff\) reset the two-factor sign-in/, /sessions were ended/] },
   'sign-up-attempted': { facts: { kind: 'sign-up-attempted' }, recipient: 'patient', by: { name: 'Ann Smith', role: 'patient' }, says: [/tried to create a new MedLedger account with your e-mail address/, /no account was created/, /recovery code/] },
 }
 

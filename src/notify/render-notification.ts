@@ -8,6 +8,7 @@ export const notificationKinds = [
   'emergency-access',
   'doctor-confirmed',
   'doctor-rejected',
+  'mfa-reset',
   'sign-up-attempted',
 ] as const
 
@@ -28,6 +29,7 @@ export interface NamedParty {
  */
 export type NotificationFacts =
   | { kind: 'record-added' | 'access-denied' | 'access-revoked' | 'doctor-confirmed' | 'doctor-rejected' }
+  | { kind: 'mfa-reset' }
   | { kind: 'sign-up-attempted' }
   | { kind: 'access-requested'; recordCount: number | 'all'; durationSeconds: number }
   | { kind: 'access-approved'; recordCount: number | 'all'; expiresAt: Date }
@@ -57,6 +59,7 @@ export const uiPaths: Record<NotificationKind, string> = {
   'emergency-access': '/audit',
   'doctor-confirmed': '/account',
   'doctor-rejected': '/account',
+  'mfa-reset': '/account',
   'sign-up-attempted': '/recover',
 }
 
@@ -116,6 +119,13 @@ export function renderNotification(p: RenderNotificationParams): RenderedNotific
     case 'doctor-rejected':
       subject = 'Your doctor account was not confirmed'
       lines = [`${who} did not confirm your doctor account.`, `Sign in to see details: ${link}`]
+      break
+    case 'mfa-reset':
+      subject = 'Your two-factor sign-in was reset'
+      lines = [
+        `${who} reset the two-factor sign-in of your account: your authenticator app and recovery codes no longer work, and your sessions were ended. Sign in again without a code, then set up an authenticator again (your role may require it).`,
+        `If you did not ask for this, tell your hospital at once. Sign in: ${link}`,
+      ]
       break
     case 'sign-up-attempted':
       // Sent instead of telling the person signing up that the address is taken: no account

@@ -1,7 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { confirmTotpEnrolment, getMfaStatus, startTotpEnrolment } from '../../accounts/mfa.ts'
+import { resetMfa } from '../../accounts/reset-mfa.ts'
+import { listAccountEvents } from '../../accounts/list-account-events.ts'
+import { accountEventKinds } from '../../accounts/record-account-event.ts'
 import { AppError } from '../../errors.ts'
 import { actorOf } from '../build-app.ts'
+import { currentPassword, withRetryAfter } from './auth.ts'
 import { errors } from './schemas.ts'
 import type { Services } from '../../services.ts'
 
@@ -24,7 +28,10 @@ export function restrictDuringMfaEnrollment(req: FastifyRequest): void {
   if (req.actor?.mfaEnrollmentRequired && !req.routeOptions.config?.duringMfaEnrollment) throw new AppError('MFA_ENROLLMENT_REQUIRED')
 }
 
-/** TOTP enrolment (RFC 6238): start, confirm with a first code, and the account's two-factor state. */
+/**
+ * TOTP enrolment (RFC 6238): start, confirm with a first code, and the account's two-factor
+ * state; a member's reset by hospital staff or the admin; the audit log of factor changes.
+ */
 export async function mfaRoutes(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
   app.get('/mfa', {
     config: duringMfaEnrollment,
@@ -45,24 +52,84 @@ export async function mfaRoutes(app: FastifyInstance, { services }: { services: 
     config: duringMfaEnrollment,
     schema: {
       tags: ['auth'],
-      summary: 'Start TOTP enrolment: a fresh secret (sealed at rest, shown only in this answer) as an otpauth:// URI and a QR code for an authenticator app. Confirm it with POST /mfa/totp/verify.',
+      summary: 'Start TOTP enrolment, with your current password (whatever the session): a fresh secret (sealed at rest, shown only in this answer) as an otpauth:// URI and a QR code for an authenticator app. Confirm it with POST /mfa/totp/verify.',
+      body: { type: 'object', required: ['password'], additionalProperties: false, properties: { password: currentPassword } },
       response: {
         201: { type: 'object', properties: { otpauthUri: { type: 'string' }, secret: { type: 'string' }, qrSvg: { type: 'string' } } },
-        ...errors(401, 409),
+        ...errors(400, 401, 403, 409, 429),
       },
     },
-  }, async (req, reply) => reply.status(201).send(await startTotpEnrolment(services, { actor: actorOf(req) })))
+  }, async (req, reply) => {
+    const { password } = req.body as { password: string }
+    return reply.status(201).send(await withRetryAfter(reply, () => startTotpEnrolment(services, { actor: actorOf(req), password, clientAddress: req.ip })))
+  })
 
   app.post('/mfa/totp/verify', {
     config: duringMfaEnrollment,
     schema: {
       tags: ['auth'],
-      summary: 'Confirm TOTP enrolment with a first code: TOTP is then required at every sign-in. Answers ten one-time recovery codes, shown only now.',
-      body: { type: 'object', required: ['code'], additionalProperties: false, properties: { code: { type: 'string', maxLength: 64 } } },
+      summary: 'Confirm TOTP enrolment with a first code and your current password (whatever the session): TOTP is then required at every sign-in. Answers ten one-time recovery codes, shown only now.',
+      body: { type: 'object', required: ['code', 'password'], additionalProperties: false, properties: { code: { type: 'string', maxLength: 64 }, password: currentPassword } },
       response: {
         200: { type: 'object', properties: { recoveryCodes: { type: 'array', items: { type: 'string' } } } },
-        ...errors(400, 401, 409),
+        ...errors(400, 401, 403, 409, 429),
       },
     },
-  }, async (req) => await confirmTotpEnrolment(services, { actor: actorOf(req), code: (req.body as { code: string }).code }))
+  }, async (req, reply) => {
+    const { code, password } = req.body as { code: string; password: string }
+    return withRetryAfter(reply, () => confirmTotpEnrolment(services, { actor: actorOf(req), code, password, clientAddress: req.ip }))
+  })
+
+  app.post('/users/:id/mfa/reset', {
+    schema: {
+      tags: ['auth'],
+      summary: 'Reset a member\'s two-factor sign-in (lost authenticator): its TOTP secret and recovery codes are deleted and its sessions end; the member is notified and the reset is written to the account events. Hospital staff: their own hospital\'s doctors and patients; the admin: any account but their own. Needs your own current password.',
+      params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 80 } } },
+      body: { type: 'object', required: ['password'], additionalProperties: false, properties: { password: currentPassword } },
+      response: {
+        200: { type: 'object', properties: { accountId: { type: 'string' }, mfaReset: { type: 'boolean' } } },
+        ...errors(400, 401, 403, 404, 429),
+      },
+    },
+  }, async (req, reply) => {
+    const actor = actorOf(req)
+    const { id } = req.params as { id: string }
+    const { password } = req.body as { password: string }
+    const result = await withRetryAfter(reply, () => resetMfa(services, { actor, accountId: id, password, clientAddress: req.ip }))
+    await services.notify?.({ accountId: id, by: { accountId: actor.account.id }, kind: 'mfa-reset' })
+    return result
+  })
+
+  app.get('/account-events', {
+    schema: {
+      tags: ['auth'],
+      summary: 'The admin\'s audit log of changes to accounts\' sign-in factors, newest first: TOTP enabled, two-factor reset by staff or the admin (actorId), account recovered with its recovery code (actorId null), wallet linked.',
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { account: { type: 'string', maxLength: 80 }, limit: { type: 'integer', minimum: 1, maximum: 1000 }, offset: { type: 'integer', minimum: 0 } },
+      },
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            events: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: { id: { type: 'integer' }, accountId: { type: 'string' }, kind: { type: 'string', enum: [...accountEventKinds] }, actorId: { type: ['string', 'null'] }, createdAt: { type: 'string' } },
+              },
+            },
+            total: { type: 'integer' },
+            limit: { type: 'integer' },
+            offset: { type: 'integer' },
+          },
+        },
+        ...errors(400, 401, 403),
+      },
+    },
+  }, async (req) => {
+    const q = req.query as { account?: string; limit?: number; offset?: number }
+    return listAccountEvents(services, { actor: actorOf(req), accountId: q.account, limit: q.limit, offset: q.offset })
+  })
 }
