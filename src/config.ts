@@ -19,8 +19,13 @@ export interface Config {
   readonly smtpUrl: string
   /** The From header of the node's mail, e.g. `MedLedger <no-reply@example.org>`. */
   readonly mailFrom: string
-  /** Where users reach this node's UI, for links in mail; empty = `http://host:port`. */
+  /**
+   * Where users reach this node's UI (`--public-url`): links in mail, and the only site a
+   * Sign-In with Ethereum message may name; empty = `http://host:port`, the listening address.
+   */
   readonly publicUrl: string
+  /** Requests per minute that one client address may make to each unauthenticated route (sign-in, recovery, sign-up, share-token reads); health and status get ten times as many. */
+  readonly rateLimitPerMinute: number
   readonly cipherSuite: CipherSuite
   readonly keyScheme: KeyScheme
   /** Largest accepted upload, in bytes. */
@@ -71,6 +76,7 @@ export const defaultConfig: Omit<Config, 'home'> & { home: string } = {
   smtpUrl: '',
   mailFrom: 'MedLedger <no-reply@medledger.local>',
   publicUrl: '',
+  rateLimitPerMinute: 60,
   cipherSuite: 'aes-256-gcm',
   keyScheme: 'x25519-hpke',
   maxUploadBytes: 2 * 1024 ** 3,
@@ -99,6 +105,7 @@ const envNames: Record<keyof Config, string> = {
   smtpUrl: 'MEDLEDGER_SMTP_URL',
   mailFrom: 'MEDLEDGER_MAIL_FROM',
   publicUrl: 'MEDLEDGER_PUBLIC_URL',
+  rateLimitPerMinute: 'MEDLEDGER_RATE_LIMIT_PER_MINUTE',
   cipherSuite: 'MEDLEDGER_CIPHER_SUITE',
   keyScheme: 'MEDLEDGER_KEY_SCHEME',
   maxUploadBytes: 'MEDLEDGER_MAX_UPLOAD_BYTES',
@@ -153,7 +160,8 @@ export function loadConfig({ flags = {}, env = process.env, file }: LoadConfigPa
     dbUrl: str('dbUrl', merged.dbUrl),
     smtpUrl: url('smtpUrl', merged.smtpUrl, ['smtp:', 'smtps:']),
     mailFrom: mailbox('mailFrom', merged.mailFrom),
-    publicUrl: url('publicUrl', merged.publicUrl, ['http:', 'https:']).replace(/\/+$/, ''),
+    publicUrl: publicUrl(merged.publicUrl),
+    rateLimitPerMinute: int('rateLimitPerMinute', merged.rateLimitPerMinute, 1, 1_000_000),
     cipherSuite: oneOf('cipherSuite', merged.cipherSuite, cipherSuites),
     keyScheme: oneOf('keyScheme', merged.keyScheme, keySchemes),
     maxUploadBytes: int('maxUploadBytes', merged.maxUploadBytes, 0, Number.MAX_SAFE_INTEGER),
@@ -223,6 +231,19 @@ function url(key: string, v: unknown, protocols: string[]): string {
   }
   if (!protocols.includes(u.protocol)) throw invalid(key, `expected one of ${protocols.join(', ')}`)
   return s
+}
+
+/**
+ * The node's public address: an http(s) origin, optionally with a path, and nothing a browser
+ * would not show in its address bar as the site (no user or password, query or fragment).
+ */
+function publicUrl(v: unknown): string {
+  const s = url('publicUrl', v, ['http:', 'https:'])
+  if (s === '') return s
+  const u = new URL(s)
+  if (u.username !== '' || u.password !== '') throw invalid('publicUrl', 'must not hold a user name or password')
+  if (u.search !== '' || u.hash !== '' || /[?#]/.test(s)) throw invalid('publicUrl', 'must not have a query or fragment')
+  return s.replace(/\/+$/, '')
 }
 
 /** `Name <local@domain>` or `local@domain`, on one line (it becomes a mail header). */

@@ -5,7 +5,7 @@ import { start } from './commands/start.ts'
 import * as cmd from './commands/client-commands.ts'
 import * as consent from './commands/consent.ts'
 import { mailList } from './commands/mail.ts'
-import { mfaEnroll, mfaVerify } from './commands/mfa.ts'
+import { accountEvents, mfaEnroll, mfaVerify, userMfaReset } from './commands/mfa.ts'
 import { backupExport, backupImport } from './commands/backup.ts'
 import { AppError } from '../errors.ts'
 
@@ -14,6 +14,8 @@ const usage = `medledger — encrypted medical records in IPFS, anchored on an E
 Node:
   medledger start [--home DIR] [--port N] [--host H] [--chain-rpc URL] [--db URL] [--config FILE]
                   --db: postgres://USER:PASSWORD@HOST/DB (default: SQLite in the home)
+                  [--public-url URL]   where users reach the portal (https://records.example.org): links in mail and
+                                       the only site wallet sign-in accepts (default: the listening address)
   Consortium (several hospital nodes on one chain, IPFS peered):
   medledger start --chain-rpc URL [--ipfs-listen MULTIADDR]…        found a consortium on an existing chain
   medledger start --chain-rpc URL --registry ADDRESS [--hospital-name N] [--ipfs-listen MULTIADDR] [--ipfs-peer MULTIADDR]…
@@ -33,6 +35,7 @@ Client (talks to a node: --api URL, env MEDLEDGER_API, default http://127.0.0.1:
   medledger status
   medledger login --email E [--totp CODE]   keeps the session under ~/.medledger; --totp once MFA is on
   medledger mfa enroll | mfa verify CODE    two-factor sign-in: authenticator app (TOTP), then recovery codes
+                                            (both read your current password from stdin)
   medledger logout [--as E]
   medledger hospital create --name N [--key-scheme x25519-hpke|rsa-oaep-4096]
   medledger hospital list
@@ -40,6 +43,9 @@ Client (talks to a node: --api URL, env MEDLEDGER_API, default http://127.0.0.1:
   medledger user create --role doctor|patient|staff [--hospital ID_OR_ADDRESS] --email E --name N [--key-scheme S]
                         --hospital defaults to the node's own hospital
   medledger user list [--role R] [--hospital ID]
+  medledger user mfa-reset ID               staff (own hospital's doctors, patients) or admin: reset a member's
+                                            two-factor sign-in (your password on stdin); the member is mailed
+  medledger account-events [--account ID]   admin: audit log of sign-in factor changes (TOTP, resets, recoveries)
   medledger record upload --patient EMAIL_OR_ID --file PATH [--suite S] [--type MEDIA_TYPE]
   medledger record get RECORD_ID --out PATH
   medledger record list [--patient EMAIL_OR_ID] [--limit N] [--offset N]
@@ -69,7 +75,7 @@ const common = {
 
 const commandOptions: Record<string, ParseArgsConfig['options']> = {
   start: {
-    home: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'chain-rpc': { type: 'string' }, db: { type: 'string' }, config: { type: 'string' },
+    home: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'chain-rpc': { type: 'string' }, db: { type: 'string' }, config: { type: 'string' }, 'public-url': { type: 'string' },
     registry: { type: 'string' }, 'chain-listen': { type: 'string' }, 'chain-dev-methods': { type: 'boolean' }, 'ipfs-listen': { type: 'string', multiple: true }, 'ipfs-peer': { type: 'string', multiple: true },
     replicas: { type: 'string' }, 'hospital-name': { type: 'string' }, 'api-only': { type: 'boolean' },
   },
@@ -85,6 +91,8 @@ const commandOptions: Record<string, ParseArgsConfig['options']> = {
   'hospital list': {},
   'user create': { role: { type: 'string' }, hospital: { type: 'string' }, email: { type: 'string' }, name: { type: 'string' }, 'key-scheme': { type: 'string' } },
   'user list': { role: { type: 'string' }, hospital: { type: 'string' } },
+  'user mfa-reset': {},
+  'account-events': { account: { type: 'string' }, limit: { type: 'string' }, offset: { type: 'string' } },
   'record upload': { patient: { type: 'string' }, file: { type: 'string' }, suite: { type: 'string' }, type: { type: 'string' } },
   'record get': { out: { type: 'string' }, token: { type: 'string' } },
   'record list': { patient: { type: 'string' }, limit: { type: 'string' }, offset: { type: 'string' } },
@@ -146,6 +154,8 @@ export async function main(argv: string[]): Promise<void> {
     case 'hospital admit': return cmd.hospitalAdmit(c, f)
     case 'user create': return cmd.userCreate(c, f)
     case 'user list': return cmd.userList(c, f)
+    case 'user mfa-reset': return userMfaReset(c, parsed.positionals[0])
+    case 'account-events': return accountEvents(c, f)
     case 'record upload': return cmd.recordUpload(c, f)
     case 'record get': return cmd.recordGet(c, parsed.positionals[0], f)
     case 'record list': return cmd.recordList(c, f)

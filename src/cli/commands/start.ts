@@ -5,13 +5,13 @@ import { buildApp } from '../../api/build-app.ts'
 import { ensureWebBuild } from '../web-build.ts'
 
 export interface StartFlags {
-  home?: string; port?: string; host?: string; 'chain-rpc'?: string; db?: string; config?: string
+  home?: string; port?: string; host?: string; 'chain-rpc'?: string; db?: string; config?: string; 'public-url'?: string
   registry?: string; 'chain-listen'?: string; 'chain-dev-methods'?: boolean; 'ipfs-listen'?: string[]; 'ipfs-peer'?: string[]; replicas?: string; 'hospital-name'?: string; 'api-only'?: boolean
 }
 
 /** `medledger start`: runs a node until SIGINT/SIGTERM. */
 export async function start(flags: StartFlags): Promise<void> {
-  const config = loadConfig({ flags: { home: flags.home, port: flags.port, host: flags.host, chainRpc: flags['chain-rpc'], dbUrl: flags.db,
+  const config = loadConfig({ flags: { home: flags.home, port: flags.port, host: flags.host, chainRpc: flags['chain-rpc'], dbUrl: flags.db, publicUrl: flags['public-url'],
     registry: flags.registry, chainListen: flags['chain-listen'], chainDevMethods: flags['chain-dev-methods'], ipfsListen: flags['ipfs-listen'], ipfsPeers: flags['ipfs-peer'], replicas: flags.replicas, hospitalName: flags['hospital-name'], apiOnly: flags['api-only'] }, file: flags.config })
   const log = (level: string, msg: string) => process.stderr.write(`[${new Date().toISOString()}] ${level}: ${msg}\n`)
   log('info', `starting node in ${config.home}; database: ${config.dbUrl === '' ? 'SQLite in the home' : redactDbUrl(config.dbUrl)}`)
