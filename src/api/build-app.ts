@@ -15,6 +15,7 @@ import { mfaRoutes, restrictDuringMfaEnrollment } from './routes/mfa.ts'
 import { consentRoutes } from './routes/consent.ts'
 import { mailRoutes } from './routes/mail.ts'
 import { replicaRoutes } from './routes/replicas.ts'
+import { registerRateLimits } from './rate-limit.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -48,9 +49,10 @@ export const portalCsp = [
 
 /**
  * The API docs page (swagger-ui) gets the portal's policy: its scripts are its own files, never
- * inline ones. Only its styles differ: swagger-ui sets `style` attributes as it renders.
+ * inline ones. The one difference: swagger-ui's React renders one fixed `<style>` element,
+ * allowed by its hash alone (a new swagger-ui version with another one fails test/web/upload-and-docs).
  */
-export const docsCsp = portalCsp.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+export const docsCsp = portalCsp.replace("style-src 'self'", "style-src 'self' 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='")
 
 export interface BuildAppParams {
   services: Services
@@ -75,6 +77,8 @@ export async function buildApp({ services, webRoot }: BuildAppParams): Promise<F
   // JSON routes take JSON only: any other media type is a 415, never a string body that a
   // handler mistakes for an object. POST /records has its own raw parser (routes/records.ts).
   app.removeContentTypeParser('text/plain')
+  // Before any route: the limits attach to each unauthenticated route as it is added.
+  await registerRateLimits(app, services)
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
