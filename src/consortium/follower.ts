@@ -2,6 +2,7 @@ import { parseEventLogs, type Log } from 'viem'
 import { consentAbi, recordLedgerAbi, registryAbi } from '../ledger/abis.ts'
 import { getMeta, setMeta } from '../db/open-database.ts'
 import { logChunks } from '../ledger/log-chunks.ts'
+import { isAppError } from '../errors.ts'
 import type { Services } from '../services.ts'
 
 const abi = [...registryAbi, ...recordLedgerAbi, ...consentAbi]
@@ -9,7 +10,31 @@ const abi = [...registryAbi, ...recordLedgerAbi, ...consentAbi]
 /** One decoded event of the consortium's contracts, with where it was mined. */
 export type LedgerEvent = ReturnType<typeof parseEventLogs<typeof abi>>[number] & Log<bigint, number, false>
 
-export type EventHandler = (event: LedgerEvent) => Promise<void>
+/** What a handler may spend on one event. */
+export interface HandlerContext {
+  /**
+   * How long an IPFS object the event names may take to arrive: short on the follower's own
+   * path (a hostile event may name a block no one has), longer when a quarantined event is
+   * retried in the background.
+   */
+  fetchMs: number
+}
+
+export type EventHandler = (event: LedgerEvent, ctx: HandlerContext) => Promise<void>
+
+/** A ledger event the follower could not apply, kept aside (pseudonymous facts and an error code only). */
+export interface QuarantinedEvent {
+  blockNumber: number
+  txHash: string
+  logIndex: number
+  contract: 'Registry' | 'RecordLedger' | 'Consent' | 'unknown'
+  eventName: string
+  reason: string
+  attempts: number
+  /** When it is retried next (ISO time); null once the follower gave up on it. */
+  nextAttemptAt: string | null
+  quarantinedAt: string
+}
 
 export interface FollowerStatus {
   /** Last block whose events this node has fully applied. */
@@ -22,10 +47,20 @@ export interface FollowerStatus {
   error: string | null
 }
 
+/** On the follower's path an object an event names must be quick to come (it is usually local or one peer away). */
+export const FOLLOW_FETCH_MS = 2_000
+/** A background retry may wait as long as a peer may reasonably take. */
+export const RETRY_FETCH_MS = 20_000
+/** Retries of a quarantined event, with back-off from 1 s to 10 min (about 1.5 h in all). */
+const MAX_ATTEMPTS = 14
+const RETRY_SCAN_MS = 1_000
+
 export interface Follower {
   status(): FollowerStatus
   /** Resolves once the follower has applied every event up to the head seen at the call. */
   caughtUp(): Promise<void>
+  /** The events it could not apply, oldest first. */
+  quarantined(limit?: number): Promise<QuarantinedEvent[]>
   stop(): Promise<void>
 }
 
@@ -35,8 +70,13 @@ const META_KEY = 'follow.block'
  * Follows the ledger's events (Registry, RecordLedger, Consent) from the last block this node
  * applied, in chain order, handing each to every handler; the position is saved after each
  * chunk, so a node that was stopped resumes where it left off and catches up. Handlers must be
- * idempotent (a crash between a handler and the save replays the chunk). A handler that throws
- * holds the follower at that chunk, which is retried on the next poll; nothing is skipped.
+ * idempotent (a crash between a handler and the save replays the chunk).
+ *
+ * No single event can stall it: an event a handler throws on is quarantined (where it was
+ * mined, which event, why) and the follower moves on; quarantined events are retried in the
+ * background with back-off (an IPFS block a legitimate event names may arrive late) and deleted
+ * once applied. Only an unreachable chain or database holds the follower at a chunk, retried
+ * on the next poll.
  */
 export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, { handlers, intervalMs = 300, fromBlock = 0 }: { handlers: EventHandler[]; intervalMs?: number; fromBlock?: number }): Promise<Follower> {
   const saved = await getMeta(s.db, META_KEY)
@@ -49,6 +89,52 @@ export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, 
   let running: Promise<void> = Promise.resolve()
 
   const addresses = () => [s.ledger.contracts.registry, s.ledger.contracts.recordLedger, s.ledger.contracts.consent]
+  const contractOf = (address: string): QuarantinedEvent['contract'] => {
+    const a = address.toLowerCase()
+    const c = s.ledger.contracts
+    return a === c.registry.toLowerCase() ? 'Registry' : a === c.recordLedger.toLowerCase() ? 'RecordLedger' : a === c.consent.toLowerCase() ? 'Consent' : 'unknown'
+  }
+
+  async function apply(event: LedgerEvent, ctx: HandlerContext): Promise<void> {
+    for (const handle of handlers) await handle(event, ctx)
+  }
+
+  /** Keeps `event` aside; rethrows `err` instead when the chain itself cannot be reached (nothing is wrong with the event). */
+  async function quarantine(event: LedgerEvent, err: unknown): Promise<void> {
+    if (stopped) throw err
+    if (isAppError(err, 'LEDGER_UNAVAILABLE') || !isAppError(err)) {
+      await s.ledger.client.getBlockNumber({ cacheTime: 0 }).catch(() => { throw err })
+    }
+    const reason = reasonOf(err)
+    const now = Date.now()
+    await s.db.run(`INSERT INTO quarantined_events (tx_hash, log_index, block_number, contract, event_name, reason, attempts, next_at, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (tx_hash, log_index) DO NOTHING`,
+    event.transactionHash.toLowerCase(), event.logIndex, Number(event.blockNumber), contractOf(event.address), event.eventName, reason, now + backoff(1), now)
+    s.log('warn', `ledger follower: quarantined ${contractOf(event.address)}.${event.eventName} at block ${event.blockNumber} (log ${event.logIndex}): ${reason}`)
+  }
+
+  /** Retries the quarantined events that are due, one at a time, off the follower's path. */
+  async function retryDue(): Promise<void> {
+    const due = await s.db.all<{ tx_hash: string; log_index: number; block_number: number; attempts: number }>(
+      'SELECT tx_hash, log_index, block_number, attempts FROM quarantined_events WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at LIMIT 10', Date.now())
+    for (const row of due) {
+      if (stopped) return
+      const logs = await s.ledger.client.getLogs({ address: addresses(), fromBlock: BigInt(row.block_number), toBlock: BigInt(row.block_number) })
+      const event = (parseEventLogs({ abi, logs, strict: true }) as unknown as LedgerEvent[])
+        .find((e) => e.transactionHash.toLowerCase() === row.tx_hash && e.logIndex === Number(row.log_index))
+      try {
+        if (!event) throw new Error('the event is no longer on the chain')
+        await apply(event, { fetchMs: RETRY_FETCH_MS })
+        await s.db.run('DELETE FROM quarantined_events WHERE tx_hash = ? AND log_index = ?', row.tx_hash, row.log_index)
+        s.log('info', `ledger follower: applied the quarantined ${event.eventName} at block ${row.block_number} (log ${row.log_index})`)
+      } catch (err) {
+        if (stopped) return
+        const attempts = Number(row.attempts) + 1
+        await s.db.run('UPDATE quarantined_events SET attempts = ?, reason = ?, next_at = ? WHERE tx_hash = ? AND log_index = ?',
+          attempts, reasonOf(err), attempts >= MAX_ATTEMPTS ? null : Date.now() + backoff(attempts), row.tx_hash, row.log_index)
+      }
+    }
+  }
 
   async function tick(): Promise<void> {
     head = Number(await s.ledger.client.getBlockNumber({ cacheTime: 0 }))
@@ -58,7 +144,11 @@ export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, 
       events.sort((a, b) => Number(a.blockNumber) - Number(b.blockNumber) || a.logIndex - b.logIndex)
       for (const event of events) {
         if (stopped) return
-        for (const handle of handlers) await handle(event)
+        try {
+          await apply(event, { fetchMs: FOLLOW_FETCH_MS })
+        } catch (err) {
+          await quarantine(event, err)
+        }
       }
       await setMeta(s.db, META_KEY, String(to))
       last = to
@@ -89,6 +179,17 @@ export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, 
   }
   schedule(0)
 
+  let retryTimer: NodeJS.Timeout | undefined
+  let retrying: Promise<void> = Promise.resolve()
+  function scheduleRetries(): void {
+    if (stopped) return
+    retryTimer = setTimeout(() => {
+      retrying = retryDue().catch((err: unknown) => s.log('warn', `ledger follower: retrying quarantined events: ${(err as Error).message.split('\n')[0]}`))
+        .finally(scheduleRetries)
+    }, RETRY_SCAN_MS)
+  }
+  scheduleRetries()
+
   return {
     status: () => ({ lastBlock: Math.max(last, 0), headBlock: head, lagBlocks: Math.max(0, head - last), error }),
     async caughtUp() {
@@ -96,12 +197,44 @@ export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, 
       if (last >= target) return
       await new Promise<void>((resolve) => waiters.push({ block: target, resolve }))
     },
+    async quarantined(limit = 100) {
+      const rows = await s.db.all<{ tx_hash: string; log_index: number; block_number: number; contract: QuarantinedEvent['contract']; event_name: string; reason: string; attempts: number; next_at: number | null; created_at: number }>(
+        'SELECT * FROM quarantined_events ORDER BY block_number, log_index LIMIT ?', limit)
+      return rows.map((r) => ({
+        blockNumber: Number(r.block_number),
+        txHash: r.tx_hash,
+        logIndex: Number(r.log_index),
+        contract: r.contract,
+        eventName: r.event_name,
+        reason: r.reason,
+        attempts: Number(r.attempts),
+        nextAttemptAt: r.next_at === null ? null : new Date(Number(r.next_at)).toISOString(),
+        quarantinedAt: new Date(Number(r.created_at)).toISOString(),
+      }))
+    },
     async stop() {
       stopped = true
       clearTimeout(timer)
+      clearTimeout(retryTimer)
       await running.catch(() => {})
+      await retrying.catch(() => {})
       for (const w of waiters) w.resolve()
       waiters = []
     },
   }
+}
+
+function backoff(attempts: number): number {
+  return Math.min(600_000, 1_000 * 2 ** Math.max(0, attempts - 1))
+}
+
+/**
+ * Why an event could not be applied, fit for the node's log and the admin's page: an error's
+ * code and registered message (which never carry personal data) or its kind, with the
+ * details our own code writes (pseudonymous ids only), cut short.
+ */
+function reasonOf(err: unknown): string {
+  if (isAppError(err)) return `${err.code}${err.details ? `: ${String(err.details)}` : ''}`.split('\n')[0]!.slice(0, 200)
+  const e = err as Error
+  return `${e?.name ?? 'Error'}: ${String(e?.message ?? err)}`.split('\n')[0]!.slice(0, 200)
 }

@@ -5,13 +5,14 @@ import { purposeNames } from '../ledger/purposes.ts'
 import { releaseEmergency } from '../consent/emergency.ts'
 import { scopeOf } from '../consent/access-requests.ts'
 import { ensureAccount, ensureHospital } from './directory.ts'
-import type { LedgerEvent } from './follower.ts'
+import { AppError } from '../errors.ts'
+import type { HandlerContext, LedgerEvent } from './follower.ts'
 import type { Replicator } from './replicator.ts'
 import type { Services } from '../services.ts'
 
 const zero = `0x${'0'.repeat(64)}`
 const zeroAddress = `0x${'0'.repeat(40)}`
-const GRANT_FETCH_MS = 20_000
+const recordIdPattern = /^0x[0-9a-f]{64}$/
 
 /**
  * What a node does with the consortium's events. Every handler is idempotent: it checks what the
@@ -29,13 +30,35 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
   const local = async (address: string, role?: string) => s.db.get<{ id: string; hospital_id: string | null }>(
     `SELECT id, hospital_id FROM accounts WHERE address = ? AND state = 'active'${role ? ' AND role = ?' : ''}`, ...(role ? [address.toLowerCase(), role] : [address.toLowerCase()]))
 
-  async function grantRecordIds(envelopes: Hex): Promise<Hex[]> {
-    const bytes = await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(envelopes), 'raw'), { signal: AbortSignal.timeout(GRANT_FETCH_MS) })
-    const obj = JSON.parse(Buffer.from(bytes).toString('utf8')) as { keys?: { recordId: Hex }[] }
-    return (obj.keys ?? []).map((k) => k.recordId.toLowerCase() as Hex)
+  /**
+   * The record ids a grant's envelopes block covers. The block is named by an event anyone
+   * could send, so it may not exist: the wait is bounded (`fetchMs`), and a block that does not
+   * parse as grant envelopes is refused.
+   * @throws AppError RECORD_UNAVAILABLE (not served in time), RECORD_INTEGRITY (not grant envelopes)
+   */
+  async function grantRecordIds(envelopes: Hex, grantId: Hex, fetchMs: number): Promise<Hex[]> {
+    const bytes = await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(envelopes), 'raw'), { signal: AbortSignal.timeout(fetchMs) })
+      .catch((cause: unknown) => {
+        if (cause instanceof AppError) throw cause
+        throw new AppError('RECORD_UNAVAILABLE', { cause, details: `grant envelopes ${envelopes} not served within ${fetchMs} ms` })
+      })
+    let obj: { type?: unknown; grantId?: unknown; keys?: unknown }
+    try {
+      obj = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof obj
+    } catch (cause) {
+      throw new AppError('RECORD_INTEGRITY', { cause, details: 'grant envelopes block is not JSON' })
+    }
+    if (obj?.type !== 'medledger/grant-envelopes' || typeof obj.grantId !== 'string' || obj.grantId.toLowerCase() !== grantId.toLowerCase() || !Array.isArray(obj.keys)) {
+      throw new AppError('RECORD_INTEGRITY', { details: 'grant envelopes block does not belong to this grant' })
+    }
+    return obj.keys.map((k: { recordId?: unknown }) => {
+      const id = typeof k?.recordId === 'string' ? k.recordId.toLowerCase() : ''
+      if (!recordIdPattern.test(id)) throw new AppError('RECORD_INTEGRITY', { details: 'grant envelopes block lists a malformed record id' })
+      return id as Hex
+    })
   }
 
-  return async (event: LedgerEvent): Promise<void> => {
+  return async (event: LedgerEvent, { fetchMs }: HandlerContext): Promise<void> => {
     const e = event as LedgerEvent & { eventName: string; args: Record<string, unknown> }
     const a = e.args
     // What this node sent itself, its own flow records (and acts on) as it sends it.
@@ -97,7 +120,7 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
         if (e.eventName === 'AccessApproved' && row.status === 'pending') {
           const scope = (a.scope as Hex).toLowerCase()
           const envelopes = (a.envelopes as Hex).toLowerCase() as Hex
-          const granted = scope === zero ? row.record_ids : JSON.stringify(await grantRecordIds(envelopes))
+          const granted = scope === zero ? row.record_ids : JSON.stringify(await grantRecordIds(envelopes, requestId as Hex, fetchMs))
           await s.db.run(`UPDATE access_requests SET status = 'approved', granted_record_ids = ?, expires_at = ?, envelopes = ?, decision_tx = ?, decided_at = ?
             WHERE request_id = ? AND status = 'pending'`, granted, Number(a.expiresAt), envelopes, e.transactionHash, Date.now(), requestId)
         } else if (e.eventName === 'AccessDenied' && row.status === 'pending') {
@@ -138,7 +161,7 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
         const envelopes = (a.envelopes as Hex).toLowerCase() as Hex
         await s.db.run(`INSERT INTO shares (share_id, patient_id, grantee_id, token_hash, record_ids, expires_at, once, envelopes, tx_hash, created_at)
           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (share_id) DO NOTHING`,
-        shareId, patient.id, granteeRow?.id ?? null, tokenHash === zero ? null : tokenHash.slice(2), JSON.stringify(await grantRecordIds(envelopes)),
+        shareId, patient.id, granteeRow?.id ?? null, tokenHash === zero ? null : tokenHash.slice(2), JSON.stringify(await grantRecordIds(envelopes, shareId as Hex, fetchMs)),
         Number(a.expiresAt), a.once ? 1 : 0, envelopes, e.transactionHash, Date.now())
         return
       }

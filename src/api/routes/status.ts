@@ -3,6 +3,8 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { journalBacklog } from '../../ledger/replay-journal.ts'
 import { toLedgerError } from '../../ledger/send-transaction.ts'
+import { requireRole } from '../../accounts/account.ts'
+import { actorOf } from '../build-app.ts'
 import { errors } from './schemas.ts'
 import type { Services } from '../../services.ts'
 
@@ -25,6 +27,7 @@ export async function statusRoutes(app: FastifyInstance, { services }: { service
             hospitals: { type: 'integer' },
             accounts: { type: 'integer' },
             journalBacklog: { type: 'integer' },
+            quarantinedEvents: { type: 'integer', description: 'Ledger events the follower could not apply and set aside (retried in the background); the admin lists them at /status/quarantine.' },
             ipfsBytes: { type: 'integer', description: 'Bytes of IPFS blocks on this node\'s disk (recounted at most every 30 s).' },
             version: { type: 'string' },
             registry: { type: 'string' },
@@ -61,10 +64,46 @@ export async function statusRoutes(app: FastifyInstance, { services }: { service
       hospitals: await count(`SELECT COUNT(*) AS n FROM hospitals WHERE state = 'active'`),
       accounts: await count(`SELECT COUNT(*) AS n FROM accounts WHERE state = 'active'`),
       journalBacklog: await journalBacklog(ledger),
+      quarantinedEvents: await count('SELECT COUNT(*) AS n FROM quarantined_events'),
       ipfsBytes: await storeSize(services.ipfs.dir),
       version: '0.1.0',
       ...(services.consortium ? await services.consortium.status() : {}),
     }
+  })
+
+  app.get('/status/quarantine', {
+    schema: {
+      tags: ['node'],
+      summary: 'The ledger events this node\'s follower could not apply and set aside, oldest first (admin). Where each was mined and why; nothing personal.',
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            events: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  blockNumber: { type: 'integer' },
+                  txHash: { type: 'string' },
+                  logIndex: { type: 'integer' },
+                  contract: { type: 'string' },
+                  eventName: { type: 'string' },
+                  reason: { type: 'string' },
+                  attempts: { type: 'integer' },
+                  nextAttemptAt: { type: ['string', 'null'], description: 'When it is retried next; null once the follower gave up on it.' },
+                  quarantinedAt: { type: 'string' },
+                },
+              },
+            },
+          },
+        },
+        ...errors(401, 403),
+      },
+    },
+  }, async (req) => {
+    requireRole(actorOf(req), 'admin')
+    return { events: services.consortium ? await services.consortium.follower.quarantined(200) : [] }
   })
 
   app.get('/health', { schema: { tags: ['node'], summary: 'Liveness.', security: [], response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } } }, async () => ({ ok: true }))

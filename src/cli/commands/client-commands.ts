@@ -54,7 +54,7 @@ export async function statusCommand(c: Common): Promise<void> {
     `records    ${st.records}   hospitals ${st.hospitals}   accounts ${st.accounts}   journal backlog ${st.journalBacklog}`,
     ...(st.hospitalAddress ? [`hospital   ${st.hospitalAddress} (${st.admitted ? 'admitted' : 'waiting to be admitted'})`] : []),
     ...(st.ipfsPeerId ? [`ipfs       ${st.ipfsPeerId}  peers ${(st.peers as string[]).length}  ${(st.ipfsAddrs as string[]).join(' ')}`] : []),
-    ...(st.follow ? [`follower   block ${(st.follow as { lastBlock: number }).lastBlock}, ${(st.follow as { lagBlocks: number }).lagBlocks} behind`] : []),
+    ...(st.follow ? [`follower   block ${(st.follow as { lastBlock: number }).lastBlock}, ${(st.follow as { lagBlocks: number }).lagBlocks} behind, ${st.quarantinedEvents ?? 0} events quarantined`] : []),
     ...(st.replication ? [`replicas   ${(st.replication as { pinned: number }).pinned} pinned, ${(st.replication as { pending: number }).pending} pending (R=${(st.replication as { replicas: number }).replicas})`] : []),
   ].join('\n'))
 }

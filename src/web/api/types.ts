@@ -77,6 +77,22 @@ export interface NodeStatus {
   journalBacklog: number
   ipfsBytes?: number
   version: string
+  /** Ledger events the follower set aside (could not apply); listed at /status/quarantine for the admin. */
+  quarantinedEvents?: number
+  follow?: { lastBlock: number; headBlock: number; lagBlocks: number; error: string | null }
+}
+
+/** A ledger event the node's follower could not apply (admin's status page). */
+export interface QuarantinedEvent {
+  blockNumber: number
+  txHash: string
+  logIndex: number
+  contract: string
+  eventName: string
+  reason: string
+  attempts: number
+  nextAttemptAt: string | null
+  quarantinedAt: string
 }
 
 export interface MfaState { required: boolean; totpEnabled: boolean; enrolmentPending: boolean; recoveryCodesLeft: number }

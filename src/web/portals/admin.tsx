@@ -2,7 +2,7 @@
 // trail, node status.
 import { useEffect, useState, type FormEvent } from 'react'
 import { api, query } from '../api/client.ts'
-import type { Account, AuditEntry, Emergency, Hospital, NodeStatus } from '../api/types.ts'
+import type { Account, AuditEntry, Emergency, Hospital, NodeStatus, QuarantinedEvent } from '../api/types.ts'
 import { useAction, useLoad } from '../lib/use-load.ts'
 import { formatBytes, formatDateTime, shortHex } from '../lib/format.ts'
 import { ActionStatus, Badge, Field, LoadState, Mono, StatusBadge } from '../components/ui.tsx'
@@ -171,7 +171,10 @@ function Status() {
               <Stat label="IPFS storage used" value={s.ipfsBytes === undefined ? '—' : formatBytes(s.ipfsBytes)} />
               <Stat label="Journal backlog" value={String(s.journalBacklog)} tone={s.journalBacklog > 0 ? 'warn' : undefined} hint={s.journalBacklog > 0 ? 'Transactions signed but not yet mined' : 'Every transaction is mined'} />
               <Stat label="Hospitals · accounts" value={`${s.hospitals} · ${s.accounts}`} />
+              {s.follow && <Stat label="Ledger follower" value={s.follow.lagBlocks === 0 ? 'at the head' : `${s.follow.lagBlocks} blocks behind`} tone={s.follow.error ? 'warn' : undefined} hint={s.follow.error ?? `Applied up to block ${s.follow.lastBlock.toLocaleString()}`} />}
+              <Stat label="Quarantined events" value={String(s.quarantinedEvents ?? 0)} tone={(s.quarantinedEvents ?? 0) > 0 ? 'warn' : undefined} hint={(s.quarantinedEvents ?? 0) > 0 ? 'Ledger events set aside, listed below' : 'Every ledger event was applied'} />
             </div>
+            {(s.quarantinedEvents ?? 0) > 0 && <Quarantine count={s.quarantinedEvents!} />}
             <dl className="proof card">
               <dt>Chain RPC</dt><dd><Mono>{s.chainRpc}</Mono></dd>
               <dt>Registry</dt><dd><Mono>{s.contracts.registry}</Mono></dd>
@@ -180,6 +183,38 @@ function Status() {
               <dt>Version</dt><dd>{s.version}</dd>
             </dl>
           </>
+        )}
+      </LoadState>
+    </section>
+  )
+}
+
+/** The ledger events the follower set aside: where each was mined and why, for the operator. */
+function Quarantine({ count }: { count: number }) {
+  const loaded = useLoad((signal) => api<{ events: QuarantinedEvent[] }>('/status/quarantine', { signal }), [count])
+  return (
+    <section aria-labelledby="quarantine-title" className="card">
+      <h3 id="quarantine-title">Quarantined ledger events</h3>
+      <p className="hint">Events this node could not apply. The follower skipped them and kept up with the chain; each is retried in the background until it applies or the node gives up on it.</p>
+      <LoadState loaded={loaded} what="the quarantined events">
+        {({ events }) => (
+          <div className="table-wrap">
+          <table>
+            <thead><tr><th scope="col">Block</th><th scope="col">Event</th><th scope="col">Transaction</th><th scope="col">Reason</th><th scope="col">Attempts</th><th scope="col">Next attempt</th></tr></thead>
+            <tbody>
+              {events.map((e) => (
+                <tr key={`${e.txHash}:${e.logIndex}`} data-quarantined={e.eventName}>
+                  <td>{e.blockNumber.toLocaleString()}</td>
+                  <td>{e.contract}.{e.eventName} <span className="hint">log {e.logIndex}</span></td>
+                  <td><Mono>{shortHex(e.txHash)}</Mono></td>
+                  <td>{e.reason}</td>
+                  <td>{e.attempts}</td>
+                  <td>{e.nextAttemptAt ? formatDateTime(e.nextAttemptAt) : 'given up'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          </div>
         )}
       </LoadState>
     </section>
