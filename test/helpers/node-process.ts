@@ -11,7 +11,8 @@ export const fixtures = join(root, '..', 'shared', 'fixtures')
 
 /** Cheap Argon2id for tests: the cost is a deployment setting, not what is under test. */
 /** Two-factor sign-in is off here (`none`) so tests sign in with a password; MFA tests turn it on. */
-export const testEnv = { MEDLEDGER_KDF: '{"m":1024,"t":1,"p":1}', MEDLEDGER_ADMIN_EMAIL: 'admin@example.org', MEDLEDGER_ADMIN_PASSWORD: 'admin-password-123', MEDLEDGER_MFA_ROLES: 'none' }
+/** The rate limits of unauthenticated routes are high here: the tests sign in many times from 127.0.0.1 (test/sign-in-hardening.test.ts proves the limit). */
+export const testEnv = { MEDLEDGER_KDF: '{"m":1024,"t":1,"p":1}', MEDLEDGER_ADMIN_EMAIL: 'admin@example.org', MEDLEDGER_ADMIN_PASSWORD: 'admin-password-123', MEDLEDGER_MFA_ROLES: 'none', MEDLEDGER_RATE_LIMIT_PER_MINUTE: '100000' }
 
 export interface NodeProcess {
   url: string
