@@ -2,9 +2,9 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { checkText } from './check-text.ts'
 import { checkFileName } from './check-file-name.ts'
-import { isAppError } from '../errors.ts'
+import { isAppError, type ErrorCode } from '../errors.ts'
 
-const refused = (code: string, field?: string) => (err: unknown) => {
+const refused = (code: ErrorCode, field?: string) => (err: unknown) => {
   assert.ok(isAppError(err, code), `expected ${code}, got ${String(err)}`)
   if (field) assert.match((err as Error).message, new RegExp(`\\b${field}\\b`))
   return true
@@ -28,7 +28,7 @@ describe('checkText: free texts are visible, single-line unless long, NFC, trimm
     it(`accepts ${what}`, () => assert.equal(name(input), output))
   }
 
-  const bad: [string, unknown, string][] = [
+  const bad: [string, unknown, ErrorCode][] = [
     ['NUL', 'Bob\u0000', 'VALIDATION_FAILED'],
     ['only NUL', '\u0000', 'VALIDATION_FAILED'],
     ['a tab inside', 'Bob\tSmith', 'VALIDATION_FAILED'],
