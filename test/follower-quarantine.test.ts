@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { createHash } from 'node:crypto'
+import { createPublicClient, createWalletClient, defineChain, getAddress, http, zeroAddress, zeroHash, type Address, type Hex } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { consentAbi, recordLedgerAbi, registryAbi } from '../src/ledger/abis.ts'
+import { purposes } from '../src/ledger/purposes.ts'
+import { Api, cleanup, runCli, seed, startNodeProcess, tempDir, type NodeProcess } from './helpers/node-process.ts'
+import { waitFor } from './helpers/mail-fixtures.ts'
+import { expectRevert, noFees } from './helpers/test-chain.ts'
+
+// An outsider holding nothing but a fresh key on the chain a node follows sends what the
+// contracts let anyone send; events the node cannot apply (a share naming an envelopes block no
+// one has) are quarantined, and the follower keeps up and applies what comes after.
+
+const Role = { Staff: 1, Doctor: 2, Patient: 3 } as const
+const X25519 = 1
+const DAY = 86_400n
+const sha256 = (text: string): Hex => `0x${createHash('sha256').update(text).digest('hex')}`
+const randomId = (): Hex => generatePrivateKey()
+
+interface Status {
+  records: number
+  quarantinedEvents: number
+  blockNumber: number
+  chainRpc: string
+  chainId: number
+  contracts: { registry: Address; recordLedger: Address; consent: Address }
+  follow: { lastBlock: number; headBlock: number; lagBlocks: number; error: string | null }
+}
+
+describe('the ledger follower against hostile transactions', () => {
+  let node: NodeProcess
+  let api: Api
+  let seeded: Awaited<ReturnType<typeof seed>>
+  const cliHome = tempDir('ml-quarantine-cli-')
+  let st: Status
+  const hostileTxs: Hex[] = []
+
+  const status = async () => (await api.json<Status>('GET', '/status')).body
+
+  before(async () => {
+    node = await startNodeProcess()
+    api = new Api(node.url)
+    seeded = await seed(api, { hospitalName: 'Home Hospital', tag: 'q' })
+    st = await status()
+  })
+  after(async () => {
+    await node?.stop()
+    cleanup(node?.home, cliHome)
+  })
+
+  test('an outsider\'s events that cannot be applied are quarantined; the follower stays at the head and applies a later legitimate event', async () => {
+    const chain = defineChain({ id: st.chainId, name: 'node chain', nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [st.chainRpc] } } })
+    const client = createPublicClient({ chain, transport: http(), pollingInterval: 50 })
+    const wallet = () => createWalletClient({ account: privateKeyToAccount(generatePrivateKey()), chain, transport: http() })
+    const send = async (w: ReturnType<typeof wallet>, to: Address, abi: typeof registryAbi | typeof consentAbi | typeof recordLedgerAbi, functionName: string, args: readonly unknown[]) => {
+      const hash = await w.writeContract({ address: to, abi, functionName, args, ...noFees } as never) as Hex
+      const receipt = await client.waitForTransactionReceipt({ hash })
+      assert.equal(receipt.status, 'success', `${functionName} reverted`)
+      return hash
+    }
+    const { registry, consent, recordLedger } = st.contracts
+    const home = seeded.hospital.address as Address
+    const recordsBefore = st.records
+
+    // A fresh key signs up as a patient of the node's hospital: the contracts let anyone do so,
+    // but no longer with a key scheme no node can use.
+    const outsider = wallet()
+    await expectRevert(outsider.writeContract({ address: registry, abi: registryAbi, functionName: 'requestRegistration', args: [Role.Patient, home, 0, sha256('outsider key')], ...noFees }), 'RegistryInvalidKeyScheme', [0])
+    await send(outsider, registry, registryAbi, 'requestRegistration', [Role.Patient, home, X25519, sha256('outsider key')])
+    // It may not write into a real patient's trail.
+    const ref = randomId()
+    await expectRevert(
+      outsider.writeContract({ address: consent, abi: consentAbi, functionName: 'logAccess', args: [randomId(), seeded.patient.address, purposes.emergency, ref], ...noFees }),
+      'ConsentNoAccessPath', [outsider.account.address, getAddress(seeded.patient.address), purposes.emergency, ref],
+    )
+    // Shares naming envelopes blocks that exist nowhere: one to the node's doctor, one by token.
+    hostileTxs.push(await send(outsider, consent, consentAbi, 'share', [randomId(), seeded.doctor.address, zeroHash, sha256('scope'), DAY, false, sha256('no such block 1')]))
+    hostileTxs.push(await send(outsider, consent, consentAbi, 'share', [randomId(), zeroAddress, sha256('a token'), sha256('scope'), DAY, true, sha256('no such block 2')]))
+
+    // Then a legitimate event from elsewhere: a hospital applies from its own key, the admin
+    // admits it, and its doctor anchors a record of its patient.
+    const clinic = wallet()
+    const staff = wallet()
+    const doctor = wallet()
+    const patient = wallet()
+    await send(clinic, registry, registryAbi, 'applyForMembership', [X25519, sha256('clinic emergency key')])
+    const admitted = await api.json('POST', '/hospitals/admit', { address: clinic.account.address, name: 'Outside Clinic' }, seeded.admin)
+    assert.equal(admitted.status, 200, JSON.stringify(admitted.body))
+    await send(clinic, registry, registryAbi, 'registerAccount', [staff.account.address, Role.Staff, clinic.account.address, X25519, sha256('staff key')])
+    await send(staff, registry, registryAbi, 'registerAccount', [doctor.account.address, Role.Doctor, clinic.account.address, X25519, sha256('doctor key')])
+    await send(staff, registry, registryAbi, 'registerAccount', [patient.account.address, Role.Patient, clinic.account.address, X25519, sha256('patient key')])
+    const anchored = await send(doctor, recordLedger, recordLedgerAbi, 'anchor', [randomId(), patient.account.address, clinic.account.address, sha256('ciphertext'), sha256('envelopes')])
+    const head = Number((await client.getTransactionReceipt({ hash: anchored })).blockNumber)
+
+    // The follower reaches the anchor's block, having set the two shares aside.
+    const reached = await waitFor(async () => {
+      const s = await status()
+      return s.follow.lastBlock >= head && s.records === recordsBefore + 1 ? s : undefined
+    }, { timeoutMs: 30_000, everyMs: 200, what: 'the follower applying the anchor after the hostile shares' })
+    assert.equal(reached.quarantinedEvents, 2)
+    assert.equal(reached.follow.error, null)
+    assert.ok(reached.follow.lagBlocks <= 1, `lag ${reached.follow.lagBlocks}`)
+
+    // The admin sees which events, where and why; nothing personal.
+    const list = await api.json<{ events: { txHash: string; contract: string; eventName: string; reason: string; blockNumber: number; logIndex: number; attempts: number }[] }>('GET', '/status/quarantine', undefined, seeded.admin)
+    assert.equal(list.status, 200)
+    assert.deepEqual(list.body.events.map((e) => e.txHash).sort(), hostileTxs.map((h) => h.toLowerCase()).sort())
+    for (const e of list.body.events) {
+      assert.equal(e.contract, 'Consent')
+      assert.equal(e.eventName, 'Shared')
+      assert.match(e.reason, /^RECORD_UNAVAILABLE/)
+      assert.ok(e.attempts >= 1)
+    }
+    const text = JSON.stringify(list.body)
+    for (const secret of [seeded.patient.email, seeded.doctor.email, seeded.patient.name, seeded.doctor.name]) assert.ok(!text.includes(secret))
+    assert.equal((await api.json('GET', '/status/quarantine', undefined, seeded.doctor.token)).status, 403)
+    assert.equal((await api.json('GET', '/status/quarantine', undefined, null)).status, 401)
+
+    // The same count in `medledger status --json`.
+    const cli = await runCli(['status', '--json'], { api: node.url, cliHome })
+    assert.equal(cli.code, 0, cli.stderr)
+    assert.equal(JSON.parse(cli.stdout).quarantinedEvents, 2)
+
+    // Still at the head a while later (the quarantined events are retried off its path).
+    await new Promise((r) => setTimeout(r, 1_500))
+    const later = await status()
+    assert.equal(later.follow.error, null)
+    assert.ok(later.follow.lastBlock >= head)
+    assert.equal(later.quarantinedEvents, 2)
+  })
+})
