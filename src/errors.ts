@@ -83,6 +83,7 @@ export const errorRegistry = {
   KEYSTORE_LOCKED: { status: 500, message: 'A key needed for this operation could not be unlocked.' },
   LEDGER_NODE_UNSUPPORTED: { status: 500, message: 'The embedded ledger node (anvil) is not available for this platform; point the node at an external chain instead.' },
   CONTRACT_BUILD_FAILED: { status: 500, message: 'The ledger contracts could not be compiled.' },
+  HOME_NOT_PRIVATE: { status: 500, message: 'The node\'s home directory can be read or written by other users, or belongs to another user: the node does not start on it.' },
   INTERNAL: { status: 500, message: 'Internal error.' },
 } as const satisfies Record<string, { status: number; message: string }>
 

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3'
-import { mkdirSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Db } from './db.ts'
 import { migrations, migrationSql } from './migrations.ts'
@@ -10,7 +10,11 @@ import { migrations, migrationSql } from './migrations.ts'
  * function runs, every other caller's statement waits its turn.
  */
 export async function openSqlite({ path }: { path: string }): Promise<Db> {
-  mkdirSync(dirname(path), { recursive: true })
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
+  // The database holds personal data and keystores: 0600 whatever the umask. SQLite gives its
+  // -wal and -shm files the mode of the database file.
+  closeSync(openSync(path, 'a', 0o600))
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600)
   const conn = new Database(path)
   conn.pragma('journal_mode = WAL')
   // FULL: a committed journal row survives power loss, not only a crash of the process.

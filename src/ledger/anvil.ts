@@ -166,6 +166,7 @@ export async function checkAnvilState(path: string): Promise<AnvilStateCheck> {
 async function copyDurably(from: string, to: string): Promise<void> {
   const tmp = `${to}.${process.pid}-${randomUUID()}.tmp`
   await copyFile(from, tmp)
+  await chmod(tmp, 0o600) // copyFile keeps the source's mode; the chain state is the node's alone
   const handle = await open(tmp, 'r+')
   try {
     await handle.sync()

@@ -53,7 +53,7 @@ export async function loadOrCreatePeerKey(dir: string, { signal }: { signal?: Ab
 
 async function writeKeyDurably(file: string, bytes: Uint8Array): Promise<void> {
   const dir = path.dirname(file)
-  await fs.mkdir(dir, { recursive: true })
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 })
   const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`)
   const handle = await fs.open(tmp, 'wx', 0o600)
   try {

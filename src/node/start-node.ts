@@ -20,6 +20,7 @@ import { startMailWorker } from '../notify/start-mail-worker.ts'
 import { notify } from '../notify/notify.ts'
 import { AppError } from '../errors.ts'
 import { lockHome } from './lock-home.ts'
+import { secureHome } from './secure-home.ts'
 import { setMeta } from '../db/open-database.ts'
 import { joinConsortium } from '../consortium/join.ts'
 import { startConsortium } from '../consortium/start-consortium.ts'
@@ -49,7 +50,8 @@ export interface RunningNode {
  * @throws AppError when a part cannot start; what was started is stopped again.
  */
 export async function startNode({ config, env = process.env, log = () => {}, announce = () => {} }: StartNodeParams): Promise<RunningNode> {
-  mkdirSync(config.home, { recursive: true, mode: 0o700 })
+  const home = secureHome(config.home)
+  if (home.fixed > 0) log('warn', `home: ${home.fixed} file(s) or folder(s) other users could read were made private (0600/0700)`)
   if (config.apiOnly) return startApiProcess({ config, log })
   const releaseLock = lockHome(config.home)
   const stops: (() => Promise<void> | void)[] = [releaseLock]

@@ -53,7 +53,7 @@ class Dirs {
     let made = this.#made.get(dir)
     if (made === undefined) {
       made = (async () => {
-        const created = await fs.mkdir(dir, { recursive: true })
+        const created = await fs.mkdir(dir, { recursive: true, mode: 0o700 })
         await Promise.all(parentsToSync(dir, created).map(async d => this.sync(d)))
       })()
       this.#made.set(dir, made)
@@ -126,13 +126,13 @@ async function writeFileDurably(file: string, data: BlockBytes, dirs: Dirs, temp
   const tmp = temps.for(file)
   let handle: fs.FileHandle
   try {
-    handle = await fs.open(tmp, 'wx')
+    handle = await fs.open(tmp, 'wx', 0o600)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     // The folder was removed since we made it: make it again.
     dirs.forget(dir)
     await dirs.make(dir)
-    handle = await fs.open(tmp, 'wx')
+    handle = await fs.open(tmp, 'wx', 0o600)
   }
   try {
     if (data instanceof Uint8Array) {

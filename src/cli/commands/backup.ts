@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { loadConfig } from '../../config.ts'
 import { openDatabase } from '../../db/open-database.ts'
 import { lockHome } from '../../node/lock-home.ts'
+import { secureHome } from '../../node/secure-home.ts'
 import { exportBackup } from '../../records/export-backup.ts'
 import { importBackup } from '../../records/import-backup.ts'
 import { blockSharding, blocksDir } from '../../storage/block-path.ts'
@@ -74,6 +75,7 @@ async function withStoppedNode(flags: BackupFlags, fn: (p: { home: string; db: A
   const home = config.home
   if (!existsSync(join(home, 'ipfs'))) throw new CliError('NOT_FOUND', `${home} is not a node's home (no ipfs folder).`)
   if (config.dbUrl === '' && !existsSync(join(home, 'medledger.db'))) throw new CliError('NOT_FOUND', `${home} has no medledger.db: pass the node's --db URL.`)
+  secureHome(home) // the same private home as the node's: umask 077, refused when others can read it
   let release: () => void
   try {
     release = lockHome(home)
