@@ -6,6 +6,7 @@ import { keySchemeFromId } from '../crypto/key-wrap.ts'
 import { getRawBlockVerified } from '../storage/raw-block.ts'
 import { cidFromDigest } from '../storage/read-verified.ts'
 import { AppError, isAppError } from '../errors.ts'
+import { checkText } from '../text/check-text.ts'
 import type { AccountRow, Role } from '../accounts/account.ts'
 import type { HospitalRow } from '../accounts/hospital.ts'
 import type { Services } from '../services.ts'
@@ -31,8 +32,11 @@ export function isAddress(ref: string): ref is Address {
 }
 
 /** The hospital row for a member hospital's address, mirrored from the chain when not known here. */
-export async function ensureHospital(s: Pick<Services, 'db' | 'ledger'>, address: Address, name?: string): Promise<HospitalRow> {
+export async function ensureHospital(s: Pick<Services, 'db' | 'ledger'>, address: Address, published?: string): Promise<HospitalRow> {
   const a = address.toLowerCase()
+  // A name another member published on chain is shown to users here: kept only when it is a
+  // valid display name (no control, format or invisible-only text), else the address label.
+  const name = published === undefined ? undefined : validName(published)
   const known = await s.db.get<HospitalRow>('SELECT * FROM hospitals WHERE address = ?', a)
   if (known) {
     if (name !== undefined && known.state === 'remote' && known.name !== name) {
@@ -44,6 +48,14 @@ export async function ensureHospital(s: Pick<Services, 'db' | 'ledger'>, address
   const h = await read<{ member: boolean; keyScheme: number }>(s, 'hospitalOf', [a])
   if (!h.member) throw new AppError('UNKNOWN_HOSPITAL')
   return mirrorHospital(s, { address: a as Address, name, keyScheme: h.keyScheme, state: 'remote' })
+}
+
+function validName(name: string): string | undefined {
+  try {
+    return checkText(name, { field: 'name', max: 200 })
+  } catch {
+    return undefined
+  }
 }
 
 /**
