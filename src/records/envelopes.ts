@@ -2,8 +2,8 @@ import { hkdfSync, randomBytes } from 'node:crypto'
 import type { Address, Hex } from 'viem'
 import { createAead } from '../crypto/aead.ts'
 import { decodeBase64url, encodeBase64url, utf8 } from '../crypto/bytes.ts'
-import { unwrapKey, wrapKey, type KeyScheme } from '../crypto/key-wrap.ts'
-import type { CipherSuite } from '../crypto/stream.ts'
+import { keySchemes, unwrapKey, wrapKey, type KeyScheme } from '../crypto/key-wrap.ts'
+import { cipherSuites, type CipherSuite } from '../crypto/stream.ts'
 import { AppError } from '../errors.ts'
 
 /** What a record says about itself; kept only inside the encrypted manifest. */
@@ -87,10 +87,25 @@ export function parseEnvelopes(bytes: Uint8Array, recordId: Hex): EnvelopesObjec
   } catch (cause) {
     throw new AppError('RECORD_INTEGRITY', { cause, details: 'envelopes block is not JSON' })
   }
-  if (obj?.v !== 1 || obj.type !== 'medledger/record-envelopes' || obj.recordId?.toLowerCase() !== recordId.toLowerCase() || !Array.isArray(obj.keys)) {
+  if (!isObject(obj) || obj.v !== 1 || obj.type !== 'medledger/record-envelopes' || typeof obj.recordId !== 'string' || obj.recordId.toLowerCase() !== recordId.toLowerCase()) {
     throw new AppError('RECORD_INTEGRITY', { details: 'envelopes block does not belong to this record' })
   }
+  // Any node of the consortium may have written it: every field is checked before it is used.
+  if (!cipherSuites.includes(obj.suite) || !isObject(obj.manifest) || typeof obj.manifest.nonce !== 'string' || typeof obj.manifest.ciphertext !== 'string'
+    || !Array.isArray(obj.keys) || !obj.keys.every(isEnvelope)) {
+    throw new AppError('RECORD_INTEGRITY', { details: 'envelopes block is malformed' })
+  }
   return obj
+}
+
+const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v)
+const recipientKinds: readonly EnvelopeRecipient[] = ['patient', 'author', 'emergency', 'grantee']
+const isEnvelope = (k: unknown): k is Envelope => isObject(k) && typeof k.to === 'string' && /^0x[0-9a-fA-F]{40}$/.test(k.to)
+  && recipientKinds.includes(k.for) && keySchemes.includes(k.scheme) && typeof k.wrapped === 'string'
+
+function isManifest(m: unknown): m is Manifest {
+  return isObject(m) && typeof m.fileName === 'string' && typeof m.mediaType === 'string' && Number.isSafeInteger(m.size) && m.size >= 0
+    && typeof m.sha256 === 'string' && /^[0-9a-f]{64}$/.test(m.sha256) && typeof m.created === 'string'
 }
 
 /**
@@ -116,5 +131,12 @@ export function openManifest(env: EnvelopesObject, dataKey: Uint8Array): Manifes
   const ct = decodeBase64url(env.manifest?.ciphertext)
   const pt = nonce && ct ? createAead('aes-256-gcm', manifestKey(dataKey, env.recordId)).open(nonce, utf8(env.recordId), ct) : undefined
   if (!pt) throw new AppError('RECORD_INTEGRITY', { details: 'manifest does not authenticate' })
-  return JSON.parse(Buffer.from(pt).toString('utf8')) as Manifest
+  let manifest: unknown
+  try {
+    manifest = JSON.parse(Buffer.from(pt).toString('utf8'))
+  } catch (cause) {
+    throw new AppError('RECORD_INTEGRITY', { details: 'manifest is not JSON', cause })
+  }
+  if (!isManifest(manifest)) throw new AppError('RECORD_INTEGRITY', { details: 'manifest is malformed' })
+  return manifest
 }
