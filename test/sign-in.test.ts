@@ -98,7 +98,7 @@ describe('multi-factor sign-in, lock-out and Sign-In with Ethereum through a run
   })
 
   it('enrols TOTP (otpauth:// URI with issuer and e-mail, QR code), refuses a wrong first code, and a right one lifts the restriction', async () => {
-    const e = await api.json('POST', '/mfa/totp', undefined, adminToken)
+    const e = await api.json('POST', '/mfa/totp', { password: testEnv.MEDLEDGER_ADMIN_PASSWORD }, adminToken)
     assert.equal(e.status, 201)
     assert.match(e.body.otpauthUri, /^otpauth:\/\/totp\/MedLedger:admin%40example\.org\?/)
     assert.match(e.body.otpauthUri, /issuer=MedLedger/)
@@ -108,14 +108,14 @@ describe('multi-factor sign-in, lock-out and Sign-In with Ethereum through a run
     const sealed = (await db.get('SELECT sealed_secret FROM mfa') as { sealed_secret: string }).sealed_secret
     assert.ok(!sealed.includes(e.body.secret), 'sealed at rest')
     admin = new Authenticator(e.body.secret)
-    await refused(api.json('POST', '/mfa/totp/verify', { code: admin.wrong() }, adminToken), 401, 'MFA_INVALID')
-    const v = await api.json('POST', '/mfa/totp/verify', { code: admin.next() }, adminToken)
+    await refused(api.json('POST', '/mfa/totp/verify', { code: admin.wrong(), password: testEnv.MEDLEDGER_ADMIN_PASSWORD }, adminToken), 401, 'MFA_INVALID')
+    const v = await api.json('POST', '/mfa/totp/verify', { code: admin.next(), password: testEnv.MEDLEDGER_ADMIN_PASSWORD }, adminToken)
     assert.equal(v.status, 200, JSON.stringify(v.body))
     assert.equal(v.body.recoveryCodes.length, 10)
     const h = await api.json('POST', '/hospitals', { name: 'St Mary' }, adminToken)
     assert.equal(h.status, 201, JSON.stringify(h.body))
     hospitalId = h.body.id
-    await refused(api.json('POST', '/mfa/totp', undefined, adminToken), 409, 'MFA_ALREADY_ENABLED')
+    await refused(api.json('POST', '/mfa/totp', { password: testEnv.MEDLEDGER_ADMIN_PASSWORD }, adminToken), 409, 'MFA_ALREADY_ENABLED')
   })
 
   it('then the admin signs in with a code: missing, wrong and replayed codes are refused with their own codes and no session', async () => {
@@ -138,8 +138,8 @@ describe('multi-factor sign-in, lock-out and Sign-In with Ethereum through a run
     assert.equal(codes.status, 201, JSON.stringify(codes.body))
     const rita = { email: 'recovery@example.org', password: 'recovery-password-1' }
     const token = (await signIn(rita)).body.token
-    const app = new Authenticator((await api.json('POST', '/mfa/totp', undefined, token)).body.secret)
-    const { recoveryCodes } = (await api.json('POST', '/mfa/totp/verify', { code: app.next() }, token)).body
+    const app = new Authenticator((await api.json('POST', '/mfa/totp', { password: rita.password }, token)).body.secret)
+    const { recoveryCodes } = (await api.json('POST', '/mfa/totp/verify', { code: app.next(), password: rita.password }, token)).body
     await refused(signIn(rita), 401, 'MFA_REQUIRED')
     const ok = await signIn(rita, recoveryCodes[0])
     assert.equal(ok.status, 200)
@@ -198,8 +198,8 @@ describe('multi-factor sign-in, lock-out and Sign-In with Ethereum through a run
       // The doctor enrols and uploads; the patient signs in with the password (and links the wallet below).
       patientToken = (await signIn(patient)).body.token
       const d = await signIn(doctor)
-      const app = new Authenticator((await api.json('POST', '/mfa/totp', undefined, d.body.token)).body.secret)
-      assert.equal((await api.json('POST', '/mfa/totp/verify', { code: app.next() }, d.body.token)).status, 200)
+      const app = new Authenticator((await api.json('POST', '/mfa/totp', { password: doctor.password }, d.body.token)).body.secret)
+      assert.equal((await api.json('POST', '/mfa/totp/verify', { code: app.next(), password: doctor.password }, d.body.token)).status, 200)
       doctorToken = d.body.token
       const up = await api.upload(doctorToken, patient.email, 'note.txt', Buffer.from('a clinical note'))
       assert.equal(up.status, 201, JSON.stringify(up.body))
@@ -207,7 +207,7 @@ describe('multi-factor sign-in, lock-out and Sign-In with Ethereum through a run
     })
 
     it('links a wallet from a password session (proved by a signed message for this node)', async () => {
-      const r = await api.json('POST', '/auth/wallet', await signed(message(await nonce())), patientToken)
+      const r = await api.json('POST', '/auth/wallet', { ...(await signed(message(await nonce()))), password: patient.password }, patientToken)
       assert.equal(r.status, 200, JSON.stringify(r.body))
       assert.equal(r.body.walletAddress, wallet.address)
     })
@@ -249,8 +249,8 @@ describe('multi-factor sign-in, lock-out and Sign-In with Ethereum through a run
     it('a wallet session cannot link another wallet; a wallet cannot be linked to two accounts', async () => {
       const walletSession = (await api.json('POST', '/auth/siwe', await signed(message(await nonce())), null)).body.token
       const other = privateKeyToAccount(generatePrivateKey())
-      await refused(api.json('POST', '/auth/wallet', await signed(message(await nonce(), { address: other.address }), other), walletSession), 403, 'KEYS_LOCKED')
-      await refused(api.json('POST', '/auth/wallet', await signed(message(await nonce())), adminToken), 409, 'WALLET_TAKEN')
+      await refused(api.json('POST', '/auth/wallet', { ...(await signed(message(await nonce(), { address: other.address }), other)), password: patient.password }, walletSession), 403, 'KEYS_LOCKED')
+      await refused(api.json('POST', '/auth/wallet', { ...(await signed(message(await nonce()))), password: testEnv.MEDLEDGER_ADMIN_PASSWORD }, adminToken), 409, 'WALLET_TAKEN')
       const linked = await db.all('SELECT email FROM accounts WHERE wallet_address = ?', wallet.address.toLowerCase()) as { email: string }[]
       assert.deepEqual(linked.map((x) => x.email), [patient.email])
     })
@@ -273,15 +273,18 @@ describe('multi-factor sign-in, lock-out and Sign-In with Ethereum through a run
       assert.notEqual(blocked.code, 0)
       assert.match(blocked.stderr, /MFA_ENROLLMENT_REQUIRED/)
 
-      const human = await cli(['mfa', 'enroll'])
+      const human = await cli(['mfa', 'enroll'], `${who.password}\n`)
       assert.equal(human.code, 0, human.stderr)
       assert.match(human.stdout, /otpauth:\/\/totp\/MedLedger:cli-doctor%40example\.org/)
-      const enrolment = json(await cli(['mfa', 'enroll', '--json']))
+      const enrolment = json(await cli(['mfa', 'enroll', '--json'], `${who.password}\n`))
       const app = new Authenticator(enrolment.secret)
-      const bad = await cli(['mfa', 'verify', app.wrong()])
+      const noPassword = await cli(['mfa', 'verify', app.wrong()], 'not-the-password\n')
+      assert.notEqual(noPassword.code, 0)
+      assert.match(noPassword.stderr, /WRONG_PASSWORD/)
+      const bad = await cli(['mfa', 'verify', app.wrong()], `${who.password}\n`)
       assert.notEqual(bad.code, 0)
       assert.match(bad.stderr, /MFA_INVALID/)
-      const verified = json(await cli(['mfa', 'verify', app.next(), '--json']))
+      const verified = json(await cli(['mfa', 'verify', app.next(), '--json'], `${who.password}\n`))
       assert.equal(verified.recoveryCodes.length, 10)
 
       const noCode = await cli(['login', '--email', who.email], `${who.password}\n`)
