@@ -54,7 +54,7 @@ describe('authorization matrix: every role × every API route', () => {
     emergencyPatientEmail = 'emergency-patient@example.org'
     await mk('patient', emergencyPatientEmail)
     // A wallet linked to an account that no row signs in with a password, for the SIWE row.
-    const linked = await api.json('POST', '/auth/wallet', await siwe(siweWallet), await api.login(emergencyPatientEmail, 'matrix-password-123'))
+    const linked = await api.json('POST', '/auth/wallet', { ...(await siwe(siweWallet)), password: 'matrix-password-123' }, await api.login(emergencyPatientEmail, 'matrix-password-123'))
     assert.equal(linked.status, 200, JSON.stringify(linked.body))
     const signup = await api.json('POST', '/signup', { role: 'doctor', hospital: a.hospital.id, email: 'pending@example.org', name: 'Pending', password: 'matrix-password-123', licence: 'LIC-0001' }, null)
     assert.equal(signup.status, 201)
@@ -87,9 +87,11 @@ describe('authorization matrix: every role × every API route', () => {
     return key.address
   }
   /** Starts TOTP enrolment for the role's own account and answers the current code. */
+  /** Each role's own current password, which every change of sign-in factor needs in its request. */
+  const passwordOf = (role: Role) => ({ admin: testEnv.MEDLEDGER_ADMIN_PASSWORD, doctor: a.doctor.password, otherDoctor: b.doctor.password, patient: a.patient.password } as Partial<Record<Role, string>>)[role] ?? 'matrix-password-123'
   const totpCode = async (role: Role) => {
     if (role === 'anonymous') return '000000'
-    const { secret } = (await api.json('POST', '/mfa/totp', undefined, token[role])).body
+    const { secret } = (await api.json('POST', '/mfa/totp', { password: passwordOf(role) }, token[role])).body
     return TOTP.generate({ secret: Secret.fromBase32(secret) })
   }
 
@@ -103,9 +105,18 @@ describe('authorization matrix: every role × every API route', () => {
     'POST /api/v1/auth/login': { allow: 'public', call: () => ({ path: '/auth/login', body: { email: emergencyPatientEmail, password: 'matrix-password-123' }, token: null }) },
     'POST /api/v1/auth/siwe/nonce': { allow: 'public', call: () => ({ path: '/auth/siwe/nonce', token: null }) },
     'POST /api/v1/auth/siwe': { allow: 'public', call: async () => ({ path: '/auth/siwe', body: await siwe(siweWallet), token: null }) },
-    'POST /api/v1/auth/wallet': { allow: signedIn, call: async () => ({ path: '/auth/wallet', body: await siwe(privateKeyToAccount(generatePrivateKey())) }) },
+    'POST /api/v1/auth/wallet': { allow: signedIn, call: async (role) => ({ path: '/auth/wallet', body: { ...(await siwe(privateKeyToAccount(generatePrivateKey()))), password: passwordOf(role) } }) },
     'GET /api/v1/mfa': { allow: signedIn, call: () => ({ path: '/mfa' }) },
-    'POST /api/v1/mfa/totp': { allow: signedIn, call: () => ({ path: '/mfa/totp' }) },
+    'POST /api/v1/mfa/totp': { allow: signedIn, call: (role) => ({ path: '/mfa/totp', body: { password: passwordOf(role) } }) },
+    // A fresh patient of hospital Alpha each time: its staff and the admin may reset its second factor.
+    'POST /api/v1/users/{id}/mfa/reset': {
+      allow: ['admin', 'staff'],
+      call: async (role) => {
+        const r = await api.json('POST', '/users', { role: 'patient', hospital: a.hospital.id, email: unique('mfa-reset'), name: 'M', password: 'matrix-password-123' }, a.admin)
+        return { path: `/users/${r.body.account.id}/mfa/reset`, body: { password: passwordOf(role) } }
+      },
+    },
+    'GET /api/v1/account-events': { allow: ['admin'], call: () => ({ path: '/account-events' }) },
     'POST /api/v1/auth/recover': {
       allow: 'public',
       call: async () => {
@@ -176,7 +187,7 @@ describe('authorization matrix: every role × every API route', () => {
     'GET /api/v1/audit': { allow: ['admin', 'patient'], call: () => ({ path: `/audit?patient=${a.patient.id}` }) },
     'GET /api/v1/mail': { allow: signedIn, call: () => ({ path: '/mail' }) },
     // Last: it turns on TOTP for the role's account, which its later password sign-ins would need.
-    'POST /api/v1/mfa/totp/verify': { allow: signedIn, call: async (role) => ({ path: '/mfa/totp/verify', body: { code: await totpCode(role) } }) },
+    'POST /api/v1/mfa/totp/verify': { allow: signedIn, call: async (role) => ({ path: '/mfa/totp/verify', body: { code: await totpCode(role), password: passwordOf(role) } }) },
   }
 
   it('has a row for every route of the API', async () => {

@@ -37,6 +37,8 @@ const undefinedLength = 0xffffffff
 const itemTag = makeTag(0xfffe, 0xe000)
 const itemEnd = makeTag(0xfffe, 0xe00d)
 const sequenceEnd = makeTag(0xfffe, 0xe0dd)
+/** Real files nest sequences a few levels deep; a file nesting more is refused, not followed down the stack. */
+const maxNesting = 64
 
 /** True when the bytes start with a Part 10 preamble and the "DICM" prefix. */
 export function isDicom(bytes: Uint8Array): boolean {
@@ -109,7 +111,8 @@ function lengthOf(raw: number): number {
  * or encapsulated pixel data (fragments), up to its sequence delimitation item. Answers the
  * position after it.
  */
-function skipUndefined(bytes: Uint8Array, view: DataView, el: DicomElement, le: boolean, explicitVr: boolean): number {
+function skipUndefined(bytes: Uint8Array, view: DataView, el: DicomElement, le: boolean, explicitVr: boolean, depth = 0): number {
+  if (depth >= maxNesting) throw new DicomParseError(`The DICOM file nests sequences more than ${maxNesting} deep.`)
   let pos = el.offset
   // A UN of undefined length holds implicit VR little endian (PS3.5 6.2.2).
   const inner = el.vr === 'UN' ? { le: true, explicitVr: false } : { le, explicitVr }
@@ -117,18 +120,18 @@ function skipUndefined(bytes: Uint8Array, view: DataView, el: DicomElement, le: 
     const item = readElement(bytes, view, pos, inner.le, inner.explicitVr)
     if (item.tag === sequenceEnd) return item.offset
     if (item.tag !== itemTag) throw new DicomParseError('A DICOM sequence holds something other than items.')
-    pos = item.length === -1 ? skipItem(bytes, view, item.offset, inner.le, inner.explicitVr) : item.offset + item.length
+    pos = item.length === -1 ? skipItem(bytes, view, item.offset, inner.le, inner.explicitVr, depth) : item.offset + item.length
   }
   throw new DicomParseError('The DICOM file is cut short inside a sequence.')
 }
 
 /** Skips the elements of an item of undefined length, up to its item delimitation. */
-function skipItem(bytes: Uint8Array, view: DataView, start: number, le: boolean, explicitVr: boolean): number {
+function skipItem(bytes: Uint8Array, view: DataView, start: number, le: boolean, explicitVr: boolean, depth: number): number {
   let pos = start
   while (pos + 8 <= bytes.length) {
     const el = readElement(bytes, view, pos, le, explicitVr)
     if (el.tag === itemEnd) return el.offset
-    pos = el.length === -1 ? skipUndefined(bytes, view, el, le, explicitVr) : el.offset + el.length
+    pos = el.length === -1 ? skipUndefined(bytes, view, el, le, explicitVr, depth + 1) : el.offset + el.length
   }
   throw new DicomParseError('The DICOM file is cut short inside a sequence item.')
 }
