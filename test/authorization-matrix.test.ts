@@ -201,6 +201,79 @@ describe('authorization matrix: every role × every API route', () => {
     assert.deepEqual(stale, [], `rows for routes that do not exist: ${stale.join(', ')}`)
   })
 
+  // Issue 9, item 2: not only who may call GET /users and POST /users/resolve, but exactly what each kind of account gets.
+  it('GET /users lists exactly the accounts each kind of account may see; POST /users/resolve answers with exactly the allowed keys', async () => {
+    const pw = 'matrix-password-123'
+    const me = async (t: string) => (await api.json('GET', '/auth/me', undefined, t)).body as { id: string; email: string }
+    const listed = async (t: string | undefined) => {
+      const r = await api.json('GET', '/users', undefined, t ?? null)
+      return r.status === 200 ? (r.body.users as { id: string }[]).map((u) => u.id).sort() : r.status
+    }
+    const lone = await api.json('POST', '/users', { role: 'doctor', hospital: a.hospital.id, email: unique('lone-doctor'), name: 'Lone', password: pw }, a.admin)
+    const loneDoctor = await api.login(lone.body.account.email, pw)
+    const betaStaff = await api.json('POST', '/users', { role: 'staff', hospital: b.hospital.id, email: unique('staff-beta'), name: 'Beta staff', password: pw }, a.admin)
+    const otherStaff = await api.login(betaStaff.body.account.email, pw)
+    const rejectedEmail = unique('rejected')
+    const rejected = await api.json('POST', '/signup', { role: 'doctor', hospital: a.hospital.id, email: rejectedEmail, name: 'Rejected', password: pw, licence: 'LIC-0002' }, null)
+    const rejectedDoctor = await api.login(rejectedEmail, pw)
+    assert.equal((await api.json('POST', `/doctors/${rejected.body.account.id}/reject`, { reason: 'no licence' }, a.admin)).status, 200)
+
+    const all = (await api.json('GET', '/users', undefined, a.admin)).body.users as { id: string; hospitalId: string | null }[]
+    const of = (hospital: string) => all.filter((u) => u.hospitalId === hospital).map((u) => u.id).sort()
+    const sorted = (...ids: string[]) => [...ids].sort()
+    const expected: [string, string | undefined, string[] | number][] = [
+      ['admin', a.admin, all.map((u) => u.id).sort()],
+      ['staff', token.staff, of(a.hospital.id)],
+      ['staff of another hospital', otherStaff, of(b.hospital.id)],
+      ['pending doctor', token.pendingDoctor, [(await me(token.pendingDoctor!)).id]],
+      ['rejected doctor', rejectedDoctor, 401],
+      // Authored the records of `recordId` and `grantedRecordId`.
+      ['confirmed doctor with a care relationship (records)', token.doctor, sorted(a.doctor.id, a.patient.id)],
+      // Made the pending request `requestForView`.
+      ['confirmed doctor with a care relationship (pending request)', token.otherDoctor, sorted(b.doctor.id, a.patient.id)],
+      ['confirmed doctor without a care relationship', loneDoctor, [lone.body.account.id]],
+      ['patient', token.patient, [a.patient.id]],
+      ['other patient', token.otherPatient, [(await me(token.otherPatient!)).id]],
+      ['anonymous', undefined, 401],
+    ]
+    for (const [who, t, ids] of expected) assert.deepEqual(await listed(t), ids, `GET /users as ${who}`)
+    assert.ok(!of(a.hospital.id).some((id) => of(b.hospital.id).includes(id)))
+
+    const full = ['address', 'createdAt', 'email', 'hospitalId', 'id', 'keyScheme', 'name', 'role', 'status']
+    const resolveAs: [string, string | undefined, number, string[] | string][] = [
+      ['admin', a.admin, 200, full],
+      ['staff', token.staff, 200, full],
+      ['staff of another hospital', otherStaff, 404, 'UNKNOWN_ACCOUNT'],
+      ['pending doctor', token.pendingDoctor, 404, 'UNKNOWN_ACCOUNT'],
+      // Rejection ends the session the doctor signed in with.
+      ['rejected doctor', rejectedDoctor, 401, 'SESSION_EXPIRED'],
+      ['confirmed doctor with a care relationship (records)', token.doctor, 200, full],
+      ['confirmed doctor with a care relationship (pending request)', token.otherDoctor, 200, full],
+      ['confirmed doctor without a care relationship', loneDoctor, 200, ['address', 'id', 'role']],
+      ['other patient', token.otherPatient, 404, 'UNKNOWN_ACCOUNT'],
+      ['anonymous', undefined, 401, 'UNAUTHENTICATED'],
+    ]
+    for (const ref of [a.patient.email, a.patient.id, a.patient.address]) {
+      for (const [who, t, status, want] of resolveAs) {
+        const r = await api.json('POST', '/users/resolve', { ref }, t ?? null)
+        assert.equal(r.status, status, `resolve ${ref} as ${who}: ${JSON.stringify(r.body)}`)
+        if (Array.isArray(want)) {
+          assert.deepEqual(Object.keys(r.body).sort(), want, `resolve as ${who}`)
+          assert.equal(r.body.id, a.patient.id)
+        } else {
+          assert.equal(r.body.code, want, `resolve as ${who}`)
+        }
+      }
+    }
+    // A confirmed doctor finds patients only; anyone refused gets the same answer for an account that does not exist.
+    assert.equal((await api.json('POST', '/users/resolve', { ref: b.doctor.email }, loneDoctor)).status, 404)
+    for (const [who, t, status] of resolveAs.filter(([, , s]) => s === 404)) {
+      const r = await api.json('POST', '/users/resolve', { ref: unique('nobody') }, t ?? null)
+      assert.equal(r.status, status, who)
+      assert.equal(r.body.code, 'UNKNOWN_ACCOUNT', who)
+    }
+  })
+
   for (const role of roles) {
     it(`${role}: allowed where the table says, refused everywhere else`, async () => {
       const failures: string[] = []
