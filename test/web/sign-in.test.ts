@@ -83,11 +83,11 @@ describe('web portal: signing in with a wallet, two-factor codes and a recovery 
     // The patient links a wallet over the API, signing a SIWE message for this node with the test key.
     const nonce = (await api.json('POST', '/auth/siwe/nonce', undefined, null)).body.nonce
     const message = createSiweMessage({ address: patientWallet.address, chainId: 31337, domain: new URL(node.url).host, nonce, uri: node.url, version: '1', issuedAt: new Date() })
-    const linked = await api.json('POST', '/auth/wallet', { message, signature: await patientWallet.signMessage({ message }) }, world.patient.token)
+    const linked = await api.json('POST', '/auth/wallet', { message, signature: await patientWallet.signMessage({ message }), password: world.patient.password }, world.patient.token)
     assert.equal(linked.status, 200, JSON.stringify(linked.body))
     // The patient has a record (uploaded by a doctor who enrolled an authenticator over the API).
-    const enrol = await api.json('POST', '/mfa/totp', undefined, world.doctor.token)
-    assert.equal((await api.json('POST', '/mfa/totp/verify', { code: new Authenticator(enrol.body.secret).next() }, world.doctor.token)).status, 200)
+    const enrol = await api.json('POST', '/mfa/totp', { password: world.doctor.password }, world.doctor.token)
+    assert.equal((await api.json('POST', '/mfa/totp/verify', { code: new Authenticator(enrol.body.secret).next(), password: world.doctor.password }, world.doctor.token)).status, 200)
     const up = await api.upload(world.doctor.token, world.patient.email, 'note.txt', Buffer.from('A clinical note.'))
     assert.equal(up.status, 201, JSON.stringify(up.body))
     const second = await api.json('POST', '/users', { role: 'doctor', hospital: world.hospital.id, ...newDoctor }, world.admin)
@@ -144,6 +144,11 @@ describe('web portal: signing in with a wallet, two-factor codes and a recovery 
     await injectWallet(page, doctorWallet)
     await signIn(page, newDoctor.email, newDoctor.password)
     await page.getByText('Your role needs two-factor sign-in').waitFor()
+    // Changing how one signs in needs the current password, even right after signing in.
+    await page.getByLabel('Current password').fill('not-the-password')
+    await page.getByRole('button', { name: 'Set up an authenticator app' }).click()
+    await alert(page, 'The current password is wrong.')
+    await page.getByLabel('Current password').fill(newDoctor.password)
     await page.getByRole('button', { name: 'Set up an authenticator app' }).click()
     await page.getByRole('img', { name: 'QR code to scan with an authenticator app' }).waitFor()
     const app = new Authenticator((await page.locator('code.secret-key').textContent())!.trim())
@@ -157,6 +162,7 @@ describe('web portal: signing in with a wallet, two-factor codes and a recovery 
 
     await page.getByRole('navigation').getByRole('link', { name: 'Account', exact: true }).click()
     await page.getByText('Two-factor sign-in').first().waitFor()
+    await page.getByLabel('Current password').fill(newDoctor.password)
     await page.getByRole('button', { name: 'Link a wallet' }).click()
     await page.getByRole('status').filter({ hasText: `Wallet ${doctorWallet.address} is linked` }).waitFor()
 
@@ -175,6 +181,17 @@ describe('web portal: signing in with a wallet, two-factor codes and a recovery 
     await page.getByRole('button', { name: 'Continue' }).click()
     await page.getByText('You signed in with a wallet').waitFor()
     await page.getByText(newDoctor.name).first().waitFor()
+  })
+
+  it('a page opened under another name than the node\'s address explains why wallet sign-in is refused there, before asking the wallet', async () => {
+    const page = await user()
+    const calls = await injectWallet(page, patientWallet)
+    const elsewhere = node.url.replace('127.0.0.1', 'localhost')
+    await page.goto(`${elsewhere}/`)
+    await page.getByRole('button', { name: 'Connect wallet' }).click()
+    await alert(page, `Wallet sign-in works only at this node's own address, ${node.url}.`)
+    assert.deepEqual(calls, [], 'the wallet was not asked to sign a message the node would refuse')
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('medledger.session')), null)
   })
 
   it('a forgotten password is reset with the recovery code; the new code is shown once and the new password works', async () => {

@@ -7,15 +7,21 @@ import { ActionStatus, Field, SecretOnce } from '../components/ui.tsx'
 export function MfaEnrol({ required, onDone }: { required: boolean; onDone: () => void }) {
   const [started, setStarted] = useState<{ secret: string; qrSvg: string } | undefined>()
   const [code, setCode] = useState('')
+  // Every change to how the account signs in needs its current password, whatever the session.
+  const [password, setPassword] = useState('')
   const [codes, setCodes] = useState<string[] | undefined>()
   const action = useAction()
-  const start = () => void action.run(async () => {
-    setStarted(await api<{ otpauthUri: string; secret: string; qrSvg: string }>('/mfa/totp', { method: 'POST' }))
-  })
+  const start = (e: FormEvent) => {
+    e.preventDefault()
+    void action.run(async () => {
+      setStarted(await api<{ otpauthUri: string; secret: string; qrSvg: string }>('/mfa/totp', { method: 'POST', json: { password } }))
+    })
+  }
   const verify = (e: FormEvent) => {
     e.preventDefault()
     void action.run(async () => {
-      const r = await api<{ recoveryCodes: string[] }>('/mfa/totp/verify', { method: 'POST', json: { code } })
+      const r = await api<{ recoveryCodes: string[] }>('/mfa/totp/verify', { method: 'POST', json: { code, password } })
+      setPassword('')
       setCodes(r.recoveryCodes)
     })
   }
@@ -34,10 +40,13 @@ export function MfaEnrol({ required, onDone }: { required: boolean; onDone: () =
       <h2 id="mfa-title">Two-factor sign-in</h2>
       {required && <p className="msg msg-warn">Your role needs two-factor sign-in. Until it is set up you can only do this.</p>}
       {!started ? (
-        <>
+        <form className="form" onSubmit={start}>
           <p>Use an authenticator app (Google Authenticator, Aegis, 1Password…) to make a new code every 30 seconds.</p>
-          <button type="button" className="btn btn-primary" onClick={start} disabled={action.busy}>Set up an authenticator app</button>
-        </>
+          <Field label="Current password" hint="Changing how you sign in needs your password, even in a wallet session.">
+            {(p) => <input {...p} type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />}
+          </Field>
+          <button type="submit" className="btn btn-primary" disabled={action.busy}>Set up an authenticator app</button>
+        </form>
       ) : (
         <form className="form" onSubmit={verify}>
           <div className="mfa-setup">

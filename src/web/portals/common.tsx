@@ -47,11 +47,16 @@ export function AccountPage({ session }: { session: Session }) {
   const mfa = useLoad((signal) => api<MfaState>('/mfa', { signal }), [])
   const [enrolling, setEnrolling] = useState(false)
   const wallet = useAction()
-  const link = () => void wallet.run(async () => {
-    const signed = await signSiweMessage({ statement: 'Link this wallet to my MedLedger account.' })
-    const r = await api<{ walletAddress: string }>('/auth/wallet', { method: 'POST', json: { message: signed.message, signature: signed.signature } })
-    return `Wallet ${r.walletAddress} is linked: you can now sign in with it.`
-  })
+  const [walletPassword, setWalletPassword] = useState('')
+  const link = (e: FormEvent) => {
+    e.preventDefault()
+    void wallet.run(async () => {
+      const signed = await signSiweMessage({ statement: 'Link this wallet to my MedLedger account.' })
+      const r = await api<{ walletAddress: string }>('/auth/wallet', { method: 'POST', json: { message: signed.message, signature: signed.signature, password: walletPassword } })
+      setWalletPassword('')
+      return `Wallet ${r.walletAddress} is linked: you can now sign in with it.`
+    })
+  }
   return (
     <section aria-labelledby="account-title">
       <h2 id="account-title">Account and security</h2>
@@ -79,7 +84,12 @@ export function AccountPage({ session }: { session: Session }) {
       <div className="card">
         <h3>Wallet</h3>
         <p>Link an Ethereum wallet (MetaMask or any EIP-1193 wallet) to sign in with it. A wallet session cannot use your keys: reading records and consenting still need your password.</p>
-        <button type="button" className="btn" onClick={link} disabled={wallet.busy || !walletProvider() || !session.keysUnlocked}>Link a wallet</button>
+        <form className="form" onSubmit={link}>
+          <Field label="Current password" hint="Linking a wallet changes how you sign in: it needs your password.">
+            {(p) => <input {...p} type="password" autoComplete="current-password" required value={walletPassword} onChange={(e) => setWalletPassword(e.target.value)} disabled={!walletProvider() || !session.keysUnlocked} />}
+          </Field>
+          <button type="submit" className="btn" disabled={wallet.busy || !walletProvider() || !session.keysUnlocked}>Link a wallet</button>
+        </form>
         {!walletProvider() && <p className="hint">No wallet extension was found in this browser.</p>}
         <ActionStatus action={wallet} busyText="Waiting for the wallet…" />
       </div>
