@@ -1,6 +1,6 @@
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { AccountLockedError, assertNotLocked, clearSignInFailures, lockDurationMs, lockoutPolicy, recordSignInFailure, serializeSignIn, signInKey } from './lockout.ts'
+import { AccountLockedError, assertNotLocked, clearSignInFailures, clientBucket, lockDurationMs, lockoutPolicy, recordSignInFailure, serializeSignIn, signInKey } from './lockout.ts'
 import { openSignInNode } from '../../test/helpers/sign-in-fixtures.ts'
 
 describe('sign-in lock-out', async () => {
@@ -19,6 +19,22 @@ describe('sign-in lock-out', async () => {
     assert.notEqual(signInKey('ann@example.org'), signInKey('bob@example.org'))
     assert.match(signInKey('ann@example.org'), /^[0-9a-f]{64}$/)
     assert.ok(!signInKey('ann@example.org').includes('ann'))
+  })
+
+  it('keys by e-mail and client address together: an IPv4 address as it is, an IPv6 client by its /64', async () => {
+    assert.notEqual(signInKey('ann@example.org', '192.0.2.1'), signInKey('ann@example.org', '192.0.2.2'))
+    assert.equal(signInKey('ann@example.org', '::ffff:192.0.2.1'), signInKey('ann@example.org', '192.0.2.1'))
+    assert.equal(clientBucket('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64')
+    assert.equal(clientBucket('2001:db8:1:2:ffff:ffff:ffff:ffff'), clientBucket('2001:0db8:0001:0002::'))
+    assert.equal(clientBucket('2001:db8::1'), '2001:db8:0:0::/64')
+    assert.notEqual(clientBucket('2001:db8:1:2::1'), clientBucket('2001:db8:1:3::1'))
+    assert.equal(clientBucket('::1'), '0:0:0:0::/64')
+    // A stranger's lock on one address leaves the owner's other address open.
+    const now = 5_000_000
+    const stranger = signInKey('owner@example.org', '203.0.113.9')
+    for (let i = 0; i < 5; i++) await recordSignInFailure(node.db, stranger, now)
+    await assert.rejects(assertNotLocked(node.db, stranger, now), AccountLockedError)
+    await assert.doesNotReject(assertNotLocked(node.db, signInKey('owner@example.org', '198.51.100.4'), now))
   })
 
   it('refuses while locked with the time left, counts from where it was after the lock ends, and forgets on success', async () => {
