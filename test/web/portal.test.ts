@@ -150,8 +150,17 @@ describe('web portal: the whole story in Chromium', { timeout: 300_000 }, () => 
 
   step('the doctor uploads a DICOM and a C-CDA, sees their progress, and both check intact against the chain', async () => {
     await signIn(doctor, people.doctor.email, people.doctor.password)
-    await doctor.getByRole('link', { name: `Open ${people.patient.name}` }).click()
-    await doctor.getByRole('heading', { name: people.patient.name, exact: true }).waitFor()
+    // Not yet in the doctor's care: not listed, found by exact e-mail, and shown without name or e-mail.
+    await doctor.getByText('No patient in your care yet').waitFor()
+    assert.equal(await doctor.getByText(people.patient.name).count(), 0)
+    const find = doctor.getByRole('form', { name: 'Find a patient' })
+    await find.getByLabel('Patient\'s exact e-mail').fill('nobody@stmary.example.org')
+    await find.getByRole('button', { name: 'Find patient' }).click()
+    await alert(doctor, 'No patient you may look up has that e-mail address.')
+    await find.getByLabel('Patient\'s exact e-mail').fill(people.patient.email)
+    await find.getByRole('button', { name: 'Find patient' }).click()
+    await doctor.getByRole('heading', { name: /^Patient 0x/ }).waitFor()
+    assert.equal(await doctor.getByText(people.patient.name).count(), 0)
     await doctor.getByLabel('Files').setInputFiles([dicomFile, ccdaFile])
     await doctor.getByLabel('Cipher suite').selectOption('xchacha20-poly1305')
     await doctor.evaluate(() => {
@@ -174,6 +183,8 @@ describe('web portal: the whole story in Chromium', { timeout: 300_000 }, () => 
       assert.equal(mine.at(-1), `${name}|done|100`)
     }
     await doctor.getByText('stored and anchored in block').first().waitFor()
+    // Now in the doctor's care: named on the page.
+    await doctor.getByRole('heading', { name: people.patient.name, exact: true }).waitFor()
     await shot(doctor, '05-doctor-upload-progress')
     const rows = doctor.locator('table.records tbody tr[data-record-id]')
     await doctor.getByText('✓ Intact').nth(1).waitFor({ timeout: 30_000 })

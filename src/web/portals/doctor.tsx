@@ -1,12 +1,12 @@
-// Doctors: their patients (search), a patient's records with integrity badges, uploads with
-// progress, access requests and their state, break-glass.
+// Doctors: the patients in their care (search), finding one patient by exact e-mail, a patient's
+// records with integrity badges, uploads with progress, access requests and their state, break-glass.
 import { useEffect, useRef, useState, type FormEvent } from 'react'
-import { api, query } from '../api/client.ts'
+import { api, ApiError, query } from '../api/client.ts'
 import { uploadRecord } from '../api/upload-record.ts'
 import type { AccessRequest, Account, Emergency, RecordView } from '../api/types.ts'
 import { useAction, useLoad, type Loaded } from '../lib/use-load.ts'
 import { navigate } from '../lib/router.ts'
-import { formatBytes, formatDateTime, formatDays, relativeTime, suiteNames } from '../lib/format.ts'
+import { formatBytes, formatDateTime, formatDays, relativeTime, shortHex, suiteNames } from '../lib/format.ts'
 import { ActionStatus, ErrorMessage, Field, LoadState, Progress, StatusBadge, usePaged } from '../components/ui.tsx'
 import { RecordList } from '../components/record-list.tsx'
 import { EmergencyList } from '../components/emergency-list.tsx'
@@ -21,7 +21,11 @@ export function DoctorPortal({ me, tab, rest }: { me: Account; tab: string; rest
   }
 }
 
-/** Patients the doctor can reach: their hospital's, and those who granted, shared or were opened in an emergency. */
+/**
+ * Patients in the doctor's care: those whose records they authored, who granted or shared records
+ * to them, whom they asked (pending) or opened in an emergency. Others are found one at a time
+ * by exact e-mail (FindPatient); the node never lists them.
+ */
 function usePatients(me: Account): Loaded<{ patients: KnownPatient[]; requests: AccessRequest[] }> {
   return useLoad(async (signal) => {
     const [{ users }, { requests }, { emergencies }] = await Promise.all([
@@ -58,6 +62,7 @@ function Patients({ me }: { me: Account }) {
           return !f || p.name.toLowerCase().includes(f) || (p.email ?? '').toLowerCase().includes(f)
         })} filtered={Boolean(filter)} />}
       </LoadState>
+      <FindPatient />
       <details className="card">
         <summary>Ask a patient of another hospital for access</summary>
         <RequestAccessForm onSent={loaded.reload} />
@@ -69,7 +74,7 @@ function Patients({ me }: { me: Account }) {
 
 function PatientTable({ patients, filtered }: { patients: KnownPatient[]; filtered: boolean }) {
   const { page, pager } = usePaged(patients, 100)
-  if (!patients.length) return <p className="empty">{filtered ? 'No patient matches.' : 'No patient yet.'}</p>
+  if (!patients.length) return <p className="empty">{filtered ? 'No patient matches.' : 'No patient in your care yet. Find one by their exact e-mail below, then upload a report or ask for access.'}</p>
   return (
     <>
       <div className="table-wrap">
@@ -92,14 +97,44 @@ function PatientTable({ patients, filtered }: { patients: KnownPatient[]; filter
   )
 }
 
+/** Finds ONE patient by exact e-mail: the node answers only their id and ledger address, enough to open their page, upload or ask. */
+function FindPatient() {
+  const [email, setEmail] = useState('')
+  const action = useAction()
+  const submit = (e: FormEvent) => {
+    e.preventDefault()
+    void action.run(async () => {
+      // In a POST body, so the e-mail never lands in a URL.
+      const found = await api<Pick<Account, 'id' | 'address'>>('/users/resolve', { method: 'POST', json: { ref: email.trim() } }).catch((err: unknown) => {
+        if (err instanceof ApiError && err.code === 'UNKNOWN_ACCOUNT') throw new Error('No patient you may look up has that e-mail address.')
+        throw err
+      })
+      navigate(`/doctor/patients/${encodeURIComponent(found.id)}`)
+      return undefined
+    })
+  }
+  return (
+    <form className="card form" onSubmit={submit} aria-label="Find a patient">
+      <h3>Find a patient</h3>
+      <Field label="Patient's exact e-mail" hint="One patient at a time, by the exact address they gave: you then see their page, can upload a report (your hospital's patients) or ask for access.">
+        {(p) => <input {...p} type="email" required value={email} onChange={(e) => setEmail(e.target.value)} autoComplete="off" />}
+      </Field>
+      <button type="submit" className="btn" disabled={action.busy}>Find patient</button>
+      <ActionStatus action={action} busyText="Looking up…" />
+    </form>
+  )
+}
+
 function PatientPage({ me, patientId }: { me: Account; patientId: string }) {
   const patients = usePatients(me)
   const [refresh, setRefresh] = useState(0)
   const [records, setRecords] = useState<RecordView[]>([])
   const known = patients.data?.patients.find((p) => p.id === patientId)
   const resolved = useLoad((signal) => known ? Promise.resolve(undefined) : api<Account>('/users/resolve', { method: 'POST', json: { ref: patientId }, signal }), [patientId, Boolean(known)])
-  const name = known?.name ?? resolved.data?.name ?? 'Patient'
-  const ownHospital = known?.ownHospital ?? (resolved.data ? resolved.data.hospitalId === me.hospitalId : false)
+  // A patient found by e-mail and not (yet) in the doctor's care comes with id and address only.
+  const name = known?.name ?? resolved.data?.name ?? (resolved.data?.address ? `Patient ${shortHex(resolved.data.address, 4)}` : 'Patient')
+  // Unknown hospital: offer the upload; the node accepts it only for the doctor's own hospital's patient.
+  const ownHospital = known?.ownHospital ?? (resolved.data ? resolved.data.hospitalId === undefined || resolved.data.hospitalId === me.hospitalId : false)
   const requests = (patients.data?.requests ?? []).filter((r) => r.patient.id === patientId)
   const pending = requests.some((r) => r.status === 'pending')
   useEffect(() => {
@@ -116,7 +151,7 @@ function PatientPage({ me, patientId }: { me: Account; patientId: string }) {
       <h3>Records</h3>
       <RecordList me={me} patientId={patientId} refreshKey={refresh} onLoaded={setRecords} onReadFailed={patients.reload} />
       <div className="grid-2 panels">
-        {ownHospital && <UploadForm patientId={patientId} patientName={name} onUploaded={() => setRefresh((n) => n + 1)} />}
+        {ownHospital && <UploadForm patientId={patientId} patientName={name} onUploaded={() => { setRefresh((n) => n + 1); patients.reload() }} />}
         <div className="card">
           <h3>Access requests to {name}</h3>
           {requests.length ? <RequestTable requests={requests} showPatient={false} /> : <p className="empty">You have not asked yet.</p>}
