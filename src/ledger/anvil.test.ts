@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, readdir, readFile, rm, truncate, unlink, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, test } from 'node:test'
@@ -22,6 +22,7 @@ import { isAppError } from '../errors.ts'
 import { registryAbi } from './abis.ts'
 import { checkAnvilState, resolveAnvilBinary, startAnvil, type AnvilLogEntry, type StartAnvilResult } from './anvil.ts'
 import { loadArtifacts } from './artifacts.ts'
+import { serveChainRpc } from './serve-chain-rpc.ts'
 
 const noFees = { maxFeePerGas: 0n, maxPriorityFeePerGas: 0n } as const
 const admin = privateKeyToAccount(generatePrivateKey())
@@ -82,6 +83,24 @@ describe('startAnvil', () => {
   afterEach(async () => {
     await Promise.all(running.splice(0).map((node) => node.stop()))
     await rm(home, { recursive: true, force: true })
+  })
+
+  test('with ipc, answers on a 0600 socket in the chain folder and, where the system allows, on no host port', async () => {
+    const node = await start({ ipc: true })
+    assert.equal(node.ipcPath, chainFile('anvil.ipc'))
+    const socket = await stat(node.ipcPath!)
+    assert.ok(socket.isSocket())
+    assert.equal(socket.mode & 0o777, 0o600)
+    const proxy = await serveChainRpc({ upstream: { ipcPath: node.ipcPath! } })
+    try {
+      await deployAndWrite({ ...node, rpcUrl: proxy.url })
+    } finally {
+      await proxy.close()
+    }
+    if (process.platform === 'linux' && node.isolated) {
+      // anvil's own HTTP port lives in a network namespace of its own: nothing answers it here.
+      await assert.rejects(fetch(`http://127.0.0.1:${node.port}`, { method: 'POST', body: '{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}', signal: AbortSignal.timeout(5000) }))
+    }
   })
 
   test('starts a zero-gas chain on a free port', async () => {

@@ -21,7 +21,7 @@ export const publicChainMethods: ReadonlySet<string> = new Set([
   'eth_getTransactionByHash', 'eth_getTransactionByBlockNumberAndIndex', 'eth_getTransactionByBlockHashAndIndex',
   'eth_getTransactionReceipt', 'eth_getLogs',
   'eth_newFilter', 'eth_newBlockFilter', 'eth_getFilterChanges', 'eth_getFilterLogs', 'eth_uninstallFilter',
-  'eth_call', 'eth_estimateGas', 'eth_createAccessList',
+  'eth_call', 'eth_estimateGas', 'eth_createAccessList', 'eth_simulateV1', 'eth_fillTransaction',
   'eth_sendRawTransaction',
 ])
 
