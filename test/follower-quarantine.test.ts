@@ -91,7 +91,8 @@ describe('the ledger follower against hostile transactions', () => {
     await send(clinic, registry, registryAbi, 'registerAccount', [staff.account.address, Role.Staff, clinic.account.address, X25519, sha256('staff key')])
     await send(staff, registry, registryAbi, 'registerAccount', [doctor.account.address, Role.Doctor, clinic.account.address, X25519, sha256('doctor key')])
     await send(staff, registry, registryAbi, 'registerAccount', [patient.account.address, Role.Patient, clinic.account.address, X25519, sha256('patient key')])
-    const anchored = await send(doctor, recordLedger, recordLedgerAbi, 'anchor', [randomId(), patient.account.address, clinic.account.address, sha256('ciphertext'), sha256('envelopes')])
+    const recordId = randomId()
+    const anchored = await send(doctor, recordLedger, recordLedgerAbi, 'anchor', [recordId, patient.account.address, clinic.account.address, sha256('ciphertext'), sha256('envelopes')])
     const head = Number((await client.getTransactionReceipt({ hash: anchored })).blockNumber)
 
     // The follower reaches the anchor's block, having set the two shares aside.
@@ -123,11 +124,27 @@ describe('the ledger follower against hostile transactions', () => {
     assert.equal(cli.code, 0, cli.stderr)
     assert.equal(JSON.parse(cli.stdout).quarantinedEvents, 2)
 
+    // The record's trail shows the reads of parties with an access path; the contract lets any
+    // active doctor of the patient's hospital log an author's read, the trail only the author's.
+    const colleague = wallet()
+    await send(staff, registry, registryAbi, 'registerAccount', [colleague.account.address, Role.Doctor, clinic.account.address, X25519, sha256('colleague key')])
+    const authorRead = await send(doctor, consent, consentAbi, 'logAccess', [recordId, patient.account.address, purposes.author, zeroHash])
+    const ownRead = await send(patient, consent, consentAbi, 'logAccess', [recordId, patient.account.address, purposes.own, zeroHash])
+    const posing = await send(colleague, consent, consentAbi, 'logAccess', [recordId, patient.account.address, purposes.author, zeroHash])
+    await expectRevert(outsider.writeContract({ address: consent, abi: consentAbi, functionName: 'logAccess', args: [recordId, patient.account.address, purposes.author, zeroHash], ...noFees }),
+      'ConsentNoAccessPath', [outsider.account.address, patient.account.address, purposes.author, zeroHash])
+    const trail = await api.json<{ entries: { event: string; txHash: string; actor: { address: string } }[] }>('GET', `/audit?record=${recordId}`, undefined, seeded.admin)
+    assert.equal(trail.status, 200, JSON.stringify(trail.body))
+    const logged = trail.body.entries.filter((e) => e.event === 'AccessLogged').map((e) => e.txHash).sort()
+    assert.deepEqual(logged, [authorRead, ownRead].sort())
+    assert.ok(!trail.body.entries.some((e) => e.txHash === posing))
+    assert.ok(trail.body.entries.some((e) => e.event === 'RecordAnchored' && e.txHash === anchored))
+
     // Still at the head a while later (the quarantined events are retried off its path).
     await new Promise((r) => setTimeout(r, 1_500))
     const later = await status()
     assert.equal(later.follow.error, null)
-    assert.ok(later.follow.lastBlock >= head)
+    assert.ok(later.follow.lastBlock >= head + 4)
     assert.equal(later.quarantinedEvents, 2)
   })
 })

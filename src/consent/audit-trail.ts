@@ -2,7 +2,7 @@ import { decodeEventLog, type Address, type Hex, type Log } from 'viem'
 import { getMeta } from '../db/open-database.ts'
 import { logChunks } from '../ledger/log-chunks.ts'
 import { FOLLOW_FROM } from '../consortium/node-hospital.ts'
-import { consentAbi, recordLedgerAbi } from '../ledger/abis.ts'
+import { consentAbi, recordLedgerAbi, registryAbi } from '../ledger/abis.ts'
 import { purposeNames } from '../ledger/purposes.ts'
 import { toLedgerError } from '../ledger/send-transaction.ts'
 import { findAccount, requireRole, type Actor } from '../accounts/account.ts'
@@ -86,6 +86,26 @@ export async function auditTrail(s: Services, { actor, patient, recordId }: { ac
     return typeof d.args.recordId === 'string' && d.args.recordId.toLowerCase() === record!.toLowerCase()
   })
 
+  // Only registered members write a trail: an entry whose sender the registry does not know (a
+  // hospital it knew is kept by this node) is no one's record of a read, and is left out; so is
+  // an author's read logged by anyone but the record's author.
+  const authors = new Map<string, string>()
+  for (const d of decoded) if (d.name === 'RecordAnchored') authors.set(String(d.args.recordId).toLowerCase(), String(d.args.author).toLowerCase())
+  const members = new Map<string, boolean>()
+  const isMember = async (address: Address): Promise<boolean> => {
+    if (!members.has(address)) {
+      try {
+        const [account, hospital] = await Promise.all([
+          s.ledger.client.readContract({ address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'accountOf', args: [address] }),
+          s.ledger.client.readContract({ address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'hospitalOf', args: [address] }),
+        ])
+        members.set(address, Number(account.role) !== 0 || hospital.member || Boolean(await s.db.get('SELECT 1 AS x FROM hospitals WHERE address = ?', address)))
+      } catch (err) {
+        throw toLedgerError(err, registryAbi)
+      }
+    }
+    return members.get(address)!
+  }
   const senders = new Map<string, Address>()
   const times = new Map<bigint, number>()
   const entries: AuditEntry[] = []
@@ -94,6 +114,11 @@ export async function auditTrail(s: Services, { actor, patient, recordId }: { ac
     if (!senders.has(tx)) senders.set(tx, (await s.ledger.client.getTransaction({ hash: tx })).from.toLowerCase() as Address)
     if (!times.has(log.blockNumber!)) times.set(log.blockNumber!, Number((await s.ledger.client.getBlock({ blockNumber: log.blockNumber! })).timestamp))
     const from = senders.get(tx)!
+    if (!(await isMember(from))) continue
+    if (name === 'AccessLogged' && Number(args.purpose) === 2) {
+      const author = authors.get(String(args.recordId).toLowerCase())
+      if (author !== undefined && author !== from) continue
+    }
     const account = await s.db.get('SELECT name, role FROM accounts WHERE address = ?', from) as { name: string; role: string } | undefined
     const hospital = account ? undefined : await s.db.get('SELECT name FROM hospitals WHERE address = ?', from) as { name: string } | undefined
     const ref = (refKeys.map((k) => args[k]).find(Boolean) as Hex | undefined) ?? (typeof args.ref === 'string' && !/^0x0+$/.test(args.ref) ? args.ref as Hex : null)
