@@ -88,6 +88,15 @@ describe('account privacy: who sees which account, and nobody learns who has one
     assert.ok((await mail(a.doctor.token)).some((m) => m.kind === 'sign-up-attempted'))
   })
 
+  it('password recovery answers alike for an address with no account and for a wrong recovery code', async () => {
+    const code = 'AAAA-BBBB-CCCC-DDDD-EEEE-FFFF'
+    const known = await api.json('POST', '/auth/recover', { email: bystander.email, recoveryCode: code, newPassword: 'another-password-123' }, null)
+    const unknown = await api.json('POST', '/auth/recover', { email: 'nobody-here@example.org', recoveryCode: code, newPassword: 'another-password-123' }, null)
+    assert.equal(known.status, 401)
+    assert.equal(unknown.status, known.status)
+    assert.deepEqual(unknown.body, known.body)
+  })
+
   it('GET /audit?patient= answers alike for a patient the caller may not see and for no patient at all', async () => {
     const ask = async (ref: string, token: string) => api.json('GET', `/audit?patient=${encodeURIComponent(ref)}`, undefined, token)
     for (const token of [b.patient.token, a.doctor.token, b.doctor.token]) {

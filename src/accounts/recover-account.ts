@@ -7,6 +7,8 @@ import { recordAccountEvent } from './record-account-event.ts'
 import type { AccountRow } from './account.ts'
 import type { Services } from '../services.ts'
 
+let decoyKeystore: Promise<Keystore> | undefined
+
 /**
  * Sets a new password with the recovery code shown at sign-up: the keystore is opened with the
  * code and sealed again under the new password and a NEW recovery code (returned, shown once;
@@ -33,7 +35,12 @@ export async function recoverAccount(
       try { normalized = checkEmail(email) } catch { throw new AppError('INVALID_CREDENTIALS') }
       if (typeof recoveryCode !== 'string' || recoveryCode.length === 0 || recoveryCode.length > 200) throw new AppError('INVALID_CREDENTIALS')
       row = await s.db.get(`SELECT * FROM accounts WHERE email = ? AND state IN ${signInStates}`, normalized) as AccountRow | undefined
-      if (!row) throw new AppError('INVALID_CREDENTIALS')
+      if (!row) {
+        // Spend the same Argon2id work as for a real account, so timing does not tell which e-mails have one.
+        decoyKeystore ??= sealKeystore({ payload: new Uint8Array(16), password: generateRecoveryCode(), recoveryCode: generateRecoveryCode(), kdf: s.config.kdf }).then((r) => r.keystore)
+        await openKeystore(await decoyKeystore, { recoveryCode }).catch(() => undefined)
+        throw new AppError('INVALID_CREDENTIALS')
+      }
       ;({ payload } = await openKeystore(JSON.parse(row.keystore) as Keystore, { recoveryCode }))
     } catch (err) {
       if (isAppError(err, 'INVALID_CREDENTIALS')) {
