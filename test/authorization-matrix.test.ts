@@ -89,9 +89,11 @@ describe('authorization matrix: every role × every API route', () => {
   /** Starts TOTP enrolment for the role's own account and answers the current code. */
   /** Each role's own current password, which every change of sign-in factor needs in its request. */
   const passwordOf = (role: Role) => ({ admin: testEnv.MEDLEDGER_ADMIN_PASSWORD, doctor: a.doctor.password, otherDoctor: b.doctor.password, patient: a.patient.password } as Partial<Record<Role, string>>)[role] ?? 'matrix-password-123'
+  const totpSecrets: Partial<Record<Role, string>> = {}
   const totpCode = async (role: Role) => {
     if (role === 'anonymous') return '000000'
     const { secret } = (await api.json('POST', '/mfa/totp', { password: passwordOf(role) }, token[role])).body
+    totpSecrets[role] = secret
     return TOTP.generate({ secret: Secret.fromBase32(secret) })
   }
 
@@ -188,6 +190,11 @@ describe('authorization matrix: every role × every API route', () => {
     'GET /api/v1/mail': { allow: signedIn, call: () => ({ path: '/mail' }) },
     // Last: it turns on TOTP for the role's account, which its later password sign-ins would need.
     'POST /api/v1/mfa/totp/verify': { allow: signedIn, call: async (role) => ({ path: '/mfa/totp/verify', body: { code: await totpCode(role), password: passwordOf(role) } }) },
+    // After it: turns the role's TOTP off again, with the next step's code (the current one was just used).
+    'POST /api/v1/mfa/totp/disable': {
+      allow: signedIn,
+      call: (role) => ({ path: '/mfa/totp/disable', body: { password: passwordOf(role), code: totpSecrets[role] ? TOTP.generate({ secret: Secret.fromBase32(totpSecrets[role]!), timestamp: Date.now() + 30_000 }) : '000000' } }),
+    },
   }
 
   it('has a row for every route of the API', async () => {
