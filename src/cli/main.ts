@@ -5,7 +5,7 @@ import { start } from './commands/start.ts'
 import * as cmd from './commands/client-commands.ts'
 import * as consent from './commands/consent.ts'
 import { mailList } from './commands/mail.ts'
-import { accountEvents, mfaEnroll, mfaVerify, userMfaReset } from './commands/mfa.ts'
+import { accountEvents, mfaDisable, mfaEnroll, mfaVerify, userMfaReset } from './commands/mfa.ts'
 import { backupExport, backupImport } from './commands/backup.ts'
 import { AppError } from '../errors.ts'
 
@@ -35,7 +35,8 @@ Client (talks to a node: --api URL, env MEDLEDGER_API, default http://127.0.0.1:
   medledger status
   medledger login --email E [--totp CODE]   keeps the session under ~/.medledger; --totp once MFA is on
   medledger mfa enroll | mfa verify CODE    two-factor sign-in: authenticator app (TOTP), then recovery codes
-                                            (both read your current password from stdin)
+  medledger mfa disable --code CODE         turn it off (a code from the app or a recovery code)
+                                            (all three read your current password from stdin)
   medledger logout [--as E]
   medledger hospital create --name N [--key-scheme x25519-hpke|rsa-oaep-4096]
   medledger hospital list
@@ -86,6 +87,7 @@ const commandOptions: Record<string, ParseArgsConfig['options']> = {
   login: { email: { type: 'string' }, totp: { type: 'string' } },
   'mfa enroll': {},
   'mfa verify': {},
+  'mfa disable': { code: { type: 'string' } },
   logout: {},
   'hospital create': { name: { type: 'string' }, 'key-scheme': { type: 'string' } },
   'hospital list': {},
@@ -149,6 +151,7 @@ export async function main(argv: string[]): Promise<void> {
     case 'logout': return cmd.logoutCommand(c)
     case 'mfa enroll': return mfaEnroll(c)
     case 'mfa verify': return mfaVerify(c, parsed.positionals[0])
+    case 'mfa disable': return mfaDisable(c, f)
     case 'hospital create': return cmd.hospitalCreate(c, f)
     case 'hospital list': return cmd.hospitalList(c)
     case 'hospital admit': return cmd.hospitalAdmit(c, f)

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { confirmTotpEnrolment, getMfaStatus, startTotpEnrolment } from '../../accounts/mfa.ts'
 import { resetMfa } from '../../accounts/reset-mfa.ts'
+import { disableTotp } from '../../accounts/disable-totp.ts'
 import { listAccountEvents } from '../../accounts/list-account-events.ts'
 import { accountEventKinds } from '../../accounts/record-account-event.ts'
 import { AppError } from '../../errors.ts'
@@ -80,6 +81,21 @@ export async function mfaRoutes(app: FastifyInstance, { services }: { services: 
     return withRetryAfter(reply, () => confirmTotpEnrolment(services, { actor: actorOf(req), code, password, clientAddress: req.ip }))
   })
 
+  app.post('/mfa/totp/disable', {
+    schema: {
+      tags: ['auth'],
+      summary: 'Turn two-factor sign-in off, with your current password and a code from the authenticator (or a recovery code), whatever the session. The secret and recovery codes are deleted; a role that requires two-factor sign-in must enrol again. Wrong passwords and codes count towards the sign-in lock-out.',
+      body: { type: 'object', required: ['password', 'code'], additionalProperties: false, properties: { password: currentPassword, code: { type: 'string', maxLength: 64 } } },
+      response: {
+        200: { type: 'object', properties: { totpEnabled: { type: 'boolean' } } },
+        ...errors(400, 401, 403, 409, 429),
+      },
+    },
+  }, async (req, reply) => {
+    const { password, code } = req.body as { password: string; code: string }
+    return withRetryAfter(reply, () => disableTotp(services, { actor: actorOf(req), password, code, clientAddress: req.ip }))
+  })
+
   app.post('/users/:id/mfa/reset', {
     schema: {
       tags: ['auth'],
@@ -103,7 +119,7 @@ export async function mfaRoutes(app: FastifyInstance, { services }: { services: 
   app.get('/account-events', {
     schema: {
       tags: ['auth'],
-      summary: 'The admin\'s audit log of changes to accounts\' sign-in factors, newest first: TOTP enabled, two-factor reset by staff or the admin (actorId), account recovered with its recovery code (actorId null), wallet linked.',
+      summary: 'The admin\'s audit log of changes to accounts\' sign-in factors, newest first: TOTP enabled or disabled by the account, two-factor reset by staff or the admin (actorId), account recovered with its recovery code (actorId null), wallet linked.',
       querystring: {
         type: 'object',
         additionalProperties: false,

@@ -46,6 +46,18 @@ export async function mfaVerify(c: Common, code: string | undefined): Promise<vo
 }
 
 /**
+ * `medledger mfa disable --code CODE`: turns two-factor sign-in off, with a code from the
+ * authenticator (or a recovery code) and the current password (stdin, or a prompt with echo off).
+ */
+export async function mfaDisable(c: Common, { code }: { code?: string }): Promise<void> {
+  if (!code) throw new CliError('USAGE', 'mfa disable needs --code CODE (from the authenticator app, or a recovery code)', 2)
+  const { client, email } = session(c)
+  const password = await readSecret(`Current password for ${email}: `)
+  const r = await client.json<{ totpEnabled: boolean }>('POST', '/mfa/totp/disable', { password, code })
+  c.out.result(r, () => 'Two-factor sign-in is off; your recovery codes no longer work.')
+}
+
+/**
  * `medledger user mfa-reset ID`: hospital staff (for their hospital's doctors and patients) or
  * the admin reset a member's two-factor sign-in; their own current password is read from stdin
  * or a prompt with echo off. The member is notified; the reset is in the account events.
