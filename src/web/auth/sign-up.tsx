@@ -34,6 +34,8 @@ export function SignUp() {
           {done.account.role === 'doctor'
             ? <p>Your registration is <strong>waiting for confirmation</strong> by your hospital or the consortium admin. You can sign in now; clinical actions open once you are confirmed.</p>
             : <p>Your patient account is active. Your keys were created and registered on the ledger.</p>}
+          {/* The node answers a sign-up with an address that already has an account the same way (so nobody learns who has one) and mails that address's owner instead. */}
+          <p className="hint">If this e-mail address already had an account, nothing new was created and this code opens nothing: we sent a message to that address instead. Sign in with your existing password, or use your recovery code if you forgot it.</p>
           {!saved && (
             <SecretOnce title="Your recovery code" secret={done.recoveryCode} onDismiss={() => setSaved(true)}>
               <p>Keep it somewhere safe: it is the only way back into your account, and to your records, if you forget your password.</p>
