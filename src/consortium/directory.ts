@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto'
+import { createPublicKey, randomUUID } from 'node:crypto'
 import { hexToBytes, type Address, type Hex } from 'viem'
 import { registryAbi } from '../ledger/abis.ts'
 import { toLedgerError } from '../ledger/send-transaction.ts'
-import { keySchemeFromId } from '../crypto/key-wrap.ts'
+import { keySchemeFromId, type KeyScheme } from '../crypto/key-wrap.ts'
 import { getRawBlockVerified } from '../storage/raw-block.ts'
 import { cidFromDigest } from '../storage/read-verified.ts'
 import { AppError, isAppError } from '../errors.ts'
@@ -126,10 +126,11 @@ export async function findParty(s: Pick<Services, 'db' | 'ledger'>, ref: string)
 /**
  * An account's public encryption key: the local copy, or for a remote account the block its
  * node published in IPFS, fetched by the digest the Registry holds (so it is the registered key
- * or nothing), then kept.
- * @throws AppError RECORD_UNAVAILABLE when no peer serves it in time, PUBLIC_KEY_MISMATCH
+ * or nothing), checked to be a key of the account's scheme, then kept.
+ * @throws AppError RECORD_UNAVAILABLE when no peer serves it in time, PUBLIC_KEY_MISMATCH,
+ *   INVALID_KEY when the registered key is not a key of the account's scheme
  */
-export async function publicKeyOf(s: Pick<Services, 'db' | 'ledger' | 'ipfs'>, row: Pick<AccountRow, 'id' | 'address' | 'public_key'>, signal?: AbortSignal): Promise<Uint8Array> {
+export async function publicKeyOf(s: Pick<Services, 'db' | 'ledger' | 'ipfs'>, row: Pick<AccountRow, 'id' | 'address' | 'public_key' | 'key_scheme'>, signal?: AbortSignal): Promise<Uint8Array> {
   if (row.public_key.length > 0) return new Uint8Array(row.public_key)
   const digest = await read<Hex>(s, 'encryptionKeyOf', [row.address])
   if (/^0x0+$/.test(digest)) throw new AppError('PUBLIC_KEY_MISMATCH', { details: 'no key registered' })
@@ -139,8 +140,29 @@ export async function publicKeyOf(s: Pick<Services, 'db' | 'ledger' | 'ipfs'>, r
       if (isAppError(cause)) throw cause
       throw new AppError('RECORD_UNAVAILABLE', { cause, details: `public key of ${row.address} not served by any peer` })
     })
+  checkPublicKey(row.key_scheme, key)
   await s.db.run('UPDATE accounts SET public_key = ? WHERE id = ?', Buffer.from(key), row.id)
   return key
+}
+
+/**
+ * Only a key's digest reaches the chain, so its shape is checked where the key is fetched: a
+ * raw 32-byte X25519 key, or an SPKI DER RSA key of 4096 bits (550 bytes with e = 65537).
+ * @throws AppError INVALID_KEY
+ */
+function checkPublicKey(scheme: KeyScheme, key: Uint8Array): void {
+  if (scheme === 'x25519-hpke') {
+    if (key.length !== 32) throw new AppError('INVALID_KEY', { details: `an x25519 public key is 32 bytes, not ${key.length}` })
+    return
+  }
+  let ok = false
+  try {
+    const k = createPublicKey({ key: Buffer.from(key), format: 'der', type: 'spki' })
+    ok = k.asymmetricKeyType === 'rsa' && k.asymmetricKeyDetails?.modulusLength === 4096
+  } catch {
+    ok = false
+  }
+  if (!ok) throw new AppError('INVALID_KEY', { details: `not an SPKI RSA-4096 public key (${key.length} bytes)` })
 }
 
 async function read<T>(s: Pick<Services, 'ledger'>, functionName: string, args: readonly unknown[]): Promise<T> {
