@@ -5,7 +5,8 @@ import { createPublicClient, createWalletClient, defineChain, getAddress, http, 
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { consentAbi, recordLedgerAbi, registryAbi } from '../src/ledger/abis.ts'
 import { purposes } from '../src/ledger/purposes.ts'
-import { Api, cleanup, runCli, seed, startNodeProcess, tempDir, type NodeProcess } from './helpers/node-process.ts'
+import { Api, cleanup, runCli, seed, startNodeProcess, tempDir, testEnv, type NodeProcess } from './helpers/node-process.ts'
+import { launchChromium, newUser, shot, signIn } from './web/browser.ts'
 import { waitFor } from './helpers/mail-fixtures.ts'
 import { expectRevert, noFees } from './helpers/test-chain.ts'
 
@@ -146,5 +147,24 @@ describe('the ledger follower against hostile transactions', () => {
     assert.equal(later.follow.error, null)
     assert.ok(later.follow.lastBlock >= head + 4)
     assert.equal(later.quarantinedEvents, 2)
+
+    // The admin's status page shows the count and the list.
+    const browser = await launchChromium()
+    try {
+      const { page, problems } = await newUser(browser, node.url)
+      await signIn(page, testEnv.MEDLEDGER_ADMIN_EMAIL, testEnv.MEDLEDGER_ADMIN_PASSWORD)
+      await page.getByRole('navigation').getByRole('link', { name: 'Node status', exact: true }).click()
+      const stat = page.locator('.stat').filter({ hasText: 'Quarantined events' })
+      await stat.waitFor()
+      assert.equal(await stat.locator('.stat-value').textContent(), '2')
+      const rows = page.locator('tr[data-quarantined="Shared"]')
+      await rows.nth(1).waitFor()
+      assert.equal(await rows.count(), 2)
+      assert.match(await rows.first().textContent() ?? '', /Consent\.Shared.*RECORD_UNAVAILABLE/)
+      await shot(page, 'admin-status-quarantine')
+      assert.deepEqual(problems, [])
+    } finally {
+      await browser.close()
+    }
   })
 })
