@@ -128,6 +128,38 @@ describe('sign-in hardening on a node without a public URL', () => {
     assert.deepEqual(events.map((e) => [e.kind, e.actorId]), [['account-recovered', null], ['mfa-enabled', created.body.account.id]])
   })
 
+  it('turning TOTP off needs the password and a code in the request (CLI: mfa disable --code, password on stdin)', async () => {
+    const who = { email: 'disabling@example.org', password: 'disabling-password-1' }
+    const created = await api.json('POST', '/users', { role: 'patient', hospital: world.hospital.id, name: 'Dee', ...who }, world.admin)
+    assert.equal(created.status, 201, JSON.stringify(created.body))
+    const token = await api.login(who.email, who.password)
+    expectCode(await call(node.url, 'POST', '/mfa/totp/disable', { token, json: { password: who.password, code: '123456' } }), 409, 'MFA_NOT_ENABLED')
+    const { secret } = (await api.json('POST', '/mfa/totp', { password: who.password }, token)).body
+    const at = (ms: number) => TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: ms })
+    const verified = await api.json('POST', '/mfa/totp/verify', { code: at(Date.now()), password: who.password }, token)
+    assert.equal(verified.status, 200, JSON.stringify(verified.body))
+    const next = at(Date.now() + 30_000)
+    expectCode(await call(node.url, 'POST', '/mfa/totp/disable', { token, json: { password: who.password } }), 400, 'VALIDATION_FAILED')
+    expectCode(await call(node.url, 'POST', '/mfa/totp/disable', { token, json: { password: 'not-the-password', code: next } }), 403, 'WRONG_PASSWORD')
+    expectCode(await call(node.url, 'POST', '/mfa/totp/disable', { token, json: { password: who.password, code: 'AAAA-BBBB-CCCC-DDDD' } }), 401, 'MFA_INVALID')
+    assert.equal((await api.json('GET', '/mfa', undefined, token)).body.totpEnabled, true, 'nothing changed')
+
+    const cliHome = tempDir('ml-disable-cli-')
+    try {
+      const cli = (args: string[], input?: string) => runCli(args, { api: node.url, cliHome, input })
+      const login = await cli(['login', '--email', who.email, '--totp', next], `${who.password}\n`)
+      assert.equal(login.code, 0, login.stderr)
+      const off = await cli(['mfa', 'disable', '--code', verified.body.recoveryCodes[0], '--json'], `${who.password}\n`)
+      assert.equal(off.code, 0, off.stderr)
+      assert.deepEqual(JSON.parse(off.stdout), { totpEnabled: false })
+    } finally {
+      cleanup(cliHome)
+    }
+    assert.equal((await call(node.url, 'POST', '/auth/login', { json: who })).status, 200, 'the password alone signs in again')
+    const events = (await api.json('GET', `/account-events?account=${created.body.account.id}`, undefined, world.admin)).body.events as { kind: string }[]
+    assert.deepEqual(events.map((e) => e.kind), ['mfa-disabled', 'mfa-enabled'])
+  })
+
   it('hospital staff reset a member\'s MFA (CLI: user mfa-reset, password on stdin): the member is mailed, sessions end, the reset is in the account events', async () => {
     const staff = { email: 'staff-reset@example.org', password: 'staff-reset-password-1' }
     assert.equal((await api.json('POST', '/users', { role: 'staff', hospital: world.hospital.id, name: 'Sam Staff', ...staff }, world.admin)).status, 201)
