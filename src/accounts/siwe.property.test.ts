@@ -8,7 +8,7 @@ import { issueSiweNonce, signInWithEthereum } from './siwe.ts'
 import { insertSignInAccount, openSignInNode, signInRows, type SignInNode } from '../../test/helpers/sign-in-fixtures.ts'
 
 /** Fixed seeds and bounded runs: the same inputs on every run. */
-const runs = { seed: 0x5eed_0003, numRuns: 150 }
+const runs = { seed: 0x5eed_0003, numRuns: 150, timeout: 10_000 }
 
 describe('Sign-In with Ethereum messages under random and mutated input', () => {
   let node: SignInNode

@@ -14,7 +14,7 @@ import { openDatabase, type Db } from '../db/open-database.ts'
 import { importBackup } from './import-backup.ts'
 
 /** Fixed seed and bounded runs: each run imports into a fresh store. */
-const runs = { seed: 0x5eed_0004, numRuns: 60 }
+const runs = { seed: 0x5eed_0004, numRuns: 60, timeout: 30_000 }
 
 async function car(blocks: Uint8Array[]): Promise<Uint8Array> {
   const cids = await Promise.all(blocks.map(async (b) => CID.createV1(raw.code, await sha256.digest(b))))
