@@ -183,6 +183,25 @@ describe('web portal: signing in with a wallet, two-factor codes and a recovery 
     await page.getByText(newDoctor.name).first().waitFor()
   })
 
+  it('hospital staff reset a doctor\'s two-factor sign-in from the portal: the doctor signs in with the password alone and must enrol again; the reset is in the account events', async () => {
+    const staff = { email: 'staff-portal@example.org', password: 'staff-portal-password-1' }
+    assert.equal((await api.json('POST', '/users', { role: 'staff', hospital: world.hospital.id, name: 'Sam Staff', ...staff }, world.admin)).status, 201)
+    const page = await user()
+    await signIn(page, staff.email, staff.password)
+    await page.getByRole('heading', { name: /Doctors/ }).first().waitFor()
+    await page.getByLabel('Member').selectOption({ label: `${newDoctor.name} (${newDoctor.email})` })
+    await page.getByLabel('Your password').fill(staff.password)
+    await shot(page, 'mfa-03-staff-reset', { fullPage: false })
+    await page.getByRole('button', { name: 'Reset two-factor sign-in' }).click()
+    await page.getByRole('status').filter({ hasText: `Two-factor sign-in of ${newDoctor.name} is reset` }).waitFor()
+    const signedIn = await api.json('POST', '/auth/login', { email: newDoctor.email, password: newDoctor.password }, null)
+    assert.equal(signedIn.status, 200, JSON.stringify(signedIn.body))
+    assert.equal(signedIn.body.mfaEnrollmentRequired, true, 'the doctor enrols again')
+    // (The mail itself is checked in test/sign-in-hardening.test.ts; the doctor may only enrol now.)
+    const events = (await api.json('GET', `/account-events?account=${signedIn.body.account.id}`, undefined, world.admin)).body.events as { kind: string }[]
+    assert.equal(events[0].kind, 'mfa-reset')
+  })
+
   it('a page opened under another name than the node\'s address explains why wallet sign-in is refused there, before asking the wallet', async () => {
     const page = await user()
     const calls = await injectWallet(page, patientWallet)

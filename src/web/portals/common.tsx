@@ -8,6 +8,7 @@ import { navigate, useLocation } from '../lib/router.ts'
 import { formatDateTime, roleNames } from '../lib/format.ts'
 import { ActionStatus, Badge, Field, LoadState, Mono, Pager } from '../components/ui.tsx'
 import { MfaEnrol } from '../auth/mfa-enrol.tsx'
+import { MfaDisable } from '../auth/mfa-disable.tsx'
 import { signSiweMessage, walletProvider } from '../auth/wallet.ts'
 import { RecordViewer } from '../viewers/record-viewer.tsx'
 
@@ -70,7 +71,11 @@ export function AccountPage({ session }: { session: Session }) {
       </dl>
       <LoadState loaded={mfa} what="two-factor state">
         {(state) => state.totpEnabled ? (
-          <div className="card"><h3>Two-factor sign-in</h3><p><Badge tone="ok">on</Badge> {state.recoveryCodesLeft} recovery code{state.recoveryCodesLeft === 1 ? '' : 's'} left.</p></div>
+          <div className="card">
+            <h3>Two-factor sign-in</h3>
+            <p><Badge tone="ok">on</Badge> {state.recoveryCodesLeft} recovery code{state.recoveryCodesLeft === 1 ? '' : 's'} left.</p>
+            {!state.required && <MfaDisable onDone={mfa.reload} />}
+          </div>
         ) : enrolling ? (
           <MfaEnrol required={false} onDone={() => { setEnrolling(false); mfa.reload() }} />
         ) : (

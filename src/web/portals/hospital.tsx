@@ -7,6 +7,7 @@ import { useAction, useLoad } from '../lib/use-load.ts'
 import { formatDateTime, shortHex } from '../lib/format.ts'
 import { ActionStatus, Field, LoadState, Mono, StatusBadge, usePaged } from '../components/ui.tsx'
 import { AddAccountForm, PendingDoctors } from '../components/account-forms.tsx'
+import { MfaResetForm } from '../components/mfa-reset-form.tsx'
 
 export function HospitalPortal({ me, tab }: { me: Account; tab: string }) {
   switch (tab) {
@@ -33,6 +34,7 @@ function People({ me, role }: { me: Account; role: 'doctor' | 'patient' }) {
         {({ users }) => <PeopleTable users={users.filter((u) => matches(u, filter))} empty={filter ? 'Nobody matches.' : `No ${plural.toLowerCase()} yet.`} />}
       </LoadState>
       <AddAccountForm role={role} hospitalId={me.hospitalId ?? undefined} onCreated={() => setRefresh((n) => n + 1)} />
+      {loaded.data && <MfaResetForm members={loaded.data.users.filter((u) => u.role === role && u.status === 'active')} />}
     </section>
   )
 }
