@@ -1,4 +1,4 @@
-import { chmodSync, lstatSync, mkdirSync, readdirSync, type Stats } from 'node:fs'
+import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync, type Stats } from 'node:fs'
 import { join } from 'node:path'
 import { AppError } from '../errors.ts'
 
@@ -19,15 +19,15 @@ const fixHint = (home: string) => {
  * Makes the node's home private before anything is written in it: sets this process's umask to
  * 077 (so anvil, SQLite and every library create files 0600 and folders 0700), creates the home
  * 0700, refuses a home that another user owns or that group or others may read, write or enter,
- * and tightens the files and folders an older node left with wider modes. Symbolic links are
- * neither followed nor changed.
+ * and tightens the files and folders an older node left with wider modes. Symbolic links inside
+ * the home are neither followed nor changed.
  * @throws AppError `HOME_NOT_PRIVATE` naming the `chmod` that fixes the home; nothing is written.
  */
 export function secureHome(home: string): SecureHomeResult {
   process.umask(0o077)
   let stats: Stats | undefined
   try {
-    stats = lstatSync(home)
+    stats = statSync(home) // a home reached through a symbolic link is judged by what it points to
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
