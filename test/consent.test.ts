@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Api, cleanup, fixtures, seed, startNodeProcess, testEnv, type NodeProcess } from './helpers/node-process.ts'
@@ -189,8 +190,10 @@ describe('consent, sharing, break-glass and the audit trail (real chain, real no
     assert.deepEqual(times, [...times].sort((x: number, y: number) => y - x), 'newest first')
     assert.ok(trail.body.entries.some((e: any) => e.emergency && e.why === emergencyText))
     assert.ok(trail.body.entries.some((e: any) => e.event === 'AccessLogged' && e.actor.name === b.doctor.name))
+    // Another patient's trail answers as no patient at all: it tells nobody who has an account.
     const forbidden = await api.json('GET', `/audit?patient=${a.patient.id}`, undefined, b.patient.token)
-    assert.equal(forbidden.status, 403)
+    assert.equal(forbidden.status, 404)
+    assert.deepEqual(forbidden.body, (await api.json('GET', `/audit?patient=${randomUUID()}`, undefined, b.patient.token)).body)
     const admin = await api.json('GET', `/audit?record=${dicomId}`, undefined, a.admin)
     assert.ok(admin.body.entries.length >= 3)
   })
