@@ -202,6 +202,32 @@ describe('web portal: signing in with a wallet, two-factor codes and a recovery 
     assert.equal(events[0].kind, 'mfa-reset')
   })
 
+  it('a patient turns two-factor sign-in off on the account page, with the password and a code', async () => {
+    const who = { email: 'toggle@example.org', password: 'toggle-password-123' }
+    assert.equal((await api.json('POST', '/users', { role: 'patient', hospital: world.hospital.id, name: 'Toni Toggle', ...who }, world.admin)).status, 201)
+    const token = (await api.json('POST', '/auth/login', who, null)).body.token
+    const app = new Authenticator((await api.json('POST', '/mfa/totp', { password: who.password }, token)).body.secret)
+    const { recoveryCodes } = (await api.json('POST', '/mfa/totp/verify', { code: app.next(), password: who.password }, token)).body
+    const page = await user()
+    await page.goto('/signin')
+    await page.getByLabel('E-mail').fill(who.email)
+    await page.getByLabel('Password').fill(who.password)
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+    await page.getByLabel('Authenticator code').fill(app.next())
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+    await page.getByRole('navigation').getByRole('link', { name: 'Account', exact: true }).click()
+    const off = page.getByRole('form', { name: 'Turn off two-factor sign-in' })
+    await off.getByLabel('Current password').fill('not-the-password')
+    // A recovery code stands in for the app's code (the next TOTP step was just used to sign in).
+    await off.getByLabel('Code from the app').fill(recoveryCodes[0])
+    await off.getByRole('button', { name: 'Turn off two-factor sign-in' }).click()
+    await alert(page, 'The current password is wrong.')
+    await off.getByLabel('Current password').fill(who.password)
+    await off.getByRole('button', { name: 'Turn off two-factor sign-in' }).click()
+    await page.getByRole('button', { name: 'Set up' }).waitFor()
+    assert.equal((await api.json('POST', '/auth/login', who, null)).status, 200, 'the password alone signs in again')
+  })
+
   it('a page opened under another name than the node\'s address explains why wallet sign-in is refused there, before asking the wallet', async () => {
     const page = await user()
     const calls = await injectWallet(page, patientWallet)
