@@ -41,7 +41,8 @@ describe('the ledger follower against hostile transactions', () => {
   const status = async () => (await api.json<Status>('GET', '/status')).body
 
   before(async () => {
-    node = await startNodeProcess()
+    // With IPFS networking on, a block no one has is looked for among peers: the wait must be bounded.
+    node = await startNodeProcess({ args: ['--ipfs-listen', '/ip4/127.0.0.1/tcp/0'] })
     api = new Api(node.url)
     seeded = await seed(api, { hospitalName: 'Home Hospital', tag: 'q' })
     st = await status()
