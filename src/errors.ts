@@ -75,6 +75,8 @@ export const errorRegistry = {
   FILE_TOO_LARGE: { status: 413, message: 'The file is larger than this node accepts.' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type for this route.' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time.' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large.' },
   // 5xx: the node or one of its parts
   LEDGER_UNAVAILABLE: { status: 503, message: 'The ledger cannot be reached; nothing was changed.' },
   LEDGER_UNFUNDED: { status: 503, message: 'This chain charges gas and the sending account has no funds: a MedLedger consortium chain charges no gas; on one that does, the operator funds the node\'s accounts. Nothing was changed.' },
