@@ -1,4 +1,5 @@
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { STATUS_CODES } from 'node:http'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import fastifyStatic from '@fastify/static'
@@ -73,7 +74,26 @@ export const errorSchema = {
  * `webRoot` holds its build.
  */
 export async function buildApp({ services, webRoot }: BuildAppParams): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, trustProxy: false })
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    trustProxy: false,
+    // The router's own answers to a malformed URL (bad percent-encoding, an over-long path
+    // parameter) would echo the URL, which may carry personal data, in a shape of its own.
+    frameworkErrors: (_err, _req, reply) => {
+      void (reply as FastifyReply).code(400).send({ code: 'BAD_REQUEST', message: errorRegistry.BAD_REQUEST.message })
+    },
+    // Requests the HTTP parser refuses (headers too large, a timeout, broken framing) get a
+    // registered { code, message } too.
+    clientErrorHandler: (err: Error & { code?: string }, socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return
+      const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST'
+      const { status, message } = errorRegistry[code]
+      const body = JSON.stringify({ code, message })
+      if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`)
+      socket.destroy(err)
+    },
+  })
   // JSON routes take JSON only: any other media type is a 415, never a string body that a
   // handler mistakes for an object. POST /records has its own raw parser (routes/records.ts).
   app.removeContentTypeParser('text/plain')

@@ -1,3 +1,4 @@
+import { AppError } from '../errors.ts'
 import type { Services } from '../services.ts'
 import type { NotificationKind } from './render-notification.ts'
 
@@ -28,8 +29,15 @@ export interface ListMailResult {
   offset: number
 }
 
-/** Lists one account's notifications, newest first. */
+/**
+ * Lists one account's notifications, newest first.
+ * @throws AppError VALIDATION_FAILED when limit is not 1 to 200 or offset not a safe integer ≥ 0
+ */
 export async function listMail({ db }: Pick<Services, 'db'>, { accountId, limit = 50, offset = 0 }: ListMailParams): Promise<ListMailResult> {
+  // A database cannot bind an integer past 2^53 (a schema's "integer" takes 1e48): refuse it here.
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 200 || !Number.isSafeInteger(offset) || offset < 0) {
+    throw new AppError('VALIDATION_FAILED', { message: 'limit is 1 to 200 and offset 0 or more.' })
+  }
   const rows = await db.all('SELECT id, kind, subject, body, state, created_at, sent_at FROM outbox WHERE account_id = ? ORDER BY id DESC LIMIT ? OFFSET ?', accountId, limit, offset) as { id: number; kind: NotificationKind; subject: string; body: string; state: MailState; created_at: number; sent_at: number | null }[]
   const { total } = await db.get('SELECT count(*) AS total FROM outbox WHERE account_id = ?', accountId) as { total: number }
   return {
