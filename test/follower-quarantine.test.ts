@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { createHash } from 'node:crypto'
-import { createPublicClient, createWalletClient, defineChain, getAddress, http, zeroAddress, zeroHash, type Address, type Hex } from 'viem'
+import { bytesToHex, createPublicClient, createWalletClient, defineChain, getAddress, http, zeroAddress, zeroHash, type Address, type Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { consentAbi, recordLedgerAbi, registryAbi } from '../src/ledger/abis.ts'
 import { purposes } from '../src/ledger/purposes.ts'
+import { hashSha256 } from '../src/crypto/hashes.ts'
+import { openIpfs } from '../src/storage/open-ipfs.ts'
+import { putRawBlock } from '../src/storage/raw-block.ts'
 import { Api, cleanup, runCli, seed, startNodeProcess, tempDir, testEnv, type NodeProcess } from './helpers/node-process.ts'
 import { launchChromium, newUser, shot, signIn } from './web/browser.ts'
 import { waitFor } from './helpers/mail-fixtures.ts'
@@ -36,6 +39,8 @@ describe('the ledger follower against hostile transactions', () => {
   let seeded: Awaited<ReturnType<typeof seed>>
   const cliHome = tempDir('ml-quarantine-cli-')
   let st: Status
+  /** What the second test builds on: the admitted clinic, its active patient and record, and how to send. */
+  let clinicSide: { clinic: Wallet; patient: Wallet; recordId: Hex; send: Send }
   const hostileTxs: Hex[] = []
 
   const status = async () => (await api.json<Status>('GET', '/status')).body
@@ -56,7 +61,7 @@ describe('the ledger follower against hostile transactions', () => {
     const chain = defineChain({ id: st.chainId, name: 'node chain', nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [st.chainRpc] } } })
     const client = createPublicClient({ chain, transport: http(), pollingInterval: 50 })
     const wallet = () => createWalletClient({ account: privateKeyToAccount(generatePrivateKey()), chain, transport: http() })
-    const send = async (w: ReturnType<typeof wallet>, to: Address, abi: typeof registryAbi | typeof consentAbi | typeof recordLedgerAbi, functionName: string, args: readonly unknown[]) => {
+    const send: Send = async (w, to, abi, functionName, args) => {
       const hash = await w.writeContract({ address: to, abi, functionName, args, ...noFees } as never) as Hex
       const receipt = await client.waitForTransactionReceipt({ hash })
       assert.equal(receipt.status, 'success', `${functionName} reverted`)
@@ -96,6 +101,7 @@ describe('the ledger follower against hostile transactions', () => {
     const recordId = randomId()
     const anchored = await send(doctor, recordLedger, recordLedgerAbi, 'anchor', [recordId, patient.account.address, clinic.account.address, sha256('ciphertext'), sha256('envelopes')])
     const head = Number((await client.getTransactionReceipt({ hash: anchored })).blockNumber)
+    clinicSide = { clinic, patient, recordId, send }
 
     // The follower reaches the anchor's block, having set the two shares aside.
     const reached = await waitFor(async () => {
@@ -168,4 +174,47 @@ describe('the ledger follower against hostile transactions', () => {
       await browser.close()
     }
   })
+
+  test('an event quarantined because its envelopes block had not arrived is applied once a member\'s node serves it', async () => {
+    assert.ok(clinicSide, 'runs after the first test')
+    const { clinic, patient, recordId, send } = clinicSide
+    const home = await status() as Status & { ipfsAddrs: string[] }
+    // The clinic's node: real Helia on libp2p, allowing the home node; the clinic publishes where it is.
+    const peerDir = tempDir('ml-quarantine-peer-')
+    const peer = await openIpfs({ dir: peerDir, network: { listen: ['/ip4/127.0.0.1/tcp/0'], peers: [home.ipfsAddrs[0]!] } })
+    try {
+      await send(clinic, st.contracts.registry, registryAbi, 'setNodeInfo', ['Outside Clinic', peer.network!.addrs().slice(0, 8)])
+      // The clinic's patient shares a record with the home node's doctor; the envelopes block is not served yet.
+      const shareId = randomId()
+      const block = new TextEncoder().encode(JSON.stringify({
+        v: 1, type: 'medledger/grant-envelopes', grantId: shareId, kind: 'share', to: seeded.doctor.address.toLowerCase(), scheme: 'x25519-hpke',
+        keys: [{ recordId, wrapped: 'AAAA' }],
+      }))
+      const envelopes = bytesToHex(hashSha256(block))
+      const shared = await send(patient, st.contracts.consent, consentAbi, 'share', [shareId, seeded.doctor.address, zeroHash, sha256('one record'), DAY, false, envelopes])
+      await waitFor(async () => (await status()).quarantinedEvents === 3, { timeoutMs: 30_000, everyMs: 200, what: 'the share waiting for its envelopes' })
+      const waiting = (await api.json<{ events: { txHash: string; reason: string }[] }>('GET', '/status/quarantine', undefined, seeded.admin)).body.events.find((e) => e.txHash === shared)
+      assert.match(waiting!.reason, /^RECORD_UNAVAILABLE/)
+      assert.ok(!((await api.json<{ shares: { shareId: string }[] }>('GET', '/shares', undefined, seeded.doctor.token)).body.shares.some((x) => x.shareId === shareId)))
+
+      // The patient revokes it meanwhile: that event finds nothing to mark yet.
+      await send(patient, st.contracts.consent, consentAbi, 'revokeShare', [shareId])
+
+      // The block arrives: a background retry applies the share, revoked as the chain says; the hostile two stay aside.
+      await putRawBlock(peer, block)
+      await waitFor(async () => (await status()).quarantinedEvents === 2, { timeoutMs: 90_000, everyMs: 250, what: 'the retried share being applied' })
+      const shares = (await api.json<{ shares: { shareId: string; recordIds: string[]; revoked: boolean; live: boolean }[] }>('GET', '/shares', undefined, seeded.doctor.token)).body.shares
+      const applied = shares.find((x) => x.shareId === shareId)
+      assert.deepEqual(applied?.recordIds, [recordId])
+      assert.equal(applied?.revoked, true)
+      assert.equal(applied?.live, false)
+      assert.equal((await status()).follow.error, null)
+    } finally {
+      await peer.stop()
+      cleanup(peerDir)
+    }
+  })
 })
+
+type Wallet = ReturnType<typeof createWalletClient<ReturnType<typeof http>, ReturnType<typeof defineChain>, ReturnType<typeof privateKeyToAccount>>>
+type Send = (w: Wallet, to: Address, abi: typeof registryAbi | typeof consentAbi | typeof recordLedgerAbi, functionName: string, args: readonly unknown[]) => Promise<Hex>

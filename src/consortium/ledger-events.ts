@@ -4,6 +4,7 @@ import { cidFromDigest } from '../storage/read-verified.ts'
 import { purposeNames } from '../ledger/purposes.ts'
 import { releaseEmergency } from '../consent/emergency.ts'
 import { scopeOf } from '../consent/access-requests.ts'
+import { readShare } from '../ledger/consent.ts'
 import { ensureAccount, ensureHospital } from './directory.ts'
 import { AppError } from '../errors.ts'
 import type { HandlerContext, LedgerEvent } from './follower.ts'
@@ -125,8 +126,10 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
             WHERE request_id = ? AND status = 'pending'`, granted, Number(a.expiresAt), envelopes, e.transactionHash, Date.now(), requestId)
         } else if (e.eventName === 'AccessDenied' && row.status === 'pending') {
           await s.db.run(`UPDATE access_requests SET status = 'denied', decision_tx = ?, decided_at = ? WHERE request_id = ? AND status = 'pending'`, e.transactionHash, Date.now(), requestId)
-        } else if (e.eventName === 'AccessRevoked' && row.status === 'approved') {
-          await s.db.run(`UPDATE access_requests SET status = 'revoked' WHERE request_id = ? AND status = 'approved'`, requestId)
+        } else if (e.eventName === 'AccessRevoked' && (row.status === 'approved' || row.status === 'pending')) {
+          // Only an approved grant can be revoked: still pending here means its approval is
+          // quarantined (waiting for its envelopes), and must not reopen it when it is retried.
+          await s.db.run(`UPDATE access_requests SET status = 'revoked' WHERE request_id = ? AND status IN ('approved', 'pending')`, requestId)
         }
         return
       }
@@ -163,6 +166,11 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (share_id) DO NOTHING`,
         shareId, patient.id, granteeRow?.id ?? null, tokenHash === zero ? null : tokenHash.slice(2), JSON.stringify(await grantRecordIds(envelopes, shareId as Hex, fetchMs)),
         Number(a.expiresAt), a.once ? 1 : 0, envelopes, e.transactionHash, Date.now())
+        // A share applied late (its envelopes came after a retry) may have been revoked or used
+        // meanwhile, and those events found no row to mark: the chain says how it stands now.
+        const now = await readShare(s.ledger, shareId as Hex)
+        if (now.revoked) await s.db.run('UPDATE shares SET revoked_at = ? WHERE share_id = ? AND revoked_at IS NULL', Date.now(), shareId)
+        if (now.used) await s.db.run('UPDATE shares SET used_at = ? WHERE share_id = ? AND used_at IS NULL', Date.now(), shareId)
         return
       }
       case 'ShareRevoked':

@@ -64,3 +64,9 @@ export function isShareLive(ledger: Ledger, shareId: Hex): Promise<boolean> {
 export function isEmergencyLive(ledger: Ledger, emergencyId: Hex, doctor: Address): Promise<boolean> {
   return view(ledger, 'isEmergencyLive', [emergencyId, doctor])
 }
+
+/** Share `shareId` as the chain holds it now: whether it was revoked, and (single-use) used. */
+export async function readShare(ledger: Ledger, shareId: Hex): Promise<{ revoked: boolean; used: boolean }> {
+  const share = await view<{ revoked: boolean; used: boolean }>(ledger, 'shareOf', [shareId])
+  return { revoked: share.revoked, used: share.used }
+}
