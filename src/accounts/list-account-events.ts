@@ -5,7 +5,7 @@ import type { AccountEvent, AccountEventKind } from './record-account-event.ts'
 
 /**
  * The audit log of sign-in factor changes, newest first; the admin's only.
- * @throws AppError UNAUTHENTICATED, FORBIDDEN
+ * @throws AppError UNAUTHENTICATED, FORBIDDEN, VALIDATION_FAILED (limit or offset out of range)
  */
 export async function listAccountEvents(
   s: { db: Db },
@@ -13,6 +13,10 @@ export async function listAccountEvents(
 ): Promise<{ events: AccountEvent[]; total: number; limit: number; offset: number }> {
   if (!actor) throw new AppError('UNAUTHENTICATED')
   if (actor.account.role !== 'admin') throw new AppError('FORBIDDEN')
+  // A database cannot bind an integer past 2^53 (a schema's "integer" takes 1e48): refuse it here.
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000 || !Number.isSafeInteger(offset) || offset < 0) {
+    throw new AppError('VALIDATION_FAILED', { message: 'limit is 1 to 1000 and offset 0 or more.' })
+  }
   const where = accountId ? 'WHERE account_id = ?' : ''
   const args = accountId ? [accountId] : []
   const rows = await s.db.all(`SELECT * FROM account_events ${where} ORDER BY id DESC LIMIT ? OFFSET ?`, ...args, limit, offset) as
