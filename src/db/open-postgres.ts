@@ -1,6 +1,7 @@
 import pg from 'pg'
 import type { Db } from './db.ts'
 import { migrations, migrationSql } from './migrations.ts'
+import { AppError } from '../errors.ts'
 
 /** Any fixed number: the advisory lock every node process takes while it migrates. */
 const MIGRATION_LOCK = 7_246_001
@@ -158,11 +159,16 @@ function placeholders(sql: string): string {
 }
 
 /**
- * A unique violation also says `UNIQUE constraint failed: table.column`, as SQLite does, so
+ * A text Postgres cannot encode is VALIDATION_FAILED. A unique violation also says
+ * `UNIQUE constraint failed: table.column`, as SQLite does, so
  * `isUniqueViolation(err, 'accounts.email')` reads the same on both.
  */
 function mapError(err: unknown): unknown {
   const e = err as pg.DatabaseError
+  // A text PostgreSQL cannot hold (a NUL character, which SQLite takes): bad input, not a fault.
+  if (e instanceof Error && (e.code === '22021' || e.code === '22P05')) {
+    return new AppError('VALIDATION_FAILED', { cause: err, message: 'A text in the request holds a character that cannot be stored (such as U+0000).' })
+  }
   if (e instanceof Error && e.code === '23505' && !e.message.includes('UNIQUE constraint failed')) {
     const columns = /^Key \((.+?)\)=/.exec(e.detail ?? '')?.[1].split(', ') ?? []
     e.message += ` (UNIQUE constraint failed: ${columns.map((c) => `${e.table}.${c}`).join(', ')})`
