@@ -103,6 +103,7 @@ describe('authorization matrix: every role × every API route', () => {
   const table: Record<string, Row> = {
     'GET /api/v1/health': { allow: 'public', call: () => ({ path: '/health' }) },
     'GET /api/v1/status': { allow: 'public', call: () => ({ path: '/status' }) },
+    'GET /api/v1/status/quarantine': { allow: ['admin'], call: () => ({ path: '/status/quarantine' }) },
     // An account that no row enrols in TOTP (the /mfa/totp/verify row enrols each role's own).
     'POST /api/v1/auth/login': { allow: 'public', call: () => ({ path: '/auth/login', body: { email: emergencyPatientEmail, password: 'matrix-password-123' }, token: null }) },
     'POST /api/v1/auth/siwe/nonce': { allow: 'public', call: () => ({ path: '/auth/siwe/nonce', token: null }) },
