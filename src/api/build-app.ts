@@ -12,7 +12,8 @@ import { hospitalRoutes } from './routes/hospitals.ts'
 import { userRoutes } from './routes/users.ts'
 import { recordRoutes } from './routes/records.ts'
 import { statusRoutes } from './routes/status.ts'
-import { mfaRoutes, restrictDuringMfaEnrollment } from './routes/mfa.ts'
+import { mfaRoutes } from './routes/mfa.ts'
+import { restrictDuringMfaEnrollment } from './restrict-during-mfa-enrollment.ts'
 import { consentRoutes } from './routes/consent.ts'
 import { mailRoutes } from './routes/mail.ts'
 import { replicaRoutes } from './routes/replicas.ts'
@@ -60,13 +61,6 @@ export interface BuildAppParams {
   /** The built web portal (build/web) to serve at `/`; none when null or absent. */
   webRoot?: string | null
 }
-
-/** The error body every failing route answers with. */
-export const errorSchema = {
-  type: 'object',
-  required: ['code', 'message'],
-  properties: { code: { type: 'string', enum: Object.keys(errorRegistry) }, message: { type: 'string' } },
-} as const
 
 /**
  * Builds the HTTP API (not listening): routes under /api/v1, the OpenAPI document at
@@ -177,12 +171,6 @@ export async function buildApp({ services, webRoot }: BuildAppParams): Promise<F
 
 function isApiPath(path: string): boolean {
   return path === '/api' || path.startsWith('/api/')
-}
-
-/** The actor of a request, or UNAUTHENTICATED. */
-export function actorOf(req: FastifyRequest): Actor {
-  if (!req.actor) throw new AppError('UNAUTHENTICATED')
-  return req.actor
 }
 
 function toAppError(err: unknown): AppError {

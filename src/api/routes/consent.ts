@@ -3,7 +3,7 @@ import { approveAccess, denyAccess, getAccessRequest, listAccessRequests, reques
 import { createShare, listShares, revokeShare } from '../../consent/shares.ts'
 import { listEmergencies, openEmergency } from '../../consent/emergency.ts'
 import { auditTrail } from '../../consent/audit-trail.ts'
-import { actorOf } from '../build-app.ts'
+import { actorOf } from '../actor-of.ts'
 import { errors } from './schemas.ts'
 import type { Services } from '../../services.ts'
 

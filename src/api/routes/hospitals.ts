@@ -3,7 +3,7 @@ import { createHospital, voteOnHospital } from '../../accounts/create-hospital.t
 import { admitHospital } from '../../consortium/admit.ts'
 import { toHospital, type HospitalRow } from '../../accounts/hospital.ts'
 import { parseKeyScheme } from '../../crypto/key-wrap.ts'
-import { actorOf } from '../build-app.ts'
+import { actorOf } from '../actor-of.ts'
 import { errors, hospitalSchema } from './schemas.ts'
 import type { Services } from '../../services.ts'
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { listMail } from '../../notify/list-mail.ts'
 import { notificationKinds } from '../../notify/render-notification.ts'
-import { actorOf } from '../build-app.ts'
+import { actorOf } from '../actor-of.ts'
 import { errors } from './schemas.ts'
 import type { Services } from '../../services.ts'
 

@@ -1,33 +1,14 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { confirmTotpEnrolment, getMfaStatus, startTotpEnrolment } from '../../accounts/mfa.ts'
 import { resetMfa } from '../../accounts/reset-mfa.ts'
 import { disableTotp } from '../../accounts/disable-totp.ts'
 import { listAccountEvents } from '../../accounts/list-account-events.ts'
 import { accountEventKinds } from '../../accounts/record-account-event.ts'
-import { AppError } from '../../errors.ts'
-import { actorOf } from '../build-app.ts'
+import { actorOf } from '../actor-of.ts'
+import { duringMfaEnrollment } from '../restrict-during-mfa-enrollment.ts'
 import { currentPassword, withRetryAfter } from './auth.ts'
 import { errors } from './schemas.ts'
 import type { Services } from '../../services.ts'
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** The route is open to a session that must enrol a second factor before anything else. */
-    duringMfaEnrollment?: boolean
-  }
-}
-
-/** Route config of the few routes a session restricted to MFA enrolment may call. */
-export const duringMfaEnrollment = { duringMfaEnrollment: true } as const
-
-/**
- * Refuses every route but enrolment, /auth/me and sign-out to a session whose role needs a
- * second factor that the account has not confirmed yet.
- * @throws AppError MFA_ENROLLMENT_REQUIRED
- */
-export function restrictDuringMfaEnrollment(req: FastifyRequest): void {
-  if (req.actor?.mfaEnrollmentRequired && !req.routeOptions.config?.duringMfaEnrollment) throw new AppError('MFA_ENROLLMENT_REQUIRED')
-}
 
 /**
  * TOTP enrolment (RFC 6238): start, confirm with a first code, and the account's two-factor

@@ -8,7 +8,7 @@ import { resolveAccess } from '../../consent/resolve-access.ts'
 import { recordParties, toRecordView } from '../../records/record.ts'
 import { parseCipherSuite } from '../../crypto/stream.ts'
 import { AppError } from '../../errors.ts'
-import { actorOf } from '../build-app.ts'
+import { actorOf } from '../actor-of.ts'
 import { errors, recordSchema } from './schemas.ts'
 import type { Services } from '../../services.ts'
 

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import { parseRecordId } from '../../crypto/tokens.ts'
 import { requireRole } from '../../accounts/account.ts'
 import { AppError } from '../../errors.ts'
-import { actorOf } from '../build-app.ts'
+import { actorOf } from '../actor-of.ts'
 import { errors } from './schemas.ts'
 import type { Services } from '../../services.ts'
 

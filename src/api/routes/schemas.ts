@@ -1,4 +1,11 @@
-import { errorSchema } from '../build-app.ts'
+import { errorRegistry } from '../../errors.ts'
+
+/** The error body every failing route answers with. */
+export const errorSchema = {
+  type: 'object',
+  required: ['code', 'message'],
+  properties: { code: { type: 'string', enum: Object.keys(errorRegistry) }, message: { type: 'string' } },
+} as const
 
 export const accountSchema = {
   type: 'object',

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { journalBacklog } from '../../ledger/replay-journal.ts'
 import { toLedgerError } from '../../ledger/send-transaction.ts'
 import { requireRole } from '../../accounts/account.ts'
-import { actorOf } from '../build-app.ts'
+import { actorOf } from '../actor-of.ts'
 import { errors } from './schemas.ts'
 import type { Services } from '../../services.ts'
 

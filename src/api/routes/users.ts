@@ -6,7 +6,7 @@ import type { Role } from '../../accounts/account.ts'
 import { listVisibleAccounts } from '../../consent/list-visible-accounts.ts'
 import { resolveAccount } from '../../consent/resolve-account.ts'
 import { parseKeyScheme } from '../../crypto/key-wrap.ts'
-import { actorOf } from '../build-app.ts'
+import { actorOf } from '../actor-of.ts'
 import { accountSchema, errors } from './schemas.ts'
 import type { Services } from '../../services.ts'
 
