@@ -20,11 +20,11 @@ export interface ConfirmPasswordParams {
  * as sign-in, so a session cannot be used to guess the password.
  * @throws AppError UNAUTHENTICATED, PASSWORD_REQUIRED, WRONG_PASSWORD, ACCOUNT_LOCKED
  */
-export async function confirmPassword(s: Pick<Services, 'db'>, { actor, password, clientAddress = '', clock = Date.now }: ConfirmPasswordParams): Promise<void> {
+export async function confirmPassword(s: Pick<Services, 'db' | 'signIn'>, { actor, password, clientAddress = '', clock = Date.now }: ConfirmPasswordParams): Promise<void> {
   if (!actor) throw new AppError('UNAUTHENTICATED')
   if (typeof password !== 'string' || password.length === 0) throw new AppError('PASSWORD_REQUIRED')
   const lockKey = signInKey(actor.account.email, clientAddress)
-  await serializeSignIn(lockKey, async () => {
+  await serializeSignIn(s.signIn, lockKey, async () => {
     await assertNotLocked(s.db, lockKey, clock())
     const row = await s.db.get('SELECT keystore FROM accounts WHERE id = ?', actor.account.id) as { keystore: string } | undefined
     if (!row) throw new AppError('UNAUTHENTICATED')

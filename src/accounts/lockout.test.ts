@@ -77,9 +77,9 @@ describe('sign-in lock-out', async () => {
       if (name === 'a1') throw new Error('a1 failed')
       return name
     }
-    const a1 = serializeSignIn('a', slow('a1', 20)).catch((e: Error) => e.message)
-    const a2 = serializeSignIn('a', slow('a2', 1))
-    const b1 = serializeSignIn('b', slow('b1', 1))
+    const a1 = serializeSignIn(node.signIn, 'a', slow('a1', 20)).catch((e: Error) => e.message)
+    const a2 = serializeSignIn(node.signIn, 'a', slow('a2', 1))
+    const b1 = serializeSignIn(node.signIn, 'b', slow('b1', 1))
     assert.deepEqual(await Promise.all([a1, a2, b1]), ['a1 failed', 'a2', 'b1'])
     assert.ok(order.indexOf('a2:start') > order.indexOf('a1:end'), order.join(' '))
     assert.ok(order.indexOf('b1:start') < order.indexOf('a1:end'), order.join(' '))

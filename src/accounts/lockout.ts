@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Db } from '../db/open-database.ts'
 import { AppError } from '../errors.ts'
+import type { SignInState } from './sign-in-state.ts'
 
 /** Milliseconds since the epoch; injectable so tests move time instead of sleeping. */
 export type Clock = () => number
@@ -98,13 +99,12 @@ export async function clearSignInFailures(db: Db, key: string): Promise<void> {
   await db.run('DELETE FROM sign_in_failures WHERE key = ?', key)
 }
 
-const queues = new Map<string, Promise<unknown>>()
-
 /**
  * Runs `fn` after every earlier attempt on the same key has finished, so parallel guesses
- * cannot all pass the lock check before the first failure is counted.
+ * cannot all pass the lock check before the first failure is counted. The queue is the node's
+ * own (`Services.signIn`).
  */
-export async function serializeSignIn<T>(key: string, fn: () => Promise<T>): Promise<T> {
+export async function serializeSignIn<T>({ queues }: Pick<SignInState, 'queues'>, key: string, fn: () => Promise<T>): Promise<T> {
   const previous = queues.get(key) ?? Promise.resolve()
   const run = previous.then(fn, fn)
   const settled = run.then(() => undefined, () => undefined)

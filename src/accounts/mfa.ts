@@ -11,7 +11,7 @@ import { recordAccountEvent } from './record-account-event.ts'
 import type { Services } from '../services.ts'
 
 /** What the MFA functions need of a node: its database, configuration and node key. */
-export type MfaServices = Pick<Services, 'db' | 'config' | 'nodeKey'>
+export type MfaServices = Pick<Services, 'db' | 'config' | 'nodeKey' | 'signIn'>
 
 export interface TotpEnrolment {
   /** `otpauth://totp/MedLedger:EMAIL?secret=…&issuer=MedLedger&algorithm=SHA1&digits=6&period=30` */

@@ -7,8 +7,6 @@ import { recordAccountEvent } from './record-account-event.ts'
 import type { AccountRow } from './account.ts'
 import type { Services } from '../services.ts'
 
-let decoyKeystore: Promise<Keystore> | undefined
-
 /**
  * Sets a new password with the recovery code shown at sign-up: the keystore is opened with the
  * code and sealed again under the new password and a NEW recovery code (returned, shown once;
@@ -21,12 +19,12 @@ let decoyKeystore: Promise<Keystore> | undefined
  *   WEAK_PASSWORD, ACCOUNT_LOCKED
  */
 export async function recoverAccount(
-  s: Pick<Services, 'db' | 'config'>,
+  s: Pick<Services, 'db' | 'config' | 'signIn'>,
   { email, recoveryCode, newPassword, clientAddress = '', clock = Date.now }: { email: unknown; recoveryCode: unknown; newPassword: unknown; clientAddress?: string; clock?: Clock },
 ): Promise<{ recoveryCode: string }> {
   checkPassword(newPassword)
   const lockKey = signInKey(email, clientAddress)
-  return serializeSignIn(lockKey, async () => {
+  return serializeSignIn(s.signIn, lockKey, async () => {
     await assertNotLocked(s.db, lockKey, clock())
     let row: AccountRow | undefined
     let payload: Uint8Array
@@ -37,8 +35,8 @@ export async function recoverAccount(
       row = await s.db.get(`SELECT * FROM accounts WHERE email = ? AND state IN ${signInStates}`, normalized) as AccountRow | undefined
       if (!row) {
         // Spend the same Argon2id work as for a real account, so timing does not tell which e-mails have one.
-        decoyKeystore ??= sealKeystore({ payload: new Uint8Array(16), password: generateRecoveryCode(), recoveryCode: generateRecoveryCode(), kdf: s.config.kdf }).then((r) => r.keystore)
-        await openKeystore(await decoyKeystore, { recoveryCode }).catch(() => undefined)
+        s.signIn.decoys.recovery ??= sealKeystore({ payload: new Uint8Array(16), password: generateRecoveryCode(), recoveryCode: generateRecoveryCode(), kdf: s.config.kdf }).then((r) => r.keystore)
+        await openKeystore(await s.signIn.decoys.recovery, { recoveryCode }).catch(() => undefined)
         throw new AppError('INVALID_CREDENTIALS')
       }
       ;({ payload } = await openKeystore(JSON.parse(row.keystore) as Keystore, { recoveryCode }))

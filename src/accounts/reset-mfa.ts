@@ -25,7 +25,7 @@ export interface ResetMfaParams {
  * @throws AppError UNAUTHENTICATED, FORBIDDEN, UNKNOWN_ACCOUNT (also for an account the actor
  *   may not manage), PASSWORD_REQUIRED, WRONG_PASSWORD, ACCOUNT_LOCKED
  */
-export async function resetMfa(s: Pick<Services, 'db'>, { actor, accountId, password, clientAddress, clock = Date.now }: ResetMfaParams): Promise<{ accountId: string; mfaReset: true }> {
+export async function resetMfa(s: Pick<Services, 'db' | 'signIn'>, { actor, accountId, password, clientAddress, clock = Date.now }: ResetMfaParams): Promise<{ accountId: string; mfaReset: true }> {
   if (!actor) throw new AppError('UNAUTHENTICATED')
   const me = actor.account
   if (me.role !== 'admin' && me.role !== 'staff') throw new AppError('FORBIDDEN')

@@ -12,7 +12,7 @@ import { needsMfaEnrollment, useSecondFactor } from './mfa.ts'
 import type { Services } from '../services.ts'
 
 /** What signing in needs of a node. */
-export type SessionServices = Pick<Services, 'db' | 'config' | 'nodeKey'>
+export type SessionServices = Pick<Services, 'db' | 'config' | 'nodeKey' | 'signIn'>
 
 export interface LoginResult {
   /** The bearer token: shown to the client once, stored here only as its SHA-256. */
@@ -38,8 +38,6 @@ function sessionKek(token: string): Uint8Array {
   return new Uint8Array(hkdfSync('sha256', utf8(token), new Uint8Array(0), utf8('medledger/session/v1'), 32))
 }
 
-let decoyKeystore: Promise<Keystore> | undefined
-
 /** Failures that count towards locking the account: a wrong password or a wrong or reused code. */
 const countedFailures = ['INVALID_CREDENTIALS', 'MFA_INVALID', 'MFA_REPLAYED'] as const
 
@@ -57,7 +55,7 @@ export async function login(
   { email, password, totp, clientAddress = '', clock = Date.now }: { email: unknown; password: unknown; totp?: unknown; clientAddress?: string; clock?: Clock },
 ): Promise<LoginResult> {
   const lockKey = signInKey(email, clientAddress)
-  return serializeSignIn(lockKey, async () => {
+  return serializeSignIn(s.signIn, lockKey, async () => {
     await assertNotLocked(s.db, lockKey, clock())
     let row: AccountRow
     let key: Uint8Array
@@ -84,8 +82,8 @@ async function checkPassword(s: SessionServices, { email, password }: { email: u
   const row = await s.db.get(`SELECT * FROM accounts WHERE email = ? AND state IN ${signInStates}`, normalized) as AccountRow | undefined
   if (!row) {
     // Spend the same Argon2id work so timing does not tell which e-mails have accounts.
-    decoyKeystore ??= sealKeystore({ payload: randomBytes(16), password: generateToken(), recoveryCode: generateRecoveryCode(), kdf: s.config.kdf }).then((r) => r.keystore)
-    await openKeystore(await decoyKeystore, { password }).catch(() => undefined)
+    s.signIn.decoys.login ??= sealKeystore({ payload: randomBytes(16), password: generateToken(), recoveryCode: generateRecoveryCode(), kdf: s.config.kdf }).then((r) => r.keystore)
+    await openKeystore(await s.signIn.decoys.login, { password }).catch(() => undefined)
     throw new AppError('INVALID_CREDENTIALS')
   }
   const { key } = await openKeystore(JSON.parse(row.keystore) as Keystore, { password })
@@ -119,10 +117,8 @@ export async function openSession(s: SessionServices, { row, keystoreKey, clock 
   }
 }
 
-// Unlocking costs an AEAD open and key derivations, so unlocked keys are kept per session;
-// the account row is read on every request, so a rejected account stops at once.
-const unlocked = new Map<string, { keys: UnlockedKeys | undefined; expiresAt: number }>()
-
+// Unlocked keys are kept per session in the node's `signIn.unlocked`; the account row is read
+// on every request, so a rejected account stops at once.
 /**
  * The actor behind a bearer token, with its keys unlocked when the session was opened with
  * the password, and whether it is still restricted to enrolling a second factor.
@@ -130,6 +126,7 @@ const unlocked = new Map<string, { keys: UnlockedKeys | undefined; expiresAt: nu
  */
 export async function authenticate(s: SessionServices, token: string): Promise<Actor> {
   const tokenHash = hashToken(token)
+  const { unlocked } = s.signIn
   const session = await s.db.get('SELECT * FROM sessions WHERE token_hash = ?', tokenHash) as
     { account_id: string; wrapped_key: Buffer; expires_at: number } | undefined
   if (!session || session.expires_at <= Date.now()) {
@@ -163,8 +160,8 @@ function unlockSessionKeys(token: string, tokenHash: string, wrapped: Buffer, ro
 }
 
 /** Ends a session: its token no longer works and its unlocked keys are dropped. */
-export async function logout(s: Pick<Services, 'db'>, token: string): Promise<void> {
+export async function logout(s: Pick<Services, 'db' | 'signIn'>, token: string): Promise<void> {
   const tokenHash = hashToken(token)
-  unlocked.delete(tokenHash)
+  s.signIn.unlocked.delete(tokenHash)
   await s.db.run('DELETE FROM sessions WHERE token_hash = ?', tokenHash)
 }

@@ -142,7 +142,7 @@ export async function signInWithEthereum(s: SiweServices, p: SiweParams & { totp
   }
   // A signature cannot be guessed, but a code can: code attempts share the password's lock-out.
   const lockKey = signInKey(row.email, p.clientAddress)
-  return serializeSignIn(lockKey, async () => {
+  return serializeSignIn(s.signIn, lockKey, async () => {
     await assertNotLocked(s.db, lockKey, clock())
     try {
       await useSecondFactor(s, { accountId: row.id, code: p.totp, clock })

@@ -15,6 +15,11 @@ export interface Ledger {
   readonly client: PublicClient
   readonly db: Db
   contracts: ContractAddresses
+  /**
+   * The last transaction queued per sender on this connection (`sendTransaction`): nonces are
+   * taken and journaled in order even when requests overlap. Each node has its own.
+   */
+  readonly senderQueues: Map<string, Promise<unknown>>
 }
 
 /**
@@ -30,5 +35,5 @@ export async function connectLedger({ rpcUrl, db, contracts }: { rpcUrl: string;
   } catch (cause) {
     throw new AppError('LEDGER_UNAVAILABLE', { cause, details: `no answer from chain RPC` })
   }
-  return { rpcUrl, chainId, client, db, contracts: contracts ?? { registry: '0x', recordLedger: '0x', consent: '0x' } as ContractAddresses }
+  return { rpcUrl, chainId, client, db, contracts: contracts ?? { registry: '0x', recordLedger: '0x', consent: '0x' } as ContractAddresses, senderQueues: new Map() }
 }

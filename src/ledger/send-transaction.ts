@@ -26,9 +26,6 @@ export interface SendTransactionParams {
   signal?: AbortSignal
 }
 
-// One queue per sender: nonces are taken and journaled in order even when requests overlap.
-const senderQueues = new Map<string, Promise<unknown>>()
-
 /**
  * Signs a transaction with the acting account's own key, writes it to the journal, broadcasts
  * it and waits for its receipt.
@@ -37,6 +34,9 @@ const senderQueues = new Map<string, Promise<unknown>>()
  * the usual case; LEDGER_UNAVAILABLE when the chain cannot be reached.
  */
 export async function sendTransaction(ledger: Ledger, params: SendTransactionParams): Promise<TransactionReceipt> {
+  // One queue per sender, the node's own (`ledger.senderQueues`): nonces are taken and
+  // journaled in order even when requests overlap.
+  const { senderQueues } = ledger
   const key = `${ledger.chainId}:${params.account.address.toLowerCase()}`
   const previous = senderQueues.get(key) ?? Promise.resolve()
   const signed = previous.catch(() => undefined).then(() => signAndJournal(ledger, params))

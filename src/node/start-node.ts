@@ -18,6 +18,7 @@ import { openKeystoreWithKey } from '../crypto/keystore.ts'
 import { createMailer } from '../notify/create-mailer.ts'
 import { startMailWorker } from '../notify/start-mail-worker.ts'
 import { notify } from '../notify/notify.ts'
+import { createSignInState } from '../accounts/sign-in-state.ts'
 import { AppError } from '../errors.ts'
 import { lockHome } from './lock-home.ts'
 import { secureHome } from './secure-home.ts'
@@ -102,14 +103,13 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
     if (ipfs.network) log('info', `ipfs: peer ${ipfs.network.peerId} listening on ${ipfs.network.addrs().join(' ')}`)
     const mailer = config.smtpUrl === '' ? undefined : createMailer({ smtpUrl: config.smtpUrl, from: config.mailFrom })
     if (mailer) stops.push(() => mailer.close())
-    const services: Services = { config, db, ipfs, ledger, nodeKey, log, mailer }
-    // A notification that cannot be written must not undo what caused it (an anchored record,
-    // a mined grant): it is logged instead.
-    services.notify = (n) => notify(services, n).catch((err: unknown) => log('warn', `notification ${n.kind} not kept: ${(err as Error).message}`))
+    // Built once and never changed: the consortium is started from these parts, and the
+    // Services the API gets add it (see `Services.consortium`).
+    const parts = nodeServices({ config, db, ipfs, ledger, nodeKey, log, mailer })
 
-    ledger.contracts = await ensureDeployment(services, { env, announce })
-    await settleUnfinished(services)
-    await settleAnchors(services)
+    ledger.contracts = await ensureDeployment(parts, { env, announce })
+    await settleUnfinished(parts)
+    await settleAnchors(parts)
     // API processes on this home journal transactions too; any a stopped process left unsent or
     // unsettled is finished here, so none holds its account's later nonces behind a gap.
     const staleTimer = setInterval(() => {
@@ -118,9 +118,9 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
         .catch((err: unknown) => log('warn', `journal: ${(err as Error).message}`))
     }, 15_000)
     stops.push(() => clearInterval(staleTimer))
-    const consortium = await startConsortium(services, { replicas: config.replicas })
-    services.consortium = consortium
+    const consortium = await startConsortium(parts, { replicas: config.replicas })
     stops.push(() => consortium.stop())
+    const services: Services = Object.freeze({ ...parts, consortium })
     if (mailer) {
       const worker = startMailWorker({ ...services, mailer }, { intervalMs: 2000 })
       stops.push(() => worker.stop())
@@ -162,14 +162,27 @@ async function startApiProcess({ config, log }: { config: Readonly<Config>; log:
     ledger.contracts = { registry: d.registry, recordLedger: d.recordLedger, consent: d.consent }
     const ipfs = await openIpfs({ dir: join(config.home, 'ipfs') })
     stops.push(() => ipfs.stop())
-    const services: Services = { config, db, ipfs, ledger, nodeKey, log }
-    services.notify = (n) => notify(services, n).catch((err: unknown) => log('warn', `notification ${n.kind} not kept: ${(err as Error).message}`))
+    const services = nodeServices({ config, db, ipfs, ledger, nodeKey, log })
     log('info', 'API process: the chain, ledger follower, replication, peering and mail stay with the node on this home')
     return { services, stop }
   } catch (err) {
     await stop()
     throw err
   }
+}
+
+/**
+ * A node's Services from its parts, with its own fresh in-memory state (sign-in) and its
+ * notifier. A notification that cannot be written must not undo what caused it (an anchored
+ * record, a mined grant): it is logged instead.
+ */
+function nodeServices(p: Omit<Services, 'signIn' | 'notify' | 'consortium'>): Services {
+  const services: Services = {
+    ...p,
+    signIn: createSignInState(),
+    notify: (n) => notify(services, n).catch((err: unknown) => p.log('warn', `notification ${n.kind} not kept: ${(err as Error).message}`)),
+  }
+  return Object.freeze(services)
 }
 
 interface DeploymentFile extends ContractAddresses { chainId: number; admin: Address; joined?: boolean }

@@ -8,6 +8,7 @@ import { loadConfig, type Config } from '../../src/config.ts'
 import { generateRecoveryCode, sealKeystore } from '../../src/crypto/keystore.ts'
 import { encodeAccountSecrets } from '../../src/accounts/account-secrets.ts'
 import type { Role } from '../../src/accounts/account.ts'
+import { createSignInState, type SignInState } from '../../src/accounts/sign-in-state.ts'
 
 /** A node's sign-in parts without chain or IPFS: a real SQLite database, config and node key. */
 export interface SignInNode {
@@ -16,6 +17,7 @@ export interface SignInNode {
   config: Readonly<Config>
   nodeKey: Uint8Array
   ledger: { chainId: number }
+  signIn: SignInState
   close(): Promise<void>
 }
 
@@ -25,7 +27,7 @@ export async function openSignInNode(env: Record<string, string> = {}): Promise<
   const config = loadConfig({ flags: { home }, env: { MEDLEDGER_KDF: '{"m":1024,"t":1,"p":1}', ...env } })
   const db = await openDatabase({ url: join(home, 'medledger.db') })
   return {
-    home, db, config, nodeKey: new Uint8Array(randomBytes(32)), ledger: { chainId: 31337 },
+    home, db, config, nodeKey: new Uint8Array(randomBytes(32)), ledger: { chainId: 31337 }, signIn: createSignInState(),
     async close() {
       await db.close()
       rmSync(home, { recursive: true, force: true })

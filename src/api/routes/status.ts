@@ -10,6 +10,7 @@ import type { Services } from '../../services.ts'
 
 /** Node status: chain, contracts, counts. Holds nothing personal, so it needs no session. */
 export async function statusRoutes(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
+  const storeSize = storeSizer(services.ipfs.dir)
   app.get('/status', {
     schema: {
       tags: ['node'],
@@ -65,7 +66,7 @@ export async function statusRoutes(app: FastifyInstance, { services }: { service
       accounts: await count(`SELECT COUNT(*) AS n FROM accounts WHERE state = 'active'`),
       journalBacklog: await journalBacklog(ledger),
       quarantinedEvents: await count('SELECT COUNT(*) AS n FROM quarantined_events'),
-      ipfsBytes: await storeSize(services.ipfs.dir),
+      ipfsBytes: await storeSize(),
       version: '0.1.0',
       ...(services.consortium ? await services.consortium.status() : {}),
     }
@@ -109,11 +110,21 @@ export async function statusRoutes(app: FastifyInstance, { services }: { service
   app.get('/health', { schema: { tags: ['node'], summary: 'Liveness.', security: [], response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } } } } }, async () => ({ ok: true }))
 }
 
-// Walking the block folders costs a stat per block, so a count is reused for a while.
-let sized: { dir: string; at: number; bytes: number } | undefined
+/**
+ * Counts the bytes of the blocks under `dir`. Walking the block folders costs a stat per block,
+ * so a count is reused for 30 s; the cache belongs to the app being built, never to the module.
+ */
+function storeSizer(dir: string): () => Promise<number> {
+  let sized: { at: number; bytes: number } | undefined
+  return async () => {
+    if (sized && Date.now() - sized.at < 30_000) return sized.bytes
+    const bytes = await countBytes(join(dir, 'blocks'))
+    sized = { at: Date.now(), bytes }
+    return bytes
+  }
+}
 
-async function storeSize(dir: string): Promise<number> {
-  if (sized && sized.dir === dir && Date.now() - sized.at < 30_000) return sized.bytes
+async function countBytes(dir: string): Promise<number> {
   let bytes = 0
   const walk = async (d: string): Promise<void> => {
     for (const entry of await readdir(d, { withFileTypes: true }).catch(() => [])) {
@@ -122,7 +133,6 @@ async function storeSize(dir: string): Promise<number> {
       else if (entry.isFile()) bytes += (await stat(path).catch(() => ({ size: 0 }))).size
     }
   }
-  await walk(join(dir, 'blocks'))
-  sized = { dir, at: Date.now(), bytes }
+  await walk(dir)
   return bytes
 }
