@@ -173,7 +173,7 @@ export async function approveAccess(s: Services, p: { actor: Actor | undefined; 
   const me = { address: patient.account.address, scheme: patient.account.keyScheme, privateKey: keys.encryptionPrivateKey }
   const dataKeys = []
   for (const r of rows) dataKeys.push({ recordId: r.record_id, dataKey: (await openRecordKeys(s, r, me, p.signal)).dataKey })
-  const block = sealGrantEnvelopes({
+  const block = await sealGrantEnvelopes({
     grantId: row.request_id,
     kind: 'grant',
     to: { kind: 'account', address: requester.address as Address, scheme: requester.key_scheme, publicKey: requesterKey },

@@ -84,7 +84,7 @@ export async function releaseEmergency(s: Services, emergencyId: Hex, signal?: A
   const rows = await s.db.all<RecordRow>(`SELECT * FROM records WHERE patient_id = ? AND hospital_id = ? AND state = 'anchored' ORDER BY created_at`, patient.id, hospital.row.id)
   const dataKeys = []
   for (const r of rows) dataKeys.push({ recordId: r.record_id, dataKey: (await openRecordKeys(s, r, emergencyReader, signal)).dataKey })
-  const blockBytes = sealGrantEnvelopes({
+  const blockBytes = await sealGrantEnvelopes({
     grantId: emergencyId,
     kind: 'emergency',
     to: { kind: 'account', address: doctorRow.address as Address, scheme: doctorRow.key_scheme, publicKey: await publicKeyOf(s, doctorRow, signal) },

@@ -39,7 +39,7 @@ function tokenKek(token: string, grantId: Hex): Uint8Array {
  * Serialises the data keys of the granted records, each wrapped for the grantee (or under a
  * key derived from a share token), as one IPFS block referenced on chain by its digest.
  */
-export function sealGrantEnvelopes({ grantId, kind, to, keys }: { grantId: Hex; kind: GrantKind; to: GrantRecipient; keys: { recordId: Hex; dataKey: Uint8Array }[] }): Uint8Array {
+export async function sealGrantEnvelopes({ grantId, kind, to, keys }: { grantId: Hex; kind: GrantKind; to: GrantRecipient; keys: { recordId: Hex; dataKey: Uint8Array }[] }): Promise<Uint8Array> {
   const obj: GrantEnvelopesObject = {
     v: 1,
     type: 'medledger/grant-envelopes',
@@ -47,14 +47,14 @@ export function sealGrantEnvelopes({ grantId, kind, to, keys }: { grantId: Hex; 
     kind,
     to: to.kind === 'account' ? (to.address.toLowerCase() as Address) : null,
     scheme: to.kind === 'account' ? to.scheme : 'token-aes-256-gcm',
-    keys: keys.map(({ recordId, dataKey }) => {
+    keys: await Promise.all(keys.map(async ({ recordId, dataKey }) => {
       if (to.kind === 'account') {
-        return { recordId, wrapped: encodeBase64url(wrapKey({ scheme: to.scheme, publicKey: to.publicKey, key: dataKey, context: context(grantId, recordId, to.address) })) }
+        return { recordId, wrapped: encodeBase64url(await wrapKey({ scheme: to.scheme, publicKey: to.publicKey, key: dataKey, context: context(grantId, recordId, to.address) })) }
       }
       const nonce = randomBytes(12)
       const ct = createAead('aes-256-gcm', tokenKek(to.token, grantId)).seal(nonce, context(grantId, recordId, 'token'), dataKey)
       return { recordId, wrapped: encodeBase64url(Buffer.concat([nonce, ct])) }
-    }),
+    })),
   }
   return utf8(JSON.stringify(obj))
 }
@@ -64,7 +64,7 @@ export function sealGrantEnvelopes({ grantId, kind, to, keys }: { grantId: Hex; 
  * @throws AppError RECORD_NOT_FOUND when the grant does not cover the record or reader;
  *   SHARE_TOKEN_INVALID for a wrong token; RECORD_INTEGRITY when the block is malformed.
  */
-export function openGrantEnvelope(bytes: Uint8Array, { grantId, recordId, reader }: { grantId: Hex; recordId: Hex; reader: GrantReader }): Uint8Array {
+export async function openGrantEnvelope(bytes: Uint8Array, { grantId, recordId, reader }: { grantId: Hex; recordId: Hex; reader: GrantReader }): Promise<Uint8Array> {
   let obj: GrantEnvelopesObject
   try {
     obj = JSON.parse(Buffer.from(bytes).toString('utf8')) as GrantEnvelopesObject

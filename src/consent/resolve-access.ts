@@ -85,7 +85,7 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
   }
 
   if (reader.account.id === row.patient_id || reader.account.id === row.author_id) {
-    const { dataKey, manifest } = openEnvelopes(await envelopes(), me)
+    const { dataKey, manifest } = await openEnvelopes(await envelopes(), me)
     const purpose = reader.account.id === row.patient_id ? purposes.own : purposes.author
     return { row, dataKey, manifest, purpose, ref: zero, log: logAs(purpose, zero) }
   }
@@ -106,7 +106,7 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
     } catch (err) {
       // A record added after an all-records grant carries the grantee's key in its own envelopes.
       if (!isAppError(err, 'RECORD_NOT_FOUND') || scope !== null) throw err
-      dataKey = openEnvelopes(env, me).dataKey
+      dataKey = (await openEnvelopes(env, me)).dataKey
     }
     return { row, dataKey, manifest: openManifest(env, dataKey), purpose: purposes.grant, ref: g.request_id, log: logAs(purposes.grant, g.request_id) }
   }

@@ -77,7 +77,7 @@ export async function createShare(s: Services, p: { actor: Actor | undefined; re
   const me = { address: patient.account.address, scheme: patient.account.keyScheme, privateKey: keys.encryptionPrivateKey }
   const dataKeys = []
   for (const r of rows) dataKeys.push({ recordId: r.record_id, dataKey: (await openRecordKeys(s, r, me, p.signal)).dataKey })
-  const block = sealGrantEnvelopes({ grantId: shareId, kind: token ? 'token' : 'share', to: recipient, keys: dataKeys })
+  const block = await sealGrantEnvelopes({ grantId: shareId, kind: token ? 'token' : 'share', to: recipient, keys: dataKeys })
   const envelopes = toHex(digestFromCid(await putRawBlock(s.ipfs, block, { signal: p.signal })))
   const recordIds = rows.map((r) => r.record_id)
   const receipt = await sendShare(s.ledger, keys.ledger, [shareId, grantee, tokenHash, scopeOf(recordIds), BigInt(duration), Boolean(p.once), envelopes], shareId, p.signal)

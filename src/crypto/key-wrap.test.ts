@@ -64,29 +64,29 @@ describe('wrapKey / unwrapKey', () => {
 
   for (const scheme of keySchemes) {
     describe(scheme, () => {
-      it('round trips a data key', () => {
+      it('round trips a data key', async () => {
         const [pair] = pairs.get(scheme)!
         for (const key of [generateDataKey('aes-256-gcm'), generateDataKey('aes-128-gcm'), generateDataKey('aes-192-gcm')]) {
-          const wrapped = wrapKey({ scheme, publicKey: pair.publicKey, key, context })
+          const wrapped = await wrapKey({ scheme, publicKey: pair.publicKey, key, context })
           if (scheme === 'x25519-hpke') assert.equal(wrapped.length, 32 + key.length + 16)
           else assert.equal(wrapped.length, 512)
-          assert.deepEqual(unwrapKey({ scheme, privateKey: pair.privateKey, wrapped, context }), key)
+          assert.deepEqual(await unwrapKey({ scheme, privateKey: pair.privateKey, wrapped, context }), key)
         }
       })
 
-      it('each wrap is fresh (randomised)', () => {
+      it('each wrap is fresh (randomised)', async () => {
         const [pair] = pairs.get(scheme)!
         const key = generateDataKey('aes-256-gcm')
         assert.notDeepEqual(
-          wrapKey({ scheme, publicKey: pair.publicKey, key, context }),
-          wrapKey({ scheme, publicKey: pair.publicKey, key, context }),
+          await wrapKey({ scheme, publicKey: pair.publicKey, key, context }),
+          await wrapKey({ scheme, publicKey: pair.publicKey, key, context }),
         )
       })
 
-      it('fails with RECORD_INTEGRITY for a wrong context, a wrong private key or a flipped bit', () => {
+      it('fails with RECORD_INTEGRITY for a wrong context, a wrong private key or a flipped bit', async () => {
         const [pair, other] = pairs.get(scheme)!
         const key = generateDataKey('aes-256-gcm')
-        const wrapped = wrapKey({ scheme, publicKey: pair.publicKey, key, context })
+        const wrapped = await wrapKey({ scheme, publicKey: pair.publicKey, key, context })
         const flippedAt = (i: number) => {
           const w = wrapped.slice()
           w[i]! ^= 1
@@ -102,20 +102,20 @@ describe('wrapKey / unwrapKey', () => {
           'empty': { scheme, privateKey: pair.privateKey, wrapped: new Uint8Array(0), context },
         }
         for (const [name, params] of Object.entries(cases)) {
-          assert.throws(() => unwrapKey(params), (err) => isAppError(err, 'RECORD_INTEGRITY'), name)
+          await assert.rejects(unwrapKey(params), (err) => isAppError(err, 'RECORD_INTEGRITY'), name)
         }
       })
 
-      it('rejects keys of the other scheme or malformed keys with INVALID_KEY', () => {
+      it('rejects keys of the other scheme or malformed keys with INVALID_KEY', async () => {
         const [pair] = pairs.get(scheme)!
         const [foreign] = pairs.get(scheme === 'x25519-hpke' ? 'rsa-oaep-4096' : 'x25519-hpke')!
         const key = generateDataKey('aes-256-gcm')
         for (const publicKey of [foreign.publicKey, new Uint8Array(0), pair.publicKey.subarray(1)]) {
-          assert.throws(() => wrapKey({ scheme, publicKey, key, context }), (err) => isAppError(err, 'INVALID_KEY'))
+          await assert.rejects(wrapKey({ scheme, publicKey, key, context }), (err) => isAppError(err, 'INVALID_KEY'))
         }
-        const wrapped = wrapKey({ scheme, publicKey: pair.publicKey, key, context })
+        const wrapped = await wrapKey({ scheme, publicKey: pair.publicKey, key, context })
         for (const privateKey of [foreign.privateKey, new Uint8Array(0), pair.privateKey.subarray(1)]) {
-          assert.throws(() => unwrapKey({ scheme, privateKey, wrapped, context }), (err) => isAppError(err, 'INVALID_KEY'))
+          await assert.rejects(unwrapKey({ scheme, privateKey, wrapped, context }), (err) => isAppError(err, 'INVALID_KEY'))
         }
       })
     })
@@ -124,9 +124,38 @@ describe('wrapKey / unwrapKey', () => {
   it('rejects an RSA key that is not 4096 bits with INVALID_KEY', async () => {
     const { generateKeyPairSync } = await import('node:crypto')
     const small = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } })
-    assert.throws(
-      () => wrapKey({ scheme: 'rsa-oaep-4096', publicKey: small.publicKey, key: new Uint8Array(32), context }),
+    await assert.rejects(
+      wrapKey({ scheme: 'rsa-oaep-4096', publicKey: small.publicKey, key: new Uint8Array(32), context }),
       (err) => isAppError(err, 'INVALID_KEY'),
     )
+  })
+})
+
+describe('x25519-hpke envelopes written before the move to @hpke/core', () => {
+  // Wrapped on 2026-12-07 by the hand-written RFC 9180 code this module used until then (fresh
+  // ephemeral key, info "medledger/key-wrap/v1", aad = context): records stored before the
+  // change must still open, so the wire format enc (32) || AES-256-GCM ciphertext is fixed.
+  const fixed = {
+    privateKey: 'dabe19457d2e7ad43e8920b41beb10ee7f7008d707c69f408c05eb6f2343f142',
+    publicKey: 'e886b80360291909fd06a84d254074de579a1ee4788a7dbcd29b4a44b5568e7a',
+    key: '000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f',
+    context: 'medledger/data-key/v1|0x00000000000000000000000000000000000000000000000000000000000000aa|0x00000000000000000000000000000000000000bb',
+    wrapped: '86b45a627576f0eae9186c30fdf1e20afc051c23e19484c7256c329d8cf81c19aa0f0894dc2bf72dbcbf49ace3f3952467a8b2960996ab608705a57e2c5cae039ab243d14e737d7522cf066727835f6d',
+  }
+  const hex = (s: string) => Uint8Array.from(Buffer.from(s, 'hex'))
+
+  it('unwraps an envelope produced by the old implementation', async () => {
+    const key = await unwrapKey({ scheme: 'x25519-hpke', privateKey: hex(fixed.privateKey), wrapped: hex(fixed.wrapped), context: new TextEncoder().encode(fixed.context) })
+    assert.equal(Buffer.from(key).toString('hex'), fixed.key)
+  })
+
+  it('refuses it under another context, and new envelopes keep the same layout', async () => {
+    await assert.rejects(
+      unwrapKey({ scheme: 'x25519-hpke', privateKey: hex(fixed.privateKey), wrapped: hex(fixed.wrapped), context }),
+      (err) => isAppError(err, 'RECORD_INTEGRITY'),
+    )
+    const wrapped = await wrapKey({ scheme: 'x25519-hpke', publicKey: hex(fixed.publicKey), key: hex(fixed.key), context })
+    assert.equal(wrapped.length, hex(fixed.wrapped).length)
+    assert.deepEqual(await unwrapKey({ scheme: 'x25519-hpke', privateKey: hex(fixed.privateKey), wrapped, context }), hex(fixed.key))
   })
 })

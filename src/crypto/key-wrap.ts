@@ -100,9 +100,9 @@ export interface WrapKeyParams {
  * @throws AppError UNKNOWN_KEY_SCHEME; INVALID_KEY when the public key is malformed or not
  *   of the scheme (for RSA: not a 4096-bit RSA key).
  */
-export function wrapKey({ scheme, publicKey, key, context }: WrapKeyParams): Uint8Array {
+export async function wrapKey({ scheme, publicKey, key, context }: WrapKeyParams): Promise<Uint8Array> {
   if (parseKeyScheme(scheme) === 'x25519-hpke') {
-    const { enc, ciphertext } = sealBase({
+    const { enc, ciphertext } = await sealBase({
       recipientPublicKey: publicKey,
       info: hpkeInfo,
       aad: context,
@@ -135,7 +135,7 @@ export interface UnwrapKeyParams {
  *   (wrong recipient, wrong context, tampering); INVALID_KEY when the private key is malformed
  *   or not of the scheme; UNKNOWN_KEY_SCHEME.
  */
-export function unwrapKey({ scheme, privateKey, wrapped, context }: UnwrapKeyParams): Uint8Array {
+export async function unwrapKey({ scheme, privateKey, wrapped, context }: UnwrapKeyParams): Promise<Uint8Array> {
   if (parseKeyScheme(scheme) === 'x25519-hpke') {
     if (wrapped.length < encLength + 16) throw new AppError('RECORD_INTEGRITY', { details: 'key envelope too short' })
     return openBase({

@@ -28,9 +28,9 @@ function replaceAt(value: unknown, path: number[], replacement: unknown): unknow
 }
 
 /** Opens `bytes` as the reader would; answers what came out, or the error. */
-function open(bytes: Uint8Array, keys: EncryptionKeyPair, scheme: KeyScheme): { dataKey: Uint8Array; manifest: Manifest } | { error: unknown } {
+async function open(bytes: Uint8Array, keys: EncryptionKeyPair, scheme: KeyScheme): Promise<{ dataKey: Uint8Array; manifest: Manifest } | { error: unknown }> {
   try {
-    return openEnvelopes(parseEnvelopes(bytes, recordId), { address: reader, scheme, privateKey: keys.privateKey })
+    return await openEnvelopes(parseEnvelopes(bytes, recordId), { address: reader, scheme, privateKey: keys.privateKey })
   } catch (error) {
     return { error }
   }
@@ -44,12 +44,12 @@ describe('envelopes and manifests under random and mutated input', () => {
     for (const scheme of keySchemes) {
       const pair = await generateEncryptionKeyPair(scheme)
       keys.set(scheme, pair)
-      sealed.set(scheme, sealEnvelopes({ recordId, suite: 'aes-256-gcm', dataKey, manifest, recipients: [{ to: reader, for: 'patient', scheme, publicKey: pair.publicKey }] }))
+      sealed.set(scheme, await sealEnvelopes({ recordId, suite: 'aes-256-gcm', dataKey, manifest, recipients: [{ to: reader, for: 'patient', scheme, publicKey: pair.publicKey }] }))
     }
   })
 
   /** Either the original key and manifest, or a typed refusal: never a crash, never a forged manifest. */
-  const check = (out: ReturnType<typeof open>) => {
+  const check = (out: Awaited<ReturnType<typeof open>>) => {
     if ('error' in out) {
       assert.ok(isAppError(out.error, ...expected), `expected ${expected.join(' or ')}, got ${(out.error as Error)?.stack ?? String(out.error)}`)
     } else {
@@ -58,37 +58,37 @@ describe('envelopes and manifests under random and mutated input', () => {
     }
   }
 
-  it('random JSON values and random bytes are refused with a typed error', () => {
+  it('random JSON values and random bytes are refused with a typed error', async () => {
     for (const scheme of keySchemes) {
-      fc.assert(fc.property(
+      await fc.assert(fc.asyncProperty(
         fc.oneof(
           fc.jsonValue().map((v) => new TextEncoder().encode(JSON.stringify(v))),
           fc.uint8Array({ maxLength: 300 }),
           fc.record({ v: fc.constant(1), type: fc.constant('medledger/record-envelopes'), recordId: fc.oneof(fc.constant(recordId), fc.jsonValue()), suite: fc.jsonValue(), manifest: fc.jsonValue(), keys: fc.array(fc.jsonValue(), { maxLength: 4 }) })
             .map((o) => new TextEncoder().encode(JSON.stringify(o))),
         ),
-        (bytes) => check(open(bytes, keys.get(scheme)!, scheme)),
+        async (bytes) => check(await open(bytes, keys.get(scheme)!, scheme)),
       ), runs)
     }
   })
 
-  it('a valid envelopes object with any one value replaced opens to the original or is refused', () => {
+  it('a valid envelopes object with any one value replaced opens to the original or is refused', async () => {
     for (const scheme of keySchemes) {
       const original = JSON.parse(Buffer.from(sealed.get(scheme)!).toString('utf8'))
-      fc.assert(fc.property(fc.array(fc.nat(), { minLength: 1, maxLength: 4 }), fc.oneof(fc.jsonValue(), fc.string(), fc.constant(null), fc.constant(reader)), (path, replacement) => {
+      await fc.assert(fc.asyncProperty(fc.array(fc.nat(), { minLength: 1, maxLength: 4 }), fc.oneof(fc.jsonValue(), fc.string(), fc.constant(null), fc.constant(reader)), async (path, replacement) => {
         const bytes = new TextEncoder().encode(JSON.stringify(replaceAt(original, path, replacement)))
-        check(open(bytes, keys.get(scheme)!, scheme))
+        check(await open(bytes, keys.get(scheme)!, scheme))
       }), { ...runs, numRuns: scheme === 'rsa-oaep-4096' ? 60 : 300 })
     }
   })
 
-  it('bit flips and truncations of the serialised object open to the original or are refused', () => {
+  it('bit flips and truncations of the serialised object open to the original or are refused', async () => {
     for (const scheme of keySchemes) {
       const bytes = sealed.get(scheme)!
-      fc.assert(fc.property(fc.nat(), fc.integer({ min: 0, max: 7 }), fc.boolean(), (at, bit, truncate) => {
+      await fc.assert(fc.asyncProperty(fc.nat(), fc.integer({ min: 0, max: 7 }), fc.boolean(), async (at, bit, truncate) => {
         const b = new Uint8Array(bytes)
         const mutated = truncate ? b.subarray(0, at % b.length) : (b[at % b.length]! ^= 1 << bit, b)
-        check(open(mutated, keys.get(scheme)!, scheme))
+        check(await open(mutated, keys.get(scheme)!, scheme))
       }), { ...runs, numRuns: scheme === 'rsa-oaep-4096' ? 60 : 300 })
     }
   })
@@ -105,21 +105,21 @@ describe('envelopes and manifests under random and mutated input', () => {
     }), runs)
   })
 
-  it('unwrapKey refuses random and mutated wrapped keys with RECORD_INTEGRITY', () => {
+  it('unwrapKey refuses random and mutated wrapped keys with RECORD_INTEGRITY', async () => {
     const context = new TextEncoder().encode('context')
     for (const scheme of keySchemes) {
       const pair = keys.get(scheme)!
       const key = new Uint8Array(randomBytes(32))
-      const wrapped = wrapKey({ scheme, publicKey: pair.publicKey, key, context })
-      fc.assert(fc.property(
+      const wrapped = await wrapKey({ scheme, publicKey: pair.publicKey, key, context })
+      await fc.assert(fc.asyncProperty(
         fc.oneof(
           fc.uint8Array({ maxLength: 600 }),
           fc.tuple(fc.nat(), fc.integer({ min: 0, max: 7 })).map(([at, bit]) => { const w = new Uint8Array(wrapped); w[at % w.length]! ^= 1 << bit; return w }),
           fc.nat().map((at) => wrapped.subarray(0, at % wrapped.length)),
         ),
-        (bytes) => {
+        async (bytes) => {
           try {
-            const out = unwrapKey({ scheme, privateKey: pair.privateKey, wrapped: bytes, context })
+            const out = await unwrapKey({ scheme, privateKey: pair.privateKey, wrapped: bytes, context })
             assert.ok(Buffer.from(bytes).equals(Buffer.from(wrapped)) && Buffer.from(out).equals(Buffer.from(key)), 'only the original opens')
           } catch (err) {
             assert.ok(isAppError(err, 'RECORD_INTEGRITY'), String(err))

@@ -57,7 +57,7 @@ export interface SealEnvelopesParams {
 }
 
 /** Builds the envelopes object of a record and serialises it. */
-export function sealEnvelopes({ recordId, suite, dataKey, manifest, recipients }: SealEnvelopesParams): Uint8Array {
+export async function sealEnvelopes({ recordId, suite, dataKey, manifest, recipients }: SealEnvelopesParams): Promise<Uint8Array> {
   const nonce = randomBytes(12)
   const ciphertext = createAead('aes-256-gcm', manifestKey(dataKey, recordId)).seal(nonce, utf8(recordId), utf8(JSON.stringify(manifest)))
   const obj: EnvelopesObject = {
@@ -66,12 +66,12 @@ export function sealEnvelopes({ recordId, suite, dataKey, manifest, recipients }
     recordId,
     suite,
     manifest: { nonce: encodeBase64url(nonce), ciphertext: encodeBase64url(ciphertext) },
-    keys: recipients.map((r) => ({
+    keys: await Promise.all(recipients.map(async (r) => ({
       to: r.to.toLowerCase() as Address,
       for: r.for,
       scheme: r.scheme,
-      wrapped: encodeBase64url(wrapKey({ scheme: r.scheme, publicKey: r.publicKey, key: dataKey, context: wrapContext(recordId, r.to) })),
-    })),
+      wrapped: encodeBase64url(await wrapKey({ scheme: r.scheme, publicKey: r.publicKey, key: dataKey, context: wrapContext(recordId, r.to) })),
+    }))),
   }
   return utf8(JSON.stringify(obj))
 }
@@ -113,12 +113,12 @@ function isManifest(m: unknown): m is Manifest {
  * @throws AppError RECORD_NOT_FOUND when no envelope is addressed to the reader;
  *   RECORD_INTEGRITY when an envelope or the manifest does not authenticate.
  */
-export function openEnvelopes(env: EnvelopesObject, reader: { address: Address; scheme: KeyScheme; privateKey: Uint8Array }): { dataKey: Uint8Array; manifest: Manifest } {
+export async function openEnvelopes(env: EnvelopesObject, reader: { address: Address; scheme: KeyScheme; privateKey: Uint8Array }): Promise<{ dataKey: Uint8Array; manifest: Manifest }> {
   const mine = env.keys.find((k) => k.to.toLowerCase() === reader.address.toLowerCase() && k.scheme === reader.scheme)
   if (!mine) throw new AppError('RECORD_NOT_FOUND')
   const wrapped = decodeBase64url(mine.wrapped)
   if (!wrapped) throw new AppError('RECORD_INTEGRITY', { details: 'envelope is not base64url' })
-  const dataKey = unwrapKey({ scheme: reader.scheme, privateKey: reader.privateKey, wrapped, context: wrapContext(env.recordId, reader.address) })
+  const dataKey = await unwrapKey({ scheme: reader.scheme, privateKey: reader.privateKey, wrapped, context: wrapContext(env.recordId, reader.address) })
   return { dataKey, manifest: openManifest(env, dataKey) }
 }
 

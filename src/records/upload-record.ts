@@ -101,7 +101,7 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
   }
   const stored = await addCiphertext(s.ipfs, encryptStream(counted(), { key: dataKey, suite, signal: p.signal }), { signal: p.signal })
   const manifest: Manifest = { fileName, mediaType, size: bytesRead, sha256: plainHash.digest('hex'), created: new Date().toISOString() }
-  const envelopesCid = await putRawBlock(s.ipfs, sealEnvelopes({ recordId, suite, dataKey, manifest, recipients }), { signal: p.signal })
+  const envelopesCid = await putRawBlock(s.ipfs, await sealEnvelopes({ recordId, suite, dataKey, manifest, recipients }), { signal: p.signal })
   dataKey.fill(0)
 
   const row: RecordRow = {
