@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 
@@ -70,6 +71,57 @@ export interface ApiClient {
   json<T>(method: string, path: string, json?: unknown): Promise<T>
 }
 
+function unreachable(base: string, err: unknown): CliError {
+  const cause = (err as { cause?: { code?: string } }).cause
+  const code = (err as { code?: string }).code ?? cause?.code ?? (err as Error).message
+  return new CliError('NODE_UNREACHABLE', `Cannot reach the node at ${base} (${code}). Is it running? Set --api or MEDLEDGER_API.`)
+}
+
+function answerError(status: number, statusText: string, body: string): CliError {
+  let code = `HTTP_${status}`
+  let message = statusText
+  try {
+    const b = JSON.parse(body) as { code?: string; message?: string }
+    code = b.code ?? code
+    message = b.message ?? message
+  } catch { /* not a JSON error body */ }
+  return new CliError(code, message)
+}
+
+/**
+ * One JSON call over node:http(s). Not fetch: loading fetch's HTTP stack (undici) and compiling
+ * its WebAssembly parser costs a short CLI command more time than the command itself.
+ */
+async function sendJson(base: string, token: string | undefined, method: string, path: string, json: unknown): Promise<{ status: number; statusText: string; body: string }> {
+  const body = json === undefined ? undefined : JSON.stringify(json)
+  const headers: Record<string, string> = { accept: 'application/json' }
+  if (token) headers.authorization = `Bearer ${token}`
+  if (body !== undefined) {
+    headers['content-type'] = 'application/json'
+    headers['content-length'] = String(Buffer.byteLength(body))
+  }
+  let url: URL
+  let send: (url: URL, options: RequestOptions, callback: (res: IncomingMessage) => void) => ReturnType<typeof httpRequest>
+  try {
+    url = new URL(`${base}/api/v1${path}`)
+    if (url.protocol === 'https:') send = (await import('node:https')).request
+    else if (url.protocol === 'http:') send = httpRequest
+    else throw new Error(`unsupported protocol ${url.protocol}`)
+  } catch (err) {
+    throw unreachable(base, err)
+  }
+  return new Promise((resolve, reject) => {
+    const req = send(url, { method, headers }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('error', (err) => reject(unreachable(base, err)))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', body: Buffer.concat(chunks).toString('utf8') }))
+    })
+    req.on('error', (err) => reject(unreachable(base, err)))
+    req.end(body)
+  })
+}
+
 /** A thin client of the node's HTTP API that turns `{ code, message }` answers into CliErrors. */
 export function createClient(api: string, token?: string): ApiClient {
   const base = api.replace(/\/+$/, '')
@@ -85,19 +137,9 @@ export function createClient(api: string, token?: string): ApiClient {
     try {
       res = await fetch(`${base}/api/v1${path}`, { method, headers, body, ...(opts.duplex ? { duplex: opts.duplex } : {}) } as RequestInit)
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause
-      throw new CliError('NODE_UNREACHABLE', `Cannot reach the node at ${base} (${cause?.code ?? (err as Error).message}). Is it running? Set --api or MEDLEDGER_API.`)
+      throw unreachable(base, err)
     }
-    if (!res.ok) {
-      let code = `HTTP_${res.status}`
-      let message = res.statusText
-      try {
-        const b = (await res.json()) as { code?: string; message?: string }
-        code = b.code ?? code
-        message = b.message ?? message
-      } catch { /* not a JSON error body */ }
-      throw new CliError(code, message)
-    }
+    if (!res.ok) throw answerError(res.status, res.statusText, await res.text().catch(() => ''))
     return res
   }
   return {
@@ -105,8 +147,9 @@ export function createClient(api: string, token?: string): ApiClient {
     token,
     request,
     async json<T>(method: string, path: string, json?: unknown): Promise<T> {
-      const res = await request(method, path, json === undefined ? {} : { json })
-      return res.status === 204 ? (undefined as T) : ((await res.json()) as T)
+      const res = await sendJson(base, token, method, path, json)
+      if (res.status < 200 || res.status > 299) throw answerError(res.status, res.statusText, res.body)
+      return res.status === 204 ? (undefined as T) : (JSON.parse(res.body) as T)
     },
   }
 }

@@ -1,13 +1,17 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { CliError } from './client.ts'
 import { createOut } from './io.ts'
-import { start } from './commands/start.ts'
-import * as cmd from './commands/client-commands.ts'
-import * as consent from './commands/consent.ts'
-import { mailList } from './commands/mail.ts'
-import { accountEvents, mfaDisable, mfaEnroll, mfaVerify, userMfaReset } from './commands/mfa.ts'
-import { backupExport, backupImport } from './commands/backup.ts'
+import type { Common } from './commands/client-commands.ts'
 import { AppError } from '../errors.ts'
+
+// Each command's module is imported only when that command runs: a client command never loads
+// the node (viem, Helia, Fastify, the database), and `--help` loads no command at all.
+const nodeCommand = () => import('./commands/start.ts')
+const backupCommands = () => import('./commands/backup.ts')
+const clientCommands = () => import('./commands/client-commands.ts')
+const consentCommands = () => import('./commands/consent.ts')
+const mailCommands = () => import('./commands/mail.ts')
+const mfaCommands = () => import('./commands/mfa.ts')
 
 const usage = `medledger — encrypted medical records in IPFS, anchored on an Ethereum ledger
 
@@ -140,46 +144,46 @@ export async function main(argv: string[]): Promise<void> {
     return
   }
   const out = createOut(Boolean(v.json))
-  const c: cmd.Common = { api: String(v.api ?? process.env.MEDLEDGER_API ?? 'http://127.0.0.1:8080').replace(/\/+$/, ''), as: v.as as string | undefined, out }
+  const c: Common = { api: String(v.api ?? process.env.MEDLEDGER_API ?? 'http://127.0.0.1:8080').replace(/\/+$/, ''), as: v.as as string | undefined, out }
   const f = v as Record<string, string | undefined>
   switch (name) {
-    case 'start': return start(v as never)
-    case 'backup export': return backupExport(out, v)
-    case 'backup import': return backupImport(out, parsed.positionals[0], v)
-    case 'status': return cmd.statusCommand(c)
-    case 'login': return cmd.loginCommand(c, f)
-    case 'logout': return cmd.logoutCommand(c)
-    case 'mfa enroll': return mfaEnroll(c)
-    case 'mfa verify': return mfaVerify(c, parsed.positionals[0])
-    case 'mfa disable': return mfaDisable(c, f)
-    case 'hospital create': return cmd.hospitalCreate(c, f)
-    case 'hospital list': return cmd.hospitalList(c)
-    case 'hospital admit': return cmd.hospitalAdmit(c, f)
-    case 'user create': return cmd.userCreate(c, f)
-    case 'user list': return cmd.userList(c, f)
-    case 'user mfa-reset': return userMfaReset(c, parsed.positionals[0])
-    case 'account-events': return accountEvents(c, f)
-    case 'record upload': return cmd.recordUpload(c, f)
-    case 'record get': return cmd.recordGet(c, parsed.positionals[0], f)
-    case 'record list': return cmd.recordList(c, f)
-    case 'verify': return cmd.verifyCommand(c, parsed.positionals, { all: Boolean(v.all) })
-    case 'mail list': return mailList(c, f)
-    case 'signup': return cmd.signupCommand(c, f)
-    case 'doctor confirm': return cmd.doctorDecide(c, parsed.positionals[0], 'confirm', f)
-    case 'doctor reject': return cmd.doctorDecide(c, parsed.positionals[0], 'reject', f)
-    case 'doctor pending': return cmd.doctorPending(c)
-    case 'hospital vote': return cmd.hospitalVote(c, parsed.positionals[0], { approve: Boolean(v.approve), reject: Boolean(v.reject) })
-    case 'access request': return consent.accessRequest(c, f)
-    case 'access approve': return consent.accessApprove(c, parsed.positionals[0], f)
-    case 'access deny': return consent.accessDeny(c, parsed.positionals[0], f)
-    case 'access revoke': return consent.accessRevoke(c, parsed.positionals[0])
-    case 'access list': return consent.accessList(c)
-    case 'share create': return consent.shareCreate(c, { ...f, token: Boolean(v.token), once: Boolean(v.once) })
-    case 'share revoke': return consent.shareRevoke(c, parsed.positionals[0])
-    case 'share list': return consent.shareList(c)
-    case 'emergency open': return consent.emergencyOpen(c, f)
-    case 'emergency list': return consent.emergencyList(c)
-    case 'audit': return consent.audit(c, f)
+    case 'start': return (await nodeCommand()).start(v as never)
+    case 'backup export': return (await backupCommands()).backupExport(out, v)
+    case 'backup import': return (await backupCommands()).backupImport(out, parsed.positionals[0], v)
+    case 'status': return (await clientCommands()).statusCommand(c)
+    case 'login': return (await clientCommands()).loginCommand(c, f)
+    case 'logout': return (await clientCommands()).logoutCommand(c)
+    case 'mfa enroll': return (await mfaCommands()).mfaEnroll(c)
+    case 'mfa verify': return (await mfaCommands()).mfaVerify(c, parsed.positionals[0])
+    case 'mfa disable': return (await mfaCommands()).mfaDisable(c, f)
+    case 'hospital create': return (await clientCommands()).hospitalCreate(c, f)
+    case 'hospital list': return (await clientCommands()).hospitalList(c)
+    case 'hospital admit': return (await clientCommands()).hospitalAdmit(c, f)
+    case 'user create': return (await clientCommands()).userCreate(c, f)
+    case 'user list': return (await clientCommands()).userList(c, f)
+    case 'user mfa-reset': return (await mfaCommands()).userMfaReset(c, parsed.positionals[0])
+    case 'account-events': return (await mfaCommands()).accountEvents(c, f)
+    case 'record upload': return (await clientCommands()).recordUpload(c, f)
+    case 'record get': return (await clientCommands()).recordGet(c, parsed.positionals[0], f)
+    case 'record list': return (await clientCommands()).recordList(c, f)
+    case 'verify': return (await clientCommands()).verifyCommand(c, parsed.positionals, { all: Boolean(v.all) })
+    case 'mail list': return (await mailCommands()).mailList(c, f)
+    case 'signup': return (await clientCommands()).signupCommand(c, f)
+    case 'doctor confirm': return (await clientCommands()).doctorDecide(c, parsed.positionals[0], 'confirm', f)
+    case 'doctor reject': return (await clientCommands()).doctorDecide(c, parsed.positionals[0], 'reject', f)
+    case 'doctor pending': return (await clientCommands()).doctorPending(c)
+    case 'hospital vote': return (await clientCommands()).hospitalVote(c, parsed.positionals[0], { approve: Boolean(v.approve), reject: Boolean(v.reject) })
+    case 'access request': return (await consentCommands()).accessRequest(c, f)
+    case 'access approve': return (await consentCommands()).accessApprove(c, parsed.positionals[0], f)
+    case 'access deny': return (await consentCommands()).accessDeny(c, parsed.positionals[0], f)
+    case 'access revoke': return (await consentCommands()).accessRevoke(c, parsed.positionals[0])
+    case 'access list': return (await consentCommands()).accessList(c)
+    case 'share create': return (await consentCommands()).shareCreate(c, { ...f, token: Boolean(v.token), once: Boolean(v.once) })
+    case 'share revoke': return (await consentCommands()).shareRevoke(c, parsed.positionals[0])
+    case 'share list': return (await consentCommands()).shareList(c)
+    case 'emergency open': return (await consentCommands()).emergencyOpen(c, f)
+    case 'emergency list': return (await consentCommands()).emergencyList(c)
+    case 'audit': return (await consentCommands()).audit(c, f)
   }
 }
 
