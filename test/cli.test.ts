@@ -2,7 +2,8 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cleanup, fixtures, runCli, startNodeProcess, tempDir, testEnv, type NodeProcess } from './helpers/node-process.ts'
+import { spawn } from 'node:child_process'
+import { bin, cleanup, fixtures, runCli, startNodeProcess, tempDir, testEnv, type NodeProcess } from './helpers/node-process.ts'
 
 describe('the medledger CLI against a running node', () => {
   let node: NodeProcess
@@ -137,6 +138,28 @@ describe('the medledger CLI against a running node', () => {
     } finally {
       writeFileSync(file, original)
     }
+  })
+
+  it('shows a progress bar while uploading from a terminal, and none when stderr is a pipe', async () => {
+    const args = ['record', 'upload', '--patient', 'ann@example.org', '--file', join(fixtures, 'dicom', 'MR_small.dcm'), '--json', '--as', 'house@example.org']
+    const piped = await cli(args)
+    assert.equal(piped.code, 0, piped.stderr)
+    assert.doesNotMatch(piped.stderr, /MR_small\.dcm \[|%/)
+    // `script` gives the CLI a pseudo-terminal for stdout and stderr.
+    const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`
+    const tty = await new Promise<{ code: number | null; out: string }>((done) => {
+      const child = spawn('script', ['-qefc', [process.execPath, bin, ...args].map(quote).join(' '), '/dev/null'], {
+        env: { ...process.env, HOME: cliHome, MEDLEDGER_API: node.url },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let out = ''
+      child.stdout.on('data', (d) => { out += d })
+      child.stderr.on('data', (d) => { out += d })
+      child.on('exit', (code) => done({ code, out }))
+    })
+    assert.equal(tty.code, 0, tty.out)
+    assert.match(tty.out, /MR_small\.dcm \[#{30}\] 100% \d+\.\d\/\d+\.\d MiB/)
+    assert.match(tty.out, /"recordId": "0x[0-9a-f]{64}"/)
   })
 
   it('logs out: the saved session no longer works', async () => {

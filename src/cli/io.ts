@@ -41,22 +41,32 @@ export async function readSecret(prompt: string): Promise<string> {
   return answer
 }
 
-/** A one-line progress bar on stderr when it is a terminal; silent otherwise. */
-export function progressBar(total: number, label: string): { update(done: number): void; end(): void } {
-  const tty = process.stderr.isTTY && total > 0
-  let last = -1
+/**
+ * A one-line progress bar (`cli-progress`) on `stream` (stderr) when it is a terminal; silent
+ * otherwise. `cli-progress` is imported only when a bar is shown, so other commands and piped
+ * runs never load it.
+ */
+export async function progressBar(total: number, label: string, stream: NodeJS.WriteStream = process.stderr): Promise<{ update(done: number): void; end(): void }> {
+  if (!stream.isTTY || total <= 0) return { update() {}, end() {} }
+  const { SingleBar } = await import('cli-progress')
+  const mib = (n: number) => (n / 1048576).toFixed(1)
+  const bar = new SingleBar({
+    stream,
+    format: `${label} [{bar}] {percentage}% {doneMiB}/${mib(total)} MiB`,
+    barsize: 30,
+    barCompleteChar: '#',
+    barIncompleteChar: '-',
+    hideCursor: false,
+    clearOnComplete: false,
+    gracefulExit: false, // Ctrl-C keeps its default (exit), no handler of ours
+  })
+  bar.start(total, 0, { doneMiB: mib(0) })
   return {
     update(done) {
-      if (!tty) return
-      const pct = Math.min(100, Math.floor((done / total) * 100))
-      if (pct === last) return
-      last = pct
-      const width = 30
-      const fill = Math.round((pct / 100) * width)
-      process.stderr.write(`\r${label} [${'#'.repeat(fill)}${'-'.repeat(width - fill)}] ${pct}% ${(done / 1048576).toFixed(1)}/${(total / 1048576).toFixed(1)} MiB`)
+      bar.update(Math.min(done, total), { doneMiB: mib(done) })
     },
     end() {
-      if (tty) process.stderr.write('\n')
+      bar.stop()
     },
   }
 }

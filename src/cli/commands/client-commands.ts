@@ -130,7 +130,7 @@ export async function recordUpload(c: Common, f: { patient?: string; file?: stri
     throw new CliError('MISSING_FILE', `No readable file at ${f.file}.`)
   }
   const client = session(c)
-  const bar = progressBar(size, basename(path))
+  const bar = await progressBar(size, basename(path))
   let sent = 0
   const counter = new Transform({ transform(chunk: Buffer, _e, cb) { sent += chunk.length; bar.update(sent); cb(null, chunk) } })
   const stream = createReadStream(path, { highWaterMark: 1 << 20 }).pipe(counter)
