@@ -96,6 +96,59 @@ describe('DICOM Part 10 header reader', () => {
     ;[0, 85, 170, 255].forEach((v, i) => assert.ok(Math.abs(grey[i] - v) <= 1, `${grey[i]} ≈ ${v}`))
   })
 
+  it('reads explicit VR little endian 8-bit RGB, interleaved and planar, to the same RGBA', () => {
+    // Explicit VR little endian element: tag, VR, 16-bit length (32-bit after two zero bytes for OB/OW).
+    const short = (g: number, e: number, vr: string, value: number[]) => [...le16(g), ...le16(e), ...ascii(vr), ...le16(value.length), ...value]
+    const long = (g: number, e: number, vr: string, value: number[]) => [...le16(g), ...le16(e), ...ascii(vr), 0, 0, ...le32(value.length), ...value]
+    const rgb = (planar: number, pixels: number[]) => part10('1.2.840.10008.1.2.1', [
+      ...short(0x0008, 0x0060, 'CS', ascii('OT')),
+      ...short(0x0028, 0x0002, 'US', le16(3)),
+      ...short(0x0028, 0x0004, 'CS', ascii('RGB ')),
+      ...short(0x0028, 0x0006, 'US', le16(planar)),
+      ...short(0x0028, 0x0010, 'US', le16(1)),
+      ...short(0x0028, 0x0011, 'US', le16(2)),
+      ...short(0x0028, 0x0100, 'US', le16(8)),
+      ...long(0x7fe0, 0x0010, 'OB', pixels),
+    ])
+    const expected = [255, 0, 0, 255, 0, 0, 255, 255] // a red pixel, then a blue one
+    const interleaved = renderDicomFrame(parseDicom(rgb(0, [255, 0, 0, 0, 0, 255])))
+    assert.deepEqual([...interleaved.rgba], expected)
+    const planar = renderDicomFrame(parseDicom(rgb(1, [255, 0, 0, 0, 0, 255])))
+    assert.deepEqual([...planar.rgba], expected)
+    assert.equal(dicomString(parseDicom(rgb(0, [1, 2, 3, 4, 5, 6])), T.PhotometricInterpretation), 'RGB')
+  })
+
+  it('reads explicit VR big endian 16-bit monochrome with the right byte order', () => {
+    const be16 = (n: number) => [n >> 8, n & 0xff]
+    const be32 = (n: number) => [(n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]
+    const short = (g: number, e: number, vr: string, value: number[]) => [...be16(g), ...be16(e), ...ascii(vr), ...be16(value.length), ...value]
+    const bytes = part10('1.2.840.10008.1.2.2', [
+      ...short(0x0008, 0x0060, 'CS', ascii('MR')),
+      ...short(0x0028, 0x0002, 'US', be16(1)),
+      ...short(0x0028, 0x0004, 'CS', ascii('MONOCHROME2 ')),
+      ...short(0x0028, 0x0010, 'US', be16(1)),
+      ...short(0x0028, 0x0011, 'US', be16(3)),
+      ...short(0x0028, 0x0100, 'US', be16(16)),
+      ...short(0x0028, 0x0101, 'US', be16(12)),
+      ...[...be16(0x7fe0), ...be16(0x0010), ...ascii('OW'), 0, 0, ...be32(6), ...be16(0), ...be16(256), ...be16(4095)],
+    ])
+    const file = parseDicom(bytes)
+    assert.equal(file.littleEndian, false)
+    assert.equal(file.truncated, false)
+    assert.equal(dicomString(file, T.Modality), 'MR')
+    assert.equal(dicomNumber(file, T.Columns), 3)
+    const grey = [...renderDicomFrame(file).rgba].filter((_, i) => i % 4 === 0)
+    assert.equal(grey[0], 0)
+    assert.ok(Math.abs(grey[1]! - (256 / 4095) * 255) <= 1, `256 of 4095 is about 16, got ${grey[1]}`)
+    assert.equal(grey[2], 255)
+  })
+
+  it('refuses a sequence of defined length that holds no items with DicomParseError (the library reads it; the old reader skipped it unread)', () => {
+    // An explicit sequence of defined length whose content is not an item.
+    const bad = part10('1.2.840.10008.1.2.1', [...le16(0x0008), ...le16(0x1115), ...ascii('SQ'), 0, 0, ...le32(8), ...le16(0x0010), ...le16(0x0010), ...le32(0), ...le16(0x0008), ...le16(0x0060), ...ascii('CS'), ...le16(2), ...ascii('MR')])
+    assert.throws(() => parseDicom(bad), (e: unknown) => e instanceof DicomParseError && !/dicomParser/.test(e.message))
+  })
+
   it('refuses what is not Part 10; reads what there is of a file cut short, and says so', () => {
     assert.throws(() => parseDicom(new TextEncoder().encode('<ClinicalDocument/>')), DicomParseError)
     const ct = fixture('CT_small.dcm')

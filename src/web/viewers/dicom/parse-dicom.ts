@@ -1,9 +1,18 @@
-// A small reader for DICOM Part 10 files (PS3.10): the 128-byte preamble and "DICM", the file
-// meta group (always explicit VR little endian), then the data set in its transfer syntax
-// (explicit or implicit VR little endian, explicit VR big endian). Sequences, items and
-// encapsulated pixel data are walked so that everything after them is found; only the top-level
-// elements are kept. No pixel decoding here: see render-dicom.ts.
-import { T, tagInfo, tag as makeTag } from './dicom-tags.ts'
+// DICOM Part 10 files (PS3.10) read with `dicom-parser` (cornerstonejs): the 128-byte preamble
+// and "DICM", the file meta group (always explicit VR little endian), then the data set in its
+// transfer syntax (explicit or implicit VR little endian, explicit VR big endian). The library
+// walks sequences, items and encapsulated pixel data; only the top-level elements are kept here,
+// as offsets into the file. Its exceptions (thrown strings, objects and errors) become
+// DicomParseError; a file cut short keeps what could be read. No pixel decoding here: see
+// render-dicom.ts.
+import * as dicomParserModule from 'dicom-parser'
+import type { DataSet, Element } from 'dicom-parser'
+import { T, tagInfo } from './dicom-tags.ts'
+
+// A webpack UMD bundle: Node and Vite hand it over either as the namespace or as its default.
+const dicomParser = ((dicomParserModule as unknown as { default?: typeof dicomParserModule }).default ?? dicomParserModule) as typeof dicomParserModule & {
+  DataSet: new (parser: DataSet['byteArrayParser'], bytes: Uint8Array, elements: DataSet['elements']) => DataSet
+}
 
 export interface DicomElement {
   tag: number
@@ -32,13 +41,12 @@ export class DicomParseError extends Error {
   override name = 'DicomParseError'
 }
 
-const longVrs = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV'])
-const undefinedLength = 0xffffffff
-const itemTag = makeTag(0xfffe, 0xe000)
-const itemEnd = makeTag(0xfffe, 0xe00d)
-const sequenceEnd = makeTag(0xfffe, 0xe0dd)
-/** Real files nest sequences a few levels deep; a file nesting more is refused, not followed down the stack. */
+/** Real files nest sequences a few levels deep; a file nesting more is refused. */
 const maxNesting = 64
+/** What the library throws when the bytes end: the file is cut short, not malformed. */
+const cutShort = /past end of buffer|buffer overrun|buffer overread|cannot be greater than or equal to 'byteArray' length/
+/** What the library only warns about but we refuse: a sequence or item that never ends. */
+const unterminated = /eof encountered|missing sequence delimiter/
 
 /** True when the bytes start with a Part 10 preamble and the "DICM" prefix. */
 export function isDicom(bytes: Uint8Array): boolean {
@@ -48,92 +56,95 @@ export function isDicom(bytes: Uint8Array): boolean {
 /**
  * Parses a DICOM Part 10 file's elements. A file cut short keeps what could be read and says
  * so (`truncated`).
- * @throws DicomParseError when it is not Part 10, or a sequence is malformed or cut short
+ * @throws DicomParseError when it is not Part 10, or a sequence is malformed, unterminated or
+ *   nested more than 64 deep
  */
 export function parseDicom(bytes: Uint8Array): DicomFile {
   if (!isDicom(bytes)) throw new DicomParseError('Not a DICOM Part 10 file: no "DICM" after the 128-byte preamble.')
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const elements = new Map<number, DicomElement>()
+  const file: DicomFile = { bytes, transferSyntax: '1.2.840.10008.1.2.1', littleEndian: true, explicitVr: true, elements, charset: 'latin1', truncated: false }
 
-  // File meta information: explicit VR little endian, group 0002 only.
-  let pos = 132
-  while (pos + 8 <= bytes.length && view.getUint16(pos, true) === 0x0002) {
-    const el = readElement(bytes, view, pos, true, true)
-    elements.set(el.tag, el)
-    pos = el.offset + el.length
+  // File meta information: explicit VR little endian, group 0002 only (as readPart10Header reads it).
+  if (bytes.length === 132) return file // the library's byte stream cannot start at the end
+  const meta = new dicomParser.ByteStream(dicomParser.littleEndianByteArrayParser, bytes, 132)
+  // The group is looked at first: the library would read a whole sequence before its tag is seen.
+  while (meta.position + 8 <= bytes.length && dicomParser.littleEndianByteArrayParser.readUint16(bytes, meta.position) === 0x0002) {
+    const el = libraryStep(() => dicomParser.readDicomElementExplicit(meta, meta.warnings))
+    if (el === undefined) return { ...file, truncated: true }
+    keep(file, el, 'UN')
   }
-  const transferSyntax = elements.has(T.TransferSyntaxUID) ? textOf(bytes, elements.get(T.TransferSyntaxUID)!, 'latin1').replace(/\0/g, '').trim() : '1.2.840.10008.1.2.1'
-  const littleEndian = transferSyntax !== '1.2.840.10008.1.2.2'
-  const explicitVr = transferSyntax !== '1.2.840.10008.1.2'
-  const file: DicomFile = { bytes, transferSyntax, littleEndian, explicitVr, elements, charset: 'latin1', truncated: false }
-  if (transferSyntax === '1.2.840.10008.1.2.1.99') return file // deflated: the data set is zlib-compressed
-  if (pos > bytes.length) {
+  if (elements.has(T.TransferSyntaxUID)) file.transferSyntax = textOf(bytes, elements.get(T.TransferSyntaxUID)!, 'latin1').replace(/\0/g, '').trim()
+  file.littleEndian = file.transferSyntax !== '1.2.840.10008.1.2.2'
+  file.explicitVr = file.transferSyntax !== '1.2.840.10008.1.2'
+  if (meta.position > bytes.length) return { ...file, truncated: true }
+  if (file.transferSyntax === '1.2.840.10008.1.2.1.99') return file // deflated: the data set is zlib-compressed
+  if (meta.position + 8 > bytes.length) return { ...file, truncated: meta.position < bytes.length }
+
+  const parser = file.littleEndian ? dicomParser.littleEndianByteArrayParser : dicomParser.bigEndianByteArrayParser
+  const stream = new dicomParser.ByteStream(parser, bytes, meta.position)
+  const dataSet = new dicomParser.DataSet(parser, bytes, {})
+  dataSet.warnings = stream.warnings
+  const done = libraryStep(() => file.explicitVr
+    ? dicomParser.parseDicomDataSetExplicit(dataSet, stream, bytes.length)
+    : dicomParser.parseDicomDataSetImplicit(dataSet, stream, bytes.length, { untilTag: '', vrCallback: vrOf as (tag: string) => string }))
+  if (done === undefined) {
+    // The bytes ran out. After the last complete top-level element, an intact element header
+    // means the cut fell inside a sequence (or other value of undefined length): malformed, as
+    // before. A cut in a top-level header or value keeps what was read.
+    const end = Object.values(dataSet.elements).reduce((max, el) => Math.max(max, el.dataOffset + el.length), meta.position)
+    if (end < bytes.length && bytes.length - end >= (file.explicitVr ? 12 : 8)) throw new DicomParseError('The DICOM file is cut short inside a sequence.')
     file.truncated = true
-    return file
   }
-
-  while (pos + 8 <= bytes.length) {
-    const el = readElement(bytes, view, pos, littleEndian, explicitVr)
-    elements.set(el.tag, el)
-    pos = el.length === -1 ? skipUndefined(bytes, view, el, littleEndian, explicitVr) : el.offset + el.length
-    if (el.length !== -1 && pos > bytes.length) {
-      // A truncated last value: keep what is there rather than refuse the whole header.
-      el.length = Math.max(0, bytes.length - el.offset)
-      file.truncated = true
-      break
-    }
+  const bad = dataSet.warnings.find((w) => unterminated.test(w))
+  if (bad !== undefined) throw new DicomParseError('The DICOM file has a sequence or item that never ends.')
+  for (const el of Object.values(dataSet.elements)) {
+    if (nesting(el) > maxNesting) throw new DicomParseError(`The DICOM file nests sequences more than ${maxNesting} deep.`)
+    keep(file, el, file.explicitVr ? 'UN' : undefined)
   }
-  if (pos > bytes.length || (pos < bytes.length && pos + 8 > bytes.length)) file.truncated = true
   if (elements.has(T.SpecificCharacterSet) && /ISO_IR 192/.test(textOf(bytes, elements.get(T.SpecificCharacterSet)!, 'latin1'))) file.charset = 'utf-8'
   return file
 }
 
-function readElement(bytes: Uint8Array, view: DataView, pos: number, le: boolean, explicitVr: boolean): DicomElement {
-  if (pos + 8 > bytes.length) throw new DicomParseError('The DICOM file is cut short inside an element header.')
-  const tag = makeTag(view.getUint16(pos, le), view.getUint16(pos + 2, le))
-  // Item and delimitation tags never carry a VR, whatever the transfer syntax.
-  if (tag >>> 16 === 0xfffe) return { tag, vr: '', offset: pos + 8, length: lengthOf(view.getUint32(pos + 4, le)) }
-  if (!explicitVr) return { tag, vr: tagInfo[tag]?.vr ?? 'UN', offset: pos + 8, length: lengthOf(view.getUint32(pos + 4, le)) }
-  const vr = String.fromCharCode(bytes[pos + 4], bytes[pos + 5])
-  if (longVrs.has(vr)) {
-    if (pos + 12 > bytes.length) throw new DicomParseError('The DICOM file is cut short inside an element header.')
-    return { tag, vr, offset: pos + 12, length: lengthOf(view.getUint32(pos + 8, le)) }
-  }
-  return { tag, vr, offset: pos + 8, length: view.getUint16(pos + 6, le) }
-}
-
-function lengthOf(raw: number): number {
-  return raw === undefinedLength ? -1 : raw
-}
-
 /**
- * Skips a value of undefined length: a sequence of items (each of defined or undefined length),
- * or encapsulated pixel data (fragments), up to its sequence delimitation item. Answers the
- * position after it.
+ * Runs one library step. Answers its result, or undefined when the bytes ran out (the file is
+ * cut short; what the library read so far stays in its data set).
+ * @throws DicomParseError for anything else it throws, a stack overflow on deep nesting included
  */
-function skipUndefined(bytes: Uint8Array, view: DataView, el: DicomElement, le: boolean, explicitVr: boolean, depth = 0): number {
-  if (depth >= maxNesting) throw new DicomParseError(`The DICOM file nests sequences more than ${maxNesting} deep.`)
-  let pos = el.offset
-  // A UN of undefined length holds implicit VR little endian (PS3.5 6.2.2).
-  const inner = el.vr === 'UN' ? { le: true, explicitVr: false } : { le, explicitVr }
-  while (pos + 8 <= bytes.length) {
-    const item = readElement(bytes, view, pos, inner.le, inner.explicitVr)
-    if (item.tag === sequenceEnd) return item.offset
-    if (item.tag !== itemTag) throw new DicomParseError('A DICOM sequence holds something other than items.')
-    pos = item.length === -1 ? skipItem(bytes, view, item.offset, inner.le, inner.explicitVr, depth) : item.offset + item.length
+function libraryStep<R>(step: () => R): R | undefined {
+  try {
+    return step() ?? (true as R)
+  } catch (err) {
+    if (err instanceof RangeError) throw new DicomParseError(`The DICOM file nests sequences more than ${maxNesting} deep.`)
+    const message = String((err as { exception?: unknown })?.exception ?? (err as Error)?.message ?? err)
+    if (cutShort.test(message)) return undefined
+    throw new DicomParseError('The DICOM file is malformed.', { cause: err })
   }
-  throw new DicomParseError('The DICOM file is cut short inside a sequence.')
 }
 
-/** Skips the elements of an item of undefined length, up to its item delimitation. */
-function skipItem(bytes: Uint8Array, view: DataView, start: number, le: boolean, explicitVr: boolean, depth: number): number {
-  let pos = start
-  while (pos + 8 <= bytes.length) {
-    const el = readElement(bytes, view, pos, le, explicitVr)
-    if (el.tag === itemEnd) return el.offset
-    pos = el.length === -1 ? skipUndefined(bytes, view, el, le, explicitVr, depth + 1) : el.offset + el.length
+/** Adds a top-level library element to `file`, its value clipped to the bytes there are. */
+function keep(file: DicomFile, el: Element, explicitDefault: string | undefined): void {
+  const tag = Number.parseInt(el.tag.slice(1), 16) >>> 0
+  if (!Number.isInteger(tag)) return
+  const vr = el.vr ?? explicitDefault ?? tagInfo[tag]?.vr ?? 'UN'
+  const available = Math.max(0, file.bytes.length - el.dataOffset)
+  if (el.length > available) file.truncated = true
+  const length = el.hadUndefinedLength ? -1 : Math.min(el.length, available)
+  file.elements.set(tag, { tag, vr, offset: el.dataOffset, length })
+}
+
+/** How deep the sequences under `el` nest (1 for a sequence of plain items). */
+function nesting(el: Element, depth = 0): number {
+  if (depth > maxNesting || !el.items?.length) return depth + (el.items ? 1 : 0)
+  let deepest = depth + 1
+  for (const item of el.items) {
+    for (const inner of Object.values(item.dataSet?.elements ?? {})) deepest = Math.max(deepest, nesting(inner, depth + 1))
   }
-  throw new DicomParseError('The DICOM file is cut short inside a sequence item.')
+  return deepest
+}
+
+/** The VR of an implicit-VR element, for the library's sequence detection. */
+function vrOf(tag: string): string | undefined {
+  return tagInfo[Number.parseInt(tag.slice(1), 16) >>> 0]?.vr
 }
 
 function textOf(bytes: Uint8Array, el: DicomElement, charset: string): string {
