@@ -10,7 +10,9 @@
  * - gas of one anchor and one account registration, from the receipts on the node's chain;
  * - a consortium of two nodes on one anvil: a doctor of B reading a 1 MiB record only A holds
  *   (first over bitswap, then cached), against the one-node read; the lag until B pins records
- *   uploaded on A.
+ *   uploaded on A;
+ * - the CLI's wall clock (`medledger --help`, `medledger record list --json` against the node)
+ *   against `node -e ""`, in the same rounds.
  *
  * `--quick` shrinks every size for a smoke run (its figures are not the benchmark's).
  */
@@ -27,7 +29,8 @@ import { createRandomPool } from './random-source.ts'
 import { measureBaseline, type MeasureBaselineResult } from './measure-baseline.ts'
 import { measurePipeline, measurePipelineParts, type MeasurePipelineResult } from './measure-pipeline.ts'
 import { startNodeProcess, type NodeProcess } from './start-node-process.ts'
-import { setUpAccounts } from './set-up-accounts.ts'
+import { benchAccountPassword, setUpAccounts } from './set-up-accounts.ts'
+import { measureCli } from './measure-cli.ts'
 import { measureLatency } from './measure-latency.ts'
 import { measureRss } from './measure-rss.ts'
 import { measureGas } from './measure-gas.ts'
@@ -37,8 +40,8 @@ import { measureConsortium } from './measure-consortium.ts'
 const MiB = 1 << 20
 const { values: flags } = parseArgs({ options: { json: { type: 'boolean' }, quick: { type: 'boolean' } }, strict: true })
 const sizes = flags.quick === true
-  ? { pipeline: 32 * MiB, pipelineRuns: 1, rss: 64 * MiB, iterations: 8, warmups: 2, crossNodeReads: 3, replicated: 10 }
-  : { pipeline: 256 * MiB, pipelineRuns: 3 /* odd: the median is a run */, rss: 1024 * MiB, iterations: 50, warmups: 3, crossNodeReads: 5, replicated: 50 }
+  ? { pipeline: 32 * MiB, pipelineRuns: 1, rss: 64 * MiB, iterations: 8, warmups: 2, crossNodeReads: 3, replicated: 10, cliRuns: 5 }
+  : { pipeline: 256 * MiB, pipelineRuns: 3 /* odd: the median is a run */, rss: 1024 * MiB, iterations: 50, warmups: 3, crossNodeReads: 5, replicated: 50, cliRuns: 15 }
 
 const targets = {
   pipelineRatio: { min: 0.5, text: '≥ 0.5' },
@@ -48,6 +51,8 @@ const targets = {
   gasAuditRead: { max: 30_000, text: '≤ 30,000' },
   crossNodeFirstReadMs: { below: 250, text: 'first < 250 ms' },
   replicationLagP95Ms: { below: 2_000, text: 'p95 < 2 s' },
+  cliHelpMs: { max: 300, text: '≤ 300 ms' },
+  cliListMs: { max: 600, text: '≤ 600 ms' },
 }
 /** The whole run must not outlive this, whatever hangs. */
 const deadlineMs = 9 * 60_000
@@ -176,6 +181,10 @@ async function main(): Promise<Record<string, unknown>> {
     const latency = await measureLatency(api, accounts, pool, { iterations: sizes.iterations, warmups: sizes.warmups })
     progress(`latency: upload p50 ${latency.upload1MiB.p50Ms} ms p95 ${latency.upload1MiB.p95Ms} ms; read p50 ${latency.read1MiB.p50Ms} ms p95 ${latency.read1MiB.p95Ms} ms`)
 
+    progress(`cli: ${sizes.cliRuns} rounds of node -e "", medledger --help, medledger record list --json (as the doctor)`)
+    const cli = await measureCli({ api: node.url, email: accounts.doctor.email, password: benchAccountPassword, runs: sizes.cliRuns, warmups: 2 })
+    progress(`cli: --help ${cli.helpMs} ms, record list ${cli.listMs} ms (${cli.records} records), node -e "" ${cli.nodeBaselineMs} ms${cli.compiled ? '' : ' — bin ran the sources through tsx: dist/ is missing or stale'}`)
+
     const status = await api.json<{ chainRpc: string; contracts: { registry: Address; recordLedger: Address; consent: Address } }>('GET', '/status')
     const gas = await measureGas({
       chainRpc: status.chainRpc,
@@ -218,6 +227,7 @@ async function main(): Promise<Record<string, unknown>> {
       grantedRead1MiB: consent.grantedRead1MiB,
       crossNodeRead1MiB: consortium.crossNodeRead1MiB,
       replicationLagMs: consortium.replicationLagMs,
+      cli: { helpMs: cli.helpMs, listMs: cli.listMs, nodeBaselineMs: cli.nodeBaselineMs },
       targets: {
         pipelineRatio: { target: targets.pipelineRatio.text, met: pipelineRatio >= targets.pipelineRatio.min },
         rssGrowthMiBFor1GiB: { target: targets.rssGrowthMiBFor1GiB.text, met: rss.growthMiB < targets.rssGrowthMiBFor1GiB.below },
@@ -226,6 +236,8 @@ async function main(): Promise<Record<string, unknown>> {
         gasAuditRead: { target: targets.gasAuditRead.text, met: consent.gas.auditRead <= targets.gasAuditRead.max },
         crossNodeRead1MiB: { target: targets.crossNodeFirstReadMs.text, met: consortium.crossNodeRead1MiB.firstMs < targets.crossNodeFirstReadMs.below },
         replicationLagMs: { target: targets.replicationLagP95Ms.text, met: consortium.replicationLagMs.p95 < targets.replicationLagP95Ms.below },
+        cliHelpMs: { target: targets.cliHelpMs.text, met: cli.helpMs <= targets.cliHelpMs.max },
+        cliListMs: { target: targets.cliListMs.text, met: cli.listMs <= targets.cliListMs.max },
       },
       context: {
         quick: flags.quick === true,
@@ -260,6 +272,7 @@ async function main(): Promise<Record<string, unknown>> {
         gasEmergencyRelease: consent.gasEmergencyRelease,
         grantedRecords: consent.grantedRecords,
         consortium: consortium.context,
+        cli: { runs: sizes.cliRuns, compiled: cli.compiled, listedRecords: cli.records },
       },
     }
   } catch (err) {
@@ -296,6 +309,9 @@ function table(r: Record<string, any>): string {
     [`replication lag A → B, ${c.replicatedRecords} × 1 MiB uploaded in turn`, `p50 ${r.replicationLagMs.p50} ms, p95 ${r.replicationLagMs.p95} ms`, r.targets.replicationLagMs.target, yes(r.targets.replicationLagMs.met)],
     ['  baseline: upload on A p50; first cross-node read', `${c.uploadOnAP50Ms} ms; ${r.crossNodeRead1MiB.firstMs} ms`, `max lag ${c.replicationLagMaxMs} ms`, ''],
     ['  p50 split: anchor seen by B; then fetched + pinned', `${c.replicationSeenP50Ms} ms; ${c.replicationFetchPinP50Ms} ms`, '', ''],
+    [`CLI: medledger --help, wall clock (median of ${r.context.cli.runs})${r.context.cli.compiled ? '' : ' — SOURCES via tsx'}`, `${r.cli.helpMs} ms`, r.targets.cliHelpMs.target, yes(r.targets.cliHelpMs.met)],
+    [`CLI: medledger record list --json, running node (${r.context.cli.listedRecords} records)`, `${r.cli.listMs} ms`, r.targets.cliListMs.target, yes(r.targets.cliListMs.met)],
+    ['  baseline: node -e ""', `${r.cli.nodeBaselineMs} ms`, '', ''],
   ]
   const widths = rows[0].map((_, i) => Math.max(...rows.map(row => row[i].length)))
   const line = (row: string[]) => row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()

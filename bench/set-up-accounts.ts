@@ -9,6 +9,9 @@ export interface BenchAccounts {
 
 interface Account { id: string; address: string }
 
+/** The password of the doctor and the patient (bench accounts on a throw-away node). */
+export const benchAccountPassword = 'bench-password-0123456789'
+
 /**
  * Through the API, as a user would: the admin signs in, admits a hospital and creates a doctor
  * and a patient of it (each registered on chain), then both sign in.
@@ -19,7 +22,7 @@ export async function setUpAccounts(api: ApiClient, { adminEmail, adminPassword 
     (await api.json<{ token: string }>('POST', '/auth/login', { body: { email, password } })).token
   const admin = await login(adminEmail, adminPassword)
   const hospital = await api.json<{ id: string; address: string }>('POST', '/hospitals', { token: admin, body: { name: 'Bench General Hospital' } })
-  const password = 'bench-password-0123456789'
+  const password = benchAccountPassword
   const create = async (role: 'doctor' | 'patient', email: string, name: string) =>
     (await api.json<{ account: Account }>('POST', '/users', { token: admin, body: { role, hospital: hospital.id, email, name, password } })).account
   const doctor = await create('doctor', 'doctor@bench.test', 'Dr Bench')
