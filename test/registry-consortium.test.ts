@@ -10,14 +10,12 @@ import { isAppError } from '../src/errors.ts'
 import { registryAbi } from '../src/ledger/abis.ts'
 import { addHospital } from '../src/ledger/add-hospital.ts'
 import { connectLedger, type Ledger } from '../src/ledger/connect-ledger.ts'
-import {
-  readApplication,
-  readLinkedContracts,
-  readMembers,
-  sendLinkContracts,
-  sendMembershipApplication,
-  sendNodeInfo,
-} from '../src/ledger/consortium.ts'
+import { readApplication } from '../src/ledger/registry/read-application.ts'
+import { readLinkedContracts } from '../src/ledger/registry/read-linked-contracts.ts'
+import { readMembers } from '../src/ledger/registry/read-members.ts'
+import { sendLinkContracts } from '../src/ledger/registry/send-link-contracts.ts'
+import { sendMembershipApplication } from '../src/ledger/registry/send-membership-application.ts'
+import { sendNodeInfo } from '../src/ledger/registry/send-node-info.ts'
 import { deployContracts } from '../src/ledger/deploy-contracts.ts'
 import { expectRevert, noFees, startTestChain, type TestChain, type Wallet } from './helpers/test-chain.ts'
 
@@ -302,7 +300,7 @@ describe('Registry: a consortium of hospital nodes', () => {
   })
 })
 
-describe('consortium wrappers (src/ledger/consortium.ts)', () => {
+describe('consortium wrappers (src/ledger/registry/)', () => {
   let t: TestChain
   let home: string
   let db: Db
@@ -327,8 +325,8 @@ describe('consortium wrappers (src/ledger/consortium.ts)', () => {
   test('a fresh deployment is linked: the registry address leads to the other contracts', async () => {
     ledger.contracts = await deployContracts(ledger, { admin })
     const { registry, recordLedger, consent } = ledger.contracts
-    assert.deepEqual(await readLinkedContracts(ledger, registry), { recordLedger: getAddress(recordLedger), consent: getAddress(consent) })
-    await assert.rejects(sendLinkContracts(ledger, admin, { recordLedger, consent }), (err: unknown) => {
+    assert.deepEqual(await readLinkedContracts(ledger, { registry }), { recordLedger: getAddress(recordLedger), consent: getAddress(consent) })
+    await assert.rejects(sendLinkContracts(ledger, { admin, recordLedger, consent }), (err: unknown) => {
       assert.ok(isAppError(err, 'LEDGER_REVERTED'), String(err))
       assert.equal(err.details, 'RegistryAlreadyLinked()')
       return true
@@ -337,34 +335,34 @@ describe('consortium wrappers (src/ledger/consortium.ts)', () => {
 
   test('readLinkedContracts tells a wrong address from an unlinked registry', async () => {
     const notFound = (err: unknown) => { assert.ok(isAppError(err, 'REGISTRY_NOT_FOUND'), String(err)); return true }
-    await assert.rejects(readLinkedContracts(ledger, joining.address), notFound) // no code
-    await assert.rejects(readLinkedContracts(ledger, ledger.contracts.recordLedger), notFound) // another contract
+    await assert.rejects(readLinkedContracts(ledger, { registry: joining.address }), notFound) // no code
+    await assert.rejects(readLinkedContracts(ledger, { registry: ledger.contracts.recordLedger }), notFound) // another contract
     const unlinked = (await t.deploy(t.newWallet(), 'Registry', [admin.address])).address
-    await assert.rejects(readLinkedContracts(ledger, unlinked), (err: unknown) => {
+    await assert.rejects(readLinkedContracts(ledger, { registry: unlinked }), (err: unknown) => {
       assert.ok(isAppError(err, 'REGISTRY_NOT_LINKED'), String(err))
       return true
     })
   })
 
   test('a hospital applies, is admitted with its application, publishes its node and is listed', async () => {
-    assert.equal(await readApplication(ledger, hospital.address), null)
-    await sendMembershipApplication(ledger, hospital, { keyScheme: X25519, emergencyKey: key('emergency') })
-    const application = await readApplication(ledger, hospital.address)
+    assert.equal(await readApplication(ledger, { hospital: hospital.address }), null)
+    await sendMembershipApplication(ledger, { hospital, keyScheme: X25519, emergencyKey: key('emergency') })
+    const application = await readApplication(ledger, { hospital: hospital.address })
     assert.deepEqual(application, { keyScheme: X25519, emergencyKey: key('emergency') })
 
-    await sendNodeInfo(ledger, hospital, { name: 'Too early', addrs: [] }).then(
+    await sendNodeInfo(ledger, { hospital, name: 'Too early', addrs: [] }).then(
       () => assert.fail('a non-member published node info'),
       (err: unknown) => assert.ok(isAppError(err, 'LEDGER_REVERTED') && err.details === `RegistryUnauthorized(${hospital.address})`, String(err)),
     )
 
     // the admitting side fills in the admission from the application
     await addHospital(ledger, { admin, hospital: hospital.address, ...application! })
-    assert.equal(await readApplication(ledger, hospital.address), null)
+    assert.equal(await readApplication(ledger, { hospital: hospital.address }), null)
 
-    await sendNodeInfo(ledger, hospital, { name: 'General Hospital', addrs: [multiaddr(1)] })
+    await sendNodeInfo(ledger, { hospital, name: 'General Hospital', addrs: [multiaddr(1)] })
     assert.deepEqual(await readMembers(ledger), [{ address: hospital.address, name: 'General Hospital', addrs: [multiaddr(1)] }])
 
-    await sendMembershipApplication(ledger, hospital, { keyScheme: X25519, emergencyKey: key('again') }).then(
+    await sendMembershipApplication(ledger, { hospital, keyScheme: X25519, emergencyKey: key('again') }).then(
       () => assert.fail('a member applied'),
       (err: unknown) => assert.ok(isAppError(err, 'LEDGER_REVERTED') && err.details === `RegistryHospitalExists(${hospital.address})`, String(err)),
     )

@@ -1,5 +1,6 @@
 import type { Address } from 'viem'
-import { sendConfirmation, sendRejection } from '../ledger/registry-actions.ts'
+import { sendConfirmation } from '../ledger/registry/send-confirmation.ts'
+import { sendRejection } from '../ledger/registry/send-rejection.ts'
 import { commitText } from '../consent/access-requests.ts'
 import { checkText } from '../text/check-text.ts'
 import { AppError } from '../errors.ts'
@@ -22,7 +23,7 @@ async function loadPending(s: Services, actor: Actor | undefined, id: string): P
  */
 export async function confirmDoctor(s: Services, { actor, id, signal }: { actor: Actor | undefined; id: string; signal?: AbortSignal }): Promise<Account> {
   const { by, row } = await loadPending(s, actor, id)
-  await sendConfirmation(s.ledger, requireKeys(by).ledger, row.address as Address, signal)
+  await sendConfirmation(s.ledger, { by: requireKeys(by).ledger, account: row.address as Address, signal })
   await s.db.run(`UPDATE accounts SET state = 'active' WHERE id = ?`, row.id)
   await s.notify?.({ accountId: row.id, kind: 'doctor-confirmed', by: { accountId: by.account.id } })
   return toAccount({ ...row, state: 'active' })
@@ -36,7 +37,7 @@ export async function confirmDoctor(s: Services, { actor, id, signal }: { actor:
 export async function rejectDoctor(s: Services, { actor, id, reason, signal }: { actor: Actor | undefined; id: string; reason: string; signal?: AbortSignal }): Promise<Account> {
   const { by, row } = await loadPending(s, actor, id)
   const text = checkText(reason, { field: 'reason', max: 500, multiline: true })
-  await sendRejection(s.ledger, requireKeys(by).ledger, row.address as Address, commitText(s.nodeKey, `0x${row.address.slice(2).padStart(64, '0')}`, text), signal)
+  await sendRejection(s.ledger, { by: requireKeys(by).ledger, account: row.address as Address, reasonHash: commitText(s.nodeKey, `0x${row.address.slice(2).padStart(64, '0')}`, text), signal })
   await s.db.run(`UPDATE accounts SET state = 'rejected', rejection_reason = ? WHERE id = ?`, text, row.id)
   await s.notify?.({ accountId: row.id, kind: 'doctor-rejected', by: { accountId: by.account.id } })
   return toAccount({ ...row, state: 'rejected' })

@@ -1,4 +1,4 @@
-import type { Address } from 'viem'
+import { isAddress, type Address } from 'viem'
 import type { KeyScheme } from '../crypto/key-wrap.ts'
 import { mirrorHospital } from '../consortium/directory.ts'
 import { getMeta, setMeta } from '../db/open-database.ts'
@@ -9,7 +9,11 @@ import { AppError } from '../errors.ts'
 import { checkText } from '../text/check-text.ts'
 import { requireKeys, requireRole, type Actor } from './account.ts'
 import { unlockHospital } from './hospital-keys.ts'
-import { readIsMember, readMemberCount, readProposal, sendHospitalProposal, sendHospitalVote } from '../ledger/registry-actions.ts'
+import { readIsMember } from '../ledger/registry/read-is-member.ts'
+import { readMemberCount } from '../ledger/registry/read-member-count.ts'
+import { readProposal } from '../ledger/registry/read-proposal.ts'
+import { sendHospitalProposal } from '../ledger/registry/send-hospital-proposal.ts'
+import { sendHospitalVote } from '../ledger/registry/send-hospital-vote.ts'
 import { toHospital, type Hospital, type HospitalRow } from './hospital.ts'
 import type { Services } from '../services.ts'
 
@@ -37,7 +41,7 @@ export async function createHospital(s: Services, { actor, name, keyScheme = s.c
   const byVote = (await readMemberCount(s.ledger)) >= 2
   try {
     const receipt = byVote
-      ? await sendHospitalProposal(s.ledger, requireKeys(admin).ledger, onChain, signal)
+      ? await sendHospitalProposal(s.ledger, { by: requireKeys(admin).ledger, ...onChain, signal })
       : await addHospital(s.ledger, { admin: requireKeys(admin).ledger, ...onChain, signal })
     await s.db.run(`UPDATE hospitals SET state = ?, tx_hash = ? WHERE id = ?`, byVote ? 'proposed' : 'active', receipt.transactionHash, id)
     // The founding node serves the first hospital it creates (its IPFS addresses are published for it).
@@ -61,18 +65,18 @@ export async function voteOnHospital(s: Services, { actor, candidate, approve, s
   const ownHospital = staff.account.hospitalId
   if (!ownHospital) throw new AppError('FORBIDDEN', { message: 'Only a member hospital votes; this account acts for none.' })
   let target = await s.db.get(`SELECT * FROM hospitals WHERE (id = ? OR address = ?) AND state = 'proposed'`, candidate, candidate.toLowerCase()) as HospitalRow | undefined
-  if (!target && /^0x[0-9a-fA-F]{40}$/.test(candidate)) {
+  if (!target && isAddress(candidate, { strict: false })) {
     // Another member proposed a hospital that applied from its own node: known here from the chain.
-    const proposal = await readProposal(s.ledger, candidate as Address)
+    const proposal = await readProposal(s.ledger, { hospital: candidate })
     if (proposal.kind === 1) {
-      const row = await mirrorHospital(s, { address: candidate as Address, keyScheme: proposal.keyScheme, state: 'proposed' })
+      const row = await mirrorHospital(s, { address: candidate, keyScheme: proposal.keyScheme, state: 'proposed' })
       target = row.state === 'proposed' ? row : undefined
     }
   }
   if (!target) throw new AppError('UNKNOWN_HOSPITAL')
   const member = await unlockHospital(s, ownHospital)
-  await sendHospitalVote(s.ledger, member.keys.ledger, target.address as `0x${string}`, approve, signal)
-  const admitted = await readIsMember(s.ledger, target.address as `0x${string}`)
+  await sendHospitalVote(s.ledger, { voter: member.keys.ledger, candidate: target.address as Address, approve, signal })
+  const admitted = await readIsMember(s.ledger, { hospital: target.address as Address })
   // A hospital created on this node becomes active here; one that joined from its own node is remote.
   const state = !admitted ? 'proposed' : target.sealed_secrets === '' ? 'remote' : 'active'
   if (admitted) await s.db.run(`UPDATE hospitals SET state = ? WHERE id = ?`, state, target.id)

@@ -4,7 +4,7 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { generateEncryptionKeyPair, keySchemeId, type KeyScheme } from '../crypto/key-wrap.ts'
 import { hashSha256 } from '../crypto/hashes.ts'
 import { registryAbi } from '../ledger/abis.ts'
-import { sendRegistrationRequest } from '../ledger/registry-actions.ts'
+import { sendRegistrationRequest } from '../ledger/registry/send-registration-request.ts'
 import { decodeAccountSecrets, encodeAccountSecrets } from './account-secrets.ts'
 import { generateRecoveryCode, openKeystoreWithKey, sealKeystore } from '../crypto/keystore.ts'
 import { AppError, isAppError } from '../errors.ts'
@@ -65,12 +65,14 @@ export async function signUp(s: Services, p: SignUpParams): Promise<{ account: A
   await s.db.run('UPDATE accounts SET licence = ? WHERE id = ?', licence, row.id)
   try {
     const keys = decodeAccountSecrets(openKeystoreWithKey(JSON.parse(row.keystore), prepared.keystoreKey))
-    const receipt = await sendRegistrationRequest(s.ledger, keys.ledger, {
-      role: p.role === 'doctor' ? 2 : 3,
+    const receipt = await sendRegistrationRequest(s.ledger, {
+      account: keys.ledger,
+      role: p.role,
       hospital: hospital.address as Address,
       keyScheme: keySchemeId(keyScheme),
       encryptionKey: prepared.keyDigest,
-    }, p.signal)
+      signal: p.signal,
+    })
     row.state = p.role === 'doctor' ? 'pending' : 'active'
     row.tx_hash = receipt.transactionHash
     await s.db.run('UPDATE accounts SET state = ?, tx_hash = ? WHERE id = ?', row.state, row.tx_hash, row.id)

@@ -1,12 +1,15 @@
 import { createHmac } from 'node:crypto'
 import { findParty, publicKeyOf } from '../consortium/directory.ts'
-import { bytesToHex, encodePacked, keccak256, toHex, type Address, type Hex } from 'viem'
+import { bytesToHex, encodePacked, keccak256, toHex, zeroHash, type Address, type Hex } from 'viem'
 import { generateRecordId, parseRecordId } from '../crypto/tokens.ts'
 import { hashSha256 } from '../crypto/hashes.ts'
 import { putRawBlock } from '../storage/raw-block.ts'
 import { digestFromCid } from '../storage/read-verified.ts'
 import { readKeyDigests } from '../ledger/read-key-digests.ts'
-import { sendAccessRequest, sendApproval, sendDenial, sendRevocation } from '../ledger/consent.ts'
+import { sendAccessRequest } from '../ledger/consent/send-access-request.ts'
+import { sendApproval } from '../ledger/consent/send-approval.ts'
+import { sendDenial } from '../ledger/consent/send-denial.ts'
+import { sendRevocation } from '../ledger/consent/send-revocation.ts'
 import { purposes } from '../ledger/purposes.ts'
 import { findAccount, requireKeys, requireRole, type AccountRow, type Actor } from '../accounts/account.ts'
 import { openRecordKeys } from '../records/read-record.ts'
@@ -56,7 +59,6 @@ interface RequestRow {
 }
 
 const DAY = 86_400
-const zero = `0x${'0'.repeat(64)}` as Hex
 
 /**
  * A commitment to free text (a purpose, a reason) for the ledger: keyed by the node's secret so
@@ -68,7 +70,7 @@ export function commitText(nodeKey: Uint8Array, id: Hex, text: string): Hex {
 
 /** keccak256 of the sorted record ids; zero for "all records". */
 export function scopeOf(recordIds: readonly Hex[] | null): Hex {
-  if (recordIds === null) return zero
+  if (recordIds === null) return zeroHash
   const sorted = [...recordIds].map((r) => r.toLowerCase() as Hex).sort()
   return keccak256(encodePacked(sorted.map(() => 'bytes32'), sorted))
 }
@@ -120,8 +122,16 @@ export async function requestAccess(s: Services, p: { actor: Actor | undefined; 
   await s.db.run(`INSERT INTO access_requests (request_id, requester_id, patient_id, record_ids, purpose_code, purpose, duration_s, status, created_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)`, requestId, doctor.account.id, patient.id, recordIds && JSON.stringify(recordIds), purposes.grant, purpose, duration, now)
   try {
-    const receipt = await sendAccessRequest(s.ledger, keys.ledger,
-      [requestId, patient.address, scopeOf(recordIds), purposes.grant, commitText(s.nodeKey, requestId, purpose), BigInt(duration)], requestId, p.signal)
+    const receipt = await sendAccessRequest(s.ledger, {
+      doctor: keys.ledger,
+      requestId,
+      patient: patient.address as Address,
+      scope: scopeOf(recordIds),
+      purpose: purposes.grant,
+      purposeHash: commitText(s.nodeKey, requestId, purpose),
+      duration: BigInt(duration),
+      signal: p.signal,
+    })
     await s.db.run('UPDATE access_requests SET request_tx = ? WHERE request_id = ?', receipt.transactionHash, requestId)
   } catch (err) {
     await s.db.run('DELETE FROM access_requests WHERE request_id = ?', requestId)
@@ -180,7 +190,7 @@ export async function approveAccess(s: Services, p: { actor: Actor | undefined; 
     keys: dataKeys,
   })
   const envelopes = toHex(digestFromCid(await putRawBlock(s.ipfs, block, { signal: p.signal })))
-  const receipt = await sendApproval(s.ledger, keys.ledger, [row.request_id, granted === requested ? zero : scopeOf(granted), BigInt(duration), envelopes], row.request_id, p.signal)
+  const receipt = await sendApproval(s.ledger, { patient: keys.ledger, requestId: row.request_id, scope: granted === requested ? zeroHash : scopeOf(granted), duration: BigInt(duration), envelopes, signal: p.signal })
   const block_ = await s.ledger.client.getBlock({ blockNumber: receipt.blockNumber })
   await s.db.run(`UPDATE access_requests SET status = 'approved', granted_record_ids = ?, duration_s = ?, expires_at = ?, envelopes = ?, decision_tx = ?, decided_at = ? WHERE request_id = ?`, granted && JSON.stringify(granted), duration, Number(block_.timestamp) + duration, envelopes, receipt.transactionHash, Date.now(), row.request_id)
   await s.notify?.({ accountId: row.requester_id, kind: 'access-approved', by: { accountId: patient.account.id }, recordCount: granted?.length ?? 'all', expiresAt: new Date((Number(block_.timestamp) + duration) * 1000) })
@@ -196,7 +206,7 @@ export async function denyAccess(s: Services, p: { actor: Actor | undefined; req
   const { patient, row } = await loadOwnPending(s, p.actor, p.requestId)
   const keys = requireKeys(patient)
   const reason = checkText(p.reason, { field: 'reason', max: 500, multiline: true })
-  const receipt = await sendDenial(s.ledger, keys.ledger, [row.request_id, commitText(s.nodeKey, row.request_id, reason)], row.request_id, p.signal)
+  const receipt = await sendDenial(s.ledger, { patient: keys.ledger, requestId: row.request_id, reasonHash: commitText(s.nodeKey, row.request_id, reason), signal: p.signal })
   await s.db.run(`UPDATE access_requests SET status = 'denied', reason = ?, decision_tx = ?, decided_at = ? WHERE request_id = ?`, reason, receipt.transactionHash, Date.now(), row.request_id)
   await s.notify?.({ accountId: row.requester_id, kind: 'access-denied', by: { accountId: patient.account.id } })
   return getAccessRequest(s, { actor: patient, requestId: row.request_id })
@@ -212,7 +222,7 @@ export async function revokeAccess(s: Services, p: { actor: Actor | undefined; r
   if (p.actor.account.id !== row.patient_id) throw new AppError('NOT_REQUEST_PATIENT')
   if (row.status !== 'approved') throw new AppError('GRANT_NOT_ACTIVE')
   const keys = requireKeys(p.actor)
-  const receipt = await sendRevocation(s.ledger, keys.ledger, [row.request_id], row.request_id, p.signal)
+  const receipt = await sendRevocation(s.ledger, { patient: keys.ledger, requestId: row.request_id, signal: p.signal })
   await s.db.run(`UPDATE access_requests SET status = 'revoked', decision_tx = ?, decided_at = ? WHERE request_id = ?`, receipt.transactionHash, Date.now(), row.request_id)
   await s.notify?.({ accountId: row.requester_id, kind: 'access-revoked', by: { accountId: p.actor.account.id } })
   return getAccessRequest(s, { actor: p.actor, requestId: row.request_id })

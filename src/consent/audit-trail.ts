@@ -5,6 +5,7 @@ import { FOLLOW_FROM } from '../consortium/node-hospital.ts'
 import { consentAbi, recordLedgerAbi, registryAbi } from '../ledger/abis.ts'
 import { purposeNames } from '../ledger/purposes.ts'
 import { toLedgerError } from '../ledger/send-transaction.ts'
+import { readContract } from '../ledger/read-contract.ts'
 import { findAccount, requireRole, type Actor } from '../accounts/account.ts'
 import { parseRecordId } from '../crypto/tokens.ts'
 import { AppError } from '../errors.ts'
@@ -94,15 +95,11 @@ export async function auditTrail(s: Services, { actor, patient, recordId }: { ac
   const members = new Map<string, boolean>()
   const isMember = async (address: Address): Promise<boolean> => {
     if (!members.has(address)) {
-      try {
-        const [account, hospital] = await Promise.all([
-          s.ledger.client.readContract({ address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'accountOf', args: [address] }),
-          s.ledger.client.readContract({ address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'hospitalOf', args: [address] }),
-        ])
-        members.set(address, Number(account.role) !== 0 || hospital.member || Boolean(await s.db.get('SELECT 1 AS x FROM hospitals WHERE address = ?', address)))
-      } catch (err) {
-        throw toLedgerError(err, registryAbi)
-      }
+      const [account, hospital] = await Promise.all([
+        readContract(s.ledger, { address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'accountOf', args: [address] }),
+        readContract(s.ledger, { address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'hospitalOf', args: [address] }),
+      ])
+      members.set(address, Number(account.role) !== 0 || hospital.member || Boolean(await s.db.get('SELECT 1 AS x FROM hospitals WHERE address = ?', address)))
     }
     return members.get(address)!
   }

@@ -2,7 +2,8 @@ import { toHex, type Address, type Hex } from 'viem'
 import { generateRecordId } from '../crypto/tokens.ts'
 import { putRawBlock } from '../storage/raw-block.ts'
 import { digestFromCid } from '../storage/read-verified.ts'
-import { sendEmergency, sendEmergencyRelease } from '../ledger/consent.ts'
+import { sendEmergency } from '../ledger/consent/send-emergency.ts'
+import { sendEmergencyRelease } from '../ledger/consent/send-emergency-release.ts'
 import { requireKeys, requireRole, type AccountRow, type Actor } from '../accounts/account.ts'
 import { findParty, publicKeyOf } from '../consortium/directory.ts'
 import { unlockHospital } from '../accounts/hospital-keys.ts'
@@ -56,7 +57,7 @@ export async function openEmergency(s: Services, p: { actor: Actor | undefined; 
   if (!patient || patient.role !== 'patient') throw new AppError('UNKNOWN_PATIENT')
   const window = s.config.emergencyWindowSeconds
   const emergencyId = generateRecordId()
-  const declared = await sendEmergency(s.ledger, keys.ledger, [emergencyId, patient.address, commitText(s.nodeKey, emergencyId, reason), BigInt(window)], emergencyId, p.signal)
+  const declared = await sendEmergency(s.ledger, { doctor: keys.ledger, emergencyId, patient: patient.address as Address, reasonHash: commitText(s.nodeKey, emergencyId, reason), window: BigInt(window), signal: p.signal })
   const block = await s.ledger.client.getBlock({ blockNumber: declared.blockNumber })
   await s.db.run(`INSERT INTO emergencies (emergency_id, doctor_id, patient_id, reason, expires_at, declare_tx, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`, emergencyId, doctor.account.id, patient.id, reason, Number(block.timestamp) + window, declared.transactionHash, Date.now())
 
@@ -91,7 +92,7 @@ export async function releaseEmergency(s: Services, emergencyId: Hex, signal?: A
     keys: dataKeys,
   })
   const envelopes = toHex(digestFromCid(await putRawBlock(s.ipfs, blockBytes, { signal })))
-  const released = await sendEmergencyRelease(s.ledger, hospital.keys.ledger, [emergencyId, envelopes], emergencyId, signal)
+  const released = await sendEmergencyRelease(s.ledger, { hospital: hospital.keys.ledger, emergencyId, envelopes, signal })
   await s.db.run('UPDATE emergencies SET envelopes = ?, release_tx = ? WHERE emergency_id = ? AND envelopes IS NULL', envelopes, released.transactionHash, emergencyId)
   await s.notify?.({ accountId: patient.id, kind: 'emergency-access', by: { accountId: doctorRow.id }, expiresAt: new Date(row.expires_at * 1000) })
 }

@@ -1,9 +1,13 @@
-import { hexToBytes, type Address, type Hex } from 'viem'
+import { hexToBytes, zeroHash, type Address, type Hex } from 'viem'
 import { nodeHospital } from '../consortium/node-hospital.ts'
 import { getRawBlockVerified } from '../storage/raw-block.ts'
 import { cidFromDigest } from '../storage/read-verified.ts'
 import { hashToken, parseRecordId } from '../crypto/tokens.ts'
-import { isEmergencyLive, isGrantLive, isShareLive, sendAccessLog, sendShareTokenUse } from '../ledger/consent.ts'
+import { isEmergencyLive } from '../ledger/consent/is-emergency-live.ts'
+import { isGrantLive } from '../ledger/consent/is-grant-live.ts'
+import { isShareLive } from '../ledger/consent/is-share-live.ts'
+import { sendAccessLog } from '../ledger/consent/send-access-log.ts'
+import { sendShareTokenUse } from '../ledger/consent/send-share-token-use.ts'
 import { purposes } from '../ledger/purposes.ts'
 import { unlockHospital } from '../accounts/hospital-keys.ts'
 import { requireKeys, type Actor } from '../accounts/account.ts'
@@ -25,8 +29,6 @@ export interface AccessDecision {
   /** Writes the read to the ledger, from the reader's own key (or the serving hospital's for a token). */
   log(signal?: AbortSignal): Promise<void>
 }
-
-const zero = `0x${'0'.repeat(64)}` as Hex
 
 /**
  * Decides whether the reader may open the record now and unwraps its data key: the patient,
@@ -52,7 +54,7 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
   if (token !== undefined && !actor) {
     const share = await s.db.get('SELECT * FROM shares WHERE token_hash = ?', hashToken(token)) as ShareRow | undefined
     if (!share || share.revoked_at !== null || !(JSON.parse(share.record_ids) as string[]).includes(row.record_id)) throw new AppError('SHARE_TOKEN_INVALID')
-    if (!(await isShareLive(s.ledger, share.share_id))) throw new AppError('SHARE_TOKEN_INVALID')
+    if (!(await isShareLive(s.ledger, { shareId: share.share_id }))) throw new AppError('SHARE_TOKEN_INVALID')
     const env = await envelopes()
     const dataKey = await grantKey(share.envelopes, share.share_id, { kind: 'token', token })
     return {
@@ -67,7 +69,7 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
           return unlockHospital(s, home.id)
         })
         try {
-          await sendShareTokenUse(s.ledger, hospital.keys.ledger, [share.share_id, row.record_id], share.share_id, sig)
+          await sendShareTokenUse(s.ledger, { hospital: hospital.keys.ledger, shareId: share.share_id, recordId: row.record_id, signal: sig })
         } catch (err) {
           if (isAppError(err, 'LEDGER_REVERTED')) throw new AppError('SHARE_TOKEN_INVALID', { cause: err })
           throw err
@@ -81,13 +83,13 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
   const keys = requireKeys(reader)
   const me = { kind: 'account' as const, address: reader.account.address, scheme: reader.account.keyScheme, privateKey: keys.encryptionPrivateKey }
   const logAs = (purpose: number, ref: Hex) => async (sig?: AbortSignal) => {
-    await sendAccessLog(s.ledger, keys.ledger, [row.record_id, patient.address, purpose, ref], row.record_id, sig)
+    await sendAccessLog(s.ledger, { reader: keys.ledger, recordId: row.record_id, patient: patient.address, purpose, ref, signal: sig })
   }
 
   if (reader.account.id === row.patient_id || reader.account.id === row.author_id) {
     const { dataKey, manifest } = await openEnvelopes(await envelopes(), me)
     const purpose = reader.account.id === row.patient_id ? purposes.own : purposes.author
-    return { row, dataKey, manifest, purpose, ref: zero, log: logAs(purpose, zero) }
+    return { row, dataKey, manifest, purpose, ref: zeroHash, log: logAs(purpose, zeroHash) }
   }
 
   // Grants from access requests: newest first; the chain decides whether each is still live.
@@ -97,7 +99,7 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
   for (const g of grants) {
     const scope = g.granted_record_ids === null ? null : (JSON.parse(g.granted_record_ids) as string[])
     if (scope !== null && !scope.includes(row.record_id)) continue
-    if (!(await isGrantLive(s.ledger, g.request_id, reader.account.address))) continue
+    if (!(await isGrantLive(s.ledger, { requestId: g.request_id, grantee: reader.account.address }))) continue
     const env = await envelopes()
     let dataKey: Uint8Array
     try {
@@ -114,7 +116,7 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
   const shares = await s.db.all(`SELECT * FROM shares WHERE grantee_id = ? AND patient_id = ? AND revoked_at IS NULL ORDER BY created_at DESC`, reader.account.id, row.patient_id) as ShareRow[]
   for (const sh of shares) {
     if (!(JSON.parse(sh.record_ids) as string[]).includes(row.record_id)) continue
-    if (!(await isShareLive(s.ledger, sh.share_id))) continue
+    if (!(await isShareLive(s.ledger, { shareId: sh.share_id }))) continue
     const env = await envelopes()
     const dataKey = await grantKey(sh.envelopes, sh.share_id, me)
     return { row, dataKey, manifest: openManifest(env, dataKey), purpose: purposes.share, ref: sh.share_id, log: logAs(purposes.share, sh.share_id) }
@@ -122,7 +124,7 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
 
   const emergencies = await s.db.all(`SELECT emergency_id, envelopes FROM emergencies WHERE doctor_id = ? AND patient_id = ? AND envelopes IS NOT NULL ORDER BY created_at DESC`, reader.account.id, row.patient_id) as { emergency_id: Hex; envelopes: string }[]
   for (const e of emergencies) {
-    if (!(await isEmergencyLive(s.ledger, e.emergency_id, reader.account.address))) continue
+    if (!(await isEmergencyLive(s.ledger, { emergencyId: e.emergency_id, doctor: reader.account.address }))) continue
     const env = await envelopes()
     let dataKey: Uint8Array
     try {

@@ -1,11 +1,12 @@
-import { bytesToHex, toHex, type Address, type Hex } from 'viem'
+import { bytesToHex, toHex, zeroAddress, zeroHash, type Address, type Hex } from 'viem'
 import { findParty, publicKeyOf } from '../consortium/directory.ts'
 import { generateRecordId, generateToken, hashToken, parseRecordId } from '../crypto/tokens.ts'
 import { hashSha256 } from '../crypto/hashes.ts'
 import { putRawBlock } from '../storage/raw-block.ts'
 import { digestFromCid } from '../storage/read-verified.ts'
 import { readKeyDigests } from '../ledger/read-key-digests.ts'
-import { sendShare, sendShareRevocation } from '../ledger/consent.ts'
+import { sendShare } from '../ledger/consent/send-share.ts'
+import { sendShareRevocation } from '../ledger/consent/send-share-revocation.ts'
 import { findAccount, requireKeys, requireRole, type Actor } from '../accounts/account.ts'
 import { openRecordKeys } from '../records/read-record.ts'
 import type { RecordRow } from '../records/record.ts'
@@ -30,9 +31,6 @@ export interface ShareView {
   txHash: Hex | null
   createdAt: string
 }
-
-const zero = `0x${'0'.repeat(64)}` as Hex
-const zeroAddress = `0x${'0'.repeat(40)}` as Address
 
 /**
  * A patient shares listed records with a named user, or creates a share token (random 256-bit,
@@ -59,7 +57,7 @@ export async function createShare(s: Services, p: { actor: Actor | undefined; re
   let granteeId: string | null = null
   let grantee: Address = zeroAddress
   let token: string | undefined
-  let tokenHash: Hex = zero
+  let tokenHash: Hex = zeroHash
   if (p.to) {
     const account = await findParty(s, p.to)
     if (!account || account.id === patient.account.id) throw new AppError('UNKNOWN_ACCOUNT')
@@ -80,7 +78,7 @@ export async function createShare(s: Services, p: { actor: Actor | undefined; re
   const block = await sealGrantEnvelopes({ grantId: shareId, kind: token ? 'token' : 'share', to: recipient, keys: dataKeys })
   const envelopes = toHex(digestFromCid(await putRawBlock(s.ipfs, block, { signal: p.signal })))
   const recordIds = rows.map((r) => r.record_id)
-  const receipt = await sendShare(s.ledger, keys.ledger, [shareId, grantee, tokenHash, scopeOf(recordIds), BigInt(duration), Boolean(p.once), envelopes], shareId, p.signal)
+  const receipt = await sendShare(s.ledger, { patient: keys.ledger, shareId, grantee, tokenHash, scope: scopeOf(recordIds), duration: BigInt(duration), once: Boolean(p.once), envelopes, signal: p.signal })
   const block_ = await s.ledger.client.getBlock({ blockNumber: receipt.blockNumber })
   await s.db.run(`INSERT INTO shares (share_id, patient_id, grantee_id, token_hash, record_ids, expires_at, once, envelopes, tx_hash, created_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, shareId, patient.account.id, granteeId, token ? tokenHash.slice(2) : null, JSON.stringify(recordIds),
@@ -98,7 +96,7 @@ export async function revokeShare(s: Services, p: { actor: Actor | undefined; sh
   const keys = requireKeys(patient)
   const row = await s.db.get('SELECT * FROM shares WHERE share_id = ? AND patient_id = ?', parseRecordId(p.shareId), patient.account.id) as ShareRow | undefined
   if (!row || row.revoked_at !== null) throw new AppError('SHARE_NOT_FOUND')
-  await sendShareRevocation(s.ledger, keys.ledger, [row.share_id], row.share_id, p.signal)
+  await sendShareRevocation(s.ledger, { patient: keys.ledger, shareId: row.share_id, signal: p.signal })
   await s.db.run('UPDATE shares SET revoked_at = ? WHERE share_id = ?', Date.now(), row.share_id)
   return (await listShares(s, { actor: patient })).find((v) => v.shareId === row.share_id)!
 }

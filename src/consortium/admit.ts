@@ -1,7 +1,12 @@
 import type { Address } from 'viem'
-import { readApplication } from '../ledger/consortium.ts'
+import { readApplication } from '../ledger/registry/read-application.ts'
 import { addHospital } from '../ledger/add-hospital.ts'
-import { readHasVoted, readIsMember, readMemberCount, readProposal, sendHospitalProposal, sendHospitalVote } from '../ledger/registry-actions.ts'
+import { readHasVoted } from '../ledger/registry/read-has-voted.ts'
+import { readIsMember } from '../ledger/registry/read-is-member.ts'
+import { readMemberCount } from '../ledger/registry/read-member-count.ts'
+import { readProposal } from '../ledger/registry/read-proposal.ts'
+import { sendHospitalProposal } from '../ledger/registry/send-hospital-proposal.ts'
+import { sendHospitalVote } from '../ledger/registry/send-hospital-vote.ts'
 import { requireKeys, requireRole, type Actor } from '../accounts/account.ts'
 import { unlockHospital } from '../accounts/hospital-keys.ts'
 import { checkName } from '../accounts/create-hospital.ts'
@@ -30,8 +35,8 @@ export async function admitHospital(s: Services, { actor, address, name, signal 
   if (!isAddress(address)) throw new AppError('VALIDATION_FAILED', { message: 'A hospital is named by its ledger address (0x and 40 hexadecimal characters).' })
   const candidate = address.toLowerCase() as Address
   const cleanName = checkName(name)
-  if (await readIsMember(s.ledger, candidate)) throw new AppError('HOSPITAL_EXISTS')
-  const application = await readApplication(s.ledger, candidate)
+  if (await readIsMember(s.ledger, { hospital: candidate })) throw new AppError('HOSPITAL_EXISTS')
+  const application = await readApplication(s.ledger, { hospital: candidate })
   if (application === null) throw new AppError('NO_APPLICATION')
   const onChain = { hospital: candidate, keyScheme: application.keyScheme, emergencyKey: application.emergencyKey }
 
@@ -52,11 +57,13 @@ export async function admitHospital(s: Services, { actor, address, name, signal 
   }
   if (!consortiumAdmin && !memberHospital) throw new AppError('HOSPITAL_VOTE_REQUIRED')
   const proposer = consortiumAdmin ? requireKeys(who).ledger : (await unlockHospital(s, memberHospital!.id)).keys.ledger
-  if ((await readProposal(s.ledger, candidate)).kind === 0) await sendHospitalProposal(s.ledger, proposer, onChain, signal)
+  if ((await readProposal(s.ledger, { hospital: candidate })).kind === 0) await sendHospitalProposal(s.ledger, { by: proposer, ...onChain, signal })
   if (memberHospital) {
-    if (!(await readHasVoted(s.ledger, candidate, memberHospital.address as Address))) await sendHospitalVote(s.ledger, (await unlockHospital(s, memberHospital.id)).keys.ledger, candidate, true, signal)
+    if (!(await readHasVoted(s.ledger, { hospital: candidate, voter: memberHospital.address as Address }))) {
+      await sendHospitalVote(s.ledger, { voter: (await unlockHospital(s, memberHospital.id)).keys.ledger, candidate, approve: true, signal })
+    }
   }
-  const admitted = await readIsMember(s.ledger, candidate)
+  const admitted = await readIsMember(s.ledger, { hospital: candidate })
   if (admitted) await s.db.run(`UPDATE hospitals SET state = 'remote' WHERE address = ? AND state = 'proposed'`, candidate)
   return { address: candidate, name: cleanName, admitted }
 }

@@ -1,7 +1,7 @@
 import { createPublicKey, randomUUID } from 'node:crypto'
-import { hexToBytes, type Address, type Hex } from 'viem'
+import { hexToBytes, zeroHash, type Address } from 'viem'
 import { registryAbi } from '../ledger/abis.ts'
-import { toLedgerError } from '../ledger/send-transaction.ts'
+import { readContract } from '../ledger/read-contract.ts'
 import { keySchemeFromId, type KeyScheme } from '../crypto/key-wrap.ts'
 import { getRawBlockVerified } from '../storage/raw-block.ts'
 import { cidFromDigest } from '../storage/read-verified.ts'
@@ -45,7 +45,7 @@ export async function ensureHospital(s: Pick<Services, 'db' | 'ledger'>, address
     }
     return known
   }
-  const h = await read<{ member: boolean; keyScheme: number }>(s, 'hospitalOf', [a])
+  const h = await readContract(s.ledger, { address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'hospitalOf', args: [a as Address] })
   if (!h.member) throw new AppError('UNKNOWN_HOSPITAL')
   return mirrorHospital(s, { address: a as Address, name, keyScheme: h.keyScheme, state: 'remote' })
 }
@@ -80,7 +80,7 @@ export async function ensureAccount(s: Pick<Services, 'db' | 'ledger'>, address:
   const a = address.toLowerCase()
   const known = await s.db.get<AccountRow>('SELECT * FROM accounts WHERE address = ?', a)
   if (known) return known
-  const acc = await read<{ role: number; status: number; keyScheme: number; hospital: Address }>(s, 'accountOf', [a])
+  const acc = await readContract(s.ledger, { address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'accountOf', args: [a as Address] })
   const role = chainRoles[acc.role]
   if (!role) throw new AppError('UNKNOWN_ACCOUNT')
   const hospital = await ensureHospital(s, acc.hospital)
@@ -132,8 +132,8 @@ export async function findParty(s: Pick<Services, 'db' | 'ledger'>, ref: string)
  */
 export async function publicKeyOf(s: Pick<Services, 'db' | 'ledger' | 'ipfs'>, row: Pick<AccountRow, 'id' | 'address' | 'public_key' | 'key_scheme'>, signal?: AbortSignal): Promise<Uint8Array> {
   if (row.public_key.length > 0) return new Uint8Array(row.public_key)
-  const digest = await read<Hex>(s, 'encryptionKeyOf', [row.address])
-  if (/^0x0+$/.test(digest)) throw new AppError('PUBLIC_KEY_MISMATCH', { details: 'no key registered' })
+  const digest = await readContract(s.ledger, { address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'encryptionKeyOf', args: [row.address as Address] })
+  if (digest === zeroHash) throw new AppError('PUBLIC_KEY_MISMATCH', { details: 'no key registered' })
   const timeout = AbortSignal.timeout(KEY_FETCH_MS)
   const key = await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(digest), 'raw'), { signal: signal ? AbortSignal.any([signal, timeout]) : timeout })
     .catch((cause: unknown) => {
@@ -163,12 +163,4 @@ function checkPublicKey(scheme: KeyScheme, key: Uint8Array): void {
     ok = false
   }
   if (!ok) throw new AppError('INVALID_KEY', { details: `not an SPKI RSA-4096 public key (${key.length} bytes)` })
-}
-
-async function read<T>(s: Pick<Services, 'ledger'>, functionName: string, args: readonly unknown[]): Promise<T> {
-  try {
-    return (await s.ledger.client.readContract({ address: s.ledger.contracts.registry, abi: registryAbi, functionName, args } as never)) as T
-  } catch (err) {
-    throw toLedgerError(err, registryAbi)
-  }
 }

@@ -2,7 +2,8 @@ import { bytesToHex, type Address } from 'viem'
 import { keySchemeId } from '../crypto/key-wrap.ts'
 import { hashSha256 } from '../crypto/hashes.ts'
 import { setMeta } from '../db/open-database.ts'
-import { readLinkedContracts, sendMembershipApplication } from '../ledger/consortium.ts'
+import { readLinkedContracts } from '../ledger/registry/read-linked-contracts.ts'
+import { sendMembershipApplication } from '../ledger/registry/send-membership-application.ts'
 import { createHospitalIdentity } from '../accounts/hospital-identity.ts'
 import { unlockHospital } from '../accounts/hospital-keys.ts'
 import { checkName } from '../accounts/create-hospital.ts'
@@ -18,7 +19,7 @@ import type { Services } from '../services.ts'
  * @throws AppError REGISTRY_NOT_FOUND, LEDGER_*
  */
 export async function joinConsortium(s: Services, { registry, hospitalName, signal }: { registry: Address; hospitalName: string; signal?: AbortSignal }): Promise<{ contracts: ContractAddresses; hospital: { id: string; address: Address; name: string } }> {
-  const linked = await readLinkedContracts(s.ledger, registry)
+  const linked = await readLinkedContracts(s.ledger, { registry })
   const contracts: ContractAddresses = { registry, recordLedger: linked.recordLedger, consent: linked.consent }
   s.ledger.contracts = contracts
   await setMeta(s.db, FOLLOW_FROM, String(await deploymentBlock(s, registry)))
@@ -29,7 +30,7 @@ export async function joinConsortium(s: Services, { registry, hospitalName, sign
     : await createHospitalIdentity(s, { name: checkName(hospitalName), keyScheme: s.config.keyScheme, state: 'applied', signal })
   await setMeta(s.db, NODE_HOSPITAL, row.id)
   const { keys } = await unlockHospital(s, row.id, ['applied'])
-  await sendMembershipApplication(s.ledger, keys.ledger, { keyScheme: onChain.keyScheme, emergencyKey: onChain.emergencyKey }, signal)
+  await sendMembershipApplication(s.ledger, { hospital: keys.ledger, keyScheme: onChain.keyScheme, emergencyKey: onChain.emergencyKey, signal })
   return { contracts, hospital: { id: row.id, address: onChain.hospital, name: row.name } }
 }
 

@@ -1,18 +1,16 @@
-import { hexToBytes, type Address, type Hex } from 'viem'
+import { hexToBytes, zeroAddress, zeroHash, type Address, type Hex } from 'viem'
 import { getRawBlockVerified } from '../storage/raw-block.ts'
 import { cidFromDigest } from '../storage/read-verified.ts'
 import { purposeNames } from '../ledger/purposes.ts'
 import { releaseEmergency } from '../consent/emergency.ts'
 import { scopeOf } from '../consent/access-requests.ts'
-import { readShare } from '../ledger/consent.ts'
+import { readShare } from '../ledger/consent/read-share.ts'
 import { ensureAccount, ensureHospital } from './directory.ts'
 import { AppError } from '../errors.ts'
 import type { HandlerContext, LedgerEvent } from './follower.ts'
 import type { Replicator } from './replicator.ts'
 import type { Services } from '../services.ts'
 
-const zero = `0x${'0'.repeat(64)}`
-const zeroAddress = `0x${'0'.repeat(40)}`
 const recordIdPattern = /^0x[0-9a-f]{64}$/
 
 /**
@@ -98,7 +96,7 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
         const mine = await s.db.all<{ record_id: Hex }>(`SELECT record_id FROM records WHERE patient_id = ? AND state = 'anchored'`, patient.id)
         // The chain holds only the hash of the requested record ids: match it against this patient's records.
         let recordIds: Hex[] | null = null
-        if (scope !== zero) {
+        if (scope !== zeroHash) {
           const single = mine.find((r) => scopeOf([r.record_id]) === scope)
           recordIds = single ? [single.record_id] : scopeOf(mine.map((r) => r.record_id)) === scope ? mine.map((r) => r.record_id) : []
         }
@@ -121,7 +119,7 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
         if (e.eventName === 'AccessApproved' && row.status === 'pending') {
           const scope = (a.scope as Hex).toLowerCase()
           const envelopes = (a.envelopes as Hex).toLowerCase() as Hex
-          const granted = scope === zero ? row.record_ids : JSON.stringify(await grantRecordIds(envelopes, requestId as Hex, fetchMs))
+          const granted = scope === zeroHash ? row.record_ids : JSON.stringify(await grantRecordIds(envelopes, requestId as Hex, fetchMs))
           await s.db.run(`UPDATE access_requests SET status = 'approved', granted_record_ids = ?, expires_at = ?, envelopes = ?, decision_tx = ?, decided_at = ?
             WHERE request_id = ? AND status = 'pending'`, granted, Number(a.expiresAt), envelopes, e.transactionHash, Date.now(), requestId)
         } else if (e.eventName === 'AccessDenied' && row.status === 'pending') {
@@ -159,16 +157,16 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
         const tokenHash = (a.tokenHash as Hex).toLowerCase()
         const grantee = (a.grantee as string).toLowerCase()
         const granteeRow = grantee === zeroAddress ? undefined : await local(grantee)
-        if (tokenHash === zero && !granteeRow) return
+        if (tokenHash === zeroHash && !granteeRow) return
         const patient = await ensureAccount(s, a.patient as Address)
         const envelopes = (a.envelopes as Hex).toLowerCase() as Hex
         await s.db.run(`INSERT INTO shares (share_id, patient_id, grantee_id, token_hash, record_ids, expires_at, once, envelopes, tx_hash, created_at)
           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (share_id) DO NOTHING`,
-        shareId, patient.id, granteeRow?.id ?? null, tokenHash === zero ? null : tokenHash.slice(2), JSON.stringify(await grantRecordIds(envelopes, shareId as Hex, fetchMs)),
+        shareId, patient.id, granteeRow?.id ?? null, tokenHash === zeroHash ? null : tokenHash.slice(2), JSON.stringify(await grantRecordIds(envelopes, shareId as Hex, fetchMs)),
         Number(a.expiresAt), a.once ? 1 : 0, envelopes, e.transactionHash, Date.now())
         // A share applied late (its envelopes came after a retry) may have been revoked or used
         // meanwhile, and those events found no row to mark: the chain says how it stands now.
-        const now = await readShare(s.ledger, shareId as Hex)
+        const now = await readShare(s.ledger, { shareId: shareId as Hex })
         if (now.revoked) await s.db.run('UPDATE shares SET revoked_at = ? WHERE share_id = ? AND revoked_at IS NULL', Date.now(), shareId)
         if (now.used) await s.db.run('UPDATE shares SET used_at = ? WHERE share_id = ? AND used_at IS NULL', Date.now(), shareId)
         return

@@ -2,10 +2,12 @@ import { bytesToHex, type Address } from 'viem'
 import { getMeta } from '../db/open-database.ts'
 import { FOLLOW_FROM, nodeHospital } from './node-hospital.ts'
 import { hashSha256 } from '../crypto/hashes.ts'
-import { readMembers, sendNodeInfo } from '../ledger/consortium.ts'
-import { readIsMember } from '../ledger/registry-actions.ts'
+import { readMembers } from '../ledger/registry/read-members.ts'
+import { sendNodeInfo } from '../ledger/registry/send-node-info.ts'
+import { readIsMember } from '../ledger/registry/read-is-member.ts'
 import { registerAccount } from '../ledger/register-account.ts'
 import { registryAbi } from '../ledger/abis.ts'
+import { readContract } from '../ledger/read-contract.ts'
 import { keySchemeId } from '../crypto/key-wrap.ts'
 import { unlockHospital } from '../accounts/hospital-keys.ts'
 import { startFollower, type Follower, type FollowerStatus } from './follower.ts'
@@ -57,7 +59,7 @@ export async function startConsortium(s: Services, { replicas }: { replicas: num
   let again = false
 
   async function finishAdmission(h: HospitalRow): Promise<void> {
-    if (!(await readIsMember(s.ledger, h.address as Address))) return
+    if (!(await readIsMember(s.ledger, { hospital: h.address as Address }))) return
     await s.db.run(`UPDATE hospitals SET state = 'active' WHERE id = ? AND state = 'applied'`, h.id)
     s.log('info', `consortium: ${h.name} (${h.address}) was admitted`)
   }
@@ -68,7 +70,7 @@ export async function startConsortium(s: Services, { replicas }: { replicas: num
     if (!h || h.state !== 'active' || h.sealed_secrets === '') return
     const admins = await s.db.all<AccountRow>(`SELECT * FROM accounts WHERE role = 'admin' AND hospital_id = ? AND state = 'active'`, h.id)
     for (const admin of admins) {
-      const onChain = await s.ledger.client.readContract({ address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'accountOf', args: [admin.address as Address] })
+      const onChain = await readContract(s.ledger, { address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'accountOf', args: [admin.address as Address] })
       if (Number(onChain.role) !== 0) continue
       await registerAccount(s.ledger, {
         registrar: (await unlockHospital(s, h.id)).keys.ledger,
@@ -93,7 +95,7 @@ export async function startConsortium(s: Services, { replicas }: { replicas: num
       if (!m) continue
       if (m.name === h.name && m.addrs.length === addrs.length && m.addrs.every((x, i) => x === addrs[i])) continue
       const { keys } = await unlockHospital(s, h.id)
-      await sendNodeInfo(s.ledger, keys.ledger, { name: h.name, addrs })
+      await sendNodeInfo(s.ledger, { hospital: keys.ledger, name: h.name, addrs })
       sent = true
     }
     return sent
@@ -139,7 +141,7 @@ export async function startConsortium(s: Services, { replicas }: { replicas: num
       return {
         registry: s.ledger.contracts.registry,
         hospitalAddress: (h?.address as Address | undefined) ?? null,
-        admitted: h ? await readIsMember(s.ledger, h.address as Address) : false,
+        admitted: h ? await readIsMember(s.ledger, { hospital: h.address as Address }) : false,
         ipfsPeerId: network?.peerId ?? null,
         ipfsAddrs: network?.addrs() ?? [],
         peers: network?.peers() ?? [],

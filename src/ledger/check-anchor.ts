@@ -1,6 +1,6 @@
 import type { Address, Hex } from 'viem'
 import { recordLedgerAbi } from './abis.ts'
-import { toLedgerError } from './send-transaction.ts'
+import { readContract } from './read-contract.ts'
 import type { Ledger } from './connect-ledger.ts'
 
 export interface AnchorFields {
@@ -16,15 +16,11 @@ export interface AnchorFields {
  * Asks the chain whether these fields are exactly what was anchored for the record.
  * @throws AppError LEDGER_UNAVAILABLE
  */
-export async function checkAnchor(ledger: Ledger, a: AnchorFields): Promise<boolean> {
-  try {
-    return await ledger.client.readContract({
-      address: ledger.contracts.recordLedger,
-      abi: recordLedgerAbi,
-      functionName: 'checkAnchor',
-      args: [a.recordId, a.patient, a.author, a.hospital, a.digest, a.envelopes],
-    })
-  } catch (err) {
-    throw toLedgerError(err, recordLedgerAbi)
-  }
+export function checkAnchor(ledger: Pick<Ledger, 'client' | 'contracts'>, a: AnchorFields): Promise<boolean> {
+  return readContract(ledger, {
+    address: ledger.contracts.recordLedger,
+    abi: recordLedgerAbi,
+    functionName: 'checkAnchor',
+    args: [a.recordId, a.patient, a.author, a.hospital, a.digest, a.envelopes],
+  })
 }

@@ -1,6 +1,6 @@
 import { encodeDeployData, type LocalAccount, type Hex } from 'viem'
 import { loadArtifacts } from './artifacts.ts'
-import { sendLinkContracts } from './consortium.ts'
+import { sendLinkContracts } from './registry/send-link-contracts.ts'
 import { sendTransaction } from './send-transaction.ts'
 import type { ContractAddresses, Ledger } from './connect-ledger.ts'
 import { AppError } from '../errors.ts'
@@ -25,6 +25,6 @@ export async function deployContracts(ledger: Ledger, { admin, signal }: { admin
   const registry = await deploy('Registry', [admin.address])
   const recordLedger = await deploy('RecordLedger', [registry])
   const consent = await deploy('Consent', [registry])
-  await sendLinkContracts(ledger, admin, { registry, recordLedger, consent }, signal)
+  await sendLinkContracts(ledger, { admin, registry, recordLedger, consent, signal })
   return { registry, recordLedger, consent }
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createPublicClient, createWalletClient, http, type Address } from 'viem'
+import { createPublicClient, createTestClient, createWalletClient, http, type Address } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { startAnvil } from './anvil.ts'
 import { logChunks } from './log-chunks.ts'
@@ -19,6 +19,7 @@ test('logs across more blocks than one eth_getLogs window arrive window by windo
   const anvil = await startAnvil({ home, port: 0 })
   try {
     const client = createPublicClient({ transport: http(anvil.rpcUrl) })
+    const testClient = createTestClient({ mode: 'anvil', transport: http(anvil.rpcUrl) })
     const wallet = createWalletClient({ account: privateKeyToAccount(generatePrivateKey()), transport: http(anvil.rpcUrl) })
     const emitters: Address[] = []
     const deploy = async () => {
@@ -26,16 +27,16 @@ test('logs across more blocks than one eth_getLogs window arrive window by windo
       emitters.push((await client.waitForTransactionReceipt({ hash })).contractAddress!)
     }
     await deploy()
-    await client.request({ method: 'anvil_mine' as never, params: ['0x19'] as never }) // 25 blocks
+    await testClient.mine({ blocks: 25 })
     await deploy()
-    await client.request({ method: 'anvil_mine' as never, params: ['0x19'] as never })
+    await testClient.mine({ blocks: 25 })
     await deploy()
     const head = Number(await client.getBlockNumber({ cacheTime: 0 }))
     assert.ok(head > 4 * CHUNK)
 
     const windows: number[] = []
     const seen: string[] = []
-    for await (const { to, logs } of logChunks(client as never, { address: emitters, from: 0, to: head, chunk: CHUNK })) {
+    for await (const { to, logs } of logChunks(client, { address: emitters, from: 0, to: head, chunk: CHUNK })) {
       windows.push(to)
       for (const l of logs) {
         assert.ok(Number(l.blockNumber) <= to && Number(l.blockNumber) > to - CHUNK)

@@ -1,6 +1,6 @@
 import type { Address, Hex } from 'viem'
 import { registryAbi } from './abis.ts'
-import { toLedgerError } from './send-transaction.ts'
+import { readContract } from './read-contract.ts'
 import type { Ledger } from './connect-ledger.ts'
 
 /**
@@ -9,15 +9,11 @@ import type { Ledger } from './connect-ledger.ts'
  * not name.
  * @throws AppError LEDGER_UNAVAILABLE
  */
-export async function readKeyDigests(ledger: Ledger, { accounts = [], hospitals = [] }: { accounts?: Address[]; hospitals?: Address[] }): Promise<{ accounts: Hex[]; hospitals: Hex[] }> {
-  try {
-    const registry = ledger.contracts.registry
-    const [a, h] = await Promise.all([
-      Promise.all(accounts.map((address) => ledger.client.readContract({ address: registry, abi: registryAbi, functionName: 'encryptionKeyOf', args: [address] }))),
-      Promise.all(hospitals.map((address) => ledger.client.readContract({ address: registry, abi: registryAbi, functionName: 'emergencyKeyOf', args: [address] }))),
-    ])
-    return { accounts: a, hospitals: h }
-  } catch (err) {
-    throw toLedgerError(err, registryAbi)
-  }
+export async function readKeyDigests(ledger: Pick<Ledger, 'client' | 'contracts'>, { accounts = [], hospitals = [] }: { accounts?: Address[]; hospitals?: Address[] }): Promise<{ accounts: Hex[]; hospitals: Hex[] }> {
+  const registry = ledger.contracts.registry
+  const [a, h] = await Promise.all([
+    Promise.all(accounts.map((address) => readContract(ledger, { address: registry, abi: registryAbi, functionName: 'encryptionKeyOf', args: [address] }))),
+    Promise.all(hospitals.map((address) => readContract(ledger, { address: registry, abi: registryAbi, functionName: 'emergencyKeyOf', args: [address] }))),
+  ])
+  return { accounts: a, hospitals: h }
 }

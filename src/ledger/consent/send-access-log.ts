@@ -1,0 +1,25 @@
+import { encodeFunctionData, type Address, type Hex, type LocalAccount, type TransactionReceipt } from 'viem'
+import { consentAbi } from '../abis.ts'
+import { sendTransaction } from '../send-transaction.ts'
+import type { Ledger } from '../connect-ledger.ts'
+
+export interface SendAccessLogParams {
+  /** The reader, acting with its own key. */
+  reader: LocalAccount
+  recordId: Hex
+  patient: Address
+  /** Purpose code (`purposes`). */
+  purpose: number
+  /** What allowed the read: a request, share or emergency id; the record id for its patient or author. */
+  ref: Hex
+  signal?: AbortSignal
+}
+
+/**
+ * `Consent.logAccess`: the reader records one read of a record in the audit trail.
+ * @throws AppError LEDGER_REVERTED (`ConsentNoAccessPath`, `ConsentInvalidPurpose`, …) / LEDGER_UNAVAILABLE
+ */
+export async function sendAccessLog(ledger: Ledger, p: SendAccessLogParams): Promise<TransactionReceipt> {
+  const data = encodeFunctionData({ abi: consentAbi, functionName: 'logAccess', args: [p.recordId, p.patient, p.purpose, p.ref] })
+  return sendTransaction(ledger, { account: p.reader, to: ledger.contracts.consent, data, purpose: 'audit', ref: p.recordId, abi: consentAbi, signal: p.signal })
+}

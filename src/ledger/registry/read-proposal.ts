@@ -1,0 +1,23 @@
+import type { Address } from 'viem'
+import { registryAbi } from '../abis.ts'
+import { readContract } from '../read-contract.ts'
+import type { Ledger } from '../connect-ledger.ts'
+
+export interface ReadProposalParams {
+  hospital: Address
+}
+
+export interface ReadProposalResult {
+  /** 0 = none, 1 = admit, 2 = remove. */
+  kind: number
+  keyScheme: number
+}
+
+/**
+ * The open proposal about `hospital` and its key scheme.
+ * @throws AppError LEDGER_UNAVAILABLE
+ */
+export async function readProposal(ledger: Pick<Ledger, 'client' | 'contracts'>, { hospital }: ReadProposalParams): Promise<ReadProposalResult> {
+  const p = await readContract(ledger, { address: ledger.contracts.registry, abi: registryAbi, functionName: 'proposalOf', args: [hospital] })
+  return { kind: p.kind, keyScheme: p.keyScheme }
+}
