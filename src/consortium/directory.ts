@@ -1,5 +1,5 @@
 import { createPublicKey, randomUUID } from 'node:crypto'
-import { hexToBytes, zeroHash, type Address } from 'viem'
+import { hexToBytes, isAddress as isHexAddress, zeroHash, type Address } from 'viem'
 import { registryAbi } from '../ledger/abis.ts'
 import { readContract } from '../ledger/read-contract.ts'
 import { keySchemeFromId, type KeyScheme } from '../crypto/key-wrap.ts'
@@ -18,7 +18,6 @@ import type { Services } from '../services.ts'
 // the same whoever is on the other side, and nothing personal crosses between hospitals.
 
 const chainRoles: Record<number, Role> = { 1: 'staff', 2: 'doctor', 3: 'patient' }
-const addressPattern = /^0x[0-9a-fA-F]{40}$/
 
 /** How long a public key may take to arrive from the peer that published it. */
 const KEY_FETCH_MS = 15_000
@@ -27,8 +26,9 @@ export function shortAddress(address: string): string {
   return `${address.slice(0, 6)}…${address.slice(-4)}`
 }
 
+/** Whether `ref`, trimmed, is a ledger address (0x and 40 hexadecimal characters, any case). */
 export function isAddress(ref: string): ref is Address {
-  return addressPattern.test(ref.trim())
+  return isHexAddress(ref.trim(), { strict: false })
 }
 
 /** The hospital row for a member hospital's address, mirrored from the chain when not known here. */
