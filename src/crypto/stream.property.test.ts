@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
+import { swapRanges } from '../../test/helpers/swap-ranges.ts'
 import { isAppError } from '../errors.ts'
 import { cipherSuites, decryptStream, encryptStream, generateDataKey, minChunkSize, parseStreamHeader, type CipherSuite } from './stream.ts'
 
@@ -53,15 +54,7 @@ function mutate(bytes: Uint8Array, m: Mutation): Uint8Array {
   switch (m.kind) {
     case 'flip': b[m.at % b.length]! ^= 1 << m.bit; return b
     case 'truncate': return b.subarray(0, m.at % b.length)
-    case 'swap': {
-      const len = Math.min(m.length, Math.floor(b.length / 2))
-      const a = m.a % (b.length - len + 1)
-      const c = m.b % (b.length - len + 1)
-      const first = b.slice(a, a + len)
-      b.copyWithin(a, c, c + len)
-      b.set(first, c)
-      return b
-    }
+    case 'swap': swapRanges(b, m.a, m.b, m.length); return b
     case 'duplicate': {
       const at = m.at % b.length
       return new Uint8Array(Buffer.concat([b.subarray(0, at + m.length), b.subarray(at)]))

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import fc from 'fast-check'
+import { swapRanges } from '../../test/helpers/swap-ranges.ts'
 import { CarWriter } from '@ipld/car/writer'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
@@ -89,14 +90,7 @@ describe('backup import under random and mutated CAR files', () => {
         else if (m.kind === 'length') {
           const at = m.at % b.length
           b = new Uint8Array([...b.subarray(0, at), ...m.bytes, ...b.subarray(at + m.bytes.length)])
-        } else {
-          const len = Math.min(m.length, Math.floor(b.length / 2))
-          const a = m.a % (b.length - len + 1)
-          const c = m.b % (b.length - len + 1)
-          const first = b.slice(a, a + len)
-          b.copyWithin(a, c, c + len)
-          b.set(first, c)
-        }
+        } else swapRanges(b, m.a, m.b, m.length)
         if ((await importBytes(b)) === 'refused') refusedCount++
       },
     ), runs)

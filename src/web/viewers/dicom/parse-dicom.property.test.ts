@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
+import { swapRanges } from '../../../../test/helpers/swap-ranges.ts'
 import { DicomParseError, dicomNumbers, dicomString, parseDicom, type DicomFile } from './parse-dicom.ts'
 
 const fixture = (name: string) => new Uint8Array(readFileSync(fileURLToPath(new URL(`../../../../../shared/fixtures/dicom/${name}`, import.meta.url))))
@@ -66,14 +67,7 @@ describe('DICOM header reader under random and mutated input', () => {
           if (m.kind === 'flip') b[m.at % b.length]! ^= 1 << m.bit
           else if (m.kind === 'truncate') b = b.slice(0, m.at % b.length)
           else if (m.kind === 'length') new DataView(b.buffer, b.byteOffset).setUint32(Math.max(0, m.at % b.length - 4), m.value, true)
-          else {
-            const len = Math.min(m.length, Math.floor(b.length / 2))
-            const a = m.a % (b.length - len + 1)
-            const c = m.b % (b.length - len + 1)
-            const first = b.slice(a, a + len)
-            b.copyWithin(a, c, c + len)
-            b.set(first, c)
-          }
+          else swapRanges(b, m.a, m.b, m.length)
         }
         parseAndRead(b)
       },
