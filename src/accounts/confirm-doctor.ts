@@ -1,7 +1,7 @@
 import type { Address } from 'viem'
 import { sendConfirmation } from '../ledger/registry/send-confirmation.ts'
 import { sendRejection } from '../ledger/registry/send-rejection.ts'
-import { commitText } from '../consent/access-requests.ts'
+import { commitText } from '../crypto/commit-text.ts'
 import { checkText } from '../text/check-text.ts'
 import { AppError } from '../errors.ts'
 import { requireKeys, requireRole, toAccount, type Account, type AccountRow, type Actor } from './account.ts'

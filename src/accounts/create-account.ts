@@ -12,7 +12,7 @@ import { isUniqueViolation } from '../db/db.ts'
 import { requireKeys, toAccount, type Account, type AccountRow, type Actor, type Role } from './account.ts'
 import { findHospital } from './hospital.ts'
 import { unlockHospital } from './hospital-keys.ts'
-import { nodeHospital } from '../consortium/node-hospital.ts'
+import { nodeHospital } from './node-hospital.ts'
 import { checkName } from './create-hospital.ts'
 import type { Services } from '../services.ts'
 

@@ -1,6 +1,5 @@
-import { createHmac } from 'node:crypto'
-import { findParty, publicKeyOf } from '../consortium/directory.ts'
-import { bytesToHex, encodePacked, keccak256, toHex, zeroHash, type Address, type Hex } from 'viem'
+import { findParty, publicKeyOf } from '../accounts/directory.ts'
+import { bytesToHex, toHex, zeroHash, type Address, type Hex } from 'viem'
 import { generateRecordId, parseRecordId } from '../crypto/tokens.ts'
 import { hashSha256 } from '../crypto/hashes.ts'
 import { putRawBlock } from '../storage/raw-block.ts'
@@ -17,6 +16,9 @@ import type { RecordRow } from '../records/record.ts'
 import { AppError } from '../errors.ts'
 import { checkText } from '../text/check-text.ts'
 import { chainTime } from '../ledger/chain-time.ts'
+import { scopeOf } from '../ledger/scope-of.ts'
+import { commitText } from '../crypto/commit-text.ts'
+import { requireConfirmedDoctor } from '../accounts/require-confirmed-doctor.ts'
 import { sealGrantEnvelopes } from './grant-envelopes.ts'
 import type { Services } from '../services.ts'
 
@@ -59,31 +61,6 @@ interface RequestRow {
 }
 
 const DAY = 86_400
-
-/**
- * A commitment to free text (a purpose, a reason) for the ledger: keyed by the node's secret so
- * that short, guessable texts cannot be recovered from the chain by trying candidates.
- */
-export function commitText(nodeKey: Uint8Array, id: Hex, text: string): Hex {
-  return `0x${createHmac('sha256', nodeKey).update(`${id}|${text}`).digest('hex')}`
-}
-
-/** keccak256 of the sorted record ids; zero for "all records". */
-export function scopeOf(recordIds: readonly Hex[] | null): Hex {
-  if (recordIds === null) return zeroHash
-  const sorted = [...recordIds].map((r) => r.toLowerCase() as Hex).sort()
-  return keccak256(encodePacked(sorted.map(() => 'bytes32'), sorted))
-}
-
-/**
- * The actor, who must be a doctor whose account is confirmed.
- * @throws AppError FORBIDDEN, DOCTOR_NOT_CONFIRMED
- */
-export function requireConfirmedDoctor(actor: Actor | undefined): Actor {
-  const doctor = requireRole(actor, 'doctor')
-  if (doctor.account.status !== 'active') throw new AppError('DOCTOR_NOT_CONFIRMED')
-  return doctor
-}
 
 function parseDays(days: unknown, max = 365): number {
   const d = typeof days === 'string' ? Number(days) : days

@@ -1,7 +1,7 @@
 import { decodeEventLog, type Address, type Hex, type Log } from 'viem'
 import { getMeta } from '../db/open-database.ts'
 import { logChunks } from '../ledger/log-chunks.ts'
-import { FOLLOW_FROM } from '../consortium/node-hospital.ts'
+import { FOLLOW_FROM } from '../accounts/node-hospital.ts'
 import { consentAbi, recordLedgerAbi, registryAbi } from '../ledger/abis.ts'
 import { purposeNames } from '../ledger/purposes.ts'
 import { toLedgerError } from '../ledger/send-transaction.ts'

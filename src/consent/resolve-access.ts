@@ -1,5 +1,5 @@
 import { hexToBytes, zeroHash, type Address, type Hex } from 'viem'
-import { nodeHospital } from '../consortium/node-hospital.ts'
+import { nodeHospital } from '../accounts/node-hospital.ts'
 import { getRawBlockVerified } from '../storage/raw-block.ts'
 import { cidFromDigest } from '../storage/read-verified.ts'
 import { hashToken, parseRecordId } from '../crypto/tokens.ts'

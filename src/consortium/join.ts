@@ -8,7 +8,7 @@ import { createHospitalIdentity } from '../accounts/hospital-identity.ts'
 import { unlockHospital } from '../accounts/hospital-keys.ts'
 import { checkName } from '../accounts/create-hospital.ts'
 import type { ContractAddresses } from '../ledger/connect-ledger.ts'
-import { FOLLOW_FROM, NODE_HOSPITAL, nodeHospital } from './node-hospital.ts'
+import { FOLLOW_FROM, NODE_HOSPITAL, nodeHospital } from '../accounts/node-hospital.ts'
 import type { Services } from '../services.ts'
 
 /**

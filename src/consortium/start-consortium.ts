@@ -1,6 +1,6 @@
 import { bytesToHex, type Address } from 'viem'
 import { getMeta } from '../db/open-database.ts'
-import { FOLLOW_FROM, nodeHospital } from './node-hospital.ts'
+import { FOLLOW_FROM, nodeHospital } from '../accounts/node-hospital.ts'
 import { hashSha256 } from '../crypto/hashes.ts'
 import { readMembers } from '../ledger/registry/read-members.ts'
 import { sendNodeInfo } from '../ledger/registry/send-node-info.ts'

@@ -25,7 +25,7 @@ import { secureHome } from './secure-home.ts'
 import { setMeta } from '../db/open-database.ts'
 import { joinConsortium } from '../consortium/join.ts'
 import { startConsortium } from '../consortium/start-consortium.ts'
-import { FOLLOW_FROM } from '../consortium/node-hospital.ts'
+import { FOLLOW_FROM } from '../accounts/node-hospital.ts'
 import type { Config } from '../config.ts'
 import type { Services } from '../services.ts'
 

@@ -1,5 +1,5 @@
 import { AppError, isAppError } from '../errors.ts'
-import { findParty } from '../consortium/directory.ts'
+import { findParty } from '../accounts/directory.ts'
 import { findAccount, requireRole, type Actor } from '../accounts/account.ts'
 import { resolveAccess } from '../consent/resolve-access.ts'
 import { recordParties, toRecordView, type RecordRow, type RecordView } from './record.ts'

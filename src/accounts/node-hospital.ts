@@ -1,5 +1,5 @@
 import { getMeta } from '../db/open-database.ts'
-import type { HospitalRow } from '../accounts/hospital.ts'
+import type { HospitalRow } from './hospital.ts'
 import type { Services } from '../services.ts'
 
 /** Meta key: the id of the hospital this node serves. */

@@ -7,8 +7,8 @@ import { getRawBlockVerified } from '../storage/raw-block.ts'
 import { cidFromDigest } from '../storage/read-verified.ts'
 import { AppError, isAppError } from '../errors.ts'
 import { checkText } from '../text/check-text.ts'
-import type { AccountRow, Role } from '../accounts/account.ts'
-import type { HospitalRow } from '../accounts/hospital.ts'
+import type { AccountRow, Role } from './account.ts'
+import type { HospitalRow } from './hospital.ts'
 import type { Services } from '../services.ts'
 
 // A node knows its own hospital's people by name. People of other member hospitals it knows
