@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import { AppError } from './errors.ts'
 import { cipherSuites, type CipherSuite } from './crypto/stream.ts'
 import type { KeyScheme } from './crypto/key-wrap.ts'
-import { roles, type Role } from './accounts/account.ts'
+import { roles, type Role } from './roles.ts'
 
 /** The node's configuration: validated once, then frozen. */
 export interface Config {
@@ -61,6 +61,8 @@ export interface Config {
    * follower, replication, peering and mail to the node.
    */
   readonly apiOnly: boolean
+  /** MiB of verified ciphertext blocks kept in memory for reads (an LRU); 0 turns the cache off. */
+  readonly cacheMb: number
   /** Argon2id cost for keystores and passwords (memory KiB, passes). Lower only in tests. */
   readonly kdf: { readonly m: number; readonly t: number; readonly p: number }
 }
@@ -93,6 +95,7 @@ export const defaultConfig: Omit<Config, 'home'> & { home: string } = {
   replicas: 1,
   hospitalName: '',
   apiOnly: false,
+  cacheMb: 256,
 }
 
 /** Environment variable for each key, e.g. `MEDLEDGER_MAX_UPLOAD_BYTES`. */
@@ -122,6 +125,7 @@ const envNames: Record<keyof Config, string> = {
   replicas: 'MEDLEDGER_REPLICAS',
   hospitalName: 'MEDLEDGER_HOSPITAL_NAME',
   apiOnly: 'MEDLEDGER_API_ONLY',
+  cacheMb: 'MEDLEDGER_CACHE_MB',
 }
 
 export type ConfigInput = { -readonly [K in keyof Config]?: unknown }
@@ -178,6 +182,7 @@ export function loadConfig({ flags = {}, env = process.env, file }: LoadConfigPa
     replicas: int('replicas', merged.replicas, 0, 16),
     hospitalName: str('hospitalName', merged.hospitalName).trim(),
     apiOnly: bool('apiOnly', merged.apiOnly),
+    cacheMb: int('cacheMb', merged.cacheMb, 0, 1024 * 1024),
   }
   if (config.apiOnly && !/^postgres(ql)?:\/\//i.test(config.dbUrl)) throw invalid('apiOnly', 'several API processes share one PostgreSQL database: give --db postgres://…')
   if (config.apiOnly && config.chainRpc === '') throw invalid('apiOnly', 'an API process uses the node\'s chain: give --chain-rpc URL')

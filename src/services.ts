@@ -6,6 +6,7 @@ import type { NotifyParams } from './notify/notify.ts'
 import type { Mailer } from './notify/create-mailer.ts'
 import type { Consortium } from './consortium/start-consortium.ts'
 import type { SignInState } from './accounts/sign-in-state.ts'
+import type { BlockCache } from './storage/block-cache.ts'
 
 /**
  * The parts of a running node that domain operations are given (never imported as singletons).
@@ -22,6 +23,8 @@ export interface Services {
   readonly log: (level: 'info' | 'warn' | 'error', msg: string) => void
   /** The SMTP transport, when `smtpUrl` is set; otherwise notifications stay in the outbox. */
   readonly mailer?: Mailer
+  /** Verified ciphertext blocks recently read or replicated (`cacheMb`): this node's own. */
+  readonly blockCache: BlockCache
   /** Sessions' unlocked keys, queued sign-in attempts, decoy keystores: this node's own. */
   readonly signIn: SignInState
   /** Tells an account about something that concerns it (mail or outbox); absent in bare setups. */

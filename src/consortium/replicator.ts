@@ -48,7 +48,7 @@ const CONCURRENCY = 2
  * digest (a peer serving a bad block is refused and the block asked of another), and only then
  * pinned. Failures are retried with back-off, so a node that was offline catches up.
  */
-export function startReplicator(s: Pick<Services, 'db' | 'ipfs' | 'log'>, { replicas, peerId }: { replicas: number; peerId: string }): Replicator {
+export function startReplicator(s: Pick<Services, 'db' | 'ipfs' | 'log' | 'blockCache'>, { replicas, peerId }: { replicas: number; peerId: string }): Replicator {
   let members: MemberNode[] = []
   let stopped = false
   let active = 0
@@ -80,7 +80,7 @@ export function startReplicator(s: Pick<Services, 'db' | 'ipfs' | 'log'>, { repl
       const dag = cidFromDigest(hexToBytes(rec.digest), 'dag')
       const env = cidFromDigest(hexToBytes(rec.envelopes), 'raw')
       // Every block is fetched, hashed against its CID and stored before anything is pinned.
-      const { size } = await verifyDag(s.ipfs.blockstore, dag, { signal })
+      const { size } = await verifyDag(s.ipfs.blockstore, dag, { signal, cache: s.blockCache })
       await getRawBlockVerified(s.ipfs.blockstore, env, { signal })
       await pinRecursively(s.ipfs.helia.pins, env, { signal })
       await pinRecursively(s.ipfs.helia.pins, dag, { signal })

@@ -19,6 +19,7 @@ import { createMailer } from '../notify/create-mailer.ts'
 import { startMailWorker } from '../notify/start-mail-worker.ts'
 import { notify } from '../notify/notify.ts'
 import { createSignInState } from '../accounts/sign-in-state.ts'
+import { BlockCache } from '../storage/block-cache.ts'
 import { AppError } from '../errors.ts'
 import { lockHome } from './lock-home.ts'
 import { secureHome } from './secure-home.ts'
@@ -176,10 +177,11 @@ async function startApiProcess({ config, log }: { config: Readonly<Config>; log:
  * notifier. A notification that cannot be written must not undo what caused it (an anchored
  * record, a mined grant): it is logged instead.
  */
-function nodeServices(p: Omit<Services, 'signIn' | 'notify' | 'consortium'>): Services {
+function nodeServices(p: Omit<Services, 'signIn' | 'blockCache' | 'notify' | 'consortium'>): Services {
   const services: Services = {
     ...p,
     signIn: createSignInState(),
+    blockCache: new BlockCache({ maxBytes: p.config.cacheMb * 1024 * 1024 }),
     notify: (n) => notify(services, n).catch((err: unknown) => p.log('warn', `notification ${n.kind} not kept: ${(err as Error).message}`)),
   }
   return Object.freeze(services)

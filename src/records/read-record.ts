@@ -31,8 +31,9 @@ const IN_MEMORY_LIMIT = 32 * 1024 * 1024
 export async function readRecord(s: Services, { actor, token, recordId, signal }: { actor?: Actor; token?: string; recordId: string; signal?: AbortSignal }): Promise<ReadRecordResult> {
   const access = await resolveAccess(s, { actor, token, recordId, signal })
   const { row, dataKey, manifest } = access
-  const { leaves } = await verifyDag(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.digest), 'dag'), { signal })
-  const decrypt = () => decryptStream(readLeaves(s.ipfs.blockstore, leaves, { signal }), { key: dataKey, signal })
+  const cache = s.blockCache
+  const { leaves } = await verifyDag(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.digest), 'dag'), { signal, cache })
+  const decrypt = () => decryptStream(readLeaves(s.ipfs.blockstore, leaves, { signal, cache }), { key: dataKey, signal })
 
   let body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>
   if (row.stored_bytes <= IN_MEMORY_LIMIT) {

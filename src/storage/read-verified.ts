@@ -7,12 +7,18 @@ import { create as createDigest } from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { AppError } from '../errors.ts'
 import type { Blocks } from 'helia'
+import type { BlockCache } from './block-cache.ts'
 
 /** What reading needs from a block store: Helia's, a bare FsBlockstore, or a later session. */
 export type BlockGetter = Pick<Blocks, 'get'>
 
 export interface ReadOptions {
   signal?: AbortSignal
+  /**
+   * Verified blocks to serve from before the store, and to keep each block in once it hashed to
+   * its CID. Leave it out where the point is to re-read the disk (verify, backup).
+   */
+  cache?: BlockCache
 }
 
 export interface VerifyDagResult {
@@ -63,7 +69,7 @@ export function digestFromCid(cid: CID): Uint8Array {
  * @throws AppError RECORD_UNAVAILABLE when a block cannot be read from the store.
  * @throws AppError INVALID_CID when `cid` is not a CIDv1 dag-pb sha2-256 root.
  */
-export async function verifyDag(blockstore: BlockGetter, cid: CID, { signal }: ReadOptions = {}): Promise<VerifyDagResult> {
+export async function verifyDag(blockstore: BlockGetter, cid: CID, { signal, cache }: ReadOptions = {}): Promise<VerifyDagResult> {
   assertCid(cid, [dagPb.code])
   signal?.throwIfAborted()
   // Stops sibling reads as soon as one fails.
@@ -72,7 +78,7 @@ export async function verifyDag(blockstore: BlockGetter, cid: CID, { signal }: R
   const limit = limiter(VERIFY_CONCURRENCY)
 
   const visitFile = async (node: CID, expectedSize: bigint | undefined, depth: number): Promise<CID[]> => {
-    const bytes = await limit(async () => (await readBlockVerified(blockstore, node, { signal: walkSignal })).bytes)
+    const bytes = await limit(async () => (await readBlockVerified(blockstore, node, { signal: walkSignal, cache })).bytes)
     const { file, links } = decodeFileNode(node, bytes)
     if (expectedSize !== undefined && file.fileSize() !== expectedSize) {
       throw integrity(`node ${node} holds ${file.fileSize()} bytes, its parent says ${expectedSize}`)
@@ -82,7 +88,7 @@ export async function verifyDag(blockstore: BlockGetter, cid: CID, { signal }: R
     const children = await Promise.all(links.map(async ({ Hash: child }, i) => {
       const size = file.blockSizes[i]
       if (child.code === raw.code) {
-        const { length } = await limit(async () => readBlockVerified(blockstore, child, { signal: walkSignal, keep: false }))
+        const { length } = await limit(async () => readBlockVerified(blockstore, child, { signal: walkSignal, keep: false, cache }))
         if (BigInt(length) !== size) throw integrity(`leaf ${child} is ${length} bytes, its parent says ${size}`)
         return [child]
       }
@@ -111,12 +117,12 @@ export async function verifyDag(blockstore: BlockGetter, cid: CID, { signal }: R
  * @throws AppError RECORD_UNAVAILABLE when a leaf cannot be read.
  * @throws AppError INVALID_CID when a leaf is not a CIDv1 raw sha2-256.
  */
-export async function * readLeaves(blockstore: BlockGetter, leaves: readonly CID[], { signal }: ReadOptions = {}): AsyncGenerator<Uint8Array> {
+export async function * readLeaves(blockstore: BlockGetter, leaves: readonly CID[], { signal, cache }: ReadOptions = {}): AsyncGenerator<Uint8Array> {
   for (const leaf of leaves) assertCid(leaf, [raw.code])
   const stop = new AbortController()
   const readSignal = signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal])
   const read = (i: number): Promise<Uint8Array> => {
-    const p = readBlockVerified(blockstore, leaves[i], { signal: readSignal }).then(r => r.bytes)
+    const p = readBlockVerified(blockstore, leaves[i], { signal: readSignal, cache }).then(r => r.bytes)
     p.catch(() => {}) // awaited below in order; avoids an unhandled rejection if we stop first
     return p
   }
@@ -151,15 +157,20 @@ export interface ReadBlockVerifiedResult {
 }
 
 /**
- * Reads one block and checks that it hashes to the sha2-256 digest of `cid`.
+ * Reads one block and checks that it hashes to the sha2-256 digest of `cid`. With a `cache`, a
+ * block held there (it hashed to its CID when it went in) is served without reading the store,
+ * and a block read from the store goes into the cache only after it hashed to its CID.
  *
  * @throws AppError RECORD_INTEGRITY on a hash mismatch.
  * @throws AppError RECORD_UNAVAILABLE when the block cannot be read.
  * @throws AppError INVALID_CID when `cid` is not CIDv1 dag-pb or raw with a sha2-256 digest.
  */
-export async function readBlockVerified(blockstore: BlockGetter, cid: CID, { signal, keep = true }: ReadBlockVerifiedOptions = {}): Promise<ReadBlockVerifiedResult> {
+export async function readBlockVerified(blockstore: BlockGetter, cid: CID, { signal, keep = true, cache }: ReadBlockVerifiedOptions = {}): Promise<ReadBlockVerifiedResult> {
   assertCid(cid, [dagPb.code, raw.code])
   signal?.throwIfAborted()
+  const cached = cache?.get(cid)
+  if (cached !== undefined) return { bytes: keep ? cached : new Uint8Array(0), length: cached.byteLength }
+  const collect = keep || cache?.enabled === true
   const hash = createHash('sha256')
   const chunks: Uint8Array[] = []
   let length = 0
@@ -167,7 +178,7 @@ export async function readBlockVerified(blockstore: BlockGetter, cid: CID, { sig
     for await (const chunk of blockstore.get(cid, { signal })) {
       hash.update(chunk)
       length += chunk.byteLength
-      if (keep) chunks.push(chunk)
+      if (collect) chunks.push(chunk)
     }
   } catch (err) {
     if (signal?.aborted === true) throw signal.reason
@@ -177,8 +188,9 @@ export async function readBlockVerified(blockstore: BlockGetter, cid: CID, { sig
   if (!actual.equals(cid.multihash.digest)) {
     throw integrity(`block ${cid} hashes to sha2-256 ${actual.toString('hex')}`)
   }
-  const bytes = !keep ? new Uint8Array(0) : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length)
-  return { bytes, length }
+  const bytes = !collect ? new Uint8Array(0) : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length)
+  if (cache !== undefined) cache.put(cid, bytes)
+  return { bytes: keep ? bytes : new Uint8Array(0), length }
 }
 
 function decodeFileNode(cid: CID, bytes: Uint8Array): { file: UnixFS; links: dagPb.PBLink[] } {

@@ -30,6 +30,11 @@ export async function statusRoutes(app: FastifyInstance, { services }: { service
             journalBacklog: { type: 'integer' },
             quarantinedEvents: { type: 'integer', description: 'Ledger events the follower could not apply and set aside (retried in the background); the admin lists them at /status/quarantine.' },
             ipfsBytes: { type: 'integer', description: 'Bytes of IPFS blocks on this node\'s disk (recounted at most every 30 s).' },
+            cache: {
+              type: 'object',
+              description: 'The in-memory cache of verified ciphertext blocks (`cacheMb`): bytes held, its bound, and block lookups it answered (hits) or passed to the store (misses).',
+              properties: { bytes: { type: 'integer' }, maxBytes: { type: 'integer' }, hits: { type: 'integer' }, misses: { type: 'integer' } },
+            },
             version: { type: 'string' },
             registry: { type: 'string' },
             hospitalAddress: { type: ['string', 'null'], description: 'The hospital this node serves.' },
@@ -67,6 +72,7 @@ export async function statusRoutes(app: FastifyInstance, { services }: { service
       journalBacklog: await journalBacklog(ledger),
       quarantinedEvents: await count('SELECT COUNT(*) AS n FROM quarantined_events'),
       ipfsBytes: await storeSize(),
+      cache: services.blockCache.stats(),
       version: '0.1.0',
       ...(services.consortium ? await services.consortium.status() : {}),
     }
