@@ -3,8 +3,9 @@ import type { KeyScheme } from '../crypto/key-wrap.ts'
 import type { Db } from '../db/open-database.ts'
 import { AppError } from '../errors.ts'
 
-export type Role = 'admin' | 'staff' | 'doctor' | 'patient'
-export const roles: readonly Role[] = ['admin', 'staff', 'doctor', 'patient']
+import type { Role } from '../roles.ts'
+
+export { roles, type Role } from '../roles.ts'
 
 /** What the API shows of an account: no key material, no keystore. */
 export interface Account {
