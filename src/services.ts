@@ -2,10 +2,8 @@ import type { Config } from './config.ts'
 import type { Db } from './db/open-database.ts'
 import type { Ipfs } from './storage/open-ipfs.ts'
 import type { Ledger } from './ledger/connect-ledger.ts'
-import type { NotifyParams } from './notify/notify.ts'
-import type { Mailer } from './notify/create-mailer.ts'
-import type { Consortium } from './consortium/start-consortium.ts'
-import type { SignInState } from './accounts/sign-in-state.ts'
+import type { LocalAccount } from 'viem'
+import type { Keystore } from './crypto/keystore.ts'
 import type { BlockCache } from './storage/block-cache.ts'
 
 /**
@@ -33,5 +31,98 @@ export interface Services {
    * The node's part in the consortium (ledger follower, replication, admission): present in the
    * Services the API is given, absent in those the consortium itself was started with.
    */
-  readonly consortium?: Consortium
+  readonly consortium?: ConsortiumPart
+}
+
+// The upper parts of Services are typed by the small interfaces below, defined here at the
+// bottom, so that no module low in the house imports a type from a folder above it:
+// notify/, accounts/ and consortium/ implement them (and re-export them where they are used).
+
+/** The other party of a notification: an account, or a hospital acting as itself. */
+export type Party = { accountId: string } | { hospitalId: string }
+
+/**
+ * What each kind of notification may say besides the names: counts, a duration, an expiry.
+ * There is no field for free text, so a purpose, a reason, a file name, a diagnosis, a key or
+ * a token cannot be handed to a template.
+ */
+export type NotificationFacts =
+  | { kind: 'record-added' | 'access-denied' | 'access-revoked' | 'doctor-confirmed' | 'doctor-rejected' }
+  | { kind: 'mfa-reset' }
+  | { kind: 'sign-up-attempted' }
+  | { kind: 'access-requested'; recordCount: number | 'all'; durationSeconds: number }
+  | { kind: 'access-approved'; recordCount: number | 'all'; expiresAt: Date }
+  | { kind: 'emergency-access'; expiresAt: Date }
+
+/**
+ * One notification: the recipient's account id, the other party and the kind's counts or
+ * dates. Only ids, numbers and dates: names, roles and the address are read from the database,
+ * so no text a flow holds (purpose, reason, file name) can reach a message.
+ */
+export type NotifyParams = NotificationFacts & {
+  /** The recipient. */
+  accountId: string
+  /** Who acted: the author, the requester, the patient, the confirming admin or hospital. */
+  by: Party
+}
+
+/** One message as the node sends it: plain text only. */
+export interface MailMessage {
+  to: string
+  subject: string
+  text: string
+}
+
+/** The node's SMTP transport, created once per node (notify/create-mailer) and passed in through `Services.mailer`. */
+export interface Mailer {
+  readonly from: string
+  /** Where mail goes, without credentials (`smtp://host:port`): safe to log. */
+  readonly target: string
+  /**
+   * Sends one message; resolves once the server accepted it.
+   * @throws Error whose message names the failure and never holds the SMTP credentials.
+   */
+  send(message: MailMessage, opts?: { signal?: AbortSignal }): Promise<void>
+  /** Closes the transport's connections. */
+  close(): void
+}
+
+/** An account's private keys, unlocked for the length of a session. */
+export interface UnlockedKeys {
+  ledger: LocalAccount
+  encryptionPrivateKey: Uint8Array
+}
+
+/**
+ * What one node keeps in memory between sign-in requests (accounts/sign-in-state creates it).
+ * Created once per node, never at module level, so two nodes in one process share none of it.
+ */
+export interface SignInState {
+  /**
+   * Keys unlocked per session, by token hash: unlocking costs an AEAD open and key
+   * derivations, so it is done once per session and dropped at sign-out or expiry.
+   */
+  readonly unlocked: Map<string, { keys: UnlockedKeys | undefined; expiresAt: number }>
+  /** The last queued attempt per lock-out key (`serializeSignIn`). */
+  readonly queues: Map<string, Promise<unknown>>
+  /**
+   * Keystores sealed under this node's KDF settings, opened for an unknown e-mail so that
+   * timing does not tell which e-mails have accounts: one for sign-in, one for recovery.
+   */
+  readonly decoys: { login?: Promise<Keystore>; recovery?: Promise<Keystore> }
+}
+
+/**
+ * What the layers above ask of the node's part in the consortium; consortium/start-consortium's
+ * `Consortium` is one (with exact types for its status and quarantined events).
+ */
+export interface ConsortiumPart {
+  /** The consortium's fields of `GET /status`. */
+  status(): Promise<object>
+  /** Re-reads the member list now (after an admission or a vote, instead of waiting for the event). */
+  refresh(): Promise<void>
+  readonly follower: {
+    /** The ledger events the follower could not apply, oldest first. */
+    quarantined(limit?: number): Promise<object[]>
+  }
 }

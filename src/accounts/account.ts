@@ -1,9 +1,10 @@
-import type { Address, LocalAccount } from 'viem'
+import type { Address } from 'viem'
 import type { KeyScheme } from '../crypto/key-wrap.ts'
 import type { Db } from '../db/open-database.ts'
 import { AppError } from '../errors.ts'
 
 import type { Role } from '../roles.ts'
+import type { UnlockedKeys } from '../services.ts'
 
 export { roles, type Role } from '../roles.ts'
 
@@ -21,11 +22,7 @@ export interface Account {
   createdAt: string
 }
 
-/** An account's private keys, unlocked for the length of a session. */
-export interface UnlockedKeys {
-  ledger: LocalAccount
-  encryptionPrivateKey: Uint8Array
-}
+export type { UnlockedKeys } from '../services.ts'
 
 /** The signed-in user a request acts as. */
 export interface Actor {

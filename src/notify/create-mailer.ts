@@ -1,26 +1,8 @@
 import { createTransport } from 'nodemailer'
 import { AppError } from '../errors.ts'
+import type { Mailer } from '../services.ts'
 
-/** One message as the node sends it: plain text only. */
-export interface MailMessage {
-  to: string
-  subject: string
-  text: string
-}
-
-/** The node's SMTP transport, created once per node and passed in through `Services.mailer`. */
-export interface Mailer {
-  readonly from: string
-  /** Where mail goes, without credentials (`smtp://host:port`): safe to log. */
-  readonly target: string
-  /**
-   * Sends one message; resolves once the server accepted it.
-   * @throws Error whose message names the failure and never holds the SMTP credentials.
-   */
-  send(message: MailMessage, opts?: { signal?: AbortSignal }): Promise<void>
-  /** Closes the transport's connections. */
-  close(): void
-}
+export type { MailMessage, Mailer } from '../services.ts'
 
 export interface CreateMailerParams {
   /** `smtp://user:pass@host:port` (STARTTLS when offered) or `smtps://…` (TLS from the start). */

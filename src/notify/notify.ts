@@ -1,22 +1,9 @@
 import { AppError } from '../errors.ts'
 import type { Config } from '../config.ts'
-import type { Services } from '../services.ts'
-import { notificationKinds, renderNotification, type NamedParty, type NotificationFacts, type PartyRole } from './render-notification.ts'
+import type { NotificationFacts, NotifyParams, Party, Services } from '../services.ts'
+import { notificationKinds, renderNotification, type NamedParty, type PartyRole } from './render-notification.ts'
 
-/** The other party of a notification: an account, or a hospital acting as itself. */
-export type Party = { accountId: string } | { hospitalId: string }
-
-/**
- * One notification: the recipient's account id, the other party and the kind's counts or
- * dates. Only ids, numbers and dates: names, roles and the address are read from the database,
- * so no text a flow holds (purpose, reason, file name) can reach a message.
- */
-export type NotifyParams = NotificationFacts & {
-  /** The recipient. */
-  accountId: string
-  /** Who acted: the author, the requester, the patient, the confirming admin or hospital. */
-  by: Party
-}
+export type { NotifyParams, Party } from '../services.ts'
 
 /**
  * Puts a notification in the outbox: `queued` for the mail worker when the node has an SMTP

@@ -1,3 +1,5 @@
+import type { NotificationFacts } from '../services.ts'
+
 /** Every kind of notification the node sends; each has one template below. */
 export const notificationKinds = [
   'record-added',
@@ -22,18 +24,7 @@ export interface NamedParty {
   role: PartyRole
 }
 
-/**
- * What each kind may say besides the names: counts, a duration, an expiry. There is no field
- * for free text, so a purpose, a reason, a file name, a diagnosis, a key or a token cannot be
- * handed to a template.
- */
-export type NotificationFacts =
-  | { kind: 'record-added' | 'access-denied' | 'access-revoked' | 'doctor-confirmed' | 'doctor-rejected' }
-  | { kind: 'mfa-reset' }
-  | { kind: 'sign-up-attempted' }
-  | { kind: 'access-requested'; recordCount: number | 'all'; durationSeconds: number }
-  | { kind: 'access-approved'; recordCount: number | 'all'; expiresAt: Date }
-  | { kind: 'emergency-access'; expiresAt: Date }
+export type { NotificationFacts } from '../services.ts'
 
 export type RenderNotificationParams = NotificationFacts & {
   /** Who receives the message. */
