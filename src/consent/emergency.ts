@@ -7,7 +7,7 @@ import { sendEmergencyRelease } from '../ledger/consent/send-emergency-release.t
 import { requireKeys, requireRole, type AccountRow, type Actor } from '../accounts/account.ts'
 import { findParty, publicKeyOf } from '../accounts/directory.ts'
 import { unlockHospital } from '../accounts/hospital-keys.ts'
-import { openRecordKeys } from '../records/read-record.ts'
+import { openRecordKeys } from '../records/open-record-keys.ts'
 import type { RecordRow } from '../records/record.ts'
 import { AppError } from '../errors.ts'
 import { sealGrantEnvelopes } from './grant-envelopes.ts'

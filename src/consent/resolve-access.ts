@@ -12,16 +12,14 @@ import { purposes } from '../ledger/purposes.ts'
 import { unlockHospital } from '../accounts/hospital-keys.ts'
 import { requireKeys, type Actor } from '../accounts/account.ts'
 import { AppError, isAppError } from '../errors.ts'
-import { openEnvelopes, openManifest, parseEnvelopes, type EnvelopesObject, type Manifest } from '../records/envelopes.ts'
+import { openEnvelopes, openManifest, parseEnvelopes, type EnvelopesObject } from '../records/envelopes.ts'
 import { assertAnchored } from '../records/assert-anchored.ts'
 import type { RecordRow } from '../records/record.ts'
+import type { RecordAccess } from '../records/read-record.ts'
 import { openGrantEnvelope, type GrantReader } from './grant-envelopes.ts'
 import type { Services } from '../services.ts'
 
-export interface AccessDecision {
-  row: RecordRow
-  dataKey: Uint8Array
-  manifest: Manifest
+export interface AccessDecision extends RecordAccess {
   /** Purpose code logged on chain for this read. */
   purpose: number
   /** The grant, share or emergency that allows it (zero for the patient and the author). */

@@ -1,11 +1,7 @@
-import { hexToBytes, type Address } from 'viem'
+import { hexToBytes } from 'viem'
 import { decryptStream } from '../crypto/stream.ts'
-import { getRawBlockVerified } from '../storage/raw-block.ts'
 import { cidFromDigest, readLeaves, verifyDag } from '../storage/read-verified.ts'
-import { resolveAccess } from '../consent/resolve-access.ts'
-import { assertAnchored } from './assert-anchored.ts'
-import type { Actor } from '../accounts/account.ts'
-import { openEnvelopes, parseEnvelopes, type Manifest } from './envelopes.ts'
+import type { Manifest } from './envelopes.ts'
 import { recordParties, toRecordView, type RecordRow, type RecordView } from './record.ts'
 import type { Services } from '../services.ts'
 
@@ -20,16 +16,27 @@ export interface ReadRecordResult {
 const IN_MEMORY_LIMIT = 32 * 1024 * 1024
 
 /**
- * Opens a record for its reader (a signed-in user, or the holder of a share token): decides
- * access as the ledger says, checks the ledger anchor, re-hashes every stored block against
- * it, authenticates every chunk and writes the read to the ledger — all before the first byte
- * of plaintext is handed out.
- * @throws AppError RECORD_NOT_FOUND (absent or not the reader's), SHARE_TOKEN_INVALID,
- *   RECORD_INTEGRITY (any mismatch or failed authentication), RECORD_UNAVAILABLE (blocks
- *   missing), LEDGER_UNAVAILABLE
+ * Access to one record as decided above records (consent's `resolveAccess`): the anchored row
+ * (already checked against its anchor), its unwrapped data key and manifest, and how to write
+ * the read to the ledger.
  */
-export async function readRecord(s: Services, { actor, token, recordId, signal }: { actor?: Actor; token?: string; recordId: string; signal?: AbortSignal }): Promise<ReadRecordResult> {
-  const access = await resolveAccess(s, { actor, token, recordId, signal })
+export interface RecordAccess {
+  row: RecordRow
+  dataKey: Uint8Array
+  manifest: Manifest
+  /** Writes the read to the ledger. */
+  log(signal?: AbortSignal): Promise<void>
+}
+
+/**
+ * Reads a record its reader was given access to: re-hashes every stored block against the
+ * anchored digest, authenticates every chunk and writes the read to the ledger — all before
+ * the first byte of plaintext is handed out. Who may read is not decided here: the caller
+ * passes the decision (consent/read-record-for does both).
+ * @throws AppError RECORD_INTEGRITY (any mismatch or failed authentication), RECORD_UNAVAILABLE
+ *   (blocks missing), LEDGER_UNAVAILABLE, SHARE_TOKEN_INVALID (a single-use token used meanwhile)
+ */
+export async function readRecord(s: Services, { access, signal }: { access: RecordAccess; signal?: AbortSignal }): Promise<ReadRecordResult> {
   const { row, dataKey, manifest } = access
   const cache = s.blockCache
   const { leaves } = await verifyDag(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.digest), 'dag'), { signal, cache })
@@ -47,20 +54,4 @@ export async function readRecord(s: Services, { actor, token, recordId, signal }
   // The read is on the ledger before any of it leaves the node.
   await access.log(signal)
   return { record: toRecordView(row, await recordParties(s.db, row), manifest), body }
-}
-
-/**
- * Checks a record's fields against its on-chain anchor, fetches its envelopes by the anchored
- * digest and opens the reader's envelope.
- * @throws AppError RECORD_INTEGRITY, RECORD_NOT_FOUND, RECORD_UNAVAILABLE
- */
-export async function openRecordKeys(
-  s: Services,
-  row: RecordRow,
-  reader: { address: Address; scheme: Actor['account']['keyScheme']; privateKey: Uint8Array },
-  signal?: AbortSignal,
-): Promise<{ manifest: Manifest; dataKey: Uint8Array }> {
-  await assertAnchored(s, row)
-  const bytes = await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.envelopes), 'raw'), { signal })
-  return openEnvelopes(parseEnvelopes(bytes, row.record_id), reader)
 }

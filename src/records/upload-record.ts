@@ -11,7 +11,6 @@ import { anchorRecord } from '../ledger/anchor-record.ts'
 import { readKeyDigests } from '../ledger/read-key-digests.ts'
 import { AppError } from '../errors.ts'
 import { checkFileName } from '../text/check-file-name.ts'
-import { chainTime } from '../ledger/chain-time.ts'
 import { findAccount, requireKeys, type Actor } from '../accounts/account.ts'
 import { requireConfirmedDoctor } from '../accounts/require-confirmed-doctor.ts'
 import type { HospitalRow } from '../accounts/hospital.ts'
@@ -32,7 +31,22 @@ export interface UploadRecordParams {
   /** Announced size, when known: refused at once when over the limit. */
   declaredSize?: number
   onProgress?: (p: { bytesRead: number }) => void
+  /**
+   * The doctors besides the author this record's key is also wrapped for: those holding a live
+   * grant to all of the patient's records (consent's `listAllRecordsGrantees`). Decided by the
+   * caller, since who holds a grant is consent's business, not records'.
+   */
+  grantees: (patientId: string, signal?: AbortSignal) => Promise<readonly GranteeAccount[]>
   signal?: AbortSignal
+}
+
+/** A doctor a new record's data key is also wrapped for, as the accounts table holds them. */
+export interface GranteeAccount {
+  id: string
+  address: Address
+  key_scheme: KeyScheme
+  /** Empty for a doctor of another member hospital: fetched from its node (`publicKeyOf`). */
+  public_key: Buffer
 }
 
 export interface UploadRecordResult extends RecordView {
@@ -66,14 +80,7 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
     { to: hospital.address as Address, for: 'emergency' as const, scheme: hospital.key_scheme as KeyScheme, publicKey: new Uint8Array(hospital.emergency_public_key) },
   ]
   // Doctors holding a live grant to all of this patient's records get this record's key too.
-  // Live by the chain's clock (the one the contract's expiry uses), never the node's: a node
-  // clock behind the chain would hand the key to a grantee whose grant has ended, one ahead
-  // would withhold it from a grantee whose grant runs on. The chain still decides at each read.
-  const now = await chainTime(s.ledger, { signal: p.signal })
-  const grantees = await s.db.all(`SELECT DISTINCT a.id, a.address, a.key_scheme, a.public_key FROM access_requests r JOIN accounts a ON a.id = r.requester_id
-    WHERE r.patient_id = ? AND r.status = 'approved' AND r.granted_record_ids IS NULL AND r.expires_at > ?`, patient.id, now) as
-    { id: string; address: Address; key_scheme: KeyScheme; public_key: Buffer }[]
-  for (const g of grantees) {
+  for (const g of await p.grantees(patient.id, p.signal)) {
     if (g.address.toLowerCase() === doctor.account.address.toLowerCase()) continue
     // A doctor of another member hospital: its key comes from its node, checked against the ledger.
     recipients.push({ to: g.address, for: 'grantee', scheme: g.key_scheme, publicKey: await publicKeyOf(s, g, p.signal) })

@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { uploadRecord } from '../../records/upload-record.ts'
-import { readRecord } from '../../records/read-record.ts'
-import { listRecords } from '../../records/list-records.ts'
+import { readRecordFor } from '../../consent/read-record-for.ts'
+import { listRecords } from '../../consent/list-records.ts'
+import { listAllRecordsGrantees } from '../../consent/list-all-records-grantees.ts'
 import { verifyRecords } from '../../records/verify-records.ts'
 import { resolveAccess } from '../../consent/resolve-access.ts'
 import { recordParties, toRecordView } from '../../records/record.ts'
@@ -58,7 +59,7 @@ export async function recordRoutes(app: FastifyInstance, { services }: { service
     },
   }, async (req, reply) => {
     const token = req.headers['x-medledger-share-token']
-    const { record, body } = await readRecord(services, {
+    const { record, body } = await readRecordFor(services, {
       actor: req.actor,
       token: typeof token === 'string' && !req.actor ? token : undefined,
       recordId: (req.params as { id: string }).id,
@@ -141,6 +142,7 @@ function uploadRoute(app: FastifyInstance, services: Services): void {
       suite,
       source,
       declaredSize: Number.isSafeInteger(declared) ? declared : undefined,
+      grantees: (patientId, signal) => listAllRecordsGrantees(services, { patientId, signal }),
       signal: controller.signal,
     })
     return reply.status(201).send(result)

@@ -1,8 +1,8 @@
 import { AppError, isAppError } from '../errors.ts'
 import { findParty } from '../accounts/directory.ts'
 import { findAccount, requireRole, type Actor } from '../accounts/account.ts'
-import { resolveAccess } from '../consent/resolve-access.ts'
-import { recordParties, toRecordView, type RecordRow, type RecordView } from './record.ts'
+import { resolveAccess } from './resolve-access.ts'
+import { recordParties, toRecordView, type RecordRow, type RecordView } from '../records/record.ts'
 import type { Services } from '../services.ts'
 
 export interface ListRecordsParams {
