@@ -12,7 +12,10 @@
  *   (first over bitswap, then cached), against the one-node read; the lag until B pins records
  *   uploaded on A;
  * - the CLI's wall clock (`medledger --help`, `medledger record list --json` against the node)
- *   against `node -e ""`, in the same rounds.
+ *   against `node -e ""`, in the same rounds;
+ * - 1 MiB reads again once their blocks are in the node's cache (`readCached1MiB`);
+ * - many clients at once (`load`): 64 clients for 30 s over keep-alive HTTP on loopback, mixing
+ *   64 KiB uploads with reads of existing records, and the node's peak RSS meanwhile.
  *
  * `--quick` shrinks every size for a smoke run (its figures are not the benchmark's).
  */
@@ -36,12 +39,14 @@ import { measureRss } from './measure-rss.ts'
 import { measureGas } from './measure-gas.ts'
 import { measureConsent } from './measure-consent.ts'
 import { measureConsortium } from './measure-consortium.ts'
+import { measureCachedRead } from './measure-cached-read.ts'
+import { measureLoad } from './measure-load.ts'
 
 const MiB = 1 << 20
 const { values: flags } = parseArgs({ options: { json: { type: 'boolean' }, quick: { type: 'boolean' } }, strict: true })
 const sizes = flags.quick === true
-  ? { pipeline: 32 * MiB, pipelineRuns: 1, rss: 64 * MiB, iterations: 8, warmups: 2, crossNodeReads: 3, replicated: 10, cliRuns: 5 }
-  : { pipeline: 256 * MiB, pipelineRuns: 3 /* odd: the median is a run */, rss: 1024 * MiB, iterations: 50, warmups: 3, crossNodeReads: 5, replicated: 50, cliRuns: 15 }
+  ? { pipeline: 32 * MiB, pipelineRuns: 1, rss: 64 * MiB, iterations: 8, warmups: 2, crossNodeReads: 3, replicated: 10, cliRuns: 5, loadClients: 8, loadSeconds: 5 }
+  : { pipeline: 256 * MiB, pipelineRuns: 3 /* odd: the median is a run */, rss: 1024 * MiB, iterations: 50, warmups: 3, crossNodeReads: 5, replicated: 50, cliRuns: 15, loadClients: 64, loadSeconds: 30 }
 
 const targets = {
   pipelineRatio: { min: 0.5, text: '≥ 0.5' },
@@ -53,6 +58,11 @@ const targets = {
   replicationLagP95Ms: { below: 2_000, text: 'p95 < 2 s' },
   cliHelpMs: { max: 300, text: '≤ 300 ms' },
   cliListMs: { max: 600, text: '≤ 600 ms' },
+  readCachedP50Ms: { below: 5, text: 'p50 < 5 ms' },
+  loadUploadsPerS: { min: 200, text: '≥ 200 /s' },
+  loadUploadP95Ms: { below: 1_000, text: 'p95 < 1 s' },
+  loadErrors: { max: 0, text: '0' },
+  loadRssPeakMiB: { below: 400, text: '< 400 MiB' },
 }
 /** The whole run must not outlive this, whatever hangs. */
 const deadlineMs = 9 * 60_000
@@ -181,6 +191,10 @@ async function main(): Promise<Record<string, unknown>> {
     const latency = await measureLatency(api, accounts, pool, { iterations: sizes.iterations, warmups: sizes.warmups })
     progress(`latency: upload p50 ${latency.upload1MiB.p50Ms} ms p95 ${latency.upload1MiB.p95Ms} ms; read p50 ${latency.read1MiB.p50Ms} ms p95 ${latency.read1MiB.p95Ms} ms`)
 
+    progress(`cached reads: ${sizes.warmups} + ${sizes.iterations} reads of the same 1 MiB records again, their blocks now in the node's cache`)
+    const cached = await measureCachedRead(api, accounts, latency.uploads, { iterations: sizes.iterations, warmups: sizes.warmups })
+    progress(`cached reads: p50 ${cached.readCached1MiB.p50Ms} ms p95 ${cached.readCached1MiB.p95Ms} ms; cache hits ${cached.cacheBefore?.hits ?? '?'} → ${cached.cacheAfter?.hits ?? '?'}, misses ${cached.cacheBefore?.misses ?? '?'} → ${cached.cacheAfter?.misses ?? '?'}`)
+
     progress(`cli: ${sizes.cliRuns} rounds of node -e "", medledger --help, medledger record list --json (as the doctor)`)
     const cli = await measureCli({ api: node.url, email: accounts.doctor.email, password: benchAccountPassword, runs: sizes.cliRuns, warmups: 2 })
     progress(`cli: --help ${cli.helpMs} ms, record list ${cli.listMs} ms (${cli.records} records), node -e "" ${cli.nodeBaselineMs} ms${cli.compiled ? '' : ' — bin ran the sources through tsx: dist/ is missing or stale'}`)
@@ -202,6 +216,10 @@ async function main(): Promise<Record<string, unknown>> {
     })
     progress(`consent: gas ${JSON.stringify(consent.gas)}; granted read p50 ${consent.grantedRead1MiB.p50Ms} ms p95 ${consent.grantedRead1MiB.p95Ms} ms`)
 
+    progress(`load: ${sizes.loadClients} clients for ${sizes.loadSeconds} s, 64 KiB uploads and reads of existing records over keep-alive HTTP (loadavg ${machineLoad().loadavg1})`)
+    const load = await measureLoad({ url: node.url, accounts, pool, pid: node.pid, clients: sizes.loadClients, seconds: sizes.loadSeconds })
+    progress(`load: ${load.uploadsPerS} uploads/s (p95 ${load.uploadP95Ms} ms), ${load.readsPerS} reads/s (p95 ${load.readP95Ms} ms), ${load.errors} errors${load.errors > 0 ? ` e.g. ${load.context.errorSamples.slice(0, 3).join('; ')}` : ''}, RSS peak ${load.rssPeakMiB} MiB`)
+
     progress(`rss: one ${sizes.rss / MiB} MiB upload streamed from a generator, VmRSS of pid ${node.pid} every 20 ms`)
     const rss = await measureRss(api, accounts, pool, { pid: node.pid, bytes: sizes.rss })
     progress(`rss: +${rss.growthMiB} MiB (from ${rss.baselineMiB} to ${rss.peakMiB} MiB; VmHWM +${rss.hwmGrowthMiB ?? '?'} MiB) in ${rss.seconds} s, ${rss.mbps} MB/s`)
@@ -222,6 +240,8 @@ async function main(): Promise<Record<string, unknown>> {
       pipelineRatio: round(pipelineRatio, 3),
       upload1MiB: latency.upload1MiB,
       read1MiB: latency.read1MiB,
+      readCached1MiB: cached.readCached1MiB,
+      load: { clients: load.clients, seconds: load.seconds, uploadsPerS: load.uploadsPerS, uploadP95Ms: load.uploadP95Ms, readsPerS: load.readsPerS, readP95Ms: load.readP95Ms, errors: load.errors, rssPeakMiB: load.rssPeakMiB },
       rssGrowthMiBFor1GiB: rss.growthMiB,
       gas: { anchor: gas.anchor, register: gas.register, ...consent.gas },
       grantedRead1MiB: consent.grantedRead1MiB,
@@ -238,6 +258,11 @@ async function main(): Promise<Record<string, unknown>> {
         replicationLagMs: { target: targets.replicationLagP95Ms.text, met: consortium.replicationLagMs.p95 < targets.replicationLagP95Ms.below },
         cliHelpMs: { target: targets.cliHelpMs.text, met: cli.helpMs <= targets.cliHelpMs.max },
         cliListMs: { target: targets.cliListMs.text, met: cli.listMs <= targets.cliListMs.max },
+        readCached1MiB: { target: targets.readCachedP50Ms.text, met: cached.readCached1MiB.p50Ms < targets.readCachedP50Ms.below },
+        loadUploadsPerS: { target: targets.loadUploadsPerS.text, met: load.uploadsPerS >= targets.loadUploadsPerS.min },
+        loadUploadP95Ms: { target: targets.loadUploadP95Ms.text, met: load.uploadP95Ms < targets.loadUploadP95Ms.below },
+        loadErrors: { target: targets.loadErrors.text, met: load.errors <= targets.loadErrors.max },
+        loadRssPeakMiB: { target: targets.loadRssPeakMiB.text, met: load.rssPeakMiB < targets.loadRssPeakMiB.below },
       },
       context: {
         quick: flags.quick === true,
@@ -273,6 +298,8 @@ async function main(): Promise<Record<string, unknown>> {
         grantedRecords: consent.grantedRecords,
         consortium: consortium.context,
         cli: { runs: sizes.cliRuns, compiled: cli.compiled, listedRecords: cli.records },
+        cache: { beforeCachedReads: cached.cacheBefore, afterCachedReads: cached.cacheAfter },
+        loadTest: load.context,
       },
     }
   } catch (err) {
@@ -293,6 +320,12 @@ function table(r: Record<string, any>): string {
     ['  storage alone (addCiphertext)', `${r.context.storeOnlyMBps} MB/s`, '', ''],
     ['upload 1 MiB over HTTP, anchor mined', `p50 ${r.upload1MiB.p50Ms} ms, p95 ${r.upload1MiB.p95Ms} ms`, `${r.context.latencyIterations} runs`, ''],
     ['read 1 MiB over HTTP, as the patient', `p50 ${r.read1MiB.p50Ms} ms, p95 ${r.read1MiB.p95Ms} ms`, `${r.context.latencyIterations} runs`, ''],
+    ['read 1 MiB again, blocks in the node\'s cache', `p50 ${r.readCached1MiB.p50Ms} ms, p95 ${r.readCached1MiB.p95Ms} ms`, r.targets.readCached1MiB.target, yes(r.targets.readCached1MiB.met)],
+    [`load: ${r.load.clients} clients × ${r.load.seconds} s, 64 KiB uploads`, `${r.load.uploadsPerS} /s`, r.targets.loadUploadsPerS.target, yes(r.targets.loadUploadsPerS.met)],
+    ['  upload latency under load', `p50 ${r.context.loadTest.uploadP50Ms} ms, p95 ${r.load.uploadP95Ms} ms`, r.targets.loadUploadP95Ms.target, yes(r.targets.loadUploadP95Ms.met)],
+    ['  reads of existing records under load', `${r.load.readsPerS} /s, p50 ${r.context.loadTest.readP50Ms} ms, p95 ${r.load.readP95Ms} ms`, '', ''],
+    ['  errors', String(r.load.errors), r.targets.loadErrors.target, yes(r.targets.loadErrors.met)],
+    ['  node RSS peak during the load', `${r.load.rssPeakMiB} MiB (${r.context.loadTest.rssBeforeMiB} MiB before)`, r.targets.loadRssPeakMiB.target, yes(r.targets.loadRssPeakMiB.met)],
     [`node RSS growth, ${r.context.rss.bytes / MiB} MiB streamed upload`, `${r.rssGrowthMiBFor1GiB} MiB`, r.targets.rssGrowthMiBFor1GiB.target, yes(r.targets.rssGrowthMiBFor1GiB.met)],
     ['  (VmHWM growth; upload speed)', `${r.context.rss.vmHwmGrowthMiB ?? '?'} MiB`, `${r.context.rss.uploadMBps} MB/s`, ''],
     ['gas: anchor', String(r.gas.anchor), r.targets.gasAnchor.target, yes(r.targets.gasAnchor.met)],
