@@ -46,7 +46,7 @@ export interface VerifyResult { checked: number; intact: number; mismatches: Ver
 
 export type RequestStatus = 'pending' | 'approved' | 'denied' | 'revoked' | 'expired'
 
-export type { AccessRequestView as AccessRequest } from '../../consent/access-requests.ts'
+export type { AccessRequestView as AccessRequest } from '../../consent/access-request.ts'
 
 export type Share = ShareView & { token?: string }
 
