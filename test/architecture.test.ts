@@ -87,4 +87,11 @@ describe('architecture: the imports of src/', () => {
     const found = circles(graph)
     assert.deepEqual(found, [], `${found.length} import circle(s):\n${found.map((c) => `  circle of ${c.length}: ${c.join(', ')}`).join('\n')}`)
   })
+
+  it('imports only from its own floor or below (type-only imports too): records never imports consent, accounts never consortium', () => {
+    const upward = [...graph].flatMap(([from, edges]) => edges
+      .filter((e) => floorOf(e.to) > floorOf(from))
+      .map((e) => `${from} → ${e.to}${e.typeOnly ? ' (type only)' : ''}`))
+    assert.deepEqual(upward.sort(), [], `upward import(s) (${Object.entries(floors).map(([f, n]) => `${f}:${n}`).join(' ')}):\n${upward.map((u) => `  ${u}`).join('\n')}`)
+  })
 })
