@@ -40,6 +40,7 @@ describe('two nodes in one process share nothing', async () => {
     assert.ok(a.consortium && b.consortium && a.consortium !== b.consortium)
     assert.notEqual(a.signIn, b.signIn)
     assert.notEqual(a.ledger.senderQueues, b.ledger.senderQueues)
+    assert.notEqual(a.blockCache, b.blockCache, 'each node caches the blocks it read itself')
   })
 
   it('a session opened on node A is unknown to node B, and its unlocked keys stay on A', async () => {
