@@ -95,3 +95,19 @@ describe('architecture: the imports of src/', () => {
     assert.deepEqual(upward.sort(), [], `upward import(s) (${Object.entries(floors).map(([f, n]) => `${f}:${n}`).join(' ')}):\n${upward.map((u) => `  ${u}`).join('\n')}`)
   })
 })
+
+describe('architecture: routes stay thin', () => {
+  // SQL statements in upper case (the house writes SQL so) or a reach into the database handle.
+  const sql = /\bSELECT\b[\s\S]{0,300}?\bFROM\b|\bINSERT\s+INTO\b|\bUPDATE\s+\w+\s+SET\b|\bDELETE\s+FROM\b|\.db\b|\bdb\.(?:get|all|run|exec)\b/
+  const cast = /\breq\.(?:body|query|params)\s+as\b/
+  const apiFiles = sourceFiles(join(src, 'api')).map((f) => [relative(src, f), readFileSync(f, 'utf8')] as const)
+
+  it('no file in src/api holds SQL or reaches the database: queries live in the domain floors', () => {
+    assert.ok(apiFiles.length > 10, `read only ${apiFiles.length} files`)
+    assert.deepEqual(apiFiles.filter(([, text]) => sql.test(text)).map(([f, text]) => `${f}: ${sql.exec(text)![0].slice(0, 60)}`), [])
+  })
+
+  it('no route casts its body, query or params: their types come from the JSON schemas', () => {
+    assert.deepEqual(apiFiles.filter(([, text]) => cast.test(text)).map(([f, text]) => `${f}: ${cast.exec(text)![0]}`), [])
+  })
+})

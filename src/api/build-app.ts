@@ -8,13 +8,20 @@ import { authenticate } from '../accounts/sessions.ts'
 import type { Actor } from '../accounts/account.ts'
 import type { Services } from '../services.ts'
 import { authRoutes } from './routes/auth.ts'
+import { siweRoutes } from './routes/siwe.ts'
 import { hospitalRoutes } from './routes/hospitals.ts'
 import { userRoutes } from './routes/users.ts'
+import { signupRoutes } from './routes/signup.ts'
+import { doctorRoutes } from './routes/doctors.ts'
 import { recordRoutes } from './routes/records.ts'
 import { statusRoutes } from './routes/status.ts'
 import { mfaRoutes } from './routes/mfa.ts'
+import { accountEventRoutes } from './routes/account-events.ts'
 import { restrictDuringMfaEnrollment } from './restrict-during-mfa-enrollment.ts'
-import { consentRoutes } from './routes/consent.ts'
+import { accessRequestRoutes } from './routes/access-requests.ts'
+import { shareRoutes } from './routes/shares.ts'
+import { emergencyRoutes } from './routes/emergencies.ts'
+import { auditRoutes } from './routes/audit.ts'
 import { mailRoutes } from './routes/mail.ts'
 import { replicaRoutes } from './routes/replicas.ts'
 import { registerRateLimits } from './rate-limit.ts'
@@ -157,11 +164,18 @@ export async function buildApp({ services, webRoot }: BuildAppParams): Promise<F
   const ctx = { services }
   await app.register(async (scope) => {
     await authRoutes(scope, ctx)
+    await siweRoutes(scope, ctx)
     await mfaRoutes(scope, ctx)
+    await accountEventRoutes(scope, ctx)
     await hospitalRoutes(scope, ctx)
     await userRoutes(scope, ctx)
+    await signupRoutes(scope, ctx)
+    await doctorRoutes(scope, ctx)
     await statusRoutes(scope, ctx)
-    await consentRoutes(scope, ctx)
+    await accessRequestRoutes(scope, ctx)
+    await shareRoutes(scope, ctx)
+    await emergencyRoutes(scope, ctx)
+    await auditRoutes(scope, ctx)
     await mailRoutes(scope, ctx)
     await replicaRoutes(scope, ctx)
   }, { prefix: apiPrefix })

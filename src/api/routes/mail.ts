@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import type { FromSchema } from 'json-schema-to-ts'
 import { listMail } from '../../notify/list-mail.ts'
 import { notificationKinds } from '../../notify/render-notification.ts'
 import { actorOf } from '../actor-of.ts'
@@ -19,24 +20,23 @@ const mailSchema = {
   },
 } as const
 
+const mailQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, offset: { type: 'integer', minimum: 0, default: 0 } },
+} as const
+
 /** The signed-in user's own notifications (the outbox), whoever they are: nobody reads another's mail. */
 export async function mailRoutes(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
-  app.get('/mail', {
+  app.get<{ Querystring: FromSchema<typeof mailQuery> }>('/mail', {
     schema: {
       tags: ['mail'],
       summary: 'Your own notifications, newest first: new record, access requested / approved / denied / revoked, emergency access, doctor confirmed / rejected. The admin too sees only their own.',
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }, offset: { type: 'integer', minimum: 0, default: 0 } },
-      },
+      querystring: mailQuery,
       response: {
         200: { type: 'object', properties: { mail: { type: 'array', items: mailSchema }, total: { type: 'integer' }, limit: { type: 'integer' }, offset: { type: 'integer' } } },
         ...errors(400, 401),
       },
     },
-  }, async (req) => {
-    const q = req.query as { limit: number; offset: number }
-    return await listMail(services, { accountId: actorOf(req).account.id, limit: q.limit, offset: q.offset })
-  })
+  }, async (req) => await listMail(services, { accountId: actorOf(req).account.id, limit: req.query.limit, offset: req.query.offset }))
 }

@@ -1,18 +1,25 @@
 import type { FastifyInstance } from 'fastify'
+import type { FromSchema } from 'json-schema-to-ts'
 import { confirmTotpEnrolment, getMfaStatus, startTotpEnrolment } from '../../accounts/mfa.ts'
 import { resetMfa } from '../../accounts/reset-mfa.ts'
 import { disableTotp } from '../../accounts/disable-totp.ts'
-import { listAccountEvents } from '../../accounts/list-account-events.ts'
-import { accountEventKinds } from '../../accounts/record-account-event.ts'
 import { actorOf } from '../actor-of.ts'
 import { duringMfaEnrollment } from '../restrict-during-mfa-enrollment.ts'
 import { currentPassword, withRetryAfter } from './auth.ts'
-import { errors } from './schemas.ts'
+import { errors, idParams } from './schemas.ts'
 import type { Services } from '../../services.ts'
+
+const mfaStatusSchema = {
+  type: 'object',
+  properties: { required: { type: 'boolean' }, totpEnabled: { type: 'boolean' }, enrolmentPending: { type: 'boolean' }, recoveryCodesLeft: { type: 'integer' } },
+} as const
+const passwordBody = { type: 'object', required: ['password'], additionalProperties: false, properties: { password: currentPassword } } as const
+const codeBody = { type: 'object', required: ['code', 'password'], additionalProperties: false, properties: { code: { type: 'string', maxLength: 64 }, password: currentPassword } } as const
+const disableBody = { type: 'object', required: ['password', 'code'], additionalProperties: false, properties: { password: currentPassword, code: { type: 'string', maxLength: 64 } } } as const
 
 /**
  * TOTP enrolment (RFC 6238): start, confirm with a first code, and the account's two-factor
- * state; a member's reset by hospital staff or the admin; the audit log of factor changes.
+ * state; a member's reset by hospital staff or the admin.
  */
 export async function mfaRoutes(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
   app.get('/mfa', {
@@ -21,68 +28,65 @@ export async function mfaRoutes(app: FastifyInstance, { services }: { services: 
       tags: ['auth'],
       summary: 'Your two-factor state: whether your role requires it, whether TOTP is enabled or waiting for its first code, and how many recovery codes are left.',
       response: {
-        200: {
-          type: 'object',
-          properties: { required: { type: 'boolean' }, totpEnabled: { type: 'boolean' }, enrolmentPending: { type: 'boolean' }, recoveryCodesLeft: { type: 'integer' } },
-        },
+        200: mfaStatusSchema,
         ...errors(401),
       },
     },
   }, async (req) => await getMfaStatus(services, actorOf(req).account))
 
-  app.post('/mfa/totp', {
+  app.post<{ Body: FromSchema<typeof passwordBody> }>('/mfa/totp', {
     config: duringMfaEnrollment,
     schema: {
       tags: ['auth'],
       summary: 'Start TOTP enrolment, with your current password (whatever the session): a fresh secret (sealed at rest, shown only in this answer) as an otpauth:// URI and a QR code for an authenticator app. Confirm it with POST /mfa/totp/verify.',
-      body: { type: 'object', required: ['password'], additionalProperties: false, properties: { password: currentPassword } },
+      body: passwordBody,
       response: {
         201: { type: 'object', properties: { otpauthUri: { type: 'string' }, secret: { type: 'string' }, qrSvg: { type: 'string' } } },
         ...errors(400, 401, 403, 409, 429),
       },
     },
   }, async (req, reply) => {
-    const { password } = req.body as { password: string }
+    const { password } = req.body
     return reply.status(201).send(await withRetryAfter(reply, () => startTotpEnrolment(services, { actor: actorOf(req), password, clientAddress: req.ip })))
   })
 
-  app.post('/mfa/totp/verify', {
+  app.post<{ Body: FromSchema<typeof codeBody> }>('/mfa/totp/verify', {
     config: duringMfaEnrollment,
     schema: {
       tags: ['auth'],
       summary: 'Confirm TOTP enrolment with a first code and your current password (whatever the session): TOTP is then required at every sign-in. Answers ten one-time recovery codes, shown only now.',
-      body: { type: 'object', required: ['code', 'password'], additionalProperties: false, properties: { code: { type: 'string', maxLength: 64 }, password: currentPassword } },
+      body: codeBody,
       response: {
         200: { type: 'object', properties: { recoveryCodes: { type: 'array', items: { type: 'string' } } } },
         ...errors(400, 401, 403, 409, 429),
       },
     },
   }, async (req, reply) => {
-    const { code, password } = req.body as { code: string; password: string }
+    const { code, password } = req.body
     return withRetryAfter(reply, () => confirmTotpEnrolment(services, { actor: actorOf(req), code, password, clientAddress: req.ip }))
   })
 
-  app.post('/mfa/totp/disable', {
+  app.post<{ Body: FromSchema<typeof disableBody> }>('/mfa/totp/disable', {
     schema: {
       tags: ['auth'],
       summary: 'Turn two-factor sign-in off, with your current password and a code from the authenticator (or a recovery code), whatever the session. The secret and recovery codes are deleted; a role that requires two-factor sign-in must enrol again. Wrong passwords and codes count towards the sign-in lock-out.',
-      body: { type: 'object', required: ['password', 'code'], additionalProperties: false, properties: { password: currentPassword, code: { type: 'string', maxLength: 64 } } },
+      body: disableBody,
       response: {
         200: { type: 'object', properties: { totpEnabled: { type: 'boolean' } } },
         ...errors(400, 401, 403, 409, 429),
       },
     },
   }, async (req, reply) => {
-    const { password, code } = req.body as { password: string; code: string }
+    const { password, code } = req.body
     return withRetryAfter(reply, () => disableTotp(services, { actor: actorOf(req), password, code, clientAddress: req.ip }))
   })
 
-  app.post('/users/:id/mfa/reset', {
+  app.post<{ Params: FromSchema<typeof idParams>; Body: FromSchema<typeof passwordBody> }>('/users/:id/mfa/reset', {
     schema: {
       tags: ['auth'],
       summary: 'Reset a member\'s two-factor sign-in (lost authenticator): its TOTP secret and recovery codes are deleted and its sessions end; the member is notified and the reset is written to the account events. Hospital staff: their own hospital\'s doctors and patients; the admin: any account but their own. Needs your own current password.',
-      params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 80 } } },
-      body: { type: 'object', required: ['password'], additionalProperties: false, properties: { password: currentPassword } },
+      params: idParams,
+      body: passwordBody,
       response: {
         200: { type: 'object', properties: { accountId: { type: 'string' }, mfaReset: { type: 'boolean' } } },
         ...errors(400, 401, 403, 404, 429),
@@ -90,43 +94,10 @@ export async function mfaRoutes(app: FastifyInstance, { services }: { services: 
     },
   }, async (req, reply) => {
     const actor = actorOf(req)
-    const { id } = req.params as { id: string }
-    const { password } = req.body as { password: string }
+    const { id } = req.params
+    const { password } = req.body
     const result = await withRetryAfter(reply, () => resetMfa(services, { actor, accountId: id, password, clientAddress: req.ip }))
     await services.notify?.({ accountId: id, by: { accountId: actor.account.id }, kind: 'mfa-reset' })
     return result
-  })
-
-  app.get('/account-events', {
-    schema: {
-      tags: ['auth'],
-      summary: 'The admin\'s audit log of changes to accounts\' sign-in factors, newest first: TOTP enabled or disabled by the account, two-factor reset by staff or the admin (actorId), account recovered with its recovery code (actorId null), wallet linked.',
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { account: { type: 'string', maxLength: 80 }, limit: { type: 'integer', minimum: 1, maximum: 1000 }, offset: { type: 'integer', minimum: 0 } },
-      },
-      response: {
-        200: {
-          type: 'object',
-          properties: {
-            events: {
-              type: 'array',
-              items: {
-                type: 'object',
-                properties: { id: { type: 'integer' }, accountId: { type: 'string' }, kind: { type: 'string', enum: [...accountEventKinds] }, actorId: { type: ['string', 'null'] }, createdAt: { type: 'string' } },
-              },
-            },
-            total: { type: 'integer' },
-            limit: { type: 'integer' },
-            offset: { type: 'integer' },
-          },
-        },
-        ...errors(400, 401, 403),
-      },
-    },
-  }, async (req) => {
-    const q = req.query as { account?: string; limit?: number; offset?: number }
-    return listAccountEvents(services, { actor: actorOf(req), accountId: q.account, limit: q.limit, offset: q.offset })
   })
 }

@@ -1,19 +1,28 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
+import type { FromSchema } from 'json-schema-to-ts'
 import { uploadRecord } from '../../records/upload-record.ts'
 import { readRecordFor } from '../../consent/read-record-for.ts'
 import { listRecords } from '../../consent/list-records.ts'
 import { listAllRecordsGrantees } from '../../consent/list-all-records-grantees.ts'
 import { verifyRecords } from '../../records/verify-records.ts'
 import { resolveAccess } from '../../consent/resolve-access.ts'
-import { recordParties, toRecordView } from '../../records/record.ts'
+import { viewRecord } from '../../records/view-record.ts'
 import { parseCipherSuite } from '../../crypto/stream.ts'
 import { AppError } from '../../errors.ts'
 import { actorOf } from '../actor-of.ts'
-import { errors, recordSchema } from './schemas.ts'
+import { errors, idParams, recordSchema } from './schemas.ts'
 import type { Services } from '../../services.ts'
 
-const recordIdParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 80 } } } as const
+const listQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { patient: { type: 'string', maxLength: 80, description: 'Patient id or ledger address.' }, limit: { type: 'integer', minimum: 1, maximum: 1000 }, offset: { type: 'integer', minimum: 0 } },
+} as const
+const verifyBody = { type: 'object', additionalProperties: false, properties: { recordIds: { type: 'array', items: { type: 'string', maxLength: 80 }, maxItems: 10000 }, all: { type: 'boolean' } } } as const
+const checkSchema = { type: 'object', properties: { recordId: { type: 'string' }, ok: { type: 'boolean' }, problem: { type: 'string' }, detail: { type: 'string' } } } as const
+
+type IdParams = { Params: FromSchema<typeof idParams> }
 
 /** Upload (streamed), read (streamed, verified first), list and verify records. */
 export async function recordRoutes(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
@@ -26,35 +35,31 @@ export async function recordRoutes(app: FastifyInstance, { services }: { service
     uploadRoute(upload, services)
   })
 
-  app.get('/records', {
+  app.get<{ Querystring: FromSchema<typeof listQuery> }>('/records', {
     schema: {
       tags: ['records'],
       summary: 'Records you may read, newest first, with their decrypted metadata: a patient\'s own, or a doctor\'s uploads (optionally for one patient).',
-      querystring: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { patient: { type: 'string', maxLength: 80, description: 'Patient id or ledger address.' }, limit: { type: 'integer', minimum: 1, maximum: 1000 }, offset: { type: 'integer', minimum: 0 } },
-      },
+      querystring: listQuery,
       response: { 200: { type: 'object', properties: { records: { type: 'array', items: recordSchema }, total: { type: 'integer' }, limit: { type: 'integer' }, offset: { type: 'integer' } } }, ...errors(400, 401, 403, 404) },
     },
-  }, async (req) => {
-    const q = req.query as { patient?: string; limit?: number; offset?: number }
-    return listRecords(services, { actor: actorOf(req), patient: q.patient, limit: q.limit, offset: q.offset })
-  })
+  }, async (req) => listRecords(services, { actor: actorOf(req), patient: req.query.patient, limit: req.query.limit, offset: req.query.offset }))
 
-  app.get('/records/:id/meta', {
-    schema: { tags: ['records'], summary: 'One record\'s ledger facts and decrypted metadata.', params: recordIdParam, response: { 200: recordSchema, ...errors(400, 401, 404, 409, 503) } },
-  }, async (req) => {
-    const { row, manifest } = await resolveAccess(services, { actor: actorOf(req), recordId: (req.params as { id: string }).id })
-    return toRecordView(row, await recordParties(services.db, row), manifest)
-  })
+  app.get<IdParams>('/records/:id/meta', {
+    schema: { tags: ['records'], summary: 'One record\'s ledger facts and decrypted metadata.', params: idParams, response: { 200: recordSchema, ...errors(400, 401, 404, 409, 503) } },
+  }, async (req) => viewRecord(services, await resolveAccess(services, { actor: actorOf(req), recordId: req.params.id })))
 
-  app.get('/records/:id', {
+  readRoute(app, services)
+  verifyRoute(app, services)
+}
+
+/** GET /records/:id: the record's plaintext, streamed once every block is checked and the read is on the ledger. */
+function readRoute(app: FastifyInstance, services: Services): void {
+  app.get<IdParams>('/records/:id', {
     schema: {
       tags: ['records'],
       summary: 'Download a record\'s plaintext: the patient, the author, a live grant, share or emergency access, or — with no session — the holder of a share token in `X-Medledger-Share-Token`. Every block is checked against the ledger anchor, every chunk authenticated and the read written to the ledger before the first byte is sent; otherwise 409 RECORD_INTEGRITY.',
       security: [{ bearer: [] }, {}],
-      params: recordIdParam,
+      params: idParams,
       response: { ...errors(400, 401, 404, 409, 503) },
     },
   }, async (req, reply) => {
@@ -62,7 +67,7 @@ export async function recordRoutes(app: FastifyInstance, { services }: { service
     const { record, body } = await readRecordFor(services, {
       actor: req.actor,
       token: typeof token === 'string' && !req.actor ? token : undefined,
-      recordId: (req.params as { id: string }).id,
+      recordId: req.params.id,
     })
     reply.header('content-type', record.mediaType)
     reply.header('content-length', String(record.size))
@@ -73,34 +78,34 @@ export async function recordRoutes(app: FastifyInstance, { services }: { service
     reply.header('x-medledger-sha256', record.sha256)
     return reply.send(Readable.from(body))
   })
+}
 
-  app.post('/verify', {
+/** POST /verify: re-check stored records against their ledger anchors. */
+function verifyRoute(app: FastifyInstance, services: Services): void {
+  app.post<{ Body: FromSchema<typeof verifyBody> }>('/verify', {
     schema: {
       tags: ['records'],
       summary: 'Re-check stored records against their ledger anchors (every block hashed); reports each mismatch.',
-      body: { type: 'object', additionalProperties: false, properties: { recordIds: { type: 'array', items: { type: 'string', maxLength: 80 }, maxItems: 10000 }, all: { type: 'boolean' } } },
+      body: verifyBody,
       response: {
         200: {
           type: 'object',
           properties: {
             checked: { type: 'integer' },
             intact: { type: 'integer' },
-            mismatches: { type: 'array', items: { type: 'object', properties: { recordId: { type: 'string' }, ok: { type: 'boolean' }, problem: { type: 'string' }, detail: { type: 'string' } } } },
-            results: { type: 'array', items: { type: 'object', properties: { recordId: { type: 'string' }, ok: { type: 'boolean' }, problem: { type: 'string' }, detail: { type: 'string' } } } },
+            mismatches: { type: 'array', items: checkSchema },
+            results: { type: 'array', items: checkSchema },
           },
         },
         ...errors(400, 401, 403, 404),
       },
     },
-  }, async (req) => {
-    const b = (req.body ?? {}) as { recordIds?: string[]; all?: boolean }
-    return verifyRecords(services, { actor: actorOf(req), recordIds: b.recordIds, all: b.all })
-  })
+  }, async (req) => verifyRecords(services, { actor: actorOf(req), recordIds: req.body?.recordIds, all: req.body?.all }))
 }
 
 /** POST /records: the body is the record's bytes, whatever its Content-Type. */
 function uploadRoute(app: FastifyInstance, services: Services): void {
-  app.post('/records', {
+  app.post<{ Body: Readable | undefined }>('/records', {
     schema: {
       tags: ['records'],
       summary: 'Upload a record for a patient (doctor of the patient\'s hospital). The body is the file, streamed; the answer comes once blocks, envelopes and the mined anchor are durable.',
@@ -132,8 +137,7 @@ function uploadRoute(app: FastifyInstance, services: Services): void {
     const controller = new AbortController()
     req.raw.on('close', () => { if (!req.raw.readableEnded) controller.abort(new AppError('BAD_REQUEST', { details: 'client went away mid-upload' })) })
     // Leaving the loop early (a refusal) must not destroy the socket before the answer is sent.
-    const body = req.body as Readable | undefined
-    const source: AsyncIterable<Uint8Array> = body ? body.iterator({ destroyOnReturn: false }) : Readable.from([])
+    const source: AsyncIterable<Uint8Array> = req.body ? req.body.iterator({ destroyOnReturn: false }) : Readable.from([])
     const result = await uploadRecord(services, {
       actor,
       patient: String(h['x-medledger-patient']),

@@ -3,10 +3,72 @@ import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { journalBacklog } from '../../ledger/replay-journal.ts'
 import { toLedgerError } from '../../ledger/send-transaction.ts'
+import { countNodeItems } from '../../node/count-node-items.ts'
 import { requireRole } from '../../accounts/account.ts'
 import { actorOf } from '../actor-of.ts'
 import { errors } from './schemas.ts'
 import type { Services } from '../../services.ts'
+
+const statusSchema = {
+  type: 'object',
+  properties: {
+    chainRpc: { type: 'string' },
+    chainId: { type: 'integer' },
+    blockNumber: { type: 'integer' },
+    contracts: { type: 'object', properties: { registry: { type: 'string' }, recordLedger: { type: 'string' }, consent: { type: 'string' } } },
+    records: { type: 'integer' },
+    hospitals: { type: 'integer' },
+    accounts: { type: 'integer' },
+    journalBacklog: { type: 'integer' },
+    quarantinedEvents: { type: 'integer', description: 'Ledger events the follower could not apply and set aside (retried in the background); the admin lists them at /status/quarantine.' },
+    ipfsBytes: { type: 'integer', description: 'Bytes of IPFS blocks on this node\'s disk (recounted at most every 30 s).' },
+    cache: {
+      type: 'object',
+      description: 'The in-memory cache of verified ciphertext blocks (`cacheMb`): bytes held, its bound, and block lookups it answered (hits) or passed to the store (misses).',
+      properties: { bytes: { type: 'integer' }, maxBytes: { type: 'integer' }, hits: { type: 'integer' }, misses: { type: 'integer' } },
+    },
+    version: { type: 'string' },
+    registry: { type: 'string' },
+    hospitalAddress: { type: ['string', 'null'], description: 'The hospital this node serves.' },
+    admitted: { type: 'boolean', description: 'Whether that hospital is a member of the consortium.' },
+    ipfsPeerId: { type: ['string', 'null'] },
+    ipfsAddrs: { type: 'array', items: { type: 'string' }, description: 'Multiaddrs other members dial.' },
+    peers: { type: 'array', items: { type: 'string' }, description: 'Peer ids connected now.' },
+    follow: {
+      type: 'object',
+      description: 'The ledger follower: last block applied, the head, and the lag between them.',
+      properties: { lastBlock: { type: 'integer' }, headBlock: { type: 'integer' }, lagBlocks: { type: 'integer' }, error: { type: ['string', 'null'] } },
+    },
+    replication: {
+      type: ['object', 'null'],
+      description: 'Records this node keeps for other members: pending (not fetched yet), pinned, failing (retrying); replicas = R.',
+      properties: { pending: { type: 'integer' }, pinned: { type: 'integer' }, failing: { type: 'integer' }, replicas: { type: 'integer' } },
+    },
+  },
+} as const
+
+const quarantineSchema = {
+  type: 'object',
+  properties: {
+    events: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          blockNumber: { type: 'integer' },
+          txHash: { type: 'string' },
+          logIndex: { type: 'integer' },
+          contract: { type: 'string' },
+          eventName: { type: 'string' },
+          reason: { type: 'string' },
+          attempts: { type: 'integer' },
+          nextAttemptAt: { type: ['string', 'null'], description: 'When it is retried next; null once the follower gave up on it.' },
+          quarantinedAt: { type: 'string' },
+        },
+      },
+    },
+  },
+} as const
 
 /** Node status: chain, contracts, counts. Holds nothing personal, so it needs no session. */
 export async function statusRoutes(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
@@ -17,60 +79,20 @@ export async function statusRoutes(app: FastifyInstance, { services }: { service
       summary: 'The node\'s chain, contracts and counts.',
       security: [],
       response: {
-        200: {
-          type: 'object',
-          properties: {
-            chainRpc: { type: 'string' },
-            chainId: { type: 'integer' },
-            blockNumber: { type: 'integer' },
-            contracts: { type: 'object', properties: { registry: { type: 'string' }, recordLedger: { type: 'string' }, consent: { type: 'string' } } },
-            records: { type: 'integer' },
-            hospitals: { type: 'integer' },
-            accounts: { type: 'integer' },
-            journalBacklog: { type: 'integer' },
-            quarantinedEvents: { type: 'integer', description: 'Ledger events the follower could not apply and set aside (retried in the background); the admin lists them at /status/quarantine.' },
-            ipfsBytes: { type: 'integer', description: 'Bytes of IPFS blocks on this node\'s disk (recounted at most every 30 s).' },
-            cache: {
-              type: 'object',
-              description: 'The in-memory cache of verified ciphertext blocks (`cacheMb`): bytes held, its bound, and block lookups it answered (hits) or passed to the store (misses).',
-              properties: { bytes: { type: 'integer' }, maxBytes: { type: 'integer' }, hits: { type: 'integer' }, misses: { type: 'integer' } },
-            },
-            version: { type: 'string' },
-            registry: { type: 'string' },
-            hospitalAddress: { type: ['string', 'null'], description: 'The hospital this node serves.' },
-            admitted: { type: 'boolean', description: 'Whether that hospital is a member of the consortium.' },
-            ipfsPeerId: { type: ['string', 'null'] },
-            ipfsAddrs: { type: 'array', items: { type: 'string' }, description: 'Multiaddrs other members dial.' },
-            peers: { type: 'array', items: { type: 'string' }, description: 'Peer ids connected now.' },
-            follow: {
-              type: 'object',
-              description: 'The ledger follower: last block applied, the head, and the lag between them.',
-              properties: { lastBlock: { type: 'integer' }, headBlock: { type: 'integer' }, lagBlocks: { type: 'integer' }, error: { type: ['string', 'null'] } },
-            },
-            replication: {
-              type: ['object', 'null'],
-              description: 'Records this node keeps for other members: pending (not fetched yet), pinned, failing (retrying); replicas = R.',
-              properties: { pending: { type: 'integer' }, pinned: { type: 'integer' }, failing: { type: 'integer' }, replicas: { type: 'integer' } },
-            },
-          },
-        },
+        200: statusSchema,
         ...errors(503),
       },
     },
   }, async () => {
-    const { ledger, db } = services
-    const count = async (sql: string) => (await db.get(sql) as { n: number }).n
+    const { ledger } = services
     const blockNumber = await ledger.client.getBlockNumber({ cacheTime: 0 }).catch((err: unknown) => { throw toLedgerError(err) })
     return {
       chainRpc: ledger.rpcUrl,
       chainId: ledger.chainId,
       blockNumber: Number(blockNumber),
       contracts: ledger.contracts,
-      records: await count(`SELECT COUNT(*) AS n FROM records WHERE state = 'anchored'`),
-      hospitals: await count(`SELECT COUNT(*) AS n FROM hospitals WHERE state = 'active'`),
-      accounts: await count(`SELECT COUNT(*) AS n FROM accounts WHERE state = 'active'`),
+      ...await countNodeItems(services),
       journalBacklog: await journalBacklog(ledger),
-      quarantinedEvents: await count('SELECT COUNT(*) AS n FROM quarantined_events'),
       ipfsBytes: await storeSize(),
       cache: services.blockCache.stats(),
       version: '0.1.0',
@@ -83,28 +105,7 @@ export async function statusRoutes(app: FastifyInstance, { services }: { service
       tags: ['node'],
       summary: 'The ledger events this node\'s follower could not apply and set aside, oldest first (admin). Where each was mined and why; nothing personal.',
       response: {
-        200: {
-          type: 'object',
-          properties: {
-            events: {
-              type: 'array',
-              items: {
-                type: 'object',
-                properties: {
-                  blockNumber: { type: 'integer' },
-                  txHash: { type: 'string' },
-                  logIndex: { type: 'integer' },
-                  contract: { type: 'string' },
-                  eventName: { type: 'string' },
-                  reason: { type: 'string' },
-                  attempts: { type: 'integer' },
-                  nextAttemptAt: { type: ['string', 'null'], description: 'When it is retried next; null once the follower gave up on it.' },
-                  quarantinedAt: { type: 'string' },
-                },
-              },
-            },
-          },
-        },
+        200: quarantineSchema,
         ...errors(401, 403),
       },
     },
