@@ -1,17 +1,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { CliError } from './client.ts'
 import { createOut } from './io.ts'
-import type { Common } from './commands/client-commands.ts'
+import type { Common } from './session.ts'
 import { AppError } from '../errors.ts'
-
-// Each command's module is imported only when that command runs: a client command never loads
-// the node (viem, Helia, Fastify, the database), and `--help` loads no command at all.
-const nodeCommand = () => import('./commands/start.ts')
-const backupCommands = () => import('./commands/backup.ts')
-const clientCommands = () => import('./commands/client-commands.ts')
-const consentCommands = () => import('./commands/consent.ts')
-const mailCommands = () => import('./commands/mail.ts')
-const mfaCommands = () => import('./commands/mfa.ts')
 
 const usage = `medledger — encrypted medical records in IPFS, anchored on an Ethereum ledger
 
@@ -71,120 +62,109 @@ Client (talks to a node: --api URL, env MEDLEDGER_API, default http://127.0.0.1:
 Every client command takes --as E to act as a signed-in e-mail other than the last one.
 Suites: aes-256-gcm (default), aes-192-gcm, aes-128-gcm, xchacha20-poly1305.`
 
+type Options = NonNullable<ParseArgsConfig['options']>
+
 const common = {
   api: { type: 'string' },
   as: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
-} as const satisfies ParseArgsConfig['options']
+} as const satisfies Options
 
-const commandOptions: Record<string, ParseArgsConfig['options']> = {
-  start: {
-    home: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, 'chain-rpc': { type: 'string' }, db: { type: 'string' }, config: { type: 'string' }, 'public-url': { type: 'string' },
-    registry: { type: 'string' }, 'chain-listen': { type: 'string' }, 'chain-dev-methods': { type: 'boolean' }, 'ipfs-listen': { type: 'string', multiple: true }, 'ipfs-peer': { type: 'string', multiple: true },
-    replicas: { type: 'string' }, 'hospital-name': { type: 'string' }, 'api-only': { type: 'boolean' },
-  },
-  'backup export': { home: { type: 'string' }, out: { type: 'string' }, db: { type: 'string' }, all: { type: 'boolean' } },
-  'backup import': { home: { type: 'string' }, db: { type: 'string' } },
-  'hospital admit': { address: { type: 'string' }, name: { type: 'string' } },
-  status: {},
-  login: { email: { type: 'string' }, totp: { type: 'string' } },
-  'mfa enroll': {},
-  'mfa verify': {},
-  'mfa disable': { code: { type: 'string' } },
-  logout: {},
-  'hospital create': { name: { type: 'string' }, 'key-scheme': { type: 'string' } },
-  'hospital list': {},
-  'user create': { role: { type: 'string' }, hospital: { type: 'string' }, email: { type: 'string' }, name: { type: 'string' }, 'key-scheme': { type: 'string' } },
-  'user list': { role: { type: 'string' }, hospital: { type: 'string' } },
-  'user mfa-reset': {},
-  'account-events': { account: { type: 'string' }, limit: { type: 'string' }, offset: { type: 'string' } },
-  'record upload': { patient: { type: 'string' }, file: { type: 'string' }, suite: { type: 'string' }, type: { type: 'string' } },
-  'record get': { out: { type: 'string' }, token: { type: 'string' } },
-  'record list': { patient: { type: 'string' }, limit: { type: 'string' }, offset: { type: 'string' } },
-  verify: { all: { type: 'boolean' } },
-  'mail list': { limit: { type: 'string' }, offset: { type: 'string' } },
-  signup: { role: { type: 'string' }, hospital: { type: 'string' }, email: { type: 'string' }, name: { type: 'string' }, licence: { type: 'string' }, 'key-scheme': { type: 'string' } },
-  'doctor confirm': {},
-  'doctor reject': { reason: { type: 'string' } },
-  'doctor pending': {},
-  'hospital vote': { approve: { type: 'boolean' }, reject: { type: 'boolean' } },
-  'access request': { patient: { type: 'string' }, records: { type: 'string' }, purpose: { type: 'string' }, days: { type: 'string' } },
-  'access approve': { days: { type: 'string' }, records: { type: 'string' } },
-  'access deny': { reason: { type: 'string' } },
-  'access revoke': {},
-  'access list': {},
-  'share create': { records: { type: 'string' }, to: { type: 'string' }, token: { type: 'boolean' }, days: { type: 'string' }, once: { type: 'boolean' } },
-  'share revoke': {},
-  'share list': {},
-  'emergency open': { patient: { type: 'string' }, reason: { type: 'string' } },
-  'emergency list': {},
-  audit: { patient: { type: 'string' }, record: { type: 'string' } },
+const text = { type: 'string' } as const
+const texts = { type: 'string', multiple: true } as const
+const flag = { type: 'boolean' } as const
+
+/** One run's flags (the common ones and the command's own) and positional arguments, typed from the options. */
+type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: typeof common & O; allowPositionals: true; strict: true }>>
+
+/** What the code of a command gets: its flags, its positional arguments, and the client context. */
+interface Invocation<O extends Options> { flags: Parsed<O>['values']; args: string[]; c: Common }
+
+/** A command, given the arguments after its name. */
+type Command = (args: string[]) => Promise<void>
+
+/**
+ * A command with its own flags besides the common ones; `run` imports the command's module, so a
+ * run loads only the code of its own command (a client command never loads the node: viem,
+ * Helia, Fastify, the database), and `--help` loads none.
+ */
+function command<const O extends Options>(options: O, run: (i: Invocation<O>) => Promise<void>): Command {
+  return async (args) => {
+    let parsed: Parsed<O>
+    try {
+      parsed = parseArgs({ args, options: { ...common, ...options }, allowPositionals: true, strict: true })
+    } catch (err) {
+      throw new CliError('USAGE', `${(err as Error).message}\n\n${usage}`, 2)
+    }
+    const flags = parsed.values
+    const { api, as, json, help }: Parsed<{}>['values'] = flags
+    if (help) {
+      process.stdout.write(usage + '\n')
+      return
+    }
+    const c: Common = { api: (api ?? process.env.MEDLEDGER_API ?? 'http://127.0.0.1:8080').replace(/\/+$/, ''), as, out: createOut(Boolean(json)) }
+    return run({ flags, args: parsed.positionals, c })
+  }
 }
 
-/** Runs the CLI with `argv` (without node and script). */
+const commands: Record<string, Command> = {
+  start: command({
+    home: text, port: text, host: text, 'chain-rpc': text, db: text, config: text, 'public-url': text,
+    registry: text, 'chain-listen': text, 'chain-dev-methods': flag, 'ipfs-listen': texts, 'ipfs-peer': texts,
+    replicas: text, 'hospital-name': text, 'api-only': flag,
+  }, async ({ flags }) => (await import('./commands/start.ts')).start(flags)),
+  'backup export': command({ home: text, out: text, db: text, all: flag }, async ({ flags, c }) => (await import('./commands/backup.ts')).backupExport(c.out, flags)),
+  'backup import': command({ home: text, db: text }, async ({ flags, args, c }) => (await import('./commands/backup.ts')).backupImport(c.out, args[0], flags)),
+  status: command({}, async ({ c }) => (await import('./commands/status.ts')).status(c)),
+  login: command({ email: text, totp: text }, async ({ flags, c }) => (await import('./commands/login.ts')).login(c, flags)),
+  logout: command({}, async ({ c }) => (await import('./commands/logout.ts')).logout(c)),
+  'mfa enroll': command({}, async ({ c }) => (await import('./commands/mfa.ts')).mfaEnroll(c)),
+  'mfa verify': command({}, async ({ args, c }) => (await import('./commands/mfa.ts')).mfaVerify(c, args[0])),
+  'mfa disable': command({ code: text }, async ({ flags, c }) => (await import('./commands/mfa.ts')).mfaDisable(c, flags)),
+  'hospital create': command({ name: text, 'key-scheme': text }, async ({ flags, c }) => (await import('./commands/hospital.ts')).hospitalCreate(c, flags)),
+  'hospital list': command({}, async ({ c }) => (await import('./commands/hospital.ts')).hospitalList(c)),
+  'hospital admit': command({ address: text, name: text }, async ({ flags, c }) => (await import('./commands/hospital.ts')).hospitalAdmit(c, flags)),
+  'hospital vote': command({ approve: flag, reject: flag }, async ({ flags, args, c }) => (await import('./commands/hospital.ts')).hospitalVote(c, args[0], { approve: Boolean(flags.approve), reject: Boolean(flags.reject) })),
+  'user create': command({ role: text, hospital: text, email: text, name: text, 'key-scheme': text }, async ({ flags, c }) => (await import('./commands/user.ts')).userCreate(c, flags)),
+  'user list': command({ role: text, hospital: text }, async ({ flags, c }) => (await import('./commands/user.ts')).userList(c, flags)),
+  'user mfa-reset': command({}, async ({ args, c }) => (await import('./commands/user.ts')).userMfaReset(c, args[0])),
+  'account-events': command({ account: text, limit: text, offset: text }, async ({ flags, c }) => (await import('./commands/account-events.ts')).accountEvents(c, flags)),
+  'record upload': command({ patient: text, file: text, suite: text, type: text }, async ({ flags, c }) => (await import('./commands/record-upload.ts')).recordUpload(c, flags)),
+  'record get': command({ out: text, token: text }, async ({ flags, args, c }) => (await import('./commands/record-get.ts')).recordGet(c, args[0], flags)),
+  'record list': command({ patient: text, limit: text, offset: text }, async ({ flags, c }) => (await import('./commands/record-list.ts')).recordList(c, flags)),
+  verify: command({ all: flag }, async ({ flags, args, c }) => (await import('./commands/verify.ts')).verify(c, args, { all: Boolean(flags.all) })),
+  'mail list': command({ limit: text, offset: text }, async ({ flags, c }) => (await import('./commands/mail.ts')).mailList(c, flags)),
+  signup: command({ role: text, hospital: text, email: text, name: text, licence: text, 'key-scheme': text }, async ({ flags, c }) => (await import('./commands/signup.ts')).signup(c, flags)),
+  'doctor pending': command({}, async ({ c }) => (await import('./commands/doctor.ts')).doctorPending(c)),
+  'doctor confirm': command({}, async ({ args, c }) => (await import('./commands/doctor.ts')).doctorDecide(c, args[0], 'confirm', {})),
+  'doctor reject': command({ reason: text }, async ({ flags, args, c }) => (await import('./commands/doctor.ts')).doctorDecide(c, args[0], 'reject', flags)),
+  'access request': command({ patient: text, records: text, purpose: text, days: text }, async ({ flags, c }) => (await import('./commands/access.ts')).accessRequest(c, flags)),
+  'access approve': command({ days: text, records: text }, async ({ flags, args, c }) => (await import('./commands/access.ts')).accessApprove(c, args[0], flags)),
+  'access deny': command({ reason: text }, async ({ flags, args, c }) => (await import('./commands/access.ts')).accessDeny(c, args[0], flags)),
+  'access revoke': command({}, async ({ args, c }) => (await import('./commands/access.ts')).accessRevoke(c, args[0])),
+  'access list': command({}, async ({ c }) => (await import('./commands/access.ts')).accessList(c)),
+  'share create': command({ records: text, to: text, token: flag, days: text, once: flag }, async ({ flags, c }) => (await import('./commands/share.ts')).shareCreate(c, flags)),
+  'share revoke': command({}, async ({ args, c }) => (await import('./commands/share.ts')).shareRevoke(c, args[0])),
+  'share list': command({}, async ({ c }) => (await import('./commands/share.ts')).shareList(c)),
+  'emergency open': command({ patient: text, reason: text }, async ({ flags, c }) => (await import('./commands/emergency.ts')).emergencyOpen(c, flags)),
+  'emergency list': command({}, async ({ c }) => (await import('./commands/emergency.ts')).emergencyList(c)),
+  audit: command({ patient: text, record: text }, async ({ flags, c }) => (await import('./commands/audit.ts')).audit(c, flags)),
+}
+
+/**
+ * Runs the CLI with `argv` (without node and script).
+ * @throws CliError USAGE (exit 2) for an unknown command or bad flags; whatever the command throws.
+ */
 export async function main(argv: string[]): Promise<void> {
   const [first, second] = argv
-  const name = commandOptions[`${first} ${second}`] ? `${first} ${second}` : first
+  const name = Object.hasOwn(commands, `${first} ${second}`) ? `${first} ${second}` : first
   if (!name || name === 'help' || name === '--help' || name === '-h') {
     process.stdout.write(usage + '\n')
     return
   }
-  const options = commandOptions[name]
-  if (!options) throw new CliError('USAGE', `Unknown command "${argv.slice(0, 2).join(' ')}".\n\n${usage}`, 2)
-  let parsed
-  try {
-    parsed = parseArgs({ args: argv.slice(name.split(' ').length), options: { ...common, ...options }, allowPositionals: true, strict: true })
-  } catch (err) {
-    throw new CliError('USAGE', `${(err as Error).message}\n\n${usage}`, 2)
-  }
-  const v = parsed.values as Record<string, string | boolean | undefined>
-  if (v.help) {
-    process.stdout.write(usage + '\n')
-    return
-  }
-  const out = createOut(Boolean(v.json))
-  const c: Common = { api: String(v.api ?? process.env.MEDLEDGER_API ?? 'http://127.0.0.1:8080').replace(/\/+$/, ''), as: v.as as string | undefined, out }
-  const f = v as Record<string, string | undefined>
-  switch (name) {
-    case 'start': return (await nodeCommand()).start(v as never)
-    case 'backup export': return (await backupCommands()).backupExport(out, v)
-    case 'backup import': return (await backupCommands()).backupImport(out, parsed.positionals[0], v)
-    case 'status': return (await clientCommands()).statusCommand(c)
-    case 'login': return (await clientCommands()).loginCommand(c, f)
-    case 'logout': return (await clientCommands()).logoutCommand(c)
-    case 'mfa enroll': return (await mfaCommands()).mfaEnroll(c)
-    case 'mfa verify': return (await mfaCommands()).mfaVerify(c, parsed.positionals[0])
-    case 'mfa disable': return (await mfaCommands()).mfaDisable(c, f)
-    case 'hospital create': return (await clientCommands()).hospitalCreate(c, f)
-    case 'hospital list': return (await clientCommands()).hospitalList(c)
-    case 'hospital admit': return (await clientCommands()).hospitalAdmit(c, f)
-    case 'user create': return (await clientCommands()).userCreate(c, f)
-    case 'user list': return (await clientCommands()).userList(c, f)
-    case 'user mfa-reset': return (await mfaCommands()).userMfaReset(c, parsed.positionals[0])
-    case 'account-events': return (await mfaCommands()).accountEvents(c, f)
-    case 'record upload': return (await clientCommands()).recordUpload(c, f)
-    case 'record get': return (await clientCommands()).recordGet(c, parsed.positionals[0], f)
-    case 'record list': return (await clientCommands()).recordList(c, f)
-    case 'verify': return (await clientCommands()).verifyCommand(c, parsed.positionals, { all: Boolean(v.all) })
-    case 'mail list': return (await mailCommands()).mailList(c, f)
-    case 'signup': return (await clientCommands()).signupCommand(c, f)
-    case 'doctor confirm': return (await clientCommands()).doctorDecide(c, parsed.positionals[0], 'confirm', f)
-    case 'doctor reject': return (await clientCommands()).doctorDecide(c, parsed.positionals[0], 'reject', f)
-    case 'doctor pending': return (await clientCommands()).doctorPending(c)
-    case 'hospital vote': return (await clientCommands()).hospitalVote(c, parsed.positionals[0], { approve: Boolean(v.approve), reject: Boolean(v.reject) })
-    case 'access request': return (await consentCommands()).accessRequest(c, f)
-    case 'access approve': return (await consentCommands()).accessApprove(c, parsed.positionals[0], f)
-    case 'access deny': return (await consentCommands()).accessDeny(c, parsed.positionals[0], f)
-    case 'access revoke': return (await consentCommands()).accessRevoke(c, parsed.positionals[0])
-    case 'access list': return (await consentCommands()).accessList(c)
-    case 'share create': return (await consentCommands()).shareCreate(c, { ...f, token: Boolean(v.token), once: Boolean(v.once) })
-    case 'share revoke': return (await consentCommands()).shareRevoke(c, parsed.positionals[0])
-    case 'share list': return (await consentCommands()).shareList(c)
-    case 'emergency open': return (await consentCommands()).emergencyOpen(c, f)
-    case 'emergency list': return (await consentCommands()).emergencyList(c)
-    case 'audit': return (await consentCommands()).audit(c, f)
-  }
+  if (!Object.hasOwn(commands, name)) throw new CliError('USAGE', `Unknown command "${argv.slice(0, 2).join(' ')}".\n\n${usage}`, 2)
+  return commands[name](argv.slice(name.split(' ').length))
 }
 
 /** Entry point: errors go to stderr with a non-zero exit. */
