@@ -21,6 +21,7 @@ interface Status {
   registry: string; hospitalAddress: string | null; admitted: boolean; ipfsPeerId: string; ipfsAddrs: string[]; peers: string[]
   follow: { lastBlock: number; headBlock: number; lagBlocks: number }
   replication: { pending: number; pinned: number; failing: number; replicas: number }
+  cache: { bytes: number; maxBytes: number; hits: number; misses: number }
 }
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
@@ -238,6 +239,8 @@ test('a node that missed 50 anchors while stopped catches up and pins its share'
   // Exactly its share: the record of the first test, if it fell to C, plus the 50 that did.
   const first = replicaNodes(record1, peers[0], peers, 1).includes(peers[2]) ? 1 : 0
   assert.equal(st.replication.pinned, expected.length + first)
+  // Nobody read on C since it restarted: what its block cache holds, replication put there.
+  assert.ok(st.cache.bytes > 0, 'replication filled the block cache')
   for (const id of expected.slice(0, 5)) {
     const row = (await apis.c.json('GET', `/replicas/${id}`, undefined, adminOf.c)).body
     assert.equal(row.state, 'pinned')
