@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { connect } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { loadConfig } from '../src/config.ts'
 import { startNode, type RunningNode } from '../src/node/start-node.ts'
@@ -81,5 +82,19 @@ describe('thin routes answer as before', async () => {
     assert.equal(me.json().role, 'admin')
     const unknown = await call('GET', `/access-requests/0x${'cd'.repeat(32)}`, { auth: true })
     assert.equal(unknown.statusCode, 404)
+  })
+
+  it('a request the HTTP parser refuses (headers too large) gets 431 HEADERS_TOO_LARGE as { code, message }', async () => {
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as { port: number }
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write(`GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`))
+      let text = ''
+      socket.on('data', (d) => { text += d.toString() })
+      socket.on('close', () => resolve(text))
+      socket.on('error', (err) => (text ? resolve(text) : reject(err)))
+    })
+    assert.match(raw, /^HTTP\/1\.1 431 /)
+    assert.equal(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)).code, 'HEADERS_TOO_LARGE')
   })
 })

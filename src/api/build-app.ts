@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import fastifyStatic from '@fastify/static'
@@ -63,6 +64,18 @@ export const portalCsp = [
  */
 export const docsCsp = portalCsp.replace("style-src 'self'", "style-src 'self' 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='")
 
+/** The OpenAPI document's head; @fastify/swagger adds every route's schema to it. */
+const openapiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'MedLedger API',
+    version: '1',
+    description: 'Encrypted medical records in IPFS, anchored on an Ethereum ledger. Errors answer `{ code, message }`; a record you may not see is a 404.',
+  },
+  components: { securitySchemes: { bearer: { type: 'http' as const, scheme: 'bearer' } } },
+  security: [{ bearer: [] }],
+}
+
 export interface BuildAppParams {
   services: Services
   /** The built web portal (build/web) to serve at `/`; none when null or absent. */
@@ -86,32 +99,14 @@ export async function buildApp({ services, webRoot }: BuildAppParams): Promise<F
     },
     // Requests the HTTP parser refuses (headers too large, a timeout, broken framing) get a
     // registered { code, message } too.
-    clientErrorHandler: (err: Error & { code?: string }, socket) => {
-      if (err.code === 'ECONNRESET' || socket.destroyed) return
-      const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST'
-      const { status, message } = errorRegistry[code]
-      const body = JSON.stringify({ code, message })
-      if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`)
-      socket.destroy(err)
-    },
+    clientErrorHandler: answerClientError,
   })
   // JSON routes take JSON only: any other media type is a 415, never a string body that a
   // handler mistakes for an object. POST /records has its own raw parser (routes/records.ts).
   app.removeContentTypeParser('text/plain')
   // Before any route: the limits attach to each unauthenticated route as it is added.
   await registerRateLimits(app, services)
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'MedLedger API',
-        version: '1',
-        description: 'Encrypted medical records in IPFS, anchored on an Ethereum ledger. Errors answer `{ code, message }`; a record you may not see is a 404.',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-    },
-  })
+  await app.register(swagger, { openapi: openapiDocument })
   await app.register(swaggerUi, { routePrefix: `${apiPrefix}/docs` })
 
   app.decorateRequest('actor', undefined)
@@ -161,6 +156,12 @@ export async function buildApp({ services, webRoot }: BuildAppParams): Promise<F
   }
 
   app.get(`${apiPrefix}/openapi.json`, { schema: { hide: true } }, async () => app.swagger())
+  await registerApiRoutes(app, services)
+  return app
+}
+
+/** The API's routes under /api/v1; POST /records in a scope of its own (its raw body parser). */
+async function registerApiRoutes(app: FastifyInstance, services: Services): Promise<void> {
   const ctx = { services }
   await app.register(async (scope) => {
     await authRoutes(scope, ctx)
@@ -180,7 +181,16 @@ export async function buildApp({ services, webRoot }: BuildAppParams): Promise<F
     await replicaRoutes(scope, ctx)
   }, { prefix: apiPrefix })
   await app.register(async (scope) => { await recordRoutes(scope, ctx) }, { prefix: apiPrefix })
-  return app
+}
+
+/** Answers a request the HTTP parser refused with a registered { code, message }, then hangs up. */
+function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST'
+  const { status, message } = errorRegistry[code]
+  const body = JSON.stringify({ code, message })
+  if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`)
+  socket.destroy(err)
 }
 
 function isApiPath(path: string): boolean {
