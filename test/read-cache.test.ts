@@ -2,6 +2,8 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { Api, cleanup, seed, startNodeProcess, type NodeProcess } from './helpers/node-process.ts'
+import { loadConfig } from '../src/config.ts'
+import { isAppError } from '../src/errors.ts'
 
 interface CacheStatus { bytes: number; maxBytes: number; hits: number; misses: number }
 
@@ -72,5 +74,33 @@ describe('the read cache of verified ciphertext blocks (real node, real chain)',
     // The patient still reads it, from the cache.
     const own = await api.download(a.patient.token, recordId)
     assert.ok(own.bytes.equals(bytes))
+  })
+})
+
+describe('MEDLEDGER_CACHE_MB', () => {
+  it('is 256 by default, 0 turns the cache off, anything but a whole number is refused', () => {
+    const home = '/nonexistent-medledger-home'
+    assert.equal(loadConfig({ flags: { home }, env: {} }).cacheMb, 256)
+    assert.equal(loadConfig({ flags: { home }, env: { MEDLEDGER_CACHE_MB: '0' } }).cacheMb, 0)
+    assert.equal(loadConfig({ flags: { home }, env: { MEDLEDGER_CACHE_MB: '1024' } }).cacheMb, 1024)
+    for (const bad of ['-1', '1.5', 'lots']) {
+      assert.throws(() => loadConfig({ flags: { home }, env: { MEDLEDGER_CACHE_MB: bad } }), (err: unknown) => isAppError(err, 'VALIDATION_FAILED') && /cacheMb/.test((err as Error).message))
+    }
+  })
+
+  it('with 0 a node reads from the block store every time and keeps nothing', async () => {
+    const node = await startNodeProcess({ env: { MEDLEDGER_CACHE_MB: '0' } })
+    try {
+      const api = new Api(node.url)
+      const a = await seed(api, { tag: 'off' })
+      const bytes = randomBytes(200_000)
+      const up = await api.upload(a.doctor.token, a.patient.email, 'scan.bin', bytes)
+      assert.equal(up.status, 201, JSON.stringify(up.body))
+      for (let i = 0; i < 2; i++) assert.ok((await api.download(a.patient.token, up.body.recordId)).bytes.equals(bytes))
+      assert.deepEqual((await api.json('GET', '/status')).body.cache, { bytes: 0, maxBytes: 0, hits: 0, misses: 0 })
+    } finally {
+      await node.stop()
+      cleanup(node.home)
+    }
   })
 })
