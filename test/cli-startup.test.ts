@@ -101,6 +101,20 @@ describe('CLI start-up: each command loads only its own code', () => {
   })
 })
 
+describe('CLI: commands that need a session', () => {
+  const cliHome = tempDir('ml-cli-nosession-')
+  after(() => cleanup(cliHome))
+
+  it('each names the missing session, --as E included, whatever module holds the command', async () => {
+    const api = 'http://127.0.0.1:9'
+    for (const args of [['access', 'list'], ['share', 'list'], ['audit', '--record', 'r1'], ['emergency', 'list'], ['record', 'list'], ['mail', 'list']]) {
+      const r = await runCli([...args, '--as', 'nobody@example.org', '--json'], { api, cliHome })
+      assert.equal(r.code, 1, args.join(' '))
+      assert.deepEqual(JSON.parse(r.stderr.trim().split('\n').at(-1)!), { error: { code: 'UNAUTHENTICATED', message: `No session for nobody@example.org on ${api}: run \`medledger login --email nobody@example.org\`.` } }, args.join(' '))
+    }
+  })
+})
+
 describe('bin/medledger.js runs the compiled JavaScript, and the sources while they are newer', () => {
   // A copy of the project (sources, bin, build script; node_modules linked), so building and
   // touching sources here never disturbs the checkout.
