@@ -122,7 +122,11 @@ describe('the medledger CLI against a running node', () => {
     const { blockFilePath } = await import('../src/storage/block-path.ts')
     const { cidFromDigest } = await import('../src/storage/read-verified.ts')
     const { hexToBytes } = await import('viem')
-    const meta = json(await cli(['record', 'list', '--json', '--as', 'ann@example.org'])).records[0]
+    // A record never read yet: a block already read is served, verified, from the node's memory
+    // cache, so a later change on disk shows in verify (which always re-reads the disk) but not there.
+    const up = await cli(['record', 'upload', '--patient', 'ann@example.org', '--file', join(fixtures, 'dicom', 'CT_small.dcm'), '--json', '--as', 'house@example.org'])
+    assert.equal(up.code, 0, up.stderr)
+    const meta = json(up)
     const file = blockFilePath(join(node.home, 'ipfs'), cidFromDigest(hexToBytes(meta.digest), 'dag'))
     const original = readFileSync(file)
     const bad = Buffer.from(original)
