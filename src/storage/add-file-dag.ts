@@ -69,57 +69,103 @@ export async function addFileDag(
   { blockstore, leafSize, maxLinks, concurrency, hasher, signal, onLeafStored }: AddFileDagParams,
 ): Promise<AddFileDagResult> {
   signal?.throwIfAborted()
-  // One signal for every write, aborted on the first failure so the others stop early. Every
-  // concurrent write may listen to it, hence the raised limit.
+  const run = startRun(signal, concurrency)
+  const put = async (cid: CID, bytes: Uint8Array): Promise<void> => {
+    run.writeSignal.throwIfAborted()
+    await blockstore.put(cid, bytes, { signal: run.writeSignal })
+  }
+  const dag = createDagBuilder(run, put, { maxLinks, hasher, onLeafStored })
+  try {
+    const size = await copyIntoLeaves(source, run, dag, { leafSize, hasher, signal })
+    const root = await dag.close()
+    await root.stored
+    if (run.failure !== undefined) throw run.failure.err
+    return { root: root.node, size }
+  } catch (err) {
+    run.fail(err)
+    throw run.failure!.err
+  } finally {
+    await run.settle()
+  }
+}
+
+/** The failure, the tasks started and the leaves in flight of one `addFileDag`. */
+interface Run {
+  /** One signal for every write, aborted on the first failure so the others stop early. */
+  readonly writeSignal: AbortSignal
+  /** The first failure (the caller's abort reason when it was aborted). */
+  readonly failure: { err: unknown } | undefined
+  fail(err: unknown): void
+  /** Keeps `task` until it settles; its rejection fails the run. */
+  track<T>(task: Promise<T>): Promise<T>
+  /** Waits for a free leaf slot (of `concurrency`). @throws the run's failure. */
+  acquire(): Promise<void>
+  release(): void
+  /** Resolves once every task started has settled, so that no write is left running. */
+  settle(): Promise<void>
+}
+
+function startRun(signal: AbortSignal | undefined, concurrency: number): Run {
   const failed = new AbortController()
   const writeSignal = signal === undefined ? failed.signal : AbortSignal.any([signal, failed.signal])
+  // Every concurrent write may listen to it, hence the raised limit.
   setMaxListeners(Math.max(64, 4 * concurrency), writeSignal)
-  let failure: { err: unknown } | undefined
-  const fail = (err: unknown): void => {
-    if (failure !== undefined) return
-    failure = { err: signal?.aborted === true ? signal.reason : err }
-    failed.abort(failure.err)
-  }
-
-  // Everything started, so that no write is left running when we return or throw.
   const tasks = new Set<Promise<unknown>>()
-  const track = <T>(task: Promise<T>): Promise<T> => {
-    tasks.add(task)
-    task.then(() => tasks.delete(task), (err) => { tasks.delete(task); fail(err) })
-    return task
-  }
-
   // Leaves in flight, each holding a leaf buffer until it is stored.
   let inFlight = 0
   let wake: (() => void) | undefined
-  const release = (): void => {
-    inFlight--
-    wake?.()
+  const run: Run & { failure: { err: unknown } | undefined } = {
+    writeSignal,
+    failure: undefined,
+    fail(err) {
+      if (run.failure !== undefined) return
+      run.failure = { err: signal?.aborted === true ? signal.reason : err }
+      failed.abort(run.failure.err)
+    },
+    track(task) {
+      tasks.add(task)
+      task.then(() => tasks.delete(task), (err) => { tasks.delete(task); run.fail(err) })
+      return task
+    },
+    async acquire() {
+      while (inFlight >= concurrency && run.failure === undefined) {
+        await new Promise<void>(resolve => { wake = resolve })
+        wake = undefined
+      }
+      if (run.failure !== undefined) throw run.failure.err
+      inFlight++
+    },
+    release() {
+      inFlight--
+      wake?.()
+    },
+    async settle() {
+      while (tasks.size > 0) await Promise.allSettled([...tasks])
+    },
   }
-  const acquire = async (): Promise<void> => {
-    while (inFlight >= concurrency && failure === undefined) {
-      await new Promise<void>(resolve => { wake = resolve })
-      wake = undefined
-    }
-    if (failure !== undefined) throw failure.err
-    inFlight++
-  }
+  return run
+}
 
-  const put = async (cid: CID, bytes: Uint8Array): Promise<void> => {
-    writeSignal.throwIfAborted()
-    await blockstore.put(cid, bytes, { signal: writeSignal })
-  }
+/** Builds the balanced tree over the leaves added, writing each node once its subtree is stored. */
+interface DagBuilder {
+  /** Stores `leaf` (a leased buffer, released once stored, when there is a hasher). */
+  addLeaf(leaf: Uint8Array): void
+  readonly leafCount: number
+  /** Closes every level after the last leaf; the root. */
+  close(): Promise<Child>
+}
 
-  // A leaf is copied in at the alignment of the bytes it starts with (see HashWorker.lease).
-  const allocate = (alignment: number): Uint8Array => hasher === undefined ? new Uint8Array(leafSize) : hasher.lease(leafSize, alignment)
-
-  let size = 0
+function createDagBuilder(
+  run: Run,
+  put: (cid: CID, bytes: Uint8Array) => Promise<void>,
+  { maxLinks, hasher, onLeafStored }: Pick<AddFileDagParams, 'maxLinks' | 'hasher' | 'onLeafStored'>,
+): DagBuilder {
   let bytesStored = 0
   let leafCount = 0
   // levels[0] holds leaves, levels[k] nodes of height k, each waiting to fill a parent.
   const levels: Array<Array<Promise<Child>>> = [[]]
+  const release = (): void => run.release()
 
-  /** Stores `leaf` (a leased buffer, released once stored, when there is a hasher). */
   const addLeaf = (leaf: Uint8Array): void => {
     const length = leaf.byteLength
     const cid = (async () => {
@@ -133,13 +179,13 @@ export async function addFileDag(
       // Not when the put failed: a store may reject before its write has ended.
       hasher?.release(leaf)
     })
-    track(stored).then(release, release)
+    run.track(stored).then(release, release)
     leafCount++
     addChild(0, cid.then(cid => ({ node: { cid, children: [] }, fileSize: length, tsize: length, stored })))
   }
 
   const addChild = (height: number, child: Promise<Child>): void => {
-    track(child)
+    run.track(child)
     levels[height] ??= []
     levels[height].push(child)
     if (levels[height].length === maxLinks) reduceLevel(height)
@@ -159,61 +205,72 @@ export async function addFileDag(
       await Promise.all(children.map(async c => c.stored))
       await put(cid, bytes)
     })()
-    return { node: { cid, children: children.map(c => c.node) }, fileSize, tsize, stored: track(stored) }
+    return { node: { cid, children: children.map(c => c.node) }, fileSize, tsize, stored: run.track(stored) }
   }
 
-  try {
-    let leaf: Uint8Array | undefined
-    let filled = 0
-    for await (const piece of source) {
-      if (failure !== undefined) throw failure.err
-      signal?.throwIfAborted()
-      if (!(piece instanceof Uint8Array)) throw new TypeError('the source must yield Uint8Array chunks')
-      size += piece.byteLength
-      let offset = 0
-      while (offset < piece.byteLength) {
-        if (leaf === undefined) {
-          await acquire()
-          leaf = allocate((piece.byteOffset + offset) & 7)
-        }
-        const n = Math.min(leafSize - filled, piece.byteLength - offset)
-        leaf.set(piece.subarray(offset, offset + n), filled)
-        filled += n
-        offset += n
-        if (filled === leafSize) {
-          addLeaf(leaf)
-          leaf = undefined
-          filled = 0
-          // A source that never waits on I/O would otherwise run the whole loop in microtasks,
-          // and hashes and writes would not be seen to finish (and the next ones would not
-          // start) until the window is full.
-          await nextTurn()
-        }
-      }
-    }
-    signal?.throwIfAborted()
-    if (leaf !== undefined || leafCount === 0) {
-      // The last, short leaf; an empty source is one empty leaf, as the importer makes it.
-      if (leaf === undefined) await acquire()
-      addLeaf(leaf === undefined ? new Uint8Array(0) : leaf.subarray(0, filled))
-    }
-    // Close every level bottom up, as the balanced layout does: a level's remainder becomes one
-    // node, until a level above the leaves holds a single node and nothing is above it.
+  // Close every level bottom up, as the balanced layout does: a level's remainder becomes one
+  // node, until a level above the leaves holds a single node and nothing is above it.
+  const close = async (): Promise<Child> => {
     for (let height = 0; ; height++) {
       const isTop = levels.length === height + 1
       if (isTop && height > 0 && levels[height].length === 1) break
       if (levels[height].length > 0) reduceLevel(height)
     }
-    const root = await levels.at(-1)![0]
-    await root.stored
-    if (failure !== undefined) throw failure.err
-    return { root: root.node, size }
-  } catch (err) {
-    fail(err)
-    throw failure!.err
-  } finally {
-    while (tasks.size > 0) await Promise.allSettled([...tasks])
+    return levels.at(-1)![0]
   }
+
+  return { addLeaf, close, get leafCount() { return leafCount } }
+}
+
+/**
+ * Copies `source` into leaves of `leafSize` and hands each to `dag`, the last short one too (an
+ * empty source is one empty leaf, as the importer makes it); the bytes read.
+ *
+ * @throws the run's failure; the signal's reason; a TypeError for a chunk not a Uint8Array.
+ */
+async function copyIntoLeaves(
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  run: Run,
+  dag: DagBuilder,
+  { leafSize, hasher, signal }: Pick<AddFileDagParams, 'leafSize' | 'hasher' | 'signal'>,
+): Promise<number> {
+  let size = 0
+  let leaf: Uint8Array | undefined
+  let filled = 0
+  for await (const piece of source) {
+    if (run.failure !== undefined) throw run.failure.err
+    signal?.throwIfAborted()
+    if (!(piece instanceof Uint8Array)) throw new TypeError('the source must yield Uint8Array chunks')
+    size += piece.byteLength
+    let offset = 0
+    while (offset < piece.byteLength) {
+      if (leaf === undefined) {
+        await run.acquire()
+        // A leaf is copied in at the alignment of the bytes it starts with (see HashWorker.lease).
+        const alignment = (piece.byteOffset + offset) & 7
+        leaf = hasher === undefined ? new Uint8Array(leafSize) : hasher.lease(leafSize, alignment)
+      }
+      const n = Math.min(leafSize - filled, piece.byteLength - offset)
+      leaf.set(piece.subarray(offset, offset + n), filled)
+      filled += n
+      offset += n
+      if (filled === leafSize) {
+        dag.addLeaf(leaf)
+        leaf = undefined
+        filled = 0
+        // A source that never waits on I/O would otherwise run the whole loop in microtasks,
+        // and hashes and writes would not be seen to finish (and the next ones would not
+        // start) until the window is full.
+        await nextTurn()
+      }
+    }
+  }
+  signal?.throwIfAborted()
+  if (leaf !== undefined || dag.leafCount === 0) {
+    if (leaf === undefined) await run.acquire()
+    dag.addLeaf(leaf === undefined ? new Uint8Array(0) : leaf.subarray(0, filled))
+  }
+  return size
 }
 
 function hashOnThisThread(bytes: Uint8Array): Uint8Array {
