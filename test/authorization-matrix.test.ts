@@ -6,7 +6,8 @@ import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 
 import { createSiweMessage } from 'viem/siwe'
 import { createPublicClient, createWalletClient, http } from 'viem'
 import { registryAbi } from '../src/ledger/abis.ts'
-import { Api, cleanup, seed, startNodeProcess, testEnv, type NodeProcess } from './helpers/node-process.ts'
+import { seed, testEnv, type Api } from './helpers/node-process.ts'
+import { InjectApi, startInProcessNode, type InProcessNode } from './helpers/in-process-node.ts'
 
 type Role = 'admin' | 'staff' | 'pendingDoctor' | 'doctor' | 'otherDoctor' | 'patient' | 'otherPatient' | 'anonymous'
 const roles: Role[] = ['admin', 'staff', 'pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient', 'anonymous']
@@ -20,8 +21,10 @@ interface Row {
   call: (role: Role) => Promise<Call> | Call
 }
 
+// One whole node (temp home, SQLite or with MEDLEDGER_TEST_DB=postgres a Postgres database, embedded
+// anvil, Helia) in this process, its API built by buildApp and called with app.inject().
 describe('authorization matrix: every role × every API route', () => {
-  let node: NodeProcess
+  let node: InProcessNode
   let api: Api
   const token: Partial<Record<Role, string>> = {}
   let a: Awaited<ReturnType<typeof seed>>
@@ -35,8 +38,8 @@ describe('authorization matrix: every role × every API route', () => {
   const unique = (tag: string) => `${tag}-${++n}-${randomBytes(3).toString('hex')}@example.org`
 
   before(async () => {
-    node = await startNodeProcess()
-    api = new Api(node.url)
+    node = await startInProcessNode()
+    api = new InjectApi(node.app, node.url)
     a = await seed(api, { hospitalName: 'Alpha', tag: 'alpha' })
     b = await seed(api, { hospitalName: 'Beta', tag: 'beta' })
     token.admin = a.admin
@@ -67,7 +70,6 @@ describe('authorization matrix: every role × every API route', () => {
   })
   after(async () => {
     await node?.stop()
-    cleanup(node?.home)
   })
 
   const siweWallet = privateKeyToAccount(generatePrivateKey())
