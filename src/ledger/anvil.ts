@@ -305,6 +305,35 @@ export async function startAnvil({
   if (ipcPath && Buffer.byteLength(ipcPath) > 100) throw new AppError('LEDGER_UNAVAILABLE', { details: `the chain's IPC socket path is too long (${ipcPath}): use a shorter home path` })
   if (ipcPath) await rm(ipcPath, { force: true })
   const unshare = ipcPath ? findUnshare() : false
+  const command = anvilCommand(bin, unshare, { host, port, ipcPath, chainId, accounts, stateFile, stateIntervalSeconds })
+  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+  const run = { stopping: false }
+  const { exited, listening } = watchAnvil(child, bin, run, log)
+
+  try {
+    const actualPort = await awaitListening(listening, startTimeoutMs, signal)
+    if (ipcPath) await awaitSocket(ipcPath, startTimeoutMs)
+    const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host
+    const stop = onceOnly(async () => {
+      run.stopping = true
+      await terminate(child, exited, stopTimeoutMs, log)
+      await keepGoodState(stateFile, chainDir, log)
+    })
+    return { rpcUrl: `http://${urlHost}:${actualPort}`, chainId, port: actualPort, process: child, stateFile, ipcPath, isolated: unshare !== false, state, exited, stop }
+  } catch (err) {
+    run.stopping = true
+    await terminate(child, exited, stopTimeoutMs, log)
+    throw err
+  }
+}
+
+/** anvil's command line, behind `unshare` and `setpriv` when there are. */
+function anvilCommand(
+  bin: string,
+  unshare: string | false,
+  { host, port, ipcPath, chainId, accounts, stateFile, stateIntervalSeconds }:
+    { host: string; port: number; ipcPath: string | undefined; chainId: number; accounts: number; stateFile: string; stateIntervalSeconds: number },
+): string[] {
   const args = [
     // In its own network namespace no interface is up: the HTTP port anvil insists on opening
     // reaches nothing, and 0.0.0.0 always binds.
@@ -324,10 +353,19 @@ export async function startAnvil({
   const setpriv = findSetpriv()
   // Each wrapper execs the next, so the child's pid is anvil's own; setpriv comes last so the
   // death signal is set inside the namespace (changing credentials would clear it).
-  const command = [...(unshare ? [unshare, '-rn', '--'] : []), ...(setpriv ? [setpriv, '--pdeathsig', 'SIGTERM', '--'] : []), bin, ...args]
-  const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+  return [...(unshare ? [unshare, '-rn', '--'] : []), ...(setpriv ? [setpriv, '--pdeathsig', 'SIGTERM', '--'] : []), bin, ...args]
+}
 
-  let stopping = false
+/**
+ * Watches a spawned anvil: `exited` settles when it exits (logged as an error unless
+ * `run.stopping`), `listening` with the port it prints. anvil is signalled on this process's exit.
+ */
+function watchAnvil(
+  child: ChildProcess,
+  bin: string,
+  run: { stopping: boolean },
+  log: (entry: AnvilLogEntry) => void,
+): { exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>; listening: Promise<number> } {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, sig) => resolve({ code, signal: sig }))
     child.once('error', () => resolve({ code: null, signal: null }))
@@ -338,7 +376,7 @@ export async function startAnvil({
   process.once('exit', killOnExit)
   void exited.then(({ code, signal: sig }) => {
     process.off('exit', killOnExit)
-    if (!stopping) log({ level: 'error', event: 'exited', message: `anvil exited unexpectedly (code ${code}, signal ${sig})` })
+    if (!run.stopping) log({ level: 'error', event: 'exited', message: `anvil exited unexpectedly (code ${code}, signal ${sig})` })
   })
 
   // anvil's stdout carries a banner, then one line per RPC call: read it until the port shows,
@@ -367,11 +405,18 @@ export async function startAnvil({
         details: `anvil exited before listening (code ${code}, signal ${sig}): ${stderrTail.trim() || stdoutHead.trim().slice(-1000)}`,
       })))
   })
+  return { exited, listening }
+}
 
+/**
+ * The port anvil listens on.
+ * @throws AppError `LEDGER_UNAVAILABLE` after `startTimeoutMs`; the signal's reason when it aborts.
+ */
+async function awaitListening(listening: Promise<number>, startTimeoutMs: number, signal: AbortSignal | undefined): Promise<number> {
   let timer: NodeJS.Timeout | undefined
   let onAbort: (() => void) | undefined
   try {
-    const actualPort = await Promise.race([
+    return await Promise.race([
       listening,
       new Promise<never>((_, reject) => {
         timer = setTimeout(
@@ -385,31 +430,24 @@ export async function startAnvil({
         signal.addEventListener('abort', onAbort, { once: true })
       }),
     ])
-    if (ipcPath) await awaitSocket(ipcPath, startTimeoutMs)
-    const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host
-    const stop = onceOnly(async () => {
-      stopping = true
-      await terminate(child, exited, stopTimeoutMs, log)
-      const check = await checkAnvilState(stateFile)
-      if (check.ok) {
-        await copyDurably(stateFile, join(chainDir, 'state.good.json'))
-        log({ level: 'info', event: 'state-saved', message: 'chain state written and kept as the good copy', files: [stateFile] })
-      } else {
-        log({
-          level: 'error', event: 'state-invalid-after-stop',
-          message: `chain state written on stop is invalid (${check.reason}); the good copy was kept`,
-          files: [stateFile],
-        })
-      }
-    })
-    return { rpcUrl: `http://${urlHost}:${actualPort}`, chainId, port: actualPort, process: child, stateFile, ipcPath, isolated: unshare !== false, state, exited, stop }
-  } catch (err) {
-    stopping = true
-    await terminate(child, exited, stopTimeoutMs, log)
-    throw err
   } finally {
     clearTimeout(timer)
     if (onAbort) signal?.removeEventListener('abort', onAbort)
+  }
+}
+
+/** After a stop: keeps the state anvil wrote as the good copy when it checks out, else logs and keeps the old one. */
+async function keepGoodState(stateFile: string, chainDir: string, log: (entry: AnvilLogEntry) => void): Promise<void> {
+  const check = await checkAnvilState(stateFile)
+  if (check.ok) {
+    await copyDurably(stateFile, join(chainDir, 'state.good.json'))
+    log({ level: 'info', event: 'state-saved', message: 'chain state written and kept as the good copy', files: [stateFile] })
+  } else {
+    log({
+      level: 'error', event: 'state-invalid-after-stop',
+      message: `chain state written on stop is invalid (${check.reason}); the good copy was kept`,
+      files: [stateFile],
+    })
   }
 }
 
