@@ -15,6 +15,7 @@ import { commitText } from '../crypto/commit-text.ts'
 import { requireConfirmedDoctor } from '../accounts/require-confirmed-doctor.ts'
 import { chainTime } from '../ledger/chain-time.ts'
 import { checkText } from '../text/check-text.ts'
+import { recordEmergencyRelease } from './record-emergency-release.ts'
 import type { Services } from '../services.ts'
 
 export interface EmergencyView {
@@ -94,7 +95,7 @@ export async function releaseEmergency(s: Services, emergencyId: Hex, signal?: A
   })
   const envelopes = toHex(digestFromCid(await putRawBlock(s.ipfs, blockBytes, { signal })))
   const released = await sendEmergencyRelease(s.ledger, { hospital: hospital.keys.ledger, emergencyId, envelopes, signal })
-  await s.db.run('UPDATE emergencies SET envelopes = ?, release_tx = ? WHERE emergency_id = ? AND envelopes IS NULL', envelopes, released.transactionHash, emergencyId)
+  await recordEmergencyRelease(s.db, { emergencyId, envelopes, txHash: released.transactionHash })
   await s.notify?.({ accountId: patient.id, kind: 'emergency-access', by: { accountId: doctorRow.id }, expiresAt: new Date(row.expires_at * 1000) })
 }
 

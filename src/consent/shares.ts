@@ -15,6 +15,8 @@ import { sealGrantEnvelopes, type GrantRecipient } from './grant-envelopes.ts'
 import { scopeOf } from '../ledger/scope-of.ts'
 import { chainTime } from '../ledger/chain-time.ts'
 import type { ShareRow } from './resolve-access.ts'
+import { insertShare } from './insert-share.ts'
+import { markShareRevoked } from './mark-share-revoked.ts'
 import type { Services } from '../services.ts'
 
 export interface ShareView {
@@ -80,9 +82,10 @@ export async function createShare(s: Services, p: { actor: Actor | undefined; re
   const recordIds = rows.map((r) => r.record_id)
   const receipt = await sendShare(s.ledger, { patient: keys.ledger, shareId, grantee, tokenHash, scope: scopeOf(recordIds), duration: BigInt(duration), once: Boolean(p.once), envelopes, signal: p.signal })
   const block_ = await s.ledger.client.getBlock({ blockNumber: receipt.blockNumber })
-  await s.db.run(`INSERT INTO shares (share_id, patient_id, grantee_id, token_hash, record_ids, expires_at, once, envelopes, tx_hash, created_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, shareId, patient.account.id, granteeId, token ? tokenHash.slice(2) : null, JSON.stringify(recordIds),
-    Number(block_.timestamp) + duration, p.once ? 1 : 0, envelopes, receipt.transactionHash, Date.now())
+  await insertShare(s.db, {
+    shareId, patientId: patient.account.id, granteeId, tokenHash: token ? tokenHash.slice(2) : null, recordIds,
+    expiresAt: Number(block_.timestamp) + duration, once: Boolean(p.once), envelopes, txHash: receipt.transactionHash,
+  })
   const view = (await listShares(s, { actor: patient })).find((v) => v.shareId === shareId)!
   return token ? { ...view, token } : view
 }
@@ -97,7 +100,7 @@ export async function revokeShare(s: Services, p: { actor: Actor | undefined; sh
   const row = await s.db.get('SELECT * FROM shares WHERE share_id = ? AND patient_id = ?', parseRecordId(p.shareId), patient.account.id) as ShareRow | undefined
   if (!row || row.revoked_at !== null) throw new AppError('SHARE_NOT_FOUND')
   await sendShareRevocation(s.ledger, { patient: keys.ledger, shareId: row.share_id, signal: p.signal })
-  await s.db.run('UPDATE shares SET revoked_at = ? WHERE share_id = ?', Date.now(), row.share_id)
+  await markShareRevoked(s.db, row.share_id)
   return (await listShares(s, { actor: patient })).find((v) => v.shareId === row.share_id)!
 }
 
