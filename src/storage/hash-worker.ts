@@ -61,10 +61,8 @@ const MIN_OFF_THREAD_BYTES = 64 << 10
  * while hashes are pending. Until the thread is up (tens of ms), hashes run on the calling thread.
  */
 export function createHashWorker({ maxIdleBuffers = 32 }: CreateHashWorkerOptions = {}): HashWorker {
-  /** Every leased buffer, by its number (what the worker knows it by). */
-  const slots = new Map<SharedArrayBuffer, number>()
-  const idle = new Map<number, SharedArrayBuffer[]>()
-  let nextSlot = 0
+  const pool = createBufferPool(maxIdleBuffers)
+  const slots = pool.slots
   /** The slots the current worker has been shown. */
   let shown = new Set<number>()
   let worker: Worker | undefined
@@ -106,28 +104,10 @@ export function createHashWorker({ maxIdleBuffers = 32 }: CreateHashWorkerOption
   }
 
   return {
-    lease(size, alignment = 0) {
-      const padded = size + 7
-      let buffer = idle.get(padded)?.pop()
-      if (buffer === undefined) {
-        buffer = new SharedArrayBuffer(padded)
-        slots.set(buffer, nextSlot++)
-      }
-      return new Uint8Array(buffer, alignment & 7, size)
-    },
+    lease: pool.lease,
     release(bytes) {
-      const buffer = bytes.buffer
-      const slot = buffer instanceof SharedArrayBuffer ? slots.get(buffer) : undefined
-      if (slot === undefined) return
-      let list = idle.get(buffer.byteLength)
-      if (list === undefined) idle.set(buffer.byteLength, list = [])
-      if (list.includes(buffer as SharedArrayBuffer)) return
-      if (list.length < maxIdleBuffers) {
-        list.push(buffer as SharedArrayBuffer)
-        return
-      }
-      slots.delete(buffer as SharedArrayBuffer)
-      if (shown.delete(slot)) worker?.postMessage({ forget: slot })
+      const dropped = pool.release(bytes)
+      if (dropped !== undefined && shown.delete(dropped)) worker?.postMessage({ forget: dropped })
     },
     async hashSha256(bytes) {
       const buffer = bytes.buffer
@@ -148,12 +128,55 @@ export function createHashWorker({ maxIdleBuffers = 32 }: CreateHashWorkerOption
       worker ??= start()
     },
     async close() {
-      idle.clear()
-      slots.clear()
+      pool.clear()
       const w = worker
       worker = undefined
       online = false
       if (w !== undefined) await w.terminate()
+    },
+  }
+}
+
+/** The shared buffers a HashWorker leases, each numbered (its slot, what the worker knows it by), and those released kept for reuse. */
+function createBufferPool(maxIdleBuffers: number): {
+  /** Every leased buffer, by its slot. */
+  slots: Map<SharedArrayBuffer, number>
+  lease: HashWorker['lease']
+  /** Keeps the buffer of `bytes` for reuse; the slot of a buffer dropped for good (too many idle), else undefined. */
+  release(bytes: Uint8Array): number | undefined
+  clear(): void
+} {
+  const slots = new Map<SharedArrayBuffer, number>()
+  const idle = new Map<number, SharedArrayBuffer[]>()
+  let nextSlot = 0
+  return {
+    slots,
+    lease(size, alignment = 0) {
+      const padded = size + 7
+      let buffer = idle.get(padded)?.pop()
+      if (buffer === undefined) {
+        buffer = new SharedArrayBuffer(padded)
+        slots.set(buffer, nextSlot++)
+      }
+      return new Uint8Array(buffer, alignment & 7, size)
+    },
+    release(bytes) {
+      const buffer = bytes.buffer
+      const slot = buffer instanceof SharedArrayBuffer ? slots.get(buffer) : undefined
+      if (slot === undefined) return undefined
+      let list = idle.get(buffer.byteLength)
+      if (list === undefined) idle.set(buffer.byteLength, list = [])
+      if (list.includes(buffer as SharedArrayBuffer)) return undefined
+      if (list.length < maxIdleBuffers) {
+        list.push(buffer as SharedArrayBuffer)
+        return undefined
+      }
+      slots.delete(buffer as SharedArrayBuffer)
+      return slot
+    },
+    clear() {
+      idle.clear()
+      slots.clear()
     },
   }
 }
