@@ -48,34 +48,9 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
   }
   const grantKey = async (digest: string, grantId: Hex, reader: GrantReader) =>
     openGrantEnvelope(await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(digest as Hex), 'raw'), { signal }), { grantId, recordId: row.record_id, reader })
+  const read: ReadContext = { s, row, patient, envelopes, grantKey }
 
-  if (token !== undefined && !actor) {
-    const share = await s.db.get('SELECT * FROM shares WHERE token_hash = ?', hashToken(token)) as ShareRow | undefined
-    if (!share || share.revoked_at !== null || !(JSON.parse(share.record_ids) as string[]).includes(row.record_id)) throw new AppError('SHARE_TOKEN_INVALID')
-    if (!(await isShareLive(s.ledger, { shareId: share.share_id }))) throw new AppError('SHARE_TOKEN_INVALID')
-    const env = await envelopes()
-    const dataKey = await grantKey(share.envelopes, share.share_id, { kind: 'token', token })
-    return {
-      row, dataKey, manifest: openManifest(env, dataKey), purpose: purposes.shareToken, ref: share.share_id,
-      async log(sig) {
-        // The node serving the token records the use from its hospital's key; for a
-        // single-use token the chain refuses a second use.
-        // The patient's hospital when this node serves it, else the hospital this node serves.
-        const home = await nodeHospital(s)
-        const hospital = await unlockHospital(s, patient.hospital_id).catch(async (err: unknown) => {
-          if (!isAppError(err, 'UNKNOWN_HOSPITAL') || !home) throw err
-          return unlockHospital(s, home.id)
-        })
-        try {
-          await sendShareTokenUse(s.ledger, { hospital: hospital.keys.ledger, shareId: share.share_id, recordId: row.record_id, signal: sig })
-        } catch (err) {
-          if (isAppError(err, 'LEDGER_REVERTED')) throw new AppError('SHARE_TOKEN_INVALID', { cause: err })
-          throw err
-        }
-        await s.db.run('UPDATE shares SET used_at = ? WHERE share_id = ? AND used_at IS NULL', Date.now(), share.share_id)
-      },
-    }
-  }
+  if (token !== undefined && !actor) return byToken(read, token)
 
   const reader = actor!
   const keys = requireKeys(reader)
@@ -89,8 +64,64 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
     const purpose = reader.account.id === row.patient_id ? purposes.own : purposes.author
     return { row, dataKey, manifest, purpose, ref: zeroHash, log: logAs(purpose, zeroHash) }
   }
+  const as: AsReader = { reader, me, logAs }
+  return await byGrant(read, as) ?? await byShare(read, as) ?? await byEmergency(read, as) ?? notFound()
+}
 
-  // Grants from access requests: newest first; the chain decides whether each is still live.
+/** What every way of reading one record needs: the record, its patient, its envelopes and a grant envelope's key. */
+interface ReadContext {
+  s: Services
+  row: RecordRow
+  patient: { address: Address; hospital_id: string }
+  /** The record's envelopes, once the record is checked against its anchor. */
+  envelopes: () => Promise<EnvelopesObject>
+  /** The data key in the grant envelope stored under `digest`. */
+  grantKey: (digest: string, grantId: Hex, reader: GrantReader) => Promise<Uint8Array>
+}
+
+/** A signed-in reader: its account, its key to open envelopes, and the access log it writes. */
+interface AsReader {
+  reader: Actor
+  me: GrantReader & { kind: 'account' }
+  logAs: (purpose: number, ref: Hex) => (sig?: AbortSignal) => Promise<void>
+}
+
+const notFound = (): never => { throw new AppError('RECORD_NOT_FOUND') }
+
+/**
+ * A read by share token: the token's share must name the record and be live on chain.
+ * @throws AppError SHARE_TOKEN_INVALID
+ */
+async function byToken({ s, row, patient, envelopes, grantKey }: ReadContext, token: string): Promise<AccessDecision> {
+  const share = await s.db.get('SELECT * FROM shares WHERE token_hash = ?', hashToken(token)) as ShareRow | undefined
+  if (!share || share.revoked_at !== null || !(JSON.parse(share.record_ids) as string[]).includes(row.record_id)) throw new AppError('SHARE_TOKEN_INVALID')
+  if (!(await isShareLive(s.ledger, { shareId: share.share_id }))) throw new AppError('SHARE_TOKEN_INVALID')
+  const env = await envelopes()
+  const dataKey = await grantKey(share.envelopes, share.share_id, { kind: 'token', token })
+  return {
+    row, dataKey, manifest: openManifest(env, dataKey), purpose: purposes.shareToken, ref: share.share_id,
+    async log(sig) {
+      // The node serving the token records the use from its hospital's key; for a
+      // single-use token the chain refuses a second use.
+      // The patient's hospital when this node serves it, else the hospital this node serves.
+      const home = await nodeHospital(s)
+      const hospital = await unlockHospital(s, patient.hospital_id).catch(async (err: unknown) => {
+        if (!isAppError(err, 'UNKNOWN_HOSPITAL') || !home) throw err
+        return unlockHospital(s, home.id)
+      })
+      try {
+        await sendShareTokenUse(s.ledger, { hospital: hospital.keys.ledger, shareId: share.share_id, recordId: row.record_id, signal: sig })
+      } catch (err) {
+        if (isAppError(err, 'LEDGER_REVERTED')) throw new AppError('SHARE_TOKEN_INVALID', { cause: err })
+        throw err
+      }
+      await s.db.run('UPDATE shares SET used_at = ? WHERE share_id = ? AND used_at IS NULL', Date.now(), share.share_id)
+    },
+  }
+}
+
+/** A read under a grant from an access request: newest first; the chain decides whether each is still live. */
+async function byGrant({ s, row, envelopes, grantKey }: ReadContext, { reader, me, logAs }: AsReader): Promise<AccessDecision | undefined> {
   const grants = await s.db.all(`SELECT request_id, granted_record_ids, envelopes FROM access_requests
     WHERE requester_id = ? AND patient_id = ? AND status = 'approved' ORDER BY decided_at DESC`, reader.account.id, row.patient_id) as
     { request_id: Hex; granted_record_ids: string | null; envelopes: string | null }[]
@@ -110,7 +141,11 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
     }
     return { row, dataKey, manifest: openManifest(env, dataKey), purpose: purposes.grant, ref: g.request_id, log: logAs(purposes.grant, g.request_id) }
   }
+  return undefined
+}
 
+/** A read under a named share, newest first, live on chain. */
+async function byShare({ s, row, envelopes, grantKey }: ReadContext, { reader, me, logAs }: AsReader): Promise<AccessDecision | undefined> {
   const shares = await s.db.all(`SELECT * FROM shares WHERE grantee_id = ? AND patient_id = ? AND revoked_at IS NULL ORDER BY created_at DESC`, reader.account.id, row.patient_id) as ShareRow[]
   for (const sh of shares) {
     if (!(JSON.parse(sh.record_ids) as string[]).includes(row.record_id)) continue
@@ -119,7 +154,11 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
     const dataKey = await grantKey(sh.envelopes, sh.share_id, me)
     return { row, dataKey, manifest: openManifest(env, dataKey), purpose: purposes.share, ref: sh.share_id, log: logAs(purposes.share, sh.share_id) }
   }
+  return undefined
+}
 
+/** A read under a live emergency access (break-glass) that covers the record. */
+async function byEmergency({ s, row, envelopes, grantKey }: ReadContext, { reader, me, logAs }: AsReader): Promise<AccessDecision | undefined> {
   const emergencies = await s.db.all(`SELECT emergency_id, envelopes FROM emergencies WHERE doctor_id = ? AND patient_id = ? AND envelopes IS NOT NULL ORDER BY created_at DESC`, reader.account.id, row.patient_id) as { emergency_id: Hex; envelopes: string }[]
   for (const e of emergencies) {
     if (!(await isEmergencyLive(s.ledger, { emergencyId: e.emergency_id, doctor: reader.account.address }))) continue
@@ -133,7 +172,7 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
     }
     return { row, dataKey, manifest: openManifest(env, dataKey), purpose: purposes.emergency, ref: e.emergency_id, log: logAs(purposes.emergency, e.emergency_id) }
   }
-  throw new AppError('RECORD_NOT_FOUND')
+  return undefined
 }
 
 export interface ShareRow {

@@ -7,7 +7,8 @@ import { hashSha256 } from '../crypto/hashes.ts'
 import { addCiphertext } from '../storage/add-ciphertext.ts'
 import { putRawBlock } from '../storage/raw-block.ts'
 import { digestFromCid } from '../storage/read-verified.ts'
-import { anchorRecord } from '../ledger/anchor-record.ts'
+import { anchorRecord, type AnchorRecordParams } from '../ledger/anchor-record.ts'
+import type { CID } from 'multiformats/cid'
 import { readKeyDigests } from '../ledger/read-key-digests.ts'
 import { AppError } from '../errors.ts'
 import { checkFileName } from '../text/check-file-name.ts'
@@ -73,25 +74,7 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
   if (!patient || patient.role !== 'patient' || patient.hospital_id !== doctor.account.hospitalId) throw new AppError('UNKNOWN_PATIENT')
   const hospital = await s.db.get(`SELECT * FROM hospitals WHERE id = ?`, patient.hospital_id) as HospitalRow
 
-  // Never wrap a data key for a public key the ledger does not name for that account.
-  const recipients: { to: Address; for: EnvelopeRecipient; scheme: KeyScheme; publicKey: Uint8Array }[] = [
-    { to: patient.address as Address, for: 'patient' as const, scheme: patient.key_scheme, publicKey: new Uint8Array(patient.public_key) },
-    { to: doctor.account.address, for: 'author' as const, scheme: doctor.account.keyScheme, publicKey: new Uint8Array(await accountPublicKey(s, doctor.account.id)) },
-    { to: hospital.address as Address, for: 'emergency' as const, scheme: hospital.key_scheme as KeyScheme, publicKey: new Uint8Array(hospital.emergency_public_key) },
-  ]
-  // Doctors holding a live grant to all of this patient's records get this record's key too.
-  for (const g of await p.grantees(patient.id, p.signal)) {
-    if (g.address.toLowerCase() === doctor.account.address.toLowerCase()) continue
-    // A doctor of another member hospital: its key comes from its node, checked against the ledger.
-    recipients.push({ to: g.address, for: 'grantee', scheme: g.key_scheme, publicKey: await publicKeyOf(s, g, p.signal) })
-  }
-  const onChain = await readKeyDigests(s.ledger, { accounts: [recipients[0].to, recipients[1].to, ...recipients.slice(3).map((r) => r.to)], hospitals: [recipients[2].to] })
-  const expected = [onChain.accounts[0], onChain.accounts[1], onChain.hospitals[0], ...onChain.accounts.slice(2)]
-  recipients.forEach((r, i) => {
-    if (bytesToHex(hashSha256(r.publicKey)) !== expected[i]) {
-      throw new AppError('PUBLIC_KEY_MISMATCH', { details: `key of ${r.for} ${r.to} differs from the Registry` })
-    }
-  })
+  const recipients = await checkedRecipients(s, { doctor, patient, hospital, grantees: p.grantees, signal: p.signal })
 
   const recordId = generateRecordId()
   const dataKey = generateDataKey(suite)
@@ -129,16 +112,74 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
   // Pending rows are never listed or served; recovery at start settles them from the journal.
   await s.db.run(`INSERT INTO records (record_id, patient_id, author_id, hospital_id, digest, envelopes, suite, stored_bytes, state, created_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, row.record_id, row.patient_id, row.author_id, row.hospital_id, row.digest, row.envelopes, row.suite, row.stored_bytes, row.state, row.created_at)
+  await anchorAndSettle(s, row, {
+    author: doctorKeys.ledger,
+    patient: patient.address as Address,
+    hospital: hospital.address as Address,
+    blocks: [stored.cid, envelopesCid],
+    signal: p.signal,
+  })
+  await s.notify?.({ accountId: patient.id, kind: 'record-added', by: { accountId: doctor.account.id } })
+  return toRecordView(row, await recordParties(s.db, row), manifest)
+}
+
+type Recipient = { to: Address; for: EnvelopeRecipient; scheme: KeyScheme; publicKey: Uint8Array }
+
+/**
+ * Whom a new record's data key is wrapped for: patient, author, the hospital's emergency key and
+ * the doctors holding a live grant to all of the patient's records, each key checked against the
+ * digest the ledger names for that account (a data key is never wrapped for any other).
+ * @throws AppError PUBLIC_KEY_MISMATCH, LEDGER_*
+ */
+async function checkedRecipients(
+  s: Services,
+  { doctor, patient, hospital, grantees, signal }: {
+    doctor: ReturnType<typeof requireConfirmedDoctor>
+    patient: NonNullable<Awaited<ReturnType<typeof findAccount>>>
+    hospital: HospitalRow
+    grantees: UploadRecordParams['grantees']
+    signal?: AbortSignal
+  },
+): Promise<Recipient[]> {
+  const recipients: Recipient[] = [
+    { to: patient.address as Address, for: 'patient' as const, scheme: patient.key_scheme, publicKey: new Uint8Array(patient.public_key) },
+    { to: doctor.account.address, for: 'author' as const, scheme: doctor.account.keyScheme, publicKey: new Uint8Array(await accountPublicKey(s, doctor.account.id)) },
+    { to: hospital.address as Address, for: 'emergency' as const, scheme: hospital.key_scheme as KeyScheme, publicKey: new Uint8Array(hospital.emergency_public_key) },
+  ]
+  for (const g of await grantees(patient.id, signal)) {
+    if (g.address.toLowerCase() === doctor.account.address.toLowerCase()) continue
+    // A doctor of another member hospital: its key comes from its node, checked against the ledger.
+    recipients.push({ to: g.address, for: 'grantee', scheme: g.key_scheme, publicKey: await publicKeyOf(s, g, signal) })
+  }
+  const onChain = await readKeyDigests(s.ledger, { accounts: [recipients[0].to, recipients[1].to, ...recipients.slice(3).map((r) => r.to)], hospitals: [recipients[2].to] })
+  const expected = [onChain.accounts[0], onChain.accounts[1], onChain.hospitals[0], ...onChain.accounts.slice(2)]
+  recipients.forEach((r, i) => {
+    if (bytesToHex(hashSha256(r.publicKey)) !== expected[i]) {
+      throw new AppError('PUBLIC_KEY_MISMATCH', { details: `key of ${r.for} ${r.to} differs from the Registry` })
+    }
+  })
+  return recipients
+}
+
+/**
+ * Anchors the pending `row` from the author's key and marks it anchored (in `row` too). When the
+ * chain refuses it, the row is deleted and its `blocks` unpinned.
+ * @throws AppError LEDGER_*
+ */
+async function anchorAndSettle(
+  s: Services,
+  row: RecordRow,
+  { author, patient, hospital, blocks, signal }: {
+    author: AnchorRecordParams['author']
+    patient: Address
+    hospital: Address
+    blocks: CID[]
+    signal?: AbortSignal
+  },
+): Promise<void> {
+  const recordId = row.record_id
   try {
-    const receipt = await anchorRecord(s.ledger, {
-      author: doctorKeys.ledger,
-      recordId,
-      patient: patient.address as Address,
-      hospital: hospital.address as Address,
-      digest: row.digest,
-      envelopes: row.envelopes,
-      signal: p.signal,
-    })
+    const receipt = await anchorRecord(s.ledger, { author, recordId, patient, hospital, digest: row.digest, envelopes: row.envelopes, signal })
     const block = await s.ledger.client.getBlock({ blockNumber: receipt.blockNumber })
     row.state = 'anchored'
     row.tx_hash = receipt.transactionHash
@@ -151,7 +192,7 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
     // may still be mined from the journal, so the blocks stay pinned.
     if ((err as AppError).code === 'LEDGER_REVERTED') {
       await s.db.run('DELETE FROM records WHERE record_id = ?', recordId)
-      for (const cid of [stored.cid, envelopesCid]) {
+      for (const cid of blocks) {
         try {
           for await (const _ of s.ipfs.helia.pins.rm(cid)) { /* drains the unpinning */ }
         } catch (e) {
@@ -161,8 +202,6 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
     }
     throw err
   }
-  await s.notify?.({ accountId: patient.id, kind: 'record-added', by: { accountId: doctor.account.id } })
-  return toRecordView(row, await recordParties(s.db, row), manifest)
 }
 
 async function accountPublicKey(s: Services, id: string): Promise<Buffer> {
