@@ -1,4 +1,4 @@
-import { parseEventLogs, type Log } from 'viem'
+import { parseEventLogs, type Address, type Log } from 'viem'
 import { consentAbi, recordLedgerAbi, registryAbi } from '../ledger/abis.ts'
 import { getMeta, setMeta } from '../db/open-database.ts'
 import { logChunks } from '../ledger/log-chunks.ts'
@@ -88,68 +88,15 @@ export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, 
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> = Promise.resolve()
 
-  const addresses = () => [s.ledger.contracts.registry, s.ledger.contracts.recordLedger, s.ledger.contracts.consent]
-  const contractOf = (address: string): QuarantinedEvent['contract'] => {
-    const a = address.toLowerCase()
-    const c = s.ledger.contracts
-    return a === c.registry.toLowerCase() ? 'Registry' : a === c.recordLedger.toLowerCase() ? 'RecordLedger' : a === c.consent.toLowerCase() ? 'Consent' : 'unknown'
-  }
-
   async function apply(event: LedgerEvent, ctx: HandlerContext): Promise<void> {
     for (const handle of handlers) await handle(event, ctx)
   }
 
-  /** Keeps `event` aside; rethrows `err` instead when the chain itself cannot be reached (nothing is wrong with the event). */
-  async function quarantine(event: LedgerEvent, err: unknown): Promise<void> {
-    if (stopped) throw err
-    if (isAppError(err, 'LEDGER_UNAVAILABLE') || !isAppError(err)) {
-      await s.ledger.client.getBlockNumber({ cacheTime: 0 }).catch(() => { throw err })
-    }
-    const reason = reasonOf(err)
-    const now = Date.now()
-    await s.db.run(`INSERT INTO quarantined_events (tx_hash, log_index, block_number, contract, event_name, reason, attempts, next_at, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (tx_hash, log_index) DO NOTHING`,
-    event.transactionHash.toLowerCase(), event.logIndex, Number(event.blockNumber), contractOf(event.address), event.eventName, reason, now + backoff(1), now)
-    s.log('warn', `ledger follower: quarantined ${contractOf(event.address)}.${event.eventName} at block ${event.blockNumber} (log ${event.logIndex}): ${reason}`)
-  }
-
-  /** Retries the quarantined events that are due, one at a time, off the follower's path. */
-  async function retryDue(): Promise<void> {
-    const due = await s.db.all<{ tx_hash: string; log_index: number; block_number: number; attempts: number }>(
-      'SELECT tx_hash, log_index, block_number, attempts FROM quarantined_events WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at LIMIT 10', Date.now())
-    for (const row of due) {
-      if (stopped) return
-      const logs = await s.ledger.client.getLogs({ address: addresses(), fromBlock: BigInt(row.block_number), toBlock: BigInt(row.block_number) })
-      const event = (parseEventLogs({ abi, logs, strict: true }) as unknown as LedgerEvent[])
-        .find((e) => e.transactionHash.toLowerCase() === row.tx_hash && e.logIndex === Number(row.log_index))
-      try {
-        if (!event) throw new Error('the event is no longer on the chain')
-        await apply(event, { fetchMs: RETRY_FETCH_MS })
-        await s.db.run('DELETE FROM quarantined_events WHERE tx_hash = ? AND log_index = ?', row.tx_hash, row.log_index)
-        s.log('info', `ledger follower: applied the quarantined ${event.eventName} at block ${row.block_number} (log ${row.log_index})`)
-      } catch (err) {
-        if (stopped) return
-        const attempts = Number(row.attempts) + 1
-        await s.db.run('UPDATE quarantined_events SET attempts = ?, reason = ?, next_at = ? WHERE tx_hash = ? AND log_index = ?',
-          attempts, reasonOf(err), attempts >= MAX_ATTEMPTS ? null : Date.now() + backoff(attempts), row.tx_hash, row.log_index)
-      }
-    }
-  }
-
   async function tick(): Promise<void> {
     head = Number(await s.ledger.client.getBlockNumber({ cacheTime: 0 }))
-    for await (const { to, logs } of logChunks(s.ledger.client, { address: addresses(), from: last + 1, to: head })) {
+    for await (const { to, logs } of logChunks(s.ledger.client, { address: addresses(s), from: last + 1, to: head })) {
       if (stopped) return
-      const events = parseEventLogs({ abi, logs, strict: true }) as unknown as LedgerEvent[]
-      events.sort((a, b) => Number(a.blockNumber) - Number(b.blockNumber) || a.logIndex - b.logIndex)
-      for (const event of events) {
-        if (stopped) return
-        try {
-          await apply(event, { fetchMs: FOLLOW_FETCH_MS })
-        } catch (err) {
-          await quarantine(event, err)
-        }
-      }
+      if (!(await applyChunk(s, logs, { apply, stopped: () => stopped }))) return
       await setMeta(s.db, META_KEY, String(to))
       last = to
     }
@@ -179,49 +126,125 @@ export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, 
   }
   schedule(0)
 
-  let retryTimer: NodeJS.Timeout | undefined
-  let retrying: Promise<void> = Promise.resolve()
-  function scheduleRetries(): void {
-    if (stopped) return
-    retryTimer = setTimeout(() => {
-      retrying = retryDue().catch((err: unknown) => s.log('warn', `ledger follower: retrying quarantined events: ${(err as Error).message.split('\n')[0]}`))
-        .finally(scheduleRetries)
-    }, RETRY_SCAN_MS)
-  }
-  scheduleRetries()
+  const retries = startRetries(s, { apply, stopped: () => stopped })
 
   return {
+    quarantined: (limit = 100) => listQuarantined(s, limit),
     status: () => ({ lastBlock: Math.max(last, 0), headBlock: head, lagBlocks: Math.max(0, head - last), error }),
     async caughtUp() {
       const target = Number(await s.ledger.client.getBlockNumber({ cacheTime: 0 }))
       if (last >= target) return
       await new Promise<void>((resolve) => waiters.push({ block: target, resolve }))
     },
-    async quarantined(limit = 100) {
-      const rows = await s.db.all<{ tx_hash: string; log_index: number; block_number: number; contract: QuarantinedEvent['contract']; event_name: string; reason: string; attempts: number; next_at: number | null; created_at: number }>(
-        'SELECT * FROM quarantined_events ORDER BY block_number, log_index LIMIT ?', limit)
-      return rows.map((r) => ({
-        blockNumber: Number(r.block_number),
-        txHash: r.tx_hash,
-        logIndex: Number(r.log_index),
-        contract: r.contract,
-        eventName: r.event_name,
-        reason: r.reason,
-        attempts: Number(r.attempts),
-        nextAttemptAt: r.next_at === null ? null : new Date(Number(r.next_at)).toISOString(),
-        quarantinedAt: new Date(Number(r.created_at)).toISOString(),
-      }))
-    },
     async stop() {
       stopped = true
       clearTimeout(timer)
-      clearTimeout(retryTimer)
+      retries.clear()
       await running.catch(() => {})
-      await retrying.catch(() => {})
+      await retries.settled()
       for (const w of waiters) w.resolve()
       waiters = []
     },
   }
+}
+
+type FollowerServices = Pick<Services, 'db' | 'ledger' | 'log'>
+
+/** The consortium's contracts, whose events are followed. */
+function addresses(s: FollowerServices): Address[] {
+  return [s.ledger.contracts.registry, s.ledger.contracts.recordLedger, s.ledger.contracts.consent]
+}
+
+function contractOf(s: FollowerServices, address: string): QuarantinedEvent['contract'] {
+  const a = address.toLowerCase()
+  const c = s.ledger.contracts
+  return a === c.registry.toLowerCase() ? 'Registry' : a === c.recordLedger.toLowerCase() ? 'RecordLedger' : a === c.consent.toLowerCase() ? 'Consent' : 'unknown'
+}
+
+/** Keeps `event` aside; rethrows `err` instead when the chain itself cannot be reached (nothing is wrong with the event). */
+async function quarantine(s: FollowerServices, event: LedgerEvent, err: unknown): Promise<void> {
+  if (isAppError(err, 'LEDGER_UNAVAILABLE') || !isAppError(err)) {
+    await s.ledger.client.getBlockNumber({ cacheTime: 0 }).catch(() => { throw err })
+  }
+  const reason = reasonOf(err)
+  const now = Date.now()
+  await s.db.run(`INSERT INTO quarantined_events (tx_hash, log_index, block_number, contract, event_name, reason, attempts, next_at, created_at)
+    VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT (tx_hash, log_index) DO NOTHING`,
+  event.transactionHash.toLowerCase(), event.logIndex, Number(event.blockNumber), contractOf(s, event.address), event.eventName, reason, now + backoff(1), now)
+  s.log('warn', `ledger follower: quarantined ${contractOf(s, event.address)}.${event.eventName} at block ${event.blockNumber} (log ${event.logIndex}): ${reason}`)
+}
+
+type Apply = (event: LedgerEvent, ctx: HandlerContext) => Promise<void>
+
+/** Applies one chunk's events in chain order, quarantining any a handler throws on; false when stopped midway. */
+async function applyChunk(s: FollowerServices, logs: Log[], { apply, stopped }: { apply: Apply; stopped: () => boolean }): Promise<boolean> {
+  const events = parseEventLogs({ abi, logs, strict: true }) as unknown as LedgerEvent[]
+  events.sort((a, b) => Number(a.blockNumber) - Number(b.blockNumber) || a.logIndex - b.logIndex)
+  for (const event of events) {
+    if (stopped()) return false
+    try {
+      await apply(event, { fetchMs: FOLLOW_FETCH_MS })
+    } catch (err) {
+      if (stopped()) throw err
+      await quarantine(s, event, err)
+    }
+  }
+  return true
+}
+
+/** Scans for due quarantined events every RETRY_SCAN_MS until stopped; `clear` stops the timer, `settled` awaits a scan under way. */
+function startRetries(s: FollowerServices, { apply, stopped }: { apply: Apply; stopped: () => boolean }): { clear: () => void; settled: () => Promise<void> } {
+  let timer: NodeJS.Timeout | undefined
+  let retrying: Promise<void> = Promise.resolve()
+  const schedule = (): void => {
+    if (stopped()) return
+    timer = setTimeout(() => {
+      retrying = retryDue(s, { apply, stopped }).catch((err: unknown) => s.log('warn', `ledger follower: retrying quarantined events: ${(err as Error).message.split('\n')[0]}`))
+        .finally(schedule)
+    }, RETRY_SCAN_MS)
+  }
+  schedule()
+  return { clear: () => clearTimeout(timer), settled: () => retrying.catch(() => {}) }
+}
+
+/** Retries the quarantined events that are due, one at a time, off the follower's path. */
+async function retryDue(s: FollowerServices, { apply, stopped }: { apply: Apply; stopped: () => boolean }): Promise<void> {
+  const due = await s.db.all<{ tx_hash: string; log_index: number; block_number: number; attempts: number }>(
+    'SELECT tx_hash, log_index, block_number, attempts FROM quarantined_events WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at LIMIT 10', Date.now())
+  for (const row of due) {
+    if (stopped()) return
+    const logs = await s.ledger.client.getLogs({ address: addresses(s), fromBlock: BigInt(row.block_number), toBlock: BigInt(row.block_number) })
+    const event = (parseEventLogs({ abi, logs, strict: true }) as unknown as LedgerEvent[])
+      .find((e) => e.transactionHash.toLowerCase() === row.tx_hash && e.logIndex === Number(row.log_index))
+    try {
+      if (!event) throw new Error('the event is no longer on the chain')
+      await apply(event, { fetchMs: RETRY_FETCH_MS })
+      await s.db.run('DELETE FROM quarantined_events WHERE tx_hash = ? AND log_index = ?', row.tx_hash, row.log_index)
+      s.log('info', `ledger follower: applied the quarantined ${event.eventName} at block ${row.block_number} (log ${row.log_index})`)
+    } catch (err) {
+      if (stopped()) return
+      const attempts = Number(row.attempts) + 1
+      await s.db.run('UPDATE quarantined_events SET attempts = ?, reason = ?, next_at = ? WHERE tx_hash = ? AND log_index = ?',
+        attempts, reasonOf(err), attempts >= MAX_ATTEMPTS ? null : Date.now() + backoff(attempts), row.tx_hash, row.log_index)
+    }
+  }
+}
+
+/** The quarantined events, oldest first. */
+async function listQuarantined(s: FollowerServices, limit: number): Promise<QuarantinedEvent[]> {
+  const rows = await s.db.all<{ tx_hash: string; log_index: number; block_number: number; contract: QuarantinedEvent['contract']; event_name: string; reason: string; attempts: number; next_at: number | null; created_at: number }>(
+    'SELECT * FROM quarantined_events ORDER BY block_number, log_index LIMIT ?', limit)
+  return rows.map((r) => ({
+    blockNumber: Number(r.block_number),
+    txHash: r.tx_hash,
+    logIndex: Number(r.log_index),
+    contract: r.contract,
+    eventName: r.event_name,
+    reason: r.reason,
+    attempts: Number(r.attempts),
+    nextAttemptAt: r.next_at === null ? null : new Date(Number(r.next_at)).toISOString(),
+    quarantinedAt: new Date(Number(r.created_at)).toISOString(),
+  }))
 }
 
 function backoff(attempts: number): number {

@@ -72,30 +72,6 @@ export function startReplicator(s: Pick<Services, 'db' | 'ipfs' | 'log' | 'block
     if (r.changes > 0) kick()
   }
 
-  async function replicate(row: ReplicaRow): Promise<void> {
-    const rec = await s.db.get<{ digest: Hex; envelopes: Hex }>('SELECT digest, envelopes FROM records WHERE record_id = ?', row.record_id)
-    if (!rec) return
-    const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(FETCH_MS)])
-    try {
-      const dag = cidFromDigest(hexToBytes(rec.digest), 'dag')
-      const env = cidFromDigest(hexToBytes(rec.envelopes), 'raw')
-      // Every block is fetched, hashed against its CID and stored before anything is pinned.
-      const { size } = await verifyDag(s.ipfs.blockstore, dag, { signal, cache: s.blockCache })
-      await getRawBlockVerified(s.ipfs.blockstore, env, { signal })
-      await pinRecursively(s.ipfs.helia.pins, env, { signal })
-      await pinRecursively(s.ipfs.helia.pins, dag, { signal })
-      await s.db.run(`UPDATE replicas SET state = 'pinned', pinned_at = ?, error = NULL WHERE record_id = ?`, Date.now(), row.record_id)
-      await s.db.run('UPDATE records SET stored_bytes = ? WHERE record_id = ? AND stored_bytes = 0', size, row.record_id)
-    } catch (err) {
-      if (stopped) return
-      const attempts = row.attempts + 1
-      const delay = Math.min(60_000, 500 * 2 ** Math.min(attempts, 7))
-      const message = (err as Error).message.split('\n')[0].slice(0, 300)
-      await s.db.run('UPDATE replicas SET attempts = ?, error = ?, next_at = ? WHERE record_id = ?', attempts, message, Date.now() + delay, row.record_id)
-      if (attempts === 1 || attempts % 5 === 0) s.log('warn', `replication of ${row.record_id}: attempt ${attempts} failed (${message}); retrying`)
-    }
-  }
-
   async function pump(): Promise<void> {
     while (!stopped && active < CONCURRENCY) {
       const taken = [...inFlightIds]
@@ -104,7 +80,7 @@ export function startReplicator(s: Pick<Services, 'db' | 'ipfs' | 'log' | 'block
       if (!row) break
       active++
       inFlightIds.add(row.record_id)
-      const p = replicate(row).finally(() => {
+      const p = replicate(s, row, { signal: abort.signal, stopped: () => stopped }).finally(() => {
         active--
         inFlightIds.delete(row.record_id)
         inFlight.delete(p)
@@ -125,18 +101,10 @@ export function startReplicator(s: Pick<Services, 'db' | 'ipfs' | 'log' | 'block
   }
 
   return {
-    async status() {
-      const row = await s.db.get<{ pending: number; pinned: number; failing: number }>(`SELECT
-        COALESCE(SUM(CASE WHEN state = 'wanted' THEN 1 ELSE 0 END), 0) AS pending,
-        COALESCE(SUM(CASE WHEN state = 'pinned' THEN 1 ELSE 0 END), 0) AS pinned,
-        COALESCE(SUM(CASE WHEN state = 'wanted' AND attempts > 0 THEN 1 ELSE 0 END), 0) AS failing FROM replicas`)
-      return { pending: Number(row?.pending ?? 0), pinned: Number(row?.pinned ?? 0), failing: Number(row?.failing ?? 0), replicas }
-    },
+    status: () => replicationStatus(s, replicas),
     async setMembers(next) {
       members = next
-      const rows = await s.db.all<{ record_id: Hex; address: Address }>(`SELECT r.record_id, h.address FROM records r JOIN hospitals h ON h.id = r.hospital_id
-        WHERE r.state = 'anchored' AND NOT EXISTS (SELECT 1 FROM replicas p WHERE p.record_id = r.record_id)`)
-      for (const r of rows) if (fallsHere(r.record_id, r.address)) await want(r.record_id)
+      for (const r of await unplacedRecords(s)) if (fallsHere(r.record_id, r.address)) await want(r.record_id)
     },
     async consider({ record_id, hospital }) {
       if (fallsHere(record_id, hospital)) await want(record_id)
@@ -148,4 +116,47 @@ export function startReplicator(s: Pick<Services, 'db' | 'ipfs' | 'log' | 'block
       await Promise.allSettled([...inFlight])
     },
   }
+}
+
+/**
+ * Fetches one record's blocks (each re-hashed against its CID) and pins them, then marks the
+ * replica pinned; a failure is kept with the next attempt's time (back-off), unless the
+ * replicator is stopping.
+ */
+async function replicate(s: Pick<Services, 'db' | 'ipfs' | 'log' | 'blockCache'>, row: ReplicaRow, { signal: stopping, stopped }: { signal: AbortSignal; stopped: () => boolean }): Promise<void> {
+  const rec = await s.db.get<{ digest: Hex; envelopes: Hex }>('SELECT digest, envelopes FROM records WHERE record_id = ?', row.record_id)
+  if (!rec) return
+  const signal = AbortSignal.any([stopping, AbortSignal.timeout(FETCH_MS)])
+  try {
+    const dag = cidFromDigest(hexToBytes(rec.digest), 'dag')
+    const env = cidFromDigest(hexToBytes(rec.envelopes), 'raw')
+    // Every block is fetched, hashed against its CID and stored before anything is pinned.
+    const { size } = await verifyDag(s.ipfs.blockstore, dag, { signal, cache: s.blockCache })
+    await getRawBlockVerified(s.ipfs.blockstore, env, { signal })
+    await pinRecursively(s.ipfs.helia.pins, env, { signal })
+    await pinRecursively(s.ipfs.helia.pins, dag, { signal })
+    await s.db.run(`UPDATE replicas SET state = 'pinned', pinned_at = ?, error = NULL WHERE record_id = ?`, Date.now(), row.record_id)
+    await s.db.run('UPDATE records SET stored_bytes = ? WHERE record_id = ? AND stored_bytes = 0', size, row.record_id)
+  } catch (err) {
+    if (stopped()) return
+    const attempts = row.attempts + 1
+    const delay = Math.min(60_000, 500 * 2 ** Math.min(attempts, 7))
+    const message = (err as Error).message.split('\n')[0].slice(0, 300)
+    await s.db.run('UPDATE replicas SET attempts = ?, error = ?, next_at = ? WHERE record_id = ?', attempts, message, Date.now() + delay, row.record_id)
+    if (attempts === 1 || attempts % 5 === 0) s.log('warn', `replication of ${row.record_id}: attempt ${attempts} failed (${message}); retrying`)
+  }
+}
+
+/** Anchored records not placed yet (no replica row), with the address of the hospital that anchored each. */
+async function unplacedRecords(s: Pick<Services, 'db'>): Promise<{ record_id: Hex; address: Address }[]> {
+  return s.db.all<{ record_id: Hex; address: Address }>(`SELECT r.record_id, h.address FROM records r JOIN hospitals h ON h.id = r.hospital_id
+    WHERE r.state = 'anchored' AND NOT EXISTS (SELECT 1 FROM replicas p WHERE p.record_id = r.record_id)`)
+}
+
+async function replicationStatus(s: Pick<Services, 'db'>, replicas: number): Promise<ReplicationStatus> {
+  const row = await s.db.get<{ pending: number; pinned: number; failing: number }>(`SELECT
+    COALESCE(SUM(CASE WHEN state = 'wanted' THEN 1 ELSE 0 END), 0) AS pending,
+    COALESCE(SUM(CASE WHEN state = 'pinned' THEN 1 ELSE 0 END), 0) AS pinned,
+    COALESCE(SUM(CASE WHEN state = 'wanted' AND attempts > 0 THEN 1 ELSE 0 END), 0) AS failing FROM replicas`)
+  return { pending: Number(row?.pending ?? 0), pinned: Number(row?.pinned ?? 0), failing: Number(row?.failing ?? 0), replicas }
 }

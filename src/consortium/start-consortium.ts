@@ -46,6 +46,8 @@ export function peerIdOf(addr: string): string | null {
   return m ? m[1] : null
 }
 
+type Network = Services['ipfs']['network']
+
 /**
  * Runs this node's part in the consortium: follows the ledger's events from where it stopped,
  * keeps its share of the members' records (when peered), finishes its hospital's admission
@@ -55,76 +57,8 @@ export function peerIdOf(addr: string): string | null {
 export async function startConsortium(s: Services, { replicas }: { replicas: number }): Promise<Consortium> {
   const network = s.ipfs.network
   const replicator: Replicator | undefined = network ? startReplicator(s, { replicas, peerId: network.peerId }) : undefined
-  let refreshing: Promise<void> | undefined
-  let again = false
-
-  async function finishAdmission(h: HospitalRow): Promise<void> {
-    if (!(await readIsMember(s.ledger, { hospital: h.address as Address }))) return
-    await s.db.run(`UPDATE hospitals SET state = 'active' WHERE id = ? AND state = 'applied'`, h.id)
-    s.log('info', `consortium: ${h.name} (${h.address}) was admitted`)
-  }
-
-  /** The node's admin acts for its hospital as staff, registered from the hospital's own key (once). */
-  async function registerAdmins(): Promise<void> {
-    const h = await nodeHospital(s)
-    if (!h || h.state !== 'active' || h.sealed_secrets === '') return
-    const admins = await s.db.all<AccountRow>(`SELECT * FROM accounts WHERE role = 'admin' AND hospital_id = ? AND state = 'active'`, h.id)
-    for (const admin of admins) {
-      const onChain = await readContract(s.ledger, { address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'accountOf', args: [admin.address as Address] })
-      if (Number(onChain.role) !== 0) continue
-      await registerAccount(s.ledger, {
-        registrar: (await unlockHospital(s, h.id)).keys.ledger,
-        account: admin.address as Address,
-        role: 'staff',
-        hospital: h.address as Address,
-        keyScheme: keySchemeId(admin.key_scheme),
-        encryptionKey: bytesToHex(hashSha256(new Uint8Array(admin.public_key))),
-      })
-      s.log('info', `consortium: ${admin.email} registered as staff of ${h.name}`)
-    }
-  }
-
-  /** Publishes this node's addresses for each of its member hospitals whose node info differs; true when it sent any. */
-  async function publishNodeInfo(members: Awaited<ReturnType<typeof readMembers>>): Promise<boolean> {
-    if (!network) return false
-    let sent = false
-    const addrs = network.addrs().slice(0, 8)
-    const own = await s.db.all<HospitalRow>(`SELECT * FROM hospitals WHERE state = 'active' AND sealed_secrets <> ''`)
-    for (const h of own) {
-      const m = members.find((x) => x.address.toLowerCase() === h.address)
-      if (!m) continue
-      if (m.name === h.name && m.addrs.length === addrs.length && m.addrs.every((x, i) => x === addrs[i])) continue
-      const { keys } = await unlockHospital(s, h.id)
-      await sendNodeInfo(s.ledger, { hospital: keys.ledger, name: h.name, addrs })
-      sent = true
-    }
-    return sent
-  }
-
-  async function refreshOnce(): Promise<void> {
-    const applied = await s.db.all<HospitalRow>(`SELECT * FROM hospitals WHERE state = 'applied'`)
-    for (const h of applied) await finishAdmission(h)
-    await registerAdmins()
-    let members = await readMembers(s.ledger)
-    if (await publishNodeInfo(members)) members = await readMembers(s.ledger)
-    const nodes: MemberNode[] = members.map((m) => ({ hospital: m.address, peerId: m.addrs.map(peerIdOf).find((p) => p !== null) ?? null }))
-    if (network) {
-      network.setMembers(members.flatMap((m) => m.addrs).filter((addr) => peerIdOf(addr) !== network.peerId))
-    }
-    await replicator?.setMembers(nodes)
-  }
-
-  async function refresh(): Promise<void> {
-    if (refreshing) { again = true; return refreshing }
-    refreshing = (async () => {
-      do {
-        again = false
-        await refreshOnce()
-      } while (again)
-    })().finally(() => { refreshing = undefined })
-    return refreshing
-  }
-
+  const refresher = coalesced(() => refreshOnce(s, network, replicator))
+  const refresh = refresher.run
   const handle = consortiumHandlers(s, { replicator, onMembership: refresh })
   const fromBlock = Number((await getMeta(s.db, FOLLOW_FROM)) ?? '0')
   const follower = await startFollower(s, { handlers: [handle], fromBlock })
@@ -136,24 +70,103 @@ export async function startConsortium(s: Services, { replicas }: { replicas: num
   return {
     follower,
     refresh,
-    async status() {
-      const h = await nodeHospital(s)
-      return {
-        registry: s.ledger.contracts.registry,
-        hospitalAddress: (h?.address as Address | undefined) ?? null,
-        admitted: h ? await readIsMember(s.ledger, { hospital: h.address as Address }) : false,
-        ipfsPeerId: network?.peerId ?? null,
-        ipfsAddrs: network?.addrs() ?? [],
-        peers: network?.peers() ?? [],
-        follow: follower.status(),
-        replication: replicator ? await replicator.status() : null,
-      }
-    },
+    status: () => consortiumStatus(s, { network, follower, replicator }),
     async stop() {
       clearInterval(timer)
       await follower.stop()
       await replicator?.stop()
-      await refreshing?.catch(() => {})
+      await refresher.settled()
     },
+  }
+}
+
+/**
+ * Runs `once` so that calls never overlap: a call made while a run is under way is answered by
+ * that run, followed by one more run (what it asked for may have changed after the run began).
+ */
+function coalesced(once: () => Promise<void>): { run: () => Promise<void>; settled: () => Promise<void> } {
+  let running: Promise<void> | undefined
+  let again = false
+  const run = async (): Promise<void> => {
+    if (running) { again = true; return running }
+    running = (async () => {
+      do {
+        again = false
+        await once()
+      } while (again)
+    })().finally(() => { running = undefined })
+    return running
+  }
+  return { run, settled: async () => { await running?.catch(() => {}) } }
+}
+
+/** One pass: admissions finished, admins registered, node info published, the peer set and placement re-read. */
+async function refreshOnce(s: Services, network: Network, replicator: Replicator | undefined): Promise<void> {
+  const applied = await s.db.all<HospitalRow>(`SELECT * FROM hospitals WHERE state = 'applied'`)
+  for (const h of applied) await finishAdmission(s, h)
+  await registerAdmins(s)
+  let members = await readMembers(s.ledger)
+  if (await publishNodeInfo(s, network, members)) members = await readMembers(s.ledger)
+  const nodes: MemberNode[] = members.map((m) => ({ hospital: m.address, peerId: m.addrs.map(peerIdOf).find((p) => p !== null) ?? null }))
+  if (network) {
+    network.setMembers(members.flatMap((m) => m.addrs).filter((addr) => peerIdOf(addr) !== network.peerId))
+  }
+  await replicator?.setMembers(nodes)
+}
+
+async function finishAdmission(s: Services, h: HospitalRow): Promise<void> {
+  if (!(await readIsMember(s.ledger, { hospital: h.address as Address }))) return
+  await s.db.run(`UPDATE hospitals SET state = 'active' WHERE id = ? AND state = 'applied'`, h.id)
+  s.log('info', `consortium: ${h.name} (${h.address}) was admitted`)
+}
+
+/** The node's admin acts for its hospital as staff, registered from the hospital's own key (once). */
+async function registerAdmins(s: Services): Promise<void> {
+  const h = await nodeHospital(s)
+  if (!h || h.state !== 'active' || h.sealed_secrets === '') return
+  const admins = await s.db.all<AccountRow>(`SELECT * FROM accounts WHERE role = 'admin' AND hospital_id = ? AND state = 'active'`, h.id)
+  for (const admin of admins) {
+    const onChain = await readContract(s.ledger, { address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'accountOf', args: [admin.address as Address] })
+    if (Number(onChain.role) !== 0) continue
+    await registerAccount(s.ledger, {
+      registrar: (await unlockHospital(s, h.id)).keys.ledger,
+      account: admin.address as Address,
+      role: 'staff',
+      hospital: h.address as Address,
+      keyScheme: keySchemeId(admin.key_scheme),
+      encryptionKey: bytesToHex(hashSha256(new Uint8Array(admin.public_key))),
+    })
+    s.log('info', `consortium: ${admin.email} registered as staff of ${h.name}`)
+  }
+}
+
+/** Publishes this node's addresses for each of its member hospitals whose node info differs; true when it sent any. */
+async function publishNodeInfo(s: Services, network: Network, members: Awaited<ReturnType<typeof readMembers>>): Promise<boolean> {
+  if (!network) return false
+  let sent = false
+  const addrs = network.addrs().slice(0, 8)
+  const own = await s.db.all<HospitalRow>(`SELECT * FROM hospitals WHERE state = 'active' AND sealed_secrets <> ''`)
+  for (const h of own) {
+    const m = members.find((x) => x.address.toLowerCase() === h.address)
+    if (!m) continue
+    if (m.name === h.name && m.addrs.length === addrs.length && m.addrs.every((x, i) => x === addrs[i])) continue
+    const { keys } = await unlockHospital(s, h.id)
+    await sendNodeInfo(s.ledger, { hospital: keys.ledger, name: h.name, addrs })
+    sent = true
+  }
+  return sent
+}
+
+async function consortiumStatus(s: Services, { network, follower, replicator }: { network: Network; follower: Follower; replicator?: Replicator }): Promise<ConsortiumStatus> {
+  const h = await nodeHospital(s)
+  return {
+    registry: s.ledger.contracts.registry,
+    hospitalAddress: (h?.address as Address | undefined) ?? null,
+    admitted: h ? await readIsMember(s.ledger, { hospital: h.address as Address }) : false,
+    ipfsPeerId: network?.peerId ?? null,
+    ipfsAddrs: network?.addrs() ?? [],
+    peers: network?.peers() ?? [],
+    follow: follower.status(),
+    replication: replicator ? await replicator.status() : null,
   }
 }
