@@ -42,50 +42,9 @@ const refKeys = ['requestId', 'shareId', 'emergencyId'] as const
 export async function auditTrail(s: Services, { actor, patient, recordId }: { actor: Actor | undefined; patient?: string; recordId?: string }): Promise<AuditEntry[]> {
   const who = requireRole(actor, 'admin', 'patient', 'doctor', 'staff')
   if (Boolean(patient) === Boolean(recordId)) throw new AppError('VALIDATION_FAILED', { message: 'Ask for one patient\'s trail or one record\'s.' })
-  let patientAddress: Address | undefined
-  let record: Hex | undefined
-  if (patient) {
-    const p = await findAccount(s.db, patient)
-    // One answer for a patient you may not see and for no patient at all: it tells nobody who has an account.
-    if (!p || p.role !== 'patient' || (who.account.role !== 'admin' && who.account.id !== p.id)) throw new AppError('UNKNOWN_PATIENT')
-    patientAddress = p.address as Address
-  } else {
-    record = parseRecordId(recordId!)
-    const row = await s.db.get('SELECT * FROM records WHERE record_id = ?', record) as RecordRow | undefined
-    if (!row || (who.account.role !== 'admin' && who.account.id !== row.patient_id && who.account.id !== row.author_id)) throw new AppError('RECORD_NOT_FOUND')
-  }
-
-  // From the consortium's deployment, in windows the chain's RPC accepts.
-  const logs: Log[] = []
-  try {
-    const from = Number((await getMeta(s.db, FOLLOW_FROM)) ?? '0')
-    const head = Number(await s.ledger.client.getBlockNumber({ cacheTime: 0 }))
-    for await (const chunk of logChunks(s.ledger.client, { address: [s.ledger.contracts.consent, s.ledger.contracts.recordLedger], from, to: head })) logs.push(...chunk.logs)
-  } catch (err) {
-    throw toLedgerError(err)
-  }
-  const decoded = logs.flatMap((log) => {
-    try {
-      const d = decodeEventLog({ abi, data: log.data, topics: log.topics })
-      return [{ log, name: d.eventName as string, args: d.args as unknown as Record<string, unknown> }]
-    } catch {
-      return []
-    }
-  })
-  // Events that name only a grant (a key release) belong to the patient of that grant.
-  const patientOfRef = new Map<string, string>()
-  for (const d of decoded) {
-    const ref = refKeys.map((k) => d.args[k]).find(Boolean) as string | undefined
-    if (ref && typeof d.args.patient === 'string') patientOfRef.set(ref.toLowerCase(), d.args.patient.toLowerCase())
-  }
-  const mine = decoded.filter((d) => {
-    const ref = (refKeys.map((k) => d.args[k]).find(Boolean) as string | undefined)?.toLowerCase()
-    if (patientAddress) {
-      const p = (typeof d.args.patient === 'string' ? d.args.patient : ref && patientOfRef.get(ref))?.toLowerCase()
-      return p === patientAddress.toLowerCase()
-    }
-    return typeof d.args.recordId === 'string' && d.args.recordId.toLowerCase() === record!.toLowerCase()
-  })
+  const { patientAddress, record } = await trailSubject(s, who, { patient, recordId })
+  const decoded = await readDecodedLogs(s)
+  const mine = ofSubject(decoded, { patientAddress, record })
 
   // Only registered members write a trail: an entry whose sender the registry does not know (a
   // hospital it knew is kept by this node) is no one's record of a read, and is left out; so is
@@ -134,6 +93,66 @@ export async function auditTrail(s: Services, { actor, patient, recordId }: { ac
     })
   }
   return entries
+}
+
+type DecodedLog = { log: Log; name: string; args: Record<string, unknown> }
+
+/**
+ * Whose trail is asked: the patient's address, or the record's id.
+ * @throws AppError UNKNOWN_PATIENT, RECORD_NOT_FOUND (also when `who` may not see it), VALIDATION_FAILED
+ */
+async function trailSubject(s: Services, who: Actor, { patient, recordId }: { patient?: string; recordId?: string }): Promise<{ patientAddress?: Address; record?: Hex }> {
+  if (patient) {
+    const p = await findAccount(s.db, patient)
+    // One answer for a patient you may not see and for no patient at all: it tells nobody who has an account.
+    if (!p || p.role !== 'patient' || (who.account.role !== 'admin' && who.account.id !== p.id)) throw new AppError('UNKNOWN_PATIENT')
+    return { patientAddress: p.address as Address }
+  }
+  const record = parseRecordId(recordId!)
+  const row = await s.db.get('SELECT * FROM records WHERE record_id = ?', record) as RecordRow | undefined
+  if (!row || (who.account.role !== 'admin' && who.account.id !== row.patient_id && who.account.id !== row.author_id)) throw new AppError('RECORD_NOT_FOUND')
+  return { record }
+}
+
+/**
+ * The consent and record-ledger events since the consortium's deployment, decoded, oldest first.
+ * @throws AppError LEDGER_UNAVAILABLE
+ */
+async function readDecodedLogs(s: Services): Promise<DecodedLog[]> {
+  // From the consortium's deployment, in windows the chain's RPC accepts.
+  const logs: Log[] = []
+  try {
+    const from = Number((await getMeta(s.db, FOLLOW_FROM)) ?? '0')
+    const head = Number(await s.ledger.client.getBlockNumber({ cacheTime: 0 }))
+    for await (const chunk of logChunks(s.ledger.client, { address: [s.ledger.contracts.consent, s.ledger.contracts.recordLedger], from, to: head })) logs.push(...chunk.logs)
+  } catch (err) {
+    throw toLedgerError(err)
+  }
+  return logs.flatMap((log) => {
+    try {
+      const d = decodeEventLog({ abi, data: log.data, topics: log.topics })
+      return [{ log, name: d.eventName as string, args: d.args as unknown as Record<string, unknown> }]
+    } catch {
+      return []
+    }
+  })
+}
+
+/** The events of the patient's trail (those naming only a grant belong to that grant's patient), or of the record's. */
+function ofSubject(decoded: DecodedLog[], { patientAddress, record }: { patientAddress?: Address; record?: Hex }): DecodedLog[] {
+  const patientOfRef = new Map<string, string>()
+  for (const d of decoded) {
+    const ref = refKeys.map((k) => d.args[k]).find(Boolean) as string | undefined
+    if (ref && typeof d.args.patient === 'string') patientOfRef.set(ref.toLowerCase(), d.args.patient.toLowerCase())
+  }
+  return decoded.filter((d) => {
+    const ref = (refKeys.map((k) => d.args[k]).find(Boolean) as string | undefined)?.toLowerCase()
+    if (patientAddress) {
+      const p = (typeof d.args.patient === 'string' ? d.args.patient : ref && patientOfRef.get(ref))?.toLowerCase()
+      return p === patientAddress.toLowerCase()
+    }
+    return typeof d.args.recordId === 'string' && d.args.recordId.toLowerCase() === record!.toLowerCase()
+  })
 }
 
 async function whyOf(s: Services, ref: Hex, event: string): Promise<string | null> {

@@ -68,29 +68,9 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
     stops.push(() => db.close())
     const nodeKey = loadNodeKey(join(config.home, 'keys', 'node.key'))
 
-    let rpcUrl = config.chainRpc
-    let anvil: StartAnvilResult | undefined
-    if (rpcUrl === '') {
-      const listen = config.chainListen === '' ? undefined : { host: config.chainListen.slice(0, config.chainListen.lastIndexOf(':')).replace(/^\[|\]$/g, ''), port: Number(config.chainListen.slice(config.chainListen.lastIndexOf(':') + 1)) }
-      // anvil answers only on its IPC socket in the home; what others reach (and `chainRpc` in
-      // the status) is the filtering proxy, which refuses anvil's dev methods unless asked.
-      anvil = await startAnvil({
-        home: config.home,
-        ipc: true,
-        stateIntervalSeconds: config.anvilStateIntervalSeconds,
-        log: (e) => log(e.level === 'info' ? 'info' : 'warn', `chain: ${e.message}`),
-      })
-      stops.push(() => anvil!.stop())
-      if (!anvil.isolated) log('warn', 'chain: this system cannot give the embedded chain a private network namespace; its own port stays reachable by local processes')
-      const proxy = await serveChainRpc({
-        upstream: anvil.ipcPath ? { ipcPath: anvil.ipcPath } : { url: anvil.rpcUrl },
-        ...listen,
-        devMethods: config.chainDevMethods,
-      })
-      stops.push(() => proxy.close())
-      if (config.chainDevMethods) log('warn', 'chain: dev methods (evm_*, anvil_*, unsigned transactions) are served (--chain-dev-methods): tests and demos only')
-      rpcUrl = proxy.url
-    }
+    const embedded = config.chainRpc === '' ? await startEmbeddedChain(config, log, stops) : undefined
+    const rpcUrl = embedded?.rpcUrl ?? config.chainRpc
+    const anvil = embedded?.anvil
     const ledger = await connectLedger({ rpcUrl, db })
     const replay = await replayJournal(ledger, { log: (m) => log('info', m) })
     if (replay.rebroadcast > 0) log('warn', `chain had lost ${replay.rebroadcast} transaction(s); re-sent from the journal`)
@@ -134,6 +114,36 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
     await stop()
     throw err
   }
+}
+
+/**
+ * The embedded chain: anvil answering only on its IPC socket in the home, and the filtering
+ * proxy others reach (`chainRpc` in the status), which refuses anvil's dev methods unless asked.
+ * Their stops are pushed on `stops`.
+ * @throws AppError LEDGER_UNAVAILABLE, LEDGER_NODE_UNSUPPORTED
+ */
+async function startEmbeddedChain(
+  config: Readonly<Config>,
+  log: Services['log'],
+  stops: (() => Promise<void> | void)[],
+): Promise<{ rpcUrl: string; anvil: StartAnvilResult }> {
+  const listen = config.chainListen === '' ? undefined : { host: config.chainListen.slice(0, config.chainListen.lastIndexOf(':')).replace(/^\[|\]$/g, ''), port: Number(config.chainListen.slice(config.chainListen.lastIndexOf(':') + 1)) }
+  const anvil = await startAnvil({
+    home: config.home,
+    ipc: true,
+    stateIntervalSeconds: config.anvilStateIntervalSeconds,
+    log: (e) => log(e.level === 'info' ? 'info' : 'warn', `chain: ${e.message}`),
+  })
+  stops.push(() => anvil.stop())
+  if (!anvil.isolated) log('warn', 'chain: this system cannot give the embedded chain a private network namespace; its own port stays reachable by local processes')
+  const proxy = await serveChainRpc({
+    upstream: anvil.ipcPath ? { ipcPath: anvil.ipcPath } : { url: anvil.rpcUrl },
+    ...listen,
+    devMethods: config.chainDevMethods,
+  })
+  stops.push(() => proxy.close())
+  if (config.chainDevMethods) log('warn', 'chain: dev methods (evm_*, anvil_*, unsigned transactions) are served (--chain-dev-methods): tests and demos only')
+  return { rpcUrl: proxy.url, anvil }
 }
 
 /**

@@ -96,30 +96,12 @@ export async function exportBackup({ db, blockstore, out, all = false, signal, o
   let blockBytes = 0
   try {
     for (const [i, row] of rows.entries()) {
-      try {
-        const write = async (cid: CID, bytes: Uint8Array) => {
-          await put({ cid, bytes })
-          blocks++
-          blockBytes += bytes.byteLength
-        }
-        await writeDag(blockstore, cidFromDigest(hexToBytes(row.digest), 'dag'), seen, write, signal)
-        const env = cidFromDigest(hexToBytes(row.envelopes), 'raw')
-        if (!seen.has(env.toString())) {
-          seen.add(env.toString())
-          await write(env, (await readBlockVerified(blockstore, env, { signal })).bytes)
-        }
-      } catch (err) {
-        if (signal?.aborted === true) throw signal.reason
-        if (isAppError(err, 'RECORD_INTEGRITY', 'RECORD_UNAVAILABLE', 'INVALID_CID')) {
-          const code = err.code === 'INVALID_CID' ? 'RECORD_INTEGRITY' : err.code
-          throw new AppError(code, {
-            message: `Record ${row.record_id} ${code === 'RECORD_UNAVAILABLE' ? 'has a missing block' : 'has a corrupt block'}: nothing was exported.`,
-            details: err.details,
-            cause: err,
-          })
-        }
-        throw err
+      const write = async (cid: CID, bytes: Uint8Array) => {
+        await put({ cid, bytes })
+        blocks++
+        blockBytes += bytes.byteLength
       }
+      await writeRecordBlocks(blockstore, row, seen, write, signal)
       onProgress?.({ records: i + 1, totalRecords: rows.length, bytes: blockBytes })
     }
     closing = true
@@ -136,6 +118,32 @@ export async function exportBackup({ db, blockstore, out, all = false, signal, o
     throw new AppError('STORAGE_UNAVAILABLE', { message: `Cannot write ${file}.`, details: (err as Error).message, cause: err })
   }
   return { file, records: rows.length, blocks, bytes: fileBytes, sha256: fileHash.digest('hex') }
+}
+
+/**
+ * Hands the blocks of one record not in `seen` to `write`: its DAG, then its envelopes block.
+ * @throws AppError RECORD_INTEGRITY, RECORD_UNAVAILABLE naming the record; the signal's reason.
+ */
+async function writeRecordBlocks(blockstore: BlockGetter, row: BackupRow, seen: Set<string>, write: (cid: CID, bytes: Uint8Array) => Promise<void>, signal?: AbortSignal): Promise<void> {
+  try {
+    await writeDag(blockstore, cidFromDigest(hexToBytes(row.digest), 'dag'), seen, write, signal)
+    const env = cidFromDigest(hexToBytes(row.envelopes), 'raw')
+    if (!seen.has(env.toString())) {
+      seen.add(env.toString())
+      await write(env, (await readBlockVerified(blockstore, env, { signal })).bytes)
+    }
+  } catch (err) {
+    if (signal?.aborted === true) throw signal.reason
+    if (isAppError(err, 'RECORD_INTEGRITY', 'RECORD_UNAVAILABLE', 'INVALID_CID')) {
+      const code = err.code === 'INVALID_CID' ? 'RECORD_INTEGRITY' : err.code
+      throw new AppError(code, {
+        message: `Record ${row.record_id} ${code === 'RECORD_UNAVAILABLE' ? 'has a missing block' : 'has a corrupt block'}: nothing was exported.`,
+        details: err.details,
+        cause: err,
+      })
+    }
+    throw err
+  }
 }
 
 /**
