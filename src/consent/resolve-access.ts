@@ -17,6 +17,7 @@ import { assertAnchored } from '../records/assert-anchored.ts'
 import type { RecordRow } from '../records/record.ts'
 import type { RecordAccess } from '../records/read-record.ts'
 import { openGrantEnvelope, type GrantReader } from './grant-envelopes.ts'
+import { markShareUsed } from './mark-share-used.ts'
 import type { Services } from '../services.ts'
 
 export interface AccessDecision extends RecordAccess {
@@ -115,7 +116,7 @@ async function byToken({ s, row, patient, envelopes, grantKey }: ReadContext, to
         if (isAppError(err, 'LEDGER_REVERTED')) throw new AppError('SHARE_TOKEN_INVALID', { cause: err })
         throw err
       }
-      await s.db.run('UPDATE shares SET used_at = ? WHERE share_id = ? AND used_at IS NULL', Date.now(), share.share_id)
+      await markShareUsed(s.db, share.share_id)
     },
   }
 }

@@ -17,6 +17,7 @@ import { requireConfirmedDoctor } from '../accounts/require-confirmed-doctor.ts'
 import type { HospitalRow } from '../accounts/hospital.ts'
 import { sealEnvelopes, type EnvelopeRecipient, type Manifest } from './envelopes.ts'
 import { recordParties, toRecordView, type RecordRow, type RecordView } from './record.ts'
+import { insertRecord } from './insert-record.ts'
 import type { KeyScheme } from '../crypto/key-wrap.ts'
 import type { Services } from '../services.ts'
 
@@ -110,8 +111,8 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
     created_at: Date.now(),
   }
   // Pending rows are never listed or served; recovery at start settles them from the journal.
-  await s.db.run(`INSERT INTO records (record_id, patient_id, author_id, hospital_id, digest, envelopes, suite, stored_bytes, state, created_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, row.record_id, row.patient_id, row.author_id, row.hospital_id, row.digest, row.envelopes, row.suite, row.stored_bytes, row.state, row.created_at)
+  // The same writer the ledger follower uses; a fresh random id is never taken.
+  if (!(await insertRecord(s.db, row))) throw new AppError('INTERNAL', { details: 'record id already in use' })
   await anchorAndSettle(s, row, {
     author: doctorKeys.ledger,
     patient: patient.address as Address,
