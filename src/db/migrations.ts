@@ -213,6 +213,20 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX quarantined_events_next ON quarantined_events(next_at);
   `,
+  // 7: group-committed anchors — a record anchored in a batch keeps its leaf's author signature
+  // (EIP-712), the batch's Merkle root, its inclusion proof (JSON array of hex hashes) and the
+  // digest of the batch manifest block. Written before the batch's transaction is journaled, so
+  // recovery at start finds the root a pending record waits for. No row: a lone anchor.
+  `
+  CREATE TABLE record_proofs (
+    record_id TEXT PRIMARY KEY REFERENCES records(record_id) ON DELETE CASCADE,
+    root TEXT NOT NULL,
+    proof TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    manifest TEXT NOT NULL
+  );
+  CREATE INDEX record_proofs_root ON record_proofs(root);
+  `,
 ]
 
 /**
