@@ -227,6 +227,30 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX record_proofs_root ON record_proofs(root);
   `,
+  // 8: group-committed audit — one row per read logged through `Consent.logAccessBatch`: the
+  // entry the reader signed (EIP-712; addresses, ids, codes and a time only) and where it stands:
+  // `pending` (durable here, the read may be served), `mined` (its batch's transaction), or
+  // `refused` (the chain would not take it; `reason` is the contract's error).
+  `
+  CREATE TABLE audit_entries (
+    entry_id TEXT PRIMARY KEY,
+    record_id TEXT NOT NULL,
+    patient TEXT NOT NULL,
+    reader TEXT NOT NULL,
+    purpose INTEGER NOT NULL,
+    ref TEXT NOT NULL,
+    read_at INTEGER NOT NULL,
+    signature TEXT NOT NULL,
+    state TEXT NOT NULL,
+    tx_hash TEXT,
+    block_number INTEGER,
+    reason TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX audit_entries_state ON audit_entries(state, created_at);
+  CREATE INDEX audit_entries_patient ON audit_entries(patient, state);
+  CREATE INDEX audit_entries_record ON audit_entries(record_id, state);
+  `,
 ]
 
 /**
