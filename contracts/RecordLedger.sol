@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {IRegistry} from "./IRegistry.sol";
 import {IRecordLedger} from "./IRecordLedger.sol";
 
@@ -8,16 +11,22 @@ import {IRecordLedger} from "./IRecordLedger.sol";
  * @title RecordLedger
  * @notice Anchors medical records: one storage slot per record holding a commitment to who wrote
  * it, for whom, where, and its digests. Authority is `msg.sender`: only an active doctor of the
- * hospital can anchor, and only for an active patient of the same hospital.
+ * hospital can anchor, and only for an active patient of the same hospital. A member hospital's
+ * account may anchor a batch instead: one slot per Merkle root, the leaves (signed by their
+ * authors, EIP-712) listed off chain and checked by {checkLeaf}.
  */
-contract RecordLedger is IRecordLedger {
+contract RecordLedger is IRecordLedger, EIP712 {
+    bytes32 private constant RECORD_TYPEHASH =
+        keccak256("Record(bytes32 recordId,address patient,address hospital,bytes32 digest,bytes32 envelopes)");
+
     /// @inheritdoc IRecordLedger
     IRegistry public immutable registry;
 
     mapping(bytes32 recordId => bytes32 commitment) private _commitments;
+    mapping(bytes32 root => RootInfo info) private _roots;
 
     /// @param registry_ the registry that says who is who
-    constructor(IRegistry registry_) {
+    constructor(IRegistry registry_) EIP712("RecordLedger", "1") {
         registry = registry_;
     }
 
@@ -25,20 +34,69 @@ contract RecordLedger is IRecordLedger {
     function anchor(bytes32 recordId, address patient, address hospital, bytes32 digest, bytes32 envelopes) external {
         if (recordId == bytes32(0) || digest == bytes32(0) || envelopes == bytes32(0)) revert RecordLedgerInvalidRecord();
 
-        (uint256 authorRole, uint256 authorStatus, address authorHospital, uint256 ownerRole, uint256 ownerStatus, address ownerHospital) =
-            _accountsOf(msg.sender, patient);
-        if (
-            authorRole != uint256(IRegistry.Role.Doctor) || authorStatus != uint256(IRegistry.Status.Active)
-                || authorHospital != hospital
-        ) revert RecordLedgerUnauthorized(msg.sender);
-        if (
-            ownerRole != uint256(IRegistry.Role.Patient) || ownerStatus != uint256(IRegistry.Status.Active)
-                || ownerHospital != hospital
-        ) revert RecordLedgerUnknownPatient(patient);
+        _checkParties(msg.sender, patient, hospital);
         if (_commitments[recordId] != bytes32(0)) revert RecordLedgerAlreadyAnchored(recordId);
 
         _commitments[recordId] = _commit(patient, msg.sender, hospital, digest, envelopes);
         emit RecordAnchored(recordId, patient, msg.sender, hospital, digest, envelopes);
+    }
+
+    /// @inheritdoc IRecordLedger
+    function anchorBatch(bytes32 root, bytes32 manifest, uint256 count) external {
+        if (root == bytes32(0) || manifest == bytes32(0) || count == 0) revert RecordLedgerInvalidBatch();
+        if (!registry.hospitalOf(msg.sender).member) revert RecordLedgerNotMember(msg.sender);
+        if (_roots[root].hospital != address(0)) revert RecordLedgerRootExists(root);
+        _roots[root] = RootInfo(msg.sender, uint64(block.number), uint32(block.timestamp));
+        emit BatchAnchored(root, msg.sender, manifest, count);
+    }
+
+    /// @inheritdoc IRecordLedger
+    function rootOf(bytes32 root) external view returns (RootInfo memory) {
+        return _roots[root];
+    }
+
+    /// @inheritdoc IRecordLedger
+    function recordTypedDataHash(bytes32 recordId, address patient, address hospital, bytes32 digest, bytes32 envelopes)
+        public
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(keccak256(abi.encode(RECORD_TYPEHASH, recordId, patient, hospital, digest, envelopes)));
+    }
+
+    /// @inheritdoc IRecordLedger
+    function leafHash(Leaf calldata leaf, bytes calldata signature) public pure returns (bytes32) {
+        return keccak256(
+            bytes.concat(
+                keccak256(
+                    abi.encode(
+                        leaf.recordId, leaf.patient, leaf.author, leaf.hospital, leaf.digest, leaf.envelopes, keccak256(signature)
+                    )
+                )
+            )
+        );
+    }
+
+    /// @inheritdoc IRecordLedger
+    function checkLeaf(bytes32 root, bytes32[] calldata proof, Leaf calldata leaf, bytes calldata signature)
+        external
+        view
+        returns (bool)
+    {
+        if (leaf.recordId == bytes32(0) || leaf.digest == bytes32(0) || leaf.envelopes == bytes32(0)) {
+            revert RecordLedgerInvalidRecord();
+        }
+        address anchoredBy = _roots[root].hospital;
+        if (anchoredBy == address(0)) revert RecordLedgerUnknownRoot(root);
+        if (anchoredBy != leaf.hospital) revert RecordLedgerWrongHospital(leaf.hospital);
+        bytes32 hashed = leafHash(leaf, signature);
+        if (!MerkleProof.verifyCalldata(proof, root, hashed)) revert RecordLedgerInvalidProof(hashed);
+        (address signer, ECDSA.RecoverError failure,) = ECDSA.tryRecover(
+            recordTypedDataHash(leaf.recordId, leaf.patient, leaf.hospital, leaf.digest, leaf.envelopes), signature
+        );
+        if (failure != ECDSA.RecoverError.NoError || signer != leaf.author) revert RecordLedgerInvalidSignature(leaf.recordId);
+        _checkParties(leaf.author, leaf.patient, leaf.hospital);
+        return true;
     }
 
     /// @inheritdoc IRecordLedger
@@ -73,6 +131,20 @@ contract RecordLedger is IRecordLedger {
     ) external view returns (bool) {
         bytes32 stored = _commitments[recordId];
         return stored != bytes32(0) && stored == _commit(patient, author, hospital, digest, envelopes);
+    }
+
+    /// @dev Reverts unless `author` is an active doctor and `patient` an active patient of `hospital`.
+    function _checkParties(address author, address patient, address hospital) private view {
+        (uint256 authorRole, uint256 authorStatus, address authorHospital, uint256 ownerRole, uint256 ownerStatus, address ownerHospital) =
+            _accountsOf(author, patient);
+        if (
+            authorRole != uint256(IRegistry.Role.Doctor) || authorStatus != uint256(IRegistry.Status.Active)
+                || authorHospital != hospital
+        ) revert RecordLedgerUnauthorized(author);
+        if (
+            ownerRole != uint256(IRegistry.Role.Patient) || ownerStatus != uint256(IRegistry.Status.Active)
+                || ownerHospital != hospital
+        ) revert RecordLedgerUnknownPatient(patient);
     }
 
     /// @dev `registry.accountsOf(author, patient)`, read straight from the return data: one call to
