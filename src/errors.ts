@@ -17,6 +17,7 @@ export const errorRegistry = {
   INVALID_ROLE: { status: 400, message: 'Unknown or not allowed role for this operation.' },
   WEAK_PASSWORD: { status: 400, message: 'The password must be at least 12 characters long.' },
   MISSING_FILE: { status: 400, message: 'No file was sent.' },
+  INVALID_FHIR_ID: { status: 400, message: 'A FHIR id is 1 to 64 letters, digits, - and . (a record id without its 0x).' },
   // 401 / 403: who you are, what you may do
   UNAUTHENTICATED: { status: 401, message: 'Sign in first: this needs a valid session.' },
   INVALID_CREDENTIALS: { status: 401, message: 'Wrong e-mail or password.' },
@@ -73,6 +74,7 @@ export const errorRegistry = {
   PUBLIC_KEY_MISMATCH: { status: 409, message: 'A public key held by this node does not match the one registered on the ledger; nothing was stored.' },
   // 413
   FILE_TOO_LARGE: { status: 413, message: 'The file is larger than this node accepts.' },
+  BINARY_TOO_LARGE: { status: 413, message: 'The record is larger than a FHIR Binary resource may carry on this node (MEDLEDGER_FHIR_BINARY_MAX_MB); read its bytes with another Accept header.' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type for this route.' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time.' },

@@ -79,6 +79,13 @@ describe('authorization matrix: every role × every API route', () => {
     const message = createSiweMessage({ address: wallet.address, chainId: 31337, domain: new URL(node.url).host, nonce, uri: `${node.url}/`, version: '1', issuedAt: new Date() })
     return { message, signature: await wallet.signMessage({ message }) }
   }
+  /** FHIR routes live outside /api/v1, where the test client's paths start: the same inject, with the whole path (JSON bodies as application/fhir+json). */
+  const fhirCall = async (method: string, c: Call, t: string | null): Promise<Response> => {
+    const headers: Record<string, string> = { accept: 'application/fhir+json', ...(t ? { authorization: `Bearer ${t}` } : {}), ...(c.body !== undefined ? { 'content-type': 'application/fhir+json' } : {}), ...c.headers }
+    const payload = c.raw ? Buffer.from(c.raw) : c.body !== undefined ? JSON.stringify(c.body) : undefined
+    const r = await node.app.inject({ method: method as 'GET', url: c.path, headers, ...(payload !== undefined ? { payload } : {}) })
+    return new Response(r.rawPayload.length > 0 ? new Uint8Array(r.rawPayload) : null, { status: r.statusCode, headers: { 'content-type': String(r.headers['content-type'] ?? '') } })
+  }
   /** A hospital that applied for membership from its own key (as a joining node does), not yet admitted. */
   const applicant = async (): Promise<string> => {
     const st = (await api.json('GET', '/status')).body
@@ -191,6 +198,8 @@ describe('authorization matrix: every role × every API route', () => {
     'GET /api/v1/emergencies': { allow: ['admin', 'pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient'], call: () => ({ path: '/emergencies' }) },
     'GET /api/v1/audit': { allow: ['admin', 'patient'], call: () => ({ path: `/audit?patient=${a.patient.id}` }) },
     'GET /api/v1/mail': { allow: signedIn, call: () => ({ path: '/mail' }) },
+    // FHIR R4 (issue 11): paths from /fhir/R4 on, called by fhirCall below.
+    'GET /fhir/R4/metadata': { allow: 'public', call: () => ({ path: '/fhir/R4/metadata' }) },
     // Last: it turns on TOTP for the role's account, which its later password sign-ins would need.
     'POST /api/v1/mfa/totp/verify': { allow: signedIn, call: async (role) => ({ path: '/mfa/totp/verify', body: { code: await totpCode(role), password: passwordOf(role) } }) },
     // After it: turns the role's TOTP off again, with the next step's code (the current one was just used).
@@ -291,7 +300,7 @@ describe('authorization matrix: every role × every API route', () => {
         const [method] = route.split(' ')
         const c = await row.call(role)
         const t = c.token === null ? undefined : c.token ?? token[role]
-        const res = await api.call(method, c.path, {
+        const res = c.path.startsWith('/fhir/') ? await fhirCall(method, c, t ?? null) : await api.call(method, c.path, {
           token: t ?? null,
           headers: c.headers,
           ...(c.raw ? { body: c.raw as unknown as BodyInit } : c.body !== undefined ? { json: c.body } : {}),

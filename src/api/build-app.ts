@@ -26,6 +26,10 @@ import { auditRoutes } from './routes/audit.ts'
 import { mailRoutes } from './routes/mail.ts'
 import { replicaRoutes } from './routes/replicas.ts'
 import { registerRateLimits } from './rate-limit.ts'
+import { describeCause, toAppError } from './to-app-error.ts'
+import { drain } from './drain-request.ts'
+import { fhirPlugin } from './fhir/fhir-plugin.ts'
+import { fhirPrefix } from './fhir/bundle.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -181,6 +185,7 @@ async function registerApiRoutes(app: FastifyInstance, services: Services): Prom
     await replicaRoutes(scope, ctx)
   }, { prefix: apiPrefix })
   await app.register(async (scope) => { await recordRoutes(scope, ctx) }, { prefix: apiPrefix })
+  await app.register(async (scope) => { await fhirPlugin(scope, ctx) }, { prefix: fhirPrefix })
 }
 
 /** Answers a request the HTTP parser refused with a registered { code, message }, then hangs up. */
@@ -194,53 +199,5 @@ function answerClientError(err: Error & { code?: string }, socket: Duplex): void
 }
 
 function isApiPath(path: string): boolean {
-  return path === '/api' || path.startsWith('/api/')
-}
-
-function toAppError(err: unknown): AppError {
-  if (err instanceof AppError) return err
-  const e = err as { code?: string; statusCode?: number; validation?: unknown; message?: string }
-  const map: Record<string, ErrorCode> = {
-    FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
-    FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_JSON',
-    FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
-    FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
-    FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
-  }
-  if (e.code && map[e.code]) return new AppError(map[e.code], { cause: err })
-  if (e.validation) {
-    // Ajv's message names the field and the rule, never the value sent.
-    return new AppError('VALIDATION_FAILED', { cause: err, message: `The request does not match the expected schema: ${e.message}.` })
-  }
-  if (err instanceof SyntaxError && e.statusCode === 400) return new AppError('MALFORMED_JSON', { cause: err })
-  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) return new AppError('BAD_REQUEST', { cause: err })
-  return new AppError('INTERNAL', { cause: err, details: e.message })
-}
-
-/** Reads and discards what is left of a request body; false when over `maxBytes` or `ms`. */
-function drain(stream: NodeJS.ReadableStream & { destroyed?: boolean; readableEnded?: boolean }, maxBytes: number, ms: number): Promise<boolean> {
-  if (stream.destroyed) return Promise.resolve(false)
-  return new Promise((resolve) => {
-    let seen = 0
-    const done = (ok: boolean) => {
-      clearTimeout(timer)
-      stream.removeListener('data', onData)
-      stream.removeListener('end', onEnd)
-      stream.removeListener('error', onEnd)
-      if (!ok) stream.pause()
-      resolve(ok)
-    }
-    const onData = (chunk: Buffer) => { seen += chunk.length; if (seen > maxBytes) done(false) }
-    const onEnd = () => done(Boolean(stream.readableEnded))
-    const timer = setTimeout(() => done(false), ms)
-    stream.on('data', onData)
-    stream.once('end', onEnd)
-    stream.once('error', onEnd)
-    stream.resume()
-  })
-}
-
-function describeCause(err: AppError): string {
-  const c = err.cause as { message?: string; shortMessage?: string } | undefined
-  return c ? `(cause: ${c.shortMessage ?? c.message ?? String(c)})` : ''
+  return path === '/api' || path.startsWith('/api/') || path === '/fhir' || path.startsWith('/fhir/')
 }
