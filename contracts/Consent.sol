@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IRegistry} from "./IRegistry.sol";
 import {IConsent} from "./IConsent.sol";
 
@@ -11,9 +13,10 @@ import {IConsent} from "./IConsent.sol";
  *
  * Storage is packed for the patient's hot path: `approve` reads the request's first two slots and
  * rewrites only the first (status and expiry) when the scope is kept; the envelopes digest goes in
- * the event rather than in storage. `logAccess` stores nothing.
+ * the event rather than in storage. `logAccess` stores nothing; `logAccessBatch` stores one word
+ * per entry (its id, so that it is logged once).
  */
-contract Consent is IConsent {
+contract Consent is IConsent, EIP712 {
     /// @inheritdoc IConsent
     IRegistry public immutable registry;
 
@@ -32,12 +35,19 @@ contract Consent is IConsent {
     uint8 private constant _EMERGENCY = 6;
     uint8 private constant _MAX_PURPOSE = 7;
 
+    /// @notice How far back a batched entry's `readAt` may lie when it is mined.
+    uint64 public constant LOG_WINDOW = 7 days;
+    bytes32 private constant _ENTRY_TYPEHASH = keccak256(
+        "AccessEntry(bytes32 entryId,bytes32 recordId,address patient,uint8 purpose,bytes32 ref,uint64 readAt)"
+    );
+
+    mapping(bytes32 entryId => bool) private _logged;
     mapping(bytes32 requestId => Grant) private _grants;
     mapping(bytes32 shareId => Share) private _shares;
     mapping(bytes32 emergencyId => Emergency) private _emergencies;
 
     /// @param registry_ the registry that says who is who
-    constructor(IRegistry registry_) {
+    constructor(IRegistry registry_) EIP712("MedLedger Consent", "1") {
         registry = registry_;
     }
 
@@ -105,6 +115,8 @@ contract Consent is IConsent {
         if (status != RequestStatus.Approved) revert ConsentRequestNotApproved(requestId, status);
 
         grant.status = RequestStatus.Revoked;
+        // The grant ends now: a batched read entry from before this block still finds it live.
+        if (block.timestamp < grant.expiresAt) grant.expiresAt = uint64(block.timestamp);
         emit AccessRevoked(requestId, grant.requester, msg.sender);
     }
 
@@ -169,6 +181,7 @@ contract Consent is IConsent {
         if (!_isLive(s)) revert ConsentShareNotLive(shareId);
 
         s.revoked = true;
+        s.expiresAt = uint64(block.timestamp);
         emit ShareRevoked(shareId, msg.sender);
     }
 
@@ -251,24 +264,65 @@ contract Consent is IConsent {
         emit AccessLogged(recordId, patient, msg.sender, purpose, ref);
     }
 
+    /// @inheritdoc IConsent
+    function logAccessBatch(AccessEntry[] calldata entries) external {
+        if (!registry.hospitalOf(msg.sender).member) revert ConsentNotMemberHospital(msg.sender);
+        if (entries.length == 0) revert ConsentEmptyBatch();
+        for (uint256 i = 0; i < entries.length; ++i) {
+            _logEntry(entries[i]);
+        }
+    }
+
+    /// @inheritdoc IConsent
+    function isAccessLogged(bytes32 entryId) external view returns (bool) {
+        return _logged[entryId];
+    }
+
     // ---------------------------------------------------------------- internals
 
-    /// @dev Whether `caller` holds the access path `purpose` names to `patient`'s records. The
-    /// grant, share and emergency paths read only this contract's storage; the others ask the
-    /// registry once.
+    /// @dev Checks one batched entry (ids, purpose, signature, replay, time, access path at its
+    /// `readAt`), marks it logged and emits its {AccessLogged}.
+    function _logEntry(AccessEntry calldata e) private {
+        if (e.entryId == bytes32(0) || e.recordId == bytes32(0)) revert ConsentZeroId();
+        _checkPurpose(e.purpose);
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(
+            _ENTRY_TYPEHASH, e.entryId, e.recordId, e.patient, e.purpose, e.ref, e.readAt
+        )));
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, e.signature);
+        if (err != ECDSA.RecoverError.NoError || signer != e.reader) revert ConsentBadSignature(e.entryId, e.reader);
+        if (_logged[e.entryId]) revert ConsentEntryLogged(e.entryId);
+        if (e.readAt > block.timestamp || e.readAt + LOG_WINDOW < block.timestamp) revert ConsentStaleEntry(e.entryId, e.readAt);
+        if (!_mayLogAt(e.reader, e.patient, e.purpose, e.ref, e.readAt)) {
+            revert ConsentNoAccessPath(e.reader, e.patient, e.purpose, e.ref);
+        }
+        _logged[e.entryId] = true;
+        emit AccessLogged(e.recordId, e.patient, e.reader, e.purpose, e.ref);
+    }
+
+    /// @dev Whether `caller` holds the access path `purpose` names to `patient`'s records now.
     function _mayLog(address caller, address patient, uint8 purpose, bytes32 ref) private view returns (bool) {
+        if (purpose == _SHARE && _shares[ref].used && _shares[ref].once) return false;
+        return _mayLogAt(caller, patient, purpose, ref, uint64(block.timestamp));
+    }
+
+    /// @dev Whether `caller` held the access path `purpose` names to `patient`'s records at
+    /// `time`: the grant, share and emergency paths by their expiry (which a revocation brings
+    /// forward to its block's time), reading only this contract's storage; the others as the
+    /// registry says now, asking it once.
+    function _mayLogAt(address caller, address patient, uint8 purpose, bytes32 ref, uint64 time) private view returns (bool) {
         if (purpose == _GRANT) {
             Grant storage g = _grants[ref];
-            return g.requester == caller && g.patient == patient && g.status == RequestStatus.Approved
-                && block.timestamp < g.expiresAt;
+            RequestStatus status = g.status;
+            return g.requester == caller && g.patient == patient && time < g.expiresAt
+                && (status == RequestStatus.Approved || status == RequestStatus.Revoked);
         }
         if (purpose == _SHARE) {
             Share storage s = _shares[ref];
-            return s.grantee == caller && s.patient == patient && _isLive(s);
+            return s.grantee == caller && s.patient == patient && time < s.expiresAt;
         }
         if (purpose == _EMERGENCY) {
             Emergency storage e = _emergencies[ref];
-            return e.doctor == caller && e.patient == patient && block.timestamp < e.expiresAt;
+            return e.doctor == caller && e.patient == patient && time < e.expiresAt;
         }
         (IRegistry.Account memory c, IRegistry.Account memory p) = registry.accountsOf(caller, patient);
         if (p.role != IRegistry.Role.Patient) return false;

@@ -13,7 +13,8 @@ import {IRegistry} from "./IRegistry.sol";
  *   (only the token's SHA-256 reaches the chain).
  * - Break-glass: a confirmed doctor declares an emergency, on chain, before the patient's
  *   hospital releases any key to them.
- * - Audit: every read is logged by its reader.
+ * - Audit: every read is logged by its reader: one by one from the reader's key ({logAccess}),
+ *   or signed by the reader and carried with others in a hospital node's batch ({logAccessBatch}).
  *
  * Every state change is sent from the acting account's own key (`msg.sender`): a node cannot
  * consent for a patient. Nothing here identifies a person: addresses, random ids, hashes, codes
@@ -72,6 +73,25 @@ interface IConsent {
         uint64 expiresAt;
         bool released;
         address patient;
+    }
+
+    /**
+     * @notice One read, signed by its reader (EIP-712 typed data `AccessEntry`, domain
+     * "MedLedger Consent" version 1 on this contract), carried in a hospital node's batch
+     * ({logAccessBatch}). The signature covers every field but `reader` and `signature`.
+     * @param entryId random, unique: an entry is logged once
+     * @param readAt when the read was served (seconds)
+     * @param reader the signer, who must hold the access path at `readAt`
+     */
+    struct AccessEntry {
+        bytes32 entryId;
+        bytes32 recordId;
+        address patient;
+        uint8 purpose;
+        bytes32 ref;
+        uint64 readAt;
+        address reader;
+        bytes signature;
     }
 
     /// @notice `requester` asked `patient` for access to `scope` for `duration` seconds.
@@ -205,6 +225,15 @@ interface IConsent {
     /// @notice `caller` holds no access path to `patient`'s records for `purpose` under `ref`: a
     /// read it logs would be a fake entry in the patient's trail.
     error ConsentNoAccessPath(address caller, address patient, uint8 purpose, bytes32 ref);
+
+    /// @notice The batch is empty.
+    error ConsentEmptyBatch();
+    /// @notice The signature of entry `entryId` is not `reader`'s over that entry.
+    error ConsentBadSignature(bytes32 entryId, address reader);
+    /// @notice Entry `entryId` is logged already: it is not logged twice.
+    error ConsentEntryLogged(bytes32 entryId);
+    /// @notice Entry `entryId`'s `readAt` is in the future or older than the logging window.
+    error ConsentStaleEntry(bytes32 entryId, uint64 readAt);
 
     /// @notice The registry that says who is who.
     function registry() external view returns (IRegistry);
@@ -374,6 +403,30 @@ interface IConsent {
      * Emits an {AccessLogged} event.
      */
     function logAccess(bytes32 recordId, address patient, uint8 purpose, bytes32 ref) external;
+
+    /**
+     * @notice The caller, a member hospital's node account, logs reads its users made, each
+     * entry signed by its reader: one transaction for many reads, the authority of each still
+     * the reader's own key. An entry is checked as {logAccess} checks its caller, with the
+     * reader in the caller's place, and with the grant, share and emergency paths taken at the
+     * entry's `readAt` (a revocation ends a grant or share at its block's time): a read served
+     * while a path was live is logged even if the path ended before the batch was mined. The
+     * other paths (own, author, share token, verify) are checked at mining.
+     *
+     * Requirements:
+     * - the caller is a member hospital (its own address); the batch is not empty;
+     * - for each entry: `entryId` and `recordId` are non-zero; `purpose` is a purpose code;
+     *   `signature` is `reader`'s over the entry; the entry was not logged before;
+     *   `readAt` is at most the block's time and at most {LOG_WINDOW} seconds before it;
+     *   `reader` holds the access path `purpose` names at `readAt` (else {ConsentNoAccessPath}).
+     * Any failing entry reverts the whole batch with its error.
+     *
+     * Emits one {AccessLogged} event per entry, `actor` its reader.
+     */
+    function logAccessBatch(AccessEntry[] calldata entries) external;
+
+    /// @notice True when entry `entryId` was logged by {logAccessBatch}.
+    function isAccessLogged(bytes32 entryId) external view returns (bool);
 
     /// @notice Request `requestId` and its grant; all zero when unknown.
     function grantOf(bytes32 requestId) external view returns (Grant memory);
