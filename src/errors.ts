@@ -77,6 +77,7 @@ export const errorRegistry = {
   BINARY_TOO_LARGE: { status: 413, message: 'The record is larger than a FHIR Binary resource may carry on this node (MEDLEDGER_FHIR_BINARY_MAX_MB); read its bytes with another Accept header.' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type for this route.' },
+  AUDIT_EVENT_READ_ONLY: { status: 405, message: 'An AuditEvent is written by the ledger when a record is read, never by a client: it cannot be created, changed or deleted.' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time.' },
   HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large.' },
   // 5xx: the node or one of its parts
