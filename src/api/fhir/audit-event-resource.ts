@@ -3,7 +3,7 @@ import type { AuditAccess } from '../../consent/audit-accesses.ts'
 import { base32Of, hexOfBase32 } from './consent-id.ts'
 
 /** A FHIR R4 AuditEvent as this node emits it, after IHE Basic Audit Log Patterns (read of a patient's document). */
-export interface FhirAuditEvent {
+export type FhirAuditEvent = {
   resourceType: 'AuditEvent'
   id: string
   type: Coding

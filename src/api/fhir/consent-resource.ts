@@ -6,7 +6,7 @@ import type { ConsentDirectives } from '../../consent/list-consent-directives.ts
 import { consentId, type ConsentKind } from './consent-id.ts'
 
 /** A FHIR R4 Consent as this node emits it (the fields it fills). */
-export interface FhirConsent {
+export type FhirConsent = {
   resourceType: 'Consent'
   id: string
   meta?: { lastUpdated?: string }
