@@ -1,5 +1,6 @@
 import type { Address, Hex } from 'viem'
 import { applyAnchoredRecord } from '../records/apply-anchored-record.ts'
+import { applyAnchoredBatch, recordsOfBatch } from '../records/apply-anchored-batch.ts'
 import { applyAccessRequested } from '../consent/apply-access-requested.ts'
 import { applyAccessApproved } from '../consent/apply-access-approved.ts'
 import { applyAccessDenied } from '../consent/apply-access-denied.ts'
@@ -29,6 +30,8 @@ const membership = new Set(['HospitalAdded', 'HospitalRemoved', 'NodeInfoSet'])
  * holds before writing, so a replayed chunk changes nothing.
  *  - RecordAnchored: any member's record is known here (pseudonymous facts only) and kept when it
  *    falls to this node;
+ *  - BatchAnchored: the same for each record of the batch, once its manifest and every leaf
+ *    check against the root on chain (a bad batch is quarantined whole);
  *  - AccessRequested for a patient of this node: the patient sees the request;
  *  - AccessApproved / Denied / Revoked on a request made from this node: the doctor sees it;
  *  - EmergencyDeclared on a patient of this node: the patient's hospital releases the keys;
@@ -43,6 +46,7 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
     const e = event as Event
     if (await sentByThisNode(s.db, e.transactionHash)) {
       if (e.eventName === 'RecordAnchored') await considerReplica(owners, e)
+      if (e.eventName === 'BatchAnchored') await considerBatch(owners, e)
       if (!membership.has(e.eventName)) return
     }
     await dispatch(owners, e, ctx)
@@ -51,6 +55,11 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
 
 async function considerReplica({ replicator }: Owners, e: Event): Promise<void> {
   await replicator?.consider({ record_id: (e.args.recordId as Hex).toLowerCase() as Hex, hospital: e.args.hospital as Address })
+}
+
+/** The records of a batch this node anchored itself, each considered for a replica. */
+async function considerBatch({ s, replicator }: Owners, e: Event): Promise<void> {
+  for (const recordId of await recordsOfBatch(s.db, e.args.root as Hex)) await replicator?.consider({ record_id: recordId, hospital: e.args.hospital as Address })
 }
 
 /** Hands one event to the handler of the folder that owns its data. */
@@ -65,6 +74,13 @@ async function dispatch(owners: Owners, e: Event, { fetchMs }: HandlerContext): 
         digest: a.digest as Hex, envelopes: a.envelopes as Hex, txHash, blockNumber: Number(e.blockNumber),
       })
       return considerReplica(owners, e)
+    case 'BatchAnchored': {
+      const records = await applyAnchoredBatch(s, {
+        root: a.root as Hex, hospital: a.hospital as Address, manifest: a.manifest as Hex, count: Number(a.count), txHash, blockNumber: Number(e.blockNumber), fetchMs,
+      })
+      for (const r of records) await owners.replicator?.consider({ record_id: r.recordId, hospital: r.hospital })
+      return
+    }
     case 'AccessRequested':
       return applyAccessRequested(s, {
         requestId: a.requestId as Hex, requester: a.requester as Address, patient: a.patient as Address,

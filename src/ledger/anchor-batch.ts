@@ -8,7 +8,8 @@ import {
   type LocalAccount,
   type TransactionReceipt,
 } from 'viem'
-import { recordLedgerAbi } from './abis.ts'
+import { recordLedgerAbi, registryAbi } from './abis.ts'
+import { AppError } from '../errors.ts'
 import { readContract } from './read-contract.ts'
 import { sendTransaction } from './send-transaction.ts'
 import type { Ledger } from './connect-ledger.ts'
@@ -123,4 +124,24 @@ export async function checkLeaf(ledger: Pick<Ledger, 'client' | 'contracts'>, p:
     functionName: 'checkLeaf',
     args: [p.root, p.proof, fields, signature],
   })
+}
+
+const DOCTOR = 2
+const PATIENT = 3
+const ACTIVE = 2
+
+/**
+ * What `anchor` would refuse a record for, asked before it joins a batch (whose transaction
+ * checks no leaf): the author an active doctor and the patient an active patient of the leaf's
+ * hospital. Resolves undefined when both hold, else the refusal as `anchor`'s revert would be.
+ * @throws AppError LEDGER_UNAVAILABLE
+ */
+export async function partiesRefusal(ledger: Pick<Ledger, 'client' | 'contracts'>, leaf: LeafFields): Promise<AppError | undefined> {
+  const [author, patient] = await readContract(ledger, { address: ledger.contracts.registry, abi: registryAbi, functionName: 'accountsOf', args: [leaf.author, leaf.patient] })
+  const same = (a: Address) => a.toLowerCase() === leaf.hospital.toLowerCase()
+  const refusal = (errorName: string, arg: Address) =>
+    Object.assign(new AppError('LEDGER_REVERTED', { details: `${errorName}(${arg})` }), { revert: { errorName, args: [arg] } })
+  if (author.role !== DOCTOR || author.status !== ACTIVE || !same(author.hospital)) return refusal('RecordLedgerUnauthorized', leaf.author)
+  if (patient.role !== PATIENT || patient.status !== ACTIVE || !same(patient.hospital)) return refusal('RecordLedgerUnknownPatient', leaf.patient)
+  return undefined
 }

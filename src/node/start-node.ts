@@ -10,6 +10,7 @@ import { serveChainRpc } from '../ledger/serve-chain-rpc.ts'
 import { connectLedger, type ContractAddresses, type Ledger } from '../ledger/connect-ledger.ts'
 import { replayJournal } from '../ledger/replay-journal.ts'
 import { settleStaleJournal } from '../ledger/settle-stale.ts'
+import { settleAnchors } from '../records/settle-anchors.ts'
 import { deployContracts } from '../ledger/deploy-contracts.ts'
 import { openIpfs, type Ipfs } from '../storage/open-ipfs.ts'
 import { createAccount } from '../accounts/create-account.ts'
@@ -26,6 +27,7 @@ import { secureHome } from './secure-home.ts'
 import { setMeta } from '../db/open-database.ts'
 import { joinConsortium } from '../consortium/join.ts'
 import { startConsortium } from '../consortium/start-consortium.ts'
+import { createAuditBatches, replayAuditEntries } from '../consent/audit-log.ts'
 import { FOLLOW_FROM } from '../accounts/node-hospital.ts'
 import type { Config } from '../config.ts'
 import type { Services } from '../services.ts'
@@ -91,6 +93,9 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
     ledger.contracts = await ensureDeployment(parts, { env, announce })
     await settleUnfinished(parts)
     await settleAnchors(parts)
+    stops.push(() => stopAuditBatches(parts))
+    const audit = await replayAuditEntries({ ...parts, auditBatches: parts.auditBatches! })
+    if (audit.mined + audit.resent > 0) log('info', `audit: ${audit.mined} pending read entr(ies) found on chain, ${audit.resent} sent again`)
     // API processes on this home journal transactions too; any a stopped process left unsent or
     // unsettled is finished here, so none holds its account's later nonces behind a gap.
     const staleTimer = setInterval(() => {
@@ -174,6 +179,7 @@ async function startApiProcess({ config, log }: { config: Readonly<Config>; log:
     const ipfs = await openIpfs({ dir: join(config.home, 'ipfs') })
     stops.push(() => ipfs.stop())
     const services = nodeServices({ config, db, ipfs, ledger, nodeKey, log })
+    stops.push(() => stopAuditBatches(services))
     log('info', 'API process: the chain, ledger follower, replication, peering and mail stay with the node on this home')
     return { services, stop }
   } catch (err) {
@@ -187,11 +193,12 @@ async function startApiProcess({ config, log }: { config: Readonly<Config>; log:
  * notifier. A notification that cannot be written must not undo what caused it (an anchored
  * record, a mined grant): it is logged instead.
  */
-function nodeServices(p: Omit<Services, 'signIn' | 'blockCache' | 'notify' | 'consortium'>): Services {
+function nodeServices(p: Omit<Services, 'signIn' | 'blockCache' | 'notify' | 'consortium' | 'auditBatches'>): Services {
   const services: Services = {
     ...p,
     signIn: createSignInState(),
     blockCache: new BlockCache({ maxBytes: p.config.cacheMb * 1024 * 1024 }),
+    auditBatches: createAuditBatches(p),
     notify: (n) => notify(services, n).catch((err: unknown) => p.log('warn', `notification ${n.kind} not kept: ${(err as Error).message}`)),
   }
   return Object.freeze(services)
@@ -292,24 +299,14 @@ async function settleUnfinished({ db }: Pick<Services, 'db'>): Promise<void> {
   }
 }
 
-/**
- * Records whose anchor was sent but not yet confirmed to the uploader, and anchored records
- * whose block changed because the chain lost its tail and the journal re-sent the anchor.
- */
-async function settleAnchors(s: Services): Promise<void> {
-  const { db, ledger } = s
-  const rows = await db.all(`SELECT r.record_id, r.state, r.block_number, j.tx_hash, j.state AS tx_state, j.block_number AS tx_block
-    FROM records r LEFT JOIN journal j ON j.ref = r.record_id AND j.purpose = 'anchor' AND j.chain_id = ?
-    WHERE r.state = 'pending' OR r.block_number IS DISTINCT FROM j.block_number`, ledger.chainId) as
-    { record_id: string; state: string; block_number: number | null; tx_hash: string | null; tx_state: string | null; tx_block: number | null }[]
-  for (const r of rows) {
-    if (r.tx_state === 'mined' && r.tx_block !== null) {
-      const block = await ledger.client.getBlock({ blockNumber: BigInt(r.tx_block) })
-      await db.run(`UPDATE records SET state = 'anchored', tx_hash = ?, block_number = ?, anchored_at = ? WHERE record_id = ?`, r.tx_hash, r.tx_block, Number(block.timestamp), r.record_id)
-    } else if (r.state === 'pending') {
-      await db.run('DELETE FROM records WHERE record_id = ?', r.record_id)
-    }
-  }
-}
-
 export type { Db, Ledger }
+
+/** Lets the audit batch in flight finish (10 s at most) and cancels the retries; pending entries are replayed at the next start. */
+async function stopAuditBatches(s: Services): Promise<void> {
+  const batches = s.auditBatches
+  if (!batches) return
+  batches.stop()
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([batches.idle(), new Promise((resolve) => { timer = setTimeout(resolve, 10_000) })])
+  clearTimeout(timer)
+}

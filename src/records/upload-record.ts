@@ -7,7 +7,9 @@ import { hashSha256 } from '../crypto/hashes.ts'
 import { addCiphertext } from '../storage/add-ciphertext.ts'
 import { putRawBlock } from '../storage/raw-block.ts'
 import { digestFromCid } from '../storage/read-verified.ts'
-import { anchorRecord, type AnchorRecordParams } from '../ledger/anchor-record.ts'
+import type { AnchorRecordParams } from '../ledger/anchor-record.ts'
+import { signLeaf } from '../ledger/anchor-batch.ts'
+import { anchorQueued } from './anchor-queue.ts'
 import type { CID } from 'multiformats/cid'
 import { readKeyDigests } from '../ledger/read-key-digests.ts'
 import { AppError } from '../errors.ts'
@@ -58,8 +60,10 @@ export interface UploadRecordResult extends RecordView {
 /**
  * Stores a record for a patient: encrypts the stream under a fresh data key, stores the
  * ciphertext and the envelopes (data key wrapped for patient, author and the hospital's
- * emergency key, plus the encrypted manifest) in IPFS, then anchors it on chain from the
- * doctor's own key. Resolves only when blocks, envelopes and the mined anchor are durable.
+ * emergency key, plus the encrypted manifest) in IPFS, then anchors it on chain, group-committed
+ * (`anchorQueued`): alone from the doctor's own key when no anchor of the hospital is in flight,
+ * else in the next batch root with the doctor's EIP-712 signature over the record. Resolves only
+ * when blocks, envelopes and the mined anchor (and its journal row) are durable.
  * @throws AppError FORBIDDEN (not a doctor), UNKNOWN_PATIENT, FILE_TOO_LARGE, VALIDATION_FAILED,
  *   UNKNOWN_CIPHER_SUITE, STORAGE_*, LEDGER_*
  */
@@ -118,7 +122,6 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
     patient: patient.address as Address,
     hospital: hospital.address as Address,
     blocks: [stored.cid, envelopesCid],
-    signal: p.signal,
   })
   await s.notify?.({ accountId: patient.id, kind: 'record-added', by: { accountId: doctor.account.id } })
   return toRecordView(row, await recordParties(s.db, row), manifest)
@@ -163,24 +166,25 @@ async function checkedRecipients(
 }
 
 /**
- * Anchors the pending `row` from the author's key and marks it anchored (in `row` too). When the
- * chain refuses it, the row is deleted and its `blocks` unpinned.
+ * Anchors the pending `row` through the hospital's group committer (signed by the author's key)
+ * and marks it anchored (in `row` too). When the chain refuses it, the row is deleted and its
+ * `blocks` unpinned. Not abortable once signed: other uploads may share its transaction.
  * @throws AppError LEDGER_*
  */
 async function anchorAndSettle(
   s: Services,
   row: RecordRow,
-  { author, patient, hospital, blocks, signal }: {
+  { author, patient, hospital, blocks }: {
     author: AnchorRecordParams['author']
     patient: Address
     hospital: Address
     blocks: CID[]
-    signal?: AbortSignal
   },
 ): Promise<void> {
   const recordId = row.record_id
   try {
-    const receipt = await anchorRecord(s.ledger, { author, recordId, patient, hospital, digest: row.digest, envelopes: row.envelopes, signal })
+    const leaf = await signLeaf(s.ledger, author, { recordId, patient, hospital, digest: row.digest, envelopes: row.envelopes })
+    const { receipt } = await anchorQueued(s, row.hospital_id, { author, leaf })
     const block = await s.ledger.client.getBlock({ blockNumber: receipt.blockNumber })
     row.state = 'anchored'
     row.tx_hash = receipt.transactionHash
@@ -192,6 +196,7 @@ async function anchorAndSettle(
     // are released for garbage collection. When the chain merely did not answer, the anchor
     // may still be mined from the journal, so the blocks stay pinned.
     if ((err as AppError).code === 'LEDGER_REVERTED') {
+      await s.db.run('DELETE FROM record_proofs WHERE record_id = ?', recordId)
       await s.db.run('DELETE FROM records WHERE record_id = ?', recordId)
       for (const cid of blocks) {
         try {

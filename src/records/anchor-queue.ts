@@ -1,0 +1,88 @@
+import type { Hex, LocalAccount, TransactionReceipt } from 'viem'
+import { GroupCommitter } from '../ledger/group-commit.ts'
+import { anchorRecord } from '../ledger/anchor-record.ts'
+import { anchorBatch, leafHash, merkleTree, partiesRefusal, type SignedLeaf } from '../ledger/anchor-batch.ts'
+import type { AppError } from '../errors.ts'
+import { putRawBlock } from '../storage/raw-block.ts'
+import { digestFromCid } from '../storage/read-verified.ts'
+import { unlockHospital } from '../accounts/hospital-keys.ts'
+import { encodeBatchManifest } from './batch-manifest.ts'
+import type { Services } from '../services.ts'
+
+/** One record waiting for its anchor: its author's key and signed leaf. */
+export interface AnchorItem {
+  author: LocalAccount
+  leaf: SignedLeaf
+}
+
+/** What the transaction carrying a record settled with; for a batch, its root and each kept item's proof. */
+export interface AnchorOutcome {
+  /** Absent when every item of the batch was refused before sending. */
+  receipt?: TransactionReceipt
+  batch?: { root: Hex; proofs: Map<number, Hex[]>; manifest: Hex }
+  /** Items (by position) left out of the batch, with the refusal `anchor` would have given. */
+  refused?: Map<number, AppError>
+}
+
+type AnchorServices = Pick<Services, 'db' | 'ledger' | 'ipfs' | 'nodeKey'>
+
+/** Most records under one root: keeps the manifest block (about 550 bytes a leaf) far under its limit. */
+export const MAX_BATCH = 100
+
+// One group committer per node (its Ledger) and hospital: the hospital's account sends its batches.
+const committers = new WeakMap<object, Map<string, GroupCommitter<AnchorItem, AnchorOutcome>>>()
+
+/**
+ * Anchors a record through its hospital's group committer and settles when the transaction
+ * carrying it is mined (its journal row updated). When no anchor of the hospital is in flight the
+ * record goes out at once, alone, from its author's key (`RecordLedger.anchor`); records that
+ * arrive while one is in flight go together in the next transaction, as one Merkle root sent from
+ * the hospital's account, with their proofs written (`record_proofs`) before it is journaled.
+ * @throws AppError LEDGER_* (for every record of the failed transaction)
+ */
+export async function anchorQueued(s: AnchorServices, hospitalId: string, item: AnchorItem): Promise<{ receipt: TransactionReceipt; proof?: { root: Hex; proof: Hex[] } }> {
+  let perNode = committers.get(s.ledger)
+  if (!perNode) committers.set(s.ledger, perNode = new Map())
+  let committer = perNode.get(hospitalId)
+  if (!committer) {
+    committer = new GroupCommitter<AnchorItem, AnchorOutcome>({ send: (items) => sendAnchors(s, hospitalId, items), maxBatch: MAX_BATCH })
+    perNode.set(hospitalId, committer)
+  }
+  const { result, index } = await committer.submit(item)
+  const refusal = result.refused?.get(index)
+  if (refusal || !result.receipt) throw refusal
+  const proof = result.batch?.proofs.get(index)
+  return { receipt: result.receipt, proof: proof && result.batch ? { root: result.batch.root, proof } : undefined }
+}
+
+async function sendAnchors(s: AnchorServices, hospitalId: string, items: readonly AnchorItem[]): Promise<AnchorOutcome> {
+  if (items.length === 1) {
+    const { author, leaf } = items[0]!
+    return { receipt: await anchorRecord(s.ledger, { author, recordId: leaf.recordId, patient: leaf.patient, hospital: leaf.hospital, digest: leaf.digest, envelopes: leaf.envelopes }) }
+  }
+  // The batch's transaction checks no leaf: a record `anchor` would refuse stays out of it.
+  const refused = new Map<number, AppError>()
+  const checks = await Promise.all(items.map((i) => partiesRefusal(s.ledger, i.leaf)))
+  checks.forEach((r, i) => { if (r) refused.set(i, r) })
+  const kept = items.map((item, i) => ({ leaf: item.leaf, i })).filter(({ i }) => !refused.has(i))
+  if (kept.length === 0) return { refused }
+  const leaves = kept.map((k) => k.leaf)
+  const tree = merkleTree(leaves.map(leafHash))
+  const root = tree.root
+  const manifest = digestHex(await putRawBlock(s.ipfs, encodeBatchManifest({ root, leaves })))
+  // Durable before the transaction is journaled: recovery finds the root each pending record waits for.
+  const proofs = new Map<number, Hex[]>()
+  for (const [j, { leaf, i }] of kept.entries()) {
+    proofs.set(i, tree.proofs[j]!)
+    await s.db.run(`INSERT INTO record_proofs (record_id, root, proof, signature, manifest) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (record_id) DO UPDATE SET root = excluded.root, proof = excluded.proof, signature = excluded.signature, manifest = excluded.manifest`,
+    leaf.recordId, root, JSON.stringify(tree.proofs[j]), leaf.signature, manifest)
+  }
+  const { keys } = await unlockHospital(s, hospitalId)
+  const receipt = await anchorBatch(s.ledger, { hospital: keys.ledger, root, manifest, count: leaves.length })
+  return { receipt, batch: { root, proofs, manifest }, refused }
+}
+
+function digestHex(cid: Parameters<typeof digestFromCid>[0]): Hex {
+  return `0x${Buffer.from(digestFromCid(cid)).toString('hex')}`
+}
