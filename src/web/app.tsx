@@ -31,9 +31,35 @@ const aliases: Record<string, Record<Role, string>> = {
 const publicPages = ['signin', 'signup', 'recover', 'shared']
 
 export function App() {
+  const { session, notice, signIn, signOut, finishEnrolment } = usePortalSession()
+  const { path } = useLocation()
+  const parts = path.split('/').filter(Boolean)
+  if (parts[0] === 'shared') return <Frame><SharedRecord /></Frame>
+  if (!session) {
+    if (parts[0] === 'signup') return <Frame><SignUp /></Frame>
+    if (parts[0] === 'recover') return <Frame><Recover /></Frame>
+    return <Frame><SignIn onSignedIn={signIn} notice={notice} /></Frame>
+  }
+  if (session.mfaEnrollmentRequired) {
+    return (
+      <Shell session={session} onSignOut={signOut} tabs={[]}>
+        <MfaEnrol required onDone={finishEnrolment} />
+      </Shell>
+    )
+  }
+  if (aliases[parts[0]]) return <Redirect to={aliases[parts[0]][session.account.role]} />
+  const page = signedInPage(session, parts)
+  if ('redirect' in page) return <Redirect to={page.redirect} />
+  return <Shell session={session} onSignOut={signOut} tabs={page.tabs}>{page.content}</Shell>
+}
+
+/**
+ * The session kept in storage: signing in (then to the page asked for before, or the portal's
+ * first tab), signing out, a session the node ended, and the account re-checked once per session.
+ */
+function usePortalSession() {
   const [session, setSession] = useState<Session | null>(() => loadSession())
   const [notice, setNotice] = useState<string | undefined>()
-  const { path } = useLocation()
 
   // A page asked for before signing in (a link in a notification) opens after it.
   const [next, setNext] = useState<string | undefined>(() => (publicPages.includes(location.pathname.split('/')[1]) || location.pathname === '/' ? undefined : location.pathname))
@@ -79,39 +105,31 @@ export function App() {
     return () => controller.abort()
   }, [session?.token])
 
-  const parts = path.split('/').filter(Boolean)
-  if (parts[0] === 'shared') return <Frame><SharedRecord /></Frame>
-  if (!session) {
-    if (parts[0] === 'signup') return <Frame><SignUp /></Frame>
-    if (parts[0] === 'recover') return <Frame><Recover /></Frame>
-    return <Frame><SignIn onSignedIn={signIn} notice={notice} /></Frame>
+  const finishEnrolment = () => {
+    if (!session) return
+    const next = { ...session, mfaEnrollmentRequired: false }
+    saveSession(next)
+    setSession(next)
   }
-  if (session.mfaEnrollmentRequired) {
-    return (
-      <Shell session={session} onSignOut={signOut} tabs={[]}>
-        <MfaEnrol required onDone={() => { const next = { ...session, mfaEnrollmentRequired: false }; saveSession(next); setSession(next) }} />
-      </Shell>
-    )
-  }
-  if (aliases[parts[0]]) return <Redirect to={aliases[parts[0]][session.account.role]} />
+  return { session, notice, signIn, signOut, finishEnrolment }
+}
+
+/** A signed-in user's page at `parts`: a tab of their portal or a common page, or where to go instead. */
+function signedInPage(session: Session, parts: string[]): { tabs: [string, string][]; content: ReactNode } | { redirect: string } {
   const portal = portals[session.account.role]
   const tabs: [string, string][] = [...portal.tabs.map(([t, label]) => [`/${portal.base}/${t}`, label] as [string, string]), ...common.map(([t, label]) => [`/${t}`, label] as [string, string])]
-  let content
-  if (parts[0] === 'notifications') content = <Notifications />
-  else if (parts[0] === 'account') content = <AccountPage session={session} />
-  else if (parts[0] !== portal.base || !parts[1]) {
-    return <Redirect to={`/${portal.base}/${portal.tabs[0][0]}`} />
-  } else {
-    const tab = parts[1]
-    const me = session.account
-    content = {
-      admin: () => <AdminPortal tab={tab} />,
-      staff: () => <HospitalPortal me={me} tab={tab} />,
-      doctor: () => <DoctorPortal me={me} tab={tab} rest={parts.slice(2)} />,
-      patient: () => <PatientPortal me={me} tab={tab} />,
-    }[me.role]()
-  }
-  return <Shell session={session} onSignOut={signOut} tabs={tabs}>{content}</Shell>
+  if (parts[0] === 'notifications') return { tabs, content: <Notifications /> }
+  if (parts[0] === 'account') return { tabs, content: <AccountPage session={session} /> }
+  if (parts[0] !== portal.base || !parts[1]) return { redirect: `/${portal.base}/${portal.tabs[0][0]}` }
+  const tab = parts[1]
+  const me = session.account
+  const content = {
+    admin: () => <AdminPortal tab={tab} />,
+    staff: () => <HospitalPortal me={me} tab={tab} />,
+    doctor: () => <DoctorPortal me={me} tab={tab} rest={parts.slice(2)} />,
+    patient: () => <PatientPortal me={me} tab={tab} />,
+  }[me.role]()
+  return { tabs, content }
 }
 
 function Redirect({ to }: { to: string }) {

@@ -45,18 +45,7 @@ export function renderDicomFrame(file: DicomFile, { frame = 0 }: { frame?: numbe
   const rgba = new Uint8ClampedArray(pixels * 4)
 
   if (samples === 3 && bits === 8 && (photometric === 'RGB' || photometric === 'YBR_FULL')) {
-    const planar = dicomNumber(file, T.PlanarConfiguration) === 1
-    const src = file.bytes
-    for (let i = 0; i < pixels; i++) {
-      let r = planar ? src[start + i] : src[start + i * 3]
-      let g = planar ? src[start + pixels + i] : src[start + i * 3 + 1]
-      let b = planar ? src[start + 2 * pixels + i] : src[start + i * 3 + 2]
-      if (photometric === 'YBR_FULL') [r, g, b] = [r + 1.402 * (b - 128), r - 0.344136 * (g - 128) - 0.714136 * (b - 128), r + 1.772 * (g - 128)]
-      rgba[i * 4] = r
-      rgba[i * 4 + 1] = g
-      rgba[i * 4 + 2] = b
-      rgba[i * 4 + 3] = 255
-    }
+    drawColour(file, { start, pixels, ycbcr: photometric === 'YBR_FULL' }, rgba)
     return { width, height, frames, rgba }
   }
 
@@ -64,7 +53,32 @@ export function renderDicomFrame(file: DicomFile, { frame = 0 }: { frame?: numbe
     throw new DicomRenderError(`Images with ${samples} samples per pixel in ${photometric} are not drawn here; download the file.`)
   }
   if (bits !== 8 && bits !== 16) throw new DicomRenderError(`${bits}-bit pixels are not drawn here; download the file.`)
+  const window = drawMonochrome(file, { start, pixels, bits, frameBytes, invert: photometric === 'MONOCHROME1' }, rgba)
+  return { width, height, frames, rgba, window }
+}
 
+/** 8-bit RGB (or YBR_FULL, converted), interleaved or planar, into `rgba`. */
+function drawColour(file: DicomFile, { start, pixels, ycbcr }: { start: number; pixels: number; ycbcr: boolean }, rgba: Uint8ClampedArray): void {
+  const planar = dicomNumber(file, T.PlanarConfiguration) === 1
+  const src = file.bytes
+  for (let i = 0; i < pixels; i++) {
+    let r = planar ? src[start + i] : src[start + i * 3]
+    let g = planar ? src[start + pixels + i] : src[start + i * 3 + 1]
+    let b = planar ? src[start + 2 * pixels + i] : src[start + i * 3 + 2]
+    if (ycbcr) [r, g, b] = [r + 1.402 * (b - 128), r - 0.344136 * (g - 128) - 0.714136 * (b - 128), r + 1.772 * (g - 128)]
+    rgba[i * 4] = r
+    rgba[i * 4 + 1] = g
+    rgba[i * 4 + 2] = b
+    rgba[i * 4 + 3] = 255
+  }
+}
+
+/**
+ * 8- or 16-bit MONOCHROME1/2 into `rgba`: stored bits, sign and rescale give modality values,
+ * drawn through the file's VOI window or, without one, the frame's full range.
+ * @returns the window used
+ */
+function drawMonochrome(file: DicomFile, { start, pixels, bits, frameBytes, invert }: { start: number; pixels: number; bits: number; frameBytes: number; invert: boolean }, rgba: Uint8ClampedArray): NonNullable<DicomImage['window']> {
   const stored = dicomNumber(file, T.BitsStored) ?? bits
   const signed = dicomNumber(file, T.PixelRepresentation) === 1
   const slope = dicomNumber(file, T.RescaleSlope) ?? 1
@@ -93,7 +107,6 @@ export function renderDicomFrame(file: DicomFile, { frame = 0 }: { frame?: numbe
   // The linear VOI function of PS3.3 C.11.2.1.2.
   const low = window.center - 0.5 - (window.width - 1) / 2
   const high = window.center - 0.5 + (window.width - 1) / 2
-  const invert = photometric === 'MONOCHROME1'
   for (let i = 0; i < pixels; i++) {
     const x = values[i]
     let y = x <= low ? 0 : x > high ? 255 : ((x - (window.center - 0.5)) / Math.max(1, window.width - 1) + 0.5) * 255
@@ -103,5 +116,5 @@ export function renderDicomFrame(file: DicomFile, { frame = 0 }: { frame?: numbe
     rgba[i * 4 + 2] = y
     rgba[i * 4 + 3] = 255
   }
-  return { width, height, frames, rgba, window }
+  return window
 }
