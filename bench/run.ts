@@ -7,7 +7,8 @@
  *   against Node's own AES-256-GCM + SHA-256 over the same bytes on one core;
  * - 1 MiB upload and read latency through the HTTP API of a node started as a child process;
  * - the node's RSS growth while one 1 GiB record streams in;
- * - gas of one anchor and one account registration, from the receipts on the node's chain;
+ * - gas of one anchor and one account registration, from the receipts on the node's chain, and
+ *   per record when 100 records share one batch root (`anchorBatch` on a fresh anvil);
  * - a consortium of two nodes on one anvil: a doctor of B reading a 1 MiB record only A holds
  *   (first over bitswap, then cached), against the one-node read; the lag until B pins records
  *   uploaded on A;
@@ -37,6 +38,7 @@ import { measureCli } from './measure-cli.ts'
 import { measureLatency } from './measure-latency.ts'
 import { measureRss } from './measure-rss.ts'
 import { measureGas } from './measure-gas.ts'
+import { measureBatchGas } from './measure-batch-gas.ts'
 import { measureConsent } from './measure-consent.ts'
 import { measureConsortium } from './measure-consortium.ts'
 import { measureCachedRead } from './measure-cached-read.ts'
@@ -52,6 +54,7 @@ const targets = {
   pipelineRatio: { min: 0.5, text: '≥ 0.5' },
   rssGrowthMiBFor1GiB: { below: 100, text: '< 100 MiB' },
   gasAnchor: { max: 60_000, text: '≤ 60,000' },
+  gasAnchorPerRecordBatched100: { max: 1_000, text: '≤ 1,000' },
   gasApprove: { max: 60_000, text: '≤ 60,000' },
   gasAuditRead: { max: 30_000, text: '≤ 30,000' },
   crossNodeFirstReadMs: { below: 250, text: 'first < 250 ms' },
@@ -208,6 +211,8 @@ async function main(): Promise<Record<string, unknown>> {
       hospital: accounts.hospitalAddress as Address,
     })
     progress(`gas: anchor ${gas.anchor}, register ${gas.register}`)
+    const batchGas = await measureBatchGas({ records: 100 })
+    progress(`gas: one root of ${batchGas.records} records ${batchGas.batch}, ${batchGas.perRecord} per record`)
 
     progress('consent: a second hospital\'s doctor asks, the patient approves, granted reads, revoke, share, break-glass')
     const consent = await measureConsent(api, accounts, {
@@ -243,7 +248,7 @@ async function main(): Promise<Record<string, unknown>> {
       readCached1MiB: cached.readCached1MiB,
       load: { clients: load.clients, seconds: load.seconds, uploadsPerS: load.uploadsPerS, uploadP95Ms: load.uploadP95Ms, readsPerS: load.readsPerS, readP95Ms: load.readP95Ms, errors: load.errors, rssPeakMiB: load.rssPeakMiB },
       rssGrowthMiBFor1GiB: rss.growthMiB,
-      gas: { anchor: gas.anchor, register: gas.register, ...consent.gas },
+      gas: { anchor: gas.anchor, anchorPerRecordBatched100: batchGas.perRecord, register: gas.register, ...consent.gas },
       grantedRead1MiB: consent.grantedRead1MiB,
       crossNodeRead1MiB: consortium.crossNodeRead1MiB,
       replicationLagMs: consortium.replicationLagMs,
@@ -252,6 +257,7 @@ async function main(): Promise<Record<string, unknown>> {
         pipelineRatio: { target: targets.pipelineRatio.text, met: pipelineRatio >= targets.pipelineRatio.min },
         rssGrowthMiBFor1GiB: { target: targets.rssGrowthMiBFor1GiB.text, met: rss.growthMiB < targets.rssGrowthMiBFor1GiB.below },
         gasAnchor: { target: targets.gasAnchor.text, met: gas.anchor <= targets.gasAnchor.max },
+        gasAnchorPerRecordBatched100: { target: targets.gasAnchorPerRecordBatched100.text, met: batchGas.perRecord <= targets.gasAnchorPerRecordBatched100.max },
         gasApprove: { target: targets.gasApprove.text, met: consent.gas.approve <= targets.gasApprove.max },
         gasAuditRead: { target: targets.gasAuditRead.text, met: consent.gas.auditRead <= targets.gasAuditRead.max },
         crossNodeRead1MiB: { target: targets.crossNodeFirstReadMs.text, met: consortium.crossNodeRead1MiB.firstMs < targets.crossNodeFirstReadMs.below },
@@ -294,6 +300,7 @@ async function main(): Promise<Record<string, unknown>> {
           recordId: rss.record.recordId,
         },
         gasAddHospital: gas.addHospital,
+        gasAnchorBatch100: batchGas.batch,
         gasEmergencyRelease: consent.gasEmergencyRelease,
         grantedRecords: consent.grantedRecords,
         consortium: consortium.context,
@@ -329,6 +336,7 @@ function table(r: Record<string, any>): string {
     [`node RSS growth, ${r.context.rss.bytes / MiB} MiB streamed upload`, `${r.rssGrowthMiBFor1GiB} MiB`, r.targets.rssGrowthMiBFor1GiB.target, yes(r.targets.rssGrowthMiBFor1GiB.met)],
     ['  (VmHWM growth; upload speed)', `${r.context.rss.vmHwmGrowthMiB ?? '?'} MiB`, `${r.context.rss.uploadMBps} MB/s`, ''],
     ['gas: anchor', String(r.gas.anchor), r.targets.gasAnchor.target, yes(r.targets.gasAnchor.met)],
+    ['gas: anchor per record, 100 records per root', String(r.gas.anchorPerRecordBatched100), r.targets.gasAnchorPerRecordBatched100.target, yes(r.targets.gasAnchorPerRecordBatched100.met)],
     ['gas: account registration', String(r.gas.register), '', ''],
     ['gas: access request', String(r.gas.request), '', ''],
     ['gas: approve (patient-signed grant)', String(r.gas.approve), r.targets.gasApprove.target, yes(r.targets.gasApprove.met)],
