@@ -5,6 +5,7 @@ import type { Ledger } from './ledger/connect-ledger.ts'
 import type { LocalAccount } from 'viem'
 import type { Keystore } from './crypto/keystore.ts'
 import type { BlockCache } from './storage/block-cache.ts'
+import type { SignedAccessEntry } from './ledger/consent/sign-access-entry.ts'
 
 /**
  * The parts of a running node that domain operations are given (never imported as singletons).
@@ -32,6 +33,11 @@ export interface Services {
    * Services the API is given, absent in those the consortium itself was started with.
    */
   readonly consortium?: ConsortiumPart
+  /**
+   * The node's group committer of read entries (consent/audit-log): reads logged in batches
+   * from its member hospital's account; absent in bare setups (reads then log one by one).
+   */
+  readonly auditBatches?: AuditBatches
 }
 
 // The upper parts of Services are typed by the small interfaces below, defined here at the
@@ -125,4 +131,16 @@ export interface ConsortiumPart {
     /** The ledger events the follower could not apply, oldest first. */
     quarantined(limit?: number): Promise<object[]>
   }
+}
+
+/** What reads ask of the node's audit batches; consent/audit-log's `createAuditBatches` makes one. */
+export interface AuditBatches {
+  /** The member hospital account batches are sent from; undefined when the node has none yet. */
+  sender(): Promise<LocalAccount | undefined>
+  /** Queues an entry already durable in `audit_entries`; settles once its batch is mined or it is refused. */
+  submit(entry: SignedAccessEntry): Promise<void>
+  /** Settles once nothing is queued or in flight. */
+  idle(): Promise<void>
+  /** Cancels the retries waiting for the chain. */
+  stop(): void
 }

@@ -12,11 +12,24 @@ import { AppError } from '../errors.ts'
 import type { RecordRow } from '../records/record.ts'
 import type { Services } from '../services.ts'
 
-export interface AuditEntry {
+/** An entry of the trail as `GET /audit` shows it: on chain, or a read waiting for its audit batch. */
+export type AuditEntry = MinedAuditEntry | PendingAuditEntry
+
+/** A read this node served whose entry waits, durable in `audit_entries`, for its audit batch to be mined. */
+export interface PendingAuditEntry extends Omit<MinedAuditEntry, 'blockNumber' | 'txHash' | 'status'> {
+  blockNumber: null
+  txHash: null
+  status: 'pending'
+}
+
+/** An event of the trail, on chain. */
+export interface MinedAuditEntry {
   event: string
+  /** When it was mined; for a pending read, when it was served (the chain's clock). */
   at: string
   blockNumber: number
   txHash: Hex
+  status: 'mined'
   /** Who sent the transaction (its signer), with this node's name and role for display. */
   actor: { address: Address; name: string | null; role: string | null }
   recordId: Hex | null
@@ -39,7 +52,7 @@ const refKeys = ['requestId', 'shareId', 'emergencyId'] as const
  * A patient's trail the caller may not see answers UNKNOWN_PATIENT, as one that does not exist.
  * @throws AppError FORBIDDEN, UNKNOWN_PATIENT, RECORD_NOT_FOUND, VALIDATION_FAILED, LEDGER_UNAVAILABLE
  */
-export async function auditTrail(s: Services, { actor, patient, recordId }: { actor: Actor | undefined; patient?: string; recordId?: string }): Promise<AuditEntry[]> {
+export async function auditTrail(s: Services, { actor, patient, recordId }: { actor: Actor | undefined; patient?: string; recordId?: string }): Promise<MinedAuditEntry[]> {
   const who = requireRole(actor, 'admin', 'patient', 'doctor', 'staff')
   if (Boolean(patient) === Boolean(recordId)) throw new AppError('VALIDATION_FAILED', { message: 'Ask for one patient\'s trail or one record\'s.' })
   const { patientAddress, record } = await trailSubject(s, who, { patient, recordId })
@@ -64,12 +77,13 @@ export async function auditTrail(s: Services, { actor, patient, recordId }: { ac
   }
   const senders = new Map<string, Address>()
   const times = new Map<bigint, number>()
-  const entries: AuditEntry[] = []
+  const entries: MinedAuditEntry[] = []
   for (const { log, name, args } of mine.reverse()) {
     const tx = log.transactionHash!
-    if (!senders.has(tx)) senders.set(tx, (await s.ledger.client.getTransaction({ hash: tx })).from.toLowerCase() as Address)
+    // A read's actor is its reader, also when a hospital node's batch carried its signed entry.
+    if (name !== 'AccessLogged' && !senders.has(tx)) senders.set(tx, (await s.ledger.client.getTransaction({ hash: tx })).from.toLowerCase() as Address)
     if (!times.has(log.blockNumber!)) times.set(log.blockNumber!, Number((await s.ledger.client.getBlock({ blockNumber: log.blockNumber! })).timestamp))
-    const from = senders.get(tx)!
+    const from = name === 'AccessLogged' ? String(args.actor).toLowerCase() as Address : senders.get(tx)!
     if (!(await isMember(from))) continue
     if (name === 'AccessLogged' && Number(args.purpose) === 2) {
       const author = authors.get(String(args.recordId).toLowerCase())
@@ -84,12 +98,67 @@ export async function auditTrail(s: Services, { actor, patient, recordId }: { ac
       at: new Date(times.get(log.blockNumber!)! * 1000).toISOString(),
       blockNumber: Number(log.blockNumber),
       txHash: tx,
+      status: 'mined',
       actor: { address: from, name: account?.name ?? hospital?.name ?? null, role: account?.role ?? (hospital ? 'hospital' : null) },
       recordId: typeof args.recordId === 'string' ? args.recordId as Hex : null,
       ref,
       purpose: purposeCode === undefined ? null : purposeNames[purposeCode] ?? `code ${purposeCode}`,
       why: ref ? await whyOf(s, ref, name) : null,
       emergency: /emergency/i.test(name) || purposeCode === 6,
+    })
+  }
+  return entries
+}
+
+/**
+ * The trail as `GET /audit` shows it: first the reads this node served whose audit batch is not
+ * mined yet (`status: 'pending'`), then the events on chain (`auditTrail`). The same callers and
+ * answers as `auditTrail`.
+ * @throws AppError FORBIDDEN, UNKNOWN_PATIENT, RECORD_NOT_FOUND, VALIDATION_FAILED, LEDGER_UNAVAILABLE
+ */
+export async function auditTrailWithPending(s: Services, params: { actor: Actor | undefined; patient?: string; recordId?: string }): Promise<AuditEntry[]> {
+  const who = requireRole(params.actor, 'admin', 'patient', 'doctor', 'staff')
+  if (Boolean(params.patient) === Boolean(params.recordId)) throw new AppError('VALIDATION_FAILED', { message: 'Ask for one patient\'s trail or one record\'s.' })
+  // Read before the chain's events, and checked again after: an entry mined meanwhile shows once.
+  const rows = await pendingOf(s, await trailSubject(s, who, { patient: params.patient, recordId: params.recordId }))
+  const mined = await auditTrail(s, params)
+  return [...await pendingEntries(s, rows, new Set(mined.map((e) => e.txHash.toLowerCase()))), ...mined]
+}
+
+interface PendingRow { entry_id: string; record_id: Hex; reader: Address; purpose: number; ref: Hex; read_at: number }
+
+/** The subject's read entries this node served that wait for their audit batch, newest first. */
+async function pendingOf(s: Services, { patientAddress, record }: { patientAddress?: Address; record?: Hex }): Promise<PendingRow[]> {
+  const [column, value] = patientAddress ? ['patient', patientAddress.toLowerCase()] : ['record_id', record!.toLowerCase()]
+  return s.db.all<PendingRow>(`SELECT entry_id, record_id, reader, purpose, ref, read_at FROM audit_entries
+    WHERE ${column} = ? AND state = 'pending' ORDER BY read_at DESC, created_at DESC`, value)
+}
+
+/**
+ * Pending rows as trail entries. A row mined since it was read is left out when its batch is
+ * among the events read (`minedTx`), and still shown pending when it was mined after them: each
+ * read shows exactly once.
+ */
+async function pendingEntries(s: Services, rows: PendingRow[], minedTx: Set<string>): Promise<PendingAuditEntry[]> {
+  const entries: PendingAuditEntry[] = []
+  for (const r of rows) {
+    const now = await s.db.get<{ state: string; tx_hash: string | null }>('SELECT state, tx_hash FROM audit_entries WHERE entry_id = ?', r.entry_id)
+    if (now?.state === 'refused' || (now?.state === 'mined' && (now.tx_hash === null || minedTx.has(now.tx_hash.toLowerCase())))) continue
+    const account = await s.db.get('SELECT name, role FROM accounts WHERE address = ?', r.reader) as { name: string; role: string } | undefined
+    const purposeCode = Number(r.purpose)
+    const ref = /^0x0+$/.test(r.ref) ? null : r.ref
+    entries.push({
+      event: 'AccessLogged',
+      at: new Date(Number(r.read_at) * 1000).toISOString(),
+      blockNumber: null,
+      txHash: null,
+      status: 'pending',
+      actor: { address: r.reader, name: account?.name ?? null, role: account?.role ?? null },
+      recordId: r.record_id,
+      ref,
+      purpose: purposeNames[purposeCode] ?? `code ${purposeCode}`,
+      why: ref ? await whyOf(s, ref, 'AccessLogged') : null,
+      emergency: purposeCode === 6,
     })
   }
   return entries

@@ -18,6 +18,7 @@ import type { RecordRow } from '../records/record.ts'
 import type { RecordAccess } from '../records/read-record.ts'
 import { openGrantEnvelope, type GrantReader } from './grant-envelopes.ts'
 import { markShareUsed } from './mark-share-used.ts'
+import { logReadBatched } from './audit-log.ts'
 import type { Services } from '../services.ts'
 
 export interface AccessDecision extends RecordAccess {
@@ -56,8 +57,13 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
   const reader = actor!
   const keys = requireKeys(reader)
   const me = { kind: 'account' as const, address: reader.account.address, scheme: reader.account.keyScheme, privateKey: keys.encryptionPrivateKey }
+  // A read is logged in the node's next audit batch (durable here first, then mined); a read by
+  // emergency access, or on a node with no member hospital to send batches, waits for its own transaction.
   const logAs = (purpose: number, ref: Hex) => async (sig?: AbortSignal) => {
-    await sendAccessLog(s.ledger, { reader: keys.ledger, recordId: row.record_id, patient: patient.address, purpose, ref, signal: sig })
+    const entry = { reader: keys.ledger, recordId: row.record_id, patient: patient.address, purpose, ref, signal: sig }
+    const batches = s.auditBatches
+    if (purpose !== purposes.emergency && batches && await batches.sender()) return logReadBatched({ ...s, auditBatches: batches }, entry)
+    await sendAccessLog(s.ledger, entry)
   }
 
   if (reader.account.id === row.patient_id || reader.account.id === row.author_id) {

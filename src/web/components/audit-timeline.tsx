@@ -39,7 +39,7 @@ export function AuditTimeline({ entries, recordNames = {} }: { entries: AuditEnt
     <>
       <ol className="timeline" aria-label="Audit trail, newest first">
         {page.map((e) => (
-          <li key={`${e.txHash}-${e.event}-${e.recordId ?? ''}`} className={e.emergency ? 'timeline-item emergency' : 'timeline-item'} data-event={e.event}>
+          <li key={`${e.txHash ?? e.at}-${e.event}-${e.recordId ?? ''}`} className={e.emergency ? 'timeline-item emergency' : 'timeline-item'} data-event={e.event}>
             <div className="timeline-when"><time dateTime={e.at}>{formatDateTime(e.at)}</time></div>
             <div className="timeline-what">
               <p className="timeline-title">
@@ -49,7 +49,9 @@ export function AuditTimeline({ entries, recordNames = {} }: { entries: AuditEnt
               </p>
               {e.recordId && <p className="hint">Record: {recordNames[e.recordId.toLowerCase()] ?? <span title={e.recordId}>{shortHex(e.recordId)}</span>}</p>}
               {e.why && <p className="timeline-why">{e.event === 'AccessDenied' ? 'Reason' : e.emergency ? 'Stated reason' : 'Purpose'}: {e.why}</p>}
-              <p className="hint">Block {e.blockNumber} · tx <span title={e.txHash}>{shortHex(e.txHash)}</span></p>
+              {e.status === 'pending'
+                ? <p className="hint"><Badge tone="warn">Pending</Badge> kept by this node, waiting for its audit batch to be mined</p>
+                : <p className="hint">Block {e.blockNumber} · tx <span title={e.txHash}>{shortHex(e.txHash)}</span></p>}
             </div>
           </li>
         ))}
