@@ -2,6 +2,9 @@
 // from the configuration, never the Host header; factor changes need the password in the
 // request; recovery and staff resets clear TOTP (mailed, in the account events); the lock-out
 // keys on e-mail and client address; unauthenticated routes are rate limited.
+// Each node runs in this process (real database, anvil, Helia) and listens on loopback: what
+// depends on the client's address or the Host header goes over its socket (`call`), set-up
+// steps go through inject(), and the CLI runs as its own process against the socket.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { request } from 'node:http'
@@ -9,7 +12,8 @@ import { Secret, TOTP } from 'otpauth'
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts'
 import { createSiweMessage } from 'viem/siwe'
 import { openDatabase, type Db } from '../src/db/open-database.ts'
-import { Api, cleanup, runCli, seed, startNodeProcess, tempDir, testEnv, type NodeProcess } from './helpers/node-process.ts'
+import { cleanup, runCli, seed, tempDir, testEnv } from './helpers/node-process.ts'
+import { InjectApi, startInProcessNode, type InProcessNode } from './helpers/in-process-node.ts'
 
 interface Answer { status: number; headers: Record<string, string | string[] | undefined>; body: any }
 
@@ -52,16 +56,16 @@ async function siwe(base: string, wallet: PrivateKeyAccount, site: { domain: str
 }
 
 describe('sign-in hardening on a node without a public URL', () => {
-  let node: NodeProcess
-  let api: Api
+  let node: InProcessNode
+  let api: InjectApi
   let db: Db
   let world: Awaited<ReturnType<typeof seed>>
   const wallet = privateKeyToAccount(generatePrivateKey())
   let own = { domain: '', uri: '' }
 
   before(async () => {
-    node = await startNodeProcess()
-    api = new Api(node.url)
+    node = await startInProcessNode()
+    api = new InjectApi(node.app, node.url)
     db = await openDatabase({ url: node.dbUrl })
     world = await seed(api)
     own = { domain: new URL(node.url).host, uri: `${node.url}/` }
@@ -71,7 +75,6 @@ describe('sign-in hardening on a node without a public URL', () => {
   after(async () => {
     await db?.close()
     await node?.stop()
-    cleanup(node?.home)
   })
 
   const sessions = async () => (await db.get('SELECT count(*) AS n FROM sessions') as { n: number }).n
@@ -224,14 +227,13 @@ describe('sign-in hardening on a node without a public URL', () => {
 
 describe('sign-in hardening on a node started with --public-url and a low rate limit', () => {
   const publicUrl = 'https://records.example.org'
-  let node: NodeProcess
+  let node: InProcessNode
 
   before(async () => {
-    node = await startNodeProcess({ args: ['--public-url', publicUrl], env: { MEDLEDGER_RATE_LIMIT_PER_MINUTE: '5' } })
+    node = await startInProcessNode({ env: { MEDLEDGER_PUBLIC_URL: publicUrl, MEDLEDGER_RATE_LIMIT_PER_MINUTE: '5' } })
   })
   after(async () => {
     await node?.stop()
-    cleanup(node?.home)
   })
 
   it('the CLI refuses a public URL with credentials or a query, before starting anything', async () => {
@@ -249,7 +251,7 @@ describe('sign-in hardening on a node started with --public-url and a low rate l
   })
 
   it('uses the public URL as the SIWE domain: a message for it signs in, one for the listening address does not', async () => {
-    const api = new Api(node.url)
+    const api = new InjectApi(node.app, node.url)
     const admin = await api.login(testEnv.MEDLEDGER_ADMIN_EMAIL, testEnv.MEDLEDGER_ADMIN_PASSWORD)
     const hospital = (await api.json('POST', '/hospitals', { name: 'Public' }, admin)).body
     const who = { email: 'public@example.org', password: 'public-password-123' }

@@ -71,6 +71,8 @@ export class InjectApi extends Api {
       payload = opts.body
     } else if (opts.body instanceof ReadableStream) {
       payload = Readable.fromWeb(opts.body as import('node:stream/web').ReadableStream)
+      // As fetch sends a stream: chunked, with no length announced.
+      headers['transfer-encoding'] = 'chunked'
     } else if (opts.body instanceof Uint8Array) {
       payload = Buffer.from(opts.body.buffer, opts.body.byteOffset, opts.body.byteLength)
     } else if (opts.body != null) {
