@@ -2,10 +2,11 @@ import type { Config } from './config.ts'
 import type { Db } from './db/open-database.ts'
 import type { Ipfs } from './storage/open-ipfs.ts'
 import type { Ledger } from './ledger/connect-ledger.ts'
-import type { LocalAccount } from 'viem'
+import type { Hex, LocalAccount, TransactionReceipt } from 'viem'
 import type { Keystore } from './crypto/keystore.ts'
 import type { BlockCache } from './storage/block-cache.ts'
 import type { SignedAccessEntry } from './ledger/consent/sign-access-entry.ts'
+import type { SignedLeaf } from './ledger/anchor-batch.ts'
 
 /**
  * The parts of a running node that domain operations are given (never imported as singletons).
@@ -38,6 +39,11 @@ export interface Services {
    * from its member hospital's account; absent in bare setups (reads then log one by one).
    */
   readonly auditBatches?: AuditBatches
+  /**
+   * The node's group committers of record anchors (records/anchor-queue), one per hospital:
+   * absent in bare setups (each upload is then anchored alone).
+   */
+  readonly anchorBatches?: AnchorBatches
 }
 
 // The upper parts of Services are typed by the small interfaces below, defined here at the
@@ -131,6 +137,17 @@ export interface ConsortiumPart {
     /** The ledger events the follower could not apply, oldest first. */
     quarantined(limit?: number): Promise<object[]>
   }
+}
+
+/** What uploads ask of the node's anchor committers; records/anchor-queue's `createAnchorBatches` makes one. */
+export interface AnchorBatches {
+  /**
+   * Queues a record signed by its author; settles when the transaction carrying it is mined, with
+   * the batch root and the record's inclusion proof when it went in a batch.
+   */
+  submit(hospitalId: string, item: { author: LocalAccount; leaf: SignedLeaf }): Promise<{ receipt: TransactionReceipt; proof?: { root: Hex; proof: Hex[] } }>
+  /** Settles once nothing is queued or in flight. */
+  idle(): Promise<void>
 }
 
 /** What reads ask of the node's audit batches; consent/audit-log's `createAuditBatches` makes one. */

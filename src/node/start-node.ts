@@ -11,6 +11,7 @@ import { connectLedger, type ContractAddresses, type Ledger } from '../ledger/co
 import { replayJournal } from '../ledger/replay-journal.ts'
 import { settleStaleJournal } from '../ledger/settle-stale.ts'
 import { settleAnchors } from '../records/settle-anchors.ts'
+import { createAnchorBatches } from '../records/anchor-queue.ts'
 import { deployContracts } from '../ledger/deploy-contracts.ts'
 import { openIpfs, type Ipfs } from '../storage/open-ipfs.ts'
 import { createAccount } from '../accounts/create-account.ts'
@@ -193,12 +194,13 @@ async function startApiProcess({ config, log }: { config: Readonly<Config>; log:
  * notifier. A notification that cannot be written must not undo what caused it (an anchored
  * record, a mined grant): it is logged instead.
  */
-function nodeServices(p: Omit<Services, 'signIn' | 'blockCache' | 'notify' | 'consortium' | 'auditBatches'>): Services {
+function nodeServices(p: Omit<Services, 'signIn' | 'blockCache' | 'notify' | 'consortium' | 'auditBatches' | 'anchorBatches'>): Services {
   const services: Services = {
     ...p,
     signIn: createSignInState(),
     blockCache: new BlockCache({ maxBytes: p.config.cacheMb * 1024 * 1024 }),
     auditBatches: createAuditBatches(p),
+    anchorBatches: createAnchorBatches(p),
     notify: (n) => notify(services, n).catch((err: unknown) => p.log('warn', `notification ${n.kind} not kept: ${(err as Error).message}`)),
   }
   return Object.freeze(services)

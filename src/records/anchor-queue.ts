@@ -7,7 +7,7 @@ import { putRawBlock } from '../storage/raw-block.ts'
 import { digestFromCid } from '../storage/read-verified.ts'
 import { unlockHospital } from '../accounts/hospital-keys.ts'
 import { encodeBatchManifest } from './batch-manifest.ts'
-import type { Services } from '../services.ts'
+import type { AnchorBatches, Services } from '../services.ts'
 
 /** One record waiting for its anchor: its author's key and signed leaf. */
 export interface AnchorItem {
@@ -29,30 +29,42 @@ type AnchorServices = Pick<Services, 'db' | 'ledger' | 'ipfs' | 'nodeKey'>
 /** Most records under one root: keeps the manifest block (about 550 bytes a leaf) far under its limit. */
 export const MAX_BATCH = 100
 
-// One group committer per node (its Ledger) and hospital: the hospital's account sends its batches.
-const committers = new WeakMap<object, Map<string, GroupCommitter<AnchorItem, AnchorOutcome>>>()
+/**
+ * The node's group committers of record anchors, one per hospital (its account sends the
+ * hospital's batches). When no anchor of the hospital is in flight a record goes out at once,
+ * alone, from its author's key (`RecordLedger.anchor`); records that arrive while one is in
+ * flight go together in the next transaction, as one Merkle root sent from the hospital's
+ * account, their proofs written (`record_proofs`) before it is journaled.
+ */
+export function createAnchorBatches(s: AnchorServices, { maxBatch = MAX_BATCH }: { maxBatch?: number } = {}): AnchorBatches {
+  const committers = new Map<string, GroupCommitter<AnchorItem, AnchorOutcome>>()
+  return {
+    async submit(hospitalId, item) {
+      let committer = committers.get(hospitalId)
+      if (!committer) {
+        committer = new GroupCommitter<AnchorItem, AnchorOutcome>({ send: (items) => sendAnchors(s, hospitalId, items), maxBatch })
+        committers.set(hospitalId, committer)
+      }
+      const { result, index } = await committer.submit(item)
+      const refusal = result.refused?.get(index)
+      if (refusal || !result.receipt) throw refusal
+      const proof = result.batch?.proofs.get(index)
+      return { receipt: result.receipt, proof: proof && result.batch ? { root: result.batch.root, proof } : undefined }
+    },
+    idle: async () => { await Promise.all([...committers.values()].map((c) => c.idle())) },
+  }
+}
 
 /**
- * Anchors a record through its hospital's group committer and settles when the transaction
- * carrying it is mined (its journal row updated). When no anchor of the hospital is in flight the
- * record goes out at once, alone, from its author's key (`RecordLedger.anchor`); records that
- * arrive while one is in flight go together in the next transaction, as one Merkle root sent from
- * the hospital's account, with their proofs written (`record_proofs`) before it is journaled.
+ * Anchors a record through the node's anchor committers (`Services.anchorBatches`), or alone
+ * when the setup has none; settles when the transaction carrying it is mined (its journal row
+ * updated).
  * @throws AppError LEDGER_* (for every record of the failed transaction)
  */
-export async function anchorQueued(s: AnchorServices, hospitalId: string, item: AnchorItem): Promise<{ receipt: TransactionReceipt; proof?: { root: Hex; proof: Hex[] } }> {
-  let perNode = committers.get(s.ledger)
-  if (!perNode) committers.set(s.ledger, perNode = new Map())
-  let committer = perNode.get(hospitalId)
-  if (!committer) {
-    committer = new GroupCommitter<AnchorItem, AnchorOutcome>({ send: (items) => sendAnchors(s, hospitalId, items), maxBatch: MAX_BATCH })
-    perNode.set(hospitalId, committer)
-  }
-  const { result, index } = await committer.submit(item)
-  const refusal = result.refused?.get(index)
-  if (refusal || !result.receipt) throw refusal
-  const proof = result.batch?.proofs.get(index)
-  return { receipt: result.receipt, proof: proof && result.batch ? { root: result.batch.root, proof } : undefined }
+export async function anchorQueued(s: AnchorServices & Pick<Services, 'anchorBatches'>, hospitalId: string, item: AnchorItem): ReturnType<AnchorBatches['submit']> {
+  if (s.anchorBatches) return s.anchorBatches.submit(hospitalId, item)
+  const { receipt } = await sendAnchors(s, hospitalId, [item])
+  return { receipt: receipt! }
 }
 
 async function sendAnchors(s: AnchorServices, hospitalId: string, items: readonly AnchorItem[]): Promise<AnchorOutcome> {

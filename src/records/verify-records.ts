@@ -20,6 +20,8 @@ export interface VerifyRecordsParams {
 export interface VerifyItem {
   recordId: Hex
   ok: boolean
+  /** The Merkle root of the batch the record is anchored in; absent for a record anchored alone. */
+  root?: Hex
   /** RECORD_INTEGRITY (anchor or digest mismatch), RECORD_UNAVAILABLE (blocks missing). */
   problem?: string
   detail?: string
@@ -34,7 +36,8 @@ export interface VerifyRecordsResult {
 
 /**
  * Re-checks stored records against their ledger anchors: the anchor commits to the node's
- * copy of the record's fields, and every block of the ciphertext and of the envelopes hashes
+ * copy of the record's fields (for a record anchored in a batch: its leaf, inclusion proof,
+ * root and author signature hold on chain, `checkLeaf`), and every block of the ciphertext and of the envelopes hashes
  * to what the anchor names. Needs no key: an auditor's check.
  * Scope: the admin, every record; staff, their hospital's; doctors, their uploads; patients,
  * their own.
@@ -72,10 +75,10 @@ export async function verifyRecords(s: Services, { actor, recordIds, all = false
 
 async function verifyOne(s: Services, row: RecordRow, signal?: AbortSignal): Promise<VerifyItem> {
   try {
-    await assertAnchored(s, row)
+    const { root } = await assertAnchored(s, row)
     await verifyDag(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.digest), 'dag'), { signal })
     await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.envelopes), 'raw'), { signal })
-    return { recordId: row.record_id, ok: true }
+    return root ? { recordId: row.record_id, ok: true, root } : { recordId: row.record_id, ok: true }
   } catch (err) {
     if (!isAppError(err, 'RECORD_INTEGRITY', 'RECORD_UNAVAILABLE')) throw err
     return { recordId: row.record_id, ok: false, problem: err.code, detail: err.details }

@@ -75,6 +75,9 @@ describe('group-committed anchors', () => {
     const all = await verify({ all: true })
     assert.equal(all.status, 200)
     assert.deepEqual([all.body.checked, all.body.mismatches], [16, []])
+    // verify names the root of each record anchored in a batch, and none for one anchored alone
+    const rootOf = new Map(rows.map((r) => [r.record_id, r.root]))
+    for (const r of all.body.results) assert.equal(r.root, rootOf.get(r.recordId))
   })
 
   test('verify and read refuse a batched record whose proof or signature no longer holds', async () => {

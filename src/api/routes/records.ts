@@ -20,7 +20,7 @@ const listQuery = {
   properties: { patient: { type: 'string', maxLength: 80, description: 'Patient id or ledger address.' }, limit: { type: 'integer', minimum: 1, maximum: 1000 }, offset: { type: 'integer', minimum: 0 } },
 } as const
 const verifyBody = { type: 'object', additionalProperties: false, properties: { recordIds: { type: 'array', items: { type: 'string', maxLength: 80 }, maxItems: 10000 }, all: { type: 'boolean' } } } as const
-const checkSchema = { type: 'object', properties: { recordId: { type: 'string' }, ok: { type: 'boolean' }, problem: { type: 'string' }, detail: { type: 'string' } } } as const
+const checkSchema = { type: 'object', properties: { recordId: { type: 'string' }, ok: { type: 'boolean' }, root: { type: 'string' }, problem: { type: 'string' }, detail: { type: 'string' } } } as const
 
 type IdParams = { Params: FromSchema<typeof idParams> }
 
