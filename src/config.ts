@@ -63,6 +63,8 @@ export interface Config {
   readonly apiOnly: boolean
   /** MiB of verified ciphertext blocks kept in memory for reads (an LRU); 0 turns the cache off. */
   readonly cacheMb: number
+  /** MiB up to which GET /fhir/R4/Binary/{id} answers a Binary resource (base64 `data`); above it, 413 BINARY_TOO_LARGE. */
+  readonly fhirBinaryMaxMb: number
   /** Argon2id cost for keystores and passwords (memory KiB, passes). Lower only in tests. */
   readonly kdf: { readonly m: number; readonly t: number; readonly p: number }
 }
@@ -96,6 +98,7 @@ export const defaultConfig: Omit<Config, 'home'> & { home: string } = {
   hospitalName: '',
   apiOnly: false,
   cacheMb: 256,
+  fhirBinaryMaxMb: 16,
 }
 
 /** Environment variable for each key, e.g. `MEDLEDGER_MAX_UPLOAD_BYTES`. */
@@ -126,6 +129,7 @@ const envNames: Record<keyof Config, string> = {
   hospitalName: 'MEDLEDGER_HOSPITAL_NAME',
   apiOnly: 'MEDLEDGER_API_ONLY',
   cacheMb: 'MEDLEDGER_CACHE_MB',
+  fhirBinaryMaxMb: 'MEDLEDGER_FHIR_BINARY_MAX_MB',
 }
 
 export type ConfigInput = { -readonly [K in keyof Config]?: unknown }
@@ -183,6 +187,7 @@ export function loadConfig({ flags = {}, env = process.env, file }: LoadConfigPa
     hospitalName: str('hospitalName', merged.hospitalName).trim(),
     apiOnly: bool('apiOnly', merged.apiOnly),
     cacheMb: int('cacheMb', merged.cacheMb, 0, 1024 * 1024),
+    fhirBinaryMaxMb: int('fhirBinaryMaxMb', merged.fhirBinaryMaxMb, 0, 1024),
   }
   if (config.apiOnly && !/^postgres(ql)?:\/\//i.test(config.dbUrl)) throw invalid('apiOnly', 'several API processes share one PostgreSQL database: give --db postgres://…')
   if (config.apiOnly && config.chainRpc === '') throw invalid('apiOnly', 'an API process uses the node\'s chain: give --chain-rpc URL')

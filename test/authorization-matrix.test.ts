@@ -200,6 +200,20 @@ describe('authorization matrix: every role × every API route', () => {
     'GET /api/v1/mail': { allow: signedIn, call: () => ({ path: '/mail' }) },
     // FHIR R4 (issue 11): paths from /fhir/R4 on, called by fhirCall below.
     'GET /fhir/R4/metadata': { allow: 'public', call: () => ({ path: '/fhir/R4/metadata' }) },
+    // Reads as POST /users/resolve shows the account: Beta's doctor has a pending request of Alpha's patient (a care relationship).
+    'GET /fhir/R4/Patient/{id}': { allow: ['admin', 'staff', 'doctor', 'otherDoctor', 'patient'], call: () => ({ path: `/fhir/R4/Patient/${a.patient.id}` }) },
+    'GET /fhir/R4/Patient': { allow: signedIn, call: () => ({ path: '/fhir/R4/Patient' }) },
+    'GET /fhir/R4/Patient/{id}/$everything': { allow: ['admin', 'staff', 'doctor', 'otherDoctor', 'patient'], call: () => ({ path: `/fhir/R4/Patient/${a.patient.id}/$everything` }) },
+    'GET /fhir/R4/Practitioner/{id}': { allow: ['admin', 'staff', 'doctor'], call: () => ({ path: `/fhir/R4/Practitioner/${a.doctor.id}` }) },
+    'GET /fhir/R4/Practitioner': { allow: signedIn, call: () => ({ path: '/fhir/R4/Practitioner' }) },
+    'GET /fhir/R4/PractitionerRole/{id}': { allow: ['admin', 'staff', 'doctor'], call: () => ({ path: `/fhir/R4/PractitionerRole/${a.doctor.id}` }) },
+    'GET /fhir/R4/PractitionerRole': { allow: signedIn, call: () => ({ path: '/fhir/R4/PractitionerRole' }) },
+    'GET /fhir/R4/Organization/{id}': { allow: signedIn, call: () => ({ path: `/fhir/R4/Organization/${a.hospital.id}` }) },
+    'GET /fhir/R4/Organization': { allow: signedIn, call: () => ({ path: '/fhir/R4/Organization' }) },
+    // Records as natively: the patient and the author read them; staff and the admin search none (403).
+    'GET /fhir/R4/DocumentReference/{id}': { allow: ['doctor', 'patient'], call: () => ({ path: `/fhir/R4/DocumentReference/${recordId.slice(2)}` }) },
+    'GET /fhir/R4/DocumentReference': { allow: ['pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient'], call: () => ({ path: '/fhir/R4/DocumentReference' }) },
+    'GET /fhir/R4/Binary/{id}': { allow: ['doctor', 'patient'], call: () => ({ path: `/fhir/R4/Binary/${recordId.slice(2)}` }) },
     // Last: it turns on TOTP for the role's account, which its later password sign-ins would need.
     'POST /api/v1/mfa/totp/verify': { allow: signedIn, call: async (role) => ({ path: '/mfa/totp/verify', body: { code: await totpCode(role), password: passwordOf(role) } }) },
     // After it: turns the role's TOTP off again, with the next step's code (the current one was just used).

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { startInProcessNode, type InProcessNode } from '../helpers/in-process-node.ts'
 import { assertValidFhir, validateFhir } from './validate.ts'
 import { fhirModules } from '../../src/api/fhir/modules.ts'
+import { byType } from '../../src/api/fhir/capability-statement.ts'
 
 // The FHIR plugin's frame: the CapabilityStatement, errors as OperationOutcome, the body parsers
 // scoped to /fhir/R4, and the validators themselves (they must reject what is wrong).
@@ -28,7 +29,7 @@ describe('FHIR R4 scaffold', () => {
     assertValidFhir(cs, 'CapabilityStatement')
     assert.equal(cs.fhirVersion, '4.0.1')
     const listed = cs.rest[0].resource.map((r: { type: string; interaction: { code: string }[]; searchParam?: { name: string }[] }) => [r.type, r.interaction.map((i) => i.code), (r.searchParam ?? []).map((p) => p.name)])
-    assert.deepEqual(listed, fhirModules.map((m) => [m.type, m.interactions, m.searchParams.map((p) => p.name)]))
+    assert.deepEqual(listed, byType(fhirModules).map((m) => [m.type, m.interactions, m.searchParams.map((p) => p.name)]))
   })
 
   it('answers errors as OperationOutcome with the native status and code: unknown route, bad session, unsupported body', async () => {

@@ -6,7 +6,8 @@
  * 1. Write `resources/<type>.ts` exporting a `FhirResourceModule` (resource-module.ts): its
  *    `type`, `interactions`, `searchParams` (and `operations`) are what GET /metadata lists,
  *    so declare exactly what `register` implements.
- * 2. Add it to `fhirModules` in modules.ts.
+ * 2. Add it to `fhirModules` in modules.ts. Several modules may serve one type (a read module and
+ *    a create module): the CapabilityStatement adds up what they declare.
  * 3. In `register(scope, ctx)`, add routes to `scope` with paths relative to the base
  *    (`/DocumentReference/:id`). Bodies of `application/fhir+json` and `application/json` arrive
  *    parsed; a route that takes raw bytes (POST /Binary) registers in a child scope of its own:

@@ -1,0 +1,84 @@
+import type { Actor } from '../../accounts/account.ts'
+import { listHospitals } from '../../accounts/list-hospitals.ts'
+import { listRecords } from '../../consent/list-records.ts'
+import { isAppError } from '../../errors.ts'
+import type { RecordView } from '../../records/record.ts'
+import type { Services } from '../../services.ts'
+import { matchesDate, parseDateParam } from './date-param.ts'
+import { documentTypeOf, toDocumentReference } from './document-reference.ts'
+import { referenceId, valuesOf } from './search-params.ts'
+import type { FhirResource } from './resource-module.ts'
+
+/**
+ * Every record the actor may read, as GET /records lists them (a patient's own; a doctor's
+ * uploads, or with `patient` that patient's records the doctor may read), all pages. Records
+ * that cannot be opened (RECORD_INTEGRITY, RECORD_UNAVAILABLE) have no DocumentReference.
+ * A patient the actor may not see gives none, as an unknown one does.
+ * @throws AppError FORBIDDEN (admin, staff), as GET /records
+ */
+export async function readableRecords(s: Services, { actor, patient, signal }: { actor: Actor; patient?: string; signal?: AbortSignal }): Promise<RecordView[]> {
+  const all: RecordView[] = []
+  try {
+    for (let offset = 0; ; offset += 1000) {
+      const page = await listRecords(s, { actor, patient, limit: 1000, offset, signal })
+      all.push(...page.records)
+      if (offset + page.records.length >= page.total || page.records.length === 0) break
+    }
+  } catch (err) {
+    if (isAppError(err, 'UNKNOWN_PATIENT')) return []
+    throw err
+  }
+  return all.filter((r) => r.problem === undefined)
+}
+
+/** DocumentReferences of the given records, with the ledger place and each custodian's address. */
+export async function toDocumentReferences(s: Services, records: readonly RecordView[]): Promise<FhirResource[]> {
+  const hospitals = new Map((await listHospitals(s)).map((h) => [h.id, h.address]))
+  const place = { chainId: s.ledger.chainId, recordLedger: s.ledger.contracts.recordLedger }
+  return records.map((r) => toDocumentReference(r, { place, hospitalAddress: hospitals.get(r.hospitalId) }))
+}
+
+export interface DocumentQuery {
+  patient?: string[]
+  subject?: string[]
+  date?: string[]
+  type?: string[]
+  author?: string[]
+  _sort?: 'date' | '-date'
+}
+
+/** The patient ids every patient/subject parameter allows (AND across parameters, OR within one); undefined when none is given. */
+function patientsOf(q: DocumentQuery): string[] | undefined {
+  const groups = [...(q.patient ?? []), ...(q.subject ?? [])].map((g) => new Set(valuesOf(g).map((v) => referenceId(v, 'Patient')).filter((id): id is string => id !== undefined)))
+  if (groups.length === 0) return undefined
+  return [...groups[0]].filter((id) => groups.every((g) => g.has(id)))
+}
+
+/** True when a type token (`system|code`, `|code` or `code`) names the record's document type. */
+function matchesType(search: string, r: RecordView): boolean {
+  const t = documentTypeOf(r)
+  const bar = search.lastIndexOf('|')
+  return (bar < 0 || search.slice(0, bar) === '' || search.slice(0, bar) === t.system) && search.slice(bar + 1) === t.code
+}
+
+/**
+ * The records a DocumentReference search matches, of those the actor may read: `patient` /
+ * `subject`, `date` (prefixes), `type`, `author`; newest anchor first unless `_sort=date`.
+ * @throws AppError FORBIDDEN (admin, staff), VALIDATION_FAILED (a malformed date)
+ */
+export async function searchDocuments(s: Services, { actor, query, signal }: { actor: Actor; query: DocumentQuery; signal?: AbortSignal }): Promise<RecordView[]> {
+  const dates = (query.date ?? []).map(parseDateParam)
+  const patients = patientsOf(query)
+  let records: RecordView[]
+  if (patients === undefined) records = await readableRecords(s, { actor, signal })
+  else {
+    records = []
+    for (const id of patients) records.push(...await readableRecords(s, { actor, patient: id, signal }))
+  }
+  const at = (r: RecordView) => Date.parse(r.anchoredAt ?? r.created)
+  const matches = records.filter((r) => dates.every((c) => matchesDate(c, at(r)))
+    && (query.type ?? []).every((g) => valuesOf(g).some((v) => matchesType(v, r)))
+    && (query.author ?? []).every((g) => valuesOf(g).some((v) => referenceId(v, 'Practitioner') === r.author.id)))
+  const dir = query._sort === 'date' ? 1 : -1
+  return matches.sort((a, b) => dir * (at(a) - at(b)) || a.recordId.localeCompare(b.recordId))
+}
