@@ -16,6 +16,8 @@
  * - the CLI's wall clock (`medledger --help`, `medledger record list --json` against the node)
  *   against `node -e ""`, in the same rounds;
  * - 1 MiB reads again once their blocks are in the node's cache (`readCached1MiB`);
+ * - FHIR (`fhir`): a DocumentReference search over a patient with 100 records, and FHIR Binary
+ *   reads next to native reads of the same 1 MiB records;
  * - many clients at once (`load`): 64 clients for 30 s over keep-alive HTTP on loopback, mixing
  *   64 KiB uploads with reads of existing records, and the node's peak RSS meanwhile.
  *
@@ -44,6 +46,7 @@ import { measureAuditBatchGas } from './measure-audit-batch-gas.ts'
 import { measureConsent } from './measure-consent.ts'
 import { measureConsortium } from './measure-consortium.ts'
 import { measureCachedRead } from './measure-cached-read.ts'
+import { measureFhir } from './measure-fhir.ts'
 import { measureLoad } from './measure-load.ts'
 
 const MiB = 1 << 20
@@ -64,6 +67,8 @@ const targets = {
   cliHelpMs: { max: 300, text: '≤ 300 ms' },
   cliListMs: { max: 600, text: '≤ 600 ms' },
   readCachedP50Ms: { below: 5, text: 'p50 < 5 ms' },
+  fhirSearchP95Ms: { below: 50, text: 'p95 < 50 ms' },
+  fhirReadOverNative: { max: 1.1, text: 'within 10% of native' },
   loadUploadsPerS: { min: 200, text: '≥ 200 /s' },
   loadUploadP95Ms: { below: 1_000, text: 'p95 < 1 s' },
   loadErrors: { max: 0, text: '0' },
@@ -200,6 +205,10 @@ async function main(): Promise<Record<string, unknown>> {
     const cached = await measureCachedRead(api, accounts, latency.uploads, { iterations: sizes.iterations, warmups: sizes.warmups })
     progress(`cached reads: p50 ${cached.readCached1MiB.p50Ms} ms p95 ${cached.readCached1MiB.p95Ms} ms; cache hits ${cached.cacheBefore?.hits ?? '?'} → ${cached.cacheAfter?.hits ?? '?'}, misses ${cached.cacheBefore?.misses ?? '?'} → ${cached.cacheAfter?.misses ?? '?'}`)
 
+    progress(`fhir: the patient topped up to 100 records, ${sizes.warmups} + ${sizes.iterations} DocumentReference searches, then FHIR Binary and native reads of the same 1 MiB records, interleaved`)
+    const fhir = await measureFhir(api, accounts, pool, { uploads: latency.uploads, iterations: sizes.iterations, warmups: sizes.warmups })
+    progress(`fhir: search p95 ${fhir.searchDocRef100.p95Ms} ms (total ${fhir.context.searchTotal}); Binary read p50 ${fhir.binaryRead1MiB.p50Ms} ms, native read p50 ${fhir.nativeRead1MiB.p50Ms} ms`)
+
     progress(`cli: ${sizes.cliRuns} rounds of node -e "", medledger --help, medledger record list --json (as the doctor)`)
     const cli = await measureCli({ api: node.url, email: accounts.doctor.email, password: benchAccountPassword, runs: sizes.cliRuns, warmups: 2 })
     progress(`cli: --help ${cli.helpMs} ms, record list ${cli.listMs} ms (${cli.records} records), node -e "" ${cli.nodeBaselineMs} ms${cli.compiled ? '' : ' — bin ran the sources through tsx: dist/ is missing or stale'}`)
@@ -250,6 +259,7 @@ async function main(): Promise<Record<string, unknown>> {
       upload1MiB: latency.upload1MiB,
       read1MiB: latency.read1MiB,
       readCached1MiB: cached.readCached1MiB,
+      fhir: { searchDocRef100P95Ms: fhir.searchDocRef100.p95Ms, binaryRead1MiBP50Ms: fhir.binaryRead1MiB.p50Ms, nativeRead1MiBP50Ms: fhir.nativeRead1MiB.p50Ms },
       load: { clients: load.clients, seconds: load.seconds, uploadsPerS: load.uploadsPerS, uploadP95Ms: load.uploadP95Ms, readsPerS: load.readsPerS, readP95Ms: load.readP95Ms, errors: load.errors, rssPeakMiB: load.rssPeakMiB },
       rssGrowthMiBFor1GiB: rss.growthMiB,
       gas: { anchor: gas.anchor, anchorPerRecordBatched100: batchGas.perRecord, register: gas.register, ...consent.gas, auditReadBatched100: auditGas.perEntry },
@@ -269,6 +279,8 @@ async function main(): Promise<Record<string, unknown>> {
         cliHelpMs: { target: targets.cliHelpMs.text, met: cli.helpMs <= targets.cliHelpMs.max },
         cliListMs: { target: targets.cliListMs.text, met: cli.listMs <= targets.cliListMs.max },
         readCached1MiB: { target: targets.readCachedP50Ms.text, met: cached.readCached1MiB.p50Ms < targets.readCachedP50Ms.below },
+        fhirSearch: { target: targets.fhirSearchP95Ms.text, met: fhir.searchDocRef100.p95Ms < targets.fhirSearchP95Ms.below },
+        fhirRead: { target: targets.fhirReadOverNative.text, met: fhir.binaryRead1MiB.p50Ms <= fhir.nativeRead1MiB.p50Ms * targets.fhirReadOverNative.max },
         loadUploadsPerS: { target: targets.loadUploadsPerS.text, met: load.uploadsPerS >= targets.loadUploadsPerS.min },
         loadUploadP95Ms: { target: targets.loadUploadP95Ms.text, met: load.uploadP95Ms < targets.loadUploadP95Ms.below },
         loadErrors: { target: targets.loadErrors.text, met: load.errors <= targets.loadErrors.max },
@@ -310,6 +322,7 @@ async function main(): Promise<Record<string, unknown>> {
         consortium: consortium.context,
         cli: { runs: sizes.cliRuns, compiled: cli.compiled, listedRecords: cli.records },
         cache: { beforeCachedReads: cached.cacheBefore, afterCachedReads: cached.cacheAfter },
+        fhir: { ...fhir.context, searchDocRef100: fhir.searchDocRef100, binaryRead1MiB: fhir.binaryRead1MiB, nativeRead1MiB: fhir.nativeRead1MiB },
         loadTest: load.context,
       },
     }
@@ -332,6 +345,8 @@ function table(r: Record<string, any>): string {
     ['upload 1 MiB over HTTP, anchor mined', `p50 ${r.upload1MiB.p50Ms} ms, p95 ${r.upload1MiB.p95Ms} ms`, `${r.context.latencyIterations} runs`, ''],
     ['read 1 MiB over HTTP, as the patient', `p50 ${r.read1MiB.p50Ms} ms, p95 ${r.read1MiB.p95Ms} ms`, `${r.context.latencyIterations} runs`, ''],
     ['read 1 MiB again, blocks in the node\'s cache', `p50 ${r.readCached1MiB.p50Ms} ms, p95 ${r.readCached1MiB.p95Ms} ms`, r.targets.readCached1MiB.target, yes(r.targets.readCached1MiB.met)],
+    [`FHIR: DocumentReference search, patient with ${r.context.fhir.records} records (p95)`, `${r.fhir.searchDocRef100P95Ms} ms`, r.targets.fhirSearch.target, yes(r.targets.fhirSearch.met)],
+    ['FHIR: Binary read of 1 MiB (bytes) / native read of the same (p50)', `${r.fhir.binaryRead1MiBP50Ms} / ${r.fhir.nativeRead1MiBP50Ms} ms`, r.targets.fhirRead.target, yes(r.targets.fhirRead.met)],
     [`load: ${r.load.clients} clients × ${r.load.seconds} s, 64 KiB uploads`, `${r.load.uploadsPerS} /s`, r.targets.loadUploadsPerS.target, yes(r.targets.loadUploadsPerS.met)],
     ['  upload latency under load', `p50 ${r.context.loadTest.uploadP50Ms} ms, p95 ${r.load.uploadP95Ms} ms`, r.targets.loadUploadP95Ms.target, yes(r.targets.loadUploadP95Ms.met)],
     ['  reads of existing records under load', `${r.load.readsPerS} /s, p50 ${r.context.loadTest.readP50Ms} ms, p95 ${r.load.readP95Ms} ms`, '', ''],
