@@ -8,6 +8,7 @@ import { createPublicClient, createWalletClient, http } from 'viem'
 import { registryAbi } from '../src/ledger/abis.ts'
 import { seed, testEnv, type Api } from './helpers/node-process.ts'
 import { InjectApi, startInProcessNode, type InProcessNode } from './helpers/in-process-node.ts'
+import { consentId } from '../src/api/fhir/consent-id.ts'
 
 type Role = 'admin' | 'staff' | 'pendingDoctor' | 'doctor' | 'otherDoctor' | 'patient' | 'otherPatient' | 'anonymous'
 const roles: Role[] = ['admin', 'staff', 'pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient', 'anonymous']
@@ -85,6 +86,19 @@ describe('authorization matrix: every role × every API route', () => {
     const payload = c.raw ? Buffer.from(c.raw) : c.body !== undefined ? JSON.stringify(c.body) : undefined
     const r = await node.app.inject({ method: method as 'GET', url: c.path, headers, ...(payload !== undefined ? { payload } : {}) })
     return new Response(r.rawPayload.length > 0 ? new Uint8Array(r.rawPayload) : null, { status: r.statusCode, headers: { 'content-type': String(r.headers['content-type'] ?? '') } })
+  }
+  let auditEventId = ''
+  /** An AuditEvent of a read of `recordId` (the patient reads it; the trail shows it once mined), found once as the admin. */
+  const auditEventOfRecord = async (): Promise<string> => {
+    if (auditEventId) return auditEventId
+    assert.equal((await api.download(a.patient.token, recordId)).status, 200)
+    for (let i = 0; i < 100 && !auditEventId; i++) {
+      const r = await fhirCall('GET', { path: `/fhir/R4/AuditEvent?entity=DocumentReference/${recordId.slice(2)}` }, a.admin)
+      auditEventId = (await r.json()).entry?.[0]?.resource.id ?? ''
+      if (!auditEventId) await new Promise((done) => setTimeout(done, 300))
+    }
+    assert.ok(auditEventId, 'the read is on chain')
+    return auditEventId
   }
   /** A hospital that applied for membership from its own key (as a joining node does), not yet admitted. */
   const applicant = async (): Promise<string> => {
@@ -214,6 +228,27 @@ describe('authorization matrix: every role × every API route', () => {
     'GET /fhir/R4/DocumentReference/{id}': { allow: ['doctor', 'patient'], call: () => ({ path: `/fhir/R4/DocumentReference/${recordId.slice(2)}` }) },
     'GET /fhir/R4/DocumentReference': { allow: ['pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient'], call: () => ({ path: '/fhir/R4/DocumentReference' }) },
     'GET /fhir/R4/Binary/{id}': { allow: ['doctor', 'patient'], call: () => ({ path: `/fhir/R4/Binary/${recordId.slice(2)}` }) },
+    // Creates as POST /records: a confirmed doctor of the patient's hospital (issue 11 part B).
+    'POST /fhir/R4/DocumentReference': {
+      allow: ['doctor'],
+      call: () => ({ path: '/fhir/R4/DocumentReference', body: { resourceType: 'DocumentReference', status: 'current', subject: { reference: `Patient/${a.patient.id}` }, content: [{ attachment: { contentType: 'text/plain', title: 'matrix-fhir.txt', data: Buffer.from('matrix fhir').toString('base64') } }] } }),
+    },
+    'POST /fhir/R4/Binary': { allow: ['doctor'], call: () => ({ path: '/fhir/R4/Binary', raw: Buffer.from('matrix binary'), headers: { 'content-type': 'text/plain', 'x-medledger-patient': `Patient/${a.patient.id}` } }) },
+    // Consents as the native lists show them: a search answers everyone signed in with what they may see (staff and others: nothing).
+    'GET /fhir/R4/Consent': { allow: signedIn, call: () => ({ path: '/fhir/R4/Consent' }) },
+    'GET /fhir/R4/Consent/{id}': { allow: ['admin', 'otherDoctor', 'patient'], call: () => ({ path: `/fhir/R4/Consent/${consentId('grant', requestForView as `0x${string}`)}` }) },
+    // Only the patient decides: a fresh request of Beta's doctor, denied by PUT status rejected.
+    'PUT /fhir/R4/Consent/{id}': {
+      allow: ['patient'],
+      call: async () => {
+        const r = await api.json('POST', '/access-requests', { patient: a.patient.email, purpose: 'matrix consent', days: 1 }, b.doctor.token)
+        const id = consentId('grant', r.body.requestId)
+        return { path: `/fhir/R4/Consent/${id}`, body: { resourceType: 'Consent', id, status: 'rejected' } }
+      },
+    },
+    // The on-chain trail as GET /audit shows it: a patient's to the patient and the admin, a record's also to its author.
+    'GET /fhir/R4/AuditEvent': { allow: ['admin', 'patient'], call: () => ({ path: `/fhir/R4/AuditEvent?patient=Patient/${a.patient.id}` }) },
+    'GET /fhir/R4/AuditEvent/{id}': { allow: ['admin', 'doctor', 'patient'], call: async () => ({ path: `/fhir/R4/AuditEvent/${await auditEventOfRecord()}` }) },
     // Last: it turns on TOTP for the role's account, which its later password sign-ins would need.
     'POST /api/v1/mfa/totp/verify': { allow: signedIn, call: async (role) => ({ path: '/mfa/totp/verify', body: { code: await totpCode(role), password: passwordOf(role) } }) },
     // After it: turns the role's TOTP off again, with the next step's code (the current one was just used).

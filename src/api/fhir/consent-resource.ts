@@ -66,7 +66,7 @@ export function grantConsent(g: AccessRequestView, d: Pick<ConsentDirectives, 't
   const requested = g.requestTx ? d.txTimes.get(g.requestTx.toLowerCase()) : undefined
   const granted = g.status === 'approved' || g.status === 'expired' || g.status === 'revoked'
   // A grant runs from its approval's block to the expiry the chain computed from it.
-  const period = granted && g.expiresAt ? { start: iso(Date.parse(g.expiresAt) / 1000 - g.durationSeconds), end: g.expiresAt } : undefined
+  const period = granted && g.expiresAt ? { start: iso(Date.parse(g.expiresAt) / 1000 - g.durationSeconds), end: iso(Date.parse(g.expiresAt) / 1000) } : undefined
   const records = granted ? g.grantedRecordIds : g.recordIds
   return base('grant', g.requestId, {
     status: grantStatus(g),
@@ -89,7 +89,7 @@ export function shareConsent(sh: ShareView, d: Pick<ConsentDirectives, 'txTimes'
     performer: [{ reference: `Patient/${owner.id}`, display: owner.name }],
     policyRule: optIn,
     provision: provision('share', {
-      period: { ...(at !== undefined ? { start: iso(at) } : {}), end: sh.expiresAt },
+      period: { ...(at !== undefined ? { start: iso(at) } : {}), end: iso(Date.parse(sh.expiresAt) / 1000) },
       actor: grantee ? { reference: `${d.roles.get(grantee.id) === 'patient' ? 'Patient' : 'Practitioner'}/${grantee.id}`, display: grantee.name } : undefined,
       records: sh.recordIds,
     }),
@@ -106,7 +106,7 @@ export function emergencyConsent(e: EmergencyView, d: Pick<ConsentDirectives, 't
     dateTime: iso(at) ?? e.createdAt,
     performer: [{ reference: `Practitioner/${e.doctor.id}`, display: e.doctor.name }],
     policyRule: emergencyOnly,
-    provision: provision('emergency', { period: { ...(at !== undefined ? { start: iso(at) } : {}), end: e.expiresAt }, actor: { reference: `Practitioner/${e.doctor.id}`, display: e.doctor.name }, records: null }),
+    provision: provision('emergency', { period: { ...(at !== undefined ? { start: iso(at) } : {}), end: iso(Date.parse(e.expiresAt) / 1000) }, actor: { reference: `Practitioner/${e.doctor.id}`, display: e.doctor.name }, records: null }),
   })
 }
 

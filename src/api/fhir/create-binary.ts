@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AppError } from '../../errors.ts'
+import { actorOf } from '../actor-of.ts'
 import type { Services } from '../../services.ts'
 import { fhirBase } from './bundle.ts'
 import { fhirIdOfRecord } from './fhir-id.ts'
@@ -30,6 +31,7 @@ export async function registerBinaryCreate(scope: FastifyInstance, services: Ser
         },
       },
     }, async (req, reply) => {
+      actorOf(req)
       const controller = new AbortController()
       req.raw.on('close', () => { if (!req.raw.readableEnded) controller.abort(new AppError('BAD_REQUEST', { details: 'client went away mid-upload' })) })
       const body = await bodyForm(req)
@@ -53,7 +55,8 @@ export async function registerBinaryCreate(scope: FastifyInstance, services: Ser
       }
       const id = fhirIdOfRecord(stored.recordId)
       reply.header('location', `${fhirBase(req)}/Binary/${id}`)
-      return sendResource(reply, { resourceType: 'Binary', id, contentType: stored.mediaType, securityContext: { reference: `Patient/${stored.patient.id}` } }, 201)
+      // As GET /Binary/{id} shows it, without the data the client just sent.
+      return sendResource(reply, { resourceType: 'Binary', id, meta: { versionId: '1' }, contentType: stored.mediaType, securityContext: { reference: `DocumentReference/${id}` } }, 201)
     })
   })
 }
