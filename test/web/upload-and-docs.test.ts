@@ -31,7 +31,7 @@ describe('web portal: any media type uploads; the API docs page runs under the p
     if (node) cleanup(node.home)
   })
 
-  it('the doctor uploads a FHIR bundle .json through the file input; it is stored as application/json and reads back byte for byte', async () => {
+  it('the doctor uploads a FHIR bundle .json through the file input; it is stored as application/json, reads back byte for byte, and its FHIR view shows its DocumentReference', async () => {
     const doctor = await newUser(browser, node.url)
     users.push(doctor)
     const page = doctor.page
@@ -59,6 +59,20 @@ describe('web portal: any media type uploads; the API docs page runs under the p
     const region = page.getByRole('region', { name: basename(fhirFile) })
     await region.getByText('Verified · SHA-256 matches').first().waitFor({ timeout: 30_000 })
     assert.match((await region.locator('pre').textContent())!, /^\{\n {2}"resourceType": "Bundle",/)
+
+    // The record's FHIR view (issue 11): its DocumentReference, read with the session in a header, never in a URL.
+    const urls: string[] = []
+    page.on('request', (r) => urls.push(r.url()))
+    await page.getByRole('button', { name: `FHIR view of ${basename(fhirFile)}` }).click()
+    const fhirView = page.locator('pre[data-fhir-resource="DocumentReference"]')
+    await fhirView.waitFor({ timeout: 30_000 })
+    const shown = JSON.parse((await fhirView.textContent())!)
+    assert.equal(shown.resourceType, 'DocumentReference')
+    assert.equal(shown.id, record.recordId.slice(2))
+    assert.equal(shown.content[0].attachment.title, basename(fhirFile))
+    assert.ok(urls.some((u) => u.endsWith(`/fhir/R4/DocumentReference/${record.recordId.slice(2)}`)), urls.join('\n'))
+    const session = JSON.parse((await page.evaluate(() => sessionStorage.getItem('medledger.session')))!) as { token: string }
+    assert.ok(!urls.some((u) => u.includes(session.token)), 'no session token in a URL')
     assert.deepEqual(doctor.problems, [])
   })
 

@@ -6,6 +6,7 @@ import type { Account, RecordPage, RecordView, VerifyResult } from '../api/types
 import { useLoad } from '../lib/use-load.ts'
 import { formatBytes, formatDateTime, shortHex, suiteNames } from '../lib/format.ts'
 import { RecordViewer } from '../viewers/record-viewer.tsx'
+import { FhirView } from './fhir-view.tsx'
 import { Badge, LoadState, Mono, Pager } from './ui.tsx'
 
 const pageSize = 50
@@ -30,6 +31,7 @@ export function RecordList({ me, patientId, refreshKey = 0, onLoaded, onReadFail
   const [integrity, setIntegrity] = useState<Record<string, Integrity>>({})
   const [open, setOpen] = useState<RecordView | undefined>()
   const [proof, setProof] = useState<string | undefined>()
+  const [fhir, setFhir] = useState<string | undefined>()
   const viewerRef = useRef<HTMLDivElement>(null)
 
   const records = loaded.data?.records
@@ -84,10 +86,14 @@ export function RecordList({ me, patientId, refreshKey = 0, onLoaded, onReadFail
                       <td className="actions">
                         <button type="button" className="btn btn-primary" onClick={() => setOpen(r)} disabled={Boolean(r.problem)} aria-label={`View ${r.fileName}`}>View</button>
                         <button type="button" className="btn" aria-expanded={proof === r.recordId} onClick={() => setProof(proof === r.recordId ? undefined : r.recordId)} aria-label={`Ledger proof of ${r.fileName}`}>Proof</button>
+                        <button type="button" className="btn" aria-expanded={fhir === r.recordId} onClick={() => setFhir(fhir === r.recordId ? undefined : r.recordId)} aria-label={`FHIR view of ${r.fileName}`}>FHIR</button>
                       </td>
                     </tr>
                     {proof === r.recordId && (
                       <tr className="proof-row"><td colSpan={6}><LedgerProof record={r} /></td></tr>
+                    )}
+                    {fhir === r.recordId && (
+                      <tr className="fhir-row"><td colSpan={6}><FhirView recordId={r.recordId} /></td></tr>
                     )}
                   </Fragment>
                 ))}
