@@ -27,8 +27,11 @@ export interface MeasureConsortiumParams {
 }
 
 export interface MeasureConsortiumResult {
-  /** Median over `readRecords` records of one full GET on B of a record only A holds, then of the same read again. */
-  crossNodeRead1MiB: { firstMs: number; cachedMs: number }
+  /**
+   * Median over `readRecords` records of one full GET on B of a record only A holds, then of the
+   * same read again; p50 and p95 of the first reads (nearest rank).
+   */
+  crossNodeRead1MiB: { firstMs: number; cachedMs: number; p50Ms: number; p95Ms: number }
   /** B's pinnedAt minus the moment A's upload answered (anchor mined), over `replicatedRecords` records. */
   replicationLagMs: { p50: number; p95: number }
   context: {
@@ -232,7 +235,7 @@ export async function measureConsortium({
     progress(`consortium: replication lag p50 ${lag.p50Ms} ms, p95 ${lag.p95Ms} ms, max ${Math.max(...lags)} ms (p50 seen by B after ${median(seen)} ms, fetched and pinned ${median(fetchPin)} ms later)`)
 
     return {
-      crossNodeRead1MiB: { firstMs: round(median(firstMs)), cachedMs: round(median(cachedMs)) },
+      crossNodeRead1MiB: { firstMs: round(median(firstMs)), cachedMs: round(median(cachedMs)), ...percentiles(firstMs) },
       replicationLagMs: { p50: lag.p50Ms, p95: lag.p95Ms },
       context: {
         readRecords,
