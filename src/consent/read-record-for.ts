@@ -13,6 +13,6 @@ import type { Services } from '../services.ts'
  *   missing), LEDGER_UNAVAILABLE, UNAUTHENTICATED
  */
 export async function readRecordFor(s: Services, { actor, token, recordId, signal }: { actor?: Actor; token?: string; recordId: string; signal?: AbortSignal }): Promise<ReadRecordResult> {
-  const access = await resolveAccess(s, { actor, token, recordId, signal })
+  const access = await resolveAccess(s, { actor, token, recordId, signal, reading: true })
   return readRecord(s, { access, signal })
 }

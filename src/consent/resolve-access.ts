@@ -31,6 +31,15 @@ export interface AccessDecision extends RecordAccess {
   log(signal?: AbortSignal): Promise<void>
 }
 
+export interface ResolveAccessParams {
+  actor?: Actor
+  token?: string
+  recordId: string
+  signal?: AbortSignal
+  /** The record is about to be read (not listed): fetch its DAG from peers along with its envelopes. */
+  reading?: boolean
+}
+
 /**
  * Decides whether the reader may open the record now and unwraps its data key: the patient,
  * the author, a live grant, a live share (named or by token) or a live emergency access —
@@ -38,18 +47,18 @@ export interface AccessDecision extends RecordAccess {
  * @throws AppError RECORD_NOT_FOUND (absent or not readable by this reader, the same answer),
  *   SHARE_TOKEN_INVALID, RECORD_INTEGRITY, UNAUTHENTICATED
  */
-export async function resolveAccess(s: Services, { actor, token, recordId, signal }: { actor?: Actor; token?: string; recordId: string; signal?: AbortSignal }): Promise<AccessDecision> {
+export async function resolveAccess(s: Services, { actor, token, recordId, signal, reading = false }: ResolveAccessParams): Promise<AccessDecision> {
   const id = parseRecordId(recordId)
   if (!actor && token === undefined) throw new AppError('UNAUTHENTICATED')
   const row = await s.db.get(`SELECT * FROM records WHERE record_id = ? AND state = 'anchored'`, id) as RecordRow | undefined
   if (!row) throw new AppError(token !== undefined && !actor ? 'SHARE_TOKEN_INVALID' : 'RECORD_NOT_FOUND')
   const patient = await s.db.get('SELECT address, hospital_id FROM accounts WHERE id = ?', row.patient_id) as { address: Address; hospital_id: string }
 
-  // Called once a way to read is found. A record this node does not hold comes from its peers in
-  // one round for the envelopes and the DAG's root and one for the rest of the DAG, all while the
-  // anchor is checked on chain, instead of one round trip after the other.
+  // Called once a way to read is found. For a read, a record this node does not hold comes from
+  // its peers in one round for the envelopes and the DAG's root and one for the rest of the DAG,
+  // all while the anchor is checked on chain, instead of one round trip after the other.
   const envelopes = async (): Promise<EnvelopesObject> => {
-    void prefetchDag(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.digest), 'dag'), { signal })
+    if (reading) void prefetchDag(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.digest), 'dag'), { signal })
     const block = getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.envelopes), 'raw'), { signal })
     block.catch(() => undefined) // awaited below, once the anchor is checked
     await assertAnchored(s, row)
