@@ -3,8 +3,7 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fixtures, seed, testEnv } from './helpers/node-process.ts'
-import { InjectApi, startInProcessNode, type InProcessNode } from './helpers/in-process-node.ts'
+import { Api, cleanup, fixtures, seed, startNodeProcess, testEnv, type NodeProcess } from './helpers/node-process.ts'
 
 /** Moves the embedded chain's clock: expiry is the chain's to decide, never a sleep. */
 async function advanceChain(rpc: string, seconds: number): Promise<void> {
@@ -16,8 +15,8 @@ async function advanceChain(rpc: string, seconds: number): Promise<void> {
 }
 
 describe('consent, sharing, break-glass and the audit trail (real chain, real node)', () => {
-  let node: InProcessNode
-  let api: InjectApi
+  let node: NodeProcess
+  let api: Api
   let a: Awaited<ReturnType<typeof seed>>
   let b: Awaited<ReturnType<typeof seed>>
   let rpc = ''
@@ -30,8 +29,8 @@ describe('consent, sharing, break-glass and the audit trail (real chain, real no
   const emergencyText = 'Unconscious on arrival, allergy check wv9'
 
   before(async () => {
-    node = await startInProcessNode({ env: { MEDLEDGER_CHAIN_DEV_METHODS: 'true' } }) // advanceChain moves the clock
-    api = new InjectApi(node.app, node.url)
+    node = await startNodeProcess({ args: ['--chain-dev-methods'] }) // advanceChain moves the clock
+    api = new Api(node.url)
     a = await seed(api, { hospitalName: 'North Hospital', tag: 'north' })
     b = await seed(api, { hospitalName: 'South Hospital', tag: 'south' })
     rpc = (await api.json('GET', '/status')).body.chainRpc
@@ -42,6 +41,7 @@ describe('consent, sharing, break-glass and the audit trail (real chain, real no
   })
   after(async () => {
     await node?.stop()
+    cleanup(node?.home)
   })
 
   const read = (token: string | null, id: string, headers: Record<string, string> = {}) =>

@@ -2,8 +2,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cleanup, runCli, seed, tempDir, testEnv, type CliResult } from './helpers/node-process.ts'
-import { InjectApi, startInProcessNode, type InProcessNode } from './helpers/in-process-node.ts'
+import { Api, cleanup, runCli, seed, startNodeProcess, tempDir, testEnv, type CliResult, type NodeProcess } from './helpers/node-process.ts'
 
 /**
  * Free texts (reasons, purposes, names) and file names that hold control, format or only
@@ -12,8 +11,8 @@ import { InjectApi, startInProcessNode, type InProcessNode } from './helpers/in-
  * no chain transaction. Through the HTTP API and the CLI.
  */
 describe('invisible and control characters in free texts and file names (real node)', () => {
-  let node: InProcessNode
-  let api: InjectApi
+  let node: NodeProcess
+  let api: Api
   let a: Awaited<ReturnType<typeof seed>>
   let rpc = ''
   const cliHome = tempDir('ml-texts-cli-')
@@ -50,8 +49,8 @@ describe('invisible and control characters in free texts and file names (real no
   ]
 
   before(async () => {
-    node = await startInProcessNode()
-    api = new InjectApi(node.app, node.url)
+    node = await startNodeProcess()
+    api = new Api(node.url)
     a = await seed(api, { hospitalName: 'Central', tag: 'central' })
     rpc = (await api.json('GET', '/status')).body.chainRpc
     cli = (args, input) => runCli(args, { api: node.url, cliHome, input })
@@ -62,7 +61,7 @@ describe('invisible and control characters in free texts and file names (real no
   })
   after(async () => {
     await node?.stop()
-    cleanup(cliHome, work)
+    cleanup(node?.home, cliHome, work)
   })
 
   it('break-glass: a reason of "\\u0000", control, format or only invisible characters is refused and no emergency is declared', async () => {

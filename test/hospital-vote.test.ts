@@ -1,21 +1,21 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { testEnv } from './helpers/node-process.ts'
-import { InjectApi, startInProcessNode, type InProcessNode } from './helpers/in-process-node.ts'
+import { Api, cleanup, startNodeProcess, testEnv, type NodeProcess } from './helpers/node-process.ts'
 
 describe('admitting hospitals: the admin while there is one member, a strict majority of members after', () => {
-  let node: InProcessNode
-  let api: InjectApi
+  let node: NodeProcess
+  let api: Api
   let admin = ''
   const staff: Record<string, string> = {}
 
   before(async () => {
-    node = await startInProcessNode()
-    api = new InjectApi(node.app, node.url)
+    node = await startNodeProcess()
+    api = new Api(node.url)
     admin = await api.login(testEnv.MEDLEDGER_ADMIN_EMAIL, testEnv.MEDLEDGER_ADMIN_PASSWORD)
   })
   after(async () => {
     await node?.stop()
+    cleanup(node?.home)
   })
 
   const addStaff = async (hospitalId: string, tag: string) => {

@@ -1,37 +1,33 @@
 // A record is the file as sent, whatever its media type: through the CLI with each clinical
 // fixture's natural type, and through HTTP with JSON, XML, text, multipart, odd and no
 // Content-Type at all. No route answers 500 for a client's choice of media type (issue 9, item 1).
-// The node runs in this process (real database, anvil, Helia) and listens on loopback: the CLI
-// runs as its own process against that socket, the HTTP cases go through inject(), and a GET
-// with a body goes over the socket.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { request } from 'node:http'
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { errorRegistry } from '../src/errors.ts'
-import { cleanup, fixtures, runCli, seed, tempDir } from './helpers/node-process.ts'
-import { InjectApi, startInProcessNode, type InProcessNode } from './helpers/in-process-node.ts'
+import { Api, cleanup, fixtures, runCli, seed, startNodeProcess, tempDir, type NodeProcess } from './helpers/node-process.ts'
 
 /** Every clinical fixture, with the media type its kind naturally has. */
 const natural: Record<string, string> = { fhir: 'application/fhir+json', ccda: 'application/xml', hl7v2: 'x-application/hl7-v2+er7', dicom: 'application/dicom' }
 const fixtureFiles = Object.keys(natural).flatMap((dir) => readdirSync(join(fixtures, dir)).sort().map((name) => ({ dir, name, path: join(fixtures, dir, name) })))
 
 describe('records of every media type', { timeout: 1_200_000 }, () => {
-  let node: InProcessNode
-  let api: InjectApi
+  let node: NodeProcess
+  let api: Api
   let world: Awaited<ReturnType<typeof seed>>
   const cliHome = tempDir('ml-media-cli-')
   const work = tempDir('ml-media-work-')
 
   before(async () => {
-    node = await startInProcessNode()
-    api = new InjectApi(node.app, node.url)
+    node = await startNodeProcess()
+    api = new Api(node.url)
     world = await seed(api)
   })
   after(async () => {
     await node?.stop()
-    cleanup(cliHome, work)
+    cleanup(node?.home, cliHome, work)
   })
 
   const recordCount = async () => {

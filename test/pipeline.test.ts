@@ -4,8 +4,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createHash, randomBytes } from 'node:crypto'
 import { hexToBytes } from 'viem'
-import { fixtures, seed } from './helpers/node-process.ts'
-import { InjectApi, startInProcessNode, type InProcessNode } from './helpers/in-process-node.ts'
+import { Api, cleanup, fixtures, seed, startNodeProcess, type NodeProcess } from './helpers/node-process.ts'
 import { blockFilePath } from '../src/storage/block-path.ts'
 import { cidFromDigest } from '../src/storage/read-verified.ts'
 import { cipherSuites } from '../src/crypto/stream.ts'
@@ -18,23 +17,22 @@ const fixtureFiles = readdirSync(fixtures).flatMap((dir) => {
   }
 })
 
-// One node in this process (real anvil, Helia, SQLite or PostgreSQL), asked through its API by
-// inject(); the docs page is fetched over its socket. Restarts and crashes are in durability.test.ts.
-describe('the record pipeline on one embedded node (real anvil, Helia, database, API)', () => {
-  let node: InProcessNode
-  let api: InjectApi
+describe('the record pipeline on one embedded node (real anvil, Helia, SQLite, HTTP)', () => {
+  let node: NodeProcess
+  let api: Api
   let s: Awaited<ReturnType<typeof seed>>
   let other: Awaited<ReturnType<typeof seed>>
   const limit = 4 * 1024 * 1024
 
   before(async () => {
-    node = await startInProcessNode({ env: { MEDLEDGER_MAX_UPLOAD_BYTES: String(limit) } })
-    api = new InjectApi(node.app, node.url)
+    node = await startNodeProcess({ env: { MEDLEDGER_MAX_UPLOAD_BYTES: String(limit) } })
+    api = new Api(node.url)
     s = await seed(api, { hospitalName: 'St Mary', tag: 'a' })
     other = await seed(api, { hospitalName: 'General', tag: 'b' })
   })
   after(async () => {
     await node?.stop()
+    cleanup(node?.home)
   })
 
   const recordCount = async () => (await api.json('GET', '/status')).body.records as number

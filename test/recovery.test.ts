@@ -1,20 +1,20 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { seed } from './helpers/node-process.ts'
-import { InjectApi, startInProcessNode, type InProcessNode } from './helpers/in-process-node.ts'
+import { Api, cleanup, seed, startNodeProcess, type NodeProcess } from './helpers/node-process.ts'
 
 describe('password recovery with the recovery code', () => {
-  let node: InProcessNode
-  let api: InjectApi
+  let node: NodeProcess
+  let api: Api
   let s: Awaited<ReturnType<typeof seed>>
 
   before(async () => {
-    node = await startInProcessNode()
-    api = new InjectApi(node.app, node.url)
+    node = await startNodeProcess()
+    api = new Api(node.url)
     s = await seed(api)
   })
   after(async () => {
     await node?.stop()
+    cleanup(node?.home)
   })
 
   it('sets a new password, rotates the code, ends old sessions, and keeps the keys (records still open)', async () => {
