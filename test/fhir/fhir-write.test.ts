@@ -240,6 +240,13 @@ describe('FHIR R4 write side: create, Consent, AuditEvent', { timeout: 1_200_000
     assert.equal((await fhir('GET', '/Consent?date=lt2000-01-01', { token: world.patient.token })).body.total, 0)
     assert.equal((await fhir('GET', '/Consent?date=yesterday', { token: world.patient.token })).status, 400)
 
+    // $everything gathers the Consents the caller may see with the patient's documents.
+    const everything = await fhir('GET', `/Patient/${world.patient.id}/$everything`, { token: world.patient.token })
+    assert.equal(everything.status, 200)
+    assertValidFhir(everything.body, '$everything')
+    const gathered = everything.body.entry.filter((e: { resource: { resourceType: string } }) => e.resource.resourceType === 'Consent').map((e: { resource: { id: string } }) => e.resource.id).sort()
+    assert.deepEqual(gathered, [...ids].sort())
+
     // inactive ends a share, as the native revoke does.
     const ended = await fhir('PUT', `/Consent/${shareId}`, { token: world.patient.token, json: { ...shared, status: 'inactive' } })
     assert.equal(ended.status, 200, JSON.stringify(ended.body))
