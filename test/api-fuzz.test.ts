@@ -201,6 +201,14 @@ describe('API fuzz: every route, every role, random and boundary input', { timeo
     })
   }
 
+  /** The { code, message } inside a FHIR OperationOutcome (issue 11): its first issue's MedLedger coding and text; undefined for anything else. */
+  const outcomeError = (body: unknown): { code?: string; message?: string } | undefined => {
+    const o = body as { resourceType?: string; issue?: { details?: { coding?: { system?: string; code?: string }[]; text?: string } }[] } | undefined
+    const coding = o?.resourceType === 'OperationOutcome' && o.issue?.length === 1 ? o.issue[0].details?.coding : undefined
+    if (!coding || coding.length !== 1 || coding[0].system !== 'urn:medledger:error-code') return undefined
+    return { code: coding[0].code, message: o!.issue![0].details!.text }
+  }
+
   it('no route answers 5xx, every error is a registered { code, message }, nothing leaks, and the node still serves', async (t) => {
     t.diagnostic(`fast-check seed ${seed} (replay: MEDLEDGER_FUZZ_SEED=${seed}); budget ${budgetMs / 1000} s`)
     const doc = (await api.json('GET', '/openapi.json')).body as { paths: Record<string, Record<string, Operation>> }
@@ -242,6 +250,8 @@ describe('API fuzz: every route, every role, random and boundary input', { timeo
       if (res.status >= 400) {
         let body: { code?: string; message?: string } | undefined
         try { body = JSON.parse(text) } catch { /* checked below */ }
+        // FHIR routes answer their errors as an OperationOutcome carrying the registered code.
+        if (r.path.startsWith('/fhir/')) body = outcomeError(body)
         if (!body || typeof body !== 'object' || Object.keys(body).sort().join() !== 'code,message' || !(String(body.code) in errorRegistry) || typeof body.message !== 'string') {
           fail(r, 'error body', `${where}: error body is not a registered { code, message }: ${text.slice(0, 160)}`)
         }

@@ -30,6 +30,8 @@ import { describeCause, toAppError } from './to-app-error.ts'
 import { drain } from './drain-request.ts'
 import { fhirPlugin } from './fhir/fhir-plugin.ts'
 import { fhirPrefix } from './fhir/bundle.ts'
+import { operationOutcome } from './fhir/operation-outcome.ts'
+import { sendResource } from './fhir/send-resource.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -98,7 +100,8 @@ export async function buildApp({ services, webRoot }: BuildAppParams): Promise<F
     trustProxy: false,
     // The router's own answers to a malformed URL (bad percent-encoding, an over-long path
     // parameter) would echo the URL, which may carry personal data, in a shape of its own.
-    frameworkErrors: (_err, _req, reply) => {
+    frameworkErrors: (_err, req, reply) => {
+      if (req.url.startsWith(`${fhirPrefix}/`)) return void sendResource(reply as FastifyReply, operationOutcome(new AppError('BAD_REQUEST')), 400)
       void (reply as FastifyReply).code(400).send({ code: 'BAD_REQUEST', message: errorRegistry.BAD_REQUEST.message })
     },
     // Requests the HTTP parser refuses (headers too large, a timeout, broken framing) get a

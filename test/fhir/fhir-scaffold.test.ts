@@ -32,9 +32,12 @@ describe('FHIR R4 scaffold', () => {
     assert.deepEqual(listed, byType(fhirModules).map((m) => [m.type, m.interactions, m.searchParams.map((p) => p.name)]))
   })
 
-  it('answers errors as OperationOutcome with the native status and code: unknown route, bad session, unsupported body', async () => {
+  it('answers errors as OperationOutcome with the native status and code: unknown route, malformed URL, bad session, unsupported body', async () => {
     const cases: [Response, number, string][] = [
       [await get('/NoSuchType/1'), 404, 'ROUTE_NOT_FOUND'],
+      // The router's own refusals (bad percent-encoding, an over-long id) answer in FHIR's shape too.
+      [await get('/Patient/%ff'), 400, 'BAD_REQUEST'],
+      [await get(`/Patient/${'x'.repeat(150)}`), 400, 'BAD_REQUEST'],
       [await get('/metadata', { authorization: 'Bearer not-a-token' }), 401, 'UNAUTHENTICATED'],
       [await get('/metadata', { authorization: `Bearer ${'x'.repeat(43)}` }), 401, 'SESSION_EXPIRED'],
       [await fetch(`${node.url}/fhir/R4/metadata`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body: '<x/>' }), 404, 'ROUTE_NOT_FOUND'],
