@@ -9,7 +9,8 @@ import { byType } from '../../src/api/fhir/capability-statement.ts'
 // scoped to /fhir/R4, and the validators themselves (they must reject what is wrong).
 describe('FHIR R4 scaffold', () => {
   let node: InProcessNode
-  before(async () => { node = await startInProcessNode() })
+  // A low limit for the unauthenticated GET /metadata (the last test runs into it).
+  before(async () => { node = await startInProcessNode({ env: { MEDLEDGER_RATE_LIMIT_PER_MINUTE: '20' } }) })
   after(async () => { await node?.stop() })
   const get = (path: string, headers: Record<string, string> = {}) => fetch(`${node.url}/fhir/R4${path}`, { headers: { accept: 'application/fhir+json', ...headers } })
 
@@ -50,6 +51,16 @@ describe('FHIR R4 scaffold', () => {
       assert.equal(oo.resourceType, 'OperationOutcome')
       assert.equal(oo.issue[0].details.coding[0].code, code)
     }
+  })
+
+  it('GET /metadata needs no session and is rate limited per client address like the native open routes: 429 RATE_LIMITED as an OperationOutcome, Retry-After', async () => {
+    let res: Response | undefined
+    for (let i = 0; i < 25 && res?.status !== 429; i++) res = await get('/metadata')
+    assert.equal(res!.status, 429)
+    assert.ok(Number(res!.headers.get('retry-after')) > 0)
+    const oo = await res!.json()
+    assertValidFhir(oo, '429')
+    assert.equal(oo.issue[0].details.coding[0].code, 'RATE_LIMITED')
   })
 
   it('leaves the native API\'s parsing alone: a JSON route still refuses another media type with { code, message }', async () => {
