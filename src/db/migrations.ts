@@ -251,6 +251,13 @@ export const migrations: readonly string[] = [
   CREATE INDEX audit_entries_patient ON audit_entries(patient, state);
   CREATE INDEX audit_entries_record ON audit_entries(record_id, state);
   `,
+  // 9: a hospital's archive (issue 14, bench key scale): GET /status counts anchored records and
+  // active accounts from an index of their state alone instead of reading every row; listing a
+  // patient's records already goes by records_patient.
+  `
+  CREATE INDEX records_state ON records(state);
+  CREATE INDEX accounts_state ON accounts(state);
+  `,
 ]
 
 /**
