@@ -222,10 +222,15 @@ test('a share token made on node A opens the record on node B, without an accoun
 test('a node that missed 50 anchors while stopped catches up and pins its share', async () => {
   await nodes.c.stop()
   const ids: string[] = []
-  for (let i = 0; i < 50; i++) {
-    const up = await apis.a.upload(founding.doctor.token, founding.patient.email, `note-${i}.txt`, Buffer.from(`clinical note ${i} `.repeat(200)))
-    assert.equal(up.status, 201)
-    ids.push(up.body.recordId)
+  // Ten at a time: uploads that arrive while an anchor is in flight share a batch root, which the
+  // others learn from its BatchAnchored event and manifest (issue 14 item 2).
+  for (let wave = 0; wave < 5; wave++) {
+    const ups = await Promise.all(Array.from({ length: 10 }, (_, j) => wave * 10 + j).map((i) =>
+      apis.a.upload(founding.doctor.token, founding.patient.email, `note-${i}.txt`, Buffer.from(`clinical note ${i} `.repeat(200)))))
+    for (const up of ups) {
+      assert.equal(up.status, 201)
+      ids.push(up.body.recordId)
+    }
   }
   nodes.c = await startNodeProcess({ home: homes.c, args: joinArgs('Hospital C') })
   apis.c = new Api(nodes.c.url)
@@ -245,6 +250,13 @@ test('a node that missed 50 anchors while stopped catches up and pins its share'
     const row = (await apis.c.json('GET', `/replicas/${id}`, undefined, adminOf.c)).body
     assert.equal(row.state, 'pinned')
   }
+  // C learnt the batched records with their proofs: each verifies on C against its root on chain.
+  const onA = (await apis.a.json('POST', '/verify', { recordIds: ids }, adminOf.a)).body
+  const batched = new Map<string, string>(onA.results.filter((r: { root?: string }) => r.root).map((r: { recordId: string; root: string }) => [r.recordId, r.root]))
+  assert.ok(batched.size > 0, 'some of the 50 went in batches')
+  const onC = (await apis.c.json('POST', '/verify', { recordIds: expected }, adminOf.c)).body
+  assert.deepEqual(onC.mismatches, [])
+  for (const r of onC.results) assert.equal(r.root, batched.get(r.recordId))
 })
 
 test('a peer serving a tampered block is refused and the block comes from another peer', async () => {
