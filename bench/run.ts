@@ -21,6 +21,11 @@
  * - many clients at once (`load`): 64 clients for 30 s over keep-alive HTTP on loopback, mixing
  *   64 KiB uploads with reads of existing records, and the node's peak RSS meanwhile.
  *
+ * - a hospital's archive (`scale`): 1,000,000 records in a node's database (all but one patient's
+ *   100 inserted straight into SQLite), that patient's listing and `GET /status`; and `verify
+ *   --all` (`POST /verify { all: true }`) over MEDLEDGER_BENCH_VERIFY_MB (default 256; the issue's
+ *   figure is 1024) of records uploaded first (`verifyAllMBps`).
+ *
  * `--quick` shrinks every size for a smoke run (its figures are not the benchmark's).
  */
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -48,12 +53,13 @@ import { measureConsortium } from './measure-consortium.ts'
 import { measureCachedRead } from './measure-cached-read.ts'
 import { measureFhir } from './measure-fhir.ts'
 import { measureLoad } from './measure-load.ts'
+import { measureScale } from './measure-scale.ts'
 
 const MiB = 1 << 20
 const { values: flags } = parseArgs({ options: { json: { type: 'boolean' }, quick: { type: 'boolean' } }, strict: true })
 const sizes = flags.quick === true
-  ? { pipeline: 32 * MiB, pipelineRuns: 1, rss: 64 * MiB, iterations: 8, warmups: 2, crossNodeReads: 3, replicated: 10, cliRuns: 5, loadClients: 8, loadSeconds: 5 }
-  : { pipeline: 256 * MiB, pipelineRuns: 3 /* odd: the median is a run */, rss: 1024 * MiB, iterations: 50, warmups: 3, crossNodeReads: 5, replicated: 50, cliRuns: 15, loadClients: 64, loadSeconds: 30 }
+  ? { pipeline: 32 * MiB, pipelineRuns: 1, rss: 64 * MiB, iterations: 8, warmups: 2, crossNodeReads: 3, replicated: 10, cliRuns: 5, loadClients: 8, loadSeconds: 5, scaleRecords: 20_000, verifyMB: 32 }
+  : { pipeline: 256 * MiB, pipelineRuns: 3 /* odd: the median is a run */, rss: 1024 * MiB, iterations: 50, warmups: 3, crossNodeReads: 5, replicated: 50, cliRuns: 15, loadClients: 64, loadSeconds: 30, scaleRecords: 1_000_000, verifyMB: 256 }
 
 const targets = {
   pipelineRatio: { min: 0.5, text: '≥ 0.5' },
@@ -68,6 +74,8 @@ const targets = {
   cliListMs: { max: 600, text: '≤ 600 ms' },
   readCachedP50Ms: { below: 5, text: 'p50 < 5 ms' },
   fhirSearchP95Ms: { below: 50, text: 'p95 < 50 ms' },
+  scaleListPatientP95Ms: { below: 20, text: 'p95 < 20 ms' },
+  verifyAllMBps: { min: 500, text: '≥ 500 MB/s' },
   fhirReadOverNative: { max: 1.1, text: 'within 10% of native' },
   loadUploadsPerS: { min: 200, text: '≥ 200 /s' },
   loadUploadP95Ms: { below: 1_000, text: 'p95 < 1 s' },
@@ -251,6 +259,12 @@ async function main(): Promise<Record<string, unknown>> {
       defer: (name, fn) => { cleanups.push({ name, fn }) }, progress,
     })
 
+    const verifyMB = process.env.MEDLEDGER_BENCH_VERIFY_MB === undefined ? sizes.verifyMB : Number(process.env.MEDLEDGER_BENCH_VERIFY_MB)
+    if (!Number.isInteger(verifyMB) || verifyMB < 1) throw new Error(`MEDLEDGER_BENCH_VERIFY_MB: a whole number of MB, got ${process.env.MEDLEDGER_BENCH_VERIFY_MB}`)
+    progress(`scale: a node with ${sizes.scaleRecords} records (all but one patient's 100 inserted into its database); first verify --all over ${verifyMB} MB of records uploaded (MEDLEDGER_BENCH_VERIFY_MB, default ${sizes.verifyMB}; the issue's figure is 1024)`)
+    const scale = await measureScale({ home: join(tmp, 'scale'), pool, adminEmail, adminPassword, records: sizes.scaleRecords, verifyBytes: verifyMB * 1e6, verifyRecordBytes: 16 * MiB, iterations: sizes.iterations, progress })
+    progress(`scale: listing p95 ${scale.scale.listPatientP95Ms} ms (its SQL alone ${scale.context.listPatientSqlP95Ms} ms), status ${scale.scale.statusMs} ms; verify --all ${scale.verifyAllMBps} MB/s`)
+
     const pipelineRatio = pipeline.mbps / baselineMBps
     return {
       baselineMBps: round(baselineMBps),
@@ -265,6 +279,8 @@ async function main(): Promise<Record<string, unknown>> {
       gas: { anchor: gas.anchor, anchorPerRecordBatched100: batchGas.perRecord, register: gas.register, ...consent.gas, auditReadBatched100: auditGas.perEntry },
       grantedRead1MiB: consent.grantedRead1MiB,
       crossNodeRead1MiB: consortium.crossNodeRead1MiB,
+      scale: scale.scale,
+      verifyAllMBps: scale.verifyAllMBps,
       replicationLagMs: consortium.replicationLagMs,
       cli: { helpMs: cli.helpMs, listMs: cli.listMs, nodeBaselineMs: cli.nodeBaselineMs },
       targets: {
@@ -285,6 +301,8 @@ async function main(): Promise<Record<string, unknown>> {
         loadUploadP95Ms: { target: targets.loadUploadP95Ms.text, met: load.uploadP95Ms < targets.loadUploadP95Ms.below },
         loadErrors: { target: targets.loadErrors.text, met: load.errors <= targets.loadErrors.max },
         loadRssPeakMiB: { target: targets.loadRssPeakMiB.text, met: load.rssPeakMiB < targets.loadRssPeakMiB.below },
+        scaleListPatientP95Ms: { target: targets.scaleListPatientP95Ms.text, met: scale.scale.listPatientP95Ms < targets.scaleListPatientP95Ms.below },
+        verifyAllMBps: { target: targets.verifyAllMBps.text, met: scale.verifyAllMBps >= targets.verifyAllMBps.min },
       },
       context: {
         quick: flags.quick === true,
@@ -324,6 +342,7 @@ async function main(): Promise<Record<string, unknown>> {
         cache: { beforeCachedReads: cached.cacheBefore, afterCachedReads: cached.cacheAfter },
         fhir: { ...fhir.context, searchDocRef100: fhir.searchDocRef100, binaryRead1MiB: fhir.binaryRead1MiB, nativeRead1MiB: fhir.nativeRead1MiB },
         loadTest: load.context,
+        scale: scale.context,
       },
     }
   } catch (err) {
@@ -373,6 +392,9 @@ function table(r: Record<string, any>): string {
     [`CLI: medledger --help, wall clock (median of ${r.context.cli.runs})${r.context.cli.compiled ? '' : ' — SOURCES via tsx'}`, `${r.cli.helpMs} ms`, r.targets.cliHelpMs.target, yes(r.targets.cliHelpMs.met)],
     [`CLI: medledger record list --json, running node (${r.context.cli.listedRecords} records)`, `${r.cli.listMs} ms`, r.targets.cliListMs.target, yes(r.targets.cliListMs.met)],
     ['  baseline: node -e ""', `${r.cli.nodeBaselineMs} ms`, '', ''],
+    [`scale: one patient's 100 records listed, ${r.scale.records} in the database (p95)`, `${r.scale.listPatientP95Ms} ms`, r.targets.scaleListPatientP95Ms.target, yes(r.targets.scaleListPatientP95Ms.met)],
+    ['  the listing\'s SQL alone (p95); GET /status (p50)', `${r.context.scale.listPatientSqlP95Ms} ms; ${r.scale.statusMs} ms`, '', ''],
+    [`verify --all over ${(r.context.scale.verifiedBytes / 1e6).toFixed(0)} MB (MEDLEDGER_BENCH_VERIFY_MB; the issue's figure is 1024)`, `${r.verifyAllMBps} MB/s`, r.targets.verifyAllMBps.target, yes(r.targets.verifyAllMBps.met)],
   ]
   const widths = rows[0].map((_, i) => Math.max(...rows.map(row => row[i].length)))
   const line = (row: string[]) => row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()
