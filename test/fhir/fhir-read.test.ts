@@ -230,6 +230,19 @@ describe('FHIR R4 read side: directory, DocumentReference, Binary, $everything',
     assert.equal(bundle.total, bundle.entry!.length)
   })
 
+  // Last: it opens Alpha's patient to Beta's doctor, whom the tests above expect to see nothing.
+  it('Patient $everything gathers every module\'s hook: a grant shows as a Consent, and the grantee then sees the records', async () => {
+    const requestId = (await api.json('POST', '/access-requests', { patient: a.patient.email, purpose: 'second opinion', days: 1 }, b.doctor.token)).body.requestId
+    assert.equal((await api.json('POST', `/access-requests/${requestId}/approve`, {}, a.patient.token)).status, 200)
+    const own = (await json(`/Patient/${a.patient.id}/$everything`, a.patient.token)).body as Bundle
+    const consents = own.entry!.filter((e) => e.resource.resourceType === 'Consent')
+    assert.ok(consents.length >= 1, 'the grant is a Consent in the patient\'s $everything')
+    assert.ok(consents.some((e) => e.resource.status === 'active'))
+    const grantee = (await json(`/Patient/${a.patient.id}/$everything`, b.doctor.token)).body as Bundle
+    assert.equal(grantee.entry!.filter((e) => e.resource.resourceType === 'DocumentReference').length, uploaded.length)
+    assert.equal(((await json(`/DocumentReference?patient=Patient/${a.patient.id}`, b.doctor.token)).body as Bundle).total, uploaded.length)
+  })
+
   it('a Binary resource is refused above MEDLEDGER_FHIR_BINARY_MAX_MB with 413 BINARY_TOO_LARGE; the bytes still stream', async () => {
     const services = node.node.services
     const small = await buildApp({ services: { ...services, config: Object.freeze({ ...services.config, fhirBinaryMaxMb: 0 }) } })
