@@ -44,12 +44,20 @@ export function createAuditBatches(p: Parts, { maxBatch = 100 }: { maxBatch?: nu
     },
   })
   const timers = new Set<NodeJS.Timeout>()
-  const submit = (entry: SignedAccessEntry): Promise<void> => committer.submit(entry).then(() => undefined, (err: unknown) => {
+  // Entries queued, in flight or waiting to be tried again here: a sweep for old pending entries
+  // (`replayAuditEntries`) does not hand them over twice.
+  const held = new Set<string>()
+  const attempt = (entry: SignedAccessEntry): Promise<void> => committer.submit(entry).then(() => { held.delete(entry.entryId) }, (err: unknown) => {
     p.log('warn', `audit: batch with entry ${entry.entryId} not sent (${isAppError(err) ? err.code : (err as Error).message}); trying again in ${RETRY_MS / 1000} s`)
-    const timer = setTimeout(() => { timers.delete(timer); void submit(entry) }, RETRY_MS)
+    const timer = setTimeout(() => { timers.delete(timer); void attempt(entry) }, RETRY_MS)
     timer.unref()
     timers.add(timer)
   })
+  const submit = async (entry: SignedAccessEntry): Promise<void> => {
+    if (held.has(entry.entryId)) return
+    held.add(entry.entryId)
+    await attempt(entry)
+  }
   return {
     sender,
     submit,
@@ -147,12 +155,13 @@ interface EntryRow { entry_id: Hex; record_id: Hex; patient: Address; reader: Ad
 /**
  * At start, after the transaction journal's replay: every entry still `pending` is either on
  * chain already (its batch was mined, or re-sent from the journal, before the node learnt it) and
- * marked `mined`, or handed to the batches again, oldest first.
+ * marked `mined`, or handed to the batches again, oldest first. The node also runs it every 15 s
+ * for entries pending longer than `olderThanMs`: those an API process on its home left behind.
  * @throws AppError LEDGER_UNAVAILABLE
  */
-export async function replayAuditEntries(s: Parts & { auditBatches: AuditBatches }): Promise<{ mined: number; resent: number }> {
+export async function replayAuditEntries(s: Parts & { auditBatches: AuditBatches }, { olderThanMs = 0 }: { olderThanMs?: number } = {}): Promise<{ mined: number; resent: number }> {
   const rows = await s.db.all<EntryRow>(`SELECT entry_id, record_id, patient, reader, purpose, ref, read_at, signature FROM audit_entries
-    WHERE state = 'pending' ORDER BY created_at, entry_id`)
+    WHERE state = 'pending' AND created_at <= ? ORDER BY created_at, entry_id`, Date.now() - olderThanMs)
   let mined = 0
   const resend: SignedAccessEntry[] = []
   for (const r of rows) {
