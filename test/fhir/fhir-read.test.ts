@@ -260,4 +260,19 @@ describe('FHIR R4 read side: directory, DocumentReference, Binary, $everything',
       await small.close()
     }
   })
+
+  it('links and fullUrls use the configured public URL when there is one', async () => {
+    const services = node.node.services
+    const proxied = await buildApp({ services: { ...services, config: Object.freeze({ ...services.config, publicUrl: 'https://fhir.hospital.example' }) } })
+    try {
+      const cs = (await proxied.inject({ url: '/fhir/R4/metadata' })).json()
+      assert.equal(cs.implementation.url, 'https://fhir.hospital.example/fhir/R4')
+      const bundle = (await proxied.inject({ url: '/fhir/R4/DocumentReference?_count=2', headers: { authorization: `Bearer ${a.patient.token}` } })).json()
+      assertValidFhir(bundle, 'behind a proxy')
+      for (const l of bundle.link) assert.ok(l.url.startsWith('https://fhir.hospital.example/fhir/R4/DocumentReference?'), l.url)
+      assert.ok(bundle.entry[0].fullUrl.startsWith('https://fhir.hospital.example/fhir/R4/DocumentReference/'))
+    } finally {
+      await proxied.close()
+    }
+  })
 })

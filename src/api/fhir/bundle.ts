@@ -14,9 +14,20 @@ export const pagingParams = [
   { name: '_offset', type: 'number', documentation: 'Where the page starts; the Bundle\'s next link carries it.' },
 ] as const
 
-/** This node's FHIR base URL as the caller reached it (absolute, for fullUrl and links). */
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The node's public URL (config `publicUrl`), set by the FHIR plugin; empty when not configured. */
+    fhirPublicUrl?: string
+  }
+}
+
+/**
+ * This node's FHIR base URL, absolute, for fullUrl, links and Location: under the configured
+ * public URL when there is one (a node behind a TLS proxy), else as the caller reached it.
+ */
 export function fhirBase(req: FastifyRequest): string {
-  return `${req.protocol}://${req.host}${fhirPrefix}`
+  const pub = req.server.fhirPublicUrl
+  return pub ? `${pub.replace(/\/+$/, '')}${fhirPrefix}` : `${req.protocol}://${req.host}${fhirPrefix}`
 }
 
 export interface SearchsetParams {

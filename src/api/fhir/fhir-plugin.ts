@@ -56,6 +56,7 @@ function answerOutcomes(scope: FastifyInstance, services: Services): void {
  */
 export async function fhirPlugin(scope: FastifyInstance, { services, modules = fhirModules }: { services: Services; modules?: readonly FhirResourceModule[] }): Promise<void> {
   parseJsonBodies(scope)
+  scope.decorate('fhirPublicUrl', services.config.publicUrl)
   answerOutcomes(scope, services)
   const ctx: FhirContext = { services, modules }
   const date = new Date().toISOString()
