@@ -10,7 +10,7 @@ import { purposes } from '../src/ledger/purposes.ts'
 import { accessEntryTypes, consentDomain, type SignedAccessEntry } from '../src/ledger/consent/sign-access-entry.ts'
 
 export interface MeasureAuditBatchGasResult {
-  /** gasUsed of one `logAccessBatch` of `entries` reads, divided by `entries`. */
+  /** gasUsed of one `logAccessBatch` of `entries` reads, divided by `entries`, rounded. */
   perEntry: number
   /** gasUsed of that transaction, the 21,000 base included. */
   batch: number
@@ -67,7 +67,7 @@ export async function measureAuditBatchGas({ entries = 100 }: { entries?: number
     for (const e of [batch[0]!, batch[entries - 1]!]) {
       if (!(await client.readContract({ address: consent, abi: consentAbi, functionName: 'isAccessLogged', args: [e.entryId] }))) throw new Error(`entry ${e.entryId} not logged`)
     }
-    return { perEntry: Number(gas) / entries, batch: Number(gas), single: Number(single), entries }
+    return { perEntry: Math.round(Number(gas) / entries), batch: Number(gas), single: Number(single), entries }
   } finally {
     await anvil.stop()
     await rm(home, { recursive: true, force: true })
