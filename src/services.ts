@@ -143,9 +143,9 @@ export interface ConsortiumPart {
 export interface AnchorBatches {
   /**
    * Queues a record signed by its author; settles when the transaction carrying it is mined, with
-   * the batch root and the record's inclusion proof when it went in a batch.
+   * its block's time and, when it went in a batch, the root and the record's inclusion proof.
    */
-  submit(hospitalId: string, item: { author: LocalAccount; leaf: SignedLeaf }): Promise<{ receipt: TransactionReceipt; proof?: { root: Hex; proof: Hex[] } }>
+  submit(hospitalId: string, item: { author: LocalAccount; leaf: SignedLeaf }): Promise<{ receipt: TransactionReceipt; anchoredAt: number; proof?: { root: Hex; proof: Hex[] } }>
   /** Settles once nothing is queued or in flight. */
   idle(): Promise<void>
 }

@@ -166,8 +166,8 @@ async function checkedRecipients(
 }
 
 /**
- * Anchors the pending `row` through the hospital's group committer (signed by the author's key)
- * and marks it anchored (in `row` too). When the chain refuses it, the row is deleted and its
+ * Anchors the pending `row` through the hospital's group committer (signed by the author's key),
+ * which marks it anchored once its transaction is mined; `row` is updated to match. When the chain refuses it, the row is deleted and its
  * `blocks` unpinned. Not abortable once signed: other uploads may share its transaction.
  * @throws AppError LEDGER_*
  */
@@ -184,13 +184,11 @@ async function anchorAndSettle(
   const recordId = row.record_id
   try {
     const leaf = await signLeaf(s.ledger, author, { recordId, patient, hospital, digest: row.digest, envelopes: row.envelopes })
-    const { receipt } = await anchorQueued(s, row.hospital_id, { author, leaf })
-    const block = await s.ledger.client.getBlock({ blockNumber: receipt.blockNumber })
+    const { receipt, anchoredAt } = await anchorQueued(s, row.hospital_id, { author, leaf })
     row.state = 'anchored'
     row.tx_hash = receipt.transactionHash
     row.block_number = Number(receipt.blockNumber)
-    row.anchored_at = Number(block.timestamp)
-    await s.db.run(`UPDATE records SET state = 'anchored', tx_hash = ?, block_number = ?, anchored_at = ? WHERE record_id = ?`, row.tx_hash, row.block_number, row.anchored_at, recordId)
+    row.anchored_at = anchoredAt
   } catch (err) {
     // Refused by the chain (not merely unanswered): the record never existed, and its blocks
     // are released for garbage collection. When the chain merely did not answer, the anchor
