@@ -1,7 +1,7 @@
 import { listVisibleAccounts } from '../../../consent/list-visible-accounts.ts'
 import { resolveAccount } from '../../../consent/resolve-account.ts'
 import { AppError } from '../../../errors.ts'
-import type { Account } from '../../../accounts/account.ts'
+import type { Account, Actor } from '../../../accounts/account.ts'
 import { directoryModule } from '../directory-module.ts'
 import { ledgerIdentifier, toPatient } from '../directory-resources.ts'
 import { matchesToken, referenceId } from '../search-params.ts'
@@ -11,7 +11,6 @@ import { sendResource } from '../send-resource.ts'
 import { actorOf } from '../../actor-of.ts'
 import type { FhirResource, FhirResourceModule } from '../resource-module.ts'
 import type { FromSchema } from 'json-schema-to-ts'
-import type { Actor } from '../../../accounts/account.ts'
 import type { Services } from '../../../services.ts'
 
 /**
