@@ -258,6 +258,32 @@ export const migrations: readonly string[] = [
   CREATE INDEX records_state ON records(state);
   CREATE INDEX accounts_state ON accounts(state);
   `,
+  // 10: keyword search (issue 12) — a blind index. search_keys holds each patient's random search
+  // key wrapped for the patient and the hospital's emergency key (never in clear), record_tokens
+  // the keyed tokens of each record's terms (HMAC-SHA-256 under that key, 16 bytes), and
+  // record_terms each record's term list sealed under the same key, so that a rotation can
+  // re-index without reading the records again. No term, code or prefix is stored in clear.
+  `
+  CREATE TABLE search_keys (
+    patient_id TEXT PRIMARY KEY REFERENCES accounts(id),
+    version INTEGER NOT NULL,
+    wrapped TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE record_tokens (
+    patient_id TEXT NOT NULL,
+    token BLOB NOT NULL,
+    record_id TEXT NOT NULL,
+    PRIMARY KEY (patient_id, token, record_id)
+  );
+  CREATE INDEX record_tokens_record ON record_tokens(record_id);
+  CREATE TABLE record_terms (
+    record_id TEXT PRIMARY KEY,
+    patient_id TEXT NOT NULL,
+    sealed TEXT NOT NULL
+  );
+  CREATE INDEX record_terms_patient ON record_terms(patient_id);
+  `,
 ]
 
 /**
