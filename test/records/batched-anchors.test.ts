@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
-import { createWalletClient, encodeFunctionData, http, parseEventLogs, type Hex } from 'viem'
+import { createWalletClient, encodeFunctionData, http, parseEventLogs, type Hex, type LocalAccount } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { recordLedgerAbi } from '../../src/ledger/abis.ts'
 import { leafHash, merkleTree, processProof, recordTypedData, type SignedLeaf } from '../../src/ledger/anchor-batch.ts'
@@ -10,6 +10,10 @@ import { putRawBlock } from '../../src/storage/raw-block.ts'
 import { digestFromCid } from '../../src/storage/read-verified.ts'
 import { encodeBatchManifest } from '../../src/records/batch-manifest.ts'
 import { applyAnchoredBatch } from '../../src/records/apply-anchored-batch.ts'
+import { insertRecord } from '../../src/records/insert-record.ts'
+import { authenticate } from '../../src/accounts/sessions.ts'
+import { requireKeys } from '../../src/accounts/account.ts'
+import { isAppError } from '../../src/errors.ts'
 import { InjectApi, startInProcessNode, type InProcessNode } from '../helpers/in-process-node.ts'
 import { seed } from '../helpers/node-process.ts'
 import { noFees } from '../helpers/test-chain.ts'
@@ -175,5 +179,47 @@ describe('group-committed anchors', () => {
       assert.match(q.reason ?? '', /RECORD_INTEGRITY/)
     }
     for (const leaf of bad) assert.equal(await s().db.get('SELECT 1 AS x FROM records WHERE record_id = ?', leaf.recordId), undefined)
+  })
+
+  test('a record anchor would refuse is left out of its batch; the records beside it are anchored', async () => {
+    const doctorKey = requireKeys(await authenticate(s(), people.doctor.token)).ledger
+    const stranger = privateKeyToAccount(generatePrivateKey())
+    const ledger = s().ledger
+    const pending = async () => {
+      const recordId = generatePrivateKey()
+      await insertRecord(s().db, {
+        record_id: recordId, patient_id: people.patient.id, author_id: people.doctor.id, hospital_id: people.hospital.id,
+        digest: generatePrivateKey(), envelopes: generatePrivateKey(), suite: 'aes-256-gcm', stored_bytes: 0, state: 'pending',
+        tx_hash: null, block_number: null, anchored_at: null, created_at: Date.now(),
+      })
+      return recordId
+    }
+    const leafBy = async (author: LocalAccount, recordId: Hex): Promise<SignedLeaf> => {
+      const f = { recordId, patient: people.patient.address, hospital: people.hospital.address, digest: generatePrivateKey(), envelopes: generatePrivateKey() }
+      return { ...f, author: author.address, signature: await author.signTypedData!(recordTypedData(ledger, f)) }
+    }
+    const submit = (author: LocalAccount, leaf: SignedLeaf) => s().anchorBatches!.submit(people.hospital.id, { author, leaf })
+    const ids = [await pending(), await pending(), await pending()]
+    const leaves = [await leafBy(doctorKey, ids[0]!), await leafBy(doctorKey, ids[1]!), await leafBy(stranger, generatePrivateKey()), await leafBy(doctorKey, ids[2]!)]
+    // The first goes alone at once; the other three wait for it and go together.
+    const settled = await Promise.allSettled([submit(doctorKey, leaves[0]!), submit(doctorKey, leaves[1]!), submit(stranger, leaves[2]!), submit(doctorKey, leaves[3]!)])
+    const [alone, first, refused, second] = settled
+    assert.equal(alone.status, 'fulfilled')
+    assert.equal(refused.status, 'rejected')
+    assert.ok(isAppError((refused as PromiseRejectedResult).reason, 'LEDGER_REVERTED'))
+    assert.match((refused as PromiseRejectedResult).reason.details, /RecordLedgerUnauthorized/)
+    assert.ok(first.status === 'fulfilled' && second.status === 'fulfilled')
+    assert.ok(first.value.proof && second.value.proof, 'the two beside it went in a batch')
+    assert.equal(first.value.proof.root, second.value.proof.root)
+    assert.equal(processProof(leafHash(leaves[1]!), first.value.proof.proof), first.value.proof.root)
+    assert.equal(processProof(leafHash(leaves[3]!), second.value.proof.proof), first.value.proof.root)
+    const manifest = (await s().db.get<{ manifest: Hex }>('SELECT manifest FROM record_proofs WHERE record_id = ?', ids[1]))!.manifest
+    const tx = (await ledger.client.getTransactionReceipt({ hash: first.value.receipt.transactionHash }))
+    const [event] = parseEventLogs({ abi: recordLedgerAbi, logs: tx.logs, eventName: 'BatchAnchored' })
+    assert.deepEqual({ root: event!.args.root, manifest: event!.args.manifest, count: event!.args.count }, { root: first.value.proof.root, manifest, count: 2n })
+    for (const id of [ids[1], ids[2]]) {
+      const row = await s().db.get<{ state: string; tx_hash: Hex }>('SELECT state, tx_hash FROM records WHERE record_id = ?', id)
+      assert.deepEqual(row, { state: 'anchored', tx_hash: first.value.receipt.transactionHash })
+    }
   })
 })
