@@ -8,7 +8,7 @@ export const errorCodeSystem = 'urn:medledger:error-code'
 function issueType(err: AppError): string {
   if (err.code === 'MALFORMED_JSON') return 'structure'
   if (err.code === 'RECORD_INTEGRITY') return 'conflict'
-  const byStatus: Record<number, string> = { 400: 'invalid', 401: 'login', 403: 'forbidden', 404: 'not-found', 408: 'timeout', 409: 'conflict', 413: 'too-costly', 415: 'not-supported', 429: 'throttled', 431: 'too-costly', 502: 'transient', 503: 'transient' }
+  const byStatus: Record<number, string> = { 400: 'invalid', 401: 'login', 403: 'forbidden', 404: 'not-found', 405: 'not-supported', 408: 'timeout', 409: 'conflict', 413: 'too-costly', 415: 'not-supported', 429: 'throttled', 431: 'too-costly', 502: 'transient', 503: 'transient' }
   return byStatus[err.status] ?? 'exception'
 }
 
