@@ -15,6 +15,8 @@ type Parts = Pick<Services, 'db' | 'ledger' | 'nodeKey' | 'log'>
 
 /** How long a batch that could not reach the chain waits before it is tried again. */
 const RETRY_MS = 5_000
+/** How long the row of a mined entry is kept. */
+const KEEP_MINED_MS = 24 * 3600_000
 
 /**
  * The node's group committer of read entries (`Consent.logAccessBatch`), sent from its member
@@ -157,11 +159,14 @@ interface EntryRow { entry_id: Hex; record_id: Hex; patient: Address; reader: Ad
  * chain already (its batch was mined, or re-sent from the journal, before the node learnt it) and
  * marked `mined`, or handed to the batches again, oldest first. The node also runs it every 15 s
  * for entries pending longer than `olderThanMs`: those an API process on its home left behind.
+ * Rows of entries mined over a day ago are deleted.
  * @throws AppError LEDGER_UNAVAILABLE
  */
 export async function replayAuditEntries(s: Parts & { auditBatches: AuditBatches }, { olderThanMs = 0 }: { olderThanMs?: number } = {}): Promise<{ mined: number; resent: number }> {
   const rows = await s.db.all<EntryRow>(`SELECT entry_id, record_id, patient, reader, purpose, ref, read_at, signature FROM audit_entries
     WHERE state = 'pending' AND created_at <= ? ORDER BY created_at, entry_id`, Date.now() - olderThanMs)
+  // A mined entry's row is kept a day (the trail reads mined reads from the chain), then let go.
+  await s.db.run(`DELETE FROM audit_entries WHERE state = 'mined' AND created_at < ?`, Date.now() - KEEP_MINED_MS)
   let mined = 0
   const resend: SignedAccessEntry[] = []
   for (const r of rows) {
