@@ -13,11 +13,12 @@ interface IRegistry {
         None,
         Staff,
         Doctor,
-        Patient
+        Patient,
+        Researcher
     }
 
-    /// @notice Where an account stands. Only `Active` accounts may act. A self-registered doctor is
-    /// `Pending` until confirmed (`Active`) or rejected (`Rejected`, final); `Suspended` is
+    /// @notice Where an account stands. Only `Active` accounts may act. A self-registered doctor or
+    /// researcher is `Pending` until confirmed (`Active`) or rejected (`Rejected`, final); `Suspended` is
     /// reserved for a suspension flow.
     enum Status {
         None,
@@ -244,12 +245,12 @@ interface IRegistry {
 
     /**
      * @notice Self sign-up: the caller registers itself at `hospital`. A `Doctor` is `Pending`
-     * (it can do nothing clinical) until the admin or the hospital's staff confirm it; a
-     * `Patient` is `Active` at once.
+     * (it can do nothing clinical) until the admin or the hospital's staff confirm it, and so
+     * does a `Researcher`; a `Patient` is `Active` at once.
      * @param encryptionKey SHA-256 of the caller's public encryption key
      *
      * Requirements:
-     * - `role` is `Doctor` or `Patient`;
+     * - `role` is `Doctor`, `Patient` or `Researcher`;
      * - `hospital` is a member; `encryptionKey` is non-zero;
      * - `keyScheme` is 1 or 2 (else {RegistryInvalidKeyScheme});
      * - the caller is neither registered nor a hospital, nor a candidate hospital under a vote.

@@ -165,14 +165,14 @@ contract Registry is IRegistry, AccessControl {
 
     /// @inheritdoc IRegistry
     function requestRegistration(Role role, address hospital, uint8 keyScheme, bytes32 encryptionKey) external {
-        if (role != Role.Doctor && role != Role.Patient) revert RegistryInvalidRole(uint8(role));
+        if (role != Role.Doctor && role != Role.Patient && role != Role.Researcher) revert RegistryInvalidRole(uint8(role));
         if (hospital == address(0)) revert RegistryZeroAddress();
         if (encryptionKey == bytes32(0)) revert RegistryInvalidKey();
         _checkKeyScheme(keyScheme);
         if (!_hospitals[hospital].member) revert RegistryUnknownHospital(hospital);
         _checkUnregistered(msg.sender);
 
-        Status status = role == Role.Doctor ? Status.Pending : Status.Active;
+        Status status = role == Role.Patient ? Status.Active : Status.Pending;
         _accounts[msg.sender] = Account({role: role, status: status, keyScheme: keyScheme, hospital: hospital});
         encryptionKeyOf[msg.sender] = encryptionKey;
         emit RegistrationRequested(msg.sender, hospital, role, keyScheme, encryptionKey);

@@ -36,7 +36,7 @@ import { startAnvil, type StartAnvilResult } from '../src/ledger/anvil.ts'
 import { loadArtifacts } from '../src/ledger/artifacts.ts'
 import { abiModulePath, buildContracts, compileContracts, renderAbiModule } from '../src/ledger/compile-contracts.ts'
 
-const Role = { None: 0, Staff: 1, Doctor: 2, Patient: 3 } as const
+const Role = { None: 0, Staff: 1, Doctor: 2, Patient: 3, Researcher: 4 } as const
 const Status = { None: 0, Pending: 1, Active: 2, Suspended: 3, Rejected: 4 } as const
 const Proposal = { None: 0, Admit: 1, Remove: 2 } as const
 const X25519 = 1
@@ -93,7 +93,7 @@ describe('contracts', () => {
     for (const name of [
       'admin', 'hospitalA', 'hospitalB', 'hospitalC', 'hospitalD', 'hospitalE', 'staffA', 'staffB',
       'doctorA', 'doctorA2', 'doctorB', 'patientA', 'patientB', 'stranger',
-      'selfDoctor', 'selfDoctor2', 'selfDoctor3', 'selfPatient',
+      'selfDoctor', 'selfDoctor2', 'selfDoctor3', 'selfPatient', 'selfResearcher',
     ]) {
       wallets[name] = createWalletClient({ account: privateKeyToAccount(generatePrivateKey()), chain, transport: http() })
     }
@@ -233,7 +233,7 @@ describe('contracts', () => {
       }
       await expectRevert(register('admin', fresh, Role.Patient, addr('stranger'), X25519, key('x')), 'RegistryUnknownHospital', [addr('stranger')])
       // out of the enum's range: the ABI decoder itself reverts, without error data
-      await assert.rejects(register('admin', fresh, 4, addr('hospitalA'), X25519, key('x')), (err: unknown) => {
+      await assert.rejects(register('admin', fresh, 5, addr('hospitalA'), X25519, key('x')), (err: unknown) => {
         const revert = (err as BaseError).walk((e) => e instanceof ContractFunctionRevertedError) as ContractFunctionRevertedError | null
         assert.ok(revert, String(err))
         assert.equal(revert.data, undefined)
@@ -343,6 +343,28 @@ describe('contracts', () => {
       // the admin confirms too
       const { events: byAdmin } = await eventsOf(await confirm('admin', addr('selfDoctor3')), registryAbi, registry)
       assert.deepEqual(byAdmin, [{ eventName: 'AccountConfirmed', args: { account: addr('selfDoctor3'), hospital: addr('hospitalA'), by: addr('admin') } }])
+    })
+
+    test('a researcher signs up pending, is confirmed by staff, and still anchors nothing', async () => {
+      const { events } = await eventsOf(
+        await requestRegistration('selfResearcher', Role.Researcher, addr('hospitalA'), X25519, key('selfResearcher')), registryAbi, registry,
+      )
+      assert.deepEqual(events, [{
+        eventName: 'RegistrationRequested',
+        args: { account: addr('selfResearcher'), hospital: addr('hospitalA'), role: Role.Researcher, keyScheme: X25519, encryptionKey: key('selfResearcher') },
+      }])
+      assert.deepEqual(await accountOf('selfResearcher'), { role: Role.Researcher, status: Status.Pending, keyScheme: X25519, hospital: addr('hospitalA') })
+      await expectRevert(confirm('staffB', addr('selfResearcher')), 'RegistryUnauthorized', [addr('staffB')])
+      const { events: confirmed } = await eventsOf(await confirm('staffA', addr('selfResearcher')), registryAbi, registry)
+      assert.deepEqual(confirmed, [{ eventName: 'AccountConfirmed', args: { account: addr('selfResearcher'), hospital: addr('hospitalA'), by: addr('staffA') } }])
+      assert.equal((await accountOf('selfResearcher')).status, Status.Active)
+      await expectRevert(
+        wallets.selfResearcher!.writeContract({
+          address: ledger, abi: recordLedgerAbi, functionName: 'anchor',
+          args: [randomId(), addr('patientA'), addr('hospitalA'), key('c'), key('e')], ...noFees,
+        }),
+        'RecordLedgerUnauthorized', [addr('selfResearcher')],
+      )
     })
 
     test('a rejection needs a reason and is final', async () => {

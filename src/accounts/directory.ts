@@ -17,7 +17,7 @@ import type { Services } from '../services.ts'
 // mailbox: the `.invalid` top-level domain can never deliver), so that every consent flow works
 // the same whoever is on the other side, and nothing personal crosses between hospitals.
 
-const chainRoles: Record<number, Role> = { 1: 'staff', 2: 'doctor', 3: 'patient' }
+const chainRoles: Record<number, Role> = { 1: 'staff', 2: 'doctor', 3: 'patient', 4: 'researcher' }
 
 /** How long a public key may take to arrive from the peer that published it. */
 const KEY_FETCH_MS = 15_000
@@ -84,7 +84,7 @@ export async function ensureAccount(s: Pick<Services, 'db' | 'ledger'>, address:
   const role = chainRoles[acc.role]
   if (!role) throw new AppError('UNKNOWN_ACCOUNT')
   const hospital = await ensureHospital(s, acc.hospital)
-  const label = role === 'doctor' ? 'Doctor' : role === 'patient' ? 'Patient' : 'Staff'
+  const label = role === 'doctor' ? 'Doctor' : role === 'patient' ? 'Patient' : role === 'researcher' ? 'Researcher' : 'Staff'
   const row: AccountRow = {
     id: randomUUID(),
     email: `${a}@ledger.invalid`,

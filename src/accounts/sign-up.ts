@@ -5,6 +5,7 @@ import { generateEncryptionKeyPair, keySchemeId, type KeyScheme } from '../crypt
 import { hashSha256 } from '../crypto/hashes.ts'
 import { registryAbi } from '../ledger/abis.ts'
 import { sendRegistrationRequest } from '../ledger/registry/send-registration-request.ts'
+import { chainRoles } from '../ledger/register-account.ts'
 import { decodeAccountSecrets, encodeAccountSecrets } from './account-secrets.ts'
 import { generateRecoveryCode, openKeystoreWithKey, sealKeystore } from '../crypto/keystore.ts'
 import { AppError, isAppError } from '../errors.ts'
@@ -15,7 +16,7 @@ import { checkName } from './create-hospital.ts'
 import type { Services } from '../services.ts'
 
 export interface SignUpParams {
-  role: 'doctor' | 'patient'
+  role: 'doctor' | 'patient' | 'researcher'
   /** Hospital id or ledger address. */
   hospital: string
   email: string
@@ -30,7 +31,7 @@ export interface SignUpParams {
 /**
  * Self sign-up: the new account registers itself on chain from its own key. A patient is
  * active at once; a doctor stays pending — able to sign in, not to act clinically — until the
- * admin or the hospital's staff confirm them.
+ * admin or the hospital's staff confirm them, and so does a researcher.
  *
  * An address that already has an account gets the same answer as a fresh sign-up (same shape,
  * the same key and Argon2 work), but nothing is stored or registered and the answer's id,
@@ -39,7 +40,7 @@ export interface SignUpParams {
  * @throws AppError INVALID_ROLE, UNKNOWN_HOSPITAL, WEAK_PASSWORD, VALIDATION_FAILED, LEDGER_*
  */
 export async function signUp(s: Services, p: SignUpParams): Promise<{ account: Account; recoveryCode: string }> {
-  if (p.role !== 'doctor' && p.role !== 'patient') throw new AppError('INVALID_ROLE')
+  if (p.role !== 'doctor' && p.role !== 'patient' && p.role !== 'researcher') throw new AppError('INVALID_ROLE')
   const email = checkEmail(p.email)
   const name = checkName(p.name)
   checkPassword(p.password)
@@ -73,7 +74,7 @@ export async function signUp(s: Services, p: SignUpParams): Promise<{ account: A
       encryptionKey: prepared.keyDigest,
       signal: p.signal,
     })
-    row.state = p.role === 'doctor' ? 'pending' : 'active'
+    row.state = p.role === 'patient' ? 'active' : 'pending'
     row.tx_hash = receipt.transactionHash
     await s.db.run('UPDATE accounts SET state = ?, tx_hash = ? WHERE id = ?', row.state, row.tx_hash, row.id)
   } catch (err) {
@@ -88,7 +89,7 @@ export async function signUp(s: Services, p: SignUpParams): Promise<{ account: A
  * same shape as a real one, from keys that are thrown away; nothing is stored or sent on chain.
  * The account's owner gets a `sign-up-attempted` notification instead.
  */
-async function answerTakenAddress(s: Services, p: { email: string; name: string; role: 'doctor' | 'patient'; hospital: HospitalRow; password: string; keyScheme: KeyScheme; signal?: AbortSignal; workDone?: boolean }): Promise<{ account: Account; recoveryCode: string }> {
+async function answerTakenAddress(s: Services, p: { email: string; name: string; role: SignUpParams['role']; hospital: HospitalRow; password: string; keyScheme: KeyScheme; signal?: AbortSignal; workDone?: boolean }): Promise<{ account: Account; recoveryCode: string }> {
   const ledgerKey = generatePrivateKey()
   const address = privateKeyToAccount(ledgerKey).address.toLowerCase() as Address
   const recoveryCode = generateRecoveryCode()
@@ -98,7 +99,7 @@ async function answerTakenAddress(s: Services, p: { email: string; name: string;
     // A real sign-up asks the chain before it sends: ask the same question, send nothing.
     await s.ledger.client.estimateContractGas({
       address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'requestRegistration', account: address,
-      args: [p.role === 'doctor' ? 2 : 3, p.hospital.address as Address, keySchemeId(p.keyScheme), bytesToHex(hashSha256(encryption.publicKey))],
+      args: [chainRoles[p.role], p.hospital.address as Address, keySchemeId(p.keyScheme), bytesToHex(hashSha256(encryption.publicKey))],
     }).catch(() => undefined)
   }
   const owner = await s.db.get('SELECT id, state FROM accounts WHERE email = ?', p.email) as { id: string; state: string } | undefined
@@ -114,7 +115,7 @@ async function answerTakenAddress(s: Services, p: { email: string; name: string;
       hospitalId: p.hospital.id,
       address,
       keyScheme: p.keyScheme,
-      status: p.role === 'doctor' ? 'pending' : 'active',
+      status: p.role === 'patient' ? 'active' : 'pending',
       createdAt: new Date().toISOString(),
     },
     recoveryCode,

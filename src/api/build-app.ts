@@ -14,6 +14,7 @@ import { hospitalRoutes } from './routes/hospitals.ts'
 import { userRoutes } from './routes/users.ts'
 import { signupRoutes } from './routes/signup.ts'
 import { doctorRoutes } from './routes/doctors.ts'
+import { researcherRoutes } from './routes/researchers.ts'
 import { recordRoutes } from './routes/records.ts'
 import { statusRoutes } from './routes/status.ts'
 import { mfaRoutes } from './routes/mfa.ts'
@@ -179,6 +180,7 @@ async function registerApiRoutes(app: FastifyInstance, services: Services): Prom
     await userRoutes(scope, ctx)
     await signupRoutes(scope, ctx)
     await doctorRoutes(scope, ctx)
+    await researcherRoutes(scope, ctx)
     await statusRoutes(scope, ctx)
     await accessRequestRoutes(scope, ctx)
     await shareRoutes(scope, ctx)

@@ -47,8 +47,9 @@ Client (talks to a node: --api URL, env MEDLEDGER_API, default http://127.0.0.1:
   medledger record list [--patient EMAIL_OR_ID] [--limit N] [--offset N]
   medledger verify RECORD_ID... | --all     exit 0 only when everything checked is intact
   medledger record get RECORD_ID --token TOKEN --out PATH     with a share token, no session needed
-  medledger signup --role doctor|patient --hospital ID --email E --name N [--licence L]   (password on stdin)
+  medledger signup --role doctor|patient|researcher --hospital ID --email E --name N [--licence L]   (password on stdin)
   medledger doctor pending | doctor confirm ID | doctor reject ID --reason TEXT
+  medledger researcher pending | researcher confirm ID | researcher reject ID --reason TEXT
   medledger hospital vote ID --approve|--reject
   medledger access request --patient P       P: e-mail or id here, or a ledger address (0x…) of any member's patient
   medledger access request --patient P [--records ID,ID] --purpose TEXT --days N
@@ -139,6 +140,9 @@ const commands: Record<string, Command> = {
   'doctor pending': command({}, async ({ c }) => (await import('./commands/doctor.ts')).doctorPending(c)),
   'doctor confirm': command({}, async ({ args, c }) => (await import('./commands/doctor.ts')).doctorDecide(c, args[0], 'confirm', {})),
   'doctor reject': command({ reason: text }, async ({ flags, args, c }) => (await import('./commands/doctor.ts')).doctorDecide(c, args[0], 'reject', flags)),
+  'researcher pending': command({}, async ({ c }) => (await import('./commands/researcher.ts')).researcherPending(c)),
+  'researcher confirm': command({}, async ({ args, c }) => (await import('./commands/researcher.ts')).researcherDecide(c, args[0], 'confirm', {})),
+  'researcher reject': command({ reason: text }, async ({ flags, args, c }) => (await import('./commands/researcher.ts')).researcherDecide(c, args[0], 'reject', flags)),
   'access request': command({ patient: text, records: text, purpose: text, days: text }, async ({ flags, c }) => (await import('./commands/access.ts')).accessRequest(c, flags)),
   'access approve': command({ days: text, records: text }, async ({ flags, args, c }) => (await import('./commands/access.ts')).accessApprove(c, args[0], flags)),
   'access deny': command({ reason: text }, async ({ flags, args, c }) => (await import('./commands/access.ts')).accessDeny(c, args[0], flags)),

@@ -50,6 +50,9 @@ export interface ResolveAccessParams {
 export async function resolveAccess(s: Services, { actor, token, recordId, signal, reading = false }: ResolveAccessParams): Promise<AccessDecision> {
   const id = parseRecordId(recordId)
   if (!actor && token === undefined) throw new AppError('UNAUTHENTICATED')
+  // A researcher sees de-identified study exports only, never an identified record: whatever
+  // grant, share or token names them, the answer is the one for a record that does not exist.
+  if (actor?.account.role === 'researcher') throw new AppError('RECORD_NOT_FOUND')
   const row = await s.db.get(`SELECT * FROM records WHERE record_id = ? AND state = 'anchored'`, id) as RecordRow | undefined
   if (!row) throw new AppError(token !== undefined && !actor ? 'SHARE_TOKEN_INVALID' : 'RECORD_NOT_FOUND')
   const patient = await s.db.get('SELECT address, hospital_id FROM accounts WHERE id = ?', row.patient_id) as { address: Address; hospital_id: string }

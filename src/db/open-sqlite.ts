@@ -19,17 +19,21 @@ export async function openSqlite({ path }: { path: string }): Promise<Db> {
   conn.pragma('journal_mode = WAL')
   // FULL: a committed journal row survives power loss, not only a crash of the process.
   conn.pragma('synchronous = FULL')
-  conn.pragma('foreign_keys = ON')
   conn.pragma('busy_timeout = 5000')
   const db = new SqliteDb(conn)
   try {
+    // Foreign keys off while migrating (a table rebuild drops a table others reference: SQLite's
+    // own procedure), every reference checked before each migration commits, then on again.
+    conn.pragma('foreign_keys = OFF')
     const version = conn.pragma('user_version', { simple: true }) as number
     for (let i = version; i < migrations.length; i++) {
       await db.transaction(async () => {
         conn.exec(migrationSql(migrations[i], 'sqlite'))
+        if ((conn.pragma('foreign_key_check') as unknown[]).length > 0) throw new Error(`migration ${i + 1} left broken references`)
         conn.pragma(`user_version = ${i + 1}`)
       })
     }
+    conn.pragma('foreign_keys = ON')
   } catch (err) {
     conn.close()
     throw err

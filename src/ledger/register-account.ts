@@ -4,7 +4,7 @@ import { sendTransaction } from './send-transaction.ts'
 import type { Ledger } from './connect-ledger.ts'
 
 /** On-chain role codes of the Registry contract. */
-export const chainRoles = { staff: 1, doctor: 2, patient: 3 } as const
+export const chainRoles = { staff: 1, doctor: 2, patient: 3, researcher: 4 } as const
 
 export interface RegisterAccountParams {
   /** The admin or a staff account of `hospital`, acting with its own key. */

@@ -51,7 +51,7 @@ export async function verifyRecords(s: Services, { actor, recordIds, all = false
     staff: ['hospital_id = ?', [who.account.hospitalId]],
     doctor: ['author_id = ?', [who.account.id]],
     patient: ['patient_id = ?', [who.account.id]],
-  }[who.account.role] as [string, unknown[]]
+  }[who.account.role as 'admin' | 'staff' | 'doctor' | 'patient'] as [string, unknown[]]
   let rows: RecordRow[]
   if (all) {
     rows = await s.db.all(`SELECT * FROM records WHERE state = 'anchored' AND ${scope[0]} ORDER BY created_at`, ...scope[1]) as RecordRow[]

@@ -10,7 +10,7 @@ const signupBody = {
   required: ['role', 'hospital', 'email', 'name', 'password'],
   additionalProperties: false,
   properties: {
-    role: { type: 'string', enum: ['doctor', 'patient'] },
+    role: { type: 'string', enum: ['doctor', 'patient', 'researcher'] },
     hospital: { type: 'string', maxLength: 80 },
     email: { type: 'string', maxLength: 320 },
     name: { type: 'string', maxLength: 200 },

@@ -7,7 +7,7 @@ import type { Ledger } from '../connect-ledger.ts'
 export interface SendRegistrationRequestParams {
   /** The signing-up account itself. */
   account: LocalAccount
-  role: 'doctor' | 'patient'
+  role: 'doctor' | 'patient' | 'researcher'
   hospital: Address
   keyScheme: number
   /** SHA-256 of the account's public encryption key. */
@@ -16,7 +16,7 @@ export interface SendRegistrationRequestParams {
 }
 
 /**
- * `Registry.requestRegistration`: a doctor or patient signs up with its own key (a doctor then waits for confirmation).
+ * `Registry.requestRegistration`: a doctor, patient or researcher signs up with its own key (a doctor or researcher then waits for confirmation).
  * @throws AppError LEDGER_REVERTED (`RegistryAlreadyRegistered`, `RegistryUnknownHospital`, `RegistryInvalidKey`, …) / LEDGER_UNAVAILABLE
  */
 export async function sendRegistrationRequest(ledger: Ledger, p: SendRegistrationRequestParams): Promise<TransactionReceipt> {
