@@ -10,9 +10,11 @@ import { seed, testEnv, type Api } from './helpers/node-process.ts'
 import { InjectApi, startInProcessNode, type InProcessNode } from './helpers/in-process-node.ts'
 import { consentId } from '../src/api/fhir/consent-id.ts'
 
-type Role = 'admin' | 'staff' | 'pendingDoctor' | 'doctor' | 'otherDoctor' | 'patient' | 'otherPatient' | 'anonymous'
-const roles: Role[] = ['admin', 'staff', 'pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient', 'anonymous']
+type Role = 'admin' | 'staff' | 'pendingDoctor' | 'doctor' | 'otherDoctor' | 'patient' | 'otherPatient' | 'researcher' | 'anonymous'
+const roles: Role[] = ['admin', 'staff', 'pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient', 'researcher', 'anonymous']
 const signedIn = roles.filter((r) => r !== 'anonymous')
+// A researcher reaches no directory, record or verification route: deny by default (issue 12).
+const clinical = signedIn.filter((r) => r !== 'researcher')
 
 interface Call { path: string; body?: unknown; headers?: Record<string, string>; token?: string | null; raw?: Uint8Array }
 interface Row {
@@ -63,6 +65,11 @@ describe('authorization matrix: every role × every API route', () => {
     const signup = await api.json('POST', '/signup', { role: 'doctor', hospital: a.hospital.id, email: 'pending@example.org', name: 'Pending', password: 'matrix-password-123', licence: 'LIC-0001' }, null)
     assert.equal(signup.status, 201)
     token.pendingDoctor = await api.login('pending@example.org', 'matrix-password-123')
+    // A confirmed researcher of Alpha (issue 12): no route to an identified record, whatever it holds.
+    const researcher = await api.json('POST', '/signup', { role: 'researcher', hospital: a.hospital.id, email: 'researcher@example.org', name: 'Researcher', password: 'matrix-password-123' }, null)
+    assert.equal(researcher.status, 201, JSON.stringify(researcher.body))
+    assert.equal((await api.json('POST', `/researchers/${researcher.body.account.id}/confirm`, undefined, token.staff)).status, 200)
+    token.researcher = await api.login('researcher@example.org', 'matrix-password-123')
     recordId = (await api.upload(a.doctor.token, a.patient.email, 'matrix.txt', Buffer.from('matrix'))).body.recordId
     // Requests the table approves to test approve/revoke name only this record, so the reads of
     // `recordId` stay the patient's and the author's alone.
@@ -121,6 +128,7 @@ describe('authorization matrix: every role × every API route', () => {
   }
 
   const freshRequest = async () => (await api.json('POST', '/access-requests', { patient: a.patient.email, recordIds: [grantedRecordId], purpose: 'matrix', days: 1 }, b.doctor.token)).body.requestId as string
+  const freshResearcher = async () => (await api.json('POST', '/signup', { role: 'researcher', hospital: a.hospital.id, email: unique('researcher'), name: 'R', password: 'matrix-password-123' }, null)).body.account.id as string
   const freshSignup = async () => (await api.json('POST', '/signup', { role: 'doctor', hospital: a.hospital.id, email: unique('signup'), name: 'S', password: 'matrix-password-123', licence: 'LIC-9999' }, null)).body.account.id as string
 
   const table: Record<string, Row> = {
@@ -161,6 +169,7 @@ describe('authorization matrix: every role × every API route', () => {
           admin: [testEnv.MEDLEDGER_ADMIN_EMAIL, testEnv.MEDLEDGER_ADMIN_PASSWORD], staff: ['staff-alpha@example.org', 'matrix-password-123'],
           pendingDoctor: ['pending@example.org', 'matrix-password-123'], doctor: [a.doctor.email, a.doctor.password], otherDoctor: [b.doctor.email, b.doctor.password],
           patient: [a.patient.email, a.patient.password], otherPatient: [otherPatientEmail, 'matrix-password-123'],
+          researcher: ['researcher@example.org', 'matrix-password-123'],
         }
         return { path: '/auth/logout', token: await api.login(...creds[role]) }
       },
@@ -176,11 +185,14 @@ describe('authorization matrix: every role × every API route', () => {
     'GET /api/v1/replicas': { allow: ['admin'], call: () => ({ path: '/replicas' }) },
     'GET /api/v1/replicas/{id}': { allow: ['admin'], call: () => ({ path: `/replicas/${recordId}` }) },
     'POST /api/v1/users': { allow: ['admin', 'staff'], call: () => ({ path: '/users', body: { role: 'patient', hospital: a.hospital.id, email: unique('p'), name: 'P', password: 'matrix-password-123' } }) },
-    'GET /api/v1/users': { allow: signedIn, call: () => ({ path: '/users' }) },
-    'POST /api/v1/users/resolve': { allow: signedIn, call: async (role) => ({ path: '/users/resolve', body: { ref: role === 'anonymous' ? a.patient.email : (await api.json('GET', '/auth/me', undefined, token[role])).body.email } }) },
+    'GET /api/v1/users': { allow: clinical, call: () => ({ path: '/users' }) },
+    'POST /api/v1/users/resolve': { allow: clinical, call: async (role) => ({ path: '/users/resolve', body: { ref: role === 'anonymous' ? a.patient.email : (await api.json('GET', '/auth/me', undefined, token[role])).body.email } }) },
     'GET /api/v1/doctors/pending': { allow: ['admin', 'staff'], call: () => ({ path: '/doctors/pending' }) },
     'POST /api/v1/doctors/{id}/confirm': { allow: ['admin', 'staff'], call: async () => ({ path: `/doctors/${await freshSignup()}/confirm` }) },
     'POST /api/v1/doctors/{id}/reject': { allow: ['admin', 'staff'], call: async () => ({ path: `/doctors/${await freshSignup()}/reject`, body: { reason: 'no licence' } }) },
+    'GET /api/v1/researchers/pending': { allow: ['admin', 'staff'], call: () => ({ path: '/researchers/pending' }) },
+    'POST /api/v1/researchers/{id}/confirm': { allow: ['admin', 'staff'], call: async () => ({ path: `/researchers/${await freshResearcher()}/confirm` }) },
+    'POST /api/v1/researchers/{id}/reject': { allow: ['admin', 'staff'], call: async () => ({ path: `/researchers/${await freshResearcher()}/reject`, body: { reason: 'no protocol' } }) },
     'POST /api/v1/records': {
       allow: ['doctor'],
       call: () => ({ path: '/records', raw: Buffer.from('x'), headers: { 'content-type': 'text/plain', 'x-medledger-patient': a.patient.email, 'x-medledger-file-name': 'x.txt' } }),
@@ -188,7 +200,7 @@ describe('authorization matrix: every role × every API route', () => {
     'GET /api/v1/records': { allow: ['pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient'], call: () => ({ path: '/records' }) },
     'GET /api/v1/records/{id}': { allow: ['doctor', 'patient'], call: () => ({ path: `/records/${recordId}` }) },
     'GET /api/v1/records/{id}/meta': { allow: ['doctor', 'patient'], call: () => ({ path: `/records/${recordId}/meta` }) },
-    'POST /api/v1/verify': { allow: signedIn, call: () => ({ path: '/verify', body: { all: true } }) },
+    'POST /api/v1/verify': { allow: clinical, call: () => ({ path: '/verify', body: { all: true } }) },
     'POST /api/v1/access-requests': { allow: ['doctor', 'otherDoctor'], call: () => ({ path: '/access-requests', body: { patient: a.patient.email, purpose: 'matrix', days: 1 } }) },
     'GET /api/v1/access-requests': { allow: ['admin', 'pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient'], call: () => ({ path: '/access-requests' }) },
     'GET /api/v1/access-requests/{id}': { allow: ['admin', 'otherDoctor', 'patient'], call: () => ({ path: `/access-requests/${requestForView}` }) },
@@ -216,14 +228,14 @@ describe('authorization matrix: every role × every API route', () => {
     'GET /fhir/R4/metadata': { allow: 'public', call: () => ({ path: '/fhir/R4/metadata' }) },
     // Reads as POST /users/resolve shows the account: Beta's doctor has a pending request of Alpha's patient (a care relationship).
     'GET /fhir/R4/Patient/{id}': { allow: ['admin', 'staff', 'doctor', 'otherDoctor', 'patient'], call: () => ({ path: `/fhir/R4/Patient/${a.patient.id}` }) },
-    'GET /fhir/R4/Patient': { allow: signedIn, call: () => ({ path: '/fhir/R4/Patient' }) },
+    'GET /fhir/R4/Patient': { allow: clinical, call: () => ({ path: '/fhir/R4/Patient' }) },
     'GET /fhir/R4/Patient/{id}/$everything': { allow: ['admin', 'staff', 'doctor', 'otherDoctor', 'patient'], call: () => ({ path: `/fhir/R4/Patient/${a.patient.id}/$everything` }) },
     'GET /fhir/R4/Practitioner/{id}': { allow: ['admin', 'staff', 'doctor'], call: () => ({ path: `/fhir/R4/Practitioner/${a.doctor.id}` }) },
-    'GET /fhir/R4/Practitioner': { allow: signedIn, call: () => ({ path: '/fhir/R4/Practitioner' }) },
+    'GET /fhir/R4/Practitioner': { allow: clinical, call: () => ({ path: '/fhir/R4/Practitioner' }) },
     'GET /fhir/R4/PractitionerRole/{id}': { allow: ['admin', 'staff', 'doctor'], call: () => ({ path: `/fhir/R4/PractitionerRole/${a.doctor.id}` }) },
-    'GET /fhir/R4/PractitionerRole': { allow: signedIn, call: () => ({ path: '/fhir/R4/PractitionerRole' }) },
-    'GET /fhir/R4/Organization/{id}': { allow: signedIn, call: () => ({ path: `/fhir/R4/Organization/${a.hospital.id}` }) },
-    'GET /fhir/R4/Organization': { allow: signedIn, call: () => ({ path: '/fhir/R4/Organization' }) },
+    'GET /fhir/R4/PractitionerRole': { allow: clinical, call: () => ({ path: '/fhir/R4/PractitionerRole' }) },
+    'GET /fhir/R4/Organization/{id}': { allow: clinical, call: () => ({ path: `/fhir/R4/Organization/${a.hospital.id}` }) },
+    'GET /fhir/R4/Organization': { allow: clinical, call: () => ({ path: '/fhir/R4/Organization' }) },
     // Records as natively: the patient and the author read them; staff and the admin search none (403).
     'GET /fhir/R4/DocumentReference/{id}': { allow: ['doctor', 'patient'], call: () => ({ path: `/fhir/R4/DocumentReference/${recordId.slice(2)}` }) },
     'GET /fhir/R4/DocumentReference': { allow: ['pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient'], call: () => ({ path: '/fhir/R4/DocumentReference' }) },
