@@ -3,24 +3,22 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { createPublicClient, http, type Address } from 'viem'
 import { registryAbi } from '../src/ledger/abis.ts'
-import { seed } from './helpers/node-process.ts'
-import { InjectApi, startInProcessNode, type InProcessNode } from './helpers/in-process-node.ts'
+import { Api, cleanup, seed, startNodeProcess, type NodeProcess } from './helpers/node-process.ts'
 
 // Issue 9, items 2 and 11: who may see which account, and no answer that tells who has one.
-// Route-level questions: one node in this process (real database, anvil, Helia), asked by inject().
 
 const keys = (o: object) => Object.keys(o).sort()
 
 describe('account privacy: who sees which account, and nobody learns who has one', () => {
-  let node: InProcessNode
-  let api: InjectApi
+  let node: NodeProcess
+  let api: Api
   let a: Awaited<ReturnType<typeof seed>>
   let b: Awaited<ReturnType<typeof seed>>
   let bystander: { id: string; email: string }
 
   before(async () => {
-    node = await startInProcessNode()
-    api = new InjectApi(node.app, node.url)
+    node = await startNodeProcess()
+    api = new Api(node.url)
     a = await seed(api, { hospitalName: 'Alpha', tag: 'alpha' })
     b = await seed(api, { hospitalName: 'Beta', tag: 'beta' })
     const r = await api.json('POST', '/users', { role: 'patient', hospital: a.hospital.id, email: 'bystander@example.org', name: 'Bystander', password: 'bystander-password-123' }, a.admin)
@@ -29,6 +27,7 @@ describe('account privacy: who sees which account, and nobody learns who has one
   })
   after(async () => {
     await node?.stop()
+    cleanup(node?.home)
   })
 
   const allIds = async () => (await api.json('GET', '/users', undefined, a.admin)).body.users.map((u: { id: string }) => u.id) as string[]

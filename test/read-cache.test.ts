@@ -1,24 +1,23 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { seed } from './helpers/node-process.ts'
-import { InjectApi, startInProcessNode, type InProcessNode } from './helpers/in-process-node.ts'
+import { Api, cleanup, seed, startNodeProcess, type NodeProcess } from './helpers/node-process.ts'
 import { loadConfig } from '../src/config.ts'
 import { isAppError } from '../src/errors.ts'
 
 interface CacheStatus { bytes: number; maxBytes: number; hits: number; misses: number }
 
 describe('the read cache of verified ciphertext blocks (real node, real chain)', () => {
-  let node: InProcessNode
-  let api: InjectApi
+  let node: NodeProcess
+  let api: Api
   let a: Awaited<ReturnType<typeof seed>>
   let b: Awaited<ReturnType<typeof seed>>
   const bytes = randomBytes(3 * 1_048_576 + 4321) // four 1 MiB leaves and a root
   let recordId = ''
 
   before(async () => {
-    node = await startInProcessNode()
-    api = new InjectApi(node.app, node.url)
+    node = await startNodeProcess()
+    api = new Api(node.url)
     a = await seed(api, { hospitalName: 'North Hospital', tag: 'north' })
     b = await seed(api, { hospitalName: 'South Hospital', tag: 'south' })
     const up = await api.upload(a.doctor.token, a.patient.email, 'scan.bin', bytes)
@@ -27,6 +26,7 @@ describe('the read cache of verified ciphertext blocks (real node, real chain)',
   })
   after(async () => {
     await node?.stop()
+    cleanup(node?.home)
   })
 
   const cache = async (): Promise<CacheStatus> => (await api.json('GET', '/status')).body.cache as CacheStatus
@@ -89,9 +89,9 @@ describe('MEDLEDGER_CACHE_MB', () => {
   })
 
   it('with 0 a node reads from the block store every time and keeps nothing', async () => {
-    const node = await startInProcessNode({ env: { MEDLEDGER_CACHE_MB: '0' } })
+    const node = await startNodeProcess({ env: { MEDLEDGER_CACHE_MB: '0' } })
     try {
-      const api = new InjectApi(node.app, node.url)
+      const api = new Api(node.url)
       const a = await seed(api, { tag: 'off' })
       const bytes = randomBytes(200_000)
       const up = await api.upload(a.doctor.token, a.patient.email, 'scan.bin', bytes)
@@ -100,6 +100,7 @@ describe('MEDLEDGER_CACHE_MB', () => {
       assert.deepEqual((await api.json('GET', '/status')).body.cache, { bytes: 0, maxBytes: 0, hits: 0, misses: 0 })
     } finally {
       await node.stop()
+      cleanup(node.home)
     }
   })
 })
