@@ -1,0 +1,66 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { deidentifyFhir, pseudonymOf, zip3 } from '../../src/records/deidentify-fhir.ts'
+import { clinicalCodes, identifyingStrings } from './identifying-strings.ts'
+
+const dir = '/work/shared/fixtures/fhir'
+const fixtures = readdirSync(dir).filter((f) => f.endsWith('.json')).sort()
+const studyKey = new Uint8Array(32).fill(7)
+
+function exportedCodes(resources: Record<string, unknown>[]): Set<string> {
+  return clinicalCodes({ entry: resources.map((resource) => ({ resource })) })
+}
+
+describe('de-identification of FHIR bundles (HIPAA Safe Harbor)', () => {
+  for (const file of fixtures) {
+    it(`${file}: no identifying string of the original remains; every clinical code does`, () => {
+      const original = JSON.parse(readFileSync(join(dir, file), 'utf8'))
+      const secret = identifyingStrings(original)
+      assert.ok(secret.size > 10, `the scan found identifying strings in ${file} (${secret.size})`)
+      const { resources } = deidentifyFhir(original, { studyKey, patientPseudonym: pseudonymOf(studyKey, file), year: 2026 })
+      const text = resources.map((r) => JSON.stringify(r)).join('\n')
+      const leaked = [...secret].filter((s) => text.includes(s))
+      assert.deepEqual(leaked, [], `identifying strings left in the export of ${file}`)
+      // no full date, no narrative, no identifier, no telecom anywhere
+      assert.doesNotMatch(text, /\d{4}-\d{2}-\d{2}/)
+      assert.doesNotMatch(text, /"(div|identifier|telecom|photo)"/)
+      const codes = clinicalCodes(original)
+      assert.deepEqual([...codes].filter((c) => !exportedCodes(resources).has(c)), [])
+      assert.equal(resources.length, original.entry.length)
+    })
+  }
+
+  it('the patient is named by the study pseudonym, and every reference to them too', () => {
+    const file = fixtures.find((f) => !f.startsWith('hospital') && !f.startsWith('practitioner'))!
+    const original = JSON.parse(readFileSync(join(dir, file), 'utf8'))
+    const pseudonym = pseudonymOf(studyKey, 'patient-1')
+    const { resources, quasi } = deidentifyFhir(original, { studyKey, patientPseudonym: pseudonym, year: 2026 })
+    const patient = resources[0]!
+    assert.equal(patient.resourceType, 'Patient')
+    assert.equal(patient.id, pseudonym)
+    const birth = (original.entry[0].resource.birthDate as string).slice(0, 4)
+    assert.equal(patient.birthDate, birth)
+    assert.deepEqual(quasi, { birthYear: birth, sex: original.entry[0].resource.gender, zip3: zip3(original.entry[0].resource.address[0].postalCode) })
+    const subjects = resources.filter((r) => r.resourceType === 'Condition').map((r) => (r.subject as { reference: string }).reference)
+    assert.ok(subjects.length > 0)
+    assert.deepEqual(new Set(subjects), new Set([`Patient/${pseudonym}`]))
+    // another study: other pseudonyms for every resource
+    const other = deidentifyFhir(original, { studyKey: new Uint8Array(32).fill(8), patientPseudonym: pseudonymOf(new Uint8Array(32).fill(8), 'patient-1'), year: 2026 })
+    const ids = new Set(resources.map((r) => r.id))
+    assert.equal(other.resources.filter((r) => ids.has(r.id)).length, 0)
+    // the same study again: the same pseudonyms
+    assert.deepEqual(deidentifyFhir(original, { studyKey, patientPseudonym: pseudonym, year: 2026 }).resources.map((r) => r.id), resources.map((r) => r.id))
+  })
+
+  it('a subject older than 89 keeps no birth year; small ZIP areas become 000', () => {
+    const patient = { resourceType: 'Patient', id: 'p1', birthDate: '1931-02-03', gender: 'male', address: [{ line: ['1 Main St'], city: 'Tiny', state: 'NH', postalCode: '03601' }] }
+    const { resources, quasi } = deidentifyFhir(patient, { studyKey, patientPseudonym: 'x', year: 2026 })
+    assert.equal(resources[0]!.birthDate, undefined)
+    assert.deepEqual(resources[0]!._birthDate, { extension: [{ url: 'urn:medledger:deidentified-age', valueString: '90 or older' }] })
+    assert.deepEqual(resources[0]!.address, [{ state: 'NH', postalCode: '000' }])
+    assert.deepEqual(quasi, { birthYear: '90+', sex: 'male', zip3: '000' })
+    assert.equal(zip3('01581-1234'), '015')
+  })
+})

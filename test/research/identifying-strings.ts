@@ -1,0 +1,63 @@
+/**
+ * Every identifying string of a FHIR resource or Bundle, found by walking its fields (not a list
+ * written by hand): each name part, address line, city and full ZIP, telecom value, identifier
+ * value, resource id, the display of a reference to a person or organization, free-text
+ * extension, full birth date and other full date.
+ * Strings shorter than 4 characters are left out (they match by chance anywhere).
+ */
+export function identifyingStrings(input: unknown): Set<string> {
+  const found = new Set<string>()
+  // What each reference points to, to tell a person's display ("Dr. …") from a clinical one.
+  const typeOf = new Map<string, string>()
+  const entries = (input as { entry?: { fullUrl?: string; resource?: { resourceType?: string; id?: string } }[] }).entry ?? []
+  for (const e of entries) {
+    if (e.fullUrl) typeOf.set(e.fullUrl, String(e.resource?.resourceType))
+    found.add(String(e.resource?.id))
+  }
+  const personal = new Set(['Patient', 'Practitioner', 'PractitionerRole', 'RelatedPerson', 'Organization', 'Location'])
+  const add = (v: unknown) => {
+    if (typeof v === 'string' && v.trim().length >= 4) found.add(v.trim())
+  }
+  const walk = (v: unknown, key: string) => {
+    if (Array.isArray(v)) return v.forEach((x) => walk(x, key))
+    if (typeof v === 'string') {
+      // a full date or date-time (a year alone is kept by Safe Harbor)
+      if (/^\d{4}-\d{2}-\d{2}/.test(v)) add(v)
+      return
+    }
+    if (typeof v !== 'object' || v === null) return
+    const o = v as Record<string, unknown>
+    if (key === 'name') {
+      for (const part of ['family', 'given', 'prefix', 'suffix', 'text']) [o[part]].flat().forEach(add)
+    }
+    if (key === 'address' || key === 'valueAddress') {
+      [o.line].flat().forEach(add)
+      add(o.city)
+      add(o.district)
+      add(o.postalCode)
+    }
+    if (key === 'telecom' || key === 'identifier') add(o.value)
+    if (typeof o.reference === 'string' && personal.has(typeOf.get(o.reference) ?? o.reference.split(/[/?]/)[0]!)) add(o.display)
+    add(o.valueString)
+    for (const [k, child] of Object.entries(o)) {
+      if (k === 'name' && typeof child === 'string') add(child)
+      walk(child, k)
+    }
+  }
+  walk(input, '')
+  if (typeof (input as { id?: unknown }).id === 'string') add((input as { id: string }).id)
+  found.delete('undefined')
+  return found
+}
+
+/** The codes of every Condition, Observation, Procedure and MedicationRequest: clinical content that must survive. */
+export function clinicalCodes(input: unknown): Set<string> {
+  const codes = new Set<string>()
+  const resources = (input as { entry?: { resource: Record<string, unknown> }[] }).entry?.map((e) => e.resource) ?? [input as Record<string, unknown>]
+  for (const r of resources) {
+    if (!['Condition', 'Observation', 'Procedure', 'MedicationRequest'].includes(String(r.resourceType))) continue
+    const concept = (r.resourceType === 'MedicationRequest' ? r.medicationCodeableConcept : r.code) as { coding?: { system?: string; code?: string }[] } | undefined
+    for (const c of concept?.coding ?? []) codes.add(`${r.resourceType} ${c.system}|${c.code}`)
+  }
+  return codes
+}
