@@ -42,9 +42,11 @@ Client (talks to a node: --api URL, env MEDLEDGER_API, default http://127.0.0.1:
   medledger user mfa-reset ID               staff (own hospital's doctors, patients) or admin: reset a member's
                                             two-factor sign-in (your password on stdin); the member is mailed
   medledger account-events [--account ID]   admin: audit log of sign-in factor changes (TOTP, resets, recoveries)
-  medledger record upload --patient EMAIL_OR_ID --file PATH [--suite S] [--type MEDIA_TYPE]
+  medledger record upload --patient EMAIL_OR_ID --file PATH [--suite S] [--type MEDIA_TYPE] [--tag TAG]...
   medledger record get RECORD_ID --out PATH
   medledger record list [--patient EMAIL_OR_ID] [--limit N] [--offset N]
+  medledger record search "TEXT" [--patient EMAIL_OR_ID]     records you may read matching every word (3+ letters: prefixes)
+  medledger record search-key rotate                         (patient) a new search key; your records re-indexed
   medledger verify RECORD_ID... | --all     exit 0 only when everything checked is intact
   medledger record get RECORD_ID --token TOKEN --out PATH     with a share token, no session needed
   medledger signup --role doctor|patient|researcher --hospital ID --email E --name N [--licence L]   (password on stdin)
@@ -131,9 +133,11 @@ const commands: Record<string, Command> = {
   'user list': command({ role: text, hospital: text }, async ({ flags, c }) => (await import('./commands/user.ts')).userList(c, flags)),
   'user mfa-reset': command({}, async ({ args, c }) => (await import('./commands/user.ts')).userMfaReset(c, args[0])),
   'account-events': command({ account: text, limit: text, offset: text }, async ({ flags, c }) => (await import('./commands/account-events.ts')).accountEvents(c, flags)),
-  'record upload': command({ patient: text, file: text, suite: text, type: text }, async ({ flags, c }) => (await import('./commands/record-upload.ts')).recordUpload(c, flags)),
+  'record upload': command({ patient: text, file: text, suite: text, type: text, tag: texts }, async ({ flags, c }) => (await import('./commands/record-upload.ts')).recordUpload(c, flags)),
   'record get': command({ out: text, token: text }, async ({ flags, args, c }) => (await import('./commands/record-get.ts')).recordGet(c, args[0], flags)),
   'record list': command({ patient: text, limit: text, offset: text }, async ({ flags, c }) => (await import('./commands/record-list.ts')).recordList(c, flags)),
+  'record search': command({ patient: text, limit: text, offset: text }, async ({ flags, args, c }) => (await import('./commands/record-search.ts')).recordSearch(c, args[0], flags)),
+  'record search-key': command({}, async ({ args, c }) => (await import('./commands/record-search.ts')).recordSearchKey(c, args[0])),
   verify: command({ all: flag }, async ({ flags, args, c }) => (await import('./commands/verify.ts')).verify(c, args, { all: Boolean(flags.all) })),
   'mail list': command({ limit: text, offset: text }, async ({ flags, c }) => (await import('./commands/mail.ts')).mailList(c, flags)),
   signup: command({ role: text, hospital: text, email: text, name: text, licence: text, 'key-scheme': text }, async ({ flags, c }) => (await import('./commands/signup.ts')).signup(c, flags)),

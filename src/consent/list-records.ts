@@ -2,6 +2,7 @@ import { AppError, isAppError } from '../errors.ts'
 import { findParty } from '../accounts/directory.ts'
 import { findAccount, requireRole, type Actor } from '../accounts/account.ts'
 import { resolveAccess } from './resolve-access.ts'
+import { matchRecords } from '../records/search/match-records.ts'
 import { recordParties, toRecordView, type RecordRow, type RecordView } from '../records/record.ts'
 import type { Services } from '../services.ts'
 
@@ -11,6 +12,8 @@ export interface ListRecordsParams {
   patient?: string
   limit?: number
   offset?: number
+  /** Keyword search: only the records whose indexed terms match every word (README "Search"). */
+  q?: string
   signal?: AbortSignal
 }
 
@@ -26,7 +29,7 @@ export interface ListRecordsResult {
  * a patient's own records, or a doctor's uploads (optionally for one patient).
  * @throws AppError FORBIDDEN (admin, staff), UNKNOWN_PATIENT, VALIDATION_FAILED
  */
-export async function listRecords(s: Services, { actor, patient, limit = 100, offset = 0, signal }: ListRecordsParams): Promise<ListRecordsResult> {
+export async function listRecords(s: Services, { actor, patient, limit = 100, offset = 0, q, signal }: ListRecordsParams): Promise<ListRecordsResult> {
   const reader = requireRole(actor, 'doctor', 'patient')
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000 || !Number.isSafeInteger(offset) || offset < 0) {
     throw new AppError('VALIDATION_FAILED', { message: 'limit is 1 to 1000 and offset 0 or more.' })
@@ -52,6 +55,8 @@ export async function listRecords(s: Services, { actor, patient, limit = 100, of
       ? await s.db.all(`${anchored} AND patient_id = ? ORDER BY created_at DESC, record_id`, p.id) as RecordRow[]
       : await s.db.all(`${anchored} AND patient_id = ? AND author_id = ? ORDER BY created_at DESC, record_id`, p.id, reader.account.id) as RecordRow[]
   }
+  // A search narrows the candidates first; each match's access is still decided below.
+  if (q !== undefined) candidates = await matchRecords(s, candidates, q)
   // Each record's access is decided on its own (chain reads, envelopes opened); several at once,
   // so that a patient's hundred records do not wait on one round trip after the other.
   const views = new Array<RecordView | undefined>(candidates.length)

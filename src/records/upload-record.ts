@@ -20,6 +20,8 @@ import type { HospitalRow } from '../accounts/hospital.ts'
 import { sealEnvelopes, type EnvelopeRecipient, type Manifest } from './envelopes.ts'
 import { recordParties, toRecordView, type RecordRow, type RecordView } from './record.ts'
 import { insertRecord } from './insert-record.ts'
+import { TermExtractor } from './search/term-extractor.ts'
+import { indexRecordTerms } from './search/index-record-terms.ts'
 import type { KeyScheme } from '../crypto/key-wrap.ts'
 import type { Services } from '../services.ts'
 
@@ -35,6 +37,8 @@ export interface UploadRecordParams {
   /** Announced size, when known: refused at once when over the limit. */
   declaredSize?: number
   onProgress?: (p: { bytesRead: number }) => void
+  /** The uploader's search tags (`--tag`), indexed beside the terms of the content and file name. */
+  tags?: readonly string[]
   /**
    * The doctors besides the author this record's key is also wrapped for: those holding a live
    * grant to all of the patient's records (consent's `listAllRecordsGrantees`). Decided by the
@@ -85,11 +89,14 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
   const dataKey = generateDataKey(suite)
   const plainHash = createHash('sha256')
   let bytesRead = 0
+  // Terms are extracted from the same plaintext chunks as they stream through the encryptor.
+  const extractor = new TermExtractor()
   const counted = async function * (): AsyncGenerator<Uint8Array> {
     for await (const chunk of p.source) {
       bytesRead += chunk.byteLength
       if (bytesRead > limit) throw new AppError('FILE_TOO_LARGE')
       plainHash.update(chunk)
+      extractor.push(chunk)
       p.onProgress?.({ bytesRead })
       yield chunk
     }
@@ -123,6 +130,7 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
     hospital: hospital.address as Address,
     blocks: [stored.cid, envelopesCid],
   })
+  await indexRecordTerms(s, { recordId, patientId: patient.id, fileName, tags: p.tags, extractor })
   await s.notify?.({ accountId: patient.id, kind: 'record-added', by: { accountId: doctor.account.id } })
   return toRecordView(row, await recordParties(s.db, row), manifest)
 }

@@ -8,6 +8,7 @@ import { listAllRecordsGrantees } from '../../consent/list-all-records-grantees.
 import { verifyRecords } from '../../records/verify-records.ts'
 import { resolveAccess } from '../../consent/resolve-access.ts'
 import { viewRecord } from '../../records/view-record.ts'
+import { rotateSearchKey } from '../../records/search/rotate-search-key.ts'
 import { parseCipherSuite } from '../../crypto/stream.ts'
 import { AppError } from '../../errors.ts'
 import { actorOf } from '../actor-of.ts'
@@ -17,7 +18,7 @@ import type { Services } from '../../services.ts'
 const listQuery = {
   type: 'object',
   additionalProperties: false,
-  properties: { patient: { type: 'string', maxLength: 80, description: 'Patient id or ledger address.' }, limit: { type: 'integer', minimum: 1, maximum: 1000 }, offset: { type: 'integer', minimum: 0 } },
+  properties: { patient: { type: 'string', maxLength: 80, description: 'Patient id or ledger address.' }, limit: { type: 'integer', minimum: 1, maximum: 1000 }, offset: { type: 'integer', minimum: 0 }, q: { type: 'string', minLength: 1, maxLength: 500, description: 'Keyword search: every word must match (words of 3+ letters as prefixes).' } },
 } as const
 const verifyBody = { type: 'object', additionalProperties: false, properties: { recordIds: { type: 'array', items: { type: 'string', maxLength: 80 }, maxItems: 10000 }, all: { type: 'boolean' } } } as const
 const checkSchema = { type: 'object', properties: { recordId: { type: 'string' }, ok: { type: 'boolean' }, root: { type: 'string' }, problem: { type: 'string' }, detail: { type: 'string' } } } as const
@@ -42,7 +43,7 @@ export async function recordRoutes(app: FastifyInstance, { services }: { service
       querystring: listQuery,
       response: { 200: { type: 'object', properties: { records: { type: 'array', items: recordSchema }, total: { type: 'integer' }, limit: { type: 'integer' }, offset: { type: 'integer' } } }, ...errors(400, 401, 403, 404) },
     },
-  }, async (req) => listRecords(services, { actor: actorOf(req), patient: req.query.patient, limit: req.query.limit, offset: req.query.offset }))
+  }, async (req) => listRecords(services, { actor: actorOf(req), patient: req.query.patient, limit: req.query.limit, offset: req.query.offset, q: req.query.q }))
 
   app.get<IdParams>('/records/:id/meta', {
     schema: { tags: ['records'], summary: 'One record\'s ledger facts and decrypted metadata.', params: idParams, response: { 200: recordSchema, ...errors(400, 401, 404, 409, 503) } },
@@ -50,6 +51,14 @@ export async function recordRoutes(app: FastifyInstance, { services }: { service
 
   readRoute(app, services)
   verifyRoute(app, services)
+
+  app.post('/search-key/rotate', {
+    schema: {
+      tags: ['records'],
+      summary: 'The patient replaces their search key; every record of theirs is re-indexed under the new one (README "Search").',
+      response: { 200: { type: 'object', properties: { version: { type: 'integer' }, records: { type: 'integer' }, tokens: { type: 'integer' } } }, ...errors(401, 403, 404) },
+    },
+  }, async (req) => rotateSearchKey(services, { actor: actorOf(req) }))
 }
 
 /** GET /records/:id: the record's plaintext, streamed once every block is checked and the read is on the ledger. */
@@ -109,7 +118,7 @@ function uploadRoute(app: FastifyInstance, services: Services): void {
     schema: {
       tags: ['records'],
       summary: 'Upload a record for a patient (doctor of the patient\'s hospital). The body is the file, streamed; the answer comes once blocks, envelopes and the mined anchor are durable.',
-      description: 'Headers: `X-Medledger-Patient` (patient e-mail, id or ledger address), `X-Medledger-File-Name` (percent-encoded UTF-8), optional `X-Medledger-Suite` (aes-256-gcm, aes-192-gcm, aes-128-gcm, xchacha20-poly1305); `Content-Type` is kept as the record\'s media type.',
+      description: 'Headers: `X-Medledger-Patient` (patient e-mail, id or ledger address), `X-Medledger-File-Name` (percent-encoded UTF-8), optional `X-Medledger-Suite` (aes-256-gcm, aes-192-gcm, aes-128-gcm, xchacha20-poly1305), optional `X-Medledger-Tags` (search tags, comma-separated, each percent-encoded UTF-8); `Content-Type` is kept as the record\'s media type.',
       headers: {
         type: 'object',
         required: ['x-medledger-patient'],
@@ -117,6 +126,7 @@ function uploadRoute(app: FastifyInstance, services: Services): void {
           'x-medledger-patient': { type: 'string', maxLength: 320 },
           'x-medledger-file-name': { type: 'string', maxLength: 1024 },
           'x-medledger-suite': { type: 'string', maxLength: 40 },
+          'x-medledger-tags': { type: 'string', maxLength: 2048 },
         },
       },
       response: { 201: recordSchema, ...errors(400, 401, 403, 404, 409, 413, 502, 503) },
@@ -132,6 +142,7 @@ function uploadRoute(app: FastifyInstance, services: Services): void {
     } catch {
       throw new AppError('VALIDATION_FAILED', { message: 'X-Medledger-File-Name must be percent-encoded UTF-8.' })
     }
+    const tags = typeof h['x-medledger-tags'] === 'string' ? parseTags(h['x-medledger-tags']) : undefined
     const suite = typeof h['x-medledger-suite'] === 'string' ? parseCipherSuite(h['x-medledger-suite']) : undefined
     const declared = h['content-length'] !== undefined ? Number(h['content-length']) : undefined
     const controller = new AbortController()
@@ -144,6 +155,7 @@ function uploadRoute(app: FastifyInstance, services: Services): void {
       fileName,
       mediaType: typeof h['content-type'] === 'string' ? h['content-type'] : undefined,
       suite,
+      tags,
       source,
       declaredSize: Number.isSafeInteger(declared) ? declared : undefined,
       grantees: (patientId, signal) => listAllRecordsGrantees(services, { patientId, signal }),
@@ -151,4 +163,13 @@ function uploadRoute(app: FastifyInstance, services: Services): void {
     })
     return reply.status(201).send(result)
   })
+}
+
+/** X-Medledger-Tags: comma-separated, each percent-encoded UTF-8; empty ones dropped. */
+function parseTags(header: string): string[] {
+  try {
+    return header.split(',').map((t) => decodeURIComponent(t).trim()).filter((t) => t !== '')
+  } catch {
+    throw new AppError('VALIDATION_FAILED', { message: 'X-Medledger-Tags must be comma-separated percent-encoded UTF-8.' })
+  }
 }

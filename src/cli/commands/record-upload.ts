@@ -7,12 +7,12 @@ import { mediaTypeOf } from '../media-type-of.ts'
 import { signedIn, type Common } from '../session.ts'
 
 /**
- * `medledger record upload --patient EMAIL_OR_ID --file PATH [--suite S] [--type MEDIA_TYPE]`:
+ * `medledger record upload --patient EMAIL_OR_ID --file PATH [--suite S] [--type MEDIA_TYPE] [--tag TAG]...`:
  * streams the file to the node (a progress bar on a terminal) and prints the anchored record.
  * @throws CliError USAGE without --patient or --file; MISSING_FILE when the file cannot be read;
  * the node's code when it refuses.
  */
-export async function recordUpload(c: Common, f: { patient?: string; file?: string; suite?: string; type?: string }): Promise<void> {
+export async function recordUpload(c: Common, f: { patient?: string; file?: string; suite?: string; type?: string; tag?: string[] }): Promise<void> {
   if (!f.patient || !f.file) throw new CliError('USAGE', 'record upload needs --patient EMAIL_OR_ID --file PATH', 2)
   const path = resolve(f.file)
   let size: number
@@ -37,6 +37,7 @@ export async function recordUpload(c: Common, f: { patient?: string; file?: stri
       'x-medledger-patient': f.patient,
       'x-medledger-file-name': encodeURIComponent(basename(path)),
       ...(f.suite ? { 'x-medledger-suite': f.suite } : {}),
+      ...(f.tag?.length ? { 'x-medledger-tags': f.tag.map(encodeURIComponent).join(',') } : {}),
     },
     body: Readable.toWeb(stream) as unknown as BodyInit,
     duplex: 'half',

@@ -1,0 +1,44 @@
+import { termWords } from '../../text/normalize-term.ts'
+import { AppError } from '../../errors.ts'
+import { maxPrefixLength, openSearchKey, searchToken } from './search-key.ts'
+import type { RecordRow } from '../record.ts'
+import type { Services } from '../../services.ts'
+
+/** Most words a query may hold. */
+export const maxQueryWords = 16
+
+/**
+ * The normalized words of a query, each as the index entry it must match: a word of 3
+ * characters or more as a prefix (cut to 32 characters), a shorter one exactly.
+ * @throws AppError VALIDATION_FAILED when it holds no word, or more than 16
+ */
+export function queryWords(q: string): string[] {
+  const words = [...new Set(termWords(q).map((w) => [...w].slice(0, maxPrefixLength).join('')))]
+  if (words.length === 0 || words.length > maxQueryWords) {
+    throw new AppError('VALIDATION_FAILED', { message: `q holds 1 to ${maxQueryWords} words of letters or digits.` })
+  }
+  return words
+}
+
+/**
+ * Those of `candidates` whose terms match every word of `q`, in the same order. Tokens are made
+ * per patient (each under that patient's search key) and looked up in the blind index; a patient
+ * this node holds no key of has no match. Who may read a match is the caller's decision.
+ * @throws AppError VALIDATION_FAILED (see `queryWords`)
+ */
+export async function matchRecords(s: Services, candidates: readonly RecordRow[], q: string): Promise<RecordRow[]> {
+  const words = queryWords(q)
+  const byPatient = new Map<string, RecordRow[]>()
+  for (const r of candidates) byPatient.set(r.patient_id, [...(byPatient.get(r.patient_id) ?? []), r])
+  const matched = new Set<string>()
+  for (const patientId of byPatient.keys()) {
+    const key = await openSearchKey(s, patientId)
+    if (!key) continue
+    const tokens = words.map((w) => searchToken(key.key, w))
+    key.key.fill(0)
+    const rows = await s.db.all(`SELECT record_id FROM record_tokens WHERE patient_id = ? AND token IN (${tokens.map(() => '?').join(', ')})
+      GROUP BY record_id HAVING COUNT(*) = ?`, patientId, ...tokens, tokens.length) as { record_id: string }[]
+    for (const r of rows) matched.add(r.record_id)
+  }
+  return candidates.filter((r) => matched.has(r.record_id))
+}

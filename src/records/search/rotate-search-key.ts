@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto'
+import { requireRole, type Actor, type AccountRow } from '../../accounts/account.ts'
+import { unlockHospital } from '../../accounts/hospital-keys.ts'
+import { AppError } from '../../errors.ts'
+import { openSearchKey, openTerms, recordTokens, sealTerms, wrapSearchKey } from './search-key.ts'
+import type { Services } from '../../services.ts'
+
+export interface RotateSearchKeyResult { version: number; records: number; tokens: number }
+
+/**
+ * Replaces the patient's search key with a fresh one and re-indexes every record under it: each
+ * record's sealed term list is opened with the old key, its tokens made anew and its terms sealed
+ * again, all in one transaction, so the old tokens and the old key are gone together.
+ * @throws AppError FORBIDDEN (not a patient), UNKNOWN_HOSPITAL, KEYSTORE_LOCKED, RECORD_INTEGRITY
+ */
+export async function rotateSearchKey(s: Services, { actor }: { actor: Actor | undefined }): Promise<RotateSearchKeyResult> {
+  const patientId = requireRole(actor, 'patient').account.id
+  const old = await openSearchKey(s, patientId)
+  if (!old) throw new AppError('UNKNOWN_HOSPITAL')
+  const patient = await s.db.get(`SELECT * FROM accounts WHERE id = ?`, patientId) as AccountRow
+  const { row: hospital } = await unlockHospital(s, patient.hospital_id!)
+  const key = randomBytes(32)
+  const version = old.version + 1
+  const wrapped = await wrapSearchKey(key, patient, hospital, version)
+  let tokens = 0
+  const sealedRows = await s.db.all(`SELECT record_id, sealed FROM record_terms WHERE patient_id = ?`, patientId) as { record_id: string; sealed: string }[]
+  const reindexed = sealedRows.map((r) => {
+    const terms = openTerms(old.key, r.record_id, r.sealed)
+    const t = recordTokens(key, terms)
+    tokens += t.length
+    return { recordId: r.record_id, tokens: t, sealed: sealTerms(key, r.record_id, terms) }
+  })
+  old.key.fill(0)
+  await s.db.transaction(async (tx) => {
+    const changed = await tx.run(`UPDATE search_keys SET version = ?, wrapped = ? WHERE patient_id = ? AND version = ?`, version, wrapped, patientId, old.version)
+    if (changed.changes !== 1) throw new AppError('INTERNAL', { details: 'search key rotated meanwhile' })
+    await tx.run(`DELETE FROM record_tokens WHERE patient_id = ?`, patientId)
+    for (const r of reindexed) {
+      for (let i = 0; i < r.tokens.length; i += 200) {
+        const chunk = r.tokens.slice(i, i + 200)
+        await tx.run(`INSERT INTO record_tokens (patient_id, token, record_id) VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')} ON CONFLICT DO NOTHING`,
+          ...chunk.flatMap((t) => [patientId, t, r.recordId]))
+      }
+      await tx.run(`UPDATE record_terms SET sealed = ? WHERE record_id = ?`, r.sealed, r.recordId)
+    }
+  })
+  key.fill(0)
+  return { version, records: reindexed.length, tokens }
+}

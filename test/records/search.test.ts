@@ -1,0 +1,158 @@
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { hexToBytes, type Hex } from 'viem'
+import { seed } from '../helpers/node-process.ts'
+import { InjectApi, startInProcessNode, type InProcessNode } from '../helpers/in-process-node.ts'
+import { extractContentTerms, extractLabelTerms } from '../../src/records/search/extract-terms.ts'
+import { termPrefixes } from '../../src/records/search/search-key.ts'
+
+const fixtures = '/work/shared/fixtures'
+const files = ['fhir', 'ccda', 'hl7v2', 'dicom'].flatMap((d) => readdirSync(join(fixtures, d)).map((f) => join(fixtures, d, f)))
+const tag = 'Kardiologie Überweisung'
+
+/** Every file under `dir`, recursively. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n)
+    const st = statSync(p)
+    return st.isDirectory() ? filesUnder(p) : st.isFile() ? [p] : []
+  })
+}
+
+/**
+ * Bytes as searchable text: lower-cased latin1, with the long runs of hex (digests, addresses,
+ * signatures) and of mixed-case base64url (wrapped keys, sealed terms) blanked, where a short
+ * term would otherwise turn up by chance.
+ */
+function haystack(parts: Uint8Array[]): string {
+  return parts.map((b) => Buffer.from(b).toString('latin1')
+    .replace(/[0-9a-fA-F]{16,}/g, ' ')
+    .replace(/[A-Za-z0-9_-]{24,}/g, (m) => (/[A-Z]/.test(m) && /[a-z]/.test(m) && /[0-9]/.test(m) ? ' ' : m))
+    .toLowerCase()).join('\n')
+}
+
+describe('keyword search over encrypted records (one node in process, real chain, Helia and SQLite)', () => {
+  let node: InProcessNode
+  let api: InjectApi
+  let a: Awaited<ReturnType<typeof seed>>
+  let other: { token: string; address: string }
+  const ids = new Map<string, string>() // file → record id
+  const terms = new Map<string, Set<string>>() // file → the terms the test expects indexed
+  let baseline: string
+
+  const search = async (q: string, token: string, patient?: string) => {
+    const r = await api.json('GET', `/records?q=${encodeURIComponent(q)}${patient ? `&patient=${patient}` : ''}&limit=1000`, undefined, token)
+    assert.equal(r.status, 200, JSON.stringify(r.body))
+    return r.body as { records: { recordId: string }[]; total: number }
+  }
+  /** The records whose expected terms have, for every word, one it begins (3+ letters) or equals. */
+  const expected = (words: string[]) => [...ids].filter(([f]) => words.every((w) => [...terms.get(f)!].some((t) => (w.length >= 3 ? t.startsWith(w) : t === w)))).map(([, id]) => id).sort()
+
+  before(async () => {
+    node = await startInProcessNode()
+    api = new InjectApi(node.app, node.url)
+    a = await seed(api, { hospitalName: 'North Hospital', tag: 'north' })
+    const r = await api.json('POST', '/users', { role: 'doctor', hospital: a.hospital.id, email: 'other-north@example.org', name: 'Other Doctor', password: 'doctor-password-123' }, a.admin)
+    assert.equal(r.status, 201, JSON.stringify(r.body))
+    other = { token: await api.login('other-north@example.org', 'doctor-password-123'), address: r.body.account.address }
+    // What any upload leaves in clear (the patient's notice in the mail outbox) is not the index's:
+    // one record of random bytes first, then the bytes as they are.
+    const first = await api.upload(a.doctor.token, a.patient.email, 'zz.bin', randomBytes(1000))
+    assert.equal(first.status, 201, JSON.stringify(first.body))
+    baseline = haystack(await storedBytes())
+    for (const f of files) {
+      const name = f.split('/').pop()!
+      const up = await api.upload(a.doctor.token, a.patient.email, name, readFileSync(f), { 'x-medledger-tags': encodeURIComponent(tag) })
+      assert.equal(up.status, 201, JSON.stringify(up.body))
+      ids.set(f, up.body.recordId)
+      terms.set(f, new Set([...extractContentTerms(readFileSync(f)), ...extractLabelTerms(name, [tag])]))
+    }
+  })
+  after(async () => {
+    await node?.stop()
+  })
+
+  /** The node's SQLite file and WAL, its Helia blocks (its whole home), and every transaction's input and every log on the chain. */
+  async function storedBytes(): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = filesUnder(node.home).map((p) => new Uint8Array(readFileSync(p)))
+    const client = node.node.services.ledger.client
+    const latest = await client.getBlockNumber({ cacheTime: 0 })
+    for (let n = 0n; n <= latest; n++) {
+      const block = await client.getBlock({ blockNumber: n, includeTransactions: true })
+      for (const tx of block.transactions) out.push(hexToBytes(tx.input))
+    }
+    for (const log of await client.getLogs({ fromBlock: 0n, toBlock: latest })) {
+      out.push(hexToBytes(log.data), ...log.topics.map((t) => hexToBytes(t as Hex)))
+    }
+    return out
+  }
+
+  it('the patient finds records by a prefix of a FHIR condition, a DICOM modality, an HL7 observation, a C-CDA section title and a tag: exactly the expected ones', async () => {
+    const bundle = files.find((f) => f.includes('/fhir/Bibi'))!
+    const condition = (JSON.parse(readFileSync(bundle, 'utf8')).entry as { resource: any }[]).map((e) => e.resource).find((r) => r.resourceType === 'Condition')
+    const word = (condition.code.coding[0].display as string).toLowerCase().match(/[a-z]{4,}/)![0]
+    for (const q of [word.slice(0, 4), 'ct', 'cholest', 'allergies', 'kardio', `${word.slice(0, 5)} patient`]) {
+      const got = await search(q, a.patient.token)
+      const want = expected(q.split(' '))
+      assert.ok(want.length > 0, `the fixtures hold ${q}`)
+      assert.deepEqual(got.records.map((r) => r.recordId).sort(), want, q)
+      assert.equal(got.total, want.length)
+    }
+  })
+
+  it('normalizes the query as the terms: case, accents and compatibility forms', async () => {
+    const plain = await search('cholesterol', a.patient.token)
+    assert.ok(plain.total > 0)
+    for (const q of ['CHOLESTÉROL', 'Ｃｈｏｌｅｓｔｅｒｏｌ', 'UBERWEISUNG']) {
+      const got = await search(q, a.patient.token)
+      assert.deepEqual(got.records.map((r) => r.recordId).sort(), q === 'UBERWEISUNG' ? [...ids.values()].sort() : plain.records.map((r) => r.recordId).sort(), q)
+    }
+    assert.equal((await search('cholesterolx', a.patient.token)).total, 0)
+  })
+
+  it('a doctor without a grant finds nothing and counts nothing; with the patient\'s grant, the same records as the patient', async () => {
+    const none = await search('kardio', other.token, a.patient.address)
+    assert.deepEqual(none, { records: [], total: 0, limit: 1000, offset: 0 })
+    const req = await api.json('POST', '/access-requests', { patient: a.patient.address, purpose: 'search check', days: 7 }, other.token)
+    assert.equal(req.status, 201, JSON.stringify(req.body))
+    const ok = await api.json('POST', `/access-requests/${req.body.requestId}/approve`, {}, a.patient.token)
+    assert.equal(ok.status, 200, JSON.stringify(ok.body))
+    const got = await search('cholest', other.token, a.patient.address)
+    assert.deepEqual(got.records.map((r) => r.recordId).sort(), expected(['cholest']))
+    assert.ok(got.total > 0)
+  })
+
+  it('refuses a query without words (400 VALIDATION_FAILED)', async () => {
+    const r = await api.json('GET', `/records?q=${encodeURIComponent('  ,;  ')}`, undefined, a.patient.token)
+    assert.equal(r.status, 400)
+    assert.equal(r.body.code, 'VALIDATION_FAILED')
+  })
+
+  it('the patient\'s search-key rotation re-indexes: the same answers after it', async () => {
+    const beforeRotation = await search('cholest', a.patient.token)
+    const r = await api.json('POST', '/search-key/rotate', {}, a.patient.token)
+    assert.equal(r.status, 200, JSON.stringify(r.body))
+    assert.equal(r.body.version, 2)
+    assert.equal(r.body.records, files.length + 1)
+    assert.deepEqual(await search('cholest', a.patient.token), beforeRotation)
+    const refused = await api.json('POST', '/search-key/rotate', {}, a.doctor.token)
+    assert.equal(refused.status, 403)
+  })
+
+  it('no indexed term or prefix of any fixture is in clear in the database, its WAL, the blocks or on the chain', async () => {
+    const hay = haystack(await storedBytes())
+    const all = new Set<string>()
+    for (const t of terms.values()) for (const term of t) for (const p of [term, ...termPrefixes(term)]) all.add(p)
+    // Shorter strings turn up by chance in megabytes of ciphertext; those already there before
+    // the fixtures' uploads (schema, account names, mail notices) are not the index's.
+    const checked = [...all].filter((t) => [...t].length >= 6 && !baseline.includes(t))
+    assert.ok(checked.length > 500, `${checked.length} terms checked`)
+    const found = checked.filter((t) => hay.includes(t))
+    assert.deepEqual(found, [])
+    const rows = await node.node.services.db.get('SELECT COUNT(*) AS n FROM record_tokens') as { n: number }
+    assert.ok(Number(rows.n) > 1000, 'the index holds tokens')
+  })
+})
