@@ -68,6 +68,14 @@ export const errorRegistry = {
   NOT_ADMITTED: { status: 409, message: 'This node\'s hospital is not a member of the consortium yet: it waits, read-only, until the members admit it (medledger hospital admit on a member node).' },
   HOSPITAL_VOTE_REQUIRED: { status: 409, message: 'The consortium has several members: admitting a hospital needs a majority vote of its members.' },
   SHARE_NOT_FOUND: { status: 404, message: 'No such share, or it is not yours.' },
+  // research (issue 12): studies, research consent, de-identified exports
+  UNKNOWN_STUDY: { status: 404, message: 'No such study, or it is not visible to you.' },
+  STUDY_NOT_PENDING: { status: 409, message: 'This study was already approved or rejected.' },
+  STUDY_NOT_APPROVED: { status: 409, message: 'This study is not approved: it takes no consent and no export.' },
+  RESEARCH_CONSENT_EXISTS: { status: 409, message: 'You already consent to this study.' },
+  NO_RESEARCH_CONSENT: { status: 409, message: 'You have no consent to this study to withdraw.' },
+  K_TOO_SMALL: { status: 409, message: 'The export is refused: a group of patients sharing birth year, sex and 3-digit ZIP is smaller than the study\'s minimum k.' },
+  RESEARCH_UNAVAILABLE: { status: 503, message: 'This node has no Research contract (a home deployed before it, or a joined node); studies are not available here.' },
   // 409: state conflicts and integrity
   EMAIL_TAKEN: { status: 409, message: 'An account with this e-mail already exists.' },
   RECORD_INTEGRITY: { status: 409, message: 'The stored record does not match its ledger anchor or fails authentication; no data was served.' },
