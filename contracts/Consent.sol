@@ -115,8 +115,9 @@ contract Consent is IConsent, EIP712 {
         if (status != RequestStatus.Approved) revert ConsentRequestNotApproved(requestId, status);
 
         grant.status = RequestStatus.Revoked;
-        // The grant ends now: a batched read entry from before this block still finds it live.
-        if (block.timestamp < grant.expiresAt) grant.expiresAt = uint64(block.timestamp);
+        // The grant ends now, for batched read entries (`readAt`) through this block's second:
+        // a read decided in an earlier block of the same second still finds it live.
+        if (block.timestamp + 1 < grant.expiresAt) grant.expiresAt = uint64(block.timestamp) + 1;
         emit AccessRevoked(requestId, grant.requester, msg.sender);
     }
 
@@ -181,7 +182,7 @@ contract Consent is IConsent, EIP712 {
         if (!_isLive(s)) revert ConsentShareNotLive(shareId);
 
         s.revoked = true;
-        s.expiresAt = uint64(block.timestamp);
+        if (block.timestamp + 1 < s.expiresAt) s.expiresAt = uint64(block.timestamp) + 1;
         emit ShareRevoked(shareId, msg.sender);
     }
 
@@ -299,9 +300,12 @@ contract Consent is IConsent, EIP712 {
         emit AccessLogged(e.recordId, e.patient, e.reader, e.purpose, e.ref);
     }
 
-    /// @dev Whether `caller` holds the access path `purpose` names to `patient`'s records now.
+    /// @dev Whether `caller` holds the access path `purpose` names to `patient`'s records now: a
+    /// grant approved and not revoked, a share live (not revoked, expired or used up), then as at
+    /// this block's time.
     function _mayLog(address caller, address patient, uint8 purpose, bytes32 ref) private view returns (bool) {
-        if (purpose == _SHARE && _shares[ref].used && _shares[ref].once) return false;
+        if (purpose == _GRANT && _grants[ref].status != RequestStatus.Approved) return false;
+        if (purpose == _SHARE && !_isLive(_shares[ref])) return false;
         return _mayLogAt(caller, patient, purpose, ref, uint64(block.timestamp));
     }
 

@@ -409,8 +409,9 @@ interface IConsent {
      * entry signed by its reader: one transaction for many reads, the authority of each still
      * the reader's own key. An entry is checked as {logAccess} checks its caller, with the
      * reader in the caller's place, and with the grant, share and emergency paths taken at the
-     * entry's `readAt` (a revocation ends a grant or share at its block's time): a read served
-     * while a path was live is logged even if the path ended before the batch was mined. The
+     * entry's `readAt` (a revocation ends a grant or share for entries after its block's second):
+     * a read served while a path was live is logged even if the path ended before the batch was
+     * mined. The
      * other paths (own, author, share token, verify) are checked at mining.
      *
      * Requirements:

@@ -131,17 +131,19 @@ export interface LogReadBatchedParams {
   patient: Address
   purpose: number
   ref: Hex
+  /** When the read was decided, on the chain's clock (seconds); the chain's clock now by default. */
+  readAt?: bigint
   signal?: AbortSignal
 }
 
 /**
- * Logs one read for the next batch: the reader signs the entry (its `readAt` the chain's
- * clock), the entry is written to `audit_entries` as `pending` — committed, so durable, before
+ * Logs one read for the next batch: the reader signs the entry (`readAt` the chain's clock when
+ * the read was decided), the entry is written to `audit_entries` as `pending` — committed, so durable, before
  * this returns and the read is served — and handed to the node's batches.
  * @throws AppError LEDGER_UNAVAILABLE (the chain's clock)
  */
 export async function logReadBatched(s: Pick<Services, 'db' | 'ledger'> & { auditBatches: AuditBatches }, p: LogReadBatchedParams): Promise<void> {
-  const readAt = BigInt(await chainTime(s.ledger, { signal: p.signal }))
+  const readAt = p.readAt ?? BigInt(await chainTime(s.ledger, { signal: p.signal }))
   const entry = await signAccessEntry(s.ledger, {
     reader: p.reader,
     entry: { entryId: toHex(randomBytes(32)), recordId: p.recordId.toLowerCase() as Hex, patient: p.patient.toLowerCase() as Address, purpose: p.purpose, ref: p.ref.toLowerCase() as Hex, readAt },

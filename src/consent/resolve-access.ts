@@ -10,6 +10,7 @@ import { isShareLive } from '../ledger/consent/is-share-live.ts'
 import { sendAccessLog } from '../ledger/consent/send-access-log.ts'
 import { sendShareTokenUse } from '../ledger/consent/send-share-token-use.ts'
 import { purposes } from '../ledger/purposes.ts'
+import { chainTime } from '../ledger/chain-time.ts'
 import { unlockHospital } from '../accounts/hospital-keys.ts'
 import { requireKeys, type Actor } from '../accounts/account.ts'
 import { AppError, isAppError } from '../errors.ts'
@@ -75,13 +76,19 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
 
   const reader = actor!
   const keys = requireKeys(reader)
+  // The chain's clock as the decision begins dates the read's audit entry (`readAt`): a grant
+  // revoked while a large record is being decrypted still covers the read it allowed.
+  const decidedAt = reading ? chainTime(s.ledger, { signal }) : undefined
+  decidedAt?.catch(() => undefined)
   const me = { kind: 'account' as const, address: reader.account.address, scheme: reader.account.keyScheme, privateKey: keys.encryptionPrivateKey }
   // A read is logged in the node's next audit batch (durable here first, then mined); a read by
   // emergency access, or on a node with no member hospital to send batches, waits for its own transaction.
   const logAs = (purpose: number, ref: Hex) => async (sig?: AbortSignal) => {
     const entry = { reader: keys.ledger, recordId: row.record_id, patient: patient.address, purpose, ref, signal: sig }
     const batches = s.auditBatches
-    if (purpose !== purposes.emergency && batches && await batches.sender()) return logReadBatched({ ...s, auditBatches: batches }, entry)
+    if (purpose !== purposes.emergency && batches && await batches.sender()) {
+      return logReadBatched({ ...s, auditBatches: batches }, { ...entry, readAt: decidedAt && BigInt(await decidedAt) })
+    }
     await sendAccessLog(s.ledger, entry)
   }
 

@@ -134,12 +134,17 @@ describe('Consent.logAccessBatch: reads signed by their readers, logged by a hos
     const revoked = await grant()
     const before = await sign('doctorB', { patient: addr('patientA'), purpose: purposes.grant, ref: revoked })
     await t.advance(10)
-    await t.eventsOf(await write('patientA', 'revoke', [revoked]), consentAbi, consent)
+    const revokeTx = await write('patientA', 'revoke', [revoked])
+    assert.equal((await t.eventsOf(revokeTx, consentAbi, consent)).events[0]!.eventName, 'AccessRevoked')
+    // Through the revocation's own second a read may have been decided in an earlier block; after it, none.
+    const revokedAt = (await t.client.getBlock({ blockNumber: (await t.client.getTransactionReceipt({ hash: revokeTx })).blockNumber })).timestamp
+    const sameSecond = await sign('doctorB', { patient: addr('patientA'), purpose: purposes.grant, ref: revoked, readAt: revokedAt })
+    await t.advance(2)
     const after = await sign('doctorB', { patient: addr('patientA'), purpose: purposes.grant, ref: revoked })
     await expectRevert(batch('hospitalA', [after]), 'ConsentNoAccessPath', [addr('doctorB'), addr('patientA'), purposes.grant, revoked])
     // a read entry backdated to before the revocation, signed now, is not refused: the window bounds it (see README)
-    const { events } = await t.eventsOf(await batch('hospitalA', [before]), consentAbi, consent)
-    assert.deepEqual(events, [loggedEvent(before)])
+    const { events } = await t.eventsOf(await batch('hospitalA', [before, sameSecond]), consentAbi, consent)
+    assert.deepEqual(events, [loggedEvent(before), loggedEvent(sameSecond)])
 
     const expiring = await grant(HOUR)
     const inTime = await sign('doctorB', { patient: addr('patientA'), purpose: purposes.grant, ref: expiring })
