@@ -6,6 +6,8 @@ export interface ContractAddresses {
   registry: Address
   recordLedger: Address
   consent: Address
+  /** Studies and research consent (issue 12); absent on a home deployed before it, and on a joined node. */
+  research?: Address
 }
 
 /** What every ledger action needs: a client for one chain, the node's journal, the contracts. */

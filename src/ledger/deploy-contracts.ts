@@ -7,7 +7,7 @@ import { AppError } from '../errors.ts'
 
 /**
  * Deploys the Registry (administered by `admin`), the RecordLedger and the Consent contract, from the admin's own key,
- * then links the last two in the Registry so that a joining node needs only the Registry's address.
+ * then links the last two in the Registry, and deploys the Research contract (not linked yet) so that a joining node needs only the Registry's address.
  * Every transaction goes through the journal, so a chain that loses them gets them back at the
  * same addresses.
  * @throws AppError LEDGER_REVERTED / LEDGER_UNAVAILABLE
@@ -26,5 +26,6 @@ export async function deployContracts(ledger: Ledger, { admin, signal }: { admin
   const recordLedger = await deploy('RecordLedger', [registry])
   const consent = await deploy('Consent', [registry])
   await sendLinkContracts(ledger, { admin, registry, recordLedger, consent, signal })
-  return { registry, recordLedger, consent }
+  const research = await deploy('Research', [registry])
+  return { registry, recordLedger, consent, research }
 }

@@ -179,7 +179,7 @@ async function startApiProcess({ config, log }: { config: Readonly<Config>; log:
     const ledger = await connectLedger({ rpcUrl: config.chainRpc, db })
     const d = JSON.parse(readFileSync(path, 'utf8')) as DeploymentFile
     if (d.chainId !== ledger.chainId) throw new AppError('LEDGER_UNAVAILABLE', { message: `This home was deployed on chain ${d.chainId}, but the chain answers ${ledger.chainId}.` })
-    ledger.contracts = { registry: d.registry, recordLedger: d.recordLedger, consent: d.consent }
+    ledger.contracts = { registry: d.registry, recordLedger: d.recordLedger, consent: d.consent, research: d.research }
     const ipfs = await openIpfs({ dir: join(config.home, 'ipfs') })
     stops.push(() => ipfs.stop())
     const services = nodeServices({ config, db, ipfs, ledger, nodeKey, log })
@@ -225,7 +225,7 @@ async function ensureDeployment(s: Services, { env, announce }: { env: NodeJS.Pr
     const code = await s.ledger.client.getCode({ address: d.registry })
     if (!code || code === '0x') throw new AppError('LEDGER_UNAVAILABLE', { message: 'The chain does not hold this node\'s contracts (was it reset?).' })
     if (!d.consent) throw new AppError('LEDGER_UNAVAILABLE', { message: 'This home was deployed by an older version without the Consent contract; start a new home.' })
-    return { registry: d.registry, recordLedger: d.recordLedger, consent: d.consent }
+    return { registry: d.registry, recordLedger: d.recordLedger, consent: d.consent, research: d.research }
   }
   if (s.config.registry !== '') return joinDeployment(s, path, { env, announce })
   if (await s.db.get(`SELECT 1 FROM accounts WHERE role = 'admin'`)) {

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+/**
+ * @title IResearch
+ * @notice Research studies and the patients' research consent (purpose HRESCH). A study is known
+ * by its id, its researcher and a SHA-256 of its protocol text; the text, the title and every
+ * exported file stay off chain. Patients opt in per approved study and withdraw at any time; each
+ * export of a study is recorded with its counts and the hash of its manifest. Nothing personal is
+ * stored or logged: addresses, ids, counts and digests only.
+ */
+interface IResearch {
+    /// @notice Where a study stands. Only an `Approved` study takes consents and exports.
+    enum StudyStatus {
+        None,
+        Proposed,
+        Approved,
+        Rejected
+    }
+
+    /// @notice One study: its researcher, where it stands, and the digest of its protocol text.
+    struct Study {
+        address researcher;
+        StudyStatus status;
+        bytes32 protocolHash;
+    }
+
+    /// @notice Active researcher `researcher` of `hospital` proposed study `studyId`.
+    event StudyProposed(bytes32 indexed studyId, address indexed researcher, address indexed hospital, bytes32 protocolHash);
+
+    /// @notice The consortium admin `by` approved study `studyId`.
+    event StudyApproved(bytes32 indexed studyId, address by);
+
+    /// @notice The consortium admin `by` rejected study `studyId` (final).
+    event StudyRejected(bytes32 indexed studyId, address by);
+
+    /// @notice Patient `patient` consented to the use of their records, de-identified, in study `studyId`.
+    event ResearchConsentGiven(bytes32 indexed studyId, address indexed patient);
+
+    /// @notice Patient `patient` withdrew their consent to study `studyId`.
+    event ResearchConsentWithdrawn(bytes32 indexed studyId, address indexed patient);
+
+    /// @notice The researcher of `studyId` received export number `exportNumber`: `patients`
+    /// consenting patients, `resources` de-identified resources, and the SHA-256 of its manifest.
+    event StudyExported(bytes32 indexed studyId, uint32 indexed exportNumber, uint32 patients, uint32 resources, bytes32 manifestHash);
+
+    /// @notice `caller` may not perform this operation.
+    error ResearchUnauthorized(address caller);
+    /// @notice A study id, protocol hash or manifest hash is zero.
+    error ResearchZeroValue();
+    /// @notice `studyId` is taken.
+    error ResearchStudyExists(bytes32 studyId);
+    /// @notice No study `studyId`.
+    error ResearchUnknownStudy(bytes32 studyId);
+    /// @notice Study `studyId` is not `Proposed` (already decided).
+    error ResearchStudyNotProposed(bytes32 studyId);
+    /// @notice Study `studyId` is not `Approved`.
+    error ResearchStudyNotApproved(bytes32 studyId);
+    /// @notice `patient` already consented to `studyId`.
+    error ResearchAlreadyConsented(bytes32 studyId, address patient);
+    /// @notice `patient` has no consent to `studyId` to withdraw.
+    error ResearchNotConsented(bytes32 studyId, address patient);
+
+    /**
+     * @notice A researcher proposes a study.
+     *
+     * Requirements:
+     * - the caller is an active `Researcher` of the Registry;
+     * - `studyId` and `protocolHash` are non-zero; `studyId` is new.
+     *
+     * Emits a {StudyProposed} event.
+     */
+    function proposeStudy(bytes32 studyId, bytes32 protocolHash) external;
+
+    /**
+     * @notice The consortium admin approves (`approve`) or rejects a proposed study.
+     *
+     * Requirements:
+     * - the caller holds the Registry's DEFAULT_ADMIN_ROLE;
+     * - the study exists and is `Proposed`.
+     *
+     * Emits a {StudyApproved} or {StudyRejected} event.
+     */
+    function decideStudy(bytes32 studyId, bool approve) external;
+
+    /**
+     * @notice The caller, an active patient, consents to study `studyId`.
+     *
+     * Requirements:
+     * - the caller is an active `Patient`; the study is `Approved`; no live consent of the caller.
+     *
+     * Emits a {ResearchConsentGiven} event.
+     */
+    function giveConsent(bytes32 studyId) external;
+
+    /**
+     * @notice The caller withdraws their consent to study `studyId`, whatever the study's state.
+     *
+     * Requirements:
+     * - the caller has a live consent to the study.
+     *
+     * Emits a {ResearchConsentWithdrawn} event.
+     */
+    function withdrawConsent(bytes32 studyId) external;
+
+    /**
+     * @notice The study's researcher records an export it received.
+     *
+     * Requirements:
+     * - the caller is the study's researcher, still active; the study is `Approved`;
+     * - `manifestHash` is non-zero.
+     *
+     * Emits a {StudyExported} event.
+     */
+    function recordExport(bytes32 studyId, uint32 patients, uint32 resources, bytes32 manifestHash) external;
+
+    /// @notice Study `studyId` (zero values when unknown).
+    function studyOf(bytes32 studyId) external view returns (Study memory);
+
+    /// @notice Whether `patient` consents to `studyId` now (and the study is approved).
+    function hasConsent(bytes32 studyId, address patient) external view returns (bool);
+}

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {IRegistry} from "./IRegistry.sol";
+import {IResearch} from "./IResearch.sol";
+
+/**
+ * @title Research
+ * @notice Studies proposed by researchers and decided by the consortium admin, patients' research
+ * consent per study, and the record of every export. Roles come from the Registry.
+ */
+contract Research is IResearch {
+    /// @notice The Registry that says who is who.
+    IRegistry public immutable registry;
+
+    mapping(bytes32 studyId => Study) private _studies;
+    mapping(bytes32 studyId => mapping(address patient => bool)) private _consents;
+    mapping(bytes32 studyId => uint32) public exportCount;
+
+    constructor(IRegistry registry_) {
+        registry = registry_;
+    }
+
+    /// @inheritdoc IResearch
+    function proposeStudy(bytes32 studyId, bytes32 protocolHash) external {
+        IRegistry.Account memory a = registry.accountOf(msg.sender);
+        if (a.role != IRegistry.Role.Researcher || a.status != IRegistry.Status.Active) revert ResearchUnauthorized(msg.sender);
+        if (studyId == bytes32(0) || protocolHash == bytes32(0)) revert ResearchZeroValue();
+        if (_studies[studyId].status != StudyStatus.None) revert ResearchStudyExists(studyId);
+        _studies[studyId] = Study({researcher: msg.sender, status: StudyStatus.Proposed, protocolHash: protocolHash});
+        emit StudyProposed(studyId, msg.sender, a.hospital, protocolHash);
+    }
+
+    /// @inheritdoc IResearch
+    function decideStudy(bytes32 studyId, bool approve) external {
+        if (!IAccessControl(address(registry)).hasRole(bytes32(0), msg.sender)) revert ResearchUnauthorized(msg.sender);
+        Study storage s = _studies[studyId];
+        if (s.status == StudyStatus.None) revert ResearchUnknownStudy(studyId);
+        if (s.status != StudyStatus.Proposed) revert ResearchStudyNotProposed(studyId);
+        if (approve) {
+            s.status = StudyStatus.Approved;
+            emit StudyApproved(studyId, msg.sender);
+        } else {
+            s.status = StudyStatus.Rejected;
+            emit StudyRejected(studyId, msg.sender);
+        }
+    }
+
+    /// @inheritdoc IResearch
+    function giveConsent(bytes32 studyId) external {
+        IRegistry.Account memory a = registry.accountOf(msg.sender);
+        if (a.role != IRegistry.Role.Patient || a.status != IRegistry.Status.Active) revert ResearchUnauthorized(msg.sender);
+        _requireApproved(studyId);
+        if (_consents[studyId][msg.sender]) revert ResearchAlreadyConsented(studyId, msg.sender);
+        _consents[studyId][msg.sender] = true;
+        emit ResearchConsentGiven(studyId, msg.sender);
+    }
+
+    /// @inheritdoc IResearch
+    function withdrawConsent(bytes32 studyId) external {
+        if (!_consents[studyId][msg.sender]) revert ResearchNotConsented(studyId, msg.sender);
+        _consents[studyId][msg.sender] = false;
+        emit ResearchConsentWithdrawn(studyId, msg.sender);
+    }
+
+    /// @inheritdoc IResearch
+    function recordExport(bytes32 studyId, uint32 patients, uint32 resources, bytes32 manifestHash) external {
+        Study storage s = _studies[studyId];
+        IRegistry.Account memory a = registry.accountOf(msg.sender);
+        if (s.researcher != msg.sender || a.status != IRegistry.Status.Active) revert ResearchUnauthorized(msg.sender);
+        _requireApproved(studyId);
+        if (manifestHash == bytes32(0)) revert ResearchZeroValue();
+        uint32 number = exportCount[studyId] + 1;
+        exportCount[studyId] = number;
+        emit StudyExported(studyId, number, patients, resources, manifestHash);
+    }
+
+    /// @inheritdoc IResearch
+    function studyOf(bytes32 studyId) external view returns (Study memory) {
+        return _studies[studyId];
+    }
+
+    /// @inheritdoc IResearch
+    function hasConsent(bytes32 studyId, address patient) external view returns (bool) {
+        return _consents[studyId][patient] && _studies[studyId].status == StudyStatus.Approved;
+    }
+
+    function _requireApproved(bytes32 studyId) private view {
+        StudyStatus status = _studies[studyId].status;
+        if (status == StudyStatus.None) revert ResearchUnknownStudy(studyId);
+        if (status != StudyStatus.Approved) revert ResearchStudyNotApproved(studyId);
+    }
+}
