@@ -320,6 +320,52 @@ export const migrations: readonly Migration[] = [
     ALTER TABLE accounts ADD CONSTRAINT accounts_role_check CHECK (role IN ('admin', 'staff', 'doctor', 'patient', 'researcher'));
     `,
   },
+  // 12: research (issue 12) — studies (the protocol text off chain, its hash and the decision on
+  // chain), this node's copy of its patients' research consents (the chain decides at export
+  // time), and each export: its counts, k, manifest hash, and whose data went into it (for their
+  // timelines; never sent anywhere).
+  `
+  CREATE TABLE studies (
+    id TEXT PRIMARY KEY,
+    researcher_id TEXT NOT NULL REFERENCES accounts(id),
+    title TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    protocol_hash TEXT NOT NULL,
+    min_k INTEGER,
+    state TEXT NOT NULL CHECK (state IN ('proposed', 'approved', 'rejected')),
+    tx_hash TEXT,
+    decided_at INTEGER,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX studies_researcher ON studies(researcher_id);
+  CREATE TABLE research_consents (
+    study_id TEXT NOT NULL REFERENCES studies(id),
+    patient_id TEXT NOT NULL REFERENCES accounts(id),
+    state TEXT NOT NULL CHECK (state IN ('given', 'withdrawn')),
+    tx_hash TEXT,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (study_id, patient_id)
+  );
+  CREATE INDEX research_consents_patient ON research_consents(patient_id);
+  CREATE TABLE study_exports (
+    study_id TEXT NOT NULL REFERENCES studies(id),
+    export_number INTEGER NOT NULL,
+    patients INTEGER NOT NULL,
+    resources INTEGER NOT NULL,
+    k INTEGER NOT NULL,
+    manifest_hash TEXT NOT NULL,
+    tx_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (study_id, export_number)
+  );
+  CREATE TABLE study_export_patients (
+    study_id TEXT NOT NULL,
+    export_number INTEGER NOT NULL,
+    patient_id TEXT NOT NULL REFERENCES accounts(id),
+    PRIMARY KEY (study_id, export_number, patient_id)
+  );
+  CREATE INDEX study_export_patients_patient ON study_export_patients(patient_id);
+  `,
 ]
 
 /** One migration: the same SQL for both dialects (translated for PostgreSQL), or one text each. */
