@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createPublicClient, createWalletClient, defineChain, http, keccak256, toHex, zeroHash, type Address, type Hex } from 'viem'
+import { concat, createPublicClient, createWalletClient, defineChain, http, keccak256, pad, toHex, zeroHash, type Address, type Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { consentAbi, registryAbi } from '../src/ledger/abis.ts'
 import { startAnvil } from '../src/ledger/anvil.ts'
@@ -55,8 +55,10 @@ export async function measureAuditBatchGas({ entries = 100 }: { entries?: number
     await mined(doctor!.writeContract({ address: consent, abi: consentAbi, functionName: 'requestAccess', args: [ref, patient!.account.address, zeroHash, purposes.grant, key, 86_400n], ...noFees }))
     await mined(patient!.writeContract({ address: consent, abi: consentAbi, functionName: 'approve', args: [ref, zeroHash, 86_400n, key], ...noFees }))
     const now = (await client.getBlock({ blockTag: 'latest' })).timestamp
+    // Entry ids as the node gives them: the sending hospital's address, then its next number.
+    let number = 256n
     const sign = async (): Promise<SignedAccessEntry> => {
-      const entry = { entryId: generatePrivateKey(), recordId: generatePrivateKey(), patient: patient!.account.address, purpose: purposes.grant, ref, readAt: now }
+      const entry = { entryId: concat([hospitalB!.account.address.toLowerCase() as Hex, pad(toHex(number++), { size: 12 })]), recordId: generatePrivateKey(), patient: patient!.account.address, purpose: purposes.grant, ref, readAt: now }
       const signature = await doctor!.account.signTypedData({ domain: consentDomain({ chainId: anvil.chainId, consent }), types: accessEntryTypes, primaryType: 'AccessEntry', message: entry })
       return { ...entry, reader: doctor!.account.address, signature }
     }

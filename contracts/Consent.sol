@@ -13,8 +13,8 @@ import {IConsent} from "./IConsent.sol";
  *
  * Storage is packed for the patient's hot path: `approve` reads the request's first two slots and
  * rewrites only the first (status and expiry) when the scope is kept; the envelopes digest goes in
- * the event rather than in storage. `logAccess` stores nothing; `logAccessBatch` stores one word
- * per entry (its id, so that it is logged once).
+ * the event rather than in storage. `logAccess` stores nothing; `logAccessBatch` sets one bit per
+ * entry (its id, so that it is logged once), 256 entries of a hospital to a word.
  */
 contract Consent is IConsent, EIP712 {
     /// @inheritdoc IConsent
@@ -41,7 +41,9 @@ contract Consent is IConsent, EIP712 {
         "AccessEntry(bytes32 entryId,bytes32 recordId,address patient,uint8 purpose,bytes32 ref,uint64 readAt)"
     );
 
-    mapping(bytes32 entryId => bool) private _logged;
+    /// @dev One bit per batched entry id, 256 ids a word: a hospital numbers its entries in turn,
+    /// so a batch mostly sets bits of a word it already touched.
+    mapping(uint256 word => uint256 bits) private _logged;
     mapping(bytes32 requestId => Grant) private _grants;
     mapping(bytes32 shareId => Share) private _shares;
     mapping(bytes32 emergencyId => Emergency) private _emergencies;
@@ -276,7 +278,7 @@ contract Consent is IConsent, EIP712 {
 
     /// @inheritdoc IConsent
     function isAccessLogged(bytes32 entryId) external view returns (bool) {
-        return _logged[entryId];
+        return _logged[uint256(entryId) >> 8] & (1 << uint8(uint256(entryId))) != 0;
     }
 
     // ---------------------------------------------------------------- internals
@@ -291,12 +293,16 @@ contract Consent is IConsent, EIP712 {
         )));
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, e.signature);
         if (err != ECDSA.RecoverError.NoError || signer != e.reader) revert ConsentBadSignature(e.entryId, e.reader);
-        if (_logged[e.entryId]) revert ConsentEntryLogged(e.entryId);
+        if (address(bytes20(e.entryId)) != msg.sender) revert ConsentEntryNotSenders(e.entryId, msg.sender);
+        uint256 word = uint256(e.entryId) >> 8;
+        uint256 bit = 1 << uint8(uint256(e.entryId));
+        uint256 bits = _logged[word];
+        if (bits & bit != 0) revert ConsentEntryLogged(e.entryId);
         if (e.readAt > block.timestamp || e.readAt + LOG_WINDOW < block.timestamp) revert ConsentStaleEntry(e.entryId, e.readAt);
         if (!_mayLogAt(e.reader, e.patient, e.purpose, e.ref, e.readAt)) {
             revert ConsentNoAccessPath(e.reader, e.patient, e.purpose, e.ref);
         }
-        _logged[e.entryId] = true;
+        _logged[word] = bits | bit;
         emit AccessLogged(e.recordId, e.patient, e.reader, e.purpose, e.ref);
     }
 

@@ -79,7 +79,8 @@ interface IConsent {
      * @notice One read, signed by its reader (EIP-712 typed data `AccessEntry`, domain
      * "MedLedger Consent" version 1 on this contract), carried in a hospital node's batch
      * ({logAccessBatch}). The signature covers every field but `reader` and `signature`.
-     * @param entryId random, unique: an entry is logged once
+     * @param entryId the sending hospital's address (20 bytes) then a number it gives each of its
+     * entries once (12 bytes): an entry is logged once, and only by the node of the hospital it names
      * @param readAt when the read was served (seconds)
      * @param reader the signer, who must hold the access path at `readAt`
      */
@@ -232,6 +233,8 @@ interface IConsent {
     error ConsentBadSignature(bytes32 entryId, address reader);
     /// @notice Entry `entryId` is logged already: it is not logged twice.
     error ConsentEntryLogged(bytes32 entryId);
+    /// @notice Entry `entryId` names another hospital than `sender`, the batch's sender.
+    error ConsentEntryNotSenders(bytes32 entryId, address sender);
     /// @notice Entry `entryId`'s `readAt` is in the future or older than the logging window.
     error ConsentStaleEntry(bytes32 entryId, uint64 readAt);
 
@@ -416,7 +419,8 @@ interface IConsent {
      *
      * Requirements:
      * - the caller is a member hospital (its own address); the batch is not empty;
-     * - for each entry: `entryId` and `recordId` are non-zero; `purpose` is a purpose code;
+     * - for each entry: `entryId` and `recordId` are non-zero; `entryId` starts with the caller's
+     *   address (else {ConsentEntryNotSenders}); `purpose` is a purpose code;
      *   `signature` is `reader`'s over the entry; the entry was not logged before;
      *   `readAt` is at most the block's time and at most {LOG_WINDOW} seconds before it;
      *   `reader` holds the access path `purpose` names at `readAt` (else {ConsentNoAccessPath}).

@@ -154,6 +154,12 @@ export interface AnchorBatches {
 export interface AuditBatches {
   /** The member hospital account batches are sent from; undefined when the node has none yet. */
   sender(): Promise<LocalAccount | undefined>
+  /**
+   * A fresh entry id: the sending hospital's address, then a number this node gives once (taken
+   * 256 at a time from `audit_id_blocks`).
+   * @throws Error when the node has no member hospital to send batches from.
+   */
+  entryId(): Promise<Hex>
   /** Queues an entry already durable in `audit_entries`; settles once its batch is mined or it is refused. */
   submit(entry: SignedAccessEntry): Promise<void>
   /** Settles once nothing is queued or in flight. */

@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto'
-import { toHex, type Address, type Hex, type LocalAccount, type TransactionReceipt } from 'viem'
+import { concat, pad, toHex, type Address, type Hex, type LocalAccount, type TransactionReceipt } from 'viem'
 import { nodeHospital } from '../accounts/node-hospital.ts'
 import { unlockHospital } from '../accounts/hospital-keys.ts'
 import { chainTime } from '../ledger/chain-time.ts'
@@ -60,8 +59,23 @@ export function createAuditBatches(p: Parts, { maxBatch = 100 }: { maxBatch?: nu
     held.add(entry.entryId)
     await attempt(entry)
   }
+  // Ids 256 at a time (one word of the contract's bitmap), handed out in turn.
+  let block: { next: number; end: number } | undefined
+  let refill: Promise<void> | undefined
+  const entryId = async (): Promise<Hex> => {
+    const account = await sender()
+    if (!account) throw new Error('this node has no member hospital to send audit batches from')
+    while (!block || block.next >= block.end) {
+      refill ??= p.db.get<{ id: number }>('INSERT INTO audit_id_blocks (created_at) VALUES (?) RETURNING id', Date.now())
+        .then((row) => { block = { next: Number(row!.id) * 256, end: Number(row!.id) * 256 + 256 } })
+        .finally(() => { refill = undefined })
+      await refill
+    }
+    return concat([account.address.toLowerCase() as Hex, pad(toHex(block.next++), { size: 12 })])
+  }
   return {
     sender,
+    entryId,
     submit,
     idle: () => committer.idle(),
     stop: () => { for (const t of timers) clearTimeout(t); timers.clear() },
@@ -146,7 +160,7 @@ export async function logReadBatched(s: Pick<Services, 'db' | 'ledger'> & { audi
   const readAt = p.readAt ?? BigInt(await chainTime(s.ledger, { signal: p.signal }))
   const entry = await signAccessEntry(s.ledger, {
     reader: p.reader,
-    entry: { entryId: toHex(randomBytes(32)), recordId: p.recordId.toLowerCase() as Hex, patient: p.patient.toLowerCase() as Address, purpose: p.purpose, ref: p.ref.toLowerCase() as Hex, readAt },
+    entry: { entryId: await s.auditBatches.entryId(), recordId: p.recordId.toLowerCase() as Hex, patient: p.patient.toLowerCase() as Address, purpose: p.purpose, ref: p.ref.toLowerCase() as Hex, readAt },
   })
   await s.db.run(`INSERT INTO audit_entries (entry_id, record_id, patient, reader, purpose, ref, read_at, signature, state, created_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,

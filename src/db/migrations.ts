@@ -366,6 +366,14 @@ export const migrations: readonly Migration[] = [
   );
   CREATE INDEX study_export_patients_patient ON study_export_patients(patient_id);
   `,
+  // 13: audit entry ids come in blocks of 256 (one bitmap word on chain): row n hands out
+  // n * 256 … n * 256 + 255, each id once, to the node process that took it.
+  `
+  CREATE TABLE audit_id_blocks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at INTEGER NOT NULL
+  );
+  `,
 ]
 
 /** One migration: the same SQL for both dialects (translated for PostgreSQL), or one text each. */

@@ -112,6 +112,22 @@ export const consentAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "entryId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "sender",
+        "type": "address"
+      }
+    ],
+    "name": "ConsentEntryNotSenders",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint64",
         "name": "duration",
         "type": "uint64"

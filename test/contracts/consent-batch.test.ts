@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { keccak256, zeroHash, type Address, type Hex } from 'viem'
+import { concat, keccak256, pad, toHex, zeroHash, type Address, type Hex } from 'viem'
 import { generatePrivateKey, type PrivateKeyAccount } from 'viem/accounts'
 import { consentAbi, registryAbi } from '../../src/ledger/abis.ts'
 import { purposes } from '../../src/ledger/purposes.ts'
@@ -26,8 +26,14 @@ describe('Consent.logAccessBatch: reads signed by their readers, logged by a hos
   const batch = (by: string, entries: SignedAccessEntry[]) => write(by, 'logAccessBatch', [entries])
   const isLogged = (entryId: Hex) => t.client.readContract({ address: consent, abi: consentAbi, functionName: 'isAccessLogged', args: [entryId] })
 
-  async function sign(by: string, entry: Partial<AccessEntry> & Pick<AccessEntry, 'patient' | 'purpose'>): Promise<SignedAccessEntry> {
-    const full: AccessEntry = { entryId: randomId(), recordId: randomId(), ref: zeroHash, readAt: await t.now(), ...entry }
+  /** Entry ids as a hospital's node gives them: its address, then its next number (a block of 256 from a random start). */
+  const numbers: Record<string, bigint> = {}
+  const nextId = (hospital: string): Hex => {
+    numbers[hospital] ??= BigInt(randomId()) >> 168n << 8n
+    return concat([addr(hospital).toLowerCase() as Hex, pad(toHex(numbers[hospital]++), { size: 12 })])
+  }
+  async function sign(by: string, entry: Partial<AccessEntry> & Pick<AccessEntry, 'patient' | 'purpose'>, hospital = 'hospitalA'): Promise<SignedAccessEntry> {
+    const full: AccessEntry = { entryId: nextId(hospital), recordId: randomId(), ref: zeroHash, readAt: await t.now(), ...entry }
     const signature = await (w[by]!.account as PrivateKeyAccount).signTypedData({ domain: consentDomain({ chainId: t.chain.id, consent }), types: accessEntryTypes, primaryType: 'AccessEntry', message: full })
     return { ...full, reader: addr(by), signature }
   }
@@ -67,9 +73,9 @@ describe('Consent.logAccessBatch: reads signed by their readers, logged by a hos
   test('a member hospital logs entries of several readers in one transaction: one AccessLogged each, actor the reader', async () => {
     const ref = await grant()
     const entries = [
-      await sign('patientA', { patient: addr('patientA'), purpose: purposes.own }),
-      await sign('doctorB', { patient: addr('patientA'), purpose: purposes.grant, ref }),
-      await sign('doctorA', { patient: addr('patientA'), purpose: purposes.author }),
+      await sign('patientA', { patient: addr('patientA'), purpose: purposes.own }, 'hospitalB'),
+      await sign('doctorB', { patient: addr('patientA'), purpose: purposes.grant, ref }, 'hospitalB'),
+      await sign('doctorA', { patient: addr('patientA'), purpose: purposes.author }, 'hospitalB'),
     ]
     for (const e of entries) assert.equal(await isLogged(e.entryId), false)
     const { events } = await t.eventsOf(await batch('hospitalB', entries), consentAbi, consent)
@@ -101,13 +107,18 @@ describe('Consent.logAccessBatch: reads signed by their readers, logged by a hos
     assert.equal(await isLogged(good.entryId), false)
   })
 
-  test('an entry is logged once: a replay, in a later batch or the same one, is refused', async () => {
+  test('an entry is logged once, and only by the hospital its id names: replays and other hospitals\' entries are refused', async () => {
     const entry = await sign('patientA', { patient: addr('patientA'), purpose: purposes.own })
     const other = await sign('patientA', { patient: addr('patientA'), purpose: purposes.own })
     await expectRevert(batch('hospitalA', [entry, entry]), 'ConsentEntryLogged', [entry.entryId])
+    await expectRevert(batch('hospitalB', [entry]), 'ConsentEntryNotSenders', [entry.entryId, addr('hospitalB')])
     await t.eventsOf(await batch('hospitalA', [entry]), consentAbi, consent)
-    await expectRevert(batch('hospitalB', [other, entry]), 'ConsentEntryLogged', [entry.entryId])
+    await expectRevert(batch('hospitalA', [other, entry]), 'ConsentEntryLogged', [entry.entryId])
     assert.equal(await isLogged(other.entryId), false)
+    // The next id in the same word is not taken by its neighbour's bit.
+    assert.equal(await isLogged(entry.entryId), true)
+    await t.eventsOf(await batch('hospitalA', [other]), consentAbi, consent)
+    assert.equal(await isLogged(other.entryId), true)
   })
 
   test('a signer without an access path is refused: no one writes into a patient\'s trail', async () => {
