@@ -25,6 +25,9 @@
  *   100 inserted straight into SQLite), that patient's listing and `GET /status`; and `verify
  *   --all` (`POST /verify { all: true }`) over MEDLEDGER_BENCH_VERIFY_MB (default 256; the issue's
  *   figure is 1024) of records uploaded first (`verifyAllMBps`).
+ * - keyword search (`search`): a FHIR bundle uploaded with and without term extraction (the
+ *   node's searchIndex off and on, alternating), then 100,000 records of synthetic patients with
+ *   50 tokens each inserted straight into SQLite and `GET /records?q=` timed as a patient.
  *
  * `--quick` shrinks every size for a smoke run (its figures are not the benchmark's).
  */
@@ -54,12 +57,13 @@ import { measureCachedRead } from './measure-cached-read.ts'
 import { measureFhir } from './measure-fhir.ts'
 import { measureLoad } from './measure-load.ts'
 import { measureScale } from './measure-scale.ts'
+import { measureSearch } from './measure-search.ts'
 
 const MiB = 1 << 20
 const { values: flags } = parseArgs({ options: { json: { type: 'boolean' }, quick: { type: 'boolean' } }, strict: true })
 const sizes = flags.quick === true
-  ? { pipeline: 32 * MiB, pipelineRuns: 1, rss: 64 * MiB, iterations: 8, warmups: 2, crossNodeReads: 3, replicated: 10, cliRuns: 5, loadClients: 8, loadSeconds: 5, scaleRecords: 20_000, verifyMB: 32 }
-  : { pipeline: 256 * MiB, pipelineRuns: 3 /* odd: the median is a run */, rss: 1024 * MiB, iterations: 50, warmups: 3, crossNodeReads: 5, replicated: 50, cliRuns: 15, loadClients: 64, loadSeconds: 30, scaleRecords: 1_000_000, verifyMB: 256 }
+  ? { pipeline: 32 * MiB, pipelineRuns: 1, rss: 64 * MiB, iterations: 8, warmups: 2, crossNodeReads: 3, replicated: 10, cliRuns: 5, loadClients: 8, loadSeconds: 5, scaleRecords: 20_000, verifyMB: 32, searchRecords: 10_000, searchUploads: 4 }
+  : { pipeline: 256 * MiB, pipelineRuns: 3 /* odd: the median is a run */, rss: 1024 * MiB, iterations: 50, warmups: 3, crossNodeReads: 5, replicated: 50, cliRuns: 15, loadClients: 64, loadSeconds: 30, scaleRecords: 1_000_000, verifyMB: 256, searchRecords: 100_000, searchUploads: 15 }
 
 const targets = {
   pipelineRatio: { min: 0.5, text: '≥ 0.5' },
@@ -81,6 +85,8 @@ const targets = {
   loadUploadP95Ms: { below: 1_000, text: 'p95 < 1 s' },
   loadErrors: { max: 0, text: '0' },
   loadRssPeakMiB: { below: 400, text: '< 400 MiB' },
+  searchQueryP95Ms: { below: 50, text: 'p95 < 50 ms' },
+  searchUploadSlowdownPct: { below: 10, text: '< 10%' },
 }
 /** The whole run must not outlive this, whatever hangs. */
 const deadlineMs = 9 * 60_000
@@ -264,6 +270,11 @@ async function main(): Promise<Record<string, unknown>> {
     progress(`scale: a node with ${sizes.scaleRecords} records (all but one patient's 100 inserted into its database); first verify --all over ${verifyMB} MB of records uploaded (MEDLEDGER_BENCH_VERIFY_MB, default ${sizes.verifyMB}; the issue's figure is 1024)`)
     const scale = await measureScale({ home: join(tmp, 'scale'), pool, adminEmail, adminPassword, records: sizes.scaleRecords, verifyBytes: verifyMB * 1e6, verifyRecordBytes: 16 * MiB, iterations: sizes.iterations, progress })
     progress(`scale: listing p95 ${scale.scale.listPatientP95Ms} ms (its SQL alone ${scale.context.listPatientSqlP95Ms} ms), status ${scale.scale.statusMs} ms; verify --all ${scale.verifyAllMBps} MB/s`)
+    const search = await measureSearch({
+      home: join(tmp, 'search'), adminEmail, adminPassword, bundle: join(import.meta.dirname, '..', '..', 'shared', 'fixtures', 'fhir', 'Denisha680_Keeling57_6a93e0ad-9bd0-6d85-34a7-015186f7880a.json'),
+      uploadsPerPhase: sizes.searchUploads, records: sizes.searchRecords, tokensPerRecord: 50, iterations: sizes.iterations, progress,
+    })
+    progress(`search: query p95 ${search.search.queryP95Ms} ms over ${search.search.termsIndexed} tokens; upload slowdown ${search.search.uploadSlowdownPct}%`)
 
     const pipelineRatio = pipeline.mbps / baselineMBps
     return {
@@ -281,6 +292,7 @@ async function main(): Promise<Record<string, unknown>> {
       crossNodeRead1MiB: consortium.crossNodeRead1MiB,
       scale: scale.scale,
       verifyAllMBps: scale.verifyAllMBps,
+      search: search.search,
       replicationLagMs: consortium.replicationLagMs,
       cli: { helpMs: cli.helpMs, listMs: cli.listMs, nodeBaselineMs: cli.nodeBaselineMs },
       targets: {
@@ -298,6 +310,8 @@ async function main(): Promise<Record<string, unknown>> {
         fhirSearch: { target: targets.fhirSearchP95Ms.text, met: fhir.searchDocRef100.p95Ms < targets.fhirSearchP95Ms.below },
         fhirRead: { target: targets.fhirReadOverNative.text, met: fhir.binaryRead1MiB.p50Ms <= fhir.nativeRead1MiB.p50Ms * targets.fhirReadOverNative.max },
         loadUploadsPerS: { target: targets.loadUploadsPerS.text, met: load.uploadsPerS >= targets.loadUploadsPerS.min },
+        searchQueryP95Ms: { target: targets.searchQueryP95Ms.text, met: search.search.queryP95Ms < targets.searchQueryP95Ms.below },
+        searchUploadSlowdownPct: { target: targets.searchUploadSlowdownPct.text, met: search.search.uploadSlowdownPct < targets.searchUploadSlowdownPct.below },
         loadUploadP95Ms: { target: targets.loadUploadP95Ms.text, met: load.uploadP95Ms < targets.loadUploadP95Ms.below },
         loadErrors: { target: targets.loadErrors.text, met: load.errors <= targets.loadErrors.max },
         loadRssPeakMiB: { target: targets.loadRssPeakMiB.text, met: load.rssPeakMiB < targets.loadRssPeakMiB.below },
@@ -343,6 +357,7 @@ async function main(): Promise<Record<string, unknown>> {
         fhir: { ...fhir.context, searchDocRef100: fhir.searchDocRef100, binaryRead1MiB: fhir.binaryRead1MiB, nativeRead1MiB: fhir.nativeRead1MiB },
         loadTest: load.context,
         scale: scale.context,
+        search: search.context,
       },
     }
   } catch (err) {
@@ -395,6 +410,9 @@ function table(r: Record<string, any>): string {
     [`scale: one patient's 100 records listed, ${r.scale.records} in the database (p95)`, `${r.scale.listPatientP95Ms} ms`, r.targets.scaleListPatientP95Ms.target, yes(r.targets.scaleListPatientP95Ms.met)],
     ['  the listing\'s SQL alone (p95); GET /status (p50)', `${r.context.scale.listPatientSqlP95Ms} ms; ${r.scale.statusMs} ms`, '', ''],
     [`verify --all over ${(r.context.scale.verifiedBytes / 1e6).toFixed(0)} MB (MEDLEDGER_BENCH_VERIFY_MB; the issue's figure is 1024)`, `${r.verifyAllMBps} MB/s`, r.targets.verifyAllMBps.target, yes(r.targets.verifyAllMBps.met)],
+    [`search: GET /records?q= (1 match), ${r.search.records} records, ${r.search.termsIndexed} tokens (p95)`, `${r.search.queryP95Ms} ms`, r.targets.searchQueryP95Ms.target, yes(r.targets.searchQueryP95Ms.met)],
+    [`  a word all ${r.context.search.bundleMatches} bundles match (p95); extraction of the bundle alone`, `${r.context.search.queryAllBundlesP95Ms} ms; ${r.context.search.extractMs} ms`, '', ''],
+    [`search: upload slowdown, ${Math.round(r.context.search.bundleBytes / 1024)} KiB FHIR bundle (medians ${r.context.search.uploadMedianMsWith} / ${r.context.search.uploadMedianMsWithout} ms)`, `${r.search.uploadSlowdownPct}%`, r.targets.searchUploadSlowdownPct.target, yes(r.targets.searchUploadSlowdownPct.met)],
   ]
   const widths = rows[0].map((_, i) => Math.max(...rows.map(row => row[i].length)))
   const line = (row: string[]) => row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()

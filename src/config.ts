@@ -30,6 +30,8 @@ export interface Config {
   readonly keyScheme: KeyScheme
   /** Largest accepted upload, in bytes. */
   readonly maxUploadBytes: number
+  /** Index new uploads for keyword search (README "Search"); off: they are stored unindexed. */
+  readonly searchIndex: boolean
   readonly sessionTtlSeconds: number
   /** Roles that must sign in with a second factor (TOTP); empty (`none`) turns it off. */
   readonly mfaRoles: readonly Role[]
@@ -84,6 +86,7 @@ export const defaultConfig: Omit<Config, 'home'> & { home: string } = {
   cipherSuite: 'aes-256-gcm',
   keyScheme: 'x25519-hpke',
   maxUploadBytes: 2 * 1024 ** 3,
+  searchIndex: true,
   sessionTtlSeconds: 12 * 3600,
   mfaRoles: ['admin', 'doctor'],
   anvilStateIntervalSeconds: 1,
@@ -115,6 +118,7 @@ const envNames: Record<keyof Config, string> = {
   cipherSuite: 'MEDLEDGER_CIPHER_SUITE',
   keyScheme: 'MEDLEDGER_KEY_SCHEME',
   maxUploadBytes: 'MEDLEDGER_MAX_UPLOAD_BYTES',
+  searchIndex: 'MEDLEDGER_SEARCH_INDEX',
   sessionTtlSeconds: 'MEDLEDGER_SESSION_TTL_SECONDS',
   mfaRoles: 'MEDLEDGER_MFA_ROLES',
   anvilStateIntervalSeconds: 'MEDLEDGER_ANVIL_STATE_INTERVAL',
@@ -173,6 +177,7 @@ export function loadConfig({ flags = {}, env = process.env, file }: LoadConfigPa
     cipherSuite: oneOf('cipherSuite', merged.cipherSuite, cipherSuites),
     keyScheme: oneOf('keyScheme', merged.keyScheme, keySchemes),
     maxUploadBytes: int('maxUploadBytes', merged.maxUploadBytes, 0, Number.MAX_SAFE_INTEGER),
+    searchIndex: bool('searchIndex', merged.searchIndex),
     sessionTtlSeconds: int('sessionTtlSeconds', merged.sessionTtlSeconds, 60, 30 * 24 * 3600),
     mfaRoles: roleList('mfaRoles', merged.mfaRoles),
     anvilStateIntervalSeconds: int('anvilStateIntervalSeconds', merged.anvilStateIntervalSeconds, 1, 3600),

@@ -90,7 +90,7 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
   const plainHash = createHash('sha256')
   let bytesRead = 0
   // Terms are extracted from the same plaintext chunks as they stream through the encryptor.
-  const extractor = new TermExtractor()
+  const extractor = new TermExtractor(s.config.searchIndex ? undefined : 0)
   const counted = async function * (): AsyncGenerator<Uint8Array> {
     for await (const chunk of p.source) {
       bytesRead += chunk.byteLength
@@ -130,7 +130,7 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
     hospital: hospital.address as Address,
     blocks: [stored.cid, envelopesCid],
   })
-  await indexRecordTerms(s, { recordId, patientId: patient.id, fileName, tags: p.tags, extractor })
+  if (s.config.searchIndex) await indexRecordTerms(s, { recordId, patientId: patient.id, fileName, tags: p.tags, extractor })
   await s.notify?.({ accountId: patient.id, kind: 'record-added', by: { accountId: doctor.account.id } })
   return toRecordView(row, await recordParties(s.db, row), manifest)
 }
