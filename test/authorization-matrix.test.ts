@@ -128,6 +128,11 @@ describe('authorization matrix: every role × every API route', () => {
   }
 
   const freshRequest = async () => (await api.json('POST', '/access-requests', { patient: a.patient.email, recordIds: [grantedRecordId], purpose: 'matrix', days: 1 }, b.doctor.token)).body.requestId as string
+  const freshStudy = async (approved: boolean) => {
+    const id = (await api.json('POST', '/studies', { title: 'Matrix study', purpose: 'Matrix protocol.' }, token.researcher)).body.studyId as string
+    if (approved) assert.equal((await api.json('POST', `/studies/${id}/approve`, undefined, a.admin)).status, 200)
+    return id
+  }
   const freshResearcher = async () => (await api.json('POST', '/signup', { role: 'researcher', hospital: a.hospital.id, email: unique('researcher'), name: 'R', password: 'matrix-password-123' }, null)).body.account.id as string
   const freshSignup = async () => (await api.json('POST', '/signup', { role: 'doctor', hospital: a.hospital.id, email: unique('signup'), name: 'S', password: 'matrix-password-123', licence: 'LIC-9999' }, null)).body.account.id as string
 
@@ -191,6 +196,21 @@ describe('authorization matrix: every role × every API route', () => {
     'POST /api/v1/doctors/{id}/confirm': { allow: ['admin', 'staff'], call: async () => ({ path: `/doctors/${await freshSignup()}/confirm` }) },
     'POST /api/v1/doctors/{id}/reject': { allow: ['admin', 'staff'], call: async () => ({ path: `/doctors/${await freshSignup()}/reject`, body: { reason: 'no licence' } }) },
     'GET /api/v1/researchers/pending': { allow: ['admin', 'staff'], call: () => ({ path: '/researchers/pending' }) },
+    // Research (issue 12): researchers propose, the admin decides, patients consent, the researcher exports.
+    'POST /api/v1/studies': { allow: ['researcher'], call: () => ({ path: '/studies', body: { title: 'Matrix study', purpose: 'Matrix protocol.' } }) },
+    'GET /api/v1/studies': { allow: ['admin', 'staff', 'pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient', 'researcher'], call: () => ({ path: '/studies' }) },
+    'POST /api/v1/studies/{id}/approve': { allow: ['admin'], call: async () => ({ path: `/studies/${await freshStudy(false)}/approve` }) },
+    'POST /api/v1/studies/{id}/reject': { allow: ['admin'], call: async () => ({ path: `/studies/${await freshStudy(false)}/reject` }) },
+    'POST /api/v1/studies/{id}/consent': { allow: ['patient', 'otherPatient'], call: async () => ({ path: `/studies/${await freshStudy(true)}/consent` }) },
+    'POST /api/v1/studies/{id}/withdraw': {
+      allow: ['patient', 'otherPatient'],
+      call: async (role) => {
+        const id = await freshStudy(true)
+        if (role === 'patient' || role === 'otherPatient') assert.equal((await api.json('POST', `/studies/${id}/consent`, undefined, token[role])).status, 200)
+        return { path: `/studies/${id}/withdraw` }
+      },
+    },
+    'POST /api/v1/studies/{id}/export': { allow: ['researcher'], call: async () => ({ path: `/studies/${await freshStudy(true)}/export` }) },
     'POST /api/v1/researchers/{id}/confirm': { allow: ['admin', 'staff'], call: async () => ({ path: `/researchers/${await freshResearcher()}/confirm` }) },
     'POST /api/v1/researchers/{id}/reject': { allow: ['admin', 'staff'], call: async () => ({ path: `/researchers/${await freshResearcher()}/reject`, body: { reason: 'no protocol' } }) },
     'POST /api/v1/records': {

@@ -15,6 +15,7 @@ import { userRoutes } from './routes/users.ts'
 import { signupRoutes } from './routes/signup.ts'
 import { doctorRoutes } from './routes/doctors.ts'
 import { researcherRoutes } from './routes/researchers.ts'
+import { studyRoutes } from './routes/studies.ts'
 import { recordRoutes } from './routes/records.ts'
 import { statusRoutes } from './routes/status.ts'
 import { mfaRoutes } from './routes/mfa.ts'
@@ -181,6 +182,7 @@ async function registerApiRoutes(app: FastifyInstance, services: Services): Prom
     await signupRoutes(scope, ctx)
     await doctorRoutes(scope, ctx)
     await researcherRoutes(scope, ctx)
+    await studyRoutes(scope, ctx)
     await statusRoutes(scope, ctx)
     await accessRequestRoutes(scope, ctx)
     await shareRoutes(scope, ctx)

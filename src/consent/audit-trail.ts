@@ -2,7 +2,7 @@ import { decodeEventLog, type Address, type Hex, type Log } from 'viem'
 import { getMeta } from '../db/open-database.ts'
 import { logChunks } from '../ledger/log-chunks.ts'
 import { FOLLOW_FROM } from '../accounts/node-hospital.ts'
-import { consentAbi, recordLedgerAbi, registryAbi } from '../ledger/abis.ts'
+import { consentAbi, recordLedgerAbi, registryAbi, researchAbi } from '../ledger/abis.ts'
 import { purposeNames } from '../ledger/purposes.ts'
 import { toLedgerError } from '../ledger/send-transaction.ts'
 import { readContract } from '../ledger/read-contract.ts'
@@ -41,8 +41,8 @@ export interface MinedAuditEntry {
   emergency: boolean
 }
 
-const abi = [...consentAbi, ...recordLedgerAbi]
-const refKeys = ['requestId', 'shareId', 'emergencyId'] as const
+const abi = [...consentAbi, ...recordLedgerAbi, ...researchAbi]
+const refKeys = ['requestId', 'shareId', 'emergencyId', 'studyId'] as const
 
 /**
  * A patient's (or a record's) trail, read from the ledger's events — what no hospital can
@@ -57,7 +57,7 @@ export async function auditTrail(s: Services, { actor, patient, recordId }: { ac
   if (Boolean(patient) === Boolean(recordId)) throw new AppError('VALIDATION_FAILED', { message: 'Ask for one patient\'s trail or one record\'s.' })
   const { patientAddress, record } = await trailSubject(s, who, { patient, recordId })
   const decoded = await readDecodedLogs(s)
-  const mine = ofSubject(decoded, { patientAddress, record })
+  const mine = ofSubject(decoded, { patientAddress, record, exports: patientAddress ? await exportsOf(s, patientAddress) : new Set() })
 
   // Only registered members write a trail: an entry whose sender the registry does not know (a
   // hospital it knew is kept by this node) is no one's record of a read, and is left out; so is
@@ -102,7 +102,7 @@ export async function auditTrail(s: Services, { actor, patient, recordId }: { ac
       actor: { address: from, name: account?.name ?? hospital?.name ?? null, role: account?.role ?? (hospital ? 'hospital' : null) },
       recordId: typeof args.recordId === 'string' ? args.recordId as Hex : null,
       ref,
-      purpose: purposeCode === undefined ? null : purposeNames[purposeCode] ?? `code ${purposeCode}`,
+      purpose: /^Research|^StudyExported$/.test(name) ? 'HRESCH' : purposeCode === undefined ? null : purposeNames[purposeCode] ?? `code ${purposeCode}`,
       why: ref ? await whyOf(s, ref, name) : null,
       emergency: /emergency/i.test(name) || purposeCode === 6,
     })
@@ -193,7 +193,8 @@ async function readDecodedLogs(s: Services): Promise<DecodedLog[]> {
   try {
     const from = Number((await getMeta(s.db, FOLLOW_FROM)) ?? '0')
     const head = Number(await s.ledger.client.getBlockNumber({ cacheTime: 0 }))
-    for await (const chunk of logChunks(s.ledger.client, { address: [s.ledger.contracts.consent, s.ledger.contracts.recordLedger], from, to: head })) logs.push(...chunk.logs)
+    const research = s.ledger.contracts.research ? [s.ledger.contracts.research] : []
+    for await (const chunk of logChunks(s.ledger.client, { address: [s.ledger.contracts.consent, s.ledger.contracts.recordLedger, ...research], from, to: head })) logs.push(...chunk.logs)
   } catch (err) {
     throw toLedgerError(err)
   }
@@ -207,14 +208,20 @@ async function readDecodedLogs(s: Services): Promise<DecodedLog[]> {
   })
 }
 
-/** The events of the patient's trail (those naming only a grant belong to that grant's patient), or of the record's. */
-function ofSubject(decoded: DecodedLog[], { patientAddress, record }: { patientAddress?: Address; record?: Hex }): DecodedLog[] {
+/**
+ * The events of the patient's trail (those naming only a grant belong to that grant's patient;
+ * a study's export belongs to the patients whose data went into it, `exports`: its transactions),
+ * or of the record's.
+ */
+function ofSubject(decoded: DecodedLog[], { patientAddress, record, exports }: { patientAddress?: Address; record?: Hex; exports: Set<string> }): DecodedLog[] {
   const patientOfRef = new Map<string, string>()
   for (const d of decoded) {
+    if (d.name.startsWith('Study') || d.name.startsWith('Research')) continue
     const ref = refKeys.map((k) => d.args[k]).find(Boolean) as string | undefined
     if (ref && typeof d.args.patient === 'string') patientOfRef.set(ref.toLowerCase(), d.args.patient.toLowerCase())
   }
   return decoded.filter((d) => {
+    if (d.name.startsWith('Study')) return Boolean(patientAddress) && d.name === 'StudyExported' && exports.has(d.log.transactionHash!.toLowerCase())
     const ref = (refKeys.map((k) => d.args[k]).find(Boolean) as string | undefined)?.toLowerCase()
     if (patientAddress) {
       const p = (typeof d.args.patient === 'string' ? d.args.patient : ref && patientOfRef.get(ref))?.toLowerCase()
@@ -224,7 +231,17 @@ function ofSubject(decoded: DecodedLog[], { patientAddress, record }: { patientA
   })
 }
 
+/** The transactions of the study exports that held the patient's data (this node's record of them). */
+async function exportsOf(s: Services, patientAddress: Address): Promise<Set<string>> {
+  const rows = await s.db.all<{ tx_hash: string }>(`SELECT e.tx_hash FROM study_exports e
+    JOIN study_export_patients p ON p.study_id = e.study_id AND p.export_number = e.export_number
+    JOIN accounts a ON a.id = p.patient_id WHERE a.address = ?`, patientAddress.toLowerCase())
+  return new Set(rows.map((r) => r.tx_hash.toLowerCase()))
+}
+
 async function whyOf(s: Services, ref: Hex, event: string): Promise<string | null> {
+  const study = await s.db.get<{ title: string }>('SELECT title FROM studies WHERE id = ?', ref.toLowerCase())
+  if (study) return study.title
   const req = await s.db.get('SELECT purpose, reason FROM access_requests WHERE request_id = ?', ref.toLowerCase()) as { purpose: string; reason: string | null } | undefined
   if (req) return /denied/i.test(event) ? req.reason : req.purpose
   const e = await s.db.get('SELECT reason FROM emergencies WHERE emergency_id = ?', ref.toLowerCase()) as { reason: string } | undefined

@@ -1,0 +1,156 @@
+import { createHmac } from 'node:crypto'
+import { bytesToHex, type Address, type Hex } from 'viem'
+import { hashSha256 } from '../crypto/hashes.ts'
+import { requireKeys, requireRole, type Actor } from '../accounts/account.ts'
+import { unlockHospital } from '../accounts/hospital-keys.ts'
+import { hasResearchConsent } from '../ledger/research/has-research-consent.ts'
+import { sendStudyExport } from '../ledger/research/send-study-export.ts'
+import { researchAddress } from '../ledger/research/research-address.ts'
+import { readContract } from '../ledger/read-contract.ts'
+import { researchAbi } from '../ledger/abis.ts'
+import { openRecordKeys } from '../records/open-record-keys.ts'
+import { readRecord } from '../records/read-record.ts'
+import { deidentifyFhir, fhirDeidentificationRules, pseudonymOf } from '../records/deidentify-fhir.ts'
+import type { RecordRow } from '../records/record.ts'
+import { AppError } from '../errors.ts'
+import { findStudy, type StudyRow } from './studies.ts'
+import type { Services } from '../services.ts'
+
+/** The manifest of an export (`manifest.json`), on chain by its SHA-256. */
+export interface ExportManifest {
+  studyId: Hex
+  exportNumber: number
+  patients: number
+  resources: Record<string, number>
+  /** The smallest group of patients sharing birth year, sex and 3-digit ZIP (0 with no patient). */
+  k: number
+  minK: number | null
+  rules: readonly string[]
+  /** Records of consenting patients left out: not a FHIR resource or bundle (DICOM, C-CDA, HL7 v2, other files). */
+  skippedRecords: number
+  output: { type: string; url: string; count: number; sha256: string }[]
+}
+
+export interface ExportStudyResult {
+  manifest: ExportManifest
+  manifestHash: Hex
+  txHash: Hex
+  /** NDJSON per resource type: `{ name: 'Condition.ndjson', content }`. */
+  files: { name: string; content: string }[]
+}
+
+/** Records larger than this are not read for an export. */
+const MAX_RECORD_BYTES = 64 * 1024 * 1024
+
+interface Subject { id: string; address: Address; hospitalId: string }
+
+/**
+ * A study's researcher exports it: the records of the patients whose consent is live on chain
+ * now, decrypted on this node (their home node) with their hospital's key, de-identified per
+ * HIPAA Safe Harbor (FHIR resources), pseudonymized per study, as NDJSON per resource type and a
+ * manifest. Refused when k is under the study's min-k. The export is recorded on chain (counts
+ * and manifest hash) and in each included patient's timeline.
+ * @throws AppError FORBIDDEN, UNKNOWN_STUDY, STUDY_NOT_APPROVED, K_TOO_SMALL, RESEARCH_UNAVAILABLE, LEDGER_*
+ */
+export async function exportStudy(s: Services, { actor, id, signal }: { actor: Actor | undefined; id: string; signal?: AbortSignal }): Promise<ExportStudyResult> {
+  const who = requireRole(actor, 'researcher')
+  const study = await findStudy(s, id)
+  if (!study || study.researcher_id !== who.account.id) throw new AppError('UNKNOWN_STUDY')
+  if (study.state !== 'approved') throw new AppError('STUDY_NOT_APPROVED')
+  const subjects = await consentingPatients(s, study)
+  const studyKey = createHmac('sha256', s.nodeKey).update(`medledger study key|${study.id}`).digest()
+  const year = new Date().getUTCFullYear()
+  const byType = new Map<string, Map<string, Record<string, unknown>>>()
+  const groups = new Map<string, number>()
+  let skippedRecords = 0
+  for (const p of subjects) {
+    const pseudonym = pseudonymOf(studyKey, p.address.toLowerCase())
+    const { resources, quasi, skipped } = await patientResources(s, p, { studyKey, pseudonym, year, signal })
+    skippedRecords += skipped
+    for (const r of resources) {
+      const type = String(r.resourceType)
+      if (!byType.has(type)) byType.set(type, new Map())
+      byType.get(type)!.set(String(r.id), r)
+    }
+    const group = `${quasi.birthYear}|${quasi.sex}|${quasi.zip3}`
+    groups.set(group, (groups.get(group) ?? 0) + 1)
+  }
+  const k = groups.size === 0 ? 0 : Math.min(...groups.values())
+  if (study.min_k !== null && k < Number(study.min_k)) throw new AppError('K_TOO_SMALL', { details: `k ${k} < min-k ${study.min_k}` })
+  const files = [...byType.entries()].sort(([a], [b]) => a.localeCompare(b))
+    .map(([type, rs]) => ({ type, count: rs.size, content: [...rs.values()].map((r) => JSON.stringify(r)).join('\n') + '\n' }))
+  // The chain numbers a study's exports; the next one is this.
+  const exportNumber = Number(await readContract(s.ledger, { address: researchAddress(s.ledger), abi: researchAbi, functionName: 'exportCount', args: [study.id] })) + 1
+  const manifest: ExportManifest = {
+    studyId: study.id,
+    exportNumber,
+    patients: subjects.length,
+    resources: Object.fromEntries(files.map((f) => [f.type, f.count])),
+    k,
+    minK: study.min_k === null ? null : Number(study.min_k),
+    rules: fhirDeidentificationRules,
+    skippedRecords,
+    output: files.map((f) => ({ type: f.type, url: `${f.type}.ndjson`, count: f.count, sha256: bytesToHex(hashSha256(new TextEncoder().encode(f.content))) })),
+  }
+  const manifestHash = bytesToHex(hashSha256(new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n')))
+  const total = files.reduce((n, f) => n + f.count, 0)
+  const receipt = await sendStudyExport(s.ledger, { researcher: requireKeys(who).ledger, studyId: study.id, patients: subjects.length, resources: total, manifestHash, signal })
+  await recordExport(s, { study, exportNumber, manifest, manifestHash, total, txHash: receipt.transactionHash, subjects })
+  return { manifest, manifestHash, txHash: receipt.transactionHash, files: files.map((f) => ({ name: `${f.type}.ndjson`, content: f.content })) }
+}
+
+/** The patients of this node with a consent to the study that the chain says is live now. */
+async function consentingPatients(s: Services, study: StudyRow): Promise<Subject[]> {
+  const rows = await s.db.all<{ id: string; address: Address; hospital_id: string }>(`SELECT a.id, a.address, a.hospital_id FROM research_consents c
+    JOIN accounts a ON a.id = c.patient_id WHERE c.study_id = ? AND a.role = 'patient' AND a.state = 'active' ORDER BY a.id`, study.id)
+  const live: Subject[] = []
+  for (const r of rows) {
+    if (await hasResearchConsent(s.ledger, { studyId: study.id, patient: r.address })) live.push({ id: r.id, address: r.address, hospitalId: r.hospital_id })
+  }
+  return live
+}
+
+/** One patient's FHIR records, opened with their hospital's key and de-identified. */
+async function patientResources(s: Services, p: Subject, o: { studyKey: Uint8Array; pseudonym: string; year: number; signal?: AbortSignal }): Promise<{ resources: Record<string, unknown>[]; quasi: { birthYear: string; sex: string; zip3: string }; skipped: number }> {
+  const { row: hospital, keys } = await unlockHospital(s, p.hospitalId)
+  const reader = { address: hospital.address as Address, scheme: hospital.key_scheme, privateKey: keys.encryptionPrivateKey }
+  const records = await s.db.all<RecordRow>(`SELECT * FROM records WHERE patient_id = ? AND state = 'anchored' ORDER BY created_at`, p.id)
+  const resources: Record<string, unknown>[] = []
+  let quasi = { birthYear: '*', sex: '*', zip3: '*' }
+  let skipped = 0
+  for (const row of records) {
+    const fhir = await readFhir(s, row, reader, o.signal)
+    if (fhir === undefined) { skipped++; continue }
+    const out = deidentifyFhir(fhir, { studyKey: o.studyKey, patientPseudonym: o.pseudonym, year: o.year })
+    resources.push(...out.resources)
+    if (quasi.sex === '*' && out.quasi.sex !== '*') quasi = out.quasi
+  }
+  return { resources, quasi, skipped }
+}
+
+/** A record's plaintext as a FHIR resource or bundle, or undefined when it is something else. */
+async function readFhir(s: Services, row: RecordRow, reader: Parameters<typeof openRecordKeys>[2], signal?: AbortSignal): Promise<unknown> {
+  const { manifest, dataKey } = await openRecordKeys(s, row, reader, signal)
+  // Recognized by content, not by the media type the uploader declared (often none).
+  if (manifest.size > MAX_RECORD_BYTES || !/json|octet-stream|text\/plain/i.test(manifest.mediaType)) return undefined
+  // The export is the read: it goes on chain as one StudyExported, not as one entry per record.
+  const { body } = await readRecord(s, { access: { row, dataKey, manifest, log: async () => undefined }, signal })
+  const chunks: Uint8Array[] = []
+  for await (const c of body) chunks.push(c)
+  const bytes = Buffer.concat(chunks)
+  if (bytes.subarray(0, 64).toString('utf8').trimStart()[0] !== '{') return undefined
+  try {
+    const parsed = JSON.parse(bytes.toString('utf8')) as { resourceType?: unknown }
+    return typeof parsed?.resourceType === 'string' ? parsed : undefined
+  } catch {
+    return undefined
+  }
+}
+
+async function recordExport(s: Services, e: { study: StudyRow; exportNumber: number; manifest: ExportManifest; manifestHash: Hex; total: number; txHash: Hex; subjects: Subject[] }): Promise<void> {
+  await s.db.transaction(async (tx) => {
+    await tx.run(`INSERT INTO study_exports (study_id, export_number, patients, resources, k, manifest_hash, tx_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      e.study.id, e.exportNumber, e.subjects.length, e.total, e.manifest.k, e.manifestHash, e.txHash, Date.now())
+    for (const p of e.subjects) await tx.run('INSERT INTO study_export_patients (study_id, export_number, patient_id) VALUES (?, ?, ?)', e.study.id, e.exportNumber, p.id)
+  })
+}

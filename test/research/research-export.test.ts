@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { startInProcessNode, InjectApi, type InProcessNode } from '../helpers/in-process-node.ts'
+import { fixtures, seed } from '../helpers/node-process.ts'
+import { clinicalCodes, identifyingStrings } from './identifying-strings.ts'
+
+// One whole node in this process (embedded anvil, Helia on a temp dir, SQLite), its API through
+// inject(): researchers, studies, research consent and de-identified exports (issue 12).
+describe('research: studies, consent and de-identified exports', () => {
+  let node: InProcessNode
+  let api: InjectApi
+  let a: Awaited<ReturnType<typeof seed>>
+  let researcher = ''
+  const bundles = readdirSync(join(fixtures, 'fhir')).filter((f) => /^[A-Z].*\.json$/.test(f)).sort()
+  const originals = bundles.map((f) => JSON.parse(readFileSync(join(fixtures, 'fhir', f), 'utf8')))
+  const patients: { email: string; token: string; id: string }[] = []
+  const recordIds: string[] = []
+
+  const study = async (title: string, minK?: number) => {
+    const r = await api.json('POST', '/studies', { title, purpose: `Protocol of ${title}: retrospective, de-identified.`, ...(minK ? { minK } : {}) }, researcher)
+    assert.equal(r.status, 201, JSON.stringify(r.body))
+    return r.body.studyId as string
+  }
+  const exportOf = async (id: string) => api.json('POST', `/studies/${id}/export`, undefined, researcher)
+
+  before(async () => {
+    node = await startInProcessNode()
+    api = new InjectApi(node.app, node.url)
+    a = await seed(api, { hospitalName: 'Research General', tag: 'r' })
+    const signup = await api.json('POST', '/signup', { role: 'researcher', hospital: a.hospital.id, email: 'researcher@example.org', name: 'Rita Search', password: 'researcher-password-123' }, null)
+    assert.equal(signup.status, 201, JSON.stringify(signup.body))
+    assert.equal(signup.body.account.status, 'pending')
+    researcher = await api.login('researcher@example.org', 'researcher-password-123')
+    // pending: no study yet
+    assert.equal((await api.json('POST', '/studies', { title: 'Too early', purpose: 'x' }, researcher)).status, 403)
+    const confirmed = await api.json('POST', `/researchers/${signup.body.account.id}/confirm`, undefined, a.admin)
+    assert.equal(confirmed.status, 200, JSON.stringify(confirmed.body))
+    researcher = await api.login('researcher@example.org', 'researcher-password-123')
+    patients.push({ email: a.patient.email, token: a.patient.token, id: a.patient.id })
+    for (let i = 1; i < bundles.length; i++) {
+      const email = `research-patient-${i}@example.org`
+      const r = await api.json('POST', '/users', { role: 'patient', hospital: a.hospital.id, email, name: `Patient ${i}`, password: 'patient-password-123' }, a.admin)
+      assert.equal(r.status, 201, JSON.stringify(r.body))
+      patients.push({ email, token: await api.login(email, 'patient-password-123'), id: r.body.account.id })
+    }
+    for (let i = 0; i < bundles.length; i++) {
+      const up = await api.upload(a.doctor.token, patients[i]!.email, bundles[i]!, readFileSync(join(fixtures, 'fhir', bundles[i]!)))
+      assert.equal(up.status, 201, JSON.stringify(up.body))
+      recordIds.push(up.body.recordId)
+    }
+    // a DICOM image of the first patient: not FHIR, left out of the export and counted
+    const dicom = await api.upload(a.doctor.token, patients[0]!.email, 'CT_small.dcm', readFileSync(join(fixtures, 'dicom', 'CT_small.dcm')))
+    assert.equal(dicom.status, 201, JSON.stringify(dicom.body))
+  })
+  after(() => node?.stop())
+
+  it('a researcher reaches no identified record, native or FHIR, whatever grant exists', async () => {
+    for (const path of [`/records/${recordIds[0]}`, `/records/${recordIds[0]}/meta`]) {
+      const r = await api.json('GET', path, undefined, researcher)
+      assert.equal(r.status, 404, path)
+      assert.equal(r.body.code, 'RECORD_NOT_FOUND')
+    }
+    const fhir = await api.call('GET', '', { token: researcher }).then(() => node.app.inject({ method: 'GET', url: `/fhir/R4/Binary/${recordIds[0]!.slice(2)}`, headers: { authorization: `Bearer ${researcher}` } }))
+    assert.equal(fhir.statusCode, 404)
+    assert.equal((await api.json('GET', '/records', undefined, researcher)).status, 403)
+  })
+
+  it('an unapproved study takes no consent and no export; a rejected one neither', async () => {
+    const id = await study('Unapproved')
+    const consent = await api.json('POST', `/studies/${id}/consent`, undefined, patients[0]!.token)
+    assert.equal(consent.status, 409)
+    assert.equal(consent.body.code, 'STUDY_NOT_APPROVED')
+    const exported = await exportOf(id)
+    assert.equal(exported.status, 409)
+    assert.equal(exported.body.code, 'STUDY_NOT_APPROVED')
+    // only the admin decides
+    assert.equal((await api.json('POST', `/studies/${id}/approve`, undefined, researcher)).status, 403)
+    assert.equal((await api.json('POST', `/studies/${id}/reject`, undefined, a.admin)).body.status, 'rejected')
+    assert.equal((await api.json('POST', `/studies/${id}/approve`, undefined, a.admin)).body.code, 'STUDY_NOT_PENDING')
+    assert.equal((await api.json('POST', `/studies/${id}/consent`, undefined, patients[0]!.token)).body.code, 'STUDY_NOT_APPROVED')
+  })
+
+  it('exports the consenting patients de-identified: no identifying string of any original, every clinical code, the manifest; a withdrawal is honoured at the next export', async () => {
+    const id = await study('COVID-19 outcomes in children')
+    assert.equal((await api.json('POST', `/studies/${id}/approve`, undefined, a.admin)).status, 200)
+    for (const p of patients) {
+      const r = await api.json('POST', `/studies/${id}/consent`, undefined, p.token)
+      assert.equal(r.status, 200, JSON.stringify(r.body))
+      assert.deepEqual([r.body.consent, r.body.purpose], ['given', 'HRESCH'])
+    }
+    assert.equal((await api.json('POST', `/studies/${id}/consent`, undefined, patients[0]!.token)).body.code, 'RESEARCH_CONSENT_EXISTS')
+
+    const first = await exportOf(id)
+    assert.equal(first.status, 200, JSON.stringify(first.body))
+    const { manifest, files } = first.body as { manifest: Record<string, any>; files: { name: string; content: string }[] }
+    assert.equal(manifest.studyId, id)
+    assert.equal(manifest.patients, patients.length)
+    assert.equal(manifest.skippedRecords, 1)
+    assert.ok(Array.isArray(manifest.rules) && manifest.rules.length > 3)
+    assert.equal(typeof manifest.k, 'number')
+    const text = files.map((f) => f.content).join('')
+    for (const [i, original] of originals.entries()) {
+      const leaked = [...identifyingStrings(original)].filter((s) => text.includes(s))
+      assert.deepEqual(leaked, [], `${bundles[i]}: identifying strings in the export`)
+    }
+    // none of the patients' accounts (e-mail, name, address, id) either
+    for (const p of patients) assert.ok(!text.includes(p.email) && !text.includes(p.id))
+    const exported = clinicalCodes({ entry: files.flatMap((f) => f.content.trim().split('\n')).map((l) => ({ resource: JSON.parse(l) })) })
+    for (const original of originals) assert.deepEqual([...clinicalCodes(original)].filter((c) => !exported.has(c)), [])
+    for (const f of files) {
+      const type = f.name.replace(/\.ndjson$/, '')
+      const lines = f.content.trim().split('\n').map((l) => JSON.parse(l))
+      assert.ok(lines.every((r) => r.resourceType === type), f.name)
+      assert.equal(manifest.resources[type], lines.length)
+    }
+    const patientsFile = files.find((f) => f.name === 'Patient.ndjson')!.content.trim().split('\n').map((l) => JSON.parse(l))
+    assert.equal(patientsFile.length, patients.length)
+    // k: the smallest group over (birth year, sex, ZIP3), computed here from the exported Patients
+    const groups = new Map<string, number>()
+    for (const p of patientsFile) groups.set(`${p.birthDate}|${p.gender}|${p.address?.[0]?.postalCode}`, (groups.get(`${p.birthDate}|${p.gender}|${p.address?.[0]?.postalCode}`) ?? 0) + 1)
+    assert.equal(manifest.k, Math.min(...groups.values()))
+
+    // the first patient withdraws: gone from the next export; the others keep their pseudonyms
+    const withdrawn = await api.json('POST', `/studies/${id}/withdraw`, undefined, patients[0]!.token)
+    assert.equal(withdrawn.body.consent, 'withdrawn')
+    assert.equal((await api.json('POST', `/studies/${id}/withdraw`, undefined, patients[0]!.token)).body.code, 'NO_RESEARCH_CONSENT')
+    const second = await exportOf(id)
+    assert.equal(second.status, 200, JSON.stringify(second.body))
+    assert.equal(second.body.manifest.patients, patients.length - 1)
+    assert.equal(second.body.manifest.exportNumber, first.body.manifest.exportNumber + 1)
+    const ids = (r: typeof first) => new Set((r.body.files as { name: string; content: string }[]).find((f) => f.name === 'Patient.ndjson')!.content.trim().split('\n').map((l) => JSON.parse(l).id as string))
+    const before = ids(first)
+    const after = ids(second)
+    assert.equal([...after].filter((x) => !before.has(x)).length, 0)
+    assert.equal(before.size - after.size, 1)
+    // another study: other pseudonyms for the same patients
+    const other = await study('Another study')
+    await api.json('POST', `/studies/${other}/approve`, undefined, a.admin)
+    await api.json('POST', `/studies/${other}/consent`, undefined, patients[1]!.token)
+    const third = await exportOf(other)
+    assert.equal(third.body.manifest.patients, 1)
+    assert.equal([...ids(third)].filter((x) => before.has(x)).length, 0)
+
+    // the timelines: the withdrawn patient sees their consent, the first export only and the withdrawal; the others both exports
+    const trail = async (p: { id: string; token: string }) => ((await api.json('GET', `/audit?patient=${p.id}`, undefined, p.token)).body.entries as { event: string; purpose: string | null; txHash: string; why: string | null; ref: string | null }[])
+      .filter((e) => e.ref === id)
+    const gone = await trail(patients[0]!)
+    assert.deepEqual(gone.map((e) => e.event).sort(), ['ResearchConsentGiven', 'ResearchConsentWithdrawn', 'StudyExported'])
+    assert.ok(gone.every((e) => e.purpose === 'HRESCH' && e.why === 'COVID-19 outcomes in children'))
+    assert.deepEqual(gone.filter((e) => e.event === 'StudyExported').map((e) => e.txHash), [first.body.txHash])
+    const stayed = await trail(patients[1]!)
+    assert.deepEqual(stayed.filter((e) => e.event === 'StudyExported').map((e) => e.txHash).sort(), [first.body.txHash, second.body.txHash].sort())
+  })
+
+  it('an export under the study\'s min-k is refused, and nothing is recorded', async () => {
+    const id = await study('Small cohort', 2)
+    await api.json('POST', `/studies/${id}/approve`, undefined, a.admin)
+    await api.json('POST', `/studies/${id}/consent`, undefined, patients[1]!.token)
+    const r = await exportOf(id)
+    assert.equal(r.status, 409)
+    assert.equal(r.body.code, 'K_TOO_SMALL')
+    const listed = (await api.json('GET', '/studies', undefined, researcher)).body.studies as { studyId: string; minK: number | null }[]
+    assert.equal(listed.find((s) => s.studyId === id)?.minK, 2)
+    // someone else's study is not the researcher's to export; a patient sees only approved studies with their consent
+    const mine = (await api.json('GET', '/studies', undefined, patients[1]!.token)).body.studies as { studyId: string; consent: string | null; purpose?: string }[]
+    assert.equal(mine.find((s) => s.studyId === id)?.consent, 'given')
+    assert.ok(mine.every((s) => s.purpose === undefined))
+  })
+})
