@@ -125,6 +125,20 @@ describe('keyword search over encrypted records (one node in process, real chain
     assert.ok(got.total > 0)
   })
 
+  it('FHIR DocumentReference?_content= answers the same records, and the CapabilityStatement lists _content', async () => {
+    const fhir = async (path: string) => {
+      const r = await node.app.inject({ method: 'GET', url: `/fhir/R4/${path}`, headers: { authorization: `Bearer ${a.patient.token}`, accept: 'application/fhir+json' } })
+      return { status: r.statusCode, body: JSON.parse(r.body) }
+    }
+    const got = await fhir(`DocumentReference?_content=cholest&_content=${encodeURIComponent(tag)}&_count=100`)
+    assert.equal(got.status, 200, JSON.stringify(got.body))
+    assert.deepEqual(got.body.entry.map((e: { resource: { id: string } }) => `0x${e.resource.id}`).sort(), expected(['cholest', 'kardiologie', 'uberweisung']))
+    assert.equal(got.body.total, expected(['cholest']).length)
+    const meta = await fhir('metadata')
+    const doc = meta.body.rest[0].resource.find((r: { type: string }) => r.type === 'DocumentReference')
+    assert.ok(doc.searchParam.some((p: { name: string; type: string }) => p.name === '_content' && p.type === 'string'))
+  })
+
   it('refuses a query without words (400 VALIDATION_FAILED)', async () => {
     const r = await api.json('GET', `/records?q=${encodeURIComponent('  ,;  ')}`, undefined, a.patient.token)
     assert.equal(r.status, 400)

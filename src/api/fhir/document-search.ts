@@ -13,14 +13,14 @@ import type { FhirResource } from './resource-module.ts'
  * Every record the actor may read, as GET /records lists them (a patient's own; a doctor's
  * uploads, or with `patient` that patient's records the doctor may read), all pages. Records
  * that cannot be opened (RECORD_INTEGRITY, RECORD_UNAVAILABLE) have no DocumentReference.
- * A patient the actor may not see gives none, as an unknown one does.
+ * A patient the actor may not see gives none, as an unknown one does. `q`: keyword search (README "Search").
  * @throws AppError FORBIDDEN (admin, staff), as GET /records
  */
-export async function readableRecords(s: Services, { actor, patient, signal }: { actor: Actor; patient?: string; signal?: AbortSignal }): Promise<RecordView[]> {
+export async function readableRecords(s: Services, { actor, patient, q, signal }: { actor: Actor; patient?: string; q?: string; signal?: AbortSignal }): Promise<RecordView[]> {
   const all: RecordView[] = []
   try {
     for (let offset = 0; ; offset += 1000) {
-      const page = await listRecords(s, { actor, patient, limit: 1000, offset, signal })
+      const page = await listRecords(s, { actor, patient, q, limit: 1000, offset, signal })
       all.push(...page.records)
       if (offset + page.records.length >= page.total || page.records.length === 0) break
     }
@@ -44,6 +44,7 @@ export interface DocumentQuery {
   date?: string[]
   type?: string[]
   author?: string[]
+  _content?: string[]
   _sort?: 'date' | '-date'
 }
 
@@ -62,9 +63,27 @@ function matchesType(search: string, r: RecordView): boolean {
 }
 
 /**
+ * The ids of the records `_content` matches (AND across parameters, OR within one): each value is
+ * a keyword search (GET /records?q=) over the same readable records; undefined when none is given.
+ */
+async function contentMatches(s: Services, actor: Actor, patients: string[] | undefined, groups: readonly string[], signal?: AbortSignal): Promise<Set<string> | undefined> {
+  if (groups.length === 0) return undefined
+  let out: Set<string> | undefined
+  for (const g of groups) {
+    const ids = new Set<string>()
+    for (const q of valuesOf(g)) {
+      for (const patient of patients ?? [undefined]) for (const r of await readableRecords(s, { actor, patient, q, signal })) ids.add(r.recordId)
+    }
+    out = out === undefined ? ids : new Set([...out].filter((id) => ids.has(id)))
+  }
+  return out
+}
+
+/**
  * The records a DocumentReference search matches, of those the actor may read: `patient` /
- * `subject`, `date` (prefixes), `type`, `author`; newest anchor first unless `_sort=date`.
- * @throws AppError FORBIDDEN (admin, staff), VALIDATION_FAILED (a malformed date)
+ * `subject`, `date` (prefixes), `type`, `author`, `_content` (keyword search); newest anchor first
+ * unless `_sort=date`.
+ * @throws AppError FORBIDDEN (admin, staff), VALIDATION_FAILED (a malformed date, a `_content` without words)
  */
 export async function searchDocuments(s: Services, { actor, query, signal }: { actor: Actor; query: DocumentQuery; signal?: AbortSignal }): Promise<RecordView[]> {
   const dates = (query.date ?? []).map(parseDateParam)
@@ -75,8 +94,10 @@ export async function searchDocuments(s: Services, { actor, query, signal }: { a
     records = []
     for (const id of patients) records.push(...await readableRecords(s, { actor, patient: id, signal }))
   }
+  const content = await contentMatches(s, actor, patients, query._content ?? [], signal)
   const at = (r: RecordView) => Date.parse(r.anchoredAt ?? r.created)
   const matches = records.filter((r) => dates.every((c) => matchesDate(c, at(r)))
+    && (content === undefined || content.has(r.recordId))
     && (query.type ?? []).every((g) => valuesOf(g).some((v) => matchesType(v, r)))
     && (query.author ?? []).every((g) => valuesOf(g).some((v) => referenceId(v, 'Practitioner') === r.author.id)))
   const dir = query._sort === 'date' ? 1 : -1

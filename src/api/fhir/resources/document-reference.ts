@@ -13,7 +13,7 @@ const values = { type: 'array', items: { type: 'string', maxLength: 400 }, maxIt
 const searchQuery = {
   type: 'object',
   additionalProperties: false,
-  properties: { patient: values, subject: values, date: values, type: values, author: values, _sort: { type: 'string', enum: ['date', '-date'] }, ...pagingQuery },
+  properties: { patient: values, subject: values, date: values, type: values, author: values, _content: values, _sort: { type: 'string', enum: ['date', '-date'] }, ...pagingQuery },
 } as const
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 200 } } } as const
 
@@ -38,6 +38,7 @@ export const documentReferenceModule: FhirResourceModule = {
     { name: 'date', type: 'date', documentation: 'The anchor\'s block time; prefixes eq, ne, gt, lt, ge, le.' },
     { name: 'type', type: 'token', documentation: 'The document type: LOINC 18748-4, 34133-9, 60591-5, 11503-0, or data-absent-reason unknown.' },
     { name: 'author', type: 'reference', documentation: 'The uploading doctor (Practitioner/id).' },
+    { name: '_content', type: 'string', documentation: 'Keyword search over the record\'s indexed terms (as GET /records?q=): every word must match, words of 3+ letters as prefixes.' },
     { name: '_sort', type: 'special', documentation: '-date (newest first, the default) or date.' },
     ...pagingParams,
   ],
