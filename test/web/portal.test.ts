@@ -189,6 +189,16 @@ describe('web portal: the whole story in Chromium', { timeout: 300_000 }, () => 
     const rows = doctor.locator('table.records tbody tr[data-record-id]')
     await doctor.getByText('✓ Intact').nth(1).waitFor({ timeout: 30_000 })
     assert.equal(await rows.count(), 2)
+    // The list's search box (README "Search"): the file name's word and the DICOM modality find the
+    // CT alone; an empty search lists both again.
+    const search = doctor.getByRole('search')
+    await search.getByLabel('Search records').fill('small CT')
+    await search.getByRole('button', { name: 'Search' }).click()
+    await doctor.waitForFunction(() => document.querySelectorAll('table.records tbody tr[data-record-id]').length === 1)
+    assert.match((await rows.first().textContent())!, /CT_small\.dcm/)
+    await search.getByLabel('Search records').fill('')
+    await search.getByRole('button', { name: 'Search' }).click()
+    await doctor.waitForFunction(() => document.querySelectorAll('table.records tbody tr[data-record-id]').length === 2)
     await doctor.getByRole('button', { name: 'Ledger proof of CT_small.dcm' }).click()
     const proof = doctor.locator('.proof-row')
     await proof.getByText('IPFS CID').waitFor()

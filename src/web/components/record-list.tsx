@@ -25,9 +25,32 @@ export interface RecordListProps {
   onReadFailed?: () => void
 }
 
-export function RecordList({ me, patientId, refreshKey = 0, onLoaded, onReadFailed }: RecordListProps) {
+/** The record list with its search box above it: a new search starts again at the first page. */
+export function RecordList(props: RecordListProps) {
+  const [q, setQ] = useState('')
+  return (
+    <>
+      <RecordSearch onSearch={setQ} />
+      <RecordTable key={q} {...props} q={q} />
+    </>
+  )
+}
+
+/** The search box over a record list: every word must match, words of 3+ letters as prefixes (README "Search"). */
+function RecordSearch({ onSearch }: { onSearch: (q: string) => void }) {
+  const [text, setText] = useState('')
+  return (
+    <form className="record-search" role="search" onSubmit={(e) => { e.preventDefault(); onSearch(text.trim()) }}>
+      <label htmlFor="record-search-q">Search records</label>
+      <input id="record-search-q" type="search" name="q" value={text} maxLength={500} placeholder="diab, CT, cholesterol…" onChange={(e) => setText(e.target.value)} />
+      <button type="submit">Search</button>
+    </form>
+  )
+}
+
+function RecordTable({ me, patientId, refreshKey = 0, onLoaded, onReadFailed, q }: RecordListProps & { q: string }) {
   const [offset, setOffset] = useState(0)
-  const loaded = useLoad((signal) => api<RecordPage>(`/records${query({ patient: patientId, limit: pageSize, offset })}`, { signal }), [patientId, offset, refreshKey])
+  const loaded = useLoad((signal) => api<RecordPage>(`/records${query({ patient: patientId, q, limit: pageSize, offset })}`, { signal }), [patientId, offset, refreshKey, q])
   const [integrity, setIntegrity] = useState<Record<string, Integrity>>({})
   const [open, setOpen] = useState<RecordView | undefined>()
   const [proof, setProof] = useState<string | undefined>()
@@ -66,7 +89,7 @@ export function RecordList({ me, patientId, refreshKey = 0, onLoaded, onReadFail
 
   return (
     <LoadState loaded={loaded} what="records">
-      {(page) => page.total === 0 ? <p className="empty">No records yet.</p> : (
+      {(page) => page.total === 0 ? <p className="empty">{q ? `No record matches “${q}”.` : 'No records yet.'}</p> : (
         <>
           <div className="table-wrap">
             <table className="records">
