@@ -11,6 +11,7 @@ import { researchAbi } from '../ledger/abis.ts'
 import { openRecordKeys } from '../records/open-record-keys.ts'
 import { readRecord } from '../records/read-record.ts'
 import { deidentifyFhir, fhirDeidentificationRules, pseudonymOf } from '../records/deidentify-fhir.ts'
+import { deidentifyDicom, dicomDeidentificationRules } from '../records/deidentify-dicom.ts'
 import type { RecordRow } from '../records/record.ts'
 import { AppError } from '../errors.ts'
 import { findStudy, type StudyRow } from './studies.ts'
@@ -26,7 +27,9 @@ export interface ExportManifest {
   k: number
   minK: number | null
   rules: readonly string[]
-  /** Records of consenting patients left out: not a FHIR resource or bundle (DICOM, C-CDA, HL7 v2, other files). */
+  /** DICOM files exported (`dicom/<SOP instance UID>.dcm`, de-identified). */
+  dicom: number
+  /** Records of consenting patients left out: DICOM with burned-in annotation or encapsulated pixel data, C-CDA, HL7 v2, other files. */
   skippedRecords: number
   output: { type: string; url: string; count: number; sha256: string }[]
 }
@@ -35,8 +38,8 @@ export interface ExportStudyResult {
   manifest: ExportManifest
   manifestHash: Hex
   txHash: Hex
-  /** NDJSON per resource type: `{ name: 'Condition.ndjson', content }`. */
-  files: { name: string; content: string }[]
+  /** NDJSON per resource type (`{ name: 'Condition.ndjson', content }`), DICOM files in base64 (`{ name: 'dicom/2.25….dcm', content, encoding: 'base64' }`). */
+  files: { name: string; content: string; encoding?: 'base64' }[]
 }
 
 /** Records larger than this are not read for an export. */
@@ -63,10 +66,12 @@ export async function exportStudy(s: Services, { actor, id, signal }: { actor: A
   const byType = new Map<string, Map<string, Record<string, unknown>>>()
   const groups = new Map<string, number>()
   let skippedRecords = 0
+  const images = new Map<string, Uint8Array>()
   for (const p of subjects) {
     const pseudonym = pseudonymOf(studyKey, p.address.toLowerCase())
-    const { resources, quasi, skipped } = await patientResources(s, p, { studyKey, pseudonym, year, signal })
+    const { resources, quasi, skipped, dicom } = await patientResources(s, p, { studyKey, pseudonym, year, signal })
     skippedRecords += skipped
+    for (const [name, bytes] of dicom) images.set(name, bytes)
     for (const r of resources) {
       const type = String(r.resourceType)
       if (!byType.has(type)) byType.set(type, new Map())
@@ -88,7 +93,8 @@ export async function exportStudy(s: Services, { actor, id, signal }: { actor: A
     resources: Object.fromEntries(files.map((f) => [f.type, f.count])),
     k,
     minK: study.min_k === null ? null : Number(study.min_k),
-    rules: fhirDeidentificationRules,
+    rules: [...fhirDeidentificationRules, ...dicomDeidentificationRules],
+    dicom: images.size,
     skippedRecords,
     output: files.map((f) => ({ type: f.type, url: `${f.type}.ndjson`, count: f.count, sha256: bytesToHex(hashSha256(new TextEncoder().encode(f.content))) })),
   }
@@ -96,7 +102,9 @@ export async function exportStudy(s: Services, { actor, id, signal }: { actor: A
   const total = files.reduce((n, f) => n + f.count, 0)
   const receipt = await sendStudyExport(s.ledger, { researcher: requireKeys(who).ledger, studyId: study.id, patients: subjects.length, resources: total, manifestHash, signal })
   await recordExport(s, { study, exportNumber, manifest, manifestHash, total, txHash: receipt.transactionHash, subjects })
-  return { manifest, manifestHash, txHash: receipt.transactionHash, files: files.map((f) => ({ name: `${f.type}.ndjson`, content: f.content })) }
+  const ndjson = files.map((f) => ({ name: `${f.type}.ndjson`, content: f.content }))
+  const dicom = [...images].map(([name, bytes]) => ({ name, content: Buffer.from(bytes).toString('base64'), encoding: 'base64' as const }))
+  return { manifest, manifestHash, txHash: receipt.transactionHash, files: [...ndjson, ...dicom] }
 }
 
 /** The patients of this node with a consent to the study that the chain says is live now. */
@@ -110,34 +118,49 @@ async function consentingPatients(s: Services, study: StudyRow): Promise<Subject
   return live
 }
 
-/** One patient's FHIR records, opened with their hospital's key and de-identified. */
-async function patientResources(s: Services, p: Subject, o: { studyKey: Uint8Array; pseudonym: string; year: number; signal?: AbortSignal }): Promise<{ resources: Record<string, unknown>[]; quasi: { birthYear: string; sex: string; zip3: string }; skipped: number }> {
+/** One patient's FHIR and DICOM records, opened with their hospital's key and de-identified. */
+async function patientResources(s: Services, p: Subject, o: { studyKey: Uint8Array; pseudonym: string; year: number; signal?: AbortSignal }): Promise<{ resources: Record<string, unknown>[]; quasi: { birthYear: string; sex: string; zip3: string }; skipped: number; dicom: Map<string, Uint8Array> }> {
   const { row: hospital, keys } = await unlockHospital(s, p.hospitalId)
   const reader = { address: hospital.address as Address, scheme: hospital.key_scheme, privateKey: keys.encryptionPrivateKey }
   const records = await s.db.all<RecordRow>(`SELECT * FROM records WHERE patient_id = ? AND state = 'anchored' ORDER BY created_at`, p.id)
   const resources: Record<string, unknown>[] = []
   let quasi = { birthYear: '*', sex: '*', zip3: '*' }
   let skipped = 0
+  const dicom = new Map<string, Uint8Array>()
   for (const row of records) {
-    const fhir = await readFhir(s, row, reader, o.signal)
+    const plain = await readPlaintext(s, row, reader, o.signal)
+    const image = plain && isDicom(plain) ? deidentifyDicom(plain, { studyKey: o.studyKey, patientPseudonym: o.pseudonym, year: o.year }) : undefined
+    if (image) {
+      dicom.set(`dicom/${image.sopInstanceUid}.dcm`, image.bytes)
+      continue
+    }
+    const fhir = plain && !isDicom(plain) ? asFhir(plain) : undefined
     if (fhir === undefined) { skipped++; continue }
     const out = deidentifyFhir(fhir, { studyKey: o.studyKey, patientPseudonym: o.pseudonym, year: o.year })
     resources.push(...out.resources)
     if (quasi.sex === '*' && out.quasi.sex !== '*') quasi = out.quasi
   }
-  return { resources, quasi, skipped }
+  return { resources, quasi, skipped, dicom }
 }
 
-/** A record's plaintext as a FHIR resource or bundle, or undefined when it is something else. */
-async function readFhir(s: Services, row: RecordRow, reader: Parameters<typeof openRecordKeys>[2], signal?: AbortSignal): Promise<unknown> {
+function isDicom(b: Uint8Array): boolean {
+  return b.length >= 132 && Buffer.from(b.subarray(128, 132)).toString('latin1') === 'DICM'
+}
+
+/** A record's plaintext (recognized later by content, not by its declared media type), or undefined when too large. */
+async function readPlaintext(s: Services, row: RecordRow, reader: Parameters<typeof openRecordKeys>[2], signal?: AbortSignal): Promise<Uint8Array | undefined> {
   const { manifest, dataKey } = await openRecordKeys(s, row, reader, signal)
-  // Recognized by content, not by the media type the uploader declared (often none).
-  if (manifest.size > MAX_RECORD_BYTES || !/json|octet-stream|text\/plain/i.test(manifest.mediaType)) return undefined
+  if (manifest.size > MAX_RECORD_BYTES) return undefined
   // The export is the read: it goes on chain as one StudyExported, not as one entry per record.
   const { body } = await readRecord(s, { access: { row, dataKey, manifest, log: async () => undefined }, signal })
   const chunks: Uint8Array[] = []
   for await (const c of body) chunks.push(c)
-  const bytes = Buffer.concat(chunks)
+  return Buffer.concat(chunks)
+}
+
+/** A plaintext as a FHIR resource or bundle, or undefined when it is something else. */
+function asFhir(plain: Uint8Array): unknown {
+  const bytes = Buffer.from(plain)
   if (bytes.subarray(0, 64).toString('utf8').trimStart()[0] !== '{') return undefined
   try {
     const parsed = JSON.parse(bytes.toString('utf8')) as { resourceType?: unknown }

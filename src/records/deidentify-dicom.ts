@@ -36,10 +36,10 @@ type Ctx = DeidentifyDicomParams & { uid(value: string): string }
 /**
  * De-identifies a DICOM Part 10 file (explicit VR little endian) per the PS3.15 Annex E basic
  * profile, by an allow-list of attributes, and writes it again (explicit VR little endian).
- * Answers undefined for a file that is left out: burned-in annotation, encapsulated pixel data,
- * another transfer syntax, or no DICOM at all.
+ * Answers the file and its (remapped) SOP instance UID, or undefined for a file that is left out:
+ * burned-in annotation, encapsulated pixel data, another transfer syntax, or no DICOM at all.
  */
-export function deidentifyDicom(bytes: Uint8Array, p: DeidentifyDicomParams): Uint8Array | undefined {
+export function deidentifyDicom(bytes: Uint8Array, p: DeidentifyDicomParams): { bytes: Uint8Array; sopInstanceUid: string } | undefined {
   let ds: DataSet
   try {
     ds = dicomParser.parseDicom(bytes) as unknown as DataSet
@@ -70,7 +70,7 @@ export function deidentifyDicom(bytes: Uint8Array, p: DeidentifyDicomParams): Ui
     element(0x0002, 0x0012, 'UI', text('2.25.180422335757462817305393431470208245911', 'UI')),
   ])
   const groupLength = element(0x0002, 0x0000, 'UL', u32(meta.length))
-  return concat([new Uint8Array(128), new TextEncoder().encode('DICM'), groupLength, meta, body])
+  return { bytes: concat([new Uint8Array(128), new TextEncoder().encode('DICM'), groupLength, meta, body]), sopInstanceUid: sopInstance }
 }
 
 /** A data set's kept elements, in tag order; undefined when one cannot be written. */

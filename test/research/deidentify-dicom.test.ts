@@ -4,39 +4,12 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as dicomParserModule from 'dicom-parser'
 import { deidentifyDicom } from '../../src/records/deidentify-dicom.ts'
+import { identifyingValues, type DS } from './identifying-strings.ts'
 
 const dicomParser = ((dicomParserModule as unknown as { default?: typeof dicomParserModule }).default ?? dicomParserModule)
 const dir = '/work/shared/fixtures/dicom'
 const files = readdirSync(dir).filter((f) => f.endsWith('.dcm')).sort()
 const studyKey = new Uint8Array(32).fill(3)
-
-interface El { tag: string; vr?: string; length: number; dataOffset: number; items?: { dataSet: DS }[] }
-interface DS { byteArray: Uint8Array; elements: Record<string, El>; string(tag: string): string | undefined }
-
-/**
- * The identifying values of a DICOM file, by its attributes' kinds (not a hand list): person
- * names, AE titles, dates, times, UIDs outside the standard's root, the texts of the patient,
- * study, visit, procedure and general groups and of private attributes, device serial numbers.
- */
-function identifyingValues(ds: DS): Set<string> {
-  const found = new Set<string>()
-  const walk = (d: DS) => {
-    for (const e of Object.values(d.elements)) {
-      if (e.items) { e.items.forEach((i) => walk(i.dataSet)); continue }
-      const group = parseInt(e.tag.slice(1, 5), 16)
-      if (group === 0x0002) continue
-      const v = d.string(e.tag)?.trim()
-      if (!v || v.length < 4) continue
-      const textual = ['LO', 'SH', 'ST', 'LT', 'UT', 'UC'].includes(e.vr ?? '')
-      if (['PN', 'AE', 'DA', 'DT', 'TM'].includes(e.vr ?? '') || (e.vr === 'UI' && !v.startsWith('1.2.840.10008.'))
-        || (textual && ([0x0008, 0x0010, 0x0020, 0x0032, 0x0038, 0x0040].includes(group) || group % 2 === 1)) || e.tag === 'x00181000') {
-        v.split('\\').forEach((x) => x.trim().length >= 4 && found.add(x.trim()))
-      }
-    }
-  }
-  walk(ds)
-  return found
-}
 
 const bytesOf = (ds: DS, tag: string) => { const e = ds.elements[tag]!; return Buffer.from(ds.byteArray.subarray(e.dataOffset, e.dataOffset + e.length)) }
 
@@ -47,7 +20,7 @@ describe('de-identification of DICOM files (PS3.15 Annex E basic profile)', () =
       const original = dicomParser.parseDicom(bytes) as unknown as DS
       const secret = identifyingValues(original)
       assert.ok(secret.size >= 5, `the scan found identifying values in ${file} (${secret.size})`)
-      const out = deidentifyDicom(bytes, { studyKey, patientPseudonym: 'PSEUDONYM1', year: 2026 })
+      const out = deidentifyDicom(bytes, { studyKey, patientPseudonym: 'PSEUDONYM1', year: 2026 })?.bytes
       assert.ok(out, `${file} was left out`)
       const text = Buffer.from(out).toString('latin1')
       assert.deepEqual([...secret].filter((s) => text.includes(s)), [], `identifying values left in ${file}`)
@@ -57,6 +30,7 @@ describe('de-identification of DICOM files (PS3.15 Annex E basic profile)', () =
       assert.equal(parsed.string('x00080060'), original.string('x00080060'))
       assert.ok(parsed.string('x00080018')!.startsWith('2.25.'))
       assert.equal(parsed.string('x00020003'), parsed.string('x00080018'))
+      assert.equal(deidentifyDicom(bytes, { studyKey, patientPseudonym: 'PSEUDONYM1', year: 2026 })!.sopInstanceUid, parsed.string('x00080018'))
       if (original.elements.x7fe00010) assert.ok(bytesOf(parsed, 'x7fe00010').equals(bytesOf(original, 'x7fe00010')))
       if (original.elements.x54000100) {
         const items = (d: DS) => d.elements.x54000100!.items!.map((i) => bytesOf(i.dataSet, 'x54001010'))
@@ -64,9 +38,9 @@ describe('de-identification of DICOM files (PS3.15 Annex E basic profile)', () =
       }
       assert.equal(Object.keys(parsed.elements).some((t) => parseInt(t.slice(1, 5), 16) % 2 === 1), false, 'no private attribute')
       // the same study, the same UIDs; another study, others
-      const again = dicomParser.parseDicom(deidentifyDicom(bytes, { studyKey, patientPseudonym: 'PSEUDONYM1', year: 2026 })!) as unknown as DS
+      const again = dicomParser.parseDicom(deidentifyDicom(bytes, { studyKey, patientPseudonym: 'PSEUDONYM1', year: 2026 })!.bytes) as unknown as DS
       assert.equal(again.string('x0020000d'), parsed.string('x0020000d'))
-      const other = dicomParser.parseDicom(deidentifyDicom(bytes, { studyKey: new Uint8Array(32).fill(4), patientPseudonym: 'P2', year: 2026 })!) as unknown as DS
+      const other = dicomParser.parseDicom(deidentifyDicom(bytes, { studyKey: new Uint8Array(32).fill(4), patientPseudonym: 'P2', year: 2026 })!.bytes) as unknown as DS
       assert.notEqual(other.string('x0020000d'), parsed.string('x0020000d'))
     })
   }
@@ -75,7 +49,7 @@ describe('de-identification of DICOM files (PS3.15 Annex E basic profile)', () =
     const bytes = Buffer.from(readFileSync(join(dir, 'CT_small.dcm')))
     // a copy with BurnedInAnnotation YES: (0028,0301) inserted just before the pixel data of a
     // written file (explicit VR little endian, elements in tag order)
-    const clean = Buffer.from(deidentifyDicom(new Uint8Array(bytes), { studyKey, patientPseudonym: 'X', year: 2026 })!)
+    const clean = Buffer.from(deidentifyDicom(new Uint8Array(bytes), { studyKey, patientPseudonym: 'X', year: 2026 })!.bytes)
     const ds = dicomParser.parseDicom(new Uint8Array(clean)) as unknown as DS
     const pixel = ds.elements.x7fe00010!.dataOffset - 12
     const burned = Buffer.from([0x28, 0x00, 0x01, 0x03, 0x43, 0x53, 0x04, 0x00, 0x59, 0x45, 0x53, 0x20]) // (0028,0301) CS "YES "

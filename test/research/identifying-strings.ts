@@ -61,3 +61,32 @@ export function clinicalCodes(input: unknown): Set<string> {
   }
   return codes
 }
+
+export interface DicomElement { tag: string; vr?: string; length: number; dataOffset: number; items?: { dataSet: DS }[] }
+export interface DS { byteArray: Uint8Array; elements: Record<string, DicomElement>; string(tag: string): string | undefined }
+
+/**
+ * The identifying values of a DICOM file, by its attributes' kinds (not a hand list): person
+ * names, AE titles, dates, times, UIDs outside the standard's root, the texts of the patient,
+ * study, visit, procedure and general groups and of private attributes, device serial numbers.
+ */
+export function identifyingValues(ds: DS): Set<string> {
+  const found = new Set<string>()
+  const walk = (d: DS) => {
+    for (const e of Object.values(d.elements)) {
+      if (e.items) { e.items.forEach((i) => walk(i.dataSet)); continue }
+      const group = parseInt(e.tag.slice(1, 5), 16)
+      if (group === 0x0002) continue
+      const v = d.string(e.tag)?.trim()
+      if (!v || v.length < 4) continue
+      const textual = ['LO', 'SH', 'ST', 'LT', 'UT', 'UC'].includes(e.vr ?? '')
+      if (['PN', 'AE', 'DA', 'DT', 'TM'].includes(e.vr ?? '') || (e.vr === 'UI' && !v.startsWith('1.2.840.10008.'))
+        || (textual && ([0x0008, 0x0010, 0x0020, 0x0032, 0x0038, 0x0040].includes(group) || group % 2 === 1)) || e.tag === 'x00181000') {
+        v.split('\\').forEach((x) => x.trim().length >= 4 && found.add(x.trim()))
+      }
+    }
+  }
+  walk(ds)
+  return found
+}
+

@@ -4,7 +4,10 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startInProcessNode, InjectApi, type InProcessNode } from '../helpers/in-process-node.ts'
 import { fixtures, seed } from '../helpers/node-process.ts'
-import { clinicalCodes, identifyingStrings } from './identifying-strings.ts'
+import * as dicomParserModule from 'dicom-parser'
+import { clinicalCodes, identifyingStrings, identifyingValues, type DS } from './identifying-strings.ts'
+
+const dicomParser = ((dicomParserModule as unknown as { default?: typeof dicomParserModule }).default ?? dicomParserModule)
 
 // One whole node in this process (embedded anvil, Helia on a temp dir, SQLite), its API through
 // inject(): researchers, studies, research consent and de-identified exports (issue 12).
@@ -50,9 +53,11 @@ describe('research: studies, consent and de-identified exports', () => {
       assert.equal(up.status, 201, JSON.stringify(up.body))
       recordIds.push(up.body.recordId)
     }
-    // a DICOM image of the first patient: not FHIR, left out of the export and counted
-    const dicom = await api.upload(a.doctor.token, patients[0]!.email, 'CT_small.dcm', readFileSync(join(fixtures, 'dicom', 'CT_small.dcm')))
-    assert.equal(dicom.status, 201, JSON.stringify(dicom.body))
+    // a DICOM image of the first patient (exported de-identified), and a C-CDA document (left out, counted)
+    for (const [folder, file] of [['dicom', 'CT_small.dcm'], ['ccda', readdirSync(join(fixtures, 'ccda'))[0]!]]) {
+      const up = await api.upload(a.doctor.token, patients[0]!.email, file!, readFileSync(join(fixtures, folder!, file!)))
+      assert.equal(up.status, 201, JSON.stringify(up.body))
+    }
   })
   after(() => node?.stop())
 
@@ -94,7 +99,15 @@ describe('research: studies, consent and de-identified exports', () => {
 
     const first = await exportOf(id)
     assert.equal(first.status, 200, JSON.stringify(first.body))
-    const { manifest, files } = first.body as { manifest: Record<string, any>; files: { name: string; content: string }[] }
+    const { manifest, files: all } = first.body as { manifest: Record<string, any>; files: { name: string; content: string; encoding?: string }[] }
+    const files = all.filter((f) => f.name.endsWith('.ndjson'))
+    const images = all.filter((f) => f.name.startsWith('dicom/'))
+    assert.equal(images.length, 1)
+    assert.equal(manifest.dicom, 1)
+    const ct = Buffer.from(images[0]!.content, 'base64')
+    const secretValues = identifyingValues(dicomParser.parseDicom(new Uint8Array(readFileSync(join(fixtures, 'dicom', 'CT_small.dcm')))) as unknown as DS)
+    assert.deepEqual([...secretValues].filter((v) => ct.toString('latin1').includes(v)), [])
+    assert.match(images[0]!.name, /^dicom\/2\.25\.\d+\.dcm$/)
     assert.equal(manifest.studyId, id)
     assert.equal(manifest.patients, patients.length)
     assert.equal(manifest.skippedRecords, 1)

@@ -38,7 +38,7 @@ const exportSchema = {
     manifest: { type: 'object', additionalProperties: true },
     manifestHash: { type: 'string' },
     txHash: { type: 'string' },
-    files: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, content: { type: 'string' } } } },
+    files: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' }, content: { type: 'string' }, encoding: { type: 'string' } } } },
   },
 } as const
 

@@ -40,11 +40,12 @@ export async function studyList(c: Common): Promise<void> {
  */
 export async function studyExport(c: Common, id: string | undefined, f: { out?: string }): Promise<void> {
   if (!id || !f.out) throw new CliError('USAGE', 'study export needs ID --out DIR', 2)
-  const r = await signedIn(c).client.json<{ manifest: { patients: number; k: number; resources: Record<string, number> }; manifestHash: string; txHash: string; files: { name: string; content: string }[] }>('POST', `/studies/${encodeURIComponent(id)}/export`)
-  await mkdir(f.out, { recursive: true, mode: 0o700 })
+  const r = await signedIn(c).client.json<{ manifest: { patients: number; k: number; resources: Record<string, number> }; manifestHash: string; txHash: string; files: { name: string; content: string; encoding?: string }[] }>('POST', `/studies/${encodeURIComponent(id)}/export`)
+  await mkdir(join(f.out, 'dicom'), { recursive: true, mode: 0o700 })
   for (const file of r.files) {
-    if (!/^[A-Za-z]+\.ndjson$/.test(file.name)) throw new CliError('BAD_RESPONSE', `unexpected file name ${file.name}`, 1)
-    await writeFile(join(f.out, file.name), file.content, { mode: 0o600 })
+    // Only the names an export has: nothing may be written outside DIR.
+    if (!/^([A-Za-z]+\.ndjson|dicom\/2\.25\.\d+\.dcm)$/.test(file.name)) throw new CliError('BAD_RESPONSE', `unexpected file name ${file.name}`, 1)
+    await writeFile(join(f.out, file.name), file.encoding === 'base64' ? Buffer.from(file.content, 'base64') : file.content, { mode: 0o600 })
   }
   await writeFile(join(f.out, 'manifest.json'), JSON.stringify(r.manifest, null, 2) + '\n', { mode: 0o600 })
   c.out.result({ out: f.out, manifestHash: r.manifestHash, txHash: r.txHash, ...r.manifest }, () =>
