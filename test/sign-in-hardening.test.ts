@@ -1,6 +1,7 @@
 // Sign-in hardening through running nodes (issue 9, items 3, 4 and 12): the SIWE site comes
 // from the configuration, never the Host header; factor changes need the password in the
-// request; recovery and staff resets clear TOTP (mailed, in the account events); the lock-out
+// request (turning TOTP off: password and a fresh code, mailed);
+// recovery and staff resets clear TOTP (mailed, in the account events); the lock-out
 // keys on e-mail and client address; unauthenticated routes are rate limited.
 // Each node runs in this process (real database, anvil, Helia) and listens on loopback: what
 // depends on the client's address or the Host header goes over its socket (`call`), set-up
@@ -152,6 +153,9 @@ describe('sign-in hardening on a node without a public URL', () => {
       const cli = (args: string[], input?: string) => runCli(args, { api: node.url, cliHome, input })
       const login = await cli(['login', '--email', who.email, '--totp', next], `${who.password}\n`)
       assert.equal(login.code, 0, login.stderr)
+      expectCode(await call(node.url, 'POST', '/mfa/totp/disable', { token, json: { password: who.password, code: next } }), 401, 'MFA_REPLAYED')
+      assert.equal((await api.json('GET', '/mfa', undefined, token)).body.totpEnabled, true, 'a replayed code changes nothing')
+      assert.equal((await db.get('SELECT count(*) AS n FROM outbox WHERE account_id = ? AND kind = ?', created.body.account.id, 'mfa-disabled') as { n: number }).n, 0, 'no mail for a refusal')
       const off = await cli(['mfa', 'disable', '--code', verified.body.recoveryCodes[0], '--json'], `${who.password}\n`)
       assert.equal(off.code, 0, off.stderr)
       assert.deepEqual(JSON.parse(off.stdout), { totpEnabled: false })
@@ -161,6 +165,10 @@ describe('sign-in hardening on a node without a public URL', () => {
     assert.equal((await call(node.url, 'POST', '/auth/login', { json: who })).status, 200, 'the password alone signs in again')
     const events = (await api.json('GET', `/account-events?account=${created.body.account.id}`, undefined, world.admin)).body.events as { kind: string }[]
     assert.deepEqual(events.map((e) => e.kind), ['mfa-disabled', 'mfa-enabled'])
+    const mail = await db.all('SELECT to_address, body FROM outbox WHERE account_id = ? AND kind = ?', created.body.account.id, 'mfa-disabled') as { to_address: string; body: string }[]
+    assert.equal(mail.length, 1)
+    assert.equal(mail[0].to_address, who.email)
+    assert.match(mail[0].body, /Two-factor sign-in was turned off for your account/)
   })
 
   it('hospital staff reset a member\'s MFA (CLI: user mfa-reset, password on stdin): the member is mailed, sessions end, the reset is in the account events', async () => {

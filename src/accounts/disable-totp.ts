@@ -1,6 +1,6 @@
 import { AppError, isAppError } from '../errors.ts'
 import { confirmPassword } from './confirm-password.ts'
-import { hasTotpEnabled, useSecondFactor, type FactorChangeParams, type MfaServices } from './mfa.ts'
+import { hasTotpEnabled, mfaRequiredForRole, useSecondFactor, type FactorChangeParams, type MfaServices } from './mfa.ts'
 import { recordSignInFailure, signInKey } from './lockout.ts'
 import { recordAccountEvent } from './record-account-event.ts'
 
@@ -8,14 +8,15 @@ import { recordAccountEvent } from './record-account-event.ts'
  * Turns two-factor sign-in off for the signed-in account: needs its current password and a
  * code from the authenticator (or a recovery code) in the same request, whatever the session.
  * The TOTP secret and the recovery codes are deleted and the change is written to the account
- * events; a role that requires a second factor must enrol again before doing anything else.
+ * events. A role that requires a second factor (MEDLEDGER_MFA_ROLES) cannot turn it off.
  * Wrong passwords and codes count towards the sign-in lock-out of the client address.
- * @throws AppError UNAUTHENTICATED, MFA_NOT_ENABLED, PASSWORD_REQUIRED, WRONG_PASSWORD,
+ * @throws AppError UNAUTHENTICATED, MFA_REQUIRED_BY_ROLE, MFA_NOT_ENABLED, PASSWORD_REQUIRED, WRONG_PASSWORD,
  *   MFA_REQUIRED, MFA_INVALID, MFA_REPLAYED, ACCOUNT_LOCKED
  */
 export async function disableTotp(s: MfaServices, { actor, password, code, clientAddress = '', clock = Date.now }: FactorChangeParams & { code: unknown }): Promise<{ totpEnabled: false }> {
   if (!actor) throw new AppError('UNAUTHENTICATED')
   const accountId = actor.account.id
+  if (mfaRequiredForRole(s, actor.account.role)) throw new AppError('MFA_REQUIRED_BY_ROLE')
   if (!(await hasTotpEnabled(s, accountId))) throw new AppError('MFA_NOT_ENABLED')
   await confirmPassword(s, { actor, password, clientAddress, clock })
   try {

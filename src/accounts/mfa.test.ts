@@ -5,6 +5,7 @@ import { isAppError, type ErrorCode } from '../errors.ts'
 import { confirmTotpEnrolment, generateMfaRecoveryCode, getMfaStatus, hashMfaRecoveryCode, startTotpEnrolment, useSecondFactor } from './mfa.ts'
 import { insertSignInAccount, openSignInNode, signInRows } from '../../test/helpers/sign-in-fixtures.ts'
 import type { Actor } from './account.ts'
+import { disableTotp } from './disable-totp.ts'
 
 const code = (secret: string, ms: number) => TOTP.generate({ secret: Secret.fromBase32(secret), timestamp: ms })
 /** A 6-digit code that is none of the codes of the steps around `ms`. */
@@ -131,5 +132,17 @@ describe('TOTP enrolment, codes and recovery codes', async () => {
     const carolActor: Actor = { account: { ...actor.account, id: carol.id, email: carol.email, role: 'doctor' } }
     await assert.rejects(async () => await confirmTotpEnrolment(node, { actor: carolActor, password: 'carol-password-12', code: '123456', clock }), refused('MFA_NOT_STARTED'))
     assert.deepEqual(await getMfaStatus(node, carolActor.account), { required: true, totpEnabled: false, enrolmentPending: false, recoveryCodesLeft: 0 })
+  })
+
+  it('a role that requires TOTP (MEDLEDGER_MFA_ROLES) cannot turn it off, even with the password and a good code; nothing changes', async () => {
+    const dave = await insertSignInAccount(node, { role: 'doctor', email: 'dave@example.org', password: 'dave-password-123' })
+    const daveActor: Actor = { account: { ...actor.account, id: dave.id, email: dave.email, role: 'doctor' } }
+    const { secret: s3 } = await startTotpEnrolment(node, { actor: daveActor, password: 'dave-password-123', clock })
+    await confirmTotpEnrolment(node, { actor: daveActor, password: 'dave-password-123', code: code(s3, now), clock })
+    const rows = async () => ({ mfa: await node.db.all('SELECT * FROM mfa WHERE account_id = ?', dave.id), codes: await node.db.all('SELECT * FROM recovery_codes WHERE account_id = ?', dave.id), events: await node.db.all('SELECT * FROM account_events WHERE account_id = ?', dave.id) })
+    const before = await rows()
+    await assert.rejects(disableTotp(node, { actor: daveActor, password: 'dave-password-123', code: code(s3, now + 30_000), clock }), refused('MFA_REQUIRED_BY_ROLE'))
+    assert.deepEqual(await rows(), before)
+    assert.equal((await getMfaStatus(node, daveActor.account)).totpEnabled, true)
   })
 })

@@ -42,6 +42,7 @@ describe('notify: into the outbox of a real SQLite database', async () => {
     'doctor-confirmed': { kind: 'doctor-confirmed', accountId: doctor, by: { hospitalId: hospital } },
     'doctor-rejected': { kind: 'doctor-rejected', accountId: doctor, by: { accountId: admin } },
     'mfa-reset': { kind: 'mfa-reset', accountId: doctor, by: { accountId: admin } },
+    'mfa-disabled': { kind: 'mfa-disabled', accountId: patient, by: { accountId: patient } },
     'sign-up-attempted': { kind: 'sign-up-attempted', accountId: patient, by: { accountId: patient } },
   })
 

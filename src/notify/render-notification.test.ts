@@ -18,6 +18,7 @@ const table: Record<NotificationKind, { facts: NotificationFacts; recipient: 'pa
   'doctor-confirmed': { facts: { kind: 'doctor-confirmed' }, recipient: 'doctor', by: { name: 'St Mary', role: 'hospital' }, says: [/St Mary \(hospital\) confirmed your doctor account/] },
   'doctor-rejected': { facts: { kind: 'doctor-rejected' }, recipient: 'doctor', by: { name: 'Consortium admin', role: 'admin' }, says: [/Consortium admin \(consortium admin\) did not confirm/, /Sign in to see details/] },
   'mfa-reset': { facts: { kind: 'mfa-reset' }, recipient: 'doctor', by: { name: 'Sam Staff', role: 'staff' }, says: [/Sam Staff \(hospital staff\) reset the two-factor sign-in/, /sessions were ended/] },
+  'mfa-disabled': { facts: { kind: 'mfa-disabled' }, recipient: 'patient', by: { name: 'Ann Smith', role: 'patient' }, says: [/Two-factor sign-in was turned off for your account/, /If it was not you/] },
   'sign-up-attempted': { facts: { kind: 'sign-up-attempted' }, recipient: 'patient', by: { name: 'Ann Smith', role: 'patient' }, says: [/tried to create a new MedLedger account with your e-mail address/, /no account was created/, /recovery code/] },
 }
 

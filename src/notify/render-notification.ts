@@ -11,6 +11,7 @@ export const notificationKinds = [
   'doctor-confirmed',
   'doctor-rejected',
   'mfa-reset',
+  'mfa-disabled',
   'sign-up-attempted',
 ] as const
 
@@ -51,6 +52,7 @@ export const uiPaths: Record<NotificationKind, string> = {
   'doctor-confirmed': '/account',
   'doctor-rejected': '/account',
   'mfa-reset': '/account',
+  'mfa-disabled': '/account',
   'sign-up-attempted': '/recover',
 }
 
@@ -112,11 +114,8 @@ export function renderNotification(p: RenderNotificationParams): RenderedNotific
       lines = [`${who} did not confirm your doctor account.`, `Sign in to see details: ${link}`]
       break
     case 'mfa-reset':
-      subject = 'Your two-factor sign-in was reset'
-      lines = [
-        `${who} reset the two-factor sign-in of your account: your authenticator app and recovery codes no longer work, and your sessions were ended. Sign in again without a code, then set up an authenticator again (your role may require it).`,
-        `If you did not ask for this, tell your hospital at once. Sign in: ${link}`,
-      ]
+    case 'mfa-disabled':
+      ({ subject, lines } = mfaMessage(p.kind, who, link))
       break
     case 'sign-up-attempted':
       // Sent instead of telling the person signing up that the address is taken: no account
@@ -158,4 +157,24 @@ function duration(seconds: number): string {
 
 function date(d: Date): string {
   return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`
+}
+
+/** The two messages about the account's own second factor: reset by someone else, or turned off. */
+function mfaMessage(kind: 'mfa-reset' | 'mfa-disabled', who: string, link: string): { subject: string; lines: string[] } {
+  if (kind === 'mfa-reset') {
+    return {
+      subject: 'Your two-factor sign-in was reset',
+      lines: [
+        `${who} reset the two-factor sign-in of your account: your authenticator app and recovery codes no longer work, and your sessions were ended. Sign in again without a code, then set up an authenticator again (your role may require it).`,
+        `If you did not ask for this, tell your hospital at once. Sign in: ${link}`,
+      ],
+    }
+  }
+  return {
+    subject: 'Two-factor sign-in was turned off',
+    lines: [
+      'Two-factor sign-in was turned off for your account: your authenticator app and recovery codes no longer work, and no code is asked for at sign-in any more.',
+      `If it was not you, recover your account and tell your hospital at once. Sign in: ${link}`,
+    ],
+  }
 }

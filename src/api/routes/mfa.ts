@@ -66,20 +66,7 @@ export async function mfaRoutes(app: FastifyInstance, { services }: { services: 
     return withRetryAfter(reply, () => confirmTotpEnrolment(services, { actor: actorOf(req), code, password, clientAddress: req.ip }))
   })
 
-  app.post<{ Body: FromSchema<typeof disableBody> }>('/mfa/totp/disable', {
-    schema: {
-      tags: ['auth'],
-      summary: 'Turn two-factor sign-in off, with your current password and a code from the authenticator (or a recovery code), whatever the session. The secret and recovery codes are deleted; a role that requires two-factor sign-in must enrol again. Wrong passwords and codes count towards the sign-in lock-out.',
-      body: disableBody,
-      response: {
-        200: { type: 'object', properties: { totpEnabled: { type: 'boolean' } } },
-        ...errors(400, 401, 403, 409, 429),
-      },
-    },
-  }, async (req, reply) => {
-    const { password, code } = req.body
-    return withRetryAfter(reply, () => disableTotp(services, { actor: actorOf(req), password, code, clientAddress: req.ip }))
-  })
+  disableRoute(app, services)
 
   app.post<{ Params: FromSchema<typeof idParams>; Body: FromSchema<typeof passwordBody> }>('/users/:id/mfa/reset', {
     schema: {
@@ -98,6 +85,27 @@ export async function mfaRoutes(app: FastifyInstance, { services }: { services: 
     const { password } = req.body
     const result = await withRetryAfter(reply, () => resetMfa(services, { actor, accountId: id, password, clientAddress: req.ip }))
     await services.notify?.({ accountId: id, by: { accountId: actor.account.id }, kind: 'mfa-reset' })
+    return result
+  })
+}
+
+/** POST /mfa/totp/disable: TOTP off, with the password and a code, for a role that does not require it. */
+function disableRoute(app: FastifyInstance, services: Services): void {
+  app.post<{ Body: FromSchema<typeof disableBody> }>('/mfa/totp/disable', {
+    schema: {
+      tags: ['auth'],
+      summary: 'Turn two-factor sign-in off, with your current password and a code from the authenticator (or a recovery code), whatever the session. The secret and recovery codes are deleted, you are mailed, and the change is in the account events; a role that requires two-factor sign-in (MEDLEDGER_MFA_ROLES) cannot turn it off (403 MFA_REQUIRED_BY_ROLE). Wrong passwords and codes count towards the sign-in lock-out.',
+      body: disableBody,
+      response: {
+        200: { type: 'object', properties: { totpEnabled: { type: 'boolean' } } },
+        ...errors(400, 401, 403, 409, 429),
+      },
+    },
+  }, async (req, reply) => {
+    const actor = actorOf(req)
+    const { password, code } = req.body
+    const result = await withRetryAfter(reply, () => disableTotp(services, { actor, password, code, clientAddress: req.ip }))
+    await services.notify?.({ accountId: actor.account.id, by: { accountId: actor.account.id }, kind: 'mfa-disabled' })
     return result
   })
 }
