@@ -12,6 +12,7 @@ import { openRecordKeys } from '../records/open-record-keys.ts'
 import { readRecord } from '../records/read-record.ts'
 import { deidentifyFhir, fhirDeidentificationRules, pseudonymOf } from '../records/deidentify-fhir.ts'
 import { deidentifyDicom, dicomDeidentificationRules } from '../records/deidentify-dicom.ts'
+import { ccdaDeidentificationRules, deidentifyCcda } from '../records/deidentify-ccda.ts'
 import type { RecordRow } from '../records/record.ts'
 import { AppError } from '../errors.ts'
 import { findStudy, type StudyRow } from './studies.ts'
@@ -29,7 +30,9 @@ export interface ExportManifest {
   rules: readonly string[]
   /** DICOM files exported (`dicom/<SOP instance UID>.dcm`, de-identified). */
   dicom: number
-  /** Records of consenting patients left out: DICOM with burned-in annotation or encapsulated pixel data, C-CDA, HL7 v2, other files. */
+  /** C-CDA documents exported (`ccda/<pseudonym>.xml`, de-identified). */
+  ccda: number
+  /** Records of consenting patients left out: DICOM with burned-in annotation or encapsulated pixel data, HL7 v2, other files. */
   skippedRecords: number
   output: { type: string; url: string; count: number; sha256: string }[]
 }
@@ -38,7 +41,7 @@ export interface ExportStudyResult {
   manifest: ExportManifest
   manifestHash: Hex
   txHash: Hex
-  /** NDJSON per resource type (`{ name: 'Condition.ndjson', content }`), DICOM files in base64 (`{ name: 'dicom/2.25….dcm', content, encoding: 'base64' }`). */
+  /** NDJSON per resource type (`{ name: 'Condition.ndjson', content }`), DICOM files in base64 (`{ name: 'dicom/2.25….dcm', content, encoding: 'base64' }`), C-CDA documents (`ccda/<hex>.xml`). */
   files: { name: string; content: string; encoding?: 'base64' }[]
 }
 
@@ -67,11 +70,13 @@ export async function exportStudy(s: Services, { actor, id, signal }: { actor: A
   const groups = new Map<string, number>()
   let skippedRecords = 0
   const images = new Map<string, Uint8Array>()
+  const documents = new Map<string, string>()
   for (const p of subjects) {
     const pseudonym = pseudonymOf(studyKey, p.address.toLowerCase())
-    const { resources, quasi, skipped, dicom } = await patientResources(s, p, { studyKey, pseudonym, year, signal })
+    const { resources, quasi, skipped, dicom, ccda } = await patientResources(s, p, { studyKey, pseudonym, year, signal })
     skippedRecords += skipped
     for (const [name, bytes] of dicom) images.set(name, bytes)
+    for (const [name, xml] of ccda) documents.set(name, xml)
     for (const r of resources) {
       const type = String(r.resourceType)
       if (!byType.has(type)) byType.set(type, new Map())
@@ -93,8 +98,9 @@ export async function exportStudy(s: Services, { actor, id, signal }: { actor: A
     resources: Object.fromEntries(files.map((f) => [f.type, f.count])),
     k,
     minK: study.min_k === null ? null : Number(study.min_k),
-    rules: [...fhirDeidentificationRules, ...dicomDeidentificationRules],
+    rules: [...fhirDeidentificationRules, ...dicomDeidentificationRules, ...ccdaDeidentificationRules],
     dicom: images.size,
+    ccda: documents.size,
     skippedRecords,
     output: files.map((f) => ({ type: f.type, url: `${f.type}.ndjson`, count: f.count, sha256: bytesToHex(hashSha256(new TextEncoder().encode(f.content))) })),
   }
@@ -104,7 +110,8 @@ export async function exportStudy(s: Services, { actor, id, signal }: { actor: A
   await recordExport(s, { study, exportNumber, manifest, manifestHash, total, txHash: receipt.transactionHash, subjects })
   const ndjson = files.map((f) => ({ name: `${f.type}.ndjson`, content: f.content }))
   const dicom = [...images].map(([name, bytes]) => ({ name, content: Buffer.from(bytes).toString('base64'), encoding: 'base64' as const }))
-  return { manifest, manifestHash, txHash: receipt.transactionHash, files: [...ndjson, ...dicom] }
+  const xml = [...documents].map(([name, content]) => ({ name, content }))
+  return { manifest, manifestHash, txHash: receipt.transactionHash, files: [...ndjson, ...dicom, ...xml] }
 }
 
 /** The patients of this node with a consent to the study that the chain says is live now. */
@@ -119,7 +126,7 @@ async function consentingPatients(s: Services, study: StudyRow): Promise<Subject
 }
 
 /** One patient's FHIR and DICOM records, opened with their hospital's key and de-identified. */
-async function patientResources(s: Services, p: Subject, o: { studyKey: Uint8Array; pseudonym: string; year: number; signal?: AbortSignal }): Promise<{ resources: Record<string, unknown>[]; quasi: { birthYear: string; sex: string; zip3: string }; skipped: number; dicom: Map<string, Uint8Array> }> {
+async function patientResources(s: Services, p: Subject, o: { studyKey: Uint8Array; pseudonym: string; year: number; signal?: AbortSignal }): Promise<{ resources: Record<string, unknown>[]; quasi: { birthYear: string; sex: string; zip3: string }; skipped: number; dicom: Map<string, Uint8Array>; ccda: Map<string, string> }> {
   const { row: hospital, keys } = await unlockHospital(s, p.hospitalId)
   const reader = { address: hospital.address as Address, scheme: hospital.key_scheme, privateKey: keys.encryptionPrivateKey }
   const records = await s.db.all<RecordRow>(`SELECT * FROM records WHERE patient_id = ? AND state = 'anchored' ORDER BY created_at`, p.id)
@@ -127,11 +134,17 @@ async function patientResources(s: Services, p: Subject, o: { studyKey: Uint8Arr
   let quasi = { birthYear: '*', sex: '*', zip3: '*' }
   let skipped = 0
   const dicom = new Map<string, Uint8Array>()
+  const ccda = new Map<string, string>()
   for (const row of records) {
     const plain = await readPlaintext(s, row, reader, o.signal)
     const image = plain && isDicom(plain) ? deidentifyDicom(plain, { studyKey: o.studyKey, patientPseudonym: o.pseudonym, year: o.year }) : undefined
     if (image) {
       dicom.set(`dicom/${image.sopInstanceUid}.dcm`, image.bytes)
+      continue
+    }
+    const document = plain && !isDicom(plain) ? deidentifyCcda(Buffer.from(plain).toString('utf8'), { patientPseudonym: o.pseudonym, year: o.year }) : undefined
+    if (document) {
+      ccda.set(`ccda/${pseudonymOf(o.studyKey, `record|${row.record_id}`)}.xml`, document)
       continue
     }
     const fhir = plain && !isDicom(plain) ? asFhir(plain) : undefined
@@ -140,7 +153,7 @@ async function patientResources(s: Services, p: Subject, o: { studyKey: Uint8Arr
     resources.push(...out.resources)
     if (quasi.sex === '*' && out.quasi.sex !== '*') quasi = out.quasi
   }
-  return { resources, quasi, skipped, dicom }
+  return { resources, quasi, skipped, dicom, ccda }
 }
 
 function isDicom(b: Uint8Array): boolean {

@@ -90,3 +90,22 @@ export function identifyingValues(ds: DS): Set<string> {
   return found
 }
 
+
+/**
+ * The identifying strings of a C-CDA document, by its elements (regular expressions over the
+ * XML, not the code under test): name parts, names (a drug's aside), the document title, address lines, cities, full
+ * postal codes, telecom values, id extensions, and every full date or time (8+ digits).
+ */
+export function identifyingCcdaStrings(xml: string): Set<string> {
+  const found = new Set<string>()
+  const add = (v: string | undefined) => { if (v && v.trim().length >= 4) found.add(v.trim()) }
+  for (const m of xml.matchAll(/<(given|family|prefix|suffix|streetAddressLine|city|postalCode|title)\b[^>]*>([^<]*)</g)) {
+    if (m[1] !== 'title' || /Patient Record/.test(m[2]!)) add(m[2])
+  }
+  // a manufactured material's name is the drug's, clinical content
+  for (const m of xml.replace(/<manufacturedMaterial>[\s\S]*?<\/manufacturedMaterial>/g, '').matchAll(/<name\b[^>]*>([^<]+)<\/name>/g)) add(m[1])
+  for (const m of xml.matchAll(/<telecom\b[^>]*\bvalue="([^"]+)"/g)) add(m[1])
+  for (const m of xml.matchAll(/<id\b[^>]*\bextension="([^"]+)"/g)) add(m[1])
+  for (const m of xml.matchAll(/\bvalue="(\d{8,}[^"]*)"/g)) add(m[1])
+  return found
+}

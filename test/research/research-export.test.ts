@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { startInProcessNode, InjectApi, type InProcessNode } from '../helpers/in-process-node.ts'
 import { fixtures, seed } from '../helpers/node-process.ts'
 import * as dicomParserModule from 'dicom-parser'
-import { clinicalCodes, identifyingStrings, identifyingValues, type DS } from './identifying-strings.ts'
+import { clinicalCodes, identifyingCcdaStrings, identifyingStrings, identifyingValues, type DS } from './identifying-strings.ts'
 
 const dicomParser = ((dicomParserModule as unknown as { default?: typeof dicomParserModule }).default ?? dicomParserModule)
 
@@ -20,6 +20,7 @@ describe('research: studies, consent and de-identified exports', () => {
   const originals = bundles.map((f) => JSON.parse(readFileSync(join(fixtures, 'fhir', f), 'utf8')))
   const patients: { email: string; token: string; id: string }[] = []
   const recordIds: string[] = []
+  const ccdaFile = readdirSync(join(fixtures, 'ccda')).sort()[0]!
 
   const study = async (title: string, minK?: number) => {
     const r = await api.json('POST', '/studies', { title, purpose: `Protocol of ${title}: retrospective, de-identified.`, ...(minK ? { minK } : {}) }, researcher)
@@ -53,8 +54,8 @@ describe('research: studies, consent and de-identified exports', () => {
       assert.equal(up.status, 201, JSON.stringify(up.body))
       recordIds.push(up.body.recordId)
     }
-    // a DICOM image of the first patient (exported de-identified), and a C-CDA document (left out, counted)
-    for (const [folder, file] of [['dicom', 'CT_small.dcm'], ['ccda', readdirSync(join(fixtures, 'ccda'))[0]!]]) {
+    // a DICOM image and a C-CDA document of the first patient (exported de-identified), an HL7 v2 message (left out, counted)
+    for (const [folder, file] of [['dicom', 'CT_small.dcm'], ['ccda', ccdaFile], ['hl7v2', 'message1.hl7']]) {
       const up = await api.upload(a.doctor.token, patients[0]!.email, file!, readFileSync(join(fixtures, folder!, file!)))
       assert.equal(up.status, 201, JSON.stringify(up.body))
     }
@@ -101,6 +102,11 @@ describe('research: studies, consent and de-identified exports', () => {
     assert.equal(first.status, 200, JSON.stringify(first.body))
     const { manifest, files: all } = first.body as { manifest: Record<string, any>; files: { name: string; content: string; encoding?: string }[] }
     const files = all.filter((f) => f.name.endsWith('.ndjson'))
+    const documents = all.filter((f) => f.name.startsWith('ccda/'))
+    assert.equal(documents.length, 1)
+    assert.equal(manifest.ccda, 1)
+    const ccdaSecrets = identifyingCcdaStrings(readFileSync(join(fixtures, 'ccda', ccdaFile), 'utf8'))
+    assert.deepEqual([...ccdaSecrets].filter((v) => documents[0]!.content.includes(v)), [])
     const images = all.filter((f) => f.name.startsWith('dicom/'))
     assert.equal(images.length, 1)
     assert.equal(manifest.dicom, 1)

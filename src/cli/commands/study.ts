@@ -42,9 +42,10 @@ export async function studyExport(c: Common, id: string | undefined, f: { out?: 
   if (!id || !f.out) throw new CliError('USAGE', 'study export needs ID --out DIR', 2)
   const r = await signedIn(c).client.json<{ manifest: { patients: number; k: number; resources: Record<string, number> }; manifestHash: string; txHash: string; files: { name: string; content: string; encoding?: string }[] }>('POST', `/studies/${encodeURIComponent(id)}/export`)
   await mkdir(join(f.out, 'dicom'), { recursive: true, mode: 0o700 })
+  await mkdir(join(f.out, 'ccda'), { recursive: true, mode: 0o700 })
   for (const file of r.files) {
     // Only the names an export has: nothing may be written outside DIR.
-    if (!/^([A-Za-z]+\.ndjson|dicom\/2\.25\.\d+\.dcm)$/.test(file.name)) throw new CliError('BAD_RESPONSE', `unexpected file name ${file.name}`, 1)
+    if (!/^([A-Za-z]+\.ndjson|dicom\/2\.25\.\d+\.dcm|ccda\/[0-9a-f]{32}\.xml)$/.test(file.name)) throw new CliError('BAD_RESPONSE', `unexpected file name ${file.name}`, 1)
     await writeFile(join(f.out, file.name), file.encoding === 'base64' ? Buffer.from(file.content, 'base64') : file.content, { mode: 0o600 })
   }
   await writeFile(join(f.out, 'manifest.json'), JSON.stringify(r.manifest, null, 2) + '\n', { mode: 0o600 })

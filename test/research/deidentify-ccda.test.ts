@@ -1,0 +1,38 @@
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { deidentifyCcda } from '../../src/records/deidentify-ccda.ts'
+import { identifyingCcdaStrings } from './identifying-strings.ts'
+
+const dir = '/work/shared/fixtures/ccda'
+const files = readdirSync(dir).filter((f) => f.endsWith('.xml')).sort()
+
+/** Every coded entry's code@code: clinical content that must survive. */
+const codes = (xml: string) => new Set([...xml.matchAll(/<(?:code|value|translation)\b[^>]*\bcode="([^"]+)"[^>]*codeSystem="([^"]+)"/g)].map((m) => `${m[2]}|${m[1]}`))
+
+describe('de-identification of C-CDA documents (HIPAA Safe Harbor)', () => {
+  for (const file of files) {
+    it(`${file}: no identifying string of the original remains; every coded entry does`, () => {
+      const original = readFileSync(join(dir, file), 'utf8')
+      const secret = identifyingCcdaStrings(original)
+      assert.ok(secret.size >= 10, `the scan found identifying strings in ${file} (${secret.size})`)
+      const out = deidentifyCcda(original, { patientPseudonym: 'PSEUDONYM1', year: 2026 })
+      assert.ok(out)
+      assert.deepEqual([...secret].filter((s) => out.includes(s)), [], `identifying strings left in ${file}`)
+      assert.doesNotMatch(out, /value="\d{5,}/, 'a full date or time')
+      assert.deepEqual([...codes(original)].filter((c) => !codes(out).has(c)), [])
+      assert.match(out, /<id root="2\.25" extension="PSEUDONYM1"/)
+      // still well-formed enough to read back: every element opened is closed
+      const opened = (out.match(/<[A-Za-z][^>]*[^/]>/g) ?? []).length
+      const closed = (out.match(/<\/[A-Za-z][^>]*>/g) ?? []).length
+      assert.equal(opened, closed)
+    })
+  }
+
+  it('a birth time of someone older than 89 is masked; not a C-CDA: undefined', () => {
+    const out = deidentifyCcda('<ClinicalDocument><recordTarget><patientRole><patient><birthTime value="19300102"/></patient></patientRole></recordTarget></ClinicalDocument>', { patientPseudonym: 'P', year: 2026 })!
+    assert.match(out, /<birthTime nullFlavor="MSK"\/>/)
+    assert.equal(deidentifyCcda('{"resourceType":"Patient"}', { patientPseudonym: 'P', year: 2026 }), undefined)
+  })
+})
