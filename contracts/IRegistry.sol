@@ -55,7 +55,8 @@ interface IRegistry {
     /// @notice The open proposal about one hospital; at most one per hospital at a time.
     /// @dev `id` numbers proposals from 1 across the registry, so the votes of a decided proposal
     /// never count for a later one about the same hospital. `emergencyKey` and `keyScheme` are
-    /// those of an admission (zero for a removal).
+    /// those of an admission (zero for a removal). `openedAt` is the block time it was opened: once
+    /// the chain's clock is past `openedAt + proposalTtl()`, it has expired.
     struct Proposal {
         ProposalKind kind;
         uint8 keyScheme;
@@ -63,6 +64,7 @@ interface IRegistry {
         uint32 approvals;
         uint32 rejections;
         bytes32 emergencyKey;
+        uint64 openedAt;
     }
 
     /// @notice A hospital joined the consortium (added by the admin, or admitted by a vote); its
@@ -102,6 +104,9 @@ interface IRegistry {
         bool accepted,
         uint256 memberCount
     );
+
+    /// @notice The admin set how long a proposal stays open to votes, in seconds.
+    event ProposalTtlSet(uint64 ttl);
 
     /// @notice An account was registered, `Active`, at `hospital`.
     event AccountRegistered(
@@ -172,6 +177,10 @@ interface IRegistry {
     error RegistryNoProposal(address hospital);
     /// @notice Member `voter` has already voted on the open proposal about `hospital`.
     error RegistryAlreadyVoted(address voter, address hospital);
+    /// @notice Proposal `proposalId` is older than `proposalTtl()`: it can no longer be voted on.
+    error RegistryProposalExpired(uint64 proposalId);
+    /// @notice A proposal lifetime must be from 1 hour to 365 days.
+    error RegistryInvalidTtl(uint64 ttl);
     /// @notice The other contracts are already linked; links are set once.
     error RegistryAlreadyLinked();
     /// @notice `target` is not a contract of this registry: it has no code, or its `registry()` is
@@ -236,6 +245,7 @@ interface IRegistry {
      * Requirements:
      * - the caller is a member hospital (its own address);
      * - a proposal about `hospital` is open;
+     * - it has not expired (else {RegistryProposalExpired});
      * - the caller has not voted on it yet.
      *
      * Emits a {HospitalVoted} event; when the vote decides, a {ProposalDecided} event and, when
@@ -395,4 +405,19 @@ interface IRegistry {
 
     /// @notice True when `voter` has voted on the open proposal about `hospital`.
     function hasVoted(address hospital, address voter) external view returns (bool);
+
+    /// @notice How long a proposal stays open to votes, in seconds (7 days unless the admin set it).
+    /// An expired proposal is kept by {proposalOf} until a new one about the same hospital replaces it.
+    function proposalTtl() external view returns (uint64);
+
+    /**
+     * @notice Sets how long proposals stay open to votes, open ones included.
+     *
+     * Requirements:
+     * - the caller is the admin;
+     * - `ttl` is from 1 hour to 365 days (else {RegistryInvalidTtl}).
+     *
+     * Emits a {ProposalTtlSet} event.
+     */
+    function setProposalTtl(uint64 ttl) external;
 }

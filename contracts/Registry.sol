@@ -42,6 +42,8 @@ contract Registry is IRegistry, AccessControl {
     uint256 private constant MAX_ADDR_BYTES = 256;
     /// @dev Key-wrap scheme codes run from 1 (x25519-hpke) to 2 (rsa-oaep-4096); see {IRegistry-Account}.
     uint8 private constant MAX_KEY_SCHEME = 2;
+    uint64 private constant MIN_TTL = 1 hours;
+    uint64 private constant MAX_TTL = 365 days;
 
     mapping(address account => Account) private _accounts;
     mapping(address hospital => Member) private _hospitals;
@@ -63,6 +65,9 @@ contract Registry is IRegistry, AccessControl {
 
     /// @inheritdoc IRegistry
     mapping(address hospital => bytes32) public emergencyKeyOf;
+
+    /// @inheritdoc IRegistry
+    uint64 public proposalTtl = 7 days;
 
     /**
      * @param admin the consortium admin, granted DEFAULT_ADMIN_ROLE
@@ -91,7 +96,7 @@ contract Registry is IRegistry, AccessControl {
     /// @inheritdoc IRegistry
     function applyForMembership(uint8 keyScheme, bytes32 emergencyKey) external {
         _checkCandidate(msg.sender, keyScheme, emergencyKey);
-        if (_proposals[msg.sender].kind != ProposalKind.None) revert RegistryProposalOpen(msg.sender);
+        if (_isOpen(msg.sender)) revert RegistryProposalOpen(msg.sender);
 
         _applications[msg.sender] = Application({keyScheme: keyScheme, emergencyKey: emergencyKey});
         emit MembershipApplied(msg.sender, keyScheme, emergencyKey);
@@ -119,7 +124,7 @@ contract Registry is IRegistry, AccessControl {
         if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) revert RegistryUnauthorized(msg.sender);
         _checkCandidate(hospital, keyScheme, emergencyKey);
         if (_members.length > 1) revert RegistryVoteRequired(_members.length);
-        if (_proposals[hospital].kind != ProposalKind.None) revert RegistryProposalOpen(hospital);
+        if (_isOpen(hospital)) revert RegistryProposalOpen(hospital);
 
         _admit(hospital, keyScheme, emergencyKey);
     }
@@ -144,6 +149,7 @@ contract Registry is IRegistry, AccessControl {
         Proposal storage proposal = _proposals[hospital];
         if (proposal.kind == ProposalKind.None) revert RegistryNoProposal(hospital);
         uint64 id = proposal.id;
+        if (_expired(proposal)) revert RegistryProposalExpired(id);
         if (_voted[id][msg.sender]) revert RegistryAlreadyVoted(msg.sender, hospital);
 
         _voted[id][msg.sender] = true;
@@ -260,6 +266,14 @@ contract Registry is IRegistry, AccessControl {
     }
 
     /// @inheritdoc IRegistry
+    function setProposalTtl(uint64 ttl) external {
+        if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) revert RegistryUnauthorized(msg.sender);
+        if (ttl < MIN_TTL || ttl > MAX_TTL) revert RegistryInvalidTtl(ttl);
+        proposalTtl = ttl;
+        emit ProposalTtlSet(ttl);
+    }
+
+    /// @inheritdoc IRegistry
     function hasVoted(address hospital, address voter) external view returns (bool) {
         Proposal storage proposal = _proposals[hospital];
         return proposal.kind != ProposalKind.None && _voted[proposal.id][voter];
@@ -284,7 +298,18 @@ contract Registry is IRegistry, AccessControl {
     /// candidate hospital under a vote (an admission would make it both).
     function _checkUnregistered(address account) private view {
         if (_accounts[account].role != Role.None || _hospitals[account].member) revert RegistryAlreadyRegistered(account);
-        if (_proposals[account].kind != ProposalKind.None) revert RegistryProposalOpen(account);
+        if (_isOpen(account)) revert RegistryProposalOpen(account);
+    }
+
+    /// @dev A proposal about `hospital` exists and has not expired.
+    function _isOpen(address hospital) private view returns (bool) {
+        Proposal storage proposal = _proposals[hospital];
+        return proposal.kind != ProposalKind.None && !_expired(proposal);
+    }
+
+    /// @dev The chain's clock is past the proposal's opening time plus the current lifetime.
+    function _expired(Proposal storage proposal) private view returns (bool) {
+        return block.timestamp > uint256(proposal.openedAt) + proposalTtl;
     }
 
     /// @dev `target` is a deployed contract that names this registry as its `registry()`: a link
@@ -304,11 +329,18 @@ contract Registry is IRegistry, AccessControl {
         if (_members.length == 0) revert RegistryNoVoters();
     }
 
+    /// @dev An expired proposal about `hospital` is replaced; its votes stay with its own id.
     function _open(address hospital, ProposalKind kind, uint8 keyScheme, bytes32 emergencyKey) private {
-        if (_proposals[hospital].kind != ProposalKind.None) revert RegistryProposalOpen(hospital);
+        if (_isOpen(hospital)) revert RegistryProposalOpen(hospital);
         uint64 id = ++_proposalCount;
         _proposals[hospital] = Proposal({
-            kind: kind, keyScheme: keyScheme, id: id, approvals: 0, rejections: 0, emergencyKey: emergencyKey
+            kind: kind,
+            keyScheme: keyScheme,
+            id: id,
+            approvals: 0,
+            rejections: 0,
+            emergencyKey: emergencyKey,
+            openedAt: uint64(block.timestamp)
         });
         emit HospitalProposed(hospital, id, kind, msg.sender, keyScheme, emergencyKey);
     }
@@ -327,6 +359,8 @@ contract Registry is IRegistry, AccessControl {
     }
 
     function _admit(address hospital, uint8 keyScheme, bytes32 emergencyKey) private {
+        // The admin may add a hospital whose admission vote expired: that proposal goes too.
+        if (_proposals[hospital].kind != ProposalKind.None) delete _proposals[hospital];
         _hospitals[hospital] = Member({member: true, keyScheme: keyScheme, index: uint32(_members.length)});
         _members.push(hospital);
         emergencyKeyOf[hospital] = emergencyKey;

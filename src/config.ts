@@ -55,6 +55,8 @@ export interface Config {
   readonly ipfsPeers: readonly string[]
   /** How many member nodes besides its home node keep each record. */
   readonly replicas: number
+  /** Days an admission or removal proposal stays open to votes (chain time); set in the Registry when this node founds the consortium. */
+  readonly proposalTtlDays: number
   /** The name a joining node's hospital applies with. */
   readonly hospitalName: string
   /**
@@ -98,6 +100,7 @@ export const defaultConfig: Omit<Config, 'home'> & { home: string } = {
   ipfsListen: [],
   ipfsPeers: [],
   replicas: 1,
+  proposalTtlDays: 7,
   hospitalName: '',
   apiOnly: false,
   cacheMb: 256,
@@ -130,6 +133,7 @@ const envNames: Record<keyof Config, string> = {
   ipfsListen: 'MEDLEDGER_IPFS_LISTEN',
   ipfsPeers: 'MEDLEDGER_IPFS_PEERS',
   replicas: 'MEDLEDGER_REPLICAS',
+  proposalTtlDays: 'MEDLEDGER_PROPOSAL_TTL_DAYS',
   hospitalName: 'MEDLEDGER_HOSPITAL_NAME',
   apiOnly: 'MEDLEDGER_API_ONLY',
   cacheMb: 'MEDLEDGER_CACHE_MB',
@@ -189,6 +193,7 @@ export function loadConfig({ flags = {}, env = process.env, file }: LoadConfigPa
     ipfsListen: multiaddrs('ipfsListen', merged.ipfsListen),
     ipfsPeers: multiaddrs('ipfsPeers', merged.ipfsPeers),
     replicas: int('replicas', merged.replicas, 0, 16),
+    proposalTtlDays: int('proposalTtlDays', merged.proposalTtlDays, 1, 365),
     hospitalName: str('hospitalName', merged.hospitalName).trim(),
     apiOnly: bool('apiOnly', merged.apiOnly),
     cacheMb: int('cacheMb', merged.cacheMb, 0, 1024 * 1024),

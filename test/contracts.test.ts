@@ -407,7 +407,8 @@ describe('contracts', () => {
     const proposalOf = (hospital: Address) => client.readContract({ address: registry, abi: registryAbi, functionName: 'proposalOf', args: [hospital] })
     const isMember = async (hospital: Address) =>
       (await client.readContract({ address: registry, abi: registryAbi, functionName: 'hospitalOf', args: [hospital] })).member
-    const noProposal = { kind: Proposal.None, keyScheme: 0, id: 0n, approvals: 0, rejections: 0, emergencyKey: zeroHash }
+    const noProposal = { kind: Proposal.None, keyScheme: 0, id: 0n, approvals: 0, rejections: 0, emergencyKey: zeroHash, openedAt: 0n }
+    const blockTime = async (blockNumber: bigint) => (await client.getBlock({ blockNumber })).timestamp
     const voted = (hospital: string, proposalId: bigint, voter: string, approve: boolean, approvals: number, rejections: number) => ({
       eventName: 'HospitalVoted', args: { hospital: addr(hospital), proposalId, voter: addr(voter), approve, approvals, rejections },
     })
@@ -446,7 +447,7 @@ describe('contracts', () => {
         eventName: 'HospitalProposed',
         args: { hospital: addr('hospitalC'), proposalId: 1n, kind: Proposal.Admit, by: addr('admin'), keyScheme: RSA, emergencyKey: key('emergency C') },
       }])
-      assert.deepEqual(await proposalOf(addr('hospitalC')), { kind: Proposal.Admit, keyScheme: RSA, id: 1n, approvals: 0, rejections: 0, emergencyKey: key('emergency C') })
+      assert.deepEqual(await proposalOf(addr('hospitalC')), { kind: Proposal.Admit, keyScheme: RSA, id: 1n, approvals: 0, rejections: 0, emergencyKey: key('emergency C'), openedAt: await blockTime(receipt.blockNumber) })
       await expectRevert(propose('hospitalB', addr('hospitalC'), X25519, key('other')), 'RegistryProposalOpen', [addr('hospitalC')])
 
       for (const by of ['admin', 'staffA', 'doctorA', 'hospitalC', 'stranger']) {
@@ -516,12 +517,12 @@ describe('contracts', () => {
       assert.equal(await memberCount(), 4n)
       assert.deepEqual(await proposalOf(addr('hospitalE')), noProposal)
 
-      await eventsOf(await propose('hospitalD', addr('hospitalE'), X25519, key('emergency E')), registryAbi, registry)
+      const proposedE = await eventsOf(await propose('hospitalD', addr('hospitalE'), X25519, key('emergency E')), registryAbi, registry)
       assert.deepEqual((await eventsOf(await vote('hospitalA', addr('hospitalE'), true), registryAbi, registry)).events, [
         voted('hospitalE', 4n, 'hospitalA', true, 1, 0),
       ])
-      // leave it open: proposals do not expire
-      assert.deepEqual(await proposalOf(addr('hospitalE')), { kind: Proposal.Admit, keyScheme: X25519, id: 4n, approvals: 1, rejections: 0, emergencyKey: key('emergency E') })
+      // leave it open: it expires only after proposalTtl (test/contracts/registry-expiry.test.ts)
+      assert.deepEqual(await proposalOf(addr('hospitalE')), { kind: Proposal.Admit, keyScheme: X25519, id: 4n, approvals: 1, rejections: 0, emergencyKey: key('emergency E'), openedAt: await blockTime(proposedE.receipt.blockNumber) })
     })
 
     test('a member is removed by a strict majority, and then can no longer vote or propose', async () => {

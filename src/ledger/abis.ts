@@ -2188,6 +2188,17 @@ export const registryAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint64",
+        "name": "ttl",
+        "type": "uint64"
+      }
+    ],
+    "name": "RegistryInvalidTtl",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "uint256",
         "name": "length",
         "type": "uint256"
@@ -2231,6 +2242,17 @@ export const registryAbi = [
       }
     ],
     "name": "RegistryNotPending",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "proposalId",
+        "type": "uint64"
+      }
+    ],
+    "name": "RegistryProposalExpired",
     "type": "error"
   },
   {
@@ -2619,6 +2641,19 @@ export const registryAbi = [
       }
     ],
     "name": "ProposalDecided",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "ttl",
+        "type": "uint64"
+      }
+    ],
+    "name": "ProposalTtlSet",
     "type": "event"
   },
   {
@@ -3214,11 +3249,29 @@ export const registryAbi = [
             "internalType": "bytes32",
             "name": "emergencyKey",
             "type": "bytes32"
+          },
+          {
+            "internalType": "uint64",
+            "name": "openedAt",
+            "type": "uint64"
           }
         ],
         "internalType": "struct IRegistry.Proposal",
         "name": "",
         "type": "tuple"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "proposalTtl",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
       }
     ],
     "stateMutability": "view",
@@ -3402,6 +3455,19 @@ export const registryAbi = [
       }
     ],
     "name": "setNodeInfo",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "ttl",
+        "type": "uint64"
+      }
+    ],
+    "name": "setProposalTtl",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"

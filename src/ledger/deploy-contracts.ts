@@ -1,18 +1,23 @@
 import { encodeDeployData, type LocalAccount, type Hex } from 'viem'
 import { loadArtifacts } from './artifacts.ts'
 import { sendLinkContracts } from './registry/send-link-contracts.ts'
+import { sendProposalTtl } from './registry/send-proposal-ttl.ts'
 import { sendTransaction } from './send-transaction.ts'
 import type { ContractAddresses, Ledger } from './connect-ledger.ts'
 import { AppError } from '../errors.ts'
 
+/** The Registry's proposal lifetime after deployment (contracts/Registry.sol). */
+const DEFAULT_PROPOSAL_TTL = 7 * 86_400
+
 /**
  * Deploys the Registry (administered by `admin`), the RecordLedger and the Consent contract, from the admin's own key,
  * then links the last two in the Registry, and deploys the Research contract (not linked yet) so that a joining node needs only the Registry's address.
+ * A `proposalTtlSeconds` other than the Registry's default (7 days) is set with `setProposalTtl`.
  * Every transaction goes through the journal, so a chain that loses them gets them back at the
  * same addresses.
  * @throws AppError LEDGER_REVERTED / LEDGER_UNAVAILABLE
  */
-export async function deployContracts(ledger: Ledger, { admin, signal }: { admin: LocalAccount; signal?: AbortSignal }): Promise<ContractAddresses> {
+export async function deployContracts(ledger: Ledger, { admin, proposalTtlSeconds = DEFAULT_PROPOSAL_TTL, signal }: { admin: LocalAccount; proposalTtlSeconds?: number; signal?: AbortSignal }): Promise<ContractAddresses> {
   const { contracts } = loadArtifacts()
   const deploy = async (name: string, args: readonly unknown[]): Promise<Hex> => {
     const artifact = contracts[name]
@@ -26,6 +31,7 @@ export async function deployContracts(ledger: Ledger, { admin, signal }: { admin
   const recordLedger = await deploy('RecordLedger', [registry])
   const consent = await deploy('Consent', [registry])
   await sendLinkContracts(ledger, { admin, registry, recordLedger, consent, signal })
+  if (proposalTtlSeconds !== DEFAULT_PROPOSAL_TTL) await sendProposalTtl(ledger, { admin, registry, ttlSeconds: proposalTtlSeconds, signal })
   const research = await deploy('Research', [registry])
   return { registry, recordLedger, consent, research }
 }

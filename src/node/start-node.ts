@@ -239,7 +239,7 @@ async function ensureDeployment(s: Services, { env, announce }: { env: NodeJS.Pr
     const row = await s.db.get('SELECT keystore FROM accounts WHERE id = ?', created.account.id) as { keystore: string }
     const keys = decodeAccountSecrets(openKeystoreWithKey(JSON.parse(row.keystore), created.keys.keystoreKey))
     await setMeta(s.db, FOLLOW_FROM, String(await s.ledger.client.getBlockNumber({ cacheTime: 0 })))
-    const contracts = await deployContracts(s.ledger, { admin: keys.ledger })
+    const contracts = await deployContracts(s.ledger, { admin: keys.ledger, proposalTtlSeconds: s.config.proposalTtlDays * 86_400 })
     const file: DeploymentFile = { chainId: s.ledger.chainId, admin: keys.ledger.address, ...contracts }
     writeDeployment(path, file)
     announce([
