@@ -91,7 +91,14 @@ function ccdaTexts(xml: string, out: string[]): void {
   const start = xml.indexOf('<structuredBody')
   if (start < 0) return
   const body = xml.slice(start)
-  for (const m of body.matchAll(/<section\b[\s\S]*?<title\b[^>]*>([\s\S]*?)<\/title>/g)) out.push(unescapeXml(m[1].replace(/<[^>]*>/g, ' ')))
+  // Section by section with indexOf, so that work stays linear in the document's size whatever
+  // it holds (a lazy regex over sections without titles would rescan the rest of it each time).
+  for (const part of body.split('<section').slice(1)) {
+    const open = part.indexOf('<title')
+    const gt = open < 0 ? -1 : part.indexOf('>', open)
+    const close = gt < 0 ? -1 : part.indexOf('</title>', gt)
+    if (close >= 0) out.push(unescapeXml(part.slice(gt + 1, close).replace(/<[^>]*>/g, ' ')))
+  }
   for (const m of body.matchAll(/<(?:code|value|translation)\b([^>]*)>/g)) {
     const attrs = m[1]
     const code = /\scode="([^"]*)"/.exec(attrs)
