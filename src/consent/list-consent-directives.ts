@@ -7,6 +7,7 @@ import type { AccessRequestView } from './access-request.ts'
 import { listAccessRequests } from './list-access-requests.ts'
 import { listShares, type ShareView } from './shares.ts'
 import { listEmergencies, type EmergencyView } from './emergency.ts'
+import { listResearchConsents, type ResearchConsentView } from './research-consent.ts'
 import type { Services } from '../services.ts'
 
 /** Every grant, share and break-glass access the actor may see, as the native lists show them. */
@@ -14,6 +15,8 @@ export interface ConsentDirectives {
   grants: AccessRequestView[]
   shares: ShareView[]
   emergencies: EmergencyView[]
+  /** The patient's research consents (purpose HRESCH); empty for every other role. */
+  research: ResearchConsentView[]
   /** Block time (seconds) of each transaction named by the views (request, decision, share, declaration). */
   txTimes: ReadonlyMap<string, number>
   /** The patient of each share (the share view names only its grantee), by share id. */
@@ -31,15 +34,17 @@ export interface ConsentDirectives {
  * @throws AppError UNAUTHENTICATED, LEDGER_UNAVAILABLE
  */
 export async function listConsentDirectives(s: Services, { actor }: { actor: Actor | undefined }): Promise<ConsentDirectives> {
-  const [grants, shares, emergencies] = await Promise.all([
+  const [grants, shares, emergencies, research] = await Promise.all([
     allowed(() => listAccessRequests(s, { actor })),
     allowed(() => listShares(s, { actor })),
     allowed(() => listEmergencies(s, { actor })),
+    allowed(() => listResearchConsents(s, { actor })),
   ])
   const txs = new Set<Hex>()
   for (const g of grants) for (const t of [g.requestTx, g.decisionTx]) if (t) txs.add(t)
   for (const sh of shares) if (sh.txHash) txs.add(sh.txHash)
   for (const e of emergencies) for (const t of [e.declareTx, e.releaseTx]) if (t) txs.add(t)
+  for (const r of research) if (r.txHash) txs.add(r.txHash)
   const roles = new Map<string, string>()
   for (const g of shares.flatMap((sh) => sh.grantee ? [sh.grantee.id] : [])) {
     if (!roles.has(g)) roles.set(g, (await s.db.get<{ role: string }>('SELECT role FROM accounts WHERE id = ?', g))?.role ?? 'doctor')
@@ -49,7 +54,7 @@ export async function listConsentDirectives(s: Services, { actor }: { actor: Act
     const p = await s.db.get<{ id: string; name: string }>('SELECT a.id, a.name FROM shares s JOIN accounts a ON a.id = s.patient_id WHERE s.share_id = ?', sh.shareId)
     if (p) sharePatients.set(sh.shareId, { id: p.id, name: p.name })
   }
-  return { grants, shares, emergencies, txTimes: await blockTimesOf(s, [...txs]), roles, sharePatients, now: await chainTime(s.ledger) }
+  return { grants, shares, emergencies, research, txTimes: await blockTimesOf(s, [...txs]), roles, sharePatients, now: await chainTime(s.ledger) }
 }
 
 /** A list the actor's role may not read is, for this view, empty: what the role may not see is simply absent. */

@@ -34,3 +34,31 @@ export async function setResearchConsent(s: Services, { actor, study, give, sign
   row.id, who.account.id, state, receipt.transactionHash, now)
   return { studyId: row.id, consent: state, purpose: 'HRESCH', txHash: receipt.transactionHash }
 }
+
+/** A patient's research consent to one study, as the Consent views show it. */
+export interface ResearchConsentView {
+  studyId: `0x${string}`
+  title: string
+  state: 'given' | 'withdrawn'
+  txHash: `0x${string}` | null
+  updatedAt: string
+  patient: { id: string; name: string }
+  researcher: { id: string; name: string }
+}
+
+/** The caller's research consents (a patient's own; nobody else sees them): this node's copy of the chain's. */
+export async function listResearchConsents(s: Services, { actor }: { actor: Actor | undefined }): Promise<ResearchConsentView[]> {
+  const who = requireRole(actor, 'patient')
+  const rows = await s.db.all<{ study_id: `0x${string}`; title: string; state: 'given' | 'withdrawn'; tx_hash: `0x${string}` | null; updated_at: number; researcher_id: string; researcher_name: string }>(
+    `SELECT c.study_id, s.title, c.state, c.tx_hash, c.updated_at, s.researcher_id, a.name AS researcher_name FROM research_consents c
+      JOIN studies s ON s.id = c.study_id JOIN accounts a ON a.id = s.researcher_id WHERE c.patient_id = ? ORDER BY c.updated_at DESC`, who.account.id)
+  return rows.map((r) => ({
+    studyId: r.study_id,
+    title: r.title,
+    state: r.state,
+    txHash: r.tx_hash,
+    updatedAt: new Date(Number(r.updated_at)).toISOString(),
+    patient: { id: who.account.id, name: who.account.name },
+    researcher: { id: r.researcher_id, name: r.researcher_name },
+  }))
+}

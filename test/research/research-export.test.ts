@@ -171,6 +171,21 @@ describe('research: studies, consent and de-identified exports', () => {
     assert.deepEqual(gone.filter((e) => e.event === 'StudyExported').map((e) => e.txHash), [first.body.txHash])
     const stayed = await trail(patients[1]!)
     assert.deepEqual(stayed.filter((e) => e.event === 'StudyExported').map((e) => e.txHash).sort(), [first.body.txHash, second.body.txHash].sort())
+
+    // and as FHIR Consents (purpose HRESCH): inactive once withdrawn, active while given; each patient sees their own
+    const consents = async (p: { token: string }) => {
+      const r = await node.app.inject({ method: 'GET', url: '/fhir/R4/Consent', headers: { authorization: `Bearer ${p.token}` } })
+      assert.equal(r.statusCode, 200, r.body)
+      return (JSON.parse(r.body).entry ?? []).map((e: { resource: any }) => e.resource)
+        .filter((c: any) => c.identifier.some((i: { value: string }) => i.value === `urn:medledger:study:${id.toLowerCase()}`))
+    }
+    const [withdrawnConsent] = await consents(patients[0]!)
+    const [givenConsent] = await consents(patients[1]!)
+    assert.equal(withdrawnConsent.status, 'inactive')
+    assert.equal(givenConsent.status, 'active')
+    assert.deepEqual(givenConsent.provision.purpose, [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'HRESCH', display: 'healthcare research' }])
+    assert.notEqual(withdrawnConsent.id, givenConsent.id)
+    assert.equal(givenConsent.patient.reference, `Patient/${patients[1]!.id}`)
   })
 
   it('an export under the study\'s min-k is refused, and nothing is recorded', async () => {

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto'
 import type { Hex } from 'viem'
 import type { AccessRequestView } from '../../consent/access-request.ts'
 import type { ShareView } from '../../consent/shares.ts'
 import type { EmergencyView } from '../../consent/emergency.ts'
+import type { ResearchConsentView } from '../../consent/research-consent.ts'
 import type { ConsentDirectives } from '../../consent/list-consent-directives.ts'
 import { consentId, type ConsentKind } from './consent-id.ts'
 
@@ -37,6 +39,7 @@ const purposeOf: Record<ConsentKind, Coding> = {
   grant: { system: actReason, code: 'TREAT', display: 'treatment' },
   share: { system: actReason, code: 'TREAT', display: 'treatment' },
   emergency: { system: actReason, code: 'ETREAT', display: 'Emergency Treatment' },
+  research: { system: actReason, code: 'HRESCH', display: 'healthcare research' },
 }
 const scope = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy', display: 'Privacy Consent' }] }
 const category = [{ coding: [{ system: 'http://loinc.org', code: '59284-0', display: 'Patient Consent' }] }]
@@ -56,6 +59,7 @@ export function toConsents(d: ConsentDirectives): FhirConsent[] {
     ...d.grants.map((g) => grantConsent(g, d)),
     ...d.shares.flatMap((sh) => d.sharePatients.has(sh.shareId) ? [shareConsent(sh, d, d.sharePatients.get(sh.shareId)!)] : []),
     ...d.emergencies.map((e) => emergencyConsent(e, d)),
+    ...d.research.map((r) => researchConsent(r, d)),
   ]
   return all.sort((a, b) => (b.dateTime ?? '').localeCompare(a.dateTime ?? ''))
 }
@@ -108,6 +112,27 @@ export function emergencyConsent(e: EmergencyView, d: Pick<ConsentDirectives, 't
     policyRule: emergencyOnly,
     provision: provision('emergency', { period: { ...(at !== undefined ? { start: iso(at) } : {}), end: iso(Date.parse(e.expiresAt) / 1000) }, actor: { reference: `Practitioner/${e.doctor.id}`, display: e.doctor.name }, records: null }),
   })
+}
+
+/**
+ * A patient's research consent to a study as a Consent (purpose HRESCH): active while given,
+ * inactive once withdrawn; the actor is the study's researcher, who receives de-identified data only.
+ * A second identifier names the study (`urn:medledger:study:<id>`).
+ */
+export function researchConsent(r: ResearchConsentView, d: Pick<ConsentDirectives, 'txTimes'>): FhirConsent {
+  const at = r.txHash ? d.txTimes.get(r.txHash.toLowerCase()) : undefined
+  // One Consent per patient and study: its id hashes both (the study's id alone is every consenting patient's).
+  const nativeId = `0x${createHash('sha256').update(`${r.studyId.toLowerCase()}|${r.patient.id}`).digest('hex')}` as Hex
+  const consent = base('research', nativeId, {
+    status: r.state === 'given' ? 'active' : 'inactive',
+    patient: { reference: `Patient/${r.patient.id}`, display: r.patient.name },
+    dateTime: iso(at) ?? r.updatedAt,
+    performer: [{ reference: `Patient/${r.patient.id}`, display: r.patient.name }],
+    policyRule: optIn,
+    provision: provision('research', { actor: { reference: `Practitioner/${r.researcher.id}`, display: r.researcher.name }, records: null }),
+  })
+  consent.identifier.push({ system: 'urn:ietf:rfc:3986', value: `urn:medledger:study:${r.studyId.toLowerCase()}` })
+  return consent
 }
 
 function base(kind: ConsentKind, nativeId: Hex, rest: Omit<FhirConsent, 'resourceType' | 'id' | 'identifier' | 'scope' | 'category'>): FhirConsent {

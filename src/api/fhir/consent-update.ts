@@ -66,7 +66,8 @@ export async function updateConsent(s: Services, { actor, id, body }: { actor: A
     }
   } else {
     if (!current) throw new AppError('NOT_FOUND')
-    // A break-glass access is the doctor's declaration and the hospital's release, on chain: no one changes it by PUT.
+    // A break-glass access is the doctor's declaration and the hospital's release, on chain; a research
+    // consent changes by POST /studies/:id/consent or /withdraw: no one changes either by PUT.
     throw new AppError('FORBIDDEN')
   }
   const after = toConsents(await listConsentDirectives(s, { actor })).find((c) => c.id === id)

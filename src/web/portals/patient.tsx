@@ -1,5 +1,6 @@
 // Patients: my records (viewed in the page, downloadable), access requests (approve — possibly
-// narrower — or deny), grants (revoke), sharing (named or by share code), who accessed what.
+// narrower — or deny), grants (revoke), research studies (consent, withdraw), sharing (named or
+// by share code), who accessed what.
 import { useMemo, useState, type FormEvent } from 'react'
 import { api } from '../api/client.ts'
 import type { AccessRequest, Account, AuditEntry, Emergency, RecordPage, RecordView, Share } from '../api/types.ts'
@@ -71,7 +72,52 @@ function Requests() {
           )
         }}
       </LoadState>
+      <ResearchStudies />
     </section>
+  )
+}
+
+/** An approved research study as GET /studies shows it to a patient. */
+interface Study { studyId: string; title: string; researcher: { name: string }; consent: 'given' | 'withdrawn' | null }
+
+/** Approved studies: consent to one (de-identified use of my records, on the ledger) or withdraw. */
+function ResearchStudies() {
+  const loaded = useLoad((signal) => api<{ studies: Study[] }>('/studies', { signal }), [])
+  const action = useAction()
+  const decide = (study: Study, give: boolean) => void action.run(async () => {
+    await api(`/studies/${encodeURIComponent(study.studyId)}/${give ? 'consent' : 'withdraw'}`, { method: 'POST' })
+    loaded.reload()
+    return give
+      ? `You consent to "${study.title}": its exports include your records, de-identified.`
+      : `You withdrew from "${study.title}": its next export leaves your records out.`
+  })
+  return (
+    <>
+      <h3 id="research-title">Research studies</h3>
+      <p className="lead">An approved study receives your records only de-identified (no name, address, contact, identifier or full date), and only while you consent. Your consent and its withdrawal are recorded on the ledger.</p>
+      <ActionStatus action={action} busyText="Recording your choice on the ledger…" />
+      <LoadState loaded={loaded} what="studies">
+        {({ studies }) => studies.length ? (
+          <ul className="cards" aria-labelledby="research-title">
+            {studies.map((st) => (
+              <li key={st.studyId} className="card" data-study-id={st.studyId}>
+                <div className="card-head">
+                  <div>
+                    <h4>{st.title}</h4>
+                    <p>by {st.researcher.name} · {st.consent === 'given' ? 'you consent' : st.consent === 'withdrawn' ? 'you withdrew' : 'no consent'}</p>
+                  </div>
+                  <div className="row">
+                    {st.consent === 'given'
+                      ? <button type="button" className="btn btn-danger" onClick={() => decide(st, false)} disabled={action.busy}>Withdraw</button>
+                      : <button type="button" className="btn" onClick={() => decide(st, true)} disabled={action.busy}>Consent</button>}
+                  </div>
+                </div>
+              </li>
+            ))}
+          </ul>
+        ) : <p className="empty">No approved study.</p>}
+      </LoadState>
+    </>
   )
 }
 
