@@ -186,6 +186,7 @@ describe('authorization matrix: every role × every API route', () => {
       allow: ['staff'],
       call: async () => ({ path: `/hospitals/${(await api.json('POST', '/hospitals', { name: `Vote ${++n}` }, a.admin)).body.id}/vote`, body: { approve: true } }),
     },
+    'GET /api/v1/hospitals/proposals': { allow: ['admin', 'staff'], call: () => ({ path: '/hospitals/proposals' }) },
     'POST /api/v1/hospitals/admit': { allow: ['admin', 'staff'], call: async () => ({ path: '/hospitals/admit', body: { address: await applicant(), name: `Joining ${++n}` } }) },
     'GET /api/v1/replicas': { allow: ['admin'], call: () => ({ path: '/replicas' }) },
     'GET /api/v1/replicas/{id}': { allow: ['admin'], call: () => ({ path: `/replicas/${recordId}` }) },

@@ -11,7 +11,8 @@ export type MembershipEvent =
 /**
  * Mirrors a membership change in the hospitals table: a removed remote hospital is marked
  * removed; an added one (or one publishing its node info) is known here, under its published
- * name when it has one. This node's own hospitals are left as they are. Never throws on a
+ * name when it has one; one that was proposed becomes a member here too (`active` when created
+ * on this node, `remote` otherwise). This node's own hospitals are otherwise left as they are. Never throws on a
  * hospital the Registry cannot describe: the peer set is refreshed whatever happens here.
  */
 export async function applyMembershipEvent(s: Pick<Services, 'db' | 'ledger'>, e: MembershipEvent): Promise<void> {
@@ -20,6 +21,9 @@ export async function applyMembershipEvent(s: Pick<Services, 'db' | 'ledger'>, e
     await s.db.run(`UPDATE hospitals SET state = 'removed' WHERE address = ? AND state = 'remote'`, address)
     return
   }
+  // A hospital up for a vote is a member now, whichever member's vote decided it: one created
+  // here is active, another node's is remote (as voteOnHospital sets them).
+  if (e.kind === 'added') await s.db.run(`UPDATE hospitals SET state = CASE WHEN sealed_secrets = '' THEN 'remote' ELSE 'active' END WHERE address = ? AND state = 'proposed'`, address)
   const own = await s.db.get('SELECT 1 AS x FROM hospitals WHERE address = ? AND sealed_secrets <> \'\'', address)
   const name = e.kind === 'node-info' && e.name !== '' ? e.name : undefined
   if (!own) await ensureHospital(s, address, name).catch(() => undefined)

@@ -11,6 +11,7 @@ import { applyShared } from '../consent/apply-shared.ts'
 import { markShareRevoked } from '../consent/mark-share-revoked.ts'
 import { markShareUsed } from '../consent/mark-share-used.ts'
 import { applyMembershipEvent } from '../accounts/apply-membership-event.ts'
+import { mirrorHospital } from '../accounts/directory.ts'
 import { sentByThisNode } from './sent-by-this-node.ts'
 import type { EventHandler, HandlerContext, LedgerEvent } from './follower.ts'
 import type { Replicator } from './replicator.ts'
@@ -37,7 +38,8 @@ const membership = new Set(['HospitalAdded', 'HospitalRemoved', 'NodeInfoSet'])
  *  - EmergencyDeclared on a patient of this node: the patient's hospital releases the keys;
  *  - EmergencyKeyReleased on a break-glass declared from this node: the doctor can read;
  *  - Shared to an account of this node, or by token: this node can serve it;
- *  - Registry membership and node-info changes: the peer set and replica placement follow.
+ *  - Registry membership and node-info changes: the peer set and replica placement follow;
+ *  - HospitalProposed (an admission): the candidate is listed for this node's staff to vote on.
  * What this node sent itself, its own flow recorded (and acted on) as it sent it.
  */
 export function consortiumHandlers(s: Services, { replicator, onMembership }: { replicator?: Replicator; onMembership: () => Promise<void> }): EventHandler {
@@ -105,6 +107,10 @@ async function dispatch(owners: Owners, e: Event, { fetchMs }: HandlerContext): 
       return markShareRevoked(s.db, a.shareId as Hex)
     case 'ShareTokenUsed':
       return markShareUsed(s.db, a.shareId as Hex)
+    case 'HospitalProposed':
+      // An admission opened from another node: its vote is listed here for this node's staff.
+      if (Number(a.kind) === 1) await mirrorHospital(s, { address: a.hospital as Address, keyScheme: Number(a.keyScheme), state: 'proposed' })
+      return
     case 'HospitalAdded':
     case 'HospitalRemoved':
     case 'NodeInfoSet':

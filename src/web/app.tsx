@@ -13,6 +13,7 @@ import { HospitalPortal } from './portals/hospital.tsx'
 import { DoctorPortal } from './portals/doctor.tsx'
 import { PatientPortal } from './portals/patient.tsx'
 import { AccountPage, Notifications, SharedRecord } from './portals/common.tsx'
+import { AdmissionBanner } from './components/admission-banner.tsx'
 
 const portals: Record<Role, { base: string; title: string; tabs: [string, string][] }> = {
   admin: { base: 'admin', title: 'Consortium admin', tabs: [['doctors', 'Doctors to confirm'], ['hospitals', 'Hospitals'], ['emergencies', 'Emergencies'], ['audit', 'Audit trail'], ['status', 'Node status']] },
@@ -124,7 +125,7 @@ function signedInPage(session: Session, parts: string[]): { tabs: [string, strin
   const tab = parts[1]
   const me = session.account
   const content = {
-    admin: () => <AdminPortal tab={tab} />,
+    admin: () => <AdminPortal me={me} tab={tab} />,
     staff: () => <HospitalPortal me={me} tab={tab} />,
     doctor: () => <DoctorPortal me={me} tab={tab} rest={parts.slice(2)} />,
     patient: () => <PatientPortal me={me} tab={tab} />,
@@ -191,6 +192,7 @@ function Shell({ session, onSignOut, tabs, children }: { session: Session; onSig
         </nav>
       )}
       <main id="main" ref={main} tabIndex={-1}>
+        <AdmissionBanner />
         {!session.keysUnlocked && <p className="msg msg-warn banner">You signed in with a wallet: you can look around, but reading records, consenting and uploading need your password. <a href="/signin" onClick={(e) => { e.preventDefault(); onSignOut() }}>Sign in with your password</a>.</p>}
         {me.role === 'doctor' && me.status === 'pending' && <p className="msg msg-warn banner">Your registration is waiting for confirmation by your hospital or the consortium admin. Until then you can sign in but not upload or ask for access.</p>}
         {children}

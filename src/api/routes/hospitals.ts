@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { FromSchema } from 'json-schema-to-ts'
 import { createHospital, voteOnHospital } from '../../accounts/create-hospital.ts'
 import { admitHospital } from '../../consortium/admit.ts'
+import { listAdmissionVotes } from '../../consortium/list-admission-votes.ts'
 import { listHospitals } from '../../accounts/list-hospitals.ts'
 import { parseKeyScheme } from '../../crypto/key-wrap.ts'
 import { actorOf } from '../actor-of.ts'
@@ -19,6 +20,24 @@ const admitBody = {
   required: ['address', 'name'],
   additionalProperties: false,
   properties: { address: { type: 'string', maxLength: 42 }, name: { type: 'string', minLength: 1, maxLength: 200 } },
+} as const
+const admissionVoteSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    address: { type: 'string' },
+    proposalId: { type: 'integer' },
+    approvals: { type: 'integer' },
+    rejections: { type: 'integer' },
+    memberCount: { type: 'integer', description: 'Member hospitals now; a strict majority of them admits.' },
+    members: {
+      type: 'array',
+      description: 'Each member hospital and whether it has voted (the chain keeps whether, not how: the tallies say that).',
+      items: { type: 'object', properties: { address: { type: 'string' }, name: { type: 'string' }, voted: { type: 'boolean' } } },
+    },
+    votedByYourHospital: { type: 'boolean', description: 'Whether the hospital the caller acts for has voted (false when it acts for none).' },
+  },
 } as const
 const voteBody = { type: 'object', required: ['approve'], additionalProperties: false, properties: { approve: { type: 'boolean' } } } as const
 
@@ -57,6 +76,14 @@ export async function hospitalRoutes(app: FastifyInstance, { services }: { servi
     actorOf(req)
     return { hospitals: await listHospitals(services) }
   })
+
+  app.get('/hospitals/proposals', {
+    schema: {
+      tags: ['hospitals'],
+      summary: 'The open admission votes (consortium admin, hospital staff): each proposed hospital with the tallies on chain and which members have voted.',
+      response: { 200: { type: 'object', properties: { proposals: { type: 'array', items: admissionVoteSchema } } }, ...errors(401, 403, 503) },
+    },
+  }, async (req) => ({ proposals: await listAdmissionVotes(services, { actor: actorOf(req) }) }))
 
   app.post<{ Params: FromSchema<typeof idParams>; Body: FromSchema<typeof voteBody> }>('/hospitals/:id/vote', {
     schema: {

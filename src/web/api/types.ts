@@ -80,6 +80,9 @@ export interface NodeStatus {
   /** Ledger events the follower set aside (could not apply); listed at /status/quarantine for the admin. */
   quarantinedEvents?: number
   follow?: { lastBlock: number; headBlock: number; lagBlocks: number; error: string | null }
+  /** In a consortium: the hospital this node serves, and whether the members have admitted it. */
+  hospitalAddress?: string | null
+  admitted?: boolean
 }
 
 /** A ledger event the node's follower could not apply (admin's status page). */
@@ -96,3 +99,5 @@ export interface QuarantinedEvent {
 }
 
 export interface MfaState { required: boolean; totpEnabled: boolean; enrolmentPending: boolean; recoveryCodesLeft: number }
+
+export type { AdmissionVote, AdmissionVoter } from '../../consortium/list-admission-votes.ts'

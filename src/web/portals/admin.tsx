@@ -9,10 +9,11 @@ import { ActionStatus, Badge, Field, LoadState, Mono, StatusBadge } from '../com
 import { EmergencyList } from '../components/emergency-list.tsx'
 import { AddAccountForm, PendingDoctors } from '../components/account-forms.tsx'
 import { AuditTimeline } from '../components/audit-timeline.tsx'
+import { AdmissionVotes } from '../components/consortium.tsx'
 
-export function AdminPortal({ tab }: { tab: string }) {
+export function AdminPortal({ me, tab }: { me: Account; tab: string }) {
   switch (tab) {
-    case 'hospitals': return <Hospitals />
+    case 'hospitals': return <Hospitals me={me} />
     case 'emergencies': return <Emergencies />
     case 'audit': return <AuditSearch />
     case 'status': return <Status />
@@ -20,7 +21,7 @@ export function AdminPortal({ tab }: { tab: string }) {
   }
 }
 
-function Hospitals() {
+function Hospitals({ me }: { me: Account }) {
   const loaded = useLoad((signal) => api<{ hospitals: Hospital[] }>('/hospitals', { signal }), [])
   const action = useAction()
   const [name, setName] = useState('')
@@ -80,7 +81,38 @@ function Hospitals() {
         )}
       </LoadState>
       {staffFor && <AddAccountForm key={staffFor} role="staff" hospitalId={staffFor} hospitalName={loaded.data?.hospitals.find((h) => h.id === staffFor)?.name} />}
+      <AdmitApplicant onDone={loaded.reload} />
+      <AdmissionVotes key={loaded.data?.hospitals.length} canVote={me.hospitalId !== null} />
     </section>
+  )
+}
+
+/** A hospital that applied from its own node (`medledger start --registry`): admitted, or put to the members' vote. */
+function AdmitApplicant({ onDone }: { onDone: () => void }) {
+  const action = useAction()
+  const [address, setAddress] = useState('')
+  const [name, setName] = useState('')
+  const submit = (e: FormEvent) => {
+    e.preventDefault()
+    void action.run(async () => {
+      const r = await api<{ address: string; name: string; admitted: boolean }>('/hospitals/admit', { method: 'POST', json: { address: address.trim(), name } })
+      setAddress('')
+      setName('')
+      onDone()
+      return r.admitted ? `${r.name} is admitted: its node leaves read-only mode.` : `${r.name} is proposed: the member hospitals' staff now vote on its admission.`
+    })
+  }
+  return (
+    <form className="card form" onSubmit={submit} aria-label="Admit a joining node's hospital">
+      <h3>Admit a hospital that applied from its own node</h3>
+      <p className="hint">Its node shows its ledger address while it waits for admission (and <code>medledger status</code> prints it).</p>
+      <div className="grid-2">
+        <Field label="Its ledger address">{(p) => <input {...p} required pattern="0x[0-9a-fA-F]{40}" value={address} onChange={(e) => setAddress(e.target.value)} spellCheck={false} autoComplete="off" />}</Field>
+        <Field label="Its name">{(p) => <input {...p} required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} />}</Field>
+      </div>
+      <button type="submit" className="btn btn-primary" disabled={action.busy}>Admit or propose</button>
+      <ActionStatus action={action} busyText="Checking its application on the ledger…" />
+    </form>
   )
 }
 

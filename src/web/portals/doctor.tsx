@@ -282,7 +282,7 @@ function RequestAccessForm({ patient, records = [], onSent }: { patient?: string
   return (
     <form className="form" onSubmit={submit} aria-label="Request access">
       <h4>Request access</h4>
-      {!patient && <Field label="Patient's e-mail" hint="Any hospital's patient.">{(p) => <input {...p} type="email" required value={patientRef} onChange={(e) => setPatientRef(e.target.value)} autoComplete="off" />}</Field>}
+      {!patient && <Field label="Patient's e-mail, id or ledger address" hint="Exact, never a search: a patient of this node by e-mail, id or ledger address; a patient of another member hospital's node by their ledger address (0x…), which the patient can read on their account page.">{(p) => <input {...p} required maxLength={320} value={patientRef} onChange={(e) => setPatientRef(e.target.value)} spellCheck={false} autoComplete="off" />}</Field>}
       <fieldset className="choice">
         <legend>Records</legend>
         <label><input type="radio" name="scope" checked={scope === 'all'} onChange={() => setScope('all')} /> All records</label>

@@ -1,13 +1,14 @@
 // A hospital's staff: its doctors and patients (add either), sign-ups to confirm, and the
-// hospital's votes on admitting new members.
+// consortium's members and the hospital's votes on admitting new ones.
 import { useState } from 'react'
 import { api, query } from '../api/client.ts'
 import type { Account, Hospital } from '../api/types.ts'
-import { useAction, useLoad } from '../lib/use-load.ts'
+import { useLoad } from '../lib/use-load.ts'
 import { formatDateTime, shortHex } from '../lib/format.ts'
-import { ActionStatus, Field, LoadState, Mono, StatusBadge, usePaged } from '../components/ui.tsx'
+import { Field, LoadState, Mono, StatusBadge, usePaged } from '../components/ui.tsx'
 import { AddAccountForm, PendingDoctors } from '../components/account-forms.tsx'
 import { MfaResetForm } from '../components/mfa-reset-form.tsx'
+import { AdmissionVotes, ConsortiumMembers } from '../components/consortium.tsx'
 
 export function HospitalPortal({ me, tab }: { me: Account; tab: string }) {
   switch (tab) {
@@ -68,39 +69,12 @@ function PeopleTable({ users, empty }: { users: Account[]; empty: string }) {
 }
 
 function Votes() {
-  const loaded = useLoad((signal) => api<{ hospitals: Hospital[] }>('/hospitals', { signal }), [])
-  const action = useAction()
-  const vote = (h: Hospital, approve: boolean) => action.run(async () => {
-    const r = await api<Hospital>(`/hospitals/${encodeURIComponent(h.id)}/vote`, { method: 'POST', json: { approve } })
-    loaded.reload()
-    return `Your hospital's vote ${approve ? 'for' : 'against'} ${h.name} is on the ledger${r.status === 'active' ? `; ${h.name} is now a member.` : '.'}`
-  })
   return (
     <section aria-labelledby="votes-title">
       <h2 id="votes-title">Admission votes</h2>
-      <p className="lead">A proposed hospital joins when a strict majority of the member hospitals vote for it. You vote for your hospital, from its own ledger key.</p>
-      <ActionStatus action={action} busyText="Sending your hospital's vote to the ledger…" />
-      <LoadState loaded={loaded} what="hospitals">
-        {({ hospitals }) => {
-          const proposed = hospitals.filter((h) => h.status === 'proposed')
-          if (!proposed.length) return <p className="empty">No admission is waiting for a vote.</p>
-          return (
-            <ul className="cards">
-              {proposed.map((h) => (
-                <li key={h.id} className="card">
-                  <div className="card-head">
-                    <div><h3>{h.name}</h3><p className="hint">Proposed {formatDateTime(h.createdAt)} · <Mono>{shortHex(h.address)}</Mono></p></div>
-                    <div className="row">
-                      <button type="button" className="btn btn-primary" disabled={action.busy} onClick={() => void vote(h, true)}>Vote to admit</button>
-                      <button type="button" className="btn" disabled={action.busy} onClick={() => void vote(h, false)}>Vote against</button>
-                    </div>
-                  </div>
-                </li>
-              ))}
-            </ul>
-          )
-        }}
-      </LoadState>
+      <p className="lead">The hospitals of the consortium, and the ones waiting for the members' vote: who has voted so far, and your hospital's vote.</p>
+      <ConsortiumMembers />
+      <AdmissionVotes canVote />
     </section>
   )
 }
