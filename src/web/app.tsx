@@ -12,6 +12,7 @@ import { AdminPortal } from './portals/admin.tsx'
 import { HospitalPortal } from './portals/hospital.tsx'
 import { DoctorPortal } from './portals/doctor.tsx'
 import { PatientPortal } from './portals/patient.tsx'
+import { ResearcherPortal } from './portals/researcher.tsx'
 import { AccountPage, Notifications, SharedRecord } from './portals/common.tsx'
 import { AdmissionBanner } from './components/admission-banner.tsx'
 
@@ -20,14 +21,15 @@ const portals: Record<Role, { base: string; title: string; tabs: [string, string
   staff: { base: 'hospital', title: 'Hospital', tabs: [['doctors', 'Doctors'], ['patients', 'Patients'], ['pending', 'Sign-ups to confirm'], ['votes', 'Admission votes']] },
   doctor: { base: 'doctor', title: 'Doctor', tabs: [['patients', 'Patients'], ['requests', 'Access requests'], ['emergencies', 'Break-glass log']] },
   patient: { base: 'patient', title: 'Patient', tabs: [['records', 'My records'], ['requests', 'Access'], ['sharing', 'Sharing'], ['activity', 'Who accessed my records']] },
+  researcher: { base: 'research', title: 'Researcher', tabs: [['studies', 'My studies']] },
 }
 const common: [string, string][] = [['notifications', 'Notifications'], ['account', 'Account']]
 
 /** The short paths notifications link to, per role. */
 const aliases: Record<string, Record<Role, string>> = {
-  records: { patient: '/patient/records', doctor: '/doctor/patients', staff: '/hospital/patients', admin: '/admin/status' },
-  requests: { patient: '/patient/requests', doctor: '/doctor/requests', staff: '/hospital/pending', admin: '/admin/doctors' },
-  audit: { patient: '/patient/activity', doctor: '/doctor/emergencies', staff: '/hospital/patients', admin: '/admin/audit' },
+  records: { patient: '/patient/records', doctor: '/doctor/patients', staff: '/hospital/patients', admin: '/admin/status', researcher: '/research/studies' },
+  requests: { patient: '/patient/requests', doctor: '/doctor/requests', staff: '/hospital/pending', admin: '/admin/doctors', researcher: '/research/studies' },
+  audit: { patient: '/patient/activity', doctor: '/doctor/emergencies', staff: '/hospital/patients', admin: '/admin/audit', researcher: '/research/studies' },
 }
 const publicPages = ['signin', 'signup', 'recover', 'shared']
 
@@ -129,6 +131,7 @@ function signedInPage(session: Session, parts: string[]): { tabs: [string, strin
     staff: () => <HospitalPortal me={me} tab={tab} />,
     doctor: () => <DoctorPortal me={me} tab={tab} rest={parts.slice(2)} />,
     patient: () => <PatientPortal me={me} tab={tab} />,
+    researcher: () => <ResearcherPortal me={me} tab={tab} />,
   }[me.role]()
   return { tabs, content }
 }

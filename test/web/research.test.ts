@@ -30,6 +30,21 @@ describe('web portal: a patient consents to a research study and withdraws', { t
     if (node) cleanup(node.home)
   })
 
+  it('a researcher sees their studies and proposes one from the portal', { timeout: 120_000 }, async () => {
+    const { page, problems } = await newUser(browser, node.url)
+    await signIn(page, 'rita@example.org', 'researcher-password-123')
+    await page.locator(`tr[data-study-id="${studyId}"]`).getByText('approved').waitFor()
+    const form = page.getByRole('form', { name: 'Propose a study' })
+    await form.getByLabel('Title').fill('Sleep in teenagers')
+    await form.getByLabel('Protocol').fill('Prospective; de-identified exports only.')
+    await form.getByLabel('Minimum k (optional)').fill('5')
+    await form.getByRole('button', { name: 'Propose study' }).click()
+    await page.getByRole('status').filter({ hasText: '"Sleep in teenagers" is proposed' }).first().waitFor({ timeout: 30_000 })
+    await page.locator('tr', { hasText: 'Sleep in teenagers' }).getByText('proposed').waitFor()
+    await shot(page, 'research-studies')
+    assert.deepEqual(problems, [])
+  })
+
   it('the Access tab lists the approved study; Consent and Withdraw go on the ledger', { timeout: 120_000 }, async () => {
     const { page, problems } = await newUser(browser, node.url)
     await signIn(page, patient.email, patient.password)

@@ -2,7 +2,7 @@
 // type, it is imported (type-only: nothing of the server reaches the bundle).
 import type { ShareView } from '../../consent/shares.ts'
 
-export type Role = 'admin' | 'staff' | 'doctor' | 'patient'
+export type Role = 'admin' | 'staff' | 'doctor' | 'patient' | 'researcher'
 
 export interface Account {
   id: string
