@@ -12,6 +12,7 @@ import { unlockHospital } from './hospital-keys.ts'
 import { readIsMember } from '../ledger/registry/read-is-member.ts'
 import { readMemberCount } from '../ledger/registry/read-member-count.ts'
 import { readProposal } from '../ledger/registry/read-proposal.ts'
+import { readProposalExpiry } from '../ledger/registry/read-proposal-expiry.ts'
 import { sendHospitalProposal } from '../ledger/registry/send-hospital-proposal.ts'
 import { sendHospitalVote } from '../ledger/registry/send-hospital-vote.ts'
 import { toHospital, type Hospital, type HospitalRow } from './hospital.ts'
@@ -56,7 +57,7 @@ export async function createHospital(s: Services, { actor, name, keyScheme = s.c
 /**
  * A member hospital votes, from its own key, on admitting a proposed hospital; its staff cast
  * the vote. The chain admits the candidate once a strict majority of members approve.
- * @throws AppError FORBIDDEN (not staff), UNKNOWN_HOSPITAL, LEDGER_REVERTED (e.g. a second vote)
+ * @throws AppError FORBIDDEN (not staff), UNKNOWN_HOSPITAL, PROPOSAL_EXPIRED (older than the Registry's proposalTtl), LEDGER_REVERTED (e.g. a second vote)
  */
 export async function voteOnHospital(s: Services, { actor, candidate, approve, signal }: { actor: Actor | undefined; candidate: string; approve: boolean; signal?: AbortSignal }): Promise<Hospital> {
   const staff = requireRole(actor, 'staff', 'admin')
@@ -74,6 +75,7 @@ export async function voteOnHospital(s: Services, { actor, candidate, approve, s
     }
   }
   if (!target) throw new AppError('UNKNOWN_HOSPITAL')
+  if ((await readProposalExpiry(s.ledger, { hospital: target.address as Address })).expired) throw new AppError('PROPOSAL_EXPIRED')
   const member = await unlockHospital(s, ownHospital)
   await sendHospitalVote(s.ledger, { voter: member.keys.ledger, candidate: target.address as Address, approve, signal })
   const admitted = await readIsMember(s.ledger, { hospital: target.address as Address })

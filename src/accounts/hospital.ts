@@ -7,7 +7,7 @@ export interface Hospital {
   name: string
   address: Address
   keyScheme: KeyScheme
-  /** `active` (a member), or `proposed` (waiting for the members' vote). */
+  /** `active` (a member), `proposed` (waiting for the members' vote), `expired` (its admission vote expired, in listings), `remote`, `applied`. */
   status: string
   createdAt: string
 }

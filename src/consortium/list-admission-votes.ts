@@ -25,13 +25,15 @@ export interface AdmissionVote {
   /** Member hospitals now; a strict majority of them admits. */
   memberCount: number
   members: AdmissionVoter[]
+  /** Older than the Registry's proposalTtl (chain time): it can no longer be voted on; a new proposal may be opened. */
+  expired: boolean
   /** Whether the hospital the caller acts for has voted (false when it acts for none). */
   votedByYourHospital: boolean
 }
 
 /**
- * The open admission votes this node knows of (hospitals proposed here, or whose proposal its
- * follower saw), each checked on chain, with its tallies and which members have voted. The
+ * The admission votes this node knows of (hospitals proposed here, or whose proposal its
+ * follower saw), open or expired (older than the Registry's proposalTtl), each checked on chain, with its tallies and which members have voted. The
  * chain records whether a member voted, not how: only the tallies say that.
  * @throws AppError UNAUTHENTICATED, FORBIDDEN (not the admin or a hospital's staff), LEDGER_UNAVAILABLE
  */
@@ -42,7 +44,7 @@ export async function listAdmissionVotes(s: Pick<Services, 'db' | 'ledger'>, { a
   const localName = new Map(known.map((h) => [h.address.toLowerCase(), h.name]))
   const members = await readMembers(s.ledger)
   const votes: AdmissionVote[] = []
-  for (const h of known.filter((k) => k.status === 'proposed')) {
+  for (const h of known.filter((k) => k.status === 'proposed' || k.status === 'expired')) {
     const address = h.address.toLowerCase() as Address
     const proposal = await readProposal(s.ledger, { hospital: address })
     if (proposal.kind !== 1) continue
@@ -51,7 +53,7 @@ export async function listAdmissionVotes(s: Pick<Services, 'db' | 'ledger'>, { a
       name: localName.get(m.address.toLowerCase()) ?? (m.name || `Hospital ${m.address.slice(0, 6)}…${m.address.slice(-4)}`),
       voted: await readHasVoted(s.ledger, { hospital: address, voter: m.address }),
     })))
-    votes.push({ id: h.id, name: h.name, address, proposalId: proposal.id, approvals: proposal.approvals, rejections: proposal.rejections, memberCount: members.length, members: voters, votedByYourHospital: voters.some((v) => v.voted && v.address === own) })
+    votes.push({ id: h.id, name: h.name, address, proposalId: proposal.id, approvals: proposal.approvals, rejections: proposal.rejections, memberCount: members.length, members: voters, expired: h.status === 'expired', votedByYourHospital: voters.some((v) => v.voted && v.address === own) })
   }
   return votes
 }

@@ -36,6 +36,7 @@ const admissionVoteSchema = {
       description: 'Each member hospital and whether it has voted (the chain keeps whether, not how: the tallies say that).',
       items: { type: 'object', properties: { address: { type: 'string' }, name: { type: 'string' }, voted: { type: 'boolean' } } },
     },
+    expired: { type: 'boolean', description: 'Older than the Registry\'s proposal lifetime (MEDLEDGER_PROPOSAL_TTL_DAYS at founding; chain time): it can no longer be voted on (409 PROPOSAL_EXPIRED), and a new proposal may be opened.' },
     votedByYourHospital: { type: 'boolean', description: 'Whether the hospital the caller acts for has voted (false when it acts for none).' },
   },
 } as const

@@ -33,7 +33,7 @@ export function ConsortiumMembers() {
 }
 
 /**
- * The open admission votes; `canVote` when the viewer acts for a member hospital (its staff, or
+ * The admission votes, open or expired (an expired one takes no more votes); `canVote` when the viewer acts for a member hospital (its staff, or
  * a joined node's admin). The chain keeps whether each member voted, not how: the tallies say that.
  */
 export function AdmissionVotes({ canVote }: { canVote: boolean }) {
@@ -59,8 +59,9 @@ export function AdmissionVotes({ canVote }: { canVote: boolean }) {
                     <h4>{p.name}</h4>
                     <p className="hint">Proposal {p.proposalId} · <span title={p.address}><Mono>{shortHex(p.address)}</Mono></span> · {p.approvals} for, {p.rejections} against, {Math.floor(p.memberCount / 2) + 1} of {p.memberCount} needed</p>
                   </div>
-                  {canVote && p.votedByYourHospital && <Badge tone="ok">your hospital has voted</Badge>}
-                  {canVote && !p.votedByYourHospital && (
+                  {p.expired && <Badge tone="warn">expired: no more votes; it may be proposed again</Badge>}
+                  {!p.expired && canVote && p.votedByYourHospital && <Badge tone="ok">your hospital has voted</Badge>}
+                  {!p.expired && canVote && !p.votedByYourHospital && (
                     <div className="row">
                       <button type="button" className="btn btn-primary" disabled={action.busy} onClick={() => void vote(p, true)} aria-label={`Vote to admit ${p.name}`}>Vote to admit</button>
                       <button type="button" className="btn" disabled={action.busy} onClick={() => void vote(p, false)} aria-label={`Vote against ${p.name}`}>Vote against</button>
