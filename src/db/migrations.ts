@@ -374,6 +374,18 @@ export const migrations: readonly Migration[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  // 14: research consents to every approved study of a hospital's researchers (issue 12): this
+  // node's copy; the chain decides at export time.
+  `
+  CREATE TABLE research_hospital_consents (
+    hospital_id TEXT NOT NULL REFERENCES hospitals(id),
+    patient_id TEXT NOT NULL REFERENCES accounts(id),
+    state TEXT NOT NULL CHECK (state IN ('given', 'withdrawn')),
+    tx_hash TEXT,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (hospital_id, patient_id)
+  );
+  `,
 ]
 
 /** One migration: the same SQL for both dialects (translated for PostgreSQL), or one text each. */
