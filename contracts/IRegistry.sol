@@ -55,16 +55,16 @@ interface IRegistry {
     /// @notice The open proposal about one hospital; at most one per hospital at a time.
     /// @dev `id` numbers proposals from 1 across the registry, so the votes of a decided proposal
     /// never count for a later one about the same hospital. `emergencyKey` and `keyScheme` are
-    /// those of an admission (zero for a removal). `openedAt` is the block time it was opened: once
-    /// the chain's clock is past `openedAt + proposalTtl()`, it has expired.
+    /// those of an admission (zero for a removal). `openedAt` is the block time it was opened (in the
+    /// first slot with the tallies): once the chain's clock is past `openedAt + proposalTtl()`, it has expired.
     struct Proposal {
         ProposalKind kind;
         uint8 keyScheme;
         uint64 id;
         uint32 approvals;
         uint32 rejections;
-        bytes32 emergencyKey;
         uint64 openedAt;
+        bytes32 emergencyKey;
     }
 
     /// @notice A hospital joined the consortium (added by the admin, or admitted by a vote); its

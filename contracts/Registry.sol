@@ -339,8 +339,8 @@ contract Registry is IRegistry, AccessControl {
             id: id,
             approvals: 0,
             rejections: 0,
-            emergencyKey: emergencyKey,
-            openedAt: uint64(block.timestamp)
+            openedAt: uint64(block.timestamp),
+            emergencyKey: emergencyKey
         });
         emit HospitalProposed(hospital, id, kind, msg.sender, keyScheme, emergencyKey);
     }

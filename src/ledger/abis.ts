@@ -3246,14 +3246,14 @@ export const registryAbi = [
             "type": "uint32"
           },
           {
-            "internalType": "bytes32",
-            "name": "emergencyKey",
-            "type": "bytes32"
-          },
-          {
             "internalType": "uint64",
             "name": "openedAt",
             "type": "uint64"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "emergencyKey",
+            "type": "bytes32"
           }
         ],
         "internalType": "struct IRegistry.Proposal",
