@@ -103,9 +103,9 @@ describe('typed ledger actions on a real chain', () => {
     await sendRejection(ledger, { by: admin, account: other.address, reasonHash: hash('no licence') })
 
     assert.equal(await readMemberCount(ledger), 1)
-    assert.deepEqual(await readProposal(ledger, { hospital: hospitalB.address }), { kind: 0, keyScheme: 0 })
+    assert.deepEqual(await readProposal(ledger, { hospital: hospitalB.address }), { kind: 0, keyScheme: 0, id: 0, approvals: 0, rejections: 0 })
     await sendHospitalProposal(ledger, { by: admin, hospital: hospitalB.address, keyScheme: X25519, emergencyKey: hash('emergency B') })
-    assert.deepEqual(await readProposal(ledger, { hospital: hospitalB.address }), { kind: 1, keyScheme: X25519 })
+    assert.deepEqual(await readProposal(ledger, { hospital: hospitalB.address }), { kind: 1, keyScheme: X25519, id: 1, approvals: 0, rejections: 0 })
     assert.equal(await readHasVoted(ledger, { hospital: hospitalB.address, voter: hospitalA.address }), false)
     assert.equal(await readIsMember(ledger, { hospital: hospitalB.address }), false)
     await sendHospitalVote(ledger, { voter: hospitalA, candidate: hospitalB.address, approve: true })
