@@ -212,6 +212,15 @@ describe('authorization matrix: every role × every API route', () => {
       },
     },
     'POST /api/v1/studies/{id}/export': { allow: ['researcher'], call: async () => ({ path: `/studies/${await freshStudy(true)}/export` }) },
+    'POST /api/v1/hospitals/{id}/research-consent': { allow: ['patient', 'otherPatient'], call: () => ({ path: `/hospitals/${a.hospital.id}/research-consent` }) },
+    'POST /api/v1/hospitals/{id}/research-withdraw': {
+      allow: ['patient', 'otherPatient'],
+      call: async (role) => {
+        // given by the row above in the same pass; given here when this row runs alone
+        if (role === 'patient' || role === 'otherPatient') await api.json('POST', `/hospitals/${a.hospital.id}/research-consent`, undefined, token[role])
+        return { path: `/hospitals/${a.hospital.id}/research-withdraw` }
+      },
+    },
     'POST /api/v1/researchers/{id}/confirm': { allow: ['admin', 'staff'], call: async () => ({ path: `/researchers/${await freshResearcher()}/confirm` }) },
     'POST /api/v1/researchers/{id}/reject': { allow: ['admin', 'staff'], call: async () => ({ path: `/researchers/${await freshResearcher()}/reject`, body: { reason: 'no protocol' } }) },
     'POST /api/v1/records': {
@@ -221,6 +230,7 @@ describe('authorization matrix: every role × every API route', () => {
     'GET /api/v1/records': { allow: ['pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient'], call: () => ({ path: '/records' }) },
     'GET /api/v1/records/{id}': { allow: ['doctor', 'patient'], call: () => ({ path: `/records/${recordId}` }) },
     'GET /api/v1/records/{id}/meta': { allow: ['doctor', 'patient'], call: () => ({ path: `/records/${recordId}/meta` }) },
+    'POST /api/v1/search-key/rotate': { allow: ['patient', 'otherPatient'], call: () => ({ path: '/search-key/rotate', body: {} }) },
     'POST /api/v1/verify': { allow: clinical, call: () => ({ path: '/verify', body: { all: true } }) },
     'POST /api/v1/access-requests': { allow: ['doctor', 'otherDoctor'], call: () => ({ path: '/access-requests', body: { patient: a.patient.email, purpose: 'matrix', days: 1 } }) },
     'GET /api/v1/access-requests': { allow: ['admin', 'pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient'], call: () => ({ path: '/access-requests' }) },
