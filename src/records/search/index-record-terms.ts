@@ -1,4 +1,4 @@
-import { openSearchKey, writeRecordIndex } from './search-key.ts'
+import { openSearchKey, SearchKeyRotatedError, writeRecordIndex } from './search-key.ts'
 import type { TermExtractor } from './term-extractor.ts'
 import type { Services } from '../../services.ts'
 
@@ -12,12 +12,18 @@ export async function indexRecordTerms(
   { recordId, patientId, fileName, tags, extractor }: { recordId: string; patientId: string; fileName: string; tags?: readonly string[]; extractor: TermExtractor },
 ): Promise<number> {
   try {
-    const key = await openSearchKey(s, patientId)
-    if (!key) return 0
-    try {
-      return await writeRecordIndex(s.db, key, recordId, extractor.terms(fileName, tags))
-    } finally {
-      key.key.fill(0)
+    const terms = extractor.terms(fileName, tags)
+    // Once more with the new key when a rotation came in between.
+    for (let attempt = 0; ; attempt++) {
+      const key = await openSearchKey(s, patientId)
+      if (!key) return 0
+      try {
+        return await writeRecordIndex(s.db, key, recordId, terms)
+      } catch (err) {
+        if (!(err instanceof SearchKeyRotatedError) || attempt > 0) throw err
+      } finally {
+        key.key.fill(0)
+      }
     }
   } catch (err) {
     s.log('warn', `record ${recordId} not indexed for search: ${(err as Error).name} ${(err as { code?: string }).code ?? ''}`)

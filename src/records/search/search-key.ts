@@ -122,11 +122,22 @@ export function recordTokens(key: Uint8Array, terms: Iterable<string>): Buffer[]
   return [...entries].map((e) => searchToken(key, e))
 }
 
-/** Writes a record's tokens and sealed terms (replacing any it had) in one transaction. */
+/** The patient's search key was rotated while a record was being indexed under the old one. */
+export class SearchKeyRotatedError extends Error {
+  override name = 'SearchKeyRotatedError'
+}
+
+/**
+ * Writes a record's tokens and sealed terms (replacing any it had) in one transaction.
+ * @throws SearchKeyRotatedError when `key` is no longer the patient's current one.
+ */
 export async function writeRecordIndex(db: Db, key: SearchKey, recordId: string, terms: readonly string[]): Promise<number> {
   const tokens = recordTokens(key.key, terms)
   const sealed = sealTerms(key.key, recordId, terms)
   await db.transaction(async (tx) => {
+    // A rotation committed since the key was opened: its tokens would be under a key no longer held.
+    const now = await tx.get(`SELECT version FROM search_keys WHERE patient_id = ?`, key.patientId) as { version: number } | undefined
+    if (Number(now?.version) !== key.version) throw new SearchKeyRotatedError()
     await tx.run('DELETE FROM record_tokens WHERE record_id = ?', recordId)
     for (let i = 0; i < tokens.length; i += 200) {
       const chunk = tokens.slice(i, i + 200)
