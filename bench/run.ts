@@ -89,7 +89,7 @@ const targets = {
   searchUploadSlowdownPct: { below: 10, text: '< 10%' },
 }
 /** The whole run must not outlive this, whatever hangs. */
-// 12 min: the search measure (a node restarted four times, 100,000 records inserted) adds about 3.
+// 12 min: the search measure (a node started seven times, 100,000 records inserted) adds about 3.
 const deadlineMs = 12 * 60_000
 
 const progress = (msg: string) => process.stderr.write(`[bench ${((performance.now()) / 1000).toFixed(1).padStart(5)}s] ${msg}\n`)
