@@ -4,7 +4,7 @@ import { addHospital } from '../ledger/add-hospital.ts'
 import { readHasVoted } from '../ledger/registry/read-has-voted.ts'
 import { readIsMember } from '../ledger/registry/read-is-member.ts'
 import { readMemberCount } from '../ledger/registry/read-member-count.ts'
-import { readProposal } from '../ledger/registry/read-proposal.ts'
+import { readProposalExpiry } from '../ledger/registry/read-proposal-expiry.ts'
 import { sendHospitalProposal } from '../ledger/registry/send-hospital-proposal.ts'
 import { sendHospitalVote } from '../ledger/registry/send-hospital-vote.ts'
 import { requireKeys, requireRole, type Actor } from '../accounts/account.ts'
@@ -57,7 +57,9 @@ export async function admitHospital(s: Services, { actor, address, name, signal 
   }
   if (!consortiumAdmin && !memberHospital) throw new AppError('HOSPITAL_VOTE_REQUIRED')
   const proposer = consortiumAdmin ? requireKeys(who).ledger : (await unlockHospital(s, memberHospital!.id)).keys.ledger
-  if ((await readProposal(s.ledger, { hospital: candidate })).kind === 0) await sendHospitalProposal(s.ledger, { by: proposer, ...onChain, signal })
+  // No proposal yet, or only an expired one: open a fresh one (a new number; the old votes do not count).
+  const open = await readProposalExpiry(s.ledger, { hospital: candidate })
+  if (open.kind === 0 || open.expired) await sendHospitalProposal(s.ledger, { by: proposer, ...onChain, signal })
   if (memberHospital) {
     if (!(await readHasVoted(s.ledger, { hospital: candidate, voter: memberHospital.address as Address }))) {
       await sendHospitalVote(s.ledger, { voter: (await unlockHospital(s, memberHospital.id)).keys.ledger, candidate, approve: true, signal })

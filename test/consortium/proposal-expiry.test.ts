@@ -6,6 +6,8 @@
 // not matter to what it checks.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { createWalletClient, defineChain, http, keccak256, toHex } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { registryAbi } from '../../src/ledger/abis.ts'
 import { cleanup, runCli, tempDir, testEnv } from '../helpers/node-process.ts'
 import { InjectApi, startInProcessNode, type InProcessNode } from '../helpers/in-process-node.ts'
@@ -74,5 +76,29 @@ describe('an admission vote older than MEDLEDGER_PROPOSAL_TTL_DAYS', () => {
     } finally {
       cleanup(cliHome)
     }
+  })
+
+  it('medledger hospital admit opens a fresh proposal for an applicant whose proposal expired', async () => {
+    const ledger = node.node.services.ledger
+    const chainRpc = (await api.json('GET', '/status', undefined, admin)).body.chainRpc as string
+    const chain = defineChain({ id: ledger.chainId, name: 'test', nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [chainRpc] } } })
+    const applicant = createWalletClient({ account: privateKeyToAccount(generatePrivateKey()), chain, transport: http() })
+    const hash = await applicant.writeContract({ address: ledger.contracts.registry, abi: registryAbi, functionName: 'applyForMembership', args: [1, keccak256(toHex('emergency key of Four'))], maxFeePerGas: 0n, maxPriorityFeePerGas: 0n })
+    assert.equal((await ledger.client.waitForTransactionReceipt({ hash })).status, 'success')
+    const address = applicant.account.address
+    const admit = () => api.json('POST', '/hospitals/admit', { address, name: 'Four' }, admin)
+    const first = await admit()
+    assert.equal(first.status, 200, JSON.stringify(first.body))
+    assert.equal(first.body.admitted, false, 'two members: a vote')
+    const proposalOf = () => ledger.client.readContract({ address: ledger.contracts.registry, abi: registryAbi, functionName: 'proposalOf', args: [address] })
+    const firstId = (await proposalOf()).id
+    await admit()
+    assert.equal((await proposalOf()).id, firstId, 'an open proposal is not opened again')
+    await advance(2 * 86_400 + 1)
+    const again = await admit()
+    assert.equal(again.status, 200, JSON.stringify(again.body))
+    const fresh = await proposalOf()
+    assert.equal(fresh.id, firstId + 1n, 'a fresh proposal, with a new number')
+    assert.deepEqual([fresh.approvals, fresh.rejections], [1, 0], 'fresh tallies: only the vote this node\'s hospital cast again')
   })
 })
