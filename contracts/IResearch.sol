@@ -5,7 +5,8 @@ pragma solidity ^0.8.24;
  * @title IResearch
  * @notice Research studies and the patients' research consent (purpose HRESCH). A study is known
  * by its id, its researcher and a SHA-256 of its protocol text; the text, the title and every
- * exported file stay off chain. Patients opt in per approved study and withdraw at any time; each
+ * exported file stay off chain. Patients opt in per approved study, or to every approved study of
+ * a hospital's researchers, and withdraw at any time; each
  * export of a study is recorded with its counts and the hash of its manifest. Nothing personal is
  * stored or logged: addresses, ids, counts and digests only.
  */
@@ -18,11 +19,13 @@ interface IResearch {
         Rejected
     }
 
-    /// @notice One study: its researcher, where it stands, and the digest of its protocol text.
+    /// @notice One study: its researcher, where it stands, the digest of its protocol text, and the
+    /// researcher's hospital (whose patients may consent to all its studies at once).
     struct Study {
         address researcher;
         StudyStatus status;
         bytes32 protocolHash;
+        address hospital;
     }
 
     /// @notice Active researcher `researcher` of `hospital` proposed study `studyId`.
@@ -39,6 +42,12 @@ interface IResearch {
 
     /// @notice Patient `patient` withdrew their consent to study `studyId`.
     event ResearchConsentWithdrawn(bytes32 indexed studyId, address indexed patient);
+
+    /// @notice Patient `patient` consented to every approved study of `hospital`'s researchers.
+    event HospitalResearchConsentGiven(address indexed hospital, address indexed patient);
+
+    /// @notice Patient `patient` withdrew their consent to the studies of `hospital`'s researchers.
+    event HospitalResearchConsentWithdrawn(address indexed hospital, address indexed patient);
 
     /// @notice The researcher of `studyId` received export number `exportNumber`: `patients`
     /// consenting patients, `resources` de-identified resources, and the SHA-256 of its manifest.
@@ -60,6 +69,12 @@ interface IResearch {
     error ResearchAlreadyConsented(bytes32 studyId, address patient);
     /// @notice `patient` has no consent to `studyId` to withdraw.
     error ResearchNotConsented(bytes32 studyId, address patient);
+    /// @notice `hospital` is not a member hospital.
+    error ResearchUnknownHospital(address hospital);
+    /// @notice `patient` already consents to the studies of `hospital`.
+    error ResearchHospitalConsentExists(address hospital, address patient);
+    /// @notice `patient` has no consent to the studies of `hospital` to withdraw.
+    error ResearchNoHospitalConsent(address hospital, address patient);
 
     /**
      * @notice A researcher proposes a study.
@@ -94,14 +109,36 @@ interface IResearch {
     function giveConsent(bytes32 studyId) external;
 
     /**
-     * @notice The caller withdraws their consent to study `studyId`, whatever the study's state.
+     * @notice The caller withdraws their consent to study `studyId`, whatever the study's state;
+     * under a consent to all of its hospital's studies, this study alone is left out.
      *
      * Requirements:
-     * - the caller has a live consent to the study.
+     * - the caller has a live consent to the study (its own, or its hospital's).
      *
      * Emits a {ResearchConsentWithdrawn} event.
      */
     function withdrawConsent(bytes32 studyId) external;
+
+    /**
+     * @notice The caller, an active patient, consents to every approved study, present and future,
+     * of the researchers of member hospital `hospital` (but those they withdraw from one by one).
+     *
+     * Requirements:
+     * - the caller is an active `Patient`; `hospital` is a member; no such consent of the caller yet.
+     *
+     * Emits a {HospitalResearchConsentGiven} event.
+     */
+    function giveHospitalConsent(address hospital) external;
+
+    /**
+     * @notice The caller withdraws their consent to the studies of `hospital`.
+     *
+     * Requirements:
+     * - the caller has that consent.
+     *
+     * Emits a {HospitalResearchConsentWithdrawn} event.
+     */
+    function withdrawHospitalConsent(address hospital) external;
 
     /**
      * @notice The study's researcher records an export it received.
@@ -117,6 +154,7 @@ interface IResearch {
     /// @notice Study `studyId` (zero values when unknown).
     function studyOf(bytes32 studyId) external view returns (Study memory);
 
-    /// @notice Whether `patient` consents to `studyId` now (and the study is approved).
+    /// @notice Whether `patient` consents to `studyId` now, for itself or by a consent to all of its
+    /// hospital's studies not withdrawn for this one (and the study is approved).
     function hasConsent(bytes32 studyId, address patient) external view returns (bool);
 }

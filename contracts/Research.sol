@@ -16,6 +16,9 @@ contract Research is IResearch {
 
     mapping(bytes32 studyId => Study) private _studies;
     mapping(bytes32 studyId => mapping(address patient => bool)) private _consents;
+    mapping(address hospital => mapping(address patient => bool)) private _hospitalConsents;
+    /// @dev A study a patient withdrew from while consenting to all of its hospital's studies.
+    mapping(bytes32 studyId => mapping(address patient => bool)) private _optedOut;
     mapping(bytes32 studyId => uint32) public exportCount;
 
     constructor(IRegistry registry_) {
@@ -28,7 +31,7 @@ contract Research is IResearch {
         if (a.role != IRegistry.Role.Researcher || a.status != IRegistry.Status.Active) revert ResearchUnauthorized(msg.sender);
         if (studyId == bytes32(0) || protocolHash == bytes32(0)) revert ResearchZeroValue();
         if (_studies[studyId].status != StudyStatus.None) revert ResearchStudyExists(studyId);
-        _studies[studyId] = Study({researcher: msg.sender, status: StudyStatus.Proposed, protocolHash: protocolHash});
+        _studies[studyId] = Study({researcher: msg.sender, status: StudyStatus.Proposed, protocolHash: protocolHash, hospital: a.hospital});
         emit StudyProposed(studyId, msg.sender, a.hospital, protocolHash);
     }
 
@@ -52,16 +55,35 @@ contract Research is IResearch {
         IRegistry.Account memory a = registry.accountOf(msg.sender);
         if (a.role != IRegistry.Role.Patient || a.status != IRegistry.Status.Active) revert ResearchUnauthorized(msg.sender);
         _requireApproved(studyId);
-        if (_consents[studyId][msg.sender]) revert ResearchAlreadyConsented(studyId, msg.sender);
+        if (_consenting(studyId, msg.sender)) revert ResearchAlreadyConsented(studyId, msg.sender);
         _consents[studyId][msg.sender] = true;
+        _optedOut[studyId][msg.sender] = false;
         emit ResearchConsentGiven(studyId, msg.sender);
     }
 
     /// @inheritdoc IResearch
     function withdrawConsent(bytes32 studyId) external {
-        if (!_consents[studyId][msg.sender]) revert ResearchNotConsented(studyId, msg.sender);
+        if (!_consenting(studyId, msg.sender)) revert ResearchNotConsented(studyId, msg.sender);
         _consents[studyId][msg.sender] = false;
+        if (_hospitalConsents[_studies[studyId].hospital][msg.sender]) _optedOut[studyId][msg.sender] = true;
         emit ResearchConsentWithdrawn(studyId, msg.sender);
+    }
+
+    /// @inheritdoc IResearch
+    function giveHospitalConsent(address hospital) external {
+        IRegistry.Account memory a = registry.accountOf(msg.sender);
+        if (a.role != IRegistry.Role.Patient || a.status != IRegistry.Status.Active) revert ResearchUnauthorized(msg.sender);
+        if (!registry.hospitalOf(hospital).member) revert ResearchUnknownHospital(hospital);
+        if (_hospitalConsents[hospital][msg.sender]) revert ResearchHospitalConsentExists(hospital, msg.sender);
+        _hospitalConsents[hospital][msg.sender] = true;
+        emit HospitalResearchConsentGiven(hospital, msg.sender);
+    }
+
+    /// @inheritdoc IResearch
+    function withdrawHospitalConsent(address hospital) external {
+        if (!_hospitalConsents[hospital][msg.sender]) revert ResearchNoHospitalConsent(hospital, msg.sender);
+        _hospitalConsents[hospital][msg.sender] = false;
+        emit HospitalResearchConsentWithdrawn(hospital, msg.sender);
     }
 
     /// @inheritdoc IResearch
@@ -83,7 +105,14 @@ contract Research is IResearch {
 
     /// @inheritdoc IResearch
     function hasConsent(bytes32 studyId, address patient) external view returns (bool) {
-        return _consents[studyId][patient] && _studies[studyId].status == StudyStatus.Approved;
+        return _consenting(studyId, patient) && _studies[studyId].status == StudyStatus.Approved;
+    }
+
+    /// @dev A consent to the study itself, or to all of its hospital's studies and not withdrawn for it.
+    function _consenting(bytes32 studyId, address patient) private view returns (bool) {
+        if (_consents[studyId][patient]) return true;
+        address hospital = _studies[studyId].hospital;
+        return hospital != address(0) && _hospitalConsents[hospital][patient] && !_optedOut[studyId][patient];
     }
 
     function _requireApproved(bytes32 studyId) private view {

@@ -212,6 +212,15 @@ describe('authorization matrix: every role × every API route', () => {
       },
     },
     'POST /api/v1/studies/{id}/export': { allow: ['researcher'], call: async () => ({ path: `/studies/${await freshStudy(true)}/export` }) },
+    'POST /api/v1/hospitals/{id}/research-consent': { allow: ['patient', 'otherPatient'], call: () => ({ path: `/hospitals/${a.hospital.id}/research-consent` }) },
+    'POST /api/v1/hospitals/{id}/research-withdraw': {
+      allow: ['patient', 'otherPatient'],
+      call: async (role) => {
+        // given by the row above in the same pass; given here when this row runs alone
+        if (role === 'patient' || role === 'otherPatient') await api.json('POST', `/hospitals/${a.hospital.id}/research-consent`, undefined, token[role])
+        return { path: `/hospitals/${a.hospital.id}/research-withdraw` }
+      },
+    },
     'POST /api/v1/researchers/{id}/confirm': { allow: ['admin', 'staff'], call: async () => ({ path: `/researchers/${await freshResearcher()}/confirm` }) },
     'POST /api/v1/researchers/{id}/reject': { allow: ['admin', 'staff'], call: async () => ({ path: `/researchers/${await freshResearcher()}/reject`, body: { reason: 'no protocol' } }) },
     'POST /api/v1/records': {

@@ -56,6 +56,7 @@ Client (talks to a node: --api URL, env MEDLEDGER_API, default http://127.0.0.1:
   medledger study approve ID | study reject ID | study list      admin decides; everyone lists what they may see
   medledger study export ID --out DIR       researcher: de-identified NDJSON per resource type + manifest.json
   medledger research consent --study ID | research withdraw --study ID   patient: research consent (HRESCH)
+  medledger research consent --hospital ID | research withdraw --hospital ID   patient: every approved study of a hospital
   medledger hospital vote ID --approve|--reject
   medledger access request --patient P       P: e-mail or id here, or a ledger address (0x…) of any member's patient
   medledger access request --patient P [--records ID,ID] --purpose TEXT --days N
@@ -156,8 +157,8 @@ const commands: Record<string, Command> = {
   'study reject': command({}, async ({ args, c }) => (await import('./commands/study.ts')).studyDecide(c, args[0], 'reject')),
   'study list': command({}, async ({ c }) => (await import('./commands/study.ts')).studyList(c)),
   'study export': command({ out: text }, async ({ flags, args, c }) => (await import('./commands/study.ts')).studyExport(c, args[0], flags)),
-  'research consent': command({ study: text }, async ({ flags, c }) => (await import('./commands/research.ts')).researchConsent(c, 'consent', flags)),
-  'research withdraw': command({ study: text }, async ({ flags, c }) => (await import('./commands/research.ts')).researchConsent(c, 'withdraw', flags)),
+  'research consent': command({ study: text, hospital: text }, async ({ flags, c }) => (await import('./commands/research.ts')).researchConsent(c, 'consent', flags)),
+  'research withdraw': command({ study: text, hospital: text }, async ({ flags, c }) => (await import('./commands/research.ts')).researchConsent(c, 'withdraw', flags)),
   'access request': command({ patient: text, records: text, purpose: text, days: text }, async ({ flags, c }) => (await import('./commands/access.ts')).accessRequest(c, flags)),
   'access approve': command({ days: text, records: text }, async ({ flags, args, c }) => (await import('./commands/access.ts')).accessApprove(c, args[0], flags)),
   'access deny': command({ reason: text }, async ({ flags, args, c }) => (await import('./commands/access.ts')).accessDeny(c, args[0], flags)),

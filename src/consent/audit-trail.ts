@@ -102,7 +102,7 @@ export async function auditTrail(s: Services, { actor, patient, recordId }: { ac
       actor: { address: from, name: account?.name ?? hospital?.name ?? null, role: account?.role ?? (hospital ? 'hospital' : null) },
       recordId: typeof args.recordId === 'string' ? args.recordId as Hex : null,
       ref,
-      purpose: /^Research|^StudyExported$/.test(name) ? 'HRESCH' : purposeCode === undefined ? null : purposeNames[purposeCode] ?? `code ${purposeCode}`,
+      purpose: /Research|^StudyExported$/.test(name) ? 'HRESCH' : purposeCode === undefined ? null : purposeNames[purposeCode] ?? `code ${purposeCode}`,
       why: ref ? await whyOf(s, ref, name) : null,
       emergency: /emergency/i.test(name) || purposeCode === 6,
     })

@@ -114,10 +114,15 @@ export async function exportStudy(s: Services, { actor, id, signal }: { actor: A
   return { manifest, manifestHash, txHash: receipt.transactionHash, files: [...ndjson, ...dicom, ...xml] }
 }
 
-/** The patients of this node with a consent to the study that the chain says is live now. */
+/**
+ * The patients of this node with a consent to the study, or to all of its researcher's hospital's
+ * studies, that the chain says is live now.
+ */
 async function consentingPatients(s: Services, study: StudyRow): Promise<Subject[]> {
-  const rows = await s.db.all<{ id: string; address: Address; hospital_id: string }>(`SELECT a.id, a.address, a.hospital_id FROM research_consents c
-    JOIN accounts a ON a.id = c.patient_id WHERE c.study_id = ? AND a.role = 'patient' AND a.state = 'active' ORDER BY a.id`, study.id)
+  const rows = await s.db.all<{ id: string; address: Address; hospital_id: string }>(`SELECT a.id, a.address, a.hospital_id FROM accounts a
+    WHERE a.role = 'patient' AND a.state = 'active' AND (a.id IN (SELECT patient_id FROM research_consents WHERE study_id = ?)
+      OR a.id IN (SELECT h.patient_id FROM research_hospital_consents h JOIN accounts r ON r.hospital_id = h.hospital_id WHERE r.id = ?))
+    ORDER BY a.id`, study.id, study.researcher_id)
   const live: Subject[] = []
   for (const r of rows) {
     if (await hasResearchConsent(s.ledger, { studyId: study.id, patient: r.address })) live.push({ id: r.id, address: r.address, hospitalId: r.hospital_id })

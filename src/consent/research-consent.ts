@@ -1,6 +1,8 @@
 import { requireKeys, requireRole, type Actor } from '../accounts/account.ts'
 import { sendResearchConsent } from '../ledger/research/send-research-consent.ts'
 import { hasResearchConsent } from '../ledger/research/has-research-consent.ts'
+import { sendHospitalResearchConsent } from '../ledger/research/send-hospital-research-consent.ts'
+import { findHospital } from '../accounts/hospital.ts'
 import { AppError } from '../errors.ts'
 import { findStudy } from './studies.ts'
 import type { Services } from '../services.ts'
@@ -61,4 +63,25 @@ export async function listResearchConsents(s: Services, { actor }: { actor: Acto
     patient: { id: who.account.id, name: who.account.name },
     researcher: { id: r.researcher_id, name: r.researcher_name },
   }))
+}
+
+/**
+ * A patient consents to every approved study, present and future, of a hospital's researchers,
+ * or withdraws that consent; on chain from the patient's own key (purpose HRESCH). A study they
+ * withdraw from on its own stays out.
+ * @throws AppError FORBIDDEN, UNKNOWN_HOSPITAL, RESEARCH_CONSENT_EXISTS, NO_RESEARCH_CONSENT, LEDGER_*
+ */
+export async function setHospitalResearchConsent(s: Services, { actor, hospital, give, signal }: { actor: Actor | undefined; hospital: string; give: boolean; signal?: AbortSignal }): Promise<{ hospitalId: string; consent: 'given' | 'withdrawn'; purpose: 'HRESCH'; txHash: string }> {
+  const who = requireRole(actor, 'patient')
+  const h = await findHospital(s.db, hospital)
+  if (!h) throw new AppError('UNKNOWN_HOSPITAL')
+  const row = await s.db.get<{ state: string }>('SELECT state FROM research_hospital_consents WHERE hospital_id = ? AND patient_id = ?', h.id, who.account.id)
+  if (give && row?.state === 'given') throw new AppError('RESEARCH_CONSENT_EXISTS')
+  if (!give && row?.state !== 'given') throw new AppError('NO_RESEARCH_CONSENT')
+  const receipt = await sendHospitalResearchConsent(s.ledger, { patient: requireKeys(who).ledger, hospital: h.address as `0x${string}`, give, signal })
+  const state = give ? 'given' : 'withdrawn'
+  await s.db.run(`INSERT INTO research_hospital_consents (hospital_id, patient_id, state, tx_hash, updated_at) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (hospital_id, patient_id) DO UPDATE SET state = excluded.state, tx_hash = excluded.tx_hash, updated_at = excluded.updated_at`,
+  h.id, who.account.id, state, receipt.transactionHash, Date.now())
+  return { hospitalId: h.id, consent: state, purpose: 'HRESCH', txHash: receipt.transactionHash }
 }

@@ -95,8 +95,11 @@ export async function listStudies(s: Services, { actor }: { actor: Actor | undef
   for (const row of rows) {
     const view = toStudyView(row, await researcherOf(s, row), role === 'admin' || role === 'researcher')
     if (role === 'patient') {
+      // Its own consent or withdrawal first; else a consent to all of its researcher's hospital's studies.
       const c = await s.db.get<{ state: 'given' | 'withdrawn' }>('SELECT state FROM research_consents WHERE study_id = ? AND patient_id = ?', row.id, who.account.id)
-      view.consent = c?.state ?? null
+      const all = await s.db.get<{ x: number }>(`SELECT 1 AS x FROM research_hospital_consents h JOIN accounts r ON r.hospital_id = h.hospital_id
+        WHERE r.id = ? AND h.patient_id = ? AND h.state = 'given'`, row.researcher_id, who.account.id)
+      view.consent = c?.state ?? (all ? 'given' : null)
     }
     views.push(view)
   }

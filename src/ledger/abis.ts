@@ -3542,6 +3542,38 @@ export const researchAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "hospital",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "patient",
+        "type": "address"
+      }
+    ],
+    "name": "ResearchHospitalConsentExists",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "hospital",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "patient",
+        "type": "address"
+      }
+    ],
+    "name": "ResearchNoHospitalConsent",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "studyId",
         "type": "bytes32"
@@ -3602,6 +3634,17 @@ export const researchAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "hospital",
+        "type": "address"
+      }
+    ],
+    "name": "ResearchUnknownHospital",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "studyId",
         "type": "bytes32"
@@ -3614,6 +3657,44 @@ export const researchAbi = [
     "inputs": [],
     "name": "ResearchZeroValue",
     "type": "error"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "hospital",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "patient",
+        "type": "address"
+      }
+    ],
+    "name": "HospitalResearchConsentGiven",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "hospital",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "patient",
+        "type": "address"
+      }
+    ],
+    "name": "HospitalResearchConsentWithdrawn",
+    "type": "event"
   },
   {
     "anonymous": false,
@@ -3812,6 +3893,19 @@ export const researchAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "hospital",
+        "type": "address"
+      }
+    ],
+    "name": "giveHospitalConsent",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "studyId",
         "type": "bytes32"
@@ -3918,6 +4012,11 @@ export const researchAbi = [
             "internalType": "bytes32",
             "name": "protocolHash",
             "type": "bytes32"
+          },
+          {
+            "internalType": "address",
+            "name": "hospital",
+            "type": "address"
           }
         ],
         "internalType": "struct IResearch.Study",
@@ -3937,6 +4036,19 @@ export const researchAbi = [
       }
     ],
     "name": "withdrawConsent",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "hospital",
+        "type": "address"
+      }
+    ],
+    "name": "withdrawHospitalConsent",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"

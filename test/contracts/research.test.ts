@@ -49,7 +49,7 @@ describe('Research: studies, research consent (HRESCH) and exports', () => {
     assert.deepEqual(await events('researcher', 'proposeStudy', [id, hash('protocol')]), [
       { eventName: 'StudyProposed', args: { studyId: id, researcher: addr('researcher'), hospital: addr('hospitalA'), protocolHash: hash('protocol') } },
     ])
-    assert.deepEqual(await studyOf(id), { researcher: addr('researcher'), status: Study.Proposed, protocolHash: hash('protocol') })
+    assert.deepEqual(await studyOf(id), { researcher: addr('researcher'), status: Study.Proposed, protocolHash: hash('protocol'), hospital: addr('hospitalA') })
     await expectRevert(write('researcher2', 'proposeStudy', [id, hash('other')]), 'ResearchStudyExists', [id])
   })
 
@@ -90,5 +90,36 @@ describe('Research: studies, research consent (HRESCH) and exports', () => {
     ])
     assert.equal(await t.client.readContract({ address: research, abi: researchAbi, functionName: 'registry' }), registry)
     assert.notEqual(registry, zeroAddress)
+  })
+
+  test('a consent to all of a hospital\'s studies covers its approved studies, present and future, but those withdrawn one by one', async () => {
+    const [one, two] = [randomId(), randomId()]
+    await events('researcher', 'proposeStudy', [one, hash('p1')])
+    await events('admin', 'decideStudy', [one, true])
+    for (const who of ['doctorA', 'researcher', 'stranger']) await expectRevert(write(who, 'giveHospitalConsent', [addr('hospitalA')]), 'ResearchUnauthorized', [addr(who)])
+    await expectRevert(write('patientB', 'giveHospitalConsent', [addr('staffA')]), 'ResearchUnknownHospital', [addr('staffA')])
+    await expectRevert(write('patientB', 'withdrawHospitalConsent', [addr('hospitalA')]), 'ResearchNoHospitalConsent', [addr('hospitalA'), addr('patientB')])
+    assert.deepEqual(await events('patientB', 'giveHospitalConsent', [addr('hospitalA')]), [
+      { eventName: 'HospitalResearchConsentGiven', args: { hospital: addr('hospitalA'), patient: addr('patientB') } },
+    ])
+    await expectRevert(write('patientB', 'giveHospitalConsent', [addr('hospitalA')]), 'ResearchHospitalConsentExists', [addr('hospitalA'), addr('patientB')])
+    assert.equal(await hasConsent(one, 'patientB'), true)
+    await expectRevert(write('patientB', 'giveConsent', [one]), 'ResearchAlreadyConsented', [one, addr('patientB')])
+    // a study approved later is covered too; proposed, it is not yet
+    await events('researcher2', 'proposeStudy', [two, hash('p2')])
+    assert.equal(await hasConsent(two, 'patientB'), false)
+    await events('admin', 'decideStudy', [two, true])
+    assert.equal(await hasConsent(two, 'patientB'), true)
+    // withdrawing from one study leaves the other; consenting to it again brings it back
+    assert.deepEqual(await events('patientB', 'withdrawConsent', [one]), [{ eventName: 'ResearchConsentWithdrawn', args: { studyId: one, patient: addr('patientB') } }])
+    assert.deepEqual([await hasConsent(one, 'patientB'), await hasConsent(two, 'patientB')], [false, true])
+    await expectRevert(write('patientB', 'withdrawConsent', [one]), 'ResearchNotConsented', [one, addr('patientB')])
+    await events('patientB', 'giveConsent', [one])
+    assert.equal(await hasConsent(one, 'patientB'), true)
+    assert.deepEqual(await events('patientB', 'withdrawHospitalConsent', [addr('hospitalA')]), [
+      { eventName: 'HospitalResearchConsentWithdrawn', args: { hospital: addr('hospitalA'), patient: addr('patientB') } },
+    ])
+    // the study consented to on its own stays; the other goes
+    assert.deepEqual([await hasConsent(one, 'patientB'), await hasConsent(two, 'patientB')], [true, false])
   })
 })

@@ -188,6 +188,27 @@ describe('research: studies, consent and de-identified exports', () => {
     assert.equal(givenConsent.patient.reference, `Patient/${patients[1]!.id}`)
   })
 
+  it('a consent to every approved study of a hospital covers a new study until withdrawn from it', async () => {
+    const p = patients[2]!
+    const given = await api.json('POST', `/hospitals/${a.hospital.id}/research-consent`, undefined, p.token)
+    assert.equal(given.status, 200, JSON.stringify(given.body))
+    assert.deepEqual([given.body.consent, given.body.purpose], ['given', 'HRESCH'])
+    assert.equal((await api.json('POST', `/hospitals/${a.hospital.id}/research-consent`, undefined, p.token)).body.code, 'RESEARCH_CONSENT_EXISTS')
+    const id = await study('Hospital-wide cohort')
+    await api.json('POST', `/studies/${id}/approve`, undefined, a.admin)
+    const listed = (await api.json('GET', '/studies', undefined, p.token)).body.studies as { studyId: string; consent: string | null }[]
+    assert.equal(listed.find((s) => s.studyId === id)?.consent, 'given')
+    const exported = await exportOf(id)
+    assert.equal(exported.body.manifest.patients, 1)
+    // withdrawn from this study alone: out of its next export, the hospital-wide consent stays
+    assert.equal((await api.json('POST', `/studies/${id}/withdraw`, undefined, p.token)).body.consent, 'withdrawn')
+    assert.equal((await exportOf(id)).body.manifest.patients, 0)
+    const trail = ((await api.json('GET', `/audit?patient=${p.id}`, undefined, p.token)).body.entries as { event: string; purpose: string | null }[])
+    assert.ok(trail.some((e) => e.event === 'HospitalResearchConsentGiven' && e.purpose === 'HRESCH'))
+    assert.equal((await api.json('POST', `/hospitals/${a.hospital.id}/research-withdraw`, undefined, p.token)).body.consent, 'withdrawn')
+    assert.equal((await api.json('POST', `/hospitals/${a.hospital.id}/research-withdraw`, undefined, p.token)).body.code, 'NO_RESEARCH_CONSENT')
+  })
+
   it('an export under the study\'s min-k is refused, and nothing is recorded', async () => {
     const id = await study('Small cohort', 2)
     await api.json('POST', `/studies/${id}/approve`, undefined, a.admin)

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { FromSchema } from 'json-schema-to-ts'
 import { createStudy, decideStudy, listStudies } from '../../consent/studies.ts'
-import { setResearchConsent } from '../../consent/research-consent.ts'
+import { setHospitalResearchConsent, setResearchConsent } from '../../consent/research-consent.ts'
 import { exportStudy } from '../../consent/export-study.ts'
 import { actorOf } from '../actor-of.ts'
 import { errors, idParams } from './schemas.ts'
@@ -64,6 +64,12 @@ export async function studyRoutes(app: FastifyInstance, { services }: { services
     app.post<IdParams>(`/studies/:id/${action}`, {
       schema: { tags: ['research'], summary: action === 'consent' ? 'Consent to the use of your records, de-identified, in an approved study (a patient; on chain, purpose HRESCH).' : 'Withdraw your consent to a study (on chain); the next export leaves you out.', params: idParams, response: { 200: consentSchema, ...errors(401, 403, 404, 409, 502, 503) } },
     }, async (req) => setResearchConsent(services, { actor: actorOf(req), study: req.params.id, give: action === 'consent' }))
+  }
+
+  for (const action of ['research-consent', 'research-withdraw'] as const) {
+    app.post<IdParams>(`/hospitals/:id/${action}`, {
+      schema: { tags: ['research'], summary: action === 'research-consent' ? 'Consent to every approved study, present and future, of this hospital\'s researchers (a patient; on chain, purpose HRESCH).' : 'Withdraw your consent to this hospital\'s studies (on chain).', params: idParams, response: { 200: { type: 'object', properties: { hospitalId: { type: 'string' }, consent: { type: 'string' }, purpose: { type: 'string' }, txHash: { type: 'string' } } }, ...errors(401, 403, 404, 409, 502, 503) } },
+    }, async (req) => setHospitalResearchConsent(services, { actor: actorOf(req), hospital: req.params.id, give: action === 'research-consent' }))
   }
 
   app.post<IdParams>('/studies/:id/export', {
