@@ -139,6 +139,9 @@ interface IRegistry {
     /// registry finds them here.
     event ContractsLinked(address recordLedger, address consent);
 
+    /// @notice The admin linked the consortium's Research contract (studies and research consent), once.
+    event ResearchLinked(address research);
+
     /// @notice `hospital`, not a member yet, applied from its own key to join the consortium; it
     /// replaces any earlier application of `hospital`.
     event MembershipApplied(address indexed hospital, uint8 keyScheme, bytes32 emergencyKey);
@@ -334,6 +337,19 @@ interface IRegistry {
     function linkContracts(address recordLedger, address consent) external;
 
     /**
+     * @notice Links the consortium's Research contract, so that a joining node finds it ({research}).
+     * Done once, right after deployment.
+     *
+     * Requirements:
+     * - the caller has DEFAULT_ADMIN_ROLE;
+     * - no Research contract is linked yet (else {RegistryAlreadyLinked});
+     * - `research` is a non-zero contract whose `registry()` is this registry (else {RegistryForeignContract}).
+     *
+     * Emits a {ResearchLinked} event.
+     */
+    function linkResearch(address research) external;
+
+    /**
      * @notice A hospital applies, from its own key, to join the consortium. The application only
      * publishes the hospital's emergency key for the members to admit it with ({addHospital},
      * {proposeHospital} read it from {applicationOf}); it admits nothing by itself. A new
@@ -371,6 +387,9 @@ interface IRegistry {
 
     /// @notice The Consent contract of this consortium; zero until {linkContracts}.
     function consent() external view returns (address);
+
+    /// @notice The Research contract of this consortium; zero until {linkResearch}.
+    function research() external view returns (address);
 
     /// @notice The open application of `hospital`; both zero when there is none.
     function applicationOf(address hospital) external view returns (uint8 keyScheme, bytes32 emergencyKey);

@@ -61,6 +61,9 @@ contract Registry is IRegistry, AccessControl {
     address public consent;
 
     /// @inheritdoc IRegistry
+    address public research;
+
+    /// @inheritdoc IRegistry
     mapping(address account => bytes32) public encryptionKeyOf;
 
     /// @inheritdoc IRegistry
@@ -91,6 +94,16 @@ contract Registry is IRegistry, AccessControl {
         recordLedger = recordLedger_;
         consent = consent_;
         emit ContractsLinked(recordLedger_, consent_);
+    }
+
+    /// @inheritdoc IRegistry
+    function linkResearch(address research_) external {
+        if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) revert RegistryUnauthorized(msg.sender);
+        if (research_ == address(0)) revert RegistryZeroAddress();
+        if (research != address(0)) revert RegistryAlreadyLinked();
+        _checkOwnContract(research_);
+        research = research_;
+        emit ResearchLinked(research_);
     }
 
     /// @inheritdoc IRegistry

@@ -324,8 +324,8 @@ describe('consortium wrappers (src/ledger/registry/)', () => {
 
   test('a fresh deployment is linked: the registry address leads to the other contracts', async () => {
     ledger.contracts = await deployContracts(ledger, { admin })
-    const { registry, recordLedger, consent } = ledger.contracts
-    assert.deepEqual(await readLinkedContracts(ledger, { registry }), { recordLedger: getAddress(recordLedger), consent: getAddress(consent) })
+    const { registry, recordLedger, consent, research } = ledger.contracts
+    assert.deepEqual(await readLinkedContracts(ledger, { registry }), { recordLedger: getAddress(recordLedger), consent: getAddress(consent), research: getAddress(research!) })
     await assert.rejects(sendLinkContracts(ledger, { admin, recordLedger, consent }), (err: unknown) => {
       assert.ok(isAppError(err, 'LEDGER_REVERTED'), String(err))
       assert.equal(err.details, 'RegistryAlreadyLinked()')

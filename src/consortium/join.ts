@@ -20,7 +20,7 @@ import type { Services } from '../services.ts'
  */
 export async function joinConsortium(s: Services, { registry, hospitalName, signal }: { registry: Address; hospitalName: string; signal?: AbortSignal }): Promise<{ contracts: ContractAddresses; hospital: { id: string; address: Address; name: string } }> {
   const linked = await readLinkedContracts(s.ledger, { registry })
-  const contracts: ContractAddresses = { registry, recordLedger: linked.recordLedger, consent: linked.consent }
+  const contracts: ContractAddresses = { registry, recordLedger: linked.recordLedger, consent: linked.consent, research: linked.research }
   s.ledger.contracts = contracts
   await setMeta(s.db, FOLLOW_FROM, String(await deploymentBlock(s, registry)))
   // A first start cut off after the identity was made re-applies with the same identity.

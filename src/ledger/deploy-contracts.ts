@@ -1,6 +1,7 @@
 import { encodeDeployData, type LocalAccount, type Hex } from 'viem'
 import { loadArtifacts } from './artifacts.ts'
 import { sendLinkContracts } from './registry/send-link-contracts.ts'
+import { sendLinkResearch } from './registry/send-link-research.ts'
 import { sendProposalTtl } from './registry/send-proposal-ttl.ts'
 import { sendTransaction } from './send-transaction.ts'
 import type { ContractAddresses, Ledger } from './connect-ledger.ts'
@@ -11,7 +12,7 @@ const DEFAULT_PROPOSAL_TTL = 7 * 86_400
 
 /**
  * Deploys the Registry (administered by `admin`), the RecordLedger and the Consent contract, from the admin's own key,
- * then links the last two in the Registry, and deploys the Research contract (not linked yet) so that a joining node needs only the Registry's address.
+ * then links the last two in the Registry, and deploys and links the Research contract so that a joining node needs only the Registry's address.
  * A `proposalTtlSeconds` other than the Registry's default (7 days) is set with `setProposalTtl`.
  * Every transaction goes through the journal, so a chain that loses them gets them back at the
  * same addresses.
@@ -33,5 +34,6 @@ export async function deployContracts(ledger: Ledger, { admin, proposalTtlSecond
   await sendLinkContracts(ledger, { admin, registry, recordLedger, consent, signal })
   if (proposalTtlSeconds !== DEFAULT_PROPOSAL_TTL) await sendProposalTtl(ledger, { admin, registry, ttlSeconds: proposalTtlSeconds, signal })
   const research = await deploy('Research', [registry])
+  await sendLinkResearch(ledger, { admin, registry, research, signal })
   return { registry, recordLedger, consent, research }
 }

@@ -39,6 +39,18 @@ describe('Research: studies, research consent (HRESCH) and exports', () => {
   })
   after(() => t?.stop())
 
+  test('only the admin links the Research contract in the Registry, once, and only one bound to it', async () => {
+    const link = (by: string, target: Address) => w[by]!.writeContract({ address: registry, abi: registryAbi, functionName: 'linkResearch', args: [target], ...noFees })
+    await expectRevert(link('staffA', research), 'RegistryUnauthorized', [addr('staffA')])
+    await expectRevert(link('admin', zeroAddress), 'RegistryZeroAddress')
+    const foreign = (await t.deploy(w.admin!, 'Research', [addr('stranger')])).address
+    await expectRevert(link('admin', foreign), 'RegistryForeignContract', [foreign])
+    const { events: linked } = await t.eventsOf(await link('admin', research), registryAbi, registry)
+    assert.deepEqual(linked, [{ eventName: 'ResearchLinked', args: { research } }])
+    assert.equal(await t.client.readContract({ address: registry, abi: registryAbi, functionName: 'research' }), research)
+    await expectRevert(link('admin', research), 'RegistryAlreadyLinked')
+  })
+
   test('only an active researcher proposes, with non-zero values, once per id', async () => {
     const id = randomId()
     for (const who of ['doctorA', 'patientA', 'staffA', 'admin', 'pendingResearcher', 'stranger']) {

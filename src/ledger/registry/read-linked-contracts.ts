@@ -12,11 +12,13 @@ export interface ReadLinkedContractsParams {
 export interface LinkedContracts {
   recordLedger: Address
   consent: Address
+  /** Absent when the registry links none (deployed before it, or not linked yet). */
+  research?: Address
 }
 
 /**
- * The RecordLedger and Consent contracts that `registry` links to: all a joining node needs
- * besides the registry's address.
+ * The RecordLedger, Consent and (when linked) Research contracts that `registry` links to: all a
+ * joining node needs besides the registry's address.
  * @throws AppError REGISTRY_NOT_FOUND when `registry` is not a MedLedger registry on this chain;
  * REGISTRY_NOT_LINKED when its admin has not linked them yet; LEDGER_UNAVAILABLE
  */
@@ -46,5 +48,7 @@ export async function readLinkedContracts(ledger: Pick<Ledger, 'client'>, { regi
   if (recordLedger === zeroAddress || consent === zeroAddress) {
     throw new AppError('REGISTRY_NOT_LINKED', { details: `registry ${registry} has no linked contracts` })
   }
-  return { recordLedger, consent }
+  // A registry deployed before the Research contract has no research() view: no research then.
+  const research = await ledger.client.readContract({ address: registry, abi: registryAbi, functionName: 'research' }).catch(() => zeroAddress)
+  return { recordLedger, consent, ...(research !== zeroAddress ? { research } : {}) }
 }

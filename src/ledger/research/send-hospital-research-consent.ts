@@ -10,6 +10,8 @@ import type { Ledger } from '../connect-ledger.ts'
  * @throws AppError RESEARCH_UNAVAILABLE, LEDGER_REVERTED (`ResearchHospitalConsentExists`, `ResearchNoHospitalConsent`, `ResearchUnknownHospital`, …) / LEDGER_UNAVAILABLE
  */
 export async function sendHospitalResearchConsent(ledger: Ledger, p: { patient: LocalAccount; hospital: Address; give: boolean; signal?: AbortSignal }): Promise<TransactionReceipt> {
-  const data = encodeFunctionData({ abi: researchAbi, functionName: p.give ? 'giveHospitalConsent' : 'withdrawHospitalConsent', args: [p.hospital] })
+  const data = p.give
+    ? encodeFunctionData({ abi: researchAbi, functionName: 'giveHospitalConsent', args: [p.hospital] })
+    : encodeFunctionData({ abi: researchAbi, functionName: 'withdrawHospitalConsent', args: [p.hospital] })
   return sendTransaction(ledger, { account: p.patient, to: researchAddress(ledger), data, purpose: p.give ? 'research-consent-hospital' : 'research-withdraw-hospital', ref: p.hospital.toLowerCase(), abi: researchAbi, signal: p.signal })
 }

@@ -9,6 +9,8 @@ import type { Ledger } from '../connect-ledger.ts'
  * @throws AppError RESEARCH_UNAVAILABLE, LEDGER_REVERTED (`ResearchStudyNotApproved`, `ResearchAlreadyConsented`, `ResearchNotConsented`, …) / LEDGER_UNAVAILABLE
  */
 export async function sendResearchConsent(ledger: Ledger, p: { patient: LocalAccount; studyId: Hex; give: boolean; signal?: AbortSignal }): Promise<TransactionReceipt> {
-  const data = encodeFunctionData({ abi: researchAbi, functionName: p.give ? 'giveConsent' : 'withdrawConsent', args: [p.studyId] })
+  const data = p.give
+    ? encodeFunctionData({ abi: researchAbi, functionName: 'giveConsent', args: [p.studyId] })
+    : encodeFunctionData({ abi: researchAbi, functionName: 'withdrawConsent', args: [p.studyId] })
   return sendTransaction(ledger, { account: p.patient, to: researchAddress(ledger), data, purpose: p.give ? 'research-consent' : 'research-withdraw', ref: p.studyId, abi: researchAbi, signal: p.signal })
 }
