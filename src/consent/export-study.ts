@@ -140,6 +140,7 @@ async function patientResources(s: Services, p: Subject, o: { studyKey: Uint8Arr
   let skipped = 0
   const dicom = new Map<string, Uint8Array>()
   const ccda = new Map<string, string>()
+  const subjectKey = createHmac('sha256', o.studyKey).update(`subject|${p.address.toLowerCase()}`).digest()
   for (const row of records) {
     const plain = await readPlaintext(s, row, reader, o.signal)
     const image = plain && isDicom(plain) ? deidentifyDicom(plain, { studyKey: o.studyKey, patientPseudonym: o.pseudonym, year: o.year }) : undefined
@@ -154,7 +155,9 @@ async function patientResources(s: Services, p: Subject, o: { studyKey: Uint8Arr
     }
     const fhir = plain && !isDicom(plain) ? asFhir(plain) : undefined
     if (fhir === undefined) { skipped++; continue }
-    const out = deidentifyFhir(fhir, { studyKey: o.studyKey, patientPseudonym: o.pseudonym, year: o.year })
+    // Resource ids are pseudonymized under a key of this patient in this study: one patient's
+    // resources never merge with another's, nor link patients through a shared practitioner.
+    const out = deidentifyFhir(fhir, { studyKey: subjectKey, patientPseudonym: o.pseudonym, year: o.year })
     resources.push(...out.resources)
     if (quasi.sex === '*' && out.quasi.sex !== '*') quasi = out.quasi
   }
