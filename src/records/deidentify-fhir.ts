@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto'
 export const fhirDeidentificationRules: readonly string[] = [
   'HIPAA Safe Harbor (45 CFR 164.514(b)(2)), field by field, on FHIR R4 resources',
   'removed: name, alias, telecom, identifier, photo, contact, link, subscriberId, lotNumber, narrative text (text.div), note, comment, description, patientInstruction, valueString, meta, the display of every reference',
+  'removed: a location\'s position (coordinates), a device\'s UDI carrier, serial number and distinct identifier',
   'removed: attachments\' data, url and title; URL and URI values (valueUri, valueUrl, url of non-extension elements)',
   'removed: extensions carrying free text (valueString) and geolocation; a birthPlace keeps its state and country',
   'generalized: every date and time to its year (no date shifting); a birth year that makes the subject older than 89 is left out and marked "90 or older"',
@@ -19,6 +20,8 @@ const removedKeys = new Set([
   'name', 'alias', 'telecom', 'identifier', 'photo', 'contact', 'link', 'subscriberId', 'lotNumber',
   'note', 'comment', 'description', 'patientInstruction', 'valueString', 'valueUri', 'valueUrl', 'meta',
   'implicitRules', 'fullUrl', 'request', 'response',
+  // geographic coordinates, device identifiers
+  'position', 'udiCarrier', 'serialNumber', 'distinctIdentifier',
 ])
 
 const DATE = /^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/

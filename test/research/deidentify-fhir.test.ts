@@ -63,4 +63,16 @@ describe('de-identification of FHIR bundles (HIPAA Safe Harbor)', () => {
     assert.deepEqual(quasi, { birthYear: '90+', sex: 'male', zip3: '000' })
     assert.equal(zip3('01581-1234'), '015')
   })
+
+  it('coordinates and device identifiers go; a location keeps its state', () => {
+    const bundle = { resourceType: 'Bundle', entry: [
+      { fullUrl: 'urn:uuid:l1', resource: { resourceType: 'Location', id: 'l1', name: 'Ward 7', position: { latitude: 42.3, longitude: -71.5 }, address: { city: 'Boston', state: 'MA', postalCode: '02130' } } },
+      { fullUrl: 'urn:uuid:d1', resource: { resourceType: 'Device', id: 'd1', udiCarrier: [{ deviceIdentifier: '00844588003288', carrierHRF: '(01)00844588003288(17)141120' }], serialNumber: 'SN-123456', distinctIdentifier: 'DI-99', type: { coding: [{ system: 'http://snomed.info/sct', code: '706004007' }] } } },
+    ] }
+    const secret = identifyingStrings(bundle)
+    const text = JSON.stringify(deidentifyFhir(bundle, { studyKey, patientPseudonym: 'x', year: 2026 }).resources)
+    for (const s of [...secret, '42.3', '-71.5', '00844588003288', 'SN-123456', 'DI-99', 'Ward 7']) assert.ok(!text.includes(s), s)
+    assert.match(text, /"state":"MA"/)
+    assert.match(text, /706004007/)
+  })
 })
