@@ -65,6 +65,13 @@ export async function listResearchConsents(s: Services, { actor }: { actor: Acto
   }))
 }
 
+/** A patient's consent to every approved study of their own hospital's researchers, as this node holds it (null: never given). */
+export async function ownHospitalResearchConsent(s: Services, { actor }: { actor: Actor | undefined }): Promise<'given' | 'withdrawn' | null> {
+  const who = requireRole(actor, 'patient')
+  const row = await s.db.get<{ state: 'given' | 'withdrawn' }>('SELECT state FROM research_hospital_consents WHERE hospital_id = ? AND patient_id = ?', who.account.hospitalId, who.account.id)
+  return row?.state ?? null
+}
+
 /**
  * A patient consents to every approved study, present and future, of a hospital's researchers,
  * or withdraws that consent; on chain from the patient's own key (purpose HRESCH). A study they

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { FromSchema } from 'json-schema-to-ts'
 import { createStudy, decideStudy, listStudies } from '../../consent/studies.ts'
-import { setHospitalResearchConsent, setResearchConsent } from '../../consent/research-consent.ts'
+import { ownHospitalResearchConsent, setHospitalResearchConsent, setResearchConsent } from '../../consent/research-consent.ts'
 import { exportStudy } from '../../consent/export-study.ts'
 import { actorOf } from '../actor-of.ts'
 import { errors, idParams } from './schemas.ts'
@@ -51,8 +51,12 @@ export async function studyRoutes(app: FastifyInstance, { services }: { services
   }, async (req, reply) => reply.status(201).send(await createStudy(services, { actor: actorOf(req), title: req.body.title, purpose: req.body.purpose, minK: req.body.minK })))
 
   app.get('/studies', {
-    schema: { tags: ['research'], summary: 'Studies: a researcher\'s own, all for the admin, the approved ones for everyone else (a patient with their consent).', response: { 200: { type: 'object', properties: { studies: { type: 'array', items: studySchema } } }, ...errors(401, 403) } },
-  }, async (req) => ({ studies: await listStudies(services, { actor: actorOf(req) }) }))
+    schema: { tags: ['research'], summary: 'Studies: a researcher\'s own, all for the admin, the approved ones for everyone else (a patient with their consent, and their consent to all of their hospital\'s studies as hospitalConsent).', response: { 200: { type: 'object', properties: { studies: { type: 'array', items: studySchema }, hospitalConsent: { type: ['string', 'null'] } } }, ...errors(401, 403) } },
+  }, async (req) => {
+    const actor = actorOf(req)
+    const studies = await listStudies(services, { actor })
+    return actor?.account.role === 'patient' ? { studies, hospitalConsent: await ownHospitalResearchConsent(services, { actor }) } : { studies }
+  })
 
   for (const decision of ['approve', 'reject'] as const) {
     app.post<IdParams>(`/studies/:id/${decision}`, {

@@ -13,7 +13,7 @@ import { EmergencyList } from '../components/emergency-list.tsx'
 
 export function PatientPortal({ me, tab }: { me: Account; tab: string }) {
   switch (tab) {
-    case 'requests': return <Requests />
+    case 'requests': return <Requests me={me} />
     case 'sharing': return <Sharing />
     case 'activity': return <Activity me={me} />
     default: return (
@@ -38,7 +38,7 @@ function useAllRecords() {
   }, [])
 }
 
-function Requests() {
+function Requests({ me }: { me: Account }) {
   const loaded = useLoad((signal) => api<{ requests: AccessRequest[] }>('/access-requests', { signal }), [])
   const records = useAllRecords()
   const action = useAction()
@@ -72,7 +72,7 @@ function Requests() {
           )
         }}
       </LoadState>
-      <ResearchStudies />
+      <ResearchStudies me={me} />
     </section>
   )
 }
@@ -80,10 +80,17 @@ function Requests() {
 /** An approved research study as GET /studies shows it to a patient. */
 interface Study { studyId: string; title: string; researcher: { name: string }; consent: 'given' | 'withdrawn' | null }
 
-/** Approved studies: consent to one (de-identified use of my records, on the ledger) or withdraw. */
-function ResearchStudies() {
-  const loaded = useLoad((signal) => api<{ studies: Study[] }>('/studies', { signal }), [])
+/** Approved studies: consent to one, or to all of my hospital's (de-identified use of my records, on the ledger), or withdraw. */
+function ResearchStudies({ me }: { me: Account }) {
+  const loaded = useLoad((signal) => api<{ studies: Study[]; hospitalConsent: 'given' | 'withdrawn' | null }>('/studies', { signal }), [])
   const action = useAction()
+  const decideAll = (give: boolean) => void action.run(async () => {
+    await api(`/hospitals/${encodeURIComponent(me.hospitalId ?? '')}/research-${give ? 'consent' : 'withdraw'}`, { method: 'POST' })
+    loaded.reload()
+    return give
+      ? 'You consent to every approved study of your hospital\'s researchers, present and future; you can still withdraw from any one.'
+      : 'You withdrew your consent to your hospital\'s studies; the studies you consented to one by one stay.'
+  })
   const decide = (study: Study, give: boolean) => void action.run(async () => {
     await api(`/studies/${encodeURIComponent(study.studyId)}/${give ? 'consent' : 'withdraw'}`, { method: 'POST' })
     loaded.reload()
@@ -97,7 +104,13 @@ function ResearchStudies() {
       <p className="lead">An approved study receives your records only de-identified (no name, address, contact, identifier or full date), and only while you consent. Your consent and its withdrawal are recorded on the ledger.</p>
       <ActionStatus action={action} busyText="Recording your choice on the ledger…" />
       <LoadState loaded={loaded} what="studies">
-        {({ studies }) => studies.length ? (
+        {({ studies, hospitalConsent }) => (<>
+          <p className="row">
+            {hospitalConsent === 'given'
+              ? <button type="button" className="btn btn-danger" onClick={() => decideAll(false)} disabled={action.busy}>Withdraw from all of my hospital's studies</button>
+              : <button type="button" className="btn" onClick={() => decideAll(true)} disabled={action.busy || !me.hospitalId}>Consent to all of my hospital's studies</button>}
+          </p>
+          {studies.length ? (
           <ul className="cards" aria-labelledby="research-title">
             {studies.map((st) => (
               <li key={st.studyId} className="card" data-study-id={st.studyId}>
@@ -115,7 +128,8 @@ function ResearchStudies() {
               </li>
             ))}
           </ul>
-        ) : <p className="empty">No approved study.</p>}
+          ) : <p className="empty">No approved study.</p>}
+        </>)}
       </LoadState>
     </>
   )
