@@ -109,3 +109,13 @@ export function identifyingCcdaStrings(xml: string): Set<string> {
   for (const m of xml.matchAll(/\bvalue="(\d{8,}[^"]*)"/g)) add(m[1])
   return found
 }
+
+/**
+ * The secrets that appear in `text` as themselves: not inside a longer run of letters and digits.
+ * A pseudonym (32 hex digits) or a remapped UID (2.25. and 39 digits) holds any short number by
+ * chance now and then; a leaked value stands on its own (a JSON string, a word in a text).
+ */
+export function leaks(secrets: Iterable<string>, text: string): string[] {
+  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  return [...secrets].filter((s) => new RegExp(`(?<![A-Za-z0-9])${escape(s)}(?![A-Za-z0-9])`).test(text))
+}
