@@ -37,15 +37,17 @@ export async function setResearchConsent(s: Services, { actor, study, give, sign
   return { studyId: row.id, consent: state, purpose: 'HRESCH', txHash: receipt.transactionHash }
 }
 
-/** A patient's research consent to one study, as the Consent views show it. */
+/** A patient's research consent to one study, or to all of a hospital's studies (`hospital` set, `studyId` null), as the Consent views show it. */
 export interface ResearchConsentView {
-  studyId: `0x${string}`
+  studyId: `0x${string}` | null
+  hospital?: { id: string; name: string; address: string }
   title: string
   state: 'given' | 'withdrawn'
   txHash: `0x${string}` | null
   updatedAt: string
   patient: { id: string; name: string }
-  researcher: { id: string; name: string }
+  /** The study's researcher; null for a hospital's studies (the recipients are its researchers). */
+  researcher: { id: string; name: string } | null
 }
 
 /** The caller's research consents (a patient's own; nobody else sees them): this node's copy of the chain's. */
@@ -54,7 +56,7 @@ export async function listResearchConsents(s: Services, { actor }: { actor: Acto
   const rows = await s.db.all<{ study_id: `0x${string}`; title: string; state: 'given' | 'withdrawn'; tx_hash: `0x${string}` | null; updated_at: number; researcher_id: string; researcher_name: string }>(
     `SELECT c.study_id, s.title, c.state, c.tx_hash, c.updated_at, s.researcher_id, a.name AS researcher_name FROM research_consents c
       JOIN studies s ON s.id = c.study_id JOIN accounts a ON a.id = s.researcher_id WHERE c.patient_id = ? ORDER BY c.updated_at DESC`, who.account.id)
-  return rows.map((r) => ({
+  const studies: ResearchConsentView[] = rows.map((r) => ({
     studyId: r.study_id,
     title: r.title,
     state: r.state,
@@ -63,6 +65,19 @@ export async function listResearchConsents(s: Services, { actor }: { actor: Acto
     patient: { id: who.account.id, name: who.account.name },
     researcher: { id: r.researcher_id, name: r.researcher_name },
   }))
+  const hospitals = await s.db.all<{ hospital_id: string; name: string; address: string; state: 'given' | 'withdrawn'; tx_hash: `0x${string}` | null; updated_at: number }>(
+    `SELECT c.hospital_id, h.name, h.address, c.state, c.tx_hash, c.updated_at FROM research_hospital_consents c JOIN hospitals h ON h.id = c.hospital_id
+      WHERE c.patient_id = ? ORDER BY c.updated_at DESC`, who.account.id)
+  return [...studies, ...hospitals.map((h) => ({
+    studyId: null,
+    hospital: { id: h.hospital_id, name: h.name, address: h.address },
+    title: `Every approved study of ${h.name}`,
+    state: h.state,
+    txHash: h.tx_hash,
+    updatedAt: new Date(Number(h.updated_at)).toISOString(),
+    patient: { id: who.account.id, name: who.account.name },
+    researcher: null,
+  }))]
 }
 
 /** A patient's consent to every approved study of their own hospital's researchers, as this node holds it (null: never given). */

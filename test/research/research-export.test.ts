@@ -208,6 +208,13 @@ describe('research: studies, consent and de-identified exports', () => {
     assert.ok(trail.some((e) => e.event === 'HospitalResearchConsentGiven' && e.purpose === 'HRESCH'))
     assert.equal((await api.json('POST', `/hospitals/${a.hospital.id}/research-withdraw`, undefined, p.token)).body.consent, 'withdrawn')
     assert.equal((await api.json('POST', `/hospitals/${a.hospital.id}/research-withdraw`, undefined, p.token)).body.code, 'NO_RESEARCH_CONSENT')
+    const fhir = await node.app.inject({ method: 'GET', url: '/fhir/R4/Consent', headers: { authorization: `Bearer ${p.token}` } })
+    const all = (JSON.parse(fhir.body).entry ?? []).map((e: { resource: any }) => e.resource)
+    const hospitalWide = all.filter((c: any) => c.identifier.some((i: { value: string }) => i.value === `urn:medledger:hospital-studies:${a.hospital.address.toLowerCase()}`))
+    assert.equal(hospitalWide.length, 1)
+    assert.equal(hospitalWide[0].status, 'inactive')
+    assert.equal(hospitalWide[0].provision.purpose[0].code, 'HRESCH')
+    assert.equal(hospitalWide[0].provision.actor[0].reference.reference, `Organization/${a.hospital.id}`)
   })
 
   it('an export under the study\'s min-k is refused, and nothing is recorded', async () => {

@@ -117,21 +117,24 @@ export function emergencyConsent(e: EmergencyView, d: Pick<ConsentDirectives, 't
 /**
  * A patient's research consent to a study as a Consent (purpose HRESCH): active while given,
  * inactive once withdrawn; the actor is the study's researcher, who receives de-identified data only.
- * A second identifier names the study (`urn:medledger:study:<id>`).
+ * A second identifier names the study (`urn:medledger:study:<id>`); a consent to every study of a
+ * hospital names the hospital (`urn:medledger:hospital-studies:<address>`, its Organization the recipient).
  */
 export function researchConsent(r: ResearchConsentView, d: Pick<ConsentDirectives, 'txTimes'>): FhirConsent {
   const at = r.txHash ? d.txTimes.get(r.txHash.toLowerCase()) : undefined
-  // One Consent per patient and study: its id hashes both (the study's id alone is every consenting patient's).
-  const nativeId = `0x${createHash('sha256').update(`${r.studyId.toLowerCase()}|${r.patient.id}`).digest('hex')}` as Hex
+  // One Consent per patient and study (or hospital): its id hashes both (the study's id alone is every consenting patient's).
+  const subject = r.studyId ? r.studyId.toLowerCase() : `hospital|${r.hospital!.id}`
+  const nativeId = `0x${createHash('sha256').update(`${subject}|${r.patient.id}`).digest('hex')}` as Hex
+  const recipient = r.researcher ? { reference: `Practitioner/${r.researcher.id}`, display: r.researcher.name } : { reference: `Organization/${r.hospital!.id}`, display: r.hospital!.name }
   const consent = base('research', nativeId, {
     status: r.state === 'given' ? 'active' : 'inactive',
     patient: { reference: `Patient/${r.patient.id}`, display: r.patient.name },
     dateTime: iso(at) ?? r.updatedAt,
     performer: [{ reference: `Patient/${r.patient.id}`, display: r.patient.name }],
     policyRule: optIn,
-    provision: provision('research', { actor: { reference: `Practitioner/${r.researcher.id}`, display: r.researcher.name }, records: null }),
+    provision: provision('research', { actor: recipient, records: null }),
   })
-  consent.identifier.push({ system: 'urn:ietf:rfc:3986', value: `urn:medledger:study:${r.studyId.toLowerCase()}` })
+  consent.identifier.push({ system: 'urn:ietf:rfc:3986', value: r.studyId ? `urn:medledger:study:${r.studyId.toLowerCase()}` : `urn:medledger:hospital-studies:${r.hospital!.address.toLowerCase()}` })
   return consent
 }
 
