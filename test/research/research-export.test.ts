@@ -63,6 +63,13 @@ describe('research: studies, consent and de-identified exports', () => {
   after(() => node?.stop())
 
   it('a researcher reaches no identified record, native or FHIR, whatever grant exists', async () => {
+    // the patient shares the record with the researcher by name, and by a token the researcher holds
+    const named = await api.json('POST', '/shares', { recordIds: [recordIds[0]], to: 'researcher@example.org', days: 1 }, patients[0]!.token)
+    assert.equal(named.status, 201, JSON.stringify(named.body))
+    const token = await api.json('POST', '/shares', { recordIds: [recordIds[0]], token: true, days: 1 }, patients[0]!.token)
+    assert.equal(token.status, 201, JSON.stringify(token.body))
+    const withToken = await api.call('GET', `/records/${recordIds[0]}`, { token: researcher, headers: { 'x-medledger-share-token': token.body.token } })
+    assert.equal(withToken.status, 404)
     for (const path of [`/records/${recordIds[0]}`, `/records/${recordIds[0]}/meta`]) {
       const r = await api.json('GET', path, undefined, researcher)
       assert.equal(r.status, 404, path)
