@@ -102,7 +102,12 @@ export async function exportStudy(s: Services, { actor, id, signal }: { actor: A
     dicom: images.size,
     ccda: documents.size,
     skippedRecords,
-    output: files.map((f) => ({ type: f.type, url: `${f.type}.ndjson`, count: f.count, sha256: bytesToHex(hashSha256(new TextEncoder().encode(f.content))) })),
+    // Every file with its SHA-256: the manifest's hash on chain commits to the whole export.
+    output: [
+      ...files.map((f) => ({ type: f.type, url: `${f.type}.ndjson`, count: f.count, sha256: sha256Of(f.content) })),
+      ...[...images].map(([name, bytes]) => ({ type: 'DICOM', url: name, count: 1, sha256: sha256Of(bytes) })),
+      ...[...documents].map(([name, xml]) => ({ type: 'C-CDA', url: name, count: 1, sha256: sha256Of(xml) })),
+    ],
   }
   const manifestHash = bytesToHex(hashSha256(new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n')))
   const total = files.reduce((n, f) => n + f.count, 0)
@@ -112,6 +117,10 @@ export async function exportStudy(s: Services, { actor, id, signal }: { actor: A
   const dicom = [...images].map(([name, bytes]) => ({ name, content: Buffer.from(bytes).toString('base64'), encoding: 'base64' as const }))
   const xml = [...documents].map(([name, content]) => ({ name, content }))
   return { manifest, manifestHash, txHash: receipt.transactionHash, files: [...ndjson, ...dicom, ...xml] }
+}
+
+function sha256Of(content: string | Uint8Array): Hex {
+  return bytesToHex(hashSha256(typeof content === 'string' ? new TextEncoder().encode(content) : content))
 }
 
 /**

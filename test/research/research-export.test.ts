@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startInProcessNode, InjectApi, type InProcessNode } from '../helpers/in-process-node.ts'
@@ -121,6 +122,12 @@ describe('research: studies, consent and de-identified exports', () => {
     const secretValues = identifyingValues(dicomParser.parseDicom(new Uint8Array(readFileSync(join(fixtures, 'dicom', 'CT_small.dcm')))) as unknown as DS)
     assert.deepEqual(leaks(secretValues, ct.toString('latin1')), [])
     assert.match(images[0]!.name, /^dicom\/2\.25\.\d+\.dcm$/)
+    // the manifest names every file with its SHA-256, so its hash on chain covers them all
+    const sha = (b: Buffer) => `0x${createHash('sha256').update(b).digest('hex')}`
+    const byUrl = new Map((manifest.output as { url: string; sha256: string }[]).map((o) => [o.url, o.sha256]))
+    for (const f of all) assert.equal(byUrl.get(f.name), sha(Buffer.from(f.content, f.encoding === 'base64' ? 'base64' : 'utf8')), f.name)
+    assert.equal(byUrl.size, all.length)
+    assert.equal(first.body.manifestHash, sha(Buffer.from(JSON.stringify(manifest, null, 2) + '\n')))
     assert.equal(manifest.studyId, id)
     assert.equal(manifest.patients, patients.length)
     assert.equal(manifest.skippedRecords, 1)
