@@ -56,7 +56,7 @@ export async function auditTrail(s: Services, { actor, patient, recordId }: { ac
   const who = requireRole(actor, 'admin', 'patient', 'doctor', 'staff')
   if (Boolean(patient) === Boolean(recordId)) throw new AppError('VALIDATION_FAILED', { message: 'Ask for one patient\'s trail or one record\'s.' })
   const { patientAddress, record } = await trailSubject(s, who, { patient, recordId })
-  const decoded = await readDecodedLogs(s)
+  const decoded = await withBatchedRecords(s, await readDecodedLogs(s))
   const mine = ofSubject(decoded, { patientAddress, record, exports: patientAddress ? await exportsOf(s, patientAddress) : new Set() })
 
   // Only registered members write a trail: an entry whose sender the registry does not know (a
@@ -81,9 +81,11 @@ export async function auditTrail(s: Services, { actor, patient, recordId }: { ac
   for (const { log, name, args } of mine.reverse()) {
     const tx = log.transactionHash!
     // A read's actor is its reader, also when a hospital node's batch carried its signed entry.
-    if (name !== 'AccessLogged' && !senders.has(tx)) senders.set(tx, (await s.ledger.client.getTransaction({ hash: tx })).from.toLowerCase() as Address)
+    if (name !== 'AccessLogged' && !args.batched && !senders.has(tx)) senders.set(tx, (await s.ledger.client.getTransaction({ hash: tx })).from.toLowerCase() as Address)
     if (!times.has(log.blockNumber!)) times.set(log.blockNumber!, Number((await s.ledger.client.getBlock({ blockNumber: log.blockNumber! })).timestamp))
-    const from = name === 'AccessLogged' ? String(args.actor).toLowerCase() as Address : senders.get(tx)!
+    // A batched record's actor is its author, who signed its leaf; the hospital's node sent the root.
+    const from = name === 'AccessLogged' ? String(args.actor).toLowerCase() as Address
+      : args.batched ? String(args.author).toLowerCase() as Address : senders.get(tx)!
     if (!(await isMember(from))) continue
     if (name === 'AccessLogged' && Number(args.purpose) === 2) {
       const author = authors.get(String(args.recordId).toLowerCase())
@@ -206,6 +208,27 @@ async function readDecodedLogs(s: Services): Promise<DecodedLog[]> {
       return []
     }
   })
+}
+
+/**
+ * A batch root's event names no record or patient: each record this node holds under that root
+ * (`record_proofs`, written when the batch was sent or applied) becomes a `RecordAnchored` entry
+ * of its own in the root's transaction, by its author.
+ */
+async function withBatchedRecords(s: Services, decoded: DecodedLog[]): Promise<DecodedLog[]> {
+  const out: DecodedLog[] = []
+  for (const d of decoded) {
+    if (d.name !== 'BatchAnchored') {
+      out.push(d)
+      continue
+    }
+    const rows = await s.db.all<{ record_id: string; patient: string; author: string }>(`SELECT r.record_id, p.address AS patient, a.address AS author
+      FROM record_proofs rp JOIN records r ON r.record_id = rp.record_id
+      JOIN accounts p ON p.id = r.patient_id JOIN accounts a ON a.id = r.author_id
+      WHERE rp.root = ? ORDER BY r.record_id`, String(d.args.root).toLowerCase())
+    for (const r of rows) out.push({ log: d.log, name: 'RecordAnchored', args: { recordId: r.record_id, patient: r.patient, author: r.author, batched: true } })
+  }
+  return out
 }
 
 /**

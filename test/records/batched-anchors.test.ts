@@ -82,6 +82,15 @@ describe('group-committed anchors', () => {
     // verify names the root of each record anchored in a batch, and none for one anchored alone
     const rootOf = new Map(rows.map((r) => [r.record_id, r.root]))
     for (const r of all.body.results) assert.equal(r.root, rootOf.get(r.recordId))
+
+    // The patient's trail shows every record's anchoring, batched or alone, by its author.
+    const trail = await api.json('GET', `/audit?patient=${encodeURIComponent(people.patient.email)}`, undefined, people.patient.token)
+    assert.equal(trail.status, 200, JSON.stringify(trail.body))
+    const anchored = (trail.body.entries as { event: string; recordId: string; actor: { address: string }; txHash: string }[]).filter((e) => e.event === 'RecordAnchored')
+    assert.deepEqual(anchored.map((e) => e.recordId.toLowerCase()).sort(), [...uploaded.keys()].map((id) => id.toLowerCase()).sort())
+    for (const e of anchored) assert.equal(e.actor.address.toLowerCase(), people.doctor.address.toLowerCase())
+    const batchedTx = await s().db.all<{ tx_hash: string }>('SELECT r.tx_hash FROM records r JOIN record_proofs p ON p.record_id = r.record_id')
+    assert.ok(batchedTx.every((r) => anchored.some((e) => e.txHash === r.tx_hash)), 'a batched record\'s entry is its root\'s transaction')
   })
 
   test('verify and read refuse a batched record whose proof or signature no longer holds', async () => {
