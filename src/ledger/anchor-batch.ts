@@ -12,17 +12,11 @@ import { recordLedgerAbi, registryAbi } from './abis.ts'
 import { AppError } from '../errors.ts'
 import { readContract } from './read-contract.ts'
 import { sendTransaction } from './send-transaction.ts'
+import type { AnchorFields } from './check-anchor.ts'
 import type { Ledger } from './connect-ledger.ts'
 
-/** A record as a batch leaf names it (the contract's `Leaf`). */
-export interface LeafFields {
-  recordId: Hex
-  patient: Address
-  author: Address
-  hospital: Address
-  digest: Hex
-  envelopes: Hex
-}
+/** A record as a batch leaf names it (the contract's `Leaf`): the fields `anchor` takes. */
+export type LeafFields = AnchorFields
 
 /** A leaf with its author's EIP-712 signature over (recordId, patient, hospital, digest, envelopes). */
 export interface SignedLeaf extends LeafFields {

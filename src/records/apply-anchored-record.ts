@@ -1,16 +1,11 @@
-import type { Address, Hex } from 'viem'
+import type { Hex } from 'viem'
 import { ensureAccount, ensureHospital } from '../accounts/directory.ts'
 import { insertRecord } from './insert-record.ts'
+import type { AnchorFields } from '../ledger/check-anchor.ts'
 import type { Services } from '../services.ts'
 
 /** A record anchored on the ledger, as its `RecordAnchored` event names it. */
-export interface AnchoredRecord {
-  recordId: Hex
-  patient: Address
-  author: Address
-  hospital: Address
-  digest: Hex
-  envelopes: Hex
+export interface AnchoredRecord extends AnchorFields {
   txHash: Hex
   blockNumber: number
 }
