@@ -160,8 +160,12 @@ export interface AuditBatches {
    * @throws Error when the node has no member hospital to send batches from.
    */
   entryId(): Promise<Hex>
-  /** Queues an entry already durable in `audit_entries`; settles once its batch is mined or it is refused. */
-  submit(entry: SignedAccessEntry): Promise<void>
+  /**
+   * Queues an entry already durable in `audit_entries`; settles once its batch is mined or it is
+   * refused. With the reader's key (held in memory until sent, never stored), an entry that goes
+   * out alone is the reader's own `logAccess`.
+   */
+  submit(entry: SignedAccessEntry, reader?: LocalAccount): Promise<void>
   /** Settles once nothing is queued or in flight. */
   idle(): Promise<void>
   /** Cancels the retries waiting for the chain. */

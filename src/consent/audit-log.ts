@@ -5,12 +5,21 @@ import { chainTime } from '../ledger/chain-time.ts'
 import { GroupCommitter } from '../ledger/group-commit.ts'
 import { isAccessLogged } from '../ledger/consent/is-access-logged.ts'
 import { sendAccessLogBatch } from '../ledger/consent/send-access-log-batch.ts'
+import { sendAccessLog } from '../ledger/consent/send-access-log.ts'
+import { waitForJournaled } from '../ledger/send-transaction.ts'
 import { signAccessEntry, type SignedAccessEntry } from '../ledger/consent/sign-access-entry.ts'
 import { readIsMember } from '../ledger/registry/read-is-member.ts'
 import { isAppError, type AppError } from '../errors.ts'
 import type { AuditBatches, Services } from '../services.ts'
 
 type Parts = Pick<Services, 'db' | 'ledger' | 'nodeKey' | 'log'>
+
+/**
+ * An entry on its way: with its reader's key while the read's request holds it unlocked, so that
+ * an entry that goes out alone is the reader's own `logAccess`. The key stays in memory only until
+ * the entry is sent, and is never written anywhere.
+ */
+interface Item { entry: SignedAccessEntry; reader?: LocalAccount }
 
 /** How long a batch that could not reach the chain waits before it is tried again. */
 const RETRY_MS = 5_000
@@ -36,28 +45,26 @@ export function createAuditBatches(p: Parts, { maxBatch = 100 }: { maxBatch?: nu
     if (await readIsMember(p.ledger, { hospital: keys.ledger.address })) hospital = keys.ledger
     return hospital
   }
-  const committer = new GroupCommitter<SignedAccessEntry, void>({
+  // Entries whose lone `logAccess` was tried here: a later batch first looks for it in the journal.
+  const tried = new Set<string>()
+  const committer = new GroupCommitter<Item, void>({
     maxBatch,
-    send: async (entries) => {
-      const account = await sender()
-      if (!account) throw new Error('this node has no member hospital to send audit batches from')
-      await sendBatch(p, account, entries)
-    },
+    send: (items) => sendItems(p, { items, tried, sender }),
   })
   const timers = new Set<NodeJS.Timeout>()
   // Entries queued, in flight or waiting to be tried again here: a sweep for old pending entries
   // (`replayAuditEntries`) does not hand them over twice.
   const held = new Set<string>()
-  const attempt = (entry: SignedAccessEntry): Promise<void> => committer.submit(entry).then(() => { held.delete(entry.entryId) }, (err: unknown) => {
-    p.log('warn', `audit: batch with entry ${entry.entryId} not sent (${isAppError(err) ? err.code : (err as Error).message}); trying again in ${RETRY_MS / 1000} s`)
-    const timer = setTimeout(() => { timers.delete(timer); void attempt(entry) }, RETRY_MS)
+  const attempt = (item: Item): Promise<void> => committer.submit(item).then(() => { held.delete(item.entry.entryId); tried.delete(item.entry.entryId) }, (err: unknown) => {
+    p.log('warn', `audit: batch with entry ${item.entry.entryId} not sent (${isAppError(err) ? err.code : (err as Error).message}); trying again in ${RETRY_MS / 1000} s`)
+    const timer = setTimeout(() => { timers.delete(timer); void attempt(item) }, RETRY_MS)
     timer.unref()
     timers.add(timer)
   })
-  const submit = async (entry: SignedAccessEntry): Promise<void> => {
+  const submit = async (entry: SignedAccessEntry, reader?: LocalAccount): Promise<void> => {
     if (held.has(entry.entryId)) return
     held.add(entry.entryId)
-    await attempt(entry)
+    await attempt({ entry, reader })
   }
   // Ids 256 at a time (one word of the contract's bitmap), handed out in turn.
   let block: { next: number; end: number } | undefined
@@ -79,6 +86,59 @@ export function createAuditBatches(p: Parts, { maxBatch = 100 }: { maxBatch?: nu
     submit,
     idle: () => committer.idle(),
     stop: () => { for (const t of timers) clearTimeout(t); timers.clear() },
+  }
+}
+
+/**
+ * Sends one transaction's worth of entries. An entry alone whose reader's key is at hand goes out
+ * as the reader's own `logAccess` (journaled as `audit-entry`, the entry id its ref); when the
+ * chain refuses that at estimation (a grant revoked since the read was decided), it goes as a
+ * batch of one, which checks the access at `readAt`. Otherwise one `logAccessBatch` from the
+ * member hospital's account. An entry whose `logAccess` was journaled before is settled from its
+ * journal row instead of being sent twice.
+ */
+async function sendItems(p: Parts, { items, tried, sender }: { items: readonly Item[]; tried: Set<string>; sender: () => Promise<LocalAccount | undefined> }): Promise<void> {
+  const left: SignedAccessEntry[] = []
+  for (const { entry } of items) if (!(tried.has(entry.entryId) && await settleLone(p, entry.entryId))) left.push(entry)
+  if (left.length === 0) return
+  const lone = items.length === 1 ? items[0]!.reader : undefined
+  if (lone && !tried.has(left[0]!.entryId)) {
+    const e = left[0]!
+    tried.add(e.entryId)
+    try {
+      const receipt = await sendAccessLog(p.ledger, { reader: lone, entryId: e.entryId, recordId: e.recordId, patient: e.patient, purpose: e.purpose, ref: e.ref })
+      await markMined(p, [e.entryId], receipt)
+      return
+    } catch (err) {
+      if (!isAppError(err, 'LEDGER_REVERTED')) throw err // tried again later: from its journal row if it was sent
+      if (await settleLone(p, e.entryId)) return
+    }
+  }
+  const account = await sender()
+  if (!account) throw new Error('this node has no member hospital to send audit batches from')
+  await sendBatch(p, account, left)
+}
+
+/**
+ * An entry sent alone through `logAccess`, from its journal row: `true` once that transaction is
+ * mined (the row turns `mined` with its hash and block), `false` when it never was journaled or
+ * reverted (the entry must go in a batch).
+ * @throws AppError LEDGER_UNAVAILABLE while it waits for the receipt
+ */
+async function settleLone(p: Parts, entryId: Hex): Promise<boolean> {
+  const row = await p.db.get<{ id: number; tx_hash: Hex; state: string; block_number: number | null }>(
+    `SELECT id, tx_hash, state, block_number FROM journal WHERE chain_id = ? AND purpose = 'audit-entry' AND ref = ? ORDER BY id DESC`, p.ledger.chainId, entryId)
+  if (!row || row.state === 'reverted') return false
+  if (row.state === 'mined') {
+    await markMined(p, [entryId], { transactionHash: row.tx_hash, blockNumber: BigInt(row.block_number ?? 0) })
+    return true
+  }
+  try {
+    await markMined(p, [entryId], await waitForJournaled(p.ledger, { hash: row.tx_hash, id: row.id }))
+    return true
+  } catch (err) {
+    if (isAppError(err, 'LEDGER_REVERTED')) return false
+    throw err
   }
 }
 
@@ -110,7 +170,7 @@ async function sendBatch(p: Parts, hospital: LocalAccount, entries: readonly Sig
   }
 }
 
-async function markMined(p: Parts, entryIds: Hex[], receipt?: TransactionReceipt): Promise<void> {
+async function markMined(p: Parts, entryIds: Hex[], receipt?: Pick<TransactionReceipt, 'transactionHash' | 'blockNumber'>): Promise<void> {
   const marks = entryIds.map(() => '?').join(', ')
   await p.db.run(`UPDATE audit_entries SET state = 'mined', tx_hash = ?, block_number = ? WHERE entry_id IN (${marks})`,
     receipt?.transactionHash ?? null, receipt ? Number(receipt.blockNumber) : null, ...entryIds)
@@ -165,7 +225,7 @@ export async function logReadBatched(s: Pick<Services, 'db' | 'ledger'> & { audi
   await s.db.run(`INSERT INTO audit_entries (entry_id, record_id, patient, reader, purpose, ref, read_at, signature, state, created_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
   entry.entryId, entry.recordId, entry.patient, entry.reader.toLowerCase(), entry.purpose, entry.ref, Number(readAt), entry.signature, Date.now())
-  void s.auditBatches.submit(entry)
+  void s.auditBatches.submit(entry, p.reader)
 }
 
 interface EntryRow { entry_id: Hex; record_id: Hex; patient: Address; reader: Address; purpose: number; ref: Hex; read_at: number; signature: Hex }
@@ -186,13 +246,17 @@ export async function replayAuditEntries(s: Parts & { auditBatches: AuditBatches
   let mined = 0
   const resend: SignedAccessEntry[] = []
   for (const r of rows) {
-    if (await isAccessLogged(s.ledger, { entryId: r.entry_id })) {
+    // Sent alone (`logAccess`, journaled as `audit-entry`): mined when its transaction is; else in the contract's bitmap when a batch logged it.
+    if (await settleLone(s, r.entry_id)) {
+      mined++
+    } else if (await isAccessLogged(s.ledger, { entryId: r.entry_id })) {
       await markMined(s, [r.entry_id])
       mined++
     } else {
       resend.push({ entryId: r.entry_id, recordId: r.record_id, patient: r.patient, purpose: Number(r.purpose), ref: r.ref, readAt: BigInt(r.read_at), reader: r.reader, signature: r.signature })
     }
   }
+  // No reader key here: these go in batches from the hospital's account.
   for (const e of resend) void s.auditBatches.submit(e)
   return { mined, resent: resend.length }
 }

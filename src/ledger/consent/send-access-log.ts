@@ -12,6 +12,11 @@ export interface SendAccessLogParams {
   purpose: number
   /** What allowed the read: a request, share or emergency id; the record id for its patient or author. */
   ref: Hex
+  /**
+   * The read's audit entry (`audit_entries`) when the node's audit batches send it alone: the
+   * journal row then says `audit-entry` with this id as its ref, so a restart finds it sent.
+   */
+  entryId?: Hex
   signal?: AbortSignal
 }
 
@@ -21,5 +26,5 @@ export interface SendAccessLogParams {
  */
 export async function sendAccessLog(ledger: Ledger, p: SendAccessLogParams): Promise<TransactionReceipt> {
   const data = encodeFunctionData({ abi: consentAbi, functionName: 'logAccess', args: [p.recordId, p.patient, p.purpose, p.ref] })
-  return sendTransaction(ledger, { account: p.reader, to: ledger.contracts.consent, data, purpose: 'audit', ref: p.recordId, abi: consentAbi, signal: p.signal })
+  return sendTransaction(ledger, { account: p.reader, to: ledger.contracts.consent, data, purpose: p.entryId ? 'audit-entry' : 'audit', ref: p.entryId ?? p.recordId, abi: consentAbi, signal: p.signal })
 }
