@@ -5,6 +5,7 @@ import type { Ledger } from './ledger/connect-ledger.ts'
 import type { Hex, LocalAccount, TransactionReceipt } from 'viem'
 import type { Keystore } from './crypto/keystore.ts'
 import type { BlockCache } from './storage/block-cache.ts'
+import type { AnchorCache } from './ledger/anchor-cache.ts'
 import type { SignedAccessEntry } from './ledger/consent/sign-access-entry.ts'
 import type { SignedLeaf } from './ledger/anchor-batch.ts'
 
@@ -25,6 +26,8 @@ export interface Services {
   readonly mailer?: Mailer
   /** Verified ciphertext blocks recently read or replicated (`cacheMb`): this node's own. */
   readonly blockCache: BlockCache
+  /** Positive anchor checks (`assertAnchored`): a lone anchor's for good, a batched record's for one block. */
+  readonly anchorCache: AnchorCache
   /** Sessions' unlocked keys, queued sign-in attempts, decoy keystores: this node's own. */
   readonly signIn: SignInState
   /** Tells an account about something that concerns it (mail or outbox); absent in bare setups. */

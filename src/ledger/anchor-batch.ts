@@ -107,16 +107,18 @@ export function anchorBatch(
 }
 
 /**
- * Asks the chain to check a leaf, its proof, its root and its signature (`checkLeaf`).
+ * Asks the chain to check a leaf, its proof, its root and its signature (`checkLeaf`), at the
+ * latest block or at `blockNumber`.
  * @throws AppError LEDGER_REVERTED naming why it does not hold (`RecordLedgerInvalidProof`, …), LEDGER_UNAVAILABLE
  */
-export async function checkLeaf(ledger: Pick<Ledger, 'client' | 'contracts'>, p: { root: Hex; proof: readonly Hex[]; leaf: SignedLeaf }): Promise<void> {
+export async function checkLeaf(ledger: Pick<Ledger, 'client' | 'contracts'>, p: { root: Hex; proof: readonly Hex[]; leaf: SignedLeaf; blockNumber?: bigint }): Promise<void> {
   const { signature, ...fields } = p.leaf
   await readContract(ledger, {
     address: ledger.contracts.recordLedger,
     abi: recordLedgerAbi,
     functionName: 'checkLeaf',
     args: [p.root, p.proof, fields, signature],
+    ...(p.blockNumber === undefined ? {} : { blockNumber: p.blockNumber }),
   })
 }
 

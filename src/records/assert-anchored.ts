@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto'
 import type { Address, Hex } from 'viem'
 import { checkAnchor } from '../ledger/check-anchor.ts'
 import { checkLeaf } from '../ledger/anchor-batch.ts'
+import { toLedgerError } from '../ledger/send-transaction.ts'
 import { AppError, isAppError } from '../errors.ts'
 import type { RecordRow } from './record.ts'
 import type { Services } from '../services.ts'
@@ -11,22 +13,32 @@ import type { Services } from '../services.ts'
  * for one anchored in a batch, its leaf, inclusion proof, root and author signature
  * (`checkLeaf`: the root anchored by the record's hospital, the signature the author's).
  * Resolves the batch root the record is anchored under (none for a lone anchor).
+ * A match is remembered in the node's `anchorCache` (never a mismatch): a lone anchor's for good,
+ * a batched record's for the chain block it was checked at, since `checkLeaf` also reads the
+ * author's and the patient's current roles. `fresh` asks the chain whatever the cache holds.
  * @throws AppError RECORD_INTEGRITY, LEDGER_UNAVAILABLE
  */
-export async function assertAnchored(s: Services, row: RecordRow): Promise<{ root?: Hex }> {
+export async function assertAnchored(s: Services, row: RecordRow, { fresh = false }: { fresh?: boolean } = {}): Promise<{ root?: Hex }> {
   const parties = await s.db.get('SELECT a.address AS patient, b.address AS author, h.address AS hospital FROM accounts a, accounts b, hospitals h WHERE a.id = ? AND b.id = ? AND h.id = ?', row.patient_id, row.author_id, row.hospital_id) as { patient: Address; author: Address; hospital: Address }
   const batched = await s.db.get<{ root: Hex; proof: string; signature: Hex }>('SELECT root, proof, signature FROM record_proofs WHERE record_id = ?', row.record_id)
+  const cache = s.anchorCache.enabled ? s.anchorCache : undefined
+  const key = createHash('sha256').update([row.record_id, parties.patient, parties.author, parties.hospital, row.digest, row.envelopes, batched?.root ?? '', batched?.proof ?? '', batched?.signature ?? ''].join(':').toLowerCase()).digest('base64')
   if (!batched) {
+    if (!fresh && cache?.has(key)) return {}
     const ok = await checkAnchor(s.ledger, { recordId: row.record_id, ...parties, digest: row.digest, envelopes: row.envelopes })
     if (!ok) throw new AppError('RECORD_INTEGRITY', { details: `record ${row.record_id} does not match its ledger anchor` })
+    cache?.set(key)
     return {}
   }
+  const blockNumber = cache ? await cache.blockNumber(s.ledger).catch((err: unknown) => { throw toLedgerError(err) }) : undefined
+  if (!fresh && cache?.has(key, blockNumber)) return { root: batched.root }
   try {
     const leaf = { recordId: row.record_id, ...parties, digest: row.digest, envelopes: row.envelopes, signature: batched.signature }
-    await checkLeaf(s.ledger, { root: batched.root, proof: JSON.parse(batched.proof) as Hex[], leaf })
+    await checkLeaf(s.ledger, { root: batched.root, proof: JSON.parse(batched.proof) as Hex[], leaf, blockNumber })
   } catch (err) {
     if (!isAppError(err, 'LEDGER_REVERTED')) throw err
     throw new AppError('RECORD_INTEGRITY', { details: `record ${row.record_id} does not match its batch anchor: ${err.details ?? ''}` })
   }
+  cache?.set(key, blockNumber)
   return { root: batched.root }
 }

@@ -75,7 +75,7 @@ export async function verifyRecords(s: Services, { actor, recordIds, all = false
 
 async function verifyOne(s: Services, row: RecordRow, signal?: AbortSignal): Promise<VerifyItem> {
   try {
-    const { root } = await assertAnchored(s, row)
+    const { root } = await assertAnchored(s, row, { fresh: true }) // a verification asks the chain itself
     await verifyDag(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.digest), 'dag'), { signal })
     await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.envelopes), 'raw'), { signal })
     return root ? { recordId: row.record_id, ok: true, root } : { recordId: row.record_id, ok: true }

@@ -27,6 +27,11 @@ const statusSchema = {
       description: 'The in-memory cache of verified ciphertext blocks (`cacheMb`): bytes held, its bound, and block lookups it answered (hits) or passed to the store (misses).',
       properties: { bytes: { type: 'integer' }, maxBytes: { type: 'integer' }, hits: { type: 'integer' }, misses: { type: 'integer' } },
     },
+    anchorCache: {
+      type: 'object',
+      description: 'Positive anchor checks remembered in memory (a lone anchor\'s for good, a batched record\'s for one chain block): entries held, their bound, and checks answered from memory (hits) or asked of the chain (misses).',
+      properties: { entries: { type: 'integer' }, maxEntries: { type: 'integer' }, hits: { type: 'integer' }, misses: { type: 'integer' } },
+    },
     version: { type: 'string' },
     registry: { type: 'string' },
     hospitalAddress: { type: ['string', 'null'], description: 'The hospital this node serves.' },
@@ -95,6 +100,7 @@ export async function statusRoutes(app: FastifyInstance, { services }: { service
       journalBacklog: await journalBacklog(ledger),
       ipfsBytes: await storeSize(),
       cache: services.blockCache.stats(),
+      anchorCache: services.anchorCache.stats(),
       version: '0.1.0',
       ...(services.consortium ? await services.consortium.status() : {}),
     }
