@@ -17,7 +17,7 @@ export interface MeasureConsentResult {
 /**
  * Consent through the API, as users would: a doctor of a second hospital asks the patient for
  * all records, the patient approves, the doctor reads 1 MiB records under the grant (each read
- * logged on chain from the doctor's key), the patient revokes; the patient shares one record by
+ * logged: one alone as the doctor's own `logAccess`, those meanwhile in a batch), the patient revokes; the patient shares one record by
  * token; the doctor opens a break-glass. Gas comes from each transaction's receipt.
  * @throws Error when a call fails or a receipt is missing.
  */
@@ -51,8 +51,14 @@ export async function measureConsent(api: ApiClient, accounts: BenchAccounts, { 
     if (bytes.length !== 1 << 20) throw new Error(`granted read ${recordId}: ${bytes.length} bytes`)
     if (i >= warmups) readMs.push(ms)
   }
-  const [logged] = await client.getContractEvents({ address: consent, abi: consentAbi, eventName: 'AccessLogged', args: { actor: doctor.account.address }, fromBlock: 0n })
-  if (!logged) throw new Error('no AccessLogged event for the granted reads')
+  // `gas.auditRead`: a read logged alone (nothing else in flight), which goes out as the reader's
+  // own `logAccess`; reads that arrived while it was in flight went together in a batch.
+  const events = await client.getContractEvents({ address: consent, abi: consentAbi, eventName: 'AccessLogged', args: { actor: doctor.account.address }, fromBlock: 0n })
+  let logged: (typeof events)[number] | undefined
+  for (const e of events) {
+    if ((await client.getTransaction({ hash: e.transactionHash })).from.toLowerCase() === doctor.account.address.toLowerCase()) { logged = e; break }
+  }
+  if (!logged) throw new Error(`no granted read was logged alone from the doctor's key (${events.length} AccessLogged events)`)
 
   const revoked = await api.json<{ decisionTx: Hex }>('POST', `/access-requests/${request.requestId}/revoke`, { token: accounts.patient.token })
   const share = await api.json<{ txHash: Hex }>('POST', '/shares', { token: accounts.patient.token, body: { recordIds: [uploads[0].recordId], token: true, days: 1, once: true } })

@@ -397,7 +397,7 @@ function table(r: Record<string, any>): string {
     ['gas: revoke', String(r.gas.revoke), '', ''],
     ['gas: share (token)', String(r.gas.share), '', ''],
     ['gas: emergency (break-glass declared)', String(r.gas.emergency), '', ''],
-    ['gas: audit of one read (a batch of one)', String(r.gas.auditRead), r.targets.gasAuditRead.target, yes(r.targets.gasAuditRead.met)],
+    ['gas: audit of one read alone (the reader\'s logAccess)', String(r.gas.auditRead), r.targets.gasAuditRead.target, yes(r.targets.gasAuditRead.met)],
     ['gas: audit per read, 100 reads per batch', String(r.gas.auditReadBatched100), '', ''],
     ['read 1 MiB under a grant, other hospital\'s doctor', `p50 ${r.grantedRead1MiB.p50Ms} ms, p95 ${r.grantedRead1MiB.p95Ms} ms`, `${r.context.latencyIterations} runs`, ''],
     [`read 1 MiB on node B, stored only on A (median of ${c.readRecords})`, `first p50 ${r.crossNodeRead1MiB.p50Ms} ms p95 ${r.crossNodeRead1MiB.p95Ms} ms, cached ${r.crossNodeRead1MiB.cachedMs} ms`, r.targets.crossNodeRead1MiB.target, yes(r.targets.crossNodeRead1MiB.met)],
