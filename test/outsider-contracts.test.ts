@@ -19,7 +19,7 @@ import {
   type Hex,
 } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import { consentAbi, recordLedgerAbi, registryAbi } from '../src/ledger/abis.ts'
+import { consentAbi, recordLedgerAbi, registryAbi, researchAbi } from '../src/ledger/abis.ts'
 import { Api, cleanup, seed, startNodeProcess, type NodeProcess } from './helpers/node-process.ts'
 import { waitFor } from './helpers/mail-fixtures.ts'
 import { noFees } from './helpers/test-chain.ts'
@@ -93,6 +93,8 @@ describe('an outsider against every contract function', () => {
       client.readContract({ address, abi, functionName, args } as never) as Promise<unknown>
 
     const members = (await read(registry, registryAbi, 'members')) as Address[]
+    const research = (await read(registry, registryAbi, 'research')) as Address
+    assert.notEqual(research, zeroAddress, 'the Research contract is linked in the Registry')
     const people = [a.doctor, a.patient, b.doctor, b.patient].map((p) => getAddress(p.address))
     const known = [...members, ...people]
     const knownIds = [...ids.records, ...ids.requests, ...ids.shares, ...ids.emergencies]
@@ -101,7 +103,7 @@ describe('an outsider against every contract function', () => {
     async function snapshot(): Promise<unknown> {
       const s: Record<string, unknown> = {
         members: await read(registry, registryAbi, 'members'),
-        links: [await read(registry, registryAbi, 'recordLedger'), await read(registry, registryAbi, 'consent')],
+        links: [await read(registry, registryAbi, 'recordLedger'), await read(registry, registryAbi, 'consent'), await read(registry, registryAbi, 'research')],
         proposalTtl: await read(registry, registryAbi, 'proposalTtl'),
       }
       for (const x of known) {
@@ -148,6 +150,7 @@ describe('an outsider against every contract function', () => {
         case 'bytes32': return bytes32
         case 'uint8': return uint8
         case 'uint64': return uint64
+        case 'uint32': return fc.oneof(fc.constantFrom(0, 1, 2 ** 32 - 1), fc.nat({ max: 2 ** 32 - 1 }))
         case 'uint256': return fc.oneof(uint64, fc.bigInt({ min: 0n, max: 2n ** 256n - 1n }))
         case 'bool': return fc.boolean()
         case 'string': return text
@@ -160,6 +163,7 @@ describe('an outsider against every contract function', () => {
       { contract: 'Registry', address: registry, abi: registryAbi as Abi },
       { contract: 'RecordLedger', address: recordLedger, abi: recordLedgerAbi as Abi },
       { contract: 'Consent', address: consent, abi: consentAbi as Abi },
+      { contract: 'Research', address: research, abi: researchAbi as Abi },
     ]
     const before = await snapshot()
     // Two of the outsiders sign themselves up first, as anyone may: a patient (active at once) and a doctor (pending).
@@ -171,7 +175,7 @@ describe('an outsider against every contract function', () => {
     const mined = new Set<string>()
     const functions = targets.flatMap(({ contract, address: to, abi }) =>
       abi.filter((x): x is AbiFunction => x.type === 'function' && x.stateMutability !== 'view' && x.stateMutability !== 'pure').map((fn) => ({ contract, to, abi, fn })))
-    assert.equal(functions.length, 28, 'the three contracts have 28 state-changing functions: a new one is fuzzed here too')
+    assert.equal(functions.length, 36, 'the four contracts have 36 state-changing functions: a new one is fuzzed here too')
     for (const [who, runs] of Object.entries(RUNS) as [keyof typeof RUNS, number][]) {
       const outsider = outsiders[who]
       for (const [index, { contract, to, abi, fn }] of functions.entries()) {
@@ -199,7 +203,9 @@ describe('an outsider against every contract function', () => {
     assert.deepEqual(await snapshot(), before, 'the outsider changed someone else\'s state')
     // Whatever went through is the outsider's own doing: its own sign-up, application, shares, reads.
     for (const name of mined) {
-      assert.ok(['Registry.requestRegistration', 'Registry.applyForMembership', 'Registry.renounceRole', 'Consent.share', 'Consent.revokeShare', 'Consent.logAccess'].includes(name), `${name} went through for an outsider`)
+      assert.ok(['Registry.requestRegistration', 'Registry.applyForMembership', 'Registry.renounceRole', 'Consent.share', 'Consent.revokeShare', 'Consent.logAccess',
+        // an outsider patient's own research consent to a hospital's studies, and its withdrawal
+        'Research.giveHospitalConsent', 'Research.withdrawHospitalConsent'].includes(name), `${name} went through for an outsider`)
     }
 
     // The node that follows this chain is at its head, whatever the outsider's events were.
