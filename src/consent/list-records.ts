@@ -1,7 +1,12 @@
 import { AppError, isAppError } from '../errors.ts'
 import { findParty } from '../accounts/directory.ts'
-import { findAccount, requireRole, type Actor } from '../accounts/account.ts'
+import { hexToBytes, type Hex } from 'viem'
+import { findAccount, requireKeys, requireRole, type Actor } from '../accounts/account.ts'
 import { resolveAccess } from './resolve-access.ts'
+import { getRawBlockVerified } from '../storage/raw-block.ts'
+import { cidFromDigest } from '../storage/read-verified.ts'
+import { openEnvelopes, parseEnvelopes, type EnvelopesObject } from '../records/envelopes.ts'
+import { assertAnchored } from '../records/assert-anchored.ts'
 import { matchRecords } from '../records/search/match-records.ts'
 import { recordParties, toRecordView, type RecordRow, type RecordView } from '../records/record.ts'
 import type { Services } from '../services.ts'
@@ -57,18 +62,65 @@ export async function listRecords(s: Services, { actor, patient, limit = 100, of
   }
   // A search narrows the candidates first; each match's access is still decided below.
   if (q !== undefined) candidates = await matchRecords(s, candidates, q)
-  // Each record's access is decided on its own (chain reads, envelopes opened); several at once,
-  // so that a patient's hundred records do not wait on one round trip after the other.
-  const views = new Array<RecordView | undefined>(candidates.length)
+  // The patient and the author may always read their own records: those are decided without
+  // the chain's grants and without HPKE (anchor and envelopes checked, an envelope addressed to
+  // the reader found) and opened only when on the requested page; the others are decided and
+  // opened each (chain reads, envelopes opened). Several at once, so that a patient's hundred
+  // records do not wait on one round trip after the other.
+  const views = await mapConcurrently(candidates, (row) => ownRecord(reader, row) ? decideOwn(s, reader, row, signal) : viewIfReadable(s, reader, row, signal))
+  const readable = candidates.flatMap((row, i) => views[i] === undefined ? [] : [{ row, view: views[i] }])
+  const total = readable.length
+  const page = readable.slice(offset, offset + limit)
+  const opened = await mapConcurrently(page, ({ row, view }) => view instanceof Own ? openOwn(s, reader, row, view) : Promise.resolve(view))
+  return { records: opened.filter((v): v is RecordView => v !== undefined), total, limit, offset }
+}
+
+/** A record of the reader's own (as its patient or its author), found readable but not yet opened: its envelopes. */
+class Own {
+  constructor(readonly env: EnvelopesObject) {}
+}
+
+const ownRecord = (reader: Actor, row: RecordRow) => reader.account.id === row.patient_id || reader.account.id === row.author_id
+
+/** `fn` over `items` in order, LIST_CONCURRENCY at a time. */
+async function mapConcurrently<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length)
   let next = 0
   const worker = async () => {
-    for (let i = next++; i < candidates.length; i = next++) views[i] = await viewIfReadable(s, reader, candidates[i]!, signal)
+    for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!)
   }
-  await Promise.all(Array.from({ length: Math.min(LIST_CONCURRENCY, candidates.length) }, worker))
-  const readable = views.filter((v): v is RecordView => v !== undefined)
-  const total = readable.length
-  const records = readable.slice(offset, offset + limit)
-  return { records, total, limit, offset }
+  await Promise.all(Array.from({ length: Math.min(LIST_CONCURRENCY, items.length) }, worker))
+  return out
+}
+
+/**
+ * Whether the patient or author may open their own record, as `resolveAccess` would decide it
+ * (its anchor checked, its envelopes block read and parsed, an envelope addressed to the reader
+ * in it), without unwrapping the key: its envelopes when readable, undefined when not, its problem when damaged.
+ */
+async function decideOwn(s: Services, reader: Actor, row: RecordRow, signal?: AbortSignal): Promise<RecordView | Own | undefined> {
+  requireKeys(reader)
+  try {
+    const block = getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.envelopes as Hex), 'raw'), { signal })
+    block.catch(() => undefined) // awaited below, once the anchor is checked
+    await assertAnchored(s, row)
+    const env = parseEnvelopes(await block, row.record_id)
+    const { address, keyScheme } = reader.account
+    return env.keys.some((k) => k.to.toLowerCase() === address.toLowerCase() && k.scheme === keyScheme) ? new Own(env) : undefined
+  } catch (err) {
+    return problemView(s, row, err)
+  }
+}
+
+/** Opens an own record on the page: its key unwrapped and its manifest decrypted, as `resolveAccess` does. */
+async function openOwn(s: Services, reader: Actor, row: RecordRow, { env }: Own): Promise<RecordView | undefined> {
+  const me = { address: reader.account.address, scheme: reader.account.keyScheme, privateKey: requireKeys(reader).encryptionPrivateKey }
+  try {
+    const { manifest } = await openEnvelopes(env, me)
+    return toRecordView(row, await recordParties(s.db, row), manifest)
+  } catch (err) {
+    return problemView(s, row, err)
+  }
 }
 
 /** Records whose access is decided at once while listing. */
@@ -80,10 +132,14 @@ async function viewIfReadable(s: Services, reader: Actor, row: RecordRow, signal
     const { manifest } = await resolveAccess(s, { actor: reader, recordId: row.record_id, signal })
     return toRecordView(row, await recordParties(s.db, row), manifest)
   } catch (err) {
-    if (isAppError(err, 'RECORD_NOT_FOUND')) return undefined
-    // One damaged record must not hide the others: it is listed with its problem.
-    if (!isAppError(err, 'RECORD_INTEGRITY', 'RECORD_UNAVAILABLE')) throw err
-    const unknown = { fileName: '', mediaType: '', size: 0, sha256: '', created: '' }
-    return { ...toRecordView(row, await recordParties(s.db, row), unknown), problem: err.code }
+    return problemView(s, row, err)
   }
+}
+
+/** Undefined for a record not readable; one damaged must not hide the others: it is listed with its problem. */
+async function problemView(s: Services, row: RecordRow, err: unknown): Promise<RecordView | undefined> {
+  if (isAppError(err, 'RECORD_NOT_FOUND')) return undefined
+  if (!isAppError(err, 'RECORD_INTEGRITY', 'RECORD_UNAVAILABLE')) throw err
+  const unknown = { fileName: '', mediaType: '', size: 0, sha256: '', created: '' }
+  return { ...toRecordView(row, await recordParties(s.db, row), unknown), problem: err.code }
 }
