@@ -23,3 +23,22 @@ export function decodeAccountSecrets(payload: Uint8Array): UnlockedKeys {
     throw new AppError('KEYSTORE_LOCKED', { cause, details: 'keystore payload is malformed' })
   }
 }
+
+/**
+ * The encryption private key alone of what `encodeAccountSecrets` wrote: no ledger account is
+ * made (deriving its address is a secp256k1 multiplication, about 0.7 ms of CPU). The payload is
+ * zeroed once read.
+ * @throws AppError KEYSTORE_LOCKED when malformed.
+ */
+export function decodeEncryptionKey(payload: Uint8Array): Uint8Array {
+  try {
+    const o = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8')) as { encryptionPrivateKey: string }
+    const enc = decodeBase64url(o.encryptionPrivateKey)
+    if (!enc) throw new Error('bad encryption key')
+    return enc
+  } catch (cause) {
+    throw new AppError('KEYSTORE_LOCKED', { cause, details: 'keystore payload is malformed' })
+  } finally {
+    payload.fill(0)
+  }
+}

@@ -3,7 +3,7 @@ import type { Address } from 'viem'
 import { createAead } from '../../crypto/aead.ts'
 import { decodeBase64url, encodeBase64url, utf8 } from '../../crypto/bytes.ts'
 import { unwrapKey, wrapKey, type KeyScheme } from '../../crypto/key-wrap.ts'
-import { unlockHospital } from '../../accounts/hospital-keys.ts'
+import { unlockHospitalEncryptionKey } from '../../accounts/hospital-keys.ts'
 import type { AccountRow } from '../../accounts/account.ts'
 import type { HospitalRow } from '../../accounts/hospital.ts'
 import type { Db } from '../../db/open-database.ts'
@@ -42,24 +42,29 @@ function wrapContext(patientId: string, version: number, to: Address): Uint8Arra
 export async function openSearchKey(s: Pick<Services, 'db' | 'nodeKey'>, patientId: string): Promise<SearchKey | undefined> {
   const patient = await s.db.get(`SELECT * FROM accounts WHERE id = ? AND role = 'patient'`, patientId) as AccountRow | undefined
   if (!patient?.hospital_id) return undefined
-  let hospital: Awaited<ReturnType<typeof unlockHospital>>
+  let hospital: Awaited<ReturnType<typeof unlockHospitalEncryptionKey>>
   try {
-    hospital = await unlockHospital(s, patient.hospital_id)
+    hospital = await unlockHospitalEncryptionKey(s, patient.hospital_id)
   } catch (err) {
     if ((err as AppError).code === 'UNKNOWN_HOSPITAL') return undefined
     throw err
   }
-  let row = await s.db.get(`SELECT version, wrapped FROM search_keys WHERE patient_id = ?`, patientId) as { version: number; wrapped: string } | undefined
-  if (!row) {
-    await s.db.run(`INSERT INTO search_keys (patient_id, version, wrapped, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (patient_id) DO NOTHING`,
-      patientId, 1, await wrapSearchKey(randomBytes(32), patient, hospital.row, 1), Date.now())
-    row = await s.db.get(`SELECT version, wrapped FROM search_keys WHERE patient_id = ?`, patientId) as { version: number; wrapped: string }
+  // The hospital's emergency key is zeroed once the search key is open (or failed to).
+  try {
+    let row = await s.db.get(`SELECT version, wrapped FROM search_keys WHERE patient_id = ?`, patientId) as { version: number; wrapped: string } | undefined
+    if (!row) {
+      await s.db.run(`INSERT INTO search_keys (patient_id, version, wrapped, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (patient_id) DO NOTHING`,
+        patientId, 1, await wrapSearchKey(randomBytes(32), patient, hospital.row, 1), Date.now())
+      row = await s.db.get(`SELECT version, wrapped FROM search_keys WHERE patient_id = ?`, patientId) as { version: number; wrapped: string }
+    }
+    const mine = (JSON.parse(row.wrapped) as WrappedFor[]).find((w) => w.for === 'emergency')
+    const wrapped = decodeBase64url(mine?.wrapped)
+    if (!mine || !wrapped) throw new AppError('RECORD_INTEGRITY', { details: 'search key has no envelope for the hospital' })
+    const key = await unwrapKey({ scheme: mine.scheme, privateKey: hospital.encryptionPrivateKey, wrapped, context: wrapContext(patientId, row.version, mine.to) })
+    return { patientId, version: Number(row.version), key }
+  } finally {
+    hospital.encryptionPrivateKey.fill(0)
   }
-  const mine = (JSON.parse(row.wrapped) as WrappedFor[]).find((w) => w.for === 'emergency')
-  const wrapped = decodeBase64url(mine?.wrapped)
-  if (!mine || !wrapped) throw new AppError('RECORD_INTEGRITY', { details: 'search key has no envelope for the hospital' })
-  const key = await unwrapKey({ scheme: mine.scheme, privateKey: hospital.keys.encryptionPrivateKey, wrapped, context: wrapContext(patientId, row.version, mine.to) })
-  return { patientId, version: Number(row.version), key }
 }
 
 /** A search key wrapped (as a data key is) for the patient and the hospital's emergency key, as JSON. */
