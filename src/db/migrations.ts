@@ -386,6 +386,13 @@ export const migrations: readonly Migration[] = [
     PRIMARY KEY (hospital_id, patient_id)
   );
   `,
+  // 15: the journal looked up by what a transaction is for: a lone audit entry's `logAccess`
+  // (purpose 'audit-entry', ref the entry id) when the replay and the sweep settle pending
+  // entries, and a hospital's last mined transaction by its ref at start; without it each
+  // lookup scans the whole journal.
+  `
+  CREATE INDEX journal_ref ON journal(ref, purpose);
+  `,
 ]
 
 /** One migration: the same SQL for both dialects (translated for PostgreSQL), or one text each. */
