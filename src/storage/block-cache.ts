@@ -78,6 +78,15 @@ export class BlockCache {
     }
   }
 
+  /** Forgets the block named `cid` (its record was superseded or erased); a block not held is ignored. */
+  delete(cid: CID): void {
+    const key = cid.toString()
+    const old = this.#blocks.get(key)
+    if (old === undefined) return
+    this.#blocks.delete(key)
+    this.#bytes -= old.byteLength
+  }
+
   /** Whether the block named `cid` is held, without counting a lookup or changing the order. */
   has(cid: CID): boolean {
     return this.#blocks.has(cid.toString())
