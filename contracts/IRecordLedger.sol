@@ -35,6 +35,22 @@ interface IRecordLedger {
         uint32 time;
     }
 
+    /// @notice Where an erasure request stands.
+    enum ErasureStatus {
+        None,
+        Pending,
+        Confirmed,
+        Rejected
+    }
+
+    /// @notice A patient's request to erase one record (crypto-shredding), decided by staff of its hospital.
+    struct Erasure {
+        bytes32 recordId;
+        address patient;
+        address hospital;
+        ErasureStatus status;
+    }
+
     /// @notice `author` anchored record `recordId` of `patient` at `hospital`.
     /// @param digest digest of the stored (encrypted) record, as named by its CID
     /// @param envelopes digest of the record's key envelopes block
@@ -50,6 +66,29 @@ interface IRecordLedger {
     /// @notice Hospital `hospital` anchored batch `root` of `count` records, listed by the IPFS raw
     /// block whose SHA-256 digest is `manifest`.
     event BatchAnchored(bytes32 indexed root, address indexed hospital, bytes32 manifest, uint256 count);
+
+    /// @notice `patient` asked to erase record `recordId` of `hospital`; the reason stays off
+    /// chain, `reasonHash` is its keyed hash.
+    event ErasureRequested(
+        bytes32 indexed erasureId, bytes32 indexed recordId, address indexed patient, address hospital, bytes32 reasonHash
+    );
+
+    /// @notice `by` (staff of the record's hospital, or the admin) refused erasure `erasureId`;
+    /// `reasonHash` is the keyed hash of the reason kept off chain.
+    event ErasureRejected(bytes32 indexed erasureId, bytes32 indexed recordId, address by, bytes32 reasonHash);
+
+    /// @notice `by` (staff of the record's hospital, or the admin) confirmed erasure `erasureId`.
+    event ErasureConfirmed(bytes32 indexed erasureId, bytes32 indexed recordId, address by);
+
+    /// @notice The tombstone: record `recordId` is erased; every node destroys its keys and blocks.
+    event RecordErased(bytes32 indexed recordId);
+
+    /// @notice Record `oldId` was re-keyed: `newId` (anchored in the same transaction) is its new
+    /// version, under a new data key. Only the two ids: nothing about the record or its parties.
+    event RecordSuperseded(bytes32 indexed oldId, bytes32 indexed newId);
+
+    /// @notice `patient` lets the author of record `recordId` re-key it once ({supersede}).
+    event RekeyAllowed(bytes32 indexed recordId, address indexed patient);
 
     /// @notice `author` is not an active doctor of the hospital.
     error RecordLedgerUnauthorized(address author);
@@ -73,6 +112,30 @@ interface IRecordLedger {
     error RecordLedgerInvalidProof(bytes32 leaf);
     /// @notice The signature over record `recordId` is not its author's.
     error RecordLedgerInvalidSignature(bytes32 recordId);
+    /// @notice The fields given for `recordId` are not what was anchored alone under it.
+    error RecordLedgerNotAnchored(bytes32 recordId);
+    /// @notice `recordId` was already superseded by `newId`.
+    error RecordLedgerAlreadySuperseded(bytes32 recordId, bytes32 newId);
+    /// @notice `caller` is neither the record's patient nor its author with the patient's leave.
+    error RecordLedgerNotRekeyer(address caller);
+    /// @notice The erasure id or the reason hash is zero.
+    error RecordLedgerInvalidErasure();
+    /// @notice `caller` is not the active patient the record belongs to.
+    error RecordLedgerNotPatient(address caller);
+    /// @notice The fields given for `recordId` are not what was anchored (or its proof does not hold).
+    error RecordLedgerUnknownRecord(bytes32 recordId);
+    /// @notice `recordId` is already erased.
+    error RecordLedgerRecordErased(bytes32 recordId);
+    /// @notice `erasureId` is already taken.
+    error RecordLedgerErasureExists(bytes32 erasureId);
+    /// @notice An erasure of `recordId` is already waiting for a decision.
+    error RecordLedgerErasurePending(bytes32 recordId);
+    /// @notice `erasureId` was never requested.
+    error RecordLedgerUnknownErasure(bytes32 erasureId);
+    /// @notice `erasureId` was already confirmed or rejected.
+    error RecordLedgerErasureDecided(bytes32 erasureId);
+    /// @notice `caller` is neither the admin nor an active staff account of the record's hospital.
+    error RecordLedgerNotStaff(address caller);
 
     /**
      * @notice Anchors record `recordId`; the caller is its author.
@@ -100,6 +163,58 @@ interface IRecordLedger {
      */
     function anchorBatch(bytes32 root, bytes32 manifest, uint256 count) external;
 
+    /**
+     * @notice The patient asks to erase one of their records; staff of its hospital decide.
+     * `leaf` names the record as anchored: for a record anchored alone `root` is zero and the
+     * fields must match its commitment; for a batched one `proof` leads from the leaf (with its
+     * author's `signature`) to `root`, anchored by the leaf's hospital.
+     *
+     * Requirements:
+     * - `erasureId` and `reasonHash` are non-zero (else {RecordLedgerInvalidErasure}), `erasureId` new
+     *   (else {RecordLedgerErasureExists});
+     * - the caller is `leaf.patient` and an `Active` `Patient` (else {RecordLedgerNotPatient});
+     * - the leaf is anchored (else {RecordLedgerUnknownRecord}), not erased (else
+     *   {RecordLedgerRecordErased}) and has no erasure pending (else {RecordLedgerErasurePending}).
+     *
+     * Emits an {ErasureRequested} event.
+     */
+    function requestErasure(
+        bytes32 erasureId,
+        Leaf calldata leaf,
+        bytes32 root,
+        bytes32[] calldata proof,
+        bytes calldata signature,
+        bytes32 reasonHash
+    ) external;
+
+    /**
+     * @notice Staff of the record's hospital (or the admin) confirm an erasure: the record is
+     * tombstoned and every node destroys its keys and blocks.
+     *
+     * Requirements:
+     * - `erasureId` was requested (else {RecordLedgerUnknownErasure}) and is pending (else {RecordLedgerErasureDecided});
+     * - the caller has DEFAULT_ADMIN_ROLE in the registry or is an `Active` `Staff` account of
+     *   the record's hospital (else {RecordLedgerNotStaff}).
+     *
+     * Emits {ErasureConfirmed} and {RecordErased}.
+     */
+    function confirmErasure(bytes32 erasureId) external;
+
+    /**
+     * @notice Staff of the record's hospital (or the admin) refuse an erasure; the record stays.
+     *
+     * Requirements: as {confirmErasure}, and `reasonHash` is non-zero (else {RecordLedgerInvalidErasure}).
+     *
+     * Emits an {ErasureRejected} event.
+     */
+    function rejectErasure(bytes32 erasureId, bytes32 reasonHash) external;
+
+    /// @notice Erasure `erasureId`; all zero when it was never requested.
+    function erasureOf(bytes32 erasureId) external view returns (Erasure memory);
+
+    /// @notice True when `recordId` carries a tombstone.
+    function isErased(bytes32 recordId) external view returns (bool);
+
     /// @notice Where and when `root` was anchored; all zero when it was not.
     function rootOf(bytes32 root) external view returns (RootInfo memory);
 
@@ -126,6 +241,44 @@ interface IRecordLedger {
         external
         view
         returns (bool);
+
+    /**
+     * @notice Anchors record `newId` as the new version of record `old.recordId` (re-keyed: same
+     * patient, author and hospital, new digest and envelopes) and marks the old one superseded.
+     * The old record is named by its fields: anchored alone when `root` is zero (its commitment),
+     * else in batch `root` by `proof` with its author's `signature` (as in {checkLeaf}).
+     *
+     * Requirements:
+     * - `old.recordId`, `newId`, `digest` and `envelopes` are non-zero (else {RecordLedgerInvalidRecord});
+     * - the old record is anchored with exactly `old` (else {RecordLedgerNotAnchored}, or for a
+     *   batched one {RecordLedgerUnknownRoot}, {RecordLedgerWrongHospital}, {RecordLedgerInvalidProof},
+     *   {RecordLedgerInvalidSignature});
+     * - it was not superseded yet (else {RecordLedgerAlreadySuperseded});
+     * - the caller is `old.patient`, or `old.author` still an active doctor of `old.hospital` whose
+     *   re-key the patient allowed with {allowRekey} (else {RecordLedgerNotRekeyer}; the leave is used up);
+     * - `newId` has never been anchored (else {RecordLedgerAlreadyAnchored}).
+     *
+     * Emits {RecordAnchored} for `newId` (author `old.author`) and {RecordSuperseded}.
+     */
+    function supersede(
+        Leaf calldata old,
+        bytes32 root,
+        bytes32[] calldata proof,
+        bytes calldata signature,
+        bytes32 newId,
+        bytes32 digest,
+        bytes32 envelopes
+    ) external;
+
+    /// @notice The caller, as a patient, lets the author of `recordId` re-key it once.
+    /// Emits {RekeyAllowed}.
+    function allowRekey(bytes32 recordId) external;
+
+    /// @notice Whether `patient` let the author of `recordId` re-key it (and that was not used yet).
+    function rekeyAllowed(bytes32 recordId, address patient) external view returns (bool);
+
+    /// @notice The record that superseded `recordId`; zero when it was not superseded.
+    function supersededBy(bytes32 recordId) external view returns (bytes32);
 
     /// @notice The registry that says who is who.
     function registry() external view returns (IRegistry);

@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {IRegistry} from "./IRegistry.sol";
 import {IRecordLedger} from "./IRecordLedger.sol";
 
@@ -24,6 +25,11 @@ contract RecordLedger is IRecordLedger, EIP712 {
 
     mapping(bytes32 recordId => bytes32 commitment) private _commitments;
     mapping(bytes32 root => RootInfo info) private _roots;
+    mapping(bytes32 recordId => bytes32 newId) private _supersededBy;
+    mapping(bytes32 recordId => mapping(address patient => bool)) private _rekeyAllowed;
+    mapping(bytes32 erasureId => Erasure erasure) private _erasures;
+    mapping(bytes32 recordId => bytes32 erasureId) private _pendingErasure;
+    mapping(bytes32 recordId => bool erased) private _erased;
 
     /// @param registry_ the registry that says who is who
     constructor(IRegistry registry_) EIP712("RecordLedger", "1") {
@@ -48,6 +54,77 @@ contract RecordLedger is IRecordLedger, EIP712 {
         if (_roots[root].hospital != address(0)) revert RecordLedgerRootExists(root);
         _roots[root] = RootInfo(msg.sender, uint64(block.number), uint32(block.timestamp));
         emit BatchAnchored(root, msg.sender, manifest, count);
+    }
+
+    /// @inheritdoc IRecordLedger
+    function requestErasure(
+        bytes32 erasureId,
+        Leaf calldata leaf,
+        bytes32 root,
+        bytes32[] calldata proof,
+        bytes calldata signature,
+        bytes32 reasonHash
+    ) external {
+        if (erasureId == bytes32(0) || reasonHash == bytes32(0)) revert RecordLedgerInvalidErasure();
+        if (_erasures[erasureId].status != ErasureStatus.None) revert RecordLedgerErasureExists(erasureId);
+        IRegistry.Account memory caller = registry.accountOf(msg.sender);
+        if (
+            leaf.patient != msg.sender || caller.role != IRegistry.Role.Patient || caller.status != IRegistry.Status.Active
+        ) revert RecordLedgerNotPatient(msg.sender);
+        bool anchored = root == bytes32(0)
+            ? _commitments[leaf.recordId] != bytes32(0)
+                && _commitments[leaf.recordId] == _commit(leaf.patient, leaf.author, leaf.hospital, leaf.digest, leaf.envelopes)
+            : _roots[root].hospital == leaf.hospital && leaf.hospital != address(0)
+                && MerkleProof.verifyCalldata(proof, root, leafHash(leaf, signature));
+        if (!anchored) revert RecordLedgerUnknownRecord(leaf.recordId);
+        if (_erased[leaf.recordId]) revert RecordLedgerRecordErased(leaf.recordId);
+        if (_pendingErasure[leaf.recordId] != bytes32(0)) revert RecordLedgerErasurePending(leaf.recordId);
+        _erasures[erasureId] = Erasure(leaf.recordId, msg.sender, leaf.hospital, ErasureStatus.Pending);
+        _pendingErasure[leaf.recordId] = erasureId;
+        emit ErasureRequested(erasureId, leaf.recordId, msg.sender, leaf.hospital, reasonHash);
+    }
+
+    /// @inheritdoc IRecordLedger
+    function confirmErasure(bytes32 erasureId) external {
+        Erasure storage e = _decidable(erasureId);
+        e.status = ErasureStatus.Confirmed;
+        delete _pendingErasure[e.recordId];
+        _erased[e.recordId] = true;
+        emit ErasureConfirmed(erasureId, e.recordId, msg.sender);
+        emit RecordErased(e.recordId);
+    }
+
+    /// @inheritdoc IRecordLedger
+    function rejectErasure(bytes32 erasureId, bytes32 reasonHash) external {
+        if (reasonHash == bytes32(0)) revert RecordLedgerInvalidErasure();
+        Erasure storage e = _decidable(erasureId);
+        e.status = ErasureStatus.Rejected;
+        delete _pendingErasure[e.recordId];
+        emit ErasureRejected(erasureId, e.recordId, msg.sender, reasonHash);
+    }
+
+    /// @inheritdoc IRecordLedger
+    function erasureOf(bytes32 erasureId) external view returns (Erasure memory) {
+        return _erasures[erasureId];
+    }
+
+    /// @inheritdoc IRecordLedger
+    function isErased(bytes32 recordId) external view returns (bool) {
+        return _erased[recordId];
+    }
+
+    /// @dev The pending erasure `erasureId`, once the caller is the admin or active staff of its hospital.
+    function _decidable(bytes32 erasureId) private view returns (Erasure storage e) {
+        e = _erasures[erasureId];
+        if (e.status == ErasureStatus.None) revert RecordLedgerUnknownErasure(erasureId);
+        if (e.status != ErasureStatus.Pending) revert RecordLedgerErasureDecided(erasureId);
+        if (!IAccessControl(address(registry)).hasRole(bytes32(0), msg.sender)) {
+            IRegistry.Account memory caller = registry.accountOf(msg.sender);
+            if (
+                caller.role != IRegistry.Role.Staff || caller.status != IRegistry.Status.Active
+                    || caller.hospital != e.hospital
+            ) revert RecordLedgerNotStaff(msg.sender);
+        }
     }
 
     /// @inheritdoc IRecordLedger
@@ -86,6 +163,14 @@ contract RecordLedger is IRecordLedger, EIP712 {
         if (leaf.recordId == bytes32(0) || leaf.digest == bytes32(0) || leaf.envelopes == bytes32(0)) {
             revert RecordLedgerInvalidRecord();
         }
+        _checkBatched(root, proof, leaf, signature);
+        _checkParties(leaf.author, leaf.patient, leaf.hospital);
+        return true;
+    }
+
+    /// @dev Reverts unless `leaf` is in batch `root` by `proof`, the root was anchored by the leaf's
+    /// hospital and `signature` is the leaf's author's over its fields.
+    function _checkBatched(bytes32 root, bytes32[] calldata proof, Leaf calldata leaf, bytes calldata signature) private view {
         address anchoredBy = _roots[root].hospital;
         if (anchoredBy == address(0)) revert RecordLedgerUnknownRoot(root);
         if (anchoredBy != leaf.hospital) revert RecordLedgerWrongHospital(leaf.hospital);
@@ -95,8 +180,61 @@ contract RecordLedger is IRecordLedger, EIP712 {
             recordTypedDataHash(leaf.recordId, leaf.patient, leaf.hospital, leaf.digest, leaf.envelopes), signature
         );
         if (failure != ECDSA.RecoverError.NoError || signer != leaf.author) revert RecordLedgerInvalidSignature(leaf.recordId);
-        _checkParties(leaf.author, leaf.patient, leaf.hospital);
-        return true;
+    }
+
+    /// @inheritdoc IRecordLedger
+    function supersede(
+        Leaf calldata old,
+        bytes32 root,
+        bytes32[] calldata proof,
+        bytes calldata signature,
+        bytes32 newId,
+        bytes32 digest,
+        bytes32 envelopes
+    ) external {
+        if (old.recordId == bytes32(0) || newId == bytes32(0) || digest == bytes32(0) || envelopes == bytes32(0)) {
+            revert RecordLedgerInvalidRecord();
+        }
+        if (root == bytes32(0)) {
+            if (_commitments[old.recordId] != _commit(old.patient, old.author, old.hospital, old.digest, old.envelopes)) {
+                revert RecordLedgerNotAnchored(old.recordId);
+            }
+        } else {
+            _checkBatched(root, proof, old, signature);
+        }
+        bytes32 by = _supersededBy[old.recordId];
+        if (by != bytes32(0)) revert RecordLedgerAlreadySuperseded(old.recordId, by);
+        if (msg.sender != old.patient) {
+            if (msg.sender != old.author || !_rekeyAllowed[old.recordId][old.patient]) revert RecordLedgerNotRekeyer(msg.sender);
+            (uint256 role, uint256 status, address hospital,,,) = _accountsOf(old.author, old.patient);
+            if (role != uint256(IRegistry.Role.Doctor) || status != uint256(IRegistry.Status.Active) || hospital != old.hospital) {
+                revert RecordLedgerNotRekeyer(msg.sender);
+            }
+            delete _rekeyAllowed[old.recordId][old.patient];
+        }
+        if (_commitments[newId] != bytes32(0)) revert RecordLedgerAlreadyAnchored(newId);
+
+        _commitments[newId] = _commit(old.patient, old.author, old.hospital, digest, envelopes);
+        _supersededBy[old.recordId] = newId;
+        emit RecordAnchored(newId, old.patient, old.author, old.hospital, digest, envelopes);
+        emit RecordSuperseded(old.recordId, newId);
+    }
+
+    /// @inheritdoc IRecordLedger
+    function allowRekey(bytes32 recordId) external {
+        if (recordId == bytes32(0)) revert RecordLedgerInvalidRecord();
+        _rekeyAllowed[recordId][msg.sender] = true;
+        emit RekeyAllowed(recordId, msg.sender);
+    }
+
+    /// @inheritdoc IRecordLedger
+    function rekeyAllowed(bytes32 recordId, address patient) external view returns (bool) {
+        return _rekeyAllowed[recordId][patient];
+    }
+
+    /// @inheritdoc IRecordLedger
+    function supersededBy(bytes32 recordId) external view returns (bytes32) {
+        return _supersededBy[recordId];
     }
 
     /// @inheritdoc IRecordLedger

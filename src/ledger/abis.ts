@@ -166,6 +166,22 @@ export const consentAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint8",
+        "name": "shares",
+        "type": "uint8"
+      },
+      {
+        "internalType": "uint8",
+        "name": "threshold",
+        "type": "uint8"
+      }
+    ],
+    "name": "ConsentInvalidThreshold",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "caller",
         "type": "address"
@@ -209,6 +225,17 @@ export const consentAbi = [
       }
     ],
     "name": "ConsentNotActivePatient",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "ConsentNotAdmin",
     "type": "error"
   },
   {
@@ -682,6 +709,62 @@ export const consentAbi = [
       {
         "indexed": true,
         "internalType": "bytes32",
+        "name": "emergencyId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "patient",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "hospital",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "address",
+        "name": "doctor",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "shares",
+        "type": "bytes32"
+      }
+    ],
+    "name": "EmergencyShareReleased",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": false,
+        "internalType": "uint8",
+        "name": "shares",
+        "type": "uint8"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint8",
+        "name": "threshold",
+        "type": "uint8"
+      }
+    ],
+    "name": "EmergencyThresholdSet",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
         "name": "shareId",
         "type": "bytes32"
       },
@@ -953,6 +1036,24 @@ export const consentAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "emergencyThreshold",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "shares",
+        "type": "uint8"
+      },
+      {
+        "internalType": "uint8",
+        "name": "threshold",
+        "type": "uint8"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "internalType": "bytes32",
@@ -1212,6 +1313,24 @@ export const consentAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "emergencyId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "shares",
+        "type": "bytes32"
+      }
+    ],
+    "name": "releaseEmergencyShare",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
         "name": "requestId",
         "type": "bytes32"
       },
@@ -1268,6 +1387,24 @@ export const consentAbi = [
       }
     ],
     "name": "revokeShare",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint8",
+        "name": "shares",
+        "type": "uint8"
+      },
+      {
+        "internalType": "uint8",
+        "name": "threshold",
+        "type": "uint8"
+      }
+    ],
+    "name": "setEmergencyThreshold",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
@@ -1425,8 +1562,46 @@ export const recordLedgerAbi = [
     "type": "error"
   },
   {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "erasureId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "RecordLedgerErasureDecided",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "erasureId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "RecordLedgerErasureExists",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "recordId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "RecordLedgerErasurePending",
+    "type": "error"
+  },
+  {
     "inputs": [],
     "name": "RecordLedgerInvalidBatch",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "RecordLedgerInvalidErasure",
     "type": "error"
   },
   {
@@ -1470,6 +1645,39 @@ export const recordLedgerAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "RecordLedgerNotPatient",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "RecordLedgerNotStaff",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "recordId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "RecordLedgerRecordErased",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "root",
         "type": "bytes32"
@@ -1492,12 +1700,34 @@ export const recordLedgerAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "erasureId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "RecordLedgerUnknownErasure",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "patient",
         "type": "address"
       }
     ],
     "name": "RecordLedgerUnknownPatient",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "recordId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "RecordLedgerUnknownRecord",
     "type": "error"
   },
   {
@@ -1576,6 +1806,99 @@ export const recordLedgerAbi = [
       {
         "indexed": true,
         "internalType": "bytes32",
+        "name": "erasureId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "recordId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "address",
+        "name": "by",
+        "type": "address"
+      }
+    ],
+    "name": "ErasureConfirmed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "erasureId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "recordId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "address",
+        "name": "by",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "reasonHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ErasureRejected",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "erasureId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "recordId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "patient",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "address",
+        "name": "hospital",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "reasonHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ErasureRequested",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
         "name": "recordId",
         "type": "bytes32"
       },
@@ -1611,6 +1934,19 @@ export const recordLedgerAbi = [
       }
     ],
     "name": "RecordAnchored",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "recordId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "RecordErased",
     "type": "event"
   },
   {
@@ -1838,6 +2174,19 @@ export const recordLedgerAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "erasureId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "confirmErasure",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "eip712Domain",
     "outputs": [
@@ -1884,11 +2233,71 @@ export const recordLedgerAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "erasureId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "erasureOf",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "recordId",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "address",
+            "name": "patient",
+            "type": "address"
+          },
+          {
+            "internalType": "address",
+            "name": "hospital",
+            "type": "address"
+          },
+          {
+            "internalType": "enum IRecordLedger.ErasureStatus",
+            "name": "status",
+            "type": "uint8"
+          }
+        ],
+        "internalType": "struct IRecordLedger.Erasure",
+        "name": "",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
         "name": "recordId",
         "type": "bytes32"
       }
     ],
     "name": "isAnchored",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "recordId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "isErased",
     "outputs": [
       {
         "internalType": "bool",
@@ -2005,6 +2414,94 @@ export const recordLedgerAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "erasureId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "reasonHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "rejectErasure",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "erasureId",
+        "type": "bytes32"
+      },
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "recordId",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "address",
+            "name": "patient",
+            "type": "address"
+          },
+          {
+            "internalType": "address",
+            "name": "author",
+            "type": "address"
+          },
+          {
+            "internalType": "address",
+            "name": "hospital",
+            "type": "address"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "digest",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "envelopes",
+            "type": "bytes32"
+          }
+        ],
+        "internalType": "struct IRecordLedger.Leaf",
+        "name": "leaf",
+        "type": "tuple"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "root",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32[]",
+        "name": "proof",
+        "type": "bytes32[]"
+      },
+      {
+        "internalType": "bytes",
+        "name": "signature",
+        "type": "bytes"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "reasonHash",
+        "type": "bytes32"
+      }
+    ],
+    "name": "requestErasure",
+    "outputs": [],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {
