@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {IRegistry} from "./IRegistry.sol";
 import {IConsent} from "./IConsent.sol";
 
@@ -47,6 +48,9 @@ contract Consent is IConsent, EIP712 {
     mapping(bytes32 requestId => Grant) private _grants;
     mapping(bytes32 shareId => Share) private _shares;
     mapping(bytes32 emergencyId => Emergency) private _emergencies;
+    /// @dev The admin's split of new records' emergency keys (both zero: the default).
+    uint8 private _emergencyShares;
+    uint8 private _emergencyThreshold;
 
     /// @param registry_ the registry that says who is who
     constructor(IRegistry registry_) EIP712("MedLedger Consent", "1") {
@@ -244,6 +248,33 @@ contract Consent is IConsent, EIP712 {
 
         e.released = true;
         emit EmergencyKeyReleased(emergencyId, patient, msg.sender, doctor, envelopes);
+    }
+
+    /// @inheritdoc IConsent
+    function releaseEmergencyShare(bytes32 emergencyId, bytes32 shares) external {
+        Emergency storage e = _emergencies[emergencyId];
+        address doctor = e.doctor;
+        if (doctor == address(0)) revert ConsentUnknownEmergency(emergencyId);
+        if (!registry.hospitalOf(msg.sender).member) revert ConsentNotMemberHospital(msg.sender);
+        if (block.timestamp >= e.expiresAt) revert ConsentEmergencyNotLive(emergencyId);
+        if (shares == bytes32(0)) revert ConsentEmptyEnvelopes();
+        emit EmergencyShareReleased(emergencyId, e.patient, msg.sender, doctor, shares);
+    }
+
+    /// @inheritdoc IConsent
+    function setEmergencyThreshold(uint8 shares, uint8 threshold) external {
+        if (!IAccessControl(address(registry)).hasRole(bytes32(0), msg.sender)) revert ConsentNotAdmin(msg.sender);
+        if ((shares != 0 || threshold != 0) && (threshold < 2 || threshold > shares || shares > 16)) {
+            revert ConsentInvalidThreshold(shares, threshold);
+        }
+        _emergencyShares = shares;
+        _emergencyThreshold = threshold;
+        emit EmergencyThresholdSet(shares, threshold);
+    }
+
+    /// @inheritdoc IConsent
+    function emergencyThreshold() external view returns (uint8 shares, uint8 threshold) {
+        return (_emergencyShares, _emergencyThreshold);
     }
 
     /// @inheritdoc IConsent

@@ -25,7 +25,8 @@ import {IRegistry} from "./IRegistry.sol";
  * 1 own (the patient reads their own record), 2 author (the doctor who anchored it),
  * 3 grant (treatment, under an approved access request), 4 share (a named account, under a
  * share), 5 share token (a token holder, served by a member hospital), 6 emergency (break-glass),
- * 7 verify (an audit or integrity check).
+ * 7 verify (an audit or integrity check), 8 team (a member of a care team the patient granted,
+ * {grantTeam}; `ref` is the team id).
  *
  * Scopes: `bytes32(0)` means all the patient's records; otherwise keccak256 of the packed,
  * ascending list of record ids (computed off chain). Envelopes: the SHA-256 digest (as named by
@@ -165,6 +166,30 @@ interface IConsent {
         bytes32 envelopes
     );
 
+    /// @notice `hospital`, a member, released its Shamir shares of `patient`'s records' data keys
+    /// to `doctor` for emergency `emergencyId`, re-wrapped for the doctor in the `shares` block.
+    /// The doctor's node reads once it holds the threshold's number of hospitals' shares.
+    event EmergencyShareReleased(
+        bytes32 indexed emergencyId,
+        address indexed patient,
+        address indexed hospital,
+        address doctor,
+        bytes32 shares
+    );
+
+    /// @notice The admin set how many member hospitals new records' data keys are split among
+    /// (`shares`) and how many of them a break-glass needs (`threshold`); zero and zero for the
+    /// default (n = min(5, members), k = ceil(n/2) + 1 capped at n).
+    event EmergencyThresholdSet(uint8 shares, uint8 threshold);
+
+    /// @notice `patient` granted care team `teamId` (of {ICareTeams}) all of their records until
+    /// `expiresAt`, the data keys wrapped for the team key in the `envelopes` block; it replaces an
+    /// earlier grant of the same patient to the same team.
+    event TeamAccessGranted(bytes32 indexed teamId, address indexed patient, uint64 expiresAt, bytes32 envelopes);
+
+    /// @notice `patient` revoked their grant to care team `teamId`.
+    event TeamAccessRevoked(bytes32 indexed teamId, address indexed patient);
+
     /// @notice `actor` read record `recordId` of `patient` for `purpose`, under `ref` (the request,
     /// share or emergency id; zero for the patient's own or the author's read).
     event AccessLogged(bytes32 indexed recordId, address indexed patient, address indexed actor, uint8 purpose, bytes32 ref);
@@ -223,6 +248,10 @@ interface IConsent {
     error ConsentEmergencyReleased(bytes32 emergencyId);
     /// @notice `caller` is not the (member) hospital of `patient`.
     error ConsentNotHospitalOf(address caller, address patient);
+    /// @notice `caller` is not the consortium admin (the Registry's DEFAULT_ADMIN_ROLE).
+    error ConsentNotAdmin(address caller);
+    /// @notice `threshold` of `shares` is not a valid split: 2 <= threshold <= shares <= 16, or both zero.
+    error ConsentInvalidThreshold(uint8 shares, uint8 threshold);
     /// @notice `caller` holds no access path to `patient`'s records for `purpose` under `ref`: a
     /// read it logs would be a fake entry in the patient's trail.
     error ConsentNoAccessPath(address caller, address patient, uint8 purpose, bytes32 ref);
@@ -237,6 +266,10 @@ interface IConsent {
     error ConsentEntryNotSenders(bytes32 entryId, address sender);
     /// @notice Entry `entryId`'s `readAt` is in the future or older than the logging window.
     error ConsentStaleEntry(bytes32 entryId, uint64 readAt);
+    /// @notice No care team `teamId` (or no CareTeams contract linked in the Registry).
+    error ConsentUnknownTeam(bytes32 teamId);
+    /// @notice `patient` holds no live grant to care team `teamId`.
+    error ConsentTeamGrantNotLive(bytes32 teamId, address patient);
 
     /// @notice The registry that says who is who.
     function registry() external view returns (IRegistry);
@@ -385,6 +418,36 @@ interface IConsent {
     function releaseEmergencyKey(bytes32 emergencyId, bytes32 envelopes) external;
 
     /**
+     * @notice The caller, a member hospital, records that it released its shares of the
+     * patient's records' data keys to the emergency's doctor, re-wrapped in the `shares` block.
+     * Nothing is stored: a hospital's shares are the same each time, and the doctor's node
+     * counts distinct hospitals.
+     *
+     * Requirements:
+     * - the emergency exists and is live;
+     * - the caller is a member hospital (its own address);
+     * - `shares` is non-zero.
+     *
+     * Emits an {EmergencyShareReleased} event.
+     */
+    function releaseEmergencyShare(bytes32 emergencyId, bytes32 shares) external;
+
+    /**
+     * @notice The consortium admin sets the split of new records' emergency keys: `shares`
+     * member hospitals, `threshold` of them to open one. Both zero: the default.
+     *
+     * Requirements:
+     * - the caller holds the Registry's DEFAULT_ADMIN_ROLE;
+     * - 2 <= `threshold` <= `shares` <= 16, or both zero.
+     *
+     * Emits an {EmergencyThresholdSet} event.
+     */
+    function setEmergencyThreshold(uint8 shares, uint8 threshold) external;
+
+    /// @notice The split set by the admin (both zero: the default, decided from the members).
+    function emergencyThreshold() external view returns (uint8 shares, uint8 threshold);
+
+    /**
      * @notice The caller records that it read record `recordId` of `patient` for `purpose`. Event
      * only: nothing is stored. Only a party holding an access path to the patient's records may
      * log, so no one else can write into a patient's trail.
@@ -432,6 +495,36 @@ interface IConsent {
 
     /// @notice True when entry `entryId` was logged by {logAccessBatch}.
     function isAccessLogged(bytes32 entryId) external view returns (bool);
+
+    /**
+     * @notice The caller, a patient, grants care team `teamId` all of their records for `duration`
+     * seconds; the team's members read while they are members ({ICareTeams-isMember}) and the grant
+     * lives. A new grant to the same team replaces the earlier one. One storage slot.
+     *
+     * Requirements:
+     * - the caller is an active patient ({ConsentNotActivePatient});
+     * - the team exists in the Registry's CareTeams ({ConsentUnknownTeam});
+     * - `duration` is 1 hour to 365 days ({ConsentInvalidDuration}); `envelopes` is non-zero.
+     *
+     * Emits a {TeamAccessGranted} event.
+     */
+    function grantTeam(bytes32 teamId, uint64 duration, bytes32 envelopes) external;
+
+    /**
+     * @notice The caller revokes their live grant to care team `teamId`, at once (as {revoke}: a
+     * batched read entry dated before this block's second is still logged).
+     *
+     * Requirements: the caller's grant to the team is live ({ConsentTeamGrantNotLive}).
+     *
+     * Emits a {TeamAccessRevoked} event.
+     */
+    function revokeTeamGrant(bytes32 teamId) external;
+
+    /// @notice When `patient`'s grant to team `teamId` ends (zero: never granted) and whether it was revoked.
+    function teamGrantOf(bytes32 teamId, address patient) external view returns (uint64 expiresAt, bool revoked);
+
+    /// @notice Whether `patient`'s grant to team `teamId` lives now and `reader` is a member of the team now.
+    function isTeamGrantLive(bytes32 teamId, address patient, address reader) external view returns (bool);
 
     /// @notice Request `requestId` and its grant; all zero when unknown.
     function grantOf(bytes32 requestId) external view returns (Grant memory);
