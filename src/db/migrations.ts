@@ -393,6 +393,70 @@ export const migrations: readonly Migration[] = [
   `
   CREATE INDEX journal_ref ON journal(ref, purpose);
   `,
+  // 16: the blind index made cheaper to write (issue 12): search_keys.node_sealed holds each
+  // patient's search key sealed under the node key as well (the node key already opens the
+  // hospital's emergency key it is wrapped for), so indexing an upload or answering a query opens
+  // it without HPKE; record_tokens loses its index by record id (a record's tokens are removed by
+  // patient and record, through the primary key) and, in SQLite, its rowid: the rows are the
+  // primary key's B-tree alone, one B-tree written per token instead of three.
+  {
+    sqlite: `
+    ALTER TABLE search_keys ADD COLUMN node_sealed TEXT;
+    CREATE TABLE record_tokens_16 (
+      patient_id TEXT NOT NULL,
+      token BLOB NOT NULL,
+      record_id TEXT NOT NULL,
+      PRIMARY KEY (patient_id, token, record_id)
+    ) WITHOUT ROWID;
+    INSERT INTO record_tokens_16 (patient_id, token, record_id) SELECT patient_id, token, record_id FROM record_tokens;
+    DROP TABLE record_tokens;
+    ALTER TABLE record_tokens_16 RENAME TO record_tokens;
+    `,
+    postgres: `
+    ALTER TABLE search_keys ADD COLUMN node_sealed TEXT;
+    DROP INDEX record_tokens_record;
+    `,
+  },
+  // 17: erasure by crypto-shredding (issue 13 item 3). erasures: a patient's request to erase one
+  // record and the staff's decision (the reason texts stay here, only their keyed hashes go on
+  // chain; a request mirrored from another node has none). erased_records: the tombstone of an
+  // erased record as this node knows it (ids, parties and the anchored digests only; the records
+  // row, its keys and its blocks are gone). erased_blocks: the CIDs its blocks had here, so that
+  // a backup import does not bring them back.
+  `
+  CREATE TABLE erasures (
+    erasure_id TEXT PRIMARY KEY,
+    record_id TEXT NOT NULL,
+    patient_id TEXT NOT NULL REFERENCES accounts(id),
+    hospital_id TEXT NOT NULL REFERENCES hospitals(id),
+    status TEXT NOT NULL CHECK (status IN ('pending', 'confirmed', 'rejected')),
+    reason TEXT,
+    decision_reason TEXT,
+    decided_by TEXT,
+    request_tx TEXT,
+    decision_tx TEXT,
+    created_at INTEGER NOT NULL,
+    decided_at INTEGER
+  );
+  CREATE INDEX erasures_record ON erasures(record_id);
+  CREATE INDEX erasures_hospital ON erasures(hospital_id, status);
+  CREATE TABLE erased_records (
+    record_id TEXT PRIMARY KEY,
+    patient_id TEXT NOT NULL,
+    author_id TEXT NOT NULL,
+    hospital_id TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    envelopes TEXT NOT NULL,
+    erasure_id TEXT,
+    tx_hash TEXT,
+    erased_at INTEGER NOT NULL
+  );
+  CREATE INDEX erased_records_digest ON erased_records(digest);
+  CREATE TABLE erased_blocks (
+    cid TEXT PRIMARY KEY,
+    record_id TEXT NOT NULL
+  );
+  `,
 ]
 
 /** One migration: the same SQL for both dialects (translated for PostgreSQL), or one text each. */
