@@ -457,6 +457,19 @@ export const migrations: readonly Migration[] = [
     record_id TEXT NOT NULL
   );
   `,
+  // 18: threshold break-glass (issue 13 item 1). emergency_shares: each member hospital's release
+  // of its Shamir shares for an emergency (its EmergencyShareReleased event): the digest of the
+  // block holding its shares re-wrapped for the doctor; one row per emergency and hospital.
+  `
+  CREATE TABLE emergency_shares (
+    emergency_id TEXT NOT NULL,
+    hospital TEXT NOT NULL,
+    shares TEXT NOT NULL,
+    tx_hash TEXT,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (emergency_id, hospital)
+  );
+  `,
 ]
 
 /** One migration: the same SQL for both dialects (translated for PostgreSQL), or one text each. */
