@@ -79,6 +79,10 @@ export const errorRegistry = {
   NO_RESEARCH_CONSENT: { status: 409, message: 'You have no consent to this study to withdraw.' },
   K_TOO_SMALL: { status: 409, message: 'The export is refused: a group of patients sharing birth year, sex and 3-digit ZIP is smaller than the study\'s minimum k.' },
   RESEARCH_UNAVAILABLE: { status: 503, message: 'This node has no Research contract (a home deployed before it, or a consortium whose registry links none); studies are not available here.' },
+  UNKNOWN_TEAM: { status: 404, message: 'No such care team, or it is not visible to you.' },
+  TEAM_MEMBER_EXISTS: { status: 409, message: 'This doctor is already a member of the care team.' },
+  NOT_TEAM_MEMBER: { status: 409, message: 'This doctor is not a member of the care team.' },
+  TEAMS_UNAVAILABLE: { status: 503, message: 'This consortium\'s registry links no CareTeams contract (deployed before care teams); care teams are not available here.' },
   // 409: state conflicts and integrity
   EMAIL_TAKEN: { status: 409, message: 'An account with this e-mail already exists.' },
   RECORD_INTEGRITY: { status: 409, message: 'The stored record does not match its ledger anchor or fails authentication; no data was served.' },
