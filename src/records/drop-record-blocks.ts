@@ -16,6 +16,8 @@ export interface DropRecordBlocksParams {
 export interface DropRecordBlocksResult {
   /** Blocks deleted from this node's store (DAG nodes, leaves and the envelopes block). */
   deleted: number
+  /** Their CIDs (erasure keeps them, so that a backup import does not bring them back). */
+  cids: string[]
 }
 
 /**
@@ -30,15 +32,15 @@ export async function dropRecordBlocks(s: Pick<Services, 'ipfs' | 'blockCache' |
   const env = cidFromDigest(hexToBytes(envelopes), 'raw')
   for (const cid of [root, env]) await unpin(s, cid, signal)
   const blocks = [...await localDag(s, root, signal), env]
-  let deleted = 0
+  const cids: string[] = []
   for (const cid of blocks) {
     signal?.throwIfAborted()
     s.blockCache.delete(cid)
     if (!(await s.ipfs.helia.blockstore.has(cid, { signal }))) continue
     await s.ipfs.helia.blockstore.delete(cid, { signal })
-    deleted++
+    cids.push(cid.toString())
   }
-  return { deleted }
+  return { deleted: cids.length, cids }
 }
 
 async function unpin(s: Pick<Services, 'ipfs' | 'log'>, cid: CID, signal?: AbortSignal): Promise<void> {
