@@ -253,7 +253,7 @@ interface IRecordLedger {
      * - the old record is anchored with exactly `old` (else {RecordLedgerNotAnchored}, or for a
      *   batched one {RecordLedgerUnknownRoot}, {RecordLedgerWrongHospital}, {RecordLedgerInvalidProof},
      *   {RecordLedgerInvalidSignature});
-     * - it was not superseded yet (else {RecordLedgerAlreadySuperseded});
+     * - it was not erased (else {RecordLedgerRecordErased}) nor superseded yet (else {RecordLedgerAlreadySuperseded});
      * - the caller is `old.patient`, or `old.author` still an active doctor of `old.hospital` whose
      *   re-key the patient allowed with {allowRekey} (else {RecordLedgerNotRekeyer}; the leave is used up);
      * - `newId` has never been anchored (else {RecordLedgerAlreadyAnchored}).

@@ -202,6 +202,7 @@ contract RecordLedger is IRecordLedger, EIP712 {
         } else {
             _checkBatched(root, proof, old, signature);
         }
+        if (_erased[old.recordId]) revert RecordLedgerRecordErased(old.recordId);
         bytes32 by = _supersededBy[old.recordId];
         if (by != bytes32(0)) revert RecordLedgerAlreadySuperseded(old.recordId, by);
         if (msg.sender != old.patient) {
