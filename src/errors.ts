@@ -83,6 +83,11 @@ export const errorRegistry = {
   TEAM_MEMBER_EXISTS: { status: 409, message: 'This doctor is already a member of the care team.' },
   NOT_TEAM_MEMBER: { status: 409, message: 'This doctor is not a member of the care team.' },
   TEAMS_UNAVAILABLE: { status: 503, message: 'This consortium\'s registry links no CareTeams contract (deployed before care teams); care teams are not available here.' },
+  // erasure (issue 13 item 3): crypto-shredding on the patient's request, decided by the hospital
+  RECORD_ERASED: { status: 410, message: 'This record was erased at its patient\'s request: its keys and blocks are destroyed and it can no longer be read.' },
+  ERASURE_NOT_FOUND: { status: 404, message: 'No such erasure request, or it is not yours to see.' },
+  ERASURE_NOT_PENDING: { status: 409, message: 'This erasure request was already confirmed or rejected.' },
+  ERASURE_PENDING: { status: 409, message: 'An erasure of this record is already waiting for the hospital\'s decision.' },
   // 409: state conflicts and integrity
   EMAIL_TAKEN: { status: 409, message: 'An account with this e-mail already exists.' },
   RECORD_INTEGRITY: { status: 409, message: 'The stored record does not match its ledger anchor or fails authentication; no data was served.' },
