@@ -470,6 +470,23 @@ export const migrations: readonly Migration[] = [
     PRIMARY KEY (emergency_id, hospital)
   );
   `,
+  // 19: re-keying (issue 13 item 2). superseded_records: a record replaced by its re-keyed version
+  // (RecordSuperseded on chain): its id, the new id, its parties and anchored digests; its records
+  // row, blocks and envelopes are gone, so a read of the old id answers 410 with the new one.
+  `
+  CREATE TABLE superseded_records (
+    record_id TEXT PRIMARY KEY,
+    superseded_by TEXT NOT NULL,
+    patient_id TEXT NOT NULL,
+    author_id TEXT NOT NULL,
+    hospital_id TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    envelopes TEXT NOT NULL,
+    tx_hash TEXT,
+    superseded_at INTEGER NOT NULL
+  );
+  CREATE INDEX superseded_records_by ON superseded_records(superseded_by);
+  `,
 ]
 
 /** One migration: the same SQL for both dialects (translated for PostgreSQL), or one text each. */
