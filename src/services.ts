@@ -64,6 +64,7 @@ export type Party = { accountId: string } | { hospitalId: string }
 export type NotificationFacts =
   | { kind: 'record-added' | 'access-denied' | 'access-revoked' | 'doctor-confirmed' | 'doctor-rejected' }
   | { kind: 'mfa-reset' | 'mfa-disabled' }
+  | { kind: 'erasure-requested' | 'erasure-confirmed' | 'erasure-rejected' }
   | { kind: 'sign-up-attempted' }
   | { kind: 'access-requested'; recordCount: number | 'all'; durationSeconds: number }
   | { kind: 'access-approved'; recordCount: number | 'all'; expiresAt: Date }

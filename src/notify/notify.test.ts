@@ -44,6 +44,9 @@ describe('notify: into the outbox of a real SQLite database', async () => {
     'mfa-reset': { kind: 'mfa-reset', accountId: doctor, by: { accountId: admin } },
     'mfa-disabled': { kind: 'mfa-disabled', accountId: patient, by: { accountId: patient } },
     'sign-up-attempted': { kind: 'sign-up-attempted', accountId: patient, by: { accountId: patient } },
+    'erasure-requested': { kind: 'erasure-requested', accountId: doctor, by: { accountId: patient } },
+    'erasure-confirmed': { kind: 'erasure-confirmed', accountId: patient, by: { accountId: admin } },
+    'erasure-rejected': { kind: 'erasure-rejected', accountId: patient, by: { hospitalId: hospital } },
   })
 
   it('keeps every kind in the outbox (no SMTP URL), addressed to the recipient, naming the other party from the database', async () => {

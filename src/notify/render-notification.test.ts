@@ -8,7 +8,7 @@ import { sentinels } from '../../test/helpers/mail-fixtures.ts'
 const expiresAt = new Date('2030-01-02T03:04:05Z')
 
 /** One row per kind: `Record` makes the compiler fail when a kind has no row. */
-const table: Record<NotificationKind, { facts: NotificationFacts; recipient: 'patient' | 'doctor'; by: RenderNotificationParams['by']; says: RegExp[] }> = {
+const table: Record<NotificationKind, { facts: NotificationFacts; recipient: 'patient' | 'doctor' | 'staff'; by: RenderNotificationParams['by']; says: RegExp[] }> = {
   'record-added': { facts: { kind: 'record-added' }, recipient: 'patient', by: { name: 'Dr House', role: 'doctor' }, says: [/Dr House \(doctor\) added a new record/] },
   'access-requested': { facts: { kind: 'access-requested', recordCount: 'all', durationSeconds: 7 * 86400 }, recipient: 'patient', by: { name: 'Dr House', role: 'doctor' }, says: [/asks to read all your records for 7 days/] },
   'access-approved': { facts: { kind: 'access-approved', recordCount: 3, expiresAt }, recipient: 'doctor', by: { name: 'Ann Smith', role: 'patient' }, says: [/Ann Smith \(patient\) approved/, /3 records until 2030-01-02 03:04 UTC/] },
@@ -19,10 +19,13 @@ const table: Record<NotificationKind, { facts: NotificationFacts; recipient: 'pa
   'doctor-rejected': { facts: { kind: 'doctor-rejected' }, recipient: 'doctor', by: { name: 'Consortium admin', role: 'admin' }, says: [/Consortium admin \(consortium admin\) did not confirm/, /Sign in to see details/] },
   'mfa-reset': { facts: { kind: 'mfa-reset' }, recipient: 'doctor', by: { name: 'Sam Staff', role: 'staff' }, says: [/Sam Staff \(hospital staff\) reset the two-factor sign-in/, /sessions were ended/] },
   'mfa-disabled': { facts: { kind: 'mfa-disabled' }, recipient: 'patient', by: { name: 'Ann Smith', role: 'patient' }, says: [/Two-factor sign-in was turned off for your account/, /If it was not you/] },
+  'erasure-requested': { facts: { kind: 'erasure-requested' }, recipient: 'staff', by: { name: 'Ann Smith', role: 'patient' }, says: [/Ann Smith \(patient\) asks your hospital to erase one of their records/, /confirm or reject/] },
+  'erasure-confirmed': { facts: { kind: 'erasure-confirmed' }, recipient: 'patient', by: { name: 'Sam Staff', role: 'staff' }, says: [/Sam Staff \(hospital staff\) confirmed your request: the record was erased/] },
+  'erasure-rejected': { facts: { kind: 'erasure-rejected' }, recipient: 'patient', by: { name: 'Sam Staff', role: 'staff' }, says: [/Sam Staff \(hospital staff\) rejected your request to erase a record/] },
   'sign-up-attempted': { facts: { kind: 'sign-up-attempted' }, recipient: 'patient', by: { name: 'Ann Smith', role: 'patient' }, says: [/tried to create a new MedLedger account with your e-mail address/, /no account was created/, /recovery code/] },
 }
 
-const recipients = { patient: { name: 'Ann Smith', role: 'patient' }, doctor: { name: 'Dr House', role: 'doctor' } } as const
+const recipients = { patient: { name: 'Ann Smith', role: 'patient' }, doctor: { name: 'Dr House', role: 'doctor' }, staff: { name: 'Sam Staff', role: 'staff' } } as const
 
 describe('notification templates', () => {
   it('has a template for every kind, naming the other party and linking to the UI page', () => {

@@ -13,6 +13,9 @@ export const notificationKinds = [
   'mfa-reset',
   'mfa-disabled',
   'sign-up-attempted',
+  'erasure-requested',
+  'erasure-confirmed',
+  'erasure-rejected',
 ] as const
 
 export type NotificationKind = (typeof notificationKinds)[number]
@@ -54,6 +57,9 @@ export const uiPaths: Record<NotificationKind, string> = {
   'mfa-reset': '/account',
   'mfa-disabled': '/account',
   'sign-up-attempted': '/recover',
+  'erasure-requested': '/erasures',
+  'erasure-confirmed': '/records',
+  'erasure-rejected': '/records',
 }
 
 const roleLabels: Record<PartyRole, string> = {
@@ -117,6 +123,11 @@ export function renderNotification(p: RenderNotificationParams): RenderedNotific
     case 'mfa-disabled':
       ({ subject, lines } = mfaMessage(p.kind, who, link))
       break
+    case 'erasure-requested':
+    case 'erasure-confirmed':
+    case 'erasure-rejected':
+      ({ subject, lines } = erasureMessage(p.kind, who, link))
+      break
     case 'sign-up-attempted':
       // Sent instead of telling the person signing up that the address is taken: no account
       // was created and nothing was changed; `by` is the account itself.
@@ -177,4 +188,15 @@ function mfaMessage(kind: 'mfa-reset' | 'mfa-disabled', who: string, link: strin
       `If it was not you, recover your account and tell your hospital at once. Sign in: ${link}`,
     ],
   }
+}
+
+/** Erasure messages: who asked or decided, never which record, its content or a reason. */
+function erasureMessage(kind: 'erasure-requested' | 'erasure-confirmed' | 'erasure-rejected', who: string, link: string): { subject: string; lines: string[] } {
+  if (kind === 'erasure-requested') {
+    return { subject: 'A patient asks to erase a record', lines: [`${who} asks your hospital to erase one of their records.`, `Sign in to confirm or reject the request: ${link}`] }
+  }
+  if (kind === 'erasure-confirmed') {
+    return { subject: 'Your record was erased', lines: [`${who} confirmed your request: the record was erased and can no longer be read by anyone.`, `Sign in to see your records: ${link}`] }
+  }
+  return { subject: 'Your erasure request was rejected', lines: [`${who} rejected your request to erase a record; it stays in your file.`, `Sign in to see details: ${link}`] }
 }
