@@ -1,3 +1,4 @@
+import { deleteRecordIndex } from './search/search-key.ts'
 import type { Services } from '../services.ts'
 
 /**
@@ -6,16 +7,16 @@ import type { Services } from '../services.ts'
  * the journal re-sent the anchor. A record anchored alone follows its `anchor` journal row (ref:
  * the record id); one anchored in a batch, the `anchor-batch` row of its root (`record_proofs`).
  * Mined: the record is anchored (at that block). Never journaled, so never acknowledged: the
- * pending record is dropped (with its proof).
+ * pending record is dropped (with its proof and its entry in the blind index).
  */
 export async function settleAnchors(s: Pick<Services, 'db' | 'ledger'>): Promise<void> {
   const { db, ledger } = s
-  const rows = await db.all(`SELECT r.record_id, r.state, r.block_number, j.tx_hash, j.state AS tx_state, j.block_number AS tx_block
+  const rows = await db.all(`SELECT r.record_id, r.patient_id, r.state, r.block_number, j.tx_hash, j.state AS tx_state, j.block_number AS tx_block
     FROM records r LEFT JOIN record_proofs p ON p.record_id = r.record_id
     LEFT JOIN journal j ON j.chain_id = ? AND (
       (p.root IS NULL AND j.ref = r.record_id AND j.purpose = 'anchor') OR (j.ref = p.root AND j.purpose = 'anchor-batch'))
     WHERE r.state = 'pending' OR r.block_number IS DISTINCT FROM j.block_number`, ledger.chainId) as
-    { record_id: string; state: string; block_number: number | null; tx_hash: string | null; tx_state: string | null; tx_block: number | null }[]
+    { record_id: string; patient_id: string; state: string; block_number: number | null; tx_hash: string | null; tx_state: string | null; tx_block: number | null }[]
   for (const r of rows) {
     if (r.tx_state === 'mined' && r.tx_block !== null) {
       const block = await ledger.client.getBlock({ blockNumber: BigInt(r.tx_block) })
@@ -23,6 +24,7 @@ export async function settleAnchors(s: Pick<Services, 'db' | 'ledger'>): Promise
     } else if (r.state === 'pending') {
       await db.run('DELETE FROM record_proofs WHERE record_id = ?', r.record_id)
       await db.run('DELETE FROM records WHERE record_id = ?', r.record_id)
+      await deleteRecordIndex(db, r.patient_id, r.record_id)
     }
   }
 }

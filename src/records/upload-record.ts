@@ -21,7 +21,8 @@ import { sealEnvelopes, type EnvelopeRecipient, type Manifest } from './envelope
 import { recordParties, toRecordView, type RecordRow, type RecordView } from './record.ts'
 import { insertRecord } from './insert-record.ts'
 import { TermExtractor } from './search/term-extractor.ts'
-import { indexRecordTerms } from './search/index-record-terms.ts'
+import { indexRecordTerms, prepareRecordIndex, writePreparedIndex } from './search/index-record-terms.ts'
+import { deleteRecordIndex } from './search/search-key.ts'
 import type { KeyScheme } from '../crypto/key-wrap.ts'
 import type { Services } from '../services.ts'
 
@@ -121,16 +122,23 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
     anchored_at: null,
     created_at: Date.now(),
   }
+  // The record's index entry goes in the same transaction as its row (one commit): the pending
+  // row is never listed, so neither are its tokens matched, until it is anchored.
+  const index = s.config.searchIndex ? await prepareRecordIndex(s, { recordId, patientId: patient.id, fileName, tags: p.tags, extractor }) : undefined
   // Pending rows are never listed or served; recovery at start settles them from the journal.
   // The same writer the ledger follower uses; a fresh random id is never taken.
-  if (!(await insertRecord(s.db, row))) throw new AppError('INTERNAL', { details: 'record id already in use' })
+  const indexed = await s.db.transaction(async (tx) => {
+    if (!(await insertRecord(tx, row))) throw new AppError('INTERNAL', { details: 'record id already in use' })
+    return writePreparedIndex(tx, index)
+  })
   await anchorAndSettle(s, row, {
     author: doctorKeys.ledger,
     patient: patient.address as Address,
     hospital: hospital.address as Address,
     blocks: [stored.cid, envelopesCid],
   })
-  if (s.config.searchIndex) await indexRecordTerms(s, { recordId, patientId: patient.id, fileName, tags: p.tags, extractor })
+  // The patient's search key was rotated between the entry's making and its writing: indexed anew.
+  if (index?.entry && !indexed) await indexRecordTerms(s, { recordId, patientId: patient.id, terms: index.terms })
   await s.notify?.({ accountId: patient.id, kind: 'record-added', by: { accountId: doctor.account.id } })
   return toRecordView(row, await recordParties(s.db, row), manifest)
 }
@@ -204,6 +212,7 @@ async function anchorAndSettle(
     if ((err as AppError).code === 'LEDGER_REVERTED') {
       await s.db.run('DELETE FROM record_proofs WHERE record_id = ?', recordId)
       await s.db.run('DELETE FROM records WHERE record_id = ?', recordId)
+      await deleteRecordIndex(s.db, row.patient_id, recordId)
       for (const cid of blocks) {
         try {
           for await (const _ of s.ipfs.helia.pins.rm(cid)) { /* drains the unpinning */ }

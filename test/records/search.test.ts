@@ -158,6 +158,25 @@ describe('keyword search over encrypted records (one node in process, real chain
     assert.equal(refused.status, 403)
   })
 
+  it('a search key held without its node-sealed copy (as before migration 16) opens through the hospital\'s emergency key, is sealed again, and answers the same', async () => {
+    const db = node.node.services.db
+    const held = async () => await db.get('SELECT version, node_sealed FROM search_keys WHERE patient_id = ?', a.patient.id) as { version: number; node_sealed: string | null }
+    const sealed = (await held()).node_sealed
+    assert.ok(sealed, 'the key is held sealed for the node')
+    const answer = await search('cholest', a.patient.token)
+    await db.run('UPDATE search_keys SET node_sealed = NULL WHERE patient_id = ?', a.patient.id)
+    assert.deepEqual(await search('cholest', a.patient.token), answer)
+    const again = (await held()).node_sealed
+    assert.ok(again && again !== sealed, 'sealed anew (a fresh nonce)')
+    // A wrong seal is refused, not taken for another key.
+    await db.run('UPDATE search_keys SET node_sealed = ? WHERE patient_id = ?', sealed!.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')), a.patient.id)
+    const r = await api.json('GET', '/records?q=cholest', undefined, a.patient.token)
+    assert.equal(r.status, 500)
+    assert.equal(r.body.code, 'KEYSTORE_LOCKED')
+    await db.run('UPDATE search_keys SET node_sealed = ? WHERE patient_id = ?', again, a.patient.id)
+    assert.deepEqual(await search('cholest', a.patient.token), answer)
+  })
+
   it('no indexed term or prefix of any fixture is in clear in the database, its WAL, the blocks or on the chain', async () => {
     const hay = haystack(await storedBytes())
     const all = new Set<string>()

@@ -1,18 +1,54 @@
-import { openSearchKey, SearchKeyRotatedError, writeRecordIndex } from './search-key.ts'
+import { openSearchKey, putRecordIndex, recordIndexEntry, SearchKeyRotatedError, writeRecordIndex, type RecordIndexEntry } from './search-key.ts'
 import type { TermExtractor } from './term-extractor.ts'
+import type { Db } from '../../db/open-database.ts'
 import type { Services } from '../../services.ts'
 
+/** A new record's terms, and its index entry when the patient's search key opened. */
+export interface PreparedIndex { terms: string[]; entry?: RecordIndexEntry }
+
 /**
- * Indexes a newly stored record in its patient's blind index: the extractor's terms become keyed
- * tokens (and a sealed term list for rotation). Never fails the upload it follows: a problem is
- * logged (without any term) and the record stays unindexed. Resolves the number of tokens.
+ * A new record's terms (the extractor's, the file name's and the tags') and its index entry,
+ * made before its row is written so that row and index go to the database in one transaction
+ * (`writePreparedIndex`). Never fails the upload: a problem is logged (without any term) and the
+ * entry left out.
  */
-export async function indexRecordTerms(
+export async function prepareRecordIndex(
   s: Services,
   { recordId, patientId, fileName, tags, extractor }: { recordId: string; patientId: string; fileName: string; tags?: readonly string[]; extractor: TermExtractor },
-): Promise<number> {
+): Promise<PreparedIndex> {
+  let terms: string[] = []
   try {
-    const terms = extractor.terms(fileName, tags)
+    terms = extractor.terms(fileName, tags)
+    const key = await openSearchKey(s, patientId)
+    if (!key) return { terms }
+    try {
+      return { terms, entry: recordIndexEntry(key, recordId, terms) }
+    } finally {
+      key.key.fill(0)
+    }
+  } catch (err) {
+    logUnindexed(s, recordId, err)
+    return { terms }
+  }
+}
+
+/**
+ * Writes a prepared entry within the transaction `tx` that writes the record's row. Resolves
+ * false when there is none or the key was rotated since it was made: the record is then indexed
+ * afterwards by `indexRecordTerms`. Errors of the database propagate (the row fails with it).
+ */
+export async function writePreparedIndex(tx: Db, prepared: PreparedIndex | undefined): Promise<boolean> {
+  return prepared?.entry ? putRecordIndex(tx, prepared.entry) : false
+}
+
+/**
+ * Indexes a stored record in its patient's blind index: its terms become keyed tokens (and a
+ * sealed term list for rotation), in a transaction of their own. Never fails the upload it
+ * follows: a problem is logged (without any term) and the record stays unindexed. Resolves the
+ * number of tokens.
+ */
+export async function indexRecordTerms(s: Services, { recordId, patientId, terms }: { recordId: string; patientId: string; terms: readonly string[] }): Promise<number> {
+  try {
     // Once more with the new key when a rotation came in between.
     for (let attempt = 0; ; attempt++) {
       const key = await openSearchKey(s, patientId)
@@ -26,7 +62,11 @@ export async function indexRecordTerms(
       }
     }
   } catch (err) {
-    s.log('warn', `record ${recordId} not indexed for search: ${(err as Error).name} ${(err as { code?: string }).code ?? ''}`)
+    logUnindexed(s, recordId, err)
     return 0
   }
+}
+
+function logUnindexed(s: Services, recordId: string, err: unknown): void {
+  s.log('warn', `record ${recordId} not indexed for search: ${(err as Error).name} ${(err as { code?: string }).code ?? ''}`)
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { requireRole, type Actor, type AccountRow } from '../../accounts/account.ts'
 import { unlockHospital } from '../../accounts/hospital-keys.ts'
 import { AppError } from '../../errors.ts'
-import { openSearchKey, openTerms, recordTokens, sealTerms, wrapSearchKey } from './search-key.ts'
+import { insertTokens, openSearchKey, openTerms, recordTokens, sealSearchKey, sealTerms, wrapSearchKey } from './search-key.ts'
 import type { Services } from '../../services.ts'
 
 export interface RotateSearchKeyResult { version: number; records: number; tokens: number }
@@ -32,15 +32,12 @@ export async function rotateSearchKey(s: Services, { actor }: { actor: Actor | u
   })
   old.key.fill(0)
   await s.db.transaction(async (tx) => {
-    const changed = await tx.run(`UPDATE search_keys SET version = ?, wrapped = ? WHERE patient_id = ? AND version = ?`, version, wrapped, patientId, old.version)
+    const changed = await tx.run(`UPDATE search_keys SET version = ?, wrapped = ?, node_sealed = ? WHERE patient_id = ? AND version = ?`,
+      version, wrapped, sealSearchKey(s.nodeKey, patientId, version, key), patientId, old.version)
     if (changed.changes !== 1) throw new AppError('INTERNAL', { details: 'search key rotated meanwhile' })
     await tx.run(`DELETE FROM record_tokens WHERE patient_id = ?`, patientId)
     for (const r of reindexed) {
-      for (let i = 0; i < r.tokens.length; i += 200) {
-        const chunk = r.tokens.slice(i, i + 200)
-        await tx.run(`INSERT INTO record_tokens (patient_id, token, record_id) VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')} ON CONFLICT DO NOTHING`,
-          ...chunk.flatMap((t) => [patientId, t, r.recordId]))
-      }
+      await insertTokens(tx, patientId, r.recordId, r.tokens)
       await tx.run(`UPDATE record_terms SET sealed = ? WHERE record_id = ?`, r.sealed, r.recordId)
     }
   })

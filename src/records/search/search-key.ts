@@ -4,6 +4,7 @@ import { createAead } from '../../crypto/aead.ts'
 import { decodeBase64url, encodeBase64url, utf8 } from '../../crypto/bytes.ts'
 import { unwrapKey, wrapKey, type KeyScheme } from '../../crypto/key-wrap.ts'
 import { unlockHospitalEncryptionKey } from '../../accounts/hospital-keys.ts'
+import { openWithNodeKey, sealWithNodeKey } from '../../accounts/node-key.ts'
 import type { AccountRow } from '../../accounts/account.ts'
 import type { HospitalRow } from '../../accounts/hospital.ts'
 import type { Db } from '../../db/open-database.ts'
@@ -32,14 +33,22 @@ function wrapContext(patientId: string, version: number, to: Address): Uint8Arra
 }
 
 /**
- * Opens a patient's search key through the hospital's emergency key, which the node holds sealed
- * under the node key: the node serves every query and indexes every upload itself, for the
- * patient, the author and grantees alike (whose results are then checked per record). Creates the
- * key at first use (32 random bytes, wrapped for the patient and the hospital's emergency key).
- * Resolves undefined for a patient of another member hospital: this node holds no key of theirs.
+ * Opens a patient's search key. The node serves every query and indexes every upload itself, for
+ * the patient, the author and grantees alike (whose results are then checked per record), so it
+ * holds the key sealed under the node key (`node_sealed`, AES-256-GCM: one symmetric open, no
+ * HPKE); that adds no holder, since the node key already opens the hospital's emergency key the
+ * key is wrapped for. A key stored before that copy existed is opened once through the emergency
+ * key and sealed then. Creates the key at first use (32 random bytes, wrapped for the patient and
+ * the hospital's emergency key, sealed for the node). Resolves undefined for a patient of another
+ * member hospital: this node holds no key of theirs.
  * @throws AppError KEYSTORE_LOCKED, RECORD_INTEGRITY (a wrapped key that does not open)
  */
 export async function openSearchKey(s: Pick<Services, 'db' | 'nodeKey'>, patientId: string): Promise<SearchKey | undefined> {
+  const held = await s.db.get(`SELECT version, node_sealed FROM search_keys WHERE patient_id = ?`, patientId) as { version: number; node_sealed: string | null } | undefined
+  if (held?.node_sealed) {
+    const version = Number(held.version)
+    return { patientId, version, key: openWithNodeKey(s.nodeKey, nodeSealLabel(patientId, version), held.node_sealed) }
+  }
   const patient = await s.db.get(`SELECT * FROM accounts WHERE id = ? AND role = 'patient'`, patientId) as AccountRow | undefined
   if (!patient?.hospital_id) return undefined
   let hospital: Awaited<ReturnType<typeof unlockHospitalEncryptionKey>>
@@ -53,18 +62,32 @@ export async function openSearchKey(s: Pick<Services, 'db' | 'nodeKey'>, patient
   try {
     let row = await s.db.get(`SELECT version, wrapped FROM search_keys WHERE patient_id = ?`, patientId) as { version: number; wrapped: string } | undefined
     if (!row) {
-      await s.db.run(`INSERT INTO search_keys (patient_id, version, wrapped, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (patient_id) DO NOTHING`,
-        patientId, 1, await wrapSearchKey(randomBytes(32), patient, hospital.row, 1), Date.now())
+      const fresh = randomBytes(32)
+      await s.db.run(`INSERT INTO search_keys (patient_id, version, wrapped, node_sealed, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (patient_id) DO NOTHING`,
+        patientId, 1, await wrapSearchKey(fresh, patient, hospital.row, 1), sealSearchKey(s.nodeKey, patientId, 1, fresh), Date.now())
+      fresh.fill(0)
       row = await s.db.get(`SELECT version, wrapped FROM search_keys WHERE patient_id = ?`, patientId) as { version: number; wrapped: string }
     }
     const mine = (JSON.parse(row.wrapped) as WrappedFor[]).find((w) => w.for === 'emergency')
     const wrapped = decodeBase64url(mine?.wrapped)
     if (!mine || !wrapped) throw new AppError('RECORD_INTEGRITY', { details: 'search key has no envelope for the hospital' })
-    const key = await unwrapKey({ scheme: mine.scheme, privateKey: hospital.encryptionPrivateKey, wrapped, context: wrapContext(patientId, row.version, mine.to) })
-    return { patientId, version: Number(row.version), key }
+    const version = Number(row.version)
+    const key = await unwrapKey({ scheme: mine.scheme, privateKey: hospital.encryptionPrivateKey, wrapped, context: wrapContext(patientId, version, mine.to) })
+    await s.db.run(`UPDATE search_keys SET node_sealed = ? WHERE patient_id = ? AND version = ? AND node_sealed IS NULL`,
+      sealSearchKey(s.nodeKey, patientId, version, key), patientId, version)
+    return { patientId, version, key }
   } finally {
     hospital.encryptionPrivateKey.fill(0)
   }
+}
+
+function nodeSealLabel(patientId: string, version: number): string {
+  return `search-key:${patientId}:${version}`
+}
+
+/** A patient's search key sealed under the node key (`search_keys.node_sealed`), bound to the patient and the key's version. */
+export function sealSearchKey(nodeKey: Uint8Array, patientId: string, version: number, key: Uint8Array): string {
+  return sealWithNodeKey(nodeKey, nodeSealLabel(patientId, version), key)
 }
 
 /** A search key wrapped (as a data key is) for the patient and the hospital's emergency key, as JSON. */
@@ -137,19 +160,46 @@ export class SearchKeyRotatedError extends Error {
  * @throws SearchKeyRotatedError when `key` is no longer the patient's current one.
  */
 export async function writeRecordIndex(db: Db, key: SearchKey, recordId: string, terms: readonly string[]): Promise<number> {
-  const tokens = recordTokens(key.key, terms)
-  const sealed = sealTerms(key.key, recordId, terms)
+  const entry = recordIndexEntry(key, recordId, terms)
   await db.transaction(async (tx) => {
-    // A rotation committed since the key was opened: its tokens would be under a key no longer held.
-    const now = await tx.get(`SELECT version FROM search_keys WHERE patient_id = ?`, key.patientId) as { version: number } | undefined
-    if (Number(now?.version) !== key.version) throw new SearchKeyRotatedError()
-    await tx.run('DELETE FROM record_tokens WHERE record_id = ?', recordId)
-    for (let i = 0; i < tokens.length; i += 200) {
-      const chunk = tokens.slice(i, i + 200)
-      await tx.run(`INSERT INTO record_tokens (patient_id, token, record_id) VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')} ON CONFLICT DO NOTHING`,
-        ...chunk.flatMap((t) => [key.patientId, t, recordId]))
-    }
-    await tx.run(`INSERT INTO record_terms (record_id, patient_id, sealed) VALUES (?, ?, ?) ON CONFLICT (record_id) DO UPDATE SET sealed = excluded.sealed`, recordId, key.patientId, sealed)
+    if (!(await putRecordIndex(tx, entry))) throw new SearchKeyRotatedError()
   })
-  return tokens.length
+  return entry.tokens.length
+}
+
+/** A record's index entry, made and sealed but not yet written: its tokens and sealed term list under one version of the patient's key. */
+export interface RecordIndexEntry { patientId: string; version: number; recordId: string; tokens: Buffer[]; sealed: string }
+
+/** The tokens and sealed terms of a record under `key`, made outside any transaction. */
+export function recordIndexEntry(key: SearchKey, recordId: string, terms: readonly string[]): RecordIndexEntry {
+  return { patientId: key.patientId, version: key.version, recordId, tokens: recordTokens(key.key, terms), sealed: sealTerms(key.key, recordId, terms) }
+}
+
+/**
+ * Writes a record's index entry (replacing any it had) within the caller's transaction `tx`.
+ * Resolves false, writing nothing, when the patient's key was rotated since the entry was made:
+ * its tokens would be under a key no longer held.
+ */
+export async function putRecordIndex(tx: Db, e: RecordIndexEntry): Promise<boolean> {
+  const now = await tx.get(`SELECT version FROM search_keys WHERE patient_id = ?`, e.patientId) as { version: number } | undefined
+  if (Number(now?.version) !== e.version) return false
+  await tx.run('DELETE FROM record_tokens WHERE patient_id = ? AND record_id = ?', e.patientId, e.recordId)
+  await insertTokens(tx, e.patientId, e.recordId, e.tokens)
+  await tx.run(`INSERT INTO record_terms (record_id, patient_id, sealed) VALUES (?, ?, ?) ON CONFLICT (record_id) DO UPDATE SET sealed = excluded.sealed`, e.recordId, e.patientId, e.sealed)
+  return true
+}
+
+/** Inserts one record's tokens, 200 rows a statement. */
+export async function insertTokens(tx: Db, patientId: string, recordId: string, tokens: readonly Buffer[]): Promise<void> {
+  for (let i = 0; i < tokens.length; i += 200) {
+    const chunk = tokens.slice(i, i + 200)
+    await tx.run(`INSERT INTO record_tokens (patient_id, token, record_id) VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')} ON CONFLICT DO NOTHING`,
+      ...chunk.flatMap((t) => [patientId, t, recordId]))
+  }
+}
+
+/** Removes a record's entry from the blind index (a record dropped before it was anchored). */
+export async function deleteRecordIndex(db: Db, patientId: string, recordId: string): Promise<void> {
+  await db.run('DELETE FROM record_tokens WHERE patient_id = ? AND record_id = ?', patientId, recordId)
+  await db.run('DELETE FROM record_terms WHERE record_id = ?', recordId)
 }
