@@ -6,6 +6,7 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {IRegistry} from "./IRegistry.sol";
 import {IConsent} from "./IConsent.sol";
+import {ICareTeams} from "./ICareTeams.sol";
 
 /**
  * @title Consent
@@ -34,7 +35,8 @@ contract Consent is IConsent, EIP712 {
     uint8 private constant _SHARE = 4;
     uint8 private constant _SHARE_TOKEN = 5;
     uint8 private constant _EMERGENCY = 6;
-    uint8 private constant _MAX_PURPOSE = 7;
+    uint8 private constant _TEAM = 8;
+    uint8 private constant _MAX_PURPOSE = 8;
 
     /// @notice How far back a batched entry's `readAt` may lie when it is mined.
     uint64 public constant LOG_WINDOW = 7 days;
@@ -48,6 +50,13 @@ contract Consent is IConsent, EIP712 {
     mapping(bytes32 requestId => Grant) private _grants;
     mapping(bytes32 shareId => Share) private _shares;
     mapping(bytes32 emergencyId => Emergency) private _emergencies;
+    /// @dev A patient's grant to a care team: its end and whether it was revoked, one slot.
+    mapping(bytes32 teamId => mapping(address patient => TeamGrant)) private _teamGrants;
+
+    struct TeamGrant {
+        uint64 expiresAt;
+        bool revoked;
+    }
     /// @dev The admin's split of new records' emergency keys (both zero: the default).
     uint8 private _emergencyShares;
     uint8 private _emergencyThreshold;
@@ -288,6 +297,42 @@ contract Consent is IConsent, EIP712 {
         return doctor != address(0) && e.doctor == doctor && block.timestamp < e.expiresAt;
     }
 
+    // ---------------------------------------------------------------- care teams
+
+    /// @inheritdoc IConsent
+    function grantTeam(bytes32 teamId, uint64 duration, bytes32 envelopes) external {
+        if (duration < _MIN_GRANT || duration > _MAX_GRANT) revert ConsentInvalidDuration(duration);
+        if (envelopes == bytes32(0)) revert ConsentEmptyEnvelopes();
+        IRegistry.Account memory p = registry.accountOf(msg.sender);
+        if (p.role != IRegistry.Role.Patient || p.status != IRegistry.Status.Active) revert ConsentNotActivePatient(msg.sender);
+        if (teamId == bytes32(0)) revert ConsentZeroId();
+
+        uint64 expiresAt = uint64(block.timestamp) + duration;
+        _teamGrants[teamId][msg.sender] = TeamGrant({expiresAt: expiresAt, revoked: false});
+        emit TeamAccessGranted(teamId, msg.sender, expiresAt, envelopes);
+    }
+
+    /// @inheritdoc IConsent
+    function revokeTeamGrant(bytes32 teamId) external {
+        TeamGrant storage g = _teamGrants[teamId][msg.sender];
+        if (g.revoked || block.timestamp >= g.expiresAt) revert ConsentTeamGrantNotLive(teamId, msg.sender);
+        g.revoked = true;
+        if (block.timestamp + 1 < g.expiresAt) g.expiresAt = uint64(block.timestamp) + 1;
+        emit TeamAccessRevoked(teamId, msg.sender);
+    }
+
+    /// @inheritdoc IConsent
+    function teamGrantOf(bytes32 teamId, address patient) external view returns (uint64 expiresAt, bool revoked) {
+        TeamGrant storage g = _teamGrants[teamId][patient];
+        return (g.expiresAt, g.revoked);
+    }
+
+    /// @inheritdoc IConsent
+    function isTeamGrantLive(bytes32 teamId, address patient, address reader) external view returns (bool) {
+        TeamGrant storage g = _teamGrants[teamId][patient];
+        return !g.revoked && block.timestamp < g.expiresAt && _isTeamMember(teamId, reader);
+    }
+
     // ---------------------------------------------------------------- audit
 
     /// @inheritdoc IConsent
@@ -343,6 +388,7 @@ contract Consent is IConsent, EIP712 {
     function _mayLog(address caller, address patient, uint8 purpose, bytes32 ref) private view returns (bool) {
         if (purpose == _GRANT && _grants[ref].status != RequestStatus.Approved) return false;
         if (purpose == _SHARE && !_isLive(_shares[ref])) return false;
+        if (purpose == _TEAM && _teamGrants[ref][patient].revoked) return false;
         return _mayLogAt(caller, patient, purpose, ref, uint64(block.timestamp));
     }
 
@@ -365,6 +411,9 @@ contract Consent is IConsent, EIP712 {
             Emergency storage e = _emergencies[ref];
             return e.doctor == caller && e.patient == patient && time < e.expiresAt;
         }
+        // A team grant by its expiry at `time`; membership as it is now, so a removed member's
+        // entries are refused at once.
+        if (purpose == _TEAM) return time < _teamGrants[ref][patient].expiresAt && _isTeamMember(ref, caller);
         (IRegistry.Account memory c, IRegistry.Account memory p) = registry.accountsOf(caller, patient);
         if (p.role != IRegistry.Role.Patient) return false;
         if (purpose == _OWN) return caller == patient && ref == bytes32(0);
@@ -379,6 +428,12 @@ contract Consent is IConsent, EIP712 {
         // verify
         if (c.role == IRegistry.Role.Staff) return c.status == IRegistry.Status.Active && c.hospital == p.hospital;
         return caller == p.hospital && registry.hospitalOf(caller).member;
+    }
+
+    /// @dev `account` is a member of care team `teamId` now (false when no CareTeams is linked).
+    function _isTeamMember(bytes32 teamId, address account) private view returns (bool) {
+        address teams = registry.careTeams();
+        return teams != address(0) && ICareTeams(teams).isMember(teamId, account);
     }
 
     function _checkPurpose(uint8 purpose) private pure {

@@ -266,8 +266,6 @@ interface IConsent {
     error ConsentEntryNotSenders(bytes32 entryId, address sender);
     /// @notice Entry `entryId`'s `readAt` is in the future or older than the logging window.
     error ConsentStaleEntry(bytes32 entryId, uint64 readAt);
-    /// @notice No care team `teamId` (or no CareTeams contract linked in the Registry).
-    error ConsentUnknownTeam(bytes32 teamId);
     /// @notice `patient` holds no live grant to care team `teamId`.
     error ConsentTeamGrantNotLive(bytes32 teamId, address patient);
 
@@ -503,8 +501,10 @@ interface IConsent {
      *
      * Requirements:
      * - the caller is an active patient ({ConsentNotActivePatient});
-     * - the team exists in the Registry's CareTeams ({ConsentUnknownTeam});
-     * - `duration` is 1 hour to 365 days ({ConsentInvalidDuration}); `envelopes` is non-zero.
+     * - `teamId` is non-zero ({ConsentZeroId}); `duration` is 1 hour to 365 days
+     *   ({ConsentInvalidDuration}); `envelopes` is non-zero ({ConsentEmptyEnvelopes}).
+     * The team is not looked up here (that would cost 9,000 gas more): a grant to an id that is no
+     * team reaches nobody, since only members of a team ({ICareTeams-isMember}) read under it.
      *
      * Emits a {TeamAccessGranted} event.
      */

@@ -142,6 +142,9 @@ interface IRegistry {
     /// @notice The admin linked the consortium's Research contract (studies and research consent), once.
     event ResearchLinked(address research);
 
+    /// @notice The admin linked the consortium's CareTeams contract (hospitals' care teams), once.
+    event CareTeamsLinked(address careTeams);
+
     /// @notice `hospital`, not a member yet, applied from its own key to join the consortium; it
     /// replaces any earlier application of `hospital`.
     event MembershipApplied(address indexed hospital, uint8 keyScheme, bytes32 emergencyKey);
@@ -350,6 +353,16 @@ interface IRegistry {
     function linkResearch(address research) external;
 
     /**
+     * @notice Links the consortium's CareTeams contract, so that a joining node and {IConsent}'s
+     * team grants find it ({careTeams}). Done once, right after deployment.
+     *
+     * Requirements: as {linkResearch} (the admin; once; a contract bound to this registry).
+     *
+     * Emits a {CareTeamsLinked} event.
+     */
+    function linkCareTeams(address careTeams) external;
+
+    /**
      * @notice A hospital applies, from its own key, to join the consortium. The application only
      * publishes the hospital's emergency key for the members to admit it with ({addHospital},
      * {proposeHospital} read it from {applicationOf}); it admits nothing by itself. A new
@@ -390,6 +403,9 @@ interface IRegistry {
 
     /// @notice The Research contract of this consortium; zero until {linkResearch}.
     function research() external view returns (address);
+
+    /// @notice The CareTeams contract of this consortium; zero until {linkCareTeams}.
+    function careTeams() external view returns (address);
 
     /// @notice The open application of `hospital`; both zero when there is none.
     function applicationOf(address hospital) external view returns (uint8 keyScheme, bytes32 emergencyKey);

@@ -64,6 +64,9 @@ contract Registry is IRegistry, AccessControl {
     address public research;
 
     /// @inheritdoc IRegistry
+    address public careTeams;
+
+    /// @inheritdoc IRegistry
     mapping(address account => bytes32) public encryptionKeyOf;
 
     /// @inheritdoc IRegistry
@@ -104,6 +107,16 @@ contract Registry is IRegistry, AccessControl {
         _checkOwnContract(research_);
         research = research_;
         emit ResearchLinked(research_);
+    }
+
+    /// @inheritdoc IRegistry
+    function linkCareTeams(address careTeams_) external {
+        if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) revert RegistryUnauthorized(msg.sender);
+        if (careTeams_ == address(0)) revert RegistryZeroAddress();
+        if (careTeams != address(0)) revert RegistryAlreadyLinked();
+        _checkOwnContract(careTeams_);
+        careTeams = careTeams_;
+        emit CareTeamsLinked(careTeams_);
     }
 
     /// @inheritdoc IRegistry

@@ -19,7 +19,7 @@ import {
   type Hex,
 } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import { consentAbi, recordLedgerAbi, registryAbi, researchAbi } from '../src/ledger/abis.ts'
+import { careTeamsAbi, consentAbi, recordLedgerAbi, registryAbi, researchAbi } from '../src/ledger/abis.ts'
 import { Api, cleanup, seed, startNodeProcess, type NodeProcess } from './helpers/node-process.ts'
 import { waitFor } from './helpers/mail-fixtures.ts'
 import { noFees } from './helpers/test-chain.ts'
@@ -95,6 +95,8 @@ describe('an outsider against every contract function', () => {
     const members = (await read(registry, registryAbi, 'members')) as Address[]
     const research = (await read(registry, registryAbi, 'research')) as Address
     assert.notEqual(research, zeroAddress, 'the Research contract is linked in the Registry')
+    const careTeams = (await read(registry, registryAbi, 'careTeams')) as Address
+    assert.notEqual(careTeams, zeroAddress, 'the CareTeams contract is linked in the Registry')
     const people = [a.doctor, a.patient, b.doctor, b.patient].map((p) => getAddress(p.address))
     const known = [...members, ...people]
     const knownIds = [...ids.records, ...ids.requests, ...ids.shares, ...ids.emergencies]
@@ -103,7 +105,7 @@ describe('an outsider against every contract function', () => {
     async function snapshot(): Promise<unknown> {
       const s: Record<string, unknown> = {
         members: await read(registry, registryAbi, 'members'),
-        links: [await read(registry, registryAbi, 'recordLedger'), await read(registry, registryAbi, 'consent'), await read(registry, registryAbi, 'research')],
+        links: [await read(registry, registryAbi, 'recordLedger'), await read(registry, registryAbi, 'consent'), await read(registry, registryAbi, 'research'), await read(registry, registryAbi, 'careTeams')],
         proposalTtl: await read(registry, registryAbi, 'proposalTtl'),
       }
       for (const x of known) {
@@ -164,6 +166,7 @@ describe('an outsider against every contract function', () => {
       { contract: 'RecordLedger', address: recordLedger, abi: recordLedgerAbi as Abi },
       { contract: 'Consent', address: consent, abi: consentAbi as Abi },
       { contract: 'Research', address: research, abi: researchAbi as Abi },
+      { contract: 'CareTeams', address: careTeams, abi: careTeamsAbi as Abi },
     ]
     const before = await snapshot()
     // Two of the outsiders sign themselves up first, as anyone may: a patient (active at once) and a doctor (pending).
@@ -175,7 +178,7 @@ describe('an outsider against every contract function', () => {
     const mined = new Set<string>()
     const functions = targets.flatMap(({ contract, address: to, abi }) =>
       abi.filter((x): x is AbiFunction => x.type === 'function' && x.stateMutability !== 'view' && x.stateMutability !== 'pure').map((fn) => ({ contract, to, abi, fn })))
-    assert.equal(functions.length, 36, 'the four contracts have 36 state-changing functions: a new one is fuzzed here too')
+    assert.equal(functions.length, 49, 'the five contracts have 49 state-changing functions: a new one is fuzzed here too')
     for (const [who, runs] of Object.entries(RUNS) as [keyof typeof RUNS, number][]) {
       const outsider = outsiders[who]
       for (const [index, { contract, to, abi, fn }] of functions.entries()) {
@@ -205,7 +208,9 @@ describe('an outsider against every contract function', () => {
     for (const name of mined) {
       assert.ok(['Registry.requestRegistration', 'Registry.applyForMembership', 'Registry.renounceRole', 'Consent.share', 'Consent.revokeShare', 'Consent.logAccess',
         // an outsider patient's own research consent to a hospital's studies, and its withdrawal
-        'Research.giveHospitalConsent', 'Research.withdrawHospitalConsent'].includes(name), `${name} went through for an outsider`)
+        'Research.giveHospitalConsent', 'Research.withdrawHospitalConsent',
+        // an outsider patient's own grant to a care team (keyed by the patient: it reaches only that patient's records), and its revocation
+        'Consent.grantTeam', 'Consent.revokeTeamGrant'].includes(name), `${name} went through for an outsider`)
     }
 
     // The node that follows this chain is at its head, whatever the outsider's events were.

@@ -261,25 +261,6 @@ export const careTeamsAbi = [
         "internalType": "bytes32",
         "name": "teamId",
         "type": "bytes32"
-      }
-    ],
-    "name": "hospitalOfTeam",
-    "outputs": [
-      {
-        "internalType": "address",
-        "name": "",
-        "type": "address"
-      }
-    ],
-    "stateMutability": "view",
-    "type": "function"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "bytes32",
-        "name": "teamId",
-        "type": "bytes32"
       },
       {
         "internalType": "address",
@@ -807,17 +788,6 @@ export const consentAbi = [
       }
     ],
     "name": "ConsentUnknownShare",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "bytes32",
-        "name": "teamId",
-        "type": "bytes32"
-      }
-    ],
-    "name": "ConsentUnknownTeam",
     "type": "error"
   },
   {

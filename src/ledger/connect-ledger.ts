@@ -8,6 +8,8 @@ export interface ContractAddresses {
   consent: Address
   /** Studies and research consent (issue 12); absent on a home deployed before it, and on a joined node. */
   research?: Address
+  /** Care teams (issue 13); absent on a home deployed before them, and filled from the Registry when first used (`careTeamsAddress`). */
+  careTeams?: Address
 }
 
 /** What every ledger action needs: a client for one chain, the node's journal, the contracts. */

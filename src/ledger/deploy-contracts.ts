@@ -2,6 +2,7 @@ import { encodeDeployData, type LocalAccount, type Hex } from 'viem'
 import { loadArtifacts } from './artifacts.ts'
 import { sendLinkContracts } from './registry/send-link-contracts.ts'
 import { sendLinkResearch } from './registry/send-link-research.ts'
+import { sendLinkCareTeams } from './registry/send-link-care-teams.ts'
 import { sendProposalTtl } from './registry/send-proposal-ttl.ts'
 import { sendTransaction } from './send-transaction.ts'
 import type { ContractAddresses, Ledger } from './connect-ledger.ts'
@@ -12,7 +13,7 @@ const DEFAULT_PROPOSAL_TTL = 7 * 86_400
 
 /**
  * Deploys the Registry (administered by `admin`), the RecordLedger and the Consent contract, from the admin's own key,
- * then links the last two in the Registry, and deploys and links the Research contract so that a joining node needs only the Registry's address.
+ * then links the last two in the Registry, and deploys and links the Research and CareTeams contracts so that a joining node needs only the Registry's address.
  * A `proposalTtlSeconds` other than the Registry's default (7 days) is set with `setProposalTtl`.
  * Every transaction goes through the journal, so a chain that loses them gets them back at the
  * same addresses.
@@ -35,5 +36,7 @@ export async function deployContracts(ledger: Ledger, { admin, proposalTtlSecond
   if (proposalTtlSeconds !== DEFAULT_PROPOSAL_TTL) await sendProposalTtl(ledger, { admin, registry, ttlSeconds: proposalTtlSeconds, signal })
   const research = await deploy('Research', [registry])
   await sendLinkResearch(ledger, { admin, registry, research, signal })
-  return { registry, recordLedger, consent, research }
+  const careTeams = await deploy('CareTeams', [registry])
+  await sendLinkCareTeams(ledger, { admin, registry, careTeams, signal })
+  return { registry, recordLedger, consent, research, careTeams }
 }

@@ -17,6 +17,8 @@ export const purposes = {
   emergency: 6,
   /** An audit or integrity check. */
   verify: 7,
+  /** A member of a care team reads under the patient's grant to the team (`ref` is the team id). */
+  team: 8,
 } as const
 
 export type PurposeName = keyof typeof purposes
