@@ -487,6 +487,55 @@ export const migrations: readonly Migration[] = [
   );
   CREATE INDEX superseded_records_by ON superseded_records(superseded_by);
   `,
+  // 20: care teams (issue 13 item 5). teams: a hospital's team (its name stays here, off chain);
+  // team_members: who is a member now (removed_at set on removal); team_keys: the team's X25519 key
+  // of each epoch, its private key sealed under the node key (so staff can add a member with no
+  // member present) and wrapped for each member in team_key_wraps; team_grants: a patient's grant
+  // to a team (TeamAccessGranted), its envelopes block (data keys wrapped for the epoch's team key).
+  `
+  CREATE TABLE teams (
+    id TEXT PRIMARY KEY,
+    hospital_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    tx_hash TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE team_members (
+    team_id TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    added_at INTEGER NOT NULL,
+    removed_at INTEGER,
+    PRIMARY KEY (team_id, account_id)
+  );
+  CREATE TABLE team_keys (
+    team_id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    public_key BLOB NOT NULL,
+    sealed_private_key TEXT NOT NULL,
+    PRIMARY KEY (team_id, epoch)
+  );
+  CREATE TABLE team_key_wraps (
+    team_id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    account_id TEXT NOT NULL,
+    wrapped TEXT NOT NULL,
+    PRIMARY KEY (team_id, epoch, account_id)
+  );
+  CREATE TABLE team_grants (
+    team_id TEXT NOT NULL,
+    patient_id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    envelopes TEXT NOT NULL,
+    revoked_at INTEGER,
+    tx_hash TEXT NOT NULL,
+    granted_at INTEGER NOT NULL,
+    PRIMARY KEY (team_id, patient_id)
+  );
+  CREATE INDEX team_grants_patient ON team_grants(patient_id);
+  `,
 ]
 
 /** One migration: the same SQL for both dialects (translated for PostgreSQL), or one text each. */
