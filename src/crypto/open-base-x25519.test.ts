@@ -80,6 +80,19 @@ describe('openBaseX25519 against @hpke/core', () => {
     }
   })
 
+  it('opens with the key its array holds now: an array reused for another key (or zeroed) is not answered by the key imported before', async () => {
+    const [one, two] = [await deriveKeyPairX25519(randomBytes(32)), await deriveKeyPairX25519(randomBytes(32))]
+    const seal = async (to: Uint8Array) => ({ info: new Uint8Array(0), aad: new Uint8Array(0), aead: 'aes-256-gcm' as const, ...(await sealBase({ recipientPublicKey: to, info: new Uint8Array(0), aad: new Uint8Array(0), plaintext: Uint8Array.of(1), aead: 'aes-256-gcm' })) })
+    const [toOne, toTwo] = [await seal(one.publicKey), await seal(two.publicKey)]
+    const key = one.privateKey.slice()
+    assert.deepEqual(ours({ ...toOne, recipientPrivateKey: key }), Uint8Array.of(1))
+    key.set(two.privateKey)
+    assert.equal(ours({ ...toOne, recipientPrivateKey: key }), 'RECORD_INTEGRITY')
+    assert.deepEqual(ours({ ...toTwo, recipientPrivateKey: key }), Uint8Array.of(1))
+    key.fill(0)
+    assert.equal(ours({ ...toTwo, recipientPrivateKey: key }), 'RECORD_INTEGRITY')
+  })
+
   it('refuses low-order and malformed encapsulations with RECORD_INTEGRITY, malformed private keys with INVALID_KEY', async () => {
     const recipient = await deriveKeyPairX25519(randomBytes(32))
     const base = { recipientPrivateKey: recipient.privateKey, info: new Uint8Array(0), aad: new Uint8Array(0), ciphertext: randomBytes(32), aead: 'aes-256-gcm' as const }

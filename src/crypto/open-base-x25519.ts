@@ -7,7 +7,7 @@
  * records opens one envelope each. `@hpke/core` stays the sealer and the reference this is
  * tested against (`open-base-x25519.test.ts`).
  */
-import { createHmac, createPrivateKey, createPublicKey, diffieHellman, type KeyObject } from 'node:crypto'
+import { createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, type KeyObject } from 'node:crypto'
 import { AppError } from '../errors.ts'
 import { createAead } from './aead.ts'
 import { concatBytes, utf8 } from './bytes.ts'
@@ -35,6 +35,9 @@ const empty = new Uint8Array(0)
 // X25519's base point (u = 9): DH with it gives a private key's public key.
 const basePoint = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from([9, ...new Uint8Array(31)]).toString('base64url') }, format: 'jwk' })
 const pkcs8Prefix = Buffer.from('302e020100300506032b656e04220420', 'hex')
+const suiteIds = (aead: OpenBaseAead) => concatBytes(utf8('HPKE'), i2osp(0x0020, 2), i2osp(0x0001, 2), i2osp(aeadIds[aead].id, 2))
+// Base mode has no PSK: its psk_id_hash is a constant of the suite.
+const pskIdHashes = Object.fromEntries((Object.keys(aeadIds) as OpenBaseAead[]).map((a) => [a, labeledExtract(suiteIds(a), empty, 'psk_id_hash', empty)])) as Record<OpenBaseAead, Uint8Array>
 
 /**
  * Opens what `sealBase` (or any RFC 9180 sender of this suite) sealed as encryption 0.
@@ -46,13 +49,11 @@ export function openBaseX25519({ recipientPrivateKey, enc, info, aad, ciphertext
   if (!Object.hasOwn(aeadIds, aead)) throw new AppError('INTERNAL', { details: `unsupported HPKE AEAD ${String(aead)}` })
   if (!(recipientPrivateKey instanceof Uint8Array) || recipientPrivateKey.length !== nsk) throw new AppError('INVALID_KEY', { details: 'an X25519 private key is 32 bytes' })
   if (!(enc instanceof Uint8Array) || enc.length !== nsk) throw new AppError('RECORD_INTEGRITY', { details: 'an X25519 public key is 32 bytes' })
-  const skR = importPrivateKey(recipientPrivateKey)
+  const { skR, pkR } = recipientKey(recipientPrivateKey)
   let dh: Uint8Array
-  let pkR: Uint8Array
   try {
     const pkE = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(enc).toString('base64url') }, format: 'jwk' })
     dh = diffieHellman({ privateKey: skR, publicKey: pkE })
-    pkR = diffieHellman({ privateKey: skR, publicKey: basePoint })
   } catch (cause) {
     throw new AppError('RECORD_INTEGRITY', { details: 'X25519 encapsulation refused', cause })
   }
@@ -61,9 +62,9 @@ export function openBaseX25519({ recipientPrivateKey, enc, info, aad, ciphertext
   if (dh.every((b) => b === 0)) throw new AppError('RECORD_INTEGRITY', { details: 'X25519 encapsulation refused' })
   const eaePrk = labeledExtract(kemSuite, empty, 'eae_prk', dh)
   const sharedSecret = labeledExpand(kemSuite, eaePrk, 'shared_secret', concatBytes(enc, pkR), 32)
-  const { id, nk } = aeadIds[aead]
-  const suite = concatBytes(utf8('HPKE'), i2osp(0x0020, 2), i2osp(0x0001, 2), i2osp(id, 2))
-  const context = concatBytes(Uint8Array.of(0), labeledExtract(suite, empty, 'psk_id_hash', empty), labeledExtract(suite, empty, 'info_hash', info))
+  const suite = suiteIds(aead)
+  const { nk } = aeadIds[aead]
+  const context = concatBytes(Uint8Array.of(0), pskIdHashes[aead], labeledExtract(suite, empty, 'info_hash', info))
   const secret = labeledExtract(suite, sharedSecret, 'secret', empty)
   const key = labeledExpand(suite, secret, 'key', context, nk)
   const baseNonce = labeledExpand(suite, secret, 'base_nonce', context, 12)
@@ -71,6 +72,30 @@ export function openBaseX25519({ recipientPrivateKey, enc, info, aad, ciphertext
   dh.fill(0); sharedSecret.fill(0); secret.fill(0); key.fill(0)
   if (plaintext === undefined) throw new AppError('RECORD_INTEGRITY', { details: 'HPKE ciphertext did not authenticate' })
   return plaintext
+}
+
+/**
+ * The recipient's key imported once and its public key, kept beside the very array of raw bytes
+ * they came from (a WeakMap entry: gone when that array is, e.g. when its session's unlocked
+ * keys are dropped), and used only while those bytes are unchanged (their SHA-256 compared):
+ * a listing opens a hundred envelopes with one reader's key.
+ */
+const recipientKeys = new WeakMap<Uint8Array, { fingerprint: Buffer; skR: KeyObject; pkR: Uint8Array }>()
+
+function recipientKey(raw: Uint8Array): { skR: KeyObject; pkR: Uint8Array } {
+  const fingerprint = createHash('sha256').update(raw).digest()
+  const known = recipientKeys.get(raw)
+  if (known && known.fingerprint.equals(fingerprint)) return known
+  const skR = importPrivateKey(raw)
+  let pkR: Uint8Array
+  try {
+    pkR = diffieHellman({ privateKey: skR, publicKey: basePoint })
+  } catch (cause) {
+    throw new AppError('INVALID_KEY', { details: 'not an X25519 private key', cause })
+  }
+  const entry = { fingerprint, skR, pkR }
+  recipientKeys.set(raw, entry)
+  return entry
 }
 
 /**
