@@ -49,6 +49,8 @@ export interface ImportBackupResult {
   unknownRoots: string[]
   /** Records that could not be pinned: a block of theirs is neither in the CAR nor the store. */
   failed: Array<{ recordId: Hex; problem: string; detail?: string }>
+  /** Blocks of records erased since the backup was made: verified, never written. */
+  erasedBlocks: number
 }
 
 // Block writes under way at once: each waits for its own fsyncs, so a few overlap them.
@@ -60,6 +62,8 @@ const PUT_CONCURRENCY = 16
  * and nothing is written); then each block is hashed again as it is written durably (a copy
  * already in the store is kept when intact, replaced when not); then each root that is a
  * record's DAG root is pinned with that record's envelopes block. Importing twice is harmless.
+ * Blocks of records erased since the backup (their tombstones and erased CIDs in the database,
+ * and what the CAR links under an erased root) are verified but never written.
  *
  * @throws AppError RECORD_INTEGRITY when a block does not hash to its CID or its CID is not
  *   CIDv1 sha2-256 dag-pb or raw; nothing is written.
@@ -70,8 +74,15 @@ export async function importBackup({ db, ipfsDir, file, signal, onProgress }: Im
   signal?.throwIfAborted()
   const fileBytes = (await fs.stat(file)).size
 
-  // Pass 1: verify everything before writing anything.
-  const roots = await readCar(file, async () => {}, { signal, onBytes: (bytes) => onProgress?.({ phase: 'verify', bytes, fileBytes }) })
+  // Pass 1: verify everything before writing anything, noting the DAG's links on the way.
+  const links = new Map<string, string[]>()
+  const roots = await readCar(file, async (cid, block) => {
+    if (cid.code !== dagPb.code) return
+    try {
+      links.set(cid.toString(), dagPb.decode(block).Links.map((l) => l.Hash.toString()))
+    } catch { /* not a DAG node: pinning says so, for the record it belongs to */ }
+  }, { signal, onBytes: (bytes) => onProgress?.({ phase: 'verify', bytes, fileBytes }) })
+  const erased = await erasedBlocks(db, links)
 
   // Pass 2: store. The file is read again, so every block is hashed again before it is written.
   const store = new DurableFsBlockstore(blocksDir(ipfsDir), { sharding: blockSharding })
@@ -80,6 +91,7 @@ export async function importBackup({ db, ipfsDir, file, signal, onProgress }: Im
   let blocks = 0
   let written = 0
   let bytes = 0
+  let skipped = 0
   try {
     let puts: Promise<void>[] = []
     await readCar(file, async (cid, block) => {
@@ -88,6 +100,11 @@ export async function importBackup({ db, ipfsDir, file, signal, onProgress }: Im
       seen.add(key)
       blocks++
       bytes += block.byteLength
+      // An erased record's blocks never come back, whichever CID names them.
+      if (erased.has(cid.toString())) {
+        skipped++
+        return
+      }
       puts.push((async () => {
         if (await store.has(cid, { signal }) && await intact(store, cid, signal)) return
         await store.put(cid, block, { signal })
@@ -114,7 +131,7 @@ export async function importBackup({ db, ipfsDir, file, signal, onProgress }: Im
       const rows = root.code === dagPb.code
         ? await db.all<{ record_id: Hex; envelopes: Hex }>('SELECT record_id, envelopes FROM records WHERE digest = ? ORDER BY record_id', toHex(root.multihash.digest))
         : []
-      if (rows.length === 0) unknownRoots.push(root.toString())
+      if (rows.length === 0 && !erased.has(root.toString())) unknownRoots.push(root.toString())
       for (const row of rows) {
         try {
           await pinRecursively(ipfs.helia.pins, cidFromDigest(root.multihash.digest, 'dag'), { signal })
@@ -130,7 +147,25 @@ export async function importBackup({ db, ipfsDir, file, signal, onProgress }: Im
   } finally {
     await ipfs.stop()
   }
-  return { roots: roots.length, blocks, written, bytes, pinned, unknownRoots, failed }
+  return { roots: roots.length, blocks, written, bytes, pinned, unknownRoots, failed, erasedBlocks: skipped }
+}
+
+/**
+ * The CIDs of erased records' blocks: those deleted here at erasure, each tombstone's DAG root and
+ * envelopes block, and every block the CAR's DAG links under such a root.
+ */
+async function erasedBlocks(db: Pick<Db, 'all'>, links: Map<string, string[]>): Promise<Set<string>> {
+  const erased = new Set((await db.all<{ cid: string }>('SELECT cid FROM erased_blocks')).map((r) => r.cid))
+  const pending: string[] = []
+  for (const r of await db.all<{ digest: Hex; envelopes: Hex }>('SELECT digest, envelopes FROM erased_records')) {
+    pending.push(cidFromDigest(hexToBytes(r.digest), 'dag').toString())
+    erased.add(cidFromDigest(hexToBytes(r.envelopes), 'raw').toString())
+  }
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    erased.add(next)
+    for (const child of links.get(next) ?? []) if (!erased.has(child)) pending.push(child)
+  }
+  return erased
 }
 
 /**

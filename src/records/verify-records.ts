@@ -5,6 +5,7 @@ import { AppError, isAppError } from '../errors.ts'
 import { parseRecordId } from '../crypto/tokens.ts'
 import { requireRole, type Actor } from '../accounts/account.ts'
 import { assertAnchored } from './assert-anchored.ts'
+import { isErased } from '../ledger/erasure/is-erased.ts'
 import type { RecordRow } from './record.ts'
 import type { Services } from '../services.ts'
 
@@ -22,14 +23,18 @@ export interface VerifyItem {
   ok: boolean
   /** The Merkle root of the batch the record is anchored in; absent for a record anchored alone. */
   root?: Hex
-  /** RECORD_INTEGRITY (anchor or digest mismatch), RECORD_UNAVAILABLE (blocks missing). */
+  /** RECORD_INTEGRITY (anchor or digest mismatch), RECORD_UNAVAILABLE (blocks missing), RECORD_ERASED. */
   problem?: string
+  /** The record was erased at its patient's request (its tombstone is on chain): not damaged, gone. */
+  erased?: boolean
   detail?: string
 }
 
 export interface VerifyRecordsResult {
   checked: number
   intact: number
+  /** Records erased at their patient's request: neither intact nor mismatches. */
+  erased: number
   mismatches: VerifyItem[]
   results: VerifyItem[]
 }
@@ -53,14 +58,19 @@ export async function verifyRecords(s: Services, { actor, recordIds, all = false
     patient: ['patient_id = ?', [who.account.id]],
   }[who.account.role as 'admin' | 'staff' | 'doctor' | 'patient'] as [string, unknown[]]
   let rows: RecordRow[]
+  let erased: Hex[]
   if (all) {
     rows = await s.db.all(`SELECT * FROM records WHERE state = 'anchored' AND ${scope[0]} ORDER BY created_at`, ...scope[1]) as RecordRow[]
+    erased = (await s.db.all<{ record_id: Hex }>(`SELECT record_id FROM erased_records WHERE ${scope[0]} ORDER BY erased_at`, ...scope[1])).map((r) => r.record_id)
   } else {
     rows = []
+    erased = []
     for (const r of recordIds!) {
-      const row = await s.db.get(`SELECT * FROM records WHERE record_id = ? AND state = 'anchored' AND ${scope[0]}`, parseRecordId(r), ...scope[1]) as RecordRow | undefined
-      if (!row) throw new AppError('RECORD_NOT_FOUND')
-      rows.push(row)
+      const id = parseRecordId(r)
+      const row = await s.db.get(`SELECT * FROM records WHERE record_id = ? AND state = 'anchored' AND ${scope[0]}`, id, ...scope[1]) as RecordRow | undefined
+      if (row) rows.push(row)
+      else if (await s.db.get(`SELECT 1 AS x FROM erased_records WHERE record_id = ? AND ${scope[0]}`, id, ...scope[1])) erased.push(id)
+      else throw new AppError('RECORD_NOT_FOUND')
     }
   }
   const results: VerifyItem[] = []
@@ -69,8 +79,10 @@ export async function verifyRecords(s: Services, { actor, recordIds, all = false
     results.push(await verifyOne(s, row, signal))
     onProgress?.({ checked: results.length, total: rows.length })
   }
-  const mismatches = results.filter((r) => !r.ok)
-  return { checked: results.length, intact: results.length - mismatches.length, mismatches, results }
+  for (const recordId of erased) results.push(await verifyErased(s, recordId))
+  const mismatches = results.filter((r) => !r.ok && !r.erased)
+  const gone = results.filter((r) => r.erased).length
+  return { checked: results.length, intact: results.length - mismatches.length - gone, erased: gone, mismatches, results }
 }
 
 async function verifyOne(s: Services, row: RecordRow, signal?: AbortSignal): Promise<VerifyItem> {
@@ -83,4 +95,11 @@ async function verifyOne(s: Services, row: RecordRow, signal?: AbortSignal): Pro
     if (!isAppError(err, 'RECORD_INTEGRITY', 'RECORD_UNAVAILABLE')) throw err
     return { recordId: row.record_id, ok: false, problem: err.code, detail: err.details }
   }
+}
+
+/** An erased record: reported erased when the chain holds its tombstone, a mismatch otherwise. */
+async function verifyErased(s: Services, recordId: Hex): Promise<VerifyItem> {
+  const tombstone = await isErased(s.ledger, { recordId })
+  if (tombstone) return { recordId, ok: false, erased: true, problem: 'RECORD_ERASED' }
+  return { recordId, ok: false, problem: 'RECORD_INTEGRITY', detail: `record ${recordId} is erased on this node but the chain holds no tombstone for it` }
 }

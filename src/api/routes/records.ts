@@ -21,7 +21,7 @@ const listQuery = {
   properties: { patient: { type: 'string', maxLength: 80, description: 'Patient id or ledger address.' }, limit: { type: 'integer', minimum: 1, maximum: 1000 }, offset: { type: 'integer', minimum: 0 }, q: { type: 'string', minLength: 1, maxLength: 500, description: 'Keyword search: every word must match (words of 3+ letters as prefixes).' } },
 } as const
 const verifyBody = { type: 'object', additionalProperties: false, properties: { recordIds: { type: 'array', items: { type: 'string', maxLength: 80 }, maxItems: 10000 }, all: { type: 'boolean' } } } as const
-const checkSchema = { type: 'object', properties: { recordId: { type: 'string' }, ok: { type: 'boolean' }, root: { type: 'string' }, problem: { type: 'string' }, detail: { type: 'string' } } } as const
+const checkSchema = { type: 'object', properties: { recordId: { type: 'string' }, ok: { type: 'boolean' }, root: { type: 'string' }, problem: { type: 'string' }, detail: { type: 'string' }, erased: { type: 'boolean' } } } as const
 
 type IdParams = { Params: FromSchema<typeof idParams> }
 
@@ -102,6 +102,7 @@ function verifyRoute(app: FastifyInstance, services: Services): void {
           properties: {
             checked: { type: 'integer' },
             intact: { type: 'integer' },
+            erased: { type: 'integer', description: 'Records erased at their patient\'s request (tombstone on chain): listed in results with erased: true, not mismatches.' },
             mismatches: { type: 'array', items: checkSchema },
             results: { type: 'array', items: checkSchema },
           },

@@ -61,6 +61,7 @@ export async function backupImport(out: Out, file: string | undefined, flags: Ba
     out.result({ ...r, seconds: round(seconds), mibPerSecond: round(r.bytes / MiB / seconds) }, () => [
       `Imported ${r.blocks} verified blocks (${r.bytes} bytes, ${r.written} written, ${r.blocks - r.written} already stored) in ${seconds.toFixed(2)} s.`,
       `Pinned ${r.pinned.length} record(s).`,
+      ...(r.erasedBlocks > 0 ? [`Skipped ${r.erasedBlocks} block(s) of erased records: an erased record is not restored.`] : []),
       ...r.unknownRoots.map((c) => `UNKNOWN ROOT ${c}: no record of this node's database has it; its blocks are stored but not pinned.`),
       ...r.failed.map((f) => `NOT PINNED ${f.recordId}: ${f.problem}${f.detail ? ` (${f.detail})` : ''}`),
       'Next: start the node and run `medledger verify --all` (as the admin) to check every record against its ledger anchor.',
