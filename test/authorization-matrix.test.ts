@@ -252,6 +252,7 @@ describe('authorization matrix: every role × every API route', () => {
       call: async () => ({ path: `/shares/${(await api.json('POST', '/shares', { recordIds: [recordId], token: true, days: 1 }, a.patient.token)).body.shareId}/revoke` }),
     },
     'POST /api/v1/emergencies': { allow: ['doctor', 'otherDoctor'], call: () => ({ path: '/emergencies', body: { patient: emergencyPatientEmail, reason: 'matrix emergency' } }) },
+    'PUT /api/v1/emergencies/threshold': { allow: ['admin'], call: () => ({ path: '/emergencies/threshold', body: { shares: 0, threshold: 0 } }) },
     'GET /api/v1/emergencies': { allow: ['admin', 'pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient'], call: () => ({ path: '/emergencies' }) },
     'GET /api/v1/audit': { allow: ['admin', 'patient'], call: () => ({ path: `/audit?patient=${a.patient.id}` }) },
     'GET /api/v1/mail': { allow: signedIn, call: () => ({ path: '/mail' }) },

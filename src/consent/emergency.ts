@@ -9,13 +9,14 @@ import { findParty, publicKeyOf } from '../accounts/directory.ts'
 import { unlockHospital } from '../accounts/hospital-keys.ts'
 import { openRecordKeys } from '../records/open-record-keys.ts'
 import type { RecordRow } from '../records/record.ts'
-import { AppError } from '../errors.ts'
+import { AppError, isAppError } from '../errors.ts'
 import { sealGrantEnvelopes } from './grant-envelopes.ts'
 import { commitText } from '../crypto/commit-text.ts'
 import { requireConfirmedDoctor } from '../accounts/require-confirmed-doctor.ts'
 import { chainTime } from '../ledger/chain-time.ts'
 import { checkText } from '../text/check-text.ts'
 import { recordEmergencyRelease } from './record-emergency-release.ts'
+import { releaseEmergencyShares } from './emergency-shares.ts'
 import type { Services } from '../services.ts'
 
 export interface EmergencyView {
@@ -65,7 +66,12 @@ export async function openEmergency(s: Services, p: { actor: Actor | undefined; 
 
   // Only now, with the emergency on the ledger, does the patient's hospital release keys: here
   // when this node serves it, otherwise its own node does on seeing the declaration on chain.
-  if (patient.state === 'active') await releaseEmergency(s, emergencyId, p.signal)
+  if (patient.state === 'active') {
+    await releaseEmergency(s, emergencyId, p.signal)
+  } else {
+    // Threshold break-glass: this node's hospital may hold shares of the remote patient's records.
+    await releaseEmergencyShares(s, { emergencyId, signal: p.signal })
+  }
   return (await listEmergencies(s, { actor: doctor })).find((e) => e.emergencyId === emergencyId)!
 }
 
@@ -86,7 +92,15 @@ export async function releaseEmergency(s: Services, emergencyId: Hex, signal?: A
   const emergencyReader = { address: hospital.row.address as Address, scheme: hospital.row.key_scheme, privateKey: hospital.keys.encryptionPrivateKey }
   const rows = await s.db.all<RecordRow>(`SELECT * FROM records WHERE patient_id = ? AND hospital_id = ? AND state = 'anchored' ORDER BY created_at`, patient.id, hospital.row.id)
   const dataKeys = []
-  for (const r of rows) dataKeys.push({ recordId: r.record_id, dataKey: (await openRecordKeys(s, r, emergencyReader, signal)).dataKey })
+  for (const r of rows) {
+    try {
+      dataKeys.push({ recordId: r.record_id, dataKey: (await openRecordKeys(s, r, emergencyReader, signal)).dataKey })
+    } catch (err) {
+      // A record whose key is split among hospitals (threshold break-glass) has no envelope for
+      // this key alone: the doctor gets it from k hospitals' shares instead.
+      if (!isAppError(err, 'RECORD_NOT_FOUND')) throw err
+    }
+  }
   const blockBytes = await sealGrantEnvelopes({
     grantId: emergencyId,
     kind: 'emergency',
@@ -96,6 +110,7 @@ export async function releaseEmergency(s: Services, emergencyId: Hex, signal?: A
   const envelopes = toHex(digestFromCid(await putRawBlock(s.ipfs, blockBytes, { signal })))
   const released = await sendEmergencyRelease(s.ledger, { hospital: hospital.keys.ledger, emergencyId, envelopes, signal })
   await recordEmergencyRelease(s.db, { emergencyId, envelopes, txHash: released.transactionHash })
+  await releaseEmergencyShares(s, { emergencyId, signal })
   await s.notify?.({ accountId: patient.id, kind: 'emergency-access', by: { accountId: doctorRow.id }, expiresAt: new Date(row.expires_at * 1000) })
 }
 

@@ -139,7 +139,8 @@ async function viewIfReadable(s: Services, reader: Actor, row: RecordRow, signal
 /** Undefined for a record not readable; one damaged must not hide the others: it is listed with its problem. */
 async function problemView(s: Services, row: RecordRow, err: unknown): Promise<RecordView | undefined> {
   if (isAppError(err, 'RECORD_NOT_FOUND')) return undefined
-  if (!isAppError(err, 'RECORD_INTEGRITY', 'RECORD_UNAVAILABLE')) throw err
+  // A break-glass read waiting for k hospitals' shares is listed too, with that as its problem.
+  if (!isAppError(err, 'RECORD_INTEGRITY', 'RECORD_UNAVAILABLE', 'EMERGENCY_SHARES_PENDING')) throw err
   const unknown = { fileName: '', mediaType: '', size: 0, sha256: '', created: '' }
   return { ...toRecordView(row, await recordParties(s.db, row), unknown), problem: err.code }
 }

@@ -20,6 +20,7 @@ import type { RecordRow } from '../records/record.ts'
 import type { RecordAccess } from '../records/read-record.ts'
 import { openGrantEnvelope, type GrantReader } from './grant-envelopes.ts'
 import { markShareUsed } from './mark-share-used.ts'
+import { emergencySharesKey } from './emergency-shares.ts'
 import { logReadBatched } from './audit-log.ts'
 import type { Services } from '../services.ts'
 
@@ -192,11 +193,17 @@ async function byShare({ s, row, envelopes, grantKey }: ReadContext, { reader, m
 
 /** A read under a live emergency access (break-glass) that covers the record. */
 async function byEmergency({ s, row, envelopes, grantKey }: ReadContext, { reader, me, logAs }: AsReader): Promise<AccessDecision | undefined> {
-  const emergencies = await s.db.all(`SELECT emergency_id, envelopes FROM emergencies WHERE doctor_id = ? AND patient_id = ? AND envelopes IS NOT NULL ORDER BY created_at DESC`, reader.account.id, row.patient_id) as { emergency_id: Hex; envelopes: string }[]
+  const emergencies = await s.db.all(`SELECT emergency_id, envelopes FROM emergencies WHERE doctor_id = ? AND patient_id = ? ORDER BY created_at DESC`, reader.account.id, row.patient_id) as { emergency_id: Hex; envelopes: string | null }[]
   for (const e of emergencies) {
     if (!(await isEmergencyLive(s.ledger, { emergencyId: e.emergency_id, doctor: reader.account.address }))) continue
     const env = await envelopes()
     let dataKey: Uint8Array
+    if (env.shares) {
+      // Threshold break-glass: k hospitals' released shares, or 409 EMERGENCY_SHARES_PENDING.
+      dataKey = await emergencySharesKey(s, { emergencyId: e.emergency_id, env, doctor: me })
+      return { row, dataKey, manifest: openManifest(env, dataKey), purpose: purposes.emergency, ref: e.emergency_id, log: logAs(purposes.emergency, e.emergency_id) }
+    }
+    if (e.envelopes === null) continue
     try {
       dataKey = await grantKey(e.envelopes, e.emergency_id, me)
     } catch (err) {

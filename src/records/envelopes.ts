@@ -5,6 +5,7 @@ import { decodeBase64url, encodeBase64url, utf8 } from '../crypto/bytes.ts'
 import { keySchemes, unwrapKey, wrapKey, type KeyScheme } from '../crypto/key-wrap.ts'
 import { cipherSuites, type CipherSuite } from '../crypto/stream.ts'
 import { AppError } from '../errors.ts'
+import { isEmergencyShares, type EmergencyShares } from './emergency-shares.ts'
 
 /** What a record says about itself; kept only inside the encrypted manifest. */
 export interface Manifest {
@@ -38,6 +39,12 @@ export interface EnvelopesObject {
   suite: CipherSuite
   manifest: { nonce: string; ciphertext: string }
   keys: Envelope[]
+  /**
+   * Threshold break-glass: the data key split among member hospitals' emergency keys (k of n),
+   * in place of a single `emergency` envelope. Absent on records from before it and on a
+   * one-hospital consortium.
+   */
+  shares?: EmergencyShares
 }
 
 function manifestKey(dataKey: Uint8Array, recordId: Hex): Uint8Array {
@@ -54,10 +61,12 @@ export interface SealEnvelopesParams {
   dataKey: Uint8Array
   manifest: Manifest
   recipients: { to: Address; for: EnvelopeRecipient; scheme: KeyScheme; publicKey: Uint8Array }[]
+  /** The data key's emergency shares (`splitDataKey`), when it is split. */
+  shares?: EmergencyShares
 }
 
 /** Builds the envelopes object of a record and serialises it. */
-export async function sealEnvelopes({ recordId, suite, dataKey, manifest, recipients }: SealEnvelopesParams): Promise<Uint8Array> {
+export async function sealEnvelopes({ recordId, suite, dataKey, manifest, recipients, shares }: SealEnvelopesParams): Promise<Uint8Array> {
   const nonce = randomBytes(12)
   const ciphertext = createAead('aes-256-gcm', manifestKey(dataKey, recordId)).seal(nonce, utf8(recordId), utf8(JSON.stringify(manifest)))
   const obj: EnvelopesObject = {
@@ -72,6 +81,7 @@ export async function sealEnvelopes({ recordId, suite, dataKey, manifest, recipi
       scheme: r.scheme,
       wrapped: encodeBase64url(await wrapKey({ scheme: r.scheme, publicKey: r.publicKey, key: dataKey, context: wrapContext(recordId, r.to) })),
     }))),
+    ...(shares ? { shares } : {}),
   }
   return utf8(JSON.stringify(obj))
 }
@@ -92,7 +102,7 @@ export function parseEnvelopes(bytes: Uint8Array, recordId: Hex): EnvelopesObjec
   }
   // Any node of the consortium may have written it: every field is checked before it is used.
   if (!cipherSuites.includes(obj.suite) || !isObject(obj.manifest) || typeof obj.manifest.nonce !== 'string' || typeof obj.manifest.ciphertext !== 'string'
-    || !Array.isArray(obj.keys) || !obj.keys.every(isEnvelope)) {
+    || !Array.isArray(obj.keys) || !obj.keys.every(isEnvelope) || (obj.shares !== undefined && !isEmergencyShares(obj.shares))) {
     throw new AppError('RECORD_INTEGRITY', { details: 'envelopes block is malformed' })
   }
   return obj

@@ -18,6 +18,7 @@ import { findAccount, requireKeys, type Actor } from '../accounts/account.ts'
 import { requireConfirmedDoctor } from '../accounts/require-confirmed-doctor.ts'
 import type { HospitalRow } from '../accounts/hospital.ts'
 import { sealEnvelopes, type EnvelopeRecipient, type Manifest } from './envelopes.ts'
+import { shareHolders, splitDataKey } from './emergency-shares.ts'
 import { recordParties, toRecordView, type RecordRow, type RecordView } from './record.ts'
 import { insertRecord } from './insert-record.ts'
 import { TermExtractor } from './search/term-extractor.ts'
@@ -87,6 +88,9 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
   const recipients = await checkedRecipients(s, { doctor, patient, hospital, grantees: p.grantees, signal: p.signal })
 
   const recordId = generateRecordId()
+  // Threshold break-glass: in a consortium the data key is split among member hospitals'
+  // emergency keys (k of n) instead of wrapped for the home hospital's alone.
+  const split = await shareHolders(s, { recordId, home: hospital, signal: p.signal })
   const dataKey = generateDataKey(suite)
   const plainHash = createHash('sha256')
   let bytesRead = 0
@@ -104,7 +108,9 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
   }
   const stored = await addCiphertext(s.ipfs, encryptStream(counted(), { key: dataKey, suite, signal: p.signal }), { signal: p.signal })
   const manifest: Manifest = { fileName, mediaType, size: bytesRead, sha256: plainHash.digest('hex'), created: new Date().toISOString() }
-  const envelopesCid = await putRawBlock(s.ipfs, await sealEnvelopes({ recordId, suite, dataKey, manifest, recipients }), { signal: p.signal })
+  const shares = split && await splitDataKey(dataKey, { recordId, k: split.k, holders: split.holders })
+  const sealed = await sealEnvelopes({ recordId, suite, dataKey, manifest, recipients: split ? recipients.filter((r) => r.for !== 'emergency') : recipients, shares })
+  const envelopesCid = await putRawBlock(s.ipfs, sealed, { signal: p.signal })
   dataKey.fill(0)
 
   const row: RecordRow = {

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { FromSchema } from 'json-schema-to-ts'
 import { listEmergencies, openEmergency } from '../../consent/emergency.ts'
+import { setEmergencyThreshold } from '../../consent/emergency-threshold.ts'
 import { actorOf } from '../actor-of.ts'
 import { errors, partySchema } from './schemas.ts'
 import type { Services } from '../../services.ts'
@@ -23,6 +24,11 @@ const emergencySchema = {
 
 const emergencyBody = { type: 'object', required: ['patient', 'reason'], additionalProperties: false, properties: { patient: { type: 'string', maxLength: 320 }, reason: { type: 'string', maxLength: 500 } } } as const
 
+const thresholdBody = {
+  type: 'object', required: ['shares', 'threshold'], additionalProperties: false,
+  properties: { shares: { type: 'integer', minimum: 0, maximum: 16 }, threshold: { type: 'integer', minimum: 0, maximum: 16 } },
+} as const
+
 /** Break-glass access: a confirmed doctor opens an emergency; admins review them all. */
 export async function emergencyRoutes(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
   app.post<{ Body: FromSchema<typeof emergencyBody> }>('/emergencies', {
@@ -33,6 +39,15 @@ export async function emergencyRoutes(app: FastifyInstance, { services }: { serv
       response: { 201: emergencySchema, ...errors(400, 401, 403, 404, 502, 503) },
     },
   }, async (req, reply) => reply.status(201).send(await openEmergency(services, { actor: actorOf(req), ...req.body })))
+
+  app.put<{ Body: FromSchema<typeof thresholdBody> }>('/emergencies/threshold', {
+    schema: {
+      tags: ['consent'],
+      summary: 'Threshold break-glass: the consortium admin sets among how many member hospitals new records\' data keys are split and how many must release their shares (0, 0: the default).',
+      body: thresholdBody,
+      response: { 200: { type: 'object', properties: { shares: { type: 'integer' }, threshold: { type: 'integer' }, txHash: { type: 'string' } } }, ...errors(400, 401, 403, 502, 503) },
+    },
+  }, async (req) => setEmergencyThreshold(services, { actor: actorOf(req), ...req.body }))
 
   app.get('/emergencies', {
     schema: { tags: ['consent'], summary: 'Emergency accesses: all (admin review list), your own (doctor), to your records (patient).', response: { 200: { type: 'object', properties: { emergencies: { type: 'array', items: emergencySchema } } }, ...errors(401, 403) } },

@@ -1,0 +1,158 @@
+import { hexToBytes, toHex, type Address, type Hex, type LocalAccount } from 'viem'
+import { getRawBlockVerified, putRawBlock } from '../storage/raw-block.ts'
+import { cidFromDigest, digestFromCid } from '../storage/read-verified.ts'
+import { decodeBase64url, encodeBase64url, utf8 } from '../crypto/bytes.ts'
+import { keySchemes, unwrapKey, wrapKey, type KeyScheme } from '../crypto/key-wrap.ts'
+import { sendEmergencyShareRelease } from '../ledger/consent/send-emergency-share-release.ts'
+import type { AccountRow } from '../accounts/account.ts'
+import { publicKeyOf } from '../accounts/directory.ts'
+import { unlockHospital } from '../accounts/hospital-keys.ts'
+import { assertAnchored } from '../records/assert-anchored.ts'
+import { parseEnvelopes, type EnvelopesObject } from '../records/envelopes.ts'
+import { combineShares, openShare } from '../records/emergency-shares.ts'
+import type { RecordRow } from '../records/record.ts'
+import { AppError, isAppError } from '../errors.ts'
+import type { Services } from '../services.ts'
+
+/**
+ * The block a hospital releases for an emergency: its share of each of the patient's records
+ * it holds one of, re-wrapped for the declaring doctor. Its digest goes on chain in the
+ * hospital's `EmergencyShareReleased` event.
+ */
+interface SharesBlock {
+  v: 1
+  type: 'medledger/emergency-shares'
+  emergencyId: Hex
+  hospital: Address
+  shares: { recordId: Hex; scheme: KeyScheme; wrapped: string }[]
+}
+
+function releaseContext(emergencyId: Hex, recordId: Hex, hospital: Address, doctor: Address): Uint8Array {
+  return utf8(`medledger/emergency-share-release/v1|${emergencyId.toLowerCase()}|${recordId.toLowerCase()}|${hospital.toLowerCase()}|${doctor.toLowerCase()}`)
+}
+
+interface EmergencyRow { emergency_id: Hex; doctor_id: string; patient_id: string }
+
+/** A member hospital's keys, as its node holds them: its address, its emergency private key and its ledger key. */
+export interface ReleasingHospital { address: Address; scheme: KeyScheme; privateKey: Uint8Array; ledger: LocalAccount }
+
+/**
+ * Every member hospital whose keys this node holds (one on a joined node; those created on a
+ * founding node) releases its shares for a declared emergency (`releaseSharesAs`). Returns the
+ * number of shares released.
+ * @throws AppError UNKNOWN_ACCOUNT, RECORD_UNAVAILABLE, RECORD_INTEGRITY, LEDGER_*
+ */
+export async function releaseEmergencyShares(s: Services, { emergencyId, signal }: { emergencyId: Hex; signal?: AbortSignal }): Promise<number> {
+  const held = await s.db.all<{ id: string }>(`SELECT id FROM hospitals WHERE state = 'active' AND sealed_secrets <> '' ORDER BY created_at`)
+  let n = 0
+  for (const h of held) {
+    const hospital = await unlockHospital(s, h.id)
+    try {
+      n += await releaseSharesAs(s, { emergencyId, signal, hospital: { address: hospital.row.address as Address, scheme: hospital.row.key_scheme, privateKey: hospital.keys.encryptionPrivateKey, ledger: hospital.keys.ledger } })
+    } finally {
+      hospital.keys.encryptionPrivateKey.fill(0)
+    }
+  }
+  return n
+}
+
+/**
+ * A member hospital releases its shares for a declared emergency (its node has seen the
+ * declaration on chain: `declareEmergency` comes first): for each anchored record of the
+ * patient whose envelopes give this hospital a share, the share is unwrapped with the hospital's
+ * emergency key and re-wrapped for the doctor (the key the Registry names), all in one IPFS
+ * block, and the release is sent from the hospital's own key. Nothing is sent when the hospital
+ * holds no share of the patient's records, or released already. Returns the number of shares.
+ * @throws AppError UNKNOWN_ACCOUNT, RECORD_UNAVAILABLE, RECORD_INTEGRITY, LEDGER_*
+ */
+export async function releaseSharesAs(s: Services, { emergencyId, hospital, signal }: { emergencyId: Hex; hospital: ReleasingHospital; signal?: AbortSignal }): Promise<number> {
+  const id = emergencyId.toLowerCase() as Hex
+  const row = await s.db.get<EmergencyRow>('SELECT emergency_id, doctor_id, patient_id FROM emergencies WHERE emergency_id = ?', id)
+  if (!row) throw new AppError('UNKNOWN_ACCOUNT', { details: 'emergency not known here' })
+  const address = hospital.address.toLowerCase() as Address
+  if (await s.db.get('SELECT 1 FROM emergency_shares WHERE emergency_id = ? AND hospital = ?', id, address)) return 0
+  const doctor = await s.db.get<AccountRow>('SELECT * FROM accounts WHERE id = ?', row.doctor_id)
+  if (!doctor) throw new AppError('UNKNOWN_ACCOUNT')
+  const reader = { address, scheme: hospital.scheme, privateKey: hospital.privateKey }
+  const doctorKey = await publicKeyOf(s, doctor, signal)
+  const records = await s.db.all<RecordRow>(`SELECT * FROM records WHERE patient_id = ? AND state = 'anchored' ORDER BY created_at`, row.patient_id)
+  const shares: SharesBlock['shares'] = []
+  for (const r of records) {
+    const env = await envelopesOf(s, r, signal)
+    if (!env.shares) continue
+    const share = await openShare(env.shares, r.record_id, reader)
+    if (!share) continue
+    const wrapped = await wrapKey({ scheme: doctor.key_scheme, publicKey: doctorKey, key: share, context: releaseContext(id, r.record_id, address, doctor.address as Address) })
+    share.fill(0)
+    shares.push({ recordId: r.record_id, scheme: doctor.key_scheme, wrapped: encodeBase64url(wrapped) })
+  }
+  if (shares.length === 0) return 0
+  const block: SharesBlock = { v: 1, type: 'medledger/emergency-shares', emergencyId: id, hospital: address, shares }
+  const digest = toHex(digestFromCid(await putRawBlock(s.ipfs, utf8(JSON.stringify(block)), { signal })))
+  const receipt = await sendEmergencyShareRelease(s.ledger, { hospital: hospital.ledger, emergencyId: id, shares: digest, signal })
+  await recordEmergencyShareRelease(s, { emergencyId: id, hospital: address, shares: digest, txHash: receipt.transactionHash })
+  return shares.length
+}
+
+async function envelopesOf(s: Services, r: RecordRow, signal?: AbortSignal): Promise<EnvelopesObject> {
+  await assertAnchored(s, r)
+  return parseEnvelopes(await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(r.envelopes), 'raw'), { signal }), r.record_id)
+}
+
+/** Keeps a hospital's share release for an emergency known here (from this node or its follower), once. */
+export async function recordEmergencyShareRelease(s: Pick<Services, 'db'>, { emergencyId, hospital, shares, txHash }: { emergencyId: Hex; hospital: Address; shares: Hex; txHash: Hex }): Promise<void> {
+  const id = emergencyId.toLowerCase()
+  if (!(await s.db.get('SELECT 1 FROM emergencies WHERE emergency_id = ?', id))) return
+  await s.db.run(`INSERT INTO emergency_shares (emergency_id, hospital, shares, tx_hash, created_at) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (emergency_id, hospital) DO NOTHING`, id, hospital.toLowerCase(), shares.toLowerCase(), txHash, Date.now())
+}
+
+/**
+ * The data key of a record whose key is split (threshold break-glass), for the emergency's
+ * doctor: the doctor's share from each hospital that released one, unwrapped with the doctor's
+ * key and combined once k distinct hospitals' are in.
+ * @throws AppError EMERGENCY_SHARES_PENDING (fewer than k released yet), RECORD_INTEGRITY, RECORD_UNAVAILABLE
+ */
+export async function emergencySharesKey(
+  s: Services,
+  { emergencyId, env, doctor, signal }: { emergencyId: Hex; env: EnvelopesObject; doctor: { address: Address; scheme: KeyScheme; privateKey: Uint8Array }; signal?: AbortSignal },
+): Promise<Uint8Array> {
+  const split = env.shares!
+  const holders = new Set(split.keys.map((k) => k.to.toLowerCase()))
+  const releases = await s.db.all<{ hospital: Address; shares: Hex }>('SELECT hospital, shares FROM emergency_shares WHERE emergency_id = ?', emergencyId.toLowerCase())
+  const byHospital = new Map<string, Uint8Array>()
+  try {
+    for (const r of releases) {
+      if (!holders.has(r.hospital.toLowerCase())) continue
+      const share = await openReleasedShare(s, { release: r, emergencyId, recordId: env.recordId, doctor, signal })
+      if (share) byHospital.set(r.hospital.toLowerCase(), share)
+    }
+    return await combineShares(split, byHospital)
+  } finally {
+    for (const sh of byHospital.values()) sh.fill(0)
+  }
+}
+
+async function openReleasedShare(
+  s: Services,
+  { release, emergencyId, recordId, doctor, signal }: { release: { hospital: Address; shares: Hex }; emergencyId: Hex; recordId: Hex; doctor: { address: Address; scheme: KeyScheme; privateKey: Uint8Array }; signal?: AbortSignal },
+): Promise<Uint8Array | undefined> {
+  const bytes = await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(release.shares), 'raw'), { signal })
+  let block: SharesBlock
+  try {
+    block = JSON.parse(Buffer.from(bytes).toString('utf8')) as SharesBlock
+  } catch (cause) {
+    throw new AppError('RECORD_INTEGRITY', { cause, details: 'emergency shares block is not JSON' })
+  }
+  if (block?.type !== 'medledger/emergency-shares' || !Array.isArray(block.shares)) throw new AppError('RECORD_INTEGRITY', { details: 'not an emergency shares block' })
+  const mine = block.shares.find((x) => typeof x?.recordId === 'string' && x.recordId.toLowerCase() === recordId.toLowerCase())
+  if (!mine || mine.scheme !== doctor.scheme || !keySchemes.includes(mine.scheme)) return undefined
+  const wrapped = decodeBase64url(mine.wrapped)
+  if (!wrapped) throw new AppError('RECORD_INTEGRITY', { details: 'released share is not base64url' })
+  try {
+    return await unwrapKey({ scheme: doctor.scheme, privateKey: doctor.privateKey, wrapped, context: releaseContext(emergencyId, recordId, release.hospital, doctor.address) })
+  } catch (err) {
+    if (isAppError(err, 'RECORD_INTEGRITY')) return undefined // not a share for this doctor: it counts for nothing
+    throw err
+  }
+}

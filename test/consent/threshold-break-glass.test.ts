@@ -1,0 +1,137 @@
+// Threshold break-glass (issue 13 item 1) on one node and one anvil: hospital H1 (the node's,
+// the patient's) and four more member hospitals registered on the same chain with emergency keys
+// this test holds, as their own nodes would. Each one's release runs as node code
+// (releaseSharesAs) with its own keys. With 5 hospitals and k = 3: two releases are not enough and
+// three are; H1's emergency key alone opens nothing of a new record; a record stored before the
+// consortium grew keeps its single emergency envelope and still reads.
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { bytesToHex, hexToBytes, type Address, type Hex } from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { generateEncryptionKeyPair, keySchemeId } from '../../src/crypto/key-wrap.ts'
+import { hashSha256 } from '../../src/crypto/hashes.ts'
+import { putRawBlock, getRawBlockVerified } from '../../src/storage/raw-block.ts'
+import { cidFromDigest } from '../../src/storage/read-verified.ts'
+import { unlockHospital } from '../../src/accounts/hospital-keys.ts'
+import { sendHospitalProposal } from '../../src/ledger/registry/send-hospital-proposal.ts'
+import { sendHospitalVote } from '../../src/ledger/registry/send-hospital-vote.ts'
+import { openEnvelopes, openManifest, parseEnvelopes } from '../../src/records/envelopes.ts'
+import { combineShares, openShare } from '../../src/records/emergency-shares.ts'
+import { releaseSharesAs, type ReleasingHospital } from '../../src/consent/emergency-shares.ts'
+import { isAppError } from '../../src/errors.ts'
+import { seed } from '../helpers/node-process.ts'
+import { InjectApi, startInProcessNode, type InProcessNode } from '../helpers/in-process-node.ts'
+import type { Services } from '../../src/services.ts'
+
+describe('threshold break-glass: k of n member hospitals release their shares', () => {
+  let n: InProcessNode
+  let s: Services
+  let api: InjectApi
+  let world: Awaited<ReturnType<typeof seed>>
+  let er: { token: string; address: Address }
+  const others: ReleasingHospital[] = []
+  let h1: ReleasingHospital
+  let oldRecord: Hex
+  let newRecord: Hex
+  const oldBytes = new TextEncoder().encode('ECG before the consortium grew')
+  const newBytes = new TextEncoder().encode('Allergy list: penicillin (anaphylaxis)')
+
+  const envelopesOf = async (recordId: Hex) => {
+    const row = await s.db.get<{ envelopes: Hex }>('SELECT envelopes FROM records WHERE record_id = ?', recordId)
+    return parseEnvelopes(await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(row!.envelopes), 'raw')), recordId)
+  }
+
+  before(async () => {
+    n = await startInProcessNode()
+    s = n.node.services
+    api = new InjectApi(n.app, n.url)
+    world = await seed(api, { hospitalName: 'H1', tag: 'h1' })
+    const mk = await api.json('POST', '/users', { role: 'doctor', hospital: world.hospital.id, email: 'er@h1.example', name: 'ER Doctor', password: 'doctor-password-123' }, world.admin)
+    assert.equal(mk.status, 201, JSON.stringify(mk.body))
+    er = { token: await api.login('er@h1.example', 'doctor-password-123'), address: mk.body.account.address }
+
+    // While H1 is the only member, a record keeps today's single emergency envelope.
+    const up = await api.upload(world.doctor.token, world.patient.id, 'ecg.txt', oldBytes)
+    assert.equal(up.status, 201, JSON.stringify(up.body))
+    oldRecord = up.body.recordId
+
+    const unlocked = await unlockHospital(s, world.hospital.id)
+    h1 = { address: unlocked.row.address as Address, scheme: unlocked.row.key_scheme, privateKey: unlocked.keys.encryptionPrivateKey, ledger: unlocked.keys.ledger }
+    // Four more hospitals, each with its own ledger and emergency keys; their public emergency
+    // keys are in IPFS under the digest the Registry holds, as a joining node publishes them.
+    const members = [h1]
+    for (let i = 2; i <= 5; i++) {
+      const keys = await generateEncryptionKeyPair('x25519-hpke')
+      await putRawBlock(s.ipfs, keys.publicKey)
+      const hospital: ReleasingHospital = { address: privateKeyToAccount(generatePrivateKey()).address, scheme: 'x25519-hpke', privateKey: keys.privateKey, ledger: privateKeyToAccount(generatePrivateKey()) }
+      hospital.address = hospital.ledger.address
+      await sendHospitalProposal(s.ledger, { by: h1.ledger, hospital: hospital.address, keyScheme: keySchemeId('x25519-hpke'), emergencyKey: bytesToHex(hashSha256(keys.publicKey)) })
+      for (const voter of members.slice(0, Math.floor(members.length / 2) + 1)) await sendHospitalVote(s.ledger, { voter: voter.ledger, candidate: hospital.address, approve: true })
+      members.push(hospital)
+      others.push(hospital)
+    }
+    const set = await api.json('PUT', '/emergencies/threshold', { shares: 5, threshold: 3 }, world.admin)
+    assert.equal(set.status, 200, JSON.stringify(set.body))
+
+    const up2 = await api.upload(world.doctor.token, world.patient.id, 'allergies.txt', newBytes)
+    assert.equal(up2.status, 201, JSON.stringify(up2.body))
+    newRecord = up2.body.recordId
+  })
+  after(async () => { await n?.stop() })
+
+  test('a new record\'s data key is split 3 of 5 among the member hospitals, its home among them; no single emergency envelope', async () => {
+    const env = await envelopesOf(newRecord)
+    assert.equal(env.keys.some((k) => k.for === 'emergency'), false)
+    assert.equal(env.shares?.k, 3)
+    assert.equal(env.shares?.n, 5)
+    assert.deepEqual(new Set(env.shares!.keys.map((k) => k.to)), new Set([h1, ...others].map((h) => h.address.toLowerCase())))
+    const old = await envelopesOf(oldRecord)
+    assert.equal(old.shares, undefined)
+    assert.equal(old.keys.filter((k) => k.for === 'emergency').length, 1)
+  })
+
+  test('a copied emergency key (H1\'s, the home node\'s) opens no new record from what is stored', async () => {
+    const env = await envelopesOf(newRecord)
+    await assert.rejects(openEnvelopes(env, h1), (e: unknown) => isAppError(e, 'RECORD_NOT_FOUND'))
+    const share = await openShare(env.shares!, newRecord, h1)
+    assert.ok(share, 'H1 holds one share')
+    await assert.rejects(combineShares(env.shares!, new Map([[h1.address.toLowerCase(), share]])), (e: unknown) => isAppError(e, 'EMERGENCY_SHARES_PENDING'))
+    assert.throws(() => openManifest(env, share.subarray(0, 32)), (e: unknown) => isAppError(e, 'RECORD_INTEGRITY'))
+    // Nor another hospital's share: each is wrapped for its own hospital's key.
+    for (const other of env.shares!.keys.filter((k) => k.to !== h1.address.toLowerCase())) {
+      await assert.rejects(openShare({ ...env.shares!, keys: [{ ...other, to: h1.address }] }, newRecord, h1), (e: unknown) => isAppError(e, 'RECORD_INTEGRITY'))
+    }
+  })
+
+  test('break-glass: the home releases on the declaration; with two releases the read is refused, with three it is served; each release is in the patient\'s trail', async () => {
+    const open = await api.json('POST', '/emergencies', { patient: world.patient.id, reason: 'Unconscious on arrival' }, er.token)
+    assert.equal(open.status, 201, JSON.stringify(open.body))
+    const emergencyId = open.body.emergencyId as Hex
+
+    // The record from before the change reads through the home hospital's single release.
+    const old = await api.download(er.token, oldRecord)
+    assert.equal(old.status, 200)
+    assert.deepEqual(new Uint8Array(old.bytes), oldBytes)
+
+    // H1 released its share with the declaration: one of three.
+    let r = await api.download(er.token, newRecord)
+    assert.equal(r.status, 409)
+    assert.equal(r.json.code, 'EMERGENCY_SHARES_PENDING')
+    assert.equal(await releaseSharesAs(s, { emergencyId, hospital: others[0]! }), 1, 'its share of the new record (the old one has none)')
+    r = await api.download(er.token, newRecord)
+    assert.equal(r.status, 409, 'two releases are not enough')
+    assert.equal(r.json.code, 'EMERGENCY_SHARES_PENDING')
+    assert.equal(r.bytes.includes(Buffer.from('penicillin')), false)
+
+    assert.equal(await releaseSharesAs(s, { emergencyId, hospital: others[1]! }), 1)
+    r = await api.download(er.token, newRecord)
+    assert.equal(r.status, 200, 'three are')
+    assert.deepEqual(new Uint8Array(r.bytes), newBytes)
+
+    const trail = await api.json('GET', `/audit?patient=${world.patient.id}`, undefined, world.patient.token)
+    assert.equal(trail.status, 200)
+    const releases = (trail.body.events ?? trail.body.entries).filter((e: { event: string }) => e.event === 'EmergencyShareReleased')
+    assert.deepEqual(new Set(releases.map((e: { actor: { address: string } }) => e.actor.address.toLowerCase())), new Set([h1, others[0]!, others[1]!].map((h) => h.address.toLowerCase())))
+    for (const e of releases) assert.equal(e.ref.toLowerCase(), emergencyId.toLowerCase())
+  })
+})
