@@ -13,6 +13,7 @@ import { unlockHospital } from '../accounts/hospital-keys.ts'
 import { startFollower, type Follower, type FollowerStatus } from './follower.ts'
 import { startReplicator, type MemberNode, type Replicator, type ReplicationStatus } from './replicator.ts'
 import { consortiumHandlers } from './ledger-events.ts'
+import { erasureHandlers } from './erasure-events.ts'
 import type { AccountRow } from '../accounts/account.ts'
 import type { HospitalRow } from '../accounts/hospital.ts'
 import type { Services } from '../services.ts'
@@ -61,7 +62,7 @@ export async function startConsortium(s: Services, { replicas }: { replicas: num
   const refresh = refresher.run
   const handle = consortiumHandlers(s, { replicator, onMembership: refresh })
   const fromBlock = Number((await getMeta(s.db, FOLLOW_FROM)) ?? '0')
-  const follower = await startFollower(s, { handlers: [handle], fromBlock })
+  const follower = await startFollower(s, { handlers: [handle, erasureHandlers(s)], fromBlock })
   await refresh().catch((err: unknown) => s.log('warn', `consortium: ${(err as Error).message}`))
   // Admission and node info may change while no event of ours is pending (e.g. a peer restarted
   // on a new port): a slow periodic refresh keeps the allow-list honest.

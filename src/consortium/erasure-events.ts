@@ -1,0 +1,38 @@
+import type { Address, Hex } from 'viem'
+import { applyErasureDecided, applyErasureRequested } from '../consent/erasures.ts'
+import { shredRecord } from '../consent/shred-record.ts'
+import { sentByThisNode } from './sent-by-this-node.ts'
+import type { EventHandler, LedgerEvent } from './follower.ts'
+import type { Services } from '../services.ts'
+
+type Event = LedgerEvent & { eventName: string; args: Record<string, unknown> }
+
+/**
+ * What a node does with RecordLedger's erasure events (issue 13 item 3):
+ *  - ErasureRequested made on another node: mirrored here when this node knows the record, so
+ *    that its hospital's staff (or the admin) here can decide it;
+ *  - ErasureConfirmed / ErasureRejected made on another node: the mirrored request follows;
+ *  - RecordErased (the tombstone): the record is crypto-shredded here — its envelopes, the grant
+ *    envelopes that wrap its key and its blocks are destroyed, its row forgotten. Applied even
+ *    when this node sent it (idempotent), in case it stopped between the mining and the shredding.
+ */
+export function erasureHandlers(s: Services): EventHandler {
+  return async (event: LedgerEvent): Promise<void> => {
+    const e = event as Event
+    const a = e.args
+    const txHash = e.transactionHash
+    switch (e.eventName) {
+      case 'RecordErased':
+        await shredRecord(s, { recordId: a.recordId as Hex, txHash })
+        return
+      case 'ErasureRequested':
+        if (await sentByThisNode(s.db, txHash)) return
+        return applyErasureRequested(s, { erasureId: a.erasureId as Hex, recordId: a.recordId as Hex, patient: a.patient as Address, hospital: a.hospital as Address, txHash })
+      case 'ErasureConfirmed':
+      case 'ErasureRejected':
+        if (await sentByThisNode(s.db, txHash)) return
+        return applyErasureDecided(s, { erasureId: a.erasureId as Hex, confirmed: e.eventName === 'ErasureConfirmed', by: a.by as Address, txHash })
+      default:
+    }
+  }
+}
