@@ -65,6 +65,7 @@ export type NotificationFacts =
   | { kind: 'record-added' | 'access-denied' | 'access-revoked' | 'doctor-confirmed' | 'doctor-rejected' }
   | { kind: 'mfa-reset' | 'mfa-disabled' }
   | { kind: 'erasure-requested' | 'erasure-confirmed' | 'erasure-rejected' }
+  | { kind: 'researcher-confirmed' | 'researcher-rejected' | 'study-approved' | 'study-rejected' }
   | { kind: 'sign-up-attempted' }
   | { kind: 'access-requested'; recordCount: number | 'all'; durationSeconds: number }
   | { kind: 'access-approved'; recordCount: number | 'all'; expiresAt: Date }

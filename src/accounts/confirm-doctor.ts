@@ -29,8 +29,7 @@ export async function confirmDoctor(s: Services, { actor, id, role = 'doctor', s
   const { by, row } = await loadPending(s, actor, id, role)
   await sendConfirmation(s.ledger, { by: requireKeys(by).ledger, account: row.address as Address, signal })
   await s.db.run(`UPDATE accounts SET state = 'active' WHERE id = ?`, row.id)
-  // The mail's words are a doctor's; a researcher sees the change when signing in.
-  if (role === 'doctor') await s.notify?.({ accountId: row.id, kind: 'doctor-confirmed', by: { accountId: by.account.id } })
+  await s.notify?.({ accountId: row.id, kind: role === 'doctor' ? 'doctor-confirmed' : 'researcher-confirmed', by: { accountId: by.account.id } })
   return toAccount({ ...row, state: 'active' })
 }
 
@@ -44,7 +43,7 @@ export async function rejectDoctor(s: Services, { actor, id, reason, role = 'doc
   const text = checkText(reason, { field: 'reason', max: 500, multiline: true })
   await sendRejection(s.ledger, { by: requireKeys(by).ledger, account: row.address as Address, reasonHash: commitText(s.nodeKey, `0x${row.address.slice(2).padStart(64, '0')}`, text), signal })
   await s.db.run(`UPDATE accounts SET state = 'rejected', rejection_reason = ? WHERE id = ?`, text, row.id)
-  if (role === 'doctor') await s.notify?.({ accountId: row.id, kind: 'doctor-rejected', by: { accountId: by.account.id } })
+  await s.notify?.({ accountId: row.id, kind: role === 'doctor' ? 'doctor-rejected' : 'researcher-rejected', by: { accountId: by.account.id } })
   return toAccount({ ...row, state: 'rejected' })
 }
 

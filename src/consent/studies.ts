@@ -75,6 +75,7 @@ export async function decideStudy(s: Services, { actor, id, approve, signal }: {
   row.state = approve ? 'approved' : 'rejected'
   row.decided_at = Date.now()
   await s.db.run('UPDATE studies SET state = ?, decided_at = ? WHERE id = ?', row.state, row.decided_at, row.id)
+  await s.notify?.({ accountId: row.researcher_id, kind: approve ? 'study-approved' : 'study-rejected', by: { accountId: who.account.id } })
   return toStudyView(row, await researcherOf(s, row), true)
 }
 

@@ -14,6 +14,7 @@ describe('notify: into the outbox of a real SQLite database', async () => {
   let patient = ''
   let doctor = ''
   let admin = ''
+  let researcher = ''
   const outbox = async () => await db.all('SELECT * FROM outbox ORDER BY id') as { id: number; account_id: string; to_address: string; kind: string; subject: string; body: string; state: string; error: string | null; sent_at: number | null }[]
 
   before(async () => {
@@ -21,6 +22,7 @@ describe('notify: into the outbox of a real SQLite database', async () => {
     patient = await insertAccount(db, { role: 'patient', name: 'Ann Smith', email: 'ann@example.org', hospitalId: hospital })
     doctor = await insertAccount(db, { role: 'doctor', name: 'Dr House', email: 'house@example.org', hospitalId: hospital })
     admin = await insertAccount(db, { role: 'admin', name: 'Consortium admin', email: 'admin@example.org' })
+    researcher = await insertAccount(db, { role: 'researcher', name: 'Rita Search', email: 'rita@example.org', hospitalId: hospital })
     // The free text a flow keeps in the database, where a careless template could have found it.
     const now = Date.now()
     await db.run(`INSERT INTO access_requests (request_id, requester_id, patient_id, purpose_code, purpose, duration_s, status, reason, created_at) VALUES ('0x01', ?, ?, 1, ?, 86400, 'denied', ?, ?)`, doctor, patient, sentinels.purpose, sentinels.reason, now)
@@ -47,6 +49,10 @@ describe('notify: into the outbox of a real SQLite database', async () => {
     'erasure-requested': { kind: 'erasure-requested', accountId: doctor, by: { accountId: patient } },
     'erasure-confirmed': { kind: 'erasure-confirmed', accountId: patient, by: { accountId: admin } },
     'erasure-rejected': { kind: 'erasure-rejected', accountId: patient, by: { hospitalId: hospital } },
+    'researcher-confirmed': { kind: 'researcher-confirmed', accountId: researcher, by: { hospitalId: hospital } },
+    'researcher-rejected': { kind: 'researcher-rejected', accountId: researcher, by: { accountId: admin } },
+    'study-approved': { kind: 'study-approved', accountId: researcher, by: { accountId: admin } },
+    'study-rejected': { kind: 'study-rejected', accountId: researcher, by: { accountId: admin } },
   })
 
   it('keeps every kind in the outbox (no SMTP URL), addressed to the recipient, naming the other party from the database', async () => {
@@ -61,7 +67,7 @@ describe('notify: into the outbox of a real SQLite database', async () => {
       assert.equal(r.sent_at, null)
       const to = every()[r.kind as NotificationKind].accountId
       assert.equal(r.account_id, to)
-      assert.equal(r.to_address, to === patient ? 'ann@example.org' : 'house@example.org')
+      assert.equal(r.to_address, to === patient ? 'ann@example.org' : to === researcher ? 'rita@example.org' : 'house@example.org')
       for (const [what, value] of Object.entries(sentinels)) assert.ok(!r.subject.includes(value) && !r.body.includes(value), `${r.kind} holds no ${what}`)
     }
     assert.match(rows[1].body, /Dr House \(doctor\) asks to read 2 of your records for 14 days/)

@@ -8,7 +8,7 @@ import { sentinels } from '../../test/helpers/mail-fixtures.ts'
 const expiresAt = new Date('2030-01-02T03:04:05Z')
 
 /** One row per kind: `Record` makes the compiler fail when a kind has no row. */
-const table: Record<NotificationKind, { facts: NotificationFacts; recipient: 'patient' | 'doctor' | 'staff'; by: RenderNotificationParams['by']; says: RegExp[] }> = {
+const table: Record<NotificationKind, { facts: NotificationFacts; recipient: 'patient' | 'doctor' | 'staff' | 'researcher'; by: RenderNotificationParams['by']; says: RegExp[] }> = {
   'record-added': { facts: { kind: 'record-added' }, recipient: 'patient', by: { name: 'Dr House', role: 'doctor' }, says: [/Dr House \(doctor\) added a new record/] },
   'access-requested': { facts: { kind: 'access-requested', recordCount: 'all', durationSeconds: 7 * 86400 }, recipient: 'patient', by: { name: 'Dr House', role: 'doctor' }, says: [/asks to read all your records for 7 days/] },
   'access-approved': { facts: { kind: 'access-approved', recordCount: 3, expiresAt }, recipient: 'doctor', by: { name: 'Ann Smith', role: 'patient' }, says: [/Ann Smith \(patient\) approved/, /3 records until 2030-01-02 03:04 UTC/] },
@@ -22,10 +22,14 @@ const table: Record<NotificationKind, { facts: NotificationFacts; recipient: 'pa
   'erasure-requested': { facts: { kind: 'erasure-requested' }, recipient: 'staff', by: { name: 'Ann Smith', role: 'patient' }, says: [/Ann Smith \(patient\) asks your hospital to erase one of their records/, /confirm or reject/] },
   'erasure-confirmed': { facts: { kind: 'erasure-confirmed' }, recipient: 'patient', by: { name: 'Sam Staff', role: 'staff' }, says: [/Sam Staff \(hospital staff\) confirmed your request: the record was erased/] },
   'erasure-rejected': { facts: { kind: 'erasure-rejected' }, recipient: 'patient', by: { name: 'Sam Staff', role: 'staff' }, says: [/Sam Staff \(hospital staff\) rejected your request to erase a record/] },
+  'researcher-confirmed': { facts: { kind: 'researcher-confirmed' }, recipient: 'researcher', by: { name: 'St Mary', role: 'hospital' }, says: [/St Mary \(hospital\) confirmed your researcher account/, /only de-identified/] },
+  'researcher-rejected': { facts: { kind: 'researcher-rejected' }, recipient: 'researcher', by: { name: 'Sam Staff', role: 'staff' }, says: [/Sam Staff \(hospital staff\) did not confirm your researcher account/, /Sign in to see details/] },
+  'study-approved': { facts: { kind: 'study-approved' }, recipient: 'researcher', by: { name: 'Consortium admin', role: 'admin' }, says: [/Consortium admin \(consortium admin\) approved one of your studies/, /Patients may now consent/] },
+  'study-rejected': { facts: { kind: 'study-rejected' }, recipient: 'researcher', by: { name: 'Consortium admin', role: 'admin' }, says: [/Consortium admin \(consortium admin\) rejected one of your studies/] },
   'sign-up-attempted': { facts: { kind: 'sign-up-attempted' }, recipient: 'patient', by: { name: 'Ann Smith', role: 'patient' }, says: [/tried to create a new MedLedger account with your e-mail address/, /no account was created/, /recovery code/] },
 }
 
-const recipients = { patient: { name: 'Ann Smith', role: 'patient' }, doctor: { name: 'Dr House', role: 'doctor' }, staff: { name: 'Sam Staff', role: 'staff' } } as const
+const recipients = { patient: { name: 'Ann Smith', role: 'patient' }, doctor: { name: 'Dr House', role: 'doctor' }, staff: { name: 'Sam Staff', role: 'staff' }, researcher: { name: 'Rita Search', role: 'researcher' } } as const
 
 describe('notification templates', () => {
   it('has a template for every kind, naming the other party and linking to the UI page', () => {

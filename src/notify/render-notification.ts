@@ -16,11 +16,15 @@ export const notificationKinds = [
   'erasure-requested',
   'erasure-confirmed',
   'erasure-rejected',
+  'researcher-confirmed',
+  'researcher-rejected',
+  'study-approved',
+  'study-rejected',
 ] as const
 
 export type NotificationKind = (typeof notificationKinds)[number]
 
-export type PartyRole = 'admin' | 'staff' | 'doctor' | 'patient' | 'hospital'
+export type PartyRole = 'admin' | 'staff' | 'doctor' | 'patient' | 'researcher' | 'hospital'
 
 /** A person or hospital as a message may show them: a display name and a role, nothing else. */
 export interface NamedParty {
@@ -60,6 +64,10 @@ export const uiPaths: Record<NotificationKind, string> = {
   'erasure-requested': '/erasures',
   'erasure-confirmed': '/records',
   'erasure-rejected': '/records',
+  'researcher-confirmed': '/account',
+  'researcher-rejected': '/account',
+  'study-approved': '/studies',
+  'study-rejected': '/studies',
 }
 
 const roleLabels: Record<PartyRole, string> = {
@@ -67,6 +75,7 @@ const roleLabels: Record<PartyRole, string> = {
   staff: 'hospital staff',
   doctor: 'doctor',
   patient: 'patient',
+  researcher: 'researcher',
   hospital: 'hospital',
 }
 
@@ -127,6 +136,12 @@ export function renderNotification(p: RenderNotificationParams): RenderedNotific
     case 'erasure-confirmed':
     case 'erasure-rejected':
       ({ subject, lines } = erasureMessage(p.kind, who, link))
+      break
+    case 'researcher-confirmed':
+    case 'researcher-rejected':
+    case 'study-approved':
+    case 'study-rejected':
+      ({ subject, lines } = researchMessage(p.kind, who, link))
       break
     case 'sign-up-attempted':
       // Sent instead of telling the person signing up that the address is taken: no account
@@ -199,4 +214,21 @@ function erasureMessage(kind: 'erasure-requested' | 'erasure-confirmed' | 'erasu
     return { subject: 'Your record was erased', lines: [`${who} confirmed your request: the record was erased and can no longer be read by anyone.`, `Sign in to see your records: ${link}`] }
   }
   return { subject: 'Your erasure request was rejected', lines: [`${who} rejected your request to erase a record; it stays in your file.`, `Sign in to see details: ${link}`] }
+}
+
+/**
+ * A researcher's account confirmed or not, and a study of theirs approved or rejected. Neither
+ * names the study nor gives a rejection's reason: both are seen in the portal once signed in.
+ */
+function researchMessage(kind: 'researcher-confirmed' | 'researcher-rejected' | 'study-approved' | 'study-rejected', who: string, link: string): { subject: string; lines: string[] } {
+  switch (kind) {
+    case 'researcher-confirmed':
+      return { subject: 'Your researcher account is confirmed', lines: [`${who} confirmed your researcher account. You may now propose studies; records reach you only de-identified, from patients who consented.`, `Sign in: ${link}`] }
+    case 'researcher-rejected':
+      return { subject: 'Your researcher account was not confirmed', lines: [`${who} did not confirm your researcher account.`, `Sign in to see details: ${link}`] }
+    case 'study-approved':
+      return { subject: 'Your study was approved', lines: [`${who} approved one of your studies. Patients may now consent to it.`, `Sign in to see it: ${link}`] }
+    case 'study-rejected':
+      return { subject: 'Your study was not approved', lines: [`${who} rejected one of your studies.`, `Sign in to see details: ${link}`] }
+  }
 }

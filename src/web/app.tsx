@@ -30,6 +30,7 @@ const aliases: Record<string, Record<Role, string>> = {
   records: { patient: '/patient/records', doctor: '/doctor/patients', staff: '/hospital/patients', admin: '/admin/status', researcher: '/research/studies' },
   requests: { patient: '/patient/requests', doctor: '/doctor/requests', staff: '/hospital/pending', admin: '/admin/doctors', researcher: '/research/studies' },
   audit: { patient: '/patient/activity', doctor: '/doctor/emergencies', staff: '/hospital/patients', admin: '/admin/audit', researcher: '/research/studies' },
+  studies: { patient: '/patient/requests', doctor: '/doctor/patients', staff: '/hospital/patients', admin: '/admin/status', researcher: '/research/studies' },
 }
 const publicPages = ['signin', 'signup', 'recover', 'shared']
 

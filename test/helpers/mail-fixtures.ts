@@ -35,7 +35,7 @@ export async function insertHospital(db: Db, name: string): Promise<string> {
   return id
 }
 
-export async function insertAccount(db: Db, { role, name, email, hospitalId = null }: { role: 'admin' | 'staff' | 'doctor' | 'patient'; name: string; email: string; hospitalId?: string | null }): Promise<string> {
+export async function insertAccount(db: Db, { role, name, email, hospitalId = null }: { role: 'admin' | 'staff' | 'doctor' | 'patient' | 'researcher'; name: string; email: string; hospitalId?: string | null }): Promise<string> {
   const id = `a-${randomBytes(6).toString('hex')}`
   await db.run(`INSERT INTO accounts (id, email, name, role, hospital_id, address, key_scheme, public_key, keystore, state, created_at) VALUES (?, ?, ?, ?, ?, ?, 'x25519-hpke', ?, '{}', 'active', ?)`, id, email, name, role, hospitalId, `0x${randomBytes(20).toString('hex')}`, Buffer.alloc(32), Date.now())
   return id

@@ -245,4 +245,36 @@ describe('research: studies, consent and de-identified exports', () => {
     assert.equal(mine.find((s) => s.studyId === id)?.consent, 'given')
     assert.ok(mine.every((s) => s.purpose === undefined))
   })
+
+  it('tells the researcher by mail, as a doctor is told: confirmed or not, and each study approved or rejected, naming no study and no reason', async () => {
+    type Mail = { kind: string; subject: string; body: string }
+    const approved = await study('Mailed approval cohort')
+    const rejected = await study('Mailed rejection cohort')
+    assert.equal((await api.json('POST', `/studies/${approved}/approve`, undefined, a.admin)).status, 200)
+    assert.equal((await api.json('POST', `/studies/${rejected}/reject`, undefined, a.admin)).status, 200)
+    const got = (await api.json('GET', '/mail?limit=100', undefined, researcher)).body.mail as Mail[]
+    const kinds = got.map((m) => m.kind)
+    for (const k of ['researcher-confirmed', 'study-approved', 'study-rejected']) assert.ok(kinds.includes(k), `${k} in ${kinds}`)
+    assert.equal(kinds.filter((k) => k === 'researcher-confirmed').length, 1)
+    const decided = (await api.json('GET', '/studies', undefined, researcher)).body.studies as { studyId: string; status: string }[]
+    assert.equal(kinds.filter((k) => k === 'study-approved').length, decided.filter((s) => s.status === 'approved').length)
+    assert.equal(kinds.filter((k) => k === 'study-rejected').length, decided.filter((s) => s.status === 'rejected').length)
+    const newest = (kind: string) => got.find((m) => m.kind === kind)!
+    assert.match(newest('study-approved').body, /^Hello Rita Search,\n/)
+    assert.match(newest('study-approved').body, /\(consortium admin\) approved one of your studies/)
+    assert.match(newest('study-rejected').subject, /^Your study was not approved$/)
+    assert.match(newest('researcher-confirmed').body, /confirmed your researcher account/)
+    for (const m of got) assert.ok(!/cohort|Protocol of|0x[0-9a-f]{16,}|password/i.test(m.subject + m.body), `${m.kind} names no study, id or secret`)
+    // a second sign-up, rejected with a reason: told so, without the reason
+    const reason = 'Institution not registered with the ethics board 7Q4Z'
+    const signup = await api.json('POST', '/signup', { role: 'researcher', hospital: a.hospital.id, email: 'refused-researcher@example.org', name: 'Rob Refused', password: 'researcher-password-456' }, null)
+    assert.equal(signup.status, 201, JSON.stringify(signup.body))
+    const refused = await api.json('POST', `/researchers/${signup.body.account.id}/reject`, { reason }, a.admin)
+    assert.equal(refused.status, 200, JSON.stringify(refused.body))
+    const theirs = await node.node.services.db.all('SELECT kind, subject, body FROM outbox WHERE account_id = ?', signup.body.account.id) as Mail[]
+    assert.deepEqual(theirs.map((m) => m.kind), ['researcher-rejected'])
+    assert.match(theirs[0]!.body, /^Hello Rob Refused,\n/)
+    assert.match(theirs[0]!.body, /did not confirm your researcher account/)
+    assert.ok(!theirs[0]!.body.includes('7Q4Z') && !theirs[0]!.subject.includes('7Q4Z'), 'no reason in the mail')
+  })
 })
