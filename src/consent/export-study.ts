@@ -14,7 +14,7 @@ import { deidentifyFhir, fhirDeidentificationRules, pseudonymOf } from '../recor
 import { deidentifyDicom, dicomDeidentificationRules } from '../records/deidentify-dicom.ts'
 import { ccdaDeidentificationRules, deidentifyCcda } from '../records/deidentify-ccda.ts'
 import type { RecordRow } from '../records/record.ts'
-import { AppError } from '../errors.ts'
+import { AppError, isAppError } from '../errors.ts'
 import { findStudy, type StudyRow } from './studies.ts'
 import type { Services } from '../services.ts'
 
@@ -179,7 +179,14 @@ function isDicom(b: Uint8Array): boolean {
 
 /** A record's plaintext (recognized later by content, not by its declared media type), or undefined when too large. */
 async function readPlaintext(s: Services, row: RecordRow, reader: Parameters<typeof openRecordKeys>[2], signal?: AbortSignal): Promise<Uint8Array | undefined> {
-  const { manifest, dataKey } = await openRecordKeys(s, row, reader, signal)
+  // A record whose data key is split among member hospitals (threshold break-glass) has no
+  // envelope this hospital's key opens alone: it is skipped, not opened (see README, Research).
+  const opened = await openRecordKeys(s, row, reader, signal).catch((err: unknown) => {
+    if (isAppError(err, 'RECORD_NOT_FOUND')) return undefined
+    throw err
+  })
+  if (!opened) return undefined
+  const { manifest, dataKey } = opened
   if (manifest.size > MAX_RECORD_BYTES) return undefined
   // The export is the read: it goes on chain as one StudyExported, not as one entry per record.
   const { body } = await readRecord(s, { access: { row, dataKey, manifest, log: async () => undefined }, signal })
