@@ -85,6 +85,9 @@ export const errorRegistry = {
   TEAMS_UNAVAILABLE: { status: 503, message: 'This consortium\'s registry links no CareTeams contract (deployed before care teams); care teams are not available here.' },
   // erasure (issue 13 item 3): crypto-shredding on the patient's request, decided by the hospital
   RECORD_ERASED: { status: 410, message: 'This record was erased at its patient\'s request: its keys and blocks are destroyed and it can no longer be read.' },
+  // re-keying (issue 13 item 2): a record re-encrypted under a new data key, the old id superseded
+  RECORD_SUPERSEDED: { status: 410, message: 'This record was re-keyed: its old version is gone; read it under the id given in supersededBy.' },
+  REKEY_NOT_ALLOWED: { status: 403, message: 'Only the patient may re-key this record, or its author once the patient allowed it (medledger record rekey RECORD_ID --allow-author).' },
   ERASURE_NOT_FOUND: { status: 404, message: 'No such erasure request, or it is not yours to see.' },
   ERASURE_NOT_PENDING: { status: 409, message: 'This erasure request was already confirmed or rejected.' },
   ERASURE_PENDING: { status: 409, message: 'An erasure of this record is already waiting for the hospital\'s decision.' },
@@ -121,6 +124,8 @@ export interface AppErrorOptions {
   cause?: unknown
   /** Replaces the registry message for the client; must hold no personal data. */
   message?: string
+  /** Extra fields of the client's answer beside `code` and `message` (ids only, never personal data). */
+  body?: Readonly<Record<string, string>>
 }
 
 /** The one error type the domain throws; `code` is stable and documented. */
@@ -129,12 +134,14 @@ export class AppError extends Error {
   readonly code: ErrorCode
   readonly status: number
   readonly details?: string
+  readonly body?: Readonly<Record<string, string>>
 
   constructor(code: ErrorCode, opts: AppErrorOptions = {}) {
     super(opts.message ?? errorRegistry[code].message, { cause: opts.cause })
     this.code = code
     this.status = errorRegistry[code].status
     this.details = opts.details
+    this.body = opts.body
   }
 }
 

@@ -17,6 +17,7 @@ import { doctorRoutes } from './routes/doctors.ts'
 import { researcherRoutes } from './routes/researchers.ts'
 import { studyRoutes } from './routes/studies.ts'
 import { recordRoutes } from './routes/records.ts'
+import { rekeyRoutes } from './routes/rekey.ts'
 import { statusRoutes } from './routes/status.ts'
 import { mfaRoutes } from './routes/mfa.ts'
 import { accountEventRoutes } from './routes/account-events.ts'
@@ -150,7 +151,7 @@ export async function buildApp({ services, webRoot }: BuildAppParams): Promise<F
     // A refused upload may still be sending: a client that is cut off mid-write never reads
     // the answer, so read and discard a bounded rest of the body first; past that, hang up.
     if (!req.raw.readableEnded && !(await drain(req.raw, 64 * 1024 * 1024, 10_000))) reply.header('connection', 'close')
-    return reply.status(appErr.status).send({ code: appErr.code, message: appErr.message })
+    return reply.status(appErr.status).send({ ...appErr.body, code: appErr.code, message: appErr.message })
   })
   app.setNotFoundHandler((req, reply) => {
     // The portal routes in the browser: any other page path gets its index.html.
@@ -190,6 +191,7 @@ async function registerApiRoutes(app: FastifyInstance, services: Services): Prom
     await auditRoutes(scope, ctx)
     await mailRoutes(scope, ctx)
     await replicaRoutes(scope, ctx)
+    await rekeyRoutes(scope, ctx)
   }, { prefix: apiPrefix })
   await app.register(async (scope) => { await recordRoutes(scope, ctx) }, { prefix: apiPrefix })
   await app.register(async (scope) => { await fhirPlugin(scope, ctx) }, { prefix: fhirPrefix })

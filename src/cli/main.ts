@@ -47,6 +47,9 @@ Client (talks to a node: --api URL, env MEDLEDGER_API, default http://127.0.0.1:
   medledger record list [--patient EMAIL_OR_ID] [--limit N] [--offset N]
   medledger record search "TEXT" [--patient EMAIL_OR_ID]     records you may read matching every word (3+ letters: prefixes)
   medledger record search-key rotate                         (patient) a new search key; your records re-indexed
+  medledger record rekey RECORD_ID [--allow-author]          (patient, or the author once allowed) re-encrypt under a new
+                                                             data key for whoever may read it now (JSON with the new
+                                                             recordId); --allow-author: the patient lets the author do it once
   medledger verify RECORD_ID... | --all     exit 0 only when everything checked is intact
   medledger record get RECORD_ID --token TOKEN --out PATH     with a share token, no session needed
   medledger signup --role doctor|patient|researcher --hospital ID --email E --name N [--licence L]   (password on stdin)
@@ -143,6 +146,7 @@ const commands: Record<string, Command> = {
   'record list': command({ patient: text, limit: text, offset: text }, async ({ flags, c }) => (await import('./commands/record-list.ts')).recordList(c, flags)),
   'record search': command({ patient: text, limit: text, offset: text }, async ({ flags, args, c }) => (await import('./commands/record-search.ts')).recordSearch(c, args[0], flags)),
   'record search-key': command({}, async ({ args, c }) => (await import('./commands/record-search.ts')).recordSearchKey(c, args[0])),
+  'record rekey': command({ 'allow-author': flag }, async ({ flags, args, c }) => (await import('./commands/record-rekey.ts')).recordRekey(c, args[0], { 'allow-author': Boolean(flags['allow-author']) })),
   verify: command({ all: flag }, async ({ flags, args, c }) => (await import('./commands/verify.ts')).verify(c, args, { all: Boolean(flags.all) })),
   'mail list': command({ limit: text, offset: text }, async ({ flags, c }) => (await import('./commands/mail.ts')).mailList(c, flags)),
   signup: command({ role: text, hospital: text, email: text, name: text, licence: text, 'key-scheme': text }, async ({ flags, c }) => (await import('./commands/signup.ts')).signup(c, flags)),

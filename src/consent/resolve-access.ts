@@ -22,6 +22,7 @@ import { openGrantEnvelope, type GrantReader } from './grant-envelopes.ts'
 import { markShareUsed } from './mark-share-used.ts'
 import { emergencySharesKey } from './emergency-shares.ts'
 import { logReadBatched } from './audit-log.ts'
+import { supersededAnswer } from './apply-record-superseded.ts'
 import type { Services } from '../services.ts'
 
 export interface AccessDecision extends RecordAccess {
@@ -56,7 +57,15 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
   // grant, share or token names them, the answer is the one for a record that does not exist.
   if (actor?.account.role === 'researcher') throw new AppError('RECORD_NOT_FOUND')
   const row = await s.db.get(`SELECT * FROM records WHERE record_id = ? AND state = 'anchored'`, id) as RecordRow | undefined
-  if (!row) throw new AppError(token !== undefined && !actor ? 'SHARE_TOKEN_INVALID' : 'RECORD_NOT_FOUND')
+  if (!row) {
+    // A re-keyed record's old id: 410 with the new id, to a reader who may read the new version.
+    const gone = await supersededAnswer(s, id)
+    if (gone && await resolveAccess(s, { actor, token, recordId: gone.body!.supersededBy!, signal }).then(() => true, (err: unknown) => {
+      if (isAppError(err, 'RECORD_NOT_FOUND', 'SHARE_TOKEN_INVALID')) return false
+      throw err
+    })) throw gone
+    throw new AppError(token !== undefined && !actor ? 'SHARE_TOKEN_INVALID' : 'RECORD_NOT_FOUND')
+  }
   const patient = await s.db.get('SELECT address, hospital_id FROM accounts WHERE id = ?', row.patient_id) as { address: Address; hospital_id: string }
 
   // Called once a way to read is found. For a read, a record this node does not hold comes from
@@ -169,8 +178,9 @@ async function byGrant({ s, row, envelopes, grantKey }: ReadContext, { reader, m
       if (!g.envelopes) throw new AppError('RECORD_NOT_FOUND')
       dataKey = await grantKey(g.envelopes, g.request_id, me)
     } catch (err) {
-      // A record added after an all-records grant carries the grantee's key in its own envelopes.
-      if (!isAppError(err, 'RECORD_NOT_FOUND') || scope !== null) throw err
+      // A record added after an all-records grant, or re-keyed since the grant, carries the
+      // grantee's key in its own envelopes.
+      if (!isAppError(err, 'RECORD_NOT_FOUND')) throw err
       dataKey = (await openEnvelopes(env, me)).dataKey
     }
     return { row, dataKey, manifest: openManifest(env, dataKey), purpose: purposes.grant, ref: g.request_id, log: logAs(purposes.grant, g.request_id) }
@@ -185,7 +195,11 @@ async function byShare({ s, row, envelopes, grantKey }: ReadContext, { reader, m
     if (!(JSON.parse(sh.record_ids) as string[]).includes(row.record_id)) continue
     if (!(await isShareLive(s.ledger, { shareId: sh.share_id }))) continue
     const env = await envelopes()
-    const dataKey = await grantKey(sh.envelopes, sh.share_id, me)
+    // A record re-keyed since it was shared carries the grantee's key in its own envelopes.
+    const dataKey = await grantKey(sh.envelopes, sh.share_id, me).catch(async (err: unknown) => {
+      if (!isAppError(err, 'RECORD_NOT_FOUND')) throw err
+      return (await openEnvelopes(env, me)).dataKey
+    })
     return { row, dataKey, manifest: openManifest(env, dataKey), purpose: purposes.share, ref: sh.share_id, log: logAs(purposes.share, sh.share_id) }
   }
   return undefined

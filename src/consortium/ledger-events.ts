@@ -9,6 +9,7 @@ import { applyEmergencyDeclared } from '../consent/apply-emergency-declared.ts'
 import { recordEmergencyRelease } from '../consent/record-emergency-release.ts'
 import { recordEmergencyShareRelease } from '../consent/emergency-shares.ts'
 import { applyShared } from '../consent/apply-shared.ts'
+import { applyRecordSuperseded } from '../consent/apply-record-superseded.ts'
 import { markShareRevoked } from '../consent/mark-share-revoked.ts'
 import { markShareUsed } from '../consent/mark-share-used.ts'
 import { applyMembershipEvent } from '../accounts/apply-membership-event.ts'
@@ -32,6 +33,7 @@ const membership = new Set(['HospitalAdded', 'HospitalRemoved', 'NodeInfoSet'])
  * holds before writing, so a replayed chunk changes nothing.
  *  - RecordAnchored: any member's record is known here (pseudonymous facts only) and kept when it
  *    falls to this node;
+ *  - RecordSuperseded (a re-key): the old version's row, grant keys and blocks are dropped here;
  *  - BatchAnchored: the same for each record of the batch, once its manifest and every leaf
  *    check against the root on chain (a bad batch is quarantined whole);
  *  - AccessRequested for a patient of this node: the patient sees the request;
@@ -50,7 +52,8 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
     if (await sentByThisNode(s.db, e.transactionHash)) {
       if (e.eventName === 'RecordAnchored') await considerReplica(owners, e)
       if (e.eventName === 'BatchAnchored') await considerBatch(owners, e)
-      if (!membership.has(e.eventName)) return
+      // A re-key this node sent is applied again (idempotent): the node may have stopped between its mining and its applying.
+      if (!membership.has(e.eventName) && e.eventName !== 'RecordSuperseded') return
     }
     await dispatch(owners, e, ctx)
   }
@@ -84,6 +87,9 @@ async function dispatch(owners: Owners, e: Event, { fetchMs }: HandlerContext): 
       for (const r of records) await owners.replicator?.consider({ record_id: r.recordId, hospital: r.hospital })
       return
     }
+    case 'RecordSuperseded':
+      // A re-keyed record: its old version's row, grant keys and blocks go here too.
+      return applyRecordSuperseded(s, { oldId: a.oldId as Hex, newId: a.newId as Hex, txHash })
     case 'AccessRequested':
       return applyAccessRequested(s, {
         requestId: a.requestId as Hex, requester: a.requester as Address, patient: a.patient as Address,

@@ -4,7 +4,11 @@ import { errorRegistry } from '../../errors.ts'
 export const errorSchema = {
   type: 'object',
   required: ['code', 'message'],
-  properties: { code: { type: 'string', enum: Object.keys(errorRegistry) }, message: { type: 'string' } },
+  properties: {
+    code: { type: 'string', enum: Object.keys(errorRegistry) },
+    message: { type: 'string' },
+    supersededBy: { type: 'string', description: 'With 410 RECORD_SUPERSEDED: the id of the record\'s re-keyed version.' },
+  },
 } as const
 
 export const accountSchema = {
