@@ -120,14 +120,6 @@ export function renderNotification(p: RenderNotificationParams): RenderedNotific
         `Sign in to see details and your audit trail: ${link}`,
       ]
       break
-    case 'doctor-confirmed':
-      subject = 'Your doctor account is confirmed'
-      lines = [`${who} confirmed your doctor account. You may now work with your hospital's patients' records.`, `Sign in: ${link}`]
-      break
-    case 'doctor-rejected':
-      subject = 'Your doctor account was not confirmed'
-      lines = [`${who} did not confirm your doctor account.`, `Sign in to see details: ${link}`]
-      break
     case 'mfa-reset':
     case 'mfa-disabled':
       ({ subject, lines } = mfaMessage(p.kind, who, link))
@@ -137,11 +129,13 @@ export function renderNotification(p: RenderNotificationParams): RenderedNotific
     case 'erasure-rejected':
       ({ subject, lines } = erasureMessage(p.kind, who, link))
       break
+    case 'doctor-confirmed':
+    case 'doctor-rejected':
     case 'researcher-confirmed':
     case 'researcher-rejected':
     case 'study-approved':
     case 'study-rejected':
-      ({ subject, lines } = researchMessage(p.kind, who, link))
+      ({ subject, lines } = confirmationMessage(p.kind, who, link))
       break
     case 'sign-up-attempted':
       // Sent instead of telling the person signing up that the address is taken: no account
@@ -217,11 +211,15 @@ function erasureMessage(kind: 'erasure-requested' | 'erasure-confirmed' | 'erasu
 }
 
 /**
- * A researcher's account confirmed or not, and a study of theirs approved or rejected. Neither
- * names the study nor gives a rejection's reason: both are seen in the portal once signed in.
+ * A doctor's or researcher's account confirmed or not, and a researcher's study approved or
+ * rejected. None names the study nor gives a rejection's reason: both are seen in the portal.
  */
-function researchMessage(kind: 'researcher-confirmed' | 'researcher-rejected' | 'study-approved' | 'study-rejected', who: string, link: string): { subject: string; lines: string[] } {
+function confirmationMessage(kind: 'doctor-confirmed' | 'doctor-rejected' | 'researcher-confirmed' | 'researcher-rejected' | 'study-approved' | 'study-rejected', who: string, link: string): { subject: string; lines: string[] } {
   switch (kind) {
+    case 'doctor-confirmed':
+      return { subject: 'Your doctor account is confirmed', lines: [`${who} confirmed your doctor account. You may now work with your hospital's patients' records.`, `Sign in: ${link}`] }
+    case 'doctor-rejected':
+      return { subject: 'Your doctor account was not confirmed', lines: [`${who} did not confirm your doctor account.`, `Sign in to see details: ${link}`] }
     case 'researcher-confirmed':
       return { subject: 'Your researcher account is confirmed', lines: [`${who} confirmed your researcher account. You may now propose studies; records reach you only de-identified, from patients who consented.`, `Sign in: ${link}`] }
     case 'researcher-rejected':
