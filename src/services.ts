@@ -6,6 +6,7 @@ import type { Hex, LocalAccount, TransactionReceipt } from 'viem'
 import type { Keystore } from './crypto/keystore.ts'
 import type { BlockCache } from './storage/block-cache.ts'
 import type { AnchorCache } from './ledger/anchor-cache.ts'
+import type { DecisionCache } from './ledger/decision-cache.ts'
 import type { SignedAccessEntry } from './ledger/consent/sign-access-entry.ts'
 import type { SignedLeaf } from './ledger/anchor-batch.ts'
 
@@ -28,6 +29,8 @@ export interface Services {
   readonly blockCache: BlockCache
   /** Positive anchor checks (`assertAnchored`): a lone anchor's for good, a batched record's for one block. */
   readonly anchorCache: AnchorCache
+  /** The chain's answers on grants, shares and emergency accesses, each for the block it was asked at (listings). */
+  readonly decisionCache: DecisionCache
   /** Sessions' unlocked keys, queued sign-in attempts, decoy keystores: this node's own. */
   readonly signIn: SignInState
   /** Tells an account about something that concerns it (mail or outbox); absent in bare setups. */

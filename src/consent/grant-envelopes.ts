@@ -59,12 +59,18 @@ export async function sealGrantEnvelopes({ grantId, kind, to, keys }: { grantId:
   return utf8(JSON.stringify(obj))
 }
 
+/** A grant's envelopes block, parsed and checked to belong to its grant: each record's wrapped key by record id. */
+export interface GrantEnvelopes {
+  to: string | null
+  scheme: string
+  keys: Map<string, string>
+}
+
 /**
- * Unwraps one record's data key from a grant's envelopes block (fetched by its verified digest).
- * @throws AppError RECORD_NOT_FOUND when the grant does not cover the record or reader;
- *   SHARE_TOKEN_INVALID for a wrong token; RECORD_INTEGRITY when the block is malformed.
+ * Parses a grant's envelopes block (fetched by its verified digest) and checks it is this grant's.
+ * @throws AppError RECORD_INTEGRITY when the block is malformed or another grant's.
  */
-export async function openGrantEnvelope(bytes: Uint8Array, { grantId, recordId, reader }: { grantId: Hex; recordId: Hex; reader: GrantReader }): Promise<Uint8Array> {
+export function parseGrantEnvelopes(bytes: Uint8Array, grantId: Hex): GrantEnvelopes {
   let obj: GrantEnvelopesObject
   try {
     obj = JSON.parse(Buffer.from(bytes).toString('utf8')) as GrantEnvelopesObject
@@ -74,16 +80,50 @@ export async function openGrantEnvelope(bytes: Uint8Array, { grantId, recordId, 
   if (obj?.v !== 1 || obj.type !== 'medledger/grant-envelopes' || obj.grantId?.toLowerCase() !== grantId.toLowerCase() || !Array.isArray(obj.keys)) {
     throw new AppError('RECORD_INTEGRITY', { details: 'grant envelopes block does not belong to this grant' })
   }
-  const entry = obj.keys.find((k) => k.recordId.toLowerCase() === recordId.toLowerCase())
-  if (!entry) throw new AppError('RECORD_NOT_FOUND')
-  const wrapped = decodeBase64url(entry.wrapped)
+  const keys = new Map<string, string>()
+  for (const k of obj.keys) {
+    const id = String(k?.recordId).toLowerCase()
+    if (!keys.has(id)) keys.set(id, k.wrapped) // the first entry for a record, as a search from the start finds it
+  }
+  return { to: obj.to, scheme: obj.scheme, keys }
+}
+
+/**
+ * The reader's wrapped data key of one record in a parsed grant envelopes block, not unwrapped.
+ * @throws AppError RECORD_NOT_FOUND when the grant does not cover the record or reader;
+ *   RECORD_INTEGRITY when the envelope is malformed.
+ */
+export function findGrantEnvelope(env: GrantEnvelopes, { recordId, reader }: { recordId: Hex; reader: GrantReader }): Uint8Array {
+  const entry = env.keys.get(recordId.toLowerCase())
+  if (entry === undefined) throw new AppError('RECORD_NOT_FOUND')
+  const wrapped = decodeBase64url(entry)
   if (!wrapped) throw new AppError('RECORD_INTEGRITY', { details: 'grant envelope is not base64url' })
   if (reader.kind === 'account') {
-    if (obj.to !== reader.address.toLowerCase() || obj.scheme !== reader.scheme) throw new AppError('RECORD_NOT_FOUND')
+    if (env.to !== reader.address.toLowerCase() || env.scheme !== reader.scheme) throw new AppError('RECORD_NOT_FOUND')
+  } else if (env.scheme !== 'token-aes-256-gcm') {
+    throw new AppError('RECORD_NOT_FOUND')
+  }
+  return wrapped
+}
+
+/**
+ * Unwraps a data key found by `findGrantEnvelope`.
+ * @throws AppError SHARE_TOKEN_INVALID for a wrong token; RECORD_INTEGRITY when it does not open.
+ */
+export async function unwrapGrantEnvelope(wrapped: Uint8Array, { grantId, recordId, reader }: { grantId: Hex; recordId: Hex; reader: GrantReader }): Promise<Uint8Array> {
+  if (reader.kind === 'account') {
     return unwrapKey({ scheme: reader.scheme, privateKey: reader.privateKey, wrapped, context: context(grantId, recordId, reader.address) })
   }
-  if (obj.scheme !== 'token-aes-256-gcm') throw new AppError('RECORD_NOT_FOUND')
   const key = createAead('aes-256-gcm', tokenKek(reader.token, grantId)).open(wrapped.subarray(0, 12), context(grantId, recordId, 'token'), wrapped.subarray(12))
   if (!key) throw new AppError('SHARE_TOKEN_INVALID')
   return key
+}
+
+/**
+ * Unwraps one record's data key from a grant's envelopes block (fetched by its verified digest).
+ * @throws AppError RECORD_NOT_FOUND when the grant does not cover the record or reader;
+ *   SHARE_TOKEN_INVALID for a wrong token; RECORD_INTEGRITY when the block is malformed.
+ */
+export async function openGrantEnvelope(bytes: Uint8Array, p: { grantId: Hex; recordId: Hex; reader: GrantReader }): Promise<Uint8Array> {
+  return unwrapGrantEnvelope(findGrantEnvelope(parseGrantEnvelopes(bytes, p.grantId), p), p)
 }

@@ -23,6 +23,7 @@ import { notify } from '../notify/notify.ts'
 import { createSignInState } from '../accounts/sign-in-state.ts'
 import { BlockCache } from '../storage/block-cache.ts'
 import { AnchorCache } from '../ledger/anchor-cache.ts'
+import { DecisionCache } from '../ledger/decision-cache.ts'
 import { AppError } from '../errors.ts'
 import { lockHome } from './lock-home.ts'
 import { secureHome } from './secure-home.ts'
@@ -36,6 +37,8 @@ import type { Services } from '../services.ts'
 
 /** Anchor checks a node remembers (`anchorCache`): about 150 bytes each, so some 15 MB at most. */
 const ANCHOR_CACHE_ENTRIES = 100_000
+/** Live-or-not answers a node remembers (`decisionCache`), each for one chain block. */
+const DECISION_CACHE_ENTRIES = 100_000
 
 export interface StartNodeParams {
   config: Readonly<Config>
@@ -201,12 +204,13 @@ async function startApiProcess({ config, log }: { config: Readonly<Config>; log:
  * notifier. A notification that cannot be written must not undo what caused it (an anchored
  * record, a mined grant): it is logged instead.
  */
-function nodeServices(p: Omit<Services, 'signIn' | 'blockCache' | 'anchorCache' | 'notify' | 'consortium' | 'auditBatches' | 'anchorBatches'>): Services {
+function nodeServices(p: Omit<Services, 'signIn' | 'blockCache' | 'anchorCache' | 'decisionCache' | 'notify' | 'consortium' | 'auditBatches' | 'anchorBatches'>): Services {
   const services: Services = {
     ...p,
     signIn: createSignInState(),
     blockCache: new BlockCache({ maxBytes: p.config.cacheMb * 1024 * 1024 }),
     anchorCache: new AnchorCache({ maxEntries: ANCHOR_CACHE_ENTRIES }),
+    decisionCache: new DecisionCache({ maxEntries: DECISION_CACHE_ENTRIES }),
     auditBatches: createAuditBatches(p),
     anchorBatches: createAnchorBatches(p),
     notify: (n) => notify(services, n).catch((err: unknown) => p.log('warn', `notification ${n.kind} not kept: ${(err as Error).message}`)),
