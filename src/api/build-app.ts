@@ -16,6 +16,7 @@ import { signupRoutes } from './routes/signup.ts'
 import { doctorRoutes } from './routes/doctors.ts'
 import { researcherRoutes } from './routes/researchers.ts'
 import { studyRoutes } from './routes/studies.ts'
+import { teamRoutes } from './routes/teams.ts'
 import { recordRoutes } from './routes/records.ts'
 import { rekeyRoutes } from './routes/rekey.ts'
 import { statusRoutes } from './routes/status.ts'
@@ -192,6 +193,7 @@ async function registerApiRoutes(app: FastifyInstance, services: Services): Prom
     await mailRoutes(scope, ctx)
     await replicaRoutes(scope, ctx)
     await rekeyRoutes(scope, ctx)
+    await teamRoutes(scope, ctx)
   }, { prefix: apiPrefix })
   await app.register(async (scope) => { await recordRoutes(scope, ctx) }, { prefix: apiPrefix })
   await app.register(async (scope) => { await fhirPlugin(scope, ctx) }, { prefix: fhirPrefix })

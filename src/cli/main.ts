@@ -67,6 +67,9 @@ Client (talks to a node: --api URL, env MEDLEDGER_API, default http://127.0.0.1:
   medledger access deny REQUEST_ID --reason TEXT | access revoke REQUEST_ID | access list
   medledger share create --records ID,ID (--to EMAIL | --token) [--days N] [--once]
   medledger share revoke SHARE_ID | share list
+  medledger team create --name N            staff or admin: a care team (JSON with teamId)
+  medledger team add TEAM_ID --doctor D | team remove TEAM_ID --doctor D | team list
+  medledger grant --team TEAM_ID [--days N] | grant revoke --team TEAM_ID   patient: a care team reads all your records
   medledger emergency open --patient P --reason TEXT | emergency list
   medledger audit --patient P | --record ID
   medledger mail list [--limit N] [--offset N]   your notifications, newest first
@@ -171,6 +174,12 @@ const commands: Record<string, Command> = {
   'share create': command({ records: text, to: text, token: flag, days: text, once: flag }, async ({ flags, c }) => (await import('./commands/share.ts')).shareCreate(c, flags)),
   'share revoke': command({}, async ({ args, c }) => (await import('./commands/share.ts')).shareRevoke(c, args[0])),
   'share list': command({}, async ({ c }) => (await import('./commands/share.ts')).shareList(c)),
+  'team create': command({ name: text }, async ({ flags, c }) => (await import('./commands/team.ts')).teamCreate(c, flags)),
+  'team add': command({ doctor: text }, async ({ flags, args, c }) => (await import('./commands/team.ts')).teamMember(c, args[0], flags, 'add')),
+  'team remove': command({ doctor: text }, async ({ flags, args, c }) => (await import('./commands/team.ts')).teamMember(c, args[0], flags, 'remove')),
+  'team list': command({}, async ({ c }) => (await import('./commands/team.ts')).teamList(c)),
+  grant: command({ team: text, days: text }, async ({ flags, c }) => (await import('./commands/team.ts')).grant(c, flags)),
+  'grant revoke': command({ team: text }, async ({ flags, c }) => (await import('./commands/team.ts')).grant(c, flags, true)),
   'emergency open': command({ patient: text, reason: text }, async ({ flags, c }) => (await import('./commands/emergency.ts')).emergencyOpen(c, flags)),
   'emergency list': command({}, async ({ c }) => (await import('./commands/emergency.ts')).emergencyList(c)),
   audit: command({ patient: text, record: text }, async ({ flags, c }) => (await import('./commands/audit.ts')).audit(c, flags)),

@@ -22,6 +22,7 @@ import { openGrantEnvelope, type GrantReader } from './grant-envelopes.ts'
 import { markShareUsed } from './mark-share-used.ts'
 import { emergencySharesKey } from './emergency-shares.ts'
 import { logReadBatched } from './audit-log.ts'
+import { readByTeam } from './read-by-team.ts'
 import { supersededAnswer } from './apply-record-superseded.ts'
 import type { Services } from '../services.ts'
 
@@ -108,7 +109,14 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
     return { row, dataKey, manifest, purpose, ref: zeroHash, log: logAs(purpose, zeroHash) }
   }
   const as: AsReader = { reader, me, logAs }
-  return await byGrant(read, as) ?? await byShare(read, as) ?? await byEmergency(read, as) ?? notFound()
+  return await byGrant(read, as) ?? await byShare(read, as) ?? await byTeam(read, as) ?? await byEmergency(read, as) ?? notFound()
+}
+
+/** A read as a member of a care team the patient granted (`readByTeam`), logged with purpose team. */
+async function byTeam({ s, row, patient, envelopes, grantKey }: ReadContext, { reader, me, logAs }: AsReader): Promise<AccessDecision | undefined> {
+  const team = await readByTeam(s, { row, patient: patient.address, reader: { id: reader.account.id, ...me }, envelopes, grantKey })
+  if (!team) return undefined
+  return { row, dataKey: team.dataKey, manifest: openManifest(team.env, team.dataKey), purpose: purposes.team, ref: team.teamId, log: logAs(purposes.team, team.teamId) }
 }
 
 /** What every way of reading one record needs: the record, its patient, its envelopes and a grant envelope's key. */

@@ -57,6 +57,8 @@ export interface GranteeAccount {
   key_scheme: KeyScheme
   /** Empty for a doctor of another member hospital: fetched from its node (`publicKeyOf`). */
   public_key: Buffer
+  /** A care team's key (consent's `listTeamGrantees`), already checked against CareTeams: not in the Registry. */
+  teamKey?: Uint8Array
 }
 
 export interface UploadRecordResult extends RecordView {
@@ -172,8 +174,10 @@ async function checkedRecipients(
     { to: doctor.account.address, for: 'author' as const, scheme: doctor.account.keyScheme, publicKey: new Uint8Array(await accountPublicKey(s, doctor.account.id)) },
     { to: hospital.address as Address, for: 'emergency' as const, scheme: hospital.key_scheme as KeyScheme, publicKey: new Uint8Array(hospital.emergency_public_key) },
   ]
+  const teams: Recipient[] = []
   for (const g of await grantees(patient.id, signal)) {
     if (g.address.toLowerCase() === doctor.account.address.toLowerCase()) continue
+    if (g.teamKey) { teams.push({ to: g.address, for: 'grantee', scheme: g.key_scheme, publicKey: g.teamKey }); continue }
     // A doctor of another member hospital: its key comes from its node, checked against the ledger.
     recipients.push({ to: g.address, for: 'grantee', scheme: g.key_scheme, publicKey: await publicKeyOf(s, g, signal) })
   }
@@ -184,7 +188,7 @@ async function checkedRecipients(
       throw new AppError('PUBLIC_KEY_MISMATCH', { details: `key of ${r.for} ${r.to} differs from the Registry` })
     }
   })
-  return recipients
+  return [...recipients, ...teams]
 }
 
 /**

@@ -1,0 +1,37 @@
+import type { Address } from 'viem'
+import { generateRecordId } from '../crypto/tokens.ts'
+import { checkText } from '../text/check-text.ts'
+import { requireKeys, requireRole, type Actor } from '../accounts/account.ts'
+import { sendTeamCreation } from '../ledger/care-teams/send-team-creation.ts'
+import { careTeamsAddress } from '../ledger/care-teams/care-teams-address.ts'
+import { createTeamKey } from './team-keys.ts'
+import { managedHospitalId, toTeamView, type TeamRow, type TeamView } from './team-view.ts'
+import type { Services } from '../services.ts'
+
+/**
+ * A hospital's staff (or the admin) create a care team: a random team id and a first team key
+ * (epoch 1), registered on chain from the actor's own key (`CareTeams.createTeam`, only ids,
+ * addresses and the key's digest); the name stays on this node.
+ * @throws AppError FORBIDDEN, VALIDATION_FAILED, TEAMS_UNAVAILABLE, LEDGER_*
+ */
+export async function createTeam(s: Services, { actor, name, signal }: { actor: Actor | undefined; name: string; signal?: AbortSignal }): Promise<TeamView> {
+  const by = requireRole(actor, 'staff', 'admin')
+  const keys = requireKeys(by)
+  const teamName = checkText(name, { field: 'name', max: 200 })
+  const hospitalId = await managedHospitalId(s, by)
+  const hospital = await s.db.get('SELECT address FROM hospitals WHERE id = ?', hospitalId) as { address: Address }
+  await careTeamsAddress(s.ledger)
+  const teamId = generateRecordId()
+  const { keyDigest } = await createTeamKey(s, { teamId, epoch: 1 })
+  const row: TeamRow = { id: teamId, hospital_id: hospitalId, name: teamName, epoch: 1, created_by: by.account.id, tx_hash: null, created_at: Date.now() }
+  try {
+    const receipt = await sendTeamCreation(s.ledger, { by: keys.ledger, teamId, hospital: hospital.address, keyDigest, signal })
+    row.tx_hash = receipt.transactionHash
+  } catch (err) {
+    await s.db.run('DELETE FROM team_keys WHERE team_id = ?', teamId)
+    throw err
+  }
+  await s.db.run('INSERT INTO teams (id, hospital_id, name, epoch, created_by, tx_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    row.id, row.hospital_id, row.name, row.epoch, row.created_by, row.tx_hash, row.created_at)
+  return toTeamView(s, row)
+}

@@ -1,0 +1,78 @@
+import { bytesToHex, toHex, type Hex } from 'viem'
+import { hashSha256 } from '../crypto/hashes.ts'
+import { putRawBlock } from '../storage/raw-block.ts'
+import { digestFromCid } from '../storage/read-verified.ts'
+import { requireKeys, requireRole, type Actor } from '../accounts/account.ts'
+import { readTeam } from '../ledger/care-teams/read-team.ts'
+import { sendTeamGrant } from '../ledger/consent/send-team-grant.ts'
+import { sendTeamGrantRevocation } from '../ledger/consent/send-team-grant-revocation.ts'
+import { openRecordKeys } from '../records/open-record-keys.ts'
+import { AppError } from '../errors.ts'
+import { sealGrantEnvelopes } from './grant-envelopes.ts'
+import { parseDays, patientRecords } from './access-request.ts'
+import { teamKeyAddress } from './team-keys.ts'
+import type { TeamRow } from './team-view.ts'
+import type { Services } from '../services.ts'
+
+const DEFAULT_DAYS = 30
+
+export interface TeamGrantView {
+  teamId: Hex
+  patientId: string
+  epoch: number
+  expiresAt: string
+  envelopes: Hex
+  txHash: Hex
+}
+
+/**
+ * A patient grants a care team all of their records: the node unwraps each record's data key
+ * with the patient's key and wraps it once for the team key of the current epoch (checked against
+ * the digest CareTeams holds), in one IPFS block whose digest the grant carries; the grant goes on
+ * chain from the patient's own key (`Consent.grantTeam`). Records added later while it lives are
+ * wrapped for the team key in their own envelopes.
+ * @throws AppError FORBIDDEN, UNKNOWN_TEAM, INVALID_DURATION, PUBLIC_KEY_MISMATCH, LEDGER_*
+ */
+export async function grantTeam(s: Services, p: { actor: Actor | undefined; teamId: string; days?: number; signal?: AbortSignal }): Promise<TeamGrantView> {
+  const patient = requireRole(p.actor, 'patient')
+  const keys = requireKeys(patient)
+  const duration = parseDays(p.days ?? DEFAULT_DAYS)
+  const team = await s.db.get('SELECT * FROM teams WHERE id = ?', String(p.teamId).toLowerCase()) as TeamRow | undefined
+  if (!team) throw new AppError('UNKNOWN_TEAM')
+  const epoch = Number(team.epoch)
+  const key = await s.db.get('SELECT public_key FROM team_keys WHERE team_id = ? AND epoch = ?', team.id, epoch) as { public_key: Buffer }
+  const onChain = await readTeam(s.ledger, { teamId: team.id })
+  if (onChain.epoch !== epoch || bytesToHex(hashSha256(new Uint8Array(key.public_key))) !== onChain.keyDigest) throw new AppError('PUBLIC_KEY_MISMATCH', { details: `team ${team.id} key of epoch ${epoch}` })
+  const me = { address: patient.account.address, scheme: patient.account.keyScheme, privateKey: keys.encryptionPrivateKey }
+  const dataKeys = []
+  for (const r of await patientRecords(s, patient.account.id, null)) dataKeys.push({ recordId: r.record_id, dataKey: (await openRecordKeys(s, r, me, p.signal)).dataKey })
+  const block = await sealGrantEnvelopes({
+    grantId: team.id,
+    kind: 'grant',
+    to: { kind: 'account', address: teamKeyAddress(team.id, epoch), scheme: 'x25519-hpke', publicKey: new Uint8Array(key.public_key) },
+    keys: dataKeys,
+  })
+  for (const k of dataKeys) k.dataKey.fill(0)
+  const envelopes = toHex(digestFromCid(await putRawBlock(s.ipfs, block, { signal: p.signal })))
+  const receipt = await sendTeamGrant(s.ledger, { patient: keys.ledger, teamId: team.id, duration: BigInt(duration), envelopes, signal: p.signal })
+  const { timestamp } = await s.ledger.client.getBlock({ blockNumber: receipt.blockNumber })
+  const expiresAt = Number(timestamp) + duration
+  await s.db.run('DELETE FROM team_grants WHERE team_id = ? AND patient_id = ?', team.id, patient.account.id)
+  await s.db.run('INSERT INTO team_grants (team_id, patient_id, epoch, expires_at, envelopes, revoked_at, tx_hash, granted_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)',
+    team.id, patient.account.id, epoch, expiresAt, envelopes, receipt.transactionHash, Date.now())
+  return { teamId: team.id, patientId: patient.account.id, epoch, expiresAt: new Date(expiresAt * 1000).toISOString(), envelopes, txHash: receipt.transactionHash }
+}
+
+/**
+ * The patient ends their grant to a team at once (`Consent.revokeTeamGrant`, from their key).
+ * @throws AppError FORBIDDEN, UNKNOWN_TEAM, GRANT_NOT_ACTIVE, LEDGER_*
+ */
+export async function revokeTeamGrant(s: Services, p: { actor: Actor | undefined; teamId: string; signal?: AbortSignal }): Promise<{ teamId: Hex; revoked: true }> {
+  const patient = requireRole(p.actor, 'patient')
+  const keys = requireKeys(patient)
+  const g = await s.db.get('SELECT team_id FROM team_grants WHERE team_id = ? AND patient_id = ? AND revoked_at IS NULL', String(p.teamId).toLowerCase(), patient.account.id) as { team_id: Hex } | undefined
+  if (!g) throw new AppError('GRANT_NOT_ACTIVE')
+  await sendTeamGrantRevocation(s.ledger, { patient: keys.ledger, teamId: g.team_id, signal: p.signal })
+  await s.db.run('UPDATE team_grants SET revoked_at = ? WHERE team_id = ? AND patient_id = ?', Date.now(), g.team_id, patient.account.id)
+  return { teamId: g.team_id, revoked: true }
+}

@@ -1,0 +1,128 @@
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { hexToBytes, type Hex } from 'viem'
+import { seed } from '../helpers/node-process.ts'
+import { InjectApi, startInProcessNode, type InProcessNode } from '../helpers/in-process-node.ts'
+import { openWithNodeKey } from '../../src/accounts/node-key.ts'
+import { getRawBlockVerified } from '../../src/storage/raw-block.ts'
+import { cidFromDigest } from '../../src/storage/read-verified.ts'
+import { openEnvelopes, parseEnvelopes } from '../../src/records/envelopes.ts'
+import { teamKeyAddress } from '../../src/consent/team-keys.ts'
+import { isAppError } from '../../src/errors.ts'
+
+describe('care teams: a patient grants a team; members read while members and while the grant lives (one node in process, real chain)', () => {
+  let node: InProcessNode
+  let api: InjectApi
+  let a: Awaited<ReturnType<typeof seed>>
+  const pw = 'doctor-password-123'
+  const doctors: Record<string, { id: string; email: string; address: string; token: string }> = {}
+  let staff = ''
+  let teamId = '' as Hex
+  const records: Record<string, string> = {}
+
+  const mkUser = async (role: string, email: string) => {
+    const r = await api.json('POST', '/users', { role, hospital: a.hospital.id, email, name: `${role} ${email.split('@')[0]}`, password: pw }, a.admin)
+    assert.equal(r.status, 201, JSON.stringify(r.body))
+    return { ...r.body.account, token: await api.login(email, pw) }
+  }
+  const upload = async (name: string) => {
+    const r = await api.upload(a.doctor.token, a.patient.email, name, randomBytes(3000))
+    assert.equal(r.status, 201, JSON.stringify(r.body))
+    return r.body.recordId as string
+  }
+  const reads = async (who: string, recordId: string) => (await api.download(doctors[who]!.token, recordId)).status
+  /** What a member who kept the team key of `epoch` (sealed on the node) could open of a record's own envelopes. */
+  const opensWithEpochKey = async (recordId: string, epoch: number): Promise<boolean> => {
+    const s = node.node.services
+    const row = await s.db.get<{ envelopes: Hex }>('SELECT envelopes FROM records WHERE record_id = ?', recordId)
+    const env = parseEnvelopes(await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(row!.envelopes), 'raw')), recordId as Hex)
+    const k = await s.db.get<{ sealed_private_key: string }>('SELECT sealed_private_key FROM team_keys WHERE team_id = ? AND epoch = ?', teamId, epoch)
+    const privateKey = openWithNodeKey(s.nodeKey, `team:${teamId}:${epoch}`, k!.sealed_private_key)
+    return openEnvelopes(env, { address: teamKeyAddress(teamId, epoch), scheme: 'x25519-hpke', privateKey }).then(() => true, (err: unknown) => {
+      if (isAppError(err, 'RECORD_NOT_FOUND')) return false
+      throw err
+    })
+  }
+  const advanceChain = async (seconds: number) => {
+    for (const [method, params] of [['evm_increaseTime', [seconds]], ['evm_mine', []]] as const) await node.node.services.ledger.client.request({ method, params } as never)
+  }
+
+  before(async () => {
+    node = await startInProcessNode({ env: { MEDLEDGER_CHAIN_DEV_METHODS: 'true' } })
+    api = new InjectApi(node.app, node.url)
+    a = await seed(api)
+    staff = (await mkUser('staff', 'staff-teams@example.org')).token
+    for (const name of ['ward1', 'ward2', 'ward3', 'outside']) doctors[name] = await mkUser('doctor', `${name}@example.org`)
+  })
+  after(async () => {
+    await node?.stop()
+  })
+
+  it('staff create a team and add doctors; a doctor or a patient may not, and another hospital\'s doctor is no member', async () => {
+    assert.equal((await api.json('POST', '/teams', { name: 'Cardiology ward' }, doctors.ward1!.token)).status, 403)
+    assert.equal((await api.json('POST', '/teams', { name: 'Cardiology ward' }, a.patient.token)).status, 403)
+    const created = await api.json('POST', '/teams', { name: 'Cardiology ward' }, staff)
+    assert.equal(created.status, 201, JSON.stringify(created.body))
+    teamId = created.body.teamId
+    assert.match(teamId, /^0x[0-9a-f]{64}$/)
+    assert.equal(created.body.epoch, 1)
+    for (const d of ['ward1', 'ward2']) {
+      const added = await api.json('POST', `/teams/${teamId}/members`, { doctor: doctors[d]!.email }, staff)
+      assert.equal(added.status, 200, JSON.stringify(added.body))
+    }
+    const again = await api.json('POST', `/teams/${teamId}/members`, { doctor: doctors.ward1!.email }, staff)
+    assert.equal(again.body.code, 'TEAM_MEMBER_EXISTS')
+    assert.equal((await api.json('POST', `/teams/${teamId}/members`, { doctor: a.patient.email }, staff)).body.code, 'UNKNOWN_ACCOUNT')
+    const other = await seed(api, { hospitalName: 'North Hospital', tag: 'north' })
+    assert.equal((await api.json('POST', `/teams/${teamId}/members`, { doctor: other.doctor.email }, staff)).body.code, 'UNKNOWN_ACCOUNT')
+    const list = await api.json('GET', '/teams', undefined, a.patient.token)
+    assert.deepEqual(list.body.teams.map((t: { teamId: string; members: unknown[]; grantExpiresAt: unknown }) => [t.teamId, t.members.length, t.grantExpiresAt]), [[teamId, 2, null]])
+  })
+
+  it('members read the patient\'s records once granted, old and new; a doctor of the same hospital outside the team cannot', async () => {
+    records.before = await upload('before-grant.bin')
+    assert.equal(await reads('ward1', records.before), 404, 'no grant yet')
+    assert.equal((await api.json('POST', `/teams/${teamId}/grant`, { days: 7 }, doctors.ward1!.token)).status, 403, 'only the patient grants')
+    const granted = await api.json('POST', `/teams/${teamId}/grant`, { days: 7 }, a.patient.token)
+    assert.equal(granted.status, 201, JSON.stringify(granted.body))
+    assert.equal(granted.body.epoch, 1)
+    records.during = await upload('after-grant.bin')
+    for (const d of ['ward1', 'ward2']) for (const r of [records.before, records.during]) assert.equal(await reads(d, r!), 200, `${d} reads`)
+    assert.equal(await reads('outside', records.before!), 404)
+    assert.equal(await reads('outside', records.during!), 404)
+    assert.equal(await opensWithEpochKey(records.during!, 1), true, 'a record added under the grant is wrapped for the team key')
+    const trail = await api.json('GET', `/audit?record=${records.during}`, undefined, a.patient.token)
+    assert.equal(trail.status, 200, JSON.stringify(trail.body))
+    assert.ok(JSON.stringify(trail.body).includes(doctors.ward1!.address.toLowerCase()) || JSON.stringify(trail.body).toLowerCase().includes(doctors.ward1!.address.toLowerCase()), 'the member\'s read is in the trail')
+  })
+
+  it('adding a member wraps the team key for the doctor only: no record is re-wrapped, and the new member reads', async () => {
+    const envelopesBefore = await node.node.services.db.all<{ record_id: string; envelopes: string }>('SELECT record_id, envelopes FROM records ORDER BY record_id')
+    const added = await api.json('POST', `/teams/${teamId}/members`, { doctor: doctors.ward3!.id }, staff)
+    assert.equal(added.status, 200, JSON.stringify(added.body))
+    assert.deepEqual(await node.node.services.db.all('SELECT record_id, envelopes FROM records ORDER BY record_id'), envelopesBefore)
+    const wraps = await node.node.services.db.all('SELECT epoch FROM team_key_wraps WHERE team_id = ? AND account_id = ?', teamId, doctors.ward3!.id)
+    assert.equal(wraps.length, 1, 'one wrap per team key epoch')
+    assert.equal(await reads('ward3', records.before!), 200)
+  })
+
+  it('a removed member loses access at once, and records added after the removal are wrapped for the new team key only', async () => {
+    const removed = await api.json('DELETE', `/teams/${teamId}/members/${doctors.ward2!.id}`, undefined, staff)
+    assert.equal(removed.status, 200, JSON.stringify(removed.body))
+    assert.equal(removed.body.epoch, 2)
+    assert.equal((await api.json('DELETE', `/teams/${teamId}/members/${doctors.ward2!.id}`, undefined, staff)).body.code, 'NOT_TEAM_MEMBER')
+    records.after = await upload('after-removal.bin')
+    assert.equal(await reads('ward2', records.after), 404, 'the record added after the removal')
+    assert.equal(await reads('ward2', records.before!), 404, 'the chain says: no longer a member')
+    assert.equal(await opensWithEpochKey(records.after, 1), false, 'the key the removed member held opens no record added after the removal')
+    assert.equal(await opensWithEpochKey(records.after, 2), true)
+    for (const d of ['ward1', 'ward3']) for (const r of [records.before, records.during, records.after]) assert.equal(await reads(d, r!), 200, `${d} still reads`)
+  })
+
+  it('once the grant ends (chain time), no member reads any record', async () => {
+    await advanceChain(8 * 86_400)
+    for (const d of ['ward1', 'ward3']) for (const r of [records.before, records.during, records.after]) assert.equal(await reads(d, r!), 404, `${d} after the grant`)
+    assert.equal(await reads('outside', records.after!), 404)
+  })
+})
