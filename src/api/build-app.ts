@@ -25,6 +25,7 @@ import { accountEventRoutes } from './routes/account-events.ts'
 import { restrictDuringMfaEnrollment } from './restrict-during-mfa-enrollment.ts'
 import { accessRequestRoutes } from './routes/access-requests.ts'
 import { shareRoutes } from './routes/shares.ts'
+import { erasureRoutes } from './routes/erasures.ts'
 import { emergencyRoutes } from './routes/emergencies.ts'
 import { auditRoutes } from './routes/audit.ts'
 import { mailRoutes } from './routes/mail.ts'
@@ -188,6 +189,7 @@ async function registerApiRoutes(app: FastifyInstance, services: Services): Prom
     await statusRoutes(scope, ctx)
     await accessRequestRoutes(scope, ctx)
     await shareRoutes(scope, ctx)
+    await erasureRoutes(scope, ctx)
     await emergencyRoutes(scope, ctx)
     await auditRoutes(scope, ctx)
     await mailRoutes(scope, ctx)

@@ -51,6 +51,9 @@ Client (talks to a node: --api URL, env MEDLEDGER_API, default http://127.0.0.1:
                                                              data key for whoever may read it now (JSON with the new
                                                              recordId); --allow-author: the patient lets the author do it once
   medledger verify RECORD_ID... | --all     exit 0 only when everything checked is intact
+  medledger record erase RECORD_ID --reason TEXT              (patient) ask the hospital to erase a record (prints erasureId)
+  medledger erasure list [--status S] | erasure confirm ERASURE_ID | erasure reject ERASURE_ID --reason TEXT
+                                                             (staff, admin) decide: confirmed, the record is crypto-shredded
   medledger record get RECORD_ID --token TOKEN --out PATH     with a share token, no session needed
   medledger signup --role doctor|patient|researcher --hospital ID --email E --name N [--licence L]   (password on stdin)
   medledger doctor pending | doctor confirm ID | doctor reject ID --reason TEXT
@@ -150,6 +153,10 @@ const commands: Record<string, Command> = {
   'record search': command({ patient: text, limit: text, offset: text }, async ({ flags, args, c }) => (await import('./commands/record-search.ts')).recordSearch(c, args[0], flags)),
   'record search-key': command({}, async ({ args, c }) => (await import('./commands/record-search.ts')).recordSearchKey(c, args[0])),
   'record rekey': command({ 'allow-author': flag }, async ({ flags, args, c }) => (await import('./commands/record-rekey.ts')).recordRekey(c, args[0], { 'allow-author': Boolean(flags['allow-author']) })),
+  'record erase': command({ reason: text }, async ({ flags, args, c }) => (await import('./commands/erasure.ts')).recordErase(c, args[0], flags)),
+  'erasure confirm': command({}, async ({ args, c }) => (await import('./commands/erasure.ts')).erasureConfirm(c, args[0])),
+  'erasure reject': command({ reason: text }, async ({ flags, args, c }) => (await import('./commands/erasure.ts')).erasureReject(c, args[0], flags)),
+  'erasure list': command({ status: text }, async ({ flags, c }) => (await import('./commands/erasure.ts')).erasureList(c, flags)),
   verify: command({ all: flag }, async ({ flags, args, c }) => (await import('./commands/verify.ts')).verify(c, args, { all: Boolean(flags.all) })),
   'mail list': command({ limit: text, offset: text }, async ({ flags, c }) => (await import('./commands/mail.ts')).mailList(c, flags)),
   signup: command({ role: text, hospital: text, email: text, name: text, licence: text, 'key-scheme': text }, async ({ flags, c }) => (await import('./commands/signup.ts')).signup(c, flags)),

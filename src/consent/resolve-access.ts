@@ -16,6 +16,7 @@ import { requireKeys, type Actor } from '../accounts/account.ts'
 import { AppError, isAppError } from '../errors.ts'
 import { openEnvelopes, openManifest, parseEnvelopes, type EnvelopesObject } from '../records/envelopes.ts'
 import { assertAnchored } from '../records/assert-anchored.ts'
+import { erasedRecord } from '../records/forget-erased-record.ts'
 import type { RecordRow } from '../records/record.ts'
 import type { RecordAccess } from '../records/read-record.ts'
 import { openGrantEnvelope, type GrantReader } from './grant-envelopes.ts'
@@ -49,7 +50,7 @@ export interface ResolveAccessParams {
  * the author, a live grant, a live share (named or by token) or a live emergency access —
  * each "live" as the chain says, by its clock. Also checks the record against its anchor.
  * @throws AppError RECORD_NOT_FOUND (absent or not readable by this reader, the same answer),
- *   SHARE_TOKEN_INVALID, RECORD_INTEGRITY, UNAUTHENTICATED
+ *   RECORD_ERASED, SHARE_TOKEN_INVALID, RECORD_INTEGRITY, UNAUTHENTICATED
  */
 export async function resolveAccess(s: Services, { actor, token, recordId, signal, reading = false }: ResolveAccessParams): Promise<AccessDecision> {
   const id = parseRecordId(recordId)
@@ -57,6 +58,8 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
   // A researcher sees de-identified study exports only, never an identified record: whatever
   // grant, share or token names them, the answer is the one for a record that does not exist.
   if (actor?.account.role === 'researcher') throw new AppError('RECORD_NOT_FOUND')
+  // An erased record answers so to everyone: its tombstone is public on chain anyway.
+  if (await erasedRecord(s, id)) throw new AppError('RECORD_ERASED')
   const row = await s.db.get(`SELECT * FROM records WHERE record_id = ? AND state = 'anchored'`, id) as RecordRow | undefined
   if (!row) {
     // A re-keyed record's old id: 410 with the new id, to a reader who may read the new version.
