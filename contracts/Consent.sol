@@ -271,6 +271,14 @@ contract Consent is IConsent, EIP712 {
     }
 
     /// @inheritdoc IConsent
+    function moveEmergencyShares(bytes32 recordId, bytes32 shares) external {
+        if (recordId == bytes32(0)) revert ConsentZeroId();
+        if (shares == bytes32(0)) revert ConsentEmptyEnvelopes();
+        if (!registry.hospitalOf(msg.sender).member) revert ConsentNotMemberHospital(msg.sender);
+        emit EmergencySharesMoved(recordId, msg.sender, shares);
+    }
+
+    /// @inheritdoc IConsent
     function setEmergencyThreshold(uint8 shares, uint8 threshold) external {
         if (!IAccessControl(address(registry)).hasRole(bytes32(0), msg.sender)) revert ConsentNotAdmin(msg.sender);
         if ((shares != 0 || threshold != 0) && (threshold < 2 || threshold > shares || shares > 16)) {

@@ -177,6 +177,12 @@ interface IConsent {
         bytes32 shares
     );
 
+    /// @notice `hospital`, the record's, moved record `recordId`'s emergency access from its single
+    /// emergency envelope to Shamir shares (`shares`: the digest of the block holding them), before
+    /// retiring its emergency key ({IRegistry-rotateEmergencyKey}). Nodes take it from the record's
+    /// own hospital only.
+    event EmergencySharesMoved(bytes32 indexed recordId, address indexed hospital, bytes32 shares);
+
     /// @notice The admin set how many member hospitals new records' data keys are split among
     /// (`shares`) and how many of them a break-glass needs (`threshold`); zero and zero for the
     /// default (n = min(5, members), k = ceil(n/2) + 1 capped at n).
@@ -429,6 +435,19 @@ interface IConsent {
      * Emits an {EmergencyShareReleased} event.
      */
     function releaseEmergencyShare(bytes32 emergencyId, bytes32 shares) external;
+
+    /**
+     * @notice The caller, a member hospital, publishes the shares block of one of its records
+     * stored before threshold break-glass (`medledger record rekey --all-emergency`). Nothing is
+     * stored; nodes accept it from the record's hospital only.
+     *
+     * Requirements:
+     * - `recordId` and `shares` are non-zero ({ConsentZeroId}, {ConsentEmptyEnvelopes});
+     * - the caller is a member hospital ({ConsentNotMemberHospital}).
+     *
+     * Emits an {EmergencySharesMoved} event.
+     */
+    function moveEmergencyShares(bytes32 recordId, bytes32 shares) external;
 
     /**
      * @notice The consortium admin sets the split of new records' emergency keys: `shares`

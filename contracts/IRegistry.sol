@@ -153,6 +153,10 @@ interface IRegistry {
     /// libp2p multiaddrs `addrs` of its node.
     event NodeInfoSet(address indexed hospital, string name, string[] addrs);
 
+    /// @notice Member `hospital` replaced its emergency key (digest `emergencyKey`, same scheme):
+    /// new records' shares are wrapped for the new key; the old one is retired.
+    event EmergencyKeyRotated(address indexed hospital, bytes32 emergencyKey);
+
     /// @notice `caller` may not perform this operation.
     error RegistryUnauthorized(address caller);
     /// @notice `hospital` is not a member of the consortium.
@@ -394,6 +398,18 @@ interface IRegistry {
      * Emits a {NodeInfoSet} event.
      */
     function setNodeInfo(string calldata name, string[] calldata addrs) external;
+
+    /**
+     * @notice A member hospital replaces, from its own key, its emergency key (threshold
+     * break-glass: once its records are moved to shares, its node retires the old key).
+     *
+     * Requirements:
+     * - the caller is a member hospital (its own address; else {RegistryUnknownHospital});
+     * - `emergencyKey` is non-zero and differs from the current one ({RegistryInvalidKey}).
+     *
+     * Emits an {EmergencyKeyRotated} event.
+     */
+    function rotateEmergencyKey(bytes32 emergencyKey) external;
 
     /// @notice The RecordLedger of this consortium; zero until {linkContracts}.
     function recordLedger() external view returns (address);

@@ -146,6 +146,14 @@ contract Registry is IRegistry, AccessControl {
     }
 
     /// @inheritdoc IRegistry
+    function rotateEmergencyKey(bytes32 emergencyKey) external {
+        if (!_hospitals[msg.sender].member) revert RegistryUnknownHospital(msg.sender);
+        if (emergencyKey == bytes32(0) || emergencyKey == emergencyKeyOf[msg.sender]) revert RegistryInvalidKey();
+        emergencyKeyOf[msg.sender] = emergencyKey;
+        emit EmergencyKeyRotated(msg.sender, emergencyKey);
+    }
+
+    /// @inheritdoc IRegistry
     function addHospital(address hospital, uint8 keyScheme, bytes32 emergencyKey) external {
         if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) revert RegistryUnauthorized(msg.sender);
         _checkCandidate(hospital, keyScheme, emergencyKey);

@@ -1117,6 +1117,31 @@ export const consentAbi = [
     "anonymous": false,
     "inputs": [
       {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "recordId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "hospital",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "shares",
+        "type": "bytes32"
+      }
+    ],
+    "name": "EmergencySharesMoved",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
         "indexed": false,
         "internalType": "uint8",
         "name": "shares",
@@ -1749,6 +1774,24 @@ export const consentAbi = [
       }
     ],
     "name": "logAccessBatch",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "recordId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "shares",
+        "type": "bytes32"
+      }
+    ],
+    "name": "moveEmergencyShares",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
@@ -3677,6 +3720,25 @@ export const registryAbi = [
       },
       {
         "indexed": false,
+        "internalType": "bytes32",
+        "name": "emergencyKey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "EmergencyKeyRotated",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "hospital",
+        "type": "address"
+      },
+      {
+        "indexed": false,
         "internalType": "uint8",
         "name": "keyScheme",
         "type": "uint8"
@@ -4736,6 +4798,19 @@ export const registryAbi = [
       }
     ],
     "name": "revokeRole",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "emergencyKey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "rotateEmergencyKey",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"

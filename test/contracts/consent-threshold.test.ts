@@ -60,6 +60,23 @@ describe('Consent: threshold break-glass (releaseEmergencyShare, setEmergencyThr
     await expectRevert(write('hospitalA', 'releaseEmergencyShare', [id, hash('late')]), 'ConsentEmergencyNotLive', [id])
   })
 
+  test('a member hospital moves an old record to shares (its own event) and rotates its emergency key in the Registry', async () => {
+    const recordId = randomId()
+    await expectRevert(write('hospitalA', 'moveEmergencyShares', [`0x${'0'.repeat(64)}`, hash('shares')]), 'ConsentZeroId')
+    await expectRevert(write('hospitalA', 'moveEmergencyShares', [recordId, `0x${'0'.repeat(64)}`]), 'ConsentEmptyEnvelopes')
+    for (const by of ['outsider', 'staffA', 'patientA']) await expectRevert(write(by, 'moveEmergencyShares', [recordId, hash('shares')]), 'ConsentNotMemberHospital', [addr(by)])
+    const moved = await t.eventsOf(await write('hospitalA', 'moveEmergencyShares', [recordId, hash('shares')]), consentAbi, consent)
+    assert.deepEqual(moved.events, [{ eventName: 'EmergencySharesMoved', args: { recordId, hospital: addr('hospitalA'), shares: hash('shares') } }])
+
+    const rotate = (by: string, key: Hex) => w[by]!.writeContract({ address: registry, abi: registryAbi, functionName: 'rotateEmergencyKey', args: [key], ...noFees } as never) as Promise<Hex>
+    for (const by of ['outsider', 'staffA', 'admin']) await expectRevert(rotate(by, hash('new key')), 'RegistryUnknownHospital', [addr(by)])
+    await expectRevert(rotate('hospitalA', `0x${'0'.repeat(64)}`), 'RegistryInvalidKey')
+    await expectRevert(rotate('hospitalA', hash('emergency key A')), 'RegistryInvalidKey')
+    const rotated = await t.eventsOf(await rotate('hospitalA', hash('emergency key A2')), registryAbi, registry)
+    assert.deepEqual(rotated.events, [{ eventName: 'EmergencyKeyRotated', args: { hospital: addr('hospitalA'), emergencyKey: hash('emergency key A2') } }])
+    assert.equal(await t.client.readContract({ address: registry, abi: registryAbi, functionName: 'emergencyKeyOf', args: [addr('hospitalA')] }), hash('emergency key A2'))
+  })
+
   test('only the consortium admin sets the split, 2 <= k <= n <= 16 or both zero (the default)', async () => {
     assert.deepEqual(await read('emergencyThreshold'), [0, 0])
     for (const by of ['hospitalA', 'staffA', 'stranger']) await expectRevert(write(by, 'setEmergencyThreshold', [5, 3]), 'ConsentNotAdmin', [addr(by)])
