@@ -5,12 +5,23 @@ import { isAppError } from '../errors.ts'
 import type { CID } from 'multiformats/cid'
 import type { Services } from '../services.ts'
 
-// The tables whose rows name a grant envelopes block (an access grant, a share, a break-glass).
-const grantTables = ['access_requests', 'shares', 'emergencies'] as const
+// Where a grant envelopes block is named: an access grant, a share, a break-glass release, a care
+// team's grant, and each hospital's release of its threshold shares for a break-glass (re-wrapped
+// for the doctor).
+const grantColumns = [
+  { table: 'access_requests', column: 'envelopes', ofPatient: 'SELECT DISTINCT envelopes AS digest FROM access_requests WHERE patient_id = ? AND envelopes IS NOT NULL' },
+  { table: 'shares', column: 'envelopes', ofPatient: 'SELECT DISTINCT envelopes AS digest FROM shares WHERE patient_id = ? AND envelopes IS NOT NULL' },
+  { table: 'emergencies', column: 'envelopes', ofPatient: 'SELECT DISTINCT envelopes AS digest FROM emergencies WHERE patient_id = ? AND envelopes IS NOT NULL' },
+  { table: 'team_grants', column: 'envelopes', ofPatient: 'SELECT DISTINCT envelopes AS digest FROM team_grants WHERE patient_id = ?' },
+  { table: 'emergency_shares', column: 'shares', ofPatient: 'SELECT DISTINCT es.shares AS digest FROM emergency_shares es JOIN emergencies e ON e.emergency_id = es.emergency_id WHERE e.patient_id = ?' },
+] as const
+// The blocks that wrap data keys per record, and the list each keeps them in.
+const keyLists: Record<string, 'keys' | 'shares'> = { 'medledger/grant-envelopes': 'keys', 'medledger/emergency-shares': 'shares' }
 
 /**
  * Destroys every grant envelope this node holds that wraps `recordId`'s data key: each grant
- * envelopes block of the record's patient (access grants, shares, break-glass releases) that
+ * envelopes block of the record's patient (access grants, shares, break-glass releases, care-team
+ * grants, and the threshold shares member hospitals released for a break-glass) that
  * names the record is rewritten without it — the other records' wrapped keys are kept as they
  * were, byte for byte, so every node rewriting the same block makes the same new block — the rows
  * are pointed at the new block, and the old one is unpinned and deleted. Blocks this node does
@@ -18,9 +29,8 @@ const grantTables = ['access_requests', 'shares', 'emergencies'] as const
  */
 export async function dropGrantKeys(s: Pick<Services, 'db' | 'ipfs' | 'log'>, { recordId, patientId, signal }: { recordId: Hex; patientId: string; signal?: AbortSignal }): Promise<number> {
   const digests = new Set<string>()
-  for (const table of grantTables) {
-    const rows = await s.db.all<{ envelopes: string }>(`SELECT DISTINCT envelopes FROM ${table} WHERE patient_id = ? AND envelopes IS NOT NULL`, patientId)
-    for (const r of rows) digests.add(r.envelopes.toLowerCase())
+  for (const { ofPatient } of grantColumns) {
+    for (const r of await s.db.all<{ digest: string }>(ofPatient, patientId)) digests.add(r.digest.toLowerCase())
   }
   let rewritten = 0
   for (const digest of digests) {
@@ -29,7 +39,7 @@ export async function dropGrantKeys(s: Pick<Services, 'db' | 'ipfs' | 'log'>, { 
     const without = bytes && withoutRecord(bytes, recordId)
     if (!without) continue
     const fresh = toHex(digestFromCid(await putRawBlock(s.ipfs, without, { signal })))
-    for (const table of grantTables) await s.db.run(`UPDATE ${table} SET envelopes = ? WHERE envelopes = ?`, fresh, digest)
+    for (const { table, column } of grantColumns) await s.db.run(`UPDATE ${table} SET ${column} = ? WHERE ${column} = ?`, fresh, digest)
     await unpinAndDelete(s, old, signal)
     rewritten++
   }
@@ -47,19 +57,20 @@ async function heldBlock(s: Pick<Services, 'ipfs'>, cid: CID, signal?: AbortSign
   }
 }
 
-/** A grant envelopes block without the entry of `recordId`, or undefined when it has none (or is not one). */
+/** A grant envelopes (or released shares) block without the entry of `recordId`, or undefined when it has none (or is neither). */
 function withoutRecord(bytes: Uint8Array, recordId: Hex): Uint8Array | undefined {
-  let obj: { type?: unknown; keys?: unknown }
+  let obj: Record<string, unknown>
   try {
     obj = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof obj
   } catch {
     return undefined
   }
-  if (obj?.type !== 'medledger/grant-envelopes' || !Array.isArray(obj.keys)) return undefined
-  const keys = obj.keys as { recordId?: unknown }[]
-  const kept = keys.filter((k) => typeof k?.recordId !== 'string' || k.recordId.toLowerCase() !== recordId.toLowerCase())
-  if (kept.length === keys.length) return undefined
-  return new TextEncoder().encode(JSON.stringify({ ...obj, keys: kept }))
+  const list = keyLists[String(obj?.type)]
+  if (list === undefined || !Array.isArray(obj[list])) return undefined
+  const entries = obj[list] as { recordId?: unknown }[]
+  const kept = entries.filter((k) => typeof k?.recordId !== 'string' || k.recordId.toLowerCase() !== recordId.toLowerCase())
+  if (kept.length === entries.length) return undefined
+  return new TextEncoder().encode(JSON.stringify({ ...obj, [list]: kept }))
 }
 
 async function unpinAndDelete(s: Pick<Services, 'ipfs'>, cid: CID, signal?: AbortSignal): Promise<void> {
