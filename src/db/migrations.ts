@@ -536,6 +536,23 @@ export const migrations: readonly Migration[] = [
   );
   CREATE INDEX team_grants_patient ON team_grants(patient_id);
   `,
+  // 21: records stored before threshold break-glass, moved to shares (issue 13 item 1,
+  // `record rekey --all-emergency`). emergency_moved: a record's shares block, as its hospital
+  // published it (EmergencySharesMoved). retired_emergency_keys: a hospital's emergency key being
+  // retired, kept sealed under the node key only until every old record of it is moved.
+  `
+  CREATE TABLE emergency_moved (
+    record_id TEXT PRIMARY KEY,
+    shares TEXT NOT NULL,
+    tx_hash TEXT,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE retired_emergency_keys (
+    hospital_id TEXT PRIMARY KEY REFERENCES hospitals(id),
+    sealed_secrets TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  `,
 ]
 
 /** One migration: the same SQL for both dialects (translated for PostgreSQL), or one text each. */
