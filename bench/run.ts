@@ -51,6 +51,7 @@ import { measureRss } from './measure-rss.ts'
 import { measureGas } from './measure-gas.ts'
 import { measureBatchGas } from './measure-batch-gas.ts'
 import { measureAuditBatchGas } from './measure-audit-batch-gas.ts'
+import { measureTeamGas } from './measure-team-gas.ts'
 import { measureConsent } from './measure-consent.ts'
 import { measureConsortium } from './measure-consortium.ts'
 import { measureCachedRead } from './measure-cached-read.ts'
@@ -72,6 +73,7 @@ const targets = {
   gasAnchorPerRecordBatched100: { max: 1_000, text: '≤ 1,000' },
   gasApprove: { max: 60_000, text: '≤ 60,000' },
   gasAuditRead: { max: 30_000, text: '≤ 30,000' },
+  gasTeamGrant: { max: 60_000, text: '≤ 60,000' },
   crossNodeFirstReadMs: { below: 250, text: 'first p50 < 250 ms' },
   replicationLagP95Ms: { below: 2_000, text: 'p95 < 2 s' },
   cliHelpMs: { max: 300, text: '≤ 300 ms' },
@@ -241,6 +243,8 @@ async function main(): Promise<Record<string, unknown>> {
     progress(`gas: one root of ${batchGas.records} records ${batchGas.batch}, ${batchGas.perRecord} per record`)
     const auditGas = await measureAuditBatchGas({ entries: 100 })
     progress(`gas: one audit batch of ${auditGas.entries} reads ${auditGas.batch}, ${auditGas.perEntry} per read; a batch of one ${auditGas.single}`)
+    const teamGas = await measureTeamGas()
+    progress(`gas: team grant ${teamGas.teamGrant}, add member ${teamGas.teamAddMember}, remove member ${teamGas.teamRemoveMember}, a member's read alone ${teamGas.teamAuditRead}`)
 
     progress('consent: a second hospital\'s doctor asks, the patient approves, granted reads, revoke, share, break-glass')
     const consent = await measureConsent(api, accounts, {
@@ -288,7 +292,7 @@ async function main(): Promise<Record<string, unknown>> {
       fhir: { searchDocRef100P95Ms: fhir.searchDocRef100.p95Ms, binaryRead1MiBP50Ms: fhir.binaryRead1MiB.p50Ms, nativeRead1MiBP50Ms: fhir.nativeRead1MiB.p50Ms },
       load: { clients: load.clients, seconds: load.seconds, uploadsPerS: load.uploadsPerS, uploadP95Ms: load.uploadP95Ms, readsPerS: load.readsPerS, readP95Ms: load.readP95Ms, errors: load.errors, rssPeakMiB: load.rssPeakMiB },
       rssGrowthMiBFor1GiB: rss.growthMiB,
-      gas: { anchor: gas.anchor, anchorPerRecordBatched100: batchGas.perRecord, register: gas.register, ...consent.gas, auditReadBatched100: auditGas.perEntry },
+      gas: { anchor: gas.anchor, anchorPerRecordBatched100: batchGas.perRecord, register: gas.register, ...consent.gas, auditReadBatched100: auditGas.perEntry, teamGrant: teamGas.teamGrant, teamAddMember: teamGas.teamAddMember, teamRemoveMember: teamGas.teamRemoveMember, teamAuditRead: teamGas.teamAuditRead },
       grantedRead1MiB: consent.grantedRead1MiB,
       crossNodeRead1MiB: consortium.crossNodeRead1MiB,
       scale: scale.scale,
@@ -303,6 +307,7 @@ async function main(): Promise<Record<string, unknown>> {
         gasAnchorPerRecordBatched100: { target: targets.gasAnchorPerRecordBatched100.text, met: batchGas.perRecord <= targets.gasAnchorPerRecordBatched100.max },
         gasApprove: { target: targets.gasApprove.text, met: consent.gas.approve <= targets.gasApprove.max },
         gasAuditRead: { target: targets.gasAuditRead.text, met: consent.gas.auditRead <= targets.gasAuditRead.max },
+        gasTeamGrant: { target: targets.gasTeamGrant.text, met: teamGas.teamGrant <= targets.gasTeamGrant.max },
         crossNodeRead1MiB: { target: targets.crossNodeFirstReadMs.text, met: consortium.crossNodeRead1MiB.p50Ms < targets.crossNodeFirstReadMs.below },
         replicationLagMs: { target: targets.replicationLagP95Ms.text, met: consortium.replicationLagMs.p95 < targets.replicationLagP95Ms.below },
         cliHelpMs: { target: targets.cliHelpMs.text, met: cli.helpMs <= targets.cliHelpMs.max },
@@ -399,6 +404,9 @@ function table(r: Record<string, any>): string {
     ['gas: emergency (break-glass declared)', String(r.gas.emergency), '', ''],
     ['gas: audit of one read alone (the reader\'s logAccess)', String(r.gas.auditRead), r.targets.gasAuditRead.target, yes(r.targets.gasAuditRead.met)],
     ['gas: audit per read, 100 reads per batch', String(r.gas.auditReadBatched100), '', ''],
+    ['gas: team grant (a patient grants a care team)', String(r.gas.teamGrant), r.targets.gasTeamGrant.target, yes(r.targets.gasTeamGrant.met)],
+    ['gas: care team, add a member; remove one (new key epoch)', `${r.gas.teamAddMember}; ${r.gas.teamRemoveMember}`, '', ''],
+    ['gas: a team member\'s read alone (logAccess, purpose team)', String(r.gas.teamAuditRead), '', ''],
     ['read 1 MiB under a grant, other hospital\'s doctor', `p50 ${r.grantedRead1MiB.p50Ms} ms, p95 ${r.grantedRead1MiB.p95Ms} ms`, `${r.context.latencyIterations} runs`, ''],
     [`read 1 MiB on node B, stored only on A (median of ${c.readRecords})`, `first p50 ${r.crossNodeRead1MiB.p50Ms} ms p95 ${r.crossNodeRead1MiB.p95Ms} ms, cached ${r.crossNodeRead1MiB.cachedMs} ms`, r.targets.crossNodeRead1MiB.target, yes(r.targets.crossNodeRead1MiB.met)],
     ['  baseline: the same records read on A; one-node read', `${c.homeReadMedianMs} ms; p50 ${r.read1MiB.p50Ms} ms`, '', ''],

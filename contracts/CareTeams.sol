@@ -26,22 +26,24 @@ contract CareTeams is ICareTeams {
         if (teamId == bytes32(0) || hospital == address(0) || keyDigest == bytes32(0)) revert CareTeamsZeroValue();
         if (_teams[teamId].hospital != address(0)) revert CareTeamsTeamExists(teamId);
         if (!registry.hospitalOf(hospital).member) revert CareTeamsNotMemberHospital(hospital);
-        _checkManager(hospital);
-        _teams[teamId] = Team({hospital: hospital, epoch: 1, members: 0, keyDigest: keyDigest});
+        _checkManager(registry.accountOf(msg.sender), hospital);
+        _teams[teamId] = Team({hospital: hospital, epoch: 1, keyDigest: keyDigest});
         emit TeamCreated(teamId, hospital, msg.sender, keyDigest);
     }
 
     /// @inheritdoc ICareTeams
     function addMember(bytes32 teamId, address doctor) external {
-        Team storage team = _managedTeam(teamId);
+        Team storage team = _teams[teamId];
         address hospital = team.hospital;
-        IRegistry.Account memory d = registry.accountOf(doctor);
+        if (hospital == address(0)) revert CareTeamsUnknownTeam(teamId);
+        // Both accounts in one call: the caller manages the hospital's teams, the doctor is one of its doctors.
+        (IRegistry.Account memory a, IRegistry.Account memory d) = registry.accountsOf(msg.sender, doctor);
+        _checkManager(a, hospital);
         if (d.role != IRegistry.Role.Doctor || d.status != IRegistry.Status.Active || d.hospital != hospital) {
             revert CareTeamsNotHospitalDoctor(doctor, hospital);
         }
         if (_members[teamId][doctor]) revert CareTeamsAlreadyMember(teamId, doctor);
         _members[teamId][doctor] = true;
-        team.members += 1;
         emit TeamMemberAdded(teamId, doctor, msg.sender, team.epoch);
     }
 
@@ -51,7 +53,6 @@ contract CareTeams is ICareTeams {
         if (!_members[teamId][doctor]) revert CareTeamsNotMember(teamId, doctor);
         if (keyDigest == bytes32(0) || keyDigest == team.keyDigest) revert CareTeamsZeroValue();
         _members[teamId][doctor] = false;
-        team.members -= 1;
         uint32 epoch = team.epoch + 1;
         team.epoch = epoch;
         team.keyDigest = keyDigest;
@@ -73,12 +74,11 @@ contract CareTeams is ICareTeams {
         team = _teams[teamId];
         address hospital = team.hospital;
         if (hospital == address(0)) revert CareTeamsUnknownTeam(teamId);
-        _checkManager(hospital);
+        _checkManager(registry.accountOf(msg.sender), hospital);
     }
 
-    /// @dev The caller is an active staff member of `hospital`, or the consortium admin.
-    function _checkManager(address hospital) private view {
-        IRegistry.Account memory a = registry.accountOf(msg.sender);
+    /// @dev The caller, whose account is `a`, is an active staff member of `hospital`, or the consortium admin.
+    function _checkManager(IRegistry.Account memory a, address hospital) private view {
         bool staff = a.role == IRegistry.Role.Staff && a.status == IRegistry.Status.Active && a.hospital == hospital;
         if (!staff && !IAccessControl(address(registry)).hasRole(bytes32(0), msg.sender)) {
             revert CareTeamsUnauthorized(msg.sender, hospital);

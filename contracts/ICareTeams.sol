@@ -17,11 +17,11 @@ import {IRegistry} from "./IRegistry.sol";
  */
 interface ICareTeams {
     /// @notice One team. `epoch` counts the team's keys from 1; `keyDigest` is the SHA-256 of the
-    /// current epoch's public key. One storage slot for the hospital, epoch and member count.
+    /// current epoch's public key. The hospital and epoch share one storage slot; members are not
+    /// counted (a count would cost every addition and removal a write).
     struct Team {
         address hospital;
         uint32 epoch;
-        uint32 members;
         bytes32 keyDigest;
     }
 

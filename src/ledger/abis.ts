@@ -338,11 +338,6 @@ export const careTeamsAbi = [
             "type": "uint32"
           },
           {
-            "internalType": "uint32",
-            "name": "members",
-            "type": "uint32"
-          },
-          {
             "internalType": "bytes32",
             "name": "keyDigest",
             "type": "bytes32"
