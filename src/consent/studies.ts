@@ -7,6 +7,8 @@ import { sendStudyProposal } from '../ledger/research/send-study-proposal.ts'
 import { sendStudyDecision } from '../ledger/research/send-study-decision.ts'
 import { researchAddress } from '../ledger/research/research-address.ts'
 import { AppError } from '../errors.ts'
+import { putRawBlock } from '../storage/raw-block.ts'
+import type { Db } from '../db/open-database.ts'
 import type { Services } from '../services.ts'
 
 /** A study as the API shows it. The protocol text is shown to its researcher and the admin only. */
@@ -40,8 +42,18 @@ export interface StudyRow {
 const MAX_MIN_K = 1000
 
 /**
+ * A study's protocol text as it is stored in IPFS, one raw block whose SHA-256 is the protocol
+ * hash on chain: the title, a line break, the purpose. No personal data: what a researcher
+ * writes to describe a study.
+ */
+export function protocolBytes(title: string, purpose: string): Uint8Array {
+  return new TextEncoder().encode(`${title}\n${purpose}`)
+}
+
+/**
  * A confirmed researcher proposes a study: registered on chain by id, the researcher's address
- * and the SHA-256 of its protocol text (title and purpose); the text stays in this database.
+ * and the SHA-256 of its protocol text (title and purpose); the text is in this database and in
+ * IPFS as a raw block under that hash, where other nodes fetch it (`applyStudyProposed`).
  * @throws AppError FORBIDDEN, VALIDATION_FAILED, RESEARCH_UNAVAILABLE, LEDGER_*
  */
 export async function createStudy(s: Services, { actor, title, purpose, minK, signal }: { actor: Actor | undefined; title: unknown; purpose: unknown; minK?: unknown; signal?: AbortSignal }): Promise<StudyView> {
@@ -54,11 +66,13 @@ export async function createStudy(s: Services, { actor, title, purpose, minK, si
   }
   researchAddress(s.ledger)
   const studyId = generateRecordId()
-  const protocolHash = bytesToHex(hashSha256(new TextEncoder().encode(`${t}\n${text}`)))
+  // The text in IPFS as one raw block named by its hash, so other nodes fetch and check it.
+  const protocol = protocolBytes(t, text)
+  const protocolHash = bytesToHex(hashSha256(protocol))
+  await putRawBlock(s.ipfs, protocol, { signal })
   const receipt = await sendStudyProposal(s.ledger, { researcher: requireKeys(who).ledger, studyId, protocolHash, signal })
   const row: StudyRow = { id: studyId, researcher_id: who.account.id, title: t, purpose: text, protocol_hash: protocolHash, min_k: (minK as number | undefined) ?? null, state: 'proposed', tx_hash: receipt.transactionHash, decided_at: null, created_at: Date.now() }
-  await s.db.run(`INSERT INTO studies (id, researcher_id, title, purpose, protocol_hash, min_k, state, tx_hash, decided_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    row.id, row.researcher_id, row.title, row.purpose, row.protocol_hash, row.min_k, row.state, row.tx_hash, row.decided_at, row.created_at)
+  await insertStudy(s.db, row)
   return toStudyView(row, { name: who.account.name }, true)
 }
 
@@ -105,6 +119,15 @@ export async function listStudies(s: Services, { actor }: { actor: Actor | undef
     views.push(view)
   }
   return views
+}
+
+/**
+ * Writes a study's row, once: the writer of a study proposed here and of one mirrored from
+ * another node's `StudyProposed` alike; a row held already under its id is kept as it is.
+ */
+export async function insertStudy(db: Db, row: StudyRow): Promise<void> {
+  await db.run(`INSERT INTO studies (id, researcher_id, title, purpose, protocol_hash, min_k, state, tx_hash, decided_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO NOTHING`, row.id, row.researcher_id, row.title, row.purpose, row.protocol_hash, row.min_k, row.state, row.tx_hash, row.decided_at, row.created_at)
 }
 
 /** A study by its id (0x-prefixed or not), or undefined. */

@@ -1,11 +1,11 @@
 import { parseEventLogs, type Address, type Log } from 'viem'
-import { consentAbi, recordLedgerAbi, registryAbi } from '../ledger/abis.ts'
+import { consentAbi, recordLedgerAbi, registryAbi, researchAbi } from '../ledger/abis.ts'
 import { getMeta, setMeta } from '../db/open-database.ts'
 import { logChunks } from '../ledger/log-chunks.ts'
 import { isAppError } from '../errors.ts'
 import type { Services } from '../services.ts'
 
-const abi = [...registryAbi, ...recordLedgerAbi, ...consentAbi]
+const abi = [...registryAbi, ...recordLedgerAbi, ...consentAbi, ...researchAbi]
 
 /** One decoded event of the consortium's contracts, with where it was mined. */
 export type LedgerEvent = ReturnType<typeof parseEventLogs<typeof abi>>[number] & Log<bigint, number, false>
@@ -27,7 +27,7 @@ export interface QuarantinedEvent {
   blockNumber: number
   txHash: string
   logIndex: number
-  contract: 'Registry' | 'RecordLedger' | 'Consent' | 'unknown'
+  contract: 'Registry' | 'RecordLedger' | 'Consent' | 'Research' | 'unknown'
   eventName: string
   reason: string
   attempts: number
@@ -67,7 +67,7 @@ export interface Follower {
 const META_KEY = 'follow.block'
 
 /**
- * Follows the ledger's events (Registry, RecordLedger, Consent) from the last block this node
+ * Follows the ledger's events (Registry, RecordLedger, Consent, Research) from the last block this node
  * applied, in chain order, handing each to every handler; the position is saved after each
  * chunk, so a node that was stopped resumes where it left off and catches up. Handlers must be
  * idempotent (a crash between a handler and the save replays the chunk).
@@ -150,15 +150,17 @@ export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, 
 
 type FollowerServices = Pick<Services, 'db' | 'ledger' | 'log'>
 
-/** The consortium's contracts, whose events are followed. */
+/** The consortium's contracts, whose events are followed (Research when the deployment has it). */
 function addresses(s: FollowerServices): Address[] {
-  return [s.ledger.contracts.registry, s.ledger.contracts.recordLedger, s.ledger.contracts.consent]
+  const c = s.ledger.contracts
+  return [c.registry, c.recordLedger, c.consent, ...(c.research ? [c.research] : [])]
 }
 
 function contractOf(s: FollowerServices, address: string): QuarantinedEvent['contract'] {
   const a = address.toLowerCase()
   const c = s.ledger.contracts
-  return a === c.registry.toLowerCase() ? 'Registry' : a === c.recordLedger.toLowerCase() ? 'RecordLedger' : a === c.consent.toLowerCase() ? 'Consent' : 'unknown'
+  return a === c.registry.toLowerCase() ? 'Registry' : a === c.recordLedger.toLowerCase() ? 'RecordLedger' : a === c.consent.toLowerCase() ? 'Consent'
+    : a === c.research?.toLowerCase() ? 'Research' : 'unknown'
 }
 
 /** Keeps `event` aside; rethrows `err` instead when the chain itself cannot be reached (nothing is wrong with the event). */

@@ -9,6 +9,7 @@ import { applyEmergencyDeclared } from '../consent/apply-emergency-declared.ts'
 import { recordEmergencyRelease } from '../consent/record-emergency-release.ts'
 import { recordEmergencyShareRelease } from '../consent/emergency-shares.ts'
 import { applyShared } from '../consent/apply-shared.ts'
+import { applyStudyDecided, applyStudyProposed } from '../consent/apply-study-event.ts'
 import { applyRecordSuperseded } from '../consent/apply-record-superseded.ts'
 import { markShareRevoked } from '../consent/mark-share-revoked.ts'
 import { markShareUsed } from '../consent/mark-share-used.ts'
@@ -42,7 +43,9 @@ const membership = new Set(['HospitalAdded', 'HospitalRemoved', 'NodeInfoSet'])
  *  - EmergencyKeyReleased on a break-glass declared from this node: the doctor can read;
  *  - Shared to an account of this node, or by token: this node can serve it;
  *  - Registry membership and node-info changes: the peer set and replica placement follow;
- *  - HospitalProposed (an admission): the candidate is listed for this node's staff to vote on.
+ *  - HospitalProposed (an admission): the candidate is listed for this node's staff to vote on;
+ *  - StudyProposed from another node: the study is mirrored here, its text fetched from IPFS by
+ *    the protocol hash on chain; StudyApproved / Rejected from another node: the decision.
  * What this node sent itself, its own flow recorded (and acted on) as it sent it.
  */
 export function consortiumHandlers(s: Services, { replicator, onMembership }: { replicator?: Replicator; onMembership: () => Promise<void> }): EventHandler {
@@ -124,6 +127,11 @@ async function dispatch(owners: Owners, e: Event, { fetchMs }: HandlerContext): 
     case 'HospitalRemoved':
     case 'NodeInfoSet':
       return applyMembership(owners, e)
+    case 'StudyProposed':
+      return applyStudyProposed(s, { studyId: a.studyId as Hex, researcher: a.researcher as Address, protocolHash: a.protocolHash as Hex, txHash, fetchMs })
+    case 'StudyApproved':
+    case 'StudyRejected':
+      return applyStudyDecided(s, { studyId: a.studyId as Hex, approved: e.eventName === 'StudyApproved', admin: a.by as Address })
     default:
   }
 }
