@@ -12,6 +12,7 @@ import type { Services } from '../services.ts'
  */
 export async function shredRecord(s: Pick<Services, 'db' | 'ipfs' | 'blockCache' | 'log'>, p: { recordId: Hex; erasureId?: Hex; txHash?: Hex; signal?: AbortSignal }): Promise<ErasedRecordRow | undefined> {
   const tomb = await forgetErasedRecord(s, p)
-  if (tomb) await dropGrantKeys(s, { recordId: tomb.record_id, patientId: tomb.patient_id, signal: p.signal })
+  // Serialized like the record's own part: a concurrent run rewrites nothing twice.
+  if (tomb) await s.db.transaction((tx) => dropGrantKeys({ ...s, db: tx }, { recordId: tomb.record_id, patientId: tomb.patient_id, signal: p.signal }))
   return tomb
 }

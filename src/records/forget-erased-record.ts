@@ -40,16 +40,19 @@ export async function forgetErasedRecord(s: Pick<Services, 'db' | 'ipfs' | 'bloc
     await s.db.run(`INSERT INTO erased_records (record_id, patient_id, author_id, hospital_id, digest, envelopes, erasure_id, tx_hash, erased_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (record_id) DO NOTHING`,
     id, row.patient_id, row.author_id, row.hospital_id, row.digest, row.envelopes, erasureId?.toLowerCase() ?? null, txHash ?? null, Date.now())
-    const { cids } = await dropRecordBlocks(s, { digest: row.digest, envelopes: row.envelopes, signal })
+    // In one transaction (they are serialized), so that the confirming flow and the follower's
+    // tombstone, arriving together, shred once: the second finds the row gone.
     await s.db.transaction(async (tx) => {
+      if (!(await tx.get('SELECT 1 AS x FROM records WHERE record_id = ?', id))) return
+      const { cids } = await dropRecordBlocks(s, { digest: row.digest, envelopes: row.envelopes, signal })
       for (const cid of cids) await tx.run('INSERT INTO erased_blocks (cid, record_id) VALUES (?, ?) ON CONFLICT (cid) DO NOTHING', cid, id)
       await tx.run('DELETE FROM record_tokens WHERE patient_id = ? AND record_id = ?', row.patient_id, id)
       await tx.run('DELETE FROM record_terms WHERE record_id = ?', id)
       await tx.run('DELETE FROM replicas WHERE record_id = ?', id)
       await tx.run('DELETE FROM record_proofs WHERE record_id = ?', id)
       await tx.run('DELETE FROM records WHERE record_id = ?', id)
+      s.log('info', `erasure: record ${id} forgotten on this node (${cids.length} blocks deleted)`)
     })
-    s.log('info', `erasure: record ${id} forgotten on this node (${cids.length} blocks deleted)`)
   }
   return erasedRecord(s, id)
 }
