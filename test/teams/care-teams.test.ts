@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { hexToBytes, type Hex } from 'viem'
-import { seed } from '../helpers/node-process.ts'
+import { cleanup, runCli, seed, tempDir } from '../helpers/node-process.ts'
 import { InjectApi, startInProcessNode, type InProcessNode } from '../helpers/in-process-node.ts'
 import { openWithNodeKey } from '../../src/accounts/node-key.ts'
 import { getRawBlockVerified } from '../../src/storage/raw-block.ts'
@@ -94,7 +94,9 @@ describe('care teams: a patient grants a team; members read while members and wh
     assert.equal(await opensWithEpochKey(records.during!, 1), true, 'a record added under the grant is wrapped for the team key')
     const trail = await api.json('GET', `/audit?record=${records.during}`, undefined, a.patient.token)
     assert.equal(trail.status, 200, JSON.stringify(trail.body))
-    assert.ok(JSON.stringify(trail.body).includes(doctors.ward1!.address.toLowerCase()) || JSON.stringify(trail.body).toLowerCase().includes(doctors.ward1!.address.toLowerCase()), 'the member\'s read is in the trail')
+    const teamReads = (trail.body.entries as { event: string; purpose: string | null; ref: string | null; actor: { address: string } }[])
+      .filter((e) => e.event === 'AccessLogged' && e.purpose === 'team' && e.ref === teamId)
+    assert.deepEqual(teamReads.map((e) => e.actor.address).sort(), [doctors.ward1!.address, doctors.ward2!.address].map((x) => x.toLowerCase()).sort(), 'each member\'s read is in the trail, purpose team, under the team')
   })
 
   it('adding a member wraps the team key for the doctor only: no record is re-wrapped, and the new member reads', async () => {
@@ -118,6 +120,36 @@ describe('care teams: a patient grants a team; members read while members and wh
     assert.equal(await opensWithEpochKey(records.after, 1), false, 'the key the removed member held opens no record added after the removal')
     assert.equal(await opensWithEpochKey(records.after, 2), true)
     for (const d of ['ward1', 'ward3']) for (const r of [records.before, records.during, records.after]) assert.equal(await reads(d, r!), 200, `${d} still reads`)
+  })
+
+  it('the CLI: team create (JSON with teamId), team add, team list, grant --team, grant revoke, team remove', async () => {
+    const cliHome = tempDir('ml-cli-teams-')
+    try {
+      const cli = (args: string[], input?: string) => runCli(args, { api: node.url, cliHome, input })
+      const ok = (r: { code: number | null; stdout: string; stderr: string }) => {
+        assert.equal(r.code, 0, r.stderr)
+        return JSON.parse(r.stdout)
+      }
+      ok(await cli(['login', '--email', 'staff-teams@example.org', '--json'], `${pw}\n`))
+      const created = ok(await cli(['team', 'create', '--name', 'Night shift']))
+      assert.match(created.teamId, /^0x[0-9a-f]{64}$/)
+      const added = ok(await cli(['team', 'add', created.teamId, '--doctor', doctors.ward1!.email, '--json']))
+      assert.deepEqual(added.members.map((m: { id: string }) => m.id), [doctors.ward1!.id])
+      assert.equal((await cli(['team', 'add', created.teamId])).code, 2, 'usage: --doctor is needed')
+      ok(await cli(['login', '--email', a.patient.email, '--json'], `${a.patient.password}\n`))
+      const granted = ok(await cli(['grant', '--team', created.teamId, '--days', '2', '--json', '--as', a.patient.email]))
+      assert.equal(granted.teamId, created.teamId)
+      const listed = ok(await cli(['team', 'list', '--json', '--as', a.patient.email]))
+      assert.ok(listed.teams.find((t: { teamId: string; grantExpiresAt: string | null }) => t.teamId === created.teamId)?.grantExpiresAt)
+      ok(await cli(['grant', 'revoke', '--team', created.teamId, '--json', '--as', a.patient.email]))
+      const again = await cli(['grant', 'revoke', '--team', created.teamId, '--as', a.patient.email])
+      assert.notEqual(again.code, 0)
+      assert.match(again.stderr, /GRANT_NOT_ACTIVE/)
+      const removed = ok(await cli(['team', 'remove', created.teamId, '--doctor', doctors.ward1!.id, '--json', '--as', 'staff-teams@example.org']))
+      assert.deepEqual([removed.members, removed.epoch], [[], 2])
+    } finally {
+      cleanup(cliHome)
+    }
   })
 
   it('once the grant ends (chain time), no member reads any record', async () => {
