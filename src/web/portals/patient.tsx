@@ -42,10 +42,18 @@ function Requests({ me }: { me: Account }) {
   const loaded = useLoad((signal) => api<{ requests: AccessRequest[] }>('/access-requests', { signal }), [])
   const records = useAllRecords()
   const action = useAction()
+  const [offer, setOffer] = useState<RekeyOfferProps['offer']>()
+  const revoked = (r: AccessRequest) => {
+    loaded.reload()
+    // The doctor keeps the data keys they already unwrapped: offer to re-key what the grant covered.
+    const ids = r.grantedRecordIds ?? (records.data ?? []).map((x) => x.recordId)
+    if (ids.length) setOffer({ doctor: r.requester.name, recordIds: ids })
+  }
   return (
     <section aria-labelledby="requests-title">
       <h2 id="requests-title">Access to my records</h2>
       <ActionStatus action={action} busyText="Recording your decision on the ledger…" />
+      {offer && <RekeyOffer offer={offer} onDone={() => { setOffer(undefined); records.reload() }} />}
       <LoadState loaded={loaded} what="requests">
         {({ requests }) => {
           const now = Date.now()
@@ -63,7 +71,7 @@ function Requests({ me }: { me: Account }) {
               <h3>Who has access now</h3>
               {active.length ? (
                 <ul className="cards">
-                  {active.map((r) => <ActiveGrant key={r.requestId} request={r} action={action} onRevoked={loaded.reload} records={records.data ?? []} />)}
+                  {active.map((r) => <ActiveGrant key={r.requestId} request={r} action={action} onRevoked={() => revoked(r)} records={records.data ?? []} />)}
                 </ul>
               ) : <p className="empty">Nobody has access through a request right now.</p>}
               <h3>Earlier requests</h3>
@@ -228,6 +236,36 @@ function ActiveGrant({ request: r, records, action, onRevoked }: { request: Acce
         </div>
       </div>
     </li>
+  )
+}
+
+interface RekeyOfferProps {
+  offer: { doctor: string; recordIds: string[] }
+  onDone: () => void
+}
+
+/**
+ * After a revocation: the doctor may still hold the data keys of the records they read. Re-keying
+ * (POST /records/:id/rekey) re-encrypts each under a new key wrapped only for whoever may read it
+ * now, and every node drops the old version, so those keys open nothing any node still serves.
+ */
+function RekeyOffer({ offer, onDone }: RekeyOfferProps) {
+  const action = useAction()
+  const n = offer.recordIds.length
+  const rekey = () => void action.run(async () => {
+    for (const id of offer.recordIds) await api(`/records/${encodeURIComponent(id)}/rekey`, { method: 'POST' })
+    onDone()
+    return `Re-keyed ${n} record${n === 1 ? '' : 's'}: ${offer.doctor}'s old keys open nothing any hospital still keeps.`
+  })
+  return (
+    <div className="msg msg-warn banner rekey-offer" role="region" aria-label="Re-key after revoking">
+      <p>{offer.doctor} may still hold the keys of the {n === 1 ? 'record' : `${n} records`} they could open. Re-key {n === 1 ? 'it' : 'them'} so those keys open nothing: each is encrypted again under a new key, for whoever may read it now, and the old copies are deleted on every hospital's node.</p>
+      <div className="row">
+        <button type="button" className="btn btn-primary" onClick={rekey} disabled={action.busy}>Re-key {n === 1 ? 'the record' : `${n} records`}</button>
+        <button type="button" className="btn" onClick={onDone} disabled={action.busy}>Not now</button>
+      </div>
+      <ActionStatus action={action} busyText="Re-encrypting and anchoring on the ledger…" />
+    </div>
   )
 }
 
