@@ -5,10 +5,14 @@ import { findAccount, requireKeys, requireRole, type Actor } from '../accounts/a
 import { resolveAccess } from './resolve-access.ts'
 import { getRawBlockVerified } from '../storage/raw-block.ts'
 import { cidFromDigest } from '../storage/read-verified.ts'
-import { openEnvelopes, parseEnvelopes, type EnvelopesObject } from '../records/envelopes.ts'
+import { openEnvelopes, openManifest, parseEnvelopes, type EnvelopesObject } from '../records/envelopes.ts'
 import { assertAnchored } from '../records/assert-anchored.ts'
 import { matchRecords } from '../records/search/match-records.ts'
 import { recordParties, toRecordView, type RecordRow, type RecordView } from '../records/record.ts'
+import { isGrantLive } from '../ledger/consent/is-grant-live.ts'
+import { isShareLive } from '../ledger/consent/is-share-live.ts'
+import { toLedgerError } from '../ledger/send-transaction.ts'
+import { findGrantEnvelope, parseGrantEnvelopes, unwrapGrantEnvelope, type GrantEnvelopes } from './grant-envelopes.ts'
 import type { Services } from '../services.ts'
 
 export interface ListRecordsParams {
@@ -34,45 +38,68 @@ export interface ListRecordsResult {
  * a patient's own records, or a doctor's uploads (optionally for one patient).
  * @throws AppError FORBIDDEN (admin, staff), UNKNOWN_PATIENT, VALIDATION_FAILED
  */
-export async function listRecords(s: Services, { actor, patient, limit = 100, offset = 0, q, signal }: ListRecordsParams): Promise<ListRecordsResult> {
-  const reader = requireRole(actor, 'doctor', 'patient')
+export async function listRecords(s: Services, { limit = 100, offset = 0, ...params }: ListRecordsParams): Promise<ListRecordsResult> {
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000 || !Number.isSafeInteger(offset) || offset < 0) {
     throw new AppError('VALIDATION_FAILED', { message: 'limit is 1 to 1000 and offset 0 or more.' })
   }
-  let candidates: RecordRow[]
+  const readable = await decideRecords(s, params)
+  const opened = await mapConcurrently(readable.slice(offset, offset + limit), (r) => r.open())
+  return { records: opened.filter((v): v is RecordView => v !== undefined), total: readable.length, limit, offset }
+}
+
+/** A record the reader may read, decided but not opened: `open()` unwraps its key and decrypts its manifest (undefined if it turns out unreadable). */
+export interface DecidedRecord {
+  row: RecordRow
+  open(): Promise<RecordView | undefined>
+}
+
+/**
+ * The records `listRecords` would list, in its order, each decided readable (or damaged: listed
+ * with its problem) but not opened, so that a caller opens only the page it shows. The patient's
+ * and the author's own records are decided without the chain's grants; a doctor's others under a
+ * grant or named share whose key the grant's envelopes hold are decided with one chain question
+ * per grant or share per chain block (`decisionCache`) and that envelopes block read once; any
+ * other way to read (care team, break-glass, a key only in the record's own envelopes under a
+ * listed grant) is decided and opened as a read decides it (`resolveAccess`).
+ * @throws AppError FORBIDDEN (admin, staff), UNKNOWN_PATIENT
+ */
+export async function decideRecords(s: Services, { actor, patient, q, signal }: Omit<ListRecordsParams, 'limit' | 'offset'>): Promise<DecidedRecord[]> {
+  const reader = requireRole(actor, 'doctor', 'patient')
+  let candidates = await candidateRows(s, reader, patient)
+  // A search narrows the candidates first; each match's access is still decided below.
+  if (q !== undefined) candidates = await matchRecords(s, candidates, q)
+  const listing = new Listing(s, reader, signal)
+  // Several at once, so that a patient's hundred records do not wait on one round trip after the other.
+  const decided = await mapConcurrently(candidates, async (row): Promise<DecidedRecord | undefined> => {
+    const d = ownRecord(reader, row) ? await decideOwn(s, reader, row, signal) : await listing.decide(row)
+    if (d === undefined) return undefined
+    if (d instanceof Own) return { row, open: () => openOwn(s, reader, row, d) }
+    if (d instanceof Opener) return { row, open: () => d.open().catch((err: unknown) => problemView(s, row, err)) }
+    return { row, open: async () => d }
+  })
+  return decided.filter((d): d is DecidedRecord => d !== undefined)
+}
+
+/** The anchored rows the reader may be shown, newest first, before access is decided. */
+async function candidateRows(s: Services, reader: Actor, patient: string | undefined): Promise<RecordRow[]> {
   const anchored = `SELECT * FROM records WHERE state = 'anchored'`
   if (reader.account.role === 'patient') {
     if (patient !== undefined && (await findAccount(s.db, patient))?.id !== reader.account.id) throw new AppError('UNKNOWN_PATIENT')
-    candidates = await s.db.all(`${anchored} AND patient_id = ? ORDER BY created_at DESC, record_id`, reader.account.id) as RecordRow[]
-  } else if (patient === undefined) {
-    candidates = await s.db.all(`${anchored} AND author_id = ? ORDER BY created_at DESC, record_id`, reader.account.id) as RecordRow[]
-  } else {
-    // A doctor not (or no longer) confirmed may look nobody up: one answer, known or not.
-    const p = reader.account.status === 'active' ? await findParty(s, patient) : undefined
-    if (!p || p.role !== 'patient') throw new AppError('UNKNOWN_PATIENT')
-    // Beyond their own uploads, a doctor sees what a grant, share or break-glass opened to them;
-    // whether each is still live is the chain's answer, asked per record below.
-    const opened = await s.db.get(`SELECT 1 FROM access_requests WHERE requester_id = ? AND patient_id = ? AND status = 'approved'
-      UNION ALL SELECT 1 FROM shares WHERE grantee_id = ? AND patient_id = ? AND revoked_at IS NULL
-      UNION ALL SELECT 1 FROM emergencies WHERE doctor_id = ? AND patient_id = ? AND envelopes IS NOT NULL LIMIT 1`, reader.account.id, p.id, reader.account.id, p.id, reader.account.id, p.id)
-    if (!opened && p.hospital_id !== reader.account.hospitalId) throw new AppError('UNKNOWN_PATIENT')
-    candidates = opened
-      ? await s.db.all(`${anchored} AND patient_id = ? ORDER BY created_at DESC, record_id`, p.id) as RecordRow[]
-      : await s.db.all(`${anchored} AND patient_id = ? AND author_id = ? ORDER BY created_at DESC, record_id`, p.id, reader.account.id) as RecordRow[]
+    return await s.db.all(`${anchored} AND patient_id = ? ORDER BY created_at DESC, record_id`, reader.account.id) as RecordRow[]
   }
-  // A search narrows the candidates first; each match's access is still decided below.
-  if (q !== undefined) candidates = await matchRecords(s, candidates, q)
-  // The patient and the author may always read their own records: those are decided without
-  // the chain's grants and without HPKE (anchor and envelopes checked, an envelope addressed to
-  // the reader found) and opened only when on the requested page; the others are decided and
-  // opened each (chain reads, envelopes opened). Several at once, so that a patient's hundred
-  // records do not wait on one round trip after the other.
-  const views = await mapConcurrently(candidates, (row) => ownRecord(reader, row) ? decideOwn(s, reader, row, signal) : viewIfReadable(s, reader, row, signal))
-  const readable = candidates.flatMap((row, i) => views[i] === undefined ? [] : [{ row, view: views[i] }])
-  const total = readable.length
-  const page = readable.slice(offset, offset + limit)
-  const opened = await mapConcurrently(page, ({ row, view }) => view instanceof Own ? openOwn(s, reader, row, view) : Promise.resolve(view))
-  return { records: opened.filter((v): v is RecordView => v !== undefined), total, limit, offset }
+  if (patient === undefined) return await s.db.all(`${anchored} AND author_id = ? ORDER BY created_at DESC, record_id`, reader.account.id) as RecordRow[]
+  // A doctor not (or no longer) confirmed may look nobody up: one answer, known or not.
+  const p = reader.account.status === 'active' ? await findParty(s, patient) : undefined
+  if (!p || p.role !== 'patient') throw new AppError('UNKNOWN_PATIENT')
+  // Beyond their own uploads, a doctor sees what a grant, share or break-glass opened to them;
+  // whether each is still live is the chain's answer, asked when deciding.
+  const opened = await s.db.get(`SELECT 1 FROM access_requests WHERE requester_id = ? AND patient_id = ? AND status = 'approved'
+    UNION ALL SELECT 1 FROM shares WHERE grantee_id = ? AND patient_id = ? AND revoked_at IS NULL
+    UNION ALL SELECT 1 FROM emergencies WHERE doctor_id = ? AND patient_id = ? AND envelopes IS NOT NULL LIMIT 1`, reader.account.id, p.id, reader.account.id, p.id, reader.account.id, p.id)
+  if (!opened && p.hospital_id !== reader.account.hospitalId) throw new AppError('UNKNOWN_PATIENT')
+  return opened
+    ? await s.db.all(`${anchored} AND patient_id = ? ORDER BY created_at DESC, record_id`, p.id) as RecordRow[]
+    : await s.db.all(`${anchored} AND patient_id = ? AND author_id = ? ORDER BY created_at DESC, record_id`, p.id, reader.account.id) as RecordRow[]
 }
 
 /** A record of the reader's own (as its patient or its author), found readable but not yet opened: its envelopes. */
@@ -101,10 +128,7 @@ async function mapConcurrently<T, R>(items: readonly T[], fn: (item: T) => Promi
 async function decideOwn(s: Services, reader: Actor, row: RecordRow, signal?: AbortSignal): Promise<RecordView | Own | undefined> {
   requireKeys(reader)
   try {
-    const block = getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.envelopes as Hex), 'raw'), { signal })
-    block.catch(() => undefined) // awaited below, once the anchor is checked
-    await assertAnchored(s, row)
-    const env = parseEnvelopes(await block, row.record_id)
+    const env = await checkedEnvelopes(s, row, signal)
     const { address, keyScheme } = reader.account
     return env.keys.some((k) => k.to.toLowerCase() === address.toLowerCase() && k.scheme === keyScheme) ? new Own(env) : undefined
   } catch (err) {
@@ -121,6 +145,112 @@ async function openOwn(s: Services, reader: Actor, row: RecordRow, { env }: Own)
   } catch (err) {
     return problemView(s, row, err)
   }
+}
+
+/** A record decided readable whose key is at hand: `open` unwraps it and decrypts the manifest. */
+class Opener {
+  constructor(readonly open: () => Promise<RecordView>) {}
+}
+
+/** A live grant covers the record but the listing cannot tell how the reader gets its key: a read's decision is asked. */
+const undecided = Symbol('undecided')
+
+type GrantRow = { request_id: Hex; granted_record_ids: string | null; envelopes: string | null }
+type ShareRow = { share_id: Hex; record_ids: string; envelopes: string }
+
+/**
+ * What deciding a doctor's records under grants and shares shares within one listing: the chain
+ * block it is decided at (read once, fresh), the reader's grants and shares of each patient and
+ * each grant's envelopes block (read and parsed once). Nothing of it outlives the listing but the
+ * chain's live-or-not answers in `decisionCache`, for that block.
+ */
+class Listing {
+  #block: Promise<bigint> | undefined
+  readonly #grants = new Map<string, Promise<GrantRow[]>>()
+  readonly #shares = new Map<string, Promise<ShareRow[]>>()
+  readonly #blocks = new Map<string, Promise<GrantEnvelopes>>()
+
+  constructor(readonly s: Services, readonly reader: Actor, readonly signal?: AbortSignal) {}
+
+  /** A record not the reader's own: readable under a grant or share with its key in that grant's envelopes, else as a read decides it. */
+  async decide(row: RecordRow): Promise<Opener | RecordView | undefined> {
+    const me = { kind: 'account' as const, address: this.reader.account.address, scheme: this.reader.account.keyScheme, privateKey: requireKeys(this.reader).encryptionPrivateKey }
+    let found: Opener | typeof undecided | undefined
+    try {
+      found = await this.#underGrant(row, me)
+      if (found === undefined) found = await this.#underShare(row, me)
+    } catch (err) {
+      return problemView(this.s, row, err)
+    }
+    return found instanceof Opener ? found : viewIfReadable(this.s, this.reader, row, this.signal)
+  }
+
+  /** As `resolveAccess` tries grants: newest first, the first covering and live one decides. */
+  async #underGrant(row: RecordRow, me: GrantReaderOf): Promise<Opener | typeof undecided | undefined> {
+    const grants = await memo(this.#grants, row.patient_id, () => this.s.db.all(`SELECT request_id, granted_record_ids, envelopes FROM access_requests
+      WHERE requester_id = ? AND patient_id = ? AND status = 'approved' ORDER BY decided_at DESC`, this.reader.account.id, row.patient_id) as Promise<GrantRow[]>)
+    for (const g of grants) {
+      const scope = g.granted_record_ids === null ? null : (JSON.parse(g.granted_record_ids) as string[])
+      if (scope !== null && !scope.includes(row.record_id)) continue
+      if (!(await this.#live(`grant:${g.request_id}:${me.address}`, () => isGrantLive(this.s.ledger, { requestId: g.request_id, grantee: me.address })))) continue
+      return g.envelopes ? this.#keyIn(row, me, g.envelopes, g.request_id) : undecided
+    }
+    return undefined
+  }
+
+  /** As `resolveAccess` tries named shares, once no grant decided. */
+  async #underShare(row: RecordRow, me: GrantReaderOf): Promise<Opener | typeof undecided | undefined> {
+    const shares = await memo(this.#shares, row.patient_id, () => this.s.db.all(`SELECT share_id, record_ids, envelopes FROM shares
+      WHERE grantee_id = ? AND patient_id = ? AND revoked_at IS NULL ORDER BY created_at DESC`, this.reader.account.id, row.patient_id) as Promise<ShareRow[]>)
+    for (const sh of shares) {
+      if (!(JSON.parse(sh.record_ids) as string[]).includes(row.record_id)) continue
+      if (!(await this.#live(`share:${sh.share_id}`, () => isShareLive(this.s.ledger, { shareId: sh.share_id })))) continue
+      return this.#keyIn(row, me, sh.envelopes, sh.share_id)
+    }
+    return undefined
+  }
+
+  /** The record checked against its anchor and its key found in the grant's envelopes block: an Opener; undecided when the block has none for it. */
+  async #keyIn(row: RecordRow, me: GrantReaderOf, digest: string, grantId: Hex): Promise<Opener | typeof undecided> {
+    const env = checkedEnvelopes(this.s, row, this.signal)
+    env.catch(() => undefined) // awaited below
+    const block = memo(this.#blocks, digest, async () => parseGrantEnvelopes(await getRawBlockVerified(this.s.ipfs.blockstore, cidFromDigest(hexToBytes(digest as Hex), 'raw'), { signal: this.signal }), grantId))
+    block.catch(() => undefined) // awaited below, once the record's own checks passed
+    const checked = await env
+    let wrapped: Uint8Array
+    try {
+      wrapped = findGrantEnvelope(await block, { recordId: row.record_id, reader: me })
+    } catch (err) {
+      if (isAppError(err, 'RECORD_NOT_FOUND')) return undecided
+      throw err
+    }
+    return new Opener(async () => {
+      const dataKey = await unwrapGrantEnvelope(wrapped, { grantId, recordId: row.record_id, reader: me })
+      return toRecordView(row, await recordParties(this.s.db, row), openManifest(checked, dataKey))
+    })
+  }
+
+  /** The chain's answer at this listing's block, asked once per block across listings. */
+  async #live(key: string, ask: () => Promise<boolean>): Promise<boolean> {
+    this.#block ??= this.s.ledger.client.getBlockNumber({ cacheTime: 0 }).catch((err: unknown) => { throw toLedgerError(err) })
+    return this.s.decisionCache.live(key, await this.#block, ask)
+  }
+}
+
+type GrantReaderOf = { kind: 'account'; address: Hex; scheme: Actor['account']['keyScheme']; privateKey: Uint8Array }
+
+function memo<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
+  let p = map.get(key)
+  if (p === undefined) map.set(key, p = make())
+  return p
+}
+
+/** A record's envelopes block, read by its digest and parsed, once the record is checked against its anchor. */
+async function checkedEnvelopes(s: Services, row: RecordRow, signal?: AbortSignal): Promise<EnvelopesObject> {
+  const block = getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.envelopes as Hex), 'raw'), { signal })
+  block.catch(() => undefined) // awaited below, once the anchor is checked
+  await assertAnchored(s, row)
+  return parseEnvelopes(await block, row.record_id)
 }
 
 /** Records whose access is decided at once while listing. */
