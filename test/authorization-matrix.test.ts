@@ -299,6 +299,7 @@ describe('authorization matrix: every role × every API route', () => {
       },
     },
     'POST /api/v1/emergencies': { allow: ['doctor', 'otherDoctor'], call: () => ({ path: '/emergencies', body: { patient: emergencyPatientEmail, reason: 'matrix emergency' } }) },
+    'POST /api/v1/emergencies/rekey-all': { allow: ['admin', 'staff'], call: () => ({ path: '/emergencies/rekey-all' }) },
     'PUT /api/v1/emergencies/threshold': { allow: ['admin'], call: () => ({ path: '/emergencies/threshold', body: { shares: 0, threshold: 0 } }) },
     'GET /api/v1/emergencies': { allow: ['admin', 'pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient'], call: () => ({ path: '/emergencies' }) },
     'GET /api/v1/audit': { allow: ['admin', 'patient'], call: () => ({ path: `/audit?patient=${a.patient.id}` }) },

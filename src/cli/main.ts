@@ -50,6 +50,8 @@ Client (talks to a node: --api URL, env MEDLEDGER_API, default http://127.0.0.1:
   medledger record rekey RECORD_ID [--allow-author]          (patient, or the author once allowed) re-encrypt under a new
                                                              data key for whoever may read it now (JSON with the new
                                                              recordId); --allow-author: the patient lets the author do it once
+  medledger record rekey --all-emergency                     (staff/admin) move the hospital's records from before threshold
+                                                             break-glass to shares among member hospitals; retire its emergency key
   medledger verify RECORD_ID... | --all     exit 0 only when everything checked is intact
   medledger record erase RECORD_ID --reason TEXT              (patient) ask the hospital to erase a record (prints erasureId)
   medledger erasure list [--status S] | erasure confirm ERASURE_ID | erasure reject ERASURE_ID --reason TEXT
@@ -152,7 +154,9 @@ const commands: Record<string, Command> = {
   'record list': command({ patient: text, limit: text, offset: text }, async ({ flags, c }) => (await import('./commands/record-list.ts')).recordList(c, flags)),
   'record search': command({ patient: text, limit: text, offset: text }, async ({ flags, args, c }) => (await import('./commands/record-search.ts')).recordSearch(c, args[0], flags)),
   'record search-key': command({}, async ({ args, c }) => (await import('./commands/record-search.ts')).recordSearchKey(c, args[0])),
-  'record rekey': command({ 'allow-author': flag }, async ({ flags, args, c }) => (await import('./commands/record-rekey.ts')).recordRekey(c, args[0], { 'allow-author': Boolean(flags['allow-author']) })),
+  'record rekey': command({ 'allow-author': flag, 'all-emergency': flag }, async ({ flags, args, c }) => flags['all-emergency']
+    ? (await import('./commands/record-rekey-all-emergency.ts')).recordRekeyAllEmergency(c)
+    : (await import('./commands/record-rekey.ts')).recordRekey(c, args[0], { 'allow-author': Boolean(flags['allow-author']) })),
   'record erase': command({ reason: text }, async ({ flags, args, c }) => (await import('./commands/erasure.ts')).recordErase(c, args[0], flags)),
   'erasure confirm': command({}, async ({ args, c }) => (await import('./commands/erasure.ts')).erasureConfirm(c, args[0])),
   'erasure reject': command({ reason: text }, async ({ flags, args, c }) => (await import('./commands/erasure.ts')).erasureReject(c, args[0], flags)),

@@ -9,7 +9,7 @@ import { publicKeyOf } from '../accounts/directory.ts'
 import { unlockHospital } from '../accounts/hospital-keys.ts'
 import { assertAnchored } from '../records/assert-anchored.ts'
 import { parseEnvelopes, type EnvelopesObject } from '../records/envelopes.ts'
-import { combineShares, openShare } from '../records/emergency-shares.ts'
+import { combineShares, movedShares, openShare, type EmergencyShares } from '../records/emergency-shares.ts'
 import type { RecordRow } from '../records/record.ts'
 import { AppError, isAppError } from '../errors.ts'
 import type { Services } from '../services.ts'
@@ -78,9 +78,10 @@ export async function releaseSharesAs(s: Services, { emergencyId, hospital, sign
   const records = await s.db.all<RecordRow>(`SELECT * FROM records WHERE patient_id = ? AND state = 'anchored' ORDER BY created_at`, row.patient_id)
   const shares: SharesBlock['shares'] = []
   for (const r of records) {
-    const env = await envelopesOf(s, r, signal)
-    if (!env.shares) continue
-    const share = await openShare(env.shares, r.record_id, reader)
+    // A moved shares block (a record from before the change, or a home share re-wrapped after a key rotation) comes first.
+    const split = await movedShares(s, r.record_id, signal) ?? (await envelopesOf(s, r, signal)).shares
+    if (!split) continue
+    const share = await openShare(split, r.record_id, reader)
     if (!share) continue
     const wrapped = await wrapKey({ scheme: doctor.key_scheme, publicKey: doctorKey, key: share, context: releaseContext(id, r.record_id, address, doctor.address as Address) })
     share.fill(0)
@@ -108,6 +109,17 @@ export async function recordEmergencyShareRelease(s: Pick<Services, 'db'>, { eme
 }
 
 /**
+ * A hospital moved one of its records stored before threshold break-glass to shares (its
+ * EmergencySharesMoved event): kept when the sender is the record's own hospital, once.
+ */
+export async function recordEmergencySharesMoved(s: Pick<Services, 'db'>, { recordId, hospital, shares, txHash }: { recordId: Hex; hospital: Address; shares: Hex; txHash: Hex }): Promise<void> {
+  const home = await s.db.get<{ address: string }>('SELECT h.address FROM records r JOIN hospitals h ON h.id = r.hospital_id WHERE r.record_id = ?', recordId.toLowerCase())
+  if (!home || home.address.toLowerCase() !== hospital.toLowerCase()) return
+  await s.db.run('INSERT INTO emergency_moved (record_id, shares, tx_hash, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (record_id) DO NOTHING',
+    recordId.toLowerCase(), shares.toLowerCase(), txHash, Date.now())
+}
+
+/**
  * The data key of a record whose key is split (threshold break-glass), for the emergency's
  * doctor: the doctor's share from each hospital that released one, unwrapped with the doctor's
  * key and combined once k distinct hospitals' are in.
@@ -115,16 +127,15 @@ export async function recordEmergencyShareRelease(s: Pick<Services, 'db'>, { eme
  */
 export async function emergencySharesKey(
   s: Services,
-  { emergencyId, env, doctor, signal }: { emergencyId: Hex; env: EnvelopesObject; doctor: { address: Address; scheme: KeyScheme; privateKey: Uint8Array }; signal?: AbortSignal },
+  { emergencyId, recordId, split, doctor, signal }: { emergencyId: Hex; recordId: Hex; split: EmergencyShares; doctor: { address: Address; scheme: KeyScheme; privateKey: Uint8Array }; signal?: AbortSignal },
 ): Promise<Uint8Array> {
-  const split = env.shares!
   const holders = new Set(split.keys.map((k) => k.to.toLowerCase()))
   const releases = await s.db.all<{ hospital: Address; shares: Hex }>('SELECT hospital, shares FROM emergency_shares WHERE emergency_id = ?', emergencyId.toLowerCase())
   const byHospital = new Map<string, Uint8Array>()
   try {
     for (const r of releases) {
       if (!holders.has(r.hospital.toLowerCase())) continue
-      const share = await openReleasedShare(s, { release: r, emergencyId, recordId: env.recordId, doctor, signal })
+      const share = await openReleasedShare(s, { release: r, emergencyId, recordId, doctor, signal })
       if (share) byHospital.set(r.hospital.toLowerCase(), share)
     }
     return await combineShares(split, byHospital)

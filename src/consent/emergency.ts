@@ -90,7 +90,9 @@ export async function releaseEmergency(s: Services, emergencyId: Hex, signal?: A
   if (!patient || !doctorRow) throw new AppError('UNKNOWN_ACCOUNT')
   const hospital = await unlockHospital(s, patient.hospital_id!)
   const emergencyReader = { address: hospital.row.address as Address, scheme: hospital.row.key_scheme, privateKey: hospital.keys.encryptionPrivateKey }
-  const rows = await s.db.all<RecordRow>(`SELECT * FROM records WHERE patient_id = ? AND hospital_id = ? AND state = 'anchored' ORDER BY created_at`, patient.id, hospital.row.id)
+  // Records moved to shares (`record rekey --all-emergency`) come from k hospitals' shares instead.
+  const rows = await s.db.all<RecordRow>(`SELECT * FROM records WHERE patient_id = ? AND hospital_id = ? AND state = 'anchored'
+    AND record_id NOT IN (SELECT record_id FROM emergency_moved) ORDER BY created_at`, patient.id, hospital.row.id)
   const dataKeys = []
   for (const r of rows) {
     try {

@@ -22,6 +22,7 @@ import type { RecordAccess } from '../records/read-record.ts'
 import { openGrantEnvelope, type GrantReader } from './grant-envelopes.ts'
 import { markShareUsed } from './mark-share-used.ts'
 import { emergencySharesKey } from './emergency-shares.ts'
+import { movedShares } from '../records/emergency-shares.ts'
 import { logReadBatched } from './audit-log.ts'
 import { readByTeam } from './read-by-team.ts'
 import { supersededAnswer } from './apply-record-superseded.ts'
@@ -223,9 +224,10 @@ async function byEmergency({ s, row, envelopes, grantKey }: ReadContext, { reade
     if (!(await isEmergencyLive(s.ledger, { emergencyId: e.emergency_id, doctor: reader.account.address }))) continue
     const env = await envelopes()
     let dataKey: Uint8Array
-    if (env.shares) {
+    const split = await movedShares(s, row.record_id) ?? env.shares
+    if (split) {
       // Threshold break-glass: k hospitals' released shares, or 409 EMERGENCY_SHARES_PENDING.
-      dataKey = await emergencySharesKey(s, { emergencyId: e.emergency_id, env, doctor: me })
+      dataKey = await emergencySharesKey(s, { emergencyId: e.emergency_id, recordId: row.record_id, split, doctor: me })
       return { row, dataKey, manifest: openManifest(env, dataKey), purpose: purposes.emergency, ref: e.emergency_id, log: logAs(purposes.emergency, e.emergency_id) }
     }
     if (e.envelopes === null) continue

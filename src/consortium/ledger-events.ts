@@ -7,7 +7,7 @@ import { applyAccessDenied } from '../consent/apply-access-denied.ts'
 import { applyAccessRevoked } from '../consent/apply-access-revoked.ts'
 import { applyEmergencyDeclared } from '../consent/apply-emergency-declared.ts'
 import { recordEmergencyRelease } from '../consent/record-emergency-release.ts'
-import { recordEmergencyShareRelease } from '../consent/emergency-shares.ts'
+import { recordEmergencyShareRelease, recordEmergencySharesMoved } from '../consent/emergency-shares.ts'
 import { applyShared } from '../consent/apply-shared.ts'
 import { applyStudyDecided, applyStudyProposed } from '../consent/apply-study-event.ts'
 import { applyRecordSuperseded } from '../consent/apply-record-superseded.ts'
@@ -110,6 +110,8 @@ async function dispatch(owners: Owners, e: Event, { fetchMs }: HandlerContext): 
       return recordEmergencyRelease(s.db, { emergencyId: a.emergencyId as Hex, envelopes: a.envelopes as Hex, txHash })
     case 'EmergencyShareReleased':
       return recordEmergencyShareRelease(s, { emergencyId: a.emergencyId as Hex, hospital: a.hospital as Address, shares: a.shares as Hex, txHash })
+    case 'EmergencySharesMoved':
+      return recordEmergencySharesMoved(s, { recordId: a.recordId as Hex, hospital: a.hospital as Address, shares: a.shares as Hex, txHash })
     case 'Shared':
       return applyShared(s, {
         shareId: a.shareId as Hex, patient: a.patient as Address, grantee: a.grantee as Address, tokenHash: a.tokenHash as Hex,

@@ -83,7 +83,8 @@ async function emergencyKeyOf(s: Pick<Services, 'db' | 'ledger' | 'ipfs'>, addre
   const scheme = keySchemeFromId(hospital.keyScheme)
   const row = await s.db.get<{ emergency_public_key: Buffer }>('SELECT emergency_public_key FROM hospitals WHERE address = ?', address)
   let key: Uint8Array
-  if (row && row.emergency_public_key.length > 0) {
+  // A row's key is used while it is the one the Registry names (a rotated key is fetched anew).
+  if (row && row.emergency_public_key.length > 0 && bytesToHex(hashSha256(row.emergency_public_key)) === digest) {
     key = new Uint8Array(row.emergency_public_key)
   } else {
     const timeout = AbortSignal.timeout(KEY_FETCH_MS)
@@ -110,6 +111,11 @@ export async function splitDataKey(dataKey: Uint8Array, { recordId, k, holders }
   } finally {
     for (const sh of shares) sh.fill(0)
   }
+}
+
+/** One share wrapped for one holder, bound to the record and the holder (as `splitDataKey` wraps each). */
+export async function wrapShare(share: Uint8Array, recordId: Hex, holder: ShareHolder): Promise<string> {
+  return encodeBase64url(await wrapKey({ scheme: holder.scheme, publicKey: holder.publicKey, key: share, context: shareContext(recordId, holder.address) }))
 }
 
 /**
@@ -149,4 +155,34 @@ export function isEmergencyShares(v: unknown): v is EmergencyShares {
   return isObject(v) && Number.isSafeInteger(v.k) && Number.isSafeInteger(v.n) && v.k >= 2 && v.k <= v.n && v.n <= MAX_SHARES
     && Array.isArray(v.keys) && v.keys.length === v.n
     && v.keys.every((x: unknown) => isObject(x) && typeof x.to === 'string' && /^0x[0-9a-fA-F]{40}$/.test(x.to) && keySchemes.includes(x.scheme) && typeof x.wrapped === 'string')
+}
+
+/**
+ * The shares block of a record stored before threshold break-glass and moved to shares by its
+ * hospital (`record rekey --all-emergency`; its digest in the hospital's EmergencySharesMoved):
+ * a raw IPFS block of its own beside the record's anchored envelopes.
+ */
+export function sealMovedShares(recordId: Hex, shares: EmergencyShares): Uint8Array {
+  return utf8(JSON.stringify({ v: 1, type: 'medledger/record-shares', recordId: recordId.toLowerCase(), shares }))
+}
+
+/**
+ * The shares of a record moved to shares, from its block (fetched by the digest this node
+ * recorded from the record's hospital's event); `undefined` when it was not moved.
+ * @throws AppError RECORD_INTEGRITY (not a shares block of this record), RECORD_UNAVAILABLE
+ */
+export async function movedShares(s: Pick<Services, 'db' | 'ipfs'>, recordId: Hex, signal?: AbortSignal): Promise<EmergencyShares | undefined> {
+  const moved = await s.db.get<{ shares: Hex }>('SELECT shares FROM emergency_moved WHERE record_id = ?', recordId.toLowerCase())
+  if (!moved) return undefined
+  const bytes = await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(moved.shares), 'raw'), { signal })
+  let block: { type?: unknown; recordId?: unknown; shares?: unknown }
+  try {
+    block = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof block
+  } catch (cause) {
+    throw new AppError('RECORD_INTEGRITY', { cause, details: 'shares block is not JSON' })
+  }
+  if (!isObject(block) || block.type !== 'medledger/record-shares' || typeof block.recordId !== 'string' || block.recordId.toLowerCase() !== recordId.toLowerCase() || !isEmergencyShares(block.shares)) {
+    throw new AppError('RECORD_INTEGRITY', { details: 'shares block does not belong to this record' })
+  }
+  return block.shares
 }

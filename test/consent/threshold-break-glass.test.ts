@@ -19,7 +19,8 @@ import { openEnvelopes, openManifest, parseEnvelopes } from '../../src/records/e
 import { combineShares, openShare } from '../../src/records/emergency-shares.ts'
 import { releaseSharesAs, type ReleasingHospital } from '../../src/consent/emergency-shares.ts'
 import { isAppError } from '../../src/errors.ts'
-import { seed } from '../helpers/node-process.ts'
+import { cleanup, runCli, seed, tempDir } from '../helpers/node-process.ts'
+import { registryAbi } from '../../src/ledger/abis.ts'
 import { InjectApi, startInProcessNode, type InProcessNode } from '../helpers/in-process-node.ts'
 import type { Services } from '../../src/services.ts'
 
@@ -133,5 +134,41 @@ describe('threshold break-glass: k of n member hospitals release their shares', 
     const releases = (trail.body.events ?? trail.body.entries).filter((e: { event: string }) => e.event === 'EmergencyShareReleased')
     assert.deepEqual(new Set(releases.map((e: { actor: { address: string } }) => e.actor.address.toLowerCase())), new Set([h1, others[0]!, others[1]!].map((h) => h.address.toLowerCase())))
     for (const e of releases) assert.equal(e.ref.toLowerCase(), emergencyId.toLowerCase())
+  })
+
+  test('record rekey --all-emergency (staff): the old record moves to shares and the home\'s emergency key is replaced; the node\'s key alone then opens neither record, and both read with k releases', async () => {
+    const staff = await api.json('POST', '/users', { role: 'staff', hospital: world.hospital.id, email: 'staff@h1.example', name: 'Staff H1', password: 'staff-password-123' }, world.admin)
+    assert.equal(staff.status, 201, JSON.stringify(staff.body))
+    const cliHome = tempDir('ml-cli-')
+    try {
+      assert.equal((await runCli(['login', '--email', 'staff@h1.example', '--json'], { api: n.url, cliHome, input: 'staff-password-123\n' })).code, 0)
+      const run = await runCli(['record', 'rekey', '--all-emergency', '--json'], { api: n.url, cliHome })
+      assert.equal(run.code, 0, run.stderr)
+      assert.deepEqual(JSON.parse(run.stdout), { hospital: h1.address.toLowerCase(), moved: 1, rewrapped: 1, rotated: true })
+      const again = await runCli(['record', 'rekey', '--all-emergency', '--json'], { api: n.url, cliHome })
+      assert.deepEqual(JSON.parse(again.stdout), { hospital: h1.address.toLowerCase(), moved: 0, rewrapped: 0, rotated: false }, 'nothing is left to move')
+    } finally {
+      cleanup(cliHome)
+    }
+    assert.equal(await s.db.get('SELECT 1 FROM retired_emergency_keys'), undefined, 'the old key is gone from the node')
+    const rotated = await unlockHospital(s, world.hospital.id)
+    const named = await s.ledger.client.readContract({ address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'emergencyKeyOf', args: [h1.address] })
+    assert.equal(named, bytesToHex(hashSha256(rotated.row.emergency_public_key)), 'the Registry names the new key')
+    const stolen = { address: h1.address, scheme: h1.scheme, privateKey: rotated.keys.encryptionPrivateKey }
+    await assert.rejects(openEnvelopes(await envelopesOf(oldRecord), stolen), (e: unknown) => isAppError(e, 'RECORD_INTEGRITY'), 'the new key does not open the old single envelope')
+    await assert.rejects(openEnvelopes(await envelopesOf(newRecord), stolen), (e: unknown) => isAppError(e, 'RECORD_NOT_FOUND'))
+
+    const open = await api.json('POST', '/emergencies', { patient: world.patient.id, reason: 'Second admission, unconscious' }, er.token)
+    assert.equal(open.status, 201, JSON.stringify(open.body))
+    const emergencyId = open.body.emergencyId as Hex
+    for (const id of [oldRecord, newRecord]) {
+      const r = await api.download(er.token, id)
+      assert.equal(r.status, 409, 'the home\'s release alone is not enough, for the old record too')
+      assert.equal(r.json.code, 'EMERGENCY_SHARES_PENDING')
+    }
+    assert.equal(await releaseSharesAs(s, { emergencyId, hospital: others[2]! }), 2, 'a share of each record')
+    assert.equal(await releaseSharesAs(s, { emergencyId, hospital: others[3]! }), 2)
+    assert.deepEqual(new Uint8Array((await api.download(er.token, oldRecord)).bytes), oldBytes)
+    assert.deepEqual(new Uint8Array((await api.download(er.token, newRecord)).bytes), newBytes)
   })
 })

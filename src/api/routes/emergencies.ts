@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { FromSchema } from 'json-schema-to-ts'
 import { listEmergencies, openEmergency } from '../../consent/emergency.ts'
 import { setEmergencyThreshold } from '../../consent/emergency-threshold.ts'
+import { rekeyAllEmergency } from '../../consent/rekey-all-emergency.ts'
 import { actorOf } from '../actor-of.ts'
 import { errors, partySchema } from './schemas.ts'
 import type { Services } from '../../services.ts'
@@ -48,6 +49,14 @@ export async function emergencyRoutes(app: FastifyInstance, { services }: { serv
       response: { 200: { type: 'object', properties: { shares: { type: 'integer' }, threshold: { type: 'integer' }, txHash: { type: 'string' } } }, ...errors(400, 401, 403, 502, 503) },
     },
   }, async (req) => setEmergencyThreshold(services, { actor: actorOf(req), ...req.body }))
+
+  app.post('/emergencies/rekey-all', {
+    schema: {
+      tags: ['consent'],
+      summary: 'record rekey --all-emergency: staff or the admin move their hospital\'s records from before threshold break-glass to shares among member hospitals and retire its emergency key.',
+      response: { 200: { type: 'object', properties: { hospital: { type: 'string' }, moved: { type: 'integer' }, rewrapped: { type: 'integer' }, rotated: { type: 'boolean' } } }, ...errors(401, 403, 404, 409, 502, 503) },
+    },
+  }, async (req) => rekeyAllEmergency(services, { actor: actorOf(req) }))
 
   app.get('/emergencies', {
     schema: { tags: ['consent'], summary: 'Emergency accesses: all (admin review list), your own (doctor), to your records (patient).', response: { 200: { type: 'object', properties: { emergencies: { type: 'array', items: emergencySchema } } }, ...errors(401, 403) } },
