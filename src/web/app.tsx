@@ -18,9 +18,9 @@ import { AdmissionBanner } from './components/admission-banner.tsx'
 
 const portals: Record<Role, { base: string; title: string; tabs: [string, string][] }> = {
   admin: { base: 'admin', title: 'Consortium admin', tabs: [['doctors', 'Doctors to confirm'], ['hospitals', 'Hospitals'], ['emergencies', 'Emergencies'], ['audit', 'Audit trail'], ['status', 'Node status']] },
-  staff: { base: 'hospital', title: 'Hospital', tabs: [['doctors', 'Doctors'], ['patients', 'Patients'], ['pending', 'Sign-ups to confirm'], ['votes', 'Admission votes']] },
+  staff: { base: 'hospital', title: 'Hospital', tabs: [['doctors', 'Doctors'], ['patients', 'Patients'], ['pending', 'Sign-ups to confirm'], ['votes', 'Admission votes'], ['teams', 'Care teams']] },
   doctor: { base: 'doctor', title: 'Doctor', tabs: [['patients', 'Patients'], ['requests', 'Access requests'], ['emergencies', 'Break-glass log']] },
-  patient: { base: 'patient', title: 'Patient', tabs: [['records', 'My records'], ['requests', 'Access'], ['sharing', 'Sharing'], ['activity', 'Who accessed my records']] },
+  patient: { base: 'patient', title: 'Patient', tabs: [['records', 'My records'], ['requests', 'Access'], ['sharing', 'Sharing'], ['teams', 'Care teams'], ['activity', 'Who accessed my records']] },
   researcher: { base: 'research', title: 'Researcher', tabs: [['studies', 'My studies']] },
 }
 const common: [string, string][] = [['notifications', 'Notifications'], ['account', 'Account']]

@@ -9,12 +9,14 @@ import { Field, LoadState, Mono, StatusBadge, usePaged } from '../components/ui.
 import { AddAccountForm, PendingDoctors } from '../components/account-forms.tsx'
 import { MfaResetForm } from '../components/mfa-reset-form.tsx'
 import { AdmissionVotes, ConsortiumMembers } from '../components/consortium.tsx'
+import { StaffCareTeams } from '../components/care-teams.tsx'
 
 export function HospitalPortal({ me, tab }: { me: Account; tab: string }) {
   switch (tab) {
     case 'patients': return <People me={me} role="patient" />
     case 'pending': return <PendingDoctors />
     case 'votes': return <Votes />
+    case 'teams': return <StaffCareTeams />
     default: return <People me={me} role="doctor" />
   }
 }

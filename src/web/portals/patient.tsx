@@ -10,11 +10,13 @@ import { ActionStatus, Badge, Field, LoadState, SecretOnce, StatusBadge, usePage
 import { RecordList } from '../components/record-list.tsx'
 import { AuditTimeline } from '../components/audit-timeline.tsx'
 import { EmergencyList } from '../components/emergency-list.tsx'
+import { PatientCareTeams } from '../components/care-teams.tsx'
 
 export function PatientPortal({ me, tab }: { me: Account; tab: string }) {
   switch (tab) {
     case 'requests': return <Requests me={me} />
     case 'sharing': return <Sharing />
+    case 'teams': return <PatientCareTeams />
     case 'activity': return <Activity me={me} />
     default: return (
       <section aria-labelledby="records-title">
