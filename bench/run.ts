@@ -52,6 +52,7 @@ import { measureGas } from './measure-gas.ts'
 import { measureBatchGas } from './measure-batch-gas.ts'
 import { measureAuditBatchGas } from './measure-audit-batch-gas.ts'
 import { measureTeamGas } from './measure-team-gas.ts'
+import { measureEmergencyShareGas } from './measure-emergency-share-gas.ts'
 import { measureErasureGas } from './measure-erasure-gas.ts'
 import { measureRekeyGas } from './measure-rekey-gas.ts'
 import { measureConsent } from './measure-consent.ts'
@@ -76,6 +77,7 @@ const targets = {
   gasApprove: { max: 60_000, text: '≤ 60,000' },
   gasAuditRead: { max: 30_000, text: '≤ 30,000' },
   gasTeamGrant: { max: 60_000, text: '≤ 60,000' },
+  gasEmergencyShareRelease: { max: 60_000, text: '≤ 60,000' },
   crossNodeFirstReadMs: { below: 250, text: 'first p50 < 250 ms' },
   replicationLagP95Ms: { below: 2_000, text: 'p95 < 2 s' },
   cliHelpMs: { max: 300, text: '≤ 300 ms' },
@@ -247,6 +249,8 @@ async function main(): Promise<Record<string, unknown>> {
     progress(`gas: one audit batch of ${auditGas.entries} reads ${auditGas.batch}, ${auditGas.perEntry} per read; a batch of one ${auditGas.single}`)
     const teamGas = await measureTeamGas()
     progress(`gas: team grant ${teamGas.teamGrant}, add member ${teamGas.teamAddMember}, remove member ${teamGas.teamRemoveMember}, a member's read alone ${teamGas.teamAuditRead}`)
+    const shareGas = await measureEmergencyShareGas()
+    progress(`gas: emergency share release ${shareGas.emergencyShareRelease}, old record moved to shares ${shareGas.emergencySharesMove}, emergency key rotation ${shareGas.emergencyKeyRotation}`)
     const erasureGas = await measureErasureGas()
     progress(`gas: erasure request ${erasureGas.erasureRequest}, reject ${erasureGas.erasureReject}, confirm ${erasureGas.erasureConfirm}`)
     const rekeyGas = await measureRekeyGas()
@@ -298,7 +302,7 @@ async function main(): Promise<Record<string, unknown>> {
       fhir: { searchDocRef100P95Ms: fhir.searchDocRef100.p95Ms, binaryRead1MiBP50Ms: fhir.binaryRead1MiB.p50Ms, nativeRead1MiBP50Ms: fhir.nativeRead1MiB.p50Ms },
       load: { clients: load.clients, seconds: load.seconds, uploadsPerS: load.uploadsPerS, uploadP95Ms: load.uploadP95Ms, readsPerS: load.readsPerS, readP95Ms: load.readP95Ms, errors: load.errors, rssPeakMiB: load.rssPeakMiB },
       rssGrowthMiBFor1GiB: rss.growthMiB,
-      gas: { anchor: gas.anchor, anchorPerRecordBatched100: batchGas.perRecord, register: gas.register, ...consent.gas, auditReadBatched100: auditGas.perEntry, teamGrant: teamGas.teamGrant, teamAddMember: teamGas.teamAddMember, teamRemoveMember: teamGas.teamRemoveMember, teamAuditRead: teamGas.teamAuditRead, ...erasureGas, rekey: rekeyGas.rekey, rekeyLeave: rekeyGas.rekeyLeave, rekeyByAuthor: rekeyGas.rekeyByAuthor },
+      gas: { anchor: gas.anchor, anchorPerRecordBatched100: batchGas.perRecord, register: gas.register, ...consent.gas, auditReadBatched100: auditGas.perEntry, teamGrant: teamGas.teamGrant, teamAddMember: teamGas.teamAddMember, teamRemoveMember: teamGas.teamRemoveMember, teamAuditRead: teamGas.teamAuditRead, ...shareGas, ...erasureGas, rekey: rekeyGas.rekey, rekeyLeave: rekeyGas.rekeyLeave, rekeyByAuthor: rekeyGas.rekeyByAuthor },
       grantedRead1MiB: consent.grantedRead1MiB,
       crossNodeRead1MiB: consortium.crossNodeRead1MiB,
       scale: scale.scale,
@@ -314,6 +318,7 @@ async function main(): Promise<Record<string, unknown>> {
         gasApprove: { target: targets.gasApprove.text, met: consent.gas.approve <= targets.gasApprove.max },
         gasAuditRead: { target: targets.gasAuditRead.text, met: consent.gas.auditRead <= targets.gasAuditRead.max },
         gasTeamGrant: { target: targets.gasTeamGrant.text, met: teamGas.teamGrant <= targets.gasTeamGrant.max },
+        gasEmergencyShareRelease: { target: targets.gasEmergencyShareRelease.text, met: shareGas.emergencyShareRelease <= targets.gasEmergencyShareRelease.max },
         crossNodeRead1MiB: { target: targets.crossNodeFirstReadMs.text, met: consortium.crossNodeRead1MiB.p50Ms < targets.crossNodeFirstReadMs.below },
         replicationLagMs: { target: targets.replicationLagP95Ms.text, met: consortium.replicationLagMs.p95 < targets.replicationLagP95Ms.below },
         cliHelpMs: { target: targets.cliHelpMs.text, met: cli.helpMs <= targets.cliHelpMs.max },
@@ -408,6 +413,8 @@ function table(r: Record<string, any>): string {
     ['gas: revoke', String(r.gas.revoke), '', ''],
     ['gas: share (token)', String(r.gas.share), '', ''],
     ['gas: emergency (break-glass declared)', String(r.gas.emergency), '', ''],
+    ['gas: emergency share release (one hospital, threshold break-glass)', String(r.gas.emergencyShareRelease), r.targets.gasEmergencyShareRelease.target, yes(r.targets.gasEmergencyShareRelease.met)],
+    ['gas: old record moved to shares; emergency key rotation (rekey --all-emergency)', `${r.gas.emergencySharesMove}; ${r.gas.emergencyKeyRotation}`, 'no target (once per record, once per hospital)', ''],
     ['gas: audit of one read alone (the reader\'s logAccess)', String(r.gas.auditRead), r.targets.gasAuditRead.target, yes(r.targets.gasAuditRead.met)],
     ['gas: audit per read, 100 reads per batch', String(r.gas.auditReadBatched100), '', ''],
     ['gas: team grant (a patient grants a care team)', String(r.gas.teamGrant), r.targets.gasTeamGrant.target, yes(r.targets.gasTeamGrant.met)],
