@@ -13,6 +13,7 @@ import { readRecord } from '../records/read-record.ts'
 import { deidentifyFhir, fhirDeidentificationRules, pseudonymOf } from '../records/deidentify-fhir.ts'
 import { deidentifyDicom, dicomDeidentificationRules } from '../records/deidentify-dicom.ts'
 import { ccdaDeidentificationRules, deidentifyCcda } from '../records/deidentify-ccda.ts'
+import { deidentifyHl7, hl7DeidentificationRules } from '../records/deidentify-hl7.ts'
 import type { RecordRow } from '../records/record.ts'
 import { AppError, isAppError } from '../errors.ts'
 import { findStudy, type StudyRow } from './studies.ts'
@@ -32,7 +33,9 @@ export interface ExportManifest {
   dicom: number
   /** C-CDA documents exported (`ccda/<pseudonym>.xml`, de-identified). */
   ccda: number
-  /** Records of consenting patients left out: DICOM with burned-in annotation or encapsulated pixel data, HL7 v2, other files. */
+  /** HL7 v2 messages exported (`hl7v2/<pseudonym>.hl7`, de-identified). */
+  hl7v2: number
+  /** Records of consenting patients left out: DICOM with burned-in annotation or encapsulated pixel data, other files. */
   skippedRecords: number
   output: { type: string; url: string; count: number; sha256: string }[]
 }
@@ -41,7 +44,7 @@ export interface ExportStudyResult {
   manifest: ExportManifest
   manifestHash: Hex
   txHash: Hex
-  /** NDJSON per resource type (`{ name: 'Condition.ndjson', content }`), DICOM files in base64 (`{ name: 'dicom/2.25….dcm', content, encoding: 'base64' }`), C-CDA documents (`ccda/<hex>.xml`). */
+  /** NDJSON per resource type (`{ name: 'Condition.ndjson', content }`), DICOM files in base64 (`{ name: 'dicom/2.25….dcm', content, encoding: 'base64' }`), C-CDA documents (`ccda/<hex>.xml`), HL7 v2 messages (`hl7v2/<hex>.hl7`). */
   files: { name: string; content: string; encoding?: 'base64' }[]
 }
 
@@ -71,12 +74,14 @@ export async function exportStudy(s: Services, { actor, id, signal }: { actor: A
   let skippedRecords = 0
   const images = new Map<string, Uint8Array>()
   const documents = new Map<string, string>()
+  const messages = new Map<string, string>()
   for (const p of subjects) {
     const pseudonym = pseudonymOf(studyKey, p.address.toLowerCase())
-    const { resources, quasi, skipped, dicom, ccda } = await patientResources(s, p, { studyKey, pseudonym, year, signal })
+    const { resources, quasi, skipped, dicom, ccda, hl7 } = await patientResources(s, p, { studyKey, pseudonym, year, signal })
     skippedRecords += skipped
     for (const [name, bytes] of dicom) images.set(name, bytes)
     for (const [name, xml] of ccda) documents.set(name, xml)
+    for (const [name, message] of hl7) messages.set(name, message)
     for (const r of resources) {
       const type = String(r.resourceType)
       if (!byType.has(type)) byType.set(type, new Map())
@@ -98,15 +103,17 @@ export async function exportStudy(s: Services, { actor, id, signal }: { actor: A
     resources: Object.fromEntries(files.map((f) => [f.type, f.count])),
     k,
     minK: study.min_k === null ? null : Number(study.min_k),
-    rules: [...fhirDeidentificationRules, ...dicomDeidentificationRules, ...ccdaDeidentificationRules],
+    rules: [...fhirDeidentificationRules, ...dicomDeidentificationRules, ...ccdaDeidentificationRules, ...hl7DeidentificationRules],
     dicom: images.size,
     ccda: documents.size,
+    hl7v2: messages.size,
     skippedRecords,
     // Every file with its SHA-256: the manifest's hash on chain commits to the whole export.
     output: [
       ...files.map((f) => ({ type: f.type, url: `${f.type}.ndjson`, count: f.count, sha256: sha256Of(f.content) })),
       ...[...images].map(([name, bytes]) => ({ type: 'DICOM', url: name, count: 1, sha256: sha256Of(bytes) })),
       ...[...documents].map(([name, xml]) => ({ type: 'C-CDA', url: name, count: 1, sha256: sha256Of(xml) })),
+      ...[...messages].map(([name, message]) => ({ type: 'HL7v2', url: name, count: 1, sha256: sha256Of(message) })),
     ],
   }
   const manifestHash = bytesToHex(hashSha256(new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n')))
@@ -115,8 +122,8 @@ export async function exportStudy(s: Services, { actor, id, signal }: { actor: A
   await recordExport(s, { study, exportNumber, manifest, manifestHash, total, txHash: receipt.transactionHash, subjects })
   const ndjson = files.map((f) => ({ name: `${f.type}.ndjson`, content: f.content }))
   const dicom = [...images].map(([name, bytes]) => ({ name, content: Buffer.from(bytes).toString('base64'), encoding: 'base64' as const }))
-  const xml = [...documents].map(([name, content]) => ({ name, content }))
-  return { manifest, manifestHash, txHash: receipt.transactionHash, files: [...ndjson, ...dicom, ...xml] }
+  const texts = [...documents, ...messages].map(([name, content]) => ({ name, content }))
+  return { manifest, manifestHash, txHash: receipt.transactionHash, files: [...ndjson, ...dicom, ...texts] }
 }
 
 function sha256Of(content: string | Uint8Array): Hex {
@@ -140,7 +147,7 @@ async function consentingPatients(s: Services, study: StudyRow): Promise<Subject
 }
 
 /** One patient's FHIR and DICOM records, opened with their hospital's key and de-identified. */
-async function patientResources(s: Services, p: Subject, o: { studyKey: Uint8Array; pseudonym: string; year: number; signal?: AbortSignal }): Promise<{ resources: Record<string, unknown>[]; quasi: { birthYear: string; sex: string; zip3: string }; skipped: number; dicom: Map<string, Uint8Array>; ccda: Map<string, string> }> {
+async function patientResources(s: Services, p: Subject, o: { studyKey: Uint8Array; pseudonym: string; year: number; signal?: AbortSignal }): Promise<{ resources: Record<string, unknown>[]; quasi: { birthYear: string; sex: string; zip3: string }; skipped: number; dicom: Map<string, Uint8Array>; ccda: Map<string, string>; hl7: Map<string, string> }> {
   const { row: hospital, keys } = await unlockHospital(s, p.hospitalId)
   const reader = { address: hospital.address as Address, scheme: hospital.key_scheme, privateKey: keys.encryptionPrivateKey }
   const records = await s.db.all<RecordRow>(`SELECT * FROM records WHERE patient_id = ? AND state = 'anchored' ORDER BY created_at`, p.id)
@@ -149,6 +156,7 @@ async function patientResources(s: Services, p: Subject, o: { studyKey: Uint8Arr
   let skipped = 0
   const dicom = new Map<string, Uint8Array>()
   const ccda = new Map<string, string>()
+  const hl7 = new Map<string, string>()
   const subjectKey = createHmac('sha256', o.studyKey).update(`subject|${p.address.toLowerCase()}`).digest()
   for (const row of records) {
     const plain = await readPlaintext(s, row, reader, o.signal)
@@ -162,6 +170,11 @@ async function patientResources(s: Services, p: Subject, o: { studyKey: Uint8Arr
       ccda.set(`ccda/${pseudonymOf(o.studyKey, `record|${row.record_id}`)}.xml`, document)
       continue
     }
+    const message = plain && !isDicom(plain) ? deidentifyHl7(Buffer.from(plain).toString('utf8'), { patientPseudonym: o.pseudonym, year: o.year }) : undefined
+    if (message) {
+      hl7.set(`hl7v2/${pseudonymOf(o.studyKey, `record|${row.record_id}`)}.hl7`, message)
+      continue
+    }
     const fhir = plain && !isDicom(plain) ? asFhir(plain) : undefined
     if (fhir === undefined) { skipped++; continue }
     // Resource ids are pseudonymized under a key of this patient in this study: one patient's
@@ -170,7 +183,7 @@ async function patientResources(s: Services, p: Subject, o: { studyKey: Uint8Arr
     resources.push(...out.resources)
     if (quasi.sex === '*' && out.quasi.sex !== '*') quasi = out.quasi
   }
-  return { resources, quasi, skipped, dicom, ccda }
+  return { resources, quasi, skipped, dicom, ccda, hl7 }
 }
 
 function isDicom(b: Uint8Array): boolean {

@@ -111,6 +111,42 @@ export function identifyingCcdaStrings(xml: string): Set<string> {
 }
 
 /**
+ * The identifying strings of an HL7 v2 message, by the kinds of its fields (a split on the
+ * message's own separators, not the code under test): every component of the identifiers
+ * (PID-2, 3, 4, 18, 19, 20; visit, order and control numbers: PV1-19, 50, ORC-2, 3, OBR-2, 3,
+ * MSH-10), of the names (PID-5, 6, 9; NK1-2; providers in EVN-5, PV1-7, 8, 9, 17, OBR-16, 32,
+ * OBX-16; PD1-3 and PD1-4), of the addresses (PID-11, NK1-4) but state and country, phones and
+ * e-mails (PID-13, 14, NK1-5, 6), locations (PV1-3, 6, 11, 42, 43), facilities (MSH-4, 6),
+ * notes (NTE-3) and free-text values (OBX-5 of ST, TX, FT), and every full date (8+ digits).
+ */
+export function identifyingHl7Strings(text: string): Set<string> {
+  const found = new Set<string>()
+  const sep = text[3]!
+  const [component, repetition, , subcomponent] = [...text.slice(4, 8)]
+  const add = (v: string | undefined) => { if (v && v.trim().length >= 4) found.add(v.trim()) }
+  const parts = (field: string | undefined, skip: number[] = []) => {
+    for (const rep of (field ?? '').split(repetition!)) {
+      rep.split(component!).forEach((c, i) => { if (!skip.includes(i)) for (const sc of c.split(subcomponent!)) add(sc) })
+    }
+  }
+  const identifying: Record<string, number[]> = {
+    PID: [2, 3, 4, 5, 6, 9, 13, 14, 18, 19, 20], NK1: [2, 5, 6], PV1: [3, 6, 7, 8, 9, 11, 17, 19, 42, 43, 50],
+    EVN: [5], ORC: [2, 3, 10, 11, 12], OBR: [2, 3, 16, 32], OBX: [16], PD1: [3, 4], NTE: [3],
+  }
+  for (const segment of text.split(/\r\n|\r|\n/)) {
+    const f = segment.split(sep)
+    const at = (n: number) => (f[0] === 'MSH' ? f[n - 1] : f[n])
+    if (f[0] === 'MSH') for (const n of [4, 6, 10]) parts(at(n))
+    for (const n of identifying[f[0]!] ?? []) parts(at(n))
+    // addresses: all but state (4) and country (6)
+    if (f[0] === 'PID' || f[0] === 'NK1') parts(at(f[0] === 'PID' ? 11 : 4), [3, 5, 6])
+    if (f[0] === 'OBX' && /^(ST|TX|FT)$/.test(at(2) ?? '')) parts(at(5))
+  }
+  for (const m of text.matchAll(/(?<!\d)\d{8,}(?!\d)/g)) add(m[0])
+  return found
+}
+
+/**
  * The secrets that appear in `text` as themselves: not inside a longer run of letters and digits.
  * A pseudonym (32 hex digits) or a remapped UID (2.25. and 39 digits) holds any short number by
  * chance now and then; a leaked value stands on its own (a JSON string, a word in a text).

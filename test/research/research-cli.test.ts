@@ -2,8 +2,9 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { createHash } from 'node:crypto'
 import { Api, cleanup, fixtures, runCli, seed, startNodeProcess, tempDir, testEnv, type NodeProcess } from '../helpers/node-process.ts'
-import { identifyingStrings, leaks } from './identifying-strings.ts'
+import { identifyingHl7Strings, identifyingStrings, leaks } from './identifying-strings.ts'
 
 // The research commands of the medledger CLI against a node process (issue 12): the names the
 // issue gives, used exactly.
@@ -33,6 +34,7 @@ describe('the research commands of the medledger CLI', () => {
     assert.match(ok(await cli(['researcher', 'confirm', id, '--as', testEnv.MEDLEDGER_ADMIN_EMAIL])), /active/)
     for (const who of [a.doctor, a.patient, researcher]) ok(await cli(['login', '--email', who.email, '--json'], `${who.password}\n`))
     ok(await cli(['record', 'upload', '--patient', a.patient.email, '--file', join(fixtures, 'fhir', bundle), '--json', '--as', a.doctor.email]))
+    ok(await cli(['record', 'upload', '--patient', a.patient.email, '--file', join(fixtures, 'hl7v2', 'message2.hl7'), '--json', '--as', a.doctor.email]))
   })
   after(async () => {
     await node?.stop()
@@ -62,6 +64,12 @@ describe('the research commands of the medledger CLI', () => {
     const original = JSON.parse(readFileSync(join(fixtures, 'fhir', bundle), 'utf8'))
     assert.deepEqual(leaks(identifyingStrings(original), written), [])
     assert.doesNotMatch(written, /\d{4}-\d{2}-\d{2}/, 'no full date')
+    // the HL7 v2 message, de-identified, under hl7v2/ and in the manifest's output with its hash
+    const [message] = readdirSync(join(out, 'hl7v2'))
+    assert.equal(manifest.hl7v2, 1)
+    const hl7 = readFileSync(join(out, 'hl7v2', message!))
+    assert.deepEqual(leaks(identifyingHl7Strings(readFileSync(join(fixtures, 'hl7v2', 'message2.hl7'), 'utf8')), hl7.toString('utf8')), [])
+    assert.equal((manifest.output as { url: string; sha256: string }[]).find((o) => o.url === `hl7v2/${message}`)?.sha256, `0x${createHash('sha256').update(hl7).digest('hex')}`)
 
     assert.match(ok(await cli(['research', 'withdraw', '--study', created.studyId, '--as', a.patient.email])), /consent withdrawn/)
     const again = join(work, 'export-2')

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { startInProcessNode, InjectApi, type InProcessNode } from '../helpers/in-process-node.ts'
 import { fixtures, seed } from '../helpers/node-process.ts'
 import * as dicomParserModule from 'dicom-parser'
-import { clinicalCodes, identifyingCcdaStrings, identifyingStrings, identifyingValues, leaks, type DS } from './identifying-strings.ts'
+import { clinicalCodes, identifyingCcdaStrings, identifyingHl7Strings, identifyingStrings, identifyingValues, leaks, type DS } from './identifying-strings.ts'
 
 const dicomParser = ((dicomParserModule as unknown as { default?: typeof dicomParserModule }).default ?? dicomParserModule)
 
@@ -55,7 +55,7 @@ describe('research: studies, consent and de-identified exports', () => {
       assert.equal(up.status, 201, JSON.stringify(up.body))
       recordIds.push(up.body.recordId)
     }
-    // a DICOM image and a C-CDA document of the first patient (exported de-identified), an HL7 v2 message (left out, counted)
+    // a DICOM image, a C-CDA document and an HL7 v2 message of the first patient (exported de-identified)
     for (const [folder, file] of [['dicom', 'CT_small.dcm'], ['ccda', ccdaFile], ['hl7v2', 'message1.hl7']]) {
       const up = await api.upload(a.doctor.token, patients[0]!.email, file!, readFileSync(join(fixtures, folder!, file!)))
       assert.equal(up.status, 201, JSON.stringify(up.body))
@@ -115,6 +115,12 @@ describe('research: studies, consent and de-identified exports', () => {
     assert.equal(manifest.ccda, 1)
     const ccdaSecrets = identifyingCcdaStrings(readFileSync(join(fixtures, 'ccda', ccdaFile), 'utf8'))
     assert.deepEqual(leaks(ccdaSecrets, documents[0]!.content), [])
+    const messages = all.filter((f) => f.name.startsWith('hl7v2/'))
+    assert.equal(messages.length, 1)
+    assert.equal(manifest.hl7v2, 1)
+    assert.match(messages[0]!.name, /^hl7v2\/[0-9a-f]{32}\.hl7$/)
+    assert.deepEqual(leaks(identifyingHl7Strings(readFileSync(join(fixtures, 'hl7v2', 'message1.hl7'), 'utf8')), messages[0]!.content), [])
+    assert.match(messages[0]!.content, /^MSH\|\^~\\&\|.*\|ADT\^A01\|/)
     const images = all.filter((f) => f.name.startsWith('dicom/'))
     assert.equal(images.length, 1)
     assert.equal(manifest.dicom, 1)
@@ -130,7 +136,7 @@ describe('research: studies, consent and de-identified exports', () => {
     assert.equal(first.body.manifestHash, sha(Buffer.from(JSON.stringify(manifest, null, 2) + '\n')))
     assert.equal(manifest.studyId, id)
     assert.equal(manifest.patients, patients.length)
-    assert.equal(manifest.skippedRecords, 1)
+    assert.equal(manifest.skippedRecords, 0)
     assert.ok(Array.isArray(manifest.rules) && manifest.rules.length > 3)
     assert.equal(typeof manifest.k, 'number')
     const text = files.map((f) => f.content).join('')

@@ -35,7 +35,7 @@ export async function studyList(c: Common): Promise<void> {
 
 /**
  * `medledger study export ID --out DIR` (the study's researcher): writes one NDJSON file per
- * resource type and manifest.json into DIR.
+ * resource type, the de-identified DICOM, C-CDA and HL7 v2 files and manifest.json into DIR.
  * @throws CliError USAGE without ID or --out; the node's code when it refuses (K_TOO_SMALL, STUDY_NOT_APPROVED, …).
  */
 export async function studyExport(c: Common, id: string | undefined, f: { out?: string }): Promise<void> {
@@ -43,9 +43,10 @@ export async function studyExport(c: Common, id: string | undefined, f: { out?: 
   const r = await signedIn(c).client.json<{ manifest: { patients: number; k: number; resources: Record<string, number> }; manifestHash: string; txHash: string; files: { name: string; content: string; encoding?: string }[] }>('POST', `/studies/${encodeURIComponent(id)}/export`)
   await mkdir(join(f.out, 'dicom'), { recursive: true, mode: 0o700 })
   await mkdir(join(f.out, 'ccda'), { recursive: true, mode: 0o700 })
+  await mkdir(join(f.out, 'hl7v2'), { recursive: true, mode: 0o700 })
   for (const file of r.files) {
     // Only the names an export has: nothing may be written outside DIR.
-    if (!/^([A-Za-z]+\.ndjson|dicom\/2\.25\.\d+\.dcm|ccda\/[0-9a-f]{32}\.xml)$/.test(file.name)) throw new CliError('BAD_RESPONSE', `unexpected file name ${file.name}`, 1)
+    if (!/^([A-Za-z]+\.ndjson|dicom\/2\.25\.\d+\.dcm|ccda\/[0-9a-f]{32}\.xml|hl7v2\/[0-9a-f]{32}\.hl7)$/.test(file.name)) throw new CliError('BAD_RESPONSE', `unexpected file name ${file.name}`, 1)
     await writeFile(join(f.out, file.name), file.encoding === 'base64' ? Buffer.from(file.content, 'base64') : file.content, { mode: 0o600 })
   }
   await writeFile(join(f.out, 'manifest.json'), JSON.stringify(r.manifest, null, 2) + '\n', { mode: 0o600 })
