@@ -9,7 +9,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { addCiphertext } from './add-ciphertext.ts'
 import { BlockCache } from './block-cache.ts'
-import { blockFilePath } from './block-path.ts'
+import { findBlockOnDisk } from './block-path.ts'
 import { openIpfs, type Ipfs } from './open-ipfs.ts'
 import { readBlockVerified, readLeaves, verifyDag } from './read-verified.ts'
 import { isAppError } from '../errors.ts'
@@ -118,7 +118,9 @@ describe('reading through the cache (real Helia block store)', () => {
     assert.ok(afterFirst.bytes >= input.byteLength)
 
     // Gone from disk: only the cache can answer now.
-    for (const cid of [added.cid, ...first.leaves]) await fs.rm(blockFilePath(dir, cid))
+    for await (const _ of ipfs.helia.pins.rm(added.cid)) { /* unpinned, so that the store lets them go */ }
+    for (const cid of [added.cid, ...first.leaves]) await ipfs.helia.blockstore.delete(cid)
+    for (const cid of [added.cid, ...first.leaves]) assert.equal(await ipfs.helia.blockstore.has(cid), false)
     const second = await verifyDag(ipfs.blockstore, added.cid, { cache })
     assert.ok((await collect(readLeaves(ipfs.blockstore, second.leaves, { cache }))).equals(input))
     assert.equal(cache.stats().hits, afterFirst.hits + 9)
@@ -128,10 +130,14 @@ describe('reading through the cache (real Helia block store)', () => {
   test('a block that fails verification never enters the cache', async () => {
     const added = await addCiphertext(ipfs, [randomBytes(3 * MiB)])
     const { leaves } = await verifyDag(ipfs.blockstore, added.cid)
-    const file = blockFilePath(dir, leaves[1])
-    const bytes = await fs.readFile(file)
-    bytes[777] ^= 0x01
-    await fs.writeFile(file, bytes)
+    const block = await findBlockOnDisk(dir, leaves[1])
+    assert.ok(block !== undefined)
+    const handle = await fs.open(block.file, 'r+')
+    const one = new Uint8Array(1)
+    await handle.read(one, 0, 1, block.offset + 777)
+    one[0] ^= 0x01
+    await handle.write(one, 0, 1, block.offset + 777)
+    await handle.close()
 
     const cache = new BlockCache({ maxBytes: 16 * MiB })
     await assert.rejects(readBlockVerified(ipfs.blockstore, leaves[1], { cache }), (err: unknown) => isAppError(err, 'RECORD_INTEGRITY'))

@@ -1,5 +1,7 @@
+import fs from 'node:fs/promises'
 import path from 'node:path'
 import { NextToLast } from 'blockstore-fs/sharding'
+import { findInPacks } from './pack-store.ts'
 import type { CID } from 'multiformats/cid'
 
 /**
@@ -21,4 +23,29 @@ export function blocksDir(dir: string): string {
 export function blockFilePath(dir: string, cid: CID): string {
   const { dir: shard, file } = blockSharding.encode(cid)
   return path.join(blocksDir(dir), shard, file)
+}
+
+/** Where a block's bytes lie on disk: a range of a pack file, or a whole block file. */
+export interface BlockOnDisk {
+  file: string
+  offset: number
+  length: number
+  /** Whether `file` is a pack (shared with other blocks) rather than the block's own file. */
+  packed: boolean
+}
+
+/**
+ * Where block `cid` of the IPFS store rooted at `dir` lies on disk, for tests and tools that
+ * look at the disk itself (large blocks sit in packs, small ones in files named by
+ * `blockFilePath`); undefined when neither holds it. Read with the store closed or idle.
+ */
+export async function findBlockOnDisk(dir: string, cid: CID): Promise<BlockOnDisk | undefined> {
+  const packed = await findInPacks(path.join(blocksDir(dir), 'packs'), cid.multihash.bytes)
+  if (packed !== undefined) return { file: packed.file, offset: packed.offset, length: packed.length, packed: true }
+  const file = blockFilePath(dir, cid)
+  try {
+    return { file, offset: 0, length: (await fs.stat(file)).size, packed: false }
+  } catch {
+    return undefined
+  }
 }

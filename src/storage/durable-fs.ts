@@ -3,9 +3,12 @@ import fs from 'node:fs/promises'
 import path from 'node:path'
 import { FsBlockstore } from 'blockstore-fs'
 import { FsDatastore } from 'datastore-fs'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { decode as decodeDigest } from 'multiformats/hashes/digest'
+import { PackStore } from './pack-store.ts'
 import { AppError } from '../errors.ts'
 import type { HeliaInit } from 'helia'
-import type { CID } from 'multiformats/cid'
 
 // Types taken from Helia's init so we depend on what Helia accepts, not on its transitive packages.
 type Blockstore = NonNullable<HeliaInit['blockstore']>
@@ -167,14 +170,29 @@ export interface DurableFsBlockstoreInit {
   sharding: Sharding
   /** How many blocks `putMany` writes at once. */
   putManyConcurrency?: number
+  /**
+   * Blocks of at least this many bytes (sha2-256 ones) are appended to pack files under
+   * `<location>/packs` rather than written one file each (default 256 KiB: a large record's
+   * 1 MiB leaves). Infinity keeps every block in its own file.
+   */
+  packMinBytes?: number
+  /** A pack is closed and another started past this size (default 256 MiB). */
+  maxPackBytes?: number
 }
 
+/** Blocks from this size up go to packs by default: the leaves of large records. */
+export const PACK_MIN_BYTES = 256 << 10
+
 /**
- * blockstore-fs's FsBlockstore (same files, same layout), except that `put` resolves only once
- * the block is durable (see writeFileDurably) and `get` reads a block in one piece.
- * blockstore-fs 4 writes through steno: temp file + rename, with no fsync of the file or its
- * folder, so a crash can lose or empty blocks that were acknowledged. Listing and deletes are
- * FsBlockstore's own.
+ * blockstore-fs's FsBlockstore (same files, same layout) for small blocks, except that `put`
+ * resolves only once the block is durable (see writeFileDurably) and `get` reads a block in one
+ * piece. blockstore-fs 4 writes through steno: temp file + rename, with no fsync of the file or
+ * its folder, so a crash can lose or empty blocks that were acknowledged.
+ *
+ * Large blocks (`packMinBytes`) are appended to pack files instead (see PackStore): one
+ * fdatasync shared by the puts that arrive together rather than a file created, fsynced and
+ * renamed per block. Reads, `has` and deletes look in the packs, then in the files, so a store
+ * written before packs existed reads as it did.
  */
 export class DurableFsBlockstore implements Blockstore {
   readonly path: string
@@ -183,6 +201,8 @@ export class DurableFsBlockstore implements Blockstore {
   readonly #dirs = new Dirs()
   readonly #temps = new TempNames()
   readonly #putManyConcurrency: number
+  readonly #packs: PackStore
+  readonly #packMinBytes: number
   /** Puts not yet durable, by file: `has` waits for them (see has). */
   readonly #writing = new Map<string, Promise<unknown>>()
 
@@ -191,18 +211,34 @@ export class DurableFsBlockstore implements Blockstore {
     this.#sharding = init.sharding
     this.#putManyConcurrency = init.putManyConcurrency ?? 16
     this.#fs = new FsBlockstore(this.path, { shardingStrategy: init.sharding })
+    this.#packs = new PackStore(path.join(this.path, 'packs'), { maxPackBytes: init.maxPackBytes })
+    this.#packMinBytes = init.packMinBytes ?? PACK_MIN_BYTES
   }
 
   async open(): Promise<void> {
     await this.#dirs.make(this.path)
     await this.#fs.open()
+    try {
+      await this.#packs.open()
+    } catch (err) {
+      throw storageError(err, `opening the block packs under ${this.#packs.dir}`)
+    }
   }
 
   async close(): Promise<void> {
+    await this.#packs.close()
     await this.#fs.close()
   }
 
   async put(key: CID, val: BlockBytes, options?: AbortOptions): Promise<CID> {
+    if (val instanceof Uint8Array && val.byteLength >= this.#packMinBytes && PackStore.accepts(key)) {
+      try {
+        await this.#packs.put(key, val, options)
+      } catch (err) {
+        throw storageError(err, `writing block ${key.toString()} to a pack`, options?.signal)
+      }
+      return key
+    }
     const file = this.#file(key)
     const write = writeFileDurably(file, val, this.#dirs, this.#temps, { signal: options?.signal })
     this.#writing.set(file, write)
@@ -233,10 +269,11 @@ export class DurableFsBlockstore implements Blockstore {
    * the bytes for our blocks (at most 1 MiB + a root node; bitswap's own limit is 2 MiB).
    */
   async * get(key: CID, options?: AbortOptions): AsyncGenerator<Uint8Array> {
-    let bytes: Uint8Array
+    let bytes: Uint8Array | undefined
     try {
       options?.signal?.throwIfAborted()
-      bytes = await fs.readFile(this.#file(key), { signal: options?.signal })
+      if (PackStore.accepts(key)) bytes = await this.#packs.get(key, options)
+      bytes ??= await fs.readFile(this.#file(key), { signal: options?.signal })
     } catch (err) {
       if (options?.signal?.aborted === true) throw options.signal.reason
       // Same error name as FsBlockstore's: Helia and its brokers test for it.
@@ -245,12 +282,18 @@ export class DurableFsBlockstore implements Blockstore {
     yield bytes
   }
 
-  getMany(source: Parameters<Blockstore['getMany']>[0], options?: AbortOptions): ReturnType<Blockstore['getMany']> {
-    return this.#fs.getMany(source, options)
+  async * getMany(source: Parameters<Blockstore['getMany']>[0], options?: AbortOptions): AsyncGenerator<{ cid: CID; bytes: AsyncGenerator<Uint8Array> }> {
+    for await (const cid of source) yield { cid, bytes: this.get(cid, options) }
   }
 
-  getAll(options?: AbortOptions): ReturnType<Blockstore['getAll']> {
-    return this.#fs.getAll(options)
+  /** The files' blocks, then the packs' (as raw CIDs: a pack keeps the multihash, as a file name does). */
+  async * getAll(options?: AbortOptions): AsyncGenerator<{ cid: CID; bytes: AsyncGenerator<Uint8Array> | Generator<Uint8Array> }> {
+    yield * this.#fs.getAll(options)
+    for (const [key] of [...this.#packs.entries()]) {
+      options?.signal?.throwIfAborted()
+      const cid = CID.createV1(raw.code, decodeDigest(Buffer.from(key, 'base64url')))
+      yield { cid, bytes: this.get(cid, options) }
+    }
   }
 
   /**
@@ -261,6 +304,7 @@ export class DurableFsBlockstore implements Blockstore {
    */
   async has(key: CID, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
+    if (PackStore.accepts(key) && await this.#packs.has(key)) return true
     const file = this.#file(key)
     await this.#writing.get(file)?.catch(noop)
     try {
@@ -271,12 +315,24 @@ export class DurableFsBlockstore implements Blockstore {
     }
   }
 
+  /** Removes the block from the packs (its bytes zeroed) and from the files, wherever it is. */
   async delete(key: CID, options?: AbortOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    if (PackStore.accepts(key)) {
+      try {
+        await this.#packs.delete(key)
+      } catch (err) {
+        throw storageError(err, `deleting block ${key.toString()} from a pack`, options?.signal)
+      }
+    }
     await this.#fs.delete(key, options)
   }
 
-  deleteMany(source: Parameters<Blockstore['deleteMany']>[0], options?: AbortOptions): ReturnType<Blockstore['deleteMany']> {
-    return this.#fs.deleteMany(source, options)
+  async * deleteMany(source: Parameters<Blockstore['deleteMany']>[0], options?: AbortOptions): AsyncGenerator<CID> {
+    for await (const cid of source) {
+      await this.delete(cid, options)
+      yield cid
+    }
   }
 
   #file(key: CID): string {

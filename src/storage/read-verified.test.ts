@@ -10,7 +10,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { addCiphertext, LEAF_SIZE } from './add-ciphertext.ts'
-import { blockFilePath } from './block-path.ts'
+import { findBlockOnDisk } from './block-path.ts'
 import { openIpfs } from './open-ipfs.ts'
 import { cidFromDigest, digestFromCid, readLeaves, verifyDag } from './read-verified.ts'
 import { isAppError } from '../errors.ts'
@@ -42,10 +42,19 @@ async function * pieces(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Ar
   for (let offset = 0; offset < bytes.byteLength; offset += size) yield bytes.subarray(offset, offset + size)
 }
 
-async function flipByte(file: string, at: number): Promise<void> {
-  const bytes = await fs.readFile(file)
-  bytes[at] ^= 0x01
-  await fs.writeFile(file, bytes)
+/** Flips one bit of block `cid`'s byte `at` where it lies on disk (its file, or its range of a pack). */
+async function flipByte(cid: CID, at: number): Promise<void> {
+  const block = await findBlockOnDisk(dir, cid)
+  assert.ok(block !== undefined && at < block.length)
+  const handle = await fs.open(block.file, 'r+')
+  try {
+    const one = new Uint8Array(1)
+    await handle.read(one, 0, 1, block.offset + at)
+    one[0] ^= 0x01
+    await handle.write(one, 0, 1, block.offset + at)
+  } finally {
+    await handle.close()
+  }
 }
 
 function code(err: unknown): string | undefined {
@@ -91,7 +100,7 @@ describe('tampering', () => {
   test('a flipped byte in a leaf file fails verifyDag with RECORD_INTEGRITY', async () => {
     const added = await addCiphertext(ipfs, [randomBytes(3 * MiB)])
     const { leaves } = await verifyDag(ipfs.blockstore, added.cid)
-    await flipByte(blockFilePath(dir, leaves[1]), 12345)
+    await flipByte(leaves[1], 12345)
 
     await assert.rejects(verifyDag(ipfs.blockstore, added.cid), (err: unknown) => {
       assert.equal(code(err), 'RECORD_INTEGRITY')
@@ -102,21 +111,27 @@ describe('tampering', () => {
 
   test('a flipped byte in the root file fails verifyDag with RECORD_INTEGRITY', async () => {
     const added = await addCiphertext(ipfs, [randomBytes(2 * MiB)])
-    await flipByte(blockFilePath(dir, added.cid), 3)
+    await flipByte(added.cid, 3)
     await assert.rejects(verifyDag(ipfs.blockstore, added.cid), (err: unknown) => code(err) === 'RECORD_INTEGRITY')
   })
 
-  test('a deleted leaf file fails verifyDag with RECORD_UNAVAILABLE', async () => {
+  test('a deleted leaf fails verifyDag with RECORD_UNAVAILABLE', async () => {
     const added = await addCiphertext(ipfs, [randomBytes(2 * MiB)])
     const { leaves } = await verifyDag(ipfs.blockstore, added.cid)
-    await fs.rm(blockFilePath(dir, leaves[0]))
+    // A 1 MiB leaf lies in a pack: deleted through the store (its bytes zeroed on disk).
+    assert.equal((await findBlockOnDisk(dir, leaves[0]))?.packed, true)
+    for await (const _ of ipfs.helia.pins.rm(added.cid)) { /* unpinned, so that the store lets it go */ }
+    await ipfs.helia.blockstore.delete(leaves[0])
+    assert.equal(await findBlockOnDisk(dir, leaves[0]), undefined)
     await assert.rejects(verifyDag(ipfs.blockstore, added.cid), (err: unknown) => code(err) === 'RECORD_UNAVAILABLE')
   })
 
-  test('a truncated leaf file fails with RECORD_INTEGRITY', async () => {
+  test('a truncated leaf (its pack cut short) fails with RECORD_INTEGRITY', async () => {
     const added = await addCiphertext(ipfs, [randomBytes(MiB + 10)])
     const { leaves } = await verifyDag(ipfs.blockstore, added.cid)
-    await fs.truncate(blockFilePath(dir, leaves[0]), 100)
+    const block = await findBlockOnDisk(dir, leaves[0])
+    assert.ok(block?.packed === true)
+    await fs.truncate(block.file, block.offset + 100)
     await assert.rejects(verifyDag(ipfs.blockstore, added.cid), (err: unknown) => code(err) === 'RECORD_INTEGRITY')
   })
 
@@ -124,7 +139,7 @@ describe('tampering', () => {
     const input = randomBytes(3 * MiB)
     const added = await addCiphertext(ipfs, [input])
     const { leaves } = await verifyDag(ipfs.blockstore, added.cid)
-    await flipByte(blockFilePath(dir, leaves[2]), 0)
+    await flipByte(leaves[2], 0)
 
     const yielded: Uint8Array[] = []
     await assert.rejects(async () => {
@@ -137,7 +152,13 @@ describe('tampering', () => {
   test('a leaf whose bytes were swapped with another valid block fails', async () => {
     const added = await addCiphertext(ipfs, [randomBytes(2 * MiB)])
     const { leaves } = await verifyDag(ipfs.blockstore, added.cid)
-    await fs.copyFile(blockFilePath(dir, leaves[1]), blockFilePath(dir, leaves[0]))
+    const [from, to] = await Promise.all([findBlockOnDisk(dir, leaves[1]), findBlockOnDisk(dir, leaves[0])])
+    assert.ok(from !== undefined && to !== undefined && from.length === to.length)
+    const bytes = new Uint8Array(from.length)
+    const handle = await fs.open(from.file, 'r+')
+    await handle.read(bytes, 0, from.length, from.offset)
+    await handle.write(bytes, 0, to.length, to.offset)
+    await handle.close()
     await assert.rejects(verifyDag(ipfs.blockstore, added.cid), (err: unknown) => code(err) === 'RECORD_INTEGRITY')
   })
 })
