@@ -135,12 +135,6 @@ describe('authorization matrix: every role × every API route', () => {
     if (member) assert.equal((await api.json('POST', `/teams/${id}/members`, { doctor: a.doctor.email }, token.staff)).status, 200)
     return id
   }
-  /** A fresh care team of Alpha, made by its staff; `member` adds Alpha's doctor. */
-  const freshTeam = async (member = false) => {
-    const id = (await api.json('POST', '/teams', { name: 'Matrix team' }, token.staff)).body.teamId as string
-    if (member) assert.equal((await api.json('POST', `/teams/${id}/members`, { doctor: a.doctor.email }, token.staff)).status, 200)
-    return id
-  }
   const freshRequest = async () => (await api.json('POST', '/access-requests', { patient: a.patient.email, recordIds: [grantedRecordId], purpose: 'matrix', days: 1 }, b.doctor.token)).body.requestId as string
   const freshStudy = async (approved: boolean) => {
     const id = (await api.json('POST', '/studies', { title: 'Matrix study', purpose: 'Matrix protocol.' }, token.researcher)).body.studyId as string
@@ -270,20 +264,6 @@ describe('authorization matrix: every role × every API route', () => {
     'GET /api/v1/erasures': { allow: ['admin', 'staff', 'patient', 'otherPatient'], call: () => ({ path: '/erasures' }) },
     'POST /api/v1/erasures/{id}/confirm': { allow: ['admin', 'staff'], call: async () => ({ path: `/erasures/${await freshErasure()}/confirm` }) },
     'POST /api/v1/erasures/{id}/reject': { allow: ['admin', 'staff'], call: async () => ({ path: `/erasures/${await freshErasure()}/reject`, body: { reason: 'matrix retention' } }) },
-    // Care teams (issue 13 item 5): staff of the team's hospital or the admin manage them; a patient grants and revokes.
-    'POST /api/v1/teams': { allow: ['admin', 'staff'], call: () => ({ path: '/teams', body: { name: 'Matrix team' } }) },
-    'GET /api/v1/teams': { allow: ['admin', 'staff', 'pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient'], call: () => ({ path: '/teams' }) },
-    'POST /api/v1/teams/{id}/members': { allow: ['admin', 'staff'], call: async () => ({ path: `/teams/${await freshTeam()}/members`, body: { doctor: a.doctor.email } }) },
-    'DELETE /api/v1/teams/{id}/members/{doctorId}': { allow: ['admin', 'staff'], call: async () => ({ path: `/teams/${await freshTeam(true)}/members/${a.doctor.id}` }) },
-    'POST /api/v1/teams/{id}/grant': { allow: ['patient', 'otherPatient'], call: async () => ({ path: `/teams/${await freshTeam()}/grant`, body: { days: 1 } }) },
-    'DELETE /api/v1/teams/{id}/grant': {
-      allow: ['patient', 'otherPatient'],
-      call: async (role) => {
-        const id = await freshTeam()
-        if (role === 'patient' || role === 'otherPatient') assert.equal((await api.json('POST', `/teams/${id}/grant`, { days: 1 }, token[role])).status, 201)
-        return { path: `/teams/${id}/grant` }
-      },
-    },
     // Care teams (issue 13 item 5): staff of the team's hospital or the admin manage them; a patient grants and revokes.
     'POST /api/v1/teams': { allow: ['admin', 'staff'], call: () => ({ path: '/teams', body: { name: 'Matrix team' } }) },
     'GET /api/v1/teams': { allow: ['admin', 'staff', 'pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient'], call: () => ({ path: '/teams' }) },
