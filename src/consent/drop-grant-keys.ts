@@ -82,5 +82,5 @@ async function unpinAndDelete(s: Pick<Services, 'ipfs'>, cid: CID, signal?: Abor
       if ((err as Error)?.name !== 'NotFoundError') throw err
     }
   }
-  if (await blockstore.has(cid, { signal })) await blockstore.delete(cid, { signal })
+  if (await blockstore.has(cid, { signal })) await s.ipfs.deleteBlock(cid, { signal })
 }

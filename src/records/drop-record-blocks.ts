@@ -37,7 +37,7 @@ export async function dropRecordBlocks(s: Pick<Services, 'ipfs' | 'blockCache' |
     signal?.throwIfAborted()
     s.blockCache.delete(cid)
     if (!(await s.ipfs.helia.blockstore.has(cid, { signal }))) continue
-    await s.ipfs.helia.blockstore.delete(cid, { signal })
+    await s.ipfs.deleteBlock(cid, { signal })
     cids.push(cid.toString())
   }
   return { deleted: cids.length, cids }

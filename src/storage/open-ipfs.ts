@@ -14,6 +14,7 @@ import { consortiumLibp2pOptions } from '../network/libp2p-options.ts'
 import { loadOrCreatePeerKey } from '../network/peer-key.ts'
 import { startPeering, type IpfsNetwork, type Peering } from '../network/start-peering.ts'
 import type { Helia } from 'helia'
+import type { CID } from 'multiformats/cid'
 
 export type { IpfsNetwork }
 
@@ -55,6 +56,14 @@ export interface Ipfs {
   readonly dir: string
   /** Hashes large blocks on a second thread, so that adding a file overlaps reading its source. */
   readonly hasher: Omit<HashWorker, 'close'>
+  /**
+   * Deletes an unpinned block from this node's store (a superseded or erased record's). Helia's
+   * own delete first withdraws the block from content routing, which a networked node without
+   * content routers (ours: no DHT, no delegated routing) refuses, so this deletes from the store
+   * Helia writes to. A block not held is ignored.
+   * @throws AppError INTERNAL when the block is still pinned.
+   */
+  deleteBlock(cid: CID, options?: { signal?: AbortSignal }): Promise<void>
   /** Stops Helia and closes the stores; safe to call twice. */
   stop(): Promise<void>
 }
@@ -117,6 +126,10 @@ export async function openIpfs({ dir, signal, network }: OpenIpfsParams): Promis
     network: net?.network,
     dir: root,
     hasher,
+    deleteBlock: async (cid, options) => {
+      if (await node.pins.isPinned(cid, options)) throw new AppError('INTERNAL', { details: `block ${cid} is pinned: unpin it before deleting it` })
+      if (await blockstore.has(cid, options)) await blockstore.delete(cid, options)
+    },
     stop: async () => {
       stopping ??= (async () => {
         net?.stop()
