@@ -50,6 +50,8 @@ export async function listRecords(s: Services, { limit = 100, offset = 0, ...par
 /** A record the reader may read, decided but not opened: `open()` unwraps its key and decrypts its manifest (undefined if it turns out unreadable). */
 export interface DecidedRecord {
   row: RecordRow
+  /** Its problem when deciding found it damaged (RECORD_INTEGRITY, RECORD_UNAVAILABLE…): listed, not readable. */
+  problem?: string
   open(): Promise<RecordView | undefined>
 }
 
@@ -75,7 +77,7 @@ export async function decideRecords(s: Services, { actor, patient, q, signal }: 
     if (d === undefined) return undefined
     if (d instanceof Own) return { row, open: () => openOwn(s, reader, row, d) }
     if (d instanceof Opener) return { row, open: () => d.open().catch((err: unknown) => problemView(s, row, err)) }
-    return { row, open: async () => d }
+    return { row, ...(d.problem === undefined ? {} : { problem: d.problem }), open: async () => d }
   })
   return decided.filter((d): d is DecidedRecord => d !== undefined)
 }

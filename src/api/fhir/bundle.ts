@@ -41,20 +41,23 @@ export interface SearchsetParams {
   matches: readonly FhirResource[]
   count?: number
   offset?: number
+  /** When given, `matches` is already the page at `offset` and this is the number of all of them. */
+  total?: number
 }
 
 /**
  * A searchset Bundle of one page of `matches`, with `total` and `self`/`next` links (next only
  * when more follow). `total` is what the caller may see: callers pass only those.
  */
-export function searchsetBundle({ base, path, params, matches, count = 20, offset = 0 }: SearchsetParams): FhirResource {
-  const page = matches.slice(offset, offset + count)
+export function searchsetBundle({ base, path, params, matches, count = 20, offset = 0, total }: SearchsetParams): FhirResource {
+  const page = total === undefined ? matches.slice(offset, offset + count) : matches.slice(0, count)
+  const all = total ?? matches.length
   const link = [{ relation: 'self', url: searchUrl(base, path, params, count, offset) }]
-  if (count > 0 && offset + count < matches.length) link.push({ relation: 'next', url: searchUrl(base, path, params, count, offset + count) })
+  if (count > 0 && offset + count < all) link.push({ relation: 'next', url: searchUrl(base, path, params, count, offset + count) })
   return {
     resourceType: 'Bundle',
     type: 'searchset',
-    total: matches.length,
+    total: all,
     link,
     entry: page.map((resource) => ({ fullUrl: `${base}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' } })),
   }

@@ -1,6 +1,6 @@
 import type { Actor } from '../../accounts/account.ts'
 import { listHospitals } from '../../accounts/list-hospitals.ts'
-import { listRecords } from '../../consent/list-records.ts'
+import { decideRecords, listRecords, type DecidedRecord } from '../../consent/list-records.ts'
 import { isAppError } from '../../errors.ts'
 import type { RecordView } from '../../records/record.ts'
 import type { Services } from '../../services.ts'
@@ -64,7 +64,8 @@ function matchesType(search: string, r: RecordView): boolean {
 
 /**
  * The ids of the records `_content` matches (AND across parameters, OR within one): each value is
- * a keyword search (GET /records?q=) over the same readable records; undefined when none is given.
+ * a keyword search (GET /records?q=) over the same readable records, decided but not opened;
+ * undefined when none is given.
  */
 async function contentMatches(s: Services, actor: Actor, patients: string[] | undefined, groups: readonly string[], signal?: AbortSignal): Promise<Set<string> | undefined> {
   if (groups.length === 0) return undefined
@@ -72,11 +73,57 @@ async function contentMatches(s: Services, actor: Actor, patients: string[] | un
   for (const g of groups) {
     const ids = new Set<string>()
     for (const q of valuesOf(g)) {
-      for (const patient of patients ?? [undefined]) for (const r of await readableRecords(s, { actor, patient, q, signal })) ids.add(r.recordId)
+      for (const d of await decidedRecords(s, { actor, patients, q, signal })) ids.add(d.row.record_id)
     }
     out = out === undefined ? ids : new Set([...out].filter((id) => ids.has(id)))
   }
   return out
+}
+
+/**
+ * Every record of `patients` (each as GET /records?patient=, or the actor's own listing when
+ * undefined) the actor may read, decided but not opened; those found damaged left out. A patient
+ * the actor may not see gives none.
+ * @throws AppError FORBIDDEN (admin, staff)
+ */
+async function decidedRecords(s: Services, { actor, patients, q, signal }: { actor: Actor; patients: string[] | undefined; q?: string; signal?: AbortSignal }): Promise<DecidedRecord[]> {
+  const out: DecidedRecord[] = []
+  for (const patient of patients ?? [undefined]) {
+    try {
+      out.push(...(await decideRecords(s, { actor, patient, q, signal })).filter((d) => d.problem === undefined))
+    } catch (err) {
+      if (!isAppError(err, 'UNKNOWN_PATIENT')) throw err
+    }
+  }
+  return out
+}
+
+/**
+ * One page of what `searchDocuments` matches, and their number. Unless a filter needs the records'
+ * manifests (`type`), the records are decided without being opened, filtered and sorted by their
+ * rows (anchor time, author) and only the page's are opened: `total` then also counts a record
+ * whose key or manifest would turn out not to open (shown nowhere), which `searchDocuments` leaves out.
+ * @throws AppError as `searchDocuments`
+ */
+export async function searchDocumentsPage(s: Services, { actor, query, count, offset, signal }: { actor: Actor; query: DocumentQuery; count: number; offset: number; signal?: AbortSignal }): Promise<{ total: number; page: RecordView[] }> {
+  const whole = async () => {
+    const all = await searchDocuments(s, { actor, query, signal })
+    return { total: all.length, page: all.slice(offset, offset + count) }
+  }
+  if ((query.type ?? []).length > 0) return whole()
+  const dates = (query.date ?? []).map(parseDateParam)
+  const patients = patientsOf(query)
+  const decided = await decidedRecords(s, { actor, patients, signal })
+  if (decided.some((d) => d.row.anchored_at === null)) return whole()
+  const content = await contentMatches(s, actor, patients, query._content ?? [], signal)
+  const at = (d: DecidedRecord) => d.row.anchored_at! * 1000
+  const matches = decided.filter((d) => dates.every((c) => matchesDate(c, at(d)))
+    && (content === undefined || content.has(d.row.record_id))
+    && (query.author ?? []).every((g) => valuesOf(g).some((v) => referenceId(v, 'Practitioner') === d.row.author_id)))
+  const dir = query._sort === 'date' ? 1 : -1
+  matches.sort((a, b) => dir * (at(a) - at(b)) || a.row.record_id.localeCompare(b.row.record_id))
+  const opened = await Promise.all(matches.slice(offset, offset + count).map((d) => d.open()))
+  return { total: matches.length, page: opened.filter((v): v is RecordView => v !== undefined && v.problem === undefined) }
 }
 
 /**

@@ -5,7 +5,7 @@ import { AppError, isAppError } from '../../../errors.ts'
 import { actorOf } from '../../actor-of.ts'
 import { fhirBase, pagingParams, pagingQuery, searchsetBundle } from '../bundle.ts'
 import { recordIdOfFhirId } from '../fhir-id.ts'
-import { readableRecords, searchDocuments, toDocumentReferences } from '../document-search.ts'
+import { readableRecords, searchDocumentsPage, toDocumentReferences } from '../document-search.ts'
 import { sendResource } from '../send-resource.ts'
 import type { FhirResourceModule } from '../resource-module.ts'
 
@@ -54,9 +54,10 @@ export const documentReferenceModule: FhirResourceModule = {
     scope.get<{ Querystring: FromSchema<typeof searchQuery> }>('/DocumentReference', {
       schema: { tags: ['fhir'], summary: 'FHIR search of DocumentReference: the records you may read (as GET /records), filtered; total counts only those.', querystring: searchQuery },
     }, async (req, reply) => {
-      const { _count, _offset, ...query } = req.query
-      const records = await searchDocuments(services, { actor: actorOf(req), query })
-      return sendResource(reply, searchsetBundle({ base: fhirBase(req), path: 'DocumentReference', params: query, matches: await toDocumentReferences(services, records), count: _count, offset: _offset }))
+      const { _count = 20, _offset = 0, ...query } = req.query
+      // Only the page's records are opened (searchDocumentsPage), unless a filter needs them all.
+      const { total, page } = await searchDocumentsPage(services, { actor: actorOf(req), query, count: _count, offset: _offset })
+      return sendResource(reply, searchsetBundle({ base: fhirBase(req), path: 'DocumentReference', params: query, matches: await toDocumentReferences(services, page), count: _count, offset: _offset, total }))
     })
   },
   async everything(s, { actor, patientId, signal }) {
