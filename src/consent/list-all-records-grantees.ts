@@ -16,5 +16,5 @@ export async function listAllRecordsGrantees(s: Pick<Services, 'db' | 'ledger'>,
   const doctors = await s.db.all(`SELECT DISTINCT a.id, a.address, a.key_scheme, a.public_key FROM access_requests r JOIN accounts a ON a.id = r.requester_id
     WHERE r.patient_id = ? AND r.status = 'approved' AND r.granted_record_ids IS NULL AND r.expires_at > ?`, patientId, now) as GranteeAccount[]
   // Care teams holding a live grant: their current team key (issue 13 item 5).
-  return [...doctors, ...await listTeamGrantees(s, { patientId, signal })]
+  return [...doctors, ...await listTeamGrantees(s, { patientId, now, signal })]
 }

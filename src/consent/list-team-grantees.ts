@@ -11,11 +11,12 @@ import type { Services } from '../services.ts'
 /**
  * The care teams holding a live grant to a patient's records, as grantees of a new record: each
  * team's key of its current epoch (so after a removal only the new key), checked against the
- * digest CareTeams holds (`teamKey`: upload does not look it up in the Registry).
+ * digest CareTeams holds (`teamKey`: upload does not look it up in the Registry). Live by the
+ * chain's clock `now` (asked of the chain when not given).
  * @throws AppError PUBLIC_KEY_MISMATCH, LEDGER_UNAVAILABLE
  */
-export async function listTeamGrantees(s: Pick<Services, 'db' | 'ledger'>, { patientId, signal }: { patientId: string; signal?: AbortSignal }): Promise<GranteeAccount[]> {
-  const now = await chainTime(s.ledger, { signal })
+export async function listTeamGrantees(s: Pick<Services, 'db' | 'ledger'>, { patientId, now, signal }: { patientId: string; now?: number; signal?: AbortSignal }): Promise<GranteeAccount[]> {
+  now ??= await chainTime(s.ledger, { signal })
   const rows = await s.db.all(`SELECT t.*, k.public_key FROM team_grants g JOIN teams t ON t.id = g.team_id JOIN team_keys k ON k.team_id = t.id AND k.epoch = t.epoch
     WHERE g.patient_id = ? AND g.revoked_at IS NULL AND g.expires_at > ?`, patientId, now) as (TeamRow & { public_key: Buffer })[]
   const grantees: GranteeAccount[] = []
