@@ -110,9 +110,11 @@ export async function releaseEmergency(s: Services, emergencyId: Hex, signal?: A
     keys: dataKeys,
   })
   const envelopes = toHex(digestFromCid(await putRawBlock(s.ipfs, blockBytes, { signal })))
+  // Threshold break-glass: this node's hospitals' shares go first, so that a node which sees the
+  // single release below (the emergency turns live there) has seen them too.
+  await releaseEmergencyShares(s, { emergencyId, signal })
   const released = await sendEmergencyRelease(s.ledger, { hospital: hospital.keys.ledger, emergencyId, envelopes, signal })
   await recordEmergencyRelease(s.db, { emergencyId, envelopes, txHash: released.transactionHash })
-  await releaseEmergencyShares(s, { emergencyId, signal })
   await s.notify?.({ accountId: patient.id, kind: 'emergency-access', by: { accountId: doctorRow.id }, expiresAt: new Date(row.expires_at * 1000) })
 }
 
