@@ -1,18 +1,54 @@
-// Researchers: propose studies (the consortium admin approves them) and follow them; exports are
-// made with `medledger study export ID --out DIR`, which writes the de-identified files.
+// Researchers: propose studies (the consortium admin approves them), follow them, and export an
+// approved one: the de-identified files and manifest.json as one ZIP download (or with
+// `medledger study export ID --out DIR`, which writes the same files).
 import { useState, type FormEvent } from 'react'
 import { api } from '../api/client.ts'
 import type { Account } from '../api/types.ts'
 import { useAction, useLoad } from '../lib/use-load.ts'
 import { formatDateTime } from '../lib/format.ts'
+import { zipStored } from '../lib/zip.ts'
 import { ActionStatus, Badge, Field, LoadState } from '../components/ui.tsx'
 
 /** A study as GET /studies shows it to its researcher. */
 interface Study { studyId: string; title: string; purpose?: string; minK: number | null; status: 'proposed' | 'approved' | 'rejected'; createdAt: string }
 
+/** What POST /studies/:id/export answers. */
+interface StudyExport {
+  manifest: { exportNumber: number; patients: number; k: number; resources: Record<string, number> }
+  manifestHash: string
+  txHash: string
+  files: { name: string; content: string; encoding?: 'base64' }[]
+}
+
+/**
+ * Exports a study (recorded on the ledger) and saves its files and manifest.json, as the CLI
+ * writes them (so manifest.json hashes to the manifest hash on chain), as one ZIP download.
+ * Resolves the status line.
+ */
+async function exportStudy(study: Study): Promise<string> {
+  const r = await api<StudyExport>(`/studies/${study.studyId}/export`, { method: 'POST' })
+  const enc = new TextEncoder()
+  const entries = [
+    ...r.files.map((f) => ({ name: f.name, bytes: f.encoding === 'base64' ? Uint8Array.from(atob(f.content), (c) => c.charCodeAt(0)) : enc.encode(f.content) })),
+    { name: 'manifest.json', bytes: enc.encode(JSON.stringify(r.manifest, null, 2) + '\n') },
+  ]
+  const zip = zipStored(entries)
+  const url = URL.createObjectURL(new Blob([zip as Uint8Array<ArrayBuffer>], { type: 'application/zip' }))
+  const a = document.createElement('a')
+  a.href = url
+  a.download = `study-${study.studyId.slice(2, 10)}-export-${r.manifest.exportNumber}.zip`
+  document.body.append(a)
+  a.click()
+  a.remove()
+  setTimeout(() => URL.revokeObjectURL(url), 60_000)
+  const resources = Object.values(r.manifest.resources).reduce((n, c) => n + c, 0)
+  return `Export ${r.manifest.exportNumber} of "${study.title}": ${r.manifest.patients} patient(s), ${resources} resources, k ${r.manifest.k}; ${r.files.length + 1} files saved as ${a.download} (manifest ${r.manifestHash.slice(0, 10)}…, on the ledger).`
+}
+
 export function ResearcherPortal({ me }: { me: Account; tab: string }) {
   const loaded = useLoad((signal) => api<{ studies: Study[] }>('/studies', { signal }), [])
   const action = useAction()
+  const exporting = useAction()
   const [title, setTitle] = useState('')
   const [purpose, setPurpose] = useState('')
   const [minK, setMinK] = useState('')
@@ -28,7 +64,7 @@ export function ResearcherPortal({ me }: { me: Account; tab: string }) {
   return (
     <section aria-labelledby="studies-title">
       <h2 id="studies-title">My studies</h2>
-      <p className="lead">Your studies receive patients' records only de-identified, and only from patients who consent. Export an approved study with <code>medledger study export ID --out DIR</code>.</p>
+      <p className="lead">Your studies receive patients' records only de-identified, and only from patients who consent. Export an approved study with its <em>Export</em> button (a ZIP of the files and <code>manifest.json</code>) or with <code>medledger study export ID --out DIR</code>.</p>
       {me.status !== 'active' && <p className="empty">Your researcher account waits for confirmation by your hospital's staff.</p>}
       <form className="panel" aria-label="Propose a study" onSubmit={propose}>
         <Field label="Title">{(p) => <input {...p} value={title} onChange={(e) => setTitle(e.target.value)} required maxLength={200} />}</Field>
@@ -37,10 +73,11 @@ export function ResearcherPortal({ me }: { me: Account; tab: string }) {
         <button type="submit" className="btn" disabled={action.busy || me.status !== 'active'}>Propose study</button>
       </form>
       <ActionStatus action={action} busyText="Registering the study on the ledger…" />
+      <ActionStatus action={exporting} busyText="De-identifying the consenting patients' records and recording the export on the ledger…" />
       <LoadState loaded={loaded} what="studies">
         {({ studies }) => studies.length ? (
           <table>
-            <thead><tr><th>Title</th><th>Status</th><th>Minimum k</th><th>Study id</th><th>Proposed</th></tr></thead>
+            <thead><tr><th>Title</th><th>Status</th><th>Minimum k</th><th>Study id</th><th>Proposed</th><th><span className="sr-only">Export</span></th></tr></thead>
             <tbody>
               {studies.map((st) => (
                 <tr key={st.studyId} data-study-id={st.studyId}>
@@ -49,6 +86,9 @@ export function ResearcherPortal({ me }: { me: Account; tab: string }) {
                   <td>{st.minK ?? '—'}</td>
                   <td><code>{st.studyId}</code></td>
                   <td>{formatDateTime(st.createdAt)}</td>
+                  <td>{st.status === 'approved' && (
+                    <button type="button" className="btn" disabled={exporting.busy} aria-label={`Export "${st.title}"`} onClick={() => { void exporting.run(() => exportStudy(st)) }}>Export</button>
+                  )}</td>
                 </tr>
               ))}
             </tbody>
