@@ -81,9 +81,11 @@ function answerError(status: number, statusText: string, body: string): CliError
   let code = `HTTP_${status}`
   let message = statusText
   try {
-    const b = JSON.parse(body) as { code?: string; message?: string }
+    const b = JSON.parse(body) as { code?: string; message?: string; supersededBy?: string }
     code = b.code ?? code
     message = b.message ?? message
+    // A re-keyed record's old id: the answer names the new one.
+    if (typeof b.supersededBy === 'string') message = `${message} (supersededBy ${b.supersededBy})`
   } catch { /* not a JSON error body */ }
   return new CliError(code, message)
 }

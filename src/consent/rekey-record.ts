@@ -110,7 +110,10 @@ export async function rekeyRecord(s: Services, { actor, recordId, signal }: Reke
   // The new version is anchored whatever happens to its index: a failure here only costs search hits.
   await moveSearchIndex(s, { patientId: row.patient_id, from: id, to: newId })
     .catch((err: unknown) => s.log('warn', `re-key ${newId}: search terms not moved: ${(err as Error).message}`))
+  // The re-key is on chain: should dropping the old version fail here, the follower applies the
+  // same RecordSuperseded event again (and retries it) rather than the caller re-keying again.
   await applyRecordSuperseded(s, { oldId: id, newId, txHash: receipt.transactionHash })
+    .catch((err: unknown) => s.log('warn', `re-key ${newId}: the old version is not dropped yet, the follower will retry: ${(err as Error).message}`))
   return {
     recordId: newId, supersedes: id, txHash: receipt.transactionHash,
     wrappedFor: { patient: true, author: recipients.some((r) => r.for === 'author'), grantees: recipients.filter((r) => r.for === 'grantee').length, emergency: true },

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { hexToBytes, type Hex } from 'viem'
-import { seed } from '../helpers/node-process.ts'
+import { cleanup, runCli, seed, tempDir } from '../helpers/node-process.ts'
 import { InjectApi, startInProcessNode, type InProcessNode } from '../helpers/in-process-node.ts'
 import { cidFromDigest } from '../../src/storage/read-verified.ts'
 
@@ -17,6 +17,7 @@ describe('re-key: a record re-encrypted under a new data key supersedes its old 
   const bytes = randomBytes(70_000)
   let first = ''
   let second = ''
+  let newest = ''
 
   const grant = async (doctor: string, recordIds?: string[]) => {
     const r = await api.json('POST', '/access-requests', { patient: a.patient.email, purpose: 'follow-up', days: 7, ...(recordIds ? { recordIds } : {}) }, doctors[doctor]!.token)
@@ -127,6 +128,25 @@ describe('re-key: a record re-encrypted under a new data key supersedes its old 
     assert.ok((await api.download(doctors.listed!.token, third)).bytes.equals(bytes))
     const notAgain = await api.json('POST', `/records/${third}/rekey`, undefined, a.doctor.token)
     assert.equal(notAgain.body.code, 'REKEY_NOT_ALLOWED')
+    newest = third
+  })
+
+  it('from the CLI: medledger record rekey RECORD_ID prints the new id; the old one is refused with it', async () => {
+    const cliHome = tempDir('ml-rekey-cli-')
+    try {
+      const cli = (args: string[], input?: string) => runCli(args, { api: node.url, cliHome, input })
+      assert.equal((await cli(['login', '--email', a.patient.email], `${a.patient.password}\n`)).code, 0)
+      const done = await cli(['record', 'rekey', newest, '--json'])
+      assert.equal(done.code, 0, done.stderr)
+      const out = JSON.parse(done.stdout) as { recordId: string; supersedes: string }
+      assert.equal(out.supersedes, newest)
+      const refused = await cli(['record', 'rekey', first])
+      assert.notEqual(refused.code, 0)
+      assert.match(refused.stderr, new RegExp(`RECORD_SUPERSEDED: .*supersededBy ${out.recordId}`))
+      assert.equal((await cli(['record', 'rekey'])).code, 2)
+    } finally {
+      cleanup(cliHome)
+    }
   })
 
   async function blockBytes(cid: ReturnType<typeof cidFromDigest>): Promise<Uint8Array> {
