@@ -23,24 +23,25 @@ export interface MeasurePipelineResult {
 }
 
 /**
- * What uploadRecord does to the bytes, in-process: count and SHA-256 the plaintext, encrypt
- * it with encryptStream (AES-256-GCM, 1 MiB chunks) and store it with addCiphertext (UnixFS
- * leaves hashed, written durably, root pinned) on a real Helia. MB = 10^6 bytes.
+ * What uploadRecord does to the bytes, in-process: count and SHA-256 the plaintext (on the hash
+ * worker, `sha256Stream`), encrypt it with encryptStream (AES-256-GCM, 1 MiB chunks) and store
+ * it with addCiphertext (UnixFS leaves hashed on the worker, written durably, large leaves in
+ * packs, root pinned) on a real Helia. MB = 10^6 bytes.
  */
 export async function measurePipeline({ ipfs, pool, bytes, pieceSize = 64 << 10 }: MeasurePipelineParams): Promise<MeasurePipelineResult> {
   const key = generateDataKey('aes-256-gcm')
   const started = process.hrtime.bigint()
-  const plainHash = createHash('sha256')
+  const plainHash = ipfs.hasher.sha256Stream()
   let bytesRead = 0
   const counted = async function * (): AsyncGenerator<Uint8Array> {
     for (const piece of pool.pieces(bytes, pieceSize)) {
       bytesRead += piece.byteLength
-      plainHash.update(piece)
+      await plainHash.update(piece)
       yield piece
     }
   }
   const stored = await addCiphertext(ipfs, encryptStream(counted(), { key, suite: 'aes-256-gcm' }))
-  const plaintextSha256 = plainHash.digest('hex')
+  const plaintextSha256 = Buffer.from(await plainHash.digest()).toString('hex')
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   if (bytesRead !== bytes) throw new Error(`pipeline read ${bytesRead} bytes, expected ${bytes}`)
   return { bytes, seconds, mbps: bytes / 1e6 / seconds, plaintextSha256, cid: stored.cid.toString(), storedBytes: stored.size }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { publicKeyOf } from '../accounts/directory.ts'
 import { bytesToHex, toHex, type Address, type Hex } from 'viem'
 import { encryptStream, generateDataKey, type CipherSuite } from '../crypto/stream.ts'
@@ -94,7 +93,8 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
   // emergency keys (k of n) instead of wrapped for the home hospital's alone.
   const split = await shareHolders(s, { recordId, home: hospital, signal: p.signal })
   const dataKey = generateDataKey(suite)
-  const plainHash = createHash('sha256')
+  // On the hash worker: hashing the plaintext overlaps encrypting it (two cores on one upload).
+  const plainHash = s.ipfs.hasher.sha256Stream()
   let bytesRead = 0
   // Terms are extracted from the same plaintext chunks as they stream through the encryptor.
   const extractor = new TermExtractor(s.config.searchIndex ? undefined : 0)
@@ -102,14 +102,14 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
     for await (const chunk of p.source) {
       bytesRead += chunk.byteLength
       if (bytesRead > limit) throw new AppError('FILE_TOO_LARGE')
-      plainHash.update(chunk)
+      await plainHash.update(chunk)
       extractor.push(chunk)
       p.onProgress?.({ bytesRead })
       yield chunk
     }
   }
   const stored = await addCiphertext(s.ipfs, encryptStream(counted(), { key: dataKey, suite, signal: p.signal }), { signal: p.signal })
-  const manifest: Manifest = { fileName, mediaType, size: bytesRead, sha256: plainHash.digest('hex'), created: new Date().toISOString() }
+  const manifest: Manifest = { fileName, mediaType, size: bytesRead, sha256: Buffer.from(await plainHash.digest()).toString('hex'), created: new Date().toISOString() }
   const shares = split && await splitDataKey(dataKey, { recordId, k: split.k, holders: split.holders })
   const sealed = await sealEnvelopes({ recordId, suite, dataKey, manifest, recipients: split ? recipients.filter((r) => r.for !== 'emergency') : recipients, shares })
   const envelopesCid = await putRawBlock(s.ipfs, sealed, { signal: p.signal })

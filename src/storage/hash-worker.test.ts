@@ -74,6 +74,52 @@ describe('createHashWorker', () => {
     }
   })
 
+  test('sha256Stream: the digest of the pieces in order, on the worker, whatever the pieces\' sizes, and the caller may reuse a piece at once', async () => {
+    const hasher = createHashWorker()
+    try {
+      await untilOnline(hasher)
+      for (const size of [0, 100, MiB - 1, MiB, MiB + 1, 3 * MiB + 12_345]) {
+        const input = randomBytes(size)
+        // A small window too, so that update waits for the thread.
+        for (const maxAheadBytes of [undefined, MiB]) {
+          const stream = hasher.sha256Stream({ maxAheadBytes })
+          const reused = new Uint8Array(70_000)
+          for (let at = 0; at < size; at += reused.byteLength) {
+            const n = Math.min(reused.byteLength, size - at)
+            reused.set(input.subarray(at, at + n))
+            await stream.update(reused.subarray(0, n))
+            reused.fill(0xee)
+          }
+          assert.deepEqual(Buffer.from(await stream.digest()), sha256(input), `${size} bytes`)
+        }
+      }
+      // Two streams at once stay apart.
+      const [x, y] = [randomBytes(2 * MiB + 5), randomBytes(3 * MiB)]
+      const [sx, sy] = [hasher.sha256Stream(), hasher.sha256Stream()]
+      for (let at = 0; at < 3 * MiB; at += 65_536) {
+        if (at < x.byteLength) await sx.update(x.subarray(at, at + 65_536))
+        await sy.update(y.subarray(at, at + 65_536))
+      }
+      const [dx, dy] = await Promise.all([sx.digest(), sy.digest()])
+      assert.deepEqual(Buffer.from(dx), sha256(x))
+      assert.deepEqual(Buffer.from(dy), sha256(y))
+    } finally {
+      await hasher.close()
+    }
+  })
+
+  test('sha256Stream fails, rather than answering a wrong digest, when the worker goes away mid-stream', async () => {
+    const hasher = createHashWorker()
+    await untilOnline(hasher)
+    const stream = hasher.sha256Stream()
+    await stream.update(randomBytes(2 * MiB))
+    await hasher.close()
+    await assert.rejects(async () => {
+      await stream.update(randomBytes(MiB))
+      await stream.digest()
+    })
+  })
+
   test('a released buffer is leased again', async () => {
     const hasher = createHashWorker()
     try {

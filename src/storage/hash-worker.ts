@@ -3,24 +3,48 @@ import { Worker } from 'node:worker_threads'
 
 // Plain JS, run with `eval`: a worker does not inherit the tsx loader that bin/medledger.js
 // registers through its API, so it could not load a .ts file. It hashes ranges of the shared
-// buffers it was shown once each.
+// buffers it was shown once each: alone (a block), or as the next piece of a stream (`stream`:
+// its id; `end`: the digest is wanted). A port delivers in order, so a stream's pieces are
+// hashed in the order they were sent.
 const workerSource = `
 const { parentPort } = require('node:worker_threads')
 const { createHash } = require('node:crypto')
 const buffers = new Map()
-parentPort.on('message', ({ id, slot, buffer, offset, length, forget }) => {
+const streams = new Map()
+parentPort.on('message', ({ id, slot, buffer, offset, length, forget, stream, end }) => {
   if (forget !== undefined) return void buffers.delete(forget)
   if (buffer !== undefined) buffers.set(slot, buffer)
   try {
-    const digest = new Uint8Array(createHash('sha256').update(new Uint8Array(buffers.get(slot), offset, length)).digest())
+    if (stream === undefined) {
+      const digest = new Uint8Array(createHash('sha256').update(new Uint8Array(buffers.get(slot), offset, length)).digest())
+      return void parentPort.postMessage({ id, digest }, [digest.buffer])
+    }
+    let hash = streams.get(stream)
+    if (hash === undefined) streams.set(stream, hash = createHash('sha256'))
+    if (slot !== undefined) hash.update(new Uint8Array(buffers.get(slot), offset, length))
+    if (!end) return void parentPort.postMessage({ id })
+    streams.delete(stream)
+    const digest = new Uint8Array(hash.digest())
     parentPort.postMessage({ id, digest }, [digest.buffer])
   } catch (err) {
+    if (stream !== undefined) streams.delete(stream)
     parentPort.postMessage({ id, error: String(err && err.message || err) })
   }
 })
 `
 
 interface Reply { id: number; digest?: Uint8Array; error?: string }
+
+/** SHA-256 over a sequence of pieces, computed off the calling thread (see HashWorker.sha256Stream). */
+export interface StreamHash {
+  /**
+   * Adds `bytes` (copied at once: the caller may reuse them). Resolves at once, or once the
+   * thread has caught up when `maxAheadBytes` are waiting for it.
+   */
+  update(bytes: Uint8Array): Promise<void>
+  /** The digest of everything added; the stream is done. */
+  digest(): Promise<Uint8Array>
+}
 
 /**
  * SHA-256 on a second thread, so hashing large blocks overlaps the main thread's work. The bytes
@@ -42,6 +66,12 @@ export interface HashWorker {
    * or more (which must not change until the promise settles), else on the calling thread.
    */
   hashSha256(bytes: Uint8Array): Promise<Uint8Array>
+  /**
+   * A SHA-256 of a stream whose pieces are copied into leased buffers of 1 MiB and hashed on
+   * the worker thread, so that hashing a plaintext overlaps its encryption. A stream shorter
+   * than one buffer, or one begun before the thread is up, is hashed on the calling thread.
+   */
+  sha256Stream(options?: { maxAheadBytes?: number }): StreamHash
   /** Starts the worker thread now (it takes tens of ms), rather than on the first large hash. */
   start(): void
   /** Stops the worker thread (a later hash starts a new one); safe to call twice. */
@@ -68,7 +98,8 @@ export function createHashWorker({ maxIdleBuffers = 32 }: CreateHashWorkerOption
   let worker: Worker | undefined
   let online = false
   let nextId = 0
-  const pending = new Map<number, { resolve: (digest: Uint8Array) => void; reject: (err: Error) => void }>()
+  const pending = new Map<number, { resolve: (digest: Uint8Array | undefined) => void; reject: (err: Error) => void }>()
+  let nextStream = 0
 
   const failAll = (err: Error): void => {
     for (const { reject } of pending.values()) reject(err)
@@ -86,7 +117,7 @@ export function createHashWorker({ maxIdleBuffers = 32 }: CreateHashWorkerOption
       if (job === undefined) return
       pending.delete(id)
       if (pending.size === 0) w.unref()
-      if (digest !== undefined) job.resolve(digest)
+      if (error === undefined) job.resolve(digest)
       else job.reject(new Error(`hash worker: ${error}`))
     })
     const gone = (err: Error): void => {
@@ -103,6 +134,22 @@ export function createHashWorker({ maxIdleBuffers = 32 }: CreateHashWorkerOption
     return w
   }
 
+  /** Posts one job to the worker; its reply's digest (none for a stream's piece). */
+  const send = (job: { slot?: number; buffer?: SharedArrayBuffer; offset?: number; length?: number; stream?: number; end?: boolean }): Promise<Uint8Array | undefined> => {
+    const w = worker
+    if (w === undefined || !online) return Promise.reject(new Error('hash worker: not running'))
+    const id = nextId++
+    const reply = new Promise<Uint8Array | undefined>((resolve, reject) => pending.set(id, { resolve, reject }))
+    if (pending.size === 1) w.ref()
+    let buffer: SharedArrayBuffer | undefined
+    if (job.slot !== undefined && !shown.has(job.slot)) {
+      shown.add(job.slot)
+      buffer = job.buffer
+    }
+    w.postMessage({ id, slot: job.slot, buffer, offset: job.offset, length: job.length, stream: job.stream, end: job.end })
+    return reply
+  }
+
   return {
     lease: pool.lease,
     release(bytes) {
@@ -115,14 +162,11 @@ export function createHashWorker({ maxIdleBuffers = 32 }: CreateHashWorkerOption
       const offThread = slot !== undefined && bytes.byteLength >= MIN_OFF_THREAD_BYTES
       if (offThread) worker ??= start()
       if (!offThread || !online) return new Uint8Array(createHash('sha256').update(bytes).digest())
-      const w = worker!
-      const id = nextId++
-      const digest = new Promise<Uint8Array>((resolve, reject) => pending.set(id, { resolve, reject }))
-      if (pending.size === 1) w.ref()
-      const first = !shown.has(slot)
-      shown.add(slot)
-      w.postMessage({ id, slot, buffer: first ? buffer : undefined, offset: bytes.byteOffset, length: bytes.byteLength })
-      return digest
+      return (await send({ slot, buffer: buffer as SharedArrayBuffer, offset: bytes.byteOffset, length: bytes.byteLength }))!
+    },
+    sha256Stream({ maxAheadBytes = 8 * STREAM_PIECE } = {}) {
+      if (!online) return localStream()
+      return workerStream({ lease: pool.lease, release: (b) => pool.release(b), slotOf: (b) => slots.get(b), send, stream: nextStream++, maxAheadBytes })
     },
     start() {
       worker ??= start()
@@ -133,6 +177,77 @@ export function createHashWorker({ maxIdleBuffers = 32 }: CreateHashWorkerOption
       worker = undefined
       online = false
       if (w !== undefined) await w.terminate()
+    },
+  }
+}
+
+/** The size of the pieces a stream hash sends to the worker. */
+const STREAM_PIECE = 1 << 20
+
+function localStream(): StreamHash {
+  const hash = createHash('sha256')
+  return {
+    async update(bytes) { hash.update(bytes) },
+    async digest() { return new Uint8Array(hash.digest()) },
+  }
+}
+
+/**
+ * A stream hash on the worker: pieces gathered into leased 1 MiB buffers, each sent once full
+ * and released once hashed. A stream that never filled one is hashed here at `digest` (a round
+ * trip would cost more).
+ */
+function workerStream({ lease, release, slotOf, send, stream, maxAheadBytes }: {
+  lease: HashWorker['lease']
+  release: (bytes: Uint8Array) => unknown
+  slotOf: (buffer: SharedArrayBuffer) => number | undefined
+  send: (job: { slot?: number; buffer?: SharedArrayBuffer; offset?: number; length?: number; stream?: number; end?: boolean }) => Promise<Uint8Array | undefined>
+  stream: number
+  maxAheadBytes: number
+}): StreamHash {
+  let piece: Uint8Array | undefined
+  let filled = 0
+  let sent = 0
+  let ahead = 0
+  let failure: unknown
+  const waiting: Array<Promise<unknown>> = []
+  const flush = (): void => {
+    const full = piece!.subarray(0, filled)
+    const buffer = full.buffer as SharedArrayBuffer
+    const done = send({ slot: slotOf(buffer), buffer, offset: full.byteOffset, length: full.byteLength, stream })
+    sent++
+    ahead += full.byteLength
+    const length = full.byteLength
+    const settled = done.then(() => { release(full); ahead -= length }, (err: unknown) => { failure ??= err; ahead -= length })
+    waiting.push(settled)
+    piece = undefined
+    filled = 0
+  }
+  return {
+    async update(bytes) {
+      if (failure !== undefined) throw failure
+      for (let offset = 0; offset < bytes.byteLength;) {
+        piece ??= lease(STREAM_PIECE, (bytes.byteOffset + offset) & 7)
+        const n = Math.min(STREAM_PIECE - filled, bytes.byteLength - offset)
+        piece.set(bytes.subarray(offset, offset + n), filled)
+        filled += n
+        offset += n
+        if (filled === STREAM_PIECE) flush()
+      }
+      while (ahead > maxAheadBytes && waiting.length > 0) await waiting.shift()
+      if (failure !== undefined) throw failure
+    },
+    async digest() {
+      if (sent === 0) {
+        const digest = new Uint8Array(createHash('sha256').update(piece?.subarray(0, filled) ?? new Uint8Array(0)).digest())
+        if (piece !== undefined) release(piece)
+        return digest
+      }
+      if (filled > 0) flush()
+      const digest = await send({ stream, end: true })
+      await Promise.all(waiting)
+      if (failure !== undefined) throw failure
+      return digest!
     },
   }
 }
