@@ -1,0 +1,242 @@
+// Re-keying across a consortium (issue 13 item 2): three hospital nodes as separate processes on
+// one real anvil chain, peered over libp2p, every record kept by all three (--replicas 2). A
+// doctor of B reads a record of A under a listed grant; its data key is taken from B's side (B's
+// database and store, with the doctor's password); the patient revokes and re-keys. Then every
+// node has dropped the old version through its follower (RecordSuperseded), and, each store
+// opened after the nodes stop: no node holds a block of the old version or an envelope that
+// opens it, and the doctor's old key decrypts nothing any node still serves. Runs once.
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import * as dagPb from '@ipld/dag-pb'
+import { hexToBytes, type Address, type Hex } from 'viem'
+import type { CID } from 'multiformats/cid'
+import { Api, cleanup, seed, startNodeProcess, tempDir, testEnv, type NodeProcess } from '../helpers/node-process.ts'
+import { startAnvil, type StartAnvilResult } from '../../src/ledger/anvil.ts'
+import { openIpfs, type Ipfs } from '../../src/storage/open-ipfs.ts'
+import { cidFromDigest } from '../../src/storage/read-verified.ts'
+import { openKeystore, type Keystore } from '../../src/crypto/keystore.ts'
+import { decodeAccountSecrets } from '../../src/accounts/account-secrets.ts'
+import { openGrantEnvelope } from '../../src/consent/grant-envelopes.ts'
+import { decryptStream } from '../../src/crypto/stream.ts'
+import { openManifest, type EnvelopesObject } from '../../src/records/envelopes.ts'
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn()
+      if (v !== undefined && v !== false) return v
+    } catch (err) { last = err }
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
+}
+
+let chain: StartAnvilResult
+const chainHome = tempDir('ml-rk-chain-')
+const homes: Record<string, string> = { a: tempDir('ml-rk-a-'), b: tempDir('ml-rk-b-'), c: tempDir('ml-rk-c-') }
+const nodes: Record<string, NodeProcess> = {}
+const apis: Record<string, Api> = {}
+const adminOf: Record<string, string> = {}
+let registry = ''
+let founding: Awaited<ReturnType<typeof seed>>
+const doctor: Record<string, { token: string; address: Address; email: string }> = {}
+const bytes = randomBytes(2 * 1_048_576 + 4321) // three leaves
+let oldId: Hex
+let newId: Hex
+let grantB = ''
+let oldKey: Uint8Array
+const oldBlocks: CID[] = []
+let oldRow: { digest: Hex; envelopes: Hex }
+
+const status = async (k: string) => (await apis[k]!.json('GET', '/status')).body as { registry: string; hospitalAddress: string; admitted: boolean; ipfsAddrs: string[]; ipfsPeerId: string; peers: string[]; follow: { lagBlocks: number } }
+const args = (k: string, peer?: string) => ['--chain-rpc', chain.rpcUrl, '--ipfs-listen', '/ip4/127.0.0.1/tcp/0', '--replicas', '2',
+  ...(k === 'a' ? [] : ['--registry', registry, '--hospital-name', `Hospital ${k.toUpperCase()}`, '--ipfs-peer', peer!])]
+
+async function start(k: string, peer?: string): Promise<void> {
+  nodes[k] = await startNodeProcess({ home: homes[k], args: args(k, peer) })
+  apis[k] = new Api(nodes[k]!.url)
+  adminOf[k] = await apis[k]!.login(testEnv.MEDLEDGER_ADMIN_EMAIL, testEnv.MEDLEDGER_ADMIN_PASSWORD)
+}
+
+async function makeDoctor(k: string): Promise<void> {
+  const email = `doctor-${k}@example.org`
+  const r = await waitFor(`a doctor on ${k}`, async () => {
+    const res = await apis[k]!.json('POST', '/users', { role: 'doctor', email, name: `Dr ${k}`, password: 'doctor-password-123' }, adminOf[k])
+    return res.status === 409 && res.body?.code === 'NOT_ADMITTED' ? undefined : res
+  })
+  assert.equal(r.status, 201, JSON.stringify(r.body))
+  doctor[k] = { token: await apis[k]!.login(email, 'doctor-password-123'), address: r.body.account.address, email }
+}
+
+/** A doctor of `k` asks the patient of A for access; the patient approves at home; `k` sees it approved. */
+async function grantFrom(k: string, recordIds?: string[]): Promise<string> {
+  const req = await apis[k]!.json('POST', '/access-requests', { patient: founding.patient.address, purpose: 'Follow-up', days: 7, ...(recordIds ? { recordIds } : {}) }, doctor[k]!.token)
+  assert.equal(req.status, 201, JSON.stringify(req.body))
+  const id = req.body.requestId as string
+  await waitFor('the request at home', async () => (await apis.a!.json('GET', '/access-requests', undefined, founding.patient.token)).body.requests.some((q: { requestId: string }) => q.requestId === id))
+  assert.equal((await apis.a!.json('POST', `/access-requests/${id}/approve`, {}, founding.patient.token)).status, 200)
+  await waitFor(`the approval on ${k}`, async () => (await apis[k]!.json('GET', `/access-requests/${id}`, undefined, doctor[k]!.token)).body.status === 'approved')
+  return id
+}
+
+const pinnedOn = (k: string, id: string) => waitFor(`${id.slice(0, 10)} pinned on ${k}`, async () => (await apis[k]!.json('GET', `/replicas/${id}`, undefined, adminOf[k])).body?.state === 'pinned', 90_000)
+
+before(async () => {
+  chain = await startAnvil({ home: chainHome, port: 0 })
+  nodes.a = await startNodeProcess({ home: homes.a, args: args('a') })
+  apis.a = new Api(nodes.a.url)
+  founding = await seed(apis.a, { hospitalName: 'Hospital A', tag: 'a' })
+  adminOf.a = founding.admin
+  const a = await waitFor('A published', async () => { const s = await status('a'); return s.ipfsAddrs.length > 0 && s.admitted ? s : undefined })
+  registry = a.registry
+  await start('b', a.ipfsAddrs[0])
+  assert.equal((await apis.a.json('POST', '/hospitals/admit', { address: (await status('b')).hospitalAddress, name: 'Hospital B' }, adminOf.a)).body.admitted, true)
+  await waitFor('B admitted', async () => (await status('b')).admitted)
+  await start('c', a.ipfsAddrs[0])
+  const c = (await status('c')).hospitalAddress
+  assert.equal((await apis.a.json('POST', '/hospitals/admit', { address: c, name: 'Hospital C' }, adminOf.a)).status, 200)
+  assert.equal((await apis.b!.json('POST', `/hospitals/${c}/vote`, { approve: true }, adminOf.b)).status, 200)
+  await waitFor('C admitted', async () => (await status('c')).admitted)
+  await makeDoctor('b')
+  await makeDoctor('c')
+  const ids = await Promise.all(['a', 'b', 'c'].map(async (k) => (await status(k)).ipfsPeerId))
+  await waitFor('all three peered', async () => (await Promise.all(['a', 'b', 'c'].map(status))).every((s, i) => ids.filter((_, j) => j !== i).every((p) => s.peers.includes(p))))
+})
+
+after(async () => {
+  await Promise.all(Object.values(nodes).map((n) => n.stop()))
+  await chain?.stop()
+  cleanup(chainHome, ...Object.values(homes))
+})
+
+test('a record kept by all three nodes; a doctor of B reads it under a listed grant, and its data key is taken from B\'s side', async () => {
+  const up = await apis.a!.upload(founding.doctor.token, founding.patient.email, 'ct.bin', bytes)
+  assert.equal(up.status, 201, JSON.stringify(up.body))
+  oldId = up.body.recordId
+  await pinnedOn('b', oldId)
+  await pinnedOn('c', oldId)
+  grantB = await grantFrom('b', [oldId])
+  await grantFrom('c')
+  for (const k of ['b', 'c']) {
+    const got = await apis[k]!.download(doctor[k]!.token, oldId)
+    assert.equal(got.status, 200, JSON.stringify(got.json))
+    assert.ok(got.bytes.equals(bytes))
+  }
+
+  // The doctor's side: B stopped, its database and store opened with the doctor's password.
+  await nodes.b!.stop()
+  const db = new Database(join(homes.b!, 'medledger.db'), { readonly: true })
+  let ipfs: Ipfs | undefined
+  try {
+    const account = db.prepare('SELECT keystore FROM accounts WHERE email = ?').get(doctor.b!.email) as { keystore: string }
+    const { payload } = await openKeystore(JSON.parse(account.keystore) as Keystore, { password: 'doctor-password-123' })
+    const keys = decodeAccountSecrets(payload)
+    const grant = db.prepare('SELECT envelopes FROM access_requests WHERE request_id = ?').get(grantB) as { envelopes: Hex }
+    oldRow = db.prepare('SELECT digest, envelopes FROM records WHERE record_id = ?').get(oldId) as { digest: Hex; envelopes: Hex }
+    ipfs = await openIpfs({ dir: join(homes.b!, 'ipfs') })
+    const block = await blockOf(ipfs, cidFromDigest(hexToBytes(grant.envelopes), 'raw'))
+    oldKey = await openGrantEnvelope(block!, { grantId: grantB as Hex, recordId: oldId, reader: { kind: 'account', address: doctor.b!.address, scheme: 'x25519-hpke', privateKey: keys.encryptionPrivateKey } })
+    oldBlocks.push(...await dagOf(ipfs, cidFromDigest(hexToBytes(oldRow.digest), 'dag')), cidFromDigest(hexToBytes(oldRow.envelopes), 'raw'))
+    assert.equal(oldBlocks.length, 5) // the root, three leaves, the envelopes
+    assert.ok(Buffer.concat(await decryptAll(ipfs, cidFromDigest(hexToBytes(oldRow.digest), 'dag'), oldKey)).equals(bytes), 'the key opens the old version')
+  } finally {
+    db.close()
+    await ipfs?.stop()
+  }
+  await start('b', (await status('a')).ipfsAddrs[0])
+  doctor.b!.token = await apis.b!.login(doctor.b!.email, 'doctor-password-123')
+})
+
+test('the patient revokes B\'s grant and re-keys at home; every node drops the old version and serves the new one to whoever may read it', async () => {
+  assert.equal((await apis.a!.json('POST', `/access-requests/${grantB}/revoke`, undefined, founding.patient.token)).status, 200)
+  const r = await apis.a!.json('POST', `/records/${oldId}/rekey`, undefined, founding.patient.token)
+  assert.equal(r.status, 201, `${JSON.stringify(r.body)}\n${nodes.a!.output().slice(-4000)}`)
+  assert.deepEqual(r.body.wrappedFor, { patient: true, author: true, grantees: 1, emergency: true })
+  newId = r.body.recordId
+  await pinnedOn('b', newId)
+  await pinnedOn('c', newId)
+
+  const gone = await waitFor('the old id superseded on C', async () => {
+    const res = await apis.c!.download(doctor.c!.token, oldId)
+    return res.status === 410 ? res : undefined
+  })
+  assert.deepEqual(gone.json, { code: 'RECORD_SUPERSEDED', message: gone.json.message, supersededBy: newId })
+  const read = await apis.c!.download(doctor.c!.token, newId)
+  assert.equal(read.status, 200, JSON.stringify(read.json))
+  assert.ok(read.bytes.equals(bytes))
+  // The revoked doctor: neither id is a record it may see, on its own node.
+  await waitFor('the old id dropped on B', async () => (await apis.b!.json('GET', `/replicas/${oldId}`, undefined, adminOf.b)).status === 404)
+  for (const id of [oldId, newId]) assert.equal((await apis.b!.download(doctor.b!.token, id)).status, 404)
+  const listed = await apis.a!.json('GET', '/records?limit=100', undefined, founding.patient.token)
+  assert.deepEqual(listed.body.records.map((x: { recordId: string }) => x.recordId), [newId])
+  const fhir = await fetch(`${nodes.a!.url}/fhir/R4/Binary/${oldId.slice(2)}`, { headers: { authorization: `Bearer ${founding.patient.token}` } })
+  assert.equal(fhir.status, 410)
+  for (const k of ['a', 'b', 'c']) await waitFor(`${k} caught up`, async () => (await status(k)).follow.lagBlocks === 0)
+})
+
+test('no node holds a block or an envelope that opens the old version; the old key decrypts nothing any node serves', async () => {
+  await Promise.all(Object.values(nodes).map((n) => n.stop()))
+  for (const k of ['a', 'b', 'c']) {
+    const ipfs = await openIpfs({ dir: join(homes[k]!, 'ipfs') })
+    const db = new Database(join(homes[k]!, 'medledger.db'), { readonly: true })
+    try {
+      for (const cid of oldBlocks) assert.equal(await ipfs.helia.blockstore.has(cid), false, `${k} still holds ${cid}`)
+      assert.equal(db.prepare('SELECT record_id FROM records WHERE record_id = ?').get(oldId), undefined)
+      assert.equal((db.prepare('SELECT superseded_by FROM superseded_records WHERE record_id = ?').get(oldId) as { superseded_by: string } | undefined)?.superseded_by, newId)
+      const fresh = db.prepare('SELECT digest FROM records WHERE record_id = ?').get(newId) as { digest: Hex }
+      await assert.rejects(decryptAll(ipfs, cidFromDigest(hexToBytes(fresh.digest), 'dag'), oldKey), `the old key opens the new version on ${k}`)
+      let envelopes = 0
+      for await (const pair of ipfs.helia.blockstore.getAll()) {
+        const { cid } = pair
+        const chunks: Uint8Array[] = []
+        for await (const c of pair.bytes) chunks.push(c)
+        const block = Buffer.concat(chunks)
+        assert.ok(!oldBlocks.some((old) => old.multihash.bytes.every((b, i) => b === cid.multihash.bytes[i])), `${k} holds an old block`)
+        const obj = jsonOf(block)
+        if (obj?.type === 'medledger/record-envelopes') {
+          envelopes++
+          assert.notEqual(obj.recordId, oldId)
+          assert.throws(() => openManifest(obj as unknown as EnvelopesObject, oldKey), `a record's envelopes on ${k} open with the old key`)
+        }
+        if (obj?.type === 'medledger/grant-envelopes') assert.ok(!(obj.keys as { recordId: string }[]).some((x) => x.recordId === oldId), `a grant envelope on ${k} still wraps the old key`)
+      }
+      assert.ok(envelopes >= 1, `${k} holds the new version's envelopes`)
+    } finally {
+      db.close()
+      await ipfs.stop()
+    }
+  }
+})
+
+async function blockOf(ipfs: Ipfs, cid: CID): Promise<Uint8Array | undefined> {
+  if (!(await ipfs.helia.blockstore.has(cid))) return undefined
+  const chunks: Uint8Array[] = []
+  for await (const c of ipfs.helia.blockstore.get(cid, { offline: true })) chunks.push(c)
+  return Buffer.concat(chunks)
+}
+
+/** The DAG under `root` as this store holds it, root first, leaves in order. */
+async function dagOf(ipfs: Ipfs, root: CID): Promise<CID[]> {
+  const out: CID[] = [root]
+  const node = dagPb.decode((await blockOf(ipfs, root))!)
+  for (const link of node.Links) out.push(link.Hash)
+  return out
+}
+
+async function decryptAll(ipfs: Ipfs, root: CID, key: Uint8Array): Promise<Uint8Array[]> {
+  const leaves = (await dagOf(ipfs, root)).slice(1)
+  async function * source (): AsyncGenerator<Uint8Array> { for (const leaf of leaves) yield (await blockOf(ipfs, leaf))! }
+  const out: Uint8Array[] = []
+  for await (const chunk of decryptStream(source(), { key })) out.push(chunk)
+  return out
+}
+
+function jsonOf(block: Uint8Array): Record<string, unknown> | undefined {
+  if (block[0] !== 0x7b) return undefined
+  try { return JSON.parse(Buffer.from(block).toString('utf8')) as Record<string, unknown> } catch { return undefined }
+}
