@@ -70,12 +70,13 @@ export async function decideRecords(s: Services, { actor, patient, q, signal }: 
   let candidates = await candidateRows(s, reader, patient)
   // A search narrows the candidates first; each match's access is still decided below.
   if (q !== undefined) candidates = await matchRecords(s, candidates, q)
-  const listing = new Listing(s, reader, signal)
+  const parties = partiesOnce(s)
+  const listing = new Listing(s, reader, parties, signal)
   // Several at once, so that a patient's hundred records do not wait on one round trip after the other.
   const decided = await mapConcurrently(candidates, async (row): Promise<DecidedRecord | undefined> => {
     const d = ownRecord(reader, row) ? await decideOwn(s, reader, row, signal) : await listing.decide(row)
     if (d === undefined) return undefined
-    if (d instanceof Own) return { row, open: () => openOwn(s, reader, row, d) }
+    if (d instanceof Own) return { row, open: () => openOwn(s, reader, row, d, parties) }
     if (d instanceof Opener) return { row, open: () => d.open().catch((err: unknown) => problemView(s, row, err)) }
     return { row, ...(d.problem === undefined ? {} : { problem: d.problem }), open: async () => d }
   })
@@ -139,11 +140,11 @@ async function decideOwn(s: Services, reader: Actor, row: RecordRow, signal?: Ab
 }
 
 /** Opens an own record on the page: its key unwrapped and its manifest decrypted, as `resolveAccess` does. */
-async function openOwn(s: Services, reader: Actor, row: RecordRow, { env }: Own): Promise<RecordView | undefined> {
+async function openOwn(s: Services, reader: Actor, row: RecordRow, { env }: Own, parties: Parties): Promise<RecordView | undefined> {
   const me = { address: reader.account.address, scheme: reader.account.keyScheme, privateKey: requireKeys(reader).encryptionPrivateKey }
   try {
     const { manifest } = await openEnvelopes(env, me)
-    return toRecordView(row, await recordParties(s.db, row), manifest)
+    return toRecordView(row, await parties(row), manifest)
   } catch (err) {
     return problemView(s, row, err)
   }
@@ -172,7 +173,7 @@ class Listing {
   readonly #shares = new Map<string, Promise<ShareRow[]>>()
   readonly #blocks = new Map<string, Promise<GrantEnvelopes>>()
 
-  constructor(readonly s: Services, readonly reader: Actor, readonly signal?: AbortSignal) {}
+  constructor(readonly s: Services, readonly reader: Actor, readonly parties: Parties, readonly signal?: AbortSignal) {}
 
   /** A record not the reader's own: readable under a grant or share with its key in that grant's envelopes, else as a read decides it. */
   async decide(row: RecordRow): Promise<Opener | RecordView | undefined> {
@@ -216,7 +217,7 @@ class Listing {
   async #keyIn(row: RecordRow, me: GrantReaderOf, digest: string, grantId: Hex): Promise<Opener | typeof undecided> {
     const env = checkedEnvelopes(this.s, row, this.signal)
     env.catch(() => undefined) // awaited below
-    const block = memo(this.#blocks, digest, async () => parseGrantEnvelopes(await getRawBlockVerified(this.s.ipfs.blockstore, cidFromDigest(hexToBytes(digest as Hex), 'raw'), { signal: this.signal }), grantId))
+    const block = memo(this.#blocks, digest, async () => parseGrantEnvelopes(await getRawBlockVerified(this.s.ipfs.blockstore, cidFromDigest(hexToBytes(digest as Hex), 'raw'), { signal: this.signal, cache: this.s.blockCache }), grantId))
     block.catch(() => undefined) // awaited below, once the record's own checks passed
     const checked = await env
     let wrapped: Uint8Array
@@ -228,7 +229,7 @@ class Listing {
     }
     return new Opener(async () => {
       const dataKey = await unwrapGrantEnvelope(wrapped, { grantId, recordId: row.record_id, reader: me })
-      return toRecordView(row, await recordParties(this.s.db, row), openManifest(checked, dataKey))
+      return toRecordView(row, await this.parties(row), openManifest(checked, dataKey))
     })
   }
 
@@ -241,6 +242,15 @@ class Listing {
 
 type GrantReaderOf = { kind: 'account'; address: Hex; scheme: Actor['account']['keyScheme']; privateKey: Uint8Array }
 
+/** A record's parties for display (`recordParties`). */
+type Parties = (row: RecordRow) => ReturnType<typeof recordParties>
+
+/** `recordParties`, read once per patient and author within one listing (a patient's records share them). */
+function partiesOnce(s: Services): Parties {
+  const read = new Map<string, ReturnType<typeof recordParties>>()
+  return (row) => memo(read, `${row.patient_id}\n${row.author_id}`, () => recordParties(s.db, row))
+}
+
 function memo<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
   let p = map.get(key)
   if (p === undefined) map.set(key, p = make())
@@ -249,7 +259,8 @@ function memo<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<
 
 /** A record's envelopes block, read by its digest and parsed, once the record is checked against its anchor. */
 async function checkedEnvelopes(s: Services, row: RecordRow, signal?: AbortSignal): Promise<EnvelopesObject> {
-  const block = getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.envelopes as Hex), 'raw'), { signal })
+  // From the node's cache of verified blocks when there: a listing reads every record's envelopes.
+  const block = getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.envelopes as Hex), 'raw'), { signal, cache: s.blockCache })
   block.catch(() => undefined) // awaited below, once the anchor is checked
   await assertAnchored(s, row)
   return parseEnvelopes(await block, row.record_id)

@@ -41,15 +41,16 @@ export async function putRawBlock(
 }
 
 /**
- * Reads a raw block and checks it hashes to its CID.
+ * Reads a raw block and checks it hashes to its CID (or serves it from `cache`, where it went
+ * in verified).
  *
  * @throws AppError RECORD_INTEGRITY when the stored bytes do not hash to `cid`.
  * @throws AppError RECORD_UNAVAILABLE when the block is not in the store.
  * @throws AppError INVALID_CID when `cid` is not CIDv1 raw sha2-256.
  */
-export async function getRawBlockVerified(blockstore: BlockGetter, cid: CID, { signal }: ReadOptions = {}): Promise<Uint8Array> {
+export async function getRawBlockVerified(blockstore: BlockGetter, cid: CID, { signal, cache }: ReadOptions = {}): Promise<Uint8Array> {
   if (cid.code !== raw.code) {
     throw new AppError('INVALID_CID', { details: `expected a raw CID, got ${String(cid)}` })
   }
-  return (await readBlockVerified(blockstore, cid, { signal })).bytes
+  return (await readBlockVerified(blockstore, cid, { signal, cache })).bytes
 }
