@@ -18,7 +18,7 @@ import { AdmissionBanner } from './components/admission-banner.tsx'
 
 const portals: Record<Role, { base: string; title: string; tabs: [string, string][] }> = {
   admin: { base: 'admin', title: 'Consortium admin', tabs: [['doctors', 'Doctors to confirm'], ['hospitals', 'Hospitals'], ['emergencies', 'Emergencies'], ['audit', 'Audit trail'], ['status', 'Node status']] },
-  staff: { base: 'hospital', title: 'Hospital', tabs: [['doctors', 'Doctors'], ['patients', 'Patients'], ['pending', 'Sign-ups to confirm'], ['votes', 'Admission votes'], ['teams', 'Care teams']] },
+  staff: { base: 'hospital', title: 'Hospital', tabs: [['doctors', 'Doctors'], ['patients', 'Patients'], ['pending', 'Sign-ups to confirm'], ['votes', 'Admission votes'], ['teams', 'Care teams'], ['erasures', 'Erasure requests']] },
   doctor: { base: 'doctor', title: 'Doctor', tabs: [['patients', 'Patients'], ['requests', 'Access requests'], ['emergencies', 'Break-glass log']] },
   patient: { base: 'patient', title: 'Patient', tabs: [['records', 'My records'], ['requests', 'Access'], ['sharing', 'Sharing'], ['teams', 'Care teams'], ['activity', 'Who accessed my records']] },
   researcher: { base: 'research', title: 'Researcher', tabs: [['studies', 'My studies']] },
@@ -30,6 +30,7 @@ const aliases: Record<string, Record<Role, string>> = {
   records: { patient: '/patient/records', doctor: '/doctor/patients', staff: '/hospital/patients', admin: '/admin/status', researcher: '/research/studies' },
   requests: { patient: '/patient/requests', doctor: '/doctor/requests', staff: '/hospital/pending', admin: '/admin/doctors', researcher: '/research/studies' },
   audit: { patient: '/patient/activity', doctor: '/doctor/emergencies', staff: '/hospital/patients', admin: '/admin/audit', researcher: '/research/studies' },
+  erasures: { patient: '/patient/records', doctor: '/doctor/patients', staff: '/hospital/erasures', admin: '/admin/status', researcher: '/research/studies' },
   studies: { patient: '/patient/requests', doctor: '/doctor/patients', staff: '/hospital/patients', admin: '/admin/status', researcher: '/research/studies' },
 }
 const publicPages = ['signin', 'signup', 'recover', 'shared']

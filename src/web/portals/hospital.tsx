@@ -10,6 +10,7 @@ import { AddAccountForm, PendingDoctors } from '../components/account-forms.tsx'
 import { MfaResetForm } from '../components/mfa-reset-form.tsx'
 import { AdmissionVotes, ConsortiumMembers } from '../components/consortium.tsx'
 import { StaffCareTeams } from '../components/care-teams.tsx'
+import { StaffErasures } from '../components/erasures.tsx'
 
 export function HospitalPortal({ me, tab }: { me: Account; tab: string }) {
   switch (tab) {
@@ -17,6 +18,7 @@ export function HospitalPortal({ me, tab }: { me: Account; tab: string }) {
     case 'pending': return <PendingDoctors />
     case 'votes': return <Votes />
     case 'teams': return <StaffCareTeams />
+    case 'erasures': return <StaffErasures />
     default: return <People me={me} role="doctor" />
   }
 }
