@@ -14,7 +14,18 @@ import type { Services } from '../services.ts'
  * a record this node never knew is skipped.
  * @throws AppError STORAGE_UNAVAILABLE
  */
-export async function applyRecordSuperseded(s: Pick<Services, 'db' | 'ipfs' | 'blockCache' | 'log'>, { oldId, newId, txHash }: { oldId: Hex; newId: Hex; txHash: Hex }): Promise<void> {
+export function applyRecordSuperseded(s: Pick<Services, 'db' | 'ipfs' | 'blockCache' | 'log'>, p: { oldId: Hex; newId: Hex; txHash: Hex }): Promise<void> {
+  // One at a time per node: the re-keying request and the follower (which applies this node's
+  // own RecordSuperseded too) must not unpin and delete the same blocks concurrently. Keyed by the
+  // node's database, so two nodes in one process share nothing.
+  const run = (inFlight.get(s.db) ?? Promise.resolve()).then(() => applyOnce(s, p))
+  inFlight.set(s.db, run.catch(() => undefined))
+  return run
+}
+
+const inFlight = new WeakMap<object, Promise<void>>()
+
+async function applyOnce(s: Pick<Services, 'db' | 'ipfs' | 'blockCache' | 'log'>, { oldId, newId, txHash }: { oldId: Hex; newId: Hex; txHash: Hex }): Promise<void> {
   const old = oldId.toLowerCase() as Hex
   const fresh = newId.toLowerCase() as Hex
   const row = await s.db.get('SELECT * FROM records WHERE record_id = ?', old) as RecordRow | undefined

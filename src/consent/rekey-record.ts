@@ -19,6 +19,7 @@ import { assertAnchored } from '../records/assert-anchored.ts'
 import { dropRecordBlocks } from '../records/drop-record-blocks.ts'
 import { openEnvelopes, parseEnvelopes, sealEnvelopes, type EnvelopeRecipient } from '../records/envelopes.ts'
 import { insertRecord } from '../records/insert-record.ts'
+import { shareHolders, splitDataKey } from '../records/emergency-shares.ts'
 import { openSearchKey, openTerms } from '../records/search/search-key.ts'
 import { indexRecordTerms } from '../records/search/index-record-terms.ts'
 import type { RecordRow } from '../records/record.ts'
@@ -38,8 +39,11 @@ export interface RekeyRecordResult {
   /** The id it supersedes, which now answers 410 RECORD_SUPERSEDED. */
   supersedes: Hex
   txHash: Hex
-  /** Whom the new data key is wrapped for: always the patient and the emergency path. */
-  wrappedFor: { patient: true; author: boolean; grantees: number; emergency: true }
+  /**
+   * Whom the new data key is wrapped for: always the patient and the emergency path, the home
+   * hospital's emergency key or, in a consortium, `emergencyShares` member hospitals' shares.
+   */
+  wrappedFor: { patient: true; author: boolean; grantees: number; emergency: true; emergencyShares: number }
 }
 
 type Recipient = { to: Address; for: EnvelopeRecipient; scheme: KeyScheme; publicKey: Uint8Array }
@@ -48,7 +52,8 @@ type Party = Pick<AccountRow, 'id' | 'address' | 'key_scheme' | 'public_key' | '
 /**
  * Re-keys a record: decrypts it on its home node, encrypts it again under a new data key, wraps
  * that key only for whoever may read it now (the patient, the author while an active doctor, the
- * doctors holding a live grant or named share that covers it, the hospital's emergency key),
+ * doctors holding a live grant or named share that covers it, the emergency path as an upload
+ * makes it now: the hospital's emergency key, or k-of-n shares among member hospitals),
  * anchors the new version as superseding the old one (`RecordLedger.supersede`, from the actor's
  * own key) and drops the old version here; every other node drops it on the `RecordSuperseded`
  * event. The patient may always re-key; the author only once the patient allowed it on chain
@@ -76,11 +81,16 @@ export async function rekeyRecord(s: Services, { actor, recordId, signal }: Reke
   const recipients = await currentRecipients(s, { row, patient, author, hospital, signal })
 
   const newId = generateRecordId()
+  // The emergency path as it is now: in a consortium the new key is split among member
+  // hospitals' emergency keys (k of n, as an upload does) instead of wrapped for the home one alone.
+  const split = await shareHolders(s, { recordId: newId, home: hospital, signal })
   const dataKey = generateDataKey(row.suite)
   const { leaves } = await verifyDag(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.digest), 'dag'), { signal })
   const plaintext = decryptStream(readLeaves(s.ipfs.blockstore, leaves, { signal }), { key: opened.dataKey, signal })
   const stored = await addCiphertext(s.ipfs, encryptStream(plaintext, { key: dataKey, suite: row.suite, signal }), { signal })
-  const envelopesCid = await putRawBlock(s.ipfs, await sealEnvelopes({ recordId: newId, suite: row.suite, dataKey, manifest: opened.manifest, recipients }), { signal })
+  const shares = split && await splitDataKey(dataKey, { recordId: newId, k: split.k, holders: split.holders })
+  const sealed = await sealEnvelopes({ recordId: newId, suite: row.suite, dataKey, manifest: opened.manifest, recipients: split ? recipients.filter((r) => r.for !== 'emergency') : recipients, shares })
+  const envelopesCid = await putRawBlock(s.ipfs, sealed, { signal })
   dataKey.fill(0)
   opened.dataKey.fill(0)
   const digest = toHex(stored.digest)
@@ -116,7 +126,10 @@ export async function rekeyRecord(s: Services, { actor, recordId, signal }: Reke
     .catch((err: unknown) => s.log('warn', `re-key ${newId}: the old version is not dropped yet, the follower will retry: ${(err as Error).message}`))
   return {
     recordId: newId, supersedes: id, txHash: receipt.transactionHash,
-    wrappedFor: { patient: true, author: recipients.some((r) => r.for === 'author'), grantees: recipients.filter((r) => r.for === 'grantee').length, emergency: true },
+    wrappedFor: {
+      patient: true, author: recipients.some((r) => r.for === 'author'), grantees: recipients.filter((r) => r.for === 'grantee').length,
+      emergency: true, emergencyShares: shares?.n ?? 0,
+    },
   }
 }
 

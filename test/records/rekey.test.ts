@@ -74,7 +74,7 @@ describe('re-key: a record re-encrypted under a new data key supersedes its old 
     const r = await api.json('POST', `/records/${first}/rekey`, undefined, a.patient.token)
     assert.equal(r.status, 201, JSON.stringify(r.body))
     assert.equal(r.body.supersedes, first)
-    assert.deepEqual(r.body.wrappedFor, { patient: true, author: true, grantees: 2, emergency: true })
+    assert.deepEqual(r.body.wrappedFor, { patient: true, author: true, grantees: 2, emergency: true, emergencyShares: 0 })
     second = r.body.recordId
     assert.notEqual(second, first)
 

@@ -16,7 +16,7 @@ const rekeySchema = {
     txHash: { type: 'string' },
     wrappedFor: {
       type: 'object',
-      properties: { patient: { type: 'boolean' }, author: { type: 'boolean' }, grantees: { type: 'integer' }, emergency: { type: 'boolean' } },
+      properties: { patient: { type: 'boolean' }, author: { type: 'boolean' }, grantees: { type: 'integer' }, emergency: { type: 'boolean' }, emergencyShares: { type: 'integer' } },
     },
   },
 } as const

@@ -5,7 +5,7 @@ interface RekeyAnswer {
   recordId: string
   supersedes: string
   txHash: string
-  wrappedFor: { patient: boolean; author: boolean; grantees: number; emergency: boolean }
+  wrappedFor: { patient: boolean; author: boolean; grantees: number; emergency: boolean; emergencyShares: number }
 }
 
 /**
@@ -24,6 +24,6 @@ export async function recordRekey(c: Common, id: string | undefined, f: { 'allow
     return
   }
   const r = await client.json<RekeyAnswer>('POST', `${path}/rekey`)
-  const who = ['the patient', ...(r.wrappedFor.author ? ['the author'] : []), `${r.wrappedFor.grantees} grantee(s)`, 'the emergency path']
+  const who = ['the patient', ...(r.wrappedFor.author ? ['the author'] : []), `${r.wrappedFor.grantees} grantee(s)`, r.wrappedFor.emergencyShares ? `${r.wrappedFor.emergencyShares} hospitals' emergency shares` : 'the emergency key']
   c.out.result(r, () => `${r.supersedes} re-keyed: now ${r.recordId} (tx ${r.txHash}); its key is wrapped for ${who.join(', ')}. The old id answers 410 RECORD_SUPERSEDED.`)
 }
