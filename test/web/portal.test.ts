@@ -301,6 +301,22 @@ describe('web portal: the whole story in Chromium', { timeout: 300_000 }, () => 
     await alert(other, 'No such patient in your hospital.')
   })
 
+  step('after revoking, the patient is offered to re-key the records the grant covered, and does: same records, new ids', async () => {
+    const before = (await api.json('GET', '/records?limit=100', undefined, await tokenOf(patient))).body.records as { recordId: string; fileName: string }[]
+    const offer = patient.getByRole('region', { name: 'Re-key after revoking' })
+    await offer.getByText(`${people.other.name} may still hold the keys of the ${before.length} records they could open`).waitFor()
+    await shot(patient, '12b-patient-rekey-offer', { fullPage: false })
+    await offer.getByRole('button', { name: `Re-key ${before.length} records` }).click()
+    await message(patient, `Re-keyed ${before.length} records`)
+    await offer.waitFor({ state: 'detached' })
+    const after = (await api.json('GET', '/records?limit=100', undefined, await tokenOf(patient))).body.records as { recordId: string; fileName: string }[]
+    assert.deepEqual(after.map((r) => r.fileName).sort(), before.map((r) => r.fileName).sort())
+    assert.ok(after.every((r) => !before.some((b) => b.recordId === r.recordId)), 'every record has a new id')
+    const old = await api.json('GET', `/records/${before[0]!.recordId}/meta`, undefined, await tokenOf(patient))
+    assert.equal(old.status, 410)
+    assert.equal(old.body.code, 'RECORD_SUPERSEDED')
+  })
+
   step('break-glass: a clear warning, then the access is on the patient\'s timeline, highlighted, and in the admin\'s review', async () => {
     await tab(other, 'Patients')
     await other.getByRole('button', { name: 'Break the glass…' }).click()

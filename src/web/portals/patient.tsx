@@ -55,7 +55,7 @@ function Requests({ me }: { me: Account }) {
     <section aria-labelledby="requests-title">
       <h2 id="requests-title">Access to my records</h2>
       <ActionStatus action={action} busyText="Recording your decision on the ledger…" />
-      {offer && <RekeyOffer offer={offer} onDone={() => { setOffer(undefined); records.reload() }} />}
+      {offer && <RekeyOffer offer={offer} action={action} onDone={() => { setOffer(undefined); records.reload() }} />}
       <LoadState loaded={loaded} what="requests">
         {({ requests }) => {
           const now = Date.now()
@@ -243,6 +243,8 @@ function ActiveGrant({ request: r, records, action, onRevoked }: { request: Acce
 
 interface RekeyOfferProps {
   offer: { doctor: string; recordIds: string[] }
+  /** The tab's action: its outcome stays on the page once the offer is gone. */
+  action: ReturnType<typeof useAction>
   onDone: () => void
 }
 
@@ -251,8 +253,7 @@ interface RekeyOfferProps {
  * (POST /records/:id/rekey) re-encrypts each under a new key wrapped only for whoever may read it
  * now, and every node drops the old version, so those keys open nothing any node still serves.
  */
-function RekeyOffer({ offer, onDone }: RekeyOfferProps) {
-  const action = useAction()
+function RekeyOffer({ offer, action, onDone }: RekeyOfferProps) {
   const n = offer.recordIds.length
   const rekey = () => void action.run(async () => {
     for (const id of offer.recordIds) await api(`/records/${encodeURIComponent(id)}/rekey`, { method: 'POST' })
@@ -266,7 +267,6 @@ function RekeyOffer({ offer, onDone }: RekeyOfferProps) {
         <button type="button" className="btn btn-primary" onClick={rekey} disabled={action.busy}>Re-key {n === 1 ? 'the record' : `${n} records`}</button>
         <button type="button" className="btn" onClick={onDone} disabled={action.busy}>Not now</button>
       </div>
-      <ActionStatus action={action} busyText="Re-encrypting and anchoring on the ledger…" />
     </div>
   )
 }
