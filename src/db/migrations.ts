@@ -553,6 +553,28 @@ export const migrations: readonly Migration[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  // 22: the blind index keyed by patient, record, token (issue 12): an upload's ~460 tokens then
+  // go into one run of the primary key's B-tree (a few pages) instead of ~460 random places among
+  // the patient's tokens (hundreds of pages written to the WAL at each commit: ~12 ms of CPU per
+  // upload against ~3 ms, measured); a query probes the key per record of the patient
+  // (match-records.ts), and a record's tokens are removed by its prefix.
+  {
+    sqlite: `
+    CREATE TABLE record_tokens_22 (
+      patient_id TEXT NOT NULL,
+      token BLOB NOT NULL,
+      record_id TEXT NOT NULL,
+      PRIMARY KEY (patient_id, record_id, token)
+    ) WITHOUT ROWID;
+    INSERT INTO record_tokens_22 (patient_id, token, record_id) SELECT patient_id, token, record_id FROM record_tokens;
+    DROP TABLE record_tokens;
+    ALTER TABLE record_tokens_22 RENAME TO record_tokens;
+    `,
+    postgres: `
+    ALTER TABLE record_tokens DROP CONSTRAINT record_tokens_pkey;
+    ALTER TABLE record_tokens ADD PRIMARY KEY (patient_id, record_id, token);
+    `,
+  },
 ]
 
 /** One migration: the same SQL for both dialects (translated for PostgreSQL), or one text each. */

@@ -36,8 +36,12 @@ export async function matchRecords(s: Services, candidates: readonly RecordRow[]
     if (!key) continue
     const tokens = words.map((w) => searchToken(key.key, w))
     key.key.fill(0)
-    const rows = await s.db.all(`SELECT record_id FROM record_tokens WHERE patient_id = ? AND token IN (${tokens.map(() => '?').join(', ')})
-      GROUP BY record_id HAVING COUNT(*) = ?`, patientId, ...tokens, tokens.length) as { record_id: string }[]
+    // The index is keyed by (patient, record, token): each of the patient's records is probed
+    // for the query's tokens, one seek per record and token (CROSS JOIN keeps SQLite's join order:
+    // records first, by records_patient; PostgreSQL plans it as an inner join).
+    const rows = await s.db.all(`SELECT t.record_id FROM records r CROSS JOIN record_tokens t
+      WHERE r.patient_id = ? AND t.patient_id = r.patient_id AND t.record_id = r.record_id AND t.token IN (${tokens.map(() => '?').join(', ')})
+      GROUP BY t.record_id HAVING COUNT(*) = ?`, patientId, ...tokens, tokens.length) as { record_id: string }[]
     for (const r of rows) matched.add(r.record_id)
   }
   return candidates.filter((r) => matched.has(r.record_id))

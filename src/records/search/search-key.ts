@@ -176,9 +176,10 @@ export function recordIndexEntry(key: SearchKey, recordId: string, terms: readon
 }
 
 /**
- * Writes a record's index entry (replacing any it had) within the caller's transaction `tx`.
- * Resolves false, writing nothing, when the patient's key was rotated since the entry was made:
- * its tokens would be under a key no longer held.
+ * Writes a record's index entry (replacing any it had: its tokens are one range of the primary
+ * key, patient and record) within the caller's transaction `tx`. Resolves false, writing
+ * nothing, when the patient's key was rotated since the entry was made: its tokens would be
+ * under a key no longer held.
  */
 export async function putRecordIndex(tx: Db, e: RecordIndexEntry): Promise<boolean> {
   const now = await tx.get(`SELECT version FROM search_keys WHERE patient_id = ?`, e.patientId) as { version: number } | undefined
