@@ -151,13 +151,15 @@ export async function importBackup({ db, ipfsDir, file, signal, onProgress }: Im
 }
 
 /**
- * The CIDs of erased records' blocks: those deleted here at erasure, each tombstone's DAG root and
- * envelopes block, and every block the CAR's DAG links under such a root.
+ * The CIDs of erased records' blocks: those deleted here at erasure, each tombstone's (and each
+ * re-keyed record's old version's) DAG root and envelopes block, and every block the CAR's DAG
+ * links under such a root.
  */
 async function erasedBlocks(db: Pick<Db, 'all'>, links: Map<string, string[]>): Promise<Set<string>> {
   const erased = new Set((await db.all<{ cid: string }>('SELECT cid FROM erased_blocks')).map((r) => r.cid))
   const pending: string[] = []
-  for (const r of await db.all<{ digest: Hex; envelopes: Hex }>('SELECT digest, envelopes FROM erased_records')) {
+  // A re-keyed record's old version is as gone as an erased one (superseded_records, issue 13 item 2).
+  for (const r of await db.all<{ digest: Hex; envelopes: Hex }>('SELECT digest, envelopes FROM erased_records UNION ALL SELECT digest, envelopes FROM superseded_records')) {
     pending.push(cidFromDigest(hexToBytes(r.digest), 'dag').toString())
     erased.add(cidFromDigest(hexToBytes(r.envelopes), 'raw').toString())
   }
