@@ -96,6 +96,10 @@ describe('care teams: a patient grants a team; members read while members and wh
     assert.equal(trail.status, 200, JSON.stringify(trail.body))
     const teamReads = (trail.body.entries as { event: string; purpose: string | null; ref: string | null; actor: { address: string } }[])
       .filter((e) => e.event === 'AccessLogged' && e.purpose === 'team' && e.ref === teamId)
+    const mine = await api.json('GET', `/audit?patient=${a.patient.id}`, undefined, a.patient.token)
+    assert.equal(mine.status, 200, JSON.stringify(mine.body))
+    assert.ok((mine.body.entries as { event: string; actor: { address: string } }[]).some((e) => e.event === 'TeamAccessGranted' && e.actor.address === a.patient.address.toLowerCase()),
+      'the grant is in the patient\'s trail, sent from the patient\'s key')
     assert.deepEqual(teamReads.map((e) => e.actor.address).sort(), [doctors.ward1!.address, doctors.ward2!.address].map((x) => x.toLowerCase()).sort(), 'each member\'s read is in the trail, purpose team, under the team')
   })
 
