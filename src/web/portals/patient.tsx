@@ -51,11 +51,17 @@ function Requests({ me }: { me: Account }) {
     const ids = r.grantedRecordIds ?? (records.data ?? []).map((x) => x.recordId)
     if (ids.length) setOffer({ doctor: r.requester.name, recordIds: ids })
   }
+  const closeOffer = () => {
+    setOffer(undefined)
+    records.reload()
+  }
   return (
     <section aria-labelledby="requests-title">
       <h2 id="requests-title">Access to my records</h2>
       <ActionStatus action={action} busyText="Recording your decision on the ledger…" />
-      {offer && <RekeyOffer offer={offer} action={action} onDone={() => { setOffer(undefined); records.reload() }} />}
+      {offer && (
+        <RekeyOffer offer={offer} action={action} onDone={closeOffer} />
+      )}
       <LoadState loaded={loaded} what="requests">
         {({ requests }) => {
           const now = Date.now()
@@ -212,6 +218,36 @@ function PendingRequest({ request: r, records, action, onDecided }: { request: A
   )
 }
 
+interface RekeyOfferProps {
+  offer: { doctor: string; recordIds: string[] }
+  /** The tab's action: its outcome stays on the page once the offer is gone. */
+  action: ReturnType<typeof useAction>
+  onDone: () => void
+}
+
+/**
+ * After a revocation: the doctor may still hold the data keys of the records they read. Re-keying
+ * (POST /records/:id/rekey) re-encrypts each under a new key wrapped only for whoever may read it
+ * now, and every node drops the old version, so those keys open nothing any node still serves.
+ */
+function RekeyOffer({ offer, action, onDone }: RekeyOfferProps) {
+  const n = offer.recordIds.length
+  const rekey = () => void action.run(async () => {
+    for (const id of offer.recordIds) await api(`/records/${encodeURIComponent(id)}/rekey`, { method: 'POST' })
+    onDone()
+    return `Re-keyed ${n} record${n === 1 ? '' : 's'}: ${offer.doctor}'s old keys open nothing any hospital still keeps.`
+  })
+  return (
+    <div className="msg msg-warn banner rekey-offer" role="region" aria-label="Re-key after revoking">
+      <p>{offer.doctor} may still hold the keys of the {n === 1 ? 'record' : `${n} records`} they could open. Re-key {n === 1 ? 'it' : 'them'} so those keys open nothing: each is encrypted again under a new key, for whoever may read it now, and the old copies are deleted on the node of every hospital.</p>
+      <div className="row">
+        <button type="button" className="btn btn-primary" onClick={rekey} disabled={action.busy}>Re-key {n === 1 ? 'the record' : `${n} records`}</button>
+        <button type="button" className="btn" onClick={onDone} disabled={action.busy}>Not now</button>
+      </div>
+    </div>
+  )
+}
+
 function ActiveGrant({ request: r, records, action, onRevoked }: { request: AccessRequest; records: RecordView[]; action: ReturnType<typeof useAction>; onRevoked: () => void }) {
   const [confirming, setConfirming] = useState(false)
   const names = r.grantedRecordIds?.map((id) => records.find((x) => x.recordId === id)?.fileName ?? id.slice(0, 10))
@@ -238,36 +274,6 @@ function ActiveGrant({ request: r, records, action, onRevoked }: { request: Acce
         </div>
       </div>
     </li>
-  )
-}
-
-interface RekeyOfferProps {
-  offer: { doctor: string; recordIds: string[] }
-  /** The tab's action: its outcome stays on the page once the offer is gone. */
-  action: ReturnType<typeof useAction>
-  onDone: () => void
-}
-
-/**
- * After a revocation: the doctor may still hold the data keys of the records they read. Re-keying
- * (POST /records/:id/rekey) re-encrypts each under a new key wrapped only for whoever may read it
- * now, and every node drops the old version, so those keys open nothing any node still serves.
- */
-function RekeyOffer({ offer, action, onDone }: RekeyOfferProps) {
-  const n = offer.recordIds.length
-  const rekey = () => void action.run(async () => {
-    for (const id of offer.recordIds) await api(`/records/${encodeURIComponent(id)}/rekey`, { method: 'POST' })
-    onDone()
-    return `Re-keyed ${n} record${n === 1 ? '' : 's'}: ${offer.doctor}'s old keys open nothing any hospital still keeps.`
-  })
-  return (
-    <div className="msg msg-warn banner rekey-offer" role="region" aria-label="Re-key after revoking">
-      <p>{offer.doctor} may still hold the keys of the {n === 1 ? 'record' : `${n} records`} they could open. Re-key {n === 1 ? 'it' : 'them'} so those keys open nothing: each is encrypted again under a new key, for whoever may read it now, and the old copies are deleted on every hospital's node.</p>
-      <div className="row">
-        <button type="button" className="btn btn-primary" onClick={rekey} disabled={action.busy}>Re-key {n === 1 ? 'the record' : `${n} records`}</button>
-        <button type="button" className="btn" onClick={onDone} disabled={action.busy}>Not now</button>
-      </div>
-    </div>
   )
 }
 
