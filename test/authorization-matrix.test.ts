@@ -264,6 +264,9 @@ describe('authorization matrix: every role × every API route', () => {
     'GET /api/v1/erasures': { allow: ['admin', 'staff', 'patient', 'otherPatient'], call: () => ({ path: '/erasures' }) },
     'POST /api/v1/erasures/{id}/confirm': { allow: ['admin', 'staff'], call: async () => ({ path: `/erasures/${await freshErasure()}/confirm` }) },
     'POST /api/v1/erasures/{id}/reject': { allow: ['admin', 'staff'], call: async () => ({ path: `/erasures/${await freshErasure()}/reject`, body: { reason: 'matrix retention' } }) },
+    // Re-key (issue 13 item 2): the patient re-keys, or gives the author leave to; the author without leave is refused.
+    'POST /api/v1/records/{id}/rekey': { allow: ['patient'], call: async () => ({ path: `/records/${await freshRecord()}/rekey` }) },
+    'POST /api/v1/records/{id}/rekey-leave': { allow: ['patient'], call: async () => ({ path: `/records/${await freshRecord()}/rekey-leave` }) },
     // Care teams (issue 13 item 5): staff of the team's hospital or the admin manage them; a patient grants and revokes.
     'POST /api/v1/teams': { allow: ['admin', 'staff'], call: () => ({ path: '/teams', body: { name: 'Matrix team' } }) },
     'GET /api/v1/teams': { allow: ['admin', 'staff', 'pendingDoctor', 'doctor', 'otherDoctor', 'patient', 'otherPatient'], call: () => ({ path: '/teams' }) },
