@@ -94,11 +94,14 @@ async function candidateRows(s: Services, reader: Actor, patient: string | undef
   // A doctor not (or no longer) confirmed may look nobody up: one answer, known or not.
   const p = reader.account.status === 'active' ? await findParty(s, patient) : undefined
   if (!p || p.role !== 'patient') throw new AppError('UNKNOWN_PATIENT')
-  // Beyond their own uploads, a doctor sees what a grant, share or break-glass opened to them;
-  // whether each is still live is the chain's answer, asked when deciding.
+  // Beyond their own uploads, a doctor sees what a grant, share, break-glass or a care team's
+  // grant opened to them; whether each is still live is the chain's answer, asked when deciding.
   const opened = await s.db.get(`SELECT 1 FROM access_requests WHERE requester_id = ? AND patient_id = ? AND status = 'approved'
     UNION ALL SELECT 1 FROM shares WHERE grantee_id = ? AND patient_id = ? AND revoked_at IS NULL
-    UNION ALL SELECT 1 FROM emergencies WHERE doctor_id = ? AND patient_id = ? AND envelopes IS NOT NULL LIMIT 1`, reader.account.id, p.id, reader.account.id, p.id, reader.account.id, p.id)
+    UNION ALL SELECT 1 FROM emergencies WHERE doctor_id = ? AND patient_id = ? AND envelopes IS NOT NULL
+    UNION ALL SELECT 1 FROM team_grants g JOIN team_members m ON m.team_id = g.team_id
+      WHERE m.account_id = ? AND m.removed_at IS NULL AND g.patient_id = ? AND g.revoked_at IS NULL LIMIT 1`,
+  reader.account.id, p.id, reader.account.id, p.id, reader.account.id, p.id, reader.account.id, p.id)
   if (!opened && p.hospital_id !== reader.account.hospitalId) throw new AppError('UNKNOWN_PATIENT')
   return opened
     ? await s.db.all(`${anchored} AND patient_id = ? ORDER BY created_at DESC, record_id`, p.id) as RecordRow[]

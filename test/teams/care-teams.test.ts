@@ -32,6 +32,11 @@ describe('care teams: a patient grants a team; members read while members and wh
     return r.body.recordId as string
   }
   const reads = async (who: string, recordId: string) => (await api.download(doctors[who]!.token, recordId)).status
+  const listed = async (who: string): Promise<string[]> => {
+    const r = await api.json('GET', `/records?patient=${a.patient.id}`, undefined, doctors[who]!.token)
+    assert.equal(r.status, 200, JSON.stringify(r.body))
+    return (r.body.records as { recordId: string; problem?: string }[]).filter((x) => !x.problem).map((x) => x.recordId)
+  }
   /** What a member who kept the team key of `epoch` (sealed on the node) could open of a record's own envelopes. */
   const opensWithEpochKey = async (recordId: string, epoch: number): Promise<boolean> => {
     const s = node.node.services
@@ -91,6 +96,8 @@ describe('care teams: a patient grants a team; members read while members and wh
     for (const d of ['ward1', 'ward2']) for (const r of [records.before, records.during]) assert.equal(await reads(d, r!), 200, `${d} reads`)
     assert.equal(await reads('outside', records.before!), 404)
     assert.equal(await reads('outside', records.during!), 404)
+    assert.deepEqual((await listed('ward1')).sort(), [records.before, records.during].sort(), 'a member lists the patient\'s records')
+    assert.deepEqual(await listed('outside'), [])
     assert.equal(await opensWithEpochKey(records.during!, 1), true, 'a record added under the grant is wrapped for the team key')
     const trail = await api.json('GET', `/audit?record=${records.during}`, undefined, a.patient.token)
     assert.equal(trail.status, 200, JSON.stringify(trail.body))
@@ -121,6 +128,7 @@ describe('care teams: a patient grants a team; members read while members and wh
     records.after = await upload('after-removal.bin')
     assert.equal(await reads('ward2', records.after), 404, 'the record added after the removal')
     assert.equal(await reads('ward2', records.before!), 404, 'the chain says: no longer a member')
+    assert.deepEqual(await listed('ward2'), [], 'nor listed')
     assert.equal(await opensWithEpochKey(records.after, 1), false, 'the key the removed member held opens no record added after the removal')
     assert.equal(await opensWithEpochKey(records.after, 2), true)
     for (const d of ['ward1', 'ward3']) for (const r of [records.before, records.during, records.after]) assert.equal(await reads(d, r!), 200, `${d} still reads`)
@@ -159,6 +167,7 @@ describe('care teams: a patient grants a team; members read while members and wh
   it('once the grant ends (chain time), no member reads any record', async () => {
     await advanceChain(8 * 86_400)
     for (const d of ['ward1', 'ward3']) for (const r of [records.before, records.during, records.after]) assert.equal(await reads(d, r!), 404, `${d} after the grant`)
+    assert.deepEqual(await listed('ward1'), [], 'nor listed')
     assert.equal(await reads('outside', records.after!), 404)
   })
 })
