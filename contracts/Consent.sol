@@ -350,15 +350,31 @@ contract Consent is IConsent, EIP712 {
             // The commonest read logged alone: the grant's two slots read once each, nothing else
             // (the checks of `_mayLog` for a grant, in one place).
             Grant storage g = _grants[ref];
-            (address grantPatient, RequestStatus status, uint64 expiresAt) = (g.patient, g.status, g.expiresAt);
-            if (status != RequestStatus.Approved || grantPatient != patient || block.timestamp >= expiresAt || g.requester != msg.sender) {
-                revert ConsentNoAccessPath(msg.sender, patient, purpose, ref);
+            bool live;
+            // Grant's first slot: patient (bits 0-159), status (160-167), purpose, expiresAt
+            // (176-239); its second: requester (bits 0-159). As `_mayLog` decides a grant.
+            uint256 approved = uint256(RequestStatus.Approved);
+            assembly ("memory-safe") {
+                let first := sload(g.slot)
+                let requester := and(sload(add(g.slot, 1)), 0xffffffffffffffffffffffffffffffffffffffff)
+                live := and(
+                    and(eq(and(shr(160, first), 0xff), approved), eq(and(first, 0xffffffffffffffffffffffffffffffffffffffff), patient)),
+                    and(lt(timestamp(), and(shr(176, first), 0xffffffffffffffff)), eq(requester, caller()))
+                )
             }
+            if (!live) revert ConsentNoAccessPath(msg.sender, patient, purpose, ref);
         } else {
             _checkPurpose(purpose);
             if (!_mayLog(msg.sender, patient, purpose, ref)) revert ConsentNoAccessPath(msg.sender, patient, purpose, ref);
         }
-        emit AccessLogged(recordId, patient, msg.sender, purpose, ref);
+        // emit AccessLogged(recordId, patient, msg.sender, purpose, ref), its data written in the
+        // scratch space: the same log, without the free-memory bookkeeping.
+        bytes32 topic = AccessLogged.selector;
+        assembly ("memory-safe") {
+            mstore(0x00, purpose)
+            mstore(0x20, ref)
+            log4(0x00, 0x40, topic, recordId, patient, caller())
+        }
     }
 
     /// @inheritdoc IConsent

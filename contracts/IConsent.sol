@@ -46,6 +46,8 @@ interface IConsent {
     /// @notice An access request and, once approved, its grant. Three storage slots.
     /// @dev `duration` is the requested duration; `expiresAt` is zero until approval.
     /// `scope` is the requested scope, or the narrowed one once approved.
+    /// @dev `Consent.logAccess` reads this layout directly: `patient`, `status`, `purpose` and
+    /// `expiresAt` share the first slot in that order, `requester` opens the second.
     struct Grant {
         address patient;
         RequestStatus status;

@@ -454,6 +454,17 @@ describe('Consent contract', () => {
       await expectRevert(write('doctorB', 'logAccess', [recordId, addr('patientA2'), purposes.grant, ref]), 'ConsentNoAccessPath', [addr('doctorB'), addr('patientA2'), purposes.grant, ref])
       await events(await revoke('patientA', ref))
       await expectRevert(write('doctorB', 'logAccess', [recordId, addr('patientA'), purposes.grant, ref]), 'ConsentNoAccessPath', [addr('doctorB'), addr('patientA'), purposes.grant, ref])
+      // nor while pending, nor once expired by the chain's clock
+      const later = await pendingRequest()
+      await expectRevert(write('doctorB', 'logAccess', [recordId, addr('patientA'), purposes.grant, later]), 'ConsentNoAccessPath', [addr('doctorB'), addr('patientA'), purposes.grant, later])
+      const { time } = await expectEvents(approve('patientA', later, zeroHash, HOUR), (time) => [{
+        eventName: 'AccessApproved', args: { requestId: later, patient: addr('patientA'), requester: addr('doctorB'), scope: zeroHash, expiresAt: time + HOUR, envelopes: hash('envelopes') },
+      }])
+      await expectEvents(write('doctorB', 'logAccess', [recordId, addr('patientA'), purposes.grant, later]), [{
+        eventName: 'AccessLogged', args: { recordId, patient: addr('patientA'), actor: addr('doctorB'), purpose: purposes.grant, ref: later },
+      }])
+      await t.advance(Number(time + HOUR - (await t.now())))
+      await expectRevert(write('doctorB', 'logAccess', [recordId, addr('patientA'), purposes.grant, later]), 'ConsentNoAccessPath', [addr('doctorB'), addr('patientA'), purposes.grant, later])
     })
 
     test('only a party holding an access path writes into a patient\'s trail', async () => {
