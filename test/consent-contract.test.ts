@@ -99,9 +99,9 @@ describe('Consent contract', () => {
 
   test('it names its registry; purpose codes match the contract\'s', async () => {
     assert.equal(await read('registry', []), registry)
-    assert.deepEqual(purposes, { own: 1, author: 2, grant: 3, share: 4, shareToken: 5, emergency: 6, verify: 7 })
+    assert.deepEqual(purposes, { own: 1, author: 2, grant: 3, share: 4, shareToken: 5, emergency: 6, verify: 7, team: 8 })
     assert.equal(purposeNames[5], 'shareToken')
-    await expectRevert(write('patientA', 'logAccess', [randomId(), addr('patientA'), 8, zeroHash]), 'ConsentInvalidPurpose', [8])
+    await expectRevert(write('patientA', 'logAccess', [randomId(), addr('patientA'), 9, zeroHash]), 'ConsentInvalidPurpose', [9])
   })
 
   describe('access requests', () => {
@@ -134,7 +134,7 @@ describe('Consent contract', () => {
       await expectRevert(requestAccess('doctorB', randomId(), addr('patientA'), zeroHash, HOUR - 1n), 'ConsentInvalidDuration', [HOUR - 1n])
       await expectRevert(requestAccess('doctorB', randomId(), addr('patientA'), zeroHash, 365n * DAY + 1n), 'ConsentInvalidDuration', [365n * DAY + 1n])
       await expectRevert(requestAccess('doctorB', randomId(), addr('patientA'), zeroHash, DAY, 0), 'ConsentInvalidPurpose', [0])
-      await expectRevert(requestAccess('doctorB', randomId(), addr('patientA'), zeroHash, DAY, 8), 'ConsentInvalidPurpose', [8])
+      await expectRevert(requestAccess('doctorB', randomId(), addr('patientA'), zeroHash, DAY, 9), 'ConsentInvalidPurpose', [9])
       await expectRevert(requestAccess('doctorB', zeroHash, addr('patientA'), zeroHash, DAY), 'ConsentZeroId')
       const id = await pendingRequest()
       await expectRevert(requestAccess('doctorA', id, addr('patientB'), zeroHash, DAY), 'ConsentRequestExists', [id])

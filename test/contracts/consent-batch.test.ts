@@ -135,8 +135,8 @@ describe('Consent.logAccessBatch: reads signed by their readers, logged by a hos
       const e = await sign(by, entry)
       await expectRevert(batch('hospitalA', [e]), 'ConsentNoAccessPath', [addr(by), e.patient, e.purpose, e.ref])
     }
-    const bad = await sign('patientA', { patient: addr('patientA'), purpose: 8 })
-    await expectRevert(batch('hospitalA', [bad]), 'ConsentInvalidPurpose', [8])
+    const bad = await sign('patientA', { patient: addr('patientA'), purpose: 9 })
+    await expectRevert(batch('hospitalA', [bad]), 'ConsentInvalidPurpose', [9])
     const zero = await sign('patientA', { patient: addr('patientA'), purpose: purposes.own, recordId: zeroHash })
     await expectRevert(batch('hospitalA', [zero]), 'ConsentZeroId')
   })
