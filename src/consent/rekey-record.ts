@@ -135,8 +135,9 @@ export async function rekeyRecord(s: Services, { actor, recordId, signal }: Reke
 
 /**
  * Whom the new data key is wrapped for, each key checked against the digest the Registry holds:
- * the patient, the author while an active doctor, the hospital's emergency key, and the doctors
- * holding a live grant (to all records, or naming this one) or a live named share of it.
+ * the patient, the author while an active doctor, the hospital's emergency key, the doctors
+ * holding a live grant (to all records, or naming this one) or a live named share of it, and the
+ * care teams holding a live grant (their team key, checked against CareTeams instead).
  * @throws AppError PUBLIC_KEY_MISMATCH, LEDGER_*, RECORD_UNAVAILABLE (a remote grantee's key)
  */
 async function currentRecipients(s: Services, { row, patient, author, hospital, signal }: { row: RecordRow; patient: Party; author: Party; hospital: HospitalRow; signal?: AbortSignal }): Promise<Recipient[]> {
@@ -145,10 +146,14 @@ async function currentRecipients(s: Services, { row, patient, author, hospital, 
     accounts.push({ to: author.address as Address, for: 'author', scheme: author.key_scheme, publicKey: new Uint8Array(await publicKeyOf(s, author, signal)) })
   }
   const seen = new Set([patient.id, author.id])
+  // A care team with a live grant gets the key wrapped for its current team key, as an upload
+  // wraps it (checked against CareTeams by listTeamGrantees; a team is not in the Registry).
+  const teams: Recipient[] = []
   for (const g of await liveGrantees(s, { row, signal })) {
     if (seen.has(g.id)) continue
     seen.add(g.id)
-    accounts.push({ to: g.address as Address, for: 'grantee', scheme: g.key_scheme, publicKey: await publicKeyOf(s, g, signal) })
+    if (g.teamKey) teams.push({ to: g.address as Address, for: 'grantee', scheme: g.key_scheme, publicKey: g.teamKey })
+    else accounts.push({ to: g.address as Address, for: 'grantee', scheme: g.key_scheme, publicKey: await publicKeyOf(s, g, signal) })
   }
   const emergency: Recipient = { to: hospital.address as Address, for: 'emergency', scheme: hospital.key_scheme, publicKey: new Uint8Array(hospital.emergency_public_key) }
   const onChain = await readKeyDigests(s.ledger, { accounts: accounts.map((r) => r.to), hospitals: [emergency.to] })
@@ -157,10 +162,10 @@ async function currentRecipients(s: Services, { row, patient, author, hospital, 
   all.forEach((r, i) => {
     if (bytesToHex(hashSha256(r.publicKey)) !== expected[i]) throw new AppError('PUBLIC_KEY_MISMATCH', { details: `key of ${r.for} ${r.to} differs from the Registry` })
   })
-  return all
+  return [...all, ...teams]
 }
 
-type Grantee = Pick<AccountRow, 'id' | 'address' | 'key_scheme' | 'public_key'>
+type Grantee = Pick<AccountRow, 'id' | 'address' | 'key_scheme' | 'public_key'> & { teamKey?: Uint8Array }
 
 /** The doctors who may read the record now by a grant or a named share, as the chain says. */
 async function liveGrantees(s: Services, { row, signal }: { row: RecordRow; signal?: AbortSignal }): Promise<Grantee[]> {

@@ -35,7 +35,7 @@ describe('re-key: a record re-encrypted under a new data key supersedes its old 
     node = await startInProcessNode()
     api = new InjectApi(node.app, node.url)
     a = await seed(api)
-    for (const name of ['listed', 'all', 'revoked']) {
+    for (const name of ['listed', 'all', 'revoked', 'teamed']) {
       const r = await api.json('POST', '/users', { role: 'doctor', hospital: a.hospital.id, email: `${name}@example.org`, name: `Dr ${name}`, password: 'doctor-password-123' }, a.admin)
       assert.equal(r.status, 201, JSON.stringify(r.body))
       doctors[name] = { id: r.body.account.id, token: await api.login(`${name}@example.org`, 'doctor-password-123') }
@@ -51,6 +51,12 @@ describe('re-key: a record re-encrypted under a new data key supersedes its old 
   it('only the patient re-keys at once; a grantee is refused as for a record it cannot see, the author until the patient allows it', async () => {
     await grant('listed', [first])
     await grant('all')
+    // A care team the patient granted: its member reads through the team key.
+    const team = await api.json('POST', '/teams', { name: 'Ward' }, a.admin)
+    assert.equal(team.status, 201, JSON.stringify(team.body))
+    assert.equal((await api.json('POST', `/teams/${team.body.teamId}/members`, { doctor: 'teamed@example.org' }, a.admin)).status, 200)
+    assert.equal((await api.json('POST', `/teams/${team.body.teamId}/grant`, { days: 7 }, a.patient.token)).status, 201)
+    assert.equal((await api.download(doctors.teamed!.token, first)).status, 200)
     const revoked = await grant('revoked', [first])
     assert.equal((await api.download(doctors.revoked!.token, first)).status, 200)
     assert.equal((await api.json('POST', `/access-requests/${revoked}/revoke`, undefined, a.patient.token)).status, 200)
@@ -74,16 +80,18 @@ describe('re-key: a record re-encrypted under a new data key supersedes its old 
     const r = await api.json('POST', `/records/${first}/rekey`, undefined, a.patient.token)
     assert.equal(r.status, 201, JSON.stringify(r.body))
     assert.equal(r.body.supersedes, first)
-    assert.deepEqual(r.body.wrappedFor, { patient: true, author: true, grantees: 2, emergency: true, emergencyShares: 0 })
+    assert.deepEqual(r.body.wrappedFor, { patient: true, author: true, grantees: 3, emergency: true, emergencyShares: 0 })
     second = r.body.recordId
     assert.notEqual(second, first)
 
     const env = JSON.parse(Buffer.from(await blockBytes(cidFromDigest(hexToBytes((await db.get<{ envelopes: Hex }>('SELECT envelopes FROM records WHERE record_id = ?', second))!.envelopes), 'raw'))).toString()) as { keys: { for: string; to: string }[] }
     const address = async (id: string) => (await db.get<{ address: string }>('SELECT address FROM accounts WHERE id = ?', id))!.address.toLowerCase()
-    const grantees = env.keys.filter((k) => k.for === 'grantee').map((k) => k.to).sort()
-    assert.deepEqual(grantees, [await address(doctors.listed!.id), await address(doctors.all!.id)].sort())
+    const grantees = env.keys.filter((k) => k.for === 'grantee').map((k) => k.to)
+    // The two doctors' accounts and the care team's key.
+    assert.equal(grantees.length, 3)
+    for (const d of ['listed', 'all']) assert.ok(grantees.includes(await address(doctors[d]!.id)), d)
     assert.ok(!grantees.includes(await address(doctors.revoked!.id)))
-    assert.deepEqual(env.keys.map((k) => k.for).sort(), ['author', 'emergency', 'grantee', 'grantee', 'patient'])
+    assert.deepEqual(env.keys.map((k) => k.for).sort(), ['author', 'emergency', 'grantee', 'grantee', 'grantee', 'patient'])
 
     // The old version's blocks are gone from this node: unpinned and deleted.
     for (const cid of [cidFromDigest(hexToBytes(old.digest), 'dag'), cidFromDigest(hexToBytes(old.envelopes), 'raw')]) {
@@ -93,7 +101,7 @@ describe('re-key: a record re-encrypted under a new data key supersedes its old 
   })
 
   it('reads of the old id answer 410 with the new id; reads of the new one give the same bytes to whoever holds access now', async () => {
-    for (const token of [a.patient.token, a.doctor.token, doctors.listed!.token, doctors.all!.token]) {
+    for (const token of [a.patient.token, a.doctor.token, doctors.listed!.token, doctors.all!.token, doctors.teamed!.token]) {
       const old = await api.download(token, first)
       assert.equal(old.status, 410)
       assert.deepEqual(old.json, { code: 'RECORD_SUPERSEDED', message: old.json.message, supersededBy: second })
