@@ -28,7 +28,7 @@ describe('re-key: a record re-encrypted under a new data key supersedes its old 
   }
   const fhir = async (path: string, token: string) => {
     const res = await node.app.inject({ method: 'GET', url: `/fhir/R4${path}`, headers: { authorization: `Bearer ${token}`, accept: 'application/fhir+json' } })
-    return { status: res.statusCode, body: res.json() as { issue?: { details: { coding: { code: string }[] } }[] } }
+    return { status: res.statusCode, body: res.json() as { issue?: { details: { coding: { code: string }[] }; diagnostics?: string }[] } }
   }
 
   before(async () => {
@@ -118,6 +118,7 @@ describe('re-key: a record re-encrypted under a new data key supersedes its old 
       const res = await fhir(path, a.patient.token)
       assert.equal(res.status, 410, path)
       assert.equal(res.body.issue?.[0]?.details.coding[0]?.code, 'RECORD_SUPERSEDED')
+      assert.equal(res.body.issue?.[0]?.diagnostics, `supersededBy DocumentReference/${second.slice(2)}`)
     }
     assert.equal((await fhir(`/DocumentReference/${second.slice(2)}`, a.patient.token)).status, 200)
     const again = await api.json('POST', `/records/${first}/rekey`, undefined, a.patient.token)

@@ -20,6 +20,8 @@ export function operationOutcome(err: AppError): FhirResource {
       severity: err.status >= 500 ? 'fatal' : 'error',
       code: issueType(err),
       details: { coding: [{ system: errorCodeSystem, code: err.code }], text: err.message },
+      // A re-keyed record's old id: the new one, as its DocumentReference (FHIR ids have no 0x).
+      ...(err.body?.supersededBy ? { diagnostics: `supersededBy DocumentReference/${err.body.supersededBy.replace(/^0x/, '')}` } : {}),
     }],
   }
 }
