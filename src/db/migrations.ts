@@ -575,6 +575,12 @@ export const migrations: readonly Migration[] = [
     ALTER TABLE record_tokens ADD PRIMARY KEY (patient_id, record_id, token);
     `,
   },
+  // 23: a care team's creation cut off by a crash (issue 13 item 5): the row is written first as
+  // 'creating' with its sealed key, then the transaction; at start one whose team is on chain
+  // becomes 'active', one never mined is dropped. Existing teams were all mined.
+  `
+  ALTER TABLE teams ADD COLUMN state TEXT NOT NULL DEFAULT 'active';
+  `,
 ]
 
 /** One migration: the same SQL for both dialects (translated for PostgreSQL), or one text each. */
