@@ -48,6 +48,7 @@ let staffA = ''
 let staffB = ''
 let otherPatient = ''
 let doctorB = ''
+let doctorC = ''
 const ids = { erased: '', kept: '', rejected: '' }
 let shareToken = ''
 let erasureId = ''
@@ -95,6 +96,7 @@ before(async () => {
   await waitFor('B\'s admin registered', async () => (await apis.b.json('POST', `/hospitals/${c}/vote`, { approve: true }, adminOf.b)).status === 200)
   await waitFor('C admitted', async () => (await status('c')).admitted)
   doctorB = await makeUser('b', 'doctor', 'doctor-b@example.org')
+  doctorC = await makeUser('c', 'doctor', 'doctor-c@example.org')
   staffB = await makeUser('b', 'staff', 'staff-b@example.org')
 })
 
@@ -114,6 +116,10 @@ test('only the patient asks; the record reads as before until the hospital decid
   const req = await apis.b.json('POST', '/access-requests', { patient: home.patient.address, purpose: 'Follow-up', days: 7 }, doctorB)
   await waitFor('the request on A', async () => (await apis.a.json('POST', `/access-requests/${req.body.requestId}/approve`, {}, home.patient.token)).status === 200)
   await waitFor('the grant on B', async () => (await read('b', ids.erased, doctorB)).status === 200)
+  // C's doctor holds another all-records grant, and reads nothing before the erasure.
+  const reqC = await apis.c.json('POST', '/access-requests', { patient: home.patient.address, purpose: 'Consult', days: 7 }, doctorC)
+  await waitFor('the request of C on A', async () => (await apis.a.json('POST', `/access-requests/${reqC.body.requestId}/approve`, {}, home.patient.token)).status === 200)
+  await waitFor('the grant on C', async () => (await apis.c.json('GET', `/access-requests/${reqC.body.requestId}`, undefined, doctorC)).body.status === 'approved')
   const share = await apis.a.json('POST', '/shares', { recordIds: [ids.erased, ids.kept], token: true, days: 1 }, home.patient.token)
   assert.equal(share.status, 201, JSON.stringify(share.body))
   shareToken = share.body.token
@@ -153,9 +159,14 @@ test('only the patient asks; the record reads as before until the hospital decid
 })
 
 test('only staff of the patient\'s hospital or the admin decide; a rejected erasure leaves the record readable', async () => {
-  const asked = await apis.a.json('POST', `/records/${ids.rejected}/erasure`, { reason: 'Not needed' }, home.patient.token)
-  assert.equal(asked.status, 201, JSON.stringify(asked.body))
-  const id = asked.body.erasureId
+  // This one goes through the CLI, as the patient and the staff would use it.
+  const cli = (args: string[], input?: string) => runCli(args, { api: nodes.a.url, cliHome, input })
+  assert.equal((await cli(['login', '--email', home.patient.email], `${home.patient.password}\n`)).code, 0)
+  assert.equal((await cli(['login', '--email', 'staff-a@example.org'], 'staff-password-123\n')).code, 0)
+  const asked = await cli(['record', 'erase', ids.rejected, '--reason', 'Not needed', '--json', '--as', home.patient.email])
+  assert.equal(asked.code, 0, asked.stderr)
+  const id = JSON.parse(asked.stdout).erasureId as string
+  assert.match(id, /^0x[0-9a-f]{64}$/)
   // B mirrors the request from the chain, but B's staff are not the patient's hospital's.
   await waitFor('the request on B', async () => (await apis.b.json('GET', '/erasures', undefined, adminOf.b)).body.erasures.some((e: { erasureId: string }) => e.erasureId === id))
   assert.deepEqual((await apis.b.json('GET', '/erasures', undefined, staffB)).body.erasures, [])
@@ -169,9 +180,13 @@ test('only staff of the patient\'s hospital or the admin decide; a rejected eras
   assert.deepEqual(listed.body.erasures.map((e: { erasureId: string }) => e.erasureId).sort(), [erasureId, id].sort())
   assert.equal(listed.body.erasures.find((e: { erasureId: string }) => e.erasureId === id).reason, 'Not needed')
 
-  const rejected = await apis.a.json('POST', `/erasures/${id}/reject`, { reason: 'Retention duty of ten years' }, staffA)
-  assert.equal(rejected.status, 200, JSON.stringify(rejected.body))
-  assert.equal(rejected.body.status, 'rejected')
+  const pending = await cli(['erasure', 'list', '--status', 'pending', '--as', 'staff-a@example.org'])
+  assert.equal(pending.code, 0, pending.stderr)
+  assert.match(pending.stdout, new RegExp(`${id}\\s+pending`))
+  const rejected = await cli(['erasure', 'reject', id, '--reason', 'Retention duty of ten years', '--as', 'staff-a@example.org'])
+  assert.equal(rejected.code, 0, rejected.stderr)
+  assert.match(rejected.stdout, /rejected .*stays/)
+  assert.equal((await apis.a.json('GET', '/erasures?status=rejected', undefined, staffA)).body.erasures[0].decisionReason, 'Retention duty of ten years')
   const twice = await apis.a.json('POST', `/erasures/${id}/confirm`, undefined, staffA)
   assert.deepEqual([twice.status, twice.body.code], [409, 'ERASURE_NOT_PENDING'])
   const got = await read('a', ids.rejected, home.patient.token)
@@ -213,6 +228,12 @@ test('confirmed: every node answers 410 RECORD_ERASED within 30 s, the other rec
   assert.equal(kept.status, 200)
   assert.ok(Buffer.from(await kept.arrayBuffer()).equals(fhir))
   assert.equal((await read('c', ids.kept, null, shareToken)).status, 200)
+  // C's doctor never read under their grant before the erasure: C rewrote the block it fetched
+  // when the grant was approved, and its first read opens the rewritten one.
+  await waitFor('410 on C for its grantee', async () => gone(await read('c', ids.erased, doctorC)))
+  const first = await read('c', ids.kept, doctorC)
+  assert.equal(first.status, 200, await first.clone().text())
+  assert.ok(Buffer.from(await first.arrayBuffer()).equals(fhir))
   const list = await apis.a.json('GET', '/records', undefined, home.patient.token)
   assert.ok(!list.body.records.some((r: { recordId: string }) => r.recordId === ids.erased))
 
