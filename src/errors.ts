@@ -83,6 +83,7 @@ export const errorRegistry = {
   UNKNOWN_TEAM: { status: 404, message: 'No such care team, or it is not visible to you.' },
   TEAM_MEMBER_EXISTS: { status: 409, message: 'This doctor is already a member of the care team.' },
   NOT_TEAM_MEMBER: { status: 409, message: 'This doctor is not a member of the care team.' },
+  TEAM_BUSY: { status: 409, message: 'The care team is being changed by another request; try again.' },
   TEAMS_UNAVAILABLE: { status: 503, message: 'This consortium\'s registry links no CareTeams contract (deployed before care teams); care teams are not available here.' },
   // erasure (issue 13 item 3): crypto-shredding on the patient's request, decided by the hospital
   RECORD_ERASED: { status: 410, message: 'This record was erased at its patient\'s request: its keys and blocks are destroyed and it can no longer be read.' },
