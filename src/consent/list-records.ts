@@ -6,7 +6,7 @@ import { resolveAccess } from './resolve-access.ts'
 import { getRawBlockVerified } from '../storage/raw-block.ts'
 import { cidFromDigest } from '../storage/read-verified.ts'
 import { openEnvelopes, openManifest, parseEnvelopes, type EnvelopesObject } from '../records/envelopes.ts'
-import { assertAnchored } from '../records/assert-anchored.ts'
+import { anchorFacts, assertAnchored, type AnchorFacts } from '../records/assert-anchored.ts'
 import { matchRecords } from '../records/search/match-records.ts'
 import { recordParties, toRecordView, type RecordRow, type RecordView } from '../records/record.ts'
 import { isGrantLive } from '../ledger/consent/is-grant-live.ts'
@@ -71,10 +71,11 @@ export async function decideRecords(s: Services, { actor, patient, q, signal }: 
   // A search narrows the candidates first; each match's access is still decided below.
   if (q !== undefined) candidates = await matchRecords(s, candidates, q)
   const parties = partiesOnce(s)
-  const listing = new Listing(s, reader, parties, signal)
+  const facts = anchorFactsOnce(s, candidates)
+  const listing = new Listing(s, reader, parties, facts, signal)
   // Several at once, so that a patient's hundred records do not wait on one round trip after the other.
   const decided = await mapConcurrently(candidates, async (row): Promise<DecidedRecord | undefined> => {
-    const d = ownRecord(reader, row) ? await decideOwn(s, reader, row, signal) : await listing.decide(row)
+    const d = ownRecord(reader, row) ? await decideOwn(s, reader, row, facts, signal) : await listing.decide(row)
     if (d === undefined) return undefined
     if (d instanceof Own) return { row, open: () => openOwn(s, reader, row, d, parties) }
     if (d instanceof Opener) return { row, open: () => d.open().catch((err: unknown) => problemView(s, row, err)) }
@@ -131,10 +132,10 @@ async function mapConcurrently<T, R>(items: readonly T[], fn: (item: T) => Promi
  * (its anchor checked, its envelopes block read and parsed, an envelope addressed to the reader
  * in it), without unwrapping the key: its envelopes when readable, undefined when not, its problem when damaged.
  */
-async function decideOwn(s: Services, reader: Actor, row: RecordRow, signal?: AbortSignal): Promise<RecordView | Own | undefined> {
+async function decideOwn(s: Services, reader: Actor, row: RecordRow, facts: Facts, signal?: AbortSignal): Promise<RecordView | Own | undefined> {
   requireKeys(reader)
   try {
-    const env = await checkedEnvelopes(s, row, signal)
+    const env = await checkedEnvelopes(s, row, facts, signal)
     const { address, keyScheme } = reader.account
     return env.keys.some((k) => k.to.toLowerCase() === address.toLowerCase() && k.scheme === keyScheme) ? new Own(env) : undefined
   } catch (err) {
@@ -176,7 +177,7 @@ class Listing {
   readonly #shares = new Map<string, Promise<ShareRow[]>>()
   readonly #blocks = new Map<string, Promise<GrantEnvelopes>>()
 
-  constructor(readonly s: Services, readonly reader: Actor, readonly parties: Parties, readonly signal?: AbortSignal) {}
+  constructor(readonly s: Services, readonly reader: Actor, readonly parties: Parties, readonly facts: Facts, readonly signal?: AbortSignal) {}
 
   /** A record not the reader's own: readable under a grant or share with its key in that grant's envelopes, else as a read decides it. */
   async decide(row: RecordRow): Promise<Opener | RecordView | undefined> {
@@ -218,7 +219,7 @@ class Listing {
 
   /** The record checked against its anchor and its key found in the grant's envelopes block: an Opener; undecided when the block has none for it. */
   async #keyIn(row: RecordRow, me: GrantReaderOf, digest: string, grantId: Hex): Promise<Opener | typeof undecided> {
-    const env = checkedEnvelopes(this.s, row, this.signal)
+    const env = checkedEnvelopes(this.s, row, this.facts, this.signal)
     env.catch(() => undefined) // awaited below
     const block = memo(this.#blocks, digest, async () => parseGrantEnvelopes(await getRawBlockVerified(this.s.ipfs.blockstore, cidFromDigest(hexToBytes(digest as Hex), 'raw'), { signal: this.signal, cache: this.s.blockCache }), grantId))
     block.catch(() => undefined) // awaited below, once the record's own checks passed
@@ -254,6 +255,34 @@ function partiesOnce(s: Services): Parties {
   return (row) => memo(read, `${row.patient_id}\n${row.author_id}`, () => recordParties(s.db, row))
 }
 
+/** A record's anchor facts (`assertAnchored`). */
+type Facts = (row: RecordRow) => Promise<AnchorFacts>
+
+/**
+ * Anchor facts for a listing's rows: the batch proofs of all of them read at once (in chunks),
+ * the parties' addresses once per patient, author and hospital.
+ */
+function anchorFactsOnce(s: Services, rows: readonly RecordRow[]): Facts {
+  let proofs: Promise<Map<string, NonNullable<AnchorFacts['batched']>>> | undefined
+  const parties = new Map<string, Promise<AnchorFacts['parties']>>()
+  return async (row) => {
+    proofs ??= readProofs(s, rows.map((r) => r.record_id))
+    const who = await memo(parties, `${row.patient_id}\n${row.author_id}\n${row.hospital_id}`, async () => (await anchorFacts(s, row)).parties)
+    return { parties: who, batched: (await proofs).get(row.record_id) }
+  }
+}
+
+async function readProofs(s: Services, ids: readonly string[]): Promise<Map<string, NonNullable<AnchorFacts['batched']>>> {
+  const out = new Map<string, NonNullable<AnchorFacts['batched']>>()
+  for (let i = 0; i < ids.length; i += 500) {
+    const chunk = ids.slice(i, i + 500)
+    const rows = await s.db.all(`SELECT record_id, root, proof, signature FROM record_proofs WHERE record_id IN (${chunk.map(() => '?').join(', ')})`, ...chunk) as
+      { record_id: string; root: Hex; proof: string; signature: Hex }[]
+    for (const { record_id, ...proof } of rows) out.set(record_id, proof)
+  }
+  return out
+}
+
 function memo<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<T>): Promise<T> {
   let p = map.get(key)
   if (p === undefined) map.set(key, p = make())
@@ -261,11 +290,11 @@ function memo<T>(map: Map<string, Promise<T>>, key: string, make: () => Promise<
 }
 
 /** A record's envelopes block, read by its digest and parsed, once the record is checked against its anchor. */
-async function checkedEnvelopes(s: Services, row: RecordRow, signal?: AbortSignal): Promise<EnvelopesObject> {
+async function checkedEnvelopes(s: Services, row: RecordRow, facts: Facts, signal?: AbortSignal): Promise<EnvelopesObject> {
   // From the node's cache of verified blocks when there: a listing reads every record's envelopes.
   const block = getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.envelopes as Hex), 'raw'), { signal, cache: s.blockCache })
   block.catch(() => undefined) // awaited below, once the anchor is checked
-  await assertAnchored(s, row)
+  await assertAnchored(s, row, { known: await facts(row) })
   return parseEnvelopes(await block, row.record_id)
 }
 

@@ -18,9 +18,8 @@ import type { Services } from '../services.ts'
  * author's and the patient's current roles. `fresh` asks the chain whatever the cache holds.
  * @throws AppError RECORD_INTEGRITY, LEDGER_UNAVAILABLE
  */
-export async function assertAnchored(s: Services, row: RecordRow, { fresh = false }: { fresh?: boolean } = {}): Promise<{ root?: Hex }> {
-  const parties = await s.db.get('SELECT a.address AS patient, b.address AS author, h.address AS hospital FROM accounts a, accounts b, hospitals h WHERE a.id = ? AND b.id = ? AND h.id = ?', row.patient_id, row.author_id, row.hospital_id) as { patient: Address; author: Address; hospital: Address }
-  const batched = await s.db.get<{ root: Hex; proof: string; signature: Hex }>('SELECT root, proof, signature FROM record_proofs WHERE record_id = ?', row.record_id)
+export async function assertAnchored(s: Services, row: RecordRow, { fresh = false, known }: { fresh?: boolean; known?: AnchorFacts } = {}): Promise<{ root?: Hex }> {
+  const { parties, batched } = known ?? await anchorFacts(s, row)
   const cache = s.anchorCache.enabled ? s.anchorCache : undefined
   const key = createHash('sha256').update([row.record_id, parties.patient, parties.author, parties.hospital, row.digest, row.envelopes, batched?.root ?? '', batched?.proof ?? '', batched?.signature ?? ''].join(':').toLowerCase()).digest('base64')
   if (!batched) {
@@ -41,4 +40,17 @@ export async function assertAnchored(s: Services, row: RecordRow, { fresh = fals
   }
   cache?.set(key, blockNumber)
   return { root: batched.root }
+}
+
+/** What `assertAnchored` compares a record's anchor with, beside its row: its parties' addresses and its batch proof (none for a lone anchor). */
+export interface AnchorFacts {
+  parties: { patient: Address; author: Address; hospital: Address }
+  batched: { root: Hex; proof: string; signature: Hex } | undefined
+}
+
+/** A record's parties' addresses and batch proof, from the database (a caller checking many records may read them for all at once). */
+export async function anchorFacts(s: Pick<Services, 'db'>, row: RecordRow): Promise<AnchorFacts> {
+  const parties = await s.db.get('SELECT a.address AS patient, b.address AS author, h.address AS hospital FROM accounts a, accounts b, hospitals h WHERE a.id = ? AND b.id = ? AND h.id = ?', row.patient_id, row.author_id, row.hospital_id) as AnchorFacts['parties']
+  const batched = await s.db.get<{ root: Hex; proof: string; signature: Hex }>('SELECT root, proof, signature FROM record_proofs WHERE record_id = ?', row.record_id)
+  return { parties, batched }
 }
