@@ -1,13 +1,14 @@
-// Erasure requests in the portal (issue 13 item 3), in Chromium against a real node: the
-// hospital's staff see the patients' requests on their Erasure requests tab, reject one with a
-// reason (the record stays readable) and confirm another (the record answers 410 RECORD_ERASED).
+// Erasure requests in the portal (issue 13 item 3), in Chromium against a real node: the patient
+// asks to erase two records from the Records tab; the hospital's staff see the requests on their
+// Erasure requests tab, reject one with a reason (the record stays readable) and confirm the other
+// (the record answers 410 RECORD_ERASED).
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Browser, Page } from 'playwright-core'
 import { Api, cleanup, seed, startNodeProcess, type NodeProcess } from '../helpers/node-process.ts'
 import { launchChromium, newUser, shot, signIn } from './browser.ts'
 
-describe('web portal: erasure requests (the staff reject one and confirm another)', { timeout: 300_000 }, () => {
+describe('web portal: erasure requests (the patient asks; the staff reject one and confirm another)', { timeout: 300_000 }, () => {
   let node: NodeProcess
   let browser: Browser
   let api: Api
@@ -25,19 +26,33 @@ describe('web portal: erasure requests (the staff reject one and confirm another
     a = await seed(api, { hospitalName: 'Erasure General', tag: 'e' })
     const r = await api.json('POST', '/users', { role: 'staff', hospital: a.hospital.id, email: staff.email, name: 'Sam Staff', password: staff.password }, a.admin)
     assert.equal(r.status, 201, JSON.stringify(r.body))
-    for (const [name, reason] of [['keep.txt', 'Please remove my old note'], ['erase.txt', 'Recorded under the wrong name']]) {
+    for (const name of ['keep.txt', 'erase.txt']) {
       const up = await api.upload(a.doctor.token, a.patient.email, name, Buffer.from(`contents of ${name}`))
       assert.equal(up.status, 201)
       records.push(up.body.recordId)
-      const asked = await api.json('POST', `/records/${up.body.recordId}/erasure`, { reason }, a.patient.token)
-      assert.equal(asked.status, 201, JSON.stringify(asked.body))
-      erasures.push(asked.body.erasureId)
     }
   })
   after(async () => {
     await browser?.close()
     await node?.stop()
     if (node) cleanup(node.home)
+  })
+
+  it('the patient asks to erase two records from the Records tab; they read as before', { timeout: 120_000 }, async () => {
+    const { page, problems } = await newUser(browser, node.url)
+    await signIn(page, a.patient.email, a.patient.password)
+    for (const [i, name, reason] of [[0, 'keep.txt', 'Please remove my old note'], [1, 'erase.txt', 'Recorded under the wrong name']] as const) {
+      await page.getByLabel('Record to erase').selectOption(records[i]!)
+      await page.getByLabel('Reason', { exact: true }).fill(reason)
+      await page.getByRole('button', { name: 'Ask to erase' }).click()
+      await status(page, `Your hospital was asked to erase ${name}`)
+    }
+    await page.getByRole('list', { name: 'My erasure requests' }).getByText('pending').nth(1).waitFor()
+    await shot(page, 'erasure-patient-asks')
+    const listed = (await api.json('GET', '/erasures', undefined, a.patient.token)).body.erasures as { erasureId: string; recordId: string }[]
+    for (const id of records) erasures.push(listed.find((e) => e.recordId === id)!.erasureId)
+    for (const id of records) assert.equal((await api.download(a.patient.token, id)).status, 200, 'reads as before until decided')
+    assert.deepEqual(problems, [])
   })
 
   it('the staff reject one request with a reason and confirm the other from the Erasure requests tab', { timeout: 120_000 }, async () => {

@@ -1,7 +1,8 @@
-// Erasure requests (issue 13 item 3) for a hospital's staff: the patients' requests to erase a
-// record, confirmed (the record is crypto-shredded on every node) or rejected with a reason.
+// Erasure requests (issue 13 item 3): a patient asks to erase one of their records, with a
+// reason; the hospital's staff confirm (the record is crypto-shredded on every node) or reject.
 import { useState, type FormEvent } from 'react'
 import { api } from '../api/client.ts'
+import type { RecordPage } from '../api/types.ts'
 import { useAction, useLoad } from '../lib/use-load.ts'
 import { formatDateTime, shortHex } from '../lib/format.ts'
 import { ActionStatus, Field, LoadState, Mono, StatusBadge, usePaged } from './ui.tsx'
@@ -96,5 +97,58 @@ function ErasureList({ erasures, busy, rejecting, setRejecting, reason, setReaso
       </ul>
       {pager}
     </>
+  )
+}
+
+/** The patient's side: ask to erase one of their records, and follow the requests made. */
+export function PatientErasures() {
+  const records = useLoad((signal) => api<RecordPage>('/records?limit=1000', { signal }), [])
+  const mine = useLoad((signal) => api<{ erasures: Erasure[] }>('/erasures', { signal }), [])
+  const action = useAction()
+  const [recordId, setRecordId] = useState('')
+  const [reason, setReason] = useState('')
+  const submit = (ev: FormEvent) => {
+    ev.preventDefault()
+    void action.run(async () => {
+      const name = records.data?.records.find((r) => r.recordId === recordId)?.fileName ?? 'the record'
+      await api(`/records/${encodeURIComponent(recordId)}/erasure`, { method: 'POST', json: { reason } })
+      setRecordId('')
+      setReason('')
+      mine.reload()
+      return `Your hospital was asked to erase ${name}. It reads as before until they decide.`
+    })
+  }
+  return (
+    <section aria-labelledby="erase-title">
+      <h3 id="erase-title">Erasing a record</h3>
+      <p className="lead">You may ask your hospital to erase one of your records. They decide, because of their medical retention duties; once they confirm, the record can no longer be read by anyone.</p>
+      <ActionStatus action={action} busyText="Recording your request on the ledger…" />
+      <form className="form" onSubmit={submit}>
+        <Field label="Record to erase">
+          {(p) => (
+            <select {...p} required value={recordId} onChange={(ev) => setRecordId(ev.target.value)}>
+              <option value="">Choose a record</option>
+              {records.data?.records.map((r) => <option key={r.recordId} value={r.recordId}>{r.fileName} ({formatDateTime(r.created)})</option>)}
+            </select>
+          )}
+        </Field>
+        <Field label="Reason" hint="Your hospital sees it; it stays on this node, only its keyed hash goes on the ledger.">
+          {(p) => <textarea {...p} required maxLength={500} rows={2} value={reason} onChange={(ev) => setReason(ev.target.value)} />}
+        </Field>
+        <button type="submit" className="btn btn-danger" disabled={action.busy || !recordId || !reason.trim()}>Ask to erase</button>
+      </form>
+      <LoadState loaded={mine} what="erasure requests">
+        {({ erasures }) => erasures.length === 0 ? null : (
+          <ul className="cards" aria-label="My erasure requests">
+            {erasures.map((e) => (
+              <li key={e.erasureId} className="card" data-erasure-id={e.erasureId}>
+                <p>Record <span title={e.recordId}><Mono>{shortHex(e.recordId)}</Mono></span> <StatusBadge status={e.status} /></p>
+                <p className="hint">Asked {formatDateTime(e.createdAt)}{e.decidedAt ? ` · decided ${formatDateTime(e.decidedAt)}` : ''}</p>
+              </li>
+            ))}
+          </ul>
+        )}
+      </LoadState>
+    </section>
   )
 }

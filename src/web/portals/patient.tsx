@@ -11,6 +11,7 @@ import { RecordList } from '../components/record-list.tsx'
 import { AuditTimeline } from '../components/audit-timeline.tsx'
 import { EmergencyList } from '../components/emergency-list.tsx'
 import { PatientCareTeams } from '../components/care-teams.tsx'
+import { PatientErasures } from '../components/erasures.tsx'
 
 export function PatientPortal({ me, tab }: { me: Account; tab: string }) {
   switch (tab) {
@@ -23,6 +24,7 @@ export function PatientPortal({ me, tab }: { me: Account; tab: string }) {
         <h2 id="records-title">My records</h2>
         <p className="lead">Each record is encrypted, stored in IPFS and anchored on the ledger. Opening one re-checks it against its anchor.</p>
         <RecordList me={me} />
+        <PatientErasures />
       </section>
     )
   }
