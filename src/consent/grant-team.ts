@@ -37,7 +37,7 @@ export async function grantTeam(s: Services, p: { actor: Actor | undefined; team
   const patient = requireRole(p.actor, 'patient')
   const keys = requireKeys(patient)
   const duration = parseDays(p.days ?? DEFAULT_DAYS)
-  const team = await s.db.get('SELECT * FROM teams WHERE id = ?', String(p.teamId).toLowerCase()) as TeamRow | undefined
+  const team = await s.db.get(`SELECT * FROM teams WHERE id = ? AND state = 'active'`, String(p.teamId).toLowerCase()) as TeamRow | undefined
   if (!team) throw new AppError('UNKNOWN_TEAM')
   const epoch = Number(team.epoch)
   const key = await s.db.get('SELECT public_key FROM team_keys WHERE team_id = ? AND epoch = ?', team.id, epoch) as { public_key: Buffer }

@@ -10,8 +10,8 @@ import type { Services } from '../services.ts'
 export async function listTeams(s: Services, { actor }: { actor: Actor | undefined }): Promise<{ teams: (TeamView & { grantExpiresAt?: string | null })[] }> {
   const me = requireRole(actor, 'admin', 'staff', 'doctor', 'patient')
   const rows = me.account.role === 'admin'
-    ? await s.db.all('SELECT * FROM teams ORDER BY created_at') as TeamRow[]
-    : await s.db.all('SELECT * FROM teams WHERE hospital_id = ? ORDER BY created_at', me.account.hospitalId ?? '') as TeamRow[]
+    ? await s.db.all(`SELECT * FROM teams WHERE state = 'active' ORDER BY created_at`) as TeamRow[]
+    : await s.db.all(`SELECT * FROM teams WHERE hospital_id = ? AND state = 'active' ORDER BY created_at`, me.account.hospitalId ?? '') as TeamRow[]
   const teams = []
   for (const row of rows) {
     const view = await toTeamView(s, row)

@@ -5,6 +5,7 @@ import { generateEncryptionKeyPair, unwrapKey, wrapKey } from '../crypto/key-wra
 import { openWithNodeKey, sealWithNodeKey } from '../accounts/node-key.ts'
 import { publicKeyOf } from '../accounts/directory.ts'
 import type { AccountRow } from '../accounts/account.ts'
+import { isUniqueViolation } from '../db/open-database.ts'
 import { AppError } from '../errors.ts'
 import type { Services } from '../services.ts'
 
@@ -31,12 +32,19 @@ const wrapContext = (teamId: Hex, epoch: number, member: string) => utf8(`medled
  * A fresh X25519 team key for `epoch`: its private key sealed under the node key (so the
  * hospital's staff can add a member with no member present) and stored; returns the public key
  * and its SHA-256, which goes on chain.
+ * @throws AppError TEAM_BUSY when the team already has a key of `epoch`
  */
 export async function createTeamKey(s: Pick<Services, 'db' | 'nodeKey'>, { teamId, epoch }: { teamId: Hex; epoch: number }): Promise<{ publicKey: Uint8Array; keyDigest: Hex }> {
   const pair = await generateEncryptionKeyPair('x25519-hpke')
   const sealed = sealWithNodeKey(s.nodeKey, sealLabel(teamId, epoch), pair.privateKey)
   pair.privateKey.fill(0)
-  await s.db.run('INSERT INTO team_keys (team_id, epoch, public_key, sealed_private_key) VALUES (?, ?, ?, ?)', teamId, epoch, Buffer.from(pair.publicKey), sealed)
+  try {
+    await s.db.run('INSERT INTO team_keys (team_id, epoch, public_key, sealed_private_key) VALUES (?, ?, ?, ?)', teamId, epoch, Buffer.from(pair.publicKey), sealed)
+  } catch (err) {
+    // Another process took this epoch a moment ago (or a removal cut off by a crash holds it).
+    if (isUniqueViolation(err)) throw new AppError('TEAM_BUSY', { details: `team ${teamId} key epoch ${epoch}` })
+    throw err
+  }
   return { publicKey: pair.publicKey, keyDigest: bytesToHex(hashSha256(pair.publicKey)) }
 }
 

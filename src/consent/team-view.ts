@@ -48,7 +48,7 @@ export async function managedHospitalId(s: Pick<Services, 'db'>, actor: Actor): 
  * @throws AppError UNKNOWN_TEAM (absent or another hospital's: the same answer), FORBIDDEN
  */
 export async function managedTeam(s: Pick<Services, 'db'>, actor: Actor, teamId: string): Promise<TeamRow> {
-  const row = await s.db.get('SELECT * FROM teams WHERE id = ?', teamId.toLowerCase()) as TeamRow | undefined
+  const row = await s.db.get(`SELECT * FROM teams WHERE id = ? AND state = 'active'`, teamId.toLowerCase()) as TeamRow | undefined
   if (!row || (actor.account.role === 'staff' && row.hospital_id !== actor.account.hospitalId)) throw new AppError('UNKNOWN_TEAM')
   return row
 }

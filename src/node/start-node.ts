@@ -11,6 +11,7 @@ import { connectLedger, type ContractAddresses, type Ledger } from '../ledger/co
 import { replayJournal } from '../ledger/replay-journal.ts'
 import { settleStaleJournal } from '../ledger/settle-stale.ts'
 import { settleAnchors } from '../records/settle-anchors.ts'
+import { settleTeamChanges } from '../consent/settle-team-changes.ts'
 import { createAnchorBatches } from '../records/anchor-queue.ts'
 import { deployContracts } from '../ledger/deploy-contracts.ts'
 import { openIpfs, type Ipfs } from '../storage/open-ipfs.ts'
@@ -101,6 +102,8 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
     ledger.contracts = await ensureDeployment(parts, { env, announce })
     await settleUnfinished(parts)
     await settleAnchors(parts)
+    const teams = await settleTeamChanges(parts)
+    if (teams.created + teams.dropped + teams.removed + teams.discarded > 0) log('info', `care teams: cut-off changes settled by the chain: ${JSON.stringify(teams)}`)
     stops.push(() => stopAuditBatches(parts))
     const audit = await replayAuditEntries({ ...parts, auditBatches: parts.auditBatches! })
     if (audit.mined + audit.resent > 0) log('info', `audit: ${audit.mined} pending read entr(ies) found on chain, ${audit.resent} sent again`)

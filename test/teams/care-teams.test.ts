@@ -1,14 +1,17 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { hexToBytes, type Hex } from 'viem'
+import { bytesToHex, hexToBytes, type Hex } from 'viem'
 import { cleanup, runCli, seed, tempDir } from '../helpers/node-process.ts'
 import { InjectApi, startInProcessNode, type InProcessNode } from '../helpers/in-process-node.ts'
 import { openWithNodeKey } from '../../src/accounts/node-key.ts'
 import { getRawBlockVerified } from '../../src/storage/raw-block.ts'
 import { cidFromDigest } from '../../src/storage/read-verified.ts'
 import { openEnvelopes, parseEnvelopes } from '../../src/records/envelopes.ts'
-import { teamKeyAddress } from '../../src/consent/team-keys.ts'
+import { createTeamKey, teamKeyAddress } from '../../src/consent/team-keys.ts'
+import { settleTeamChanges } from '../../src/consent/settle-team-changes.ts'
+import { readTeam } from '../../src/ledger/care-teams/read-team.ts'
+import { hashSha256 } from '../../src/crypto/hashes.ts'
 import { isAppError } from '../../src/errors.ts'
 
 describe('care teams: a patient grants a team; members read while members and while the grant lives (one node in process, real chain)', () => {
@@ -162,6 +165,77 @@ describe('care teams: a patient grants a team; members read while members and wh
     } finally {
       cleanup(cliHome)
     }
+  })
+
+  const teamOnChain = async (id: Hex) => {
+    const s = node.node.services
+    const t = await readTeam(s.ledger, { teamId: id })
+    const k = await s.db.get<{ public_key: Buffer }>('SELECT public_key FROM team_keys WHERE team_id = ? AND epoch = ?', id, t.epoch)
+    return { epoch: t.epoch, keyMatches: k !== undefined && t.keyDigest === bytesToHex(hashSha256(new Uint8Array(k.public_key))) }
+  }
+  const newTeam = async (name: string, members: string[]) => {
+    const t = await api.json('POST', '/teams', { name }, staff)
+    assert.equal(t.status, 201, JSON.stringify(t.body))
+    for (const d of members) assert.equal((await api.json('POST', `/teams/${t.body.teamId}/members`, { doctor: doctors[d]!.id }, staff)).status, 200)
+    return t.body.teamId as Hex
+  }
+  const wrapEpochs = async (id: Hex, who: string) => (await node.node.services.db.all<{ epoch: number }>('SELECT epoch FROM team_key_wraps WHERE team_id = ? AND account_id = ? ORDER BY epoch', id, doctors[who]!.id)).map((w) => Number(w.epoch))
+
+  it('removals from one team at the same moment: each answers 200 or 409, none 500, and the key epoch ends where the chain is', async () => {
+    const id = await newTeam('Concurrent removals', ['ward1', 'ward2', 'ward3'])
+    const del = (who: string) => api.json('DELETE', `/teams/${id}/members/${doctors[who]!.id}`, undefined, staff)
+    const [one, two, twoAgain] = await Promise.all([del('ward1'), del('ward2'), del('ward2')])
+    assert.equal(one.status, 200, JSON.stringify(one.body))
+    assert.deepEqual([two.status, twoAgain.status].sort(), [200, 409], JSON.stringify([two.body, twoAgain.body]))
+    assert.equal([two, twoAgain].find((r) => r.status === 409)!.body.code, 'NOT_TEAM_MEMBER')
+    const team = (await api.json('GET', '/teams', undefined, staff)).body.teams.find((t: { teamId: string }) => t.teamId === id)
+    assert.deepEqual([team.epoch, team.members.map((m: { id: string }) => m.id)], [3, [doctors.ward3!.id]])
+    assert.deepEqual(await teamOnChain(id), { epoch: 3, keyMatches: true }, 'two removals on chain, and this node holds the key the chain names')
+    assert.deepEqual(await wrapEpochs(id, 'ward3'), [1, 2, 3], 'the remaining member holds every epoch\'s key')
+    assert.deepEqual([await wrapEpochs(id, 'ward1'), await wrapEpochs(id, 'ward2')], [[], []])
+  })
+
+  it('a removal another process holds the next key epoch for answers 409 TEAM_BUSY and changes nothing; at start an epoch never mined is dropped', async () => {
+    const s = node.node.services
+    const id = await newTeam('Busy team', ['ward1', 'ward3'])
+    await createTeamKey(s, { teamId: id, epoch: 2 })
+    const busy = await api.json('DELETE', `/teams/${id}/members/${doctors.ward1!.id}`, undefined, staff)
+    assert.deepEqual([busy.status, busy.body.code], [409, 'TEAM_BUSY'])
+    assert.deepEqual(await teamOnChain(id), { epoch: 1, keyMatches: true })
+    assert.deepEqual(await wrapEpochs(id, 'ward1'), [1], 'still a member, with the key it had')
+    assert.deepEqual(await settleTeamChanges(s), { created: 0, dropped: 0, removed: 0, discarded: 1 })
+    assert.equal((await api.json('DELETE', `/teams/${id}/members/${doctors.ward1!.id}`, undefined, staff)).status, 200)
+    assert.deepEqual(await teamOnChain(id), { epoch: 2, keyMatches: true })
+  })
+
+  it('changes cut off by a crash are settled at start by the chain: a mined creation completed, one never sent dropped, a mined removal recorded', async () => {
+    const s = node.node.services
+    // What a crash right after the creation was mined leaves: the row still 'creating'.
+    const mined = await newTeam('Cut-off creation', [])
+    const tx = await s.db.get<{ tx_hash: string }>('SELECT tx_hash FROM teams WHERE id = ?', mined)
+    await s.db.run(`UPDATE teams SET state = 'creating', tx_hash = NULL WHERE id = ?`, mined)
+    const listedIds = async () => (await api.json('GET', '/teams', undefined, staff)).body.teams.map((t: { teamId: string }) => t.teamId) as string[]
+    assert.ok(!(await listedIds()).includes(mined), 'a team still being created is not listed')
+    assert.equal((await api.json('POST', `/teams/${mined}/grant`, { days: 1 }, a.patient.token)).body.code, 'UNKNOWN_TEAM')
+    // And a crash before its transaction left the node: row and key, no team on chain.
+    const never = `0x${randomBytes(32).toString('hex')}` as Hex
+    await s.db.run(`INSERT INTO teams (id, hospital_id, name, epoch, created_by, tx_hash, created_at, state) VALUES (?, ?, 'Never sent', 1, ?, NULL, ?, 'creating')`, never, a.hospital.id, doctors.ward1!.id, Date.now())
+    await createTeamKey(s, { teamId: never, epoch: 1 })
+    // And a crash after a removal was mined, before the node recorded it.
+    const cut = await newTeam('Cut-off removal', ['ward1', 'ward3'])
+    assert.equal((await api.json('DELETE', `/teams/${cut}/members/${doctors.ward1!.id}`, undefined, staff)).status, 200)
+    await s.db.run('UPDATE teams SET epoch = 1 WHERE id = ?', cut)
+    await s.db.run('UPDATE team_members SET removed_at = NULL WHERE team_id = ?', cut)
+    await s.db.run('DELETE FROM team_key_wraps WHERE team_id = ? AND epoch = 2', cut)
+
+    assert.deepEqual(await settleTeamChanges(s), { created: 1, dropped: 1, removed: 1, discarded: 0 })
+    assert.ok((await listedIds()).includes(mined))
+    assert.equal((await s.db.get<{ tx_hash: string }>('SELECT tx_hash FROM teams WHERE id = ?', mined))!.tx_hash, tx!.tx_hash, 'its transaction found in the journal')
+    assert.deepEqual([await s.db.get('SELECT 1 FROM teams WHERE id = ?', never), await s.db.get('SELECT 1 FROM team_keys WHERE team_id = ?', never)], [undefined, undefined])
+    const team = (await api.json('GET', '/teams', undefined, staff)).body.teams.find((t: { teamId: string }) => t.teamId === cut)
+    assert.deepEqual([team.epoch, team.members.map((m: { id: string }) => m.id)], [2, [doctors.ward3!.id]], 'the member the chain no longer has is out')
+    assert.deepEqual([await wrapEpochs(cut, 'ward3'), await wrapEpochs(cut, 'ward1')], [[1, 2], []])
+    assert.deepEqual(await settleTeamChanges(s), { created: 0, dropped: 0, removed: 0, discarded: 0 }, 'nothing left to settle')
   })
 
   it('once the grant ends (chain time), no member reads any record', async () => {

@@ -1,0 +1,70 @@
+import { bytesToHex, type Address, type Hex } from 'viem'
+import { hashSha256 } from '../crypto/hashes.ts'
+import { readTeam } from '../ledger/care-teams/read-team.ts'
+import { readTeamMember } from '../ledger/care-teams/read-team-member.ts'
+import { finishTeamRemoval } from './team-members.ts'
+import { serializeTeamChange } from './team-lock.ts'
+import type { Services } from '../services.ts'
+
+export interface SettleTeamChangesResult {
+  /** Teams whose creation was mined and is now recorded ('active'). */
+  created: number
+  /** Teams never created on chain, dropped with their key. */
+  dropped: number
+  /** Removals the chain holds, now recorded (members out, new key wrapped for the rest). */
+  removed: number
+  /** Keys of removals that never reached the chain, dropped. */
+  discarded: number
+}
+
+/**
+ * At start, after the journal was replayed: care-team changes cut off between the transaction and
+ * the rows that record it, settled by what the chain holds. A team still 'creating' whose team is
+ * on chain with this node's key becomes 'active'; one the chain does not have is dropped with its
+ * key (it was never acknowledged). A key of an epoch after the team's: when the chain's team is at
+ * that epoch with that key, the removal happened (the members the chain no longer has leave);
+ * otherwise the key is dropped.
+ * @throws AppError LEDGER_UNAVAILABLE
+ */
+export async function settleTeamChanges(s: Pick<Services, 'db' | 'nodeKey' | 'ledger' | 'ipfs'>): Promise<SettleTeamChangesResult> {
+  const out: SettleTeamChangesResult = { created: 0, dropped: 0, removed: 0, discarded: 0 }
+  const creating = await s.db.all(`SELECT id FROM teams WHERE state = 'creating'`) as { id: Hex }[]
+  for (const { id } of creating) {
+    const key = await s.db.get('SELECT public_key FROM team_keys WHERE team_id = ? AND epoch = 1', id) as { public_key: Buffer } | undefined
+    const onChain = await readTeam(s.ledger, { teamId: id })
+    if (key && onChain.epoch >= 1 && (onChain.epoch > 1 || onChain.keyDigest === digestOf(key.public_key))) {
+      const tx = await s.db.get(`SELECT tx_hash FROM journal WHERE purpose = 'team-create' AND ref = ? AND state = 'mined' ORDER BY id DESC LIMIT 1`, id) as { tx_hash: Hex } | undefined
+      await s.db.run(`UPDATE teams SET state = 'active', tx_hash = ? WHERE id = ?`, tx?.tx_hash ?? null, id)
+      out.created++
+    } else {
+      await s.db.run('DELETE FROM team_keys WHERE team_id = ?', id)
+      await s.db.run('DELETE FROM teams WHERE id = ?', id)
+      out.dropped++
+    }
+  }
+  const ahead = await s.db.all(`SELECT k.team_id, k.epoch, k.public_key FROM team_keys k JOIN teams t ON t.id = k.team_id
+    WHERE t.state = 'active' AND k.epoch > t.epoch ORDER BY k.team_id, k.epoch`) as { team_id: Hex; epoch: number; public_key: Buffer }[]
+  for (const k of ahead) {
+    await serializeTeamChange(s, k.team_id, async () => {
+      const onChain = await readTeam(s.ledger, { teamId: k.team_id })
+      if (onChain.epoch === Number(k.epoch) && onChain.keyDigest === digestOf(k.public_key)) {
+        await finishTeamRemoval(s, { teamId: k.team_id, epoch: Number(k.epoch), removed: await leftOnChain(s, k.team_id) })
+        out.removed++
+      } else {
+        await s.db.run('DELETE FROM team_keys WHERE team_id = ? AND epoch = ?', k.team_id, k.epoch)
+        out.discarded++
+      }
+    })
+  }
+  return out
+}
+
+const digestOf = (publicKey: Buffer): Hex => bytesToHex(hashSha256(new Uint8Array(publicKey)))
+
+/** The members this node lists whom the chain no longer has in the team. */
+async function leftOnChain(s: Pick<Services, 'db' | 'ledger'>, teamId: Hex): Promise<string[]> {
+  const members = await s.db.all(`SELECT a.id, a.address FROM team_members m JOIN accounts a ON a.id = m.account_id WHERE m.team_id = ? AND m.removed_at IS NULL`, teamId) as { id: string; address: Address }[]
+  const left = []
+  for (const m of members) if (!(await readTeamMember(s.ledger, { teamId, account: m.address }))) left.push(m.id)
+  return left
+}
