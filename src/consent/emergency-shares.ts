@@ -4,6 +4,7 @@ import { cidFromDigest, digestFromCid } from '../storage/read-verified.ts'
 import { decodeBase64url, encodeBase64url, utf8 } from '../crypto/bytes.ts'
 import { keySchemes, unwrapKey, wrapKey, type KeyScheme } from '../crypto/key-wrap.ts'
 import { sendEmergencyShareRelease } from '../ledger/consent/send-emergency-share-release.ts'
+import { chainTime } from '../ledger/chain-time.ts'
 import type { AccountRow } from '../accounts/account.ts'
 import { publicKeyOf } from '../accounts/directory.ts'
 import { unlockHospital } from '../accounts/hospital-keys.ts'
@@ -31,7 +32,7 @@ function releaseContext(emergencyId: Hex, recordId: Hex, hospital: Address, doct
   return utf8(`medledger/emergency-share-release/v1|${emergencyId.toLowerCase()}|${recordId.toLowerCase()}|${hospital.toLowerCase()}|${doctor.toLowerCase()}`)
 }
 
-interface EmergencyRow { emergency_id: Hex; doctor_id: string; patient_id: string }
+interface EmergencyRow { emergency_id: Hex; doctor_id: string; patient_id: string; expires_at: number }
 
 /** A member hospital's keys, as its node holds them: its address, its emergency private key and its ledger key. */
 export interface ReleasingHospital { address: Address; scheme: KeyScheme; privateKey: Uint8Array; ledger: LocalAccount }
@@ -67,8 +68,10 @@ export async function releaseEmergencyShares(s: Services, { emergencyId, signal 
  */
 export async function releaseSharesAs(s: Services, { emergencyId, hospital, signal }: { emergencyId: Hex; hospital: ReleasingHospital; signal?: AbortSignal }): Promise<number> {
   const id = emergencyId.toLowerCase() as Hex
-  const row = await s.db.get<EmergencyRow>('SELECT emergency_id, doctor_id, patient_id FROM emergencies WHERE emergency_id = ?', id)
+  const row = await s.db.get<EmergencyRow>('SELECT emergency_id, doctor_id, patient_id, expires_at FROM emergencies WHERE emergency_id = ?', id)
   if (!row) throw new AppError('UNKNOWN_ACCOUNT', { details: 'emergency not known here' })
+  // A node catching up sees emergencies that have ended: the chain would refuse their release.
+  if (Number(row.expires_at) <= await chainTime(s.ledger, { signal })) return 0
   const address = hospital.address.toLowerCase() as Address
   if (await s.db.get('SELECT 1 FROM emergency_shares WHERE emergency_id = ? AND hospital = ?', id, address)) return 0
   const doctor = await s.db.get<AccountRow>('SELECT * FROM accounts WHERE id = ?', row.doctor_id)

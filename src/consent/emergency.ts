@@ -85,6 +85,8 @@ export async function openEmergency(s: Services, p: { actor: Actor | undefined; 
 export async function releaseEmergency(s: Services, emergencyId: Hex, signal?: AbortSignal): Promise<void> {
   const row = await s.db.get<EmergencyRow>('SELECT * FROM emergencies WHERE emergency_id = ?', emergencyId)
   if (!row || row.envelopes !== null) return
+  // A node catching up sees emergencies that have ended: the chain would refuse their release.
+  if (Number(row.expires_at) <= await chainTime(s.ledger, { signal })) return
   const patient = await s.db.get<AccountRow>('SELECT * FROM accounts WHERE id = ?', row.patient_id)
   const doctorRow = await s.db.get<AccountRow>('SELECT * FROM accounts WHERE id = ?', row.doctor_id)
   if (!patient || !doctorRow) throw new AppError('UNKNOWN_ACCOUNT')
