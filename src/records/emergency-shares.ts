@@ -100,7 +100,10 @@ async function emergencyKeyOf(s: Pick<Services, 'db' | 'ledger' | 'ipfs'>, addre
 
 /** Splits `dataKey` into one share per holder, any `k` of which rebuild it, each wrapped for its holder. */
 export async function splitDataKey(dataKey: Uint8Array, { recordId, k, holders }: { recordId: Hex; k: number; holders: readonly ShareHolder[] }): Promise<EmergencyShares> {
-  const shares = await split(dataKey, holders.length, k)
+  // The library takes a plain Uint8Array only (a Buffer is refused): a copy, zeroed below.
+  const secret = new Uint8Array(dataKey)
+  const shares = await split(secret, holders.length, k)
+  secret.fill(0)
   try {
     const keys = await Promise.all(holders.map(async (h, i) => ({
       to: h.address.toLowerCase() as Address,
@@ -142,7 +145,12 @@ export async function combineShares(shares: EmergencyShares, byHospital: Readonl
     throw new AppError('EMERGENCY_SHARES_PENDING', { details: `${distinct.length} of the ${shares.k} hospitals' shares released` })
   }
   try {
-    return await combine(distinct.slice(0, shares.k))
+    const plain = distinct.slice(0, shares.k).map((x) => new Uint8Array(x))
+    try {
+      return await combine(plain)
+    } finally {
+      for (const x of plain) x.fill(0)
+    }
   } catch (cause) {
     throw new AppError('RECORD_INTEGRITY', { cause, details: 'emergency shares do not combine' })
   }
