@@ -73,6 +73,8 @@ export type NotificationFacts =
   | { kind: 'access-requested'; recordCount: number | 'all'; durationSeconds: number }
   | { kind: 'access-approved'; recordCount: number | 'all'; expiresAt: Date }
   | { kind: 'emergency-access'; expiresAt: Date }
+  | { kind: 'team-access-granted' | 'team-grant-confirmed'; recordCount: number | 'all'; expiresAt: Date }
+  | { kind: 'team-access-revoked' }
 
 /**
  * One notification: the recipient's account id, the other party and the kind's counts or

@@ -30,7 +30,8 @@ export interface TeamGrantView {
  * with the patient's key and wraps it once for the team key of the current epoch (checked against
  * the digest CareTeams holds), in one IPFS block whose digest the grant carries; the grant goes on
  * chain from the patient's own key (`Consent.grantTeam`). Records added later while it lives are
- * wrapped for the team key in their own envelopes.
+ * wrapped for the team key in their own envelopes. The patient and each member are notified
+ * (the hospital, counts and the expiry: never the team's name).
  * @throws AppError FORBIDDEN, UNKNOWN_TEAM, INVALID_DURATION, PUBLIC_KEY_MISMATCH, LEDGER_*
  */
 export async function grantTeam(s: Services, p: { actor: Actor | undefined; teamId: string; days?: number; signal?: AbortSignal }): Promise<TeamGrantView> {
@@ -60,7 +61,14 @@ export async function grantTeam(s: Services, p: { actor: Actor | undefined; team
   await s.db.run('DELETE FROM team_grants WHERE team_id = ? AND patient_id = ?', team.id, patient.account.id)
   await s.db.run('INSERT INTO team_grants (team_id, patient_id, epoch, expires_at, envelopes, revoked_at, tx_hash, granted_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)',
     team.id, patient.account.id, epoch, expiresAt, envelopes, receipt.transactionHash, Date.now())
+  const facts = { recordCount: dataKeys.length > 0 ? dataKeys.length : 'all' as const, expiresAt: new Date(expiresAt * 1000) }
+  await s.notify?.({ accountId: patient.account.id, kind: 'team-grant-confirmed', by: { hospitalId: team.hospital_id }, ...facts })
+  for (const m of await currentMembers(s, team.id)) await s.notify?.({ accountId: m, kind: 'team-access-granted', by: { accountId: patient.account.id }, ...facts })
   return { teamId: team.id, patientId: patient.account.id, epoch, expiresAt: new Date(expiresAt * 1000).toISOString(), envelopes, txHash: receipt.transactionHash }
+}
+
+async function currentMembers(s: Pick<Services, 'db'>, teamId: Hex): Promise<string[]> {
+  return (await s.db.all('SELECT account_id FROM team_members WHERE team_id = ? AND removed_at IS NULL', teamId) as { account_id: string }[]).map((m) => m.account_id)
 }
 
 /**
@@ -74,5 +82,6 @@ export async function revokeTeamGrant(s: Services, p: { actor: Actor | undefined
   if (!g) throw new AppError('GRANT_NOT_ACTIVE')
   await sendTeamGrantRevocation(s.ledger, { patient: keys.ledger, teamId: g.team_id, signal: p.signal })
   await s.db.run('UPDATE team_grants SET revoked_at = ? WHERE team_id = ? AND patient_id = ?', Date.now(), g.team_id, patient.account.id)
+  for (const m of await currentMembers(s, g.team_id)) await s.notify?.({ accountId: m, kind: 'team-access-revoked', by: { accountId: patient.account.id } })
   return { teamId: g.team_id, revoked: true }
 }

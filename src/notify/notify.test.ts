@@ -53,6 +53,9 @@ describe('notify: into the outbox of a real SQLite database', async () => {
     'researcher-rejected': { kind: 'researcher-rejected', accountId: researcher, by: { accountId: admin } },
     'study-approved': { kind: 'study-approved', accountId: researcher, by: { accountId: admin } },
     'study-rejected': { kind: 'study-rejected', accountId: researcher, by: { accountId: admin } },
+    'team-access-granted': { kind: 'team-access-granted', accountId: doctor, by: { accountId: patient }, recordCount: 3, expiresAt },
+    'team-access-revoked': { kind: 'team-access-revoked', accountId: doctor, by: { accountId: patient } },
+    'team-grant-confirmed': { kind: 'team-grant-confirmed', accountId: patient, by: { hospitalId: hospital }, recordCount: 'all', expiresAt },
   })
 
   it('keeps every kind in the outbox (no SMTP URL), addressed to the recipient, naming the other party from the database', async () => {

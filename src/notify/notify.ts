@@ -50,6 +50,8 @@ function checkFacts(p: NotificationFacts): NotificationFacts {
       if (!Number.isSafeInteger(p.durationSeconds) || p.durationSeconds <= 0) throw bad('durationSeconds must be a positive whole number')
       return { kind: p.kind, recordCount: records(p.recordCount), durationSeconds: p.durationSeconds }
     case 'access-approved':
+    case 'team-access-granted':
+    case 'team-grant-confirmed':
       return { kind: p.kind, recordCount: records(p.recordCount), expiresAt: when(p.expiresAt) }
     case 'emergency-access':
       return { kind: p.kind, expiresAt: when(p.expiresAt) }

@@ -26,6 +26,9 @@ const table: Record<NotificationKind, { facts: NotificationFacts; recipient: 'pa
   'researcher-rejected': { facts: { kind: 'researcher-rejected' }, recipient: 'researcher', by: { name: 'Sam Staff', role: 'staff' }, says: [/Sam Staff \(hospital staff\) did not confirm your researcher account/, /Sign in to see details/] },
   'study-approved': { facts: { kind: 'study-approved' }, recipient: 'researcher', by: { name: 'Consortium admin', role: 'admin' }, says: [/Consortium admin \(consortium admin\) approved one of your studies/, /Patients may now consent/] },
   'study-rejected': { facts: { kind: 'study-rejected' }, recipient: 'researcher', by: { name: 'Consortium admin', role: 'admin' }, says: [/Consortium admin \(consortium admin\) rejected one of your studies/] },
+  'team-access-granted': { facts: { kind: 'team-access-granted', recordCount: 4, expiresAt }, recipient: 'doctor', by: { name: 'Ann Smith', role: 'patient' }, says: [/Ann Smith \(patient\) granted a care team you are a member of access to all \(4 records now\) of their records until 2030-01-02 03:04 UTC/] },
+  'team-access-revoked': { facts: { kind: 'team-access-revoked' }, recipient: 'doctor', by: { name: 'Ann Smith', role: 'patient' }, says: [/Ann Smith \(patient\) revoked the access to their records they had granted a care team/] },
+  'team-grant-confirmed': { facts: { kind: 'team-grant-confirmed', recordCount: 'all', expiresAt }, recipient: 'patient', by: { name: 'St Mary', role: 'hospital' }, says: [/You granted a care team of St Mary \(hospital\) access to all of your records until 2030-01-02 03:04 UTC/, /revoke/] },
   'sign-up-attempted': { facts: { kind: 'sign-up-attempted' }, recipient: 'patient', by: { name: 'Ann Smith', role: 'patient' }, says: [/tried to create a new MedLedger account with your e-mail address/, /no account was created/, /recovery code/] },
 }
 

@@ -20,6 +20,9 @@ export const notificationKinds = [
   'researcher-rejected',
   'study-approved',
   'study-rejected',
+  'team-access-granted',
+  'team-access-revoked',
+  'team-grant-confirmed',
 ] as const
 
 export type NotificationKind = (typeof notificationKinds)[number]
@@ -68,6 +71,9 @@ export const uiPaths: Record<NotificationKind, string> = {
   'researcher-rejected': '/account',
   'study-approved': '/studies',
   'study-rejected': '/studies',
+  'team-access-granted': '/records',
+  'team-access-revoked': '/records',
+  'team-grant-confirmed': '/teams',
 }
 
 const roleLabels: Record<PartyRole, string> = {
@@ -137,15 +143,13 @@ export function renderNotification(p: RenderNotificationParams): RenderedNotific
     case 'study-rejected':
       ({ subject, lines } = confirmationMessage(p.kind, who, link))
       break
+    case 'team-access-granted':
+    case 'team-access-revoked':
+    case 'team-grant-confirmed':
+      ({ subject, lines } = teamMessage(p, by, who, link))
+      break
     case 'sign-up-attempted':
-      // Sent instead of telling the person signing up that the address is taken: no account
-      // was created and nothing was changed; `by` is the account itself.
-      subject = 'Someone tried to sign up with your e-mail address'
-      lines = [
-        'Someone tried to create a new MedLedger account with your e-mail address. Your account already exists, so no account was created and nothing about yours was changed.',
-        `If it was you, sign in as usual, or use your recovery code if you cannot: ${link}`,
-        'If it was not you, you need not do anything.',
-      ]
+      ({ subject, lines } = signUpMessage(link))
       break
   }
   const body = [
@@ -177,6 +181,42 @@ function duration(seconds: number): string {
 
 function date(d: Date): string {
   return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`
+}
+
+/**
+ * Sent instead of telling the person signing up that the address is taken: no account was
+ * created and nothing was changed; `by` is the account itself.
+ */
+function signUpMessage(link: string): { subject: string; lines: string[] } {
+  return {
+    subject: 'Someone tried to sign up with your e-mail address',
+    lines: [
+      'Someone tried to create a new MedLedger account with your e-mail address. Your account already exists, so no account was created and nothing about yours was changed.',
+      `If it was you, sign in as usual, or use your recovery code if you cannot: ${link}`,
+      'If it was not you, you need not do anything.',
+    ],
+  }
+}
+
+/**
+ * A patient's grant to a care team: to each member (by the patient), and to the patient (by the
+ * team's hospital). Never the team's name (set by staff, free text): the hospital, counts, a date.
+ */
+function teamMessage(p: Extract<NotificationFacts, { kind: `team-${string}` }>, by: string, who: string, link: string): { subject: string; lines: string[] } {
+  if (p.kind === 'team-access-revoked') {
+    return { subject: `${by} revoked a care team's access`, lines: [`${who} revoked the access to their records they had granted a care team you are a member of.`, `Sign in to see details: ${link}`] }
+  }
+  const what = p.recordCount === 'all' ? 'all' : `all (${count(p.recordCount, 'record', 'records')} now)`
+  if (p.kind === 'team-access-granted') {
+    return {
+      subject: `${by} granted your care team access`,
+      lines: [`${who} granted a care team you are a member of access to ${what} of their records until ${date(p.expiresAt)}. You may read them while you are a member; each read is recorded on the ledger.`, `Sign in to see them: ${link}`],
+    }
+  }
+  return {
+    subject: 'You granted a care team access to your records',
+    lines: [`You granted a care team of ${who} access to ${what} of your records until ${date(p.expiresAt)}. Every member's read is recorded on the ledger, and you may revoke the grant at any time.`, `If it was not you, revoke it and tell your hospital at once: ${link}`],
+  }
 }
 
 /** The two messages about the account's own second factor: reset by someone else, or turned off. */

@@ -31,6 +31,7 @@ const aliases: Record<string, Record<Role, string>> = {
   requests: { patient: '/patient/requests', doctor: '/doctor/requests', staff: '/hospital/pending', admin: '/admin/doctors', researcher: '/research/studies' },
   audit: { patient: '/patient/activity', doctor: '/doctor/emergencies', staff: '/hospital/patients', admin: '/admin/audit', researcher: '/research/studies' },
   erasures: { patient: '/patient/records', doctor: '/doctor/patients', staff: '/hospital/erasures', admin: '/admin/status', researcher: '/research/studies' },
+  teams: { patient: '/patient/teams', doctor: '/doctor/patients', staff: '/hospital/teams', admin: '/admin/status', researcher: '/research/studies' },
   studies: { patient: '/patient/requests', doctor: '/doctor/patients', staff: '/hospital/patients', admin: '/admin/status', researcher: '/research/studies' },
 }
 const publicPages = ['signin', 'signup', 'recover', 'shared']

@@ -95,6 +95,17 @@ describe('care teams: a patient grants a team; members read while members and wh
     const granted = await api.json('POST', `/teams/${teamId}/grant`, { days: 7 }, a.patient.token)
     assert.equal(granted.status, 201, JSON.stringify(granted.body))
     assert.equal(granted.body.epoch, 1)
+    const mail = async (token: string) => (await api.json('GET', '/mail', undefined, token)).body.mail as { kind: string; subject: string; body: string }[]
+    const confirmed = (await mail(a.patient.token)).filter((m) => m.kind === 'team-grant-confirmed')
+    assert.equal(confirmed.length, 1, 'the patient is told of the grant')
+    assert.match(confirmed[0]!.body, /You granted a care team of .+ \(hospital\) access to all \(1 record now\) of your records until \d{4}-\d\d-\d\d \d\d:\d\d UTC/)
+    for (const d of ['ward1', 'ward2']) {
+      const told = (await mail(doctors[d]!.token)).filter((m) => m.kind === 'team-access-granted')
+      assert.equal(told.length, 1, `${d}, a member, is told`)
+      assert.match(told[0]!.body, /\(patient\) granted a care team you are a member of access to all \(1 record now\) of their records until/)
+    }
+    assert.deepEqual((await mail(doctors.outside!.token)).filter((m) => m.kind.startsWith('team-')), [], 'no one outside the team')
+    for (const who of [a.patient.token, doctors.ward1!.token]) for (const m of await mail(who)) assert.doesNotMatch(`${m.subject} ${m.body}`, /Cardiology/, 'never the team\'s name')
     records.during = await upload('after-grant.bin')
     for (const d of ['ward1', 'ward2']) for (const r of [records.before, records.during]) assert.equal(await reads(d, r!), 200, `${d} reads`)
     assert.equal(await reads('outside', records.before!), 404)
@@ -157,6 +168,8 @@ describe('care teams: a patient grants a team; members read while members and wh
       const listed = ok(await cli(['team', 'list', '--json', '--as', a.patient.email]))
       assert.ok(listed.teams.find((t: { teamId: string; grantExpiresAt: string | null }) => t.teamId === created.teamId)?.grantExpiresAt)
       ok(await cli(['grant', 'revoke', '--team', created.teamId, '--json', '--as', a.patient.email]))
+      const revokedMail = (await api.json('GET', '/mail', undefined, doctors.ward1!.token)).body.mail as { kind: string; body: string }[]
+      assert.equal(revokedMail.filter((m) => m.kind === 'team-access-revoked').length, 1, 'the member is told of the revocation')
       const again = await cli(['grant', 'revoke', '--team', created.teamId, '--as', a.patient.email])
       assert.notEqual(again.code, 0)
       assert.match(again.stderr, /GRANT_NOT_ACTIVE/)
