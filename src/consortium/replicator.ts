@@ -3,6 +3,8 @@ import { cidFromDigest, verifyDag } from '../storage/read-verified.ts'
 import { getRawBlockVerified } from '../storage/raw-block.ts'
 import { pinRecursively } from '../storage/pin-recursively.ts'
 import { replicaNodes } from './placement.ts'
+import { dropRecordBlocks } from '../records/drop-record-blocks.ts'
+import { erasedRecord } from '../records/forget-erased-record.ts'
 import type { Services } from '../services.ts'
 
 export interface ReplicationStatus {
@@ -135,6 +137,11 @@ async function replicate(s: Pick<Services, 'db' | 'ipfs' | 'log' | 'blockCache'>
     await getRawBlockVerified(s.ipfs.blockstore, env, { signal })
     await pinRecursively(s.ipfs.helia.pins, env, { signal })
     await pinRecursively(s.ipfs.helia.pins, dag, { signal })
+    // Erased while its blocks were on their way (from a peer that had not shredded yet): they go again.
+    if (await erasedRecord(s, row.record_id)) {
+      await dropRecordBlocks(s, { digest: rec.digest, envelopes: rec.envelopes })
+      return
+    }
     await s.db.run(`UPDATE replicas SET state = 'pinned', pinned_at = ?, error = NULL WHERE record_id = ?`, Date.now(), row.record_id)
     await s.db.run('UPDATE records SET stored_bytes = ? WHERE record_id = ? AND stored_bytes = 0', size, row.record_id)
   } catch (err) {
