@@ -68,8 +68,20 @@ export async function shareHolders(s: Pick<Services, 'db' | 'ledger' | 'ipfs'>, 
   if (!members.includes(homeAddress)) return undefined
   const split = await emergencySplit(s, Math.min(members.length, MAX_SHARES))
   if (!split) return undefined
-  const chosen = [homeAddress, ...rank(recordId, members.filter((a) => a !== homeAddress)).slice(0, split.n - 1)]
-  const holders = await Promise.all(chosen.map((address) => emergencyKeyOf(s, address, signal)))
+  const ranked = rank(recordId, members.filter((a) => a !== homeAddress))
+  const holders = [await emergencyKeyOf(s, homeAddress, signal)]
+  // A member whose key no peer serves now (its node down, the key never fetched here) is passed
+  // over for the next ranked one, so an upload does not wait on another hospital's node; the
+  // record names its holders. Fewer than k reachable: the upload fails rather than weaken.
+  for (let i = 0; i < ranked.length && holders.length < split.n; i += split.n - holders.length) {
+    const batch = ranked.slice(i, i + split.n - holders.length)
+    const keys = await Promise.all(batch.map((address) => emergencyKeyOf(s, address, signal).catch((err: unknown) => {
+      if (isAppError(err, 'RECORD_UNAVAILABLE')) return undefined
+      throw err
+    })))
+    for (const key of keys) if (key) holders.push(key)
+  }
+  if (holders.length < split.k) throw new AppError('RECORD_UNAVAILABLE', { details: `only ${holders.length} member hospitals' emergency keys reachable, ${split.k} needed` })
   return { k: split.k, holders }
 }
 
@@ -95,6 +107,10 @@ async function emergencyKeyOf(s: Pick<Services, 'db' | 'ledger' | 'ipfs'>, addre
       })
   }
   if (bytesToHex(hashSha256(key)) !== digest) throw new AppError('PUBLIC_KEY_MISMATCH', { details: `emergency key of ${address} differs from the Registry` })
+  // Kept for the next upload: a remote member's row holds the key the Registry names now.
+  if (row && !Buffer.from(row.emergency_public_key).equals(Buffer.from(key))) {
+    await s.db.run(`UPDATE hospitals SET emergency_public_key = ? WHERE address = ? AND sealed_secrets = ''`, Buffer.from(key), address)
+  }
   return { address, scheme, publicKey: key }
 }
 
