@@ -211,7 +211,9 @@ describe('an outsider against every contract function', () => {
         // an outsider patient's own research consent to a hospital's studies, and its withdrawal
         'Research.giveHospitalConsent', 'Research.withdrawHospitalConsent',
         // an outsider patient's own grant to a care team (keyed by the patient: it reaches only that patient's records), and its revocation
-        'Consent.grantTeam', 'Consent.revokeTeamGrant'].includes(name), `${name} went through for an outsider`)
+        'Consent.grantTeam', 'Consent.revokeTeamGrant',
+        // a leave to re-key, keyed by (record, sender): supersede asks for the record's own patient's, so an outsider's reaches nothing
+        'RecordLedger.allowRekey'].includes(name), `${name} went through for an outsider`)
     }
 
     // The node that follows this chain is at its head, whatever the outsider's events were.
