@@ -8,6 +8,7 @@ import { listAccessRequests } from './list-access-requests.ts'
 import { listShares, type ShareView } from './shares.ts'
 import { listEmergencies, type EmergencyView } from './emergency.ts'
 import { listResearchConsents, type ResearchConsentView } from './research-consent.ts'
+import { listTeamGrants, type TeamGrantView } from './list-team-grants.ts'
 import type { Services } from '../services.ts'
 
 /** Every grant, share and break-glass access the actor may see, as the native lists show them. */
@@ -17,6 +18,8 @@ export interface ConsentDirectives {
   emergencies: EmergencyView[]
   /** The patient's research consents (purpose HRESCH); empty for every other role. */
   research: ResearchConsentView[]
+  /** The patient's grants to care teams; empty for every other role. */
+  teams: TeamGrantView[]
   /** Block time (seconds) of each transaction named by the views (request, decision, share, declaration). */
   txTimes: ReadonlyMap<string, number>
   /** The patient of each share (the share view names only its grantee), by share id. */
@@ -34,17 +37,19 @@ export interface ConsentDirectives {
  * @throws AppError UNAUTHENTICATED, LEDGER_UNAVAILABLE
  */
 export async function listConsentDirectives(s: Services, { actor }: { actor: Actor | undefined }): Promise<ConsentDirectives> {
-  const [grants, shares, emergencies, research] = await Promise.all([
+  const [grants, shares, emergencies, research, teams] = await Promise.all([
     allowed(() => listAccessRequests(s, { actor })),
     allowed(() => listShares(s, { actor })),
     allowed(() => listEmergencies(s, { actor })),
     allowed(() => listResearchConsents(s, { actor })),
+    allowed(() => listTeamGrants(s, { actor })),
   ])
   const txs = new Set<Hex>()
   for (const g of grants) for (const t of [g.requestTx, g.decisionTx]) if (t) txs.add(t)
   for (const sh of shares) if (sh.txHash) txs.add(sh.txHash)
   for (const e of emergencies) for (const t of [e.declareTx, e.releaseTx]) if (t) txs.add(t)
   for (const r of research) if (r.txHash) txs.add(r.txHash)
+  for (const t of teams) txs.add(t.txHash)
   const roles = new Map<string, string>()
   for (const g of shares.flatMap((sh) => sh.grantee ? [sh.grantee.id] : [])) {
     if (!roles.has(g)) roles.set(g, (await s.db.get<{ role: string }>('SELECT role FROM accounts WHERE id = ?', g))?.role ?? 'doctor')
@@ -54,7 +59,7 @@ export async function listConsentDirectives(s: Services, { actor }: { actor: Act
     const p = await s.db.get<{ id: string; name: string }>('SELECT a.id, a.name FROM shares s JOIN accounts a ON a.id = s.patient_id WHERE s.share_id = ?', sh.shareId)
     if (p) sharePatients.set(sh.shareId, { id: p.id, name: p.name })
   }
-  return { grants, shares, emergencies, research, txTimes: await blockTimesOf(s, [...txs]), roles, sharePatients, now: await chainTime(s.ledger) }
+  return { grants, shares, emergencies, research, teams, txTimes: await blockTimesOf(s, [...txs]), roles, sharePatients, now: await chainTime(s.ledger) }
 }
 
 /** A list the actor's role may not read is, for this view, empty: what the role may not see is simply absent. */

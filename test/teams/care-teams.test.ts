@@ -12,6 +12,7 @@ import { createTeamKey, teamKeyAddress } from '../../src/consent/team-keys.ts'
 import { settleTeamChanges } from '../../src/consent/settle-team-changes.ts'
 import { readTeam } from '../../src/ledger/care-teams/read-team.ts'
 import { hashSha256 } from '../../src/crypto/hashes.ts'
+import { assertValidFhir } from '../fhir/validate.ts'
 import { isAppError } from '../../src/errors.ts'
 
 describe('care teams: a patient grants a team; members read while members and while the grant lives (one node in process, real chain)', () => {
@@ -249,6 +250,39 @@ describe('care teams: a patient grants a team; members read while members and wh
     assert.deepEqual([team.epoch, team.members.map((m: { id: string }) => m.id)], [2, [doctors.ward3!.id]], 'the member the chain no longer has is out')
     assert.deepEqual([await wrapEpochs(cut, 'ward3'), await wrapEpochs(cut, 'ward1')], [[1, 2], []])
     assert.deepEqual(await settleTeamChanges(s), { created: 0, dropped: 0, removed: 0, discarded: 0 }, 'nothing left to settle')
+  })
+
+  it('the patient sees each team grant as a FHIR Consent (actor the CareTeam), valid R4; a PUT with status inactive ends one', async () => {
+    type Consent = { id: string; status: string; provision: { actor: { reference: { reference: string; display: string } }[]; period: { end: string } } }
+    const fhir = async (method: 'GET' | 'PUT', url: string, token: string, payload?: object) => node.app.inject({
+      method, url: `/fhir/R4${url}`, payload: payload as never,
+      headers: { accept: 'application/fhir+json', authorization: `Bearer ${token}`, ...(payload ? { 'content-type': 'application/fhir+json' } : {}) },
+    })
+    const teamConsents = async (token: string) => {
+      const bundle = (await fhir('GET', '/Consent?_count=1000', token)).json()
+      assertValidFhir(bundle, 'Consent search')
+      return ((bundle.entry ?? []) as { resource: Consent }[]).map((e) => e.resource).filter((c) => c.id.startsWith('team-'))
+    }
+    const mine = await teamConsents(a.patient.token)
+    const live = mine.find((c) => c.provision.actor[0]!.reference.reference === `CareTeam/${teamId.slice(2)}`)
+    assert.ok(live, JSON.stringify(mine))
+    assert.deepEqual([live.status, live.provision.actor[0]!.reference.display], ['active', 'Cardiology ward'])
+    const teams = (await api.json('GET', '/teams', undefined, a.patient.token)).body.teams as { teamId: string; grantExpiresAt: string | null }[]
+    assert.equal(Date.parse(live.provision.period.end), Date.parse(teams.find((t) => t.teamId === teamId)!.grantExpiresAt!), 'the period ends when the chain\'s grant does')
+    assert.deepEqual(mine.filter((c) => c !== live).map((c) => c.status), ['inactive'], 'the grant revoked from the CLI')
+    const one = await fhir('GET', `/Consent/${live.id}`, a.patient.token)
+    assert.equal(one.statusCode, 200, one.body)
+    assert.deepEqual(await teamConsents(doctors.ward1!.token), [], 'the patient\'s directives: not a member\'s')
+
+    const other = await newTeam('Ended by FHIR', ['ward3'])
+    assert.equal((await api.json('POST', `/teams/${other}/grant`, { days: 2 }, a.patient.token)).status, 201)
+    const c = (await teamConsents(a.patient.token)).find((x) => x.provision.actor[0]!.reference.reference === `CareTeam/${other.slice(2)}`)!
+    assert.equal((await fhir('PUT', `/Consent/${c.id}`, doctors.ward3!.token, { ...c, status: 'inactive' })).statusCode, 404, 'only the patient')
+    const ended = await fhir('PUT', `/Consent/${c.id}`, a.patient.token, { ...c, status: 'inactive' })
+    assert.equal(ended.statusCode, 200, ended.body)
+    assertValidFhir(ended.json(), 'updated Consent')
+    assert.equal(ended.json().status, 'inactive')
+    assert.equal((await api.json('GET', '/teams', undefined, a.patient.token)).body.teams.find((t: { teamId: string }) => t.teamId === other).grantExpiresAt, null)
   })
 
   it('once the grant ends (chain time), no member reads any record', async () => {

@@ -1,8 +1,8 @@
 import type { Hex } from 'viem'
 import { AppError } from '../../errors.ts'
 
-/** What a Consent stands for: an access request and its grant, a share, a break-glass access, a research consent to a study. */
-export type ConsentKind = 'grant' | 'share' | 'emergency' | 'research'
+/** What a Consent stands for: an access request and its grant, a share, a break-glass access, a research consent to a study, a grant to a care team. */
+export type ConsentKind = 'grant' | 'share' | 'emergency' | 'research' | 'team'
 
 const alphabet = 'abcdefghijklmnopqrstuvwxyz234567'
 
@@ -21,7 +21,7 @@ export function consentId(kind: ConsentKind, nativeId: Hex): string {
  * @throws AppError NOT_FOUND for anything {@link consentId} does not make (no Consent has that id)
  */
 export function parseConsentId(id: string): { kind: ConsentKind; nativeId: Hex } {
-  const m = /^(grant|share|emergency|research)-([a-z2-7]{52})$/.exec(id)
+  const m = /^(grant|share|emergency|research|team)-([a-z2-7]{52})$/.exec(id)
   const nativeId = m ? hexOfBase32(m[2]) : undefined
   if (!m || !nativeId) throw new AppError('NOT_FOUND')
   return { kind: m[1] as ConsentKind, nativeId }

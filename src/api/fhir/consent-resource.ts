@@ -5,6 +5,7 @@ import type { ShareView } from '../../consent/shares.ts'
 import type { EmergencyView } from '../../consent/emergency.ts'
 import type { ResearchConsentView } from '../../consent/research-consent.ts'
 import type { ConsentDirectives } from '../../consent/list-consent-directives.ts'
+import type { TeamGrantView } from '../../consent/list-team-grants.ts'
 import { consentId, type ConsentKind } from './consent-id.ts'
 
 /** A FHIR R4 Consent as this node emits it (the fields it fills). */
@@ -40,6 +41,7 @@ const purposeOf: Record<ConsentKind, Coding> = {
   share: { system: actReason, code: 'TREAT', display: 'treatment' },
   emergency: { system: actReason, code: 'ETREAT', display: 'Emergency Treatment' },
   research: { system: actReason, code: 'HRESCH', display: 'healthcare research' },
+  team: { system: actReason, code: 'TREAT', display: 'treatment' },
 }
 const scope = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy', display: 'Privacy Consent' }] }
 const category = [{ coding: [{ system: 'http://loinc.org', code: '59284-0', display: 'Patient Consent' }] }]
@@ -60,6 +62,7 @@ export function toConsents(d: ConsentDirectives): FhirConsent[] {
     ...d.shares.flatMap((sh) => d.sharePatients.has(sh.shareId) ? [shareConsent(sh, d, d.sharePatients.get(sh.shareId)!)] : []),
     ...d.emergencies.map((e) => emergencyConsent(e, d)),
     ...d.research.map((r) => researchConsent(r, d)),
+    ...d.teams.map((t) => teamConsent(t, d)),
   ]
   return all.sort((a, b) => (b.dateTime ?? '').localeCompare(a.dateTime ?? ''))
 }
@@ -136,6 +139,31 @@ export function researchConsent(r: ResearchConsentView, d: Pick<ConsentDirective
   })
   consent.identifier.push({ system: 'urn:ietf:rfc:3986', value: r.studyId ? `urn:medledger:study:${r.studyId.toLowerCase()}` : `urn:medledger:hospital-studies:${r.hospital!.address.toLowerCase()}` })
   return consent
+}
+
+/**
+ * A patient's grant to a care team as a Consent: all the patient's records, the actor the team
+ * (`CareTeam/{team id without 0x}`, named); active while live, inactive once revoked or expired
+ * by the chain's clock. Its id hashes the team and the patient (one grant per pair, the latest).
+ */
+export function teamConsent(t: TeamGrantView, d: Pick<ConsentDirectives, 'txTimes' | 'now'>): FhirConsent {
+  const at = d.txTimes.get(t.txHash.toLowerCase())
+  const nativeId = teamConsentNativeId(t.teamId, t.patient.id)
+  const consent = base('team', nativeId, {
+    status: !t.revoked && t.expiresAt > d.now ? 'active' : 'inactive',
+    patient: { reference: `Patient/${t.patient.id}`, display: t.patient.name },
+    dateTime: iso(at) ?? new Date(t.grantedAt).toISOString(),
+    performer: [{ reference: `Patient/${t.patient.id}`, display: t.patient.name }],
+    policyRule: optIn,
+    provision: provision('team', { period: { ...(at !== undefined ? { start: iso(at) } : {}), end: iso(t.expiresAt) }, actor: { reference: `CareTeam/${t.teamId.slice(2).toLowerCase()}`, display: t.teamName }, records: null }),
+  })
+  consent.identifier.push({ system: 'urn:ietf:rfc:3986', value: `urn:medledger:care-team:${t.teamId.toLowerCase()}` })
+  return consent
+}
+
+/** The native id of a patient's Consent for a care team: SHA-256 of the team id and the patient's id. */
+export function teamConsentNativeId(teamId: Hex, patientId: string): Hex {
+  return `0x${createHash('sha256').update(`team|${teamId.toLowerCase()}|${patientId}`).digest('hex')}` as Hex
 }
 
 function base(kind: ConsentKind, nativeId: Hex, rest: Omit<FhirConsent, 'resourceType' | 'id' | 'identifier' | 'scope' | 'category'>): FhirConsent {

@@ -8,7 +8,8 @@ import { revokeShare } from '../../consent/shares.ts'
 import type { AccessRequestView } from '../../consent/access-request.ts'
 import type { Actor } from '../../accounts/account.ts'
 import { AppError } from '../../errors.ts'
-import { grantStatus, toConsents, type ConsentStatus, type FhirConsent } from './consent-resource.ts'
+import { grantStatus, teamConsentNativeId, toConsents, type ConsentStatus, type FhirConsent } from './consent-resource.ts'
+import { revokeTeamGrant } from '../../consent/grant-team.ts'
 import { parseConsentId } from './consent-id.ts'
 import type { Services } from '../../services.ts'
 
@@ -42,7 +43,7 @@ export const fhirDenialReason = 'Denied by the patient (FHIR Consent status reje
  * A PUT of a Consent: the patient moves a request or share to the status sent, through exactly
  * the native operation — approveAccess (proposed → active, narrowed by `provision.period.end` and
  * `provision.data`), denyAccess (proposed → rejected), revokeAccess (active → inactive), revokeShare
- * (a share, active → inactive). The status it already has changes nothing. Answers the Consent as it is then.
+ * (a share, active → inactive), revokeTeamGrant (a grant to a care team, active → inactive). The status it already has changes nothing. Answers the Consent as it is then.
  * @throws AppError REQUEST_NOT_FOUND, SHARE_NOT_FOUND, NOT_FOUND (not visible), NOT_REQUEST_PATIENT, FORBIDDEN,
  *   VALIDATION_FAILED, REQUEST_NOT_PENDING, GRANT_NOT_ACTIVE, INVALID_DURATION, RECORD_NOT_FOUND, LEDGER_*
  */
@@ -63,6 +64,13 @@ export async function updateConsent(s: Services, { actor, id, body }: { actor: A
     if (body.status !== current.status) {
       if (body.status !== 'inactive' || current.status !== 'active') throw new AppError('VALIDATION_FAILED', { message: 'A share can only be ended: status inactive.' })
       await revokeShare(s, { actor, shareId: view.shareId })
+    }
+  } else if (kind === 'team') {
+    const view = before.teams.find((t) => teamConsentNativeId(t.teamId, t.patient.id) === nativeId)
+    if (!view || !current) throw new AppError('NOT_FOUND')
+    if (body.status !== current.status) {
+      if (body.status !== 'inactive' || current.status !== 'active') throw new AppError('VALIDATION_FAILED', { message: 'A care team\'s grant can only be ended here: status inactive.' })
+      await revokeTeamGrant(s, { actor, teamId: view.teamId })
     }
   } else {
     if (!current) throw new AppError('NOT_FOUND')
