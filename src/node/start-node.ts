@@ -89,6 +89,8 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
     const networked = config.ipfsListen.length > 0 || config.ipfsPeers.length > 0
     const ipfs: Ipfs = await openIpfs({
       dir: join(config.home, 'ipfs'),
+      // With PostgreSQL, `--api-only` processes may share this block store: no packs then.
+      packs: db.dialect === 'sqlite',
       network: networked ? { listen: config.ipfsListen.length > 0 ? config.ipfsListen : ['/ip4/127.0.0.1/tcp/0'], peers: config.ipfsPeers } : undefined,
     })
     stops.push(() => ipfs.stop())
@@ -190,7 +192,7 @@ async function startApiProcess({ config, log }: { config: Readonly<Config>; log:
     const d = JSON.parse(readFileSync(path, 'utf8')) as DeploymentFile
     if (d.chainId !== ledger.chainId) throw new AppError('LEDGER_UNAVAILABLE', { message: `This home was deployed on chain ${d.chainId}, but the chain answers ${ledger.chainId}.` })
     ledger.contracts = { registry: d.registry, recordLedger: d.recordLedger, consent: d.consent, research: d.research }
-    const ipfs = await openIpfs({ dir: join(config.home, 'ipfs') })
+    const ipfs = await openIpfs({ dir: join(config.home, 'ipfs'), packs: false })
     stops.push(() => ipfs.stop())
     const services = nodeServices({ config, db, ipfs, ledger, nodeKey, log })
     stops.push(() => stopAuditBatches(services))

@@ -173,7 +173,8 @@ export interface DurableFsBlockstoreInit {
   /**
    * Blocks of at least this many bytes (sha2-256 ones) are appended to pack files under
    * `<location>/packs` rather than written one file each (default 256 KiB: a large record's
-   * 1 MiB leaves). Infinity keeps every block in its own file.
+   * 1 MiB leaves). Infinity keeps every block in its own file (and packs already there are
+   * read, never repaired).
    */
   packMinBytes?: number
   /** A pack is closed and another started past this size (default 256 MiB). */
@@ -211,7 +212,8 @@ export class DurableFsBlockstore implements Blockstore {
     this.#sharding = init.sharding
     this.#putManyConcurrency = init.putManyConcurrency ?? 16
     this.#fs = new FsBlockstore(this.path, { shardingStrategy: init.sharding })
-    this.#packs = new PackStore(path.join(this.path, 'packs'), { maxPackBytes: init.maxPackBytes })
+    // Without writes to packs, packs already there are read only: never cut or sealed.
+    this.#packs = new PackStore(path.join(this.path, 'packs'), { maxPackBytes: init.maxPackBytes, readOnly: init.packMinBytes === Infinity })
     this.#packMinBytes = init.packMinBytes ?? PACK_MIN_BYTES
   }
 

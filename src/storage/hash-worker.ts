@@ -98,13 +98,8 @@ export function createHashWorker({ maxIdleBuffers = 32 }: CreateHashWorkerOption
   let worker: Worker | undefined
   let online = false
   let nextId = 0
-  const pending = new Map<number, { resolve: (digest: Uint8Array | undefined) => void; reject: (err: Error) => void }>()
+  const pending: Pending = new Map()
   let nextStream = 0
-
-  const failAll = (err: Error): void => {
-    for (const { reject } of pending.values()) reject(err)
-    pending.clear()
-  }
 
   const start = (): Worker => {
     const w = new Worker(workerSource, { eval: true })
@@ -112,20 +107,14 @@ export function createHashWorker({ maxIdleBuffers = 32 }: CreateHashWorkerOption
     w.once('online', () => {
       if (worker === w) online = true
     })
-    w.on('message', ({ id, digest, error }: Reply) => {
-      const job = pending.get(id)
-      if (job === undefined) return
-      pending.delete(id)
-      if (pending.size === 0) w.unref()
-      if (error === undefined) job.resolve(digest)
-      else job.reject(new Error(`hash worker: ${error}`))
-    })
+    w.on('message', settleReply(pending, w))
     const gone = (err: Error): void => {
       if (worker === w) {
         worker = undefined
         online = false
       }
-      failAll(err)
+      for (const { reject } of pending.values()) reject(err)
+      pending.clear()
     }
     w.on('error', gone)
     w.on('exit', (code) => gone(new Error(`hash worker exited with code ${code}`)))
@@ -178,6 +167,21 @@ export function createHashWorker({ maxIdleBuffers = 32 }: CreateHashWorkerOption
       online = false
       if (w !== undefined) await w.terminate()
     },
+  }
+}
+
+/** Jobs posted to the worker and not yet answered, by id. */
+type Pending = Map<number, { resolve: (digest: Uint8Array | undefined) => void; reject: (err: Error) => void }>
+
+/** Settles the pending job a reply answers; the worker stops holding the process once none is left. */
+function settleReply(pending: Pending, w: Worker): (reply: Reply) => void {
+  return ({ id, digest, error }) => {
+    const job = pending.get(id)
+    if (job === undefined) return
+    pending.delete(id)
+    if (pending.size === 0) w.unref()
+    if (error === undefined) job.resolve(digest)
+    else job.reject(new Error(`hash worker: ${error}`))
   }
 }
 

@@ -39,6 +39,13 @@ export interface OpenIpfsParams {
   signal?: AbortSignal
   /** Without it the node is offline: nothing is fetched from or announced to anyone. */
   network?: IpfsNetworkOptions
+  /**
+   * Write large blocks to pack files (default true). Packs need one process per store: their
+   * index lives in the process. Give false where several processes share the store (a
+   * PostgreSQL node and its `--api-only` processes): every block then gets a file of its own,
+   * and packs already there are read, never changed but by deletes.
+   */
+  packs?: boolean
 }
 
 /** One node's IPFS: Helia owns the blocks; `blockstore` is Helia's view of them. */
@@ -79,10 +86,10 @@ export interface Ipfs {
  * @throws AppError STORAGE_UNAVAILABLE when the folder cannot be opened, a configured peer is not
  *   a multiaddr ending in /p2p/<peerId>, or Helia or libp2p cannot start (e.g. the port is taken).
  */
-export async function openIpfs({ dir, signal, network }: OpenIpfsParams): Promise<Ipfs> {
+export async function openIpfs({ dir, signal, network, packs = true }: OpenIpfsParams): Promise<Ipfs> {
   signal?.throwIfAborted()
   const root = path.resolve(dir)
-  const blockstore = new DurableFsBlockstore(blocksDir(root), { sharding: blockSharding })
+  const blockstore = new DurableFsBlockstore(blocksDir(root), { sharding: blockSharding, packMinBytes: packs ? undefined : Infinity })
   const datastore = new DurableFsDatastore(path.join(root, 'datastore'))
   // Started now, so it is up by the first upload, whose first leaves would otherwise be hashed
   // on this thread while it boots.

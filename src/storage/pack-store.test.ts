@@ -109,6 +109,25 @@ describe('PackStore', () => {
     await fromGarbled.close()
   })
 
+  test('read-only (a store several processes share): an unsealed pack is served as it is and left unchanged; nothing is appended', async () => {
+    const packs = path.join(dir, 'packs')
+    const writer = new PackStore(packs)
+    await writer.open()
+    const blocks = await Promise.all(Array.from({ length: 3 }, async () => block(300 * KiB)))
+    for (const b of blocks) await writer.put(b.cid, b.bytes)
+    // Another process opens the folder while the writer's pack is still open (unsealed).
+    const [pack] = await fs.readdir(packs)
+    const before = await fs.readFile(path.join(packs, pack))
+    const reader = new PackStore(packs, { readOnly: true })
+    await reader.open()
+    for (const b of blocks) assert.ok(Buffer.from((await reader.get(b.cid))!).equals(b.bytes))
+    await assert.rejects(reader.put(blocks[0].cid, blocks[0].bytes), /read-only/)
+    await reader.close()
+    assert.ok((await fs.readFile(path.join(packs, pack))).equals(before), 'the open pack was not cut, sealed or appended to')
+    assert.deepEqual(await fs.readdir(packs), [pack])
+    await writer.close()
+  })
+
   test('a full pack is sealed and the next one started; every block reads from either', async () => {
     const packs = path.join(dir, 'packs')
     const store = new PackStore(packs, { maxPackBytes: 1024 * KiB })
@@ -150,6 +169,16 @@ describe('DurableFsBlockstore with packs', () => {
     const listed = new Set<string>()
     for await (const { cid } of store.getAll()) listed.add(Buffer.from(cid.multihash.bytes).toString('hex'))
     for (const b of [oldLarge, large, small]) assert.ok(listed.has(Buffer.from(b.cid.multihash.bytes).toString('hex')))
+
+    // A store without packs (openIpfs's `packs: false`) puts a large block in a file of its own,
+    // and still reads the packed ones.
+    const unpacked = new DurableFsBlockstore(location, { sharding: blockSharding, packMinBytes: Infinity })
+    await unpacked.open()
+    const alone = await block(1024 * KiB)
+    await unpacked.put(alone.cid, alone.bytes)
+    await fs.access(path.join(location, blockSharding.encode(alone.cid).dir, blockSharding.encode(alone.cid).file))
+    assert.ok((await read(unpacked, large.cid)).equals(large.bytes))
+    await unpacked.close()
 
     for (const b of [oldLarge, large, small]) await store.delete(b.cid)
     for (const b of [oldLarge, large, small]) assert.equal(await store.has(b.cid), false)

@@ -41,6 +41,11 @@ interface OpenPack {
 export interface PackStoreInit {
   /** A pack is closed and a new one started once it holds this many bytes (default 256 MiB). */
   maxPackBytes?: number
+  /**
+   * Reads (and deletes) only: no pack is written and an unsealed one is indexed as it is, not
+   * cut or sealed (another process may share the folder, see openIpfs's `packs`).
+   */
+  readOnly?: boolean
 }
 
 /**
@@ -72,10 +77,12 @@ export class PackStore {
   readonly #sealing = new Set<Promise<void>>()
   #nextNumber = 1
   #closed = false
+  readonly #readOnly: boolean
 
-  constructor(dir: string, { maxPackBytes = 256 << 20 }: PackStoreInit = {}) {
+  constructor(dir: string, { maxPackBytes = 256 << 20, readOnly = false }: PackStoreInit = {}) {
     this.dir = path.resolve(dir)
     this.#maxPackBytes = maxPackBytes
+    this.#readOnly = readOnly
   }
 
   /** Whether blocks named by `cid` can go into a pack (a sha2-256 multihash). */
@@ -97,7 +104,7 @@ export class PackStore {
     for (const name of names) {
       const handle = await fs.open(path.join(this.dir, name), 'r+')
       this.#handles.set(name, handle)
-      await scanPack(name, handle, this.#index)
+      await scanPack(name, handle, this.#index, { repair: !this.#readOnly })
       this.#nextNumber = Number(name.slice(0, 6)) + 1
     }
   }
@@ -139,6 +146,7 @@ export class PackStore {
   async put(cid: CID, bytes: Uint8Array, options?: AbortOptions): Promise<void> {
     options?.signal?.throwIfAborted()
     if (this.#closed) throw new Error('the pack store is closed')
+    if (this.#readOnly) throw new Error('the pack store is read-only')
     const key = keyOf(cid)
     // One copy per block, so that a delete leaves none behind.
     const under = this.#writing.get(key)
@@ -284,7 +292,7 @@ async function writeRecord(handle: fs.FileHandle, at: number, state: number, mul
  * Adds a pack's live blocks to `index`. A pack that does not end in a seal record is checked
  * block by block (each hashed against its multihash), cut at the first failure and sealed.
  */
-async function scanPack(name: string, handle: fs.FileHandle, index: Map<string, PackEntry>): Promise<void> {
+async function scanPack(name: string, handle: fs.FileHandle, index: Map<string, PackEntry>, { repair }: { repair: boolean }): Promise<void> {
   const { size } = await handle.stat()
   const found: Array<[string, PackEntry]> = []
   const header = new Uint8Array(PACK_HEADER_BYTES)
@@ -298,7 +306,7 @@ async function scanPack(name: string, handle: fs.FileHandle, index: Map<string, 
     if (parsed.state === LIVE) found.push([keyOfMultihash(parsed.multihash), { pack: name, offset: at + PACK_HEADER_BYTES, length: parsed.length }])
     at += PACK_HEADER_BYTES + parsed.length
   }
-  if (!sealed) {
+  if (!sealed && repair) {
     const good = await checkedPrefix(handle, found)
     found.length = good.count
     await handle.truncate(good.end)
