@@ -7,6 +7,7 @@ import { publicKeyOf } from '../accounts/directory.ts'
 import type { AccountRow } from '../accounts/account.ts'
 import { isUniqueViolation } from '../db/open-database.ts'
 import { AppError } from '../errors.ts'
+import { putRawBlock } from '../storage/raw-block.ts'
 import type { Services } from '../services.ts'
 
 /** A care team's key of one epoch, as its members open it. */
@@ -31,10 +32,11 @@ const wrapContext = (teamId: Hex, epoch: number, member: string) => utf8(`medled
 /**
  * A fresh X25519 team key for `epoch`: its private key sealed under the node key (so the
  * hospital's staff can add a member with no member present) and stored; returns the public key
- * and its SHA-256, which goes on chain.
+ * and its SHA-256, which goes on chain. The public key is also stored and pinned as an IPFS raw
+ * block, whose CID carries that same digest.
  * @throws AppError TEAM_BUSY when the team already has a key of `epoch`
  */
-export async function createTeamKey(s: Pick<Services, 'db' | 'nodeKey'>, { teamId, epoch }: { teamId: Hex; epoch: number }): Promise<{ publicKey: Uint8Array; keyDigest: Hex }> {
+export async function createTeamKey(s: Pick<Services, 'db' | 'nodeKey' | 'ipfs'>, { teamId, epoch }: { teamId: Hex; epoch: number }): Promise<{ publicKey: Uint8Array; keyDigest: Hex }> {
   const pair = await generateEncryptionKeyPair('x25519-hpke')
   const sealed = sealWithNodeKey(s.nodeKey, sealLabel(teamId, epoch), pair.privateKey)
   pair.privateKey.fill(0)
@@ -45,6 +47,9 @@ export async function createTeamKey(s: Pick<Services, 'db' | 'nodeKey'>, { teamI
     if (isUniqueViolation(err)) throw new AppError('TEAM_BUSY', { details: `team ${teamId} key epoch ${epoch}` })
     throw err
   }
+  // Published as a raw block: its CID's digest is the digest the chain holds, so another member's
+  // node can fetch the team's public key by the on-chain digest and check it.
+  await putRawBlock(s.ipfs, pair.publicKey)
   return { publicKey: pair.publicKey, keyDigest: bytesToHex(hashSha256(pair.publicKey)) }
 }
 

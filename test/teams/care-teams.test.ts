@@ -146,6 +146,12 @@ describe('care teams: a patient grants a team; members read while members and wh
     assert.deepEqual(await listed('ward2'), [], 'nor listed')
     assert.equal(await opensWithEpochKey(records.after, 1), false, 'the key the removed member held opens no record added after the removal')
     assert.equal(await opensWithEpochKey(records.after, 2), true)
+    for (const epoch of [1, 2]) {
+      const k = await node.node.services.db.get<{ public_key: Buffer }>('SELECT public_key FROM team_keys WHERE team_id = ? AND epoch = ?', teamId, epoch)
+      const digest = epoch === 2 ? (await readTeam(node.node.services.ledger, { teamId })).keyDigest : bytesToHex(hashSha256(new Uint8Array(k!.public_key)))
+      const published = await getRawBlockVerified(node.node.services.ipfs.blockstore, cidFromDigest(hexToBytes(digest), 'raw'))
+      assert.deepEqual(Buffer.from(published), k!.public_key, `epoch ${epoch}'s public key is an IPFS raw block under its digest`)
+    }
     for (const d of ['ward1', 'ward3']) for (const r of [records.before, records.during, records.after]) assert.equal(await reads(d, r!), 200, `${d} still reads`)
   })
 
