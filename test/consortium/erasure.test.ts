@@ -17,6 +17,7 @@ import { startAnvil, type StartAnvilResult } from '../../src/ledger/anvil.ts'
 import { cidFromDigest } from '../../src/storage/read-verified.ts'
 import { blockSharding, blocksDir } from '../../src/storage/block-path.ts'
 import { DurableFsBlockstore } from '../../src/storage/durable-fs.ts'
+import Database from 'better-sqlite3'
 
 const fhir = readFileSync(join(fixtures, 'fhir', 'Bibi254_Schowalter414_475d72ca-91c7-7211-97e3-f000af33fc04.json'))
 // Over one 1 MiB chunk, so the erased record's DAG has a root and several leaves.
@@ -49,6 +50,7 @@ let staffB = ''
 let otherPatient = ''
 let doctorB = ''
 let doctorC = ''
+let erDoctorB = ''
 const ids = { erased: '', kept: '', rejected: '' }
 let shareToken = ''
 let erasureId = ''
@@ -97,6 +99,7 @@ before(async () => {
   await waitFor('C admitted', async () => (await status('c')).admitted)
   doctorB = await makeUser('b', 'doctor', 'doctor-b@example.org')
   doctorC = await makeUser('c', 'doctor', 'doctor-c@example.org')
+  erDoctorB = await makeUser('b', 'doctor', 'er-doctor-b@example.org')
   staffB = await makeUser('b', 'staff', 'staff-b@example.org')
 })
 
@@ -125,6 +128,16 @@ test('only the patient asks; the record reads as before until the hospital decid
   shareToken = share.body.token
   await waitFor('the share on C', async () => (await read('c', ids.kept, null, shareToken)).status === 200)
   for (const n of ['b', 'c']) await waitFor(`replicas on ${n}`, async () => (await status(n)).replication.pinned >= 3)
+  // A break-glass from B, read nothing yet: the three hospitals release their shares of the
+  // records' keys (k = 3 of n = 3), each in a block that wraps them for the doctor.
+  const declared = await apis.b.json('POST', '/emergencies', { patient: home.patient.address, reason: 'Unconscious on arrival' }, erDoctorB)
+  assert.equal(declared.status, 201, JSON.stringify(declared.body))
+  const dbB = new Database(nodes.b.dbUrl, { readonly: true, fileMustExist: true })
+  try {
+    await waitFor('three share releases on B', async () => (dbB.prepare('SELECT COUNT(*) AS n FROM emergency_shares WHERE emergency_id = ?').get(declared.body.emergencyId) as { n: number }).n >= 3)
+  } finally {
+    dbB.close()
+  }
 
   const ask = (token: string, id = ids.erased) => apis.a.json('POST', `/records/${id}/erasure`, { reason: 'I moved abroad and want this scan gone' }, token)
   const byDoctor = await ask(home.doctor.token)
@@ -234,6 +247,12 @@ test('confirmed: every node answers 410 RECORD_ERASED within 30 s, the other rec
   const first = await read('c', ids.kept, doctorC)
   assert.equal(first.status, 200, await first.clone().text())
   assert.ok(Buffer.from(await first.arrayBuffer()).equals(fhir))
+  // The break-glass doctor on B, who read nothing before: B holds every release block (fetched
+  // when the releases were seen) and rewrote them, so the other record opens with k shares.
+  await waitFor('410 on B for the break-glass doctor', async () => gone(await read('b', ids.erased, erDoctorB)))
+  const er = await read('b', ids.kept, erDoctorB)
+  assert.equal(er.status, 200, await er.clone().text())
+  assert.ok(Buffer.from(await er.arrayBuffer()).equals(fhir))
   const list = await apis.a.json('GET', '/records', undefined, home.patient.token)
   assert.ok(!list.body.records.some((r: { recordId: string }) => r.recordId === ids.erased))
 
