@@ -29,12 +29,12 @@ export async function createTeam(s: Services, { actor, name, signal }: { actor: 
   // the next start completes (settleTeamChanges), never a team on chain with no row.
   await s.db.run(`INSERT INTO teams (id, hospital_id, name, epoch, created_by, tx_hash, created_at, state) VALUES (?, ?, ?, ?, ?, NULL, ?, 'creating')`,
     row.id, row.hospital_id, row.name, row.epoch, row.created_by, row.created_at)
-  const { keyDigest } = await createTeamKey(s, { teamId, epoch: 1 })
   try {
+    const { keyDigest } = await createTeamKey(s, { teamId, epoch: 1 })
     const receipt = await sendTeamCreation(s.ledger, { by: keys.ledger, teamId, hospital: hospital.address, keyDigest, signal })
     row.tx_hash = receipt.transactionHash
   } catch (err) {
-    // Refused, or never sent: nothing to keep. Sent and not refused, it may yet be mined: the row
+    // Refused, never sent, or no key stored: nothing to keep. Sent and not refused, it may yet be mined: the row
     // stays 'creating' (unlisted) until the next start settles it by what the chain holds.
     if (!(await teamChangeJournaled(s, { purpose: 'team-create', teamId, since: row.created_at }))) {
       await s.db.run('DELETE FROM team_keys WHERE team_id = ?', teamId)

@@ -40,6 +40,10 @@ export async function createTeamKey(s: Pick<Services, 'db' | 'nodeKey' | 'ipfs'>
   const pair = await generateEncryptionKeyPair('x25519-hpke')
   const sealed = sealWithNodeKey(s.nodeKey, sealLabel(teamId, epoch), pair.privateKey)
   pair.privateKey.fill(0)
+  // Published as a raw block: its CID's digest is the digest the chain holds, so another member's
+  // node can fetch the team's public key by the on-chain digest and check it.
+  // Before the row: a failed write then leaves no key row behind to hold the epoch.
+  await putRawBlock(s.ipfs, pair.publicKey)
   try {
     await s.db.run('INSERT INTO team_keys (team_id, epoch, public_key, sealed_private_key) VALUES (?, ?, ?, ?)', teamId, epoch, Buffer.from(pair.publicKey), sealed)
   } catch (err) {
@@ -47,9 +51,6 @@ export async function createTeamKey(s: Pick<Services, 'db' | 'nodeKey' | 'ipfs'>
     if (isUniqueViolation(err)) throw new AppError('TEAM_BUSY', { details: `team ${teamId} key epoch ${epoch}` })
     throw err
   }
-  // Published as a raw block: its CID's digest is the digest the chain holds, so another member's
-  // node can fetch the team's public key by the on-chain digest and check it.
-  await putRawBlock(s.ipfs, pair.publicKey)
   return { publicKey: pair.publicKey, keyDigest: bytesToHex(hashSha256(pair.publicKey)) }
 }
 
