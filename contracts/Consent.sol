@@ -194,6 +194,7 @@ contract Consent is IConsent, EIP712 {
         address patient = s.patient;
         if (patient == address(0)) revert ConsentUnknownShare(shareId);
         if (patient != msg.sender) revert ConsentNotPatient(msg.sender, shareId);
+        _checkNotRetired(msg.sender);
         if (!_isLive(s)) revert ConsentShareNotLive(shareId);
 
         s.revoked = true;
@@ -324,6 +325,7 @@ contract Consent is IConsent, EIP712 {
     function revokeTeamGrant(bytes32 teamId) external {
         TeamGrant storage g = _teamGrants[teamId][msg.sender];
         if (g.revoked || block.timestamp >= g.expiresAt) revert ConsentTeamGrantNotLive(teamId, msg.sender);
+        _checkNotRetired(msg.sender);
         g.revoked = true;
         if (block.timestamp + 1 < g.expiresAt) g.expiresAt = uint64(block.timestamp) + 1;
         emit TeamAccessRevoked(teamId, msg.sender);
@@ -450,7 +452,12 @@ contract Consent is IConsent, EIP712 {
         if (purpose == _TEAM) return time < _teamGrants[ref][patient].expiresAt && _isTeamMember(ref, caller);
         (IRegistry.Account memory c, IRegistry.Account memory p) = registry.accountsOf(caller, patient);
         if (p.role != IRegistry.Role.Patient) return false;
-        if (purpose == _OWN) return caller == patient && ref == bytes32(0);
+        // A recovered patient's own reads of records anchored for the retired account log as own.
+        if (purpose == _OWN) {
+            if (ref != bytes32(0)) return false;
+            if (caller == patient) return p.status == IRegistry.Status.Active;
+            return p.status == IRegistry.Status.Retired && registry.successorOf(patient) == caller;
+        }
         if (purpose == _AUTHOR) {
             return ref == bytes32(0) && c.role == IRegistry.Role.Doctor && c.status == IRegistry.Status.Active
                 && c.hospital == p.hospital;
@@ -487,6 +494,12 @@ contract Consent is IConsent, EIP712 {
         address patient = grant.patient;
         if (patient == address(0)) revert ConsentUnknownRequest(requestId);
         if (patient != msg.sender) revert ConsentNotPatient(msg.sender, requestId);
+        _checkNotRetired(msg.sender);
+    }
+
+    /// @dev A patient's key retired by a recovery (IRegistry.approveRecovery) signs nothing more.
+    function _checkNotRetired(address patient) private view {
+        if (registry.accountOf(patient).status == IRegistry.Status.Retired) revert ConsentNotActivePatient(patient);
     }
 
     /// @dev The caller's request `requestId`, once found to be pending.

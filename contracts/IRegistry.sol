@@ -19,13 +19,15 @@ interface IRegistry {
 
     /// @notice Where an account stands. Only `Active` accounts may act. A self-registered doctor or
     /// researcher is `Pending` until confirmed (`Active`) or rejected (`Rejected`, final); `Suspended` is
-    /// reserved for a suspension flow.
+    /// reserved for a suspension flow. A patient's account replaced by a recovery ({approveRecovery}) is
+    /// `Retired` (final): its key signs nothing any more, and {successorOf} names the new account.
     enum Status {
         None,
         Pending,
         Active,
         Suspended,
-        Rejected
+        Rejected,
+        Retired
     }
 
     /// @notice What an open proposal about a hospital asks: admit it, or remove it.
@@ -65,6 +67,21 @@ interface IRegistry {
         uint32 rejections;
         uint64 openedAt;
         bytes32 emergencyKey;
+    }
+
+    /// @notice A recovery of a patient who lost every secret: proposed by staff of the patient's
+    /// hospital, carried out when a different staff member of that hospital or the admin approves.
+    /// @dev `verification` is a keyed hash of how the patient was verified in person (never a document
+    /// number); `encryptionKey` the SHA-256 of the new account's public key. The first slot holds
+    /// `oldAccount`, `keyScheme` and `approved`.
+    struct Recovery {
+        address oldAccount;
+        uint8 keyScheme;
+        bool approved;
+        address newAccount;
+        address proposer;
+        bytes32 encryptionKey;
+        bytes32 verification;
     }
 
     /// @notice A hospital joined the consortium (added by the admin, or admitted by a vote); its
@@ -153,12 +170,30 @@ interface IRegistry {
     /// libp2p multiaddrs `addrs` of its node.
     event NodeInfoSet(address indexed hospital, string name, string[] addrs);
 
+    /// @notice Staff proposed to replace the patient account `oldAccount` by `newAccount` (recovery).
+    event RecoveryProposed(
+        bytes32 indexed recoveryId, address indexed oldAccount, address newAccount, address by, bytes32 encryptionKey
+    );
+
+    /// @notice A second person approved the recovery: `oldAccount` is retired, `newAccount` its successor.
+    event RecoveryApproved(bytes32 indexed recoveryId, address indexed oldAccount, address newAccount, address by);
+
     /// @notice Member `hospital` replaced its emergency key (digest `emergencyKey`, same scheme):
     /// new records' shares are wrapped for the new key; the old one is retired.
     event EmergencyKeyRotated(address indexed hospital, bytes32 emergencyKey);
 
     /// @notice `caller` may not perform this operation.
     error RegistryUnauthorized(address caller);
+    /// @notice A recovery with this id exists already.
+    error RegistryRecoveryExists(bytes32 recoveryId);
+    /// @notice No recovery with this id.
+    error RegistryUnknownRecovery(bytes32 recoveryId);
+    /// @notice The recovery was approved already.
+    error RegistryRecoveryDone(bytes32 recoveryId);
+    /// @notice The proposer of a recovery cannot approve it.
+    error RegistrySelfApproval(address caller);
+    /// @notice The account is not an active patient.
+    error RegistryNotActivePatient(address account);
     /// @notice `hospital` is not a member of the consortium.
     error RegistryUnknownHospital(address hospital);
     /// @notice `account` is already registered (as an account or as a hospital).
@@ -410,6 +445,53 @@ interface IRegistry {
      * Emits an {EmergencyKeyRotated} event.
      */
     function rotateEmergencyKey(bytes32 emergencyKey) external;
+
+    /**
+     * @notice Staff of a patient's hospital, having verified the patient in person, propose to replace
+     * the patient's account (whose every secret is lost) by `newAccount`, with a new encryption key.
+     * Nothing changes until a second person approves ({approveRecovery}).
+     * @param recoveryId chosen by the proposing node (random, never derived from personal data)
+     * @param verification keyed hash of the in-person verification (never a document number)
+     *
+     * Requirements:
+     * - the caller is an active staff member of `oldAccount`'s hospital (else {RegistryUnauthorized});
+     * - `oldAccount` is an active patient (else {RegistryNotActivePatient});
+     * - `newAccount` is non-zero and unregistered ({RegistryAlreadyRegistered}), the key non-zero
+     *   ({RegistryInvalidKey}), the scheme 1 or 2, `verification` non-zero ({RegistryEmptyReason});
+     * - `recoveryId` is unused ({RegistryRecoveryExists}).
+     *
+     * Emits a {RecoveryProposed} event.
+     */
+    function proposeRecovery(
+        bytes32 recoveryId,
+        address oldAccount,
+        address newAccount,
+        uint8 keyScheme,
+        bytes32 encryptionKey,
+        bytes32 verification
+    ) external;
+
+    /**
+     * @notice A second person approves a proposed recovery: the old account becomes `Retired` (its key
+     * can no longer act as the patient anywhere) and `newAccount` is registered as an active patient of
+     * the same hospital, its successor.
+     *
+     * Requirements:
+     * - the recovery exists ({RegistryUnknownRecovery}) and is not approved yet ({RegistryRecoveryDone});
+     * - the caller is the admin or an active staff member of the patient's hospital ({RegistryUnauthorized}),
+     *   and not the proposer ({RegistrySelfApproval});
+     * - the old account is still an active patient ({RegistryNotActivePatient}) and `newAccount` still
+     *   unregistered ({RegistryAlreadyRegistered}).
+     *
+     * Emits {RecoveryApproved} and {AccountRegistered} (the new account) events.
+     */
+    function approveRecovery(bytes32 recoveryId) external;
+
+    /// @notice The recovery `recoveryId`; all zero when there is none.
+    function recoveryOf(bytes32 recoveryId) external view returns (Recovery memory);
+
+    /// @notice The account that replaced the retired `account` by a recovery; zero when none.
+    function successorOf(address account) external view returns (address);
 
     /// @notice The RecordLedger of this consortium; zero until {linkContracts}.
     function recordLedger() external view returns (address);

@@ -205,7 +205,9 @@ contract RecordLedger is IRecordLedger, EIP712 {
         if (_erased[old.recordId]) revert RecordLedgerRecordErased(old.recordId);
         bytes32 by = _supersededBy[old.recordId];
         if (by != bytes32(0)) revert RecordLedgerAlreadySuperseded(old.recordId, by);
-        if (msg.sender != old.patient) {
+        if (msg.sender == old.patient) {
+            _checkNotRetired(msg.sender);
+        } else {
             if (msg.sender != old.author || !_rekeyAllowed[old.recordId][old.patient]) revert RecordLedgerNotRekeyer(msg.sender);
             (uint256 role, uint256 status, address hospital,,,) = _accountsOf(old.author, old.patient);
             if (role != uint256(IRegistry.Role.Doctor) || status != uint256(IRegistry.Status.Active) || hospital != old.hospital) {
@@ -224,6 +226,7 @@ contract RecordLedger is IRecordLedger, EIP712 {
     /// @inheritdoc IRecordLedger
     function allowRekey(bytes32 recordId) external {
         if (recordId == bytes32(0)) revert RecordLedgerInvalidRecord();
+        _checkNotRetired(msg.sender);
         _rekeyAllowed[recordId][msg.sender] = true;
         emit RekeyAllowed(recordId, msg.sender);
     }
@@ -284,6 +287,11 @@ contract RecordLedger is IRecordLedger, EIP712 {
             ownerRole != uint256(IRegistry.Role.Patient) || ownerStatus != uint256(IRegistry.Status.Active)
                 || ownerHospital != hospital
         ) revert RecordLedgerUnknownPatient(patient);
+    }
+
+    /// @dev A patient's key retired by a recovery (IRegistry.approveRecovery) signs nothing more.
+    function _checkNotRetired(address patient) private view {
+        if (registry.accountOf(patient).status == IRegistry.Status.Retired) revert RecordLedgerNotPatient(patient);
     }
 
     /// @dev `registry.accountsOf(author, patient)`, read straight from the return data: one call to

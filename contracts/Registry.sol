@@ -75,6 +75,11 @@ contract Registry is IRegistry, AccessControl {
     /// @inheritdoc IRegistry
     uint64 public proposalTtl = 7 days;
 
+    mapping(bytes32 recoveryId => Recovery) private _recoveries;
+
+    /// @inheritdoc IRegistry
+    mapping(address account => address) public successorOf;
+
     /**
      * @param admin the consortium admin, granted DEFAULT_ADMIN_ROLE
      *
@@ -257,6 +262,65 @@ contract Registry is IRegistry, AccessControl {
     }
 
     /// @inheritdoc IRegistry
+    function proposeRecovery(
+        bytes32 recoveryId,
+        address oldAccount,
+        address newAccount,
+        uint8 keyScheme,
+        bytes32 encryptionKey,
+        bytes32 verification
+    ) external {
+        if (_recoveries[recoveryId].oldAccount != address(0)) revert RegistryRecoveryExists(recoveryId);
+        Account storage patient = _activePatient(oldAccount);
+        if (!_isStaffOf(msg.sender, patient.hospital)) revert RegistryUnauthorized(msg.sender);
+        if (newAccount == address(0)) revert RegistryZeroAddress();
+        if (encryptionKey == bytes32(0)) revert RegistryInvalidKey();
+        if (verification == bytes32(0)) revert RegistryEmptyReason();
+        _checkKeyScheme(keyScheme);
+        _checkUnregistered(newAccount);
+
+        _recoveries[recoveryId] = Recovery({
+            oldAccount: oldAccount,
+            keyScheme: keyScheme,
+            approved: false,
+            newAccount: newAccount,
+            proposer: msg.sender,
+            encryptionKey: encryptionKey,
+            verification: verification
+        });
+        emit RecoveryProposed(recoveryId, oldAccount, newAccount, msg.sender, encryptionKey);
+    }
+
+    /// @inheritdoc IRegistry
+    function approveRecovery(bytes32 recoveryId) external {
+        Recovery storage r = _recoveries[recoveryId];
+        address oldAccount = r.oldAccount;
+        if (oldAccount == address(0)) revert RegistryUnknownRecovery(recoveryId);
+        if (r.approved) revert RegistryRecoveryDone(recoveryId);
+        Account storage patient = _activePatient(oldAccount);
+        address hospital = patient.hospital;
+        if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender) && !_isStaffOf(msg.sender, hospital)) revert RegistryUnauthorized(msg.sender);
+        if (msg.sender == r.proposer) revert RegistrySelfApproval(msg.sender);
+        address newAccount = r.newAccount;
+        _checkUnregistered(newAccount);
+
+        r.approved = true;
+        patient.status = Status.Retired;
+        successorOf[oldAccount] = newAccount;
+        uint8 keyScheme = r.keyScheme;
+        bytes32 encryptionKey = r.encryptionKey;
+        _accounts[newAccount] = Account({role: Role.Patient, status: Status.Active, keyScheme: keyScheme, hospital: hospital});
+        encryptionKeyOf[newAccount] = encryptionKey;
+        emit RecoveryApproved(recoveryId, oldAccount, newAccount, msg.sender);
+        emit AccountRegistered(newAccount, hospital, Role.Patient, keyScheme, encryptionKey);
+    }
+
+    /// @inheritdoc IRegistry
+    function recoveryOf(bytes32 recoveryId) external view returns (Recovery memory) {
+        return _recoveries[recoveryId];
+    }
+
+    /// @inheritdoc IRegistry
     function accountOf(address account) external view returns (Account memory) {
         return _accounts[account];
     }
@@ -431,6 +495,19 @@ contract Registry is IRegistry, AccessControl {
             ) revert RegistryUnauthorized(msg.sender);
         }
         if (a.status != Status.Pending) revert RegistryNotPending(account, a.status);
+    }
+
+    /// @dev `account`, once found to be an active patient.
+    function _activePatient(address account) private view returns (Account storage a) {
+        a = _accounts[account];
+        if (a.role != Role.Patient || a.status != Status.Active) revert RegistryNotActivePatient(account);
+    }
+
+    /// @dev `caller` is an active staff member of member `hospital`.
+    function _isStaffOf(address caller, address hospital) private view returns (bool) {
+        Account storage staff = _accounts[caller];
+        return staff.role == Role.Staff && staff.status == Status.Active && staff.hospital == hospital
+            && _hospitals[hospital].member;
     }
 
     /// @dev Admins register any role anywhere; a member hospital's own key registers its staff;

@@ -3493,6 +3493,17 @@ export const registryAbi = [
         "internalType": "address",
         "name": "account",
         "type": "address"
+      }
+    ],
+    "name": "RegistryNotActivePatient",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
       },
       {
         "internalType": "enum IRegistry.Status",
@@ -3523,6 +3534,39 @@ export const registryAbi = [
       }
     ],
     "name": "RegistryProposalOpen",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "recoveryId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "RegistryRecoveryDone",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "recoveryId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "RegistryRecoveryExists",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
+    ],
+    "name": "RegistrySelfApproval",
     "type": "error"
   },
   {
@@ -3561,6 +3605,17 @@ export const registryAbi = [
       }
     ],
     "name": "RegistryUnknownHospital",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "recoveryId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "RegistryUnknownRecovery",
     "type": "error"
   },
   {
@@ -3952,6 +4007,74 @@ export const registryAbi = [
     "inputs": [
       {
         "indexed": true,
+        "internalType": "bytes32",
+        "name": "recoveryId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "oldAccount",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "address",
+        "name": "newAccount",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "address",
+        "name": "by",
+        "type": "address"
+      }
+    ],
+    "name": "RecoveryApproved",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "recoveryId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "oldAccount",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "address",
+        "name": "newAccount",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "address",
+        "name": "by",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "encryptionKey",
+        "type": "bytes32"
+      }
+    ],
+    "name": "RecoveryProposed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
         "internalType": "address",
         "name": "account",
         "type": "address"
@@ -4260,6 +4383,19 @@ export const registryAbi = [
       }
     ],
     "name": "applyForMembership",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "recoveryId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "approveRecovery",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
@@ -4646,6 +4782,44 @@ export const registryAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "recoveryId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "oldAccount",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "newAccount",
+        "type": "address"
+      },
+      {
+        "internalType": "uint8",
+        "name": "keyScheme",
+        "type": "uint8"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "encryptionKey",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "verification",
+        "type": "bytes32"
+      }
+    ],
+    "name": "proposeRecovery",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "hospital",
         "type": "address"
@@ -4664,6 +4838,62 @@ export const registryAbi = [
         "internalType": "address",
         "name": "",
         "type": "address"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "recoveryId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "recoveryOf",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "address",
+            "name": "oldAccount",
+            "type": "address"
+          },
+          {
+            "internalType": "uint8",
+            "name": "keyScheme",
+            "type": "uint8"
+          },
+          {
+            "internalType": "bool",
+            "name": "approved",
+            "type": "bool"
+          },
+          {
+            "internalType": "address",
+            "name": "newAccount",
+            "type": "address"
+          },
+          {
+            "internalType": "address",
+            "name": "proposer",
+            "type": "address"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "encryptionKey",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "verification",
+            "type": "bytes32"
+          }
+        ],
+        "internalType": "struct IRegistry.Recovery",
+        "name": "",
+        "type": "tuple"
       }
     ],
     "stateMutability": "view",
@@ -4839,6 +5069,25 @@ export const registryAbi = [
     "name": "setProposalTtl",
     "outputs": [],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
+    ],
+    "name": "successorOf",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   },
   {
