@@ -130,6 +130,24 @@ export async function insertStudy(db: Db, row: StudyRow): Promise<void> {
     ON CONFLICT (id) DO NOTHING`, row.id, row.researcher_id, row.title, row.purpose, row.protocol_hash, row.min_k, row.state, row.tx_hash, row.decided_at, row.created_at)
 }
 
+/**
+ * At start: the protocol text of every study proposed on this node, in IPFS under its protocol
+ * hash (what `createStudy` puts there), so that other nodes can fetch it, also for a study
+ * proposed before the text went to IPFS. A row whose text no longer hashes to it is left out.
+ * Resolves how many were put.
+ */
+export async function publishStudyProtocols(s: Pick<Services, 'db' | 'ipfs'>): Promise<number> {
+  const rows = await s.db.all<StudyRow>(`SELECT s.* FROM studies s JOIN accounts a ON a.id = s.researcher_id WHERE a.state <> 'remote'`)
+  let put = 0
+  for (const row of rows) {
+    const bytes = protocolBytes(row.title, row.purpose)
+    if (bytesToHex(hashSha256(bytes)) !== row.protocol_hash) continue
+    await putRawBlock(s.ipfs, bytes)
+    put++
+  }
+  return put
+}
+
 /** A study by its id (0x-prefixed or not), or undefined. */
 export async function findStudy(s: Pick<Services, 'db'>, id: string): Promise<StudyRow | undefined> {
   const hex = id.trim().toLowerCase().replace(/^0x/, '')

@@ -32,6 +32,7 @@ import { setMeta } from '../db/open-database.ts'
 import { joinConsortium } from '../consortium/join.ts'
 import { startConsortium } from '../consortium/start-consortium.ts'
 import { createAuditBatches, replayAuditEntries } from '../consent/audit-log.ts'
+import { publishStudyProtocols } from '../consent/studies.ts'
 import { FOLLOW_FROM } from '../accounts/node-hospital.ts'
 import type { Config } from '../config.ts'
 import type { Services } from '../services.ts'
@@ -104,6 +105,8 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
     ledger.contracts = await ensureDeployment(parts, { env, announce })
     await settleUnfinished(parts)
     await settleAnchors(parts)
+    // Other nodes fetch a study's text from IPFS by its protocol hash (studies across nodes).
+    await publishStudyProtocols(parts)
     const teams = await settleTeamChanges(parts)
     if (teams.created + teams.dropped + teams.removed + teams.discarded > 0) log('info', `care teams: cut-off changes settled by the chain: ${JSON.stringify(teams)}`)
     stops.push(() => stopAuditBatches(parts))

@@ -21,7 +21,8 @@ import { putRawBlock } from '../../src/storage/raw-block.ts'
 import { sendHospitalProposal } from '../../src/ledger/registry/send-hospital-proposal.ts'
 import { sendHospitalVote } from '../../src/ledger/registry/send-hospital-vote.ts'
 import { registerAccount } from '../../src/ledger/register-account.ts'
-import { protocolBytes } from '../../src/consent/studies.ts'
+import { protocolBytes, publishStudyProtocols } from '../../src/consent/studies.ts'
+import { cidFromDigest } from '../../src/storage/read-verified.ts'
 import { seed, testEnv } from '../helpers/node-process.ts'
 import { InjectApi, startInProcessNode, type InProcessNode } from '../helpers/in-process-node.ts'
 import type { Services } from '../../src/services.ts'
@@ -135,5 +136,16 @@ describe('a study proposed on another member\'s node', () => {
     assert.equal((await studies(world.admin)).find((x) => x.studyId === bad), undefined)
     await putRawBlock(s.ipfs, late)
     assert.equal((await listed(world.admin, lateId)).title, 'Late protocol')
+  })
+
+  it('at start, the node puts the text of each study proposed here in IPFS again (one stored before the text went there too)', async () => {
+    const cid = cidFromDigest(hashSha256(protocolBytes('Local cohort', 'Proposed on this node.')), 'raw')
+    const blocks = s.ipfs.helia
+    for await (const _ of blocks.pins.rm(cid)) { /* unpinned */ }
+    await blocks.blockstore.delete(cid)
+    assert.equal(await blocks.blockstore.has(cid), false)
+    // the studies proposed here: the local one only (the others are mirrors of another node's)
+    assert.equal(await publishStudyProtocols(s), 1)
+    assert.equal(await blocks.blockstore.has(cid), true)
   })
 })
