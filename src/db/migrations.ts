@@ -581,6 +581,28 @@ export const migrations: readonly Migration[] = [
   `
   ALTER TABLE teams ADD COLUMN state TEXT NOT NULL DEFAULT 'active';
   `,
+  // 24: care teams of other hospitals, mirrored by the follower from CareTeams events (issue 13
+  // item 5, teams across nodes): remote_teams holds what the chain says (team id, hospital address,
+  // key epoch and digest) and the epoch's public key fetched from IPFS and checked against it; no
+  // name. remote_team_members: members' addresses (removed_at set on TeamMemberRemoved).
+  `
+  CREATE TABLE remote_teams (
+    id TEXT PRIMARY KEY,
+    hospital TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    key_digest TEXT NOT NULL,
+    public_key BLOB NOT NULL,
+    tx_hash TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE remote_team_members (
+    team_id TEXT NOT NULL,
+    address TEXT NOT NULL,
+    added_at INTEGER NOT NULL,
+    removed_at INTEGER,
+    PRIMARY KEY (team_id, address)
+  );
+  `,
 ]
 
 /** One migration: the same SQL for both dialects (translated for PostgreSQL), or one text each. */
