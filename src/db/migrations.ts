@@ -603,6 +603,31 @@ export const migrations: readonly Migration[] = [
     PRIMARY KEY (team_id, address)
   );
   `,
+  // 25: recovery of a patient who lost every secret (issue 13 item 4): the new keys, sealed under a
+  // one-time code, wait here for the second approval; recovered_records names the retired address
+  // each record was anchored for (its anchor's patient), re-wrapped for the new key in `envelopes`.
+  `
+  CREATE TABLE patient_recoveries (
+    recovery_id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    old_address TEXT NOT NULL,
+    new_address TEXT NOT NULL UNIQUE,
+    key_scheme TEXT NOT NULL,
+    public_key BLOB NOT NULL,
+    keystore TEXT NOT NULL,
+    proposer_id TEXT NOT NULL,
+    approver_id TEXT,
+    envelopes TEXT,
+    state TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    approved_at INTEGER
+  );
+  CREATE TABLE recovered_records (
+    record_id TEXT PRIMARY KEY,
+    recovery_id TEXT NOT NULL,
+    patient_address TEXT NOT NULL
+  );
+  `,
 ]
 
 /** One migration: the same SQL for both dialects (translated for PostgreSQL), or one text each. */
