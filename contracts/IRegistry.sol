@@ -176,7 +176,10 @@ interface IRegistry {
     );
 
     /// @notice A second person approved the recovery: `oldAccount` is retired, `newAccount` its successor.
-    event RecoveryApproved(bytes32 indexed recoveryId, address indexed oldAccount, address newAccount, address by);
+    /// `envelopes` is the digest of the block that re-wraps the patient's records' data keys for the new key.
+    event RecoveryApproved(
+        bytes32 indexed recoveryId, address indexed oldAccount, address newAccount, address by, bytes32 envelopes
+    );
 
     /// @notice Member `hospital` replaced its emergency key (digest `emergencyKey`, same scheme):
     /// new records' shares are wrapped for the new key; the old one is retired.
@@ -483,9 +486,12 @@ interface IRegistry {
      * - the old account is still an active patient ({RegistryNotActivePatient}) and `newAccount` still
      *   unregistered ({RegistryAlreadyRegistered}).
      *
+     * @param envelopes digest of the IPFS block in which the approver's node re-wrapped the patient's
+     * records' data keys for the new key (zero when the patient has no record)
+     *
      * Emits {RecoveryApproved} and {AccountRegistered} (the new account) events.
      */
-    function approveRecovery(bytes32 recoveryId) external;
+    function approveRecovery(bytes32 recoveryId, bytes32 envelopes) external;
 
     /// @notice The recovery `recoveryId`; all zero when there is none.
     function recoveryOf(bytes32 recoveryId) external view returns (Recovery memory);

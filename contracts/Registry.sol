@@ -292,7 +292,7 @@ contract Registry is IRegistry, AccessControl {
     }
 
     /// @inheritdoc IRegistry
-    function approveRecovery(bytes32 recoveryId) external {
+    function approveRecovery(bytes32 recoveryId, bytes32 envelopes) external {
         Recovery storage r = _recoveries[recoveryId];
         address oldAccount = r.oldAccount;
         if (oldAccount == address(0)) revert RegistryUnknownRecovery(recoveryId);
@@ -311,7 +311,7 @@ contract Registry is IRegistry, AccessControl {
         bytes32 encryptionKey = r.encryptionKey;
         _accounts[newAccount] = Account({role: Role.Patient, status: Status.Active, keyScheme: keyScheme, hospital: hospital});
         encryptionKeyOf[newAccount] = encryptionKey;
-        emit RecoveryApproved(recoveryId, oldAccount, newAccount, msg.sender);
+        emit RecoveryApproved(recoveryId, oldAccount, newAccount, msg.sender, envelopes);
         emit AccountRegistered(newAccount, hospital, Role.Patient, keyScheme, encryptionKey);
     }
 

@@ -4028,6 +4028,12 @@ export const registryAbi = [
         "internalType": "address",
         "name": "by",
         "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "envelopes",
+        "type": "bytes32"
       }
     ],
     "name": "RecoveryApproved",
@@ -4392,6 +4398,11 @@ export const registryAbi = [
       {
         "internalType": "bytes32",
         "name": "recoveryId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "envelopes",
         "type": "bytes32"
       }
     ],

@@ -77,14 +77,14 @@ describe('Registry: recovery of a patient account (proposeRecovery, approveRecov
     }])
     await expectRevert(propose('staffA2', id), 'RegistryRecoveryExists', [id])
     const unknown = randomId()
-    await expectRevert(reg('staffA2', 'approveRecovery', [unknown]), 'RegistryUnknownRecovery', [unknown])
+    await expectRevert(reg('staffA2', 'approveRecovery', [unknown, hash('rewrapped')]), 'RegistryUnknownRecovery', [unknown])
 
     // With the proposal alone, the old account still acts and the new one is nobody.
     assert.equal((await accountOf('patient')).status, Status.Active)
     assert.equal((await accountOf('patientNew')).role, 0)
-    await expectRevert(reg('staffA', 'approveRecovery', [id]), 'RegistrySelfApproval', [addr('staffA')])
+    await expectRevert(reg('staffA', 'approveRecovery', [id, hash('rewrapped')]), 'RegistrySelfApproval', [addr('staffA')])
     for (const by of ['staffB', 'doctorA', 'patient', 'patientNew', 'stranger']) {
-      await expectRevert(reg(by, 'approveRecovery', [id]), 'RegistryUnauthorized', [addr(by)])
+      await expectRevert(reg(by, 'approveRecovery', [id, hash('rewrapped')]), 'RegistryUnauthorized', [addr(by)])
     }
     assert.equal((await accountOf('patient')).status, Status.Active, 'refusals change nothing')
     assert.equal(await read('successorOf', [addr('patient')]), zeroAddress)
@@ -93,9 +93,9 @@ describe('Registry: recovery of a patient account (proposeRecovery, approveRecov
     const requestId = randomId()
     await t.eventsOf(await con('doctorA', 'requestAccess', [requestId, addr('patient'), zeroHash, 3, hash('purpose'), 86_400n]), consentAbi, consent)
 
-    const approved = await t.eventsOf(await reg('staffA2', 'approveRecovery', [id]), registryAbi, registry)
+    const approved = await t.eventsOf(await reg('staffA2', 'approveRecovery', [id, hash('rewrapped')]), registryAbi, registry)
     assert.deepEqual(approved.events, [
-      { eventName: 'RecoveryApproved', args: { recoveryId: id, oldAccount: addr('patient'), newAccount: addr('patientNew'), by: addr('staffA2') } },
+      { eventName: 'RecoveryApproved', args: { recoveryId: id, oldAccount: addr('patient'), newAccount: addr('patientNew'), by: addr('staffA2'), envelopes: hash('rewrapped') } },
       { eventName: 'AccountRegistered', args: { account: addr('patientNew'), hospital: addr('hospitalA'), role: Role.Patient, keyScheme: X25519, encryptionKey: hash('new key') } },
     ])
     assert.equal((await accountOf('patient')).status, Status.Retired)
@@ -104,7 +104,7 @@ describe('Registry: recovery of a patient account (proposeRecovery, approveRecov
     assert.equal(await read('encryptionKeyOf', [addr('patientNew')]), hash('new key'))
     const stored = await read<{ approved: boolean; proposer: Address; verification: Hex }>('recoveryOf', [id])
     assert.deepEqual([stored.approved, stored.proposer, stored.verification], [true, addr('staffA'), hash('verified in person')])
-    await expectRevert(reg('admin', 'approveRecovery', [id]), 'RegistryRecoveryDone', [id])
+    await expectRevert(reg('admin', 'approveRecovery', [id, hash('rewrapped')]), 'RegistryRecoveryDone', [id])
 
     // The old key signs nothing as the patient any more: each path answers its exact error.
     await expectRevert(con('patient', 'approve', [requestId, zeroHash, 3_600n, hash('envelopes')]), 'ConsentNotActivePatient', [addr('patient')])
@@ -129,7 +129,7 @@ describe('Registry: recovery of a patient account (proposeRecovery, approveRecov
   test('the admin may approve in place of a second staff member', async () => {
     const id = randomId()
     await t.eventsOf(await reg('staffA2', 'proposeRecovery', [id, addr('other'), addr('stranger'), X25519, hash('k2'), hash('v2')]), registryAbi, registry)
-    const { events } = await t.eventsOf(await reg('admin', 'approveRecovery', [id]), registryAbi, registry)
+    const { events } = await t.eventsOf(await reg('admin', 'approveRecovery', [id, hash('rewrapped')]), registryAbi, registry)
     assert.equal(events[0]!.eventName, 'RecoveryApproved')
     assert.equal((await accountOf('other')).status, Status.Retired)
     assert.equal(await read('successorOf', [addr('other')]), addr('stranger'))
