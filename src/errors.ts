@@ -91,6 +91,7 @@ export const errorRegistry = {
   RECORD_SUPERSEDED: { status: 410, message: 'This record was re-keyed: its old version is gone; read it under the id given in supersededBy.' },
   REKEY_NOT_ALLOWED: { status: 403, message: 'Only the patient may re-key this record, or its author once the patient allowed it (medledger record rekey RECORD_ID --allow-author).' },
   ERASURE_NOT_FOUND: { status: 404, message: 'No such erasure request, or it is not yours to see.' },
+  RECOVERY_NOT_PENDING: { status: 409, message: 'This account recovery was already approved.' },
   ERASURE_NOT_PENDING: { status: 409, message: 'This erasure request was already confirmed or rejected.' },
   ERASURE_PENDING: { status: 409, message: 'An erasure of this record is already waiting for the hospital\'s decision.' },
   // 409: state conflicts and integrity
