@@ -1,11 +1,12 @@
 import { parseEventLogs, type Address, type Log } from 'viem'
-import { consentAbi, recordLedgerAbi, registryAbi, researchAbi } from '../ledger/abis.ts'
+import { careTeamsAbi, consentAbi, recordLedgerAbi, registryAbi, researchAbi } from '../ledger/abis.ts'
+import { careTeamsAddress } from '../ledger/care-teams/care-teams-address.ts'
 import { getMeta, setMeta } from '../db/open-database.ts'
 import { logChunks } from '../ledger/log-chunks.ts'
 import { isAppError } from '../errors.ts'
 import type { Services } from '../services.ts'
 
-const abi = [...registryAbi, ...recordLedgerAbi, ...consentAbi, ...researchAbi]
+const abi = [...registryAbi, ...recordLedgerAbi, ...consentAbi, ...researchAbi, ...careTeamsAbi]
 
 /** One decoded event of the consortium's contracts, with where it was mined. */
 export type LedgerEvent = ReturnType<typeof parseEventLogs<typeof abi>>[number] & Log<bigint, number, false>
@@ -27,7 +28,7 @@ export interface QuarantinedEvent {
   blockNumber: number
   txHash: string
   logIndex: number
-  contract: 'Registry' | 'RecordLedger' | 'Consent' | 'Research' | 'unknown'
+  contract: 'Registry' | 'RecordLedger' | 'Consent' | 'Research' | 'CareTeams' | 'unknown'
   eventName: string
   reason: string
   attempts: number
@@ -67,7 +68,7 @@ export interface Follower {
 const META_KEY = 'follow.block'
 
 /**
- * Follows the ledger's events (Registry, RecordLedger, Consent, Research) from the last block this node
+ * Follows the ledger's events (Registry, RecordLedger, Consent, Research, CareTeams) from the last block this node
  * applied, in chain order, handing each to every handler; the position is saved after each
  * chunk, so a node that was stopped resumes where it left off and catches up. Handlers must be
  * idempotent (a crash between a handler and the save replays the chunk).
@@ -94,6 +95,7 @@ export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, 
 
   async function tick(): Promise<void> {
     head = Number(await s.ledger.client.getBlockNumber({ cacheTime: 0 }))
+    await findCareTeams(s)
     for await (const { to, logs } of logChunks(s.ledger.client, { address: addresses(s), from: last + 1, to: head })) {
       if (stopped) return
       if (!(await applyChunk(s, logs, { apply, stopped: () => stopped }))) return
@@ -150,17 +152,25 @@ export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, 
 
 type FollowerServices = Pick<Services, 'db' | 'ledger' | 'log'>
 
-/** The consortium's contracts, whose events are followed (Research when the deployment has it). */
+/** The consortium's contracts, whose events are followed (Research and CareTeams when the deployment has them). */
 function addresses(s: FollowerServices): Address[] {
   const c = s.ledger.contracts
-  return [c.registry, c.recordLedger, c.consent, ...(c.research ? [c.research] : [])]
+  return [c.registry, c.recordLedger, c.consent, ...(c.research ? [c.research] : []), ...(c.careTeams ? [c.careTeams] : [])]
+}
+
+/** The CareTeams contract the Registry links, asked of the chain until found (a deployment without it: none, asked again next poll). */
+async function findCareTeams(s: FollowerServices): Promise<void> {
+  if (s.ledger.contracts.careTeams) return
+  await careTeamsAddress(s.ledger).catch((err: unknown) => {
+    if (!isAppError(err, 'TEAMS_UNAVAILABLE')) throw err
+  })
 }
 
 function contractOf(s: FollowerServices, address: string): QuarantinedEvent['contract'] {
   const a = address.toLowerCase()
   const c = s.ledger.contracts
   return a === c.registry.toLowerCase() ? 'Registry' : a === c.recordLedger.toLowerCase() ? 'RecordLedger' : a === c.consent.toLowerCase() ? 'Consent'
-    : a === c.research?.toLowerCase() ? 'Research' : 'unknown'
+    : a === c.research?.toLowerCase() ? 'Research' : a === c.careTeams?.toLowerCase() ? 'CareTeams' : 'unknown'
 }
 
 /** Keeps `event` aside; rethrows `err` instead when the chain itself cannot be reached (nothing is wrong with the event). */

@@ -9,6 +9,7 @@ import { applyEmergencyDeclared } from '../consent/apply-emergency-declared.ts'
 import { recordEmergencyRelease } from '../consent/record-emergency-release.ts'
 import { recordEmergencyShareRelease, recordEmergencySharesMoved } from '../consent/emergency-shares.ts'
 import { applyShared } from '../consent/apply-shared.ts'
+import { applyTeamEvent } from '../consent/apply-team-event.ts'
 import { applyStudyDecided, applyStudyProposed } from '../consent/apply-study-event.ts'
 import { applyRecordSuperseded } from '../consent/apply-record-superseded.ts'
 import { markShareRevoked } from '../consent/mark-share-revoked.ts'
@@ -45,7 +46,10 @@ const membership = new Set(['HospitalAdded', 'HospitalRemoved', 'NodeInfoSet'])
  *  - Registry membership and node-info changes: the peer set and replica placement follow;
  *  - HospitalProposed (an admission): the candidate is listed for this node's staff to vote on;
  *  - StudyProposed from another node: the study is mirrored here, its text fetched from IPFS by
- *    the protocol hash on chain; StudyApproved / Rejected from another node: the decision.
+ *    the protocol hash on chain; StudyApproved / Rejected from another node: the decision;
+ *  - TeamCreated / TeamMemberAdded / TeamMemberRemoved of another hospital's care team: the team
+ *    is mirrored here (id, hospital, epoch, members' addresses), its epoch's public key fetched
+ *    from IPFS by the digest on chain.
  * What this node sent itself, its own flow recorded (and acted on) as it sent it.
  */
 export function consortiumHandlers(s: Services, { replicator, onMembership }: { replicator?: Replicator; onMembership: () => Promise<void> }): EventHandler {
@@ -134,6 +138,12 @@ async function dispatch(owners: Owners, e: Event, { fetchMs }: HandlerContext): 
     case 'StudyApproved':
     case 'StudyRejected':
       return applyStudyDecided(s, { studyId: a.studyId as Hex, approved: e.eventName === 'StudyApproved', admin: a.by as Address })
+    case 'TeamCreated':
+      return applyTeamEvent(s, { kind: 'created', teamId: a.teamId as Hex, hospital: a.hospital as Address, keyDigest: a.keyDigest as Hex, txHash, fetchMs })
+    case 'TeamMemberAdded':
+      return applyTeamEvent(s, { kind: 'added', teamId: a.teamId as Hex, doctor: a.doctor as Address, epoch: Number(a.epoch) })
+    case 'TeamMemberRemoved':
+      return applyTeamEvent(s, { kind: 'removed', teamId: a.teamId as Hex, doctor: a.doctor as Address, epoch: Number(a.epoch), keyDigest: a.keyDigest as Hex, txHash, fetchMs })
     default:
   }
 }

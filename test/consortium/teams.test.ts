@@ -1,0 +1,115 @@
+// Care teams across nodes (issue 13 item 5), the mirroring step: two hospital nodes as separate
+// processes on one real anvil chain, peered over libp2p. B's admin makes a care team of B's doctors
+// and removes one; A's follower mirrors the team from the CareTeams events (id, hospital, epoch,
+// members' addresses; no name), each epoch's public key fetched from IPFS by the digest on chain
+// and checked. B does not mirror its own team. Runs once.
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import type { Address } from 'viem'
+import { Api, cleanup, seed, startNodeProcess, tempDir, testEnv, type NodeProcess } from '../helpers/node-process.ts'
+import { startAnvil, type StartAnvilResult } from '../../src/ledger/anvil.ts'
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn()
+      if (v !== undefined && v !== false) return v
+    } catch (err) { last = err }
+    await new Promise((r) => setTimeout(r, 250))
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
+}
+
+let chain: StartAnvilResult
+const chainHome = tempDir('ml-tm-chain-')
+const homes: Record<string, string> = { a: tempDir('ml-tm-a-'), b: tempDir('ml-tm-b-') }
+const nodes: Record<string, NodeProcess> = {}
+const apis: Record<string, Api> = {}
+const adminOf: Record<string, string> = {}
+const doctors: { id: string; address: Address; email: string }[] = []
+let hospitalB = ''
+let teamId = ''
+
+const status = async (k: string) => (await apis[k]!.json('GET', '/status')).body as { registry: string; hospitalAddress: string; admitted: boolean; ipfsAddrs: string[]; ipfsPeerId: string; peers: string[] }
+/** A node's database, read while it runs (WAL: a reader sees what is committed). */
+function query<T>(k: string, sql: string, ...params: unknown[]): T[] {
+  const db = new Database(join(homes[k]!, 'medledger.db'), { readonly: true, fileMustExist: true })
+  try { return db.prepare(sql).all(...params) as T[] } finally { db.close() }
+}
+const sha256 = (b: Buffer) => `0x${createHash('sha256').update(b).digest('hex')}`
+
+before(async () => {
+  chain = await startAnvil({ home: chainHome, port: 0 })
+  nodes.a = await startNodeProcess({ home: homes.a, args: ['--chain-rpc', chain.rpcUrl, '--ipfs-listen', '/ip4/127.0.0.1/tcp/0'] })
+  apis.a = new Api(nodes.a.url)
+  adminOf.a = (await seed(apis.a, { hospitalName: 'Hospital A', tag: 'a' })).admin
+  const a = await waitFor('A published', async () => { const s = await status('a'); return s.ipfsAddrs.length > 0 && s.admitted ? s : undefined })
+  nodes.b = await startNodeProcess({ home: homes.b, args: ['--chain-rpc', chain.rpcUrl, '--ipfs-listen', '/ip4/127.0.0.1/tcp/0', '--registry', a.registry, '--hospital-name', 'Hospital B', '--ipfs-peer', a.ipfsAddrs[0]!] })
+  apis.b = new Api(nodes.b.url)
+  adminOf.b = await apis.b.login(testEnv.MEDLEDGER_ADMIN_EMAIL, testEnv.MEDLEDGER_ADMIN_PASSWORD)
+  hospitalB = (await status('b')).hospitalAddress.toLowerCase()
+  assert.equal((await apis.a.json('POST', '/hospitals/admit', { address: hospitalB, name: 'Hospital B' }, adminOf.a)).body.admitted, true)
+  await waitFor('B admitted', async () => (await status('b')).admitted)
+  for (const n of [1, 2]) {
+    const email = `team-doctor-${n}@example.org`
+    const r = await waitFor(`doctor ${n} on B`, async () => {
+      const res = await apis.b!.json('POST', '/users', { role: 'doctor', email, name: `Dr B${n}`, password: 'doctor-password-123' }, adminOf.b)
+      return res.status === 409 && res.body?.code === 'NOT_ADMITTED' ? undefined : res
+    })
+    assert.equal(r.status, 201, JSON.stringify(r.body))
+    doctors.push({ id: r.body.account.id, address: (r.body.account.address as string).toLowerCase() as Address, email })
+  }
+})
+
+after(async () => {
+  await Promise.all(Object.values(nodes).map((n) => n.stop()))
+  await chain?.stop()
+  cleanup(chainHome, ...Object.values(homes))
+})
+
+test('A mirrors a team of B with its members and its checked public key; no name; B keeps its own team only as its own', async () => {
+  // The admin acts for B as staff once B is admitted (registered from the hospital's key): retried until then.
+  const created = await waitFor('a team on B', async () => {
+    const r = await apis.b!.json('POST', '/teams', { name: 'Oncology ward B' }, adminOf.b)
+    return r.status === 201 ? r : undefined
+  })
+  teamId = (created.body.teamId as string).toLowerCase()
+  for (const d of doctors) assert.equal((await apis.b!.json('POST', `/teams/${teamId}/members`, { doctor: d.email }, adminOf.b)).status, 200)
+
+  const keyOnB = query<{ public_key: Buffer }>('b', 'SELECT public_key FROM team_keys WHERE team_id = ? AND epoch = 1', teamId)[0]!.public_key
+  const mirrored = await waitFor('the team on A', () => {
+    const members = query('a', 'SELECT 1 FROM remote_team_members WHERE team_id = ? AND removed_at IS NULL', teamId)
+    return members.length === 2 ? query<{ hospital: string; epoch: number; key_digest: string; public_key: Buffer }>('a', 'SELECT * FROM remote_teams WHERE id = ?', teamId)[0] : undefined
+  })
+  assert.equal(mirrored.hospital, hospitalB)
+  assert.equal(mirrored.epoch, 1)
+  assert.ok(Buffer.from(mirrored.public_key).equals(keyOnB), 'the public key B made for epoch 1')
+  assert.equal(mirrored.key_digest, sha256(keyOnB))
+  assert.deepEqual(query<{ address: string }>('a', 'SELECT address FROM remote_team_members WHERE team_id = ? ORDER BY address', teamId).map((m) => m.address), doctors.map((d) => d.address).sort())
+  // No name on A (nor on chain), and A holds no local team for it; B mirrors nothing of its own.
+  assert.equal(JSON.stringify(query('a', 'SELECT * FROM remote_teams')).includes('Oncology'), false)
+  assert.equal(query('a', 'SELECT 1 FROM teams WHERE id = ?', teamId).length, 0)
+  assert.equal(query('b', 'SELECT 1 FROM remote_teams').length, 0)
+})
+
+test('a removal on B moves A\'s mirror to the new epoch\'s key and marks the member removed', async () => {
+  const removed = await apis.b!.json('DELETE', `/teams/${teamId}/members/${doctors[0]!.id}`, undefined, adminOf.b)
+  assert.equal(removed.status, 200, JSON.stringify(removed.body))
+  const keyOnB = query<{ public_key: Buffer }>('b', 'SELECT public_key FROM team_keys WHERE team_id = ? AND epoch = 2', teamId)[0]!.public_key
+  const mirrored = await waitFor('epoch 2 on A', () => {
+    const t = query<{ epoch: number; key_digest: string; public_key: Buffer }>('a', 'SELECT * FROM remote_teams WHERE id = ?', teamId)[0]
+    return t?.epoch === 2 ? t : undefined
+  })
+  assert.ok(Buffer.from(mirrored.public_key).equals(keyOnB), 'the public key B made for epoch 2')
+  assert.equal(mirrored.key_digest, sha256(keyOnB))
+  const members = query<{ address: string; removed_at: number | null }>('a', 'SELECT address, removed_at FROM remote_team_members WHERE team_id = ?', teamId)
+  assert.notEqual(members.find((m) => m.address === doctors[0]!.address)?.removed_at, null)
+  assert.equal(members.find((m) => m.address === doctors[1]!.address)?.removed_at, null)
+  // Nothing of it was quarantined on A.
+  assert.equal(query('a', `SELECT 1 FROM quarantined_events WHERE contract = 'CareTeams'`).length, 0)
+})
