@@ -1,7 +1,7 @@
 import type { Db } from '../db/open-database.ts'
 
 /** What the audit log of sign-in factors records. */
-export const accountEventKinds = ['mfa-enabled', 'mfa-disabled', 'mfa-reset', 'account-recovered', 'wallet-linked'] as const
+export const accountEventKinds = ['mfa-enabled', 'mfa-disabled', 'mfa-reset', 'account-recovered', 'wallet-linked', 'recovery-proposed', 'recovery-approved'] as const
 export type AccountEventKind = (typeof accountEventKinds)[number]
 
 /** One change to an account's sign-in factors: whose, what, by whom (absent: the account itself by its recovery code), when. */

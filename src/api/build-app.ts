@@ -26,6 +26,7 @@ import { restrictDuringMfaEnrollment } from './restrict-during-mfa-enrollment.ts
 import { accessRequestRoutes } from './routes/access-requests.ts'
 import { shareRoutes } from './routes/shares.ts'
 import { erasureRoutes } from './routes/erasures.ts'
+import { recoveryRoutes } from './routes/recoveries.ts'
 import { emergencyRoutes } from './routes/emergencies.ts'
 import { auditRoutes } from './routes/audit.ts'
 import { mailRoutes } from './routes/mail.ts'
@@ -190,6 +191,7 @@ async function registerApiRoutes(app: FastifyInstance, services: Services): Prom
     await accessRequestRoutes(scope, ctx)
     await shareRoutes(scope, ctx)
     await erasureRoutes(scope, ctx)
+    await recoveryRoutes(scope, ctx)
     await emergencyRoutes(scope, ctx)
     await auditRoutes(scope, ctx)
     await mailRoutes(scope, ctx)

@@ -55,6 +55,8 @@ Client (talks to a node: --api URL, env MEDLEDGER_API, default http://127.0.0.1:
   medledger verify RECORD_ID... | --all     exit 0 only when everything checked is intact
   medledger record erase RECORD_ID --reason TEXT              (patient) ask the hospital to erase a record (prints erasureId)
   medledger erasure list [--status S] | erasure confirm ERASURE_ID | erasure reject ERASURE_ID --reason TEXT
+  medledger recovery start PATIENT_ID --verified-by-id TEXT   (staff) recover a patient who lost every secret (prints a one-time code)
+  medledger recovery approve RECOVERY_ID | recovery list      (a second staff member or the admin) approve it
                                                              (staff, admin) decide: confirmed, the record is crypto-shredded
   medledger record get RECORD_ID --token TOKEN --out PATH     with a share token, no session needed
   medledger signup --role doctor|patient|researcher --hospital ID --email E --name N [--licence L]   (password on stdin)
@@ -160,6 +162,9 @@ const commands: Record<string, Command> = {
   'record erase': command({ reason: text }, async ({ flags, args, c }) => (await import('./commands/erasure.ts')).recordErase(c, args[0], flags)),
   'erasure confirm': command({}, async ({ args, c }) => (await import('./commands/erasure.ts')).erasureConfirm(c, args[0])),
   'erasure reject': command({ reason: text }, async ({ flags, args, c }) => (await import('./commands/erasure.ts')).erasureReject(c, args[0], flags)),
+  'recovery start': command({ 'verified-by-id': text }, async ({ flags, args, c }) => (await import('./commands/recovery.ts')).recoveryStart(c, args[0], flags)),
+  'recovery approve': command({}, async ({ args, c }) => (await import('./commands/recovery.ts')).recoveryApprove(c, args[0])),
+  'recovery list': command({}, async ({ c }) => (await import('./commands/recovery.ts')).recoveryList(c)),
   'erasure list': command({ status: text }, async ({ flags, c }) => (await import('./commands/erasure.ts')).erasureList(c, flags)),
   verify: command({ all: flag }, async ({ flags, args, c }) => (await import('./commands/verify.ts')).verify(c, args, { all: Boolean(flags.all) })),
   'mail list': command({ limit: text, offset: text }, async ({ flags, c }) => (await import('./commands/mail.ts')).mailList(c, flags)),

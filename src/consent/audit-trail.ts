@@ -41,8 +41,10 @@ export interface MinedAuditEntry {
   emergency: boolean
 }
 
-const abi = [...consentAbi, ...recordLedgerAbi, ...researchAbi]
-const refKeys = ['requestId', 'shareId', 'emergencyId', 'studyId'] as const
+// Of the Registry's events, a patient's account recovery (consent/patient-recovery.ts) is in their trail.
+const recoveryEvents = registryAbi.filter((x) => x.type === 'event' && (x.name === 'RecoveryProposed' || x.name === 'RecoveryApproved'))
+const abi = [...consentAbi, ...recordLedgerAbi, ...researchAbi, ...recoveryEvents]
+const refKeys = ['requestId', 'shareId', 'emergencyId', 'studyId', 'recoveryId'] as const
 
 /**
  * A patient's (or a record's) trail, read from the ledger's events — what no hospital can
@@ -57,7 +59,9 @@ export async function auditTrail(s: Services, { actor, patient, recordId }: { ac
   if (Boolean(patient) === Boolean(recordId)) throw new AppError('VALIDATION_FAILED', { message: 'Ask for one patient\'s trail or one record\'s.' })
   const { patientAddress, record } = await trailSubject(s, who, { patient, recordId })
   const decoded = await withBatchedRecords(s, await readDecodedLogs(s))
-  const mine = ofSubject(decoded, { patientAddress, record, exports: patientAddress ? await exportsOf(s, patientAddress) : new Set() })
+  // A recovered patient's trail also holds what happened under their retired addresses.
+  const retired = patientAddress ? await s.db.all<{ old_address: string }>(`SELECT old_address FROM patient_recoveries WHERE new_address = ? OR account_id = (SELECT id FROM accounts WHERE address = ?)`, patientAddress.toLowerCase(), patientAddress.toLowerCase()) : []
+  const mine = ofSubject(decoded, { patientAddress, retired: new Set(retired.map((r) => r.old_address.toLowerCase())), record, exports: patientAddress ? await exportsOf(s, patientAddress) : new Set() })
 
   // Only registered members write a trail: an entry whose sender the registry does not know (a
   // hospital it knew is kept by this node) is no one's record of a read, and is left out; so is
@@ -86,7 +90,8 @@ export async function auditTrail(s: Services, { actor, patient, recordId }: { ac
     // A batched record's actor is its author, who signed its leaf; the hospital's node sent the root.
     const from = name === 'AccessLogged' ? String(args.actor).toLowerCase() as Address
       : args.batched ? String(args.author).toLowerCase() as Address : senders.get(tx)!
-    if (!(await isMember(from))) continue
+    // A recovery's events come from the Registry, which let only staff or the admin send them.
+    if (!name.startsWith('Recovery') && !(await isMember(from))) continue
     if (name === 'AccessLogged' && Number(args.purpose) === 2) {
       const author = authors.get(String(args.recordId).toLowerCase())
       if (author !== undefined && author !== from) continue
@@ -196,7 +201,8 @@ async function readDecodedLogs(s: Services): Promise<DecodedLog[]> {
     const from = Number((await getMeta(s.db, FOLLOW_FROM)) ?? '0')
     const head = Number(await s.ledger.client.getBlockNumber({ cacheTime: 0 }))
     const research = s.ledger.contracts.research ? [s.ledger.contracts.research] : []
-    for await (const chunk of logChunks(s.ledger.client, { address: [s.ledger.contracts.consent, s.ledger.contracts.recordLedger, ...research], from, to: head })) logs.push(...chunk.logs)
+    const registry = [s.ledger.contracts.registry]
+    for await (const chunk of logChunks(s.ledger.client, { address: [s.ledger.contracts.consent, s.ledger.contracts.recordLedger, ...research, ...registry], from, to: head })) logs.push(...chunk.logs)
   } catch (err) {
     throw toLedgerError(err)
   }
@@ -236,7 +242,7 @@ async function withBatchedRecords(s: Services, decoded: DecodedLog[]): Promise<D
  * a study's export belongs to the patients whose data went into it, `exports`: its transactions),
  * or of the record's.
  */
-function ofSubject(decoded: DecodedLog[], { patientAddress, record, exports }: { patientAddress?: Address; record?: Hex; exports: Set<string> }): DecodedLog[] {
+function ofSubject(decoded: DecodedLog[], { patientAddress, retired = new Set(), record, exports }: { patientAddress?: Address; retired?: Set<string>; record?: Hex; exports: Set<string> }): DecodedLog[] {
   const patientOfRef = new Map<string, string>()
   for (const d of decoded) {
     if (d.name.startsWith('Study') || d.name.startsWith('Research')) continue
@@ -247,8 +253,9 @@ function ofSubject(decoded: DecodedLog[], { patientAddress, record, exports }: {
     if (d.name.startsWith('Study')) return Boolean(patientAddress) && d.name === 'StudyExported' && exports.has(d.log.transactionHash!.toLowerCase())
     const ref = (refKeys.map((k) => d.args[k]).find(Boolean) as string | undefined)?.toLowerCase()
     if (patientAddress) {
-      const p = (typeof d.args.patient === 'string' ? d.args.patient : ref && patientOfRef.get(ref))?.toLowerCase()
-      return p === patientAddress.toLowerCase()
+      const named = d.args.patient ?? d.args.oldAccount
+      const p = (typeof named === 'string' ? named : ref && patientOfRef.get(ref))?.toLowerCase()
+      return p === patientAddress.toLowerCase() || (p !== undefined && retired.has(p))
     }
     return typeof d.args.recordId === 'string' && d.args.recordId.toLowerCase() === record!.toLowerCase()
   })

@@ -26,6 +26,7 @@ import { movedShares } from '../records/emergency-shares.ts'
 import { logReadBatched } from './audit-log.ts'
 import { readByTeam } from './read-by-team.ts'
 import { supersededAnswer } from './apply-record-superseded.ts'
+import { openRecoveredKey, recoveredRecord } from './patient-recovery.ts'
 import type { Services } from '../services.ts'
 
 export interface AccessDecision extends RecordAccess {
@@ -72,6 +73,9 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
     throw new AppError(token !== undefined && !actor ? 'SHARE_TOKEN_INVALID' : 'RECORD_NOT_FOUND')
   }
   const patient = await s.db.get('SELECT address, hospital_id FROM accounts WHERE id = ?', row.patient_id) as { address: Address; hospital_id: string }
+  // A record of a patient recovered since: anchored (and logged) for the retired address.
+  const recovered = await recoveredRecord(s, row.record_id)
+  if (recovered) patient.address = recovered.address
 
   // Called once a way to read is found. For a read, a record this node does not hold comes from
   // its peers in one round for the envelopes and the DAG's root and one for the rest of the DAG,
@@ -108,7 +112,11 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
   }
 
   if (reader.account.id === row.patient_id || reader.account.id === row.author_id) {
-    const { dataKey, manifest } = await openEnvelopes(await envelopes(), me)
+    const env = await envelopes()
+    const dataKey = recovered && reader.account.id === row.patient_id
+      ? await openRecoveredKey(s, recovered, row.record_id, me)
+      : (await openEnvelopes(env, me)).dataKey
+    const manifest = openManifest(env, dataKey)
     const purpose = reader.account.id === row.patient_id ? purposes.own : purposes.author
     return { row, dataKey, manifest, purpose, ref: zeroHash, log: logAs(purpose, zeroHash) }
   }
