@@ -54,6 +54,7 @@ import { measureAuditBatchGas } from './measure-audit-batch-gas.ts'
 import { measureTeamGas } from './measure-team-gas.ts'
 import { measureEmergencyShareGas } from './measure-emergency-share-gas.ts'
 import { measureErasureGas } from './measure-erasure-gas.ts'
+import { measureRecoveryGas } from './measure-recovery-gas.ts'
 import { measureRekeyGas } from './measure-rekey-gas.ts'
 import { measureConsent } from './measure-consent.ts'
 import { measureConsortium } from './measure-consortium.ts'
@@ -253,6 +254,8 @@ async function main(): Promise<Record<string, unknown>> {
     progress(`gas: emergency share release ${shareGas.emergencyShareRelease}, old record moved to shares ${shareGas.emergencySharesMove}, emergency key rotation ${shareGas.emergencyKeyRotation}`)
     const erasureGas = await measureErasureGas()
     progress(`gas: erasure request ${erasureGas.erasureRequest}, reject ${erasureGas.erasureReject}, confirm ${erasureGas.erasureConfirm}`)
+    const recoveryGas = await measureRecoveryGas()
+    progress(`gas: account recovery proposed ${recoveryGas.recoveryPropose}, approved ${recoveryGas.recoveryApprove}`)
     const rekeyGas = await measureRekeyGas()
     progress(`gas: re-key anchor (supersede) ${rekeyGas.rekey}, the patient's leave for the author ${rekeyGas.rekeyLeave}, the author's re-key ${rekeyGas.rekeyByAuthor}`)
 
@@ -302,7 +305,7 @@ async function main(): Promise<Record<string, unknown>> {
       fhir: { searchDocRef100P95Ms: fhir.searchDocRef100.p95Ms, binaryRead1MiBP50Ms: fhir.binaryRead1MiB.p50Ms, nativeRead1MiBP50Ms: fhir.nativeRead1MiB.p50Ms },
       load: { clients: load.clients, seconds: load.seconds, uploadsPerS: load.uploadsPerS, uploadP95Ms: load.uploadP95Ms, readsPerS: load.readsPerS, readP95Ms: load.readP95Ms, errors: load.errors, rssPeakMiB: load.rssPeakMiB },
       rssGrowthMiBFor1GiB: rss.growthMiB,
-      gas: { anchor: gas.anchor, anchorPerRecordBatched100: batchGas.perRecord, register: gas.register, ...consent.gas, auditReadBatched100: auditGas.perEntry, teamGrant: teamGas.teamGrant, teamAddMember: teamGas.teamAddMember, teamRemoveMember: teamGas.teamRemoveMember, teamAuditRead: teamGas.teamAuditRead, ...shareGas, ...erasureGas, rekey: rekeyGas.rekey, rekeyLeave: rekeyGas.rekeyLeave, rekeyByAuthor: rekeyGas.rekeyByAuthor },
+      gas: { anchor: gas.anchor, anchorPerRecordBatched100: batchGas.perRecord, register: gas.register, ...consent.gas, auditReadBatched100: auditGas.perEntry, teamGrant: teamGas.teamGrant, teamAddMember: teamGas.teamAddMember, teamRemoveMember: teamGas.teamRemoveMember, teamAuditRead: teamGas.teamAuditRead, ...shareGas, ...erasureGas, ...recoveryGas, rekey: rekeyGas.rekey, rekeyLeave: rekeyGas.rekeyLeave, rekeyByAuthor: rekeyGas.rekeyByAuthor },
       grantedRead1MiB: consent.grantedRead1MiB,
       crossNodeRead1MiB: consortium.crossNodeRead1MiB,
       scale: scale.scale,
@@ -421,6 +424,7 @@ function table(r: Record<string, any>): string {
     ['gas: care team, add a member; remove one (new key epoch)', `${r.gas.teamAddMember}; ${r.gas.teamRemoveMember}`, '', ''],
     ['gas: a team member\'s read alone (logAccess, purpose team)', String(r.gas.teamAuditRead), '', ''],
     ['gas: erasure request (the patient); reject; confirm (tombstone)', `${r.gas.erasureRequest}; ${r.gas.erasureReject}; ${r.gas.erasureConfirm}`, 'no target (not frequent)', ''],
+    ['gas: account recovery proposed (staff); approved (second staff or admin)', `${r.gas.recoveryPropose}; ${r.gas.recoveryApprove}`, 'no target (rare)', ''],
     ['gas: re-key anchor (supersede, the patient); the patient\'s leave; the author\'s re-key', `${r.gas.rekey}; ${r.gas.rekeyLeave}; ${r.gas.rekeyByAuthor}`, 'no target (not frequent)', ''],
     ['read 1 MiB under a grant, other hospital\'s doctor', `p50 ${r.grantedRead1MiB.p50Ms} ms, p95 ${r.grantedRead1MiB.p95Ms} ms`, `${r.context.latencyIterations} runs`, ''],
     [`read 1 MiB on node B, stored only on A (median of ${c.readRecords})`, `first p50 ${r.crossNodeRead1MiB.p50Ms} ms p95 ${r.crossNodeRead1MiB.p95Ms} ms, cached ${r.crossNodeRead1MiB.cachedMs} ms`, r.targets.crossNodeRead1MiB.target, yes(r.targets.crossNodeRead1MiB.met)],
