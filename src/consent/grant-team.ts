@@ -1,9 +1,7 @@
-import { bytesToHex, toHex, type Hex } from 'viem'
-import { hashSha256 } from '../crypto/hashes.ts'
+import { toHex, type Hex } from 'viem'
 import { putRawBlock } from '../storage/raw-block.ts'
 import { digestFromCid } from '../storage/read-verified.ts'
 import { requireKeys, requireRole, type Actor } from '../accounts/account.ts'
-import { readTeam } from '../ledger/care-teams/read-team.ts'
 import { sendTeamGrant } from '../ledger/consent/send-team-grant.ts'
 import { sendTeamGrantRevocation } from '../ledger/consent/send-team-grant-revocation.ts'
 import { openRecordKeys } from '../records/open-record-keys.ts'
@@ -11,7 +9,7 @@ import { AppError } from '../errors.ts'
 import { sealGrantEnvelopes } from './grant-envelopes.ts'
 import { parseDays, patientRecords } from './access-request.ts'
 import { teamKeyAddress } from './team-keys.ts'
-import type { TeamRow } from './team-view.ts'
+import { currentTeamKey } from './current-team-key.ts'
 import type { Services } from '../services.ts'
 
 const DEFAULT_DAYS = 30
@@ -28,7 +26,8 @@ export interface TeamGrantView {
 /**
  * A patient grants a care team all of their records: the node unwraps each record's data key
  * with the patient's key and wraps it once for the team key of the current epoch (checked against
- * the digest CareTeams holds), in one IPFS block whose digest the grant carries; the grant goes on
+ * the digest CareTeams holds; a team of another hospital by the key mirrored from its CareTeams
+ * events), in one IPFS block whose digest the grant carries; the grant goes on
  * chain from the patient's own key (`Consent.grantTeam`). Records added later while it lives are
  * wrapped for the team key in their own envelopes. The patient and each member are notified
  * (the hospital, counts and the expiry: never the team's name).
@@ -38,19 +37,18 @@ export async function grantTeam(s: Services, p: { actor: Actor | undefined; team
   const patient = requireRole(p.actor, 'patient')
   const keys = requireKeys(patient)
   const duration = parseDays(p.days ?? DEFAULT_DAYS)
-  const team = await s.db.get(`SELECT * FROM teams WHERE id = ? AND state = 'active'`, String(p.teamId).toLowerCase()) as TeamRow | undefined
-  if (!team) throw new AppError('UNKNOWN_TEAM')
-  const epoch = Number(team.epoch)
-  const key = await s.db.get('SELECT public_key FROM team_keys WHERE team_id = ? AND epoch = ?', team.id, epoch) as { public_key: Buffer }
-  const onChain = await readTeam(s.ledger, { teamId: team.id })
-  if (onChain.epoch !== epoch || bytesToHex(hashSha256(new Uint8Array(key.public_key))) !== onChain.keyDigest) throw new AppError('PUBLIC_KEY_MISMATCH', { details: `team ${team.id} key of epoch ${epoch}` })
+  // A team of this node, or of another hospital mirrored here (its key fetched from IPFS by the on-chain digest).
+  const key = await currentTeamKey(s, String(p.teamId))
+  if (!key) throw new AppError('UNKNOWN_TEAM')
+  const team = { id: key.teamId }
+  const epoch = key.epoch
   const me = { address: patient.account.address, scheme: patient.account.keyScheme, privateKey: keys.encryptionPrivateKey }
   const dataKeys = []
   for (const r of await patientRecords(s, patient.account.id, null)) dataKeys.push({ recordId: r.record_id, dataKey: (await openRecordKeys(s, r, me, p.signal)).dataKey })
   const block = await sealGrantEnvelopes({
     grantId: team.id,
     kind: 'grant',
-    to: { kind: 'account', address: teamKeyAddress(team.id, epoch), scheme: 'x25519-hpke', publicKey: new Uint8Array(key.public_key) },
+    to: { kind: 'account', address: teamKeyAddress(team.id, epoch), scheme: 'x25519-hpke', publicKey: key.publicKey },
     keys: dataKeys,
   })
   for (const k of dataKeys) k.dataKey.fill(0)
@@ -62,7 +60,7 @@ export async function grantTeam(s: Services, p: { actor: Actor | undefined; team
   await s.db.run('INSERT INTO team_grants (team_id, patient_id, epoch, expires_at, envelopes, revoked_at, tx_hash, granted_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)',
     team.id, patient.account.id, epoch, expiresAt, envelopes, receipt.transactionHash, Date.now())
   const facts = { recordCount: dataKeys.length > 0 ? dataKeys.length : 'all' as const, expiresAt: new Date(expiresAt * 1000) }
-  await s.notify?.({ accountId: patient.account.id, kind: 'team-grant-confirmed', by: { hospitalId: team.hospital_id }, ...facts })
+  if (key.hospitalId) await s.notify?.({ accountId: patient.account.id, kind: 'team-grant-confirmed', by: { hospitalId: key.hospitalId }, ...facts })
   for (const m of await currentMembers(s, team.id)) await s.notify?.({ accountId: m, kind: 'team-access-granted', by: { accountId: patient.account.id }, ...facts })
   return { teamId: team.id, patientId: patient.account.id, epoch, expiresAt: new Date(expiresAt * 1000).toISOString(), envelopes, txHash: receipt.transactionHash }
 }

@@ -1,30 +1,26 @@
-import { bytesToHex } from 'viem'
-import { hashSha256 } from '../crypto/hashes.ts'
+import type { Hex } from 'viem'
 import { chainTime } from '../ledger/chain-time.ts'
-import { readTeam } from '../ledger/care-teams/read-team.ts'
-import { AppError } from '../errors.ts'
 import type { GranteeAccount } from '../records/upload-record.ts'
+import { currentTeamKey } from './current-team-key.ts'
 import { teamKeyAddress } from './team-keys.ts'
-import type { TeamRow } from './team-view.ts'
 import type { Services } from '../services.ts'
 
 /**
  * The care teams holding a live grant to a patient's records, as grantees of a new record: each
- * team's key of its current epoch (so after a removal only the new key), checked against the
+ * team's key (of this node's teams, or another hospital's mirrored here) of its current epoch (so after a removal only the new key), checked against the
  * digest CareTeams holds (`teamKey`: upload does not look it up in the Registry). Live by the
  * chain's clock `now` (asked of the chain when not given).
  * @throws AppError PUBLIC_KEY_MISMATCH, LEDGER_UNAVAILABLE
  */
 export async function listTeamGrantees(s: Pick<Services, 'db' | 'ledger'>, { patientId, now, signal }: { patientId: string; now?: number; signal?: AbortSignal }): Promise<GranteeAccount[]> {
   now ??= await chainTime(s.ledger, { signal })
-  const rows = await s.db.all(`SELECT t.*, k.public_key FROM team_grants g JOIN teams t ON t.id = g.team_id JOIN team_keys k ON k.team_id = t.id AND k.epoch = t.epoch
-    WHERE g.patient_id = ? AND g.revoked_at IS NULL AND g.expires_at > ?`, patientId, now) as (TeamRow & { public_key: Buffer })[]
+  const rows = await s.db.all('SELECT team_id FROM team_grants WHERE patient_id = ? AND revoked_at IS NULL AND expires_at > ?', patientId, now) as { team_id: Hex }[]
   const grantees: GranteeAccount[] = []
-  for (const t of rows) {
-    const onChain = await readTeam(s.ledger, { teamId: t.id })
-    const publicKey = new Uint8Array(t.public_key)
-    if (onChain.epoch !== Number(t.epoch) || bytesToHex(hashSha256(publicKey)) !== onChain.keyDigest) throw new AppError('PUBLIC_KEY_MISMATCH', { details: `team ${t.id} key of epoch ${t.epoch}` })
-    grantees.push({ id: `team:${t.id}`, address: teamKeyAddress(t.id, Number(t.epoch)), key_scheme: 'x25519-hpke', public_key: Buffer.from(publicKey), teamKey: publicKey })
+  for (const g of rows) {
+    // A team of this node or of another hospital (mirrored here): its current epoch's key, checked on chain.
+    const t = await currentTeamKey(s, g.team_id)
+    if (!t) continue
+    grantees.push({ id: `team:${t.teamId}`, address: teamKeyAddress(t.teamId, t.epoch), key_scheme: 'x25519-hpke', public_key: Buffer.from(t.publicKey), teamKey: t.publicKey })
   }
   return grantees
 }

@@ -10,6 +10,7 @@ import { recordEmergencyRelease } from '../consent/record-emergency-release.ts'
 import { recordEmergencyShareRelease, recordEmergencySharesMoved } from '../consent/emergency-shares.ts'
 import { applyShared } from '../consent/apply-shared.ts'
 import { applyTeamEvent } from '../consent/apply-team-event.ts'
+import { applyTeamGranted, applyTeamRevoked } from '../consent/apply-team-grant.ts'
 import { applyStudyDecided, applyStudyProposed } from '../consent/apply-study-event.ts'
 import { applyRecordSuperseded } from '../consent/apply-record-superseded.ts'
 import { markShareRevoked } from '../consent/mark-share-revoked.ts'
@@ -49,7 +50,8 @@ const membership = new Set(['HospitalAdded', 'HospitalRemoved', 'NodeInfoSet'])
  *    the protocol hash on chain; StudyApproved / Rejected from another node: the decision;
  *  - TeamCreated / TeamMemberAdded / TeamMemberRemoved of another hospital's care team: the team
  *    is mirrored here (id, hospital, epoch, members' addresses), its epoch's public key fetched
- *    from IPFS by the digest on chain.
+ *    from IPFS by the digest on chain; TeamAccessGranted / Revoked from another node to a team of
+ *    this node: the grant is kept here (its envelopes block fetched), so the members read.
  * What this node sent itself, its own flow recorded (and acted on) as it sent it.
  */
 export function consortiumHandlers(s: Services, { replicator, onMembership }: { replicator?: Replicator; onMembership: () => Promise<void> }): EventHandler {
@@ -144,6 +146,10 @@ async function dispatch(owners: Owners, e: Event, { fetchMs }: HandlerContext): 
       return applyTeamEvent(s, { kind: 'added', teamId: a.teamId as Hex, doctor: a.doctor as Address, epoch: Number(a.epoch) })
     case 'TeamMemberRemoved':
       return applyTeamEvent(s, { kind: 'removed', teamId: a.teamId as Hex, doctor: a.doctor as Address, epoch: Number(a.epoch), keyDigest: a.keyDigest as Hex, txHash, fetchMs })
+    case 'TeamAccessGranted':
+      return applyTeamGranted(s, { teamId: a.teamId as Hex, patient: a.patient as Address, expiresAt: Number(a.expiresAt), envelopes: a.envelopes as Hex, txHash, fetchMs })
+    case 'TeamAccessRevoked':
+      return applyTeamRevoked(s, { teamId: a.teamId as Hex, patient: a.patient as Address })
     default:
   }
 }

@@ -1,8 +1,10 @@
-// Care teams across nodes (issue 13 item 5), the mirroring step: two hospital nodes as separate
-// processes on one real anvil chain, peered over libp2p. B's admin makes a care team of B's doctors
-// and removes one; A's follower mirrors the team from the CareTeams events (id, hospital, epoch,
-// members' addresses; no name), each epoch's public key fetched from IPFS by the digest on chain
-// and checked. B does not mirror its own team. Runs once.
+// Care teams across nodes (issue 13 item 5): two hospital nodes as separate processes on one real
+// anvil chain, peered over libp2p. B's admin makes a care team of B's doctors; A's follower mirrors
+// it from the CareTeams events (id, hospital, epoch, members' addresses; no name), each epoch's
+// public key fetched from IPFS by the digest on chain and checked. A's patient grants the team;
+// B's follower keeps the grant, and both members read on B. B removes one: A mirrors the new epoch,
+// a record uploaded on A afterwards is wrapped for the new epoch's key only, the remaining member
+// reads it and the removed one reads nothing. The patient revokes: nobody reads. Runs once.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
@@ -31,9 +33,11 @@ const homes: Record<string, string> = { a: tempDir('ml-tm-a-'), b: tempDir('ml-t
 const nodes: Record<string, NodeProcess> = {}
 const apis: Record<string, Api> = {}
 const adminOf: Record<string, string> = {}
-const doctors: { id: string; address: Address; email: string }[] = []
+const doctors: { id: string; address: Address; email: string; token: string }[] = []
+let founding: Awaited<ReturnType<typeof seed>>
 let hospitalB = ''
 let teamId = ''
+const records: string[] = []
 
 const status = async (k: string) => (await apis[k]!.json('GET', '/status')).body as { registry: string; hospitalAddress: string; admitted: boolean; ipfsAddrs: string[]; ipfsPeerId: string; peers: string[] }
 /** A node's database, read while it runs (WAL: a reader sees what is committed). */
@@ -42,12 +46,20 @@ function query<T>(k: string, sql: string, ...params: unknown[]): T[] {
   try { return db.prepare(sql).all(...params) as T[] } finally { db.close() }
 }
 const sha256 = (b: Buffer) => `0x${createHash('sha256').update(b).digest('hex')}`
+const upload = async (name: string): Promise<string> => {
+  const r = await apis.a!.upload(founding.doctor.token, founding.patient.email, name, Buffer.from(`record ${name} of A's patient`))
+  assert.equal(r.status, 201, JSON.stringify(r.body))
+  records.push(r.body.recordId as string)
+  return r.body.recordId as string
+}
+const reads = async (n: number, recordId: string) => (await apis.b!.download(doctors[n]!.token, recordId)).status
 
 before(async () => {
   chain = await startAnvil({ home: chainHome, port: 0 })
   nodes.a = await startNodeProcess({ home: homes.a, args: ['--chain-rpc', chain.rpcUrl, '--ipfs-listen', '/ip4/127.0.0.1/tcp/0'] })
   apis.a = new Api(nodes.a.url)
-  adminOf.a = (await seed(apis.a, { hospitalName: 'Hospital A', tag: 'a' })).admin
+  founding = await seed(apis.a, { hospitalName: 'Hospital A', tag: 'a' })
+  adminOf.a = founding.admin
   const a = await waitFor('A published', async () => { const s = await status('a'); return s.ipfsAddrs.length > 0 && s.admitted ? s : undefined })
   nodes.b = await startNodeProcess({ home: homes.b, args: ['--chain-rpc', chain.rpcUrl, '--ipfs-listen', '/ip4/127.0.0.1/tcp/0', '--registry', a.registry, '--hospital-name', 'Hospital B', '--ipfs-peer', a.ipfsAddrs[0]!] })
   apis.b = new Api(nodes.b.url)
@@ -62,7 +74,7 @@ before(async () => {
       return res.status === 409 && res.body?.code === 'NOT_ADMITTED' ? undefined : res
     })
     assert.equal(r.status, 201, JSON.stringify(r.body))
-    doctors.push({ id: r.body.account.id, address: (r.body.account.address as string).toLowerCase() as Address, email })
+    doctors.push({ id: r.body.account.id, address: (r.body.account.address as string).toLowerCase() as Address, email, token: await apis.b.login(email, 'doctor-password-123') })
   }
 })
 
@@ -97,6 +109,31 @@ test('A mirrors a team of B with its members and its checked public key; no name
   assert.equal(query('b', 'SELECT 1 FROM remote_teams').length, 0)
 })
 
+test('A\'s patient grants B\'s team; B keeps the grant and both members read on B, logged with purpose team', async () => {
+  const first = await upload('first')
+  // Before the grant a member reads nothing (once B holds the record's row).
+  await waitFor('the record known on B', () => query('b', 'SELECT 1 FROM records WHERE record_id = ?', first).length > 0)
+  assert.equal(await reads(1, first), 404)
+  const granted = await apis.a!.json('POST', `/teams/${teamId}/grant`, { days: 7 }, founding.patient.token)
+  assert.equal(granted.status, 201, JSON.stringify(granted.body))
+  assert.equal(granted.body.epoch, 1)
+  const kept = await waitFor('the grant on B', () => query<{ envelopes: string; revoked_at: number | null }>('b', 'SELECT envelopes, revoked_at FROM team_grants WHERE team_id = ?', teamId)[0])
+  assert.equal(kept.envelopes, granted.body.envelopes)
+  assert.equal(kept.revoked_at, null)
+  for (const n of [0, 1]) assert.equal(await waitFor(`member ${n} reads`, async () => { const st = await reads(n, first); return st === 200 ? st : undefined }), 200)
+  // Each member's read is in the patient's trail on A: purpose team, under the team id (B's audit batch, mined).
+  await waitFor('both reads in the trail on A', async () => {
+    const trail = await apis.a!.json('GET', `/audit?record=${first}`, undefined, founding.patient.token)
+    const team = (trail.body.entries as { event: string; purpose: string | null; ref: string | null; actor: { address: string } }[])
+      .filter((e) => e.event === 'AccessLogged' && e.purpose === 'team' && e.ref === teamId).map((e) => e.actor.address).sort()
+    return JSON.stringify(team) === JSON.stringify(doctors.map((d) => d.address).sort()) || undefined
+  })
+  // A doctor of B who is no member reads nothing.
+  const other = await apis.b!.json('POST', '/users', { role: 'doctor', email: 'not-in-team@example.org', name: 'Dr Other', password: 'doctor-password-123' }, adminOf.b)
+  assert.equal(other.status, 201, JSON.stringify(other.body))
+  assert.equal((await apis.b!.download(await apis.b!.login('not-in-team@example.org', 'doctor-password-123'), first)).status, 404)
+})
+
 test('a removal on B moves A\'s mirror to the new epoch\'s key and marks the member removed', async () => {
   const removed = await apis.b!.json('DELETE', `/teams/${teamId}/members/${doctors[0]!.id}`, undefined, adminOf.b)
   assert.equal(removed.status, 200, JSON.stringify(removed.body))
@@ -112,4 +149,20 @@ test('a removal on B moves A\'s mirror to the new epoch\'s key and marks the mem
   assert.equal(members.find((m) => m.address === doctors[1]!.address)?.removed_at, null)
   // Nothing of it was quarantined on A.
   assert.equal(query('a', `SELECT 1 FROM quarantined_events WHERE contract = 'CareTeams'`).length, 0)
+  // A record uploaded on A now is wrapped for the team key the chain holds (A checks its mirror
+  // against CareTeams' epoch and digest at upload): the remaining member reads it and the first
+  // record; the removed member reads neither.
+  const later = await upload('after-removal')
+  assert.equal(await waitFor('the remaining member reads the new record', async () => { const st = await reads(1, later); return st === 200 ? st : undefined }), 200)
+  assert.equal(await reads(1, records[0]!), 200)
+  assert.equal(await reads(0, later), 404)
+  assert.equal(await reads(0, records[0]!), 404)
+})
+
+test('the patient revokes on A: B marks the grant revoked, and nobody reads', async () => {
+  const revoked = await apis.a!.json('DELETE', `/teams/${teamId}/grant`, undefined, founding.patient.token)
+  assert.equal(revoked.status, 200, JSON.stringify(revoked.body))
+  await waitFor('the revocation on B', () => query<{ revoked_at: number | null }>('b', 'SELECT revoked_at FROM team_grants WHERE team_id = ?', teamId)[0]?.revoked_at !== null)
+  for (const r of records) for (const n of [0, 1]) assert.equal(await reads(n, r), 404)
+  assert.equal(query('b', 'SELECT 1 FROM quarantined_events').length, 0)
 })
