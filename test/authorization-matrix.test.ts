@@ -128,6 +128,8 @@ describe('authorization matrix: every role × every API route', () => {
   }
 
   const freshRecord = async () => (await api.upload(a.doctor.token, a.patient.email, 'erase.txt', Buffer.from('erase'))).body.recordId as string
+  const freshPatient = async () => (await api.json('POST', '/users', { role: 'patient', hospital: a.hospital.id, email: unique('recovered'), name: 'Recovered', password: 'matrix-password-123' }, a.admin)).body.account.id as string
+  const freshRecovery = async () => (await api.json('POST', '/recoveries', { patient: await freshPatient(), verifiedById: 'matrix id card' }, token.staff)).body.recovery.recoveryId as string
   const freshErasure = async () => (await api.json('POST', `/records/${await freshRecord()}/erasure`, { reason: 'matrix' }, a.patient.token)).body.erasureId as string
   /** A fresh care team of Alpha, made by its staff; `member` adds Alpha's doctor. */
   const freshTeam = async (member = false) => {
@@ -262,6 +264,10 @@ describe('authorization matrix: every role × every API route', () => {
     // Erasure (issue 13 item 3): only the record's patient asks; staff of its hospital or the admin decide.
     'POST /api/v1/records/{id}/erasure': { allow: ['patient'], call: async () => ({ path: `/records/${await freshRecord()}/erasure`, body: { reason: 'matrix erasure' } }) },
     'GET /api/v1/erasures': { allow: ['admin', 'staff', 'patient', 'otherPatient'], call: () => ({ path: '/erasures' }) },
+    'POST /api/v1/recoveries': { allow: ['staff'], call: async () => ({ path: '/recoveries', body: { patient: await freshPatient(), verifiedById: 'matrix id card' } }) },
+    // The matrix's only staff member started it: a second person (here the admin) approves.
+    'POST /api/v1/recoveries/{id}/approve': { allow: ['admin'], call: async () => ({ path: `/recoveries/${await freshRecovery()}/approve` }) },
+    'GET /api/v1/recoveries': { allow: ['admin', 'staff'], call: () => ({ path: '/recoveries' }) },
     'POST /api/v1/erasures/{id}/confirm': { allow: ['admin', 'staff'], call: async () => ({ path: `/erasures/${await freshErasure()}/confirm` }) },
     'POST /api/v1/erasures/{id}/reject': { allow: ['admin', 'staff'], call: async () => ({ path: `/erasures/${await freshErasure()}/reject`, body: { reason: 'matrix retention' } }) },
     // Re-key (issue 13 item 2): the patient re-keys, or gives the author leave to; the author without leave is refused.
