@@ -107,6 +107,13 @@ test('A mirrors a team of B with its members and its checked public key; no name
   assert.equal(JSON.stringify(query('a', 'SELECT * FROM remote_teams')).includes('Oncology'), false)
   assert.equal(query('a', 'SELECT 1 FROM teams WHERE id = ?', teamId).length, 0)
   assert.equal(query('b', 'SELECT 1 FROM remote_teams').length, 0)
+  // A's patient sees it among the teams they may grant: by id and hospital, no members listed.
+  const listed = await apis.a!.json('GET', '/teams', undefined, founding.patient.token)
+  assert.equal(listed.status, 200, JSON.stringify(listed.body))
+  const shown = (listed.body.teams as { teamId: string; name: string; remote?: boolean; members: unknown[]; grantExpiresAt: string | null }[]).find((t) => t.teamId === teamId)
+  assert.deepEqual(shown && { remote: shown.remote, name: shown.name, members: shown.members, grantExpiresAt: shown.grantExpiresAt }, { remote: true, name: 'Care team of Hospital B', members: [], grantExpiresAt: null })
+  // A doctor of A does not: only patients choose teams to grant.
+  assert.equal(((await apis.a!.json('GET', '/teams', undefined, founding.doctor.token)).body.teams as { teamId: string }[]).some((t) => t.teamId === teamId), false)
 })
 
 test('A\'s patient grants B\'s team; B keeps the grant and both members read on B, logged with purpose team', async () => {
@@ -120,6 +127,8 @@ test('A\'s patient grants B\'s team; B keeps the grant and both members read on 
   const kept = await waitFor('the grant on B', () => query<{ envelopes: string; revoked_at: number | null }>('b', 'SELECT envelopes, revoked_at FROM team_grants WHERE team_id = ?', teamId)[0])
   assert.equal(kept.envelopes, granted.body.envelopes)
   assert.equal(kept.revoked_at, null)
+  const mine = (await apis.a!.json('GET', '/teams', undefined, founding.patient.token)).body.teams as { teamId: string; grantExpiresAt: string | null }[]
+  assert.equal(mine.find((t) => t.teamId === teamId)?.grantExpiresAt, granted.body.expiresAt)
   for (const n of [0, 1]) assert.equal(await waitFor(`member ${n} reads`, async () => { const st = await reads(n, first); return st === 200 ? st : undefined }), 200)
   // Each member's read is in the patient's trail on A: purpose team, under the team id (B's audit batch, mined).
   await waitFor('both reads in the trail on A', async () => {

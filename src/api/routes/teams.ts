@@ -18,6 +18,7 @@ const teamSchema = {
     members: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, address: { type: 'string' } } } },
     createdAt: { type: 'string' },
     grantExpiresAt: { type: ['string', 'null'], description: 'For a patient: until when their own grant to the team runs (null: none).' },
+    remote: { type: 'boolean', description: 'For a patient: a team of another hospital, mirrored from the chain (named after its hospital; members not listed).' },
   },
 } as const
 
