@@ -311,7 +311,8 @@ interface IConsent {
      * @param envelopes digest of the block of data keys re-wrapped for the requester
      *
      * Requirements:
-     * - the request exists and the caller is its patient;
+     * - the request exists and the caller is its patient, whose account a recovery has not retired
+     *   (else {ConsentNotActivePatient});
      * - the request is `Pending`;
      * - `duration` is at least 1 hour and at most the requested duration;
      * - `envelopes` is non-zero.
@@ -325,7 +326,8 @@ interface IConsent {
      * @param reasonHash commitment to the reason, which stays off chain
      *
      * Requirements:
-     * - the request exists and the caller is its patient;
+     * - the request exists and the caller is its patient, whose account a recovery has not retired
+     *   (else {ConsentNotActivePatient});
      * - the request is `Pending`;
      * - `reasonHash` is non-zero.
      *
@@ -338,7 +340,7 @@ interface IConsent {
      * was read).
      *
      * Requirements:
-     * - the request exists and the caller is its patient;
+     * - the request exists and the caller is its patient, not retired by a recovery ({ConsentNotActivePatient});
      * - the request is `Approved` (expired or not).
      *
      * Emits an {AccessRevoked} event.
@@ -373,7 +375,7 @@ interface IConsent {
      * @notice The caller, the share's patient, revokes it: a token stops working at once.
      *
      * Requirements:
-     * - the share exists and the caller is its patient;
+     * - the share exists and the caller is its patient, not retired by a recovery ({ConsentNotActivePatient});
      * - the share is live.
      *
      * Emits a {ShareRevoked} event.
@@ -475,7 +477,8 @@ interface IConsent {
      * Requirements:
      * - `recordId` is non-zero (else {ConsentZeroId}); `purpose` is a purpose code;
      * - the caller holds the access path `purpose` names (else {ConsentNoAccessPath}):
-     *   1 own: the caller is `patient`, a registered `Patient`, and `ref` is zero;
+     *   1 own: the caller is `patient`, an active `Patient` (or, once a recovery retired `patient`, its
+     *   successor `IRegistry.successorOf(patient)`), and `ref` is zero;
      *   2 author: an `Active` `Doctor` of `patient`'s hospital (only such a doctor can anchor a
      *     record of the patient; the ledger keeps a commitment to the author, not the author),
      *     and `ref` is zero;
@@ -535,7 +538,8 @@ interface IConsent {
      * @notice The caller revokes their live grant to care team `teamId`, at once (as {revoke}: a
      * batched read entry dated before this block's second is still logged).
      *
-     * Requirements: the caller's grant to the team is live ({ConsentTeamGrantNotLive}).
+     * Requirements: the caller's grant to the team is live ({ConsentTeamGrantNotLive}); the caller's
+     * account is not retired by a recovery ({ConsentNotActivePatient}).
      *
      * Emits a {TeamAccessRevoked} event.
      */

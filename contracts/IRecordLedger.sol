@@ -254,7 +254,7 @@ interface IRecordLedger {
      *   batched one {RecordLedgerUnknownRoot}, {RecordLedgerWrongHospital}, {RecordLedgerInvalidProof},
      *   {RecordLedgerInvalidSignature});
      * - it was not erased (else {RecordLedgerRecordErased}) nor superseded yet (else {RecordLedgerAlreadySuperseded});
-     * - the caller is `old.patient`, or `old.author` still an active doctor of `old.hospital` whose
+     * - the caller is `old.patient` (not retired by a recovery, else {RecordLedgerNotPatient}), or `old.author` still an active doctor of `old.hospital` whose
      *   re-key the patient allowed with {allowRekey} (else {RecordLedgerNotRekeyer}; the leave is used up);
      * - `newId` has never been anchored (else {RecordLedgerAlreadyAnchored}).
      *
@@ -270,8 +270,8 @@ interface IRecordLedger {
         bytes32 envelopes
     ) external;
 
-    /// @notice The caller, as a patient, lets the author of `recordId` re-key it once.
-    /// Emits {RekeyAllowed}.
+    /// @notice The caller, as a patient, lets the author of `recordId` re-key it once. A key retired by
+    /// a recovery is refused ({RecordLedgerNotPatient}). Emits {RekeyAllowed}.
     function allowRekey(bytes32 recordId) external;
 
     /// @notice Whether `patient` let the author of `recordId` re-key it (and that was not used yet).
