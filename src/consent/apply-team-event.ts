@@ -60,8 +60,11 @@ export async function applyTeamEvent(s: S, e: TeamEvent): Promise<void> {
   await s.db.run('UPDATE remote_team_members SET removed_at = ? WHERE team_id = ? AND address = ? AND removed_at IS NULL', Date.now(), teamId, doctor)
 }
 
-/** The team key's public key of the raw block whose digest is `keyDigest`, fetched within `fetchMs` and checked. */
-async function fetchTeamKey(s: S, { teamId, keyDigest, fetchMs }: { teamId: Hex; keyDigest: Hex; fetchMs: number }): Promise<Uint8Array> {
+/**
+ * The team key's public key of the raw block whose digest is `keyDigest`, fetched within `fetchMs` and checked.
+ * @throws AppError RECORD_UNAVAILABLE, RECORD_INTEGRITY
+ */
+export async function fetchTeamKey(s: S, { teamId, keyDigest, fetchMs }: { teamId: Hex; keyDigest: Hex; fetchMs: number }): Promise<Uint8Array> {
   const bytes = await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(keyDigest), 'raw'), { signal: AbortSignal.timeout(fetchMs) })
     .catch((cause: unknown) => {
       if (cause instanceof AppError && cause.code !== 'STORAGE_UNAVAILABLE') throw cause

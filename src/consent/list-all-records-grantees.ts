@@ -11,7 +11,7 @@ import type { Services } from '../services.ts'
  * still decides at each read.
  * @throws AppError LEDGER_UNAVAILABLE
  */
-export async function listAllRecordsGrantees(s: Pick<Services, 'db' | 'ledger'>, { patientId, signal }: { patientId: string; signal?: AbortSignal }): Promise<GranteeAccount[]> {
+export async function listAllRecordsGrantees(s: Pick<Services, 'db' | 'ledger' | 'ipfs'>, { patientId, signal }: { patientId: string; signal?: AbortSignal }): Promise<GranteeAccount[]> {
   const now = await chainTime(s.ledger, { signal })
   const doctors = await s.db.all(`SELECT DISTINCT a.id, a.address, a.key_scheme, a.public_key FROM access_requests r JOIN accounts a ON a.id = r.requester_id
     WHERE r.patient_id = ? AND r.status = 'approved' AND r.granted_record_ids IS NULL AND r.expires_at > ?`, patientId, now) as GranteeAccount[]

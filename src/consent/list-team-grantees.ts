@@ -12,7 +12,7 @@ import type { Services } from '../services.ts'
  * chain's clock `now` (asked of the chain when not given).
  * @throws AppError PUBLIC_KEY_MISMATCH, LEDGER_UNAVAILABLE
  */
-export async function listTeamGrantees(s: Pick<Services, 'db' | 'ledger'>, { patientId, now, signal }: { patientId: string; now?: number; signal?: AbortSignal }): Promise<GranteeAccount[]> {
+export async function listTeamGrantees(s: Pick<Services, 'db' | 'ledger' | 'ipfs'>, { patientId, now, signal }: { patientId: string; now?: number; signal?: AbortSignal }): Promise<GranteeAccount[]> {
   now ??= await chainTime(s.ledger, { signal })
   const rows = await s.db.all('SELECT team_id FROM team_grants WHERE patient_id = ? AND revoked_at IS NULL AND expires_at > ?', patientId, now) as { team_id: Hex }[]
   const grantees: GranteeAccount[] = []
