@@ -85,7 +85,7 @@ export async function startRecovery(s: Services, p: { actor: Actor | undefined; 
   await sendRecoveryProposal(s.ledger, {
     staff: requireKeys(actor).ledger, recoveryId, oldAccount: patient.address as Address, newAccount: newAddress, keyScheme: keySchemeId(scheme),
     encryptionKey: toHex(digestFromCid(keyCid)), verification: commitText(s.nodeKey, recoveryId, verifiedById), signal: p.signal,
-  })
+  }).catch((err: unknown) => { throw refusal(err) })
   const row: RecoveryRow = {
     recovery_id: recoveryId, account_id: patient.id, old_address: patient.address as Address, new_address: newAddress, key_scheme: scheme,
     public_key: encryption.publicKey, keystore: JSON.stringify(keystore), proposer_id: actor.account.id, approver_id: null, envelopes: null,
@@ -118,7 +118,7 @@ export async function approveRecovery(s: Services, p: { actor: Actor | undefined
   const envelopes = keys.length === 0 ? zeroHash : toHex(digestFromCid(await putRawBlock(s.ipfs, await sealGrantEnvelopes({
     grantId: id, kind: 'grant', to: { kind: 'account', address: row.new_address, scheme: row.key_scheme, publicKey: new Uint8Array(row.public_key) }, keys,
   }), { signal: p.signal })))
-  await sendRecoveryApproval(s.ledger, { approver: requireKeys(actor).ledger, recoveryId: id, envelopes, signal: p.signal })
+  await sendRecoveryApproval(s.ledger, { approver: requireKeys(actor).ledger, recoveryId: id, envelopes, signal: p.signal }).catch((err: unknown) => { throw refusal(err) })
   const now = Date.now()
   await s.db.transaction(async (tx) => {
     await tx.run(`UPDATE patient_recoveries SET state = 'approved', approver_id = ?, envelopes = ?, approved_at = ? WHERE recovery_id = ?`, actor.account.id, envelopes, now, id)
@@ -130,6 +130,19 @@ export async function approveRecovery(s: Services, p: { actor: Actor | undefined
     await recordAccountEvent(tx, { accountId: patient.id, kind: 'recovery-approved', actorId: actor.account.id, now })
   })
   return toRecovery({ ...row, state: 'approved', approver_id: actor.account.id, envelopes, approved_at: now }, keys.length)
+}
+
+/**
+ * The chain's refusal as the API answers it: approved meanwhile (another node, a concurrent
+ * request) 409 RECOVERY_NOT_PENDING; the patient no longer active there 404 UNKNOWN_PATIENT; the
+ * caller not allowed there (the proposer, a suspended staff member) 403 FORBIDDEN.
+ */
+function refusal(err: unknown): unknown {
+  const name = isAppError(err, 'LEDGER_REVERTED') ? (err as AppError & { revert?: { errorName?: string } }).revert?.errorName : undefined
+  if (name === 'RegistryRecoveryDone') return new AppError('RECOVERY_NOT_PENDING', { cause: err })
+  if (name === 'RegistryNotActivePatient') return new AppError('UNKNOWN_PATIENT', { cause: err })
+  if (name === 'RegistrySelfApproval' || name === 'RegistryUnauthorized') return new AppError('FORBIDDEN', { cause: err })
+  return err
 }
 
 /** The data keys of the patient's anchored records that the hospital's emergency key opens. */
