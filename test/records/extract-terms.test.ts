@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { extractContentTerms, extractLabelTerms, fhirCodedTypes } from '../../src/records/search/extract-terms.ts'
 import { TermExtractor } from '../../src/records/search/term-extractor.ts'
 import { normalizeTerm, termWords } from '../../src/text/normalize-term.ts'
-import { recordTokens, searchToken, termPrefixes } from '../../src/records/search/search-key.ts'
+import { prefixTokenLength, probeEntry, recordTokens, searchToken, termPrefixes } from '../../src/records/search/search-key.ts'
 import { queryWords } from '../../src/records/search/match-records.ts'
 import { dicomString, parseDicom } from '../../src/web/viewers/dicom/parse-dicom.ts'
 import { T } from '../../src/web/viewers/dicom/dicom-tags.ts'
@@ -109,10 +109,13 @@ describe('normalization and prefix tokens', () => {
     assert.deepEqual(queryWords('Ｄｉａｂ  ÉTES'), ['diab', 'etes'])
   })
 
-  it('a term of 3+ characters gives its prefixes of 3 to 32; a query word matches the terms it begins', () => {
-    assert.deepEqual(termPrefixes('diabetes'), ['dia', 'diab', 'diabe', 'diabet', 'diabete', 'diabetes'])
+  it('a term of 3+ characters gives its prefixes of 3 to prefixTokenLength; a query word is looked up by its prefix of that length at most', () => {
+    assert.equal(prefixTokenLength, 5)
+    assert.deepEqual(termPrefixes('diabetes'), ['dia', 'diab', 'diabe'])
+    assert.deepEqual(termPrefixes('ecg'), ['ecg'])
     assert.deepEqual(termPrefixes('ct'), ['ct'])
-    assert.equal(termPrefixes('x'.repeat(50)).length, 30)
+    assert.equal(termPrefixes('x'.repeat(50)).length, 3)
+    assert.deepEqual(['diabetes', 'diab', 'ct'].map(probeEntry), ['diabe', 'diab', 'ct'])
     const key = randomBytes(32)
     const tokens = recordTokens(key, ['diabetes']).map((t) => t.toString('hex'))
     assert.ok(tokens.includes(searchToken(key, 'diab').toString('hex')))

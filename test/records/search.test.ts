@@ -7,7 +7,7 @@ import { hexToBytes, type Hex } from 'viem'
 import { seed } from '../helpers/node-process.ts'
 import { InjectApi, startInProcessNode, type InProcessNode } from '../helpers/in-process-node.ts'
 import { extractContentTerms, extractLabelTerms } from '../../src/records/search/extract-terms.ts'
-import { termPrefixes } from '../../src/records/search/search-key.ts'
+import { prefixTokenLength, probeEntry } from '../../src/records/search/search-key.ts'
 
 const fixtures = '/work/shared/fixtures'
 const files = ['fhir', 'ccda', 'hl7v2', 'dicom'].flatMap((d) => readdirSync(join(fixtures, d)).map((f) => join(fixtures, d, f)))
@@ -180,7 +180,9 @@ describe('keyword search over encrypted records (one node in process, real chain
   it('no indexed term or prefix of any fixture is in clear in the database, its WAL, the blocks or on the chain', async () => {
     const hay = haystack(await storedBytes())
     const all = new Set<string>()
-    for (const t of terms.values()) for (const term of t) for (const p of [term, ...termPrefixes(term)]) all.add(p)
+    // Every prefix of 3+ characters, whatever length the index stores as tokens.
+    for (const t of terms.values()) for (const term of t) for (let n = 3; n <= [...term].length; n++) all.add([...term].slice(0, n).join(''))
+    for (const t of terms.values()) for (const term of t) all.add(term)
     // Shorter strings turn up by chance in megabytes of ciphertext; those already there before
     // the fixtures' uploads (schema, account names, mail notices) are not the index's.
     const checked = [...all].filter((t) => [...t].length >= 6 && !baseline.includes(t))
@@ -189,5 +191,28 @@ describe('keyword search over encrypted records (one node in process, real chain
     assert.deepEqual(found, [])
     const rows = await node.node.services.db.get('SELECT COUNT(*) AS n FROM record_tokens') as { n: number }
     assert.ok(Number(rows.n) > 1000, 'the index holds tokens')
+  })
+
+  it(`a word longer than the stored prefixes (${prefixTokenLength}) matches exactly the terms it begins: not a longer word sharing only the stored prefix`, async () => {
+    // Two records whose tags share their first prefixTokenLength letters and differ after them.
+    for (const [name, t] of [['a.txt', 'Retinopathie'], ['b.txt', 'Retinoblastom']]) {
+      const up = await api.upload(a.doctor.token, a.patient.email, name, randomBytes(500), { 'x-medledger-tags': encodeURIComponent(t) })
+      assert.equal(up.status, 201, JSON.stringify(up.body))
+      ids.set(name, up.body.recordId)
+      terms.set(name, extractLabelTerms(name, [t]))
+    }
+    assert.equal(probeEntry('retinopath'), probeEntry('retinoblast'), 'the two words share their stored prefix')
+    const fhirDisplays = [...terms.values()].flatMap((t) => [...t]).filter((t) => [...t].length > prefixTokenLength + 2 && /^[a-z]+$/.test(t))
+    const longWords = ['retinopath', 'retinoblastom', 'retinopathiex', 'retinopathie', ...new Set(fhirDisplays.slice(0, 6).map((t) => t.slice(0, prefixTokenLength + 2)))]
+    for (const q of [...longWords, 'retin', `retinopath ${fhirDisplays[0]}`]) {
+      const got = await search(q, a.patient.token)
+      const want = expected(q.split(' '))
+      assert.deepEqual(got.records.map((r) => r.recordId).sort(), want, q)
+      assert.equal(got.total, want.length, q)
+    }
+    assert.deepEqual((await search('retinopath', a.patient.token)).records.map((r) => r.recordId), [ids.get('a.txt')])
+    assert.deepEqual((await search('retinoblast', a.patient.token)).records.map((r) => r.recordId), [ids.get('b.txt')])
+    assert.equal((await search('retinopathiex', a.patient.token)).total, 0)
+    assert.equal((await search('retin', a.patient.token)).total, 2)
   })
 })

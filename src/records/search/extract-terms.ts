@@ -32,16 +32,19 @@ export function termSourceOf(bytes: Uint8Array): TermSource {
  */
 export function extractContentTerms(bytes: Uint8Array): Set<string> {
   const texts: string[] = []
+  // A view of the same bytes, not a copy (Buffer.from of a Uint8Array copies it).
+  const text = () => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
   try {
     const kind = termSourceOf(bytes)
-    if (kind === 'fhir') fhirTexts(JSON.parse(Buffer.from(bytes).toString('utf8')), texts)
-    else if (kind === 'ccda') ccdaTexts(Buffer.from(bytes).toString('utf8'), texts)
-    else if (kind === 'hl7v2') hl7Texts(Buffer.from(bytes).toString('utf8'), texts)
+    if (kind === 'fhir') fhirTexts(JSON.parse(text()), texts)
+    else if (kind === 'ccda') ccdaTexts(text(), texts)
+    else if (kind === 'hl7v2') hl7Texts(text(), texts)
     else if (kind === 'dicom') dicomTexts(bytes, texts)
   } catch {
     // Not what its first bytes promised: the record is still stored, indexed by name and tags.
   }
-  return new Set(texts.flatMap(termWords))
+  // A bundle repeats its codes and displays (~200 texts, ~60 distinct): each normalized once.
+  return new Set([...new Set(texts)].flatMap(termWords))
 }
 
 /** The words of a file name and of the uploader's tags. */

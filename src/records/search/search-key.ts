@@ -120,27 +120,52 @@ export function sealTerms(key: Uint8Array, recordId: string, terms: readonly str
  * @throws AppError RECORD_INTEGRITY when it does not authenticate.
  */
 export function openTerms(key: Uint8Array, recordId: string, sealed: string): string[] {
-  const [n, c] = sealed.split('.')
-  const nonce = decodeBase64url(n, 12)
-  const ct = decodeBase64url(c)
-  const pt = nonce && ct ? createAead('aes-256-gcm', termsKey(key)).open(nonce, utf8(recordId), ct) : undefined
-  if (!pt) throw new AppError('RECORD_INTEGRITY', { details: 'sealed terms do not open with the search key' })
-  return JSON.parse(Buffer.from(pt).toString('utf8')) as string[]
+  return termsOpener(key)(recordId, sealed)
 }
 
-/** Longest prefix indexed: a longer query word is cut to it and matched as a prefix. */
+/**
+ * `openTerms` for many records under one search key: its terms key derived once.
+ * @throws AppError RECORD_INTEGRITY (from the function it returns) when a list does not authenticate.
+ */
+export function termsOpener(key: Uint8Array): (recordId: string, sealed: string) => string[] {
+  const aead = createAead('aes-256-gcm', termsKey(key))
+  return (recordId, sealed) => {
+    const [n, c] = sealed.split('.')
+    const nonce = decodeBase64url(n, 12)
+    const ct = decodeBase64url(c)
+    const pt = nonce && ct ? aead.open(nonce, utf8(recordId), ct) : undefined
+    if (!pt) throw new AppError('RECORD_INTEGRITY', { details: 'sealed terms do not open with the search key' })
+    return JSON.parse(Buffer.from(pt).toString('utf8')) as string[]
+  }
+}
+
+/** Longest query word: a longer one is cut to it and matched as a prefix. */
 export const maxPrefixLength = 32
 
 /**
- * The index entries of one term: a term of 3 characters or more gives every prefix of 3 up to
- * 32 characters (itself included when not longer), a shorter one only itself.
+ * Longest prefix stored as a token. A query word longer than this is looked up by its first
+ * `prefixTokenLength` characters and each candidate then confirmed against the record's sealed
+ * term list (`openTerms`), so a word matches exactly the terms it begins, as if every prefix were
+ * stored, from a third of the tokens.
+ */
+export const prefixTokenLength = 5
+
+/**
+ * The index entries of one term: a term of 3 characters or more gives its prefixes of 3 up to
+ * `prefixTokenLength` characters (itself when not longer), a shorter one only itself.
  */
 export function termPrefixes(term: string): string[] {
   const chars = [...term]
   if (chars.length < 3) return [term]
   const out: string[] = []
-  for (let n = 3; n <= Math.min(chars.length, maxPrefixLength); n++) out.push(chars.slice(0, n).join(''))
+  for (let n = 3; n <= Math.min(chars.length, prefixTokenLength); n++) out.push(chars.slice(0, n).join(''))
   return out
+}
+
+/** The index entry a query word is looked up by: a word of 3+ characters cut to `prefixTokenLength`, a shorter one itself. */
+export function probeEntry(word: string): string {
+  const chars = [...word]
+  return chars.length < 3 ? word : chars.slice(0, prefixTokenLength).join('')
 }
 
 /** The distinct tokens of a record's terms. */
