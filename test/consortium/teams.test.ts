@@ -52,6 +52,7 @@ const upload = async (name: string): Promise<string> => {
   records.push(r.body.recordId as string)
   return r.body.recordId as string
 }
+const mail = async (n: number, kind: string) => ((await apis.b!.json('GET', '/mail', undefined, doctors[n]!.token)).body.mail as { kind: string; body: string }[]).filter((m) => m.kind === kind)
 const reads = async (n: number, recordId: string) => (await apis.b!.download(doctors[n]!.token, recordId)).status
 
 before(async () => {
@@ -127,6 +128,13 @@ test('A\'s patient grants B\'s team; B keeps the grant and both members read on 
   const kept = await waitFor('the grant on B', () => query<{ envelopes: string; revoked_at: number | null }>('b', 'SELECT envelopes, revoked_at FROM team_grants WHERE team_id = ?', teamId)[0])
   assert.equal(kept.envelopes, granted.body.envelopes)
   assert.equal(kept.revoked_at, null)
+  // Each member is told on B, by the patient's pseudonym (no name crosses), with the count and expiry.
+  for (const n of [0, 1]) {
+    const told = await mail(n, 'team-access-granted')
+    assert.equal(told.length, 1, `member ${n} is told once`)
+    assert.match(told[0]!.body, /1 record now/)
+    assert.equal(told[0]!.body.includes('patient a'), false)
+  }
   const mine = (await apis.a!.json('GET', '/teams', undefined, founding.patient.token)).body.teams as { teamId: string; grantExpiresAt: string | null }[]
   assert.equal(mine.find((t) => t.teamId === teamId)?.grantExpiresAt, granted.body.expiresAt)
   for (const n of [0, 1]) assert.equal(await waitFor(`member ${n} reads`, async () => { const st = await reads(n, first); return st === 200 ? st : undefined }), 200)
@@ -173,5 +181,8 @@ test('the patient revokes on A: B marks the grant revoked, and nobody reads', as
   assert.equal(revoked.status, 200, JSON.stringify(revoked.body))
   await waitFor('the revocation on B', () => query<{ revoked_at: number | null }>('b', 'SELECT revoked_at FROM team_grants WHERE team_id = ?', teamId)[0]?.revoked_at !== null)
   for (const r of records) for (const n of [0, 1]) assert.equal(await reads(n, r), 404)
+  // The remaining member is told of the revocation; the removed one is no member, so is not.
+  assert.equal((await waitFor('the revocation mail', async () => { const m = await mail(1, 'team-access-revoked'); return m.length > 0 ? m : undefined })).length, 1)
+  assert.equal((await mail(0, 'team-access-revoked')).length, 0)
   assert.equal(query('b', 'SELECT 1 FROM quarantined_events').length, 0)
 })
