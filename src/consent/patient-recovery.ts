@@ -13,9 +13,9 @@ import { putRawBlock, getRawBlockVerified } from '../storage/raw-block.ts'
 import { cidFromDigest, digestFromCid } from '../storage/read-verified.ts'
 import { sendRecoveryApproval, sendRecoveryProposal } from '../ledger/registry/send-recovery.ts'
 import { openEnvelopes, parseEnvelopes } from '../records/envelopes.ts'
+import { sealRecoveryEnvelopes } from '../records/recovery-envelopes.ts'
 import { checkText } from '../text/check-text.ts'
 import { AppError, isAppError } from '../errors.ts'
-import { openGrantEnvelope, sealGrantEnvelopes } from './grant-envelopes.ts'
 import type { Services } from '../services.ts'
 
 export interface RecoveryRow {
@@ -115,8 +115,8 @@ export async function approveRecovery(s: Services, p: { actor: Actor | undefined
   if (row.state !== 'proposed') throw new AppError('RECOVERY_NOT_PENDING')
   if (actor.account.id === row.proposer_id) throw new AppError('FORBIDDEN', { message: 'A second person approves a recovery, not the one who started it.' })
   const keys = await rewrapKeys(s, row, patient)
-  const envelopes = keys.length === 0 ? zeroHash : toHex(digestFromCid(await putRawBlock(s.ipfs, await sealGrantEnvelopes({
-    grantId: id, kind: 'grant', to: { kind: 'account', address: row.new_address, scheme: row.key_scheme, publicKey: new Uint8Array(row.public_key) }, keys,
+  const envelopes = keys.length === 0 ? zeroHash : toHex(digestFromCid(await putRawBlock(s.ipfs, await sealRecoveryEnvelopes({
+    recoveryId: id, to: { address: row.new_address, scheme: row.key_scheme, publicKey: new Uint8Array(row.public_key) }, keys,
   }), { signal: p.signal })))
   await sendRecoveryApproval(s.ledger, { approver: requireKeys(actor).ledger, recoveryId: id, envelopes, signal: p.signal }).catch((err: unknown) => { throw refusal(err) })
   const now = Date.now()
@@ -161,21 +161,6 @@ async function rewrapKeys(s: Services, row: RecoveryRow, patient: AccountRow): P
     }
   }
   return keys
-}
-
-/**
- * For a record re-wrapped by a recovery: the retired address it was anchored for, and the data key
- * for the reader when the reader is the recovered patient (undefined otherwise).
- */
-export async function recoveredRecord(s: Services, recordId: Hex): Promise<{ address: Address; recoveryId: Hex; envelopes: Hex } | undefined> {
-  return s.db.get(`SELECT r.patient_address AS address, r.recovery_id AS "recoveryId", p.envelopes AS envelopes
-    FROM recovered_records r JOIN patient_recoveries p ON p.recovery_id = r.recovery_id WHERE r.record_id = ?`, recordId)
-}
-
-/** The data key of a recovered record, from the recovery's block, for the patient's new key. */
-export async function openRecoveredKey(s: Services, rec: { recoveryId: Hex; envelopes: Hex }, recordId: Hex, reader: { address: Address; scheme: KeyScheme; privateKey: Uint8Array }): Promise<Uint8Array> {
-  const block = await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(rec.envelopes), 'raw'))
-  return openGrantEnvelope(block, { grantId: rec.recoveryId, recordId, reader: { kind: 'account', ...reader } })
 }
 
 /** The recoveries of the actor's hospital (staff) or all (admin), newest first. */

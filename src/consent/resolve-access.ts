@@ -26,7 +26,7 @@ import { movedShares } from '../records/emergency-shares.ts'
 import { logReadBatched } from './audit-log.ts'
 import { readByTeam } from './read-by-team.ts'
 import { supersededAnswer } from './apply-record-superseded.ts'
-import { openRecoveredKey, recoveredRecord } from './patient-recovery.ts'
+import { openRecoveredKey, recoveredRecord } from '../records/recovery-envelopes.ts'
 import type { Services } from '../services.ts'
 
 export interface AccessDecision extends RecordAccess {
@@ -73,9 +73,9 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
     throw new AppError(token !== undefined && !actor ? 'SHARE_TOKEN_INVALID' : 'RECORD_NOT_FOUND')
   }
   const patient = await s.db.get('SELECT address, hospital_id FROM accounts WHERE id = ?', row.patient_id) as { address: Address; hospital_id: string }
-  // A record of a patient recovered since: anchored (and logged) for the retired address.
+  // A record of a patient recovered since: its own reads are logged for the retired address it was
+  // anchored for (the chain takes them from the successor); other reads for the patient as now.
   const recovered = await recoveredRecord(s, row.record_id)
-  if (recovered) patient.address = recovered.address
 
   // Called once a way to read is found. For a read, a record this node does not hold comes from
   // its peers in one round for the envelopes and the DAG's root and one for the rest of the DAG,
@@ -103,7 +103,7 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
   // A read is logged in the node's next audit batch (durable here first, then mined); a read by
   // emergency access, or on a node with no member hospital to send batches, waits for its own transaction.
   const logAs = (purpose: number, ref: Hex) => async (sig?: AbortSignal) => {
-    const entry = { reader: keys.ledger, recordId: row.record_id, patient: patient.address, purpose, ref, signal: sig }
+    const entry = { reader: keys.ledger, recordId: row.record_id, patient: recovered && purpose === purposes.own ? recovered.address : patient.address, purpose, ref, signal: sig }
     const batches = s.auditBatches
     if (purpose !== purposes.emergency && batches && await batches.sender()) {
       return logReadBatched({ ...s, auditBatches: batches }, { ...entry, readAt: decidedAt && BigInt(await decidedAt) })

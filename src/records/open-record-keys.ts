@@ -3,7 +3,8 @@ import { getRawBlockVerified } from '../storage/raw-block.ts'
 import { cidFromDigest } from '../storage/read-verified.ts'
 import { assertAnchored } from './assert-anchored.ts'
 import type { Actor } from '../accounts/account.ts'
-import { openEnvelopes, parseEnvelopes, type Manifest } from './envelopes.ts'
+import { openEnvelopes, openManifest, parseEnvelopes, type Manifest } from './envelopes.ts'
+import { openRecoveredKey, recoveredRecord } from './recovery-envelopes.ts'
 import type { RecordRow } from './record.ts'
 import type { Services } from '../services.ts'
 
@@ -20,5 +21,12 @@ export async function openRecordKeys(
 ): Promise<{ manifest: Manifest; dataKey: Uint8Array }> {
   await assertAnchored(s, row)
   const bytes = await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.envelopes), 'raw'), { signal })
-  return openEnvelopes(parseEnvelopes(bytes, row.record_id), reader)
+  const env = parseEnvelopes(bytes, row.record_id)
+  // A record of a patient recovered since: the patient's new key opens it from the recovery's block.
+  const recovered = await recoveredRecord(s, row.record_id)
+  if (recovered && recovered.to.toLowerCase() === reader.address.toLowerCase()) {
+    const dataKey = await openRecoveredKey(s, recovered, row.record_id, reader, signal)
+    return { manifest: openManifest(env, dataKey), dataKey }
+  }
+  return openEnvelopes(env, reader)
 }

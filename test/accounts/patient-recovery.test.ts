@@ -103,6 +103,12 @@ describe('recovery of a patient who lost every secret', () => {
       assert.equal(d.status, 200, JSON.stringify(d.json))
       assert.deepEqual(new Uint8Array(d.bytes), rec.bytes)
     }
+    // The new key grants the old records too: a share by token, opened from the recovery's block.
+    const share = await api.json('POST', '/shares', { recordIds: [records[0]!.id], token: true }, token)
+    assert.equal(share.status, 201, JSON.stringify(share.body))
+    const byToken = await api.call('GET', `/records/${records[0]!.id}`, { headers: { 'X-Medledger-Share-Token': share.body.token }, token: null })
+    assert.equal(byToken.status, 200)
+    assert.deepEqual(new Uint8Array(await byToken.arrayBuffer()), records[0]!.bytes)
     const me = await api.json('GET', '/auth/me', undefined, token)
     assert.equal(me.body.account?.address ?? me.body.address, r.newAddress)
 
