@@ -193,7 +193,7 @@ contract Consent is IConsent, EIP712 {
         Share storage s = _shares[shareId];
         address patient = s.patient;
         if (patient == address(0)) revert ConsentUnknownShare(shareId);
-        if (patient != msg.sender) revert ConsentNotPatient(msg.sender, shareId);
+        if (patient != msg.sender && registry.successorOf(patient) != msg.sender) revert ConsentNotPatient(msg.sender, shareId);
         _checkNotRetired(msg.sender);
         if (!_isLive(s)) revert ConsentShareNotLive(shareId);
 
@@ -493,7 +493,8 @@ contract Consent is IConsent, EIP712 {
         grant = _grants[requestId];
         address patient = grant.patient;
         if (patient == address(0)) revert ConsentUnknownRequest(requestId);
-        if (patient != msg.sender) revert ConsentNotPatient(msg.sender, requestId);
+        // A recovered patient's new account acts on what the retired one decided (e.g. revokes it).
+        if (patient != msg.sender && registry.successorOf(patient) != msg.sender) revert ConsentNotPatient(msg.sender, requestId);
         _checkNotRetired(msg.sender);
     }
 

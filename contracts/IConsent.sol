@@ -311,8 +311,8 @@ interface IConsent {
      * @param envelopes digest of the block of data keys re-wrapped for the requester
      *
      * Requirements:
-     * - the request exists and the caller is its patient, whose account a recovery has not retired
-     *   (else {ConsentNotActivePatient});
+     * - the request exists and the caller is its patient or, once a recovery retired the patient, its
+     *   successor (`IRegistry.successorOf`); a retired caller is refused ({ConsentNotActivePatient});
      * - the request is `Pending`;
      * - `duration` is at least 1 hour and at most the requested duration;
      * - `envelopes` is non-zero.
@@ -326,8 +326,8 @@ interface IConsent {
      * @param reasonHash commitment to the reason, which stays off chain
      *
      * Requirements:
-     * - the request exists and the caller is its patient, whose account a recovery has not retired
-     *   (else {ConsentNotActivePatient});
+     * - the request exists and the caller is its patient or, once a recovery retired the patient, its
+     *   successor (`IRegistry.successorOf`); a retired caller is refused ({ConsentNotActivePatient});
      * - the request is `Pending`;
      * - `reasonHash` is non-zero.
      *
@@ -340,7 +340,8 @@ interface IConsent {
      * was read).
      *
      * Requirements:
-     * - the request exists and the caller is its patient, not retired by a recovery ({ConsentNotActivePatient});
+     * - the request exists and the caller is its patient (or the successor of a retired patient,
+     *   `IRegistry.successorOf`), not retired by a recovery ({ConsentNotActivePatient});
      * - the request is `Approved` (expired or not).
      *
      * Emits an {AccessRevoked} event.
@@ -375,7 +376,8 @@ interface IConsent {
      * @notice The caller, the share's patient, revokes it: a token stops working at once.
      *
      * Requirements:
-     * - the share exists and the caller is its patient, not retired by a recovery ({ConsentNotActivePatient});
+     * - the share exists and the caller is its patient (or the successor of a retired patient,
+     *   `IRegistry.successorOf`), not retired by a recovery ({ConsentNotActivePatient});
      * - the share is live.
      *
      * Emits a {ShareRevoked} event.

@@ -93,6 +93,12 @@ describe('Registry: recovery of a patient account (proposeRecovery, approveRecov
     const requestId = randomId()
     await t.eventsOf(await con('doctorA', 'requestAccess', [requestId, addr('patient'), zeroHash, 3, hash('purpose'), 86_400n]), consentAbi, consent)
 
+    // A grant the old key made before the recovery.
+    const oldGrant = randomId()
+    await t.eventsOf(await con('doctorA', 'requestAccess', [oldGrant, addr('patient'), zeroHash, 3, hash('purpose'), 86_400n]), consentAbi, consent)
+    await t.eventsOf(await con('patient', 'approve', [oldGrant, zeroHash, 3_600n, hash('envelopes')]), consentAbi, consent)
+    await expectRevert(con('patientNew', 'revoke', [oldGrant]), 'ConsentNotPatient', [addr('patientNew'), oldGrant])
+
     const approved = await t.eventsOf(await reg('staffA2', 'approveRecovery', [id, hash('rewrapped')]), registryAbi, registry)
     assert.deepEqual(approved.events, [
       { eventName: 'RecoveryApproved', args: { recoveryId: id, oldAccount: addr('patient'), newAccount: addr('patientNew'), by: addr('staffA2'), envelopes: hash('rewrapped') } },
@@ -114,6 +120,11 @@ describe('Registry: recovery of a patient account (proposeRecovery, approveRecov
     await expectRevert(con('patient', 'logAccess', [randomId(), addr('patient'), OWN, zeroHash]), 'ConsentNoAccessPath', [addr('patient'), addr('patient'), OWN, zeroHash])
     await expectRevert(con('doctorA', 'requestAccess', [randomId(), addr('patient'), zeroHash, 3, hash('purpose'), 86_400n]), 'ConsentNotActivePatient', [addr('patient')])
     await expectRevert(led('patient', 'allowRekey', [randomId()]), 'RecordLedgerNotPatient', [addr('patient')])
+    await expectRevert(con('patient', 'revoke', [oldGrant]), 'ConsentNotActivePatient', [addr('patient')])
+    await expectRevert(con('other', 'revoke', [oldGrant]), 'ConsentNotPatient', [addr('other'), oldGrant])
+    // The successor ends what the retired key granted.
+    const revoked = await t.eventsOf(await con('patientNew', 'revoke', [oldGrant]), consentAbi, consent)
+    assert.deepEqual(revoked.events.map((e) => e.eventName), ['AccessRevoked'])
     // No second recovery of a retired account.
     await expectRevert(reg('staffA2', 'proposeRecovery', [randomId(), addr('patient'), addr('stranger'), X25519, hash('k'), hash('v')]), 'RegistryNotActivePatient', [addr('patient')])
 
