@@ -45,11 +45,13 @@ export interface Recovery {
   approvedBy: string | null
   envelopes: Hex | null
   rewrapped: number | null
+  /** Records the approval could not re-wrap (their data key split into threshold shares). */
+  notRewrapped: number | null
 }
 
-const toRecovery = (r: RecoveryRow, rewrapped: number | null = null): Recovery => ({
+const toRecovery = (r: RecoveryRow, rewrapped: number | null = null, notRewrapped: number | null = null): Recovery => ({
   recoveryId: r.recovery_id, patientId: r.account_id, oldAddress: r.old_address, newAddress: r.new_address, state: r.state,
-  proposedBy: r.proposer_id, approvedBy: r.approver_id, envelopes: r.envelopes, rewrapped,
+  proposedBy: r.proposer_id, approvedBy: r.approver_id, envelopes: r.envelopes, rewrapped, notRewrapped,
 })
 
 /** Staff of the patient's own hospital (the admin only approves). */
@@ -114,7 +116,7 @@ export async function approveRecovery(s: Services, p: { actor: Actor | undefined
   const actor = staffOf(p.actor, patient)
   if (row.state !== 'proposed') throw new AppError('RECOVERY_NOT_PENDING')
   if (actor.account.id === row.proposer_id) throw new AppError('FORBIDDEN', { message: 'A second person approves a recovery, not the one who started it.' })
-  const keys = await rewrapKeys(s, row, patient)
+  const { keys, skipped } = await rewrapKeys(s, row, patient)
   const envelopes = keys.length === 0 ? zeroHash : toHex(digestFromCid(await putRawBlock(s.ipfs, await sealRecoveryEnvelopes({
     recoveryId: id, to: { address: row.new_address, scheme: row.key_scheme, publicKey: new Uint8Array(row.public_key) }, keys,
   }), { signal: p.signal })))
@@ -129,7 +131,7 @@ export async function approveRecovery(s: Services, p: { actor: Actor | undefined
     await tx.run('DELETE FROM mfa WHERE account_id = ?', patient.id)
     await recordAccountEvent(tx, { accountId: patient.id, kind: 'recovery-approved', actorId: actor.account.id, now })
   })
-  return toRecovery({ ...row, state: 'approved', approver_id: actor.account.id, envelopes, approved_at: now }, keys.length)
+  return toRecovery({ ...row, state: 'approved', approver_id: actor.account.id, envelopes, approved_at: now }, keys.length, skipped)
 }
 
 /**
@@ -146,21 +148,23 @@ function refusal(err: unknown): unknown {
 }
 
 /** The data keys of the patient's anchored records that the hospital's emergency key opens. */
-async function rewrapKeys(s: Services, row: RecoveryRow, patient: AccountRow): Promise<{ recordId: Hex; dataKey: Uint8Array }[]> {
+async function rewrapKeys(s: Services, row: RecoveryRow, patient: AccountRow): Promise<{ keys: { recordId: Hex; dataKey: Uint8Array }[]; skipped: number }> {
   const hospital = await unlockHospital(s, patient.hospital_id!)
   const me = { address: hospital.row.address as Address, scheme: hospital.row.key_scheme as KeyScheme, privateKey: hospital.keys.encryptionPrivateKey }
   const records = await s.db.all<{ record_id: Hex; envelopes: Hex }>(`SELECT record_id, envelopes FROM records WHERE patient_id = ? AND state = 'anchored'
     AND record_id NOT IN (SELECT record_id FROM recovered_records)`, row.account_id)
   const keys: { recordId: Hex; dataKey: Uint8Array }[] = []
+  let skipped = 0
   for (const r of records) {
     const env = parseEnvelopes(await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(r.envelopes), 'raw')), r.record_id)
     try {
       keys.push({ recordId: r.record_id, dataKey: (await openEnvelopes(env, me)).dataKey })
     } catch (err) {
       if (!isAppError(err, 'RECORD_NOT_FOUND')) throw err // split into shares: no single emergency envelope
+      skipped++
     }
   }
-  return keys
+  return { keys, skipped }
 }
 
 /** The recoveries of the actor's hospital (staff) or all (admin), newest first. */

@@ -89,8 +89,8 @@ describe('recovery of a patient who lost every secret', () => {
   test('with the second approval the records are re-wrapped, the code sets a new password and the patient reads the old records with the new key', async () => {
     const approved = await cli('staff2', ['recovery', 'approve', recoveryId])
     assert.equal(approved.code, 0, approved.stderr)
-    const r = JSON.parse(approved.stdout) as { state: string; rewrapped: number; newAddress: Address; envelopes: Hex }
-    assert.deepEqual([r.state, r.rewrapped], ['approved', 2])
+    const r = JSON.parse(approved.stdout) as { state: string; rewrapped: number; notRewrapped: number; newAddress: Address; envelopes: Hex }
+    assert.deepEqual([r.state, r.rewrapped, r.notRewrapped], ['approved', 2, 0])
     const again = await cli('staff2', ['recovery', 'approve', recoveryId])
     assert.match(again.stderr + again.stdout, /RECOVERY_NOT_PENDING/)
 

@@ -17,6 +17,7 @@ const recoverySchema = {
     approvedBy: { type: ['string', 'null'] },
     envelopes: { type: ['string', 'null'], description: 'Digest (on chain, in RecoveryApproved) of the block re-wrapping the records\' data keys for the new key.' },
     rewrapped: { type: ['integer', 'null'], description: 'How many records the approval re-wrapped (in the approval\'s answer only).' },
+    notRewrapped: { type: ['integer', 'null'], description: 'How many it could not: their data key is split into threshold shares (in the approval\'s answer only).' },
   },
 } as const
 

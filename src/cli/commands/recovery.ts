@@ -9,6 +9,7 @@ interface RecoveryAnswer {
   state: 'proposed' | 'approved'
   envelopes: string | null
   rewrapped: number | null
+  notRewrapped: number | null
 }
 
 /**
@@ -29,7 +30,7 @@ export async function recoveryStart(c: Common, patient: string | undefined, f: {
 export async function recoveryApprove(c: Common, id: string | undefined): Promise<void> {
   if (!id) throw new CliError('USAGE', 'recovery approve needs RECOVERY_ID', 2)
   const r = await signedIn(c).client.json<RecoveryAnswer>('POST', `/recoveries/${encodeURIComponent(id)}/approve`)
-  c.out.result(r, () => `Recovery ${r.recoveryId} approved: ${r.oldAddress} retired, ${r.newAddress} is the patient now; ${r.rewrapped} record(s) re-wrapped.`)
+  c.out.result(r, () => `Recovery ${r.recoveryId} approved: ${r.oldAddress} retired, ${r.newAddress} is the patient now; ${r.rewrapped} record(s) re-wrapped${r.notRewrapped ? `, ${r.notRewrapped} split into threshold shares not re-wrapped` : ''}.`)
 }
 
 /** `medledger recovery list`: staff see their hospital's recoveries, the admin all. */
