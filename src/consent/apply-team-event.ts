@@ -52,12 +52,13 @@ export async function applyTeamEvent(s: S, e: TeamEvent): Promise<void> {
       ON CONFLICT (team_id, address) DO UPDATE SET added_at = excluded.added_at, removed_at = NULL`, teamId, doctor, Date.now())
     return
   }
-  if (e.epoch > Number(held.epoch)) {
-    const publicKey = await fetchTeamKey(s, { teamId, keyDigest: e.keyDigest, fetchMs: e.fetchMs })
+  // The key is fetched first (a block not served leaves nothing changed), the member marked removed before the epoch moves.
+  const publicKey = e.epoch > Number(held.epoch) ? await fetchTeamKey(s, { teamId, keyDigest: e.keyDigest, fetchMs: e.fetchMs }) : undefined
+  await s.db.run('UPDATE remote_team_members SET removed_at = ? WHERE team_id = ? AND address = ? AND removed_at IS NULL', Date.now(), teamId, doctor)
+  if (publicKey) {
     await s.db.run('UPDATE remote_teams SET epoch = ?, key_digest = ?, public_key = ?, tx_hash = ?, updated_at = ? WHERE id = ? AND epoch < ?',
       e.epoch, e.keyDigest.toLowerCase(), Buffer.from(publicKey), e.txHash, Date.now(), teamId, e.epoch)
   }
-  await s.db.run('UPDATE remote_team_members SET removed_at = ? WHERE team_id = ? AND address = ? AND removed_at IS NULL', Date.now(), teamId, doctor)
 }
 
 /**

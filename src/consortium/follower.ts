@@ -88,6 +88,7 @@ export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, 
   let waiters: { block: number; resolve: () => void }[] = []
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> = Promise.resolve()
+  let teamsFollowed = false
 
   async function apply(event: LedgerEvent, ctx: HandlerContext): Promise<void> {
     for (const handle of handlers) await handle(event, ctx)
@@ -95,7 +96,7 @@ export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, 
 
   async function tick(): Promise<void> {
     head = Number(await s.ledger.client.getBlockNumber({ cacheTime: 0 }))
-    await findCareTeams(s)
+    teamsFollowed ||= await followCareTeams(s, { apply, stopped: () => stopped, from: fromBlock, to: last })
     for await (const { to, logs } of logChunks(s.ledger.client, { address: addresses(s), from: last + 1, to: head })) {
       if (stopped) return
       if (!(await applyChunk(s, logs, { apply, stopped: () => stopped }))) return
@@ -158,12 +159,28 @@ function addresses(s: FollowerServices): Address[] {
   return [c.registry, c.recordLedger, c.consent, ...(c.research ? [c.research] : []), ...(c.careTeams ? [c.careTeams] : [])]
 }
 
-/** The CareTeams contract the Registry links, asked of the chain until found (a deployment without it: none, asked again next poll). */
-async function findCareTeams(s: FollowerServices): Promise<void> {
-  if (s.ledger.contracts.careTeams) return
-  await careTeamsAddress(s.ledger).catch((err: unknown) => {
-    if (!isAppError(err, 'TEAMS_UNAVAILABLE')) throw err
-  })
+const CARE_TEAMS_KEY = 'follow.careTeams'
+
+/**
+ * Finds the CareTeams contract the Registry links (asked of the chain until found: a deployment
+ * without it has none) and, the first time, applies its events up to block `to`, the follower's
+ * position: a node that followed the chain before it followed CareTeams mirrors the teams made
+ * meanwhile (on a fresh node the range is empty). True once done, false to try on the next poll.
+ */
+async function followCareTeams(s: FollowerServices, { apply, stopped, from, to }: { apply: Apply; stopped: () => boolean; from: number; to: number }): Promise<boolean> {
+  if (!s.ledger.contracts.careTeams) {
+    await careTeamsAddress(s.ledger).catch((err: unknown) => {
+      if (!isAppError(err, 'TEAMS_UNAVAILABLE')) throw err
+    })
+  }
+  const careTeams = s.ledger.contracts.careTeams
+  if (!careTeams) return false
+  if (await getMeta(s.db, CARE_TEAMS_KEY) !== undefined) return true
+  for await (const { logs } of logChunks(s.ledger.client, { address: [careTeams], from, to })) {
+    if (!(await applyChunk(s, logs, { apply, stopped }))) return false
+  }
+  await setMeta(s.db, CARE_TEAMS_KEY, String(to))
+  return true
 }
 
 function contractOf(s: FollowerServices, address: string): QuarantinedEvent['contract'] {

@@ -186,3 +186,25 @@ test('the patient revokes on A: B marks the grant revoked, and nobody reads', as
   assert.equal((await mail(0, 'team-access-revoked')).length, 0)
   assert.equal(query('b', 'SELECT 1 FROM quarantined_events').length, 0)
 })
+
+test('a node that followed the chain before it followed CareTeams mirrors the teams made meanwhile once it restarts', async () => {
+  // A as a node from before this version left it: no mirror, no CareTeams position, its follower past those blocks.
+  await nodes.a!.stop()
+  const db = new Database(join(homes.a!, 'medledger.db'))
+  try {
+    db.prepare('DELETE FROM remote_teams').run()
+    db.prepare('DELETE FROM remote_team_members').run()
+    db.prepare(`DELETE FROM meta WHERE key = 'follow.careTeams'`).run()
+    assert.ok(Number((db.prepare(`SELECT value FROM meta WHERE key = 'follow.block'`).get() as { value: string }).value) > 0)
+  } finally { db.close() }
+  nodes.a = await startNodeProcess({ home: homes.a, args: ['--chain-rpc', chain.rpcUrl, '--ipfs-listen', '/ip4/127.0.0.1/tcp/0'] })
+  apis.a = new Api(nodes.a.url)
+  const keyOnB = query<{ public_key: Buffer }>('b', 'SELECT public_key FROM team_keys WHERE team_id = ? AND epoch = 2', teamId)[0]!.public_key
+  const mirrored = await waitFor('the team mirrored again at epoch 2', () => {
+    const t = query<{ epoch: number; public_key: Buffer }>('a', 'SELECT * FROM remote_teams WHERE id = ?', teamId)[0]
+    return t?.epoch === 2 ? t : undefined
+  }, 90_000)
+  assert.ok(Buffer.from(mirrored.public_key).equals(keyOnB))
+  assert.deepEqual(query<{ address: string; removed: number }>('a', 'SELECT address, CASE WHEN removed_at IS NULL THEN 0 ELSE 1 END AS removed FROM remote_team_members WHERE team_id = ? ORDER BY address', teamId),
+    doctors.map((d) => ({ address: d.address, removed: d === doctors[0] ? 1 : 0 })).sort((x, y) => x.address.localeCompare(y.address)))
+})
