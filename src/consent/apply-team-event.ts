@@ -32,7 +32,7 @@ export type TeamEvent =
  * A team this node holds itself (`teams`) is left alone. Idempotent: a replayed event changes
  * nothing, and an older epoch never replaces a newer one.
  * @throws AppError RECORD_UNAVAILABLE (the key block not served in time: the follower retries),
- *   RECORD_INTEGRITY, UNKNOWN_TEAM (a member event before its team is mirrored: retried)
+ *   RECORD_INTEGRITY, UNKNOWN_TEAM (a removal before its team is mirrored: retried)
  */
 export async function applyTeamEvent(s: S, e: TeamEvent): Promise<void> {
   const teamId = e.teamId.toLowerCase() as Hex
@@ -45,13 +45,14 @@ export async function applyTeamEvent(s: S, e: TeamEvent): Promise<void> {
       ON CONFLICT (id) DO NOTHING`, teamId, e.hospital.toLowerCase(), e.keyDigest.toLowerCase(), Buffer.from(publicKey), e.txHash, Date.now())
     return
   }
-  if (!held) throw new AppError('UNKNOWN_TEAM', { details: `team ${teamId} not mirrored yet` })
   const doctor = e.doctor.toLowerCase()
   if (e.kind === 'added') {
+    // Kept even while the team's own event waits in quarantine for its key block: members are by address only.
     await s.db.run(`INSERT INTO remote_team_members (team_id, address, added_at, removed_at) VALUES (?, ?, ?, NULL)
       ON CONFLICT (team_id, address) DO UPDATE SET added_at = excluded.added_at, removed_at = NULL`, teamId, doctor, Date.now())
     return
   }
+  if (!held) throw new AppError('UNKNOWN_TEAM', { details: `team ${teamId} not mirrored yet` })
   // The key is fetched first (a block not served leaves nothing changed), the member marked removed before the epoch moves.
   const publicKey = e.epoch > Number(held.epoch) ? await fetchTeamKey(s, { teamId, keyDigest: e.keyDigest, fetchMs: e.fetchMs }) : undefined
   await s.db.run('UPDATE remote_team_members SET removed_at = ? WHERE team_id = ? AND address = ? AND removed_at IS NULL', Date.now(), teamId, doctor)

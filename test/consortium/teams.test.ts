@@ -98,7 +98,7 @@ test('A mirrors a team of B with its members and its checked public key; no name
   const mirrored = await waitFor('the team on A', () => {
     const members = query('a', 'SELECT 1 FROM remote_team_members WHERE team_id = ? AND removed_at IS NULL', teamId)
     return members.length === 2 ? query<{ hospital: string; epoch: number; key_digest: string; public_key: Buffer }>('a', 'SELECT * FROM remote_teams WHERE id = ?', teamId)[0] : undefined
-  })
+  }, 150_000) // a key block not served within the follower's 2 s is retried from quarantine with back-off
   assert.equal(mirrored.hospital, hospitalB)
   assert.equal(mirrored.epoch, 1)
   assert.ok(Buffer.from(mirrored.public_key).equals(keyOnB), 'the public key B made for epoch 1')
@@ -158,7 +158,7 @@ test('a removal on B moves A\'s mirror to the new epoch\'s key and marks the mem
   const mirrored = await waitFor('epoch 2 on A', () => {
     const t = query<{ epoch: number; key_digest: string; public_key: Buffer }>('a', 'SELECT * FROM remote_teams WHERE id = ?', teamId)[0]
     return t?.epoch === 2 ? t : undefined
-  })
+  }, 150_000)
   assert.ok(Buffer.from(mirrored.public_key).equals(keyOnB), 'the public key B made for epoch 2')
   assert.equal(mirrored.key_digest, sha256(keyOnB))
   const members = query<{ address: string; removed_at: number | null }>('a', 'SELECT address, removed_at FROM remote_team_members WHERE team_id = ?', teamId)
