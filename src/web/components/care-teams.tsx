@@ -15,6 +15,8 @@ export interface CareTeam {
   members: { id: string; name: string; address: string }[]
   createdAt: string
   grantExpiresAt?: string | null
+  /** For a patient: a team of another hospital (named after it; its members are not listed here). */
+  remote?: boolean
 }
 
 const teamPath = (t: CareTeam) => `/teams/${encodeURIComponent(t.teamId)}`
@@ -89,7 +91,7 @@ function StaffTeam({ team, doctors, action, onChanged }: { team: CareTeam; docto
   )
 }
 
-/** The patient's view: their hospital's teams, who is on each, and their own grant to it. */
+/** The patient's view: their hospital's teams (and other hospitals' teams), who is on each, and their own grant to it. */
 export function PatientCareTeams() {
   const loaded = useLoad((signal) => api<{ teams: CareTeam[] }>('/teams', { signal }), [])
   const action = useAction()
@@ -118,7 +120,7 @@ export function PatientCareTeams() {
               return (
                 <li key={t.teamId} className="card" data-team={t.teamId}>
                   <h3>{t.name}</h3>
-                  <p className="hint">{t.members.map((m) => m.name).join(', ') || 'No members yet'}</p>
+                  <p className="hint">{t.remote ? 'A care team of another member hospital' : t.members.map((m) => m.name).join(', ') || 'No members yet'}</p>
                   <p>{live ? `Granted until ${formatDateTime(t.grantExpiresAt)}` : 'Not granted'}</p>
                   {live
                     ? <button type="button" className="btn btn-danger" disabled={action.busy} onClick={() => void revoke(t)}>Revoke {t.name}</button>
