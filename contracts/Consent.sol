@@ -272,6 +272,15 @@ contract Consent is IConsent, EIP712 {
     }
 
     /// @inheritdoc IConsent
+    function releaseRecoveryShare(bytes32 recoveryId, bytes32 shares) external {
+        IRegistry.Recovery memory r = registry.recoveryOf(recoveryId);
+        if (!r.approved) revert ConsentRecoveryNotApproved(recoveryId);
+        if (!registry.hospitalOf(msg.sender).member) revert ConsentNotMemberHospital(msg.sender);
+        if (shares == bytes32(0)) revert ConsentEmptyEnvelopes();
+        emit RecoveryShareReleased(recoveryId, r.newAccount, msg.sender, shares);
+    }
+
+    /// @inheritdoc IConsent
     function moveEmergencyShares(bytes32 recordId, bytes32 shares) external {
         if (recordId == bytes32(0)) revert ConsentZeroId();
         if (shares == bytes32(0)) revert ConsentEmptyEnvelopes();

@@ -179,6 +179,12 @@ interface IConsent {
         bytes32 shares
     );
 
+    /// @notice `hospital`, a member, released its Shamir shares of the records of the patient
+    /// recovered by `recoveryId` (an approved {IRegistry-approveRecovery}), re-wrapped for the
+    /// patient's new account `patient` in the `shares` block. The patient's node reads a split
+    /// record once it holds the threshold's number of hospitals' shares.
+    event RecoveryShareReleased(bytes32 indexed recoveryId, address indexed patient, address indexed hospital, bytes32 shares);
+
     /// @notice `hospital`, the record's, moved record `recordId`'s emergency access from its single
     /// emergency envelope to Shamir shares (`shares`: the digest of the block holding them), before
     /// retiring its emergency key ({IRegistry-rotateEmergencyKey}). Nodes take it from the record's
@@ -258,6 +264,8 @@ interface IConsent {
     error ConsentNotHospitalOf(address caller, address patient);
     /// @notice `caller` is not the consortium admin (the Registry's DEFAULT_ADMIN_ROLE).
     error ConsentNotAdmin(address caller);
+    /// @notice The recovery `recoveryId` is unknown to the Registry or not approved yet.
+    error ConsentRecoveryNotApproved(bytes32 recoveryId);
     /// @notice `threshold` of `shares` is not a valid split: 2 <= threshold <= shares <= 16, or both zero.
     error ConsentInvalidThreshold(uint8 shares, uint8 threshold);
     /// @notice `caller` holds no access path to `patient`'s records for `purpose` under `ref`: a
@@ -441,6 +449,20 @@ interface IConsent {
      * Emits an {EmergencyShareReleased} event.
      */
     function releaseEmergencyShare(bytes32 emergencyId, bytes32 shares) external;
+
+    /**
+     * @notice The caller, a member hospital, records that it released its shares of the recovered
+     * patient's records' data keys, re-wrapped for the patient's new account in the `shares`
+     * block. Nothing is stored; the patient's node counts distinct hospitals.
+     *
+     * Requirements:
+     * - the recovery is approved in the Registry ({ConsentRecoveryNotApproved});
+     * - the caller is a member hospital ({ConsentNotMemberHospital});
+     * - `shares` is non-zero ({ConsentEmptyEnvelopes}).
+     *
+     * Emits a {RecoveryShareReleased} event (`patient`: the recovery's new account).
+     */
+    function releaseRecoveryShare(bytes32 recoveryId, bytes32 shares) external;
 
     /**
      * @notice The caller, a member hospital, publishes the shares block of one of its records

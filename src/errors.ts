@@ -33,6 +33,7 @@ export const errorRegistry = {
   MFA_NOT_STARTED: { status: 409, message: 'No authenticator enrolment is waiting for confirmation; start one first.' },
   MFA_NOT_ENABLED: { status: 409, message: 'Two-factor sign-in is not enabled for this account.' },
   EMERGENCY_SPLIT_UNAVAILABLE: { status: 409, message: 'Threshold break-glass needs at least two member hospitals: records keep their single emergency envelope until the consortium has them.' },
+  RECOVERY_SHARES_PENDING: { status: 409, message: 'This record\'s data key is split among member hospitals and fewer than the threshold have released their shares for your recovered account yet; try again shortly.' },
   EMERGENCY_SHARES_PENDING: { status: 409, message: 'Fewer member hospitals than the threshold have released their shares for this emergency access yet; try again shortly.' },
   PROPOSAL_EXPIRED: { status: 409, message: 'This admission vote has expired (older than the consortium\'s proposal lifetime): it can no longer be voted on; a new proposal may be opened.' },
   MFA_REQUIRED_BY_ROLE: { status: 403, message: 'Your role requires two-factor sign-in: it cannot be turned off.' },

@@ -14,6 +14,7 @@ import { cidFromDigest, digestFromCid } from '../storage/read-verified.ts'
 import { sendRecoveryApproval, sendRecoveryProposal } from '../ledger/registry/send-recovery.ts'
 import { openEnvelopes, parseEnvelopes } from '../records/envelopes.ts'
 import { sealRecoveryEnvelopes } from '../records/recovery-envelopes.ts'
+import { releaseRecoveryShares } from './recovery-shares.ts'
 import { checkText } from '../text/check-text.ts'
 import { AppError, isAppError } from '../errors.ts'
 import type { Services } from '../services.ts'
@@ -45,7 +46,7 @@ export interface Recovery {
   approvedBy: string | null
   envelopes: Hex | null
   rewrapped: number | null
-  /** Records the approval could not re-wrap (their data key split into threshold shares). */
+  /** Records whose data key is split into threshold shares: read once k member hospitals released their shares for the new key. */
   notRewrapped: number | null
 }
 
@@ -105,7 +106,10 @@ export async function startRecovery(s: Services, p: { actor: Actor | undefined; 
  * in one block, and sends `Registry.approveRecovery` with its digest (the old address is retired on
  * chain, the new one registered as its successor). Then the account takes the new address and
  * keys: its sessions and two-factor sign-in end, and the one-time code sets a new password
- * (the sign-in recovery flow). Records split into threshold shares are not re-wrapped here.
+ * (the sign-in recovery flow). Records whose data key is split into threshold shares are kept as
+ * recovered-split: this node's member hospitals release their shares for the new key at once
+ * (`releaseRecoveryShares`), the others' nodes through their follower, and the patient reads
+ * them once k are in.
  * @throws AppError NOT_FOUND, FORBIDDEN, RECOVERY_NOT_PENDING, LEDGER_*
  */
 export async function approveRecovery(s: Services, p: { actor: Actor | undefined; recoveryId: string; signal?: AbortSignal }): Promise<Recovery> {
@@ -116,7 +120,7 @@ export async function approveRecovery(s: Services, p: { actor: Actor | undefined
   const actor = staffOf(p.actor, patient)
   if (row.state !== 'proposed') throw new AppError('RECOVERY_NOT_PENDING')
   if (actor.account.id === row.proposer_id) throw new AppError('FORBIDDEN', { message: 'A second person approves a recovery, not the one who started it.' })
-  const { keys, skipped } = await rewrapKeys(s, row, patient)
+  const { keys, split } = await rewrapKeys(s, row, patient)
   const envelopes = keys.length === 0 ? zeroHash : toHex(digestFromCid(await putRawBlock(s.ipfs, await sealRecoveryEnvelopes({
     recoveryId: id, to: { address: row.new_address, scheme: row.key_scheme, publicKey: new Uint8Array(row.public_key) }, keys,
   }), { signal: p.signal })))
@@ -125,13 +129,22 @@ export async function approveRecovery(s: Services, p: { actor: Actor | undefined
   await s.db.transaction(async (tx) => {
     await tx.run(`UPDATE patient_recoveries SET state = 'approved', approver_id = ?, envelopes = ?, approved_at = ? WHERE recovery_id = ?`, actor.account.id, envelopes, now, id)
     for (const k of keys) await tx.run('INSERT INTO recovered_records (record_id, recovery_id, patient_address) VALUES (?, ?, ?)', k.recordId, id, row.old_address)
+    for (const r of split) await tx.run('INSERT INTO recovered_records (record_id, recovery_id, patient_address, split) VALUES (?, ?, ?, 1)', r, id, row.old_address)
     await tx.run('UPDATE accounts SET address = ?, public_key = ?, keystore = ? WHERE id = ?', row.new_address, Buffer.from(row.public_key), row.keystore, patient.id)
     await tx.run('DELETE FROM sessions WHERE account_id = ?', patient.id)
     await tx.run('DELETE FROM recovery_codes WHERE account_id = ?', patient.id)
     await tx.run('DELETE FROM mfa WHERE account_id = ?', patient.id)
     await recordAccountEvent(tx, { accountId: patient.id, kind: 'recovery-approved', actorId: actor.account.id, now })
   })
-  return toRecovery({ ...row, state: 'approved', approver_id: actor.account.id, envelopes, approved_at: now }, keys.length, skipped)
+  // The split records: this node's member hospitals release their shares for the new key now,
+  // the others' nodes when their follower sees RecoveryApproved. A failure here leaves the
+  // approval done; the shares can be released again (releaseRecoveryShares is idempotent).
+  if (split.length > 0) {
+    await releaseRecoveryShares(s, { recoveryId: id, signal: p.signal }).catch((err: unknown) => {
+      s.log('warn', `recovery ${id}: the home node's share release failed: ${err instanceof Error ? err.message : String(err)}`)
+    })
+  }
+  return toRecovery({ ...row, state: 'approved', approver_id: actor.account.id, envelopes, approved_at: now }, keys.length, split.length)
 }
 
 /**
@@ -148,23 +161,23 @@ function refusal(err: unknown): unknown {
 }
 
 /** The data keys of the patient's anchored records that the hospital's emergency key opens. */
-async function rewrapKeys(s: Services, row: RecoveryRow, patient: AccountRow): Promise<{ keys: { recordId: Hex; dataKey: Uint8Array }[]; skipped: number }> {
+async function rewrapKeys(s: Services, row: RecoveryRow, patient: AccountRow): Promise<{ keys: { recordId: Hex; dataKey: Uint8Array }[]; split: Hex[] }> {
   const hospital = await unlockHospital(s, patient.hospital_id!)
   const me = { address: hospital.row.address as Address, scheme: hospital.row.key_scheme as KeyScheme, privateKey: hospital.keys.encryptionPrivateKey }
   const records = await s.db.all<{ record_id: Hex; envelopes: Hex }>(`SELECT record_id, envelopes FROM records WHERE patient_id = ? AND state = 'anchored'
     AND record_id NOT IN (SELECT record_id FROM recovered_records)`, row.account_id)
   const keys: { recordId: Hex; dataKey: Uint8Array }[] = []
-  let skipped = 0
+  const split: Hex[] = []
   for (const r of records) {
     const env = parseEnvelopes(await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(r.envelopes), 'raw')), r.record_id)
     try {
       keys.push({ recordId: r.record_id, dataKey: (await openEnvelopes(env, me)).dataKey })
     } catch (err) {
       if (!isAppError(err, 'RECORD_NOT_FOUND')) throw err // split into shares: no single emergency envelope
-      skipped++
+      split.push(r.record_id)
     }
   }
-  return { keys, skipped }
+  return { keys, split }
 }
 
 /** The recoveries of the actor's hospital (staff) or all (admin), newest first. */

@@ -8,6 +8,7 @@ import { applyAccessRevoked } from '../consent/apply-access-revoked.ts'
 import { applyEmergencyDeclared } from '../consent/apply-emergency-declared.ts'
 import { recordEmergencyRelease } from '../consent/record-emergency-release.ts'
 import { recordEmergencyShareRelease, recordEmergencySharesMoved } from '../consent/emergency-shares.ts'
+import { recordRecoveryShareRelease } from '../consent/recovery-shares.ts'
 import { applyShared } from '../consent/apply-shared.ts'
 import { applyTeamEvent } from '../consent/apply-team-event.ts'
 import { applyTeamGranted, applyTeamRevoked } from '../consent/apply-team-grant.ts'
@@ -116,6 +117,8 @@ async function dispatch(owners: Owners, e: Event, { fetchMs }: HandlerContext): 
       return recordEmergencyRelease(s.db, { emergencyId: a.emergencyId as Hex, envelopes: a.envelopes as Hex, txHash })
     case 'EmergencyShareReleased':
       return recordEmergencyShareRelease(s, { emergencyId: a.emergencyId as Hex, hospital: a.hospital as Address, shares: a.shares as Hex, txHash })
+    case 'RecoveryShareReleased':
+      return recordRecoveryShareRelease(s, { recoveryId: a.recoveryId as Hex, hospital: a.hospital as Address, shares: a.shares as Hex, txHash })
     case 'EmergencySharesMoved':
       return recordEmergencySharesMoved(s, { recordId: a.recordId as Hex, hospital: a.hospital as Address, shares: a.shares as Hex, txHash })
     case 'Shared':

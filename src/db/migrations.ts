@@ -628,6 +628,20 @@ export const migrations: readonly Migration[] = [
     patient_address TEXT NOT NULL
   );
   `,
+  // 26: recovery of a patient whose records' data keys are split into threshold shares: those
+  // records are kept as recovered (split = 1) and read once k member hospitals released their
+  // shares for the new key (Consent.RecoveryShareReleased, one row per hospital).
+  `
+  ALTER TABLE recovered_records ADD COLUMN split INTEGER NOT NULL DEFAULT 0;
+  CREATE TABLE recovery_shares (
+    recovery_id TEXT NOT NULL,
+    hospital TEXT NOT NULL,
+    shares TEXT NOT NULL,
+    tx_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (recovery_id, hospital)
+  );
+  `,
 ]
 
 /** One migration: the same SQL for both dialects (translated for PostgreSQL), or one text each. */

@@ -648,6 +648,17 @@ export const consentAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "recoveryId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ConsentRecoveryNotApproved",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
         "name": "requestId",
         "type": "bytes32"
       }
@@ -1150,6 +1161,37 @@ export const consentAbi = [
       }
     ],
     "name": "EmergencyThresholdSet",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "recoveryId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "patient",
+        "type": "address"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "hospital",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "shares",
+        "type": "bytes32"
+      }
+    ],
+    "name": "RecoveryShareReleased",
     "type": "event"
   },
   {
@@ -1836,6 +1878,24 @@ export const consentAbi = [
       }
     ],
     "name": "releaseEmergencyShare",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "recoveryId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "shares",
+        "type": "bytes32"
+      }
+    ],
+    "name": "releaseRecoveryShare",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"

@@ -4,6 +4,7 @@ import { unwrapKey, wrapKey, type KeyScheme } from '../crypto/key-wrap.ts'
 import { getRawBlockVerified } from '../storage/raw-block.ts'
 import { cidFromDigest } from '../storage/read-verified.ts'
 import { AppError } from '../errors.ts'
+import { recoverySharesKey } from './recovery-shares.ts'
 import type { Services } from '../services.ts'
 
 /**
@@ -38,18 +39,21 @@ export async function sealRecoveryEnvelopes({ recoveryId, to, keys }: { recovery
  * For a record re-wrapped by a recovery: the retired address it was anchored for, and where its
  * key for the new address is (undefined for any other record).
  */
-export async function recoveredRecord(s: Pick<Services, 'db'>, recordId: Hex): Promise<{ address: Address; recoveryId: Hex; envelopes: Hex; to: Address } | undefined> {
-  return s.db.get(`SELECT r.patient_address AS address, r.recovery_id AS "recoveryId", p.envelopes AS envelopes, p.new_address AS "to"
+export async function recoveredRecord(s: Pick<Services, 'db'>, recordId: Hex): Promise<{ address: Address; recoveryId: Hex; envelopes: Hex; to: Address; split: number } | undefined> {
+  return s.db.get(`SELECT r.patient_address AS address, r.recovery_id AS "recoveryId", p.envelopes AS envelopes, p.new_address AS "to", r.split AS split
     FROM recovered_records r JOIN patient_recoveries p ON p.recovery_id = r.recovery_id WHERE r.record_id = ?`, recordId)
 }
 
 /**
  * The data key of a recovered record for `reader`, the patient's new key.
  * @throws AppError RECORD_NOT_FOUND when the reader is not the one it was re-wrapped for;
+ *   RECOVERY_SHARES_PENDING for a split record before k hospitals released their shares;
  *   RECORD_INTEGRITY when the block or the key does not authenticate; RECORD_UNAVAILABLE
  */
-export async function openRecoveredKey(s: Pick<Services, 'ipfs'>, rec: { recoveryId: Hex; envelopes: Hex; to: Address }, recordId: Hex, reader: { address: Address; scheme: KeyScheme; privateKey: Uint8Array }, signal?: AbortSignal): Promise<Uint8Array> {
+export async function openRecoveredKey(s: Pick<Services, 'ipfs' | 'db'>, rec: { recoveryId: Hex; envelopes: Hex; to: Address; split: number }, recordId: Hex, reader: { address: Address; scheme: KeyScheme; privateKey: Uint8Array }, signal?: AbortSignal): Promise<Uint8Array> {
   if (rec.to.toLowerCase() !== reader.address.toLowerCase()) throw new AppError('RECORD_NOT_FOUND')
+  // Split into threshold shares: combined from the member hospitals' releases for the recovery.
+  if (Number(rec.split) === 1) return recoverySharesKey(s, { recoveryId: rec.recoveryId, recordId, reader, signal })
   const bytes = await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(rec.envelopes), 'raw'), { signal })
   let obj: RecoveryEnvelopesObject
   try {
