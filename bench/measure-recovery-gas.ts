@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createPublicClient, createWalletClient, defineChain, http, keccak256, toHex, type Address, type Hex } from 'viem'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
-import { registryAbi } from '../src/ledger/abis.ts'
+import { consentAbi, registryAbi } from '../src/ledger/abis.ts'
 import { startAnvil } from '../src/ledger/anvil.ts'
 import { loadArtifacts } from '../src/ledger/artifacts.ts'
 
@@ -12,13 +12,16 @@ export interface MeasureRecoveryGasResult {
   recoveryPropose: number
   /** gasUsed of `Registry.approveRecovery` (a second staff member: old account retired, new one registered, re-wrap digest in the event). */
   recoveryApprove: number
+  /** gasUsed of `Consent.releaseRecoveryShare` (a member hospital releases its shares of the patient's split records for the new key). */
+  recoveryShareRelease: number
 }
 
 const noFees = { maxFeePerGas: 0n, maxPriorityFeePerGas: 0n } as const
 
 /**
  * Gas of a patient account's recovery, on a fresh anvil with the compiled Registry: one hospital,
- * two staff members and a patient; one staff member proposes, the other approves. Each figure is
+ * two staff members and a patient; one staff member proposes, the other approves, then the
+ * hospital releases its shares for the new key (a Consent on the same Registry). Each figure is
  * the receipt's gasUsed.
  * @throws Error when a transaction fails.
  */
@@ -44,7 +47,9 @@ export async function measureRecoveryGas(): Promise<MeasureRecoveryGasResult> {
     const id = generatePrivateKey()
     const propose = await reg(staff1, 'proposeRecovery', [id, patient!.account.address, successor!.account.address, 1, keccak256(toHex('new key')), keccak256(toHex('verification'))])
     const approve = await reg(staff2, 'approveRecovery', [id, keccak256(toHex('re-wrapped keys'))])
-    return { recoveryPropose: Number(propose.gasUsed), recoveryApprove: Number(approve.gasUsed) }
+    const consent: Address = (await mined(admin!.deployContract({ abi: contracts.Consent!.abi, bytecode: contracts.Consent!.bytecode, args: [registry], ...noFees }))).contractAddress!
+    const release = await mined(hospital!.writeContract({ address: consent, abi: consentAbi, functionName: 'releaseRecoveryShare', args: [id, keccak256(toHex('shares'))], ...noFees }))
+    return { recoveryPropose: Number(propose.gasUsed), recoveryApprove: Number(approve.gasUsed), recoveryShareRelease: Number(release.gasUsed) }
   } finally {
     await anvil.stop()
     await rm(home, { recursive: true, force: true })

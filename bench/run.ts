@@ -255,7 +255,7 @@ async function main(): Promise<Record<string, unknown>> {
     const erasureGas = await measureErasureGas()
     progress(`gas: erasure request ${erasureGas.erasureRequest}, reject ${erasureGas.erasureReject}, confirm ${erasureGas.erasureConfirm}`)
     const recoveryGas = await measureRecoveryGas()
-    progress(`gas: account recovery proposed ${recoveryGas.recoveryPropose}, approved ${recoveryGas.recoveryApprove}`)
+    progress(`gas: account recovery proposed ${recoveryGas.recoveryPropose}, approved ${recoveryGas.recoveryApprove}, share released ${recoveryGas.recoveryShareRelease}`)
     const rekeyGas = await measureRekeyGas()
     progress(`gas: re-key anchor (supersede) ${rekeyGas.rekey}, the patient's leave for the author ${rekeyGas.rekeyLeave}, the author's re-key ${rekeyGas.rekeyByAuthor}`)
 
@@ -425,6 +425,7 @@ function table(r: Record<string, any>): string {
     ['gas: a team member\'s read alone (logAccess, purpose team)', String(r.gas.teamAuditRead), '', ''],
     ['gas: erasure request (the patient); reject; confirm (tombstone)', `${r.gas.erasureRequest}; ${r.gas.erasureReject}; ${r.gas.erasureConfirm}`, 'no target (not frequent)', ''],
     ['gas: account recovery proposed (staff); approved (second staff or admin)', `${r.gas.recoveryPropose}; ${r.gas.recoveryApprove}`, 'no target (rare)', ''],
+    ['gas: recovery share release (one hospital, the recovered patient\'s split records)', String(r.gas.recoveryShareRelease), targets.gasEmergencyShareRelease.text, yes(r.gas.recoveryShareRelease <= targets.gasEmergencyShareRelease.max)],
     ['gas: re-key anchor (supersede, the patient); the patient\'s leave; the author\'s re-key', `${r.gas.rekey}; ${r.gas.rekeyLeave}; ${r.gas.rekeyByAuthor}`, 'no target (not frequent)', ''],
     ['read 1 MiB under a grant, other hospital\'s doctor', `p50 ${r.grantedRead1MiB.p50Ms} ms, p95 ${r.grantedRead1MiB.p95Ms} ms`, `${r.context.latencyIterations} runs`, ''],
     [`read 1 MiB on node B, stored only on A (median of ${c.readRecords})`, `first p50 ${r.crossNodeRead1MiB.p50Ms} ms p95 ${r.crossNodeRead1MiB.p95Ms} ms, cached ${r.crossNodeRead1MiB.cachedMs} ms`, r.targets.crossNodeRead1MiB.target, yes(r.targets.crossNodeRead1MiB.met)],
