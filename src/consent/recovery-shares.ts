@@ -44,22 +44,38 @@ export async function releaseRecoverySharesAs(s: Services, { recoveryId, hospita
   const address = hospital.address.toLowerCase() as Address
   if (await s.db.get('SELECT 1 FROM recovery_shares WHERE recovery_id = ? AND hospital = ?', id, address)) return 0
   const records = await s.db.all<{ record_id: Hex }>('SELECT record_id FROM recovered_records WHERE recovery_id = ? AND split = 1 ORDER BY record_id', id)
-  const reader = { address, scheme: hospital.scheme, privateKey: hospital.privateKey }
-  const shares: RecoverySharesBlock['shares'] = []
-  for (const r of records) {
-    const split = await splitOf(s, r.record_id, signal)
-    const share = split && await openShare(split, r.record_id, reader)
-    if (!share) continue
-    const wrapped = await wrapKey({ scheme: rec.key_scheme, publicKey: new Uint8Array(rec.public_key), key: share, context: recoveryShareContext(id, r.record_id, address, rec.new_address) })
-    share.fill(0)
-    shares.push({ recordId: r.record_id, scheme: rec.key_scheme, wrapped: encodeBase64url(wrapped) })
-  }
-  if (shares.length === 0) return 0
-  const block: RecoverySharesBlock = { v: 1, type: 'medledger/recovery-shares', recoveryId: id, hospital: address, shares }
-  const digest = toHex(digestFromCid(await putRawBlock(s.ipfs, utf8(JSON.stringify(block)), { signal })))
+  const built = await recoverySharesBlock(s, { recoveryId: id, recordIds: records.map((r) => r.record_id), hospital, to: { address: rec.new_address, scheme: rec.key_scheme, publicKey: new Uint8Array(rec.public_key) }, signal })
+  if (!built) return 0
+  const { digest, count } = built
   const receipt = await sendRecoveryShareRelease(s.ledger, { hospital: hospital.ledger, recoveryId: id, shares: digest, signal })
   await recordRecoveryShareRelease(s, { recoveryId: id, hospital: address, shares: digest, txHash: receipt.transactionHash })
-  return shares.length
+  return count
+}
+
+/**
+ * A hospital's shares of the given split records, re-wrapped for the recovered patient's new
+ * key `to`, in one IPFS block (put here): its digest and the number of shares, or undefined when
+ * the hospital holds none.
+ */
+export async function recoverySharesBlock(
+  s: Pick<Services, 'db' | 'ipfs'>,
+  { recoveryId, recordIds, hospital, to, signal }: { recoveryId: Hex; recordIds: Hex[]; hospital: Pick<ReleasingHospital, 'address' | 'scheme' | 'privateKey'>; to: { address: Address; scheme: KeyScheme; publicKey: Uint8Array }; signal?: AbortSignal },
+): Promise<{ digest: Hex; count: number } | undefined> {
+  const id = recoveryId.toLowerCase() as Hex
+  const address = hospital.address.toLowerCase() as Address
+  const reader = { address, scheme: hospital.scheme, privateKey: hospital.privateKey }
+  const shares: RecoverySharesBlock['shares'] = []
+  for (const recordId of recordIds) {
+    const split = await splitOf(s, recordId, signal)
+    const share = split && await openShare(split, recordId, reader)
+    if (!share) continue
+    const wrapped = await wrapKey({ scheme: to.scheme, publicKey: to.publicKey, key: share, context: recoveryShareContext(id, recordId, address, to.address) })
+    share.fill(0)
+    shares.push({ recordId, scheme: to.scheme, wrapped: encodeBase64url(wrapped) })
+  }
+  if (shares.length === 0) return undefined
+  const block: RecoverySharesBlock = { v: 1, type: 'medledger/recovery-shares', recoveryId: id, hospital: address, shares }
+  return { digest: toHex(digestFromCid(await putRawBlock(s.ipfs, utf8(JSON.stringify(block)), { signal }))), count: shares.length }
 }
 
 /** Keeps a hospital's share release for a recovery known here (from this node or its follower), once. */

@@ -3,7 +3,8 @@
 // hospitals registered on the same chain with emergency keys this test holds, as their own nodes
 // would (their releases run as node code, releaseRecoverySharesAs, with their own keys). With 5
 // hospitals and k = 3: after the recovery's approval H1 releases its shares for the new key at
-// once; with two releases the split record is refused (409 RECOVERY_SHARES_PENDING), with three it
+// once; with two releases the split record is refused (409 RECOVERY_SHARES_PENDING), with three
+// (the third sent as another node would, from outside this node, kept through its follower) it
 // reads; each release is in the patient's trail; the old key opens none of the released shares;
 // the contract refuses a release for a recovery not approved and from a non-member.
 import assert from 'node:assert/strict'
@@ -19,7 +20,8 @@ import { unlockHospital } from '../../src/accounts/hospital-keys.ts'
 import { sendHospitalProposal } from '../../src/ledger/registry/send-hospital-proposal.ts'
 import { sendHospitalVote } from '../../src/ledger/registry/send-hospital-vote.ts'
 import { consentAbi } from '../../src/ledger/abis.ts'
-import { releaseRecoverySharesAs } from '../../src/consent/recovery-shares.ts'
+import { recoverySharesBlock, releaseRecoverySharesAs } from '../../src/consent/recovery-shares.ts'
+import { waitFor } from '../helpers/mail-fixtures.ts'
 import type { ReleasingHospital } from '../../src/consent/emergency-shares.ts'
 import { recoverySharesKey } from '../../src/records/recovery-shares.ts'
 import { isAppError } from '../../src/errors.ts'
@@ -104,7 +106,13 @@ describe('recovery re-wraps split records through k member hospitals\' shares', 
     assert.equal(r.json.code, 'RECOVERY_SHARES_PENDING')
     assert.equal(r.bytes.includes(Buffer.from('penicillin')), false)
 
-    assert.equal(await releaseRecoverySharesAs(s, { recoveryId, hospital: others[1]! }), 1)
+    // The third comes as another node's would: its block and its transaction only; this node's
+    // follower sees RecoveryShareReleased and keeps it.
+    const rec = (await s.db.get<{ new_address: Address; key_scheme: ReleasingHospital['scheme']; public_key: Uint8Array }>('SELECT new_address, key_scheme, public_key FROM patient_recoveries WHERE recovery_id = ?', recoveryId))!
+    const built = await recoverySharesBlock(s, { recoveryId, recordIds: [splitRecord], hospital: others[1]!, to: { address: rec.new_address, scheme: rec.key_scheme, publicKey: new Uint8Array(rec.public_key) } })
+    assert.equal(built?.count, 1)
+    await wallet(others[1]!.ledger).writeContract({ address: s.ledger.contracts.consent, abi: consentAbi, functionName: 'releaseRecoveryShare', args: [recoveryId, built!.digest], ...noFees })
+    await waitFor(() => s.db.get('SELECT 1 AS x FROM recovery_shares WHERE recovery_id = ? AND hospital = ?', recoveryId, others[1]!.address.toLowerCase()), { timeoutMs: 60_000, what: 'the follower to keep the third release' })
     r = await api.download(token, splitRecord)
     assert.equal(r.status, 200, 'three are')
     assert.deepEqual(new Uint8Array(r.bytes), bytes)
