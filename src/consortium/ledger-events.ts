@@ -9,6 +9,7 @@ import { applyEmergencyDeclared } from '../consent/apply-emergency-declared.ts'
 import { recordEmergencyRelease } from '../consent/record-emergency-release.ts'
 import { recordEmergencyShareRelease, recordEmergencySharesMoved } from '../consent/emergency-shares.ts'
 import { recordRecoveryShareRelease } from '../consent/recovery-shares.ts'
+import { applyRecoveryApproved } from '../consent/apply-recovery-approved.ts'
 import { applyShared } from '../consent/apply-shared.ts'
 import { applyTeamEvent } from '../consent/apply-team-event.ts'
 import { applyTeamGranted, applyTeamRevoked } from '../consent/apply-team-grant.ts'
@@ -44,6 +45,8 @@ const membership = new Set(['HospitalAdded', 'HospitalRemoved', 'NodeInfoSet'])
  *  - AccessApproved / Denied / Revoked on a request made from this node: the doctor sees it;
  *  - EmergencyDeclared on a patient of this node: the patient's hospital releases the keys;
  *  - EmergencyKeyReleased on a break-glass declared from this node: the doctor can read;
+ *  - RecoveryApproved (Registry) of a patient this node mirrors: the account takes the new address
+ *    and key, and this node's hospitals release their shares of the split records for it;
  *  - Shared to an account of this node, or by token: this node can serve it;
  *  - Registry membership and node-info changes: the peer set and replica placement follow;
  *  - HospitalProposed (an admission): the candidate is listed for this node's staff to vote on;
@@ -117,6 +120,8 @@ async function dispatch(owners: Owners, e: Event, { fetchMs }: HandlerContext): 
       return recordEmergencyRelease(s.db, { emergencyId: a.emergencyId as Hex, envelopes: a.envelopes as Hex, txHash })
     case 'EmergencyShareReleased':
       return recordEmergencyShareRelease(s, { emergencyId: a.emergencyId as Hex, hospital: a.hospital as Address, shares: a.shares as Hex, txHash })
+    case 'RecoveryApproved': // another node's patient recovered: mirrored, and this node's hospitals release their shares
+      return void await applyRecoveryApproved(s, { recoveryId: a.recoveryId as Hex, oldAccount: a.oldAccount as Address, newAccount: a.newAccount as Address, envelopes: a.envelopes as Hex, fetchMs })
     case 'RecoveryShareReleased':
       return recordRecoveryShareRelease(s, { recoveryId: a.recoveryId as Hex, hospital: a.hospital as Address, shares: a.shares as Hex, txHash })
     case 'EmergencySharesMoved':

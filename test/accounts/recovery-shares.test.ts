@@ -21,6 +21,7 @@ import { sendHospitalProposal } from '../../src/ledger/registry/send-hospital-pr
 import { sendHospitalVote } from '../../src/ledger/registry/send-hospital-vote.ts'
 import { consentAbi } from '../../src/ledger/abis.ts'
 import { recoverySharesBlock, releaseRecoverySharesAs } from '../../src/consent/recovery-shares.ts'
+import { applyRecoveryApproved } from '../../src/consent/apply-recovery-approved.ts'
 import { waitFor } from '../helpers/mail-fixtures.ts'
 import type { ReleasingHospital } from '../../src/consent/emergency-shares.ts'
 import { recoverySharesKey } from '../../src/records/recovery-shares.ts'
@@ -88,6 +89,11 @@ describe('recovery re-wraps split records through k member hospitals\' shares', 
     assert.deepEqual([approved.body.rewrapped, approved.body.notRewrapped], [0, 1], 'the split record is left to the hospitals\' shares')
     const released = await s.db.all<{ hospital: string }>('SELECT hospital FROM recovery_shares WHERE recovery_id = ?', recoveryId)
     assert.deepEqual(released.map((r) => r.hospital), [h1.address.toLowerCase()], 'the home hospital released at once')
+    // The follower's RecoveryApproved handler on the home node (the recovery known here): the
+    // release only, once per hospital: H1 released already, the others' keys are not held here.
+    const event = { recoveryId, oldAccount: approved.body.oldAddress as Address, newAccount: approved.body.newAddress as Address, envelopes: approved.body.envelopes as Hex, fetchMs: 15_000 }
+    assert.equal(await applyRecoveryApproved(s, event), 0, 'a hospital releases once')
+    assert.equal((await s.db.all('SELECT 1 FROM patient_recoveries WHERE recovery_id = ?', recoveryId)).length, 1, 'nothing mirrored over the home row')
     // Not a member: refused.
     const stranger = privateKeyToAccount(generatePrivateKey())
     await expectRevert(wallet(stranger).writeContract({ address: s.ledger.contracts.consent, abi: consentAbi, functionName: 'releaseRecoveryShare', args: [recoveryId, bytesToHex(hashSha256(bytes))], ...noFees }), 'ConsentNotMemberHospital', [stranger.address])
