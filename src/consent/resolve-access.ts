@@ -105,10 +105,16 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
   const logAs = (purpose: number, ref: Hex) => async (sig?: AbortSignal) => {
     const entry = { reader: keys.ledger, recordId: row.record_id, patient: recovered && purpose === purposes.own ? recovered.address : patient.address, purpose, ref, signal: sig }
     const batches = s.auditBatches
-    if (purpose !== purposes.emergency && batches && await batches.sender()) {
+    // A recovered patient's record read by someone else waits for its own transaction too: a grant
+    // or share the retired key made is refused by the chain, and the read must then not be served.
+    const lone = purpose === purposes.emergency || (recovered !== undefined && purpose !== purposes.own)
+    if (!lone && batches && await batches.sender()) {
       return logReadBatched({ ...s, auditBatches: batches }, { ...entry, readAt: decidedAt && BigInt(await decidedAt) })
     }
-    await sendAccessLog(s.ledger, entry)
+    await sendAccessLog(s.ledger, entry).catch((err: unknown) => {
+      if (recovered !== undefined && isAppError(err, 'LEDGER_REVERTED')) throw new AppError('RECORD_NOT_FOUND')
+      throw err
+    })
   }
 
   if (reader.account.id === row.patient_id || reader.account.id === row.author_id) {

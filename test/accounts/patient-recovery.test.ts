@@ -28,6 +28,8 @@ describe('recovery of a patient who lost every secret', () => {
   let oldAddress: Address
   let recoveryId: Hex
   let code: string
+  let doctor2: string
+  let newToken: string
   const cli = (who: string, args: string[]) => runCli([...args, '--json'], { api: n.url, cliHome: cliHomes[who]! })
 
   before(async () => {
@@ -48,6 +50,13 @@ describe('recovery of a patient who lost every secret', () => {
       const login = await runCli(['login', '--email', `${who}@h1.example`, '--json'], { api: n.url, cliHome: cliHomes[who]!, input: `${who}-password-123\n` })
       assert.equal(login.code, 0, login.stderr)
     }
+    // A second doctor the patient's old key shares a record with, before the recovery.
+    const mk = await api.json('POST', '/users', { role: 'doctor', hospital: world.hospital.id, email: 'doctor2@h1.example', name: 'doctor2', password: 'doctor2-password-123' }, world.admin)
+    assert.equal(mk.status, 201, JSON.stringify(mk.body))
+    doctor2 = await api.login('doctor2@h1.example', 'doctor2-password-123')
+    const shared = await api.json('POST', '/shares', { recordIds: [records[1]!.id], to: 'doctor2@h1.example', days: 3 }, world.patient.token)
+    assert.equal(shared.status, 201, JSON.stringify(shared.body))
+    assert.equal((await api.download(doctor2, records[1]!.id)).status, 200, 'the share works before the recovery')
     const row = await s.db.get<{ keystore: string; address: Address }>('SELECT keystore, address FROM accounts WHERE id = ?', world.patient.id)
     oldKeystore = JSON.parse(row!.keystore) as Keystore
     oldAddress = row!.address
@@ -98,6 +107,7 @@ describe('recovery of a patient who lost every secret', () => {
     const reset = await api.json('POST', '/auth/recover', { email: world.patient.email, recoveryCode: code, newPassword: 'a-new-password-456' })
     assert.equal(reset.status, 200, JSON.stringify(reset.body))
     const token = await api.login(world.patient.email, 'a-new-password-456')
+    newToken = token
     for (const rec of records) {
       const d = await api.download(token, rec.id)
       assert.equal(d.status, 200, JSON.stringify(d.json))
@@ -122,6 +132,20 @@ describe('recovery of a patient who lost every secret', () => {
       ['RecoveryProposed', 'staff1', recoveryId.toLowerCase()],
     ])
     assert.ok(events.some((e) => e.event === 'RecordAnchored'), 'the records anchored under the retired address are still in the trail')
+  })
+
+  test('a share the retired key made serves nothing and leaves no refused audit entry; the new key shares the old record again', async () => {
+    const before = await s.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit_entries')
+    const stale = await api.download(doctor2, records[1]!.id)
+    assert.equal(stale.status, 404, JSON.stringify(stale.json))
+    assert.equal(stale.json?.code, 'RECORD_NOT_FOUND')
+    assert.ok(!stale.bytes.includes(Buffer.from(records[1]!.bytes)), 'no plaintext in the refusal')
+    assert.equal((await s.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit_entries'))!.n, before!.n, 'no entry left to be refused after serving')
+    const again = await api.json('POST', '/shares', { recordIds: [records[1]!.id], to: 'doctor2@h1.example', days: 3 }, newToken)
+    assert.equal(again.status, 201, JSON.stringify(again.body))
+    const read = await api.download(doctor2, records[1]!.id)
+    assert.equal(read.status, 200, JSON.stringify(read.json))
+    assert.deepEqual(new Uint8Array(read.bytes), records[1]!.bytes)
   })
 
   test('the old key is refused on chain: a transaction signed with it answers ConsentNotActivePatient', async () => {
