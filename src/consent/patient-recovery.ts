@@ -180,11 +180,35 @@ async function rewrapKeys(s: Services, row: RecoveryRow, patient: AccountRow): P
   return { keys, split }
 }
 
-/** The recoveries of the actor's hospital (staff) or all (admin), newest first. */
-export async function listRecoveries(s: Services, actor: Actor | undefined): Promise<Recovery[]> {
+/** A recovery in the list: who the patient is, who proposed and approved it, and when. */
+export interface ListedRecovery extends Recovery {
+  patientName: string
+  /** Null for a recovery this node mirrored from the patient's home node (proposed there). */
+  proposedByName: string | null
+  approvedByName: string | null
+  createdAt: string
+  approvedAt: string | null
+}
+
+type ListedRow = RecoveryRow & { patient_name: string; proposer_name: string | null; approver_name: string | null; rewrapped_n: number; split_n: number }
+
+/**
+ * The recoveries of the actor's hospital (staff) or all (admin), newest first; an approved one
+ * with the counts of its records re-wrapped in the recovery block and left to the shares (split).
+ */
+export async function listRecoveries(s: Services, actor: Actor | undefined): Promise<ListedRecovery[]> {
   const a = requireRole(actor, 'staff', 'admin')
+  const select = `SELECT p.*, a.name AS patient_name, pr.name AS proposer_name, ap.name AS approver_name,
+      (SELECT COUNT(*) FROM recovered_records r WHERE r.recovery_id = p.recovery_id AND r.split = 0) AS rewrapped_n,
+      (SELECT COUNT(*) FROM recovered_records r WHERE r.recovery_id = p.recovery_id AND r.split = 1) AS split_n
+    FROM patient_recoveries p JOIN accounts a ON a.id = p.account_id
+    LEFT JOIN accounts pr ON pr.id = p.proposer_id LEFT JOIN accounts ap ON ap.id = p.approver_id`
   const rows = a.account.role === 'admin'
-    ? await s.db.all<RecoveryRow>('SELECT * FROM patient_recoveries ORDER BY created_at DESC')
-    : await s.db.all<RecoveryRow>('SELECT p.* FROM patient_recoveries p JOIN accounts a ON a.id = p.account_id WHERE a.hospital_id = ? ORDER BY p.created_at DESC', a.account.hospitalId)
-  return rows.map((r) => toRecovery(r))
+    ? await s.db.all<ListedRow>(`${select} ORDER BY p.created_at DESC`)
+    : await s.db.all<ListedRow>(`${select} WHERE a.hospital_id = ? ORDER BY p.created_at DESC`, a.account.hospitalId)
+  return rows.map((r) => ({
+    ...toRecovery(r, r.state === 'approved' ? Number(r.rewrapped_n) : null, r.state === 'approved' ? Number(r.split_n) : null),
+    patientName: r.patient_name, proposedByName: r.proposer_name, approvedByName: r.approver_name,
+    createdAt: new Date(Number(r.created_at)).toISOString(), approvedAt: r.approved_at === null ? null : new Date(Number(r.approved_at)).toISOString(),
+  }))
 }

@@ -17,8 +17,8 @@ import { AccountPage, Notifications, SharedRecord } from './portals/common.tsx'
 import { AdmissionBanner } from './components/admission-banner.tsx'
 
 const portals: Record<Role, { base: string; title: string; tabs: [string, string][] }> = {
-  admin: { base: 'admin', title: 'Consortium admin', tabs: [['doctors', 'Doctors to confirm'], ['hospitals', 'Hospitals'], ['emergencies', 'Emergencies'], ['audit', 'Audit trail'], ['status', 'Node status']] },
-  staff: { base: 'hospital', title: 'Hospital', tabs: [['doctors', 'Doctors'], ['patients', 'Patients'], ['pending', 'Sign-ups to confirm'], ['votes', 'Admission votes'], ['teams', 'Care teams'], ['erasures', 'Erasure requests']] },
+  admin: { base: 'admin', title: 'Consortium admin', tabs: [['doctors', 'Doctors to confirm'], ['hospitals', 'Hospitals'], ['emergencies', 'Emergencies'], ['audit', 'Audit trail'], ['status', 'Node status'], ['recoveries', 'Recoveries']] },
+  staff: { base: 'hospital', title: 'Hospital', tabs: [['doctors', 'Doctors'], ['patients', 'Patients'], ['pending', 'Sign-ups to confirm'], ['votes', 'Admission votes'], ['teams', 'Care teams'], ['erasures', 'Erasure requests'], ['recoveries', 'Recoveries']] },
   doctor: { base: 'doctor', title: 'Doctor', tabs: [['patients', 'Patients'], ['requests', 'Access requests'], ['emergencies', 'Break-glass log']] },
   patient: { base: 'patient', title: 'Patient', tabs: [['records', 'My records'], ['requests', 'Access'], ['sharing', 'Sharing'], ['teams', 'Care teams'], ['activity', 'Who accessed my records']] },
   researcher: { base: 'research', title: 'Researcher', tabs: [['studies', 'My studies']] },

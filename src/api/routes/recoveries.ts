@@ -16,8 +16,13 @@ const recoverySchema = {
     proposedBy: { type: 'string', description: 'The staff account that verified the patient in person.' },
     approvedBy: { type: ['string', 'null'] },
     envelopes: { type: ['string', 'null'], description: 'Digest (on chain, in RecoveryApproved) of the block re-wrapping the records\' data keys for the new key.' },
-    rewrapped: { type: ['integer', 'null'], description: 'How many records the approval re-wrapped (in the approval\'s answer only).' },
-    notRewrapped: { type: ['integer', 'null'], description: 'How many it could not: their data key is split into threshold shares (in the approval\'s answer only).' },
+    rewrapped: { type: ['integer', 'null'], description: 'How many records the approval re-wrapped (in the approval\'s answer and the list; null while proposed).' },
+    notRewrapped: { type: ['integer', 'null'], description: 'How many it could not: their data key is split into threshold shares (in the approval\'s answer and the list).' },
+    patientName: { type: 'string', description: 'In the list only.' },
+    proposedByName: { type: ['string', 'null'], description: 'In the list only; null for a recovery mirrored from the patient\'s home node.' },
+    approvedByName: { type: ['string', 'null'], description: 'In the list only.' },
+    createdAt: { type: 'string', format: 'date-time', description: 'In the list only.' },
+    approvedAt: { type: ['string', 'null'], format: 'date-time', description: 'In the list only.' },
   },
 } as const
 

@@ -1,4 +1,5 @@
-// A forgotten password: the recovery code shown at sign-up re-opens the keystore.
+// A forgotten password: the recovery code shown at sign-up re-opens the keystore; so does the
+// one-time code a hospital's staff hand over after recovering a patient who lost every secret.
 import { useState, type FormEvent } from 'react'
 import { api } from '../api/client.ts'
 import { useAction } from '../lib/use-load.ts'
@@ -40,9 +41,10 @@ export function Recover() {
       <section className="card auth-card" aria-labelledby="recover-title">
         <h1 id="recover-title">Recover your account</h1>
         <p className="lead">Use the recovery code you were given when the account was created.</p>
+        <p className="hint">Lost that too? Your hospital can recover your account: go there in person with an identity document. Once a second member of its staff has approved, enter here the one-time code they handed you as the recovery code.</p>
         <form className="form" onSubmit={submit}>
           <Field label="E-mail">{(p) => <input {...p} type="email" required autoComplete="username" value={form.email} onChange={set('email')} />}</Field>
-          <Field label="Recovery code">{(p) => <input {...p} required autoComplete="off" spellCheck={false} value={form.recoveryCode} onChange={set('recoveryCode')} />}</Field>
+          <Field label="Recovery code" hint="The code from sign-up, or the one-time code from your hospital.">{(p) => <input {...p} required autoComplete="off" spellCheck={false} value={form.recoveryCode} onChange={set('recoveryCode')} />}</Field>
           <Field label="New password" hint="At least 12 characters.">{(p) => <input {...p} type="password" required minLength={12} autoComplete="new-password" value={form.newPassword} onChange={set('newPassword')} />}</Field>
           <Field label="New password again">{(p) => <input {...p} type="password" required minLength={12} autoComplete="new-password" value={form.confirm} onChange={set('confirm')} />}</Field>
           <button type="submit" className="btn btn-primary btn-wide" disabled={action.busy}>Set new password</button>

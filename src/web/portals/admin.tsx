@@ -10,6 +10,7 @@ import { EmergencyList } from '../components/emergency-list.tsx'
 import { AddAccountForm, PendingDoctors } from '../components/account-forms.tsx'
 import { AuditTimeline } from '../components/audit-timeline.tsx'
 import { AdmissionVotes } from '../components/consortium.tsx'
+import { Recoveries } from '../components/recoveries.tsx'
 
 export function AdminPortal({ me, tab }: { me: Account; tab: string }) {
   switch (tab) {
@@ -17,6 +18,7 @@ export function AdminPortal({ me, tab }: { me: Account; tab: string }) {
     case 'emergencies': return <Emergencies />
     case 'audit': return <AuditSearch />
     case 'status': return <Status />
+    case 'recoveries': return <Recoveries me={me} />
     default: return <PendingDoctors />
   }
 }

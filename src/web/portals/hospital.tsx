@@ -11,6 +11,7 @@ import { MfaResetForm } from '../components/mfa-reset-form.tsx'
 import { AdmissionVotes, ConsortiumMembers } from '../components/consortium.tsx'
 import { StaffCareTeams } from '../components/care-teams.tsx'
 import { StaffErasures } from '../components/erasures.tsx'
+import { Recoveries } from '../components/recoveries.tsx'
 
 export function HospitalPortal({ me, tab }: { me: Account; tab: string }) {
   switch (tab) {
@@ -19,6 +20,7 @@ export function HospitalPortal({ me, tab }: { me: Account; tab: string }) {
     case 'votes': return <Votes />
     case 'teams': return <StaffCareTeams />
     case 'erasures': return <StaffErasures />
+    case 'recoveries': return <Recoveries me={me} />
     default: return <People me={me} role="doctor" />
   }
 }
