@@ -85,6 +85,7 @@ export const errorRegistry = {
   TEAM_MEMBER_EXISTS: { status: 409, message: 'This doctor is already a member of the care team.' },
   NOT_TEAM_MEMBER: { status: 409, message: 'This doctor is not a member of the care team.' },
   TEAM_BUSY: { status: 409, message: 'The care team is being changed by another request; try again.' },
+  TEAM_KEY_NOT_HELD: { status: 409, message: 'You hold no copy of this care team\'s key yet; a staff member who does (or the admin) can add the member, and gives you one.' },
   TEAMS_UNAVAILABLE: { status: 503, message: 'This consortium\'s registry links no CareTeams contract (deployed before care teams); care teams are not available here.' },
   // erasure (issue 13 item 3): crypto-shredding on the patient's request, decided by the hospital
   RECORD_ERASED: { status: 410, message: 'This record was erased at its patient\'s request: its keys and blocks are destroyed and it can no longer be read.' },
