@@ -28,6 +28,14 @@ interface IResearch {
         address hospital;
     }
 
+    /// @notice One member hospital's part of an export: the SHA-256 of its encrypted part's index
+    /// block in IPFS and its counts (zero digest: no part yet).
+    struct ExportPart {
+        bytes32 digest;
+        uint32 patients;
+        uint32 resources;
+    }
+
     /// @notice Active researcher `researcher` of `hospital` proposed study `studyId`.
     event StudyProposed(bytes32 indexed studyId, address indexed researcher, address indexed hospital, bytes32 protocolHash);
 
@@ -53,6 +61,15 @@ interface IResearch {
     /// consenting patients, `resources` de-identified resources, and the SHA-256 of its manifest.
     event StudyExported(bytes32 indexed studyId, uint32 indexed exportNumber, uint32 patients, uint32 resources, bytes32 manifestHash);
 
+    /// @notice The researcher of `studyId` asked every home node of its consenting patients for
+    /// export `exportId`.
+    event ExportRequested(bytes32 indexed exportId, bytes32 indexed studyId, address indexed researcher);
+
+    /// @notice Member hospital `hospital` submitted its part of export `exportId` of study
+    /// `studyId`: `patients` patients and `resources` resources, de-identified and encrypted for
+    /// the researcher, in IPFS under `digest`.
+    event ExportPartSubmitted(bytes32 indexed exportId, bytes32 indexed studyId, address indexed hospital, bytes32 digest, uint32 patients, uint32 resources);
+
     /// @notice `caller` may not perform this operation.
     error ResearchUnauthorized(address caller);
     /// @notice A study id, protocol hash or manifest hash is zero.
@@ -65,6 +82,12 @@ interface IResearch {
     error ResearchStudyNotProposed(bytes32 studyId);
     /// @notice Study `studyId` is not `Approved`.
     error ResearchStudyNotApproved(bytes32 studyId);
+    /// @notice Export id `exportId` is taken.
+    error ResearchExportExists(bytes32 exportId);
+    /// @notice No export `exportId` was requested.
+    error ResearchUnknownExport(bytes32 exportId);
+    /// @notice `hospital` submitted its part of `exportId` already.
+    error ResearchPartExists(bytes32 exportId, address hospital);
     /// @notice `patient` already consented to `studyId`.
     error ResearchAlreadyConsented(bytes32 studyId, address patient);
     /// @notice `patient` has no consent to `studyId` to withdraw.
@@ -150,6 +173,36 @@ interface IResearch {
      * Emits a {StudyExported} event.
      */
     function recordExport(bytes32 studyId, uint32 patients, uint32 resources, bytes32 manifestHash) external;
+
+    /**
+     * @notice The study's researcher asks the home nodes of its consenting patients for an
+     * export (each de-identifies its own patients and submits a part).
+     *
+     * Requirements:
+     * - the caller is the study's researcher, still active; the study is `Approved`;
+     * - `exportId` is non-zero and new.
+     *
+     * Emits an {ExportRequested} event.
+     */
+    function requestExport(bytes32 studyId, bytes32 exportId) external;
+
+    /**
+     * @notice A member hospital submits its part of a requested export, once.
+     *
+     * Requirements:
+     * - the caller is a member hospital of the Registry;
+     * - `exportId` was requested, of a study still `Approved`; `digest` is non-zero;
+     * - the caller has not submitted a part of it yet.
+     *
+     * Emits an {ExportPartSubmitted} event.
+     */
+    function submitExportPart(bytes32 exportId, bytes32 digest, uint32 patients, uint32 resources) external;
+
+    /// @notice The study of export `exportId` (zero when not requested).
+    function exportStudyOf(bytes32 exportId) external view returns (bytes32);
+
+    /// @notice `hospital`'s part of export `exportId` (zero digest when none).
+    function exportPartOf(bytes32 exportId, address hospital) external view returns (ExportPart memory);
 
     /// @notice Study `studyId` (zero values when unknown).
     function studyOf(bytes32 studyId) external view returns (Study memory);

@@ -20,6 +20,8 @@ contract Research is IResearch {
     /// @dev A study a patient withdrew from while consenting to all of its hospital's studies.
     mapping(bytes32 studyId => mapping(address patient => bool)) private _optedOut;
     mapping(bytes32 studyId => uint32) public exportCount;
+    mapping(bytes32 exportId => bytes32 studyId) private _exportStudies;
+    mapping(bytes32 exportId => mapping(address hospital => ExportPart)) private _exportParts;
 
     constructor(IRegistry registry_) {
         registry = registry_;
@@ -96,6 +98,39 @@ contract Research is IResearch {
         uint32 number = exportCount[studyId] + 1;
         exportCount[studyId] = number;
         emit StudyExported(studyId, number, patients, resources, manifestHash);
+    }
+
+    /// @inheritdoc IResearch
+    function requestExport(bytes32 studyId, bytes32 exportId) external {
+        IRegistry.Account memory a = registry.accountOf(msg.sender);
+        if (_studies[studyId].researcher != msg.sender || a.status != IRegistry.Status.Active) revert ResearchUnauthorized(msg.sender);
+        _requireApproved(studyId);
+        if (exportId == bytes32(0)) revert ResearchZeroValue();
+        if (_exportStudies[exportId] != bytes32(0)) revert ResearchExportExists(exportId);
+        _exportStudies[exportId] = studyId;
+        emit ExportRequested(exportId, studyId, msg.sender);
+    }
+
+    /// @inheritdoc IResearch
+    function submitExportPart(bytes32 exportId, bytes32 digest, uint32 patients, uint32 resources) external {
+        if (!registry.hospitalOf(msg.sender).member) revert ResearchUnauthorized(msg.sender);
+        bytes32 studyId = _exportStudies[exportId];
+        if (studyId == bytes32(0)) revert ResearchUnknownExport(exportId);
+        _requireApproved(studyId);
+        if (digest == bytes32(0)) revert ResearchZeroValue();
+        if (_exportParts[exportId][msg.sender].digest != bytes32(0)) revert ResearchPartExists(exportId, msg.sender);
+        _exportParts[exportId][msg.sender] = ExportPart({digest: digest, patients: patients, resources: resources});
+        emit ExportPartSubmitted(exportId, studyId, msg.sender, digest, patients, resources);
+    }
+
+    /// @inheritdoc IResearch
+    function exportStudyOf(bytes32 exportId) external view returns (bytes32) {
+        return _exportStudies[exportId];
+    }
+
+    /// @inheritdoc IResearch
+    function exportPartOf(bytes32 exportId, address hospital) external view returns (ExportPart memory) {
+        return _exportParts[exportId][hospital];
     }
 
     /// @inheritdoc IResearch

@@ -5231,6 +5231,17 @@ export const researchAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "exportId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ResearchExportExists",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "hospital",
         "type": "address"
@@ -5280,6 +5291,22 @@ export const researchAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "exportId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "hospital",
+        "type": "address"
+      }
+    ],
+    "name": "ResearchPartExists",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
         "name": "studyId",
         "type": "bytes32"
       }
@@ -5323,6 +5350,17 @@ export const researchAbi = [
   {
     "inputs": [
       {
+        "internalType": "bytes32",
+        "name": "exportId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ResearchUnknownExport",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "hospital",
         "type": "address"
@@ -5346,6 +5384,74 @@ export const researchAbi = [
     "inputs": [],
     "name": "ResearchZeroValue",
     "type": "error"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "exportId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "studyId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "hospital",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "digest",
+        "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint32",
+        "name": "patients",
+        "type": "uint32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint32",
+        "name": "resources",
+        "type": "uint32"
+      }
+    ],
+    "name": "ExportPartSubmitted",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "exportId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "studyId",
+        "type": "bytes32"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "researcher",
+        "type": "address"
+      }
+    ],
+    "name": "ExportRequested",
+    "type": "event"
   },
   {
     "anonymous": false,
@@ -5570,6 +5676,66 @@ export const researchAbi = [
     "inputs": [
       {
         "internalType": "bytes32",
+        "name": "exportId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "address",
+        "name": "hospital",
+        "type": "address"
+      }
+    ],
+    "name": "exportPartOf",
+    "outputs": [
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "digest",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "patients",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
+            "name": "resources",
+            "type": "uint32"
+          }
+        ],
+        "internalType": "struct IResearch.ExportPart",
+        "name": "",
+        "type": "tuple"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "exportId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "exportStudyOf",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
         "name": "studyId",
         "type": "bytes32"
       }
@@ -5681,6 +5847,24 @@ export const researchAbi = [
         "internalType": "bytes32",
         "name": "studyId",
         "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "exportId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "requestExport",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "studyId",
+        "type": "bytes32"
       }
     ],
     "name": "studyOf",
@@ -5714,6 +5898,34 @@ export const researchAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "exportId",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "digest",
+        "type": "bytes32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "patients",
+        "type": "uint32"
+      },
+      {
+        "internalType": "uint32",
+        "name": "resources",
+        "type": "uint32"
+      }
+    ],
+    "name": "submitExportPart",
+    "outputs": [],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {

@@ -104,6 +104,34 @@ describe('Research: studies, research consent (HRESCH) and exports', () => {
     assert.notEqual(registry, zeroAddress)
   })
 
+  test('the researcher requests an export across nodes; each member hospital submits its part once, only for a requested export of an approved study', async () => {
+    const [id, proposed, exportId, other] = [randomId(), randomId(), randomId(), randomId()]
+    await events('researcher', 'proposeStudy', [id, hash('cross')])
+    await events('researcher', 'proposeStudy', [proposed, hash('not decided')])
+    await expectRevert(write('researcher', 'requestExport', [proposed, exportId]), 'ResearchStudyNotApproved', [proposed])
+    await events('admin', 'decideStudy', [id, true])
+    for (const who of ['researcher2', 'admin', 'hospitalA', 'patientA']) await expectRevert(write(who, 'requestExport', [id, exportId]), 'ResearchUnauthorized', [addr(who)])
+    await expectRevert(write('researcher', 'requestExport', [id, zeroHash]), 'ResearchZeroValue')
+    // a part of an export never requested is refused
+    await expectRevert(write('hospitalA', 'submitExportPart', [exportId, hash('part'), 1, 2]), 'ResearchUnknownExport', [exportId])
+    assert.deepEqual(await events('researcher', 'requestExport', [id, exportId]), [
+      { eventName: 'ExportRequested', args: { exportId, studyId: id, researcher: addr('researcher') } },
+    ])
+    await expectRevert(write('researcher', 'requestExport', [id, exportId]), 'ResearchExportExists', [exportId])
+    assert.equal(await t.client.readContract({ address: research, abi: researchAbi, functionName: 'exportStudyOf', args: [exportId] }), id)
+    // only a member hospital, with a non-zero digest, once
+    for (const who of ['staffA', 'researcher', 'patientA', 'stranger']) await expectRevert(write(who, 'submitExportPart', [exportId, hash('part'), 1, 2]), 'ResearchUnauthorized', [addr(who)])
+    await expectRevert(write('hospitalA', 'submitExportPart', [exportId, zeroHash, 1, 2]), 'ResearchZeroValue')
+    await expectRevert(write('hospitalA', 'submitExportPart', [other, hash('part'), 1, 2]), 'ResearchUnknownExport', [other])
+    assert.deepEqual(await events('hospitalA', 'submitExportPart', [exportId, hash('part'), 3, 40]), [
+      { eventName: 'ExportPartSubmitted', args: { exportId, studyId: id, hospital: addr('hospitalA'), digest: hash('part'), patients: 3, resources: 40 } },
+    ])
+    await expectRevert(write('hospitalA', 'submitExportPart', [exportId, hash('again'), 3, 40]), 'ResearchPartExists', [exportId, addr('hospitalA')])
+    const part = (who: string) => t.client.readContract({ address: research, abi: researchAbi, functionName: 'exportPartOf', args: [exportId, addr(who)] })
+    assert.deepEqual(await part('hospitalA'), { digest: hash('part'), patients: 3, resources: 40 })
+    assert.deepEqual(await part('stranger'), { digest: zeroHash, patients: 0, resources: 0 })
+  })
+
   test('a consent to all of a hospital\'s studies covers its approved studies, present and future, but those withdrawn one by one', async () => {
     const [one, two] = [randomId(), randomId()]
     await events('researcher', 'proposeStudy', [one, hash('p1')])
