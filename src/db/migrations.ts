@@ -642,6 +642,60 @@ export const migrations: readonly Migration[] = [
     PRIMARY KEY (recovery_id, hospital)
   );
   `,
+  // 27: care-team keys leave the node key's custody (issue 13: a stolen node key opens no team
+  // key): a team key's private key is wrapped only for its members and the hospital's staff and
+  // admin (team_key_wraps), so team_keys.sealed_private_key may be NULL; at start, keys sealed
+  // before are wrapped for those holders and their sealed copy set to NULL (unsealTeamKeys).
+  {
+    sqlite: `
+    CREATE TABLE team_keys_27 (
+      team_id TEXT NOT NULL,
+      epoch INTEGER NOT NULL,
+      public_key BLOB NOT NULL,
+      sealed_private_key TEXT,
+      PRIMARY KEY (team_id, epoch)
+    );
+    INSERT INTO team_keys_27 (team_id, epoch, public_key, sealed_private_key) SELECT team_id, epoch, public_key, sealed_private_key FROM team_keys;
+    DROP TABLE team_keys;
+    ALTER TABLE team_keys_27 RENAME TO team_keys;
+    `,
+    postgres: `
+    ALTER TABLE team_keys ALTER COLUMN sealed_private_key DROP NOT NULL;
+    `,
+  },
+  // 28: study exports across nodes (issue 12): an export the researcher asked for on chain, on
+  // the researcher's node with the hospitals expected to answer (study_export_requests); each part
+  // this node's hospitals submitted (study_export_parts), and whose data went into it
+  // (study_export_part_patients: for their timelines only; never sent anywhere).
+  `
+  CREATE TABLE study_export_requests (
+    export_id TEXT PRIMARY KEY,
+    study_id TEXT NOT NULL,
+    researcher_id TEXT NOT NULL,
+    hospitals TEXT NOT NULL,
+    tx_hash TEXT NOT NULL,
+    block_number INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE study_export_parts (
+    export_id TEXT NOT NULL,
+    hospital_id TEXT NOT NULL,
+    study_id TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    patients INTEGER NOT NULL,
+    resources INTEGER NOT NULL,
+    tx_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (export_id, hospital_id)
+  );
+  CREATE TABLE study_export_part_patients (
+    export_id TEXT NOT NULL,
+    hospital_id TEXT NOT NULL,
+    patient_id TEXT NOT NULL,
+    PRIMARY KEY (export_id, hospital_id, patient_id)
+  );
+  CREATE INDEX study_export_part_patients_patient ON study_export_part_patients(patient_id);
+  `,
 ]
 
 /** One migration: the same SQL for both dialects (translated for PostgreSQL), or one text each. */
