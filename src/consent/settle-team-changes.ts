@@ -4,6 +4,7 @@ import { readTeam } from '../ledger/care-teams/read-team.ts'
 import { readTeamMember } from '../ledger/care-teams/read-team-member.ts'
 import { finishTeamRemoval } from './team-members.ts'
 import { serializeTeamChange } from './team-lock.ts'
+import { dropTeamKeys } from './team-keys.ts'
 import type { Services } from '../services.ts'
 
 export interface SettleTeamChangesResult {
@@ -11,7 +12,7 @@ export interface SettleTeamChangesResult {
   created: number
   /** Teams never created on chain, dropped with their key. */
   dropped: number
-  /** Removals the chain holds, now recorded (members out, new key wrapped for the rest). */
+  /** Removals the chain holds, now recorded (members out with their wraps; the new key was wrapped for the rest before its transaction). */
   removed: number
   /** Keys of removals that never reached the chain, dropped. */
   discarded: number
@@ -23,10 +24,10 @@ export interface SettleTeamChangesResult {
  * on chain with this node's key becomes 'active'; one the chain does not have is dropped with its
  * key (it was never acknowledged). A key of an epoch after the team's: when the chain's team is at
  * that epoch with that key, the removal happened (the members the chain no longer has leave);
- * otherwise the key is dropped.
+ * otherwise the key is dropped with its wraps. Needs no team key: none is kept under the node key.
  * @throws AppError LEDGER_UNAVAILABLE
  */
-export async function settleTeamChanges(s: Pick<Services, 'db' | 'nodeKey' | 'ledger' | 'ipfs'>): Promise<SettleTeamChangesResult> {
+export async function settleTeamChanges(s: Pick<Services, 'db' | 'ledger' | 'ipfs'>): Promise<SettleTeamChangesResult> {
   const out: SettleTeamChangesResult = { created: 0, dropped: 0, removed: 0, discarded: 0 }
   const creating = await s.db.all(`SELECT id FROM teams WHERE state = 'creating'`) as { id: Hex }[]
   for (const { id } of creating) {
@@ -37,7 +38,7 @@ export async function settleTeamChanges(s: Pick<Services, 'db' | 'nodeKey' | 'le
       await s.db.run(`UPDATE teams SET state = 'active', tx_hash = ? WHERE id = ?`, tx?.tx_hash ?? null, id)
       out.created++
     } else {
-      await s.db.run('DELETE FROM team_keys WHERE team_id = ?', id)
+      await dropTeamKeys(s, { teamId: id })
       await s.db.run('DELETE FROM teams WHERE id = ?', id)
       out.dropped++
     }
@@ -51,7 +52,7 @@ export async function settleTeamChanges(s: Pick<Services, 'db' | 'nodeKey' | 'le
         await finishTeamRemoval(s, { teamId: k.team_id, epoch: Number(k.epoch), removed: await leftOnChain(s, k.team_id) })
         out.removed++
       } else {
-        await s.db.run('DELETE FROM team_keys WHERE team_id = ? AND epoch = ?', k.team_id, k.epoch)
+        await dropTeamKeys(s, { teamId: k.team_id, epoch: Number(k.epoch) })
         out.discarded++
       }
     })

@@ -12,6 +12,7 @@ import { replayJournal } from '../ledger/replay-journal.ts'
 import { settleStaleJournal } from '../ledger/settle-stale.ts'
 import { settleAnchors } from '../records/settle-anchors.ts'
 import { settleTeamChanges } from '../consent/settle-team-changes.ts'
+import { unsealTeamKeys } from '../consent/unseal-team-keys.ts'
 import { createAnchorBatches } from '../records/anchor-queue.ts'
 import { deployContracts } from '../ledger/deploy-contracts.ts'
 import { openIpfs, type Ipfs } from '../storage/open-ipfs.ts'
@@ -107,6 +108,8 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
     await settleAnchors(parts)
     // Other nodes fetch a study's text from IPFS by its protocol hash (studies across nodes).
     await publishStudyProtocols(parts)
+    const unsealed = await unsealTeamKeys(parts)
+    if (unsealed > 0) log('info', `care teams: ${unsealed} team key(s) moved from the node key to their holders' own wraps`)
     const teams = await settleTeamChanges(parts)
     if (teams.created + teams.dropped + teams.removed + teams.discarded > 0) log('info', `care teams: cut-off changes settled by the chain: ${JSON.stringify(teams)}`)
     stops.push(() => stopAuditBatches(parts))
