@@ -1,17 +1,35 @@
 import { createHmac } from 'node:crypto'
-import * as dicomParserModule from 'dicom-parser'
-
-const dicomParser = ((dicomParserModule as unknown as { default?: typeof dicomParserModule }).default ?? dicomParserModule)
+import { deflateRawSync } from 'node:zlib'
+import { parseDicomFile } from './dicom-file.ts'
+import { dicomVrOf } from './dicom-vrs.ts'
 
 /** The rules `deidentifyDicom` applies, as written into an export's manifest. */
 export const dicomDeidentificationRules: readonly string[] = [
   'DICOM: PS3.15 Annex E Basic Application Level Confidentiality Profile on the header, by an allow-list: only the image pixel (0028), acquisition (0018, serial numbers, device ids, protocol names and comments removed), geometry (0020) and waveform (003A, 5400) groups, SOP class, modality, image type, patient sex and age are kept; every other attribute, every private attribute, person name and AE title is removed',
   'DICOM: PatientName and PatientID become the study pseudonym; dates to the year (YYYY0101), times removed, ages over 89 to 090Y, a birth date older than 89 years removed',
   'DICOM: every UID outside the standard\'s 1.2.840.10008 root remapped to 2.25.<HMAC-SHA-256 under the study key>, the same across the study',
-  'DICOM: pixel data and waveform data kept; an image whose BurnedInAnnotation is other than NO, or whose pixel data is encapsulated, is left out',
+  'DICOM: pixel data and waveform data kept byte for byte, compressed (encapsulated) pixel data fragment by fragment, in the file\'s own transfer syntax; an image whose BurnedInAnnotation is other than NO is left out',
 ]
 
-const EXPLICIT_LE = '1.2.840.10008.1.2.1'
+/** How a transfer syntax encodes the data set. */
+interface Encoding { littleEndian: boolean; explicitVr: boolean; deflated?: boolean }
+const EXPLICIT_LE: Encoding = { littleEndian: true, explicitVr: true }
+/**
+ * The transfer syntaxes written again (PS3.5 Table A-1 and PS3.6 Annex A): the native ones, and
+ * those of encapsulated pixel data (JPEG, JPEG-LS, JPEG 2000, HTJ2K, RLE, MPEG, HEVC; their data
+ * set is explicit VR little endian). Others (JPIP, which has no pixel data but a URL) are left out.
+ */
+const TRANSFER_SYNTAXES = new Map<string, Encoding>([
+  ['1.2.840.10008.1.2', { littleEndian: true, explicitVr: false }],
+  ['1.2.840.10008.1.2.1', EXPLICIT_LE],
+  ['1.2.840.10008.1.2.1.99', { littleEndian: true, explicitVr: true, deflated: true }],
+  ['1.2.840.10008.1.2.2', { littleEndian: false, explicitVr: true }],
+  ...['1.2.5', '1.2.1.98', '1.2.4.50', '1.2.4.51', '1.2.4.57', '1.2.4.70', '1.2.4.80', '1.2.4.81', '1.2.4.90', '1.2.4.91',
+    '1.2.4.92', '1.2.4.93', '1.2.4.100', '1.2.4.101', '1.2.4.102', '1.2.4.103', '1.2.4.104', '1.2.4.105', '1.2.4.106',
+    '1.2.4.107', '1.2.4.108', '1.2.4.201', '1.2.4.202', '1.2.4.203'].map((s) => [`1.2.840.10008.${s}`, EXPLICIT_LE] as [string, Encoding]),
+])
+/** A deflated data set inflates to at most this (a deflate bomb is left out). */
+const MAX_INFLATED = 1 << 30
 /** VRs written with a 4-byte length after two reserved bytes. */
 const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV'])
 const STRING_VRS = new Set(['AE', 'AS', 'CS', 'DA', 'DS', 'DT', 'IS', 'LO', 'LT', 'PN', 'SH', 'ST', 'TM', 'UC', 'UI', 'UR', 'UT'])
@@ -29,29 +47,40 @@ export interface DeidentifyDicomParams {
   year: number
 }
 
-interface Element { tag: string; vr?: string; length: number; dataOffset: number; items?: { dataSet: DataSet }[]; hadUndefinedLength?: boolean; encapsulatedPixelData?: boolean }
+interface Fragment { position: number; length: number }
+interface Element {
+  tag: string; vr?: string; length: number; dataOffset: number; items?: { dataSet: DataSet }[]; hadUndefinedLength?: boolean
+  encapsulatedPixelData?: boolean; fragments?: Fragment[]
+}
 interface DataSet { byteArray: Uint8Array; elements: Record<string, Element>; string(tag: string): string | undefined }
-type Ctx = DeidentifyDicomParams & { uid(value: string): string }
+type Ctx = DeidentifyDicomParams & { uid(value: string): string; enc: Encoding }
 
 /**
- * De-identifies a DICOM Part 10 file (explicit VR little endian) per the PS3.15 Annex E basic
- * profile, by an allow-list of attributes, and writes it again (explicit VR little endian).
+ * De-identifies a DICOM Part 10 file per the PS3.15 Annex E basic profile, by an allow-list of
+ * attributes, and writes it again in its own transfer syntax: implicit or explicit VR little
+ * endian, explicit VR big endian, deflated, or one of encapsulated (compressed) pixel data, whose
+ * fragments (and basic offset table) are copied byte for byte.
  * Answers the file and its (remapped) SOP instance UID, or undefined for a file that is left out:
- * burned-in annotation, encapsulated pixel data, another transfer syntax, or no DICOM at all.
+ * burned-in annotation, another transfer syntax, a value it cannot write again, or no DICOM at all.
  */
 export function deidentifyDicom(bytes: Uint8Array, p: DeidentifyDicomParams): { bytes: Uint8Array; sopInstanceUid: string } | undefined {
   let ds: DataSet
+  let transferSyntax: string
   try {
-    ds = dicomParser.parseDicom(bytes) as unknown as DataSet
+    const parsed = parseDicomFile(bytes, { maxInflated: MAX_INFLATED })
+    ds = parsed.dataSet as unknown as DataSet
+    transferSyntax = parsed.transferSyntax
   } catch {
     return undefined
   }
-  if (ds.string('x00020010') !== EXPLICIT_LE) return undefined
+  const enc = TRANSFER_SYNTAXES.get(transferSyntax)
+  if (enc === undefined) return undefined
   const burned = ds.string('x00280301')
   if (burned !== undefined && burned.trim().toUpperCase() !== 'NO') return undefined
   const uids = new Map<string, string>()
   const ctx: Ctx = {
     ...p,
+    enc,
     uid: (value) => {
       if (value.startsWith('1.2.840.10008.')) return value
       if (!uids.has(value)) uids.set(value, `2.25.${BigInt(`0x${createHmac('sha256', p.studyKey).update(`uid|${value}`).digest('hex').slice(0, 32)}`).toString()}`)
@@ -62,15 +91,17 @@ export function deidentifyDicom(bytes: Uint8Array, p: DeidentifyDicomParams): { 
   if (body === undefined) return undefined
   const sopClass = ds.string('x00080016') ?? ''
   const sopInstance = ctx.uid(ds.string('x00080018') ?? '')
+  const le = EXPLICIT_LE
   const meta = concat([
-    element(0x0002, 0x0001, 'OB', Uint8Array.of(0, 1)),
-    element(0x0002, 0x0002, 'UI', text(sopClass, 'UI')),
-    element(0x0002, 0x0003, 'UI', text(sopInstance, 'UI')),
-    element(0x0002, 0x0010, 'UI', text(EXPLICIT_LE, 'UI')),
-    element(0x0002, 0x0012, 'UI', text('2.25.180422335757462817305393431470208245911', 'UI')),
+    element(0x0002, 0x0001, 'OB', Uint8Array.of(0, 1), le),
+    element(0x0002, 0x0002, 'UI', text(sopClass, 'UI'), le),
+    element(0x0002, 0x0003, 'UI', text(sopInstance, 'UI'), le),
+    element(0x0002, 0x0010, 'UI', text(transferSyntax, 'UI'), le),
+    element(0x0002, 0x0012, 'UI', text('2.25.180422335757462817305393431470208245911', 'UI'), le),
   ])
-  const groupLength = element(0x0002, 0x0000, 'UL', u32(meta.length))
-  return { bytes: concat([new Uint8Array(128), new TextEncoder().encode('DICM'), groupLength, meta, body]), sopInstanceUid: sopInstance }
+  const groupLength = element(0x0002, 0x0000, 'UL', u32(meta.length, le), le)
+  const data = enc.deflated ? deflateRawSync(body) : body
+  return { bytes: concat([new Uint8Array(128), new TextEncoder().encode('DICM'), groupLength, meta, data]), sopInstanceUid: sopInstance }
 }
 
 /** A data set's kept elements, in tag order; undefined when one cannot be written. */
@@ -81,24 +112,49 @@ function writeDataSet(ds: DataSet, ctx: Ctx, top: boolean): Uint8Array | undefin
     const group = parseInt(tag.slice(1, 5), 16)
     const el = parseInt(tag.slice(5, 9), 16)
     if (group === 0x0002 || group === 0xfffe) continue
-    const vr = e.vr ?? 'UN'
-    if (e.hadUndefinedLength && vr !== 'SQ') return undefined // encapsulated pixel data
+    const vr = vrOf(e, group, el)
+    if (vr === undefined) continue // implicit VR (or UN) and not in the dictionary: nothing to judge it by
     if (vr === 'SQ') {
-      if (!keep(group, el)) continue
+      if (!keep(group, el) || !e.items) continue
       const items: Uint8Array[] = []
-      for (const item of e.items ?? []) {
+      for (const item of e.items) {
         const inner = writeDataSet(item.dataSet, ctx, false)
         if (inner === undefined) return undefined
-        items.push(concat([header(0xfffe, 0xe000, u32(0xffffffff)), inner, header(0xfffe, 0xe00d, u32(0))]))
+        items.push(concat([header(0xfffe, 0xe000, 0xffffffff, ctx.enc), inner, header(0xfffe, 0xe00d, 0, ctx.enc)]))
       }
-      parts.push(concat([element(group, el, 'SQ', new Uint8Array(0), 0xffffffff), ...items, header(0xfffe, 0xe0dd, u32(0))]))
+      parts.push(concat([element(group, el, 'SQ', new Uint8Array(0), ctx.enc, 0xffffffff), ...items, header(0xfffe, 0xe0dd, 0, ctx.enc)]))
       continue
     }
+    if (e.encapsulatedPixelData && top && group === 0x7fe0 && el === 0x0010) {
+      parts.push(encapsulated(ds, e, ctx.enc))
+      continue
+    }
+    if (e.hadUndefinedLength) return undefined // a value of undefined length other than the pixel data
     const raw = ds.byteArray.subarray(e.dataOffset, e.dataOffset + e.length)
     const value = top ? valueOf(group, el, vr, raw, ctx) : nestedValueOf(group, el, vr, raw, ctx)
-    if (value !== undefined) parts.push(element(group, el, vr, value))
+    if (value !== undefined) parts.push(element(group, el, vr, value, ctx.enc))
   }
   return concat(parts)
+}
+
+/** The VR to judge an element by: the file's own, or for implicit VR (or UN) the dictionary's. */
+function vrOf(e: Element, group: number, el: number): string | undefined {
+  if (e.items) return 'SQ'
+  if (e.vr !== undefined && e.vr !== 'UN') return e.vr
+  return dicomVrOf(group, el)
+}
+
+/**
+ * Encapsulated pixel data (PS3.5 A.4) written again: undefined length, the basic offset table
+ * item and each fragment's item copied byte for byte, then the sequence delimiter.
+ */
+function encapsulated(ds: DataSet, e: Element, enc: Encoding): Uint8Array {
+  const b = ds.byteArray
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength)
+  const offsetTable = view.getUint32(e.dataOffset + 4, true)
+  const items = [b.subarray(e.dataOffset, e.dataOffset + 8 + offsetTable)]
+  for (const f of e.fragments ?? []) items.push(b.subarray(f.position - 8, f.position + f.length))
+  return concat([element(0x7fe0, 0x0010, 'OB', new Uint8Array(0), enc, 0xffffffff), ...items, header(0xfffe, 0xe0dd, 0, enc)])
 }
 
 function keep(group: number, el: number): boolean {
@@ -125,7 +181,7 @@ function nestedValueOf(group: number, el: number, vr: string, raw: Uint8Array, c
   if (!keep(group, el) || vr === 'PN' || vr === 'AE' || vr === 'TM') return undefined
   if (vr === 'DA') return /^\d{4}/.test(ascii(raw)) ? text(`${ascii(raw).slice(0, 4)}0101`, vr) : undefined
   if (vr === 'DT') return /^\d{4}/.test(ascii(raw)) ? text(ascii(raw).slice(0, 4), vr) : undefined
-  if (vr === 'UI') return text(ascii(raw).split('\\').map((u) => ctx.uid(u.trim())).join('\\'), vr)
+  if (vr === 'UI') return text(ascii(raw).split('\\').map((u) => ctx.uid(u.replace(/\0/g, '').trim())).join('\\'), vr)
   return raw
 }
 
@@ -150,29 +206,36 @@ function text(s: string, vr: string): Uint8Array {
   return b.length % 2 === 0 ? b : Buffer.concat([b, Buffer.from([vr === 'UI' ? 0 : 0x20])])
 }
 
-function u32(n: number): Uint8Array {
-  const b = Buffer.alloc(4)
-  b.writeUInt32LE(n >>> 0)
+function u16(n: number, enc: Encoding): Buffer {
+  const b = Buffer.alloc(2)
+  if (enc.littleEndian) b.writeUInt16LE(n)
+  else b.writeUInt16BE(n)
   return b
 }
 
-function header(group: number, el: number, length: Uint8Array): Uint8Array {
+function u32(n: number, enc: Encoding): Buffer {
   const b = Buffer.alloc(4)
-  b.writeUInt16LE(group)
-  b.writeUInt16LE(el, 2)
-  return concat([b, length])
+  if (enc.littleEndian) b.writeUInt32LE(n >>> 0)
+  else b.writeUInt32BE(n >>> 0)
+  return b
 }
 
-/** One explicit-VR little-endian element; `length` overrides the value's (an undefined-length sequence). */
-function element(group: number, el: number, vr: string, value: Uint8Array, length = value.length + (value.length % 2)): Uint8Array {
+/** An item or delimiter: tag and a 4-byte length, never a VR. */
+function header(group: number, el: number, length: number, enc: Encoding): Uint8Array {
+  return concat([u16(group, enc), u16(el, enc), u32(length, enc)])
+}
+
+/**
+ * One element in the data set's encoding (explicit VR: with its VR, a 2- or 4-byte length;
+ * implicit: a 4-byte length); `length` overrides the value's (undefined length).
+ */
+function element(group: number, el: number, vr: string, value: Uint8Array, enc: Encoding, length = value.length + (value.length % 2)): Uint8Array {
   const padded = value.length % 2 === 0 ? value : concat([value, Uint8Array.of(STRING_VRS.has(vr) ? (vr === 'UI' ? 0 : 0x20) : 0)])
-  const b = Buffer.alloc(LONG_VRS.has(vr) ? 12 : 8)
-  b.writeUInt16LE(group)
-  b.writeUInt16LE(el, 2)
-  b.write(vr, 4, 'latin1')
-  if (LONG_VRS.has(vr)) b.writeUInt32LE(length >>> 0, 8)
-  else b.writeUInt16LE(length, 6)
-  return concat([b, padded])
+  if (!enc.explicitVr) return concat([header(group, el, length, enc), padded])
+  const head = LONG_VRS.has(vr)
+    ? [u16(group, enc), u16(el, enc), Buffer.from(`${vr}\0\0`, 'latin1'), u32(length, enc)]
+    : [u16(group, enc), u16(el, enc), Buffer.from(vr, 'latin1'), u16(length, enc)]
+  return concat([...head, padded])
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

@@ -1,8 +1,5 @@
-import * as dicomParserModule from 'dicom-parser'
 import { termWords } from '../../text/normalize-term.ts'
-
-// A webpack UMD bundle: Node hands it over either as the namespace or as its default.
-const dicomParser = ((dicomParserModule as unknown as { default?: typeof dicomParserModule }).default ?? dicomParserModule)
+import { parseDicomFile } from '../dicom-file.ts'
 
 /** FHIR resource types whose codes and display texts are indexed (besides every resource's type). */
 export const fhirCodedTypes: readonly string[] = ['Condition', 'Observation', 'Procedure', 'MedicationRequest', 'DiagnosticReport']
@@ -125,9 +122,9 @@ function hl7Texts(text: string, out: string[]): void {
   }
 }
 
-/** The header only: parsing stops before the pixel data. */
+/** The header only: parsing stops before the pixel data (a deflated data set is inflated first, at most 64 MiB of it). */
 function dicomTexts(bytes: Uint8Array, out: string[]): void {
-  const ds = dicomParser.parseDicom(bytes, { untilTag: 'x7fe00010' })
+  const ds = parseDicomFile(bytes, { untilTag: 'x7fe00010', maxInflated: 64 * 1024 * 1024, partial: true }).dataSet
   for (const tag of dicomTags) {
     const v = ds.string(tag)
     if (v) out.push(v)
