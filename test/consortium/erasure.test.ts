@@ -12,8 +12,8 @@ import { CarBlockIterator } from '@ipld/car/iterator'
 import * as dagPb from '@ipld/dag-pb'
 import { createReadStream } from 'node:fs'
 import { hexToBytes } from 'viem'
-import { Api, cleanup, fixtures, runCli, seed, startNodeProcess, tempDir, testEnv, type NodeProcess } from '../helpers/node-process.ts'
-import { startAnvil, type StartAnvilResult } from '../../src/ledger/anvil.ts'
+import { cleanup, fixtures, runCli, tempDir } from '../helpers/node-process.ts'
+import { startConsortium, waitFor, type Consortium } from '../helpers/consortium.ts'
 import { cidFromDigest } from '../../src/storage/read-verified.ts'
 import { blockSharding, blocksDir } from '../../src/storage/block-path.ts'
 import { DurableFsBlockstore } from '../../src/storage/durable-fs.ts'
@@ -23,28 +23,13 @@ const fhir = readFileSync(join(fixtures, 'fhir', 'Bibi254_Schowalter414_475d72ca
 // Over one 1 MiB chunk, so the erased record's DAG has a root and several leaves.
 const dicom = Buffer.concat([readFileSync(join(fixtures, 'dicom', 'CT_small.dcm')), Buffer.alloc(2_500_000, 7)])
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn()
-      if (v !== undefined && v !== false) return v
-    } catch (err) { last = err }
-    await new Promise((r) => setTimeout(r, 200))
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
-}
-
-let chain: StartAnvilResult
-const chainHome = tempDir('ml-erase-chain-')
+let con: Consortium
+let nodes: Consortium['nodes']
+let apis: Consortium['apis']
+let adminOf: Consortium['adminOf']
+let homes: Consortium['homes']
 const cliHome = tempDir('ml-erase-cli-')
-const homes: Record<string, string> = { a: tempDir('ml-erase-a-'), b: tempDir('ml-erase-b-'), c: tempDir('ml-erase-c-') }
-const nodes: Record<string, NodeProcess> = {}
-const apis: Record<string, Api> = {}
-const adminOf: Record<string, string> = {}
-let registry = ''
-let home: Awaited<ReturnType<typeof seed>>
+let home: Consortium['founding']
 let staffA = ''
 let staffB = ''
 let otherPatient = ''
@@ -56,47 +41,18 @@ let shareToken = ''
 let erasureId = ''
 const car = join(cliHome, 'before.car')
 
-const status = async (n: string) => (await apis[n].json('GET', '/status')).body
-const args = (n: string) => n === 'a'
-  ? ['--chain-rpc', chain.rpcUrl, '--ipfs-listen', '/ip4/127.0.0.1/tcp/0', '--replicas', '2']
-  : ['--chain-rpc', chain.rpcUrl, '--registry', registry, '--ipfs-listen', '/ip4/127.0.0.1/tcp/0', '--hospital-name', `Hospital ${n.toUpperCase()}`, '--replicas', '2']
-
-async function start(n: string, peer?: string): Promise<void> {
-  nodes[n] = await startNodeProcess({ home: homes[n], args: [...args(n), ...(peer ? ['--ipfs-peer', peer] : [])] })
-  apis[n] = new Api(nodes[n].url)
-  adminOf[n] = await apis[n].login(testEnv.MEDLEDGER_ADMIN_EMAIL, testEnv.MEDLEDGER_ADMIN_PASSWORD)
-}
-
-async function makeUser(n: string, role: string, email: string): Promise<string> {
-  const r = await waitFor(`${role} on node ${n}`, async () => {
-    const res = await apis[n].json('POST', '/users', { role, email, name: `${role} ${n}`, password: `${role}-password-123` }, adminOf[n])
-    return res.status === 409 && res.body?.code === 'NOT_ADMITTED' ? undefined : res
-  })
-  assert.equal(r.status, 201, JSON.stringify(r.body))
-  return apis[n].login(email, `${role}-password-123`)
-}
+const status = (n: string) => con.status(n)
+const makeUser = async (n: string, role: string, email: string): Promise<string> => (await con.makeUser(n, role, email)).token
 
 /** A read of `id` on node `n`: with a session, or with the share token. */
 const read = (n: string, id: string, token: string | null, shareTokenHeader?: string) =>
   apis[n].call('GET', `/records/${id}`, { token, ...(shareTokenHeader ? { headers: { 'x-medledger-share-token': shareTokenHeader } } : {}) })
 
 before(async () => {
-  chain = await startAnvil({ home: chainHome, port: 0 })
-  nodes.a = await startNodeProcess({ home: homes.a, args: args('a') })
-  apis.a = new Api(nodes.a.url)
-  home = await seed(apis.a, { hospitalName: 'Hospital A', tag: 'a' })
-  adminOf.a = home.admin
-  registry = (await status('a')).registry
-  const peer = (await waitFor('A publishing its address', async () => (await status('a')).ipfsAddrs[0])) as string
+  con = await startConsortium(3, { prefix: 'ml-erase-', args: ['--replicas', '2'] })
+  ;({ nodes, apis, adminOf, homes, founding: home } = con)
   staffA = await makeUser('a', 'staff', 'staff-a@example.org')
   otherPatient = await makeUser('a', 'patient', 'other-patient-a@example.org')
-  await start('b', peer)
-  assert.equal((await apis.a.json('POST', '/hospitals/admit', { address: (await status('b')).hospitalAddress, name: 'Hospital B' }, adminOf.a)).body.admitted, true)
-  await start('c', peer)
-  const c = (await status('c')).hospitalAddress
-  await apis.a.json('POST', '/hospitals/admit', { address: c, name: 'Hospital C' }, adminOf.a)
-  await waitFor('B\'s admin registered', async () => (await apis.b.json('POST', `/hospitals/${c}/vote`, { approve: true }, adminOf.b)).status === 200)
-  await waitFor('C admitted', async () => (await status('c')).admitted)
   doctorB = await makeUser('b', 'doctor', 'doctor-b@example.org')
   doctorC = await makeUser('c', 'doctor', 'doctor-c@example.org')
   erDoctorB = await makeUser('b', 'doctor', 'er-doctor-b@example.org')
@@ -104,9 +60,8 @@ before(async () => {
 })
 
 after(async () => {
-  await Promise.all(Object.values(nodes).map((n) => n.stop()))
-  await chain?.stop()
-  cleanup(chainHome, cliHome, ...Object.values(homes))
+  await con?.stop()
+  cleanup(cliHome)
 })
 
 test('only the patient asks; the record reads as before until the hospital decides', async () => {
@@ -159,7 +114,7 @@ test('only the patient asks; the record reads as before until the hospital decid
   assert.deepEqual([again.status, again.body.code], [409, 'ERASURE_PENDING'])
 
   // The chain holds the request's keyed reason hash, never the text.
-  const tx = await (await fetch(chain.rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_getTransactionByHash', params: [asked.body.requestTx] }) })).json()
+  const tx = await (await fetch(con.chain.rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_getTransactionByHash', params: [asked.body.requestTx] }) })).json()
   assert.ok(!Buffer.from(tx.result.input.slice(2), 'hex').toString('latin1').includes('abroad'))
   // Staff of A are told, without the reason.
   const mail = await apis.a.json('GET', '/mail', undefined, staffA)
@@ -216,7 +171,7 @@ test('a backup of node C is made before the erasure', async () => {
   await nodes.c.stop()
   const r = await runCli(['backup', 'export', '--all', '--home', homes.c, '--out', car, '--json'], { api: 'http://127.0.0.1:1', cliHome })
   assert.equal(r.code, 0, r.stderr)
-  await start('c', (await status('a')).ipfsAddrs[0])
+  await con.start('c')
   await waitFor('C following again', async () => (await status('c')).follow.lagBlocks === 0)
 })
 
@@ -278,7 +233,7 @@ test('a backup import does not bring the erased record back', async () => {
   const result = JSON.parse(r.stdout)
   assert.ok(result.erasedBlocks >= 4, r.stdout) // root, leaves and envelopes block
   assert.ok(!result.pinned.includes(ids.erased))
-  await start('c', (await status('a')).ipfsAddrs[0])
+  await con.start('c')
   const again = await read('c', ids.erased, null, shareToken)
   assert.equal(again.status, 410)
   assert.equal((await read('c', ids.kept, null, shareToken)).status, 200)

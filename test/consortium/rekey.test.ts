@@ -13,8 +13,7 @@ import Database from 'better-sqlite3'
 import * as dagPb from '@ipld/dag-pb'
 import { hexToBytes, type Address, type Hex } from 'viem'
 import type { CID } from 'multiformats/cid'
-import { Api, cleanup, seed, startNodeProcess, tempDir, testEnv, type NodeProcess } from '../helpers/node-process.ts'
-import { startAnvil, type StartAnvilResult } from '../../src/ledger/anvil.ts'
+import { startConsortium, waitFor, type Consortium } from '../helpers/consortium.ts'
 import { openIpfs, type Ipfs } from '../../src/storage/open-ipfs.ts'
 import { cidFromDigest } from '../../src/storage/read-verified.ts'
 import { openKeystore, type Keystore } from '../../src/crypto/keystore.ts'
@@ -23,27 +22,12 @@ import { openGrantEnvelope } from '../../src/consent/grant-envelopes.ts'
 import { decryptStream } from '../../src/crypto/stream.ts'
 import { openManifest, type EnvelopesObject } from '../../src/records/envelopes.ts'
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn()
-      if (v !== undefined && v !== false) return v
-    } catch (err) { last = err }
-    await new Promise((r) => setTimeout(r, 200))
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
-}
-
-let chain: StartAnvilResult
-const chainHome = tempDir('ml-rk-chain-')
-const homes: Record<string, string> = { a: tempDir('ml-rk-a-'), b: tempDir('ml-rk-b-'), c: tempDir('ml-rk-c-') }
-const nodes: Record<string, NodeProcess> = {}
-const apis: Record<string, Api> = {}
-const adminOf: Record<string, string> = {}
-let registry = ''
-let founding: Awaited<ReturnType<typeof seed>>
+let con: Consortium
+let nodes: Consortium['nodes']
+let apis: Consortium['apis']
+let adminOf: Consortium['adminOf']
+let homes: Consortium['homes']
+let founding: Consortium['founding']
 const doctor: Record<string, { token: string; address: Address; email: string }> = {}
 const bytes = randomBytes(2 * 1_048_576 + 4321) // three leaves
 let oldId: Hex
@@ -53,24 +37,11 @@ let oldKey: Uint8Array
 const oldBlocks: CID[] = []
 let oldRow: { digest: Hex; envelopes: Hex }
 
-const status = async (k: string) => (await apis[k]!.json('GET', '/status')).body as { registry: string; hospitalAddress: string; admitted: boolean; ipfsAddrs: string[]; ipfsPeerId: string; peers: string[]; follow: { lagBlocks: number } }
-const args = (k: string, peer?: string) => ['--chain-rpc', chain.rpcUrl, '--ipfs-listen', '/ip4/127.0.0.1/tcp/0', '--replicas', '2',
-  ...(k === 'a' ? [] : ['--registry', registry, '--hospital-name', `Hospital ${k.toUpperCase()}`, '--ipfs-peer', peer!])]
-
-async function start(k: string, peer?: string): Promise<void> {
-  nodes[k] = await startNodeProcess({ home: homes[k], args: args(k, peer) })
-  apis[k] = new Api(nodes[k]!.url)
-  adminOf[k] = await apis[k]!.login(testEnv.MEDLEDGER_ADMIN_EMAIL, testEnv.MEDLEDGER_ADMIN_PASSWORD)
-}
+const status = (k: string) => con.status(k)
 
 async function makeDoctor(k: string): Promise<void> {
-  const email = `doctor-${k}@example.org`
-  const r = await waitFor(`a doctor on ${k}`, async () => {
-    const res = await apis[k]!.json('POST', '/users', { role: 'doctor', email, name: `Dr ${k}`, password: 'doctor-password-123' }, adminOf[k])
-    return res.status === 409 && res.body?.code === 'NOT_ADMITTED' ? undefined : res
-  })
-  assert.equal(r.status, 201, JSON.stringify(r.body))
-  doctor[k] = { token: await apis[k]!.login(email, 'doctor-password-123'), address: r.body.account.address, email }
+  const { token, address, email } = await con.makeUser(k, 'doctor', `doctor-${k}@example.org`, `Dr ${k}`)
+  doctor[k] = { token, address: address as Address, email }
 }
 
 /** A doctor of `k` asks the patient of A for access; the patient approves at home; `k` sees it approved. */
@@ -87,31 +58,14 @@ async function grantFrom(k: string, recordIds?: string[]): Promise<string> {
 const pinnedOn = (k: string, id: string) => waitFor(`${id.slice(0, 10)} pinned on ${k}`, async () => (await apis[k]!.json('GET', `/replicas/${id}`, undefined, adminOf[k])).body?.state === 'pinned', 90_000)
 
 before(async () => {
-  chain = await startAnvil({ home: chainHome, port: 0 })
-  nodes.a = await startNodeProcess({ home: homes.a, args: args('a') })
-  apis.a = new Api(nodes.a.url)
-  founding = await seed(apis.a, { hospitalName: 'Hospital A', tag: 'a' })
-  adminOf.a = founding.admin
-  const a = await waitFor('A published', async () => { const s = await status('a'); return s.ipfsAddrs.length > 0 && s.admitted ? s : undefined })
-  registry = a.registry
-  await start('b', a.ipfsAddrs[0])
-  assert.equal((await apis.a.json('POST', '/hospitals/admit', { address: (await status('b')).hospitalAddress, name: 'Hospital B' }, adminOf.a)).body.admitted, true)
-  await waitFor('B admitted', async () => (await status('b')).admitted)
-  await start('c', a.ipfsAddrs[0])
-  const c = (await status('c')).hospitalAddress
-  assert.equal((await apis.a.json('POST', '/hospitals/admit', { address: c, name: 'Hospital C' }, adminOf.a)).status, 200)
-  assert.equal((await apis.b!.json('POST', `/hospitals/${c}/vote`, { approve: true }, adminOf.b)).status, 200)
-  await waitFor('C admitted', async () => (await status('c')).admitted)
+  con = await startConsortium(3, { prefix: 'ml-rk-', args: ['--replicas', '2'], peered: true })
+  ;({ nodes, apis, adminOf, homes, founding } = con)
   await makeDoctor('b')
   await makeDoctor('c')
-  const ids = await Promise.all(['a', 'b', 'c'].map(async (k) => (await status(k)).ipfsPeerId))
-  await waitFor('all three peered', async () => (await Promise.all(['a', 'b', 'c'].map(status))).every((s, i) => ids.filter((_, j) => j !== i).every((p) => s.peers.includes(p))))
 })
 
 after(async () => {
-  await Promise.all(Object.values(nodes).map((n) => n.stop()))
-  await chain?.stop()
-  cleanup(chainHome, ...Object.values(homes))
+  await con?.stop()
 })
 
 test('a record kept by all three nodes; a doctor of B reads it under a listed grant, and its data key is taken from B\'s side', async () => {
@@ -148,7 +102,7 @@ test('a record kept by all three nodes; a doctor of B reads it under a listed gr
     db.close()
     await ipfs?.stop()
   }
-  await start('b', (await status('a')).ipfsAddrs[0])
+  await con.start('b')
   doctor.b!.token = await apis.b!.login(doctor.b!.email, 'doctor-password-123')
 })
 

@@ -11,35 +11,19 @@ import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import type { Address } from 'viem'
-import { Api, cleanup, seed, startNodeProcess, tempDir, testEnv, type NodeProcess } from '../helpers/node-process.ts'
-import { startAnvil, type StartAnvilResult } from '../../src/ledger/anvil.ts'
+import { startConsortium, waitFor, type Consortium } from '../helpers/consortium.ts'
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn()
-      if (v !== undefined && v !== false) return v
-    } catch (err) { last = err }
-    await new Promise((r) => setTimeout(r, 250))
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
-}
-
-let chain: StartAnvilResult
-const chainHome = tempDir('ml-tm-chain-')
-const homes: Record<string, string> = { a: tempDir('ml-tm-a-'), b: tempDir('ml-tm-b-') }
-const nodes: Record<string, NodeProcess> = {}
-const apis: Record<string, Api> = {}
-const adminOf: Record<string, string> = {}
+let con: Consortium
+let apis: Consortium['apis']
+let adminOf: Consortium['adminOf']
+let homes: Consortium['homes']
 const doctors: { id: string; address: Address; email: string; token: string }[] = []
-let founding: Awaited<ReturnType<typeof seed>>
+let founding: Consortium['founding']
 let hospitalB = ''
 let teamId = ''
 const records: string[] = []
 
-const status = async (k: string) => (await apis[k]!.json('GET', '/status')).body as { registry: string; hospitalAddress: string; admitted: boolean; ipfsAddrs: string[]; ipfsPeerId: string; peers: string[] }
+const status = (k: string) => con.status(k)
 /** A node's database, read while it runs (WAL: a reader sees what is committed). */
 function query<T>(k: string, sql: string, ...params: unknown[]): T[] {
   const db = new Database(join(homes[k]!, 'medledger.db'), { readonly: true, fileMustExist: true })
@@ -56,33 +40,17 @@ const mail = async (n: number, kind: string) => ((await apis.b!.json('GET', '/ma
 const reads = async (n: number, recordId: string) => (await apis.b!.download(doctors[n]!.token, recordId)).status
 
 before(async () => {
-  chain = await startAnvil({ home: chainHome, port: 0 })
-  nodes.a = await startNodeProcess({ home: homes.a, args: ['--chain-rpc', chain.rpcUrl, '--ipfs-listen', '/ip4/127.0.0.1/tcp/0'] })
-  apis.a = new Api(nodes.a.url)
-  founding = await seed(apis.a, { hospitalName: 'Hospital A', tag: 'a' })
-  adminOf.a = founding.admin
-  const a = await waitFor('A published', async () => { const s = await status('a'); return s.ipfsAddrs.length > 0 && s.admitted ? s : undefined })
-  nodes.b = await startNodeProcess({ home: homes.b, args: ['--chain-rpc', chain.rpcUrl, '--ipfs-listen', '/ip4/127.0.0.1/tcp/0', '--registry', a.registry, '--hospital-name', 'Hospital B', '--ipfs-peer', a.ipfsAddrs[0]!] })
-  apis.b = new Api(nodes.b.url)
-  adminOf.b = await apis.b.login(testEnv.MEDLEDGER_ADMIN_EMAIL, testEnv.MEDLEDGER_ADMIN_PASSWORD)
+  con = await startConsortium(2, { prefix: 'ml-tm-' })
+  ;({ apis, adminOf, homes, founding } = con)
   hospitalB = (await status('b')).hospitalAddress.toLowerCase()
-  assert.equal((await apis.a.json('POST', '/hospitals/admit', { address: hospitalB, name: 'Hospital B' }, adminOf.a)).body.admitted, true)
-  await waitFor('B admitted', async () => (await status('b')).admitted)
   for (const n of [1, 2]) {
-    const email = `team-doctor-${n}@example.org`
-    const r = await waitFor(`doctor ${n} on B`, async () => {
-      const res = await apis.b!.json('POST', '/users', { role: 'doctor', email, name: `Dr B${n}`, password: 'doctor-password-123' }, adminOf.b)
-      return res.status === 409 && res.body?.code === 'NOT_ADMITTED' ? undefined : res
-    })
-    assert.equal(r.status, 201, JSON.stringify(r.body))
-    doctors.push({ id: r.body.account.id, address: (r.body.account.address as string).toLowerCase() as Address, email, token: await apis.b.login(email, 'doctor-password-123') })
+    const d = await con.makeUser('b', 'doctor', `team-doctor-${n}@example.org`, `Dr B${n}`)
+    doctors.push({ id: d.id, address: d.address.toLowerCase() as Address, email: d.email, token: d.token })
   }
 })
 
 after(async () => {
-  await Promise.all(Object.values(nodes).map((n) => n.stop()))
-  await chain?.stop()
-  cleanup(chainHome, ...Object.values(homes))
+  await con?.stop()
 })
 
 test('A mirrors a team of B with its members and its checked public key; no name; B keeps its own team only as its own', async () => {
@@ -189,7 +157,7 @@ test('the patient revokes on A: B marks the grant revoked, and nobody reads', as
 
 test('a node that followed the chain before it followed CareTeams mirrors the teams made meanwhile once it restarts', async () => {
   // A as a node from before this version left it: no mirror, no CareTeams position, its follower past those blocks.
-  await nodes.a!.stop()
+  await con.nodes.a!.stop()
   const db = new Database(join(homes.a!, 'medledger.db'))
   try {
     db.prepare('DELETE FROM remote_teams').run()
@@ -197,8 +165,7 @@ test('a node that followed the chain before it followed CareTeams mirrors the te
     db.prepare(`DELETE FROM meta WHERE key = 'follow.careTeams'`).run()
     assert.ok(Number((db.prepare(`SELECT value FROM meta WHERE key = 'follow.block'`).get() as { value: string }).value) > 0)
   } finally { db.close() }
-  nodes.a = await startNodeProcess({ home: homes.a, args: ['--chain-rpc', chain.rpcUrl, '--ipfs-listen', '/ip4/127.0.0.1/tcp/0'] })
-  apis.a = new Api(nodes.a.url)
+  await con.start('a')
   const keyOnB = query<{ public_key: Buffer }>('b', 'SELECT public_key FROM team_keys WHERE team_id = ? AND epoch = 2', teamId)[0]!.public_key
   const mirrored = await waitFor('the team mirrored again at epoch 2', () => {
     const t = query<{ epoch: number; public_key: Buffer }>('a', 'SELECT * FROM remote_teams WHERE id = ?', teamId)[0]
