@@ -1,18 +1,18 @@
-import { hexToBytes, toHex, type Address, type Hex, type LocalAccount } from 'viem'
-import { getRawBlockVerified, putRawBlock } from '../storage/raw-block.ts'
-import { cidFromDigest, digestFromCid } from '../storage/read-verified.ts'
-import { decodeBase64url, encodeBase64url, utf8 } from '../crypto/bytes.ts'
-import { keySchemes, unwrapKey, wrapKey, type KeyScheme } from '../crypto/key-wrap.ts'
+import { hexToBytes, type Address, type Hex } from 'viem'
+import { getRawBlockVerified } from '../storage/raw-block.ts'
+import { cidFromDigest } from '../storage/read-verified.ts'
+import { decodeBase64url, utf8 } from '../crypto/bytes.ts'
+import { keySchemes, unwrapKey, type KeyScheme } from '../crypto/key-wrap.ts'
 import { sendEmergencyShareRelease } from '../ledger/consent/send-emergency-share-release.ts'
 import { chainTime } from '../ledger/chain-time.ts'
 import type { AccountRow } from '../accounts/account.ts'
 import { publicKeyOf } from '../accounts/directory.ts'
-import { unlockHospital } from '../accounts/hospital-keys.ts'
 import { assertAnchored } from '../records/assert-anchored.ts'
 import { parseEnvelopes, type EnvelopesObject } from '../records/envelopes.ts'
-import { combineShares, movedShares, openShare, type EmergencyShares } from '../records/emergency-shares.ts'
+import { combineShares, movedShares, type EmergencyShares } from '../records/emergency-shares.ts'
 import type { RecordRow } from '../records/record.ts'
 import { AppError, isAppError } from '../errors.ts'
+import { putSharesBlock, releaseAsHeldHospitals, type ReleasingHospital } from './release-shares.ts'
 import type { Services } from '../services.ts'
 
 /**
@@ -34,27 +34,15 @@ function releaseContext(emergencyId: Hex, recordId: Hex, hospital: Address, doct
 
 interface EmergencyRow { emergency_id: Hex; doctor_id: string; patient_id: string; expires_at: number }
 
-/** A member hospital's keys, as its node holds them: its address, its emergency private key and its ledger key. */
-export interface ReleasingHospital { address: Address; scheme: KeyScheme; privateKey: Uint8Array; ledger: LocalAccount }
+export type { ReleasingHospital } from './release-shares.ts'
 
 /**
- * Every member hospital whose keys this node holds (one on a joined node; those created on a
- * founding node) releases its shares for a declared emergency (`releaseSharesAs`). Returns the
- * number of shares released.
+ * Every member hospital whose keys this node holds releases its shares for a declared emergency
+ * (`releaseSharesAs`). Returns the number of shares released.
  * @throws AppError UNKNOWN_ACCOUNT, RECORD_UNAVAILABLE, RECORD_INTEGRITY, LEDGER_*
  */
 export async function releaseEmergencyShares(s: Services, { emergencyId, signal }: { emergencyId: Hex; signal?: AbortSignal }): Promise<number> {
-  const held = await s.db.all<{ id: string }>(`SELECT id FROM hospitals WHERE state = 'active' AND sealed_secrets <> '' ORDER BY created_at`)
-  let n = 0
-  for (const h of held) {
-    const hospital = await unlockHospital(s, h.id)
-    try {
-      n += await releaseSharesAs(s, { emergencyId, signal, hospital: { address: hospital.row.address as Address, scheme: hospital.row.key_scheme, privateKey: hospital.keys.encryptionPrivateKey, ledger: hospital.keys.ledger } })
-    } finally {
-      hospital.keys.encryptionPrivateKey.fill(0)
-    }
-  }
-  return n
+  return releaseAsHeldHospitals(s, (hospital) => releaseSharesAs(s, { emergencyId, hospital, signal }))
 }
 
 /**
@@ -62,8 +50,9 @@ export async function releaseEmergencyShares(s: Services, { emergencyId, signal 
  * declaration on chain: `declareEmergency` comes first): for each anchored record of the
  * patient whose envelopes give this hospital a share, the share is unwrapped with the hospital's
  * emergency key and re-wrapped for the doctor (the key the Registry names), all in one IPFS
- * block, and the release is sent from the hospital's own key. Nothing is sent when the hospital
- * holds no share of the patient's records, or released already. Returns the number of shares.
+ * block (`putSharesBlock`), and the release is sent from the hospital's own key. Nothing is sent
+ * when the hospital holds no share of the patient's records, or released already. Returns the
+ * number of shares.
  * @throws AppError UNKNOWN_ACCOUNT, RECORD_UNAVAILABLE, RECORD_INTEGRITY, LEDGER_*
  */
 export async function releaseSharesAs(s: Services, { emergencyId, hospital, signal }: { emergencyId: Hex; hospital: ReleasingHospital; signal?: AbortSignal }): Promise<number> {
@@ -76,26 +65,21 @@ export async function releaseSharesAs(s: Services, { emergencyId, hospital, sign
   if (await s.db.get('SELECT 1 FROM emergency_shares WHERE emergency_id = ? AND hospital = ?', id, address)) return 0
   const doctor = await s.db.get<AccountRow>('SELECT * FROM accounts WHERE id = ?', row.doctor_id)
   if (!doctor) throw new AppError('UNKNOWN_ACCOUNT')
-  const reader = { address, scheme: hospital.scheme, privateKey: hospital.privateKey }
-  const doctorKey = await publicKeyOf(s, doctor, signal)
-  const records = await s.db.all<RecordRow>(`SELECT * FROM records WHERE patient_id = ? AND state = 'anchored' ORDER BY created_at`, row.patient_id)
-  const shares: SharesBlock['shares'] = []
-  for (const r of records) {
+  const records = new Map((await s.db.all<RecordRow>(`SELECT * FROM records WHERE patient_id = ? AND state = 'anchored' ORDER BY created_at`, row.patient_id)).map((r) => [r.record_id, r]))
+  const built = await putSharesBlock<SharesBlock>(s, {
+    recordIds: [...records.keys()],
     // A moved shares block (a record from before the change, or a home share re-wrapped after a key rotation) comes first.
-    const split = await movedShares(s, r.record_id, signal) ?? (await envelopesOf(s, r, signal)).shares
-    if (!split) continue
-    const share = await openShare(split, r.record_id, reader)
-    if (!share) continue
-    const wrapped = await wrapKey({ scheme: doctor.key_scheme, publicKey: doctorKey, key: share, context: releaseContext(id, r.record_id, address, doctor.address as Address) })
-    share.fill(0)
-    shares.push({ recordId: r.record_id, scheme: doctor.key_scheme, wrapped: encodeBase64url(wrapped) })
-  }
-  if (shares.length === 0) return 0
-  const block: SharesBlock = { v: 1, type: 'medledger/emergency-shares', emergencyId: id, hospital: address, shares }
-  const digest = toHex(digestFromCid(await putRawBlock(s.ipfs, utf8(JSON.stringify(block)), { signal })))
-  const receipt = await sendEmergencyShareRelease(s.ledger, { hospital: hospital.ledger, emergencyId: id, shares: digest, signal })
-  await recordEmergencyShareRelease(s, { emergencyId: id, hospital: address, shares: digest, txHash: receipt.transactionHash })
-  return shares.length
+    splitOf: async (recordId) => await movedShares(s, recordId, signal) ?? (await envelopesOf(s, records.get(recordId)!, signal)).shares,
+    hospital,
+    to: { scheme: doctor.key_scheme, publicKey: await publicKeyOf(s, doctor, signal) },
+    context: (recordId) => releaseContext(id, recordId, address, doctor.address as Address),
+    header: { type: 'medledger/emergency-shares', emergencyId: id },
+    signal,
+  })
+  if (!built) return 0
+  const receipt = await sendEmergencyShareRelease(s.ledger, { hospital: hospital.ledger, emergencyId: id, shares: built.digest, signal })
+  await recordEmergencyShareRelease(s, { emergencyId: id, hospital: address, shares: built.digest, txHash: receipt.transactionHash })
+  return built.count
 }
 
 async function envelopesOf(s: Services, r: RecordRow, signal?: AbortSignal): Promise<EnvelopesObject> {

@@ -1,13 +1,8 @@
-import { toHex, type Address, type Hex } from 'viem'
-import { putRawBlock } from '../storage/raw-block.ts'
-import { digestFromCid } from '../storage/read-verified.ts'
-import { encodeBase64url, utf8 } from '../crypto/bytes.ts'
-import { wrapKey, type KeyScheme } from '../crypto/key-wrap.ts'
+import type { Address, Hex } from 'viem'
+import type { KeyScheme } from '../crypto/key-wrap.ts'
 import { sendRecoveryShareRelease } from '../ledger/consent/send-recovery-share-release.ts'
-import { unlockHospital } from '../accounts/hospital-keys.ts'
-import { openShare } from '../records/emergency-shares.ts'
 import { recoveryShareContext, splitOf, type RecoverySharesBlock } from '../records/recovery-shares.ts'
-import type { ReleasingHospital } from './emergency-shares.ts'
+import { putSharesBlock, releaseAsHeldHospitals, type ReleasingHospital } from './release-shares.ts'
 import type { Services } from '../services.ts'
 
 /**
@@ -16,17 +11,7 @@ import type { Services } from '../services.ts'
  * @throws AppError RECORD_UNAVAILABLE, RECORD_INTEGRITY, LEDGER_*
  */
 export async function releaseRecoveryShares(s: Services, { recoveryId, signal }: { recoveryId: Hex; signal?: AbortSignal }): Promise<number> {
-  const held = await s.db.all<{ id: string }>(`SELECT id FROM hospitals WHERE state = 'active' AND sealed_secrets <> '' ORDER BY created_at`)
-  let n = 0
-  for (const h of held) {
-    const hospital = await unlockHospital(s, h.id)
-    try {
-      n += await releaseRecoverySharesAs(s, { recoveryId, signal, hospital: { address: hospital.row.address as Address, scheme: hospital.row.key_scheme, privateKey: hospital.keys.encryptionPrivateKey, ledger: hospital.keys.ledger } })
-    } finally {
-      hospital.keys.encryptionPrivateKey.fill(0)
-    }
-  }
-  return n
+  return releaseAsHeldHospitals(s, (hospital) => releaseRecoverySharesAs(s, { recoveryId, hospital, signal }))
 }
 
 /**
@@ -63,19 +48,15 @@ export async function recoverySharesBlock(
 ): Promise<{ digest: Hex; count: number } | undefined> {
   const id = recoveryId.toLowerCase() as Hex
   const address = hospital.address.toLowerCase() as Address
-  const reader = { address, scheme: hospital.scheme, privateKey: hospital.privateKey }
-  const shares: RecoverySharesBlock['shares'] = []
-  for (const recordId of recordIds) {
-    const split = await splitOf(s, recordId, signal)
-    const share = split && await openShare(split, recordId, reader)
-    if (!share) continue
-    const wrapped = await wrapKey({ scheme: to.scheme, publicKey: to.publicKey, key: share, context: recoveryShareContext(id, recordId, address, to.address) })
-    share.fill(0)
-    shares.push({ recordId, scheme: to.scheme, wrapped: encodeBase64url(wrapped) })
-  }
-  if (shares.length === 0) return undefined
-  const block: RecoverySharesBlock = { v: 1, type: 'medledger/recovery-shares', recoveryId: id, hospital: address, shares }
-  return { digest: toHex(digestFromCid(await putRawBlock(s.ipfs, utf8(JSON.stringify(block)), { signal }))), count: shares.length }
+  return putSharesBlock<RecoverySharesBlock>(s, {
+    recordIds,
+    splitOf: (recordId) => splitOf(s, recordId, signal),
+    hospital,
+    to,
+    context: (recordId) => recoveryShareContext(id, recordId, address, to.address),
+    header: { type: 'medledger/recovery-shares', recoveryId: id },
+    signal,
+  })
 }
 
 /** Keeps a hospital's share release for a recovery known here (from this node or its follower), once. */
