@@ -1,6 +1,6 @@
 import { AppError, isAppError } from '../errors.ts'
 import { findParty } from '../accounts/directory.ts'
-import { hexToBytes, type Hex } from 'viem'
+import { hexToBytes, type Address, type Hex } from 'viem'
 import { findAccount, requireKeys, requireRole, type Actor } from '../accounts/account.ts'
 import { resolveAccess } from './resolve-access.ts'
 import { getRawBlockVerified } from '../storage/raw-block.ts'
@@ -8,6 +8,7 @@ import { cidFromDigest } from '../storage/read-verified.ts'
 import { openEnvelopes, openManifest, parseEnvelopes, type EnvelopesObject } from '../records/envelopes.ts'
 import { anchorFacts, assertAnchored, type AnchorFacts } from '../records/assert-anchored.ts'
 import { matchRecords } from '../records/search/match-records.ts'
+import { openRecoveredKey, recoveredRecord } from '../records/recovery-envelopes.ts'
 import { recordParties, toRecordView, type RecordRow, type RecordView } from '../records/record.ts'
 import { isGrantLive } from '../ledger/consent/is-grant-live.ts'
 import { isShareLive } from '../ledger/consent/is-share-live.ts'
@@ -109,9 +110,12 @@ async function candidateRows(s: Services, reader: Actor, patient: string | undef
     : await s.db.all(`${anchored} AND patient_id = ? AND author_id = ? ORDER BY created_at DESC, record_id`, p.id, reader.account.id) as RecordRow[]
 }
 
-/** A record of the reader's own (as its patient or its author), found readable but not yet opened: its envelopes. */
+/**
+ * A record of the reader's own (as its patient or its author), found readable but not yet opened:
+ * its envelopes, and for a patient recovered since, where the new key's copy of its key is.
+ */
 class Own {
-  constructor(readonly env: EnvelopesObject) {}
+  constructor(readonly env: EnvelopesObject, readonly recovered?: NonNullable<Awaited<ReturnType<typeof recoveredRecord>>>) {}
 }
 
 const ownRecord = (reader: Actor, row: RecordRow) => reader.account.id === row.patient_id || reader.account.id === row.author_id
@@ -137,17 +141,22 @@ async function decideOwn(s: Services, reader: Actor, row: RecordRow, facts: Fact
   try {
     const env = await checkedEnvelopes(s, row, facts, signal)
     const { address, keyScheme } = reader.account
-    return env.keys.some((k) => k.to.toLowerCase() === address.toLowerCase() && k.scheme === keyScheme) ? new Own(env) : undefined
+    if (env.keys.some((k) => k.to.toLowerCase() === address.toLowerCase() && k.scheme === keyScheme)) return new Own(env)
+    // A record of a patient recovered since: the new key opens it from the recovery's block, as a read does (openRecordKeys).
+    const recovered = reader.account.id === row.patient_id ? await recoveredRecord(s, row.record_id) : undefined
+    return recovered && recovered.to.toLowerCase() === address.toLowerCase() ? new Own(env, recovered) : undefined
   } catch (err) {
     return problemView(s, row, err)
   }
 }
 
 /** Opens an own record on the page: its key unwrapped and its manifest decrypted, as `resolveAccess` does. */
-async function openOwn(s: Services, reader: Actor, row: RecordRow, { env }: Own, parties: Parties): Promise<RecordView | undefined> {
+async function openOwn(s: Services, reader: Actor, row: RecordRow, { env, recovered }: Own, parties: Parties): Promise<RecordView | undefined> {
   const me = { address: reader.account.address, scheme: reader.account.keyScheme, privateKey: requireKeys(reader).encryptionPrivateKey }
   try {
-    const { manifest } = await openEnvelopes(env, me)
+    const manifest = recovered
+      ? openManifest(env, await openRecoveredKey(s, recovered, row.record_id, { ...me, address: me.address as Address }))
+      : (await openEnvelopes(env, me)).manifest
     return toRecordView(row, await parties(row), manifest)
   } catch (err) {
     return problemView(s, row, err)
@@ -314,8 +323,9 @@ async function viewIfReadable(s: Services, reader: Actor, row: RecordRow, signal
 /** Undefined for a record not readable; one damaged must not hide the others: it is listed with its problem. */
 async function problemView(s: Services, row: RecordRow, err: unknown): Promise<RecordView | undefined> {
   if (isAppError(err, 'RECORD_NOT_FOUND')) return undefined
-  // A break-glass read waiting for k hospitals' shares is listed too, with that as its problem.
-  if (!isAppError(err, 'RECORD_INTEGRITY', 'RECORD_UNAVAILABLE', 'EMERGENCY_SHARES_PENDING')) throw err
+  // A break-glass read waiting for k hospitals' shares is listed too, with that as its problem; so
+  // is a recovered patient's split record waiting for k hospitals' releases.
+  if (!isAppError(err, 'RECORD_INTEGRITY', 'RECORD_UNAVAILABLE', 'EMERGENCY_SHARES_PENDING', 'RECOVERY_SHARES_PENDING')) throw err
   const unknown = { fileName: '', mediaType: '', size: 0, sha256: '', created: '' }
   return { ...toRecordView(row, await recordParties(s.db, row), unknown), problem: err.code }
 }
