@@ -111,6 +111,11 @@ describe('recovery re-wraps split records through k member hospitals\' shares', 
     assert.equal(r.status, 409, 'two releases are not enough')
     assert.equal(r.json.code, 'RECOVERY_SHARES_PENDING')
     assert.equal(r.bytes.includes(Buffer.from('penicillin')), false)
+    // Listed meanwhile, with what it waits for, and the rest of the list not failed by it.
+    const listed = async () => ((await api.json('GET', '/records', undefined, token)).body.records as { recordId: string; fileName: string; problem?: string }[]).map((x) => [x.recordId, x.fileName, x.problem ?? null])
+    assert.deepEqual(await listed(), [[splitRecord, '', 'RECOVERY_SHARES_PENDING']])
+    const recoveries = (await api.json('GET', '/recoveries', undefined, staff1)).body.recoveries as { recoveryId: string; rewrapped: number; notRewrapped: number; proposedByName: string; approvedByName: string }[]
+    assert.deepEqual(recoveries.map((x) => [x.recoveryId, x.rewrapped, x.notRewrapped, x.proposedByName, x.approvedByName]), [[recoveryId, 0, 1, 'staff1', 'staff2']])
 
     // The third comes as another node's would: its block and its transaction only; this node's
     // follower sees RecoveryShareReleased and keeps it.
@@ -122,6 +127,7 @@ describe('recovery re-wraps split records through k member hospitals\' shares', 
     r = await api.download(token, splitRecord)
     assert.equal(r.status, 200, 'three are')
     assert.deepEqual(new Uint8Array(r.bytes), bytes)
+    assert.deepEqual(await listed(), [[splitRecord, 'allergies.txt', null]])
 
     // The old key: its password no longer signs in, and the released shares do not open with it.
     assert.equal((await api.json('POST', '/auth/login', { email: world.patient.email, password: world.patient.password })).status, 401)
