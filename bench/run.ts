@@ -56,6 +56,7 @@ import { measureEmergencyShareGas } from './measure-emergency-share-gas.ts'
 import { measureErasureGas } from './measure-erasure-gas.ts'
 import { measureRecoveryGas } from './measure-recovery-gas.ts'
 import { measureRekeyGas } from './measure-rekey-gas.ts'
+import { measureResearchGas } from './measure-research-gas.ts'
 import { measureConsent } from './measure-consent.ts'
 import { measureConsortium } from './measure-consortium.ts'
 import { measureCachedRead } from './measure-cached-read.ts'
@@ -79,6 +80,8 @@ const targets = {
   gasAuditRead: { max: 30_000, text: '≤ 30,000' },
   gasTeamGrant: { max: 60_000, text: '≤ 60,000' },
   gasEmergencyShareRelease: { max: 60_000, text: '≤ 60,000' },
+  gasResearchExportRequest: { max: 60_000, text: '≤ 60,000' },
+  gasResearchExportPart: { max: 100_000, text: '≤ 100,000' },
   crossNodeFirstReadMs: { below: 250, text: 'first p50 < 250 ms' },
   replicationLagP95Ms: { below: 2_000, text: 'p95 < 2 s' },
   cliHelpMs: { max: 300, text: '≤ 300 ms' },
@@ -258,6 +261,8 @@ async function main(): Promise<Record<string, unknown>> {
     progress(`gas: account recovery proposed ${recoveryGas.recoveryPropose}, approved ${recoveryGas.recoveryApprove}, share released ${recoveryGas.recoveryShareRelease}`)
     const rekeyGas = await measureRekeyGas()
     progress(`gas: re-key anchor (supersede) ${rekeyGas.rekey}, the patient's leave for the author ${rekeyGas.rekeyLeave}, the author's re-key ${rekeyGas.rekeyByAuthor}`)
+    const researchGas = await measureResearchGas()
+    progress(`gas: study export across nodes requested ${researchGas.researchExportRequest}, one hospital's part ${researchGas.researchExportPart}, recorded ${researchGas.researchExportRecord}`)
 
     progress('consent: a second hospital\'s doctor asks, the patient approves, granted reads, revoke, share, break-glass')
     const consent = await measureConsent(api, accounts, {
@@ -305,7 +310,7 @@ async function main(): Promise<Record<string, unknown>> {
       fhir: { searchDocRef100P95Ms: fhir.searchDocRef100.p95Ms, binaryRead1MiBP50Ms: fhir.binaryRead1MiB.p50Ms, nativeRead1MiBP50Ms: fhir.nativeRead1MiB.p50Ms },
       load: { clients: load.clients, seconds: load.seconds, uploadsPerS: load.uploadsPerS, uploadP95Ms: load.uploadP95Ms, readsPerS: load.readsPerS, readP95Ms: load.readP95Ms, errors: load.errors, rssPeakMiB: load.rssPeakMiB },
       rssGrowthMiBFor1GiB: rss.growthMiB,
-      gas: { anchor: gas.anchor, anchorPerRecordBatched100: batchGas.perRecord, register: gas.register, ...consent.gas, auditReadBatched100: auditGas.perEntry, teamGrant: teamGas.teamGrant, teamAddMember: teamGas.teamAddMember, teamRemoveMember: teamGas.teamRemoveMember, teamAuditRead: teamGas.teamAuditRead, ...shareGas, ...erasureGas, ...recoveryGas, rekey: rekeyGas.rekey, rekeyLeave: rekeyGas.rekeyLeave, rekeyByAuthor: rekeyGas.rekeyByAuthor },
+      gas: { anchor: gas.anchor, anchorPerRecordBatched100: batchGas.perRecord, register: gas.register, ...consent.gas, auditReadBatched100: auditGas.perEntry, teamGrant: teamGas.teamGrant, teamAddMember: teamGas.teamAddMember, teamRemoveMember: teamGas.teamRemoveMember, teamAuditRead: teamGas.teamAuditRead, ...shareGas, ...erasureGas, ...recoveryGas, rekey: rekeyGas.rekey, rekeyLeave: rekeyGas.rekeyLeave, rekeyByAuthor: rekeyGas.rekeyByAuthor, ...researchGas },
       grantedRead1MiB: consent.grantedRead1MiB,
       crossNodeRead1MiB: consortium.crossNodeRead1MiB,
       scale: scale.scale,
@@ -427,6 +432,8 @@ function table(r: Record<string, any>): string {
     ['gas: account recovery proposed (staff); approved (second staff or admin)', `${r.gas.recoveryPropose}; ${r.gas.recoveryApprove}`, 'no target (rare)', ''],
     ['gas: recovery share release (one hospital, the recovered patient\'s split records)', String(r.gas.recoveryShareRelease), targets.gasEmergencyShareRelease.text, yes(r.gas.recoveryShareRelease <= targets.gasEmergencyShareRelease.max)],
     ['gas: re-key anchor (supersede, the patient); the patient\'s leave; the author\'s re-key', `${r.gas.rekey}; ${r.gas.rekeyLeave}; ${r.gas.rekeyByAuthor}`, 'no target (not frequent)', ''],
+    ['gas: study export across nodes requested (the researcher)', String(r.gas.researchExportRequest), targets.gasResearchExportRequest.text, yes(r.gas.researchExportRequest <= targets.gasResearchExportRequest.max)],
+    ['gas: one hospital\'s export part submitted; the export recorded (the researcher)', `${r.gas.researchExportPart}; ${r.gas.researchExportRecord}`, targets.gasResearchExportPart.text, yes(r.gas.researchExportPart <= targets.gasResearchExportPart.max)],
     ['read 1 MiB under a grant, other hospital\'s doctor', `p50 ${r.grantedRead1MiB.p50Ms} ms, p95 ${r.grantedRead1MiB.p95Ms} ms`, `${r.context.latencyIterations} runs`, ''],
     [`read 1 MiB on node B, stored only on A (median of ${c.readRecords})`, `first p50 ${r.crossNodeRead1MiB.p50Ms} ms p95 ${r.crossNodeRead1MiB.p95Ms} ms, cached ${r.crossNodeRead1MiB.cachedMs} ms`, r.targets.crossNodeRead1MiB.target, yes(r.targets.crossNodeRead1MiB.met)],
     ['  baseline: the same records read on A; one-node read', `${c.homeReadMedianMs} ms; p50 ${r.read1MiB.p50Ms} ms`, '', ''],
