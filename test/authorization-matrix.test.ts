@@ -143,6 +143,10 @@ describe('authorization matrix: every role × every API route', () => {
     if (approved) assert.equal((await api.json('POST', `/studies/${id}/approve`, undefined, a.admin)).status, 200)
     return id
   }
+  const freshExport = async () => {
+    const id = await freshStudy(true)
+    return `/studies/${id}/exports/${(await api.json('POST', `/studies/${id}/exports`, undefined, token.researcher)).body.exportId as string}`
+  }
   const freshResearcher = async () => (await api.json('POST', '/signup', { role: 'researcher', hospital: a.hospital.id, email: unique('researcher'), name: 'R', password: 'matrix-password-123' }, null)).body.account.id as string
   const freshSignup = async () => (await api.json('POST', '/signup', { role: 'doctor', hospital: a.hospital.id, email: unique('signup'), name: 'S', password: 'matrix-password-123', licence: 'LIC-9999' }, null)).body.account.id as string
 
@@ -222,6 +226,9 @@ describe('authorization matrix: every role × every API route', () => {
       },
     },
     'POST /api/v1/studies/{id}/export': { allow: ['researcher'], call: async () => ({ path: `/studies/${await freshStudy(true)}/export` }) },
+    'POST /api/v1/studies/{id}/exports': { allow: ['researcher'], call: async () => ({ path: `/studies/${await freshStudy(true)}/exports` }) },
+    'GET /api/v1/studies/{id}/exports/{exportId}': { allow: ['researcher'], call: async () => ({ path: await freshExport() }) },
+    'POST /api/v1/studies/{id}/exports/{exportId}/collect': { allow: ['researcher'], call: async () => ({ path: `${await freshExport()}/collect` }) },
     'POST /api/v1/hospitals/{id}/research-consent': { allow: ['patient', 'otherPatient'], call: () => ({ path: `/hospitals/${a.hospital.id}/research-consent` }) },
     'POST /api/v1/hospitals/{id}/research-withdraw': {
       allow: ['patient', 'otherPatient'],

@@ -64,7 +64,7 @@ Client (talks to a node: --api URL, env MEDLEDGER_API, default http://127.0.0.1:
   medledger researcher pending | researcher confirm ID | researcher reject ID --reason TEXT
   medledger study create --title T --purpose TEXT [--min-k N]   researcher: propose a study (JSON with studyId)
   medledger study approve ID | study reject ID | study list      admin decides; everyone lists what they may see
-  medledger study export ID --out DIR       researcher: de-identified NDJSON per resource type + manifest.json
+  medledger study export ID --out DIR [--timeout S]   researcher: de-identified NDJSON per type + manifest.json, from every node home to consenting patients
   medledger research consent --study ID | research withdraw --study ID   patient: research consent (HRESCH)
   medledger research consent --hospital ID | research withdraw --hospital ID   patient: every approved study of a hospital
   medledger hospital vote ID --approve|--reject
@@ -179,7 +179,7 @@ const commands: Record<string, Command> = {
   'study approve': command({}, async ({ args, c }) => (await import('./commands/study.ts')).studyDecide(c, args[0], 'approve')),
   'study reject': command({}, async ({ args, c }) => (await import('./commands/study.ts')).studyDecide(c, args[0], 'reject')),
   'study list': command({}, async ({ c }) => (await import('./commands/study.ts')).studyList(c)),
-  'study export': command({ out: text }, async ({ flags, args, c }) => (await import('./commands/study.ts')).studyExport(c, args[0], flags)),
+  'study export': command({ out: text, timeout: text }, async ({ flags, args, c }) => (await import('./commands/study.ts')).studyExport(c, args[0], flags)),
   'research consent': command({ study: text, hospital: text }, async ({ flags, c }) => (await import('./commands/research.ts')).researchConsent(c, 'consent', flags)),
   'research withdraw': command({ study: text, hospital: text }, async ({ flags, c }) => (await import('./commands/research.ts')).researchConsent(c, 'withdraw', flags)),
   'access request': command({ patient: text, records: text, purpose: text, days: text }, async ({ flags, c }) => (await import('./commands/access.ts')).accessRequest(c, flags)),

@@ -109,7 +109,7 @@ export async function auditTrail(s: Services, { actor, patient, recordId }: { ac
       actor: { address: from, name: account?.name ?? hospital?.name ?? null, role: account?.role ?? (hospital ? 'hospital' : null) },
       recordId: typeof args.recordId === 'string' ? args.recordId as Hex : null,
       ref,
-      purpose: /Research|^StudyExported$/.test(name) ? 'HRESCH' : purposeCode === undefined ? null : purposeNames[purposeCode] ?? `code ${purposeCode}`,
+      purpose: /Research|^StudyExported$|^ExportPartSubmitted$/.test(name) ? 'HRESCH' : purposeCode === undefined ? null : purposeNames[purposeCode] ?? `code ${purposeCode}`,
       why: ref ? await whyOf(s, ref, name) : null,
       emergency: /emergency/i.test(name) || purposeCode === 6,
     })
@@ -251,6 +251,8 @@ function ofSubject(decoded: DecodedLog[], { patientAddress, retired = new Set(),
   }
   return decoded.filter((d) => {
     if (d.name.startsWith('Study')) return Boolean(patientAddress) && d.name === 'StudyExported' && exports.has(d.log.transactionHash!.toLowerCase())
+    // An export across nodes: the patient's home hospital's part that held their data.
+    if (d.name.startsWith('Export')) return Boolean(patientAddress) && d.name === 'ExportPartSubmitted' && exports.has(d.log.transactionHash!.toLowerCase())
     const ref = (refKeys.map((k) => d.args[k]).find(Boolean) as string | undefined)?.toLowerCase()
     if (patientAddress) {
       const named = d.args.patient ?? d.args.oldAccount
@@ -266,7 +268,11 @@ async function exportsOf(s: Services, patientAddress: Address): Promise<Set<stri
   const rows = await s.db.all<{ tx_hash: string }>(`SELECT e.tx_hash FROM study_exports e
     JOIN study_export_patients p ON p.study_id = e.study_id AND p.export_number = e.export_number
     JOIN accounts a ON a.id = p.patient_id WHERE a.address = ?`, patientAddress.toLowerCase())
-  return new Set(rows.map((r) => r.tx_hash.toLowerCase()))
+  // and the parts of exports across nodes this node's hospitals submitted with their data
+  const parts = await s.db.all<{ tx_hash: string }>(`SELECT e.tx_hash FROM study_export_parts e
+    JOIN study_export_part_patients p ON p.export_id = e.export_id AND p.hospital_id = e.hospital_id
+    JOIN accounts a ON a.id = p.patient_id WHERE a.address = ?`, patientAddress.toLowerCase())
+  return new Set([...rows, ...parts].map((r) => r.tx_hash.toLowerCase()))
 }
 
 async function whyOf(s: Services, ref: Hex, event: string): Promise<string | null> {

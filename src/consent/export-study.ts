@@ -38,6 +38,20 @@ export interface ExportManifest {
   /** Records of consenting patients left out: DICOM with burned-in annotation or encapsulated pixel data, other files. */
   skippedRecords: number
   output: { type: string; url: string; count: number; sha256: string }[]
+  /** An export across nodes: its id on chain (`Research.requestExport`). */
+  exportId?: Hex
+  /** An export across nodes: each hospital asked (home to consenting patients), whether it answered, and its part's counts. */
+  hospitals?: ExportHospital[]
+}
+
+/** One hospital's part of an export across nodes, as the manifest lists it. */
+export interface ExportHospital {
+  hospital: Address
+  name: string | null
+  answered: boolean
+  parts: number
+  patients: number
+  resources: number
 }
 
 export interface ExportStudyResult {
@@ -51,7 +65,22 @@ export interface ExportStudyResult {
 /** Records larger than this are not read for an export. */
 const MAX_RECORD_BYTES = 64 * 1024 * 1024
 
-interface Subject { id: string; address: Address; hospitalId: string }
+/** A consenting patient of this node. */
+export interface Subject { id: string; address: Address; hospitalId: string }
+
+/** One patient's generalized quasi-identifiers, by their pseudonym in the study. */
+export interface QuasiTuple { pseudonym: string; birthYear: string; sex: string; zip3: string }
+
+/** Consenting patients' records, de-identified on their home node: what an export (or one hospital's part of it) holds. */
+export interface DeidentifiedSet {
+  /** Resources by type, each by its pseudonymous id. */
+  byType: Map<string, Map<string, Record<string, unknown>>>
+  quasi: QuasiTuple[]
+  skippedRecords: number
+  images: Map<string, Uint8Array>
+  documents: Map<string, string>
+  messages: Map<string, string>
+}
 
 /**
  * A study's researcher exports it: the records of the patients whose consent is live on chain
@@ -66,64 +95,97 @@ export async function exportStudy(s: Services, { actor, id, signal }: { actor: A
   const study = await findStudy(s, id)
   if (!study || study.researcher_id !== who.account.id) throw new AppError('UNKNOWN_STUDY')
   if (study.state !== 'approved') throw new AppError('STUDY_NOT_APPROVED')
-  const subjects = await consentingPatients(s, study)
+  const { live: subjects } = await consentingPatients(s, study)
+  const set = await deidentifySubjects(s, { study, subjects, signal })
+  const k = kOf(set.quasi)
+  if (study.min_k !== null && k < Number(study.min_k)) throw new AppError('K_TOO_SMALL', { details: `k ${k} < min-k ${study.min_k}` })
+  const exportNumber = await nextExportNumber(s, study)
+  const { manifest, files, total } = buildExport({ study, exportNumber, patients: subjects.length, set })
+  const manifestHash = hashManifest(manifest)
+  const receipt = await sendStudyExport(s.ledger, { researcher: requireKeys(who).ledger, studyId: study.id, patients: subjects.length, resources: total, manifestHash, signal })
+  await recordExport(s, { study, exportNumber, manifest, manifestHash, total, txHash: receipt.transactionHash, subjects })
+  return { manifest, manifestHash, txHash: receipt.transactionHash, files }
+}
+
+/** The number the chain gives a study's next export. */
+export async function nextExportNumber(s: Services, study: StudyRow): Promise<number> {
+  return Number(await readContract(s.ledger, { address: researchAddress(s.ledger), abi: researchAbi, functionName: 'exportCount', args: [study.id] })) + 1
+}
+
+/** The SHA-256 of `manifest.json` as the CLI writes it: what goes on chain. */
+export function hashManifest(manifest: ExportManifest): Hex {
+  return bytesToHex(hashSha256(new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n')))
+}
+
+/** The smallest group of patients sharing birth year, sex and 3-digit ZIP (0 with none). */
+export function kOf(quasi: readonly QuasiTuple[]): number {
+  const groups = new Map<string, number>()
+  for (const q of quasi) {
+    const group = `${q.birthYear}|${q.sex}|${q.zip3}`
+    groups.set(group, (groups.get(group) ?? 0) + 1)
+  }
+  return groups.size === 0 ? 0 : Math.min(...groups.values())
+}
+
+/**
+ * De-identifies the records of `subjects`, patients of this node, for `study`: pseudonyms and
+ * DICOM UIDs under this node's key of the study, so a patient's are the same in every export of it.
+ */
+export async function deidentifySubjects(s: Services, { study, subjects, signal }: { study: Pick<StudyRow, 'id'>; subjects: readonly Subject[]; signal?: AbortSignal }): Promise<DeidentifiedSet> {
   const studyKey = createHmac('sha256', s.nodeKey).update(`medledger study key|${study.id}`).digest()
   const year = new Date().getUTCFullYear()
-  const byType = new Map<string, Map<string, Record<string, unknown>>>()
-  const groups = new Map<string, number>()
-  let skippedRecords = 0
-  const images = new Map<string, Uint8Array>()
-  const documents = new Map<string, string>()
-  const messages = new Map<string, string>()
+  const set: DeidentifiedSet = { byType: new Map(), quasi: [], skippedRecords: 0, images: new Map(), documents: new Map(), messages: new Map() }
   for (const p of subjects) {
     const pseudonym = pseudonymOf(studyKey, p.address.toLowerCase())
     const { resources, quasi, skipped, dicom, ccda, hl7 } = await patientResources(s, p, { studyKey, pseudonym, year, signal })
-    skippedRecords += skipped
-    for (const [name, bytes] of dicom) images.set(name, bytes)
-    for (const [name, xml] of ccda) documents.set(name, xml)
-    for (const [name, message] of hl7) messages.set(name, message)
-    for (const r of resources) {
-      const type = String(r.resourceType)
-      if (!byType.has(type)) byType.set(type, new Map())
-      byType.get(type)!.set(String(r.id), r)
-    }
-    const group = `${quasi.birthYear}|${quasi.sex}|${quasi.zip3}`
-    groups.set(group, (groups.get(group) ?? 0) + 1)
+    set.skippedRecords += skipped
+    for (const [name, bytes] of dicom) set.images.set(name, bytes)
+    for (const [name, xml] of ccda) set.documents.set(name, xml)
+    for (const [name, message] of hl7) set.messages.set(name, message)
+    for (const r of resources) addResource(set, r)
+    set.quasi.push({ pseudonym, ...quasi })
   }
-  const k = groups.size === 0 ? 0 : Math.min(...groups.values())
-  if (study.min_k !== null && k < Number(study.min_k)) throw new AppError('K_TOO_SMALL', { details: `k ${k} < min-k ${study.min_k}` })
-  const files = [...byType.entries()].sort(([a], [b]) => a.localeCompare(b))
+  return set
+}
+
+/** Adds one de-identified resource to `set`, by type and id. */
+export function addResource(set: Pick<DeidentifiedSet, 'byType'>, r: Record<string, unknown>): void {
+  const type = String(r.resourceType)
+  if (!set.byType.has(type)) set.byType.set(type, new Map())
+  set.byType.get(type)!.set(String(r.id), r)
+}
+
+/** An export's files and manifest from a de-identified set (k computed over all of its patients). */
+export function buildExport({ study, exportNumber, patients, set, extra }: { study: StudyRow; exportNumber: number; patients: number; set: DeidentifiedSet; extra?: Pick<ExportManifest, 'exportId' | 'hospitals'> }): { manifest: ExportManifest; files: ExportStudyResult['files']; total: number } {
+  const ndjson = [...set.byType.entries()].sort(([a], [b]) => a.localeCompare(b))
     .map(([type, rs]) => ({ type, count: rs.size, content: [...rs.values()].map((r) => JSON.stringify(r)).join('\n') + '\n' }))
-  // The chain numbers a study's exports; the next one is this.
-  const exportNumber = Number(await readContract(s.ledger, { address: researchAddress(s.ledger), abi: researchAbi, functionName: 'exportCount', args: [study.id] })) + 1
   const manifest: ExportManifest = {
     studyId: study.id,
     exportNumber,
-    patients: subjects.length,
-    resources: Object.fromEntries(files.map((f) => [f.type, f.count])),
-    k,
+    patients,
+    resources: Object.fromEntries(ndjson.map((f) => [f.type, f.count])),
+    k: kOf(set.quasi),
     minK: study.min_k === null ? null : Number(study.min_k),
     rules: [...fhirDeidentificationRules, ...dicomDeidentificationRules, ...ccdaDeidentificationRules, ...hl7DeidentificationRules],
-    dicom: images.size,
-    ccda: documents.size,
-    hl7v2: messages.size,
-    skippedRecords,
+    dicom: set.images.size,
+    ccda: set.documents.size,
+    hl7v2: set.messages.size,
+    skippedRecords: set.skippedRecords,
     // Every file with its SHA-256: the manifest's hash on chain commits to the whole export.
     output: [
-      ...files.map((f) => ({ type: f.type, url: `${f.type}.ndjson`, count: f.count, sha256: sha256Of(f.content) })),
-      ...[...images].map(([name, bytes]) => ({ type: 'DICOM', url: name, count: 1, sha256: sha256Of(bytes) })),
-      ...[...documents].map(([name, xml]) => ({ type: 'C-CDA', url: name, count: 1, sha256: sha256Of(xml) })),
-      ...[...messages].map(([name, message]) => ({ type: 'HL7v2', url: name, count: 1, sha256: sha256Of(message) })),
+      ...ndjson.map((f) => ({ type: f.type, url: `${f.type}.ndjson`, count: f.count, sha256: sha256Of(f.content) })),
+      ...[...set.images].map(([name, bytes]) => ({ type: 'DICOM', url: name, count: 1, sha256: sha256Of(bytes) })),
+      ...[...set.documents].map(([name, xml]) => ({ type: 'C-CDA', url: name, count: 1, sha256: sha256Of(xml) })),
+      ...[...set.messages].map(([name, message]) => ({ type: 'HL7v2', url: name, count: 1, sha256: sha256Of(message) })),
     ],
+    ...extra,
   }
-  const manifestHash = bytesToHex(hashSha256(new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n')))
-  const total = files.reduce((n, f) => n + f.count, 0)
-  const receipt = await sendStudyExport(s.ledger, { researcher: requireKeys(who).ledger, studyId: study.id, patients: subjects.length, resources: total, manifestHash, signal })
-  await recordExport(s, { study, exportNumber, manifest, manifestHash, total, txHash: receipt.transactionHash, subjects })
-  const ndjson = files.map((f) => ({ name: `${f.type}.ndjson`, content: f.content }))
-  const dicom = [...images].map(([name, bytes]) => ({ name, content: Buffer.from(bytes).toString('base64'), encoding: 'base64' as const }))
-  const texts = [...documents, ...messages].map(([name, content]) => ({ name, content }))
-  return { manifest, manifestHash, txHash: receipt.transactionHash, files: [...ndjson, ...dicom, ...texts] }
+  const files = [
+    ...ndjson.map((f) => ({ name: `${f.type}.ndjson`, content: f.content })),
+    ...[...set.images].map(([name, bytes]) => ({ name, content: Buffer.from(bytes).toString('base64'), encoding: 'base64' as const })),
+    ...[...set.documents, ...set.messages].map(([name, content]) => ({ name, content })),
+  ]
+  return { manifest, files, total: ndjson.reduce((n, f) => n + f.count, 0) }
 }
 
 function sha256Of(content: string | Uint8Array): Hex {
@@ -131,19 +193,21 @@ function sha256Of(content: string | Uint8Array): Hex {
 }
 
 /**
- * The patients of this node with a consent to the study, or to all of its researcher's hospital's
- * studies, that the chain says is live now.
+ * The patients of this node (of one of its hospitals when `hospitalId` is set) with a consent to
+ * the study, or to all of its researcher's hospital's studies, that the chain says is live now;
+ * `candidates`: how many this node's copy of the consents names (live or since withdrawn).
  */
-async function consentingPatients(s: Services, study: StudyRow): Promise<Subject[]> {
+export async function consentingPatients(s: Services, study: Pick<StudyRow, 'id' | 'researcher_id'>, hospitalId?: string): Promise<{ candidates: number; live: Subject[] }> {
   const rows = await s.db.all<{ id: string; address: Address; hospital_id: string }>(`SELECT a.id, a.address, a.hospital_id FROM accounts a
     WHERE a.role = 'patient' AND a.state = 'active' AND (a.id IN (SELECT patient_id FROM research_consents WHERE study_id = ?)
       OR a.id IN (SELECT h.patient_id FROM research_hospital_consents h JOIN accounts r ON r.hospital_id = h.hospital_id WHERE r.id = ?))
     ORDER BY a.id`, study.id, study.researcher_id)
   const live: Subject[] = []
-  for (const r of rows) {
+  const mine = rows.filter((r) => hospitalId === undefined || r.hospital_id === hospitalId)
+  for (const r of mine) {
     if (await hasResearchConsent(s.ledger, { studyId: study.id, patient: r.address })) live.push({ id: r.id, address: r.address, hospitalId: r.hospital_id })
   }
-  return live
+  return { candidates: mine.length, live }
 }
 
 /** One patient's FHIR and DICOM records, opened with their hospital's key and de-identified. */
@@ -220,7 +284,8 @@ function asFhir(plain: Uint8Array): unknown {
   }
 }
 
-async function recordExport(s: Services, e: { study: StudyRow; exportNumber: number; manifest: ExportManifest; manifestHash: Hex; total: number; txHash: Hex; subjects: Subject[] }): Promise<void> {
+/** Records an export in this node's database (and who of this node's patients went into it, for their timelines). */
+export async function recordExport(s: Services, e: { study: StudyRow; exportNumber: number; manifest: ExportManifest; manifestHash: Hex; total: number; txHash: Hex; subjects: Subject[] }): Promise<void> {
   await s.db.transaction(async (tx) => {
     await tx.run(`INSERT INTO study_exports (study_id, export_number, patients, resources, k, manifest_hash, tx_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       e.study.id, e.exportNumber, e.subjects.length, e.total, e.manifest.k, e.manifestHash, e.txHash, Date.now())

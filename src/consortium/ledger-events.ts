@@ -14,6 +14,7 @@ import { applyShared } from '../consent/apply-shared.ts'
 import { applyTeamEvent } from '../consent/apply-team-event.ts'
 import { applyTeamGranted, applyTeamRevoked } from '../consent/apply-team-grant.ts'
 import { applyStudyDecided, applyStudyProposed } from '../consent/apply-study-event.ts'
+import { applyExportRequested } from '../consent/export-part.ts'
 import { applyRecordSuperseded } from '../consent/apply-record-superseded.ts'
 import { markShareRevoked } from '../consent/mark-share-revoked.ts'
 import { markShareUsed } from '../consent/mark-share-used.ts'
@@ -52,6 +53,8 @@ const membership = new Set(['HospitalAdded', 'HospitalRemoved', 'NodeInfoSet'])
  *  - HospitalProposed (an admission): the candidate is listed for this node's staff to vote on;
  *  - StudyProposed from another node: the study is mirrored here, its text fetched from IPFS by
  *    the protocol hash on chain; StudyApproved / Rejected from another node: the decision;
+ *  - ExportRequested (this node's researcher's too): this node's hospitals home to consenting
+ *    patients de-identify them here and submit their parts, encrypted for the researcher;
  *  - TeamCreated / TeamMemberAdded / TeamMemberRemoved of another hospital's care team: the team
  *    is mirrored here (id, hospital, epoch, members' addresses), its epoch's public key fetched
  *    from IPFS by the digest on chain; TeamAccessGranted / Revoked from another node to a team of
@@ -66,7 +69,8 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
       if (e.eventName === 'RecordAnchored') await considerReplica(owners, e)
       if (e.eventName === 'BatchAnchored') await considerBatch(owners, e)
       // A re-key this node sent is applied again (idempotent): the node may have stopped between its mining and its applying.
-      if (!membership.has(e.eventName) && e.eventName !== 'RecordSuperseded') return
+      // An export this node's researcher requested is answered by this node's hospitals too, as by any other.
+      if (!membership.has(e.eventName) && e.eventName !== 'RecordSuperseded' && e.eventName !== 'ExportRequested') return
     }
     await dispatch(owners, e, ctx)
   }
@@ -144,10 +148,10 @@ async function dispatch(owners: Owners, e: Event, { fetchMs }: HandlerContext): 
     case 'NodeInfoSet':
       return applyMembership(owners, e)
     case 'StudyProposed':
-      return applyStudyProposed(s, { studyId: a.studyId as Hex, researcher: a.researcher as Address, protocolHash: a.protocolHash as Hex, txHash, fetchMs })
     case 'StudyApproved':
     case 'StudyRejected':
-      return applyStudyDecided(s, { studyId: a.studyId as Hex, approved: e.eventName === 'StudyApproved', admin: a.by as Address })
+    case 'ExportRequested':
+      return applyResearchEvent(s, e, fetchMs)
     case 'TeamCreated':
       return applyTeamEvent(s, { kind: 'created', teamId: a.teamId as Hex, hospital: a.hospital as Address, keyDigest: a.keyDigest as Hex, txHash, fetchMs })
     case 'TeamMemberAdded':
@@ -160,6 +164,19 @@ async function dispatch(owners: Owners, e: Event, { fetchMs }: HandlerContext): 
       return applyTeamRevoked(s, { teamId: a.teamId as Hex, patient: a.patient as Address })
     default:
   }
+}
+
+/** Research's events: a study mirrored or decided here; an export (any node's researcher's) answered by this node's hospitals. */
+async function applyResearchEvent(s: Services, e: Event, fetchMs: number): Promise<void> {
+  const a = e.args
+  if (e.eventName === 'StudyProposed') {
+    return applyStudyProposed(s, { studyId: a.studyId as Hex, researcher: a.researcher as Address, protocolHash: a.protocolHash as Hex, txHash: e.transactionHash, fetchMs })
+  }
+  if (e.eventName === 'ExportRequested') {
+    await applyExportRequested(s, { exportId: a.exportId as Hex, studyId: a.studyId as Hex, researcher: a.researcher as Address })
+    return
+  }
+  return applyStudyDecided(s, { studyId: a.studyId as Hex, approved: e.eventName === 'StudyApproved', admin: a.by as Address })
 }
 
 async function applyMembership({ s, onMembership }: Owners, e: Event): Promise<void> {

@@ -3,6 +3,7 @@ import type { FromSchema } from 'json-schema-to-ts'
 import { createStudy, decideStudy, listStudies } from '../../consent/studies.ts'
 import { ownHospitalResearchConsent, setHospitalResearchConsent, setResearchConsent } from '../../consent/research-consent.ts'
 import { exportStudy } from '../../consent/export-study.ts'
+import { collectStudyExport, requestStudyExport, studyExportProgress } from '../../consent/export-across.ts'
 import { actorOf } from '../actor-of.ts'
 import { errors, idParams } from './schemas.ts'
 import type { Services } from '../../services.ts'
@@ -42,7 +43,24 @@ const exportSchema = {
   },
 } as const
 
+const progressSchema = {
+  type: 'object',
+  properties: {
+    exportId: { type: 'string' },
+    studyId: { type: 'string' },
+    txHash: { type: 'string' },
+    answered: { type: 'integer' },
+    hospitals: {
+      type: 'array',
+      items: { type: 'object', properties: { hospital: { type: 'string' }, name: { type: ['string', 'null'] }, answered: { type: 'boolean' }, parts: { type: 'integer' }, patients: { type: 'integer' }, resources: { type: 'integer' } } },
+    },
+  },
+} as const
+
+const exportParams = { type: 'object', required: ['id', 'exportId'], properties: { id: { type: 'string', maxLength: 80 }, exportId: { type: 'string', maxLength: 80 } } } as const
+
 type IdParams = { Params: FromSchema<typeof idParams> }
+type ExportParams = { Params: FromSchema<typeof exportParams> }
 
 /** Research studies (issue 12): proposed by researchers, decided by the admin, consented to by patients, exported de-identified. */
 export async function studyRoutes(app: FastifyInstance, { services }: { services: Services }): Promise<void> {
@@ -79,4 +97,17 @@ export async function studyRoutes(app: FastifyInstance, { services }: { services
   app.post<IdParams>('/studies/:id/export', {
     schema: { tags: ['research'], summary: 'Export a study (its researcher): the consenting patients\' records, de-identified, as NDJSON per resource type with a manifest; recorded on chain.', params: idParams, response: { 200: exportSchema, ...errors(401, 403, 404, 409, 502, 503) } },
   }, async (req) => exportStudy(services, { actor: actorOf(req), id: req.params.id }))
+
+  // Exports across nodes: requested on chain, answered by each home node of consenting patients, collected here.
+  app.post<IdParams>('/studies/:id/exports', {
+    schema: { tags: ['research'], summary: 'Request an export across nodes (the study\'s researcher, on chain): every node home to consenting patients de-identifies them and submits its part, encrypted for you.', params: idParams, response: { 201: progressSchema, ...errors(401, 403, 404, 409, 502, 503) } },
+  }, async (req, reply) => reply.status(201).send(await requestStudyExport(services, { actor: actorOf(req), id: req.params.id })))
+
+  app.get<ExportParams>('/studies/:id/exports/:exportId', {
+    schema: { tags: ['research'], summary: 'Where an export across nodes stands: the hospitals asked and which have submitted their part.', params: exportParams, response: { 200: progressSchema, ...errors(401, 403, 404, 503) } },
+  }, async (req) => studyExportProgress(services, { actor: actorOf(req), id: req.params.id, exportId: req.params.exportId }))
+
+  app.post<ExportParams>('/studies/:id/exports/:exportId/collect', {
+    schema: { tags: ['research'], summary: 'Collect an export across nodes: the parts submitted so far, decrypted and merged (k over all of them), with a manifest listing every hospital asked; recorded on chain.', params: exportParams, response: { 200: exportSchema, ...errors(401, 403, 404, 409, 502, 503, 504) } },
+  }, async (req) => collectStudyExport(services, { actor: actorOf(req), id: req.params.id, exportId: req.params.exportId }))
 }
