@@ -127,6 +127,7 @@ function RecoveryList({ me, recoveries, reload }: { me: Account; recoveries: Rec
                 <p className="hint">Started {formatDateTime(r.createdAt)} by {r.proposedByName ?? 'the patient\'s home node'}{r.approvedAt ? ` · approved ${formatDateTime(r.approvedAt)} by ${r.approvedByName ?? 'the patient\'s home node'}` : ''}</p>
                 <p className="hint">Ledger address <span title={r.oldAddress}><Mono>{shortHex(r.oldAddress)}</Mono></span> → <span title={r.newAddress}><Mono>{shortHex(r.newAddress)}</Mono></span></p>
                 {r.state === 'approved' && <p>Re-wrapped: {r.rewrapped ?? 0} · Not re-wrapped (key split into shares): {r.notRewrapped ?? 0}</p>}
+                {r.state === 'approved' && Boolean(r.notRewrapped) && <p className="hint">The patient reads those once enough member hospitals have released their shares for the new key; each release is in the patient's trail.</p>}
               </div>
               {r.state === 'proposed' && <ApproveControl me={me} r={r} busy={action.busy} confirming={confirming === r.recoveryId} setConfirming={setConfirming} approve={approve} />}
             </div>
