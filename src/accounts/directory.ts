@@ -71,18 +71,23 @@ export async function mirrorHospital(s: Pick<Services, 'db'>, { address, name, k
   return (await s.db.get<HospitalRow>('SELECT * FROM hospitals WHERE address = ?', a))!
 }
 
+/** Registry `Status.Retired`: a recovered patient's old address (issue 13 item 4). */
+const RETIRED = 5
+
 /**
  * The account row for a ledger address: the local account when this node holds it, else a
- * `remote` mirror of the registered account (created on first use).
- * @throws AppError UNKNOWN_ACCOUNT when the address is not registered on the ledger
+ * `remote` mirror of the registered account (created on first use). With `live`, a retired
+ * address (a recovered patient's old one) is refused and nothing is mirrored for it: a person
+ * naming a party means the living one; the follower, mirroring past events, takes it as it was.
+ * @throws AppError UNKNOWN_ACCOUNT when the address is not registered on the ledger, or with `live` is retired
  */
-export async function ensureAccount(s: Pick<Services, 'db' | 'ledger'>, address: Address): Promise<AccountRow> {
+export async function ensureAccount(s: Pick<Services, 'db' | 'ledger'>, address: Address, { live = false }: { live?: boolean } = {}): Promise<AccountRow> {
   const a = address.toLowerCase()
   const known = await s.db.get<AccountRow>('SELECT * FROM accounts WHERE address = ?', a)
   if (known) return known
   const acc = await readContract(s.ledger, { address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'accountOf', args: [a as Address] })
   const role = chainRoles[acc.role]
-  if (!role) throw new AppError('UNKNOWN_ACCOUNT')
+  if (!role || (live && acc.status === RETIRED)) throw new AppError('UNKNOWN_ACCOUNT')
   const hospital = await ensureHospital(s, acc.hospital)
   const label = role === 'doctor' ? 'Doctor' : role === 'patient' ? 'Patient' : role === 'researcher' ? 'Researcher' : 'Staff'
   const row: AccountRow = {
@@ -108,7 +113,7 @@ export async function ensureAccount(s: Pick<Services, 'db' | 'ledger'>, address:
 /**
  * A patient or doctor by id, e-mail or ledger address; a ledger address of another hospital's
  * account is mirrored from the chain. Only accounts that are active here or registered on the
- * ledger are returned.
+ * ledger are returned, never a retired address (`ensureAccount` with `live`).
  */
 export async function findParty(s: Pick<Services, 'db' | 'ledger'>, ref: string): Promise<AccountRow | undefined> {
   const r = ref.trim()
@@ -116,7 +121,7 @@ export async function findParty(s: Pick<Services, 'db' | 'ledger'>, ref: string)
   const local = await s.db.get<AccountRow>(`SELECT * FROM accounts WHERE ${column} = ? AND state IN ('active', 'remote')`, column === 'id' ? r : r.toLowerCase())
   if (local || column !== 'address') return local
   try {
-    return await ensureAccount(s, r as Address)
+    return await ensureAccount(s, r as Address, { live: true })
   } catch (err) {
     if (isAppError(err, 'UNKNOWN_ACCOUNT') || isAppError(err, 'UNKNOWN_HOSPITAL')) return undefined
     throw err

@@ -14,6 +14,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { hexToBytes, type Address, type Hex } from 'viem'
 import type { CID } from 'multiformats/cid'
 import { startConsortium, waitFor, type Consortium } from '../helpers/consortium.ts'
+import { cleanup, runCli, tempDir, testEnv } from '../helpers/node-process.ts'
 import { openIpfs, type Ipfs } from '../../src/storage/open-ipfs.ts'
 import { cidFromDigest } from '../../src/storage/read-verified.ts'
 import { openKeystore, type Keystore } from '../../src/crypto/keystore.ts'
@@ -38,6 +39,12 @@ const oldBlocks: CID[] = []
 let oldRow: { digest: Hex; envelopes: Hex }
 
 const status = (k: string) => con.status(k)
+const cliHome = tempDir('ml-rk-cli-')
+/** A node's database, read while it runs (WAL: a reader sees what is committed). */
+function query<T>(k: string, sql: string, ...params: unknown[]): T[] {
+  const db = new Database(join(homes[k]!, 'medledger.db'), { readonly: true, fileMustExist: true })
+  try { return db.prepare(sql).all(...params) as T[] } finally { db.close() }
+}
 
 async function makeDoctor(k: string): Promise<void> {
   const { token, address, email } = await con.makeUser(k, 'doctor', `doctor-${k}@example.org`, `Dr ${k}`)
@@ -66,6 +73,7 @@ before(async () => {
 
 after(async () => {
   await con?.stop()
+  cleanup(cliHome)
 })
 
 test('a record kept by all three nodes; a doctor of B reads it under a listed grant, and its data key is taken from B\'s side', async () => {
@@ -132,6 +140,70 @@ test('the patient revokes B\'s grant and re-keys at home; every node drops the o
   const fhir = await fetch(`${nodes.a!.url}/fhir/R4/Binary/${oldId.slice(2)}`, { headers: { authorization: `Bearer ${founding.patient.token}` } })
   assert.equal(fhir.status, 410)
   for (const k of ['a', 'b', 'c']) await waitFor(`${k} caught up`, async () => (await status(k)).follow.lagBlocks === 0)
+})
+
+test('recovery across nodes: staff of A start it, the admin approves; B mirrors the new key and releases its share through its follower, C once it is back; the patient reads the split record; the old address is refused', async () => {
+  const oldAddress = founding.patient.address.toLowerCase()
+  const hospital = Object.fromEntries(await Promise.all(['a', 'b', 'c'].map(async (k) => [k, (await status(k)).hospitalAddress.toLowerCase()])))
+  const staff = await con.makeUser('a', 'staff', 'staff-a@example.org')
+  const cli = (args: string[], input?: string) => runCli(args, { api: nodes.a!.url, cliHome, input })
+  assert.equal((await cli(['login', '--email', staff.email], `${staff.password}\n`)).code, 0)
+  assert.equal((await cli(['login', '--email', testEnv.MEDLEDGER_ADMIN_EMAIL], `${testEnv.MEDLEDGER_ADMIN_PASSWORD}\n`)).code, 0)
+  // The new version's key is split 3 of 3 among A, B and C. With C down, only A (at the approval)
+  // and B (through its follower) can release: two of k = 3, whatever the timing.
+  await nodes.c!.stop()
+
+  const started = await cli(['recovery', 'start', founding.patient.id, '--verified-by-id', 'passport 98ZY76543', '--json', '--as', staff.email])
+  assert.equal(started.code, 0, started.stderr)
+  const { recovery, code } = JSON.parse(started.stdout) as { recovery: { recoveryId: Hex }; code: string }
+  const self = await cli(['recovery', 'approve', recovery.recoveryId, '--as', staff.email])
+  assert.notEqual(self.code, 0)
+  assert.match(self.stderr, /FORBIDDEN/)
+  const approved = await cli(['recovery', 'approve', recovery.recoveryId, '--json', '--as', testEnv.MEDLEDGER_ADMIN_EMAIL])
+  assert.equal(approved.code, 0, approved.stderr)
+  const done = JSON.parse(approved.stdout) as { newAddress: string; oldAddress: string; rewrapped: number; notRewrapped: number }
+  assert.equal(done.oldAddress.toLowerCase(), oldAddress)
+  assert.deepEqual([done.rewrapped, done.notRewrapped], [0, 1], 'the one record is split: left to the hospitals\' shares')
+  const newAddress = done.newAddress.toLowerCase()
+
+  const reset = await apis.a!.json('POST', '/auth/recover', { email: founding.patient.email, recoveryCode: code, newPassword: 'a-new-password-456' }, null)
+  assert.equal(reset.status, 200, JSON.stringify(reset.body))
+  const token = await apis.a!.login(founding.patient.email, 'a-new-password-456')
+  const releases = async (n: number) => waitFor(`${n} share releases in the patient's trail`, async () => {
+    const trail = await apis.a!.json('GET', `/audit?patient=${founding.patient.id}`, undefined, token)
+    const found = (trail.body.entries as { event: string; actor: { address: string }; ref: string | null }[]).filter((e) => e.event === 'RecoveryShareReleased')
+    return found.length >= n ? found : undefined
+  }, 120_000)
+  const two = await releases(2)
+  assert.deepEqual(two.map((e) => e.actor.address.toLowerCase()).sort(), [hospital.a, hospital.b].sort())
+  // B mirrored the recovery: its row for the patient has the new address and the new public key.
+  const newKey = query<{ public_key: Buffer }>('a', 'SELECT public_key FROM accounts WHERE id = ?', founding.patient.id)[0]!.public_key
+  const onB = query<{ address: string; state: string; public_key: Buffer }>('b', 'SELECT a.address, a.state, a.public_key FROM accounts a JOIN patient_recoveries r ON r.account_id = a.id WHERE r.recovery_id = ?', recovery.recoveryId)
+  assert.deepEqual(onB.map((r) => [r.address, r.state]), [[newAddress, 'remote']])
+  assert.ok(Buffer.from(onB[0]!.public_key).equals(Buffer.from(newKey)), 'B holds the new public key')
+  assert.equal(query('b', 'SELECT 1 FROM accounts WHERE address = ?', oldAddress).length, 0)
+  const pending = await apis.a!.download(token, newId)
+  assert.deepEqual([pending.status, pending.json?.code], [409, 'RECOVERY_SHARES_PENDING'])
+
+  await con.start('c')
+  const three = await releases(3)
+  assert.deepEqual(three.map((e) => e.actor.address.toLowerCase()).sort(), Object.values(hospital).sort())
+  for (const e of three) assert.equal(e.ref?.toLowerCase(), recovery.recoveryId.toLowerCase())
+  const got = await waitFor('the split record read with k releases', async () => {
+    const r = await apis.a!.download(token, newId)
+    return r.status === 409 ? undefined : r
+  }, 60_000)
+  assert.equal(got.status, 200, JSON.stringify(got.json))
+  assert.ok(got.bytes.equals(bytes))
+
+  // The old address: its password signs in no more; B finds no patient at it and makes no row for
+  // it; C's doctor's grant, which the old key approved, serves nothing.
+  assert.equal((await apis.a!.json('POST', '/auth/login', { email: founding.patient.email, password: founding.patient.password }, null)).status, 401)
+  const asked = await apis.b!.json('POST', '/access-requests', { patient: oldAddress, purpose: 'Follow-up', days: 7 }, doctor.b!.token)
+  assert.deepEqual([asked.status, asked.body.code], [404, 'UNKNOWN_PATIENT'], JSON.stringify(asked.body))
+  assert.equal(query('b', 'SELECT 1 FROM accounts WHERE address = ?', oldAddress).length, 0)
+  doctor.c!.token = await apis.c!.login(doctor.c!.email, 'doctor-password-123')
+  assert.equal((await apis.c!.download(doctor.c!.token, newId)).status, 404)
 })
 
 test('no node holds a block or an envelope that opens the old version; the old key decrypts nothing any node serves', async () => {
