@@ -1,5 +1,6 @@
 import { createPublicClient, http, type Address, type PublicClient } from 'viem'
 import { AppError } from '../errors.ts'
+import { ipcTransport } from './ipc-transport.ts'
 import type { Db } from '../db/open-database.ts'
 
 export interface ContractAddresses {
@@ -27,12 +28,15 @@ export interface Ledger {
 }
 
 /**
- * Connects to an EVM JSON-RPC endpoint and reads its chain id.
+ * Connects to an EVM JSON-RPC endpoint and reads its chain id. With `ipcPath` (the embedded
+ * chain's socket, in the node's own home) the node's client talks to the chain there over
+ * connections kept open, instead of through its own HTTP proxy at `rpcUrl`, which others use.
  * @throws AppError LEDGER_UNAVAILABLE when the endpoint does not answer.
  */
-export async function connectLedger({ rpcUrl, db, contracts }: { rpcUrl: string; db: Db; contracts?: ContractAddresses }): Promise<Ledger> {
+export async function connectLedger({ rpcUrl, db, contracts, ipcPath }: { rpcUrl: string; db: Db; contracts?: ContractAddresses; ipcPath?: string }): Promise<Ledger> {
+  const transport = ipcPath ? ipcTransport(ipcPath, { retryCount: 2, timeoutMs: 30_000 }) : http(rpcUrl, { retryCount: 2, timeout: 30_000 })
   // Short polling: the embedded chain mines each transaction at once, and an upload waits on it.
-  const client = createPublicClient({ transport: http(rpcUrl, { retryCount: 2, timeout: 30_000 }), pollingInterval: 50 })
+  const client = createPublicClient({ transport, pollingInterval: 50 })
   let chainId: number
   try {
     chainId = await client.getChainId()

@@ -84,7 +84,8 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
     const embedded = config.chainRpc === '' ? await startEmbeddedChain(config, log, stops) : undefined
     const rpcUrl = embedded?.rpcUrl ?? config.chainRpc
     const anvil = embedded?.anvil
-    const ledger = await connectLedger({ rpcUrl, db })
+    // The node's own calls go straight to anvil's socket; others use the filtering proxy at rpcUrl.
+    const ledger = await connectLedger({ rpcUrl, db, ipcPath: anvil?.ipcPath })
     const replay = await replayJournal(ledger, { log: (m) => log('info', m) })
     if (replay.rebroadcast > 0) log('warn', `chain had lost ${replay.rebroadcast} transaction(s); re-sent from the journal`)
 
