@@ -8,6 +8,7 @@ import { cidFromDigest } from '../storage/read-verified.ts'
 import { openEnvelopes, openManifest, parseEnvelopes, type EnvelopesObject } from '../records/envelopes.ts'
 import { anchorFacts, assertAnchored, type AnchorFacts } from '../records/assert-anchored.ts'
 import { matchRecords } from '../records/search/match-records.ts'
+import { listMeta, type ListMeta } from '../records/list-meta.ts'
 import { openRecoveredKey, recoveredRecord } from '../records/recovery-envelopes.ts'
 import { recordParties, toRecordView, type RecordRow, type RecordView } from '../records/record.ts'
 import { isGrantLive } from '../ledger/consent/is-grant-live.ts'
@@ -73,12 +74,14 @@ export async function decideRecords(s: Services, { actor, patient, q, signal }: 
   if (q !== undefined) candidates = await matchRecords(s, candidates, q)
   const parties = partiesOnce(s)
   const facts = anchorFactsOnce(s, candidates)
-  const listing = new Listing(s, reader, parties, facts, signal)
+  const meta = metaOnce(s, reader)
+  meta().prefetch(candidates)
+  const listing = new Listing(s, reader, parties, facts, meta, signal)
   // Several at once, so that a patient's hundred records do not wait on one round trip after the other.
   const decided = await mapConcurrently(candidates, async (row): Promise<DecidedRecord | undefined> => {
-    const d = ownRecord(reader, row) ? await decideOwn(s, reader, row, facts, signal) : await listing.decide(row)
+    const d = ownRecord(reader, row) ? await decideOwn(s, reader, row, facts, meta(), signal) : await listing.decide(row)
     if (d === undefined) return undefined
-    if (d instanceof Own) return { row, open: () => openOwn(s, reader, row, d, parties) }
+    if (d instanceof Own) return { row, open: () => openOwn(s, reader, row, d, { parties, facts, meta: meta(), signal }) }
     if (d instanceof Opener) return { row, open: () => d.open().catch((err: unknown) => problemView(s, row, err)) }
     return { row, ...(d.problem === undefined ? {} : { problem: d.problem }), open: async () => d }
   })
@@ -115,7 +118,8 @@ async function candidateRows(s: Services, reader: Actor, patient: string | undef
  * its envelopes, and for a patient recovered since, where the new key's copy of its key is.
  */
 class Own {
-  constructor(readonly env: EnvelopesObject, readonly recovered?: NonNullable<Awaited<ReturnType<typeof recoveredRecord>>>) {}
+  /** `env` undefined: the reader holds a sealed copy of its manifest (`listMeta`); its envelopes are read only if that copy does not open. */
+  constructor(readonly env: EnvelopesObject | undefined, readonly recovered?: NonNullable<Awaited<ReturnType<typeof recoveredRecord>>>) {}
 }
 
 const ownRecord = (reader: Actor, row: RecordRow) => reader.account.id === row.patient_id || reader.account.id === row.author_id
@@ -136,27 +140,48 @@ async function mapConcurrently<T, R>(items: readonly T[], fn: (item: T) => Promi
  * (its anchor checked, its envelopes block read and parsed, an envelope addressed to the reader
  * in it), without unwrapping the key: its envelopes when readable, undefined when not, its problem when damaged.
  */
-async function decideOwn(s: Services, reader: Actor, row: RecordRow, facts: Facts, signal?: AbortSignal): Promise<RecordView | Own | undefined> {
+async function decideOwn(s: Services, reader: Actor, row: RecordRow, facts: Facts, meta: ListMeta, signal?: AbortSignal): Promise<RecordView | Own | undefined> {
   requireKeys(reader)
   try {
-    const env = await checkedEnvelopes(s, row, facts, signal)
-    const { address, keyScheme } = reader.account
-    if (env.keys.some((k) => k.to.toLowerCase() === address.toLowerCase() && k.scheme === keyScheme)) return new Own(env)
-    // A record of a patient recovered since: the new key opens it from the recovery's block, as a read does (openRecordKeys).
-    const recovered = reader.account.id === row.patient_id ? await recoveredRecord(s, row.record_id) : undefined
-    return recovered && recovered.to.toLowerCase() === address.toLowerCase() ? new Own(env, recovered) : undefined
+    // A sealed copy of the manifest was made from this very envelopes block (it is bound to its
+    // anchored digest) once the reader's key opened it: only the anchor is checked again.
+    if (await meta.has(row)) {
+      await checkAnchored(s, row, facts)
+      return new Own(undefined)
+    }
+    return await decideOwnEnvelopes(s, reader, row, await checkedEnvelopes(s, row, facts, signal))
   } catch (err) {
     return problemView(s, row, err)
   }
 }
 
-/** Opens an own record on the page: its key unwrapped and its manifest decrypted, as `resolveAccess` does. */
-async function openOwn(s: Services, reader: Actor, row: RecordRow, { env, recovered }: Own, parties: Parties): Promise<RecordView | undefined> {
+/** Whether the reader's key opens this envelopes block of their own record (`decideOwn`). */
+async function decideOwnEnvelopes(s: Services, reader: Actor, row: RecordRow, env: EnvelopesObject): Promise<Own | undefined> {
+  const { address, keyScheme } = reader.account
+  if (env.keys.some((k) => k.to.toLowerCase() === address.toLowerCase() && k.scheme === keyScheme)) return new Own(env)
+  // A record of a patient recovered since: the new key opens it from the recovery's block, as a read does (openRecordKeys).
+  const recovered = reader.account.id === row.patient_id ? await recoveredRecord(s, row.record_id) : undefined
+  return recovered && recovered.to.toLowerCase() === address.toLowerCase() ? new Own(env, recovered) : undefined
+}
+
+/**
+ * Opens an own record on the page: the reader's sealed copy of its manifest when they have one,
+ * else its key unwrapped and its manifest decrypted, as `resolveAccess` does (and a copy kept).
+ */
+async function openOwn(s: Services, reader: Actor, row: RecordRow, own: Own, { parties, facts, meta, signal }: { parties: Parties; facts: Facts; meta: ListMeta; signal?: AbortSignal }): Promise<RecordView | undefined> {
   const me = { address: reader.account.address, scheme: reader.account.keyScheme, privateKey: requireKeys(reader).encryptionPrivateKey }
   try {
-    const manifest = recovered
-      ? openManifest(env, await openRecoveredKey(s, recovered, row.record_id, { ...me, address: me.address as Address }))
-      : (await openEnvelopes(env, me)).manifest
+    let manifest = await meta.get(row)
+    if (manifest === undefined) {
+      // No copy, or one that does not open: decided and opened through the envelopes as before.
+      const decided = own.env ? own : await decideOwnEnvelopes(s, reader, row, await checkedEnvelopes(s, row, facts, signal))
+      if (decided?.env === undefined) return undefined
+      const { env, recovered } = decided
+      manifest = recovered
+        ? openManifest(env, await openRecoveredKey(s, recovered, row.record_id, { ...me, address: me.address as Address }))
+        : (await openEnvelopes(env, me)).manifest
+      await meta.put(row, manifest)
+    }
     return toRecordView(row, await parties(row), manifest)
   } catch (err) {
     return problemView(s, row, err)
@@ -181,12 +206,11 @@ type ShareRow = { share_id: Hex; record_ids: string; envelopes: string }
  * chain's live-or-not answers in `decisionCache`, for that block.
  */
 class Listing {
-  #block: Promise<bigint> | undefined
   readonly #grants = new Map<string, Promise<GrantRow[]>>()
   readonly #shares = new Map<string, Promise<ShareRow[]>>()
   readonly #blocks = new Map<string, Promise<GrantEnvelopes>>()
 
-  constructor(readonly s: Services, readonly reader: Actor, readonly parties: Parties, readonly facts: Facts, readonly signal?: AbortSignal) {}
+  constructor(readonly s: Services, readonly reader: Actor, readonly parties: Parties, readonly facts: Facts, readonly meta: () => ListMeta, readonly signal?: AbortSignal) {}
 
   /** A record not the reader's own: readable under a grant or share with its key in that grant's envelopes, else as a read decides it. */
   async decide(row: RecordRow): Promise<Opener | RecordView | undefined> {
@@ -228,7 +252,9 @@ class Listing {
 
   /** The record checked against its anchor and its key found in the grant's envelopes block: an Opener; undecided when the block has none for it. */
   async #keyIn(row: RecordRow, me: GrantReaderOf, digest: string, grantId: Hex): Promise<Opener | typeof undecided> {
-    const env = checkedEnvelopes(this.s, row, this.facts, this.signal)
+    // With a sealed copy of the manifest (bound to the anchored envelopes block), only the anchor is checked.
+    const kept = await this.meta().has(row)
+    const env = kept ? checkAnchored(this.s, row, this.facts).then(() => undefined) : checkedEnvelopes(this.s, row, this.facts, this.signal)
     env.catch(() => undefined) // awaited below
     const block = memo(this.#blocks, digest, async () => parseGrantEnvelopes(await getRawBlockVerified(this.s.ipfs.blockstore, cidFromDigest(hexToBytes(digest as Hex), 'raw'), { signal: this.signal, cache: this.s.blockCache }), grantId))
     block.catch(() => undefined) // awaited below, once the record's own checks passed
@@ -241,15 +267,20 @@ class Listing {
       throw err
     }
     return new Opener(async () => {
-      const dataKey = await unwrapGrantEnvelope(wrapped, { grantId, recordId: row.record_id, reader: me })
-      return toRecordView(row, await this.parties(row), openManifest(checked, dataKey))
+      // The reader's sealed copy of the manifest when they have one; else the key unwrapped, and a copy kept.
+      let manifest = await this.meta().get(row)
+      if (manifest === undefined) {
+        const envelopes = checked ?? await checkedEnvelopes(this.s, row, this.facts, this.signal)
+        manifest = openManifest(envelopes, await unwrapGrantEnvelope(wrapped, { grantId, recordId: row.record_id, reader: me }))
+        await this.meta().put(row, manifest)
+      }
+      return toRecordView(row, await this.parties(row), manifest)
     })
   }
 
   /** The chain's answer at this listing's block, asked once per block across listings. */
   async #live(key: string, ask: () => Promise<boolean>): Promise<boolean> {
-    this.#block ??= this.s.ledger.client.getBlockNumber({ cacheTime: 0 }).catch((err: unknown) => { throw toLedgerError(err) })
-    return this.s.decisionCache.live(key, await this.#block, ask)
+    return this.s.decisionCache.live(key, await this.facts.head(), ask)
   }
 }
 
@@ -264,8 +295,17 @@ function partiesOnce(s: Services): Parties {
   return (row) => memo(read, `${row.patient_id}\n${row.author_id}`, () => recordParties(s.db, row))
 }
 
+/** The reader's sealed manifest copies for one listing (`listMeta`), made when first needed. */
+function metaOnce(s: Services, reader: Actor): () => ListMeta {
+  let meta: ListMeta | undefined
+  return () => meta ??= listMeta(s, { accountId: reader.account.id, privateKey: requireKeys(reader).encryptionPrivateKey })
+}
+
 /** A record's anchor facts (`assertAnchored`). */
-type Facts = (row: RecordRow) => Promise<AnchorFacts>
+type Facts = ((row: RecordRow) => Promise<AnchorFacts>) & {
+  /** The chain's current block, read afresh once per listing: every record's batch anchor and every grant is decided at it. */
+  head: () => Promise<bigint>
+}
 
 /**
  * Anchor facts for a listing's rows: the batch proofs of all of them read at once (in chunks),
@@ -273,12 +313,19 @@ type Facts = (row: RecordRow) => Promise<AnchorFacts>
  */
 function anchorFactsOnce(s: Services, rows: readonly RecordRow[]): Facts {
   let proofs: Promise<Map<string, NonNullable<AnchorFacts['batched']>>> | undefined
+  let head: Promise<bigint> | undefined
   const parties = new Map<string, Promise<AnchorFacts['parties']>>()
-  return async (row) => {
+  const facts = async (row: RecordRow) => {
     proofs ??= readProofs(s, rows.map((r) => r.record_id))
     const who = await memo(parties, `${row.patient_id}\n${row.author_id}\n${row.hospital_id}`, async () => (await anchorFacts(s, row)).parties)
     return { parties: who, batched: (await proofs).get(row.record_id) }
   }
+  return Object.assign(facts, { head: () => head ??= s.ledger.client.getBlockNumber({ cacheTime: 0 }).catch((err: unknown) => { throw toLedgerError(err) }) })
+}
+
+/** The record checked against its anchor (`assertAnchored`) with the listing's facts, at the listing's block. */
+async function checkAnchored(s: Services, row: RecordRow, facts: Facts): Promise<void> {
+  await assertAnchored(s, row, { known: await facts(row), head: facts.head })
 }
 
 async function readProofs(s: Services, ids: readonly string[]): Promise<Map<string, NonNullable<AnchorFacts['batched']>>> {
@@ -303,7 +350,7 @@ async function checkedEnvelopes(s: Services, row: RecordRow, facts: Facts, signa
   // From the node's cache of verified blocks when there: a listing reads every record's envelopes.
   const block = getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.envelopes as Hex), 'raw'), { signal, cache: s.blockCache })
   block.catch(() => undefined) // awaited below, once the anchor is checked
-  await assertAnchored(s, row, { known: await facts(row) })
+  await checkAnchored(s, row, facts)
   return parseEnvelopes(await block, row.record_id)
 }
 

@@ -696,6 +696,41 @@ export const migrations: readonly Migration[] = [
   );
   CREATE INDEX study_export_part_patients_patient ON study_export_part_patients(patient_id);
   `,
+  // 29: listing at scale (issue 14): a reader's copy of a record's manifest, sealed under a key
+  // derived from the reader's own encryption private key (src/records/list-meta.ts), written once
+  // their listing opened the record; later listings open it instead of the record's envelope.
+  // Gone with the record (erasure, re-key) or the account.
+  {
+    sqlite: `
+    CREATE TABLE record_list_meta (
+      record_id TEXT NOT NULL REFERENCES records(record_id) ON DELETE CASCADE,
+      account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+      sealed TEXT NOT NULL,
+      PRIMARY KEY (record_id, account_id)
+    ) WITHOUT ROWID;
+    `,
+    postgres: `
+    CREATE TABLE record_list_meta (
+      record_id TEXT NOT NULL REFERENCES records(record_id) ON DELETE CASCADE,
+      account_id TEXT NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+      sealed TEXT NOT NULL,
+      PRIMARY KEY (record_id, account_id)
+    );
+    `,
+  },
+  // 30: research consent on a patient's home node (issue 12): each of the patient's records' data
+  // keys wrapped for their home hospital's key while a research consent of theirs is given, so the
+  // node de-identifies records whose key is split among member hospitals; dropped at withdrawal.
+  `
+  CREATE TABLE research_record_keys (
+    patient_id TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    hospital_id TEXT NOT NULL,
+    wrapped BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (patient_id, record_id)
+  );
+  `,
 ]
 
 /** One migration: the same SQL for both dialects (translated for PostgreSQL), or one text each. */

@@ -15,10 +15,11 @@ import type { Services } from '../services.ts'
  * Resolves the batch root the record is anchored under (none for a lone anchor).
  * A match is remembered in the node's `anchorCache` (never a mismatch): a lone anchor's for good,
  * a batched record's for the chain block it was checked at, since `checkLeaf` also reads the
- * author's and the patient's current roles. `fresh` asks the chain whatever the cache holds.
+ * author's and the patient's current roles. `fresh` asks the chain whatever the cache holds;
+ * `head` is the current block as the caller read it afresh (a listing reads it once for all its records).
  * @throws AppError RECORD_INTEGRITY, LEDGER_UNAVAILABLE
  */
-export async function assertAnchored(s: Services, row: RecordRow, { fresh = false, known }: { fresh?: boolean; known?: AnchorFacts } = {}): Promise<{ root?: Hex }> {
+export async function assertAnchored(s: Services, row: RecordRow, { fresh = false, known, head }: { fresh?: boolean; known?: AnchorFacts; head?: () => Promise<bigint> } = {}): Promise<{ root?: Hex }> {
   const { parties, batched } = known ?? await anchorFacts(s, row)
   const cache = s.anchorCache.enabled ? s.anchorCache : undefined
   const key = createHash('sha256').update([row.record_id, parties.patient, parties.author, parties.hospital, row.digest, row.envelopes, batched?.root ?? '', batched?.proof ?? '', batched?.signature ?? ''].join(':').toLowerCase()).digest('base64')
@@ -29,7 +30,7 @@ export async function assertAnchored(s: Services, row: RecordRow, { fresh = fals
     cache?.set(key)
     return {}
   }
-  const blockNumber = cache ? await cache.blockNumber(s.ledger).catch((err: unknown) => { throw toLedgerError(err) }) : undefined
+  const blockNumber = cache ? await (head?.() ?? cache.blockNumber(s.ledger)).catch((err: unknown) => { throw toLedgerError(err) }) : undefined
   if (!fresh && cache?.has(key, blockNumber)) return { root: batched.root }
   try {
     const leaf = { recordId: row.record_id, ...parties, digest: row.digest, envelopes: row.envelopes, signature: batched.signature }

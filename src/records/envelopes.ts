@@ -113,7 +113,8 @@ const recipientKinds: readonly EnvelopeRecipient[] = ['patient', 'author', 'emer
 const isEnvelope = (k: unknown): k is Envelope => isObject(k) && typeof k.to === 'string' && /^0x[0-9a-fA-F]{40}$/.test(k.to)
   && recipientKinds.includes(k.for) && keySchemes.includes(k.scheme) && typeof k.wrapped === 'string'
 
-function isManifest(m: unknown): m is Manifest {
+/** Whether `m` has the shape of a record manifest. */
+export function isManifest(m: unknown): m is Manifest {
   return isObject(m) && typeof m.fileName === 'string' && typeof m.mediaType === 'string' && Number.isSafeInteger(m.size) && m.size >= 0
     && typeof m.sha256 === 'string' && /^[0-9a-f]{64}$/.test(m.sha256) && typeof m.created === 'string'
 }

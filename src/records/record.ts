@@ -50,9 +50,9 @@ interface Party { id: string; address: string; name: string }
 export function toRecordView(row: RecordRow, parties: { patient: Party; author: Party }, manifest: Manifest): RecordView {
   return {
     recordId: row.record_id,
-    cid: cidFromDigest(hexToBytes(row.digest), 'dag').toString(),
+    cid: cidString(row.digest, 'dag'),
     digest: row.digest,
-    envelopesCid: cidFromDigest(hexToBytes(row.envelopes), 'raw').toString(),
+    envelopesCid: cidString(row.envelopes, 'raw'),
     suite: row.suite,
     storedBytes: row.stored_bytes,
     txHash: row.tx_hash,
@@ -68,6 +68,22 @@ export function toRecordView(row: RecordRow, parties: { patient: Party; author: 
     created: manifest.created,
   }
 }
+
+/**
+ * A digest's CID as text, remembered (at most 100,000, the oldest forgotten first): a listing shows
+ * two per record, and encoding one costs about 10 µs. Digests are public (they are anchored on chain).
+ */
+function cidString(digest: Hex, kind: 'dag' | 'raw'): string {
+  const key = `${kind}${digest.toLowerCase()}`
+  let text = cidStrings.get(key)
+  if (text === undefined) {
+    text = cidFromDigest(hexToBytes(digest), kind).toString()
+    if (cidStrings.size >= 100_000) cidStrings.delete(cidStrings.keys().next().value!)
+    cidStrings.set(key, text)
+  }
+  return text
+}
+const cidStrings = new Map<string, string>()
 
 /** The parties of a record, for display. */
 export async function recordParties(db: Db, row: RecordRow): Promise<{ patient: Party; author: Party }> {
