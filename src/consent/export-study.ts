@@ -17,6 +17,7 @@ import { deidentifyHl7, hl7DeidentificationRules } from '../records/deidentify-h
 import type { RecordRow } from '../records/record.ts'
 import { AppError, isAppError } from '../errors.ts'
 import { findStudy, type StudyRow } from './studies.ts'
+import { openResearchKey } from './research-keys.ts'
 import type { Services } from '../services.ts'
 
 /** The manifest of an export (`manifest.json`), on chain by its SHA-256. */
@@ -213,7 +214,7 @@ export async function consentingPatients(s: Services, study: Pick<StudyRow, 'id'
 /** One patient's FHIR and DICOM records, opened with their hospital's key and de-identified. */
 async function patientResources(s: Services, p: Subject, o: { studyKey: Uint8Array; pseudonym: string; year: number; signal?: AbortSignal }): Promise<{ resources: Record<string, unknown>[]; quasi: { birthYear: string; sex: string; zip3: string }; skipped: number; dicom: Map<string, Uint8Array>; ccda: Map<string, string>; hl7: Map<string, string> }> {
   const { row: hospital, keys } = await unlockHospital(s, p.hospitalId)
-  const reader = { address: hospital.address as Address, scheme: hospital.key_scheme, privateKey: keys.encryptionPrivateKey }
+  const reader = { address: hospital.address as Address, scheme: hospital.key_scheme, privateKey: keys.encryptionPrivateKey, hospitalId: hospital.id }
   const records = await s.db.all<RecordRow>(`SELECT * FROM records WHERE patient_id = ? AND state = 'anchored' ORDER BY created_at`, p.id)
   const resources: Record<string, unknown>[] = []
   let quasi = { birthYear: '*', sex: '*', zip3: '*' }
@@ -255,11 +256,12 @@ function isDicom(b: Uint8Array): boolean {
 }
 
 /** A record's plaintext (recognized later by content, not by its declared media type), or undefined when too large. */
-async function readPlaintext(s: Services, row: RecordRow, reader: Parameters<typeof openRecordKeys>[2], signal?: AbortSignal): Promise<Uint8Array | undefined> {
+async function readPlaintext(s: Services, row: RecordRow, reader: Parameters<typeof openRecordKeys>[2] & { hospitalId: string }, signal?: AbortSignal): Promise<Uint8Array | undefined> {
   // A record whose data key is split among member hospitals (threshold break-glass) has no
-  // envelope this hospital's key opens alone: it is skipped, not opened (see README, Research).
-  const opened = await openRecordKeys(s, row, reader, signal).catch((err: unknown) => {
-    if (isAppError(err, 'RECORD_NOT_FOUND')) return undefined
+  // envelope this hospital's key opens alone: it is opened through the copy of its key the
+  // patient's research consent left for their hospital, or skipped (see README, Research).
+  const opened = await openRecordKeys(s, row, reader, signal).catch(async (err: unknown) => {
+    if (isAppError(err, 'RECORD_NOT_FOUND')) return openResearchKey(s, row, { id: reader.hospitalId, scheme: reader.scheme, privateKey: reader.privateKey }, signal)
     throw err
   })
   if (!opened) return undefined

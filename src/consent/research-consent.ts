@@ -5,6 +5,7 @@ import { sendHospitalResearchConsent } from '../ledger/research/send-hospital-re
 import { findHospital } from '../accounts/hospital.ts'
 import { AppError } from '../errors.ts'
 import { findStudy } from './studies.ts'
+import { dropResearchKeys, keepResearchKeys } from './research-keys.ts'
 import type { Services } from '../services.ts'
 
 export interface ResearchConsentResult {
@@ -34,6 +35,7 @@ export async function setResearchConsent(s: Services, { actor, study, give, sign
   await s.db.run(`INSERT INTO research_consents (study_id, patient_id, state, tx_hash, updated_at) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (study_id, patient_id) DO UPDATE SET state = excluded.state, tx_hash = excluded.tx_hash, updated_at = excluded.updated_at`,
   row.id, who.account.id, state, receipt.transactionHash, now)
+  await researchKeys(s, who, give, signal)
   return { studyId: row.id, consent: state, purpose: 'HRESCH', txHash: receipt.transactionHash }
 }
 
@@ -105,5 +107,16 @@ export async function setHospitalResearchConsent(s: Services, { actor, hospital,
   await s.db.run(`INSERT INTO research_hospital_consents (hospital_id, patient_id, state, tx_hash, updated_at) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (hospital_id, patient_id) DO UPDATE SET state = excluded.state, tx_hash = excluded.tx_hash, updated_at = excluded.updated_at`,
   h.id, who.account.id, state, receipt.transactionHash, Date.now())
+  await researchKeys(s, who, give, signal)
   return { hospitalId: h.id, consent: state, purpose: 'HRESCH', txHash: receipt.transactionHash }
+}
+
+/**
+ * After a consent, the patient's records' keys are kept for their home hospital (the export opens
+ * them there); after a withdrawal that leaves no consent given, they are dropped.
+ */
+async function researchKeys(s: Services, who: Actor, give: boolean, signal?: AbortSignal): Promise<void> {
+  if (!give) return dropResearchKeys(s, who.account.id)
+  const keys = requireKeys(who)
+  await keepResearchKeys(s, { patientId: who.account.id, address: who.account.address, scheme: who.account.keyScheme, privateKey: keys.encryptionPrivateKey, hospitalId: who.account.hospitalId, signal })
 }
