@@ -140,8 +140,8 @@ export async function collectStudyExport(s: Services, { actor, id, exportId, sig
     const timeout = AbortSignal.timeout(PART_FETCH_MS)
     const sealed = await getChunkedBlob(s.ipfs.blockstore, part.digest, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout })
     const plain = await openExportPart({ scheme: who.account.keyScheme, privateKey: keys.encryptionPrivateKey, exportId: row.export_id, hospital: part.hospital, sealed })
-    const payload = JSON.parse(Buffer.from(plain).toString('utf8')) as ExportPartPayload
-    if (payload.exportId !== row.export_id || payload.hospital.toLowerCase() !== part.hospital || payload.patients !== part.patients) {
+    const payload = parsePart(plain)
+    if (payload.exportId !== row.export_id || String(payload.hospital).toLowerCase() !== part.hospital || payload.patients !== part.patients) {
       throw new AppError('RECORD_INTEGRITY', { details: `part of ${part.hospital} does not match its entry on chain` })
     }
     mergePart(set, payload)
@@ -157,6 +157,34 @@ export async function collectStudyExport(s: Services, { actor, id, exportId, sig
   return { manifest, manifestHash, txHash: receipt.transactionHash, files }
 }
 
+/** One NDJSON line of a part: a resource whose type names a file of the export. */
+function resourceOf(line: string, hospital: string): Record<string, unknown> {
+  let r: Record<string, unknown> | undefined
+  try {
+    r = JSON.parse(line) as Record<string, unknown>
+  } catch {
+    r = undefined
+  }
+  if (typeof r !== 'object' || r === null || typeof r.resourceType !== 'string' || !/^[A-Za-z]+$/.test(r.resourceType)) {
+    throw new AppError('RECORD_INTEGRITY', { details: `a line of the part of ${hospital} is not a FHIR resource` })
+  }
+  return r
+}
+
+/** A part's JSON, of the shape a home node writes (another member hospital made it: checked, not trusted). */
+function parsePart(plain: Uint8Array): ExportPartPayload {
+  let payload: ExportPartPayload
+  try {
+    payload = JSON.parse(Buffer.from(plain).toString('utf8')) as ExportPartPayload
+  } catch (cause) {
+    throw new AppError('RECORD_INTEGRITY', { cause, details: 'export part is not JSON' })
+  }
+  const shaped = typeof payload === 'object' && payload !== null && Array.isArray(payload.files) && Array.isArray(payload.quasi)
+    && payload.files.every((f) => typeof f?.name === 'string' && typeof f.content === 'string') && payload.quasi.every((q) => typeof q === 'object' && q !== null)
+  if (!shaped) throw new AppError('RECORD_INTEGRITY', { details: 'export part is not of the expected shape' })
+  return payload
+}
+
 const FILE_NAME = /^([A-Za-z]+\.ndjson|dicom\/2\.25\.\d+\.dcm|ccda\/[0-9a-f]{32}\.xml|hl7v2\/[0-9a-f]{32}\.hl7)$/
 
 /** Adds one part's files and quasi-identifiers to the export; a file of another name is refused. */
@@ -164,7 +192,7 @@ function mergePart(set: DeidentifiedSet, payload: ExportPartPayload): void {
   for (const f of payload.files) {
     if (!FILE_NAME.test(f.name)) throw new AppError('RECORD_INTEGRITY', { details: `unexpected file name in the part of ${payload.hospital}` })
     if (f.name.endsWith('.ndjson')) {
-      for (const line of f.content.split('\n')) if (line.trim()) addResource(set, JSON.parse(line) as Record<string, unknown>)
+      for (const line of f.content.split('\n')) if (line.trim()) addResource(set, resourceOf(line, payload.hospital))
     } else if (f.name.startsWith('dicom/')) set.images.set(f.name, Buffer.from(f.content, 'base64'))
     else if (f.name.startsWith('ccda/')) set.documents.set(f.name, f.content)
     else set.messages.set(f.name, f.content)
