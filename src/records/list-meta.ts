@@ -45,10 +45,13 @@ export function listMeta(s: Pick<Services, 'db' | 'log'>, reader: ListMetaReader
     return out
   })
   const writes = batcher<{ row: RecordRow; sealed: string }, void>(async (items) => {
-    const byId = new Map(items.map((i) => [i.row.record_id, i.sealed]))
+    const rows = [...new Map(items.map((i) => [i.row.record_id, i.sealed]))]
     try {
-      await s.db.run(`INSERT INTO record_list_meta (record_id, account_id, sealed) VALUES ${[...byId].map(() => '(?, ?, ?)').join(', ')}
-        ON CONFLICT (record_id, account_id) DO UPDATE SET sealed = excluded.sealed`, ...[...byId].flatMap(([id, sealed]) => [id, reader.accountId, sealed]))
+      for (let i = 0; i < rows.length; i += 300) {
+        const chunk = rows.slice(i, i + 300)
+        await s.db.run(`INSERT INTO record_list_meta (record_id, account_id, sealed) VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')}
+          ON CONFLICT (record_id, account_id) DO UPDATE SET sealed = excluded.sealed`, ...chunk.flatMap(([id, sealed]) => [id, reader.accountId, sealed]))
+      }
     } catch (err) {
       // A copy is only a shortcut (a record erased meanwhile refuses its row): the listing goes on.
       s.log('warn', `listing: sealed manifest copies not kept (${(err as Error).message})`)
