@@ -14,7 +14,7 @@ import { applyShared } from '../consent/apply-shared.ts'
 import { applyTeamEvent } from '../consent/apply-team-event.ts'
 import { applyTeamGranted, applyTeamRevoked } from '../consent/apply-team-grant.ts'
 import { applyStudyDecided, applyStudyProposed } from '../consent/apply-study-event.ts'
-import { applyExportRequested } from '../consent/export-part.ts'
+import { queueExportPart } from '../consent/export-jobs.ts'
 import { applyRecordSuperseded } from '../consent/apply-record-superseded.ts'
 import { markShareRevoked } from '../consent/mark-share-revoked.ts'
 import { markShareUsed } from '../consent/mark-share-used.ts'
@@ -53,8 +53,9 @@ const membership = new Set(['HospitalAdded', 'HospitalRemoved', 'NodeInfoSet'])
  *  - HospitalProposed (an admission): the candidate is listed for this node's staff to vote on;
  *  - StudyProposed from another node: the study is mirrored here, its text fetched from IPFS by
  *    the protocol hash on chain; StudyApproved / Rejected from another node: the decision;
- *  - ExportRequested (this node's researcher's too): this node's hospitals home to consenting
- *    patients de-identify them here and submit their parts, encrypted for the researcher;
+ *  - ExportRequested (this node's researcher's too): queued for this node's hospitals home to
+ *    consenting patients, which de-identify them here and submit their parts, encrypted for the
+ *    researcher (consent/export-jobs.ts, off the follower's path);
  *  - TeamCreated / TeamMemberAdded / TeamMemberRemoved of another hospital's care team: the team
  *    is mirrored here (id, hospital, epoch, members' addresses), its epoch's public key fetched
  *    from IPFS by the digest on chain; TeamAccessGranted / Revoked from another node to a team of
@@ -173,8 +174,8 @@ async function applyResearchEvent(s: Services, e: Event, fetchMs: number): Promi
     return applyStudyProposed(s, { studyId: a.studyId as Hex, researcher: a.researcher as Address, protocolHash: a.protocolHash as Hex, txHash: e.transactionHash, fetchMs })
   }
   if (e.eventName === 'ExportRequested') {
-    await applyExportRequested(s, { exportId: a.exportId as Hex, studyId: a.studyId as Hex, researcher: a.researcher as Address })
-    return
+    // Queued: this node's parts are made off the follower's path (consent/export-jobs.ts).
+    return queueExportPart(s, { exportId: a.exportId as Hex, studyId: a.studyId as Hex, researcher: a.researcher as Address })
   }
   return applyStudyDecided(s, { studyId: a.studyId as Hex, approved: e.eventName === 'StudyApproved', admin: a.by as Address })
 }

@@ -13,6 +13,7 @@ import { unlockHospital } from '../accounts/hospital-keys.ts'
 import { startFollower, type Follower, type FollowerStatus } from './follower.ts'
 import { startReplicator, type MemberNode, type Replicator, type ReplicationStatus } from './replicator.ts'
 import { consortiumHandlers } from './ledger-events.ts'
+import { startExportWorker } from '../consent/export-jobs.ts'
 import { erasureHandlers } from './erasure-events.ts'
 import type { AccountRow } from '../accounts/account.ts'
 import type { HospitalRow } from '../accounts/hospital.ts'
@@ -63,6 +64,8 @@ export async function startConsortium(s: Services, { replicas }: { replicas: num
   const handle = consortiumHandlers(s, { replicator, onMembership: refresh })
   const fromBlock = Number((await getMeta(s.db, FOLLOW_FROM)) ?? '0')
   const follower = await startFollower(s, { handlers: [handle, erasureHandlers(s)], fromBlock })
+  // Study exports this node's hospitals answer, queued by the follower and made off its path.
+  const exportParts = startExportWorker(s)
   await refresh().catch((err: unknown) => s.log('warn', `consortium: ${(err as Error).message}`))
   // Admission and node info may change while no event of ours is pending (e.g. a peer restarted
   // on a new port): a slow periodic refresh keeps the allow-list honest.
@@ -74,6 +77,7 @@ export async function startConsortium(s: Services, { replicas }: { replicas: num
     status: () => consortiumStatus(s, { network, follower, replicator }),
     async stop() {
       clearInterval(timer)
+      await exportParts.stop()
       await follower.stop()
       await replicator?.stop()
       await refresher.settled()

@@ -731,6 +731,21 @@ export const migrations: readonly Migration[] = [
     PRIMARY KEY (patient_id, record_id)
   );
   `,
+  // 31: study exports across nodes answered off the follower's path (issue 12): each export this
+  // node was asked for, queued until its hospitals' parts are submitted (next_at NULL: done, or
+  // given up after its retries; reason: the last error's code).
+  `
+  CREATE TABLE study_export_jobs (
+    export_id TEXT PRIMARY KEY,
+    study_id TEXT NOT NULL,
+    researcher TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_at INTEGER,
+    reason TEXT,
+    created_at INTEGER NOT NULL,
+    done_at INTEGER
+  );
+  `,
 ]
 
 /** One migration: the same SQL for both dialects (translated for PostgreSQL), or one text each. */

@@ -140,5 +140,10 @@ test('a researcher of A exports a study with the consenting patients of A and B,
   assert.deepEqual((await trail(onB[1]!)).filter((e) => e.event === 'ExportPartSubmitted'), [])
   // The export is on chain from the researcher's key, as a single-node one is.
   assert.equal(query(homes.a, 'SELECT 1 FROM study_exports WHERE study_id = ?', studyId).length, 1)
+  // Each node answered off its follower's path, once: its queued export done without an error.
+  for (const home of [homes.a, homes.b]) {
+    await waitFor('the export job done', async () => query<{ done_at: number | null }>(home, 'SELECT done_at FROM study_export_jobs').some((j) => j.done_at !== null))
+    assert.deepEqual(query(home, 'SELECT next_at, reason FROM study_export_jobs'), [{ next_at: null, reason: null }])
+  }
   assert.equal(query(homes.b, 'SELECT 1 FROM quarantined_events').length, 0)
 })
