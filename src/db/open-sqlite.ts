@@ -7,7 +7,10 @@ import { migrations, migrationSql } from './migrations.ts'
 /**
  * Opens (creating if needed) an SQLite database in WAL mode with full fsync, and brings its
  * schema up to date. The connection is one, so a transaction holds it: while a transaction's
- * function runs, every other caller's statement waits its turn.
+ * function runs, every other caller's statement waits its turn. Single statements (`run`) that
+ * wait for the connection at the same time are group-committed: they run together in one
+ * transaction, one `COMMIT` (one fsync of the WAL) for all, and each resolves only after that
+ * commit returned, so none is acknowledged before it is durable; one that fails is rejected alone.
  */
 export async function openSqlite({ path }: { path: string }): Promise<Db> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
@@ -48,6 +51,8 @@ class SqliteDb implements Db {
   /** Settles when the connection is free; each waiter chains itself behind it (FIFO). */
   #tail: Promise<void> = Promise.resolve()
   readonly #direct: Db
+  /** Single statements waiting for the connection together, committed as one (see `run`). */
+  #group: GroupedRun[] | undefined
 
   constructor(conn: Database.Database) {
     this.#conn = conn
@@ -92,11 +97,75 @@ class SqliteDb implements Db {
     return this.#exclusive(() => this.#direct.all<T>(sql, ...params))
   }
 
+  /**
+   * Joins the group of single statements waiting for the connection, or starts one: the group
+   * runs when its turn comes (statements arriving until then join it), in one transaction.
+   */
   run(sql: string, ...params: unknown[]): Promise<{ changes: number }> {
-    return this.#exclusive(() => this.#direct.run(sql, ...params))
+    return new Promise((resolve, reject) => {
+      if (this.#group) {
+        this.#group.push({ sql, params, resolve, reject })
+        return
+      }
+      const group: GroupedRun[] = [{ sql, params, resolve, reject }]
+      this.#group = group
+      void this.#exclusive(() => {
+        // Closed: a statement from now on starts the next group, behind whatever is queued.
+        if (this.#group === group) this.#group = undefined
+        this.#commitGroup(group)
+      })
+    })
+  }
+
+  /**
+   * Runs a group's statements in one transaction and settles each after its `COMMIT`. A statement
+   * that fails is rejected alone (SQLite backs out that statement only); if a failure ended the
+   * whole transaction instead, the others are run again, each alone.
+   */
+  #commitGroup(group: GroupedRun[]): void {
+    if (group.length === 1) return this.#runAlone(group[0]!)
+    const done: { item: GroupedRun; changes: number }[] = []
+    const failed: { item: GroupedRun; err: unknown }[] = []
+    try {
+      this.#conn.exec('BEGIN IMMEDIATE')
+    } catch {
+      for (const item of group) this.#runAlone(item)
+      return
+    }
+    for (const item of group) {
+      try {
+        done.push({ item, changes: this.statement(item.sql).run(...item.params).changes })
+      } catch (err) {
+        failed.push({ item, err })
+        if (!this.#conn.inTransaction) break
+      }
+    }
+    const settled = new Set([...done.map((d) => d.item), ...failed.map((f) => f.item)])
+    try {
+      if (!this.#conn.inTransaction) throw new Error('the group\'s transaction ended early')
+      this.#conn.exec('COMMIT')
+    } catch {
+      if (this.#conn.inTransaction) this.#conn.exec('ROLLBACK')
+      for (const f of failed) f.item.reject(f.err)
+      for (const item of group) if (!failed.some((f) => f.item === item)) this.#runAlone(item)
+      return
+    }
+    for (const d of done) d.item.resolve({ changes: d.changes })
+    for (const f of failed) f.item.reject(f.err)
+    for (const item of group) if (!settled.has(item)) this.#runAlone(item)
+  }
+
+  #runAlone(item: GroupedRun): void {
+    try {
+      item.resolve({ changes: this.statement(item.sql).run(...item.params).changes })
+    } catch (err) {
+      item.reject(err)
+    }
   }
 
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+    // Statements after it wait for it: none joins a group queued before it.
+    this.#group = undefined
     return this.#exclusive(() => this.#direct.transaction(fn))
   }
 
@@ -105,6 +174,14 @@ class SqliteDb implements Db {
       if (this.#conn.open) this.#conn.close()
     })
   }
+}
+
+/** A single statement waiting in a group, and its caller's promise. */
+interface GroupedRun {
+  sql: string
+  params: unknown[]
+  resolve: (result: { changes: number }) => void
+  reject: (err: unknown) => void
 }
 
 /** Statements straight on the connection: used by a transaction holding it. */
