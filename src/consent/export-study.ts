@@ -36,7 +36,7 @@ export interface ExportManifest {
   ccda: number
   /** HL7 v2 messages exported (`hl7v2/<pseudonym>.hl7`, de-identified). */
   hl7v2: number
-  /** Records of consenting patients left out: DICOM with burned-in annotation or encapsulated pixel data, other files. */
+  /** Records of consenting patients left out: DICOM with burned-in annotation or in a transfer syntax not written again (JPIP), other files. */
   skippedRecords: number
   output: { type: string; url: string; count: number; sha256: string }[]
   /** An export across nodes: its id on chain (`Research.requestExport`). */
