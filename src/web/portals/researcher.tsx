@@ -12,7 +12,13 @@ import { ActionStatus, Badge, Field, LoadState } from '../components/ui.tsx'
 /** A study as GET /studies shows it to its researcher. */
 interface Study { studyId: string; title: string; purpose?: string; minK: number | null; status: 'proposed' | 'approved' | 'rejected'; createdAt: string }
 
-/** What POST /studies/:id/export answers. */
+/** Where an export across nodes stands (POST /studies/:id/exports, GET …/:exportId). */
+interface ExportProgress { exportId: string; answered: number; hospitals: { hospital: string; name: string | null; answered: boolean }[] }
+
+/** How long the page waits for the hospitals' parts before it collects what came (the CLI's default). */
+const EXPORT_WAIT_MS = 300_000
+
+/** What POST /studies/:id/exports/:exportId/collect answers. */
 interface StudyExport {
   manifest: { exportNumber: number; patients: number; k: number; resources: Record<string, number> }
   manifestHash: string
@@ -21,12 +27,21 @@ interface StudyExport {
 }
 
 /**
- * Exports a study (recorded on the ledger) and saves its files and manifest.json, as the CLI
- * writes them (so manifest.json hashes to the manifest hash on chain), as one ZIP download.
+ * Exports a study as the CLI does: requested on the ledger, every node home to consenting
+ * patients submits its de-identified part, the page waits for them (at most 5 minutes), then
+ * collects and merges them (recorded on the ledger) and saves the files and manifest.json, as the
+ * CLI writes them (so manifest.json hashes to the manifest hash on chain), as one ZIP download.
  * Resolves the status line.
  */
 async function exportStudy(study: Study): Promise<string> {
-  const r = await api<StudyExport>(`/studies/${study.studyId}/export`, { method: 'POST' })
+  const base = `/studies/${study.studyId}/exports`
+  let p = await api<ExportProgress>(base, { method: 'POST' })
+  const deadline = Date.now() + EXPORT_WAIT_MS
+  while (p.answered < p.hospitals.length && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    p = await api<ExportProgress>(`${base}/${p.exportId}`)
+  }
+  const r = await api<StudyExport>(`${base}/${p.exportId}/collect`, { method: 'POST' })
   const enc = new TextEncoder()
   const entries = [
     ...r.files.map((f) => ({ name: f.name, bytes: f.encoding === 'base64' ? Uint8Array.from(atob(f.content), (c) => c.charCodeAt(0)) : enc.encode(f.content) })),
@@ -42,7 +57,8 @@ async function exportStudy(study: Study): Promise<string> {
   a.remove()
   setTimeout(() => URL.revokeObjectURL(url), 60_000)
   const resources = Object.values(r.manifest.resources).reduce((n, c) => n + c, 0)
-  return `Export ${r.manifest.exportNumber} of "${study.title}": ${r.manifest.patients} patient(s), ${resources} resources, k ${r.manifest.k}; ${r.files.length + 1} files saved as ${a.download} (manifest ${r.manifestHash.slice(0, 10)}…, on the ledger).`
+  const missing = p.hospitals.filter((h) => !h.answered).map((h) => h.name ?? h.hospital)
+  return `Export ${r.manifest.exportNumber} of "${study.title}": ${r.manifest.patients} patient(s), ${resources} resources, k ${r.manifest.k}; ${r.files.length + 1} files saved as ${a.download} (manifest ${r.manifestHash.slice(0, 10)}…, on the ledger)${missing.length > 0 ? `; no answer from ${missing.join(', ')}` : ''}.`
 }
 
 export function ResearcherPortal({ me }: { me: Account; tab: string }) {
@@ -73,7 +89,7 @@ export function ResearcherPortal({ me }: { me: Account; tab: string }) {
         <button type="submit" className="btn" disabled={action.busy || me.status !== 'active'}>Propose study</button>
       </form>
       <ActionStatus action={action} busyText="Registering the study on the ledger…" />
-      <ActionStatus action={exporting} busyText="De-identifying the consenting patients' records and recording the export on the ledger…" />
+      <ActionStatus action={exporting} busyText="Asking the consenting patients' hospitals for their de-identified parts, then recording the export on the ledger…" />
       <LoadState loaded={loaded} what="studies">
         {({ studies }) => studies.length ? (
           <table>
