@@ -25,9 +25,12 @@ const keyLists: Record<string, 'keys' | 'shares'> = { 'medledger/grant-envelopes
  * names the record is rewritten without it — the other records' wrapped keys are kept as they
  * were, byte for byte, so every node rewriting the same block makes the same new block — the rows
  * are pointed at the new block, and the old one is unpinned and deleted. Blocks this node does
- * not hold are not fetched. Resolves the number of blocks rewritten.
+ * not hold are not fetched; the record's research key copy (`research_record_keys`) is deleted.
+ * Resolves the number of blocks rewritten.
  */
 export async function dropGrantKeys(s: Pick<Services, 'db' | 'ipfs' | 'log'>, { recordId, patientId, signal }: { recordId: Hex; patientId: string; signal?: AbortSignal }): Promise<number> {
+  // The copy of its data key a research consent left for the patient's hospital goes too.
+  await s.db.run('DELETE FROM research_record_keys WHERE record_id = ?', recordId.toLowerCase())
   const digests = new Set<string>()
   for (const { ofPatient } of grantColumns) {
     for (const r of await s.db.all<{ digest: string }>(ofPatient, patientId)) digests.add(r.digest.toLowerCase())

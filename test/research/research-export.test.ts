@@ -237,6 +237,28 @@ describe('research: studies, consent and de-identified exports', () => {
     assert.equal(hospitalWide[0].provision.actor[0].reference.reference, `Organization/${a.hospital.id}`)
   })
 
+  it('a research consent keeps a copy of the patient\'s records\' keys for their hospital; an erased record\'s copy goes, and withdrawing the last consent drops the rest', async () => {
+    const email = 'research-keys@example.org'
+    const made = await api.json('POST', '/users', { role: 'patient', hospital: a.hospital.id, email, name: 'Keys Patient', password: 'patient-password-123' }, a.admin)
+    assert.equal(made.status, 201, JSON.stringify(made.body))
+    const token = await api.login(email, 'patient-password-123')
+    const ids: string[] = []
+    for (const name of ['one.txt', 'two.txt']) ids.push((await api.upload(a.doctor.token, email, name, Buffer.from(`research keys ${name}`))).body.recordId as string)
+    const kept = async () => (await node.node.services.db.all<{ record_id: string }>('SELECT record_id FROM research_record_keys WHERE patient_id = ? ORDER BY record_id', made.body.account.id)).map((r) => r.record_id)
+    assert.deepEqual(await kept(), [])
+    const id = await study('Research keys cohort')
+    assert.equal((await api.json('POST', `/studies/${id}/approve`, undefined, a.admin)).status, 200)
+    assert.equal((await api.json('POST', `/studies/${id}/consent`, undefined, token)).status, 200)
+    assert.deepEqual(await kept(), [...ids].map((x) => x.toLowerCase()).sort())
+    const erasure = await api.json('POST', `/records/${ids[0]}/erasure`, { reason: 'no longer needed' }, token)
+    assert.equal(erasure.status, 201, JSON.stringify(erasure.body))
+    assert.equal((await api.json('POST', `/erasures/${erasure.body.erasureId}/confirm`, undefined, a.admin)).status, 200)
+    for (let i = 0; i < 100 && (await kept()).length > 1; i++) await new Promise((r) => setTimeout(r, 100))
+    assert.deepEqual(await kept(), [ids[1]!.toLowerCase()])
+    assert.equal((await api.json('POST', `/studies/${id}/withdraw`, undefined, token)).status, 200)
+    assert.deepEqual(await kept(), [])
+  })
+
   it('an export under the study\'s min-k is refused, and nothing is recorded', async () => {
     const id = await study('Small cohort', 2)
     await api.json('POST', `/studies/${id}/approve`, undefined, a.admin)
