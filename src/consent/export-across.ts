@@ -8,6 +8,7 @@ import { hasResearchConsent } from '../ledger/research/has-research-consent.ts'
 import { sendExportRequest } from '../ledger/research/send-export-request.ts'
 import { sendStudyExport } from '../ledger/research/send-study-export.ts'
 import { getChunkedBlob } from '../storage/chunked-blob.ts'
+import { LOG_CHUNK_BLOCKS } from '../ledger/log-chunks.ts'
 import { AppError } from '../errors.ts'
 import { addResource, buildExport, hashManifest, kOf, nextExportNumber, recordExport, type DeidentifiedSet, type ExportHospital, type ExportStudyResult } from './export-study.ts'
 import { openExportPart } from './export-part-box.ts'
@@ -40,6 +41,22 @@ async function ownApprovedStudy(s: Services, who: Actor, id: string): Promise<St
 }
 
 /**
+ * One Research event's logs matching `args` (indexed), from block `from` to the head, read in
+ * windows of LOG_CHUNK_BLOCKS (under the RPC caps of consortium chains).
+ */
+async function researchLogs(s: Services, name: 'ResearchConsentGiven' | 'HospitalResearchConsentGiven' | 'ExportPartSubmitted', args: Record<string, unknown>, from: number): Promise<{ args: Record<string, unknown> }[]> {
+  const head = Number(await s.ledger.client.getBlockNumber({ cacheTime: 0 }))
+  const address = researchAddress(s.ledger)
+  const event = getAbiItem({ abi: researchAbi, name })
+  const logs: { args: Record<string, unknown> }[] = []
+  for (let start = Math.max(0, from); start <= head; start += LOG_CHUNK_BLOCKS) {
+    const window = { fromBlock: BigInt(start), toBlock: BigInt(Math.min(head, start + LOG_CHUNK_BLOCKS - 1)) }
+    logs.push(...await s.ledger.client.getLogs({ address, event, args, ...window } as never) as unknown as { args: Record<string, unknown> }[])
+  }
+  return logs
+}
+
+/**
  * The hospitals home to the patients whose consent to `study` is live on chain now (a consent to
  * the study, or to all of its researcher's hospital's studies): those asked to answer an export.
  * Read from the chain (Research events and the Registry), which names patients by address only.
@@ -47,8 +64,10 @@ async function ownApprovedStudy(s: Services, who: Actor, id: string): Promise<St
 async function expectedHospitals(s: Services, study: StudyRow): Promise<Address[]> {
   const research = researchAddress(s.ledger)
   const { hospital } = await readContract(s.ledger, { address: research, abi: researchAbi, functionName: 'studyOf', args: [study.id] })
-  const given = await s.ledger.client.getLogs({ address: research, event: getAbiItem({ abi: researchAbi, name: 'ResearchConsentGiven' }), args: { studyId: study.id }, fromBlock: 0n })
-  const all = await s.ledger.client.getLogs({ address: research, event: getAbiItem({ abi: researchAbi, name: 'HospitalResearchConsentGiven' }), args: { hospital }, fromBlock: 0n })
+  // A study's own consents come after its proposal; a consent to all of a hospital's studies may come before.
+  const proposed = study.tx_hash ? await s.ledger.client.getTransactionReceipt({ hash: study.tx_hash as Hex }).then((r) => Number(r.blockNumber), () => 0) : 0
+  const given = await researchLogs(s, 'ResearchConsentGiven', { studyId: study.id }, proposed)
+  const all = await researchLogs(s, 'HospitalResearchConsentGiven', { hospital }, 0)
   const patients = new Set([...given, ...all].map((l) => (l.args.patient as Address).toLowerCase() as Address))
   const homes = new Set<Address>()
   for (const patient of patients) {
@@ -97,7 +116,7 @@ async function requestOf(s: Services, who: Actor, id: string, exportId: string):
 
 /** The parts submitted on chain for an export (`ExportPartSubmitted`), one per hospital. */
 async function partsOf(s: Services, row: RequestRow): Promise<PartEvent[]> {
-  const logs = await s.ledger.client.getLogs({ address: researchAddress(s.ledger), event: getAbiItem({ abi: researchAbi, name: 'ExportPartSubmitted' }), args: { exportId: row.export_id }, fromBlock: BigInt(row.block_number) })
+  const logs = await researchLogs(s, 'ExportPartSubmitted', { exportId: row.export_id }, Number(row.block_number))
   const parts = new Map<string, PartEvent>()
   for (const l of logs) {
     const a = l.args as { hospital: Address; digest: Hex; patients: number; resources: number }
