@@ -147,3 +147,30 @@ test('a researcher of A exports a study with the consenting patients of A and B,
   }
   assert.equal(query(homes.b, 'SELECT 1 FROM quarantined_events').length, 0)
 })
+
+test('a hospital that does not answer is listed in the manifest; with no part at all the export is refused with NO_EXPORT_PARTS and nothing is written', async () => {
+  const rita = await a.login(researcher.email, researcher.password)
+  // A second study only B's patient consents to, before B's node goes down.
+  const created = await a.json('POST', '/studies', { title: 'Only B', purpose: 'Patients of B only.' }, rita)
+  const onlyB = created.body.studyId as string
+  assert.equal((await a.json('POST', `/studies/${onlyB}/approve`, undefined, founding.admin)).status, 200)
+  await waitFor('the second study approved on B', async () => ((await b.json('GET', '/studies', undefined, onB[0]!.token)).body.studies as { studyId: string; status: string }[])
+    .some((s) => s.studyId === onlyB && s.status === 'approved'))
+  assert.equal((await b.json('POST', `/studies/${onlyB}/consent`, undefined, onB[0]!.token)).status, 200)
+  await nodes[1]!.stop()
+
+  const first = ((await a.json('GET', '/studies', undefined, rita)).body.studies as { studyId: string; title: string }[]).find((s) => s.title === 'Two-node cohort')!.studyId
+  const partial = join(out, 'partial')
+  const r = ok(await runCli(['study', 'export', first, '--out', partial, '--timeout', '3', '--as', researcher.email], { api: a.url, cliHome }))
+  assert.match(r.stderr, /no answer from Hospital B/)
+  const manifest = JSON.parse(readFileSync(join(partial, 'manifest.json'), 'utf8'))
+  assert.equal(manifest.patients, 1)
+  assert.deepEqual((manifest.hospitals as { name: string; answered: boolean }[]).map((h) => [h.name, h.answered]).sort(), [['Hospital A', true], ['Hospital B', false]])
+
+  const none = join(out, 'none')
+  const refused = await runCli(['study', 'export', onlyB, '--out', none, '--timeout', '3', '--as', researcher.email], { api: a.url, cliHome })
+  assert.notEqual(refused.code, 0)
+  assert.match(refused.stderr, /NO_EXPORT_PARTS/)
+  assert.deepEqual(readdirSync(out).includes('none') ? readdirSync(none) : [], [])
+  assert.equal(query(homes.a, 'SELECT 1 FROM study_exports WHERE study_id = ?', onlyB).length, 0)
+})
