@@ -39,6 +39,16 @@ describe('addCiphertext', () => {
     assert.equal((await ipfs.helia.pins.get(cid)).depth, Infinity)
   })
 
+  test('with pin: \'later\' resolves with the blocks durable and `pinned` settling once the pin is', async () => {
+    const { cid, pinned } = await addCiphertext(ipfs, [randomBytes(2 * MiB + 3)], { pin: 'later' })
+    await verifyDag(ipfs.blockstore, cid)
+    assert.ok(pinned instanceof Promise)
+    await pinned
+    const { leaves } = await verifyDag(ipfs.blockstore, cid)
+    assert.equal(await ipfs.helia.pins.isPinned(cid), true)
+    for (const leaf of leaves) assert.equal(await ipfs.helia.pins.isPinned(leaf), true)
+  })
+
   test('with pin: false stores without pinning', async () => {
     const { cid } = await addCiphertext(ipfs, [randomBytes(1000)], { pin: false })
     assert.equal(await ipfs.helia.pins.isPinned(cid), false)

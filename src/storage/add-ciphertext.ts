@@ -24,9 +24,12 @@ export interface AddCiphertextOptions {
   onProgress?: (progress: { bytesStored: number }) => void
   /**
    * Pin the root recursively once stored (default true), so a GC of this node never drops an
-   * acknowledged record; an upload that fails afterwards unpins it (`helia.pins.rm`).
+   * acknowledged record; an upload that fails afterwards unpins it (`helia.pins.rm`). `'later'`:
+   * resolve once the blocks are durable and pin meanwhile; the result's `pinned` settles when
+   * the pin is durable (the caller awaits it before it acknowledges anything), so the pin's
+   * writes overlap the caller's next steps instead of preceding them.
    */
-  pin?: boolean
+  pin?: boolean | 'later'
 }
 
 export interface AddCiphertextResult {
@@ -36,6 +39,8 @@ export interface AddCiphertextResult {
   digest: Uint8Array
   /** Bytes of ciphertext stored. */
   size: number
+  /** With `pin: 'later'`: settles (or rejects) when the pin is durable. */
+  pinned?: Promise<void>
 }
 
 /**
@@ -65,6 +70,12 @@ export async function addCiphertext(
     onLeafStored: onProgress === undefined ? undefined : bytesStored => onProgress({ bytesStored }),
   })
   // Every block is durable by now; the pin records them from what was just stored.
+  if (pin === 'later') {
+    const pinned = pinRecursively(pins, root.cid, { signal, stored: root })
+    // Handled here so that a caller failing before it awaits `pinned` leaves no unhandled rejection.
+    pinned.catch(() => undefined)
+    return { cid: root.cid, digest: digestFromCid(root.cid), size, pinned }
+  }
   if (pin) await pinRecursively(pins, root.cid, { signal, stored: root })
   return { cid: root.cid, digest: digestFromCid(root.cid), size }
 }
