@@ -33,7 +33,7 @@ export interface ExportPartPayload {
  * registered key, puts it in IPFS and submits its part on chain from the hospital's own account
  * (counts and digest: nothing personal). A hospital with none is not asked and does not answer.
  * Idempotent: a part already on chain (or recorded here) is not made again.
- * @throws AppError UNKNOWN_STUDY (the study not mirrored yet: the follower retries), RECORD_UNAVAILABLE, LEDGER_*
+ * @throws AppError UNKNOWN_STUDY (the study not mirrored yet: the export worker retries), RECORD_UNAVAILABLE, LEDGER_*
  */
 export async function applyExportRequested(s: Services, e: { exportId: Hex; studyId: Hex; researcher: Address; signal?: AbortSignal }): Promise<number> {
   const exportId = e.exportId.toLowerCase() as Hex
@@ -42,7 +42,7 @@ export async function applyExportRequested(s: Services, e: { exportId: Hex; stud
   for (const h of hospitals) {
     if (await s.db.get('SELECT 1 AS x FROM study_export_parts WHERE export_id = ? AND hospital_id = ?', exportId, h.id)) continue
     const study = await findStudy(s, e.studyId)
-    // Only a study held here has consents here; one still in quarantine comes back with it.
+    // Only a study held here has consents here; one whose proposal is still in quarantine comes back with it.
     if (!study) throw new AppError('UNKNOWN_STUDY', { details: `study ${e.studyId} of export ${exportId} not held here yet` })
     const { candidates, live } = await consentingPatients(s, study, h.id)
     if (candidates === 0) continue
