@@ -87,7 +87,12 @@ export function deidentifyDicom(bytes: Uint8Array, p: DeidentifyDicomParams): { 
       return uids.get(value)!
     },
   }
-  const body = writeDataSet(ds, ctx, true)
+  let body: Uint8Array | undefined
+  try {
+    body = writeDataSet(ds, ctx, true)
+  } catch {
+    return undefined // a value its VR cannot hold (a UN value over 64 KiB given a short VR): left out, not a failed export
+  }
   if (body === undefined) return undefined
   const sopClass = ds.string('x00080016') ?? ''
   const sopInstance = ctx.uid(ds.string('x00080018') ?? '')
@@ -132,7 +137,10 @@ function writeDataSet(ds: DataSet, ctx: Ctx, top: boolean): Uint8Array | undefin
     if (e.hadUndefinedLength) return undefined // a value of undefined length other than the pixel data
     const raw = ds.byteArray.subarray(e.dataOffset, e.dataOffset + e.length)
     const value = top ? valueOf(group, el, vr, raw, ctx) : nestedValueOf(group, el, vr, raw, ctx)
-    if (value !== undefined) parts.push(element(group, el, vr, value, ctx.enc))
+    if (value === undefined) continue
+    // a UN value judged by a short VR of the dictionary may not fit its 2-byte length: left out
+    if (ctx.enc.explicitVr && !LONG_VRS.has(vr) && value.length > 0xfffe) continue
+    parts.push(element(group, el, vr, value, ctx.enc))
   }
   return concat(parts)
 }

@@ -159,6 +159,32 @@ describe('DICOM de-identification in every transfer syntax (files made by DCMTK 
     assert.ok(deidentifyDicom(new Uint8Array(readFileSync(path)), params), 'with NO it is exported')
   })
 
+  it('an attribute marked UN is judged by its dictionary VR: a UID remapped, a date to its year, a name left out, an over-long value left out', () => {
+    const ct = Buffer.from(readFileSync(join(fixtures, 'CT_small.dcm')))
+    const ds = parse(new Uint8Array(ct))
+    const un = (group: number, el: number, value: Buffer) => {
+      const head = Buffer.alloc(12)
+      head.writeUInt16LE(group); head.writeUInt16LE(el, 2); head.write('UN', 4, 'latin1'); head.writeUInt32LE(value.length, 8)
+      return Buffer.concat([head, value])
+    }
+    const at = ds.elements.x7fe00010!.dataOffset - 12
+    const extra = Buffer.concat([
+      un(0x0018, 0x1012, Buffer.from('20240517')), // DateOfSecondaryCapture, DA
+      un(0x0018, 0x1014, Buffer.from('101112')), // TimeOfSecondaryCapture, TM
+      un(0x0020, 0x0200, Buffer.from('1.2.3.4.5.6.7.8.9\0')), // SynchronizationFrameOfReferenceUID, UI
+      un(0x0028, 0x1050, Buffer.alloc(70_000, '1')), // WindowCenter, DS: 70,000 bytes do not fit a DS
+    ])
+    const bytes = new Uint8Array(Buffer.concat([ct.subarray(0, at), extra, ct.subarray(at)]))
+    const out = deidentifyDicom(bytes, params)
+    assert.ok(out, 'exported')
+    const parsed = parse(out.bytes)
+    assert.equal(parsed.string('x00181012'), '20240101')
+    assert.equal(parsed.elements.x00181014, undefined)
+    assert.ok(parsed.string('x00200200')!.startsWith('2.25.'))
+    assert.equal(parsed.elements.x00281050, undefined)
+    assert.deepEqual(leaks(['20240517', '1.2.3.4.5.6.7.8.9'], Buffer.from(out.bytes).toString('latin1')), [])
+  })
+
   it('a transfer syntax it does not write (JPIP referenced: no pixel data but a URL) is left out', () => {
     const path = join(dir, 'jpip.dcm')
     run('dcmcjpeg', ['+e1', join(fixtures, 'CT_small.dcm'), path])
