@@ -2,7 +2,7 @@
 // compressed (encapsulated) pixel data — JPEG Baseline, JPEG Lossless SV1 (in several fragments),
 // JPEG 2000 lossless and lossy, RLE — and the deflated, big-endian and implicit-VR data sets.
 // The files are made at run time, in a temp dir, from the fixtures by real tools: DCMTK (dcmcjpeg,
-// dcmcrle, dcmconv, dcmodify) and GDCM (gdcmconv, for JPEG 2000 and to decode), both Debian
+// dcmcrle, dcmconv, dcmodify; dcmj2pnm and img2dcm for a JPEG file wrapped as a Secondary Capture) and GDCM (gdcmconv, for JPEG 2000 and to decode), both Debian
 // packages that .ci/run installs. The same files go through the upload's term extraction and the
 // portal's DICOM viewer, which must answer clearly for what it cannot draw.
 import { after, before, describe, it } from 'node:test'
@@ -30,6 +30,7 @@ interface Variant { name: string; syntax: string; encapsulated: boolean; make: (
 const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: 'pipe' })
 const variants: Variant[] = [
   { name: 'JPEG Baseline', syntax: '1.2.840.10008.1.2.4.50', encapsulated: true, make: (s, o) => run('dcmcjpeg', ['+eb', s, o]) },
+  { name: 'JPEG Baseline wrapped from a JPEG file (Secondary Capture)', syntax: '1.2.840.10008.1.2.4.50', encapsulated: true, make: (s, o) => { run('dcmj2pnm', ['+oj', '+Wm', s, `${o}.jpg`]); run('img2dcm', ['-df', s, `${o}.jpg`, o]) } },
   { name: 'JPEG Lossless SV1, 1 KiB fragments', syntax: '1.2.840.10008.1.2.4.70', encapsulated: true, make: (s, o) => run('dcmcjpeg', ['+e1', '+fs', '1', s, o]) },
   { name: 'JPEG 2000 lossless', syntax: '1.2.840.10008.1.2.4.90', encapsulated: true, make: (s, o) => run('gdcmconv', ['--j2k', s, o]) },
   { name: 'JPEG 2000', syntax: '1.2.840.10008.1.2.4.91', encapsulated: true, make: (s, o) => run('gdcmconv', ['--j2k', '--lossy', '-q', '50', s, o]) },
@@ -62,7 +63,7 @@ function fragmentsOf(ds: DS): Buffer[] {
 let dir: string
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'medledger-dicom-'))
-  for (const tool of ['dcmcjpeg', 'dcmcrle', 'dcmconv', 'dcmodify', 'gdcmconv']) {
+  for (const tool of ['dcmcjpeg', 'dcmcrle', 'dcmconv', 'dcmodify', 'dcmj2pnm', 'img2dcm', 'dcmdump', 'gdcmconv']) {
     try {
       execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'pipe' })
     } catch {
@@ -74,11 +75,11 @@ after(() => rmSync(dir, { recursive: true, force: true }))
 
 /** The variant of a fixture, made once; with the identifying values of the original and of the variant (a lossy tool adds its own UIDs). */
 function made(file: string, v: Variant): { path: string; bytes: Uint8Array; secrets: Set<string> } {
-  const path = join(dir, `${file}-${v.syntax}.dcm`)
+  const path = join(dir, `${file}-${variants.indexOf(v)}.dcm`)
   v.make(join(fixtures, file), path)
   const bytes = new Uint8Array(readFileSync(path))
   // identifyingValues reads VRs: an implicit-VR variant is read through DCMTK's explicit copy of it
-  const explicit = join(dir, `${file}-${v.syntax}-explicit.dcm`)
+  const explicit = join(dir, `${file}-${variants.indexOf(v)}-explicit.dcm`)
   if (!v.encapsulated) run('dcmconv', ['+te', path, explicit])
   const secrets = new Set([...identifyingValues(parse(new Uint8Array(readFileSync(join(fixtures, file))))), ...identifyingValues(parse(v.encapsulated ? bytes : new Uint8Array(readFileSync(explicit))))])
   return { path, bytes, secrets }
@@ -206,7 +207,7 @@ describe('compressed, deflated and implicit-VR DICOM through the upload (one nod
       const a = await seed(api, { hospitalName: 'Imaging Hospital', tag: 'img' })
       const uploaded = new Map<string, Buffer>()
       for (const v of variants.filter((x) => ['1.2.840.10008.1.2.4.50', '1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.5', '1.2.840.10008.1.2.1.99', '1.2.840.10008.1.2'].includes(x.syntax))) {
-        const path = join(dir, `upload-${v.syntax}.dcm`)
+        const path = join(dir, `upload-${variants.indexOf(v)}.dcm`)
         v.make(join(fixtures, 'MR_small.dcm'), path)
         const bytes = readFileSync(path)
         const up = await api.upload(a.doctor.token, a.patient.email, `image${uploaded.size}.dcm`, bytes) // no "mr" in the name
