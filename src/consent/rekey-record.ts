@@ -25,6 +25,7 @@ import { indexRecordTerms } from '../records/search/index-record-terms.ts'
 import type { RecordRow } from '../records/record.ts'
 import { applyRecordSuperseded, supersededAnswer } from './apply-record-superseded.ts'
 import { listAllRecordsGrantees } from './list-all-records-grantees.ts'
+import { wrapResearchKey } from './research-keys.ts'
 import type { Services } from '../services.ts'
 
 export interface RekeyRecordParams {
@@ -91,6 +92,7 @@ export async function rekeyRecord(s: Services, { actor, recordId, signal }: Reke
   const shares = split && await splitDataKey(dataKey, { recordId: newId, k: split.k, holders: split.holders })
   const sealed = await sealEnvelopes({ recordId: newId, suite: row.suite, dataKey, manifest: opened.manifest, recipients: split ? recipients.filter((r) => r.for !== 'emergency') : recipients, shares })
   const envelopesCid = await putRawBlock(s.ipfs, sealed, { signal })
+  const keepResearchCopy = await wrapResearchKey(s, { patientId: row.patient_id, recordId: newId, hospitalId: row.hospital_id, dataKey })
   dataKey.fill(0)
   opened.dataKey.fill(0)
   const digest = toHex(stored.digest)
@@ -124,6 +126,8 @@ export async function rekeyRecord(s: Services, { actor, recordId, signal }: Reke
   // same RecordSuperseded event again (and retries it) rather than the caller re-keying again.
   await applyRecordSuperseded(s, { oldId: id, newId, txHash: receipt.transactionHash })
     .catch((err: unknown) => s.log('warn', `re-key ${newId}: the old version is not dropped yet, the follower will retry: ${(err as Error).message}`))
+  // The old version's research copy went with it (dropGrantKeys); a live research consent keeps one of the new.
+  await keepResearchCopy?.().catch((err: unknown) => s.log('warn', `re-key ${newId}: research key copy not kept: ${(err as Error).message}`))
   return {
     recordId: newId, supersedes: id, txHash: receipt.transactionHash,
     wrappedFor: {

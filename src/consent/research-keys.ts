@@ -45,13 +45,38 @@ export async function keepResearchKeys(s: Services, p: { patientId: string; addr
 }
 
 /**
+ * A record stored after the patient's research consent (an upload, a re-key's new version), on
+ * their home node while its new data key is in hand: when this node's copy of their consents has
+ * one given (a study or a hospital's studies: what `dropResearchKeys` reads), the key is wrapped
+ * for their home hospital's key now, and resolves a function that keeps the copy once the record
+ * is anchored (then checks again that a consent is still given, so a withdrawal in between leaves
+ * nothing). Undefined when there is no consent, or the hospital is not held here.
+ */
+export async function wrapResearchKey(s: Pick<Services, 'db'>, p: { patientId: string; recordId: string; hospitalId: string; dataKey: Uint8Array }): Promise<(() => Promise<void>) | undefined> {
+  if (!(await consentGiven(s, p.patientId))) return undefined
+  const hospital = await s.db.get<HospitalRow>(`SELECT * FROM hospitals WHERE id = ? AND state = 'active'`, p.hospitalId)
+  if (!hospital) return undefined
+  const recordId = p.recordId.toLowerCase()
+  const wrapped = await wrapKey({ scheme: hospital.key_scheme, publicKey: new Uint8Array(hospital.emergency_public_key), key: p.dataKey, context: contextOf(recordId) })
+  return async () => {
+    await s.db.run(`INSERT INTO research_record_keys (patient_id, record_id, hospital_id, wrapped, created_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (patient_id, record_id) DO NOTHING`, p.patientId, recordId, hospital.id, Buffer.from(wrapped), Date.now())
+    await dropResearchKeys(s, p.patientId)
+  }
+}
+
+/** Whether this node's copy of a patient's research consents has one given (to a study or to a hospital's studies). */
+async function consentGiven(s: Pick<Services, 'db'>, patientId: string): Promise<boolean> {
+  return Boolean(await s.db.get(`SELECT 1 AS x FROM research_consents WHERE patient_id = ? AND state = 'given'
+    UNION SELECT 1 AS x FROM research_hospital_consents WHERE patient_id = ? AND state = 'given'`, patientId, patientId))
+}
+
+/**
  * Drops a patient's research copies of their data keys once no research consent of theirs is
  * given any more (this node's copy of them): a withdrawal leaves nothing that opens their records.
  */
 export async function dropResearchKeys(s: Pick<Services, 'db'>, patientId: string): Promise<void> {
-  const live = await s.db.get(`SELECT 1 AS x FROM research_consents WHERE patient_id = ? AND state = 'given'
-    UNION SELECT 1 AS x FROM research_hospital_consents WHERE patient_id = ? AND state = 'given'`, patientId, patientId)
-  if (!live) await s.db.run('DELETE FROM research_record_keys WHERE patient_id = ?', patientId)
+  if (!(await consentGiven(s, patientId))) await s.db.run('DELETE FROM research_record_keys WHERE patient_id = ?', patientId)
 }
 
 /**

@@ -46,6 +46,14 @@ export interface UploadRecordParams {
    * caller, since who holds a grant is consent's business, not records'.
    */
   grantees: (patientId: string, signal?: AbortSignal) => Promise<readonly GranteeAccount[]>
+  /**
+   * A research copy of the new data key for the patient's home hospital, made while the key is in
+   * hand when the patient has a research consent given (consent's `wrapResearchKey`; decided by
+   * the caller, since consents are consent's business, not records'): resolves a function that
+   * keeps it once the record is anchored, or undefined when none is to be kept. The record stays
+   * anchored should keeping it fail (logged; the patient's next consent makes it).
+   */
+  researchCopy?: (p: { patientId: string; recordId: Hex; hospitalId: string; dataKey: Uint8Array }) => Promise<(() => Promise<void>) | undefined>
   signal?: AbortSignal
 }
 
@@ -114,6 +122,7 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
   const shares = split && await splitDataKey(dataKey, { recordId, k: split.k, holders: split.holders })
   const sealed = await sealEnvelopes({ recordId, suite, dataKey, manifest, recipients: split ? recipients.filter((r) => r.for !== 'emergency') : recipients, shares })
   const envelopesCid = await putRawBlock(s.ipfs, sealed, { signal: p.signal })
+  const keepResearchCopy = await p.researchCopy?.({ patientId: patient.id, recordId, hospitalId: hospital.id, dataKey })
   dataKey.fill(0)
   await stored.pinned
 
@@ -149,6 +158,7 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
   })
   // The patient's search key was rotated between the entry's making and its writing: indexed anew.
   if (index?.entry && !indexed) await indexRecordTerms(s, { recordId, patientId: patient.id, terms: index.terms })
+  await keepResearchCopy?.().catch((err: unknown) => s.log('warn', `record ${recordId}: research key copy not kept: ${(err as Error).message}`))
   await s.notify?.({ accountId: patient.id, kind: 'record-added', by: { accountId: doctor.account.id } })
   return toRecordView(row, await recordParties(s.db, row), manifest)
 }

@@ -250,12 +250,25 @@ describe('research: studies, consent and de-identified exports', () => {
     assert.equal((await api.json('POST', `/studies/${id}/approve`, undefined, a.admin)).status, 200)
     assert.equal((await api.json('POST', `/studies/${id}/consent`, undefined, token)).status, 200)
     assert.deepEqual(await kept(), [...ids].map((x) => x.toLowerCase()).sort())
+    // a record uploaded after the consent gets its copy at upload; a re-keyed one's new version too, the old one's goes
+    const three = await api.upload(a.doctor.token, email, 'three.txt', Buffer.from('research keys three.txt'))
+    assert.equal(three.status, 201, JSON.stringify(three.body))
+    const rekeyed = await api.json('POST', `/records/${ids[1]}/rekey`, undefined, token)
+    assert.equal(rekeyed.status, 201, JSON.stringify(rekeyed.body))
+    ids[1] = rekeyed.body.recordId as string
+    assert.deepEqual(await kept(), [ids[0]!, ids[1]!, three.body.recordId as string].map((x) => x.toLowerCase()).sort())
+    // kept for the patient's home hospital
+    const copy = await node.node.services.db.get<{ hospital_id: string }>('SELECT hospital_id FROM research_record_keys WHERE record_id = ?', String(three.body.recordId).toLowerCase())
+    assert.equal(copy?.hospital_id, a.hospital.id)
     const erasure = await api.json('POST', `/records/${ids[0]}/erasure`, { reason: 'no longer needed' }, token)
     assert.equal(erasure.status, 201, JSON.stringify(erasure.body))
     assert.equal((await api.json('POST', `/erasures/${erasure.body.erasureId}/confirm`, undefined, a.admin)).status, 200)
-    for (let i = 0; i < 100 && (await kept()).length > 1; i++) await new Promise((r) => setTimeout(r, 100))
-    assert.deepEqual(await kept(), [ids[1]!.toLowerCase()])
+    for (let i = 0; i < 100 && (await kept()).length > 2; i++) await new Promise((r) => setTimeout(r, 100))
+    assert.deepEqual(await kept(), [ids[1]!, three.body.recordId as string].map((x) => x.toLowerCase()).sort())
     assert.equal((await api.json('POST', `/studies/${id}/withdraw`, undefined, token)).status, 200)
+    assert.deepEqual(await kept(), [])
+    // with no consent given, an upload keeps no copy
+    await api.upload(a.doctor.token, email, 'four.txt', Buffer.from('research keys four.txt'))
     assert.deepEqual(await kept(), [])
   })
 

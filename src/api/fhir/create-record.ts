@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { uploadRecord, type UploadRecordResult } from '../../records/upload-record.ts'
 import { listAllRecordsGrantees } from '../../consent/list-all-records-grantees.ts'
+import { wrapResearchKey } from '../../consent/research-keys.ts'
 import { AppError } from '../../errors.ts'
 import { actorOf } from '../actor-of.ts'
 import type { Services } from '../../services.ts'
@@ -69,6 +70,7 @@ export async function createRecord(s: Services, req: FastifyRequest, p: { patien
     source: p.source,
     declaredSize: p.declaredSize,
     grantees: (patientId, signal) => listAllRecordsGrantees(s, { patientId, signal }),
+    researchCopy: (c) => wrapResearchKey(s, c),
     signal: p.signal,
   })
 }

@@ -5,6 +5,7 @@ import { uploadRecord } from '../../records/upload-record.ts'
 import { readRecordFor } from '../../consent/read-record-for.ts'
 import { listRecords } from '../../consent/list-records.ts'
 import { listAllRecordsGrantees } from '../../consent/list-all-records-grantees.ts'
+import { wrapResearchKey } from '../../consent/research-keys.ts'
 import { verifyRecords } from '../../records/verify-records.ts'
 import { resolveAccess } from '../../consent/resolve-access.ts'
 import { viewRecord } from '../../records/view-record.ts'
@@ -160,6 +161,7 @@ function uploadRoute(app: FastifyInstance, services: Services): void {
       source,
       declaredSize: Number.isSafeInteger(declared) ? declared : undefined,
       grantees: (patientId, signal) => listAllRecordsGrantees(services, { patientId, signal }),
+      researchCopy: (c) => wrapResearchKey(services, c),
       signal: controller.signal,
     })
     return reply.status(201).send(result)
