@@ -746,6 +746,11 @@ export const migrations: readonly Migration[] = [
     done_at INTEGER
   );
   `,
+  // 32: an export across nodes is collected once (issue 12): the export number it was recorded on
+  // chain as, on the researcher's node; a second collect is refused (EXPORT_ALREADY_COLLECTED).
+  `
+  ALTER TABLE study_export_requests ADD COLUMN export_number INTEGER;
+  `,
 ]
 
 /** One migration: the same SQL for both dialects (translated for PostgreSQL), or one text each. */
