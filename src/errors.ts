@@ -81,6 +81,7 @@ export const errorRegistry = {
   NO_RESEARCH_CONSENT: { status: 409, message: 'You have no consent to this study to withdraw.' },
   K_TOO_SMALL: { status: 409, message: 'The export is refused: a group of patients sharing birth year, sex and 3-digit ZIP is smaller than the study\'s minimum k.' },
   UNKNOWN_EXPORT: { status: 404, message: 'No such export of this study, or it is not yours.' },
+  EXPORT_ALREADY_COLLECTED: { status: 409, message: 'This export was collected (and recorded on chain) already, or is being collected now: nothing was recorded again; request a new export for a fresh copy.' },
   NO_EXPORT_PARTS: { status: 504, message: 'No hospital home to a consenting patient has answered this export yet: nothing was written or recorded; collect it again later.' },
   RESEARCH_UNAVAILABLE: { status: 503, message: 'This node has no Research contract (a home deployed before it, or a consortium whose registry links none); studies are not available here.' },
   UNKNOWN_TEAM: { status: 404, message: 'No such care team, or it is not visible to you.' },

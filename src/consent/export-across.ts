@@ -26,8 +26,11 @@ export interface ExportProgress {
   answered: number
 }
 
-interface RequestRow { export_id: Hex; study_id: Hex; researcher_id: string; hospitals: string; tx_hash: Hex; block_number: number }
+interface RequestRow { export_id: Hex; study_id: Hex; researcher_id: string; hospitals: string; tx_hash: Hex; block_number: number; export_number?: number | null }
 interface PartEvent { hospital: Address; digest: Hex; patients: number; resources: number }
+
+/** Exports being collected by this process now: a second collect of one is refused meanwhile. */
+const collecting = new Set<string>()
 
 /** Time one part may take to arrive from its home node's IPFS. */
 const PART_FETCH_MS = 60_000
@@ -142,14 +145,27 @@ async function progressOf(s: Services, row: RequestRow): Promise<ExportProgress>
  * IPFS (checked against its digest), decrypted with the researcher's key, and merged — NDJSON
  * per type, the DICOM, C-CDA and HL7 v2 files, and k over every part's quasi-identifiers. Refused
  * under the study's min-k; the manifest lists each hospital asked (`hospitals`, with those that
- * did not answer) and the export is recorded on chain as a single-node one is.
- * @throws AppError FORBIDDEN, UNKNOWN_STUDY, STUDY_NOT_APPROVED, UNKNOWN_EXPORT, NO_EXPORT_PARTS, K_TOO_SMALL, KEYS_LOCKED, RECORD_UNAVAILABLE, RECORD_INTEGRITY, LEDGER_*
+ * did not answer) and the export is recorded on chain as a single-node one is. Collected once: a
+ * second collect (or one while the first runs) is refused and records nothing.
+ * @throws AppError FORBIDDEN, UNKNOWN_STUDY, STUDY_NOT_APPROVED, UNKNOWN_EXPORT, EXPORT_ALREADY_COLLECTED, NO_EXPORT_PARTS, K_TOO_SMALL, KEYS_LOCKED, RECORD_UNAVAILABLE, RECORD_INTEGRITY, LEDGER_*
  */
 export async function collectStudyExport(s: Services, { actor, id, exportId, signal }: { actor: Actor | undefined; id: string; exportId: string; signal?: AbortSignal }): Promise<ExportStudyResult> {
   const who = requireRole(actor, 'researcher')
   const study = await ownApprovedStudy(s, who, id)
   const row = await requestOf(s, who, id, exportId)
   const keys = requireKeys(who)
+  if (row.export_number !== null && row.export_number !== undefined) throw new AppError('EXPORT_ALREADY_COLLECTED', { details: `export ${row.export_id} recorded as number ${row.export_number}` })
+  if (collecting.has(row.export_id)) throw new AppError('EXPORT_ALREADY_COLLECTED', { details: `export ${row.export_id} is being collected` })
+  collecting.add(row.export_id)
+  try {
+    return await collectParts(s, { who, keys, study, row, signal })
+  } finally {
+    collecting.delete(row.export_id)
+  }
+}
+
+/** Fetches, opens and merges an export's parts, refuses it under min-k, records it on chain once. */
+async function collectParts(s: Services, { who, keys, study, row, signal }: { who: Actor; keys: ReturnType<typeof requireKeys>; study: StudyRow; row: RequestRow; signal?: AbortSignal }): Promise<ExportStudyResult> {
   const progress = await progressOf(s, row)
   const parts = await partsOf(s, row)
   if (progress.hospitals.length > 0 && parts.length === 0) throw new AppError('NO_EXPORT_PARTS')
@@ -173,6 +189,7 @@ export async function collectStudyExport(s: Services, { actor, id, exportId, sig
   const manifestHash = hashManifest(manifest)
   const receipt = await sendStudyExport(s.ledger, { researcher: keys.ledger, studyId: study.id, patients, resources: total, manifestHash, signal })
   await recordExport(s, { study, exportNumber, manifest, manifestHash, total, txHash: receipt.transactionHash, subjects: [] })
+  await s.db.run('UPDATE study_export_requests SET export_number = ? WHERE export_id = ?', exportNumber, row.export_id)
   return { manifest, manifestHash, txHash: receipt.transactionHash, files }
 }
 
