@@ -15,7 +15,8 @@ import { inflateRawSync } from 'node:zlib'
 import * as dicomParserModule from 'dicom-parser'
 import { deidentifyDicom } from '../../src/records/deidentify-dicom.ts'
 import { extractContentTerms } from '../../src/records/search/extract-terms.ts'
-import { parseDicom as parseForViewer } from '../../src/web/viewers/dicom/parse-dicom.ts'
+import { DEFLATED, dicomString, inflateDicom, parseDicom as parseForViewer } from '../../src/web/viewers/dicom/parse-dicom.ts'
+import { T } from '../../src/web/viewers/dicom/dicom-tags.ts'
 import { DicomRenderError, renderDicomFrame } from '../../src/web/viewers/dicom/render-dicom.ts'
 import { identifyingValues, leaks, type DS } from './identifying-strings.ts'
 import { seed } from '../helpers/node-process.ts'
@@ -89,7 +90,7 @@ describe('DICOM de-identification in every transfer syntax (files made by DCMTK 
   for (const file of [...images, 'waveform_ecg.dcm']) {
     for (const v of variants) {
       if (v.encapsulated && !images.includes(file)) continue
-      it(`${file} as ${v.name}: same transfer syntax and pixel data, no identifying value left; indexed at upload; the viewer answers`, () => {
+      it(`${file} as ${v.name}: same transfer syntax and pixel data, no identifying value left; indexed at upload; the viewer answers`, async () => {
         const { path, bytes, secrets } = made(file, v)
         const original = parse(bytes)
         assert.equal((dicomParser.readPart10Header(bytes) as unknown as DS).string('x00020010'), v.syntax, 'the tool wrote the transfer syntax asked for')
@@ -137,9 +138,14 @@ describe('DICOM de-identification in every transfer syntax (files made by DCMTK 
         for (let i = 0; i < 128; i++) preamble[i] = (i * 37 + 11) & 0xff
         assert.ok(extractContentTerms(preamble).has(modality[file]!), 'Modality indexed, any preamble')
         assert.equal(deidentifyDicom(preamble, params)?.sopInstanceUid, out.sopInstanceUid, 'de-identified alike, any preamble')
-        // the portal's viewer draws a native image, and says why it cannot draw the others
-        const viewed = parseForViewer(bytes)
-        if (v.encapsulated || v.syntax === '1.2.840.10008.1.2.1.99' || !original.elements.x7fe00010) {
+        // the portal's viewer draws a native image (a deflated one once inflated), and says why it cannot draw the others
+        let viewed = parseForViewer(bytes)
+        if (v.syntax === DEFLATED) {
+          assert.throws(() => renderDicomFrame(viewed), /not inflated yet/)
+          viewed = parseForViewer(await inflateDicom(bytes), { inflated: true })
+          assert.equal(dicomString(viewed, T.PatientName), original.string('x00100010'), 'the header read once inflated')
+        }
+        if (v.encapsulated || !original.elements.x7fe00010) {
           assert.throws(() => renderDicomFrame(viewed), (e: unknown) => e instanceof DicomRenderError && /compressed|waveform/.test((e as Error).message))
         } else {
           const columns = valueOf(original, 'x00280011')
@@ -184,6 +190,17 @@ describe('DICOM de-identification in every transfer syntax (files made by DCMTK 
     assert.ok(parsed.string('x00200200')!.startsWith('2.25.'))
     assert.equal(parsed.elements.x00281050, undefined)
     assert.deepEqual(leaks(['20240517', '1.2.3.4.5.6.7.8.9'], Buffer.from(out.bytes).toString('latin1')), [])
+  })
+
+  it('the viewer refuses a deflated data set that does not inflate with a clear error, not a crash', async () => {
+    const path = join(dir, 'bad-deflate.dcm')
+    run('dcmconv', ['+td', join(fixtures, 'CT_small.dcm'), path])
+    const bytes = new Uint8Array(readFileSync(path))
+    const offset = parseForViewer(bytes).dataSetOffset
+    bytes.fill(0xff, offset + 10, offset + 400)
+    await assert.rejects(inflateDicom(bytes), (e: unknown) => (e as Error).name === 'DicomParseError' && /does not inflate/.test((e as Error).message))
+    assert.equal(deidentifyDicom(bytes, params), undefined, 'left out of an export')
+    assert.doesNotThrow(() => extractContentTerms(Buffer.from(bytes)), 'indexed by name and tags only')
   })
 
   it('a transfer syntax it does not write (JPIP referenced: no pixel data but a URL) is left out', () => {

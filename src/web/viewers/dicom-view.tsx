@@ -1,7 +1,7 @@
 // DICOM in the page: the header fields a clinician looks for, and the image drawn on a canvas
 // when its pixel data is uncompressed.
-import { useEffect, useMemo, useRef } from 'react'
-import { dicomString, formatDicomDate, formatDicomTime, formatPersonName, parseDicom, type DicomFile } from './dicom/parse-dicom.ts'
+import { useEffect, useMemo, useRef, useState } from 'react'
+import { DEFLATED, dicomString, formatDicomDate, formatDicomTime, formatPersonName, inflateDicom, parseDicom, type DicomFile } from './dicom/parse-dicom.ts'
 import { DicomRenderError, renderDicomFrame, type DicomImage } from './dicom/render-dicom.ts'
 import { T, sopClasses, tagInfo, transferSyntaxes } from './dicom/dicom-tags.ts'
 import { ErrorMessage } from '../components/ui.tsx'
@@ -34,14 +34,28 @@ export function DicomView({ bytes }: { bytes: Uint8Array }) {
       return { error: (err as Error).message }
     }
   }, [bytes])
+  // A deflated file's data set is inflated here, off the render: until then only its meta group shows.
+  const [inflated, setInflated] = useState<{ file?: DicomFile; error?: string }>()
+  useEffect(() => {
+    setInflated(undefined)
+    if (parsed.file?.transferSyntax !== DEFLATED) return
+    let live = true
+    inflateDicom(bytes).then((whole) => parseDicom(whole, { inflated: true })).then(
+      (file) => { if (live) setInflated({ file }) },
+      (err: unknown) => { if (live) setInflated({ error: (err as Error).message }) },
+    )
+    return () => { live = false }
+  }, [parsed, bytes])
+  const shownFile = inflated?.file ?? parsed.file
   const image = useMemo((): { image?: DicomImage; why?: string } => {
-    if (!parsed.file) return {}
+    if (!shownFile) return {}
+    if (shownFile.transferSyntax === DEFLATED && !shownFile.inflated) return { why: inflated?.error ?? 'Inflating the deflated data set…' }
     try {
-      return { image: renderDicomFrame(parsed.file) }
+      return { image: renderDicomFrame(shownFile) }
     } catch (err) {
       return { why: err instanceof DicomRenderError ? err.message : `The image could not be drawn: ${(err as Error).message}` }
     }
-  }, [parsed])
+  }, [shownFile, inflated])
   const canvas = useRef<HTMLCanvasElement>(null)
   useEffect(() => {
     const img = image.image
@@ -50,8 +64,8 @@ export function DicomView({ bytes }: { bytes: Uint8Array }) {
     ctx.putImageData(new ImageData(img.rgba, img.width, img.height), 0, 0)
   }, [image])
 
-  if (parsed.error || !parsed.file) return <ErrorMessage>{parsed.error}</ErrorMessage>
-  const file = parsed.file
+  if (parsed.error || !shownFile) return <ErrorMessage>{parsed.error}</ErrorMessage>
+  const file = shownFile
   const rows = shown.map((t) => [tagInfo[t].name, display(file, t)] as const).filter(([, v]) => v !== undefined)
   const modality = dicomString(file, T.Modality)
   return (

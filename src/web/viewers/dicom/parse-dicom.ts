@@ -34,6 +34,10 @@ export interface DicomFile {
   charset: string
   /** The file ends inside an element: what could be read is kept. */
   truncated: boolean
+  /** Where the data set starts (after the meta group). */
+  dataSetOffset: number
+  /** A deflated file whose data set `inflateDicom` inflated: its elements are read from it. */
+  inflated: boolean
 }
 
 /** The file is not DICOM Part 10, or is cut short. */
@@ -48,6 +52,40 @@ const cutShort = /past end of buffer|buffer overrun|buffer overread|cannot be gr
 /** What the library only warns about but we refuse: a sequence or item that never ends. */
 const unterminated = /eof encountered|missing sequence delimiter/
 
+/** Deflated Explicit VR Little Endian: the data set after the meta group is raw-deflated. */
+export const DEFLATED = '1.2.840.10008.1.2.1.99'
+
+/** The most a deflated data set is inflated to in the page. */
+const maxInflated = 512 * 1024 * 1024
+
+/**
+ * A deflated DICOM file with its data set inflated (the browser's `DecompressionStream`): the
+ * meta group as it is, then the inflated data set, for `parseDicom(…, { inflated: true })`.
+ * @throws DicomParseError when it does not inflate or inflates to more than 512 MiB
+ */
+export async function inflateDicom(bytes: Uint8Array): Promise<Uint8Array> {
+  const offset = parseDicom(bytes).dataSetOffset
+  const parts: Uint8Array[] = [bytes.subarray(0, offset)]
+  let total = offset
+  try {
+    const stream = new Blob([bytes.slice(offset)]).stream().pipeThrough(new DecompressionStream('deflate-raw'))
+    for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
+      total += chunk.byteLength
+      if (total > maxInflated) throw new DicomParseError('The deflated data set is larger than 512 MiB.')
+      parts.push(chunk)
+    }
+  } catch (err) {
+    throw err instanceof DicomParseError ? err : new DicomParseError('The deflated data set does not inflate.', { cause: err })
+  }
+  const whole = new Uint8Array(total)
+  let at = 0
+  for (const p of parts) {
+    whole.set(p, at)
+    at += p.byteLength
+  }
+  return whole
+}
+
 /** True when the bytes start with a Part 10 preamble and the "DICM" prefix. */
 export function isDicom(bytes: Uint8Array): boolean {
   return bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d
@@ -59,10 +97,10 @@ export function isDicom(bytes: Uint8Array): boolean {
  * @throws DicomParseError when it is not Part 10, or a sequence is malformed, unterminated or
  *   nested more than 64 deep
  */
-export function parseDicom(bytes: Uint8Array): DicomFile {
+export function parseDicom(bytes: Uint8Array, { inflated = false }: { inflated?: boolean } = {}): DicomFile {
   if (!isDicom(bytes)) throw new DicomParseError('Not a DICOM Part 10 file: no "DICM" after the 128-byte preamble.')
   const elements = new Map<number, DicomElement>()
-  const file: DicomFile = { bytes, transferSyntax: '1.2.840.10008.1.2.1', littleEndian: true, explicitVr: true, elements, charset: 'latin1', truncated: false }
+  const file: DicomFile = { bytes, transferSyntax: '1.2.840.10008.1.2.1', littleEndian: true, explicitVr: true, elements, charset: 'latin1', truncated: false, dataSetOffset: 132, inflated: false }
 
   // File meta information: explicit VR little endian, group 0002 only (as readPart10Header reads it).
   if (bytes.length === 132) return file // the library's byte stream cannot start at the end
@@ -77,7 +115,12 @@ export function parseDicom(bytes: Uint8Array): DicomFile {
   file.littleEndian = file.transferSyntax !== '1.2.840.10008.1.2.2'
   file.explicitVr = file.transferSyntax !== '1.2.840.10008.1.2'
   if (meta.position > bytes.length) return { ...file, truncated: true }
-  if (file.transferSyntax === '1.2.840.10008.1.2.1.99') return file // deflated: the data set is zlib-compressed
+  file.dataSetOffset = meta.position
+  // deflated: the data set is compressed (raw deflate), read once `inflateDicom` has inflated it
+  if (file.transferSyntax === DEFLATED) {
+    if (!inflated) return file
+    file.inflated = true
+  }
   if (meta.position + 8 > bytes.length) return { ...file, truncated: meta.position < bytes.length }
 
   const parser = file.littleEndian ? dicomParser.littleEndianByteArrayParser : dicomParser.bigEndianByteArrayParser

@@ -25,12 +25,12 @@ const uncompressed = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.8
  * @throws DicomRenderError when the pixel data is absent, compressed or in a layout not handled
  */
 export function renderDicomFrame(file: DicomFile, { frame = 0 }: { frame?: number } = {}): DicomImage {
-  if (file.transferSyntax === deflated) {
-    throw new DicomRenderError(`The file is compressed as a whole (${transferSyntaxes[deflated]}): its header and image are not read here; download the file to view it in a DICOM viewer.`)
+  if (file.transferSyntax === deflated && !file.inflated) {
+    throw new DicomRenderError(`The file is compressed as a whole (${transferSyntaxes[deflated]}) and not inflated yet.`)
   }
   const pixel = file.elements.get(T.PixelData)
   if (!pixel) throw new DicomRenderError(file.elements.has(T.WaveformSequence) ? 'This file holds a waveform, not an image.' : 'This file has no image (no Pixel Data element).')
-  if (!uncompressed.has(file.transferSyntax) || pixel.length < 0) {
+  if (!(uncompressed.has(file.transferSyntax) || file.inflated) || pixel.length < 0) {
     throw new DicomRenderError(`The image is compressed (${transferSyntaxes[file.transferSyntax] ?? file.transferSyntax}); download the file to view it in a DICOM viewer.`)
   }
   const width = dicomNumber(file, T.Columns) ?? 0
