@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { Api, cleanup, fixtures, runCli, seed, startNodeProcess, tempDir, testEnv, type NodeProcess } from '../helpers/node-process.ts'
 import { startAnvil, type StartAnvilResult } from '../../src/ledger/anvil.ts'
-import { clinicalCodes, identifyingStrings, leaks } from '../research/identifying-strings.ts'
+import { clinicalCodes, identifyingCcdaStrings, identifyingStrings, leaks } from '../research/identifying-strings.ts'
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
   const deadline = Date.now() + timeoutMs
@@ -43,6 +43,8 @@ const researcher = { email: 'rita@example.org', password: 'researcher-password-1
 const bundles = readdirSync(join(fixtures, 'fhir')).filter((f) => /^[A-Z].*\.json$/.test(f)).sort().slice(0, 3)
 type Patient = { id: string; email: string; token: string }
 const onB: Patient[] = []
+let doctorB: Patient
+const ccdaFile = readdirSync(join(fixtures, 'ccda')).sort()[0]!
 
 const status = async (api: Api) => (await api.json('GET', '/status')).body as { registry: string; hospitalAddress: string; admitted: boolean; ipfsAddrs: string[] }
 function query<T>(home: string, sql: string, ...params: unknown[]): T[] {
@@ -73,7 +75,7 @@ before(async () => {
     assert.equal(r.status, 201, JSON.stringify(r.body))
     return { id: r.body.account.id as string, email, token: await b.login(email, `${role}-password-123`) }
   }
-  const doctorB = await user('doctor', 'doctor-b@example.org')
+  doctorB = await user('doctor', 'doctor-b@example.org')
   for (const n of [1, 2]) onB.push(await user('patient', `patient-b${n}@example.org`))
   // One Synthea bundle per patient: A's patient, B's consenting patient, B's patient who withdraws.
   const up = await a.upload(founding.doctor.token, founding.patient.email, bundles[0]!, readFileSync(join(fixtures, 'fhir', bundles[0]!)))
@@ -109,6 +111,9 @@ test('a researcher of A exports a study with the consenting patients of A and B,
     assert.equal(r.status, 200, JSON.stringify(r.body))
   }
   assert.equal((await b.json('POST', `/studies/${studyId}/withdraw`, undefined, onB[1]!.token)).status, 200)
+  // A record stored after the consent (split among A and B: no single hospital's key opens it) is exported too.
+  const late = await b.upload(doctorB.token, onB[0]!.email, ccdaFile, readFileSync(join(fixtures, 'ccda', ccdaFile)))
+  assert.equal(late.status, 201, JSON.stringify(late.body))
 
   ok(await runCli(['login', '--email', researcher.email, '--json'], { api: a.url, cliHome, input: `${researcher.password}\n` }))
   const exported = ok(await runCli(['study', 'export', studyId, '--out', out, '--timeout', '240', '--as', researcher.email], { api: a.url, cliHome }))
@@ -116,6 +121,9 @@ test('a researcher of A exports a study with the consenting patients of A and B,
   const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'))
   for (const key of ['studyId', 'exportNumber', 'patients', 'resources', 'k', 'minK', 'rules', 'output', 'exportId', 'hospitals']) assert.ok(key in manifest, key)
   assert.equal(manifest.patients, 2)
+  assert.deepEqual([manifest.ccda, manifest.skippedRecords], [1, 0], 'the C-CDA stored after the consent is in, nothing left out')
+  const [document] = readdirSync(join(out, 'ccda'))
+  assert.deepEqual(leaks(identifyingCcdaStrings(readFileSync(join(fixtures, 'ccda', ccdaFile), 'utf8')), readFileSync(join(out, 'ccda', document!), 'utf8')), [])
   const hospitalA = (await status(a)).hospitalAddress.toLowerCase()
   const hospitalB = (await status(b)).hospitalAddress.toLowerCase()
   assert.deepEqual((manifest.hospitals as { hospital: string; answered: boolean; parts: number; patients: number }[]).map((h) => [h.hospital, h.answered, h.parts, h.patients]),
@@ -139,6 +147,10 @@ test('a researcher of A exports a study with the consenting patients of A and B,
   assert.deepEqual((await trail(onB[0]!)).filter((e) => e.event === 'ExportPartSubmitted').map((e) => [e.purpose, e.why]), [['HRESCH', 'Two-node cohort']])
   assert.deepEqual((await trail(onB[1]!)).filter((e) => e.event === 'ExportPartSubmitted'), [])
   // The export is on chain from the researcher's key, as a single-node one is.
+  assert.equal(query(homes.a, 'SELECT 1 FROM study_exports WHERE study_id = ?', studyId).length, 1)
+  // Collected once: a second collect is refused and records nothing.
+  const again = await a.json('POST', `/studies/${studyId}/exports/${manifest.exportId}/collect`, undefined, rita)
+  assert.deepEqual([again.status, again.body.code], [409, 'EXPORT_ALREADY_COLLECTED'])
   assert.equal(query(homes.a, 'SELECT 1 FROM study_exports WHERE study_id = ?', studyId).length, 1)
   // Each node answered off its follower's path, once: its queued export done without an error.
   for (const home of [homes.a, homes.b]) {
