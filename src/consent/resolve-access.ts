@@ -80,9 +80,12 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
   // Called once a way to read is found. For a read, a record this node does not hold comes from
   // its peers in one round for the envelopes and the DAG's root and one for the rest of the DAG,
   // all while the anchor is checked on chain, instead of one round trip after the other.
+  // A record whose root is in the block cache was read here before (its blocks held): nothing to
+  // fetch, not even a look in the store. Its envelopes block comes from the cache as its DAG does.
   const envelopes = async (): Promise<EnvelopesObject> => {
-    if (reading) void prefetchDag(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.digest), 'dag'), { signal })
-    const block = getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.envelopes), 'raw'), { signal })
+    const root = cidFromDigest(hexToBytes(row.digest), 'dag')
+    if (reading && !s.blockCache.has(root)) void prefetchDag(s.ipfs.blockstore, root, { signal })
+    const block = getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.envelopes), 'raw'), { signal, cache: s.blockCache })
     block.catch(() => undefined) // awaited below, once the anchor is checked
     await assertAnchored(s, row)
     return parseEnvelopes(await block, row.record_id)
