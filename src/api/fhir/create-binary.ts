@@ -6,7 +6,8 @@ import type { Services } from '../../services.ts'
 import { fhirBase } from './bundle.ts'
 import { fhirIdOfRecord } from './fhir-id.ts'
 import { sendResource } from './send-resource.ts'
-import { bytesOfBase64, createRecord, defaultFileName, maxCreateJsonBytes, patientOfReference } from './create-record.ts'
+import { createRecord, defaultFileName, maxCreateJsonBytes, patientOfReference } from './create-record.ts'
+import { binaryResource } from './binary-resource.ts'
 
 /**
  * POST /Binary: creates a record from the body, in one of two forms.
@@ -90,21 +91,6 @@ async function bodyForm(req: FastifyRequest<{ Body: Readable | undefined }>): Pr
     if (resource) return { kind: 'resource', ...resource }
   }
   return { kind: 'raw', source: replay(head, source) }
-}
-
-/** The patient, media type and bytes of a Binary resource with a Patient securityContext; undefined for any other body. */
-function binaryResource(bytes: Buffer): { patient: string; contentType: string; bytes: Buffer } | undefined {
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(bytes.toString('utf8'))
-  } catch {
-    return undefined
-  }
-  const r = parsed as { resourceType?: unknown; securityContext?: { reference?: unknown }; contentType?: unknown; data?: unknown } | null
-  if (!r || r.resourceType !== 'Binary' || typeof r.securityContext?.reference !== 'string' || !/(^|\/)Patient\//.test(r.securityContext.reference)) return undefined
-  if (typeof r.contentType !== 'string') throw new AppError('VALIDATION_FAILED', { message: 'A Binary resource needs its contentType.' })
-  if (r.data === undefined) throw new AppError('MISSING_FILE', { message: 'The Binary resource carries no data.' })
-  return { patient: patientOfReference(r.securityContext.reference), contentType: r.contentType, bytes: bytesOfBase64(r.data) }
 }
 
 /** What was read ahead, then the rest of the body. */
