@@ -751,6 +751,11 @@ export const migrations: readonly Migration[] = [
   `
   ALTER TABLE study_export_requests ADD COLUMN export_number INTEGER;
   `,
+  // 33: a patient's hospital-wide research consents looked up by patient (issue 12): every upload
+  // asks whether its patient has a research consent given (research-keys.ts wrapResearchKey).
+  `
+  CREATE INDEX research_hospital_consents_patient ON research_hospital_consents(patient_id);
+  `,
 ]
 
 /** One migration: the same SQL for both dialects (translated for PostgreSQL), or one text each. */
