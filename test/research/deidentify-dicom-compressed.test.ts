@@ -1,8 +1,11 @@
 // The research export's DICOM de-identification on every transfer syntax it writes again:
-// compressed (encapsulated) pixel data — JPEG Baseline, JPEG Lossless SV1 (in several fragments),
-// JPEG 2000 lossless and lossy, RLE — and the deflated, big-endian and implicit-VR data sets.
+// compressed (encapsulated) pixel data — JPEG Baseline, Extended, Lossless and Lossless SV1 (in
+// several fragments), JPEG-LS lossless (near-lossless DCMTK makes of unsigned pixels only: the
+// fixtures' are signed), JPEG 2000 lossless and lossy, RLE — and the deflated, big-endian and
+// implicit-VR data sets.
 // The files are made at run time, in a temp dir, from the fixtures by real tools: DCMTK (dcmcjpeg,
-// dcmcrle, dcmconv, dcmodify; dcmj2pnm and img2dcm for a JPEG file wrapped as a Secondary Capture) and GDCM (gdcmconv, for JPEG 2000 and to decode), both Debian
+// dcmcjpls, dcmcrle, dcmconv, dcmodify; dcmj2pnm and img2dcm for a JPEG file wrapped as a
+// Secondary Capture) and GDCM (gdcmconv, for JPEG 2000 and to decode), both Debian
 // packages that .ci/run installs. The same files go through the upload's term extraction and the
 // portal's DICOM viewer, which must answer clearly for what it cannot draw.
 import { after, before, describe, it } from 'node:test'
@@ -33,6 +36,9 @@ const variants: Variant[] = [
   { name: 'JPEG Baseline', syntax: '1.2.840.10008.1.2.4.50', encapsulated: true, make: (s, o) => run('dcmcjpeg', ['+eb', s, o]) },
   { name: 'JPEG Baseline wrapped from a JPEG file (Secondary Capture)', syntax: '1.2.840.10008.1.2.4.50', encapsulated: true, make: (s, o) => { run('dcmj2pnm', ['+oj', '+Wm', s, `${o}.jpg`]); run('img2dcm', ['-df', s, `${o}.jpg`, o]) } },
   { name: 'JPEG Lossless SV1, 1 KiB fragments', syntax: '1.2.840.10008.1.2.4.70', encapsulated: true, make: (s, o) => run('dcmcjpeg', ['+e1', '+fs', '1', s, o]) },
+  { name: 'JPEG Extended (12 bits)', syntax: '1.2.840.10008.1.2.4.51', encapsulated: true, make: (s, o) => run('dcmcjpeg', ['+ee', s, o]) },
+  { name: 'JPEG Lossless (process 14)', syntax: '1.2.840.10008.1.2.4.57', encapsulated: true, make: (s, o) => run('dcmcjpeg', ['+el', s, o]) },
+  { name: 'JPEG-LS lossless', syntax: '1.2.840.10008.1.2.4.80', encapsulated: true, make: (s, o) => run('dcmcjpls', ['+el', s, o]) },
   { name: 'JPEG 2000 lossless', syntax: '1.2.840.10008.1.2.4.90', encapsulated: true, make: (s, o) => run('gdcmconv', ['--j2k', s, o]) },
   { name: 'JPEG 2000', syntax: '1.2.840.10008.1.2.4.91', encapsulated: true, make: (s, o) => run('gdcmconv', ['--j2k', '--lossy', '-q', '50', s, o]) },
   { name: 'RLE Lossless', syntax: '1.2.840.10008.1.2.5', encapsulated: true, make: (s, o) => run('dcmcrle', [s, o]) },
@@ -64,7 +70,7 @@ function fragmentsOf(ds: DS): Buffer[] {
 let dir: string
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'medledger-dicom-'))
-  for (const tool of ['dcmcjpeg', 'dcmcrle', 'dcmconv', 'dcmodify', 'dcmj2pnm', 'img2dcm', 'dcmdump', 'gdcmconv']) {
+  for (const tool of ['dcmcjpeg', 'dcmcjpls', 'dcmcrle', 'dcmconv', 'dcmodify', 'dcmj2pnm', 'img2dcm', 'dcmdump', 'gdcmconv']) {
     try {
       execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'pipe' })
     } catch {
