@@ -188,8 +188,9 @@ async function collectParts(s: Services, { who, keys, study, row, signal }: { wh
   const { manifest, files, total } = buildExport({ study, exportNumber, patients, set, extra: { exportId: row.export_id, hospitals: progress.hospitals } })
   const manifestHash = hashManifest(manifest)
   const receipt = await sendStudyExport(s.ledger, { researcher: keys.ledger, studyId: study.id, patients, resources: total, manifestHash, signal })
-  await recordExport(s, { study, exportNumber, manifest, manifestHash, total, txHash: receipt.transactionHash, subjects: [] })
+  // On chain now: marked collected first, so that nothing after it lets a second collect record it again.
   await s.db.run('UPDATE study_export_requests SET export_number = ? WHERE export_id = ?', exportNumber, row.export_id)
+  await recordExport(s, { study, exportNumber, manifest, manifestHash, total, txHash: receipt.transactionHash, subjects: [] })
   return { manifest, manifestHash, txHash: receipt.transactionHash, files }
 }
 
