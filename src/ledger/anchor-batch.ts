@@ -129,11 +129,12 @@ const ACTIVE = 2
 /**
  * What `anchor` would refuse a record for, asked before it joins a batch (whose transaction
  * checks no leaf): the author an active doctor and the patient an active patient of the leaf's
- * hospital. Resolves undefined when both hold, else the refusal as `anchor`'s revert would be.
+ * hospital, as `checkLeaf` checks them too (at the latest block or at `blockNumber`). Resolves
+ * undefined when both hold, else the refusal as `anchor`'s revert would be.
  * @throws AppError LEDGER_UNAVAILABLE
  */
-export async function partiesRefusal(ledger: Pick<Ledger, 'client' | 'contracts'>, leaf: LeafFields): Promise<AppError | undefined> {
-  const [author, patient] = await readContract(ledger, { address: ledger.contracts.registry, abi: registryAbi, functionName: 'accountsOf', args: [leaf.author, leaf.patient] })
+export async function partiesRefusal(ledger: Pick<Ledger, 'client' | 'contracts'>, leaf: Pick<LeafFields, 'author' | 'patient' | 'hospital'>, blockNumber?: bigint): Promise<AppError | undefined> {
+  const [author, patient] = await readContract(ledger, { address: ledger.contracts.registry, abi: registryAbi, functionName: 'accountsOf', args: [leaf.author, leaf.patient], ...(blockNumber === undefined ? {} : { blockNumber }) })
   const same = (a: Address) => a.toLowerCase() === leaf.hospital.toLowerCase()
   const refusal = (errorName: string, arg: Address) =>
     Object.assign(new AppError('LEDGER_REVERTED', { details: `${errorName}(${arg})` }), { revert: { errorName, args: [arg] } })

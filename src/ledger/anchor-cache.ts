@@ -30,6 +30,9 @@ export class AnchorCache {
   #hits = 0
   #misses = 0
   #head: Promise<bigint> | undefined
+  // Parties' answers (batched records' roles) for one block only: emptied when another block is asked about.
+  #partiesBlock: bigint | undefined
+  readonly #parties = new Map<string, Promise<unknown>>()
 
   constructor({ maxEntries }: AnchorCacheParams) {
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 0) throw new RangeError(`maxEntries must be a whole number ≥ 0, got ${maxEntries}`)
@@ -56,6 +59,30 @@ export class AnchorCache {
     this.#checks.delete(key)
     this.#checks.set(key, held)
     return true
+  }
+
+  /** Whether `key` matched at some block, whichever (no hit or miss counted). */
+  matchedOnce(key: string): boolean {
+    return this.#checks.has(key)
+  }
+
+  /**
+   * `ask()`'s answer for `key` at `block`, asked once per block: the roles of a batched record's
+   * parties, which records of the same author, patient and hospital share. Only the latest block
+   * asked about is kept; a failed question is not kept.
+   */
+  partiesAt<T>(key: string, block: bigint, ask: () => Promise<T>): Promise<T> {
+    if (this.#partiesBlock !== block) {
+      this.#parties.clear()
+      this.#partiesBlock = block
+    }
+    let answer = this.#parties.get(key) as Promise<T> | undefined
+    if (answer === undefined) {
+      answer = ask()
+      this.#parties.set(key, answer)
+      answer.catch(() => { if (this.#parties.get(key) === answer) this.#parties.delete(key) })
+    }
+    return answer
   }
 
   /** Remembers that `key` matched: for good, or (`block` given) at that block only. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Address, Hex } from 'viem'
 import { checkAnchor } from '../ledger/check-anchor.ts'
-import { checkLeaf } from '../ledger/anchor-batch.ts'
+import { checkLeaf, partiesRefusal } from '../ledger/anchor-batch.ts'
 import { toLedgerError } from '../ledger/send-transaction.ts'
 import { AppError, isAppError } from '../errors.ts'
 import type { RecordRow } from './record.ts'
@@ -15,7 +15,8 @@ import type { Services } from '../services.ts'
  * Resolves the batch root the record is anchored under (none for a lone anchor).
  * A match is remembered in the node's `anchorCache` (never a mismatch): a lone anchor's for good,
  * a batched record's for the chain block it was checked at, since `checkLeaf` also reads the
- * author's and the patient's current roles. `fresh` asks the chain whatever the cache holds;
+ * author's and the patient's current roles; at a later block, a batched record that matched before
+ * has only those roles asked again (`partiesRefusal`, once per author, patient and hospital per block). `fresh` asks the chain whatever the cache holds;
  * `head` is the current block as the caller read it afresh (a listing reads it once for all its records).
  * @throws AppError RECORD_INTEGRITY, LEDGER_UNAVAILABLE
  */
@@ -32,6 +33,16 @@ export async function assertAnchored(s: Services, row: RecordRow, { fresh = fals
   }
   const blockNumber = cache ? await (head?.() ?? cache.blockNumber(s.ledger)).catch((err: unknown) => { throw toLedgerError(err) }) : undefined
   if (!fresh && cache?.has(key, blockNumber)) return { root: batched.root }
+  // Matched at an earlier block: its leaf, proof, root (anchored once, by its hospital) and
+  // signature are what they were; only its parties' roles may have changed, and those are what
+  // checkLeaf reads of the Registry, asked once per author, patient and hospital at this block.
+  if (!fresh && blockNumber !== undefined && cache?.matchedOnce(key)) {
+    const refusal = await cache.partiesAt(`${parties.author}:${parties.patient}:${parties.hospital}`.toLowerCase(), blockNumber, () => partiesRefusal(s.ledger, parties, blockNumber))
+      .catch((err: unknown) => { throw toLedgerError(err) })
+    if (refusal) throw new AppError('RECORD_INTEGRITY', { details: `record ${row.record_id} does not match its batch anchor: ${refusal.details ?? ''}` })
+    cache.set(key, blockNumber)
+    return { root: batched.root }
+  }
   try {
     const leaf = { recordId: row.record_id, ...parties, digest: row.digest, envelopes: row.envelopes, signature: batched.signature }
     await checkLeaf(s.ledger, { root: batched.root, proof: JSON.parse(batched.proof) as Hex[], leaf, blockNumber })
