@@ -35,17 +35,18 @@ export function DicomView({ bytes }: { bytes: Uint8Array }) {
     }
   }, [bytes])
   // A deflated file's data set is inflated here, off the render: until then only its meta group shows.
-  const [inflated, setInflated] = useState<{ file?: DicomFile; error?: string }>()
+  // (kept with the bytes it was made of: another file's never shows, even for one render)
+  const [inflatedOf, setInflated] = useState<{ bytes: Uint8Array; file?: DicomFile; error?: string }>()
   useEffect(() => {
-    setInflated(undefined)
     if (parsed.file?.transferSyntax !== DEFLATED) return
     let live = true
     inflateDicom(bytes).then((whole) => parseDicom(whole, { inflated: true })).then(
-      (file) => { if (live) setInflated({ file }) },
-      (err: unknown) => { if (live) setInflated({ error: (err as Error).message }) },
+      (file) => { if (live) setInflated({ bytes, file }) },
+      (err: unknown) => { if (live) setInflated({ bytes, error: (err as Error).message }) },
     )
     return () => { live = false }
   }, [parsed, bytes])
+  const inflated = inflatedOf?.bytes === bytes ? inflatedOf : undefined
   const shownFile = inflated?.file ?? parsed.file
   const image = useMemo((): { image?: DicomImage; why?: string } => {
     if (!shownFile) return {}
