@@ -1,7 +1,6 @@
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto'
 import type { Address } from 'viem'
 import { createAead } from '../../crypto/aead.ts'
-import { hmacSha256 } from '../../crypto/hmac-sha256.ts'
 import { decodeBase64url, encodeBase64url, utf8 } from '../../crypto/bytes.ts'
 import { unwrapKey, wrapKey, type KeyScheme } from '../../crypto/key-wrap.ts'
 import { unlockHospitalEncryptionKey } from '../../accounts/hospital-keys.ts'
@@ -169,15 +168,11 @@ export function probeEntry(word: string): string {
   return chars.length < 3 ? word : chars.slice(0, prefixTokenLength).join('')
 }
 
-/**
- * The distinct tokens of a record's terms: `searchToken` of each, through one keyed HMAC for them
- * all (a record has some hundreds, each a few bytes long: `hmacSha256` hashes the key once).
- */
+/** The distinct tokens of a record's terms: `searchToken` of each distinct prefix. */
 export function recordTokens(key: Uint8Array, terms: Iterable<string>): Buffer[] {
   const entries = new Set<string>()
   for (const t of terms) for (const p of termPrefixes(t)) entries.add(p)
-  const mac = hmacSha256(key)
-  return [...entries].map((e) => mac(e).subarray(0, tokenBytes))
+  return [...entries].map((e) => searchToken(key, e))
 }
 
 /** The patient's search key was rotated while a record was being indexed under the old one. */
