@@ -135,6 +135,19 @@ describe('createHashWorker', () => {
     }
   })
 
+  test('keeps every buffer of a burst of 200 leases for reuse (none dropped to linger until both threads collect it)', async () => {
+    const hasher = createHashWorker()
+    try {
+      const first = Array.from({ length: 200 }, () => hasher.lease(MiB))
+      for (const b of first) hasher.release(b)
+      const again = Array.from({ length: 200 }, () => hasher.lease(MiB))
+      const kept = new Set(first.map((b) => b.buffer))
+      assert.equal(again.filter((b) => kept.has(b.buffer)).length, 200, 'every lease of the second burst reuses a buffer of the first')
+    } finally {
+      await hasher.close()
+    }
+  })
+
   test('works again after close, and does not keep the process alive', async () => {
     const hasher = createHashWorker()
     await untilOnline(hasher)
