@@ -102,7 +102,7 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
   const split = await shareHolders(s, { recordId, home: hospital, signal: p.signal })
   const dataKey = generateDataKey(suite)
   // On the hash worker: hashing the plaintext overlaps encrypting it (two cores on one upload).
-  const plainHash = s.ipfs.hasher.sha256Stream()
+  const plainHash = s.ipfs.hasher.sha256Stream({ expectedBytes: p.declaredSize })
   let bytesRead = 0
   // Terms are extracted from the same plaintext chunks as they stream through the encryptor.
   const extractor = new TermExtractor(s.config.searchIndex ? undefined : 0)

@@ -108,6 +108,26 @@ describe('createHashWorker', () => {
     }
   })
 
+  test('sha256Stream announced shorter than a buffer leases none, and its digest is right even when it runs longer', async () => {
+    const hasher = createHashWorker()
+    try {
+      await untilOnline(hasher)
+      const idle = hasher.lease(MiB)
+      hasher.release(idle)
+      const input = randomBytes(3 * MiB)
+      const stream = hasher.sha256Stream({ expectedBytes: 100 })
+      await stream.update(input.subarray(0, 100))
+      // The idle buffer was not taken for the stream's piece.
+      const next = hasher.lease(MiB)
+      assert.equal(next.buffer, idle.buffer)
+      hasher.release(next)
+      await stream.update(input.subarray(100))
+      assert.deepEqual(Buffer.from(await stream.digest()), sha256(input))
+    } finally {
+      await hasher.close()
+    }
+  })
+
   test('sha256Stream fails, rather than answering a wrong digest, when the worker goes away mid-stream', async () => {
     const hasher = createHashWorker()
     await untilOnline(hasher)

@@ -69,9 +69,11 @@ export interface HashWorker {
   /**
    * A SHA-256 of a stream whose pieces are copied into leased buffers of 1 MiB and hashed on
    * the worker thread, so that hashing a plaintext overlaps its encryption. A stream shorter
-   * than one buffer, or one begun before the thread is up, is hashed on the calling thread.
+   * than one buffer, or one begun before the thread is up, is hashed on the calling thread;
+   * one announced shorter than a buffer (`expectedBytes`, e.g. an upload's content-length) also
+   * leases none (the digest is right whatever the stream's real length).
    */
-  sha256Stream(options?: { maxAheadBytes?: number }): StreamHash
+  sha256Stream(options?: { maxAheadBytes?: number; expectedBytes?: number }): StreamHash
   /** Starts the worker thread now (it takes tens of ms), rather than on the first large hash. */
   start(): void
   /** Stops the worker thread (a later hash starts a new one); safe to call twice. */
@@ -158,8 +160,9 @@ export function createHashWorker({ maxIdleBuffers = 256 }: CreateHashWorkerOptio
       if (!offThread || !online) return new Uint8Array(createHash('sha256').update(bytes).digest())
       return (await send({ slot, buffer: buffer as SharedArrayBuffer, offset: bytes.byteOffset, length: bytes.byteLength }))!
     },
-    sha256Stream({ maxAheadBytes = 8 * STREAM_PIECE } = {}) {
-      if (!online) return localStream()
+    sha256Stream({ maxAheadBytes = 8 * STREAM_PIECE, expectedBytes } = {}) {
+      // A stream announced shorter than one piece would be hashed here at the end anyway: no piece leased.
+      if (!online || (expectedBytes !== undefined && expectedBytes < STREAM_PIECE)) return localStream()
       return workerStream({ lease: pool.lease, release: (b) => pool.release(b), slotOf: (b) => slots.get(b), send, stream: nextStream++, maxAheadBytes })
     },
     start() {
