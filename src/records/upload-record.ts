@@ -117,7 +117,7 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
     }
   }
   // The DAG's pin is written while the envelopes are sealed and stored; both are durable before the row.
-  const stored = await addCiphertext(s.ipfs, encryptStream(counted(), { key: dataKey, suite, signal: p.signal }), { signal: p.signal, pin: 'later' })
+  const stored = await addCiphertext(s.ipfs, encryptStream(counted(), { key: dataKey, suite, signal: p.signal }), { signal: p.signal, pin: 'later', sizeHint: p.declaredSize === undefined ? undefined : p.declaredSize + 4096 })
   const manifest: Manifest = { fileName, mediaType, size: bytesRead, sha256: Buffer.from(await plainHash.digest()).toString('hex'), created: new Date().toISOString() }
   const shares = split && await splitDataKey(dataKey, { recordId, k: split.k, holders: split.holders })
   const sealed = await sealEnvelopes({ recordId, suite, dataKey, manifest, recipients: split ? recipients.filter((r) => r.for !== 'emergency') : recipients, shares })

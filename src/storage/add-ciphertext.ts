@@ -30,6 +30,8 @@ export interface AddCiphertextOptions {
    * writes overlap the caller's next steps instead of preceding them.
    */
   pin?: boolean | 'later'
+  /** The ciphertext's expected length, when known (see addFileDag's `sizeHint`): memory only. */
+  sizeHint?: number
 }
 
 export interface AddCiphertextResult {
@@ -56,7 +58,7 @@ export interface AddCiphertextResult {
 export async function addCiphertext(
   ipfs: { helia: Pick<Helia, 'blockstore' | 'pins'>; hasher?: Omit<HashWorker, 'close'> },
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-  { signal, onProgress, pin = true }: AddCiphertextOptions = {},
+  { signal, onProgress, pin = true, sizeHint }: AddCiphertextOptions = {},
 ): Promise<AddCiphertextResult> {
   signal?.throwIfAborted()
   const { blockstore, pins } = ipfs.helia
@@ -67,6 +69,7 @@ export async function addCiphertext(
     concurrency: LEAF_CONCURRENCY,
     hasher: ipfs.hasher,
     signal,
+    sizeHint,
     onLeafStored: onProgress === undefined ? undefined : bytesStored => onProgress({ bytesStored }),
   })
   // Every block is durable by now; the pin records them from what was just stored.

@@ -94,6 +94,23 @@ describe('addFileDag', () => {
     }
   })
 
+  test('a size hint (right, too small, too large, absurd) changes no block: only the first leaf\'s buffer', async () => {
+    for (const size of [0, 100, 65_536 + 40, 300_000, LEAF_SIZE - 1, LEAF_SIZE + 5, 2 * LEAF_SIZE + 3]) {
+      const bytes = randomBytes(size)
+      const expected = await importerAdd(bytes)
+      for (const sizeHint of [size, Math.floor(size / 3), size + 70_000, 0, -5, Number.NaN]) {
+        const store = recordingStore()
+        const { root, size: stored } = await addFileDag(randomPieces(bytes, 50_000), {
+          blockstore: store, leafSize: LEAF_SIZE, maxLinks: MAX_LINKS, concurrency: 4, hasher: ipfs.hasher, sizeHint,
+        })
+        assert.equal(root.cid.toString(), expected.cid.toString(), `root of ${size} bytes, hint ${sizeHint}`)
+        assert.equal(stored, size)
+        assert.deepEqual([...store.blocks.keys()].sort(), [...expected.blocks.keys()].sort(), `blocks of ${size} bytes, hint ${sizeHint}`)
+        for (const [cid, block] of store.blocks) if (expected.blocks.has(cid)) assert.ok(Buffer.from(block).equals(Buffer.from(expected.blocks.get(cid)!)), `block ${cid}`)
+      }
+    }
+  })
+
   test('makes the same deep DAGs as the importer\'s balanced layout', async () => {
     const leafSize = 1024
     const maxLinks = 4

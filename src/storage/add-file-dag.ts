@@ -33,6 +33,12 @@ export interface AddFileDagParams {
   signal?: AbortSignal
   /** Called after each leaf is stored, with the bytes stored so far. */
   onLeafStored?: (bytesStored: number) => void
+  /**
+   * The source's expected length, when known: a first leaf's buffer is then sized to it (a power
+   * of two from 64 KiB) rather than to `leafSize`, and grown to `leafSize` should the source run
+   * longer. The leaves and CIDs are the same either way; only the memory held differs.
+   */
+  sizeHint?: number
 }
 
 export interface AddFileDagResult {
@@ -66,7 +72,7 @@ interface Child {
  */
 export async function addFileDag(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-  { blockstore, leafSize, maxLinks, concurrency, hasher, signal, onLeafStored }: AddFileDagParams,
+  { blockstore, leafSize, maxLinks, concurrency, hasher, signal, onLeafStored, sizeHint }: AddFileDagParams,
 ): Promise<AddFileDagResult> {
   signal?.throwIfAborted()
   const run = startRun(signal, concurrency)
@@ -76,7 +82,7 @@ export async function addFileDag(
   }
   const dag = createDagBuilder(run, put, { maxLinks, hasher, onLeafStored })
   try {
-    const size = await copyIntoLeaves(source, run, dag, { leafSize, hasher, signal })
+    const size = await copyIntoLeaves(source, run, dag, { leafSize, hasher, signal, sizeHint })
     const root = await dag.close()
     await root.stored
     if (run.failure !== undefined) throw run.failure.err
@@ -232,8 +238,9 @@ async function copyIntoLeaves(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   run: Run,
   dag: DagBuilder,
-  { leafSize, hasher, signal }: Pick<AddFileDagParams, 'leafSize' | 'hasher' | 'signal'>,
+  { leafSize, hasher, signal, sizeHint }: Pick<AddFileDagParams, 'leafSize' | 'hasher' | 'signal' | 'sizeHint'>,
 ): Promise<number> {
+  const newLeaf = (capacity: number, alignment: number): Uint8Array => hasher === undefined ? new Uint8Array(capacity) : hasher.lease(capacity, alignment)
   let size = 0
   let leaf: Uint8Array | undefined
   let filled = 0
@@ -248,9 +255,16 @@ async function copyIntoLeaves(
         await run.acquire()
         // A leaf is copied in at the alignment of the bytes it starts with (see HashWorker.lease).
         const alignment = (piece.byteOffset + offset) & 7
-        leaf = hasher === undefined ? new Uint8Array(leafSize) : hasher.lease(leafSize, alignment)
+        leaf = newLeaf(dag.leafCount === 0 ? firstLeafCapacity(leafSize, sizeHint) : leafSize, alignment)
       }
-      const n = Math.min(leafSize - filled, piece.byteLength - offset)
+      if (filled === leaf.byteLength && filled < leafSize) {
+        // Longer than announced: a whole leaf's buffer, the bytes so far copied over.
+        const bigger = newLeaf(leafSize, leaf.byteOffset & 7)
+        bigger.set(leaf.subarray(0, filled))
+        hasher?.release(leaf)
+        leaf = bigger
+      }
+      const n = Math.min(leaf.byteLength - filled, piece.byteLength - offset)
       leaf.set(piece.subarray(offset, offset + n), filled)
       filled += n
       offset += n
@@ -293,4 +307,12 @@ function encodeFileNode(children: Child[]): { bytes: Uint8Array; fileSize: numbe
   }
   const bytes = dagPb.encode(dagPb.prepare({ Data: unixfs.marshal(), Links: links }))
   return { bytes, fileSize, tsize: bytes.byteLength + linkSizes }
+}
+
+/** The first leaf's buffer for a source announced as `sizeHint` bytes: a power of two from 64 KiB, at most `leafSize`. */
+function firstLeafCapacity(leafSize: number, sizeHint: number | undefined): number {
+  if (sizeHint === undefined || !Number.isSafeInteger(sizeHint) || sizeHint < 0 || sizeHint >= leafSize) return leafSize
+  let capacity = 64 << 10
+  while (capacity < sizeHint) capacity *= 2
+  return Math.min(capacity, leafSize)
 }
