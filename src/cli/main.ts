@@ -55,9 +55,9 @@ Client (talks to a node: --api URL, env MEDLEDGER_API, default http://127.0.0.1:
   medledger verify RECORD_ID... | --all     exit 0 only when everything checked is intact
   medledger record erase RECORD_ID --reason TEXT              (patient) ask the hospital to erase a record (prints erasureId)
   medledger erasure list [--status S] | erasure confirm ERASURE_ID | erasure reject ERASURE_ID --reason TEXT
+                                                             (staff, admin) decide: confirmed, the record is crypto-shredded
   medledger recovery start PATIENT_ID --verified-by-id TEXT   (staff) recover a patient who lost every secret (prints a one-time code)
   medledger recovery approve RECOVERY_ID | recovery list      (a second staff member or the admin) approve it
-                                                             (staff, admin) decide: confirmed, the record is crypto-shredded
   medledger record get RECORD_ID --token TOKEN --out PATH     with a share token, no session needed
   medledger signup --role doctor|patient|researcher --hospital ID --email E --name N [--licence L]   (password on stdin)
   medledger doctor pending | doctor confirm ID | doctor reject ID --reason TEXT
