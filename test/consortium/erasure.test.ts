@@ -131,7 +131,7 @@ test('only staff of the patient\'s hospital or the admin decide; a rejected eras
   const cli = (args: string[], input?: string) => runCli(args, { api: nodes.a.url, cliHome, input })
   assert.equal((await cli(['login', '--email', home.patient.email], `${home.patient.password}\n`)).code, 0)
   assert.equal((await cli(['login', '--email', 'staff-a@example.org'], 'staff-password-123\n')).code, 0)
-  const asked = await cli(['record', 'erase', ids.rejected, '--reason', 'Not needed', '--json', '--as', home.patient.email])
+  const asked = await cli(['record', 'erase', ids.rejected, '--reason', 'Not needed', '--as', home.patient.email]) // JSON with erasureId, no --json needed
   assert.equal(asked.code, 0, asked.stderr)
   const id = JSON.parse(asked.stdout).erasureId as string
   assert.match(id, /^0x[0-9a-f]{64}$/)

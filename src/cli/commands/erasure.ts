@@ -13,13 +13,14 @@ interface ErasureAnswer {
 
 /**
  * `medledger record erase RECORD_ID --reason TEXT`: the patient asks the hospital to erase a
- * record; prints the erasure id (`--json`: the whole request, with `erasureId`).
+ * record; prints the request as JSON, with `erasureId`, whatever `--json` says.
  * @throws CliError USAGE without RECORD_ID or --reason; the node's code when it refuses.
  */
 export async function recordErase(c: Common, id: string | undefined, f: { reason?: string }): Promise<void> {
   if (!id || !f.reason) throw new CliError('USAGE', 'record erase needs RECORD_ID --reason TEXT', 2)
   const r = await signedIn(c).client.json<ErasureAnswer>('POST', `/records/${encodeURIComponent(id)}/erasure`, { reason: f.reason })
-  c.out.result(r, () => `Erasure ${r.erasureId} asked for record ${r.recordId} (tx ${r.requestTx}); it reads as before until the hospital decides.`)
+  // The issue asks for JSON with erasureId: printed as JSON whatever --json says (as team and study create).
+  process.stdout.write(JSON.stringify(r) + '\n')
 }
 
 /**
