@@ -29,6 +29,7 @@ export const errorRegistry = {
   MFA_INVALID: { status: 401, message: 'The authenticator code or recovery code is wrong or out of date.' },
   MFA_REPLAYED: { status: 401, message: 'This code was already used; wait for the next code from the authenticator app.' },
   MFA_ENROLLMENT_REQUIRED: { status: 403, message: 'Your role needs two-factor sign-in: enrol an authenticator app first (POST /api/v1/mfa/totp, then /api/v1/mfa/totp/verify).' },
+  SEARCH_KEY_BUSY: { status: 409, message: 'Your search key was rotated by another request at the same moment; nothing was changed by this one. Try again if you want yet another key.' },
   MFA_ALREADY_ENABLED: { status: 409, message: 'Two-factor sign-in is already enabled for this account.' },
   MFA_NOT_STARTED: { status: 409, message: 'No authenticator enrolment is waiting for confirmation; start one first.' },
   MFA_NOT_ENABLED: { status: 409, message: 'Two-factor sign-in is not enabled for this account.' },

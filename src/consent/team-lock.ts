@@ -1,8 +1,6 @@
 import type { Hex } from 'viem'
 import type { Services } from '../services.ts'
-
-// The queues of one node, found by its database handle: two nodes in one process share none.
-const queuesByDb = new WeakMap<Services['db'], Map<string, Promise<unknown>>>()
+import { oneAtATime } from '../db/one-at-a-time.ts'
 
 /**
  * Runs `fn` after every earlier change to the same team on this node has finished (adding or
@@ -11,18 +9,7 @@ const queuesByDb = new WeakMap<Services['db'], Map<string, Promise<unknown>>>()
  * at the same moment is caught by the team key's (team, epoch) key: `TEAM_BUSY`.
  */
 export async function serializeTeamChange<T>(s: Pick<Services, 'db'>, teamId: string, fn: () => Promise<T>): Promise<T> {
-  let queues = queuesByDb.get(s.db)
-  if (!queues) queuesByDb.set(s.db, queues = new Map())
-  const key = teamId.toLowerCase()
-  const previous = queues.get(key) ?? Promise.resolve()
-  const run = previous.then(fn, fn)
-  const settled = run.then(() => undefined, () => undefined)
-  queues.set(key, settled)
-  try {
-    return await run
-  } finally {
-    if (queues.get(key) === settled) queues.delete(key)
-  }
+  return oneAtATime(s.db, `team:${teamId.toLowerCase()}`, fn)
 }
 
 /**

@@ -158,6 +158,14 @@ describe('keyword search over encrypted records (one node in process, real chain
     assert.equal(refused.status, 403)
   })
 
+  it('rotations of one search key at the same moment: each answers 200 or 409 SEARCH_KEY_BUSY, never 500, and the search still answers the same', async () => {
+    const before = await search('cholest', a.patient.token)
+    const answers = await Promise.all(Array.from({ length: 4 }, () => api.json('POST', '/search-key/rotate', {}, a.patient.token)))
+    assert.ok(answers.some((r) => r.status === 200), JSON.stringify(answers.map((r) => r.body)))
+    for (const r of answers) assert.ok(r.status === 200 || (r.status === 409 && r.body.code === 'SEARCH_KEY_BUSY'), JSON.stringify(r.body))
+    assert.deepEqual(await search('cholest', a.patient.token), before)
+  })
+
   it('a search key held without its node-sealed copy (as before migration 16) opens through the hospital\'s emergency key, is sealed again, and answers the same', async () => {
     const db = node.node.services.db
     const held = async () => await db.get('SELECT version, node_sealed FROM search_keys WHERE patient_id = ?', a.patient.id) as { version: number; node_sealed: string | null }
