@@ -155,6 +155,10 @@ export async function collectStudyExport(s: Services, { actor, id, exportId, sig
   const row = await requestOf(s, who, id, exportId)
   const keys = requireKeys(who)
   if (row.export_number !== null && row.export_number !== undefined) throw new AppError('EXPORT_ALREADY_COLLECTED', { details: `export ${row.export_id} recorded as number ${row.export_number}` })
+  // Sent before and not refused, though not marked (the node stopped before the receipt): on chain, or on its way there.
+  if (await s.db.get(`SELECT 1 FROM journal WHERE purpose = 'study-export' AND ref = ? AND state <> 'reverted'`, row.export_id)) {
+    throw new AppError('EXPORT_ALREADY_COLLECTED', { details: `export ${row.export_id} was sent to the chain already` })
+  }
   if (collecting.has(row.export_id)) throw new AppError('EXPORT_ALREADY_COLLECTED', { details: `export ${row.export_id} is being collected` })
   collecting.add(row.export_id)
   try {
@@ -187,7 +191,7 @@ async function collectParts(s: Services, { who, keys, study, row, signal }: { wh
   const exportNumber = await nextExportNumber(s, study)
   const { manifest, files, total } = buildExport({ study, exportNumber, patients, set, extra: { exportId: row.export_id, hospitals: progress.hospitals } })
   const manifestHash = hashManifest(manifest)
-  const receipt = await sendStudyExport(s.ledger, { researcher: keys.ledger, studyId: study.id, patients, resources: total, manifestHash, signal })
+  const receipt = await sendStudyExport(s.ledger, { researcher: keys.ledger, studyId: study.id, patients, resources: total, manifestHash, ref: row.export_id, signal })
   // On chain now: marked collected first, so that nothing after it lets a second collect record it again.
   await s.db.run('UPDATE study_export_requests SET export_number = ? WHERE export_id = ?', exportNumber, row.export_id)
   await recordExport(s, { study, exportNumber, manifest, manifestHash, total, txHash: receipt.transactionHash, subjects: [] })

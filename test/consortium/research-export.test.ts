@@ -152,6 +152,13 @@ test('a researcher of A exports a study with the consenting patients of A and B,
   const again = await a.json('POST', `/studies/${studyId}/exports/${manifest.exportId}/collect`, undefined, rita)
   assert.deepEqual([again.status, again.body.code], [409, 'EXPORT_ALREADY_COLLECTED'])
   assert.equal(query(homes.a, 'SELECT 1 FROM study_exports WHERE study_id = ?', studyId).length, 1)
+  // A node that stopped after sending the export's transaction but before marking it: its journal
+  // row still refuses a second collect, and nothing more is recorded.
+  const rw = new Database(join(homes.a, 'medledger.db'), { fileMustExist: true, timeout: 10_000 })
+  try { rw.prepare('UPDATE study_export_requests SET export_number = NULL WHERE export_id = ?').run(manifest.exportId) } finally { rw.close() }
+  const unmarked = await a.json('POST', `/studies/${studyId}/exports/${manifest.exportId}/collect`, undefined, rita)
+  assert.deepEqual([unmarked.status, unmarked.body.code], [409, 'EXPORT_ALREADY_COLLECTED'])
+  assert.equal(query(homes.a, 'SELECT 1 FROM study_exports WHERE study_id = ?', studyId).length, 1)
   // Each node answered off its follower's path, once: its queued export done without an error.
   for (const home of [homes.a, homes.b]) {
     await waitFor('the export job done', async () => query<{ done_at: number | null }>(home, 'SELECT done_at FROM study_export_jobs').some((j) => j.done_at !== null))
