@@ -15,6 +15,7 @@ import { openExportPart } from './export-part-box.ts'
 import type { ExportPartPayload } from './export-part.ts'
 import { findStudy, type StudyRow } from './studies.ts'
 import type { Services } from '../services.ts'
+import { oneAtATime } from '../db/one-at-a-time.ts'
 
 /** An export across nodes as it stands: the hospitals asked and which have answered. */
 export interface ExportProgress {
@@ -30,7 +31,6 @@ interface RequestRow { export_id: Hex; study_id: Hex; researcher_id: string; hos
 interface PartEvent { hospital: Address; digest: Hex; patients: number; resources: number }
 
 /** Exports being collected by this process now: a second collect of one is refused meanwhile. */
-const collecting = new Set<string>()
 
 /** Time one part may take to arrive from its home node's IPFS. */
 const PART_FETCH_MS = 60_000
@@ -154,18 +154,16 @@ export async function collectStudyExport(s: Services, { actor, id, exportId, sig
   const study = await ownApprovedStudy(s, who, id)
   const row = await requestOf(s, who, id, exportId)
   const keys = requireKeys(who)
-  if (row.export_number !== null && row.export_number !== undefined) throw new AppError('EXPORT_ALREADY_COLLECTED', { details: `export ${row.export_id} recorded as number ${row.export_number}` })
-  // Sent before and not refused, though not marked (the node stopped before the receipt): on chain, or on its way there.
-  if (await s.db.get(`SELECT 1 FROM journal WHERE purpose = 'study-export' AND ref = ? AND state <> 'reverted'`, row.export_id)) {
-    throw new AppError('EXPORT_ALREADY_COLLECTED', { details: `export ${row.export_id} was sent to the chain already` })
-  }
-  if (collecting.has(row.export_id)) throw new AppError('EXPORT_ALREADY_COLLECTED', { details: `export ${row.export_id} is being collected` })
-  collecting.add(row.export_id)
-  try {
-    return await collectParts(s, { who, keys, study, row, signal })
-  } finally {
-    collecting.delete(row.export_id)
-  }
+  // Collects of one export run one after another on this node: a second finds the first's mark.
+  return oneAtATime(s.db, `study-export:${row.export_id}`, async () => {
+    const now = await requestOf(s, who, id, exportId)
+    if (now.export_number !== null && now.export_number !== undefined) throw new AppError('EXPORT_ALREADY_COLLECTED', { details: `export ${now.export_id} recorded as number ${now.export_number}` })
+    // Sent before and not refused, though not marked (the node stopped before the receipt): on chain, or on its way there.
+    if (await s.db.get(`SELECT 1 FROM journal WHERE purpose = 'study-export' AND ref = ? AND state <> 'reverted'`, now.export_id)) {
+      throw new AppError('EXPORT_ALREADY_COLLECTED', { details: `export ${now.export_id} was sent to the chain already` })
+    }
+    return await collectParts(s, { who, keys, study, row: now, signal })
+  })
 }
 
 /** Fetches, opens and merges an export's parts, refuses it under min-k, records it on chain once. */
