@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { inTurn } from '../db/one-at-a-time.ts'
 import type { Db } from '../db/open-database.ts'
 import { AppError } from '../errors.ts'
 import type { SignInState } from './sign-in-state.ts'
@@ -105,13 +106,5 @@ export async function clearSignInFailures(db: Db, key: string): Promise<void> {
  * own (`Services.signIn`).
  */
 export async function serializeSignIn<T>({ queues }: Pick<SignInState, 'queues'>, key: string, fn: () => Promise<T>): Promise<T> {
-  const previous = queues.get(key) ?? Promise.resolve()
-  const run = previous.then(fn, fn)
-  const settled = run.then(() => undefined, () => undefined)
-  queues.set(key, settled)
-  try {
-    return await run
-  } finally {
-    if (queues.get(key) === settled) queues.delete(key)
-  }
+  return inTurn(queues, key, fn)
 }

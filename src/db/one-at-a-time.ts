@@ -12,6 +12,11 @@ const queuesByDb = new WeakMap<Db, Map<string, Promise<unknown>>>()
 export async function oneAtATime<T>(db: Db, key: string, fn: () => Promise<T>): Promise<T> {
   let queues = queuesByDb.get(db)
   if (!queues) queuesByDb.set(db, queues = new Map())
+  return inTurn(queues, key, fn)
+}
+
+/** Runs `fn` after every earlier `fn` of the same `key` in `queues` has finished, whether it succeeded or not. */
+export async function inTurn<T>(queues: Map<string, Promise<unknown>>, key: string, fn: () => Promise<T>): Promise<T> {
   const previous = queues.get(key) ?? Promise.resolve()
   const run = previous.then(fn, fn)
   const settled = run.then(() => undefined, () => undefined)

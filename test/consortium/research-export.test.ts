@@ -9,6 +9,7 @@
 // bundles' identifying strings, the withdrawn patient left out by B, B's patients' timelines on
 // B. Runs once (subfolder): the database makes no difference to it.
 import { after, before, test } from 'node:test'
+import { waitFor as pollUntil } from '../helpers/consortium.ts'
 import assert from 'node:assert/strict'
 import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -17,18 +18,8 @@ import { Api, cleanup, fixtures, runCli, seed, startNodeProcess, tempDir, testEn
 import { startAnvil, type StartAnvilResult } from '../../src/ledger/anvil.ts'
 import { clinicalCodes, identifyingCcdaStrings, identifyingStrings, leaks } from '../research/identifying-strings.ts'
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn()
-      if (v !== undefined && v !== false) return v
-    } catch (err) { last = err }
-    await new Promise((r) => setTimeout(r, 300))
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`)
-}
+/** The shared poll, with this file's longer default bound. */
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> => pollUntil(what, fn, timeoutMs)
 
 let chain: StartAnvilResult
 const chainHome = tempDir('ml-rx-chain-')
