@@ -50,6 +50,12 @@ export interface Services {
    * absent in bare setups (each upload is then anchored alone).
    */
   readonly anchorBatches?: AnchorBatches
+  /**
+   * The node's term worker (records/search/term-worker): the thread an upload's plaintext goes to
+   * for its content terms while it is encrypted; absent in bare setups (terms are then extracted
+   * on the calling thread).
+   */
+  readonly termWorker?: TermWorkerPart
 }
 
 // The upper parts of Services are typed by the small interfaces below, defined here at the
@@ -132,6 +138,25 @@ export interface SignInState {
    * timing does not tell which e-mails have accounts: one for sign-in, one for recovery.
    */
   readonly decoys: { login?: Promise<Keystore>; recovery?: Promise<Keystore> }
+}
+
+/** An upload's content terms, extracted while its plaintext streams (records/search/term-worker implements it). */
+export interface ContentTermStream {
+  /** Takes one plaintext chunk (copied: the caller may reuse it). */
+  push(chunk: Uint8Array): void
+  /**
+   * The plaintext is complete: its content terms, once extracted. Never rejects: a failure gives
+   * none (logged with the record's id and the reason, never a term).
+   */
+  end(): Promise<ReadonlySet<string>>
+  /** The upload failed: what was collected is dropped. */
+  discard(): void
+}
+
+/** What records ask of the node's term worker. */
+export interface TermWorkerPart {
+  /** A new upload's extraction, on the worker's thread when it is up, else on the calling thread. */
+  begin(p: { recordId: string; cap?: number }): ContentTermStream
 }
 
 /**
