@@ -6,6 +6,7 @@ import swaggerUi from '@fastify/swagger-ui'
 import fastifyStatic from '@fastify/static'
 import { AppError, errorRegistry, type ErrorCode } from '../errors.ts'
 import { authenticate } from '../accounts/sessions.ts'
+import { topUpResearchKeys } from '../consent/research-keys.ts'
 import type { Actor } from '../accounts/account.ts'
 import type { Services } from '../services.ts'
 import { authRoutes } from './routes/auth.ts'
@@ -131,6 +132,8 @@ export async function buildApp({ services, webRoot }: BuildAppParams): Promise<F
     if (!m) throw new AppError('UNAUTHENTICATED')
     req.actor = await authenticate(services, m[1])
     req.token = m[1]
+    // A patient's unlocked key covers their records that have no research copy yet (off this request's path, at most once a minute).
+    void topUpResearchKeys(services, req.actor)
     restrictDuringMfaEnrollment(req)
   })
   app.addHook('onSend', async (req, reply) => {

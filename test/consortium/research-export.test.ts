@@ -105,6 +105,18 @@ test('a researcher of A exports a study with the consenting patients of A and B,
   // A record stored after the consent (split among A and B: no single hospital's key opens it) is exported too.
   const late = await b.upload(doctorB.token, onB[0]!.email, ccdaFile, readFileSync(join(fixtures, 'ccda', ccdaFile)))
   assert.equal(late.status, 201, JSON.stringify(late.body))
+  // It reaches B without a research copy here, as one B took from its anchor event (or whose anchor was
+  // mined later from the journal) does: the copy its upload kept is taken away.
+  const lateId = String(late.body.recordId).toLowerCase()
+  const db = new Database(join(homes.b, 'medledger.db'), { fileMustExist: true, timeout: 10_000 })
+  try { db.prepare('DELETE FROM research_record_keys WHERE record_id = ?').run(lateId) } finally { db.close() }
+  assert.deepEqual(query(homes.b, 'SELECT 1 FROM research_record_keys WHERE record_id = ?', lateId), [])
+  // Both of B's patients sign in again: the withdrawn one first (their records have no copy, and none is
+  // made), then the consenting one, whose key tops up the late record's copy. Top-ups run in turn on a node.
+  await b.login(onB[1]!.email, 'patient-password-123')
+  await b.login(onB[0]!.email, 'patient-password-123')
+  await waitFor('the late record\'s copy topped up at sign-in', async () => query(homes.b, 'SELECT 1 FROM research_record_keys WHERE record_id = ?', lateId).length > 0)
+  assert.deepEqual(query(homes.b, 'SELECT record_id FROM research_record_keys WHERE patient_id = ?', onB[1]!.id), [], 'no consent given: no copy')
 
   ok(await runCli(['login', '--email', researcher.email, '--json'], { api: a.url, cliHome, input: `${researcher.password}\n` }))
   const exported = ok(await runCli(['study', 'export', studyId, '--out', out, '--timeout', '240', '--as', researcher.email], { api: a.url, cliHome }))
@@ -112,7 +124,7 @@ test('a researcher of A exports a study with the consenting patients of A and B,
   const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'))
   for (const key of ['studyId', 'exportNumber', 'patients', 'resources', 'k', 'minK', 'rules', 'output', 'exportId', 'hospitals']) assert.ok(key in manifest, key)
   assert.equal(manifest.patients, 2)
-  assert.deepEqual([manifest.ccda, manifest.skippedRecords], [1, 0], 'the C-CDA stored after the consent is in, nothing left out')
+  assert.deepEqual([manifest.ccda, manifest.skippedRecords], [1, 0], 'the C-CDA stored after the consent (its copy topped up at sign-in) is in, nothing left out')
   const [document] = readdirSync(join(out, 'ccda'))
   assert.deepEqual(leaks(identifyingCcdaStrings(readFileSync(join(fixtures, 'ccda', ccdaFile), 'utf8')), readFileSync(join(out, 'ccda', document!), 'utf8')), [])
   const hospitalA = (await status(a)).hospitalAddress.toLowerCase()

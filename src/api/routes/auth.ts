@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { FromSchema } from 'json-schema-to-ts'
-import { login, logout } from '../../accounts/sessions.ts'
+import { authenticate, login, logout } from '../../accounts/sessions.ts'
+import { topUpResearchKeys } from '../../consent/research-keys.ts'
 import { AccountLockedError } from '../../accounts/lockout.ts'
 import { actorOf } from '../actor-of.ts'
 import { duringMfaEnrollment } from '../restrict-during-mfa-enrollment.ts'
@@ -57,7 +58,14 @@ export async function authRoutes(app: FastifyInstance, { services }: { services:
     },
   }, async (req, reply) => {
     const { email, password, totp } = req.body
-    return withRetryAfter(reply, () => login(services, { email, password, totp, clientAddress: req.ip }))
+    const session = await withRetryAfter(reply, () => login(services, { email, password, totp, clientAddress: req.ip }))
+    // A patient signed in with their password: their key, unlocked now (and kept for the session), covers their
+    // records that have no research copy yet, off this answer's path (consent/research-keys.ts).
+    if (session.keysUnlocked && session.account.role === 'patient') {
+      const actor = await authenticate(services, session.token).catch(() => undefined)
+      if (actor) void topUpResearchKeys(services, actor, { force: true })
+    }
+    return session
   })
 
   app.post<{ Body: FromSchema<typeof recoverBody> }>('/auth/recover', {
