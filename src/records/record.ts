@@ -1,6 +1,7 @@
 import type { Address, Hex } from 'viem'
 import type { CipherSuite } from '../crypto/stream.ts'
 import { cidFromDigest } from '../storage/read-verified.ts'
+import { boundedMemo } from '../storage/bounded-memo.ts'
 import { hexToBytes } from 'viem'
 import type { Manifest } from './envelopes.ts'
 import type { Db } from '../db/open-database.ts'
@@ -74,16 +75,12 @@ export function toRecordView(row: RecordRow, parties: { patient: Party; author: 
  * two per record, and encoding one costs about 10 µs. Digests are public (they are anchored on chain).
  */
 function cidString(digest: Hex, kind: 'dag' | 'raw'): string {
-  const key = `${kind}${digest.toLowerCase()}`
-  let text = cidStrings.get(key)
-  if (text === undefined) {
-    text = cidFromDigest(hexToBytes(digest), kind).toString()
-    if (cidStrings.size >= 100_000) cidStrings.delete(cidStrings.keys().next().value!)
-    cidStrings.set(key, text)
-  }
-  return text
+  return cidStrings(`${kind}:${digest.toLowerCase()}`)
 }
-const cidStrings = new Map<string, string>()
+const cidStrings = boundedMemo(100_000, (key) => {
+  const [kind, digest] = key.split(':') as ['dag' | 'raw', Hex]
+  return cidFromDigest(hexToBytes(digest), kind).toString()
+})
 
 /** The parties of a record, for display. */
 export async function recordParties(db: Db, row: RecordRow): Promise<{ patient: Party; author: Party }> {

@@ -94,6 +94,9 @@ describe('FHIR R4 read side: directory, DocumentReference, Binary, $everything',
       assert.equal(ids['urn:medledger:record-id'], u.recordId)
       assert.equal(ids['urn:medledger:ipfs-cid'], native.cid)
       assert.equal(ids['urn:medledger:anchor-digest'], native.digest)
+      // The envelopes block's digest, read back from its CID as the listing shows it: the anchored one.
+      const anchored = await node.node.services.db.get<{ envelopes: string }>('SELECT envelopes FROM records WHERE record_id = ?', u.recordId.toLowerCase())
+      assert.equal(ids['urn:medledger:envelopes-digest'], anchored?.envelopes)
       assert.equal(ids['urn:medledger:anchor-tx'], native.txHash)
       assert.equal(ids['urn:medledger:anchor-block'], String(native.blockNumber))
       const att = body.content[0].attachment

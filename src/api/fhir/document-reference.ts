@@ -1,5 +1,6 @@
 import { CID } from 'multiformats/cid'
 import { bytesToHex } from 'viem'
+import { boundedMemo } from '../../storage/bounded-memo.ts'
 import type { RecordView } from '../../records/record.ts'
 import { fhirIdOfRecord } from './fhir-id.ts'
 import { ledgerIdentifier } from './directory-resources.ts'
@@ -62,16 +63,7 @@ function proofIdentifiers(v: RecordView, place: LedgerPlace): { system: string; 
  * A CID's digest as hex, remembered (at most 100,000, the oldest forgotten first): a search of
  * 100 records parsed 100 CIDs, a few ms. CIDs and digests are public (anchored on chain).
  */
-function digestOfCid(cid: string): string {
-  let hex = cidDigests.get(cid)
-  if (hex === undefined) {
-    hex = bytesToHex(CID.parse(cid).multihash.digest)
-    if (cidDigests.size >= 100_000) cidDigests.delete(cidDigests.keys().next().value!)
-    cidDigests.set(cid, hex)
-  }
-  return hex
-}
-const cidDigests = new Map<string, string>()
+const digestOfCid = boundedMemo(100_000, (cid) => bytesToHex(CID.parse(cid).multihash.digest))
 
 /**
  * A record the caller may read as a DocumentReference: type from its content, parties as
