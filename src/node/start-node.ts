@@ -14,6 +14,7 @@ import { settleAnchors } from '../records/settle-anchors.ts'
 import { settleTeamChanges } from '../consent/settle-team-changes.ts'
 import { unsealTeamKeys } from '../consent/unseal-team-keys.ts'
 import { createAnchorBatches } from '../records/anchor-queue.ts'
+import { createTermWorker } from '../records/search/term-worker.ts'
 import { deployContracts } from '../ledger/deploy-contracts.ts'
 import { openIpfs, type Ipfs } from '../storage/open-ipfs.ts'
 import { createAccount } from '../accounts/create-account.ts'
@@ -102,7 +103,7 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
     if (mailer) stops.push(() => mailer.close())
     // Built once and never changed: the consortium is started from these parts, and the
     // Services the API gets add it (see `Services.consortium`).
-    const parts = nodeServices({ config, db, ipfs, ledger, nodeKey, log, mailer })
+    const parts = nodeServices({ config, db, ipfs, ledger, nodeKey, log, mailer, termWorker: startTermWorker(config, log, stops) })
 
     ledger.contracts = await ensureDeployment(parts, { env, announce })
     await settleUnfinished(parts)
@@ -201,7 +202,7 @@ async function startApiProcess({ config, log }: { config: Readonly<Config>; log:
     ledger.contracts = { registry: d.registry, recordLedger: d.recordLedger, consent: d.consent, research: d.research }
     const ipfs = await openIpfs({ dir: join(config.home, 'ipfs'), packs: false })
     stops.push(() => ipfs.stop())
-    const services = nodeServices({ config, db, ipfs, ledger, nodeKey, log })
+    const services = nodeServices({ config, db, ipfs, ledger, nodeKey, log, termWorker: startTermWorker(config, log, stops) })
     stops.push(() => stopAuditBatches(services))
     log('info', 'API process: the chain, ledger follower, replication, peering and mail stay with the node on this home')
     return { services, stop }
@@ -209,6 +210,15 @@ async function startApiProcess({ config, log }: { config: Readonly<Config>; log:
     await stop()
     throw err
   }
+}
+
+/** The node's term worker (uploads' content terms off the main thread), started now when the search index is on; its close is pushed on `stops`. */
+function startTermWorker(config: Readonly<Config>, log: Services['log'], stops: (() => Promise<void> | void)[]): Services['termWorker'] {
+  if (!config.searchIndex) return undefined
+  const worker = createTermWorker({ log })
+  worker.start()
+  stops.push(() => worker.close())
+  return worker
 }
 
 /**

@@ -20,11 +20,12 @@ import { sealEnvelopes, type EnvelopeRecipient, type Manifest } from './envelope
 import { shareHolders, splitDataKey } from './emergency-shares.ts'
 import { recordParties, toRecordView, type RecordRow, type RecordView } from './record.ts'
 import { insertRecord } from './insert-record.ts'
-import { TermExtractor } from './search/term-extractor.ts'
+import { onCallingThread } from './search/term-worker.ts'
 import { indexRecordTerms, prepareRecordIndex, writePreparedIndex } from './search/index-record-terms.ts'
 import { deleteRecordIndex } from './search/search-key.ts'
 import type { KeyScheme } from '../crypto/key-wrap.ts'
-import type { Services } from '../services.ts'
+import type { ContentTermStream, Services } from '../services.ts'
+import type { StreamHash } from '../storage/hash-worker.ts'
 
 export interface UploadRecordParams {
   actor: Actor | undefined
@@ -103,22 +104,12 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
   const dataKey = generateDataKey(suite)
   // On the hash worker: hashing the plaintext overlaps encrypting it (two cores on one upload).
   const plainHash = s.ipfs.hasher.sha256Stream({ expectedBytes: p.declaredSize })
-  let bytesRead = 0
-  // Terms are extracted from the same plaintext chunks as they stream through the encryptor.
-  const extractor = new TermExtractor(s.config.searchIndex ? undefined : 0)
-  const counted = async function * (): AsyncGenerator<Uint8Array> {
-    for await (const chunk of p.source) {
-      bytesRead += chunk.byteLength
-      if (bytesRead > limit) throw new AppError('FILE_TOO_LARGE')
-      await plainHash.update(chunk)
-      extractor.push(chunk)
-      p.onProgress?.({ bytesRead })
-      yield chunk
-    }
-  }
+  // Terms are extracted from the same plaintext chunks as they stream through the encryptor, on
+  // the term worker's thread: it parses while this one seals, stores and pins.
+  const plain = tapPlaintext(p, { limit, plainHash, terms: s.config.searchIndex ? (s.termWorker?.begin({ recordId }) ?? onCallingThread()) : undefined })
   // The DAG's pin is written while the envelopes are sealed and stored; both are durable before the row.
-  const stored = await addCiphertext(s.ipfs, encryptStream(counted(), { key: dataKey, suite, signal: p.signal }), { signal: p.signal, pin: 'later', sizeHint: p.declaredSize === undefined ? undefined : p.declaredSize + 4096 })
-  const manifest: Manifest = { fileName, mediaType, size: bytesRead, sha256: Buffer.from(await plainHash.digest()).toString('hex'), created: new Date().toISOString() }
+  const stored = await addCiphertext(s.ipfs, encryptStream(plain.chunks, { key: dataKey, suite, signal: p.signal }), { signal: p.signal, pin: 'later', sizeHint: p.declaredSize === undefined ? undefined : p.declaredSize + 4096 })
+  const manifest: Manifest = { fileName, mediaType, size: plain.bytesRead, sha256: Buffer.from(await plainHash.digest()).toString('hex'), created: new Date().toISOString() }
   const shares = split && await splitDataKey(dataKey, { recordId, k: split.k, holders: split.holders })
   const sealed = await sealEnvelopes({ recordId, suite, dataKey, manifest, recipients: split ? recipients.filter((r) => r.for !== 'emergency') : recipients, shares })
   const envelopesCid = await putRawBlock(s.ipfs, sealed, { signal: p.signal })
@@ -143,7 +134,7 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
   }
   // The record's index entry goes in the same transaction as its row (one commit): the pending
   // row is never listed, so neither are its tokens matched, until it is anchored.
-  const index = s.config.searchIndex ? await prepareRecordIndex(s, { recordId, patientId: patient.id, fileName, tags: p.tags, extractor }) : undefined
+  const index = plain.content ? await prepareRecordIndex(s, { recordId, patientId: patient.id, fileName, tags: p.tags, content: plain.content }) : undefined
   // Pending rows are never listed or served; recovery at start settles them from the journal.
   // The same writer the ledger follower uses; a fresh random id is never taken.
   const indexed = await s.db.transaction(async (tx) => {
@@ -164,6 +155,35 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
 }
 
 type Recipient = { to: Address; for: EnvelopeRecipient; scheme: KeyScheme; publicKey: Uint8Array }
+
+/**
+ * The upload's plaintext as it streams to the encryptor: counted against `limit` (FILE_TOO_LARGE
+ * past it), hashed, and fed to the term extraction `terms`, whose content terms are asked for
+ * once the stream is complete (`content`; dropped when it fails).
+ */
+function tapPlaintext(
+  p: UploadRecordParams,
+  { limit, plainHash, terms }: { limit: number; plainHash: StreamHash; terms: ContentTermStream | undefined },
+): { chunks: AsyncGenerator<Uint8Array>; readonly bytesRead: number; readonly content: Promise<ReadonlySet<string>> | undefined } {
+  let bytesRead = 0
+  let content: Promise<ReadonlySet<string>> | undefined
+  const chunks = async function * (): AsyncGenerator<Uint8Array> {
+    try {
+      for await (const chunk of p.source) {
+        bytesRead += chunk.byteLength
+        if (bytesRead > limit) throw new AppError('FILE_TOO_LARGE')
+        await plainHash.update(chunk)
+        terms?.push(chunk)
+        p.onProgress?.({ bytesRead })
+        yield chunk
+      }
+      content = terms?.end()
+    } finally {
+      if (content === undefined) terms?.discard()
+    }
+  }
+  return { chunks: chunks(), get bytesRead() { return bytesRead }, get content() { return content } }
+}
 
 /**
  * Whom a new record's data key is wrapped for: patient, author, the hospital's emergency key and

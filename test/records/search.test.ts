@@ -8,10 +8,13 @@ import { seed } from '../helpers/node-process.ts'
 import { InjectApi, startInProcessNode, type InProcessNode } from '../helpers/in-process-node.ts'
 import { extractContentTerms, extractLabelTerms } from '../../src/records/search/extract-terms.ts'
 import { prefixTokenLength, probeEntry } from '../../src/records/search/search-key.ts'
+import type { TermWorker } from '../../src/records/search/term-worker.ts'
 
 const fixtures = '/work/shared/fixtures'
 const files = ['fhir', 'ccda', 'hl7v2', 'dicom'].flatMap((d) => readdirSync(join(fixtures, d)).map((f) => join(fixtures, d, f)))
 const tag = 'Kardiologie Überweisung'
+/** Each fixture's media type as a client would name it (the format is told by the first bytes anyway). */
+const mediaType = (f: string) => ({ json: 'application/fhir+json', xml: 'application/xml', hl7: 'x-application/hl7-v2+er7', dcm: 'application/dicom' })[f.split('.').pop()!]!
 
 /** Every file under `dir`, recursively. */
 function filesUnder(dir: string): string[] {
@@ -63,9 +66,11 @@ describe('keyword search over encrypted records (one node in process, real chain
     const first = await api.upload(a.doctor.token, a.patient.email, 'zz.bin', randomBytes(1000))
     assert.equal(first.status, 201, JSON.stringify(first.body))
     baseline = haystack(await storedBytes())
+    // The fixtures' terms are extracted on the node's term worker thread, up by now.
+    assert.ok((node.node.services.termWorker as TermWorker).threadId !== undefined)
     for (const f of files) {
       const name = f.split('/').pop()!
-      const up = await api.upload(a.doctor.token, a.patient.email, name, readFileSync(f), { 'x-medledger-tags': encodeURIComponent(tag) })
+      const up = await api.upload(a.doctor.token, a.patient.email, name, readFileSync(f), { 'content-type': mediaType(f), 'x-medledger-tags': encodeURIComponent(tag) })
       assert.equal(up.status, 201, JSON.stringify(up.body))
       ids.set(f, up.body.recordId)
       terms.set(f, new Set([...extractContentTerms(readFileSync(f)), ...extractLabelTerms(name, [tag])]))
@@ -222,5 +227,34 @@ describe('keyword search over encrypted records (one node in process, real chain
     assert.deepEqual((await search('retinoblast', a.patient.token)).records.map((r) => r.recordId), [ids.get('b.txt')])
     assert.equal((await search('retinopathiex', a.patient.token)).total, 0)
     assert.equal((await search('retin', a.patient.token)).total, 2)
+  })
+
+  it('with the term worker gone mid-life, uploads still succeed and are found by their content terms (extracted on the calling thread); started again, the same on its thread', async () => {
+    const worker = node.node.services.termWorker as TermWorker
+    const bundle = files.find((f) => f.includes('/fhir/Bibi'))!
+    const ccda = files.find((f) => f.endsWith('.xml'))!
+    const dicom = files.find((f) => f.endsWith('CT_small.dcm'))!
+    const upload = async (f: string, label: string) => {
+      const up = await api.upload(a.doctor.token, a.patient.email, `${label}.bin`, readFileSync(f), { 'content-type': mediaType(f), 'x-medledger-tags': label })
+      assert.equal(up.status, 201, JSON.stringify(up.body))
+      ids.set(`${f}#${label}`, up.body.recordId)
+      terms.set(`${f}#${label}`, new Set([...extractContentTerms(readFileSync(f)), ...extractLabelTerms(`${label}.bin`, [label])]))
+      return up.body.recordId as string
+    }
+    const found = async (q: string, id: string) => {
+      const got = (await search(q, a.patient.token)).records.map((r) => r.recordId).sort()
+      assert.deepEqual(got, expected(q.split(' ')), q)
+      assert.ok(got.includes(id), q)
+    }
+    await worker.close()
+    assert.equal(worker.threadId, undefined)
+    const condition = (JSON.parse(readFileSync(bundle, 'utf8')).entry as { resource: any }[]).map((e) => e.resource).find((r) => r.resourceType === 'Condition')
+    const word = (condition.code.coding[0].display as string).toLowerCase().match(/[a-z]{4,}/)![0]
+    await found(`ohnethread ${word}`, await upload(bundle, 'ohnethread'))
+    await found('ohnethread allergies', await upload(ccda, 'ohnethread'))
+    worker.start()
+    while (worker.threadId === undefined) await new Promise((r) => setTimeout(r, 10))
+    await found('mitthread ct', await upload(dicom, 'mitthread'))
+    await found(`mitthread ${word}`, await upload(bundle, 'mitthread'))
   })
 })

@@ -99,7 +99,9 @@ function ccdaTexts(xml: string, out: string[]): void {
     const close = gt < 0 ? -1 : part.indexOf('</title>', gt)
     if (close >= 0) out.push(unescapeXml(part.slice(gt + 1, close).replace(/<[^>]*>/g, ' ')))
   }
-  for (const m of body.matchAll(/<(?:code|value|translation)\b([^>]*)>/g)) {
+  // `[^<>]`: an attribute value holds no '<', and a tag left open ends at the next one, so a
+  // document of unclosed tags costs a linear scan, not one to its end per tag.
+  for (const m of body.matchAll(/<(?:code|value|translation)\b([^<>]*)>/g)) {
     const attrs = m[1]
     const code = /\scode="([^"]*)"/.exec(attrs)
     if (!code) continue

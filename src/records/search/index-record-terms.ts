@@ -1,5 +1,5 @@
 import { openSearchKey, putRecordIndex, recordIndexEntry, SearchKeyRotatedError, writeRecordIndex, type RecordIndexEntry } from './search-key.ts'
-import type { TermExtractor } from './term-extractor.ts'
+import { extractLabelTerms } from './extract-terms.ts'
 import type { Db } from '../../db/open-database.ts'
 import type { Services } from '../../services.ts'
 
@@ -7,18 +7,18 @@ import type { Services } from '../../services.ts'
 export interface PreparedIndex { terms: string[]; entry?: RecordIndexEntry }
 
 /**
- * A new record's terms (the extractor's, the file name's and the tags') and its index entry,
- * made before its row is written so that row and index go to the database in one transaction
- * (`writePreparedIndex`). Never fails the upload: a problem is logged (without any term) and the
- * entry left out.
+ * A new record's terms (its content's, awaited here from the term worker's `end`, the file
+ * name's and the tags') and its index entry, made before its row is written so that row and
+ * index go to the database in one transaction (`writePreparedIndex`). Never fails the upload: a
+ * problem is logged (without any term) and the entry left out.
  */
 export async function prepareRecordIndex(
   s: Services,
-  { recordId, patientId, fileName, tags, extractor }: { recordId: string; patientId: string; fileName: string; tags?: readonly string[]; extractor: TermExtractor },
+  { recordId, patientId, fileName, tags, content }: { recordId: string; patientId: string; fileName: string; tags?: readonly string[]; content: Promise<ReadonlySet<string>> },
 ): Promise<PreparedIndex> {
   let terms: string[] = []
   try {
-    terms = extractor.terms(fileName, tags)
+    terms = [...new Set([...await content, ...extractLabelTerms(fileName, tags)])].sort()
     const key = await openSearchKey(s, patientId)
     if (!key) return { terms }
     try {

@@ -8,25 +8,35 @@ import { extractContentTerms, extractLabelTerms } from './extract-terms.ts'
  */
 export const maxExtractBytes = 64 * 1024 * 1024
 
-/** Collects an upload's plaintext chunks, as they are encrypted, for term extraction. */
+/**
+ * Collects an upload's plaintext chunks, as they are encrypted, for term extraction on the
+ * calling thread (the term worker's thread holds one per upload; `TermWorker` feeds it).
+ */
 export class TermExtractor {
   private chunks: Uint8Array[] = []
   private held = 0
   private over = false
 
-  constructor(private readonly cap = maxExtractBytes) {}
+  /**
+   * @param cap most bytes held (`maxExtractBytes`)
+   * @param copy whether `push` copies its chunk (true: the encryptor may reuse the buffer; false
+   *   for chunks that are this extractor's own, e.g. transferred to the worker thread)
+   */
+  constructor(private readonly cap = maxExtractBytes, private readonly copy = true) {}
 
-  /** Takes one plaintext chunk (a copy: the encryptor may reuse the buffer). */
+  /** Takes one plaintext chunk. */
   push(chunk: Uint8Array): void {
     if (this.over) return
-    if (this.held + chunk.byteLength > this.cap) {
-      this.over = true
-      // A DICOM header sits at the start: keep what was read, the rest is pixel data.
-      if (!this.isDicom()) this.chunks = []
-      return
-    }
-    this.chunks.push(Uint8Array.from(chunk))
+    if (this.held + chunk.byteLength > this.cap) return this.stop()
+    this.chunks.push(this.copy ? Uint8Array.from(chunk) : chunk)
     this.held += chunk.byteLength
+  }
+
+  /** The cap is passed: what was read is dropped, but for a DICOM file's (its header sits at the start; the rest is pixel data). */
+  stop(): void {
+    if (this.over) return
+    this.over = true
+    if (!this.isDicom()) this.chunks = []
   }
 
   private isDicom(): boolean {
@@ -34,10 +44,21 @@ export class TermExtractor {
     return head.toString('latin1') === 'DICM'
   }
 
-  /** The record's terms: its content's (when not over the cap), its file name's and its tags'. Frees the buffer. */
-  terms(fileName: string, tags: readonly string[] = []): string[] {
+  /** Drops what was collected (the upload failed). */
+  discard(): void {
+    this.chunks = []
+    this.over = true
+  }
+
+  /** The terms of the content held (none when it was over the cap). Frees the buffer. */
+  contentTerms(): Set<string> {
     const content = this.chunks.length > 0 ? extractContentTerms(Buffer.concat(this.chunks)) : new Set<string>()
     this.chunks = []
-    return [...new Set([...content, ...extractLabelTerms(fileName, tags)])].sort()
+    return content
+  }
+
+  /** The record's terms: its content's (when not over the cap), its file name's and its tags'. Frees the buffer. */
+  terms(fileName: string, tags: readonly string[] = []): string[] {
+    return [...new Set([...this.contentTerms(), ...extractLabelTerms(fileName, tags)])].sort()
   }
 }

@@ -1,0 +1,28 @@
+// The term worker's thread (started by term-worker.ts; not imported by anything else). It holds
+// one TermExtractor per upload, fed the plaintext chunks the main thread transferred to it
+// (each chunk its own ArrayBuffer, so nothing is copied again here), and answers an upload's
+// content terms once its stream has ended. A port delivers in order: an upload's chunks come
+// before its end. An error is answered by its name only: a parser's message may quote the file.
+import { parentPort } from 'node:worker_threads'
+import { TermExtractor } from './term-extractor.ts'
+import type { TermJob, TermReply } from './term-worker.ts'
+
+const port = parentPort!
+const uploads = new Map<number, TermExtractor>()
+
+port.on('message', ({ id, cap, chunk, over, end, drop }: TermJob) => {
+  if (drop) return void uploads.delete(id)
+  let x = uploads.get(id)
+  if (x === undefined) uploads.set(id, x = new TermExtractor(cap, false))
+  if (chunk !== undefined) x.push(new Uint8Array(chunk))
+  if (over) x.stop()
+  if (!end) return
+  uploads.delete(id)
+  let reply: TermReply
+  try {
+    reply = { id, terms: [...x.contentTerms()] }
+  } catch (err) {
+    reply = { id, error: (err as Error)?.name ?? 'Error' }
+  }
+  port.postMessage(reply)
+})

@@ -1,0 +1,222 @@
+import { Worker } from 'node:worker_threads'
+import { TermExtractor, maxExtractBytes } from './term-extractor.ts'
+import type { ContentTermStream, Services, TermWorkerPart } from '../../services.ts'
+
+/** A message to the thread (term-worker-thread.ts): a piece of upload `id`'s plaintext, or its end. */
+export interface TermJob {
+  id: number
+  /** The upload's cap (`maxExtractBytes`), sent with its first message. */
+  cap?: number
+  /** A plaintext chunk in an ArrayBuffer of its own, transferred. */
+  chunk?: ArrayBuffer
+  /** The cap was passed: nothing more comes, and only a DICOM file's head is kept. */
+  over?: boolean
+  /** The plaintext is complete: the content terms are wanted. */
+  end?: boolean
+  /** The upload failed: what was collected is dropped. */
+  drop?: boolean
+}
+
+/** The thread's answer to an `end`: the content terms, or the name of the error that stopped them. */
+export interface TermReply { id: number; terms?: string[]; error?: string }
+
+/** The term worker: the node's thread that extracts uploads' content terms off the main thread. */
+export interface TermWorker extends TermWorkerPart {
+  /** As TermWorkerPart's; `timeoutMs` overrides the worker's for this upload. */
+  begin(p: { recordId: string; cap?: number; timeoutMs?: number }): ContentTermStream
+  /** Starts the thread now (a `new Worker`, tens of ms compiled, ~0.3 s through tsx), rather than on the next upload. */
+  start(): void
+  /** Stops the thread for good (until `start`): uploads then extract on the calling thread. Safe to call twice. */
+  close(): Promise<void>
+  /** The thread's id while it is up and answering, else undefined. */
+  readonly threadId: number | undefined
+}
+
+export interface CreateTermWorkerOptions {
+  log: Services['log']
+  /**
+   * Longest wait for an upload's terms after its plaintext ended (default 10 s): then the upload
+   * is indexed by its file name and tags only, and the thread, busy with a hostile or pathological
+   * file, is terminated and started again.
+   */
+  timeoutMs?: number
+}
+
+/** One thread's state: its uploads awaiting terms, by id. */
+interface Thread {
+  worker: Worker
+  online: boolean
+  gone: boolean
+  pending: Map<number, (reply: TermReply) => void>
+  /** Takes the thread out of use at once: its pending uploads are answered `why`. */
+  stop(why: string): void
+}
+
+/**
+ * The term worker. Each upload's plaintext chunks are copied into ArrayBuffers of their own and
+ * transferred to the thread as they stream (a Buffer view is never posted: that would clone its
+ * whole backing store), so parsing runs while the main thread seals, stores and pins. Until the
+ * thread is up, or once `close`d, an upload extracts on the calling thread instead. When the
+ * thread crashes or times out, the uploads it held are indexed by file name and tags only (a
+ * warning names the record and the reason, never a term), and a thread that had come up is
+ * started again at once (one that never did, on the next upload).
+ */
+export function createTermWorker({ log, timeoutMs = 10_000 }: CreateTermWorkerOptions): TermWorker {
+  let thread: Thread | undefined
+  let closed = false
+  let nextId = 0
+
+  const spawn = (): Thread => spawnThread((t, why, wasOnline) => {
+    if (thread !== t) return
+    thread = undefined
+    if (closed) return
+    log('warn', `search: the term worker stopped (${why})${wasOnline ? '; started again' : ''}`)
+    if (wasOnline) thread = spawn()
+  })
+
+  return {
+    begin({ recordId, cap = maxExtractBytes, timeoutMs: wait = timeoutMs }) {
+      const t = thread ?? (closed ? undefined : (thread = spawn()))
+      if (t !== undefined && t.online) return threadStream(t, { id: nextId++, recordId, cap, timeoutMs: wait, log })
+      log('warn', `record ${recordId}: the term worker is not running; terms extracted on the calling thread`)
+      return onCallingThread({ cap, recordId, log })
+    },
+    start() {
+      closed = false
+      thread ??= spawn()
+    },
+    async close() {
+      closed = true
+      const t = thread
+      thread = undefined
+      if (t !== undefined) {
+        t.stop('the term worker was closed')
+        await t.worker.terminate()
+      }
+    },
+    get threadId() {
+      return thread?.online ? thread.worker.threadId : undefined
+    },
+  }
+}
+
+/** A new thread; `gone` is told once when it crashes, exits or is stopped, after its pending uploads were answered. */
+function spawnThread(gone: (t: Thread, why: string, wasOnline: boolean) => void): Thread {
+  const worker = startThread()
+  const t: Thread = {
+    worker,
+    online: false,
+    gone: false,
+    pending: new Map(),
+    stop(why) {
+      if (t.gone) return
+      t.gone = true
+      const wasOnline = t.online
+      t.online = false
+      for (const settle of t.pending.values()) settle({ id: -1, error: why })
+      t.pending.clear()
+      gone(t, why, wasOnline)
+    },
+  }
+  worker.once('online', () => { t.online = true })
+  worker.on('message', (reply: TermReply) => {
+    const settle = t.pending.get(reply.id)
+    if (settle === undefined) return
+    t.pending.delete(reply.id)
+    if (t.pending.size === 0) worker.unref()
+    settle(reply)
+  })
+  worker.on('error', (err: Error & { code?: string }) => t.stop(`${err.name}${err.code ? ` ${err.code}` : ''}`))
+  worker.on('exit', (code) => t.stop(`exit code ${code}`))
+  // After the listeners: adding a 'message' listener refs the worker's port again.
+  worker.unref()
+  return t
+}
+
+/** Asks thread `t` for upload `id`'s terms, waiting `timeoutMs` at most: then the thread, busy with it (or stuck), is stopped and terminated. */
+function askThread(t: Thread, id: number, timeoutMs: number): Promise<TermReply> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      t.pending.delete(id)
+      resolve({ id, error: `no answer within ${timeoutMs} ms` })
+      t.stop(`no answer within ${timeoutMs} ms: terminated`)
+      void t.worker.terminate()
+    }, timeoutMs)
+    t.pending.set(id, (reply) => { clearTimeout(timer); resolve(reply) })
+    if (t.pending.size === 1) t.worker.ref()
+    t.worker.postMessage({ id, end: true } satisfies TermJob)
+  })
+}
+
+/** Upload `id`'s extraction on thread `t`. */
+function threadStream(t: Thread, { id, recordId, cap, timeoutMs, log }: { id: number; recordId: string; cap: number; timeoutMs: number; log: Services['log'] }): ContentTermStream {
+  let held = 0
+  let first = true
+  let stopped = false
+  const post = (job: TermJob, transfer: ArrayBuffer[] = []): void => {
+    if (t.gone) return
+    if (first) job.cap = cap
+    first = false
+    t.worker.postMessage(job, transfer)
+  }
+  return {
+    push(chunk) {
+      if (stopped || t.gone) return
+      if (held + chunk.byteLength > cap) {
+        stopped = true
+        if (held > 0) post({ id, over: true })
+        return
+      }
+      held += chunk.byteLength
+      const own = new Uint8Array(chunk.byteLength)
+      own.set(chunk)
+      post({ id, chunk: own.buffer }, [own.buffer])
+    },
+    async end() {
+      if (held === 0) return new Set<string>()
+      const reply = t.gone ? { id, error: 'the term worker stopped' } : await askThread(t, id, timeoutMs)
+      if (reply.terms !== undefined) return new Set(reply.terms)
+      log('warn', `record ${recordId}: content terms not extracted (${reply.error}); indexed by file name and tags only`)
+      return new Set()
+    },
+    discard() {
+      if (held > 0) post({ id, drop: true })
+      held = 0
+      stopped = true
+    },
+  }
+}
+
+/**
+ * An upload's extraction on the calling thread (no term worker, or it is down or not up yet).
+ * Its `end` never rejects either: a failure is logged (when given `log`) without any term.
+ */
+export function onCallingThread({ cap = maxExtractBytes, recordId, log }: { cap?: number; recordId?: string; log?: Services['log'] } = {}): ContentTermStream {
+  const x = new TermExtractor(cap)
+  return {
+    push: (chunk) => x.push(chunk),
+    async end() {
+      try {
+        return x.contentTerms()
+      } catch (err) {
+        log?.('warn', `record ${recordId}: content terms not extracted (${(err as Error).name}); indexed by file name and tags only`)
+        return new Set<string>()
+      }
+    },
+    discard: () => x.discard(),
+  }
+}
+
+/**
+ * The thread, from the compiled term-worker-thread.js beside this file; or, when this file is
+ * TypeScript run through tsx, from its .ts through a small bootstrap that registers tsx first: a
+ * worker inherits neither tsx's API registration (bin/medledger.js's fallback) nor, on Node 20,
+ * an `--import tsx` given in its execArgv before its main module loads.
+ */
+function startThread(): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./term-worker-thread.js', import.meta.url))
+  const tsx = import.meta.resolve('tsx/esm/api')
+  const main = new URL('./term-worker-thread.ts', import.meta.url).href
+  const bootstrap = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(main)}) })`
+  return new Worker(bootstrap, { eval: true })
+}
