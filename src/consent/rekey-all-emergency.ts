@@ -18,6 +18,7 @@ import { assertAnchored } from '../records/assert-anchored.ts'
 import { openEnvelopes, parseEnvelopes, type EnvelopesObject } from '../records/envelopes.ts'
 import { movedShares, openShare, sealMovedShares, shareHolders, splitDataKey, wrapShare, type EmergencyShares } from '../records/emergency-shares.ts'
 import { openSearchKey } from '../records/search/search-key.ts'
+import { rewrapResearchKeys } from './research-keys.ts'
 import type { RecordRow } from '../records/record.ts'
 import { AppError } from '../errors.ts'
 import type { Services } from '../services.ts'
@@ -87,6 +88,8 @@ export async function rekeyAllEmergency(s: Services, { actor, signal }: { actor:
       await s.db.run(`INSERT INTO emergency_moved (record_id, shares, tx_hash, created_at) VALUES (?, ?, ?, ?)
         ON CONFLICT (record_id) DO UPDATE SET shares = excluded.shares, tx_hash = excluded.tx_hash`, t.row.record_id.toLowerCase(), digest, receipt.transactionHash, Date.now())
     }
+    // The research copies a live consent keeps for the hospital follow its key (research-keys.ts).
+    await rewrapResearchKeys(s, { hospitalId: current.id, scheme: current.key_scheme, oldKey, publicKey: new Uint8Array(current.emergency_public_key) })
   } finally {
     oldKey.fill(0)
   }

@@ -118,6 +118,31 @@ export function topUpResearchKeys(s: Services, actor: Actor, { force = false }: 
   }).finally(() => queued.delete(patientId))
 }
 
+/**
+ * A hospital's emergency key replaced (`rekeyAllEmergency`): the research copies kept here for it
+ * are wrapped again for its new key, each opened with the old one while the node still holds it,
+ * so the exports of a live consent go on; what they open does not change (the consenting
+ * patients' records, through the hospital's key, as before). A copy the old key does not open
+ * (re-wrapped by an interrupted earlier run) is left. Resolves how many were re-wrapped.
+ * @throws AppError INVALID_KEY
+ */
+export async function rewrapResearchKeys(s: Pick<Services, 'db'>, p: { hospitalId: string; scheme: KeyScheme; oldKey: Uint8Array; publicKey: Uint8Array }): Promise<number> {
+  const rows = await s.db.all<{ patient_id: string; record_id: string; wrapped: Buffer }>('SELECT patient_id, record_id, wrapped FROM research_record_keys WHERE hospital_id = ?', p.hospitalId)
+  let rewrapped = 0
+  for (const r of rows) {
+    const dataKey = await unwrapKey({ scheme: p.scheme, privateKey: p.oldKey, wrapped: new Uint8Array(r.wrapped), context: contextOf(r.record_id) }).catch((err: unknown) => {
+      if (isAppError(err, 'RECORD_INTEGRITY')) return undefined
+      throw err
+    })
+    if (!dataKey) continue
+    const wrapped = await wrapKey({ scheme: p.scheme, publicKey: p.publicKey, key: dataKey, context: contextOf(r.record_id) })
+    dataKey.fill(0)
+    await s.db.run('UPDATE research_record_keys SET wrapped = ? WHERE patient_id = ? AND record_id = ? AND hospital_id = ?', Buffer.from(wrapped), r.patient_id, r.record_id, p.hospitalId)
+    rewrapped++
+  }
+  return rewrapped
+}
+
 /** Whether this node's copy of a patient's research consents has one given (to a study or to a hospital's studies). */
 async function consentGiven(s: Pick<Services, 'db'>, patientId: string): Promise<boolean> {
   return Boolean(await s.db.get(`SELECT 1 AS x FROM research_consents WHERE patient_id = ? AND state = 'given'

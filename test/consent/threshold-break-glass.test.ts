@@ -19,6 +19,9 @@ import { openEnvelopes, openManifest, parseEnvelopes } from '../../src/records/e
 import { combineShares, openShare } from '../../src/records/emergency-shares.ts'
 import { releaseSharesAs, type ReleasingHospital } from '../../src/consent/emergency-shares.ts'
 import { isAppError } from '../../src/errors.ts'
+import { authenticate } from '../../src/accounts/sessions.ts'
+import { keepResearchKeys, openResearchKey } from '../../src/consent/research-keys.ts'
+import type { RecordRow } from '../../src/records/record.ts'
 import { cleanup, runCli, seed, tempDir } from '../helpers/node-process.ts'
 import { registryAbi } from '../../src/ledger/abis.ts'
 import { InjectApi, startInProcessNode, type InProcessNode } from '../helpers/in-process-node.ts'
@@ -139,6 +142,9 @@ describe('threshold break-glass: k of n member hospitals release their shares', 
   test('record rekey --all-emergency (staff): the old record moves to shares and the home\'s emergency key is replaced; the node\'s key alone then opens neither record, and both read with k releases', async () => {
     const staff = await api.json('POST', '/users', { role: 'staff', hospital: world.hospital.id, email: 'staff@h1.example', name: 'Staff H1', password: 'staff-password-123' }, world.admin)
     assert.equal(staff.status, 201, JSON.stringify(staff.body))
+    // The copies of the patient's records' keys a research consent keeps for H1, made with the patient's own key.
+    const patient = await authenticate(s, world.patient.token)
+    assert.equal(await keepResearchKeys(s, { patientId: world.patient.id, address: patient.account.address, scheme: patient.account.keyScheme, privateKey: patient.keys!.encryptionPrivateKey, hospitalId: world.hospital.id }), 2)
     const cliHome = tempDir('ml-cli-')
     try {
       assert.equal((await runCli(['login', '--email', 'staff@h1.example', '--json'], { api: n.url, cliHome, input: 'staff-password-123\n' })).code, 0)
@@ -157,6 +163,12 @@ describe('threshold break-glass: k of n member hospitals release their shares', 
     const stolen = { address: h1.address, scheme: h1.scheme, privateKey: rotated.keys.encryptionPrivateKey }
     await assert.rejects(openEnvelopes(await envelopesOf(oldRecord), stolen), (e: unknown) => isAppError(e, 'RECORD_INTEGRITY'), 'the new key does not open the old single envelope')
     await assert.rejects(openEnvelopes(await envelopesOf(newRecord), stolen), (e: unknown) => isAppError(e, 'RECORD_NOT_FOUND'))
+    // The research copies followed the key: the new one opens them, as an export does; the old key is gone.
+    for (const [id, bytes] of [[oldRecord, oldBytes], [newRecord, newBytes]] as const) {
+      const row = await s.db.get<RecordRow>('SELECT * FROM records WHERE record_id = ?', id)
+      const opened = await openResearchKey(s, row!, { id: world.hospital.id, scheme: rotated.row.key_scheme, privateKey: rotated.keys.encryptionPrivateKey })
+      assert.equal(opened?.manifest.size, bytes.length, 'the research copy opens with the new key')
+    }
 
     const open = await api.json('POST', '/emergencies', { patient: world.patient.id, reason: 'Second admission, unconscious' }, er.token)
     assert.equal(open.status, 201, JSON.stringify(open.body))
