@@ -1,24 +1,24 @@
 import { randomBytes } from 'node:crypto'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { createApiClient, type ApiClient } from './api-client.ts'
 import { percentiles } from './measure-latency.ts'
 import { benchAccountPassword, setUpAccounts } from './set-up-accounts.ts'
-import { startNodeProcess } from './start-node-process.ts'
+import { startNodeProcess, type NodeProcess } from './start-node-process.ts'
 import { uploadRecordOverHttp } from './upload-record-over-http.ts'
 import { TermExtractor } from '../src/records/search/term-extractor.ts'
 import { recordTokens } from '../src/records/search/search-key.ts'
 
 export interface MeasureSearchParams {
-  /** An empty directory: the node's home (SQLite in it). */
+  /** An empty directory: the two nodes' homes (`off/`, `on/`, SQLite in each) go in it. */
   home: string
   adminEmail: string
   adminPassword: string
-  /** The FHIR bundle uploaded, with and without term extraction. */
+  /** The FHIR bundle uploaded, to the node without term extraction and to the node with it. */
   bundle: string
-  /** Uploads per phase; six phases (off, on, off, on, off, on). */
-  uploadsPerPhase: number
+  /** Pairs of uploads measured (one to each node, after 5 warm-ups each). */
+  pairs: number
   /** Records of synthetic patients inserted with their tokens (100 per patient). */
   records: number
   /** Tokens of each synthetic record (a small record's term set: file name, tags, a few codes, with prefixes). */
@@ -35,105 +35,161 @@ export interface MeasureSearchResult {
     /** The same, for a word every uploaded bundle matches (each match's access decided on chain). */
     queryAllBundlesP95Ms: number
     bundleMatches: number
+    pairs: number
     uploadMedianMsWithout: number
     uploadMedianMsWith: number
-    /** The slowdown by wall-clock medians: on a shared machine its noise between phases exceeds the effect. */
+    /** = uploadSlowdownPct: the median over pairs of (with − without), over the median without. */
     wallSlowdownPct: number
-    /** CPU time of the node process per upload (user + system, /proc), mean over the phases. */
+    /** The ratio of the wall-clock medians, with over without, as a slowdown (beside the paired figure). */
+    wallMediansSlowdownPct: number
+    /** CPU time of each node process per measured upload (user + system, all its threads, /proc). */
     uploadCpuMsWithout: number
     uploadCpuMsWith: number
+    /** The slowdown by the node processes' CPU per upload, with against without. */
+    cpuSlowdownPct: number
+    /** CPU time of each node's main thread per measured upload (/proc/PID/task/PID/stat). */
+    mainThreadCpuMsWithout: number
+    mainThreadCpuMsWith: number
     bundleBytes: number
     insertSeconds: number
-    /** Extraction and token computation of the bundle alone, in this process (median of 10, warm): the CPU the upload pays for it. */
+    /** Extraction and token computation of the bundle alone, in this process (median of 10, warm): the CPU the index takes, on whichever thread. */
     extractMs: number
   }
 }
 
-/**
- * Keyword search at a hospital's scale. Upload cost: the same FHIR bundle uploaded over HTTP in
- * six alternating phases, the node restarted between them with `searchIndex` off and on (its
- * config.json): the slowdown is the node process's CPU time per upload with extraction and
- * indexing against without (the wall clock's medians beside it: on a shared machine they move
- * by more than the effect between phases).
- * Query cost: one record tagged for the query among the patient's records; the node stopped,
- * `records` records of synthetic patients and `tokensPerRecord` random tokens each inserted
- * straight into its SQLite database; the node started again and `GET /records?q=` timed as the
- * patient.
- * @throws Error when the node fails or answers wrongly.
- */
-/** Uploads at the start of each phase left out of its figures. */
+/** Uploads to each node before the measured pairs (its JIT, the term worker's too, warmed up). */
 const warmUploads = 5
 
+/**
+ * Keyword search at a hospital's scale. Upload cost: two node processes at once, each with its
+ * own home and embedded chain, one with `searchIndex` off and one with it on (config.json); after
+ * warm-ups, single uploads of the same FHIR bundle over HTTP alternate between them (one in
+ * flight at a time; each pair's order swapped from one pair to the next), so both see the same
+ * moments of the machine. The slowdown is the wall-clock one the user sees: the median over pairs
+ * of (with − without) over the median without. The node processes' CPU and their main threads'
+ * CPU per upload are kept beside it.
+ * Query cost: one record tagged for the query among the patient's records of the indexing node;
+ * the node stopped, `records` records of synthetic patients and `tokensPerRecord` random tokens
+ * each inserted straight into its SQLite database; the node started again and `GET /records?q=`
+ * timed as the patient.
+ * @throws Error when a node fails or answers wrongly, or the indexing node warned about its term worker.
+ */
 export async function measureSearch(p: MeasureSearchParams): Promise<MeasureSearchResult> {
   const progress = p.progress ?? (() => {})
   const bundle = new Uint8Array(readFileSync(p.bundle))
   const start = (searchIndex: boolean) => {
-    writeFileSync(join(p.home, 'config.json'), JSON.stringify({ searchIndex }))
-    return startNodeProcess({ home: p.home, adminEmail: p.adminEmail, adminPassword: p.adminPassword })
+    const home = join(p.home, searchIndex ? 'on' : 'off')
+    mkdirSync(home, { recursive: true })
+    writeFileSync(join(home, 'config.json'), JSON.stringify({ searchIndex }))
+    return startNodeProcess({ home, adminEmail: p.adminEmail, adminPassword: p.adminPassword })
   }
-  let node = await start(false)
+  const nodes: { off?: NodeProcess; on?: NodeProcess } = {}
   try {
-    let api = createApiClient(node.url)
-    const accounts = await setUpAccounts(api, { adminEmail: p.adminEmail, adminPassword: p.adminPassword })
-    const login = async (email: string) => (await api.json<{ token: string }>('POST', '/auth/login', { body: { email, password: benchAccountPassword } })).token
-    const ms: Record<'on' | 'off', number[]> = { on: [], off: [] }
-    const cpu: Record<'on' | 'off', number[]> = { on: [], off: [] }
-    for (const phase of ['off', 'on', 'off', 'on', 'off', 'on'] as const) {
-      await node.stop()
-      node = await start(phase === 'on')
-      api = createApiClient(node.url)
-      const doctor = await login(accounts.doctor.email)
-      let cpu0 = 0
-      for (let i = 0; i < warmUploads + p.uploadsPerPhase; i++) {
-        if (i === warmUploads) cpu0 = cpuMs(node.pid) // the first few of a phase warm the node up (its JIT for the extractor too)
-        const t0 = performance.now()
-        await uploadRecordOverHttp(api, { token: doctor, patient: accounts.patient.email, body: bundle })
-        if (i >= warmUploads) ms[phase].push(performance.now() - t0)
-      }
-      cpu[phase].push((cpuMs(node.pid) - cpu0) / p.uploadsPerPhase)
-    }
-    const without = percentiles(ms.off).p50Ms
-    const withIndex = percentiles(ms.on).p50Ms
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
-    const cpuWithout = mean(cpu.off)
-    const cpuWith = mean(cpu.on)
-    progress(`search: upload of a ${(bundle.byteLength / 1024).toFixed(0)} KiB FHIR bundle, node CPU ${cpuWithout.toFixed(1)} ms without extraction, ${cpuWith.toFixed(1)} ms with; wall median ${without} / ${withIndex} ms`)
-    await uploadTagged(api, await login(accounts.doctor.email), accounts.patient.email)
+    ;[nodes.off, nodes.on] = await Promise.all([start(false), start(true)])
+    const up = await pairedUploads({ off: nodes.off, on: nodes.on }, { adminEmail: p.adminEmail, adminPassword: p.adminPassword, bundle, pairs: p.pairs })
+    const { off, on } = up
+    progress(`search: ${p.pairs} pairs of uploads of a ${(bundle.byteLength / 1024).toFixed(0)} KiB FHIR bundle: wall median ${off.medianMs} / ${on.medianMs} ms without / with, paired slowdown ${up.wallSlowdownPct}%; node CPU ${off.cpuMs} / ${on.cpuMs} ms, main thread ${off.mainCpuMs} / ${on.mainCpuMs} ms per upload`)
+    await nodes.off.stop()
+    nodes.off = undefined
+    const api = createApiClient(nodes.on.url)
+    await uploadTagged(api, up.doctorToken, up.patientEmail)
+    await nodes.on.stop()
+    nodes.on = undefined
 
-    await node.stop()
     const insertStart = performance.now()
-    const termsIndexed = insertIndexed(join(p.home, 'medledger.db'), p.records, p.tokensPerRecord)
+    const termsIndexed = insertIndexed(join(p.home, 'on', 'medledger.db'), p.records, p.tokensPerRecord)
     const insertSeconds = (performance.now() - insertStart) / 1000
     progress(`search: ${p.records} records of synthetic patients with ${termsIndexed} tokens in all inserted in ${insertSeconds.toFixed(1)} s`)
-    node = await start(true)
-    api = createApiClient(node.url)
-    const patient = await login(accounts.patient.email)
-    const one = await timeQueries(api, patient, 'benchsearch', p.iterations, 1)
-    const all = await timeQueries(api, patient, 'fever', Math.min(p.iterations, 10), 3 * (p.uploadsPerPhase + warmUploads))
+    nodes.on = await start(true)
+    const again = createApiClient(nodes.on.url)
+    const patient = (await again.json<{ token: string }>('POST', '/auth/login', { body: { email: up.patientEmail, password: benchAccountPassword } })).token
+    const one = await timeQueries(again, patient, 'benchsearch', p.iterations, 1)
+    const bundleMatches = warmUploads + p.pairs
+    const all = await timeQueries(again, patient, 'fever', Math.min(p.iterations, 10), bundleMatches)
+    const round1 = (x: number) => Math.round(x * 10) / 10
     return {
-      search: { records: p.records, termsIndexed, queryP95Ms: one.p95Ms, uploadSlowdownPct: Math.round(((cpuWith - cpuWithout) / cpuWithout) * 1000) / 10 },
+      search: { records: p.records, termsIndexed, queryP95Ms: one.p95Ms, uploadSlowdownPct: up.wallSlowdownPct },
       context: {
         queryP50Ms: one.p50Ms,
         queryAllBundlesP95Ms: all.p95Ms,
-        bundleMatches: 3 * (p.uploadsPerPhase + warmUploads),
-        uploadMedianMsWithout: without,
-        uploadMedianMsWith: withIndex,
-        wallSlowdownPct: Math.round(((withIndex - without) / without) * 1000) / 10,
-        uploadCpuMsWithout: Math.round(cpuWithout * 10) / 10,
-        uploadCpuMsWith: Math.round(cpuWith * 10) / 10,
+        bundleMatches,
+        pairs: p.pairs,
+        uploadMedianMsWithout: off.medianMs,
+        uploadMedianMsWith: on.medianMs,
+        wallSlowdownPct: up.wallSlowdownPct,
+        wallMediansSlowdownPct: round1(((on.medianMs - off.medianMs) / off.medianMs) * 100),
+        uploadCpuMsWithout: off.cpuMs,
+        uploadCpuMsWith: on.cpuMs,
+        cpuSlowdownPct: round1(((on.cpuMs - off.cpuMs) / off.cpuMs) * 100),
+        mainThreadCpuMsWithout: off.mainCpuMs,
+        mainThreadCpuMsWith: on.mainCpuMs,
         bundleBytes: bundle.byteLength,
-        insertSeconds: Math.round(insertSeconds * 10) / 10,
+        insertSeconds: round1(insertSeconds),
         extractMs: extractMs(bundle),
       },
     }
   } finally {
-    await node.stop()
+    await Promise.all([nodes.off?.stop(), nodes.on?.stop()])
   }
 }
 
-/** User + system CPU time of a process so far, in ms (/proc/PID/stat, clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+interface NodeFigures { medianMs: number; cpuMs: number; mainCpuMs: number }
+
+/**
+ * The bench accounts set up on both nodes, `warmUploads` uploads to each, then `pairs` pairs of
+ * uploads (off then on, on then off, …), one at a time. Resolves the figures of each node, the
+ * paired wall-clock slowdown, and the indexing node's doctor and patient.
+ */
+async function pairedUploads(
+  nodes: { off: NodeProcess; on: NodeProcess },
+  { adminEmail, adminPassword, bundle, pairs }: { adminEmail: string; adminPassword: string; bundle: Uint8Array; pairs: number },
+): Promise<{ off: NodeFigures; on: NodeFigures; wallSlowdownPct: number; doctorToken: string; patientEmail: string }> {
+  const sides = await Promise.all((['off', 'on'] as const).map(async (name) => {
+    const api = createApiClient(nodes[name].url)
+    const accounts = await setUpAccounts(api, { adminEmail, adminPassword })
+    return { name, node: nodes[name], api, accounts, ms: [] as number[], cpu0: 0, main0: 0 }
+  }))
+  const upload = async (side: typeof sides[number]) => {
+    const t0 = performance.now()
+    await uploadRecordOverHttp(side.api, { token: side.accounts.doctor.token, patient: side.accounts.patient.email, body: bundle })
+    return performance.now() - t0
+  }
+  for (let i = 0; i < warmUploads; i++) for (const side of sides) await upload(side)
+  for (const side of sides) {
+    side.cpu0 = cpuMs(`/proc/${side.node.pid}/stat`)
+    side.main0 = cpuMs(`/proc/${side.node.pid}/task/${side.node.pid}/stat`)
+  }
+  for (let i = 0; i < pairs; i++) {
+    for (const side of i % 2 === 0 ? sides : [...sides].reverse()) side.ms.push(await upload(side))
+  }
+  const figures = (side: typeof sides[number]): NodeFigures => ({
+    medianMs: percentiles(side.ms).p50Ms,
+    cpuMs: Math.round(((cpuMs(`/proc/${side.node.pid}/stat`) - side.cpu0) / pairs) * 10) / 10,
+    mainCpuMs: Math.round(((cpuMs(`/proc/${side.node.pid}/task/${side.node.pid}/stat`) - side.main0) / pairs) * 10) / 10,
+  })
+  const [off, on] = sides
+  // The measure is of the term worker: an upload that fell back to the main thread would not be.
+  if (/term worker|content terms not extracted/.test(on.node.tail())) throw new Error(`the indexing node warned about its term worker:\n${on.node.tail()}`)
+  const paired = median(on.ms.map((ms, i) => ms - off.ms[i]))
+  return {
+    off: figures(off),
+    on: figures(on),
+    wallSlowdownPct: Math.round((paired / median(off.ms)) * 1000) / 10,
+    doctorToken: on.accounts.doctor.token,
+    patientEmail: on.accounts.patient.email,
+  }
+}
+
+/** The median (of an even count, the mean of the middle two). */
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+/** User + system CPU time so far, in ms, of a process or one of its threads (a /proc stat file; clock ticks of 10 ms). */
+function cpuMs(statFile: string): number {
+  const stat = readFileSync(statFile, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(fields[11]) + Number(fields[12])) * 10
 }
