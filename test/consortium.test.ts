@@ -22,6 +22,7 @@ interface Status {
   follow: { lastBlock: number; headBlock: number; lagBlocks: number }
   replication: { pending: number; pinned: number; failing: number; replicas: number }
   cache: { bytes: number; maxBytes: number; hits: number; misses: number }
+  recordFetch: { direct: number; bitswap: number; refused: number }
 }
 
 async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
@@ -291,9 +292,14 @@ test('with node A stopped, a consented doctor on node B still reads A\'s records
   })
   assert.ok(elsewhere, 'no record replicated on D')
   await nodes.a.stop()
+  const fetchedBefore = (await status('b')).recordFetch
   const got = await apis.b.download(doctorB.token, elsewhere.recordId)
   assert.equal(got.status, 200, JSON.stringify(got.json))
   assert.match(got.bytes.toString('utf8'), /^clinical note \d+ /)
+  // Its envelopes and DAG came from D in one round (RECORD_BLOCKS_PROTOCOL), not over bitswap.
+  const fetched = (await status('b')).recordFetch
+  assert.equal(fetched.direct, fetchedBefore.direct + 1)
+  assert.equal(fetched.bitswap, fetchedBefore.bitswap)
   const first = await apis.b.download(doctorB.token, record1)
   assert.equal(first.status, 200)
   assert.ok(first.bytes.equals(fhir))

@@ -2,7 +2,6 @@ import { hexToBytes, zeroHash, type Address, type Hex } from 'viem'
 import { nodeHospital } from '../accounts/node-hospital.ts'
 import { getRawBlockVerified } from '../storage/raw-block.ts'
 import { cidFromDigest } from '../storage/read-verified.ts'
-import { prefetchDag } from '../storage/prefetch-dag.ts'
 import { hashToken, parseRecordId } from '../crypto/tokens.ts'
 import { isEmergencyLive } from '../ledger/consent/is-emergency-live.ts'
 import { isGrantLive } from '../ledger/consent/is-grant-live.ts'
@@ -28,6 +27,9 @@ import { readByTeam } from './read-by-team.ts'
 import { supersededAnswer } from './apply-record-superseded.ts'
 import { openRecoveredKey, recoveredRecord } from '../records/recovery-envelopes.ts'
 import type { Services } from '../services.ts'
+
+/** Records up to this many stored bytes are fetched from one peer in one round; larger ones over bitswap. */
+const DIRECT_FETCH_LIMIT = 32 * 1024 * 1024
 
 export interface AccessDecision extends RecordAccess {
   /** Purpose code logged on chain for this read. */
@@ -77,19 +79,8 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
   // anchored for (the chain takes them from the successor); other reads for the patient as now.
   const recovered = await recoveredRecord(s, row.record_id)
 
-  // Called once a way to read is found. For a read, a record this node does not hold comes from
-  // its peers in one round for the envelopes and the DAG's root and one for the rest of the DAG,
-  // all while the anchor is checked on chain, instead of one round trip after the other.
-  // A record whose root is in the block cache was read here before (its blocks held): nothing to
-  // fetch, not even a look in the store. Its envelopes block comes from the cache as its DAG does.
-  const envelopes = async (): Promise<EnvelopesObject> => {
-    const root = cidFromDigest(hexToBytes(row.digest), 'dag')
-    if (reading && !s.blockCache.has(root)) void prefetchDag(s.ipfs.blockstore, root, { signal })
-    const block = getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.envelopes), 'raw'), { signal, cache: s.blockCache })
-    block.catch(() => undefined) // awaited below, once the anchor is checked
-    await assertAnchored(s, row)
-    return parseEnvelopes(await block, row.record_id)
-  }
+  // Called once a way to read is found (see `checkedEnvelopes`).
+  const envelopes = async (): Promise<EnvelopesObject> => checkedEnvelopes(s, row, { reading, signal })
   const grantKey = async (digest: string, grantId: Hex, reader: GrantReader) =>
     openGrantEnvelope(await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(digest as Hex), 'raw'), { signal }), { grantId, recordId: row.record_id, reader })
   const read: ReadContext = { s, row, patient, envelopes, grantKey }
@@ -131,6 +122,27 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
   }
   const as: AsReader = { reader, me, logAs }
   return await byGrant(read, as) ?? await byShare(read, as) ?? await byTeam(read, as) ?? await byEmergency(read, as) ?? notFound()
+}
+
+/**
+ * The record's envelopes, once the record is checked against its anchor. For a read, a record this
+ * node does not hold comes from a peer in one round trip, its envelopes block and its whole DAG
+ * asked together (`Ipfs.prefetch`; over bitswap when no peer serves it so, or for a record over
+ * 32 MiB), while the anchor is checked on chain. A record whose root is in the block cache was
+ * read here before (its blocks held): nothing to fetch, not even a look in the store. Its
+ * envelopes block comes from the cache as its DAG does.
+ */
+async function checkedEnvelopes(s: Services, row: RecordRow, { reading, signal }: { reading: boolean; signal?: AbortSignal }): Promise<EnvelopesObject> {
+  const root = cidFromDigest(hexToBytes(row.digest), 'dag')
+  const envelopesCid = cidFromDigest(hexToBytes(row.envelopes), 'raw')
+  const fetched = reading && !s.blockCache.has(root)
+    ? s.ipfs.prefetch(root, { raws: [envelopesCid], signal, direct: row.stored_bytes <= DIRECT_FETCH_LIMIT })
+    : undefined
+  // Read once the prefetch has brought it with the DAG: asked beside it, it would be asked twice.
+  const block = (fetched ?? Promise.resolve()).then(() => getRawBlockVerified(s.ipfs.blockstore, envelopesCid, { signal, cache: s.blockCache }))
+  block.catch(() => undefined) // awaited below, once the anchor is checked
+  await assertAnchored(s, row)
+  return parseEnvelopes(await block, row.record_id)
 }
 
 /** A read as a member of a care team the patient granted (`readByTeam`), logged with purpose team. */

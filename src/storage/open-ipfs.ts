@@ -7,13 +7,17 @@ import { createHeliaLight } from 'helia'
 import { blockSharding, blocksDir } from './block-path.ts'
 import { DurableFsBlockstore, DurableFsDatastore } from './durable-fs.ts'
 import { createHashWorker, type HashWorker } from './hash-worker.ts'
-import { AppError } from '../errors.ts'
+import { prefetchDag } from './prefetch-dag.ts'
+import { readBlockVerified } from './read-verified.ts'
+import { fetchRecordBlocks, serveRecordBlocks } from './record-blocks.ts'
+import { AppError, isAppError } from '../errors.ts'
 import { AllowList, parsePeerAddr, type PeerAddr } from '../network/allow-list.ts'
 import { fetchingBlockstore } from '../network/fetching-blockstore.ts'
 import { consortiumLibp2pOptions } from '../network/libp2p-options.ts'
 import { loadOrCreatePeerKey } from '../network/peer-key.ts'
 import { startPeering, type IpfsNetwork, type Peering } from '../network/start-peering.ts'
 import type { Helia } from 'helia'
+import type { Libp2p } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
 export type { IpfsNetwork }
@@ -48,6 +52,18 @@ export interface OpenIpfsParams {
   packs?: boolean
 }
 
+export interface PrefetchOptions {
+  raws?: readonly CID[]
+  signal?: AbortSignal
+  /** Ask peers directly (default true); false goes to bitswap at once (a large record). */
+  direct?: boolean
+}
+
+/** How a prefetch went: `held` (nothing asked), `direct` (one peer, one round) or `bitswap`. */
+export type PrefetchResult = 'held' | 'direct' | 'bitswap'
+
+export interface PrefetchStats { direct: number; bitswap: number; refused: number }
+
 /** One node's IPFS: Helia owns the blocks; `blockstore` is Helia's view of them. */
 export interface Ipfs {
   readonly helia: Helia
@@ -71,6 +87,19 @@ export interface Ipfs {
    * @throws AppError INTERNAL when the block is still pinned.
    */
   deleteBlock(cid: CID, options?: { signal?: AbortSignal }): Promise<void>
+  /**
+   * Brings a record this node lacks into its store ahead of its read, in one round of fetches:
+   * asks the connected peers one after another for the whole DAG under `root` together with the
+   * `raws` blocks (its envelopes) over `/medledger/record-blocks/1.0.0` (`record-blocks.ts`), and
+   * when none serves them all (a peer without the protocol, without the record, too slow, or
+   * with `direct: false`), falls back to bitswap: `prefetchDag` and the raws beside it. A peer
+   * that sent a block not matching its CID is quarantined as for bitswap. Resolves once done,
+   * never rejects: the read that follows meets whatever is still missing. Nothing is asked when
+   * `root` is held, or offline.
+   */
+  prefetch(root: CID, options?: PrefetchOptions): Promise<PrefetchResult>
+  /** Records `prefetch` fetched since start, `direct`ly or over `bitswap`; peers `refused` for a bad block on the direct path. */
+  prefetchStats(): PrefetchStats
   /** Stops Helia and closes the stores; safe to call twice. */
   stop(): Promise<void>
 }
@@ -112,6 +141,7 @@ export async function openIpfs({ dir, signal, network, packs = true }: OpenIpfsP
       helia = networked
       await networked.start()
       peering = startPeering(networked.libp2p, allowList, network)
+      await serveRecordBlocks(networked.libp2p, blockstore)
     }
     signal?.throwIfAborted()
   } catch (err) {
@@ -125,12 +155,18 @@ export async function openIpfs({ dir, signal, network, packs = true }: OpenIpfsP
   const node = helia
   const net = peering
   let stopping: Promise<void> | undefined
+  const stats: PrefetchStats = { direct: 0, bitswap: 0, refused: 0 }
+  const fetching = net === undefined
+    ? node.blockstore
+    : fetchingBlockstore(node.blockstore, { fetchTimeoutMs: network?.fetchTimeoutMs, peers: net.network.peers, onBadBlock: net.onBadBlock })
   return {
     helia: node,
-    blockstore: net === undefined
-      ? node.blockstore
-      : fetchingBlockstore(node.blockstore, { fetchTimeoutMs: network?.fetchTimeoutMs, peers: net.network.peers, onBadBlock: net.onBadBlock }),
+    blockstore: fetching,
     network: net?.network,
+    prefetch: net === undefined
+      ? async () => 'held'
+      : prefetcher({ libp2p: (node as Helia & { libp2p: Libp2p }).libp2p, helia: node, fetching, peering: net, stats }),
+    prefetchStats: () => ({ ...stats }),
     dir: root,
     hasher,
     deleteBlock: async (cid, options) => {
@@ -145,6 +181,34 @@ export async function openIpfs({ dir, signal, network, packs = true }: OpenIpfsP
       })()
       await stopping
     },
+  }
+}
+
+/** `Ipfs.prefetch` of a networked node: each connected peer asked directly in turn, then bitswap. */
+function prefetcher({ libp2p, helia, fetching, peering, stats }: { libp2p: Libp2p; helia: Helia; fetching: Helia['blockstore']; peering: Peering; stats: PrefetchStats }): Ipfs['prefetch'] {
+  return async (root, { raws = [], signal, direct = true } = {}) => {
+    if (await Promise.resolve(helia.blockstore.has(root, { signal })).catch(() => false)) return 'held'
+    if (direct) {
+      for (const peer of peering.network.peers()) {
+        if (signal?.aborted === true) return 'bitswap'
+        try {
+          await fetchRecordBlocks(libp2p, helia.blockstore, { peer, root, raws, signal })
+          stats.direct++
+          return 'direct'
+        } catch (err) {
+          if (isAppError(err, 'RECORD_INTEGRITY')) {
+            stats.refused++
+            peering.onBadBlock(peer)
+          }
+        }
+      }
+    }
+    await Promise.all([
+      prefetchDag(fetching, root, { signal }),
+      ...raws.map(async (cid) => readBlockVerified(fetching, cid, { signal, keep: false }).catch(() => undefined)),
+    ])
+    stats.bitswap++
+    return 'bitswap'
   }
 }
 

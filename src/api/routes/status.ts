@@ -32,6 +32,11 @@ const statusSchema = {
       description: 'Positive anchor checks remembered in memory (a lone anchor\'s for good, a batched record\'s for one chain block): entries held, their bound, and checks answered from memory (hits) or asked of the chain (misses).',
       properties: { entries: { type: 'integer' }, maxEntries: { type: 'integer' }, hits: { type: 'integer' }, misses: { type: 'integer' } },
     },
+    recordFetch: {
+      type: 'object',
+      description: 'Records this node fetched from peers ahead of a read since it started: from one peer in one round (direct) or over bitswap; peers refused for sending a block that did not hash to its CID on the direct path.',
+      properties: { direct: { type: 'integer' }, bitswap: { type: 'integer' }, refused: { type: 'integer' } },
+    },
     version: { type: 'string' },
     registry: { type: 'string' },
     hospitalAddress: { type: ['string', 'null'], description: 'The hospital this node serves.' },
@@ -101,6 +106,7 @@ export async function statusRoutes(app: FastifyInstance, { services }: { service
       ipfsBytes: await storeSize(),
       cache: services.blockCache.stats(),
       anchorCache: services.anchorCache.stats(),
+      recordFetch: services.ipfs.prefetchStats(),
       version: '0.1.0',
       ...(services.consortium ? await services.consortium.status() : {}),
     }
