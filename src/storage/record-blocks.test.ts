@@ -114,10 +114,14 @@ test('a peer that sends a tampered block is refused with RECORD_INTEGRITY, nothi
   assert.equal(await b.helia.blockstore.has(r.leaves[0]!), false)
 })
 
-test('when no peer serves the record directly (here: a node without the protocol), it comes over bitswap', async () => {
+test('a peer that goes silent is given up; when no peer serves the record directly (here: a node without the protocol), it comes over bitswap', async () => {
   const a = await startNode()
   const b = await peered(a)
   const r = await storeRecord(a)
+  await a.libp2p.unhandle(RECORD_BLOCKS_PROTOCOL)
+  await a.libp2p.handle(RECORD_BLOCKS_PROTOCOL, () => { /* takes the stream, never answers */ })
+  const silent = fetchRecordBlocks(b.libp2p, b.helia.blockstore, { peer: a.network.peerId, root: r.root, raws: [r.envelopes], idleMs: 300 })
+  await assert.rejects(silent, (err: unknown) => isAppError(err, 'RECORD_UNAVAILABLE'))
   await a.libp2p.unhandle(RECORD_BLOCKS_PROTOCOL)
 
   assert.equal(await b.prefetch(r.root, { raws: [r.envelopes] }), 'bitswap')

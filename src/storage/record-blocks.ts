@@ -47,19 +47,22 @@ export interface ServeRecordBlocksOptions {
  */
 export async function serveRecordBlocks(libp2p: Pick<Libp2p, 'handle'>, store: BlockGetter, { idleMs = 10_000 }: ServeRecordBlocksOptions = {}): Promise<void> {
   await libp2p.handle(RECORD_BLOCKS_PROTOCOL, (stream) => {
-    stream.inactivityTimeout = idleMs
-    serve(stream, store).catch((err: unknown) => stream.abort(err instanceof Error ? err : new Error(String(err))))
+    const idle = watchIdle(stream, idleMs)
+    serve(stream, store, idle)
+      .catch((err: unknown) => stream.abort(err instanceof Error ? err : new Error(String(err))))
+      .finally(() => idle.stop())
   }, { maxInboundStreams: 16 })
 }
 
-async function serve(stream: Stream, store: BlockGetter): Promise<void> {
-  const request = await readRequest(stream)
+async function serve(stream: Stream, store: BlockGetter, idle: IdleWatch): Promise<void> {
+  const request = await readRequest(stream, idle)
   const [root, ...raws] = request
   const send = async (bytes: Uint8Array): Promise<void> => {
     const header = Buffer.alloc(4)
     header.writeUInt32BE(bytes.byteLength)
     stream.send(header)
     if (!stream.send(bytes)) await stream.onDrain()
+    idle.touch()
   }
   const read = async (cid: CID): Promise<Uint8Array | undefined> =>
     readBlockVerified(store, cid).then((r) => r.bytes, () => undefined)
@@ -84,11 +87,12 @@ async function serve(stream: Stream, store: BlockGetter): Promise<void> {
 }
 
 /** The request's CIDs: the root (dag-pb), then the raw blocks. Throws on a malformed request. */
-async function readRequest(stream: Stream): Promise<CID[]> {
+async function readRequest(stream: Stream, idle: IdleWatch): Promise<CID[]> {
   const max = DIGEST_LENGTH * (1 + MAX_RAW)
   const chunks: Uint8Array[] = []
   let length = 0
   for await (const chunk of stream) {
+    idle.touch()
     const bytes = chunk.subarray()
     length += bytes.byteLength
     if (length > max) throw new Error(`request of more than ${max} bytes`)
@@ -135,8 +139,8 @@ export async function fetchRecordBlocks(libp2p: Pick<Libp2p, 'dialProtocol'>, st
   }
   let stream: Stream
   try {
-    stream = await libp2p.dialProtocol(peerIdFromString(peer), RECORD_BLOCKS_PROTOCOL, { signal })
-    stream.inactivityTimeout = idleMs
+    const dialSignal = AbortSignal.timeout(idleMs)
+    stream = await libp2p.dialProtocol(peerIdFromString(peer), RECORD_BLOCKS_PROTOCOL, { signal: signal === undefined ? dialSignal : AbortSignal.any([signal, dialSignal]) })
     stream.send(Buffer.concat([root, ...raws].map((c) => c.multihash.digest)))
     await stream.close({ signal })
   } catch (err) {
@@ -152,8 +156,9 @@ export async function fetchRecordBlocks(libp2p: Pick<Libp2p, 'dialProtocol'>, st
     puts.add(p)
   }
   let written = 0
+  const idle = watchIdle(stream, idleMs)
   try {
-    for await (const bytes of frames(stream, peer, maxBytes)) {
+    for await (const bytes of frames(stream, peer, maxBytes, idle)) {
       const cid = expected.shift()
       if (cid === undefined) throw refused(peer, 'more blocks than asked')
       if (!createHash('sha256').update(bytes).digest().equals(cid.multihash.digest)) throw refused(peer, `a block that does not hash to ${cid}`)
@@ -171,6 +176,8 @@ export async function fetchRecordBlocks(libp2p: Pick<Libp2p, 'dialProtocol'>, st
     if (signal?.aborted === true) throw signal.reason
     if (err instanceof AppError) throw err
     throw new AppError('RECORD_UNAVAILABLE', { details: `peer ${peer} stopped answering`, cause: err })
+  } finally {
+    idle.stop()
   }
   await Promise.all(puts)
   if (expected.length > 0) throw new AppError('RECORD_UNAVAILABLE', { details: `peer ${peer} sent ${written + inner.length} blocks and lacks ${expected[0]}` })
@@ -195,13 +202,14 @@ function childrenOf(cid: CID, bytes: Uint8Array, peer: string): CID[] {
 }
 
 /** The frames of the holder's answer as they complete; ends when the holder closes. */
-async function * frames(stream: Stream, peer: string, maxBytes: number): AsyncGenerator<Uint8Array> {
+async function * frames(stream: Stream, peer: string, maxBytes: number, idle: IdleWatch): AsyncGenerator<Uint8Array> {
   let chunks: Uint8Array[] = []
   let buffered = 0
   let total = 0
   let need = 4
   let header = true
   for await (const chunk of stream) {
+    idle.touch()
     const bytes = chunk.subarray()
     total += bytes.byteLength
     if (total > maxBytes) throw new AppError('RECORD_UNAVAILABLE', { details: `peer ${peer} sent more than ${maxBytes} bytes` })
@@ -224,6 +232,15 @@ async function * frames(stream: Stream, peer: string, maxBytes: number): AsyncGe
     }
   }
   if (buffered > 0 || !header) throw new AppError('RECORD_UNAVAILABLE', { details: `peer ${peer} stopped in the middle of a block` })
+}
+
+interface IdleWatch { touch(): void; stop(): void }
+
+/** Aborts `stream` once `touch` has not been called for `ms` (libp2p does not time out a quiet stream). */
+function watchIdle(stream: Stream, ms: number): IdleWatch {
+  const timer = setTimeout(() => stream.abort(new Error(`nothing sent or received for ${ms} ms`)), ms)
+  timer.unref()
+  return { touch: () => { timer.refresh() }, stop: () => { clearTimeout(timer) } }
 }
 
 function refused(peer: string, what: string): AppError {
