@@ -28,9 +28,6 @@ import { supersededAnswer } from './apply-record-superseded.ts'
 import { openRecoveredKey, recoveredRecord } from '../records/recovery-envelopes.ts'
 import type { Services } from '../services.ts'
 
-/** Records up to this many stored bytes are fetched from one peer in one round; larger ones over bitswap. */
-const DIRECT_FETCH_LIMIT = 32 * 1024 * 1024
-
 export interface AccessDecision extends RecordAccess {
   /** Purpose code logged on chain for this read. */
   purpose: number
@@ -136,7 +133,7 @@ async function checkedEnvelopes(s: Services, row: RecordRow, { reading, signal }
   const root = cidFromDigest(hexToBytes(row.digest), 'dag')
   const envelopesCid = cidFromDigest(hexToBytes(row.envelopes), 'raw')
   const fetched = reading && !s.blockCache.has(root)
-    ? s.ipfs.prefetch(root, { raws: [envelopesCid], signal, direct: row.stored_bytes <= DIRECT_FETCH_LIMIT })
+    ? s.ipfs.prefetch(root, { raws: [envelopesCid], signal })
     : undefined
   // Read once the prefetch has brought it with the DAG: asked beside it, it would be asked twice.
   const block = (fetched ?? Promise.resolve()).then(() => getRawBlockVerified(s.ipfs.blockstore, envelopesCid, { signal, cache: s.blockCache }))

@@ -132,7 +132,9 @@ async function replicate(s: Pick<Services, 'db' | 'ipfs' | 'log' | 'blockCache'>
   try {
     const dag = cidFromDigest(hexToBytes(rec.digest), 'dag')
     const env = cidFromDigest(hexToBytes(rec.envelopes), 'raw')
-    // Every block is fetched, hashed against its CID and stored before anything is pinned.
+    // The record's envelopes block and DAG from one peer in one round (over bitswap when that
+    // fails); then every block is hashed against its CID here before anything is pinned.
+    await s.ipfs.prefetch(dag, { raws: [env], signal })
     const { size } = await verifyDag(s.ipfs.blockstore, dag, { signal, cache: s.blockCache })
     await getRawBlockVerified(s.ipfs.blockstore, env, { signal })
     await pinRecursively(s.ipfs.helia.pins, env, { signal })

@@ -9,7 +9,7 @@ import { DurableFsBlockstore, DurableFsDatastore } from './durable-fs.ts'
 import { createHashWorker, type HashWorker } from './hash-worker.ts'
 import { prefetchDag } from './prefetch-dag.ts'
 import { readBlockVerified } from './read-verified.ts'
-import { fetchRecordBlocks, serveRecordBlocks } from './record-blocks.ts'
+import { fetchRecordBlocks, isTooLargeForOneRound, serveRecordBlocks } from './record-blocks.ts'
 import { AppError, isAppError } from '../errors.ts'
 import { AllowList, parsePeerAddr, type PeerAddr } from '../network/allow-list.ts'
 import { fetchingBlockstore } from '../network/fetching-blockstore.ts'
@@ -88,14 +88,14 @@ export interface Ipfs {
    */
   deleteBlock(cid: CID, options?: { signal?: AbortSignal }): Promise<void>
   /**
-   * Brings a record this node lacks into its store ahead of its read, in one round of fetches:
-   * asks the connected peers one after another for the whole DAG under `root` together with the
-   * `raws` blocks (its envelopes) over `/medledger/record-blocks/1.0.0` (`record-blocks.ts`), and
-   * when none serves them all (a peer without the protocol, without the record, too slow, or
-   * with `direct: false`), falls back to bitswap: `prefetchDag` and the raws beside it. A peer
-   * that sent a block not matching its CID is quarantined as for bitswap. Resolves once done,
-   * never rejects: the read that follows meets whatever is still missing. Nothing is asked when
-   * `root` is held, or offline.
+   * Brings a record this node lacks into its store ahead of its read or its replication, in one
+   * round of fetches: asks the connected peers one after another for the whole DAG under `root`
+   * together with the `raws` blocks (its envelopes) over `/medledger/record-blocks/1.0.0`
+   * (`record-blocks.ts`), and when none serves them all (a peer without the protocol or the
+   * record, or silent; a record over 32 MiB; `direct: false`), falls back to bitswap:
+   * `prefetchDag` and the raws beside it. A peer that sent a block not matching its CID is
+   * quarantined as for bitswap. Resolves once done, never rejects: the read that follows meets
+   * whatever is still missing. Nothing is asked when `root` is held, or offline.
    */
   prefetch(root: CID, options?: PrefetchOptions): Promise<PrefetchResult>
   /** Records `prefetch` fetched since start, `direct`ly or over `bitswap`; peers `refused` for a bad block on the direct path. */
@@ -200,6 +200,7 @@ function prefetcher({ libp2p, helia, fetching, peering, stats }: { libp2p: Libp2
             stats.refused++
             peering.onBadBlock(peer)
           }
+          if (isTooLargeForOneRound(err)) break
         }
       }
     }

@@ -10,7 +10,7 @@ import { addCiphertext } from './add-ciphertext.ts'
 import { openIpfs, type Ipfs } from './open-ipfs.ts'
 import { putRawBlock } from './raw-block.ts'
 import { verifyDag } from './read-verified.ts'
-import { fetchRecordBlocks, RECORD_BLOCKS_PROTOCOL } from './record-blocks.ts'
+import { fetchRecordBlocks, isTooLargeForOneRound, RECORD_BLOCKS_PROTOCOL, serveRecordBlocks } from './record-blocks.ts'
 import type { Libp2p } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -127,6 +127,11 @@ test('a peer that goes silent is given up; when no peer serves the record direct
   assert.equal(await b.prefetch(r.root, { raws: [r.envelopes] }), 'bitswap')
   assert.ok((await offline(b, r.envelopes)).equals(r.envelopeBytes))
   assert.ok(Buffer.concat(await Promise.all(r.leaves.map(async (l) => offline(b, l)))).equals(r.ciphertext))
+  // With the protocol served again, a record over maxFileBytes is given up once its root arrived
+  // (prefetch then asks no other peer and goes to bitswap).
+  await serveRecordBlocks(a.libp2p, a.helia.blockstore)
+  const large = fetchRecordBlocks(b.libp2p, b.helia.blockstore, { peer: a.network.peerId, root: r.root, raws: [r.envelopes], maxFileBytes: MiB })
+  await assert.rejects(large, (err: unknown) => isAppError(err, 'RECORD_UNAVAILABLE') && isTooLargeForOneRound(err))
   // A large record goes to bitswap without asking directly.
   const big = await storeRecord(a)
   assert.equal(await b.prefetch(big.root, { raws: [big.envelopes], direct: false }), 'bitswap')

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import * as dagPb from '@ipld/dag-pb'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { UnixFS } from 'ipfs-unixfs'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { AppError } from '../errors.ts'
@@ -115,10 +116,11 @@ export interface FetchRecordBlocksParams {
   /** Nothing received for this long ends the attempt with RECORD_UNAVAILABLE (default 10 s). */
   idleMs?: number
   /**
-   * More bytes than this in the answer end the attempt with RECORD_UNAVAILABLE (default 40 MiB):
-   * what arrives is held in memory until it is written, so large records are left to bitswap.
+   * A record whose root declares more bytes than this ends the attempt with RECORD_UNAVAILABLE
+   * once its root arrived (default 32 MiB), as does an answer longer than that allows: what
+   * arrives is held in memory until it is written, so large records are left to bitswap.
    */
-  maxBytes?: number
+  maxFileBytes?: number
 }
 
 /**
@@ -133,7 +135,7 @@ export interface FetchRecordBlocksParams {
  * @throws AppError RECORD_UNAVAILABLE when the peer does not speak the protocol, lacks a block,
  *   or stops answering.
  */
-export async function fetchRecordBlocks(libp2p: Pick<Libp2p, 'dialProtocol'>, store: Pick<Blocks, 'put'>, { peer, root, raws = [], signal, idleMs = 10_000, maxBytes = 40 * 1024 * 1024 }: FetchRecordBlocksParams): Promise<number> {
+export async function fetchRecordBlocks(libp2p: Pick<Libp2p, 'dialProtocol'>, store: Pick<Blocks, 'put'>, { peer, root, raws = [], signal, idleMs = 10_000, maxFileBytes = 32 * 1024 * 1024 }: FetchRecordBlocksParams): Promise<number> {
   if (root.code !== dagPb.code || raws.length > MAX_RAW || raws.some((c) => c.code !== raw.code)) {
     throw new AppError('INVALID_CID', { details: `a dag-pb root and at most ${MAX_RAW} raw blocks` })
   }
@@ -158,10 +160,15 @@ export async function fetchRecordBlocks(libp2p: Pick<Libp2p, 'dialProtocol'>, st
   let written = 0
   const idle = watchIdle(stream, idleMs)
   try {
-    for await (const bytes of frames(stream, peer, maxBytes, idle)) {
+    for await (const bytes of frames(stream, peer, maxFileBytes + (MAX_RAW + 1) * MAX_FRAME_BYTES, idle)) {
       const cid = expected.shift()
       if (cid === undefined) throw refused(peer, 'more blocks than asked')
       if (!createHash('sha256').update(bytes).digest().equals(cid.multihash.digest)) throw refused(peer, `a block that does not hash to ${cid}`)
+      if (cid === root && declaredSize(bytes) > maxFileBytes) {
+        const err = new AppError('RECORD_UNAVAILABLE', { details: `record ${root} holds more than ${maxFileBytes} bytes: left to bitswap` })
+        tooLarge.add(err)
+        throw err
+      }
       if (cid.code === dagPb.code) {
         expected.unshift(...childrenOf(cid, bytes, peer))
         inner.push({ cid, bytes })
@@ -183,6 +190,23 @@ export async function fetchRecordBlocks(libp2p: Pick<Libp2p, 'dialProtocol'>, st
   if (expected.length > 0) throw new AppError('RECORD_UNAVAILABLE', { details: `peer ${peer} sent ${written + inner.length} blocks and lacks ${expected[0]}` })
   for (const { cid, bytes } of inner.reverse()) await store.put(cid, bytes, { signal })
   return written + inner.length
+}
+
+const tooLarge = new WeakSet<Error>()
+
+/** Whether `fetchRecordBlocks` failed because the record is over `maxFileBytes` (no other peer would do better). */
+export function isTooLargeForOneRound(err: unknown): boolean {
+  return err instanceof Error && tooLarge.has(err)
+}
+
+/** The file size a UnixFS root declares (0 when it declares none: the read's checks meet that). */
+function declaredSize(bytes: Uint8Array): bigint {
+  try {
+    const data = dagPb.decode(bytes).Data
+    return data === undefined ? 0n : UnixFS.unmarshal(data).fileSize()
+  } catch {
+    return 0n
+  }
 }
 
 /** The links of a DAG node that hashed to its CID: each must be a CIDv1 sha2-256 dag-pb or raw. */

@@ -34,7 +34,7 @@ const statusSchema = {
     },
     recordFetch: {
       type: 'object',
-      description: 'Records this node fetched from peers ahead of a read since it started: from one peer in one round (direct) or over bitswap; peers refused for sending a block that did not hash to its CID on the direct path.',
+      description: 'Records this node fetched from peers since it started (for a read or to keep a replica): from one peer in one round (direct) or over bitswap; peers refused for sending a block that did not hash to its CID on the direct path.',
       properties: { direct: { type: 'integer' }, bitswap: { type: 'integer' }, refused: { type: 'integer' } },
     },
     version: { type: 'string' },
