@@ -50,6 +50,8 @@ export interface MeasureSearchResult {
     /** CPU time of each node's main thread per measured upload (/proc/PID/task/PID/stat). */
     mainThreadCpuMsWithout: number
     mainThreadCpuMsWith: number
+    /** False when a node ran the sources through tsx (dist/ stale at its start): its figures are not the compiled node's. */
+    compiled: boolean
     bundleBytes: number
     insertSeconds: number
     /** Extraction and token computation of the bundle alone, in this process (median of 10, warm): the CPU the index takes, on whichever thread. */
@@ -79,13 +81,14 @@ export async function measureSearch(p: MeasureSearchParams): Promise<MeasureSear
   const bundle = new Uint8Array(readFileSync(p.bundle))
   const start = (searchIndex: boolean) => {
     const home = join(p.home, searchIndex ? 'on' : 'off')
-    mkdirSync(home, { recursive: true })
+    mkdirSync(home, { recursive: true, mode: 0o700 })
     writeFileSync(join(home, 'config.json'), JSON.stringify({ searchIndex }))
     return startNodeProcess({ home, adminEmail: p.adminEmail, adminPassword: p.adminPassword })
   }
   const nodes: { off?: NodeProcess; on?: NodeProcess } = {}
   try {
     ;[nodes.off, nodes.on] = await Promise.all([start(false), start(true)])
+    const compiled = ![nodes.off, nodes.on].some((n) => /through tsx/.test(n.tail()))
     const up = await pairedUploads({ off: nodes.off, on: nodes.on }, { adminEmail: p.adminEmail, adminPassword: p.adminPassword, bundle, pairs: p.pairs })
     const { off, on } = up
     progress(`search: ${p.pairs} pairs of uploads of a ${(bundle.byteLength / 1024).toFixed(0)} KiB FHIR bundle: wall median ${off.medianMs} / ${on.medianMs} ms without / with, paired slowdown ${up.wallSlowdownPct}%; node CPU ${off.cpuMs} / ${on.cpuMs} ms, main thread ${off.mainCpuMs} / ${on.mainCpuMs} ms per upload`)
@@ -123,6 +126,7 @@ export async function measureSearch(p: MeasureSearchParams): Promise<MeasureSear
         cpuSlowdownPct: round1(((on.cpuMs - off.cpuMs) / off.cpuMs) * 100),
         mainThreadCpuMsWithout: off.mainCpuMs,
         mainThreadCpuMsWith: on.mainCpuMs,
+        compiled,
         bundleBytes: bundle.byteLength,
         insertSeconds: round1(insertSeconds),
         extractMs: extractMs(bundle),

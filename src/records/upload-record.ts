@@ -109,6 +109,9 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
   const plain = tapPlaintext(p, { limit, plainHash, terms: s.config.searchIndex ? (s.termWorker?.begin({ recordId }) ?? onCallingThread()) : undefined })
   // The DAG's pin is written while the envelopes are sealed and stored; both are durable before the row.
   const stored = await addCiphertext(s.ipfs, encryptStream(plain.chunks, { key: dataKey, suite, signal: p.signal }), { signal: p.signal, pin: 'later', sizeHint: p.declaredSize === undefined ? undefined : p.declaredSize + 4096 })
+  // The record's index entry (search key opened, tokens made) is prepared as soon as the term
+  // worker answers, while this upload waits for its envelopes and pins to be durable.
+  const indexing = plain.content && prepareRecordIndex(s, { recordId, patientId: patient.id, fileName, tags: p.tags, content: plain.content })
   const manifest: Manifest = { fileName, mediaType, size: plain.bytesRead, sha256: Buffer.from(await plainHash.digest()).toString('hex'), created: new Date().toISOString() }
   const shares = split && await splitDataKey(dataKey, { recordId, k: split.k, holders: split.holders })
   const sealed = await sealEnvelopes({ recordId, suite, dataKey, manifest, recipients: split ? recipients.filter((r) => r.for !== 'emergency') : recipients, shares })
@@ -134,7 +137,7 @@ export async function uploadRecord(s: Services, p: UploadRecordParams): Promise<
   }
   // The record's index entry goes in the same transaction as its row (one commit): the pending
   // row is never listed, so neither are its tokens matched, until it is anchored.
-  const index = plain.content ? await prepareRecordIndex(s, { recordId, patientId: patient.id, fileName, tags: p.tags, content: plain.content }) : undefined
+  const index = await indexing
   // Pending rows are never listed or served; recovery at start settles them from the journal.
   // The same writer the ledger follower uses; a fresh random id is never taken.
   const indexed = await s.db.transaction(async (tx) => {
