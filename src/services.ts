@@ -203,6 +203,11 @@ export interface AuditBatches {
   submit(entry: SignedAccessEntry, reader?: LocalAccount): Promise<void>
   /** Settles once nothing is queued or in flight. */
   idle(): Promise<void>
-  /** Cancels the retries waiting for the chain. */
+  /**
+   * Issues, synchronously, the statements of mined batches held to share the next entry's commit
+   * (`Ride` in consent/audit-log): a read's entry row written right after joins their commit.
+   */
+  board(): void
+  /** Cancels the retries waiting for the chain; the held statements are written. */
   stop(): void
 }

@@ -6,10 +6,11 @@ import { GroupCommitter } from '../ledger/group-commit.ts'
 import { isAccessLogged } from '../ledger/consent/is-access-logged.ts'
 import { sendAccessLogBatch } from '../ledger/consent/send-access-log-batch.ts'
 import { sendAccessLog } from '../ledger/consent/send-access-log.ts'
-import { waitForJournaled } from '../ledger/send-transaction.ts'
+import { waitForJournaled, type Statement } from '../ledger/send-transaction.ts'
 import { signAccessEntry, type SignedAccessEntry } from '../ledger/consent/sign-access-entry.ts'
 import { readIsMember } from '../ledger/registry/read-is-member.ts'
 import { isAppError, type AppError } from '../errors.ts'
+import type { Db } from '../db/db.ts'
 import type { AuditBatches, Services } from '../services.ts'
 
 type Parts = Pick<Services, 'db' | 'ledger' | 'nodeKey' | 'log'>
@@ -25,6 +26,47 @@ interface Item { entry: SignedAccessEntry; reader?: LocalAccount }
 const RETRY_MS = 5_000
 /** How long the row of a mined entry is kept. */
 const KEEP_MINED_MS = 24 * 3600_000
+/** How long a mined transaction's marks wait for the next read's entry to share its commit. */
+const RIDE_MS = 50
+
+/**
+ * Statements that record what the chain already holds — a mined transaction's journal state and
+ * its entries marked `mined` — held until the next read's entry row is written, so that both go in
+ * one commit (on SQLite, statements issued together share one group commit: one fsync, not two),
+ * or written alone after `ms` when no read comes. Until written, the rows say `sent` and
+ * `pending`, which a restart settles from the chain (the journal's replay, `replayAuditEntries`).
+ */
+export interface Ride {
+  /** Holds `statements` for the next entry; settles once they are committed. */
+  write(statements: Statement[]): Promise<void>
+  /** Issues every held statement now (synchronously): a statement issued right after joins their commit. */
+  board(): void
+}
+
+/** A ride on `db` that waits at most `ms` for company. */
+export function createRide(db: Pick<Db, 'run'>, ms: number): Ride {
+  let held: { statements: Statement[]; resolve: () => void; reject: (err: unknown) => void }[] = []
+  let timer: NodeJS.Timeout | undefined
+  const board = () => {
+    clearTimeout(timer)
+    timer = undefined
+    const now = held
+    held = []
+    for (const h of now) writeTogether(db, h.statements).then(h.resolve, h.reject)
+  }
+  return {
+    board,
+    write: (statements) => new Promise<void>((resolve, reject) => {
+      held.push({ statements, resolve, reject })
+      timer ??= setTimeout(board, ms)
+    }),
+  }
+}
+
+/** Issues `statements` at once (on SQLite they share one group commit) and settles when all are written. */
+async function writeTogether(db: Pick<Db, 'run'>, statements: Statement[]): Promise<void> {
+  await Promise.all(statements.map((st) => db.run(st.sql, ...st.params)))
+}
 
 /**
  * The node's group committer of read entries (`Consent.logAccessBatch`), sent from its member
@@ -47,9 +89,10 @@ export function createAuditBatches(p: Parts, { maxBatch = 100 }: { maxBatch?: nu
   }
   // Entries whose lone `logAccess` was tried here: a later batch first looks for it in the journal.
   const tried = new Set<string>()
+  const ride = createRide(p.db, RIDE_MS)
   const committer = new GroupCommitter<Item, void>({
     maxBatch,
-    send: (items) => sendItems(p, { items, tried, sender }),
+    send: (items) => sendItems(p, { items, tried, sender, ride }),
   })
   const timers = new Set<NodeJS.Timeout>()
   // Entries queued, in flight or waiting to be tried again here: a sweep for old pending entries
@@ -85,7 +128,8 @@ export function createAuditBatches(p: Parts, { maxBatch = 100 }: { maxBatch?: nu
     entryId,
     submit,
     idle: () => committer.idle(),
-    stop: () => { for (const t of timers) clearTimeout(t); timers.clear() },
+    board: () => ride.board(),
+    stop: () => { for (const t of timers) clearTimeout(t); timers.clear(); ride.board() },
   }
 }
 
@@ -97,26 +141,26 @@ export function createAuditBatches(p: Parts, { maxBatch = 100 }: { maxBatch?: nu
  * member hospital's account. An entry whose `logAccess` was journaled before is settled from its
  * journal row instead of being sent twice.
  */
-async function sendItems(p: Parts, { items, tried, sender }: { items: readonly Item[]; tried: Set<string>; sender: () => Promise<LocalAccount | undefined> }): Promise<void> {
+async function sendItems(p: Parts, { items, tried, sender, ride }: { items: readonly Item[]; tried: Set<string>; sender: () => Promise<LocalAccount | undefined>; ride: Ride }): Promise<void> {
   const left: SignedAccessEntry[] = []
-  for (const { entry } of items) if (!(tried.has(entry.entryId) && await settleLone(p, entry.entryId))) left.push(entry)
+  for (const { entry } of items) if (!(tried.has(entry.entryId) && await settleLone(p, entry.entryId, ride))) left.push(entry)
   if (left.length === 0) return
   const lone = items.length === 1 ? items[0]!.reader : undefined
   if (lone && !tried.has(left[0]!.entryId)) {
     const e = left[0]!
     tried.add(e.entryId)
     try {
-      const receipt = await sendAccessLog(p.ledger, { reader: lone, entryId: e.entryId, recordId: e.recordId, patient: e.patient, purpose: e.purpose, ref: e.ref })
-      await markMined(p, [e.entryId], receipt)
+      // Its journal row's state and the entry's mark ride with the next read's entry.
+      await sendAccessLog(p.ledger, { reader: lone, entryId: e.entryId, recordId: e.recordId, patient: e.patient, purpose: e.purpose, ref: e.ref, settle: (journal, receipt) => ride.write([journal, minedMark([e.entryId], receipt)]) })
       return
     } catch (err) {
       if (!isAppError(err, 'LEDGER_REVERTED')) throw err // tried again later: from its journal row if it was sent
-      if (await settleLone(p, e.entryId)) return
+      if (await settleLone(p, e.entryId, ride)) return
     }
   }
   const account = await sender()
   if (!account) throw new Error('this node has no member hospital to send audit batches from')
-  await sendBatch(p, account, left)
+  await sendBatch(p, account, left, ride)
 }
 
 /**
@@ -125,7 +169,7 @@ async function sendItems(p: Parts, { items, tried, sender }: { items: readonly I
  * reverted (the entry must go in a batch).
  * @throws AppError LEDGER_UNAVAILABLE while it waits for the receipt
  */
-async function settleLone(p: Parts, entryId: Hex): Promise<boolean> {
+async function settleLone(p: Parts, entryId: Hex, ride?: Ride): Promise<boolean> {
   const row = await p.db.get<{ id: number; tx_hash: Hex; state: string; block_number: number | null }>(
     `SELECT id, tx_hash, state, block_number FROM journal WHERE chain_id = ? AND purpose = 'audit-entry' AND ref = ? ORDER BY id DESC`, p.ledger.chainId, entryId)
   if (!row || row.state === 'reverted') return false
@@ -134,7 +178,11 @@ async function settleLone(p: Parts, entryId: Hex): Promise<boolean> {
     return true
   }
   try {
-    await markMined(p, [entryId], await waitForJournaled(p.ledger, { hash: row.tx_hash, id: row.id }))
+    const settle = (journal: Statement, receipt: TransactionReceipt) => {
+      const statements = [journal, minedMark([entryId], receipt)]
+      return ride ? ride.write(statements) : writeTogether(p.db, statements)
+    }
+    await waitForJournaled(p.ledger, { hash: row.tx_hash, id: row.id, settle })
     return true
   } catch (err) {
     if (isAppError(err, 'LEDGER_REVERTED')) return false
@@ -148,12 +196,12 @@ async function settleLone(p: Parts, entryId: Hex): Promise<boolean> {
  * go again without it.
  * @throws AppError LEDGER_UNAVAILABLE, or LEDGER_REVERTED naming no entry
  */
-async function sendBatch(p: Parts, hospital: LocalAccount, entries: readonly SignedAccessEntry[]): Promise<void> {
+async function sendBatch(p: Parts, hospital: LocalAccount, entries: readonly SignedAccessEntry[], ride: Ride): Promise<void> {
   let left = [...entries]
   while (left.length > 0) {
     try {
-      const receipt = await sendAccessLogBatch(p.ledger, { hospital, entries: left })
-      await markMined(p, left.map((e) => e.entryId), receipt)
+      const ids = left.map((e) => e.entryId)
+      await sendAccessLogBatch(p.ledger, { hospital, entries: left, settle: (journal, receipt) => ride.write([journal, minedMark(ids, receipt)]) })
       return
     } catch (err) {
       const offender = isAppError(err, 'LEDGER_REVERTED') ? offenderOf(err, left) : undefined
@@ -171,9 +219,16 @@ async function sendBatch(p: Parts, hospital: LocalAccount, entries: readonly Sig
 }
 
 async function markMined(p: Parts, entryIds: Hex[], receipt?: Pick<TransactionReceipt, 'transactionHash' | 'blockNumber'>): Promise<void> {
+  await writeTogether(p.db, [minedMark(entryIds, receipt)])
+}
+
+/** The statement that marks `entryIds` mined (by `receipt`'s transaction when known). */
+function minedMark(entryIds: Hex[], receipt?: Pick<TransactionReceipt, 'transactionHash' | 'blockNumber'>): Statement {
   const marks = entryIds.map(() => '?').join(', ')
-  await p.db.run(`UPDATE audit_entries SET state = 'mined', tx_hash = ?, block_number = ? WHERE entry_id IN (${marks})`,
-    receipt?.transactionHash ?? null, receipt ? Number(receipt.blockNumber) : null, ...entryIds)
+  return {
+    sql: `UPDATE audit_entries SET state = 'mined', tx_hash = ?, block_number = ? WHERE entry_id IN (${marks})`,
+    params: [receipt?.transactionHash ?? null, receipt ? Number(receipt.blockNumber) : null, ...entryIds],
+  }
 }
 
 /** The entry a decoded `logAccessBatch` revert names, if any. */
@@ -222,6 +277,8 @@ export async function logReadBatched(s: Pick<Services, 'db' | 'ledger'> & { audi
     reader: p.reader,
     entry: { entryId: await s.auditBatches.entryId(), recordId: p.recordId.toLowerCase() as Hex, patient: p.patient.toLowerCase() as Address, purpose: p.purpose, ref: p.ref.toLowerCase() as Hex, readAt },
   })
+  // The marks of a batch mined meanwhile go in the same commit as this row (see `Ride`).
+  s.auditBatches.board()
   await s.db.run(`INSERT INTO audit_entries (entry_id, record_id, patient, reader, purpose, ref, read_at, signature, state, created_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
   entry.entryId, entry.recordId, entry.patient, entry.reader.toLowerCase(), entry.purpose, entry.ref, Number(readAt), entry.signature, Date.now())

@@ -24,7 +24,18 @@ export interface SendTransactionParams {
   /** ABI used to decode a revert into its custom error. */
   abi?: Abi
   signal?: AbortSignal
+  /**
+   * Writes the journal row's `mined` state together with the caller's own record of the outcome,
+   * instead of alone: given the journal's statement, it must write it (on SQLite, statements
+   * issued together share one group commit: one fsync instead of one each). It may write it later
+   * than at once — the row says `sent` meanwhile, which a restart settles from the chain.
+   * The receipt is returned once it has. A reverted transaction's row is written alone.
+   */
+  settle?: (journal: Statement, receipt: TransactionReceipt) => Promise<void>
 }
+
+/** One SQL statement and its parameters, not yet run. */
+export interface Statement { sql: string; params: unknown[] }
 
 /**
  * Signs a transaction with the acting account's own key, writes it to the journal, broadcasts
@@ -43,7 +54,7 @@ export async function sendTransaction(ledger: Ledger, params: SendTransactionPar
   senderQueues.set(key, signed)
   try {
     const { hash, id } = await signed
-    return await waitForJournaled(ledger, { hash, id, abi: params.abi, signal: params.signal })
+    return await waitForJournaled(ledger, { hash, id, abi: params.abi, signal: params.signal, settle: params.settle })
   } finally {
     if (senderQueues.get(key) === signed) senderQueues.delete(key)
   }
@@ -98,10 +109,11 @@ async function signAndJournal(ledger: Ledger, { account, to, data, purpose, ref,
 }
 
 /**
- * Waits for the receipt of a journaled transaction and records the outcome in the journal.
+ * Waits for the receipt of a journaled transaction and records the outcome in the journal (through
+ * the caller's `settle` when it was mined and one is given).
  * @throws AppError LEDGER_REVERTED when it was mined but reverted.
  */
-export async function waitForJournaled(ledger: Ledger, { hash, id, signal }: { hash: Hex; id: number; abi?: Abi; signal?: AbortSignal }): Promise<TransactionReceipt> {
+export async function waitForJournaled(ledger: Ledger, { hash, id, signal, settle }: Pick<SendTransactionParams, 'abi' | 'signal' | 'settle'> & { hash: Hex; id: number }): Promise<TransactionReceipt> {
   let receipt: TransactionReceipt
   try {
     receipt = await ledger.client.waitForTransactionReceipt({ hash, timeout: 120_000, pollingInterval: 50 })
@@ -110,7 +122,9 @@ export async function waitForJournaled(ledger: Ledger, { hash, id, signal }: { h
   }
   signal?.throwIfAborted()
   const state = receipt.status === 'success' ? 'mined' : 'reverted'
-  await ledger.db.run('UPDATE journal SET state = ?, block_number = ? WHERE id = ?', state, Number(receipt.blockNumber), id)
+  const journal: Statement = { sql: 'UPDATE journal SET state = ?, block_number = ? WHERE id = ?', params: [state, Number(receipt.blockNumber), id] }
+  if (state === 'mined' && settle) await settle(journal, receipt)
+  else await ledger.db.run(journal.sql, ...journal.params)
   if (state === 'reverted') {
     throw new AppError('LEDGER_REVERTED', { details: `transaction ${hash} reverted when mined` })
   }

@@ -1,6 +1,6 @@
 import { encodeFunctionData, type Address, type Hex, type LocalAccount, type TransactionReceipt } from 'viem'
 import { consentAbi } from '../abis.ts'
-import { sendTransaction } from '../send-transaction.ts'
+import { sendTransaction, type SendTransactionParams } from '../send-transaction.ts'
 import type { Ledger } from '../connect-ledger.ts'
 
 export interface SendAccessLogParams {
@@ -18,6 +18,8 @@ export interface SendAccessLogParams {
    */
   entryId?: Hex
   signal?: AbortSignal
+  /** Writes the journal row's `mined` state with the caller's own record of it (`sendTransaction`). */
+  settle?: SendTransactionParams['settle']
 }
 
 /**
@@ -26,5 +28,5 @@ export interface SendAccessLogParams {
  */
 export async function sendAccessLog(ledger: Ledger, p: SendAccessLogParams): Promise<TransactionReceipt> {
   const data = encodeFunctionData({ abi: consentAbi, functionName: 'logAccess', args: [p.recordId, p.patient, p.purpose, p.ref] })
-  return sendTransaction(ledger, { account: p.reader, to: ledger.contracts.consent, data, purpose: p.entryId ? 'audit-entry' : 'audit', ref: p.entryId ?? p.recordId, abi: consentAbi, signal: p.signal })
+  return sendTransaction(ledger, { account: p.reader, to: ledger.contracts.consent, data, purpose: p.entryId ? 'audit-entry' : 'audit', ref: p.entryId ?? p.recordId, abi: consentAbi, signal: p.signal, settle: p.settle })
 }

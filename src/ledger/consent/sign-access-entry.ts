@@ -1,4 +1,4 @@
-import type { Address, Hex, LocalAccount } from 'viem'
+import { concat, domainSeparator, hashStruct, keccak256, type Address, type Hex, type LocalAccount } from 'viem'
 import type { Ledger } from '../connect-ledger.ts'
 
 /** One read as its reader signs it for `Consent.logAccessBatch` (EIP-712 `AccessEntry`). */
@@ -37,13 +37,47 @@ export function consentDomain({ chainId, consent }: { chainId: number; consent: 
   return { name: 'MedLedger Consent', version: '1', chainId, verifyingContract: consent } as const
 }
 
-/** The reader signs one read entry with its own key, for a hospital node's batch. */
+// Domain separators by chain and contract: the same few for the node's whole life.
+const separators = new Map<string, Hex>()
+
+/** The EIP-712 domain separator of the Consent contract at `consent` on chain `chainId`, computed once. */
+function consentSeparator({ chainId, consent }: { chainId: number; consent: Address }): Hex {
+  const key = `${chainId}:${consent.toLowerCase()}`
+  let separator = separators.get(key)
+  if (separator === undefined) {
+    if (separators.size >= 16) separators.clear()
+    separator = domainSeparator({ domain: consentDomain({ chainId, consent }) })
+    separators.set(key, separator)
+  }
+  return separator
+}
+
+/**
+ * The EIP-712 digest of one entry (what `signTypedData` signs): the domain separator remembered,
+ * the entry's struct hash computed afresh.
+ * @throws RangeError when the purpose is not a uint8 or `readAt` not a uint64.
+ */
+export function hashAccessEntry({ chainId, consent }: { chainId: number; consent: Address }, entry: AccessEntry): Hex {
+  // What viem's typed-data validation would refuse and the ABI encoding alone would let through.
+  if (!Number.isInteger(entry.purpose) || entry.purpose < 0 || entry.purpose > 0xff) throw new RangeError(`purpose ${entry.purpose} is not a uint8`)
+  if (entry.readAt < 0n || entry.readAt >= 1n << 64n) throw new RangeError(`readAt ${entry.readAt} is not a uint64`)
+  const struct = hashStruct({ data: { ...entry }, primaryType: 'AccessEntry', types: accessEntryTypes })
+  return keccak256(concat(['0x1901', consentSeparator({ chainId, consent }), struct]))
+}
+
+/**
+ * The reader signs one read entry with its own key, for a hospital node's batch: the same
+ * signature as `signTypedData` over `consentDomain` and `accessEntryTypes` (RFC 6979, so the same
+ * bytes), without hashing the domain again for every entry.
+ */
 export async function signAccessEntry(ledger: Pick<Ledger, 'chainId' | 'contracts'>, { reader, entry }: { reader: LocalAccount; entry: AccessEntry }): Promise<SignedAccessEntry> {
-  const signature = await reader.signTypedData({
-    domain: consentDomain({ chainId: ledger.chainId, consent: ledger.contracts.consent }),
-    types: accessEntryTypes,
-    primaryType: 'AccessEntry',
-    message: entry,
-  })
+  const signature = reader.sign
+    ? await reader.sign({ hash: hashAccessEntry({ chainId: ledger.chainId, consent: ledger.contracts.consent }, entry) })
+    : await reader.signTypedData({
+      domain: consentDomain({ chainId: ledger.chainId, consent: ledger.contracts.consent }),
+      types: accessEntryTypes,
+      primaryType: 'AccessEntry',
+      message: entry,
+    })
   return { ...entry, reader: reader.address, signature }
 }

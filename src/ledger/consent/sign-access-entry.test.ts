@@ -1,0 +1,32 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { recoverTypedDataAddress, type Address, type Hex } from 'viem'
+import { accessEntryTypes, consentDomain, hashAccessEntry, signAccessEntry, type AccessEntry } from './sign-access-entry.ts'
+
+const word = (byte: string) => `0x${byte.repeat(32)}` as Hex
+const entry = (over: Partial<AccessEntry> = {}): AccessEntry => ({
+  entryId: word('11'), recordId: word('22'), patient: `0x${'33'.repeat(20)}` as Address, purpose: 1, ref: word('00'), readAt: 1_700_000_000n, ...over,
+})
+
+test('signAccessEntry gives the bytes viem\'s signTypedData gives, on two domains, and the signature recovers to the reader', async () => {
+  const reader = privateKeyToAccount(generatePrivateKey())
+  const domains = [{ chainId: 31337, consent: '0x5FbDB2315678afecb367f032d93F642f64180aa3' as Address }, { chainId: 1, consent: '0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512' as Address }]
+  for (const d of domains) {
+    for (const e of [entry(), entry({ purpose: 8, ref: word('ab'), readAt: 2n ** 64n - 1n }), entry({ entryId: word('01'), purpose: 0, readAt: 0n })]) {
+      const signed = await signAccessEntry({ chainId: d.chainId, contracts: { consent: d.consent } } as never, { reader, entry: e })
+      const domain = consentDomain(d)
+      const expected = await reader.signTypedData({ domain, types: accessEntryTypes, primaryType: 'AccessEntry', message: e })
+      assert.equal(signed.signature, expected)
+      assert.equal(signed.reader, reader.address)
+      assert.equal(await recoverTypedDataAddress({ domain, types: accessEntryTypes, primaryType: 'AccessEntry', message: e, signature: signed.signature }), reader.address)
+    }
+  }
+})
+
+test('hashAccessEntry refuses a purpose that is not a uint8 and a readAt that is not a uint64, as the typed-data check would', () => {
+  const d = { chainId: 31337, consent: '0x5FbDB2315678afecb367f032d93F642f64180aa3' as Address }
+  for (const bad of [entry({ purpose: 256 }), entry({ purpose: -1 }), entry({ purpose: 1.5 }), entry({ readAt: 2n ** 64n }), entry({ readAt: -1n })]) {
+    assert.throws(() => hashAccessEntry(d, bad), RangeError)
+  }
+})
