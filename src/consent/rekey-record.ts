@@ -1,4 +1,4 @@
-import { bytesToHex, hexToBytes, toHex, type Address, type Hex } from 'viem'
+import { bytesToHex, hexToBytes, toHex, type Address, type Hex, type TransactionReceipt } from 'viem'
 import { publicKeyOf } from '../accounts/directory.ts'
 import { requireKeys, type Actor, type AccountRow } from '../accounts/account.ts'
 import type { HospitalRow } from '../accounts/hospital.ts'
@@ -20,7 +20,7 @@ import { dropRecordBlocks } from '../records/drop-record-blocks.ts'
 import { openEnvelopes, parseEnvelopes, sealEnvelopes, type EnvelopeRecipient } from '../records/envelopes.ts'
 import { insertRecord } from '../records/insert-record.ts'
 import { shareHolders, splitDataKey } from '../records/emergency-shares.ts'
-import { openSearchKey, openTerms } from '../records/search/search-key.ts'
+import { deleteRecordIndex, openSearchKey, openTerms } from '../records/search/search-key.ts'
 import { indexRecordTerms } from '../records/search/index-record-terms.ts'
 import type { RecordRow } from '../records/record.ts'
 import { applyRecordSuperseded, supersededAnswer } from './apply-record-superseded.ts'
@@ -99,29 +99,23 @@ export async function rekeyRecord(s: Services, { actor, recordId, signal }: Reke
   const envelopes = toHex(digestFromCid(envelopesCid))
 
   const batch = root ? await s.db.get<{ root: Hex; proof: string; signature: Hex }>('SELECT root, proof, signature FROM record_proofs WHERE record_id = ?', id) : undefined
-  let receipt
-  try {
-    receipt = await sendSupersede(s.ledger, {
-      by: keys.ledger,
-      old: { recordId: id, patient: patient.address as Address, author: author.address as Address, hospital: hospital.address as Address, digest: row.digest, envelopes: row.envelopes },
-      batch: batch && { root: batch.root, proof: JSON.parse(batch.proof) as Hex[], signature: batch.signature },
-      newId, digest, envelopes, signal,
-    })
-  } catch (err) {
-    // Refused: the new version never existed, and its blocks go. Unanswered: it may still be mined.
-    if (isAppError(err, 'LEDGER_REVERTED')) await dropRecordBlocks(s, { digest, envelopes })
-    throw err
-  }
-  const block = await s.ledger.client.getBlock({ blockNumber: receipt.blockNumber })
-  const fresh: RecordRow = {
-    ...row, record_id: newId, digest, envelopes, stored_bytes: stored.size, state: 'anchored',
-    tx_hash: receipt.transactionHash, block_number: Number(receipt.blockNumber), anchored_at: Number(block.timestamp), created_at: Date.now(),
-  }
-  // The follower may have written the new row from RecordAnchored first, without what only this node knows.
-  if (!(await insertRecord(s.db, fresh))) await s.db.run('UPDATE records SET suite = ?, stored_bytes = ? WHERE record_id = ?', fresh.suite, fresh.stored_bytes, newId)
-  // The new version is anchored whatever happens to its index: a failure here only costs search hits.
+  // The new row is written pending before its supersede is journaled, as an upload's: never listed
+  // or served until anchored, and settled from the journal at start (settleAnchors) or from the
+  // node's own RecordAnchored by its follower when this flow never handles the receipt.
+  const fresh: RecordRow = { ...row, record_id: newId, digest, envelopes, stored_bytes: stored.size, state: 'pending', tx_hash: null, block_number: null, anchored_at: null, created_at: Date.now() }
+  await insertRecord(s.db, fresh)
+  // Moved while pending (a pending record's tokens match nothing): a failure here only costs search hits.
   await moveSearchIndex(s, { patientId: row.patient_id, from: id, to: newId })
     .catch((err: unknown) => s.log('warn', `re-key ${newId}: search terms not moved: ${(err as Error).message}`))
+  const receipt = await supersedeOrForget(s, fresh, {
+    by: keys.ledger,
+    old: { recordId: id, patient: patient.address as Address, author: author.address as Address, hospital: hospital.address as Address, digest: row.digest, envelopes: row.envelopes },
+    batch: batch && { root: batch.root, proof: JSON.parse(batch.proof) as Hex[], signature: batch.signature },
+    newId, digest, envelopes, signal,
+  })
+  const block = await s.ledger.client.getBlock({ blockNumber: receipt.blockNumber })
+  await s.db.run(`UPDATE records SET state = 'anchored', tx_hash = ?, block_number = ?, anchored_at = ? WHERE record_id = ?`,
+    receipt.transactionHash, Number(receipt.blockNumber), Number(block.timestamp), newId)
   // The re-key is on chain: should dropping the old version fail here, the follower applies the
   // same RecordSuperseded event again (and retries it) rather than the caller re-keying again.
   await applyRecordSuperseded(s, { oldId: id, newId, txHash: receipt.transactionHash })
@@ -134,6 +128,26 @@ export async function rekeyRecord(s: Services, { actor, recordId, signal }: Reke
       patient: true, author: recipients.some((r) => r.for === 'author'), grantees: recipients.filter((r) => r.for === 'grantee').length,
       emergency: true, emergencyShares: shares?.n ?? 0,
     },
+  }
+}
+
+/**
+ * Sends the supersede of the pending row `fresh` and waits for it. Refused by the chain: the new
+ * version never existed, and its row, search entry and blocks go. Unanswered (or the node stops):
+ * it may still be mined from the journal, so the row stays pending and is settled from the
+ * journal at start or by the follower.
+ * @throws AppError LEDGER_REVERTED, LEDGER_UNAVAILABLE
+ */
+async function supersedeOrForget(s: Services, fresh: RecordRow, p: Parameters<typeof sendSupersede>[1]): Promise<TransactionReceipt> {
+  try {
+    return await sendSupersede(s.ledger, p)
+  } catch (err) {
+    if (isAppError(err, 'LEDGER_REVERTED')) {
+      await s.db.run(`DELETE FROM records WHERE record_id = ? AND state = 'pending'`, fresh.record_id)
+      await deleteRecordIndex(s.db, fresh.patient_id, fresh.record_id)
+      await dropRecordBlocks(s, { digest: fresh.digest, envelopes: fresh.envelopes })
+    }
+    throw err
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Address, Hex } from 'viem'
 import { applyAnchoredRecord } from '../records/apply-anchored-record.ts'
 import { applyAnchoredBatch, recordsOfBatch } from '../records/apply-anchored-batch.ts'
+import { settleOwnAnchor } from '../records/settle-anchors.ts'
 import { applyAccessRequested } from '../consent/apply-access-requested.ts'
 import { applyAccessApproved } from '../consent/apply-access-approved.ts'
 import { applyAccessDenied } from '../consent/apply-access-denied.ts'
@@ -67,7 +68,12 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
   return async (event: LedgerEvent, ctx: HandlerContext): Promise<void> => {
     const e = event as Event
     if (await sentByThisNode(s.db, e.transactionHash)) {
-      if (e.eventName === 'RecordAnchored') await considerReplica(owners, e)
+      // Its pending row (an upload anchored alone, a re-key's new version) is settled here when the
+      // flow that sent it never handled the receipt; otherwise it already was, and this changes nothing.
+      if (e.eventName === 'RecordAnchored') {
+        await settleOwnAnchor(s, { recordId: e.args.recordId as Hex, txHash: e.transactionHash, blockNumber: Number(e.blockNumber) })
+        await considerReplica(owners, e)
+      }
       if (e.eventName === 'BatchAnchored') await considerBatch(owners, e)
       // A re-key this node sent is applied again (idempotent): the node may have stopped between its mining and its applying.
       // An export this node's researcher requested is answered by this node's hospitals too, as by any other.
