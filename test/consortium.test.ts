@@ -292,7 +292,11 @@ test('with node A stopped, a consented doctor on node B still reads A\'s records
   })
   assert.ok(elsewhere, 'no record replicated on D')
   await nodes.a.stop()
-  const fetchedBefore = (await status('b')).recordFetch
+  // B's replicator idle, so that only the read fetches while it runs.
+  const fetchedBefore = (await waitFor('B with nothing left to replicate', async () => {
+    const st = await status('b')
+    return st.replication.pending === 0 ? st : undefined
+  })).recordFetch
   const got = await apis.b.download(doctorB.token, elsewhere.recordId)
   assert.equal(got.status, 200, JSON.stringify(got.json))
   assert.match(got.bytes.toString('utf8'), /^clinical note \d+ /)
