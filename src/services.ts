@@ -206,8 +206,9 @@ export interface AuditBatches {
   /**
    * Issues, synchronously, the statements of mined batches held to share the next entry's commit
    * (`Ride` in consent/audit-log): a read's entry row written right after joins their commit.
+   * Settles once they are written (never rejects: each write's own waiter hears of a failure).
    */
-  board(): void
+  board(): Promise<void>
   /** Cancels the retries waiting for the chain; the held statements are written. */
   stop(): void
 }

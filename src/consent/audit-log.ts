@@ -39,8 +39,11 @@ const RIDE_MS = 50
 export interface Ride {
   /** Holds `statements` for the next entry; settles once they are committed. */
   write(statements: Statement[]): Promise<void>
-  /** Issues every held statement now (synchronously): a statement issued right after joins their commit. */
-  board(): void
+  /**
+   * Issues every held statement now (synchronously): a statement issued right after joins their
+   * commit. Settles once they are written; never rejects (their `write` does).
+   */
+  board(): Promise<void>
 }
 
 /** A ride on `db` that waits at most `ms` for company. */
@@ -52,13 +55,13 @@ export function createRide(db: Pick<Db, 'run'>, ms: number): Ride {
     timer = undefined
     const now = held
     held = []
-    for (const h of now) writeTogether(db, h.statements).then(h.resolve, h.reject)
+    return Promise.all(now.map((h) => writeTogether(db, h.statements).then(h.resolve, h.reject))).then(() => undefined)
   }
   return {
     board,
     write: (statements) => new Promise<void>((resolve, reject) => {
       held.push({ statements, resolve, reject })
-      timer ??= setTimeout(board, ms)
+      timer ??= setTimeout(() => void board(), ms)
     }),
   }
 }
@@ -129,7 +132,7 @@ export function createAuditBatches(p: Parts, { maxBatch = 100 }: { maxBatch?: nu
     submit,
     idle: () => committer.idle(),
     board: () => ride.board(),
-    stop: () => { for (const t of timers) clearTimeout(t); timers.clear(); ride.board() },
+    stop: () => { for (const t of timers) clearTimeout(t); timers.clear(); void ride.board() },
   }
 }
 
@@ -278,7 +281,7 @@ export async function logReadBatched(s: Pick<Services, 'db' | 'ledger'> & { audi
     entry: { entryId: await s.auditBatches.entryId(), recordId: p.recordId.toLowerCase() as Hex, patient: p.patient.toLowerCase() as Address, purpose: p.purpose, ref: p.ref.toLowerCase() as Hex, readAt },
   })
   // The marks of a batch mined meanwhile go in the same commit as this row (see `Ride`).
-  s.auditBatches.board()
+  void s.auditBatches.board()
   await s.db.run(`INSERT INTO audit_entries (entry_id, record_id, patient, reader, purpose, ref, read_at, signature, state, created_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
   entry.entryId, entry.recordId, entry.patient, entry.reader.toLowerCase(), entry.purpose, entry.ref, Number(readAt), entry.signature, Date.now())

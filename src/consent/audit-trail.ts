@@ -129,6 +129,9 @@ export async function auditTrailWithPending(s: Services, params: { actor: Actor 
   // Read before the chain's events, and checked again after: an entry mined meanwhile shows once.
   const rows = await pendingOf(s, await trailSubject(s, who, { patient: params.patient, recordId: params.recordId }))
   const mined = await auditTrail(s, params)
+  // Batches mined by now whose marks wait to ride with the next read's entry (consent/audit-log's
+  // `Ride`) are written first: their rows then say mined, and each read shows once.
+  await s.auditBatches?.board()
   return [...await pendingEntries(s, rows, new Set(mined.map((e) => e.txHash.toLowerCase()))), ...mined]
 }
 
