@@ -91,9 +91,12 @@ export async function requestErasure(s: Services, p: { actor: Actor | undefined;
     leaf: { recordId, ...parties, digest: row.digest, envelopes: row.envelopes },
     batch: proof && { root: proof.root, proof: JSON.parse(proof.proof) as Hex[], signature: proof.signature },
   })
-  await s.db.run(`INSERT INTO erasures (erasure_id, record_id, patient_id, hospital_id, status, reason, request_tx, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`,
-    erasureId, recordId, row.patient_id, row.hospital_id, reason, receipt.transactionHash, Date.now())
-  await notifyStaff(s, row.hospital_id, actor.account.id)
+  // The follower applies this node's own ErasureRequested too (a node stopped before this point
+  // keeps the request, without its reason): whichever writes the row first tells the staff.
+  const written = await s.db.run(`INSERT INTO erasures (erasure_id, record_id, patient_id, hospital_id, status, reason, request_tx, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)
+    ON CONFLICT (erasure_id) DO NOTHING`, erasureId, recordId, row.patient_id, row.hospital_id, reason, receipt.transactionHash, Date.now())
+  if (written.changes > 0) await notifyStaff(s, row.hospital_id, actor.account.id)
+  else await s.db.run('UPDATE erasures SET reason = ? WHERE erasure_id = ?', reason, erasureId)
   return viewOf(s, erasureId)
 }
 
@@ -115,10 +118,13 @@ export async function decideErasure(s: Services, p: { actor: Actor | undefined; 
     by: requireKeys(by).ledger, erasureId, signal: p.signal,
     ...(reason === null ? {} : { rejectReasonHash: commitText(s.nodeKey, erasureId, reason) }),
   })
-  await s.db.run(`UPDATE erasures SET status = ?, decision_reason = ?, decided_by = ?, decision_tx = ?, decided_at = ? WHERE erasure_id = ?`,
+  // The follower applies this node's own decision too (a node stopped before this point keeps it,
+  // without a rejection's reason): whichever moves the row from pending tells the patient.
+  const decided = await s.db.run(`UPDATE erasures SET status = ?, decision_reason = ?, decided_by = ?, decision_tx = ?, decided_at = ? WHERE erasure_id = ? AND status = 'pending'`,
     p.confirm ? 'confirmed' : 'rejected', reason, by.account.id, receipt.transactionHash, Date.now(), erasureId)
+  if (decided.changes === 0) await s.db.run('UPDATE erasures SET decision_reason = ?, decided_by = ? WHERE erasure_id = ?', reason, by.account.id, erasureId)
   if (p.confirm) await shredRecord(s, { recordId: row.record_id, erasureId, txHash: receipt.transactionHash, signal: p.signal })
-  await s.notify?.({ accountId: row.patient_id, kind: p.confirm ? 'erasure-confirmed' : 'erasure-rejected', by: { accountId: by.account.id } })
+  if (decided.changes > 0) await s.notify?.({ accountId: row.patient_id, kind: p.confirm ? 'erasure-confirmed' : 'erasure-rejected', by: { accountId: by.account.id } })
   return viewOf(s, erasureId)
 }
 
@@ -143,9 +149,9 @@ export async function applyErasureRequested(s: Services, e: { erasureId: Hex; re
   if (await s.db.get('SELECT 1 AS x FROM erasures WHERE erasure_id = ?', erasureId)) return
   const row = await s.db.get<{ patient_id: string; hospital_id: string }>('SELECT patient_id, hospital_id FROM records WHERE record_id = ?', e.recordId.toLowerCase())
   if (!row) return
-  await s.db.run(`INSERT INTO erasures (erasure_id, record_id, patient_id, hospital_id, status, request_tx, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (erasure_id) DO NOTHING`,
+  const written = await s.db.run(`INSERT INTO erasures (erasure_id, record_id, patient_id, hospital_id, status, request_tx, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?) ON CONFLICT (erasure_id) DO NOTHING`,
     erasureId, e.recordId.toLowerCase(), row.patient_id, row.hospital_id, e.txHash, Date.now())
-  await notifyStaff(s, row.hospital_id, row.patient_id)
+  if (written.changes > 0) await notifyStaff(s, row.hospital_id, row.patient_id)
 }
 
 /** A decision seen on the chain (made on another node): the mirrored request follows it, and the patient is told. */
@@ -153,7 +159,9 @@ export async function applyErasureDecided(s: Services, e: { erasureId: Hex; conf
   const erasureId = e.erasureId.toLowerCase() as Hex
   const row = await s.db.get<ErasureRow>(`SELECT * FROM erasures WHERE erasure_id = ? AND status = 'pending'`, erasureId)
   if (!row) return
-  await s.db.run('UPDATE erasures SET status = ?, decided_by = ?, decision_tx = ?, decided_at = ? WHERE erasure_id = ?', e.confirmed ? 'confirmed' : 'rejected', e.by.toLowerCase(), e.txHash, Date.now(), erasureId)
+  const moved = await s.db.run(`UPDATE erasures SET status = ?, decided_by = ?, decision_tx = ?, decided_at = ? WHERE erasure_id = ? AND status = 'pending'`,
+    e.confirmed ? 'confirmed' : 'rejected', e.by.toLowerCase(), e.txHash, Date.now(), erasureId)
+  if (moved.changes === 0) return // decided meanwhile by the local flow, which tells the patient
   const by = await s.db.get<{ id: string }>('SELECT id FROM accounts WHERE address = ?', e.by.toLowerCase())
   const party = by ? { accountId: by.id } : { hospitalId: row.hospital_id }
   await s.notify?.({ accountId: row.patient_id, kind: e.confirmed ? 'erasure-confirmed' : 'erasure-rejected', by: party })

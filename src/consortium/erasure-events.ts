@@ -3,7 +3,6 @@ import { getRawBlockVerified } from '../storage/raw-block.ts'
 import { cidFromDigest } from '../storage/read-verified.ts'
 import { applyErasureDecided, applyErasureRequested } from '../consent/erasures.ts'
 import { shredRecord } from '../consent/shred-record.ts'
-import { sentByThisNode } from './sent-by-this-node.ts'
 import type { EventHandler, HandlerContext, LedgerEvent } from './follower.ts'
 import type { Services } from '../services.ts'
 
@@ -11,9 +10,10 @@ type Event = LedgerEvent & { eventName: string; args: Record<string, unknown> }
 
 /**
  * What a node does with RecordLedger's erasure events (issue 13 item 3):
- *  - ErasureRequested made on another node: mirrored here when this node knows the record, so
- *    that its hospital's staff (or the admin) here can decide it;
- *  - ErasureConfirmed / ErasureRejected made on another node: the mirrored request follows;
+ *  - ErasureRequested: mirrored here when this node knows the record, so that its hospital's
+ *    staff (or the admin) here can decide it;
+ *  - ErasureConfirmed / ErasureRejected: the request follows. Both also when this node sent
+ *    them (idempotent), in case it stopped between the mining and writing them itself;
  *  - RecordErased (the tombstone): the record is crypto-shredded here — its envelopes, the grant
  *    envelopes that wrap its key and its blocks are destroyed, its row forgotten. Applied even
  *    when this node sent it (idempotent), in case it stopped between the mining and the shredding;
@@ -30,12 +30,12 @@ export function erasureHandlers(s: Services): EventHandler {
       case 'RecordErased':
         await shredRecord(s, { recordId: a.recordId as Hex, txHash })
         return
+      // Applied when this node sent them too (idempotent): it may have stopped between the mining
+      // and writing the request or decision itself.
       case 'ErasureRequested':
-        if (await sentByThisNode(s.db, txHash)) return
         return applyErasureRequested(s, { erasureId: a.erasureId as Hex, recordId: a.recordId as Hex, patient: a.patient as Address, hospital: a.hospital as Address, txHash })
       case 'ErasureConfirmed':
       case 'ErasureRejected':
-        if (await sentByThisNode(s.db, txHash)) return
         return applyErasureDecided(s, { erasureId: a.erasureId as Hex, confirmed: e.eventName === 'ErasureConfirmed', by: a.by as Address, txHash })
       case 'EmergencyKeyReleased':
         return holdReleased(s, 'SELECT 1 AS x FROM emergencies WHERE emergency_id = ? AND envelopes = ?', a.emergencyId as Hex, a.envelopes as Hex, ctx)
