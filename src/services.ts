@@ -157,6 +157,12 @@ export interface ContentTermStream {
 export interface TermWorkerPart {
   /** A new upload's extraction, on the worker's thread when it is up, else on the calling thread. */
   begin(p: { recordId: string; cap?: number }): ContentTermStream
+  /**
+   * A record's index entry, its tokens and sealed term list under the patient's search key `key`
+   * (copied to the thread and zeroed there once used), made on the worker's thread. Resolves
+   * undefined when the thread is not up or failed: the caller then makes them itself.
+   */
+  indexEntry?(p: { key: Uint8Array; recordId: string; terms: readonly string[] }): Promise<{ tokens: Buffer[]; sealed: string } | undefined>
 }
 
 /**

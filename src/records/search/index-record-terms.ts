@@ -22,7 +22,9 @@ export async function prepareRecordIndex(
     const key = await openSearchKey(s, patientId)
     if (!key) return { terms }
     try {
-      return { terms, entry: recordIndexEntry(key, recordId, terms) }
+      // On the term worker's thread when it is up (the key copied there): the HMACs off this one.
+      const made = await s.termWorker?.indexEntry?.({ key: key.key, recordId, terms })
+      return { terms, entry: made ? { patientId, version: key.version, recordId, ...made } : recordIndexEntry(key, recordId, terms) }
     } finally {
       key.key.fill(0)
     }

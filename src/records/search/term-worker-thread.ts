@@ -1,17 +1,20 @@
 // The term worker's thread (started by term-worker.ts; not imported by anything else). It holds
 // one TermExtractor per upload, fed the plaintext chunks the main thread transferred to it
 // (each chunk its own ArrayBuffer, so nothing is copied again here), and answers an upload's
-// content terms once its stream has ended. A port delivers in order: an upload's chunks come
+// content terms once its stream has ended; then, asked with the patient's search key, the
+// record's tokens and sealed term list. A port delivers in order: an upload's chunks come
 // before its end. An error is answered by its name only: a parser's message may quote the file.
 import { parentPort } from 'node:worker_threads'
 import { TermExtractor } from './term-extractor.ts'
+import { recordTokens, sealTerms, tokenBytes } from './search-key.ts'
 import type { TermJob, TermReply } from './term-worker.ts'
 
 const port = parentPort!
 const uploads = new Map<number, TermExtractor>()
 
-port.on('message', ({ id, cap, chunk, over, end, drop }: TermJob) => {
+port.on('message', ({ id, cap, chunk, over, end, drop, entry }: TermJob) => {
   if (drop) return void uploads.delete(id)
+  if (entry) return void makeEntry(id, entry)
   let x = uploads.get(id)
   if (x === undefined) uploads.set(id, x = new TermExtractor(cap, false))
   if (chunk !== undefined) x.push(new Uint8Array(chunk))
@@ -26,3 +29,18 @@ port.on('message', ({ id, cap, chunk, over, end, drop }: TermJob) => {
   }
   port.postMessage(reply)
 })
+
+/** A record's tokens (in one buffer, transferred back) and sealed term list; the key is zeroed once used. */
+function makeEntry(id: number, { key, recordId, terms }: NonNullable<TermJob['entry']>): void {
+  const k = new Uint8Array(key)
+  try {
+    const tokens = recordTokens(k, terms)
+    const all = new Uint8Array(tokens.length * tokenBytes)
+    tokens.forEach((t, i) => all.set(t, i * tokenBytes))
+    port.postMessage({ id, tokens: all.buffer, sealed: sealTerms(k, recordId, terms) } satisfies TermReply, [all.buffer])
+  } catch (err) {
+    port.postMessage({ id, error: (err as Error)?.name ?? 'Error' } satisfies TermReply)
+  } finally {
+    k.fill(0)
+  }
+}

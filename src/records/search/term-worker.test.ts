@@ -5,6 +5,8 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createTermWorker, type TermWorker } from './term-worker.ts'
 import { extractContentTerms } from './extract-terms.ts'
+import { openTerms, recordTokens } from './search-key.ts'
+import { randomBytes } from 'node:crypto'
 import type { ContentTermStream } from '../../services.ts'
 
 const fixtures = '/work/shared/fixtures'
@@ -55,6 +57,20 @@ describe('the term worker (a real worker thread)', () => {
     assert.deepEqual(got, picked.map((f) => [...extractContentTerms(readFileSync(f))].sort()))
   })
 
+  it('makes a record\'s index entry on the thread: the tokens made here, a term list that opens with the key; the caller\'s key left as it was', async () => {
+    const f = files.find((x) => x.includes('/fhir/Bibi'))!
+    const terms = [...extractContentTerms(readFileSync(f))].sort()
+    const key = randomBytes(32)
+    const kept = Buffer.from(key)
+    const made = await w.indexEntry({ key, recordId: '0xabc', terms })
+    assert.ok(made)
+    assert.deepEqual(made.tokens.map((t) => t.toString('hex')), recordTokens(key, terms).map((t) => t.toString('hex')))
+    assert.deepEqual(openTerms(key, '0xabc', made.sealed), terms)
+    assert.throws(() => openTerms(key, '0xabd', made.sealed), (err: Error & { code?: string }) => err.code === 'RECORD_INTEGRITY', 'bound to its record')
+    assert.deepEqual(key, kept)
+    assert.deepEqual(logs, [])
+  })
+
   it('keeps the cap: past it a bundle gives no content terms, a DICOM file those of its head', async () => {
     const bundle = readFileSync(files.find((f) => f.includes('/fhir/Bibi'))!)
     assert.deepEqual(await stream(w.begin({ recordId: 'r', cap: bundle.byteLength - 1 }), bundle), [])
@@ -94,6 +110,7 @@ describe('the term worker (a real worker thread)', () => {
     const f = files.find((x) => x.endsWith('.dcm'))!
     assert.deepEqual(await stream(w.begin({ recordId: 'local' }), readFileSync(f)), [...extractContentTerms(readFileSync(f))].sort())
     assert.deepEqual(logs.splice(0), ['warn record local: the term worker is not running; terms extracted on the calling thread'])
+    assert.equal(await w.indexEntry({ key: randomBytes(32), recordId: '0x1', terms: ['ct'] }), undefined, 'made by the caller instead')
     w.start()
     await online(w)
     assert.deepEqual(await stream(w.begin({ recordId: 'again' }), readFileSync(f)), [...extractContentTerms(readFileSync(f))].sort())

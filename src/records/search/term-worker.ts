@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads'
 import { TermExtractor, maxExtractBytes } from './term-extractor.ts'
+import { tokenBytes } from './search-key.ts'
 import type { ContentTermStream, Services, TermWorkerPart } from '../../services.ts'
 
 /** A message to the thread (term-worker-thread.ts): a piece of upload `id`'s plaintext, or its end. */
@@ -15,15 +16,21 @@ export interface TermJob {
   end?: boolean
   /** The upload failed: what was collected is dropped. */
   drop?: boolean
+  /** A record's index entry is wanted: its terms under the search key (a copy, transferred; zeroed once used). */
+  entry?: { key: ArrayBuffer; recordId: string; terms: readonly string[] }
 }
 
-/** The thread's answer to an `end`: the content terms, or the name of the error that stopped them. */
-export interface TermReply { id: number; terms?: string[]; error?: string }
+/**
+ * The thread's answer: to an `end`, the content terms; to an `entry`, the tokens (one after the
+ * other, `tokenBytes` each) and the sealed term list; or the name of the error that stopped them.
+ */
+export interface TermReply { id: number; terms?: string[]; tokens?: ArrayBuffer; sealed?: string; error?: string }
 
 /** The term worker: the node's thread that extracts uploads' content terms off the main thread. */
 export interface TermWorker extends TermWorkerPart {
   /** As TermWorkerPart's; `timeoutMs` overrides the worker's for this upload. */
   begin(p: { recordId: string; cap?: number; timeoutMs?: number }): ContentTermStream
+  indexEntry(p: { key: Uint8Array; recordId: string; terms: readonly string[] }): Promise<{ tokens: Buffer[]; sealed: string } | undefined>
   /** Starts the thread now (a `new Worker`, tens of ms compiled, ~0.3 s through tsx), rather than on the next upload. */
   start(): void
   /** Stops the thread for good (until `start`): uploads then extract on the calling thread. Safe to call twice. */
@@ -94,6 +101,18 @@ export function createTermWorker({ log, timeoutMs = 10_000 }: CreateTermWorkerOp
         await t.worker.terminate()
       }
     },
+    async indexEntry({ key, recordId, terms }) {
+      const t = thread
+      if (t === undefined || !t.online) return undefined
+      const copy = new Uint8Array(key)
+      const reply = await askThread(t, { id: nextId++, entry: { key: copy.buffer, recordId, terms } }, timeoutMs, [copy.buffer])
+      if (reply.tokens === undefined || reply.sealed === undefined) {
+        log('warn', `record ${recordId}: index entry made on the calling thread (${reply.error})`)
+        return undefined
+      }
+      const tokens = reply.tokens
+      return { tokens: Array.from({ length: tokens.byteLength / tokenBytes }, (_, i) => Buffer.from(tokens, i * tokenBytes, tokenBytes)), sealed: reply.sealed }
+    },
     get threadId() {
       return thread?.online ? thread.worker.threadId : undefined
     },
@@ -133,8 +152,9 @@ function spawnThread(gone: (t: Thread, why: string, wasOnline: boolean) => void)
   return t
 }
 
-/** Asks thread `t` for upload `id`'s terms, waiting `timeoutMs` at most: then the thread, busy with it (or stuck), is stopped and terminated. */
-function askThread(t: Thread, id: number, timeoutMs: number): Promise<TermReply> {
+/** Sends `job` (an upload's `end`, or an `entry`) to thread `t` and waits `timeoutMs` at most for its answer: then the thread, busy with it (or stuck), is stopped and terminated. */
+function askThread(t: Thread, job: TermJob, timeoutMs: number, transfer: ArrayBuffer[] = []): Promise<TermReply> {
+  const { id } = job
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       t.pending.delete(id)
@@ -144,7 +164,7 @@ function askThread(t: Thread, id: number, timeoutMs: number): Promise<TermReply>
     }, timeoutMs)
     t.pending.set(id, (reply) => { clearTimeout(timer); resolve(reply) })
     if (t.pending.size === 1) t.worker.ref()
-    t.worker.postMessage({ id, end: true } satisfies TermJob)
+    t.worker.postMessage(job, transfer)
   })
 }
 
@@ -174,7 +194,7 @@ function threadStream(t: Thread, { id, recordId, cap, timeoutMs, log }: { id: nu
     },
     async end() {
       if (held === 0) return new Set<string>()
-      const reply = t.gone ? { id, error: 'the term worker stopped' } : await askThread(t, id, timeoutMs)
+      const reply = t.gone ? { id, error: 'the term worker stopped' } : await askThread(t, { id, end: true }, timeoutMs)
       if (reply.terms !== undefined) return new Set(reply.terms)
       log('warn', `record ${recordId}: content terms not extracted (${reply.error}); indexed by file name and tags only`)
       return new Set()
