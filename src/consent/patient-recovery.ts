@@ -126,25 +126,43 @@ export async function approveRecovery(s: Services, p: { actor: Actor | undefined
   }), { signal: p.signal })))
   await sendRecoveryApproval(s.ledger, { approver: requireKeys(actor).ledger, recoveryId: id, envelopes, signal: p.signal }).catch((err: unknown) => { throw refusal(err) })
   const now = Date.now()
-  await s.db.transaction(async (tx) => {
-    await tx.run(`UPDATE patient_recoveries SET state = 'approved', approver_id = ?, envelopes = ?, approved_at = ? WHERE recovery_id = ?`, actor.account.id, envelopes, now, id)
-    for (const k of keys) await tx.run('INSERT INTO recovered_records (record_id, recovery_id, patient_address) VALUES (?, ?, ?)', k.recordId, id, row.old_address)
-    for (const r of split) await tx.run('INSERT INTO recovered_records (record_id, recovery_id, patient_address, split) VALUES (?, ?, ?, 1)', r, id, row.old_address)
-    await tx.run('UPDATE accounts SET address = ?, public_key = ?, keystore = ? WHERE id = ?', row.new_address, Buffer.from(row.public_key), row.keystore, patient.id)
-    await tx.run('DELETE FROM sessions WHERE account_id = ?', patient.id)
-    await tx.run('DELETE FROM recovery_codes WHERE account_id = ?', patient.id)
-    await tx.run('DELETE FROM mfa WHERE account_id = ?', patient.id)
-    await recordAccountEvent(tx, { accountId: patient.id, kind: 'recovery-approved', actorId: actor.account.id, now })
-  })
+  // False when this node's follower wrote it first from the chain's RecoveryApproved (and released the shares).
+  const wrote = await writeApproval(s, { row, approverId: actor.account.id, envelopes, rewrapped: keys.map((k) => k.recordId), split, now })
   // The split records: this node's member hospitals release their shares for the new key now,
   // the others' nodes when their follower sees RecoveryApproved. A failure here leaves the
   // approval done; the shares can be released again (releaseRecoveryShares is idempotent).
-  if (split.length > 0) {
+  if (wrote && split.length > 0) {
     await releaseRecoveryShares(s, { recoveryId: id, signal: p.signal }).catch((err: unknown) => {
       s.log('warn', `recovery ${id}: the home node's share release failed: ${err instanceof Error ? err.message : String(err)}`)
     })
   }
   return toRecovery({ ...row, state: 'approved', approver_id: actor.account.id, envelopes, approved_at: now }, keys.length, split.length)
+}
+
+/**
+ * Writes an approved recovery here, once: the recovery approved, its records kept as recovered
+ * (`rewrapped` in the envelopes block, or `split` into shares), the account on its new address,
+ * keys and keystore, its sessions, recovery codes and two-factor sign-in ended. Resolves false
+ * when it was already: the approving flow and this node's follower, which applies the node's own
+ * `RecoveryApproved` in case the flow stopped before writing it, may both try.
+ */
+export async function writeApproval(
+  s: Pick<Services, 'db'>,
+  { row, approverId, envelopes, rewrapped, split, now }: { row: RecoveryRow; approverId: string | null; envelopes: Hex; rewrapped: Hex[]; split: Hex[]; now: number },
+): Promise<boolean> {
+  return s.db.transaction(async (tx) => {
+    const moved = await tx.run(`UPDATE patient_recoveries SET state = 'approved', approver_id = ?, envelopes = ?, approved_at = ? WHERE recovery_id = ? AND state = 'proposed'`,
+      approverId, envelopes, now, row.recovery_id)
+    if (moved.changes === 0) return false
+    for (const r of rewrapped) await tx.run('INSERT INTO recovered_records (record_id, recovery_id, patient_address) VALUES (?, ?, ?)', r, row.recovery_id, row.old_address)
+    for (const r of split) await tx.run('INSERT INTO recovered_records (record_id, recovery_id, patient_address, split) VALUES (?, ?, ?, 1)', r, row.recovery_id, row.old_address)
+    await tx.run('UPDATE accounts SET address = ?, public_key = ?, keystore = ? WHERE id = ?', row.new_address, Buffer.from(row.public_key), row.keystore, row.account_id)
+    await tx.run('DELETE FROM sessions WHERE account_id = ?', row.account_id)
+    await tx.run('DELETE FROM recovery_codes WHERE account_id = ?', row.account_id)
+    await tx.run('DELETE FROM mfa WHERE account_id = ?', row.account_id)
+    await recordAccountEvent(tx, { accountId: row.account_id, kind: 'recovery-approved', actorId: approverId, now })
+    return true
+  })
 }
 
 /**

@@ -10,7 +10,7 @@ import { applyEmergencyDeclared } from '../consent/apply-emergency-declared.ts'
 import { recordEmergencyRelease } from '../consent/record-emergency-release.ts'
 import { recordEmergencyShareRelease, recordEmergencySharesMoved } from '../consent/emergency-shares.ts'
 import { recordRecoveryShareRelease } from '../consent/recovery-shares.ts'
-import { applyRecoveryApproved } from '../consent/apply-recovery-approved.ts'
+import { applyRecoveryApproved, finishOwnRecoveryApproval } from '../consent/apply-recovery-approved.ts'
 import { applyShared } from '../consent/apply-shared.ts'
 import { applyTeamEvent } from '../consent/apply-team-event.ts'
 import { applyTeamGranted, applyTeamRevoked } from '../consent/apply-team-grant.ts'
@@ -75,6 +75,10 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
         await considerReplica(owners, e)
       }
       if (e.eventName === 'BatchAnchored') await considerBatch(owners, e)
+      // A recovery approved from this node whose flow stopped before writing it is finished here.
+      if (e.eventName === 'RecoveryApproved') {
+        await finishOwnRecoveryApproval(s, { recoveryId: e.args.recoveryId as Hex, by: e.args.by as Address, envelopes: e.args.envelopes as Hex, fetchMs: ctx.fetchMs })
+      }
       // A re-key this node sent is applied again (idempotent): the node may have stopped between its mining and its applying.
       // An export this node's researcher requested is answered by this node's hospitals too, as by any other.
       if (!membership.has(e.eventName) && e.eventName !== 'RecordSuperseded' && e.eventName !== 'ExportRequested') return

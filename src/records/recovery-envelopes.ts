@@ -54,18 +54,30 @@ export async function openRecoveredKey(s: Pick<Services, 'ipfs' | 'db'>, rec: { 
   if (rec.to.toLowerCase() !== reader.address.toLowerCase()) throw new AppError('RECORD_NOT_FOUND')
   // Split into threshold shares: combined from the member hospitals' releases for the recovery.
   if (Number(rec.split) === 1) return recoverySharesKey(s, { recoveryId: rec.recoveryId, recordId, reader, signal })
-  const bytes = await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(rec.envelopes), 'raw'), { signal })
+  const obj = parseRecoveryEnvelopes(await getRawBlockVerified(s.ipfs.blockstore, cidFromDigest(hexToBytes(rec.envelopes), 'raw'), { signal }), rec.recoveryId)
+  const mine = obj.keys.find((k) => typeof k?.recordId === 'string' && k.recordId.toLowerCase() === recordId.toLowerCase())
+  const wrapped = mine && decodeBase64url(mine.wrapped)
+  if (!wrapped) throw new AppError('RECORD_NOT_FOUND')
+  return unwrapKey({ scheme: reader.scheme, privateKey: reader.privateKey, wrapped, context: context(rec.recoveryId, recordId, reader.address) })
+}
+
+/**
+ * The ids of the records whose keys a recovery's envelopes block re-wraps.
+ * @throws AppError RECORD_INTEGRITY when the block is not that recovery's
+ */
+export function recoveryEnvelopeRecordIds(bytes: Uint8Array, recoveryId: Hex): Hex[] {
+  return parseRecoveryEnvelopes(bytes, recoveryId).keys.map((k) => String(k?.recordId).toLowerCase() as Hex)
+}
+
+function parseRecoveryEnvelopes(bytes: Uint8Array, recoveryId: Hex): RecoveryEnvelopesObject {
   let obj: RecoveryEnvelopesObject
   try {
     obj = JSON.parse(Buffer.from(bytes).toString('utf8')) as RecoveryEnvelopesObject
   } catch (cause) {
     throw new AppError('RECORD_INTEGRITY', { cause, details: 'recovery envelopes block is not JSON' })
   }
-  if (obj?.type !== 'medledger/recovery-envelopes' || obj.recoveryId?.toLowerCase() !== rec.recoveryId.toLowerCase() || !Array.isArray(obj.keys)) {
+  if (obj?.type !== 'medledger/recovery-envelopes' || obj.recoveryId?.toLowerCase() !== recoveryId.toLowerCase() || !Array.isArray(obj.keys)) {
     throw new AppError('RECORD_INTEGRITY', { details: 'recovery envelopes block does not belong to this recovery' })
   }
-  const mine = obj.keys.find((k) => typeof k?.recordId === 'string' && k.recordId.toLowerCase() === recordId.toLowerCase())
-  const wrapped = mine && decodeBase64url(mine.wrapped)
-  if (!wrapped) throw new AppError('RECORD_NOT_FOUND')
-  return unwrapKey({ scheme: reader.scheme, privateKey: reader.privateKey, wrapped, context: context(rec.recoveryId, recordId, reader.address) })
+  return obj
 }
