@@ -2,14 +2,8 @@ import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { Api, cleanup, seed, startNodeProcess, tempDir, testEnv, type NodeProcess } from '../helpers/node-process.ts'
-
-/** A JSON-RPC call to the node's chain (its filtering proxy, dev methods on for this test). */
-async function chain(url: string, method: string, params: unknown[] = []): Promise<any> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })
-  const body = await res.json() as { result?: unknown; error?: { message: string } }
-  if (body.error) throw new Error(`${method}: ${body.error.message}`)
-  return body.result
-}
+import { createTestDatabase } from '../helpers/postgres.ts'
+import { chain, crashEnv, waitFor } from '../helpers/crash-after-send.ts'
 
 // A re-key whose supersede transaction was sent but whose receipt the node never handled (killed
 // -9 with the transaction in the chain's pool, the chain losing it too): at the next start the
@@ -23,7 +17,7 @@ describe('re-key: killed -9 after the supersede transaction was sent', () => {
   })
 
   it('after the restart the new version is listed and reads, the old one answers 410 naming it, and the re-key that lost is not listed', async () => {
-    node = await startNodeProcess({ home, env: { MEDLEDGER_CHAIN_DEV_METHODS: 'true', MEDLEDGER_ANVIL_STATE_INTERVAL: '3600' } })
+    node = await startNodeProcess({ home, env: crashEnv })
     const api = new Api(node.url)
     const people = await seed(api)
     const bytes = randomBytes(300_000)
@@ -88,5 +82,55 @@ describe('re-key: killed -9 after the supersede transaction was sent', () => {
     const next = await again.json('POST', `/records/${fresh}/rekey`, undefined, patient)
     assert.equal(next.status, 201, JSON.stringify(next.body))
     assert.equal(next.body.supersedes, fresh)
+  })
+})
+
+// The same with the node running on: an API process (PostgreSQL, one hospital) sends the
+// supersede and is killed -9 before its receipt; the node's follower sees its own RecordAnchored
+// (the journal is shared) and settles the pending new version, then drops the old one.
+describe('re-key: an API process killed -9 after sending the supersede, the node running on', () => {
+  const home = tempDir('ml-rekey-api-crash-')
+  const nodes: NodeProcess[] = []
+  after(async () => {
+    for (const n of nodes.reverse()) await n.stop()
+    cleanup(home)
+  })
+
+  it('the node\'s follower lists the new version and drops the old one, without a restart', async () => {
+    const db = await createTestDatabase()
+    const node = await startNodeProcess({ home, args: ['--db', db], env: crashEnv })
+    nodes.push(node)
+    const api = new Api(node.url)
+    const people = await seed(api)
+    const bytes = randomBytes(120_000)
+    const up = await api.upload(people.doctor.token, people.patient.email, 'scan.bin', bytes)
+    assert.equal(up.status, 201, JSON.stringify(up.body))
+    const old: string = up.body.recordId
+    const rpc = (await api.json('GET', '/status')).body.chainRpc as string
+    const apiProcess = await startNodeProcess({ home, args: ['--api-only', '--db', db, '--chain-rpc', rpc] })
+    nodes.push(apiProcess)
+    const patientAddress = people.patient.address as string
+    const pooled = async () => Number(BigInt(await chain(rpc, 'eth_getTransactionCount', [patientAddress, 'pending'])) - BigInt(await chain(rpc, 'eth_getTransactionCount', [patientAddress, 'latest'])))
+
+    await chain(rpc, 'evm_setAutomine', [false])
+    let answered: unknown
+    const request = new Api(apiProcess.url).json('POST', `/records/${old}/rekey`, undefined, people.patient.token)
+      .then((r) => { answered = r }, () => { /* the process went away mid-request */ })
+    for (let i = 0; i < 1200 && (await pooled()) < 1 && answered === undefined; i++) await new Promise((r) => setTimeout(r, 50))
+    assert.equal(answered, undefined)
+    assert.equal(await pooled(), 1, 'the supersede is in the chain\'s pool')
+    await apiProcess.crash()
+    await request
+    await chain(rpc, 'evm_setAutomine', [true])
+    await chain(rpc, 'evm_mine')
+
+    const gone = await waitFor(() => api.download(people.patient.token, old), (r) => r.status === 410)
+    assert.equal(gone.status, 410, JSON.stringify(gone.json))
+    const fresh: string = gone.json.supersededBy
+    const list = await api.json('GET', '/records?limit=100', undefined, people.patient.token)
+    assert.deepEqual(list.body.records.map((r: any) => r.recordId), [fresh], 'exactly the new version is listed')
+    const got = await api.download(people.patient.token, fresh)
+    assert.equal(got.status, 200, JSON.stringify(got.json))
+    assert.ok(got.bytes.equals(bytes))
   })
 })
