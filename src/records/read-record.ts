@@ -39,11 +39,14 @@ export interface RecordAccess {
 export async function readRecord(s: Services, { access, signal }: { access: RecordAccess; signal?: AbortSignal }): Promise<ReadRecordResult> {
   const { row, dataKey, manifest } = access
   const cache = s.blockCache
-  const { leaves } = await verifyDag(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.digest), 'dag'), { signal, cache })
+  const { leaves, size } = await verifyDag(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.digest), 'dag'), { signal, cache })
   const decrypt = () => decryptStream(readLeaves(s.ipfs.blockstore, leaves, { signal, cache }), { key: dataKey, signal })
 
   let body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>
-  if (row.stored_bytes <= IN_MEMORY_LIMIT) {
+  // Decided by the size the verified DAG holds (its root hashed to the anchored digest, every
+  // node's size matched by the blocks under it), not by the row's stored_bytes: that is 0 for
+  // another hospital's record this node holds no replica of.
+  if (size <= IN_MEMORY_LIMIT) {
     const chunks: Uint8Array[] = []
     for await (const chunk of decrypt()) chunks.push(chunk)
     body = chunks
