@@ -6,7 +6,7 @@ import { researchAbi } from '../ledger/abis.ts'
 import { researchAddress } from '../ledger/research/research-address.ts'
 import { sendExportPart } from '../ledger/research/send-export-part.ts'
 import { putChunkedBlob } from '../storage/chunked-blob.ts'
-import { AppError } from '../errors.ts'
+import { AppError, isAppError } from '../errors.ts'
 import { consentingPatients, deidentifySubjects, type QuasiTuple } from './export-study.ts'
 import { sealExportPart } from './export-part-box.ts'
 import { findStudy } from './studies.ts'
@@ -40,7 +40,8 @@ export async function applyExportRequested(s: Services, e: { exportId: Hex; stud
   const hospitals = await s.db.all<{ id: string; address: Address }>(`SELECT id, address FROM hospitals WHERE state = 'active' ORDER BY created_at`)
   let submitted = 0
   for (const h of hospitals) {
-    if (await s.db.get('SELECT 1 AS x FROM study_export_parts WHERE export_id = ? AND hospital_id = ?', exportId, h.id)) continue
+    const held = await s.db.get<{ tx_hash: string; digest: Hex }>('SELECT tx_hash, digest FROM study_export_parts WHERE export_id = ? AND hospital_id = ?', exportId, h.id)
+    if (held && (held.tx_hash !== '' || await settlePendingPart(s, { exportId, hospital: h, digest: held.digest }))) continue
     const study = await findStudy(s, e.studyId)
     // Only a study held here has consents here; one whose proposal is still in quarantine comes back with it.
     if (!study) throw new AppError('UNKNOWN_STUDY', { details: `study ${e.studyId} of export ${exportId} not held here yet` })
@@ -67,15 +68,48 @@ export async function applyExportRequested(s: Services, e: { exportId: Hex; stud
     })
     const digest = await putChunkedBlob(s.ipfs, sealed, { signal: e.signal })
     const { keys } = await unlockHospital(s, h.id)
-    const receipt = await sendExportPart(s.ledger, { hospital: keys.ledger, exportId, digest, patients: live.length, resources, signal: e.signal })
+    // Written pending ('' for its transaction, matched by no timeline) before the part is sent, with
+    // whose data went into it: a run stopped before the receipt settles it from the chain next time.
     await s.db.transaction(async (tx) => {
-      await tx.run(`INSERT INTO study_export_parts (export_id, hospital_id, study_id, digest, patients, resources, tx_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (export_id, hospital_id) DO NOTHING`, exportId, h.id, study.id, digest, live.length, resources, receipt.transactionHash, Date.now())
+      await tx.run(`INSERT INTO study_export_parts (export_id, hospital_id, study_id, digest, patients, resources, tx_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, '', ?)`,
+        exportId, h.id, study.id, digest, live.length, resources, Date.now())
       for (const p of live) {
         await tx.run('INSERT INTO study_export_part_patients (export_id, hospital_id, patient_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING', exportId, h.id, p.id)
       }
     })
+    let receipt
+    try {
+      receipt = await sendExportPart(s.ledger, { hospital: keys.ledger, exportId, digest, patients: live.length, resources, signal: e.signal })
+    } catch (err) {
+      if (isAppError(err, 'LEDGER_REVERTED')) await dropPart(s, exportId, h.id)
+      throw err
+    }
+    await s.db.run('UPDATE study_export_parts SET tx_hash = ? WHERE export_id = ? AND hospital_id = ?', receipt.transactionHash, exportId, h.id)
     submitted++
   }
   return submitted
+}
+
+/**
+ * A part written pending by a run that stopped before its receipt: kept (its transaction taken from
+ * the journal) when the chain holds that very part, so its patients' timelines show it; else
+ * dropped, to be made again. Resolves true when it is kept.
+ * @throws AppError LEDGER_UNAVAILABLE while its transaction is still unsettled (the export worker retries)
+ */
+async function settlePendingPart(s: Services, { exportId, hospital, digest }: { exportId: Hex; hospital: { id: string; address: Address }; digest: Hex }): Promise<boolean> {
+  const onChain = await readContract(s.ledger, { address: researchAddress(s.ledger), abi: researchAbi, functionName: 'exportPartOf', args: [exportId, hospital.address] })
+  const sent = await s.db.get<{ tx_hash: string; state: string }>(`SELECT tx_hash, state FROM journal WHERE chain_id = ? AND purpose = 'study-export-part' AND ref = ? AND sender = ? AND state <> 'reverted' ORDER BY id DESC LIMIT 1`,
+    s.ledger.chainId, exportId, hospital.address.toLowerCase())
+  if (onChain.digest.toLowerCase() === digest.toLowerCase() && sent) {
+    await s.db.run('UPDATE study_export_parts SET tx_hash = ? WHERE export_id = ? AND hospital_id = ?', sent.tx_hash, exportId, hospital.id)
+    return true
+  }
+  if (sent?.state === 'sent') throw new AppError('LEDGER_UNAVAILABLE', { details: `the part of ${hospital.address} for export ${exportId} is not settled yet` })
+  await dropPart(s, exportId, hospital.id)
+  return false
+}
+
+async function dropPart(s: Pick<Services, 'db'>, exportId: Hex, hospitalId: string): Promise<void> {
+  await s.db.run('DELETE FROM study_export_part_patients WHERE export_id = ? AND hospital_id = ?', exportId, hospitalId)
+  await s.db.run(`DELETE FROM study_export_parts WHERE export_id = ? AND hospital_id = ? AND tx_hash = ''`, exportId, hospitalId)
 }

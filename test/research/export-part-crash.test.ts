@@ -1,0 +1,63 @@
+import { after, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Api, cleanup, fixtures, seed, startNodeProcess, tempDir, type NodeProcess } from '../helpers/node-process.ts'
+import { chain, crashEnv, waitFor } from '../helpers/crash-after-send.ts'
+
+// A hospital's part of a study export across nodes whose transaction was sent but whose receipt
+// the node never handled (killed -9 with `submitExportPart` in the chain's pool, the chain losing
+// it too): at the next start the journal sends it again, and the export worker, running the job
+// again, keeps the part written pending before the send, so the patient's trail shows it.
+describe('study export part: killed -9 after the part was sent', () => {
+  const home = tempDir('ml-export-crash-')
+  let node: NodeProcess | undefined
+  after(async () => {
+    await node?.stop()
+    cleanup(home)
+  })
+
+  it('after the restart the part is kept with its patient: the trail shows it and the researcher collects it', async () => {
+    node = await startNodeProcess({ home, env: crashEnv })
+    let api = new Api(node.url)
+    const people = await seed(api)
+    const signup = await api.json('POST', '/signup', { role: 'researcher', hospital: people.hospital.id, email: 'rita@example.org', name: 'Rita', password: 'researcher-password-123' }, null)
+    assert.equal(signup.status, 201, JSON.stringify(signup.body))
+    assert.equal((await api.json('POST', `/researchers/${signup.body.account.id}/confirm`, undefined, people.admin)).status, 200)
+    const rita = await api.login('rita@example.org', 'researcher-password-123')
+    const bundle = readFileSync(join(fixtures, 'fhir', 'Cris921_Rath779_d4519c92-d241-b2b2-7360-291d60be699e.json'))
+    const up = await api.upload(people.doctor.token, people.patient.email, 'bundle.json', bundle, { 'content-type': 'application/fhir+json' })
+    assert.equal(up.status, 201, JSON.stringify(up.body))
+    const created = await api.json('POST', '/studies', { title: 'Crash cohort', purpose: 'Crash protocol.' }, rita)
+    assert.equal(created.status, 201, JSON.stringify(created.body))
+    const studyId = created.body.studyId as string
+    assert.equal((await api.json('POST', `/studies/${studyId}/approve`, undefined, people.admin)).status, 200)
+    assert.equal((await api.json('POST', `/studies/${studyId}/consent`, undefined, people.patient.token)).status, 200)
+
+    // Mining stops; the researcher's request is mined alone, then the hospital's part waits in the pool.
+    const rpc = (await api.json('GET', '/status')).body.chainRpc as string
+    const pooled = async (address: string) => Number(BigInt(await chain(rpc, 'eth_getTransactionCount', [address, 'pending'])) - BigInt(await chain(rpc, 'eth_getTransactionCount', [address, 'latest'])))
+    await chain(rpc, 'evm_setAutomine', [false])
+    const asked = api.json('POST', `/studies/${studyId}/exports`, undefined, rita)
+    await waitFor(() => pooled(signup.body.account.address), (n) => n === 1)
+    await chain(rpc, 'evm_mine')
+    const requested = await asked
+    assert.equal(requested.status, 201, JSON.stringify(requested.body))
+    const exportId = requested.body.exportId as string
+    const part = await waitFor(() => pooled(people.hospital.address), (n) => n === 1)
+    assert.equal(part, 1, 'the hospital\'s part is in the chain\'s pool')
+    await node.crash()
+
+    node = await startNodeProcess({ home, env: crashEnv })
+    assert.match(node.output(), /re-sent from the journal/, 'the chain had lost the part and the journal re-sent it')
+    api = new Api(node.url)
+    const patient = await api.login(people.patient.email, people.patient.password)
+    const trail = await waitFor(async () => ((await api.json('GET', `/audit?patient=${people.patient.id}`, undefined, patient)).body.entries as { event: string; why: string | null }[]),
+      (entries) => entries.some((e) => e.event === 'ExportPartSubmitted'))
+    assert.deepEqual(trail.filter((e) => e.event === 'ExportPartSubmitted').map((e) => e.why), ['Crash cohort'], 'the patient sees the part that holds their data')
+    const researcher = await api.login('rita@example.org', 'researcher-password-123')
+    const collected = await api.json('POST', `/studies/${studyId}/exports/${exportId}/collect`, undefined, researcher)
+    assert.equal(collected.status, 200, JSON.stringify(collected.body))
+    assert.equal(collected.body.manifest.patients, 1)
+  })
+})
