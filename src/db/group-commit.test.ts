@@ -5,6 +5,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import { isUniqueViolation, openDatabase } from './open-database.ts'
+import { commitThreadOf } from './open-sqlite.ts'
+import type { Db } from './db.ts'
 import { cleanup, tempDir } from '../../test/helpers/node-process.ts'
 
 const dirs: string[] = []
@@ -25,6 +27,14 @@ function walFramesSinceLast(path: string): number {
   } finally {
     probe.close()
   }
+}
+
+/** Waits (at most 30 s) until the database's commit thread is up, so that groups commit there. */
+async function untilThreadUp(db: Db): Promise<void> {
+  const thread = commitThreadOf(db)
+  assert.ok(thread, 'an SQLite database has a commit thread')
+  for (let i = 0; i < 3000 && !thread.up; i++) await new Promise((r) => setTimeout(r, 10))
+  assert.ok(thread.up, 'the commit thread came up')
 }
 
 const meta = (key: string) => ['INSERT INTO meta (key, value) VALUES (?, ?)', key, `value of ${key}`] as const
@@ -118,6 +128,95 @@ describe('SQLite: single statements waiting together are group-committed', () =>
       assert.ok(acknowledged.length >= 300)
     } finally {
       await db.close()
+    }
+  })
+
+  it('commits on its thread: a read queued after a group sees it, and reads between groups see each', async () => {
+    const db = await openDatabase({ url: newPath() })
+    try {
+      await untilThreadUp(db)
+      for (let round = 0; round < 5; round++) {
+        const writes = Array.from({ length: 8 }, (_, i) => db.run(...meta(`r${round}-${i}`)))
+        const read = db.all<{ key: string }>('SELECT key FROM meta WHERE key LIKE ?', `r${round}-%`)
+        await Promise.all(writes)
+        assert.equal((await read).length, 8, `round ${round}: the read after the group saw it`)
+        // The main connection keeps no snapshot between turns: a later update is seen too.
+        await db.run('UPDATE meta SET value = ? WHERE key = ?', `round ${round}`, `r${round}-0`)
+        assert.equal((await db.get<{ value: string }>('SELECT value FROM meta WHERE key = ?', `r${round}-0`))!.value, `round ${round}`)
+      }
+      assert.ok(commitThreadOf(db)!.up)
+    } finally {
+      await db.close()
+    }
+  })
+
+  it('on its thread, rejects a failing statement alone with its SQLite code; a Buffer parameter stays a Buffer', async () => {
+    const db = await openDatabase({ url: newPath() })
+    try {
+      await untilThreadUp(db)
+      await db.run(...meta('taken'))
+      const settled = await Promise.allSettled([db.run(...meta('a')), db.run(...meta('taken')), db.run(...meta('b'))])
+      assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'rejected', 'fulfilled'])
+      const err = (settled[1] as PromiseRejectedResult).reason as { code?: string }
+      assert.ok(err instanceof Database.SqliteError)
+      assert.match(err.code ?? '', /^SQLITE_CONSTRAINT_(PRIMARYKEY|UNIQUE)$/)
+      assert.ok(isUniqueViolation(err))
+      assert.deepEqual((await db.all<{ key: string }>('SELECT key FROM meta WHERE key IN (?, ?) ORDER BY key', 'a', 'b')).map((r) => r.key), ['a', 'b'])
+      const bytes = Buffer.from([0, 1, 2, 254, 255])
+      await Promise.all([db.run('INSERT INTO meta (key, value) VALUES (?, ?)', 'blob', bytes), db.run(...meta('c'))])
+      const row = await db.get<{ value: unknown }>('SELECT value FROM meta WHERE key = ?', 'blob')
+      assert.ok(Buffer.isBuffer(row!.value) && row!.value.equals(bytes), 'stored as a blob of the same bytes')
+    } finally {
+      await db.close()
+    }
+  })
+
+  it('keeps committing when its thread dies mid-life, and loses no acknowledged statement', { timeout: 120_000 }, async () => {
+    const path = newPath()
+    const db = await openDatabase({ url: path })
+    const acknowledged: string[] = []
+    const unknown: string[] = []
+    let stop = false
+    try {
+      await untilThreadUp(db)
+      let killed: Promise<void> | undefined
+      let ackedAtKill = 0
+      await Promise.all(Array.from({ length: 32 }, async (_, w) => {
+        for (let i = 0; !stop; i++) {
+          const key = `w${w}-${i}`
+          try {
+            await db.run('INSERT INTO meta (key, value) VALUES (?, ?)', key, 'x'.repeat(200))
+            acknowledged.push(key)
+          } catch (err) {
+            // Only a group whose COMMIT had begun when the thread died may be refused, as unknown.
+            assert.match((err as Error).message, /outcome is unknown/)
+            unknown.push(key)
+          }
+          if (acknowledged.length >= 150 && killed === undefined) {
+            ackedAtKill = acknowledged.length
+            killed = commitThreadOf(db)!.terminate()
+          }
+          if (acknowledged.length >= ackedAtKill + 300 && killed !== undefined) stop = true
+        }
+      }))
+      await killed
+      assert.ok(acknowledged.length >= ackedAtKill + 300, 'statements kept being acknowledged after the thread died')
+      assert.ok(unknown.length <= 32, `${unknown.length} refused`)
+      // The thread is started again by a later group.
+      await db.run(...meta('after'))
+      await untilThreadUp(db)
+      await db.run(...meta('after again'))
+    } finally {
+      await db.close()
+    }
+    const again = await openDatabase({ url: path })
+    try {
+      const kept = new Set((await again.all<{ key: string }>(`SELECT key FROM meta WHERE key LIKE 'w%' OR key LIKE 'after%'`)).map((r) => r.key))
+      const lost = acknowledged.filter((k) => !kept.has(k))
+      assert.deepEqual(lost, [], `${lost.length} of ${acknowledged.length} acknowledged rows lost`)
+      assert.ok(kept.has('after') && kept.has('after again'))
+    } finally {
+      await again.close()
     }
   })
 })

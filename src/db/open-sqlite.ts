@@ -2,6 +2,7 @@ import Database from 'better-sqlite3'
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Db } from './db.ts'
+import { startCommitThread, type CommitThread, type StatementResult } from './commit-thread.ts'
 import { migrations, migrationSql } from './migrations.ts'
 
 /**
@@ -11,6 +12,10 @@ import { migrations, migrationSql } from './migrations.ts'
  * wait for the connection at the same time are group-committed: they run together in one
  * transaction, one `COMMIT` (one fsync of the WAL) for all, and each resolves only after that
  * commit returned, so none is acknowledged before it is durable; one that fails is rejected alone.
+ * A group is committed on a thread of its own (commit-thread.ts, a second connection to the same
+ * file), so that its fsync does not block the event loop; the main connection still waits for it
+ * in the FIFO, so nothing runs on it meanwhile. Until that thread is up, or if it died, the group
+ * commits on the main connection.
  */
 export async function openSqlite({ path }: { path: string }): Promise<Db> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
@@ -41,7 +46,13 @@ export async function openSqlite({ path }: { path: string }): Promise<Db> {
     conn.close()
     throw err
   }
+  db.commitThread = startCommitThread(path)
   return db
+}
+
+/** The thread that commits an SQLite database's groups of single statements (tests), else undefined. */
+export function commitThreadOf(db: Db): CommitThread | undefined {
+  return db instanceof SqliteDb ? db.commitThread : undefined
 }
 
 class SqliteDb implements Db {
@@ -53,6 +64,8 @@ class SqliteDb implements Db {
   readonly #direct: Db
   /** Single statements waiting for the connection together, committed as one (see `run`). */
   #group: GroupedRun[] | undefined
+  /** Where groups are committed off the event loop; set once the schema is up to date. */
+  commitThread: CommitThread | undefined
 
   constructor(conn: Database.Database) {
     this.#conn = conn
@@ -112,8 +125,30 @@ class SqliteDb implements Db {
       void this.#exclusive(() => {
         // Closed: a statement from now on starts the next group, behind whatever is queued.
         if (this.#group === group) this.#group = undefined
-        this.#commitGroup(group)
+        return this.#commitGroupOffThread(group)
       })
+    })
+  }
+
+  /**
+   * Commits a group on the commit thread and settles each statement by its outcome there; on the
+   * main connection (`#commitGroup`) when the thread is not up, or died before any of the group
+   * could be durable. If it died after the group's COMMIT began, each is rejected (not
+   * acknowledged: its outcome is unknown).
+   */
+  async #commitGroupOffThread(group: GroupedRun[]): Promise<void> {
+    let results: StatementResult[] | undefined
+    try {
+      results = await this.commitThread?.commit(group.map(({ sql, params }) => ({ sql, params })))
+    } catch (err) {
+      for (const item of group) item.reject(err)
+      return
+    }
+    if (results === undefined) return this.#commitGroup(group)
+    group.forEach((item, i) => {
+      const r = results[i]!
+      if ('changes' in r) item.resolve({ changes: r.changes })
+      else item.reject(new Database.SqliteError(r.error.message, r.error.code ?? 'SQLITE_ERROR'))
     })
   }
 
@@ -170,7 +205,9 @@ class SqliteDb implements Db {
   }
 
   async close(): Promise<void> {
-    await this.#exclusive(() => {
+    await this.#exclusive(async () => {
+      // The thread's connection first: the main one, closed last, checkpoints the WAL.
+      await this.commitThread?.close()
       if (this.#conn.open) this.#conn.close()
     })
   }
