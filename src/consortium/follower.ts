@@ -50,11 +50,21 @@ export interface FollowerStatus {
 
 /** On the follower's path an object an event names must be quick to come (it is usually local or one peer away). */
 export const FOLLOW_FETCH_MS = 2_000
+/**
+ * What an event may wait on the follower's path instead, once events set aside in the same pass
+ * took FOLLOW_FETCH_MS in all, or while no peer is connected: enough for a block already in the
+ * local store; anything else goes to the background retries at once.
+ */
+export const FOLLOW_LOCAL_MS = 100
 /** A background retry may wait as long as a peer may reasonably take. */
 export const RETRY_FETCH_MS = 20_000
 /** Retries of a quarantined event, with back-off from 1 s to 10 min (about 1.5 h in all). */
 const MAX_ATTEMPTS = 14
 const RETRY_SCAN_MS = 1_000
+/** A retry made while no peer is connected is not counted; the event is tried again this much later, or as soon as a peer connects. */
+const UNREACHABLE_RETRY_MS = 30_000
+/** Quarantined events retried at once. */
+const RETRY_CONCURRENCY = 4
 
 export interface Follower {
   status(): FollowerStatus
@@ -79,7 +89,13 @@ const META_KEY = 'follow.block'
  * once applied. Only an unreachable chain or database holds the follower at a chunk, retried
  * on the next poll.
  */
-export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, { handlers, intervalMs = 300, fromBlock = 0 }: { handlers: EventHandler[]; intervalMs?: number; fromBlock?: number }): Promise<Follower> {
+export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, { handlers, intervalMs = 300, fromBlock = 0, reachable = () => true }: {
+  handlers: EventHandler[]
+  intervalMs?: number
+  fromBlock?: number
+  /** Whether any peer could send a block now (false while no peer is connected). */
+  reachable?: () => boolean
+}): Promise<Follower> {
   const saved = await getMeta(s.db, META_KEY)
   let last = saved === undefined ? fromBlock - 1 : Number(saved)
   let head = last
@@ -96,10 +112,11 @@ export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, 
 
   async function tick(): Promise<void> {
     head = Number(await s.ledger.client.getBlockNumber({ cacheTime: 0 }))
-    teamsFollowed ||= await followCareTeams(s, { apply, stopped: () => stopped, from: fromBlock, to: last })
+    const pass: Pass = { apply, stopped: () => stopped, waits: waitBudget(reachable) }
+    teamsFollowed ||= await followCareTeams(s, { ...pass, from: fromBlock, to: last })
     for await (const { to, logs } of logChunks(s.ledger.client, { address: addresses(s), from: last + 1, to: head })) {
       if (stopped) return
-      if (!(await applyChunk(s, logs, { apply, stopped: () => stopped }))) return
+      if (!(await applyChunk(s, logs, pass))) return
       await setMeta(s.db, META_KEY, String(to))
       last = to
     }
@@ -129,7 +146,7 @@ export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, 
   }
   schedule(0)
 
-  const retries = startRetries(s, { apply, stopped: () => stopped })
+  const retries = startRetries(s, { apply, stopped: () => stopped, reachable })
 
   return {
     quarantined: (limit = 100) => listQuarantined(s, limit),
@@ -167,7 +184,7 @@ const CARE_TEAMS_KEY = 'follow.careTeams'
  * position: a node that followed the chain before it followed CareTeams mirrors the teams made
  * meanwhile (on a fresh node the range is empty). True once done, false to try on the next poll.
  */
-async function followCareTeams(s: FollowerServices, { apply, stopped, from, to }: { apply: Apply; stopped: () => boolean; from: number; to: number }): Promise<boolean> {
+async function followCareTeams(s: FollowerServices, { from, to, ...pass }: Pass & { from: number; to: number }): Promise<boolean> {
   if (!s.ledger.contracts.careTeams) {
     await careTeamsAddress(s.ledger).catch((err: unknown) => {
       if (!isAppError(err, 'TEAMS_UNAVAILABLE')) throw err
@@ -177,7 +194,7 @@ async function followCareTeams(s: FollowerServices, { apply, stopped, from, to }
   if (!careTeams) return false
   if (await getMeta(s.db, CARE_TEAMS_KEY) !== undefined) return true
   for await (const { logs } of logChunks(s.ledger.client, { address: [careTeams], from, to })) {
-    if (!(await applyChunk(s, logs, { apply, stopped }))) return false
+    if (!(await applyChunk(s, logs, pass))) return false
   }
   await setMeta(s.db, CARE_TEAMS_KEY, String(to))
   return true
@@ -205,30 +222,66 @@ async function quarantine(s: FollowerServices, event: LedgerEvent, err: unknown)
 
 type Apply = (event: LedgerEvent, ctx: HandlerContext) => Promise<void>
 
+/** What one pass of the follower hands each chunk: the handlers, whether it is stopping, and its wait budget. */
+interface Pass { apply: Apply; stopped: () => boolean; waits: WaitBudget }
+
+/** How long the next event may wait for IPFS on the follower's path, and the time events set aside took. */
+interface WaitBudget { fetchMs(): number; setAside(ms: number): void }
+
+/**
+ * The follower's path waits for IPFS objects about FOLLOW_FETCH_MS per pass in all: each event
+ * may wait what the events it set aside in this pass left of it; once they took it all (a run of
+ * hostile events naming blocks no one has), and while no peer is connected (a joining node not
+ * admitted yet, replaying old batches, care teams and shares), an event only finds what is
+ * already local (FOLLOW_LOCAL_MS) and the others go to the background retries at once, so that
+ * what comes after them on chain (an admission proposal) is not held up for 2 s per such event.
+ */
+function waitBudget(reachable: () => boolean): WaitBudget {
+  let setAsideMs = 0
+  return {
+    fetchMs: () => reachable() ? Math.max(FOLLOW_LOCAL_MS, Math.round(FOLLOW_FETCH_MS - setAsideMs)) : FOLLOW_LOCAL_MS,
+    setAside: (ms) => { setAsideMs += ms },
+  }
+}
+
 /** Applies one chunk's events in chain order, quarantining any a handler throws on; false when stopped midway. */
-async function applyChunk(s: FollowerServices, logs: Log[], { apply, stopped }: { apply: Apply; stopped: () => boolean }): Promise<boolean> {
+async function applyChunk(s: FollowerServices, logs: Log[], { apply, stopped, waits }: Pass): Promise<boolean> {
   const events = parseEventLogs({ abi, logs, strict: true }) as unknown as LedgerEvent[]
   events.sort((a, b) => Number(a.blockNumber) - Number(b.blockNumber) || a.logIndex - b.logIndex)
   for (const event of events) {
     if (stopped()) return false
+    const started = performance.now()
     try {
-      await apply(event, { fetchMs: FOLLOW_FETCH_MS })
+      await apply(event, { fetchMs: waits.fetchMs() })
     } catch (err) {
       if (stopped()) throw err
+      waits.setAside(performance.now() - started)
       await quarantine(s, event, err)
     }
   }
   return true
 }
 
-/** Scans for due quarantined events every RETRY_SCAN_MS until stopped; `clear` stops the timer, `settled` awaits a scan under way. */
-function startRetries(s: FollowerServices, { apply, stopped }: { apply: Apply; stopped: () => boolean }): { clear: () => void; settled: () => Promise<void> } {
+type Retrying = { apply: Apply; stopped: () => boolean; reachable: () => boolean }
+
+/**
+ * Scans for due quarantined events every RETRY_SCAN_MS until stopped; when a peer connects after
+ * none was, every event waiting is due at once. `clear` stops the timer, `settled` awaits a scan under way.
+ */
+function startRetries(s: FollowerServices, r: Retrying): { clear: () => void; settled: () => Promise<void> } {
   let timer: NodeJS.Timeout | undefined
   let retrying: Promise<void> = Promise.resolve()
+  let wasReachable = r.reachable()
+  const scan = async (): Promise<void> => {
+    const now = r.reachable()
+    if (now && !wasReachable) await s.db.run('UPDATE quarantined_events SET next_at = ? WHERE next_at IS NOT NULL', Date.now())
+    wasReachable = now
+    await retryDue(s, r)
+  }
   const schedule = (): void => {
-    if (stopped()) return
+    if (r.stopped()) return
     timer = setTimeout(() => {
-      retrying = retryDue(s, { apply, stopped }).catch((err: unknown) => s.log('warn', `ledger follower: retrying quarantined events: ${(err as Error).message.split('\n')[0]}`))
+      retrying = scan().catch((err: unknown) => s.log('warn', `ledger follower: retrying quarantined events: ${(err as Error).message.split('\n')[0]}`))
         .finally(schedule)
     }, RETRY_SCAN_MS)
   }
@@ -236,26 +289,41 @@ function startRetries(s: FollowerServices, { apply, stopped }: { apply: Apply; s
   return { clear: () => clearTimeout(timer), settled: () => retrying.catch(() => {}) }
 }
 
-/** Retries the quarantined events that are due, one at a time, off the follower's path. */
-async function retryDue(s: FollowerServices, { apply, stopped }: { apply: Apply; stopped: () => boolean }): Promise<void> {
-  const due = await s.db.all<{ tx_hash: string; log_index: number; block_number: number; attempts: number }>(
-    'SELECT tx_hash, log_index, block_number, attempts FROM quarantined_events WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at LIMIT 10', Date.now())
-  for (const row of due) {
+type DueRow = { tx_hash: string; log_index: number; block_number: number; attempts: number }
+
+/**
+ * Retries the quarantined events that are due, off the follower's path, RETRY_CONCURRENCY at a
+ * time, the least tried first (a run of hostile events retried again and again does not hold up
+ * one quarantined a moment ago). While no peer is connected only the local store is looked in,
+ * and an event still missing its block is not counted an attempt (a joining node may wait days
+ * for its admission, then for its peers).
+ */
+async function retryDue(s: FollowerServices, r: Retrying): Promise<void> {
+  const due = await s.db.all<DueRow>(
+    'SELECT tx_hash, log_index, block_number, attempts FROM quarantined_events WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY attempts, next_at LIMIT 16', Date.now())
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < due.length && !r.stopped()) await retryOne(s, due[next++]!, r)
+  }
+  await Promise.all(Array.from({ length: RETRY_CONCURRENCY }, worker))
+}
+
+async function retryOne(s: FollowerServices, row: DueRow, { apply, stopped, reachable }: Retrying): Promise<void> {
+  const logs = await s.ledger.client.getLogs({ address: addresses(s), fromBlock: BigInt(row.block_number), toBlock: BigInt(row.block_number) })
+  const event = (parseEventLogs({ abi, logs, strict: true }) as unknown as LedgerEvent[])
+    .find((e) => e.transactionHash.toLowerCase() === row.tx_hash && e.logIndex === Number(row.log_index))
+  try {
+    if (!event) throw new Error('the event is no longer on the chain')
+    await apply(event, { fetchMs: reachable() ? RETRY_FETCH_MS : FOLLOW_LOCAL_MS })
+    await s.db.run('DELETE FROM quarantined_events WHERE tx_hash = ? AND log_index = ?', row.tx_hash, row.log_index)
+    s.log('info', `ledger follower: applied the quarantined ${event.eventName} at block ${row.block_number} (log ${row.log_index})`)
+  } catch (err) {
     if (stopped()) return
-    const logs = await s.ledger.client.getLogs({ address: addresses(s), fromBlock: BigInt(row.block_number), toBlock: BigInt(row.block_number) })
-    const event = (parseEventLogs({ abi, logs, strict: true }) as unknown as LedgerEvent[])
-      .find((e) => e.transactionHash.toLowerCase() === row.tx_hash && e.logIndex === Number(row.log_index))
-    try {
-      if (!event) throw new Error('the event is no longer on the chain')
-      await apply(event, { fetchMs: RETRY_FETCH_MS })
-      await s.db.run('DELETE FROM quarantined_events WHERE tx_hash = ? AND log_index = ?', row.tx_hash, row.log_index)
-      s.log('info', `ledger follower: applied the quarantined ${event.eventName} at block ${row.block_number} (log ${row.log_index})`)
-    } catch (err) {
-      if (stopped()) return
-      const attempts = Number(row.attempts) + 1
-      await s.db.run('UPDATE quarantined_events SET attempts = ?, reason = ?, next_at = ? WHERE tx_hash = ? AND log_index = ?',
-        attempts, reasonOf(err), attempts >= MAX_ATTEMPTS ? null : Date.now() + backoff(attempts), row.tx_hash, row.log_index)
-    }
+    const unreachable = !reachable() && (isAppError(err, 'RECORD_UNAVAILABLE') || (err as Error)?.name === 'TimeoutError')
+    const attempts = Number(row.attempts) + (unreachable ? 0 : 1)
+    const nextAt = unreachable ? Date.now() + UNREACHABLE_RETRY_MS : attempts >= MAX_ATTEMPTS ? null : Date.now() + backoff(attempts)
+    await s.db.run('UPDATE quarantined_events SET attempts = ?, reason = ?, next_at = ? WHERE tx_hash = ? AND log_index = ?',
+      attempts, reasonOf(err), nextAt, row.tx_hash, row.log_index)
   }
 }
 

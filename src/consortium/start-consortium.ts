@@ -63,7 +63,9 @@ export async function startConsortium(s: Services, { replicas }: { replicas: num
   const refresh = refresher.run
   const handle = consortiumHandlers(s, { replicator, onMembership: refresh })
   const fromBlock = Number((await getMeta(s.db, FOLLOW_FROM)) ?? '0')
-  const follower = await startFollower(s, { handlers: [handle, erasureHandlers(s)], fromBlock })
+  // A node with networking but no peer connected (one joining, before the members admit it) finds only local blocks: the follower does not wait for others.
+  const reachable = () => network === undefined || network.peers().length > 0
+  const follower = await startFollower(s, { handlers: [handle, erasureHandlers(s)], fromBlock, reachable })
   // Study exports this node's hospitals answer, queued by the follower and made off its path.
   const exportParts = startExportWorker(s)
   await refresh().catch((err: unknown) => s.log('warn', `consortium: ${(err as Error).message}`))
