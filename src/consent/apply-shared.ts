@@ -21,12 +21,15 @@ export interface SharedRecords {
   envelopes: Hex
   txHash: Hex
   fetchMs: number
+  /** Sent by this node (its patient's own share): the row is written whoever the grantee is (the flow stopped before writing it). */
+  own?: boolean
 }
 
 /**
  * A patient of another member shared records with an account of this node, or by token: this
  * node can serve it, over the records its envelopes block covers (fetched within `fetchMs`).
- * Shares with accounts held elsewhere are ignored; a share already held is kept.
+ * Shares with accounts held elsewhere are ignored (unless this node's own patient made it: its
+ * flow may have stopped between the mining and writing the row); a share already held is kept.
  * @throws AppError RECORD_UNAVAILABLE, RECORD_INTEGRITY (the envelopes block), LEDGER_*
  */
 export async function applyShared(s: Pick<Services, 'db' | 'ledger' | 'ipfs'>, e: SharedRecords): Promise<void> {
@@ -34,7 +37,7 @@ export async function applyShared(s: Pick<Services, 'db' | 'ledger' | 'ipfs'>, e
   if (await s.db.get('SELECT 1 AS x FROM shares WHERE share_id = ?', shareId)) return
   const tokenHash = e.tokenHash.toLowerCase() as Hex
   const grantee = e.grantee.toLowerCase()
-  const granteeRow = grantee === zeroAddress ? undefined : await findActiveByAddress(s.db, grantee)
+  const granteeRow = grantee === zeroAddress ? undefined : e.own ? await ensureAccount(s, grantee as Address) : await findActiveByAddress(s.db, grantee)
   if (tokenHash === zeroHash && !granteeRow) return
   const patient = await ensureAccount(s, e.patient)
   const envelopes = e.envelopes.toLowerCase() as Hex

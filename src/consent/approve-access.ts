@@ -51,7 +51,10 @@ export async function approveAccess(s: Services, p: { actor: Actor | undefined; 
   const envelopes = toHex(digestFromCid(await putRawBlock(s.ipfs, block, { signal: p.signal })))
   const receipt = await sendApproval(s.ledger, { patient: keys.ledger, requestId: row.request_id, scope: granted === requested ? zeroHash : scopeOf(granted), duration: BigInt(duration), envelopes, signal: p.signal })
   const block_ = await s.ledger.client.getBlock({ blockNumber: receipt.blockNumber })
-  await s.db.run(`UPDATE access_requests SET status = 'approved', granted_record_ids = ?, duration_s = ?, expires_at = ?, envelopes = ?, decision_tx = ?, decided_at = ? WHERE request_id = ?`, granted && JSON.stringify(granted), duration, Number(block_.timestamp) + duration, envelopes, receipt.transactionHash, Date.now(), row.request_id)
-  await s.notify?.({ accountId: row.requester_id, kind: 'access-approved', by: { accountId: patient.account.id }, recordCount: granted?.length ?? 'all', expiresAt: new Date((Number(block_.timestamp) + duration) * 1000) })
+  // The follower applies this node's own AccessApproved too (a node stopped before this point
+  // keeps the approval): whichever moves the request from pending tells the doctor.
+  const moved = await s.db.run(`UPDATE access_requests SET status = 'approved', granted_record_ids = ?, duration_s = ?, expires_at = ?, envelopes = ?, decision_tx = ?, decided_at = ? WHERE request_id = ? AND status = 'pending'`, granted && JSON.stringify(granted), duration, Number(block_.timestamp) + duration, envelopes, receipt.transactionHash, Date.now(), row.request_id)
+  if (moved.changes === 0) await s.db.run('UPDATE access_requests SET duration_s = ? WHERE request_id = ?', duration, row.request_id)
+  else await s.notify?.({ accountId: row.requester_id, kind: 'access-approved', by: { accountId: patient.account.id }, recordCount: granted?.length ?? 'all', expiresAt: new Date((Number(block_.timestamp) + duration) * 1000) })
   return getAccessRequest(s, { actor: patient, requestId: row.request_id })
 }

@@ -16,7 +16,9 @@ export async function denyAccess(s: Services, p: { actor: Actor | undefined; req
   const keys = requireKeys(patient)
   const reason = checkText(p.reason, { field: 'reason', max: 500, multiline: true })
   const receipt = await sendDenial(s.ledger, { patient: keys.ledger, requestId: row.request_id, reasonHash: commitText(s.nodeKey, row.request_id, reason), signal: p.signal })
-  await s.db.run(`UPDATE access_requests SET status = 'denied', reason = ?, decision_tx = ?, decided_at = ? WHERE request_id = ?`, reason, receipt.transactionHash, Date.now(), row.request_id)
-  await s.notify?.({ accountId: row.requester_id, kind: 'access-denied', by: { accountId: patient.account.id } })
+  // The follower applies this node's own AccessDenied too (without the reason): whichever moves the request from pending tells the doctor.
+  const moved = await s.db.run(`UPDATE access_requests SET status = 'denied', reason = ?, decision_tx = ?, decided_at = ? WHERE request_id = ? AND status = 'pending'`, reason, receipt.transactionHash, Date.now(), row.request_id)
+  if (moved.changes === 0) await s.db.run('UPDATE access_requests SET reason = ? WHERE request_id = ?', reason, row.request_id)
+  else await s.notify?.({ accountId: row.requester_id, kind: 'access-denied', by: { accountId: patient.account.id } })
   return getAccessRequest(s, { actor: patient, requestId: row.request_id })
 }

@@ -16,7 +16,8 @@ export async function revokeAccess(s: Services, p: { actor: Actor | undefined; r
   if (row.status !== 'approved') throw new AppError('GRANT_NOT_ACTIVE')
   const keys = requireKeys(p.actor)
   const receipt = await sendRevocation(s.ledger, { patient: keys.ledger, requestId: row.request_id, signal: p.signal })
-  await s.db.run(`UPDATE access_requests SET status = 'revoked', decision_tx = ?, decided_at = ? WHERE request_id = ?`, receipt.transactionHash, Date.now(), row.request_id)
-  await s.notify?.({ accountId: row.requester_id, kind: 'access-revoked', by: { accountId: p.actor.account.id } })
+  // The follower applies this node's own AccessRevoked too: whichever moves the grant from approved tells the doctor.
+  const moved = await s.db.run(`UPDATE access_requests SET status = 'revoked', decision_tx = ?, decided_at = ? WHERE request_id = ? AND status = 'approved'`, receipt.transactionHash, Date.now(), row.request_id)
+  if (moved.changes > 0) await s.notify?.({ accountId: row.requester_id, kind: 'access-revoked', by: { accountId: p.actor.account.id } })
   return getAccessRequest(s, { actor: p.actor, requestId: row.request_id })
 }

@@ -6,6 +6,7 @@ import { applyAccessRequested } from '../consent/apply-access-requested.ts'
 import { applyAccessApproved } from '../consent/apply-access-approved.ts'
 import { applyAccessDenied } from '../consent/apply-access-denied.ts'
 import { applyAccessRevoked } from '../consent/apply-access-revoked.ts'
+import { applyOwnAccessDecision } from '../consent/apply-own-access-decision.ts'
 import { applyEmergencyDeclared } from '../consent/apply-emergency-declared.ts'
 import { recordEmergencyRelease } from '../consent/record-emergency-release.ts'
 import { recordEmergencyShareRelease, recordEmergencySharesMoved } from '../consent/emergency-shares.ts'
@@ -22,7 +23,7 @@ import { markShareUsed } from '../consent/mark-share-used.ts'
 import { applyMembershipEvent } from '../accounts/apply-membership-event.ts'
 import { mirrorHospital } from '../accounts/directory.ts'
 import { sentByThisNode } from './sent-by-this-node.ts'
-import type { EventHandler, HandlerContext, LedgerEvent } from './follower.ts'
+import { FOLLOW_FETCH_MS, type EventHandler, type HandlerContext, type LedgerEvent } from './follower.ts'
 import type { Replicator } from './replicator.ts'
 import type { Services } from '../services.ts'
 
@@ -61,7 +62,9 @@ const membership = new Set(['HospitalAdded', 'HospitalRemoved', 'NodeInfoSet'])
  *    is mirrored here (id, hospital, epoch, members' addresses), its epoch's public key fetched
  *    from IPFS by the digest on chain; TeamAccessGranted / Revoked from another node to a team of
  *    this node: the grant is kept here (its envelopes block fetched), so the members read.
- * What this node sent itself, its own flow recorded (and acted on) as it sent it.
+ * What this node sent itself, its own flow recorded (and acted on) as it sent it; what it
+ * records only after the receipt (an upload's or re-key's anchor, a recovery's approval, a
+ * patient's access decision or share) is written here too when that flow stopped before it.
  */
 export function consortiumHandlers(s: Services, { replicator, onMembership }: { replicator?: Replicator; onMembership: () => Promise<void> }): EventHandler {
   const owners: Owners = { s, replicator, onMembership }
@@ -79,11 +82,45 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
       if (e.eventName === 'RecoveryApproved') {
         await finishOwnRecoveryApproval(s, { recoveryId: e.args.recoveryId as Hex, by: e.args.by as Address, envelopes: e.args.envelopes as Hex, fetchMs: ctx.fetchMs })
       }
+      // A patient's decision on an access request, or share, sent from this node: written here when its flow stopped before writing it.
+      if (await applyOwnConsent(owners, e, ctx)) return
       // A re-key this node sent is applied again (idempotent): the node may have stopped between its mining and its applying.
       // An export this node's researcher requested is answered by this node's hospitals too, as by any other.
       if (!membership.has(e.eventName) && e.eventName !== 'RecordSuperseded' && e.eventName !== 'ExportRequested') return
     }
     await dispatch(owners, e, ctx)
+  }
+}
+
+/**
+ * This node's own access decisions and shares, applied idempotently (the flow that sent them may
+ * have stopped between the mining and writing them; whichever writes first tells the requester).
+ * Whether the event was one of them.
+ */
+async function applyOwnConsent({ s }: Owners, e: Event, ctx: HandlerContext): Promise<boolean> {
+  const a = e.args
+  const txHash = e.transactionHash
+  // The envelopes block this node stored itself: local, given the follower's usual wait even on a loaded machine.
+  const fetchMs = Math.max(ctx.fetchMs, FOLLOW_FETCH_MS)
+  switch (e.eventName) {
+    case 'AccessApproved':
+      await applyOwnAccessDecision(s, { kind: 'approved', requestId: a.requestId as Hex, scope: a.scope as Hex, envelopes: a.envelopes as Hex, expiresAt: Number(a.expiresAt), txHash, fetchMs })
+      return true
+    case 'AccessDenied':
+    case 'AccessRevoked':
+      await applyOwnAccessDecision(s, { kind: e.eventName === 'AccessDenied' ? 'denied' : 'revoked', requestId: a.requestId as Hex, txHash })
+      return true
+    case 'Shared':
+      await applyShared(s, {
+        shareId: a.shareId as Hex, patient: a.patient as Address, grantee: a.grantee as Address, tokenHash: a.tokenHash as Hex,
+        expiresAt: Number(a.expiresAt), once: Boolean(a.once), envelopes: a.envelopes as Hex, txHash, fetchMs, own: true,
+      })
+      return true
+    case 'ShareRevoked':
+      await markShareRevoked(s.db, a.shareId as Hex)
+      return true
+    default:
+      return false
   }
 }
 

@@ -7,9 +7,10 @@ import { crashAfterSend, crashEnv, waitFor } from '../helpers/crash-after-send.t
 // An erasure request, then a decision, whose transaction was sent but whose receipt the node
 // never handled (killed -9 with it in the chain's pool, the chain losing it too): at the next
 // start the journal sends it again and the node's follower writes what the flow did not.
-describe('erasure: killed -9 after the request, then the decision, was sent', () => {
+describe('erasure, then an access approval and a share token: killed -9 after each was sent', () => {
   const home = tempDir('ml-erasure-crash-')
   let node: NodeProcess | undefined
+  let people: Awaited<ReturnType<typeof seed>>
   after(async () => {
     await node?.stop()
     cleanup(home)
@@ -18,7 +19,7 @@ describe('erasure: killed -9 after the request, then the decision, was sent', ()
   it('the request is listed for staff and patient after the restart, the rejection too, and the patient may ask again', async () => {
     node = await startNodeProcess({ home, env: crashEnv })
     let api = new Api(node.url)
-    const people = await seed(api)
+    people = await seed(api)
     const made = await api.json('POST', '/users', { role: 'staff', hospital: people.hospital.id, email: 'staff@example.org', name: 'Staff', password: 'staff-password-123' }, people.admin)
     assert.equal(made.status, 201, JSON.stringify(made.body))
     const staffAddress = made.body.account.address as string
@@ -57,5 +58,42 @@ describe('erasure: killed -9 after the request, then the decision, was sent', ()
     const all = (await api.json('GET', '/erasures', undefined, staff)).body.erasures
     assert.deepEqual(all.map((e: any) => e.status).sort(), ['confirmed', 'rejected'])
     assert.equal(all.find((e: any) => e.status === 'confirmed').reason, 'moved abroad')
+  })
+
+  // The same node, running on: a patient's approval, then a share token, whose flow wrote its row
+  // only after the receipt; the follower writes it from the node's own event.
+  it('the approval and the share token the chain holds are the node\'s after each restart: the doctor reads, the patient sees and revokes the token', async () => {
+    let api = new Api(node!.url)
+    let patient = await api.login(people.patient.email, people.patient.password)
+    const made = await api.json('POST', '/users', { role: 'doctor', hospital: people.hospital.id, email: 'second@example.org', name: 'Second', password: 'second-password-123' }, people.admin)
+    assert.equal(made.status, 201, JSON.stringify(made.body))
+    let second = await api.login('second@example.org', 'second-password-123')
+    const up = await api.upload(people.doctor.token, people.patient.email, 'lab.bin', randomBytes(20_000))
+    assert.equal(up.status, 201, JSON.stringify(up.body))
+    const recordId: string = up.body.recordId
+    const asked = await api.json('POST', '/access-requests', { patient: people.patient.email, recordIds: [recordId], purpose: 'second opinion', days: 2 }, second)
+    assert.equal(asked.status, 201, JSON.stringify(asked.body))
+    const requestId: string = asked.body.requestId
+
+    node = await crashAfterSend(node!, people.patient.address, () => api.json('POST', `/access-requests/${requestId}/approve`, null, patient))
+    api = new Api(node.url)
+    patient = await api.login(people.patient.email, people.patient.password)
+    second = await api.login('second@example.org', 'second-password-123')
+    const view = (r: any) => r.body.requests?.find((q: any) => q.requestId === requestId)
+    const approved = await waitFor(() => api.json('GET', '/access-requests', undefined, second), (r) => view(r)?.status !== 'pending')
+    assert.equal(view(approved)?.status, 'approved', JSON.stringify(approved.body))
+    assert.equal((await api.download(second, recordId)).status, 200, 'the doctor reads under the approval the chain holds')
+    assert.equal((await api.json('POST', `/access-requests/${requestId}/approve`, null, patient)).body.code, 'REQUEST_NOT_PENDING')
+
+    node = await crashAfterSend(node, people.patient.address, () => api.json('POST', '/shares', { recordIds: [recordId], token: true, days: 1 }, patient))
+    api = new Api(node.url)
+    patient = await api.login(people.patient.email, people.patient.password)
+    const listed = await waitFor(() => api.json('GET', '/shares', undefined, patient), (r) => r.body.shares?.some((v: any) => v.byToken))
+    const share = listed.body.shares.find((v: any) => v.byToken)
+    assert.ok(share, `the token share the chain holds is listed: ${JSON.stringify(listed.body)}`)
+    assert.deepEqual([share.recordIds, share.live], [[recordId], true])
+    const revoked = await api.json('POST', `/shares/${share.shareId}/revoke`, undefined, patient)
+    assert.equal(revoked.status, 200, JSON.stringify(revoked.body))
+    assert.equal(revoked.body.revoked, true)
   })
 })
