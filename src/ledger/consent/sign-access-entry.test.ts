@@ -14,7 +14,7 @@ test('signAccessEntry gives the bytes viem\'s signTypedData gives, on two domain
   const domains = [{ chainId: 31337, consent: '0x5FbDB2315678afecb367f032d93F642f64180aa3' as Address }, { chainId: 1, consent: '0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512' as Address }]
   for (const d of domains) {
     for (const e of [entry(), entry({ purpose: 8, ref: word('ab'), readAt: 2n ** 64n - 1n }), entry({ entryId: word('01'), purpose: 0, readAt: 0n })]) {
-      const signed = await signAccessEntry({ chainId: d.chainId, contracts: { consent: d.consent } } as never, { reader, entry: e })
+      const signed = await signAccessEntry({ chainId: d.chainId, contracts: { consent: d.consent } } as unknown as Parameters<typeof signAccessEntry>[0], { reader, entry: e })
       const domain = consentDomain(d)
       const expected = await reader.signTypedData({ domain, types: accessEntryTypes, primaryType: 'AccessEntry', message: e })
       assert.equal(signed.signature, expected)
