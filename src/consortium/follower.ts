@@ -53,7 +53,8 @@ export const FOLLOW_FETCH_MS = 2_000
 /**
  * What an event may wait on the follower's path instead, once events set aside in the same pass
  * took FOLLOW_FETCH_MS in all, or while no peer is connected: enough for a block already in the
- * local store; anything else goes to the background retries at once.
+ * local store, mostly (on a loaded machine even a local read may take longer: the retry finds it);
+ * anything else goes to the background retries at once.
  */
 export const FOLLOW_LOCAL_MS = 100
 /** A background retry may wait as long as a peer may reasonably take. */
@@ -294,9 +295,9 @@ type DueRow = { tx_hash: string; log_index: number; block_number: number; attemp
 /**
  * Retries the quarantined events that are due, off the follower's path, RETRY_CONCURRENCY at a
  * time, the least tried first (a run of hostile events retried again and again does not hold up
- * one quarantined a moment ago). While no peer is connected only the local store is looked in,
- * and an event still missing its block is not counted an attempt (a joining node may wait days
- * for its admission, then for its peers).
+ * one quarantined a moment ago). While no peer is connected the wait is FOLLOW_FETCH_MS (only
+ * the local store can answer), and an event still missing its block is not counted an attempt
+ * (a joining node may wait days for its admission, then for its peers).
  */
 async function retryDue(s: FollowerServices, r: Retrying): Promise<void> {
   const due = await s.db.all<DueRow>(
@@ -314,7 +315,7 @@ async function retryOne(s: FollowerServices, row: DueRow, { apply, stopped, reac
     .find((e) => e.transactionHash.toLowerCase() === row.tx_hash && e.logIndex === Number(row.log_index))
   try {
     if (!event) throw new Error('the event is no longer on the chain')
-    await apply(event, { fetchMs: reachable() ? RETRY_FETCH_MS : FOLLOW_LOCAL_MS })
+    await apply(event, { fetchMs: reachable() ? RETRY_FETCH_MS : FOLLOW_FETCH_MS })
     await s.db.run('DELETE FROM quarantined_events WHERE tx_hash = ? AND log_index = ?', row.tx_hash, row.log_index)
     s.log('info', `ledger follower: applied the quarantined ${event.eventName} at block ${row.block_number} (log ${row.log_index})`)
   } catch (err) {
