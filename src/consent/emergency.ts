@@ -62,7 +62,14 @@ export async function openEmergency(s: Services, p: { actor: Actor | undefined; 
   const emergencyId = generateRecordId()
   const declared = await sendEmergency(s.ledger, { doctor: keys.ledger, emergencyId, patient: patient.address as Address, reasonHash: commitText(s.nodeKey, emergencyId, reason), window: BigInt(window), signal: p.signal })
   const block = await s.ledger.client.getBlock({ blockNumber: declared.blockNumber })
-  await s.db.run(`INSERT INTO emergencies (emergency_id, doctor_id, patient_id, reason, expires_at, declare_tx, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`, emergencyId, doctor.account.id, patient.id, reason, Number(block.timestamp) + window, declared.transactionHash, Date.now())
+  // The follower writes this node's own EmergencyDeclared too (a node stopped before this point
+  // keeps the emergency, without its reason): whichever writes the row releases the keys.
+  const written = await s.db.run(`INSERT INTO emergencies (emergency_id, doctor_id, patient_id, reason, expires_at, declare_tx, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (emergency_id) DO NOTHING`, emergencyId, doctor.account.id, patient.id, reason, Number(block.timestamp) + window, declared.transactionHash, Date.now())
+  if (written.changes === 0) {
+    await s.db.run('UPDATE emergencies SET reason = ? WHERE emergency_id = ?', reason, emergencyId)
+    return (await listEmergencies(s, { actor: doctor })).find((e) => e.emergencyId === emergencyId)!
+  }
 
   // Only now, with the emergency on the ledger, does the patient's hospital release keys: here
   // when this node serves it, otherwise its own node does on seeing the declaration on chain.
@@ -116,8 +123,17 @@ export async function releaseEmergency(s: Services, emergencyId: Hex, signal?: A
   // single release below (the emergency turns live there) has seen them too.
   await releaseEmergencyShares(s, { emergencyId, signal })
   const released = await sendEmergencyRelease(s.ledger, { hospital: hospital.keys.ledger, emergencyId, envelopes, signal })
-  await recordEmergencyRelease(s.db, { emergencyId, envelopes, txHash: released.transactionHash })
-  await s.notify?.({ accountId: patient.id, kind: 'emergency-access', by: { accountId: doctorRow.id }, expiresAt: new Date(row.expires_at * 1000) })
+  await settleEmergencyRelease(s, { emergencyId, envelopes, txHash: released.transactionHash })
+}
+
+/**
+ * A release of this node's hospital kept, by its flow or (when that stopped after sending it) by
+ * the follower from the node's own EmergencyKeyReleased: whichever keeps it tells the patient, once.
+ */
+export async function settleEmergencyRelease(s: Pick<Services, 'db' | 'notify'>, r: { emergencyId: Hex; envelopes: Hex; txHash: Hex }): Promise<void> {
+  if (!(await recordEmergencyRelease(s.db, r))) return
+  const row = await s.db.get<EmergencyRow>('SELECT * FROM emergencies WHERE emergency_id = ?', r.emergencyId.toLowerCase())
+  if (row) await s.notify?.({ accountId: row.patient_id, kind: 'emergency-access', by: { accountId: row.doctor_id }, expiresAt: new Date(row.expires_at * 1000) })
 }
 
 /** Emergency accesses: every one for the admin (the review list), a doctor's own, a patient's. Newest first. */

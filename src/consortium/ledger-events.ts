@@ -8,6 +8,9 @@ import { applyAccessDenied } from '../consent/apply-access-denied.ts'
 import { applyAccessRevoked } from '../consent/apply-access-revoked.ts'
 import { applyOwnAccessDecision } from '../consent/apply-own-access-decision.ts'
 import { applyEmergencyDeclared } from '../consent/apply-emergency-declared.ts'
+import { applyOwnEmergencyDeclared } from '../consent/apply-own-emergency.ts'
+import { applyOwnResearchConsent } from '../consent/apply-own-research-consent.ts'
+import { settleEmergencyRelease } from '../consent/emergency.ts'
 import { recordEmergencyRelease } from '../consent/record-emergency-release.ts'
 import { recordEmergencyShareRelease, recordEmergencySharesMoved } from '../consent/emergency-shares.ts'
 import { recordRecoveryShareRelease } from '../consent/recovery-shares.ts'
@@ -64,7 +67,8 @@ const membership = new Set(['HospitalAdded', 'HospitalRemoved', 'NodeInfoSet'])
  *    this node: the grant is kept here (its envelopes block fetched), so the members read.
  * What this node sent itself, its own flow recorded (and acted on) as it sent it; what it
  * records only after the receipt (an upload's or re-key's anchor, a recovery's approval, a
- * patient's access decision or share) is written here too when that flow stopped before it.
+ * patient's access decision, share or research consent, a break-glass and its releases) is written here too when
+ * that flow stopped before it.
  */
 export function consortiumHandlers(s: Services, { replicator, onMembership }: { replicator?: Replicator; onMembership: () => Promise<void> }): EventHandler {
   const owners: Owners = { s, replicator, onMembership }
@@ -82,7 +86,7 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
       if (e.eventName === 'RecoveryApproved') {
         await finishOwnRecoveryApproval(s, { recoveryId: e.args.recoveryId as Hex, by: e.args.by as Address, envelopes: e.args.envelopes as Hex, fetchMs: ctx.fetchMs })
       }
-      // A patient's decision on an access request, or share, sent from this node: written here when its flow stopped before writing it.
+      // A patient's access decision, share or research consent, a break-glass and its releases, sent from this node: written here when its flow stopped before writing it.
       if (await applyOwnConsent(owners, e, ctx)) return
       // A re-key this node sent is applied again (idempotent): the node may have stopped between its mining and its applying.
       // An export this node's researcher requested is answered by this node's hospitals too, as by any other.
@@ -93,7 +97,7 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
 }
 
 /**
- * This node's own access decisions and shares, applied idempotently (the flow that sent them may
+ * This node's own access decisions, shares, research consents, emergencies and their releases, applied idempotently (the flow that sent them may
  * have stopped between the mining and writing them; whichever writes first tells the requester).
  * Whether the event was one of them.
  */
@@ -118,6 +122,23 @@ async function applyOwnConsent({ s }: Owners, e: Event, ctx: HandlerContext): Pr
       return true
     case 'ShareRevoked':
       await markShareRevoked(s.db, a.shareId as Hex)
+      return true
+    case 'EmergencyDeclared':
+      await applyOwnEmergencyDeclared(s, { emergencyId: a.emergencyId as Hex, doctor: a.doctor as Address, patient: a.patient as Address, expiresAt: Number(a.expiresAt), txHash })
+      return true
+    case 'EmergencyKeyReleased':
+      await settleEmergencyRelease(s, { emergencyId: a.emergencyId as Hex, envelopes: a.envelopes as Hex, txHash })
+      return true
+    case 'ResearchConsentGiven':
+    case 'ResearchConsentWithdrawn':
+      await applyOwnResearchConsent(s, { patient: a.patient as Address, give: e.eventName === 'ResearchConsentGiven', studyId: a.studyId as Hex, txHash })
+      return true
+    case 'HospitalResearchConsentGiven':
+    case 'HospitalResearchConsentWithdrawn':
+      await applyOwnResearchConsent(s, { patient: a.patient as Address, give: e.eventName === 'HospitalResearchConsentGiven', hospital: a.hospital as Address, txHash })
+      return true
+    case 'EmergencyShareReleased':
+      await recordEmergencyShareRelease(s, { emergencyId: a.emergencyId as Hex, hospital: a.hospital as Address, shares: a.shares as Hex, txHash })
       return true
     default:
       return false
@@ -169,7 +190,7 @@ async function dispatch(owners: Owners, e: Event, { fetchMs }: HandlerContext): 
     case 'EmergencyDeclared':
       return applyEmergencyDeclared(s, { emergencyId: a.emergencyId as Hex, doctor: a.doctor as Address, patient: a.patient as Address, expiresAt: Number(a.expiresAt), txHash })
     case 'EmergencyKeyReleased':
-      return recordEmergencyRelease(s.db, { emergencyId: a.emergencyId as Hex, envelopes: a.envelopes as Hex, txHash })
+      return void await recordEmergencyRelease(s.db, { emergencyId: a.emergencyId as Hex, envelopes: a.envelopes as Hex, txHash })
     case 'EmergencyShareReleased':
       return recordEmergencyShareRelease(s, { emergencyId: a.emergencyId as Hex, hospital: a.hospital as Address, shares: a.shares as Hex, txHash })
     case 'RecoveryApproved': // another node's patient recovered: mirrored, and this node's hospitals release their shares

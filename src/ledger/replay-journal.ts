@@ -6,6 +6,12 @@ export interface ReplayJournalResult {
   rebroadcast: number
   /** Rows whose outcome was learnt now (mined or reverted). */
   settled: number
+  /**
+   * The lowest block a re-broadcast transaction was mined in (undefined when none was): the chain
+   * may have packed them into fewer blocks than before, so their events can sit at or below the
+   * block the node's follower had reached on the chain it lost.
+   */
+  firstBlock?: number
 }
 
 interface JournalRow { id: number; sender: string; nonce: number; tx_hash: Hex; raw: Hex; state: string }
@@ -38,14 +44,17 @@ export async function replayJournal(ledger: Ledger, { log }: { log?: (msg: strin
   if (missing.length > 0) log?.(`journal: re-broadcast ${missing.length} transaction(s) the chain did not have`)
 
   let settled = 0
+  let firstBlock: number | undefined
+  const resent = new Set(missing.map((r) => r.id))
   const unsettled = new Set([...missing.map((r) => r.id), ...rows.filter((r) => r.state === 'sent').map((r) => r.id)])
   for (const row of rows.filter((r) => unsettled.has(r.id))) {
     const receipt = await client.waitForTransactionReceipt({ hash: row.tx_hash, timeout: 60_000, pollingInterval: 50 })
     const state = receipt.status === 'success' ? 'mined' : 'reverted'
     await db.run('UPDATE journal SET state = ?, block_number = ? WHERE id = ?', state, Number(receipt.blockNumber), row.id)
+    if (resent.has(row.id)) firstBlock = Math.min(firstBlock ?? Infinity, Number(receipt.blockNumber))
     settled++
   }
-  return { rebroadcast: missing.length, settled }
+  return { rebroadcast: missing.length, settled, firstBlock }
 }
 
 /** Number of journaled transactions still waiting for a receipt. */

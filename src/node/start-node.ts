@@ -9,6 +9,7 @@ import { startAnvil, type StartAnvilResult } from '../ledger/anvil.ts'
 import { serveChainRpc } from '../ledger/serve-chain-rpc.ts'
 import { connectLedger, type ContractAddresses, type Ledger } from '../ledger/connect-ledger.ts'
 import { replayJournal } from '../ledger/replay-journal.ts'
+import { rewindFollower } from '../consortium/rewind-follower.ts'
 import { settleStaleJournal } from '../ledger/settle-stale.ts'
 import { settleAnchors } from '../records/settle-anchors.ts'
 import { settleTeamChanges } from '../consent/settle-team-changes.ts'
@@ -89,6 +90,7 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
     const ledger = await connectLedger({ rpcUrl, db, ipcPath: anvil?.ipcPath })
     const replay = await replayJournal(ledger, { log: (m) => log('info', m) })
     if (replay.rebroadcast > 0) log('warn', `chain had lost ${replay.rebroadcast} transaction(s); re-sent from the journal`)
+    if (replay.firstBlock !== undefined) await rewindFollower(db, replay.firstBlock) // the re-sent may sit in fewer blocks than before
 
     const networked = config.ipfsListen.length > 0 || config.ipfsPeers.length > 0
     const ipfs: Ipfs = await openIpfs({

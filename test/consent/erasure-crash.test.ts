@@ -7,10 +7,11 @@ import { crashAfterSend, crashEnv, waitFor } from '../helpers/crash-after-send.t
 // An erasure request, then a decision, whose transaction was sent but whose receipt the node
 // never handled (killed -9 with it in the chain's pool, the chain losing it too): at the next
 // start the journal sends it again and the node's follower writes what the flow did not.
-describe('erasure, then an access approval and a share token: killed -9 after each was sent', () => {
+describe('erasure, then an access approval, a share token and a break-glass: killed -9 after each was sent', () => {
   const home = tempDir('ml-erasure-crash-')
   let node: NodeProcess | undefined
   let people: Awaited<ReturnType<typeof seed>>
+  let secondAddress: string
   after(async () => {
     await node?.stop()
     cleanup(home)
@@ -67,6 +68,7 @@ describe('erasure, then an access approval and a share token: killed -9 after ea
     let patient = await api.login(people.patient.email, people.patient.password)
     const made = await api.json('POST', '/users', { role: 'doctor', hospital: people.hospital.id, email: 'second@example.org', name: 'Second', password: 'second-password-123' }, people.admin)
     assert.equal(made.status, 201, JSON.stringify(made.body))
+    secondAddress = made.body.account.address
     let second = await api.login('second@example.org', 'second-password-123')
     const up = await api.upload(people.doctor.token, people.patient.email, 'lab.bin', randomBytes(20_000))
     assert.equal(up.status, 201, JSON.stringify(up.body))
@@ -81,7 +83,7 @@ describe('erasure, then an access approval and a share token: killed -9 after ea
     second = await api.login('second@example.org', 'second-password-123')
     const view = (r: any) => r.body.requests?.find((q: any) => q.requestId === requestId)
     const approved = await waitFor(() => api.json('GET', '/access-requests', undefined, second), (r) => view(r)?.status !== 'pending')
-    assert.equal(view(approved)?.status, 'approved', JSON.stringify(approved.body))
+    assert.equal(view(approved)?.status, 'approved', node.output().split('\n').filter((l) => /warn|error|quarant/i.test(l)).join('\n'))
     assert.equal((await api.download(second, recordId)).status, 200, 'the doctor reads under the approval the chain holds')
     assert.equal((await api.json('POST', `/access-requests/${requestId}/approve`, null, patient)).body.code, 'REQUEST_NOT_PENDING')
 
@@ -95,5 +97,24 @@ describe('erasure, then an access approval and a share token: killed -9 after ea
     const revoked = await api.json('POST', `/shares/${share.shareId}/revoke`, undefined, patient)
     assert.equal(revoked.status, 200, JSON.stringify(revoked.body))
     assert.equal(revoked.body.revoked, true)
+  })
+
+  // The same node: a doctor's break-glass, whose flow wrote the emergency only after the receipt
+  // and only then had the patient's hospital release the keys.
+  it('the emergency the chain holds is the node\'s after the restart: the keys are released and the doctor reads', async () => {
+    let api = new Api(node!.url)
+    let second = await api.login('second@example.org', 'second-password-123')
+    const up = await api.upload(people.doctor.token, people.patient.email, 'ecg.bin', randomBytes(20_000))
+    assert.equal(up.status, 201, JSON.stringify(up.body))
+    const recordId: string = up.body.recordId
+    assert.notEqual((await api.download(second, recordId)).status, 200, 'no grant covers the new record')
+
+    node = await crashAfterSend(node!, secondAddress, () => api.json('POST', '/emergencies', { patient: people.patient.email, reason: 'unconscious, allergies unknown' }, second))
+    api = new Api(node.url)
+    second = await api.login('second@example.org', 'second-password-123')
+    const listed = await waitFor(() => api.json('GET', '/emergencies', undefined, second), (r) => r.body.emergencies?.[0]?.live === true)
+    assert.deepEqual(listed.body.emergencies?.map((e: any) => e.live), [true], JSON.stringify(listed.body))
+    assert.match(listed.body.emergencies[0].releaseTx, /^0x[0-9a-f]{64}$/)
+    assert.equal((await api.download(second, recordId)).status, 200, 'the doctor reads under the emergency the chain holds')
   })
 })

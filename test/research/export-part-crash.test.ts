@@ -3,13 +3,14 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Api, cleanup, fixtures, seed, startNodeProcess, tempDir, type NodeProcess } from '../helpers/node-process.ts'
-import { chain, crashEnv, waitFor } from '../helpers/crash-after-send.ts'
+import { chain, crashAfterSend, crashEnv, waitFor } from '../helpers/crash-after-send.ts'
+import { openDatabase } from '../../src/db/open-database.ts'
 
 // A hospital's part of a study export across nodes whose transaction was sent but whose receipt
 // the node never handled (killed -9 with `submitExportPart` in the chain's pool, the chain losing
 // it too): at the next start the journal sends it again, and the export worker, running the job
 // again, keeps the part written pending before the send, so the patient's trail shows it.
-describe('study export part: killed -9 after the part was sent', () => {
+describe('study export part, then a research withdrawal: killed -9 after each was sent', () => {
   const home = tempDir('ml-export-crash-')
   let node: NodeProcess | undefined
   after(async () => {
@@ -59,5 +60,25 @@ describe('study export part: killed -9 after the part was sent', () => {
     const collected = await api.json('POST', `/studies/${studyId}/exports/${exportId}/collect`, undefined, researcher)
     assert.equal(collected.status, 200, JSON.stringify(collected.body))
     assert.equal(collected.body.manifest.patients, 1)
+
+    // The same node: the patient withdraws, killed -9 with the withdrawal in the pool. After the
+    // restart the node holds the chain's withdrawal and no research copy of the patient's keys.
+    const keyCopies = async () => {
+      if (process.env.MEDLEDGER_TEST_DB === 'postgres') return undefined
+      const db = await openDatabase({ url: join(home, 'medledger.db') })
+      try {
+        return (await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM research_record_keys WHERE patient_id = ?', people.patient.id))!.n
+      } finally {
+        await db.close()
+      }
+    }
+    assert.notEqual(await keyCopies(), 0, 'the consent left research copies of the patient\'s keys')
+    node = await crashAfterSend(node, people.patient.address, () => api.json('POST', `/studies/${studyId}/withdraw`, undefined, patient))
+    api = new Api(node.url)
+    const again = await api.login(people.patient.email, people.patient.password)
+    const consent = async () => ((await api.json('GET', '/studies', undefined, again)).body.studies as { studyId: string; consent: string | null }[]).find((v) => v.studyId === studyId)?.consent
+    assert.equal(await waitFor(consent, (c) => c === 'withdrawn'), 'withdrawn', 'the withdrawal the chain holds')
+    assert.ok([0, undefined].includes(await keyCopies()), 'no research copy of the patient\'s keys is left')
+    assert.equal((await api.json('POST', `/studies/${studyId}/withdraw`, undefined, again)).body.code, 'NO_RESEARCH_CONSENT')
   })
 })
