@@ -72,7 +72,10 @@ export async function createStudy(s: Services, { actor, title, purpose, minK, si
   await putRawBlock(s.ipfs, protocol, { signal })
   const receipt = await sendStudyProposal(s.ledger, { researcher: requireKeys(who).ledger, studyId, protocolHash, signal })
   const row: StudyRow = { id: studyId, researcher_id: who.account.id, title: t, purpose: text, protocol_hash: protocolHash, min_k: (minK as number | undefined) ?? null, state: 'proposed', tx_hash: receipt.transactionHash, decided_at: null, created_at: Date.now() }
+  // The follower writes this node's own StudyProposed too (a node stopped before this point keeps
+  // the study, without its min-k): whichever comes second keeps the row, the min-k set here.
   await insertStudy(s.db, row)
+  if (row.min_k !== null) await s.db.run('UPDATE studies SET min_k = ? WHERE id = ?', row.min_k, studyId)
   return toStudyView(row, { name: who.account.name }, true)
 }
 
@@ -88,8 +91,9 @@ export async function decideStudy(s: Services, { actor, id, approve, signal }: {
   await sendStudyDecision(s.ledger, { admin: requireKeys(who).ledger, studyId: row.id, approve, signal })
   row.state = approve ? 'approved' : 'rejected'
   row.decided_at = Date.now()
-  await s.db.run('UPDATE studies SET state = ?, decided_at = ? WHERE id = ?', row.state, row.decided_at, row.id)
-  await s.notify?.({ accountId: row.researcher_id, kind: approve ? 'study-approved' : 'study-rejected', by: { accountId: who.account.id } })
+  // The follower applies this node's own decision too: whichever moves the study from proposed tells the researcher.
+  const moved = await s.db.run(`UPDATE studies SET state = ?, decided_at = ? WHERE id = ? AND state = 'proposed'`, row.state, row.decided_at, row.id)
+  if (moved.changes > 0) await s.notify?.({ accountId: row.researcher_id, kind: approve ? 'study-approved' : 'study-rejected', by: { accountId: who.account.id } })
   return toStudyView(row, await researcherOf(s, row), true)
 }
 

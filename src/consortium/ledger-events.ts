@@ -56,8 +56,8 @@ const membership = new Set(['HospitalAdded', 'HospitalRemoved', 'NodeInfoSet'])
  *  - Shared to an account of this node, or by token: this node can serve it;
  *  - Registry membership and node-info changes: the peer set and replica placement follow;
  *  - HospitalProposed (an admission): the candidate is listed for this node's staff to vote on;
- *  - StudyProposed from another node: the study is mirrored here, its text fetched from IPFS by
- *    the protocol hash on chain; StudyApproved / Rejected from another node: the decision;
+ *  - StudyProposed: the study is mirrored here, its text fetched from IPFS by the protocol hash
+ *    on chain; StudyApproved / Rejected: the decision (both also this node's own, idempotently);
  *  - ExportRequested (this node's researcher's too): queued for this node's hospitals home to
  *    consenting patients, which de-identify them here and submit their parts, encrypted for the
  *    researcher (consent/export-jobs.ts, off the follower's path);
@@ -67,7 +67,7 @@ const membership = new Set(['HospitalAdded', 'HospitalRemoved', 'NodeInfoSet'])
  *    this node: the grant is kept here (its envelopes block fetched), so the members read.
  * What this node sent itself, its own flow recorded (and acted on) as it sent it; what it
  * records only after the receipt (an upload's or re-key's anchor, a recovery's approval, a
- * patient's access decision, share or research consent, a break-glass and its releases) is written here too when
+ * patient's access decision, share or research consent, a study or its decision, a break-glass and its releases) is written here too when
  * that flow stopped before it.
  */
 export function consortiumHandlers(s: Services, { replicator, onMembership }: { replicator?: Replicator; onMembership: () => Promise<void> }): EventHandler {
@@ -86,7 +86,7 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
       if (e.eventName === 'RecoveryApproved') {
         await finishOwnRecoveryApproval(s, { recoveryId: e.args.recoveryId as Hex, by: e.args.by as Address, envelopes: e.args.envelopes as Hex, fetchMs: ctx.fetchMs })
       }
-      // A patient's access decision, share or research consent, a break-glass and its releases, sent from this node: written here when its flow stopped before writing it.
+      // An access decision, share, study or research consent, a break-glass and its releases, sent from this node: written here when its flow stopped before writing it.
       if (await applyOwnConsent(owners, e, ctx)) return
       // A re-key this node sent is applied again (idempotent): the node may have stopped between its mining and its applying.
       // An export this node's researcher requested is answered by this node's hospitals too, as by any other.
@@ -97,7 +97,7 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
 }
 
 /**
- * This node's own access decisions, shares, research consents, emergencies and their releases, applied idempotently (the flow that sent them may
+ * This node's own access decisions, shares, studies and research consents, emergencies and their releases, applied idempotently (the flow that sent them may
  * have stopped between the mining and writing them; whichever writes first tells the requester).
  * Whether the event was one of them.
  */
@@ -136,6 +136,11 @@ async function applyOwnConsent({ s }: Owners, e: Event, ctx: HandlerContext): Pr
     case 'HospitalResearchConsentGiven':
     case 'HospitalResearchConsentWithdrawn':
       await applyOwnResearchConsent(s, { patient: a.patient as Address, give: e.eventName === 'HospitalResearchConsentGiven', hospital: a.hospital as Address, txHash })
+      return true
+    case 'StudyProposed':
+    case 'StudyApproved':
+    case 'StudyRejected':
+      await applyResearchEvent(s, e, fetchMs)
       return true
     case 'EmergencyShareReleased':
       await recordEmergencyShareRelease(s, { emergencyId: a.emergencyId as Hex, hospital: a.hospital as Address, shares: a.shares as Hex, txHash })
