@@ -80,14 +80,15 @@ const META_KEY = 'follow.block'
 
 /**
  * Follows the ledger's events (Registry, RecordLedger, Consent, Research, CareTeams) from the last block this node
- * applied, in chain order, handing each to every handler; the position is saved after each
+ * applied, in chain order (the Registry's membership events of a pass over several blocks
+ * first: `membershipFirst`), handing each to every handler; the position is saved after each
  * chunk, so a node that was stopped resumes where it left off and catches up. Handlers must be
  * idempotent (a crash between a handler and the save replays the chunk).
  *
  * No single event can stall it: an event a handler throws on is quarantined (where it was
  * mined, which event, why) and the follower moves on; quarantined events are retried in the
  * background with back-off (an IPFS block a legitimate event names may arrive late) and deleted
- * once applied. Only an unreachable chain or database holds the follower at a chunk, retried
+ * once applied; a pass waits for IPFS about FOLLOW_FETCH_MS in all (`waitBudget`). Only an unreachable chain or database holds the follower at a chunk, retried
  * on the next poll.
  */
 export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, { handlers, intervalMs = 300, fromBlock = 0, reachable = () => true }: {
@@ -113,8 +114,9 @@ export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, 
 
   async function tick(): Promise<void> {
     head = Number(await s.ledger.client.getBlockNumber({ cacheTime: 0 }))
-    const pass: Pass = { apply, stopped: () => stopped, waits: waitBudget(reachable) }
+    const pass: Pass = { apply, stopped: () => stopped, waits: waitBudget(reachable), appliedAhead: new Set() }
     teamsFollowed ||= await followCareTeams(s, { ...pass, from: fromBlock, to: last })
+    await membershipFirst(s, pass, { from: last + 1, to: head })
     for await (const { to, logs } of logChunks(s.ledger.client, { address: addresses(s), from: last + 1, to: head })) {
       if (stopped) return
       if (!(await applyChunk(s, logs, pass))) return
@@ -223,8 +225,34 @@ async function quarantine(s: FollowerServices, event: LedgerEvent, err: unknown)
 
 type Apply = (event: LedgerEvent, ctx: HandlerContext) => Promise<void>
 
-/** What one pass of the follower hands each chunk: the handlers, whether it is stopping, and its wait budget. */
-interface Pass { apply: Apply; stopped: () => boolean; waits: WaitBudget }
+/** What one pass of the follower hands each chunk: the handlers, whether it is stopping, its wait budget, the events applied ahead. */
+interface Pass { apply: Apply; stopped: () => boolean; waits: WaitBudget; appliedAhead: Set<string> }
+
+const positionOf = (e: LedgerEvent) => `${e.transactionHash.toLowerCase()}:${e.logIndex}`
+const byPosition = (a: LedgerEvent, b: LedgerEvent) => Number(a.blockNumber) - Number(b.blockNumber) || a.logIndex - b.logIndex
+
+/** The Registry's membership and admission events: they fetch nothing, and their handlers read the chain as it is now. */
+const MEMBERSHIP_EVENTS = new Set(['HospitalProposed', 'HospitalAdded', 'HospitalRemoved', 'NodeInfoSet'])
+
+/**
+ * When a pass covers more than one block (a node catching up, one joining), the Registry's
+ * membership and admission events in it are applied first, in chain order, so that a proposal or
+ * an admission is mirrored here without waiting behind the records, teams and shares before it;
+ * the in-order pass then skips them. One that fails is left to the in-order pass (which quarantines it).
+ */
+async function membershipFirst(s: FollowerServices, pass: Pass, { from, to }: { from: number; to: number }): Promise<void> {
+  if (to <= from) return
+  for await (const { logs } of logChunks(s.ledger.client, { address: [s.ledger.contracts.registry], from, to })) {
+    const events = (parseEventLogs({ abi, logs, strict: true }) as unknown as LedgerEvent[]).filter((e) => MEMBERSHIP_EVENTS.has(e.eventName)).sort(byPosition)
+    for (const event of events) {
+      if (pass.stopped()) return
+      try {
+        await pass.apply(event, { fetchMs: FOLLOW_FETCH_MS })
+        pass.appliedAhead.add(positionOf(event))
+      } catch { /* applied again, or quarantined, in chain order */ }
+    }
+  }
+}
 
 /** How long the next event may wait for IPFS on the follower's path, and the time events set aside took. */
 interface WaitBudget { fetchMs(): number; setAside(ms: number): void }
@@ -246,11 +274,12 @@ function waitBudget(reachable: () => boolean): WaitBudget {
 }
 
 /** Applies one chunk's events in chain order, quarantining any a handler throws on; false when stopped midway. */
-async function applyChunk(s: FollowerServices, logs: Log[], { apply, stopped, waits }: Pass): Promise<boolean> {
+async function applyChunk(s: FollowerServices, logs: Log[], { apply, stopped, waits, appliedAhead }: Pass): Promise<boolean> {
   const events = parseEventLogs({ abi, logs, strict: true }) as unknown as LedgerEvent[]
-  events.sort((a, b) => Number(a.blockNumber) - Number(b.blockNumber) || a.logIndex - b.logIndex)
+  events.sort(byPosition)
   for (const event of events) {
     if (stopped()) return false
+    if (appliedAhead.has(positionOf(event))) continue
     const started = performance.now()
     try {
       await apply(event, { fetchMs: waits.fetchMs() })
