@@ -103,9 +103,38 @@ export async function exportStudy(s: Services, { actor, id, signal }: { actor: A
   const exportNumber = await nextExportNumber(s, study)
   const { manifest, files, total } = buildExport({ study, exportNumber, patients: subjects.length, set })
   const manifestHash = hashManifest(manifest)
-  const receipt = await sendStudyExport(s.ledger, { researcher: requireKeys(who).ledger, studyId: study.id, patients: subjects.length, resources: total, manifestHash, signal })
-  await recordExport(s, { study, exportNumber, manifest, manifestHash, total, txHash: receipt.transactionHash, subjects })
+  // Written pending (transaction '', matched by no timeline) with whose data went into it before
+  // the send: settled here, or by the follower from this node's own StudyExported when the node
+  // stopped after the send, so the chain never counts an export the patients' trails miss.
+  await dropDeadExports(s, study.id, exportNumber)
+  await recordExport(s, { study, exportNumber, manifest, manifestHash, total, txHash: '' as Hex, subjects })
+  let receipt
+  try {
+    receipt = await sendStudyExport(s.ledger, { researcher: requireKeys(who).ledger, studyId: study.id, patients: subjects.length, resources: total, manifestHash, signal })
+  } catch (err) {
+    if (isAppError(err, 'LEDGER_REVERTED')) await dropDeadExports(s, study.id, exportNumber)
+    throw err
+  }
+  await settleExport(s, { studyId: study.id, exportNumber, manifestHash, txHash: receipt.transactionHash })
   return { manifest, manifestHash, txHash: receipt.transactionHash, files }
+}
+
+/**
+ * A pending export (written before its transaction) settled with its transaction: by the flow, or
+ * by the follower from this node's own `StudyExported` (study, number and manifest hash alike).
+ */
+export async function settleExport(s: Pick<Services, 'db'>, e: { studyId: Hex; exportNumber: number; manifestHash: Hex; txHash: Hex }): Promise<void> {
+  await s.db.run(`UPDATE study_exports SET tx_hash = ? WHERE study_id = ? AND export_number = ? AND manifest_hash = ? AND tx_hash = ''`,
+    e.txHash, e.studyId.toLowerCase(), e.exportNumber, e.manifestHash.toLowerCase())
+}
+
+/** Pending exports of a study from `from` on: the chain's count says they never made it (refused, or lost). */
+async function dropDeadExports(s: Pick<Services, 'db'>, studyId: Hex, from: number): Promise<void> {
+  await s.db.transaction(async (tx) => {
+    await tx.run(`DELETE FROM study_export_patients WHERE study_id = ? AND export_number IN
+      (SELECT export_number FROM study_exports WHERE study_id = ? AND export_number >= ? AND tx_hash = '')`, studyId, studyId, from)
+    await tx.run(`DELETE FROM study_exports WHERE study_id = ? AND export_number >= ? AND tx_hash = ''`, studyId, from)
+  })
 }
 
 /** The number the chain gives a study's next export. */

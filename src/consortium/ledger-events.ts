@@ -20,6 +20,7 @@ import { applyTeamEvent } from '../consent/apply-team-event.ts'
 import { applyTeamGranted, applyTeamRevoked } from '../consent/apply-team-grant.ts'
 import { applyStudyDecided, applyStudyProposed } from '../consent/apply-study-event.ts'
 import { queueExportPart } from '../consent/export-jobs.ts'
+import { settleExport } from '../consent/export-study.ts'
 import { applyRecordSuperseded } from '../consent/apply-record-superseded.ts'
 import { markShareRevoked } from '../consent/mark-share-revoked.ts'
 import { markShareUsed } from '../consent/mark-share-used.ts'
@@ -86,7 +87,7 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
       if (e.eventName === 'RecoveryApproved') {
         await finishOwnRecoveryApproval(s, { recoveryId: e.args.recoveryId as Hex, by: e.args.by as Address, envelopes: e.args.envelopes as Hex, fetchMs: ctx.fetchMs })
       }
-      // An access decision, share, study or research consent, a break-glass and its releases, sent from this node: written here when its flow stopped before writing it.
+      // An access decision, share, study, export or research consent, a break-glass and its releases, sent from this node: written here when its flow stopped before writing it.
       if (await applyOwnConsent(owners, e, ctx)) return
       // A re-key this node sent is applied again (idempotent): the node may have stopped between its mining and its applying.
       // An export this node's researcher requested is answered by this node's hospitals too, as by any other.
@@ -141,6 +142,9 @@ async function applyOwnConsent({ s }: Owners, e: Event, ctx: HandlerContext): Pr
     case 'StudyApproved':
     case 'StudyRejected':
       await applyResearchEvent(s, e, fetchMs)
+      return true
+    case 'StudyExported':
+      await settleExport(s, { studyId: a.studyId as Hex, exportNumber: Number(a.exportNumber), manifestHash: a.manifestHash as Hex, txHash })
       return true
     case 'EmergencyShareReleased':
       await recordEmergencyShareRelease(s, { emergencyId: a.emergencyId as Hex, hospital: a.hospital as Address, shares: a.shares as Hex, txHash })

@@ -2,7 +2,7 @@ import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Api, cleanup, fixtures, seed, startNodeProcess, tempDir, type NodeProcess } from '../helpers/node-process.ts'
+import { Api, cleanup, fixtures, seed, startNodeProcess, tempDir, testEnv, type NodeProcess } from '../helpers/node-process.ts'
 import { chain, crashAfterSend, crashEnv, waitFor } from '../helpers/crash-after-send.ts'
 import { openDatabase } from '../../src/db/open-database.ts'
 
@@ -10,7 +10,7 @@ import { openDatabase } from '../../src/db/open-database.ts'
 // the node never handled (killed -9 with `submitExportPart` in the chain's pool, the chain losing
 // it too): at the next start the journal sends it again, and the export worker, running the job
 // again, keeps the part written pending before the send, so the patient's trail shows it.
-describe('study export part, then a research withdrawal: killed -9 after each was sent', () => {
+describe('study export part, a research withdrawal, a study proposal, its approval and an export on this node: killed -9 after each was sent', () => {
   const home = tempDir('ml-export-crash-')
   let node: NodeProcess | undefined
   after(async () => {
@@ -80,5 +80,34 @@ describe('study export part, then a research withdrawal: killed -9 after each wa
     assert.equal(await waitFor(consent, (c) => c === 'withdrawn'), 'withdrawn', 'the withdrawal the chain holds')
     assert.ok([0, undefined].includes(await keyCopies()), 'no research copy of the patient\'s keys is left')
     assert.equal((await api.json('POST', `/studies/${studyId}/withdraw`, undefined, again)).body.code, 'NO_RESEARCH_CONSENT')
+
+    // A study proposal, then the admin's approval, each killed -9 in the pool: the node holds the
+    // study the chain holds, then its approval, and the patient can consent to it.
+    let rita2 = await api.login('rita@example.org', 'researcher-password-123')
+    node = await crashAfterSend(node, signup.body.account.address, () => api.json('POST', '/studies', { title: 'Second cohort', purpose: 'Second protocol.' }, rita2))
+    api = new Api(node.url)
+    rita2 = await api.login('rita@example.org', 'researcher-password-123')
+    const mine = async () => ((await api.json('GET', '/studies', undefined, rita2)).body.studies as { studyId: string; title: string; status: string }[]).filter((v) => v.title === 'Second cohort')
+    const proposed = await waitFor(mine, (v) => v.length === 1)
+    assert.deepEqual(proposed.map((v) => v.status), ['proposed'], 'the proposal the chain holds')
+    const second = proposed[0]!.studyId
+    const admin = await api.login(testEnv.MEDLEDGER_ADMIN_EMAIL, testEnv.MEDLEDGER_ADMIN_PASSWORD)
+    const adminAddress = (await api.json('POST', '/auth/login', { email: testEnv.MEDLEDGER_ADMIN_EMAIL, password: testEnv.MEDLEDGER_ADMIN_PASSWORD }, null)).body.account?.address as string
+    assert.match(adminAddress, /^0x[0-9a-f]{40}$/i)
+    node = await crashAfterSend(node, adminAddress, () => api.json('POST', `/studies/${second}/approve`, undefined, admin))
+    api = new Api(node.url)
+    rita2 = await api.login('rita@example.org', 'researcher-password-123')
+    assert.deepEqual((await waitFor(mine, (v) => v[0]?.status !== 'proposed')).map((v) => v.status), ['approved'], 'the approval the chain holds')
+    const consented = await api.json('POST', `/studies/${second}/consent`, undefined, await api.login(people.patient.email, people.patient.password))
+    assert.equal(consented.status, 200, JSON.stringify(consented.body))
+
+    // The researcher's export on this node (the patient's home), killed -9 with its StudyExported
+    // in the pool: the chain counts the export, and the patient's trail shows that it held their data.
+    node = await crashAfterSend(node, signup.body.account.address, () => api.json('POST', `/studies/${second}/export`, undefined, rita2))
+    api = new Api(node.url)
+    const patient3 = await api.login(people.patient.email, people.patient.password)
+    const exported = await waitFor(async () => ((await api.json('GET', `/audit?patient=${people.patient.id}`, undefined, patient3)).body.entries as { event: string; why: string | null }[])
+      .filter((e) => e.event === 'StudyExported'), (entries) => entries.length > 0)
+    assert.deepEqual(exported.map((e) => e.why), ['Second cohort'], 'the export the chain counts shows in the trail of the patient whose data it held')
   })
 })
