@@ -10,6 +10,7 @@ import { sealGrantEnvelopes } from './grant-envelopes.ts'
 import { parseDays, patientRecords } from './access-request.ts'
 import { teamKeyAddress } from './team-keys.ts'
 import { currentTeamKey } from './current-team-key.ts'
+import { writeTeamGrant } from './apply-team-grant.ts'
 import type { Services } from '../services.ts'
 
 const DEFAULT_DAYS = 30
@@ -56,12 +57,12 @@ export async function grantTeam(s: Services, p: { actor: Actor | undefined; team
   const receipt = await sendTeamGrant(s.ledger, { patient: keys.ledger, teamId: team.id, duration: BigInt(duration), envelopes, signal: p.signal })
   const { timestamp } = await s.ledger.client.getBlock({ blockNumber: receipt.blockNumber })
   const expiresAt = Number(timestamp) + duration
-  await s.db.run('DELETE FROM team_grants WHERE team_id = ? AND patient_id = ?', team.id, patient.account.id)
-  await s.db.run('INSERT INTO team_grants (team_id, patient_id, epoch, expires_at, envelopes, revoked_at, tx_hash, granted_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)',
-    team.id, patient.account.id, epoch, expiresAt, envelopes, receipt.transactionHash, Date.now())
+  // The follower applies this node's own TeamAccessGranted too (a node stopped before this point
+  // keeps the grant): whichever writes this grant tells the members.
+  const written = await writeTeamGrant(s.db, { teamId: team.id, patientId: patient.account.id, epoch, expiresAt, envelopes, txHash: receipt.transactionHash })
   const facts = { recordCount: dataKeys.length > 0 ? dataKeys.length : 'all' as const, expiresAt: new Date(expiresAt * 1000) }
   if (key.hospitalId) await s.notify?.({ accountId: patient.account.id, kind: 'team-grant-confirmed', by: { hospitalId: key.hospitalId }, ...facts })
-  for (const m of await currentMembers(s, team.id)) await s.notify?.({ accountId: m, kind: 'team-access-granted', by: { accountId: patient.account.id }, ...facts })
+  if (written) for (const m of await currentMembers(s, team.id)) await s.notify?.({ accountId: m, kind: 'team-access-granted', by: { accountId: patient.account.id }, ...facts })
   return { teamId: team.id, patientId: patient.account.id, epoch, expiresAt: new Date(expiresAt * 1000).toISOString(), envelopes, txHash: receipt.transactionHash }
 }
 
@@ -79,7 +80,8 @@ export async function revokeTeamGrant(s: Services, p: { actor: Actor | undefined
   const g = await s.db.get('SELECT team_id FROM team_grants WHERE team_id = ? AND patient_id = ? AND revoked_at IS NULL', String(p.teamId).toLowerCase(), patient.account.id) as { team_id: Hex } | undefined
   if (!g) throw new AppError('GRANT_NOT_ACTIVE')
   await sendTeamGrantRevocation(s.ledger, { patient: keys.ledger, teamId: g.team_id, signal: p.signal })
-  await s.db.run('UPDATE team_grants SET revoked_at = ? WHERE team_id = ? AND patient_id = ?', Date.now(), g.team_id, patient.account.id)
-  for (const m of await currentMembers(s, g.team_id)) await s.notify?.({ accountId: m, kind: 'team-access-revoked', by: { accountId: patient.account.id } })
+  // The follower applies this node's own TeamAccessRevoked too: whichever ends the grant tells the members.
+  const ended = await s.db.run('UPDATE team_grants SET revoked_at = ? WHERE team_id = ? AND patient_id = ? AND revoked_at IS NULL', Date.now(), g.team_id, patient.account.id)
+  if (ended.changes > 0) for (const m of await currentMembers(s, g.team_id)) await s.notify?.({ accountId: m, kind: 'team-access-revoked', by: { accountId: patient.account.id } })
   return { teamId: g.team_id, revoked: true }
 }

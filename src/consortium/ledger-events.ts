@@ -65,7 +65,8 @@ const membership = new Set(['HospitalAdded', 'HospitalRemoved', 'NodeInfoSet'])
  *  - TeamCreated / TeamMemberAdded / TeamMemberRemoved of another hospital's care team: the team
  *    is mirrored here (id, hospital, epoch, members' addresses), its epoch's public key fetched
  *    from IPFS by the digest on chain; TeamAccessGranted / Revoked from another node to a team of
- *    this node: the grant is kept here (its envelopes block fetched), so the members read.
+ *    this node (this node's own too, idempotently): the grant is kept here (its envelopes block
+ *    fetched), so the members read.
  * What this node sent itself, its own flow recorded (and acted on) as it sent it; what it
  * records only after the receipt (an upload's or re-key's anchor, a recovery's approval, a
  * patient's access decision, share or research consent, a study or its decision, a break-glass and its releases) is written here too when
@@ -87,7 +88,7 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
       if (e.eventName === 'RecoveryApproved') {
         await finishOwnRecoveryApproval(s, { recoveryId: e.args.recoveryId as Hex, by: e.args.by as Address, envelopes: e.args.envelopes as Hex, fetchMs: ctx.fetchMs })
       }
-      // An access decision, share, study, export or research consent, a break-glass and its releases, sent from this node: written here when its flow stopped before writing it.
+      // An access decision, share, team grant, study, export or research consent, a break-glass and its releases, sent from this node: written here when its flow stopped before writing it.
       if (await applyOwnConsent(owners, e, ctx)) return
       // A re-key this node sent is applied again (idempotent): the node may have stopped between its mining and its applying.
       // An export this node's researcher requested is answered by this node's hospitals too, as by any other.
@@ -142,6 +143,12 @@ async function applyOwnConsent({ s }: Owners, e: Event, ctx: HandlerContext): Pr
     case 'StudyApproved':
     case 'StudyRejected':
       await applyResearchEvent(s, e, fetchMs)
+      return true
+    case 'TeamAccessGranted':
+      await applyTeamGranted(s, { teamId: a.teamId as Hex, patient: a.patient as Address, expiresAt: Number(a.expiresAt), envelopes: a.envelopes as Hex, txHash, fetchMs })
+      return true
+    case 'TeamAccessRevoked':
+      await applyTeamRevoked(s, { teamId: a.teamId as Hex, patient: a.patient as Address })
       return true
     case 'StudyExported':
       await settleExport(s, { studyId: a.studyId as Hex, exportNumber: Number(a.exportNumber), manifestHash: a.manifestHash as Hex, txHash })

@@ -117,4 +117,27 @@ describe('erasure, then an access approval, a share token and a break-glass: kil
     assert.match(listed.body.emergencies[0].releaseTx, /^0x[0-9a-f]{64}$/)
     assert.equal((await api.download(second, recordId)).status, 200, 'the doctor reads under the emergency the chain holds')
   })
+
+  // The same node: the patient's grant to a care team, whose flow wrote it only after the receipt.
+  it('the team grant the chain holds is the node\'s after the restart: a member reads', async () => {
+    let api = new Api(node!.url)
+    const staff = await api.login('staff@example.org', 'staff-password-123')
+    const made = await api.json('POST', '/users', { role: 'doctor', hospital: people.hospital.id, email: 'third@example.org', name: 'Third', password: 'third-password-123' }, people.admin)
+    assert.equal(made.status, 201, JSON.stringify(made.body))
+    const team = await api.json('POST', '/teams', { name: 'Night ward' }, staff)
+    assert.equal(team.status, 201, JSON.stringify(team.body))
+    const teamId: string = team.body.teamId
+    assert.equal((await api.json('POST', `/teams/${teamId}/members`, { doctor: made.body.account.id }, staff)).status, 200)
+    const up = await api.upload(people.doctor.token, people.patient.email, 'notes.bin', randomBytes(10_000))
+    assert.equal(up.status, 201, JSON.stringify(up.body))
+    let third = await api.login('third@example.org', 'third-password-123')
+    assert.notEqual((await api.download(third, up.body.recordId)).status, 200, 'no grant yet')
+    const patient = await api.login(people.patient.email, people.patient.password)
+
+    node = await crashAfterSend(node!, people.patient.address, () => api.json('POST', `/teams/${teamId}/grant`, { days: 7 }, patient))
+    api = new Api(node.url)
+    third = await api.login('third@example.org', 'third-password-123')
+    const read = await waitFor(() => api.download(third, up.body.recordId), (r) => r.status === 200)
+    assert.equal(read.status, 200, 'the member reads under the grant the chain holds')
+  })
 })
