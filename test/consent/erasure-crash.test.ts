@@ -7,7 +7,7 @@ import { crashAfterSend, crashEnv, waitFor } from '../helpers/crash-after-send.t
 // An erasure request, then a decision, whose transaction was sent but whose receipt the node
 // never handled (killed -9 with it in the chain's pool, the chain losing it too): at the next
 // start the journal sends it again and the node's follower writes what the flow did not.
-describe('erasure, then an access approval, a share token and a break-glass: killed -9 after each was sent', () => {
+describe('erasure, then an access approval, a share token, a break-glass and a team grant: killed -9 after each was sent', () => {
   const home = tempDir('ml-erasure-crash-')
   let node: NodeProcess | undefined
   let people: Awaited<ReturnType<typeof seed>>
