@@ -107,6 +107,27 @@ export async function recordEmergencySharesMoved(s: Pick<Services, 'db'>, { reco
 }
 
 /**
+ * This node's own EmergencySharesMoved (`record rekey --all-emergency` may have stopped between
+ * its mining and writing it): the record's row takes the event's shares block unless it already
+ * holds a later one. A row from another transaction is replaced only when that transaction was
+ * mined in an earlier block or is not on chain (lost), so a second rotation's re-wrap the flow
+ * wrote is never put back to the first's by a follower looking again at old blocks, and a re-run
+ * after a crash finds the record moved and splits it no second time.
+ */
+export async function applyOwnEmergencySharesMoved(
+  s: Pick<Services, 'db' | 'ledger'>,
+  { recordId, hospital, shares, txHash, blockNumber }: { recordId: Hex; hospital: Address; shares: Hex; txHash: Hex; blockNumber: number },
+): Promise<void> {
+  const id = recordId.toLowerCase()
+  const kept = await s.db.get<{ tx_hash: Hex }>('SELECT tx_hash FROM emergency_moved WHERE record_id = ?', id)
+  if (!kept) return recordEmergencySharesMoved(s, { recordId, hospital, shares, txHash })
+  if (kept.tx_hash.toLowerCase() === txHash.toLowerCase()) return
+  const earlier = await s.ledger.client.getTransactionReceipt({ hash: kept.tx_hash }).catch(() => undefined)
+  if (earlier && Number(earlier.blockNumber) >= blockNumber) return
+  await s.db.run('UPDATE emergency_moved SET shares = ?, tx_hash = ? WHERE record_id = ? AND tx_hash = ?', shares.toLowerCase(), txHash, id, kept.tx_hash)
+}
+
+/**
  * The data key of a record whose key is split (threshold break-glass), for the emergency's
  * doctor: the doctor's share from each hospital that released one, unwrapped with the doctor's
  * key and combined once k distinct hospitals' are in.

@@ -12,7 +12,7 @@ import { applyOwnEmergencyDeclared } from '../consent/apply-own-emergency.ts'
 import { applyOwnResearchConsent } from '../consent/apply-own-research-consent.ts'
 import { settleEmergencyRelease } from '../consent/emergency.ts'
 import { recordEmergencyRelease } from '../consent/record-emergency-release.ts'
-import { recordEmergencyShareRelease, recordEmergencySharesMoved } from '../consent/emergency-shares.ts'
+import { applyOwnEmergencySharesMoved, recordEmergencyShareRelease, recordEmergencySharesMoved } from '../consent/emergency-shares.ts'
 import { recordRecoveryShareRelease } from '../consent/recovery-shares.ts'
 import { applyRecoveryApproved, finishOwnRecoveryApproval } from '../consent/apply-recovery-approved.ts'
 import { applyShared } from '../consent/apply-shared.ts'
@@ -69,7 +69,8 @@ const membership = new Set(['HospitalAdded', 'HospitalRemoved', 'NodeInfoSet'])
  *    fetched), so the members read.
  * What this node sent itself, its own flow recorded (and acted on) as it sent it; what it
  * records only after the receipt (an upload's or re-key's anchor, a recovery's approval, a
- * patient's access decision, share or research consent, a study or its decision, a break-glass and its releases) is written here too when
+ * patient's access decision, share or research consent, a study or its decision, a break-glass and its releases, a record's
+ * moved emergency shares) is written here too when
  * that flow stopped before it.
  */
 export function consortiumHandlers(s: Services, { replicator, onMembership }: { replicator?: Replicator; onMembership: () => Promise<void> }): EventHandler {
@@ -155,6 +156,9 @@ async function applyOwnConsent({ s }: Owners, e: Event, ctx: HandlerContext): Pr
       return true
     case 'EmergencyShareReleased':
       await recordEmergencyShareRelease(s, { emergencyId: a.emergencyId as Hex, hospital: a.hospital as Address, shares: a.shares as Hex, txHash })
+      return true
+    case 'EmergencySharesMoved':
+      await applyOwnEmergencySharesMoved(s, { recordId: a.recordId as Hex, hospital: a.hospital as Address, shares: a.shares as Hex, txHash, blockNumber: Number(e.blockNumber) })
       return true
     default:
       return false

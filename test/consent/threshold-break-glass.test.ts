@@ -23,7 +23,9 @@ import { authenticate } from '../../src/accounts/sessions.ts'
 import { keepResearchKeys, openResearchKey } from '../../src/consent/research-keys.ts'
 import type { RecordRow } from '../../src/records/record.ts'
 import { cleanup, runCli, seed, tempDir } from '../helpers/node-process.ts'
-import { registryAbi } from '../../src/ledger/abis.ts'
+import { consentAbi, registryAbi } from '../../src/ledger/abis.ts'
+import { consortiumHandlers } from '../../src/consortium/ledger-events.ts'
+import type { LedgerEvent } from '../../src/consortium/follower.ts'
 import { InjectApi, startInProcessNode, type InProcessNode } from '../helpers/in-process-node.ts'
 import type { Services } from '../../src/services.ts'
 
@@ -182,5 +184,37 @@ describe('threshold break-glass: k of n member hospitals release their shares', 
     assert.equal(await releaseSharesAs(s, { emergencyId, hospital: others[3]! }), 2)
     assert.deepEqual(new Uint8Array((await api.download(er.token, oldRecord)).bytes), oldBytes)
     assert.deepEqual(new Uint8Array((await api.download(er.token, newRecord)).bytes), newBytes)
+  })
+  // A node killed after its EmergencySharesMoved was mined and before the flow wrote the row: the
+  // follower writes it from the node's own event (the real ones the run above sent, handled by the
+  // follower's own handler), so a re-run finds the records moved and splits none a second time.
+  test('record rekey --all-emergency cut off after the receipt: the follower keeps the moved shares from the node\'s own EmergencySharesMoved; a re-run moves nothing, and an earlier transaction does not replace a later one', async () => {
+    const events = await s.ledger.client.getContractEvents({ address: s.ledger.contracts.consent, abi: consentAbi, eventName: 'EmergencySharesMoved', fromBlock: 0n }) as unknown as LedgerEvent[]
+    assert.deepEqual(new Set(events.map((e) => (e.args as { recordId: Hex }).recordId.toLowerCase())), new Set([oldRecord, newRecord].map((id) => id.toLowerCase())))
+    const chainHolds = new Map(events.map((e) => [(e.args as { recordId: Hex }).recordId.toLowerCase(), { shares: (e.args as { shares: Hex }).shares.toLowerCase(), tx: e.transactionHash }]))
+    await s.db.run('DELETE FROM emergency_moved')
+    const handle = consortiumHandlers(s, { onMembership: async () => {} })
+    for (const e of events) await handle(e, { fetchMs: 2000 })
+    const rows = await s.db.all<{ record_id: string; shares: string; tx_hash: string }>('SELECT record_id, shares, tx_hash FROM emergency_moved')
+    assert.deepEqual(new Map(rows.map((r) => [r.record_id, { shares: r.shares.toLowerCase(), tx: r.tx_hash }])), chainHolds, 'each record\'s row is the shares block the chain holds')
+
+    // The event of an earlier transaction of this node (the key rotation's, journaled, mined before) does not put a row back.
+    const first = await s.db.get<{ tx_hash: Hex }>(`SELECT tx_hash FROM journal WHERE purpose = 'rotate-emergency-key' ORDER BY id LIMIT 1`)
+    assert.ok(first, 'the rotation is in the journal')
+    const receipt = await s.ledger.client.getTransactionReceipt({ hash: first.tx_hash })
+    const stale = { ...events[0]!, transactionHash: first.tx_hash, blockNumber: receipt.blockNumber, args: { ...(events[0]!.args as object), shares: '0x' + '11'.repeat(32) } } as unknown as LedgerEvent
+    await handle(stale, { fetchMs: 2000 })
+    const kept = await s.db.get<{ shares: string }>('SELECT shares FROM emergency_moved WHERE record_id = ?', (events[0]!.args as { recordId: Hex }).recordId.toLowerCase())
+    assert.equal(kept?.shares.toLowerCase(), chainHolds.get((events[0]!.args as { recordId: Hex }).recordId.toLowerCase())?.shares)
+
+    const cliHome = tempDir('ml-cli-')
+    try {
+      assert.equal((await runCli(['login', '--email', 'staff@h1.example', '--json'], { api: n.url, cliHome, input: 'staff-password-123\n' })).code, 0)
+      const again = await runCli(['record', 'rekey', '--all-emergency', '--json'], { api: n.url, cliHome })
+      assert.equal(again.code, 0, again.stderr)
+      assert.deepEqual(JSON.parse(again.stdout), { hospital: h1.address.toLowerCase(), moved: 0, rewrapped: 0, rotated: false }, 'nothing is split a second time')
+    } finally {
+      cleanup(cliHome)
+    }
   })
 })
