@@ -2,7 +2,7 @@ import { bytesToHex, type Address, type Hex } from 'viem'
 import { hashSha256 } from '../crypto/hashes.ts'
 import { readTeam } from '../ledger/care-teams/read-team.ts'
 import { readTeamMember } from '../ledger/care-teams/read-team-member.ts'
-import { finishTeamRemoval } from './team-members.ts'
+import { dropPendingMember, finishTeamRemoval, settlePendingMember } from './team-members.ts'
 import { serializeTeamChange } from './team-lock.ts'
 import { dropTeamKeys } from './team-keys.ts'
 import type { Services } from '../services.ts'
@@ -16,6 +16,10 @@ export interface SettleTeamChangesResult {
   removed: number
   /** Keys of removals that never reached the chain, dropped. */
   discarded: number
+  /** Members added (pending here) whom the chain holds, now members. */
+  added: number
+  /** Pending members the chain never had, dropped with their wraps. */
+  unadded: number
 }
 
 /**
@@ -24,11 +28,13 @@ export interface SettleTeamChangesResult {
  * on chain with this node's key becomes 'active'; one the chain does not have is dropped with its
  * key (it was never acknowledged). A key of an epoch after the team's: when the chain's team is at
  * that epoch with that key, the removal happened (the members the chain no longer has leave);
- * otherwise the key is dropped with its wraps. Needs no team key: none is kept under the node key.
+ * otherwise the key is dropped with its wraps. A member added pending (its key wraps made before the
+ * transaction) becomes a member when the chain has them in the team, else is dropped with them.
+ * Needs no team key: none is kept under the node key.
  * @throws AppError LEDGER_UNAVAILABLE
  */
 export async function settleTeamChanges(s: Pick<Services, 'db' | 'ledger' | 'ipfs'>): Promise<SettleTeamChangesResult> {
-  const out: SettleTeamChangesResult = { created: 0, dropped: 0, removed: 0, discarded: 0 }
+  const out: SettleTeamChangesResult = { created: 0, dropped: 0, removed: 0, discarded: 0, added: 0, unadded: 0 }
   const creating = await s.db.all(`SELECT id FROM teams WHERE state = 'creating'`) as { id: Hex }[]
   for (const { id } of creating) {
     const key = await s.db.get('SELECT public_key FROM team_keys WHERE team_id = ? AND epoch = 1', id) as { public_key: Buffer } | undefined
@@ -57,7 +63,23 @@ export async function settleTeamChanges(s: Pick<Services, 'db' | 'ledger' | 'ipf
       }
     })
   }
+  await settlePendingMembers(s, out)
   return out
+}
+
+async function settlePendingMembers(s: Pick<Services, 'db' | 'ledger'>, out: SettleTeamChangesResult): Promise<void> {
+  const pending = await s.db.all(`SELECT m.team_id, m.account_id, a.address FROM team_members m JOIN accounts a ON a.id = m.account_id WHERE m.removed_at = 0`) as { team_id: Hex; account_id: string; address: Address }[]
+  for (const p of pending) {
+    await serializeTeamChange(s, p.team_id, async () => {
+      if (await readTeamMember(s.ledger, { teamId: p.team_id, account: p.address })) {
+        await settlePendingMember(s, { teamId: p.team_id, accountId: p.account_id })
+        out.added++
+      } else {
+        await dropPendingMember(s, p.team_id, p.account_id)
+        out.unadded++
+      }
+    })
+  }
 }
 
 const digestOf = (publicKey: Buffer): Hex => bytesToHex(hashSha256(new Uint8Array(publicKey)))

@@ -110,6 +110,11 @@ export async function shareTeamKeys(s: S, { teamId, keys }: { teamId: Hex; keys:
   return written
 }
 
+/** Wraps each of `keys` for one holder (a member being added, still pending). */
+export async function wrapTeamKeysFor(s: S, { teamId, keys, holder }: { teamId: Hex; keys: TeamKey[]; holder: AccountRow }): Promise<void> {
+  for (const key of keys) await putTeamKeyWrap(s, { teamId, key, holder })
+}
+
 async function putTeamKeyWrap(s: S, { teamId, key, holder }: { teamId: Hex; key: TeamKey; holder: AccountRow }): Promise<void> {
   const publicKey = await publicKeyOf(s, holder)
   const wrapped = await wrapKey({ scheme: holder.key_scheme, publicKey, key: key.privateKey, context: wrapContext(teamId, key.epoch, holder.address) })

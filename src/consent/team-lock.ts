@@ -16,6 +16,6 @@ export async function serializeTeamChange<T>(s: Pick<Services, 'db'>, teamId: st
  * Whether a transaction of `purpose` for the team left this node since `since` (ms) and was not
  * refused: then the chain may hold it, and the change must be settled by what the chain says.
  */
-export async function teamChangeJournaled(s: Pick<Services, 'db'>, { purpose, teamId, since }: { purpose: 'team-create' | 'team-remove'; teamId: Hex; since: number }): Promise<boolean> {
+export async function teamChangeJournaled(s: Pick<Services, 'db'>, { purpose, teamId, since }: { purpose: 'team-create' | 'team-add' | 'team-remove'; teamId: Hex; since: number }): Promise<boolean> {
   return (await s.db.get(`SELECT 1 FROM journal WHERE purpose = ? AND ref = ? AND state <> 'reverted' AND created_at >= ?`, purpose, teamId, since)) !== undefined
 }

@@ -18,6 +18,7 @@ import { applyRecoveryApproved, finishOwnRecoveryApproval } from '../consent/app
 import { applyShared } from '../consent/apply-shared.ts'
 import { applyTeamEvent } from '../consent/apply-team-event.ts'
 import { applyTeamGranted, applyTeamRevoked } from '../consent/apply-team-grant.ts'
+import { applyOwnTeamMemberAdded } from '../consent/team-members.ts'
 import { applyStudyDecided, applyStudyProposed } from '../consent/apply-study-event.ts'
 import { queueExportPart } from '../consent/export-jobs.ts'
 import { settleExport } from '../consent/export-study.ts'
@@ -70,7 +71,7 @@ const membership = new Set(['HospitalAdded', 'HospitalRemoved', 'NodeInfoSet'])
  * What this node sent itself, its own flow recorded (and acted on) as it sent it; what it
  * records only after the receipt (an upload's or re-key's anchor, a recovery's approval, a
  * patient's access decision, share or research consent, a study or its decision, a break-glass and its releases, a record's
- * moved emergency shares) is written here too when
+ * moved emergency shares, a care-team member added) is written here too when
  * that flow stopped before it.
  */
 export function consortiumHandlers(s: Services, { replicator, onMembership }: { replicator?: Replicator; onMembership: () => Promise<void> }): EventHandler {
@@ -156,6 +157,9 @@ async function applyOwnConsent({ s }: Owners, e: Event, ctx: HandlerContext): Pr
       return true
     case 'EmergencyShareReleased':
       await recordEmergencyShareRelease(s, { emergencyId: a.emergencyId as Hex, hospital: a.hospital as Address, shares: a.shares as Hex, txHash })
+      return true
+    case 'TeamMemberAdded':
+      await applyOwnTeamMemberAdded(s, { teamId: a.teamId as Hex, doctor: a.doctor as Address })
       return true
     case 'EmergencySharesMoved':
       await applyOwnEmergencySharesMoved(s, { recordId: a.recordId as Hex, hospital: a.hospital as Address, shares: a.shares as Hex, txHash, blockNumber: Number(e.blockNumber) })

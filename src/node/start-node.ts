@@ -115,7 +115,7 @@ export async function startNode({ config, env = process.env, log = () => {}, ann
     const unsealed = await unsealTeamKeys(parts)
     if (unsealed > 0) log('info', `care teams: ${unsealed} team key(s) moved from the node key to their holders' own wraps`)
     const teams = await settleTeamChanges(parts)
-    if (teams.created + teams.dropped + teams.removed + teams.discarded > 0) log('info', `care teams: cut-off changes settled by the chain: ${JSON.stringify(teams)}`)
+    if (Object.values(teams).some((n) => n > 0)) log('info', `care teams: cut-off changes settled by the chain: ${JSON.stringify(teams)}`)
     stops.push(() => stopAuditBatches(parts))
     const audit = await replayAuditEntries({ ...parts, auditBatches: parts.auditBatches! })
     if (audit.mined + audit.resent > 0) log('info', `audit: ${audit.mined} pending read entr(ies) found on chain, ${audit.resent} sent again`)

@@ -7,11 +7,13 @@ import { crashAfterSend, crashEnv, waitFor } from '../helpers/crash-after-send.t
 // An erasure request, then a decision, whose transaction was sent but whose receipt the node
 // never handled (killed -9 with it in the chain's pool, the chain losing it too): at the next
 // start the journal sends it again and the node's follower writes what the flow did not.
-describe('erasure, then an access approval, a share token, a break-glass and a team grant: killed -9 after each was sent', () => {
+describe('erasure, then an access approval, a share token, a break-glass, a team grant and a team member: killed -9 after each was sent', () => {
   const home = tempDir('ml-erasure-crash-')
   let node: NodeProcess | undefined
   let people: Awaited<ReturnType<typeof seed>>
   let secondAddress: string
+  let teamOf: { id: string; recordId: string }
+  let staffSender: string
   after(async () => {
     await node?.stop()
     cleanup(home)
@@ -24,6 +26,7 @@ describe('erasure, then an access approval, a share token, a break-glass and a t
     const made = await api.json('POST', '/users', { role: 'staff', hospital: people.hospital.id, email: 'staff@example.org', name: 'Staff', password: 'staff-password-123' }, people.admin)
     assert.equal(made.status, 201, JSON.stringify(made.body))
     const staffAddress = made.body.account.address as string
+    staffSender = staffAddress
     const up = await api.upload(people.doctor.token, people.patient.email, 'scan.bin', randomBytes(40_000))
     assert.equal(up.status, 201, JSON.stringify(up.body))
     const recordId: string = up.body.recordId
@@ -139,5 +142,31 @@ describe('erasure, then an access approval, a share token, a break-glass and a t
     third = await api.login('third@example.org', 'third-password-123')
     const read = await waitFor(() => api.download(third, up.body.recordId), (r) => r.status === 200)
     assert.equal(read.status, 200, 'the member reads under the grant the chain holds')
+    teamOf = { id: teamId, recordId: up.body.recordId }
+  })
+
+  // The same node: staff add a doctor to the team, whose flow wrote the member only after the
+  // receipt; the member's key wraps need the staff's key, so they are written (pending) before.
+  it('the member the chain holds is the team\'s after the restart: listed, reads under the team\'s grant, and can be removed', async () => {
+    let api = new Api(node!.url)
+    let staff = await api.login('staff@example.org', 'staff-password-123')
+    const made = await api.json('POST', '/users', { role: 'doctor', hospital: people.hospital.id, email: 'fourth@example.org', name: 'Fourth', password: 'fourth-password-123' }, people.admin)
+    assert.equal(made.status, 201, JSON.stringify(made.body))
+    const fourthId: string = made.body.account.id
+    let fourth = await api.login('fourth@example.org', 'fourth-password-123')
+    assert.notEqual((await api.download(fourth, teamOf.recordId)).status, 200, 'not a member yet')
+
+    node = await crashAfterSend(node!, staffSender, () => api.json('POST', `/teams/${teamOf.id}/members`, { doctor: fourthId }, staff))
+    api = new Api(node.url)
+    staff = await api.login('staff@example.org', 'staff-password-123')
+    fourth = await api.login('fourth@example.org', 'fourth-password-123')
+    const members = (r: any) => r.body.teams?.find((x: any) => x.teamId === teamOf.id)?.members?.map((m: any) => m.id) ?? []
+    const listed = await waitFor(() => api.json('GET', '/teams', undefined, staff), (r) => members(r).includes(fourthId))
+    assert.ok(members(listed).includes(fourthId), `the member the chain holds is listed: ${JSON.stringify(listed.body)}`)
+    assert.equal((await api.download(fourth, teamOf.recordId)).status, 200, 'the member reads under the team\'s grant')
+    assert.equal((await api.json('POST', `/teams/${teamOf.id}/members`, { doctor: fourthId }, staff)).body.code, 'TEAM_MEMBER_EXISTS')
+    const removed = await api.json('DELETE', `/teams/${teamOf.id}/members/${fourthId}`, undefined, staff)
+    assert.equal(removed.status, 200, JSON.stringify(removed.body))
+    assert.notEqual((await api.download(fourth, teamOf.recordId)).status, 200, 'removed: no read')
   })
 })

@@ -228,7 +228,7 @@ describe('care teams: a patient grants a team; members read while members and wh
     assert.deepEqual([busy.status, busy.body.code], [409, 'TEAM_BUSY'])
     assert.deepEqual(await teamOnChain(id), { epoch: 1, keyMatches: true })
     assert.deepEqual(await wrapEpochs(id, 'ward1'), [1], 'still a member, with the key it had')
-    assert.deepEqual(await settleTeamChanges(s), { created: 0, dropped: 0, removed: 0, discarded: 1 })
+    assert.deepEqual(await settleTeamChanges(s), { created: 0, dropped: 0, removed: 0, discarded: 1, added: 0, unadded: 0 })
     assert.equal((await api.json('DELETE', `/teams/${id}/members/${doctors.ward1!.id}`, undefined, staff)).status, 200)
     assert.deepEqual(await teamOnChain(id), { epoch: 2, keyMatches: true })
   })
@@ -253,15 +253,25 @@ describe('care teams: a patient grants a team; members read while members and wh
     await s.db.run('UPDATE team_members SET removed_at = NULL WHERE team_id = ?', cut)
     // The new key was wrapped for the remaining member and the keepers before its transaction (and
     // never for the member removed): those wraps are what the crash leaves.
+    // And members added pending (row and key wraps before the transaction): one the chain holds
+    // (the flow stopped before settling it), one whose transaction never left (the chain lacks it).
+    const adds = await newTeam('Cut-off additions', ['ward2'])
+    await s.db.run('UPDATE team_members SET removed_at = 0 WHERE team_id = ?', adds)
+    await s.db.run('INSERT INTO team_members (team_id, account_id, added_at, removed_at) VALUES (?, ?, ?, 0)', adds, doctors.ward1!.id, Date.now())
+    await s.db.run(`INSERT INTO team_key_wraps (team_id, epoch, account_id, wrapped) SELECT team_id, epoch, ?, wrapped FROM team_key_wraps WHERE team_id = ? AND account_id = ?`, doctors.ward1!.id, adds, doctors.ward2!.id)
+    const addsMembers = async () => (await api.json('GET', '/teams', undefined, staff)).body.teams.find((t: { teamId: string }) => t.teamId === adds).members.map((m: { id: string }) => m.id)
+    assert.deepEqual(await addsMembers(), [], 'a pending member is no member')
 
-    assert.deepEqual(await settleTeamChanges(s), { created: 1, dropped: 1, removed: 1, discarded: 0 })
+    assert.deepEqual(await settleTeamChanges(s), { created: 1, dropped: 1, removed: 1, discarded: 0, added: 1, unadded: 1 })
+    assert.deepEqual(await addsMembers(), [doctors.ward2!.id], 'the member the chain holds is in; the one it lacks is out')
+    assert.deepEqual([await wrapEpochs(adds, 'ward2'), await wrapEpochs(adds, 'ward1')], [[1], []])
     assert.ok((await listedIds()).includes(mined))
     assert.equal((await s.db.get<{ tx_hash: string }>('SELECT tx_hash FROM teams WHERE id = ?', mined))!.tx_hash, tx!.tx_hash, 'its transaction found in the journal')
     assert.deepEqual([await s.db.get('SELECT 1 FROM teams WHERE id = ?', never), await s.db.get('SELECT 1 FROM team_keys WHERE team_id = ?', never), await s.db.get('SELECT 1 FROM team_key_wraps WHERE team_id = ?', never)], [undefined, undefined, undefined])
     const team = (await api.json('GET', '/teams', undefined, staff)).body.teams.find((t: { teamId: string }) => t.teamId === cut)
     assert.deepEqual([team.epoch, team.members.map((m: { id: string }) => m.id)], [2, [doctors.ward3!.id]], 'the member the chain no longer has is out')
     assert.deepEqual([await wrapEpochs(cut, 'ward3'), await wrapEpochs(cut, 'ward1')], [[1, 2], []])
-    assert.deepEqual(await settleTeamChanges(s), { created: 0, dropped: 0, removed: 0, discarded: 0 }, 'nothing left to settle')
+    assert.deepEqual(await settleTeamChanges(s), { created: 0, dropped: 0, removed: 0, discarded: 0, added: 0, unadded: 0 }, 'nothing left to settle')
   })
 
   it('the patient sees each team grant as a FHIR Consent (actor the CareTeam), valid R4; a PUT with status inactive ends one', async () => {
