@@ -1,9 +1,9 @@
-import { hexToBytes, toHex, type Address, type Hex } from 'viem'
+import { decodeFunctionData, hexToBytes, parseTransaction, toHex, type Address, type Hex } from 'viem'
 import { bytesToHex } from 'viem'
 import { decodeBase64url } from '../crypto/bytes.ts'
 import { generateEncryptionKeyPair } from '../crypto/key-wrap.ts'
 import { hashSha256 } from '../crypto/hashes.ts'
-import { registryAbi } from '../ledger/abis.ts'
+import { consentAbi, registryAbi } from '../ledger/abis.ts'
 import { readContract } from '../ledger/read-contract.ts'
 import { encodeAccountSecrets, decodeAccountSecrets } from '../accounts/account-secrets.ts'
 import { openWithNodeKey, sealWithNodeKey } from '../accounts/node-key.ts'
@@ -19,6 +19,7 @@ import { openEnvelopes, parseEnvelopes, type EnvelopesObject } from '../records/
 import { movedShares, openShare, sealMovedShares, shareHolders, splitDataKey, wrapShare, type EmergencyShares } from '../records/emergency-shares.ts'
 import { openSearchKey } from '../records/search/search-key.ts'
 import { rewrapResearchKeys } from './research-keys.ts'
+import { applyOwnEmergencySharesMoved } from './emergency-shares.ts'
 import type { RecordRow } from '../records/record.ts'
 import { AppError } from '../errors.ts'
 import type { Services } from '../services.ts'
@@ -51,6 +52,7 @@ export async function rekeyAllEmergency(s: Services, { actor, signal }: { actor:
   const hospitalId = who.account.hospitalId ?? (await nodeHospital(s))?.id
   const home = hospitalId === undefined ? undefined : await s.db.get<HospitalRow>(`SELECT * FROM hospitals WHERE id = ? AND state = 'active' AND sealed_secrets <> ''`, hospitalId)
   if (!home) throw new AppError('UNKNOWN_HOSPITAL')
+  await settleJournaledMoves(s, home.address as Address)
   const rows = await s.db.all<RecordRow>(`SELECT * FROM records WHERE hospital_id = ? AND state = 'anchored' ORDER BY created_at`, home.id)
   const todo: { row: RecordRow; env: EnvelopesObject; moved: EmergencyShares | undefined }[] = []
   for (const row of rows) {
@@ -95,6 +97,21 @@ export async function rekeyAllEmergency(s: Services, { actor, signal }: { actor:
   }
   await s.db.run('DELETE FROM retired_emergency_keys WHERE hospital_id = ?', home.id)
   return { hospital: home.address as Address, moved, rewrapped, rotated: true }
+}
+
+/**
+ * The hospital's EmergencySharesMoved this node sent and saw mined (its journal), each applied as
+ * the follower applies it: a run cut off after a receipt and before its row, re-run before the
+ * follower reached that block, finds the record moved, and splits it no second time.
+ */
+async function settleJournaledMoves(s: Services, hospital: Address): Promise<void> {
+  const sent = await s.db.all<{ tx_hash: Hex; raw: Hex; block_number: number }>(
+    `SELECT tx_hash, raw, block_number FROM journal WHERE purpose = 'consent-emergency-move' AND state = 'mined' AND lower(sender) = ? ORDER BY id`, hospital.toLowerCase())
+  for (const row of sent) {
+    const { args } = decodeFunctionData({ abi: consentAbi, data: parseTransaction(row.raw).data ?? '0x' })
+    const [recordId, shares] = args as readonly [Hex, Hex]
+    await applyOwnEmergencySharesMoved(s, { recordId, hospital, shares, txHash: row.tx_hash, blockNumber: Number(row.block_number) })
+  }
 }
 
 /**

@@ -188,7 +188,7 @@ describe('threshold break-glass: k of n member hospitals release their shares', 
   // A node killed after its EmergencySharesMoved was mined and before the flow wrote the row: the
   // follower writes it from the node's own event (the real ones the run above sent, handled by the
   // follower's own handler), so a re-run finds the records moved and splits none a second time.
-  test('record rekey --all-emergency cut off after the receipt: the follower keeps the moved shares from the node\'s own EmergencySharesMoved; a re-run moves nothing, and an earlier transaction does not replace a later one', async () => {
+  test('record rekey --all-emergency cut off after the receipt: the follower keeps the moved shares from the node\'s own EmergencySharesMoved; a re-run moves nothing (rows taken from its journal), and an earlier transaction does not replace a later one', async () => {
     const events = await s.ledger.client.getContractEvents({ address: s.ledger.contracts.consent, abi: consentAbi, eventName: 'EmergencySharesMoved', fromBlock: 0n }) as unknown as LedgerEvent[]
     assert.deepEqual(new Set(events.map((e) => (e.args as { recordId: Hex }).recordId.toLowerCase())), new Set([oldRecord, newRecord].map((id) => id.toLowerCase())))
     const chainHolds = new Map(events.map((e) => [(e.args as { recordId: Hex }).recordId.toLowerCase(), { shares: (e.args as { shares: Hex }).shares.toLowerCase(), tx: e.transactionHash }]))
@@ -207,6 +207,8 @@ describe('threshold break-glass: k of n member hospitals release their shares', 
     const kept = await s.db.get<{ shares: string }>('SELECT shares FROM emergency_moved WHERE record_id = ?', (events[0]!.args as { recordId: Hex }).recordId.toLowerCase())
     assert.equal(kept?.shares.toLowerCase(), chainHolds.get((events[0]!.args as { recordId: Hex }).recordId.toLowerCase())?.shares)
 
+    // A re-run before the follower reached those blocks (rows gone again): the run takes them from its journal first.
+    await s.db.run('DELETE FROM emergency_moved')
     const cliHome = tempDir('ml-cli-')
     try {
       assert.equal((await runCli(['login', '--email', 'staff@h1.example', '--json'], { api: n.url, cliHome, input: 'staff-password-123\n' })).code, 0)
@@ -216,5 +218,7 @@ describe('threshold break-glass: k of n member hospitals release their shares', 
     } finally {
       cleanup(cliHome)
     }
+    const after = await s.db.all<{ record_id: string; shares: string; tx_hash: string }>('SELECT record_id, shares, tx_hash FROM emergency_moved')
+    assert.deepEqual(new Map(after.map((r) => [r.record_id, { shares: r.shares.toLowerCase(), tx: r.tx_hash }])), chainHolds, 'the re-run wrote the rows the chain holds')
   })
 })
