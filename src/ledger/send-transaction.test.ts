@@ -11,20 +11,25 @@ import { sendTransaction } from './send-transaction.ts'
 import { openDatabase } from '../db/open-database.ts'
 import { isAppError } from '../errors.ts'
 
+/** The RPC URL anvil prints once it listens. */
+function listeningUrl(anvil: ReturnType<typeof spawn>): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let out = ''
+    anvil.stdout!.on('data', (d) => {
+      out += d
+      const m = /Listening on (\S+):(\d+)/.exec(out)
+      if (m) resolve(`http://${m[1]}:${m[2]}`)
+    })
+    anvil.on('exit', () => reject(new Error(`anvil exited: ${out}`)))
+  })
+}
+
 test('on a chain that charges gas, an unfunded account gets LEDGER_UNFUNDED and nothing stays in the journal', async () => {
   // anvil with its default fees (1 gwei base fee): not a consortium chain.
   const anvil = spawn(resolveAnvilBinary(), ['--port', '0', '--accounts', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
   const dir = mkdtempSync(join(tmpdir(), 'ml-gas-'))
   try {
-    const rpcUrl = await new Promise<string>((resolve, reject) => {
-      let out = ''
-      anvil.stdout.on('data', (d) => {
-        out += d
-        const m = /Listening on (\S+):(\d+)/.exec(out)
-        if (m) resolve(`http://${m[1]}:${m[2]}`)
-      })
-      anvil.on('exit', () => reject(new Error(`anvil exited: ${out}`)))
-    })
+    const rpcUrl = await listeningUrl(anvil)
     const db = await openDatabase({ url: join(dir, 'db.sqlite') })
     const ledger = await connectLedger({ rpcUrl, db })
     const account = privateKeyToAccount(generatePrivateKey())
@@ -44,15 +49,7 @@ test('settle: the journal row of a mined transaction is written by the caller wi
   const anvil = spawn(resolveAnvilBinary(), ['--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] })
   const dir = mkdtempSync(join(tmpdir(), 'ml-settle-'))
   try {
-    const rpcUrl = await new Promise<string>((resolve, reject) => {
-      let out = ''
-      anvil.stdout.on('data', (d) => {
-        out += d
-        const m = /Listening on (\S+):(\d+)/.exec(out)
-        if (m) resolve(`http://${m[1]}:${m[2]}`)
-      })
-      anvil.on('exit', () => reject(new Error(`anvil exited: ${out}`)))
-    })
+    const rpcUrl = await listeningUrl(anvil)
     const db = await openDatabase({ url: join(dir, 'db.sqlite') })
     const ledger = await connectLedger({ rpcUrl, db })
     // anvil's first default account (funded).

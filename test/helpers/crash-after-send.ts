@@ -9,6 +9,11 @@ export async function chain(url: string, method: string, params: unknown[] = [])
   return body.result
 }
 
+/** How many of `sender`'s transactions wait in the chain's pool, not mined. */
+export async function pooledCount(rpc: string, sender: string): Promise<number> {
+  return Number(BigInt(await chain(rpc, 'eth_getTransactionCount', [sender, 'pending'])) - BigInt(await chain(rpc, 'eth_getTransactionCount', [sender, 'latest'])))
+}
+
 /** What a crash test's node is started with: chain dev methods, and a chain that never saves its state on its own (a kill loses its tail). */
 export const crashEnv = { MEDLEDGER_CHAIN_DEV_METHODS: 'true', MEDLEDGER_ANVIL_STATE_INTERVAL: '3600' }
 
@@ -20,7 +25,7 @@ export const crashEnv = { MEDLEDGER_CHAIN_DEV_METHODS: 'true', MEDLEDGER_ANVIL_S
  */
 export async function crashAfterSend(node: NodeProcess, sender: string, act: () => Promise<unknown>): Promise<NodeProcess> {
   const rpc = (await new Api(node.url).json('GET', '/status')).body.chainRpc as string
-  const pooled = async () => Number(BigInt(await chain(rpc, 'eth_getTransactionCount', [sender, 'pending'])) - BigInt(await chain(rpc, 'eth_getTransactionCount', [sender, 'latest'])))
+  const pooled = () => pooledCount(rpc, sender)
   await chain(rpc, 'evm_setAutomine', [false])
   let answered: unknown
   const request = act().then((r) => { answered = r }, () => { /* the node went away mid-request */ })

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { Api, cleanup, seed, startNodeProcess, tempDir, testEnv, type NodeProcess } from '../helpers/node-process.ts'
 import { createTestDatabase } from '../helpers/postgres.ts'
-import { chain, crashEnv, waitFor } from '../helpers/crash-after-send.ts'
+import { chain, crashEnv, pooledCount, waitFor } from '../helpers/crash-after-send.ts'
 
 // A re-key whose supersede transaction was sent but whose receipt the node never handled (killed
 // -9 with the transaction in the chain's pool, the chain losing it too): at the next start the
@@ -26,7 +26,7 @@ describe('re-key: killed -9 after the supersede transaction was sent', () => {
     const old: string = up.body.recordId
     const rpc = (await api.json('GET', '/status')).body.chainRpc as string
     const patientAddress = people.patient.address as string
-    const sent = async () => Number(BigInt(await chain(rpc, 'eth_getTransactionCount', [patientAddress, 'pending'])) - BigInt(await chain(rpc, 'eth_getTransactionCount', [patientAddress, 'latest'])))
+    const sent = () => pooledCount(rpc, patientAddress)
 
     // The chain stops mining: two re-keys of the same record by the patient go out. Both pass the
     // node's checks; the second's supersede is refused at once (the chain estimates it on its
@@ -110,7 +110,7 @@ describe('re-key: an API process killed -9 after sending the supersede, the node
     const apiProcess = await startNodeProcess({ home, args: ['--api-only', '--db', db, '--chain-rpc', rpc] })
     nodes.push(apiProcess)
     const patientAddress = people.patient.address as string
-    const pooled = async () => Number(BigInt(await chain(rpc, 'eth_getTransactionCount', [patientAddress, 'pending'])) - BigInt(await chain(rpc, 'eth_getTransactionCount', [patientAddress, 'latest'])))
+    const pooled = () => pooledCount(rpc, patientAddress)
 
     await chain(rpc, 'evm_setAutomine', [false])
     let answered: unknown

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Api, cleanup, fixtures, seed, startNodeProcess, tempDir, testEnv, type NodeProcess } from '../helpers/node-process.ts'
-import { chain, crashAfterSend, crashEnv, waitFor } from '../helpers/crash-after-send.ts'
+import { chain, crashAfterSend, crashEnv, pooledCount, waitFor } from '../helpers/crash-after-send.ts'
 import { openDatabase } from '../../src/db/open-database.ts'
 
 // A hospital's part of a study export across nodes whose transaction was sent but whose receipt
@@ -37,7 +37,7 @@ describe('study export part, a research withdrawal, a study proposal, its approv
 
     // Mining stops; the researcher's request is mined alone, then the hospital's part waits in the pool.
     const rpc = (await api.json('GET', '/status')).body.chainRpc as string
-    const pooled = async (address: string) => Number(BigInt(await chain(rpc, 'eth_getTransactionCount', [address, 'pending'])) - BigInt(await chain(rpc, 'eth_getTransactionCount', [address, 'latest'])))
+    const pooled = (address: string) => pooledCount(rpc, address)
     await chain(rpc, 'evm_setAutomine', [false])
     const asked = api.json('POST', `/studies/${studyId}/exports`, undefined, rita)
     await waitFor(() => pooled(signup.body.account.address), (n) => n === 1)
