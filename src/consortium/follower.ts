@@ -1,7 +1,7 @@
 import { parseEventLogs, type Address, type Log } from 'viem'
 import { careTeamsAbi, consentAbi, recordLedgerAbi, registryAbi, researchAbi } from '../ledger/abis.ts'
 import { careTeamsAddress } from '../ledger/care-teams/care-teams-address.ts'
-import { getMeta, setMeta } from '../db/open-database.ts'
+import { getMeta, setMeta, type Db } from '../db/open-database.ts'
 import { logChunks } from '../ledger/log-chunks.ts'
 import { isAppError } from '../errors.ts'
 import type { Services } from '../services.ts'
@@ -77,6 +77,18 @@ export interface Follower {
 }
 
 const META_KEY = 'follow.block'
+
+/**
+ * Moves the follower's saved position back to just before `block` when it is at or past it: a
+ * chain that lost its tail and got the journal's transactions again may hold them in fewer
+ * blocks than before, below the position the follower had reached, where it would never look.
+ * Its handlers are idempotent, so the blocks from `block` on are applied again harmlessly; this
+ * node's own events among them are what write the rows a flow killed after its send did not.
+ */
+export async function rewindFollower(db: Db, block: number): Promise<void> {
+  const saved = await getMeta(db, META_KEY)
+  if (saved !== undefined && Number(saved) >= block) await setMeta(db, META_KEY, String(block - 1))
+}
 
 /**
  * Follows the ledger's events (Registry, RecordLedger, Consent, Research, CareTeams) from the last block this node
