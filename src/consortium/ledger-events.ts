@@ -105,7 +105,8 @@ export function consortiumHandlers(s: Services, { replicator, onMembership }: { 
  * have stopped between the mining and writing them; whichever writes first tells the requester).
  * Whether the event was one of them.
  */
-async function applyOwnConsent({ s }: Owners, e: Event, ctx: HandlerContext): Promise<boolean> {
+async function applyOwnConsent(owners: Owners, e: Event, ctx: HandlerContext): Promise<boolean> {
+  const { s } = owners
   const a = e.args
   const txHash = e.transactionHash
   // The envelopes block this node stored itself: local, given the follower's usual wait even on a loaded machine.
@@ -124,9 +125,6 @@ async function applyOwnConsent({ s }: Owners, e: Event, ctx: HandlerContext): Pr
         expiresAt: Number(a.expiresAt), once: Boolean(a.once), envelopes: a.envelopes as Hex, txHash, fetchMs, own: true,
       })
       return true
-    case 'ShareRevoked':
-      await markShareRevoked(s.db, a.shareId as Hex)
-      return true
     case 'EmergencyDeclared':
       await applyOwnEmergencyDeclared(s, { emergencyId: a.emergencyId as Hex, doctor: a.doctor as Address, patient: a.patient as Address, expiresAt: Number(a.expiresAt), txHash })
       return true
@@ -141,28 +139,24 @@ async function applyOwnConsent({ s }: Owners, e: Event, ctx: HandlerContext): Pr
     case 'HospitalResearchConsentWithdrawn':
       await applyOwnResearchConsent(s, { patient: a.patient as Address, give: e.eventName === 'HospitalResearchConsentGiven', hospital: a.hospital as Address, txHash })
       return true
-    case 'StudyProposed':
-    case 'StudyApproved':
-    case 'StudyRejected':
-      await applyResearchEvent(s, e, fetchMs)
-      return true
-    case 'TeamAccessGranted':
-      await applyTeamGranted(s, { teamId: a.teamId as Hex, patient: a.patient as Address, expiresAt: Number(a.expiresAt), envelopes: a.envelopes as Hex, txHash, fetchMs })
-      return true
-    case 'TeamAccessRevoked':
-      await applyTeamRevoked(s, { teamId: a.teamId as Hex, patient: a.patient as Address })
-      return true
     case 'StudyExported':
       await settleExport(s, { studyId: a.studyId as Hex, exportNumber: Number(a.exportNumber), manifestHash: a.manifestHash as Hex, txHash })
-      return true
-    case 'EmergencyShareReleased':
-      await recordEmergencyShareRelease(s, { emergencyId: a.emergencyId as Hex, hospital: a.hospital as Address, shares: a.shares as Hex, txHash })
       return true
     case 'TeamMemberAdded':
       await applyOwnTeamMemberAdded(s, { teamId: a.teamId as Hex, doctor: a.doctor as Address })
       return true
     case 'EmergencySharesMoved':
       await applyOwnEmergencySharesMoved(s, { recordId: a.recordId as Hex, hospital: a.hospital as Address, shares: a.shares as Hex, txHash, blockNumber: Number(e.blockNumber) })
+      return true
+    // Written by the same handlers as another node's (idempotent), with the own block's wait.
+    case 'ShareRevoked':
+    case 'StudyProposed':
+    case 'StudyApproved':
+    case 'StudyRejected':
+    case 'TeamAccessGranted':
+    case 'TeamAccessRevoked':
+    case 'EmergencyShareReleased':
+      await dispatch(owners, e, { ...ctx, fetchMs })
       return true
     default:
       return false
