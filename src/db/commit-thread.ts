@@ -1,83 +1,12 @@
-import { createRequire } from 'node:module'
-import { Worker } from 'node:worker_threads'
-
-// Plain JS, run with `eval`: a worker does not inherit the tsx loader that bin/medledger.js
-// registers through its API, so it could not load a .ts file (the same way as the hash worker).
-// Its own connection to the database file, with the main connection's pragmas. A group runs as
-// `#commitGroup` in open-sqlite.ts did on the main connection: one BEGIN IMMEDIATE / COMMIT, a
-// failing statement answered alone, the others run again each alone if a failure ended the
-// transaction. `state[0]` is set to 1 before anything of the group can become durable (a COMMIT
-// or a statement committed alone), so that a thread that dies mid-group tells the main thread
-// whether the group may be run again.
-const workerSource = `
-const { parentPort, workerData } = require('node:worker_threads')
-const Database = require(workerData.module)
-const state = new Int32Array(workerData.state)
-let conn
-try {
-  conn = new Database(workerData.path)
-  conn.pragma('journal_mode = WAL')
-  conn.pragma('synchronous = FULL')
-  conn.pragma('busy_timeout = 5000')
-  conn.pragma('foreign_keys = ON')
-} catch (err) {
-  parentPort.postMessage({ failed: String(err && err.message || err) })
-  throw err
-}
-const statements = new Map()
-const statement = (sql) => {
-  let s = statements.get(sql)
-  if (!s) statements.set(sql, s = conn.prepare(sql))
-  return s
-}
-// Structured clone turns a Buffer into a plain Uint8Array: a Buffer again over the same bytes.
-const bind = (params) => params.map((p) => p instanceof Uint8Array && !Buffer.isBuffer(p) ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : p)
-const failure = (err) => ({ error: { message: String(err && err.message || err), code: err && typeof err.code === 'string' ? err.code : undefined } })
-const runAlone = (item) => {
-  Atomics.store(state, 0, 1)
-  try { return { changes: statement(item.sql).run(...bind(item.params)).changes } } catch (err) { return failure(err) }
-}
-function commitGroup(group) {
-  if (group.length === 1) return [runAlone(group[0])]
-  const results = new Array(group.length)
-  try {
-    conn.exec('BEGIN IMMEDIATE')
-  } catch {
-    return group.map(runAlone)
-  }
-  for (let i = 0; i < group.length; i++) {
-    try {
-      results[i] = { changes: statement(group[i].sql).run(...bind(group[i].params)).changes }
-    } catch (err) {
-      results[i] = failure(err)
-      if (!conn.inTransaction) break
-    }
-  }
-  try {
-    if (!conn.inTransaction) throw new Error('ended early')
-    Atomics.store(state, 0, 1)
-    conn.exec('COMMIT')
-  } catch {
-    if (conn.inTransaction) conn.exec('ROLLBACK')
-    return group.map((item, i) => results[i] && results[i].error ? results[i] : runAlone(item))
-  }
-  return group.map((item, i) => results[i] ?? runAlone(item))
-}
-parentPort.on('message', ({ id, group, close }) => {
-  if (close) {
-    conn.close()
-    return void parentPort.postMessage({ closed: true })
-  }
-  parentPort.postMessage({ id, results: commitGroup(group) })
-})
-parentPort.postMessage({ ready: true })
-`
-
-/** One statement of a group, as `run` was called. */
-export interface GroupStatement { sql: string; params: unknown[] }
+import type { Worker } from 'node:worker_threads'
+import { startWorkerThread } from '../worker-thread.ts'
+import type { GroupStatement } from './commit-group.ts'
 
 /** A statement's outcome: its changes, or its error's message and SQLite code. */
 export type StatementResult = { changes: number } | { error: { message: string; code?: string } }
+
+/** What the thread is sent: a group to commit, or to close its connection. */
+export type CommitJob = { id: number; group: readonly GroupStatement[]; close?: undefined } | { close: true; id?: undefined; group?: undefined }
 
 /**
  * The thread that commits groups of single statements for an SQLite database, on a connection of
@@ -100,9 +29,12 @@ export interface CommitThread {
   readonly up: boolean
 }
 
-/** Starts a commit thread on the SQLite database at `path` (already created and migrated). */
+/**
+ * Starts a commit thread on the SQLite database at `path` (already created and migrated). The
+ * thread (commit-thread-worker.ts) runs each group through the same `commitGroup` (commit-group.ts)
+ * as the main connection does when the thread is not up.
+ */
 export function startCommitThread(path: string): CommitThread {
-  const module = createRequire(import.meta.url).resolve('better-sqlite3')
   const state = new Int32Array(new SharedArrayBuffer(4))
   let worker: Worker | undefined
   let ready = false
@@ -113,7 +45,7 @@ export function startCommitThread(path: string): CommitThread {
   let nextId = 0
 
   const start = (): void => {
-    const w = new Worker(workerSource, { eval: true, workerData: { module, path, state: state.buffer } })
+    const w = startWorkerThread(import.meta.url, 'commit-thread-worker', { workerData: { path, state: state.buffer } })
     worker = w
     ready = false
     w.on('message', (msg: { ready?: boolean; failed?: string; id?: number; results?: StatementResult[] }) => {

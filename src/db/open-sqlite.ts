@@ -3,6 +3,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Db } from './db.ts'
 import { startCommitThread, type CommitThread, type StatementResult } from './commit-thread.ts'
+import { commitGroup, type GroupOutcome, type GroupStatement } from './commit-group.ts'
 import { migrations, migrationSql } from './migrations.ts'
 
 /**
@@ -125,18 +126,18 @@ class SqliteDb implements Db {
       void this.#exclusive(() => {
         // Closed: a statement from now on starts the next group, behind whatever is queued.
         if (this.#group === group) this.#group = undefined
-        return this.#commitGroupOffThread(group)
+        return this.#commitGroup(group)
       })
     })
   }
 
   /**
    * Commits a group on the commit thread and settles each statement by its outcome there; on the
-   * main connection (`#commitGroup`) when the thread is not up, or died before any of the group
-   * could be durable. If it died after the group's COMMIT began, each is rejected (not
-   * acknowledged: its outcome is unknown).
+   * main connection, through the same `commitGroup`, when the thread is not up, or died before
+   * any of the group could be durable. If it died after the group's COMMIT began, each is
+   * rejected (not acknowledged: its outcome is unknown).
    */
-  async #commitGroupOffThread(group: GroupedRun[]): Promise<void> {
+  async #commitGroup(group: GroupedRun[]): Promise<void> {
     let results: StatementResult[] | undefined
     try {
       results = await this.commitThread?.commit(group.map(({ sql, params }) => ({ sql, params })))
@@ -144,58 +145,14 @@ class SqliteDb implements Db {
       for (const item of group) item.reject(err)
       return
     }
-    if (results === undefined) return this.#commitGroup(group)
+    const outcomes: GroupOutcome[] = results === undefined
+      ? commitGroup(this.#conn, (item) => this.statement(item.sql).run(...item.params).changes, group)
+      : results.map((r) => 'changes' in r ? r : { err: new Database.SqliteError(r.error.message, r.error.code ?? 'SQLITE_ERROR') })
     group.forEach((item, i) => {
-      const r = results[i]!
-      if ('changes' in r) item.resolve({ changes: r.changes })
-      else item.reject(new Database.SqliteError(r.error.message, r.error.code ?? 'SQLITE_ERROR'))
+      const o = outcomes[i]!
+      if ('changes' in o) item.resolve({ changes: o.changes })
+      else item.reject(o.err)
     })
-  }
-
-  /**
-   * Runs a group's statements in one transaction and settles each after its `COMMIT`. A statement
-   * that fails is rejected alone (SQLite backs out that statement only); if a failure ended the
-   * whole transaction instead, the others are run again, each alone.
-   */
-  #commitGroup(group: GroupedRun[]): void {
-    if (group.length === 1) return this.#runAlone(group[0]!)
-    const done: { item: GroupedRun; changes: number }[] = []
-    const failed: { item: GroupedRun; err: unknown }[] = []
-    try {
-      this.#conn.exec('BEGIN IMMEDIATE')
-    } catch {
-      for (const item of group) this.#runAlone(item)
-      return
-    }
-    for (const item of group) {
-      try {
-        done.push({ item, changes: this.statement(item.sql).run(...item.params).changes })
-      } catch (err) {
-        failed.push({ item, err })
-        if (!this.#conn.inTransaction) break
-      }
-    }
-    const settled = new Set([...done.map((d) => d.item), ...failed.map((f) => f.item)])
-    try {
-      if (!this.#conn.inTransaction) throw new Error('the group\'s transaction ended early')
-      this.#conn.exec('COMMIT')
-    } catch {
-      if (this.#conn.inTransaction) this.#conn.exec('ROLLBACK')
-      for (const f of failed) f.item.reject(f.err)
-      for (const item of group) if (!failed.some((f) => f.item === item)) this.#runAlone(item)
-      return
-    }
-    for (const d of done) d.item.resolve({ changes: d.changes })
-    for (const f of failed) f.item.reject(f.err)
-    for (const item of group) if (!settled.has(item)) this.#runAlone(item)
-  }
-
-  #runAlone(item: GroupedRun): void {
-    try {
-      item.resolve({ changes: this.statement(item.sql).run(...item.params).changes })
-    } catch (err) {
-      item.reject(err)
-    }
   }
 
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
@@ -214,9 +171,7 @@ class SqliteDb implements Db {
 }
 
 /** A single statement waiting in a group, and its caller's promise. */
-interface GroupedRun {
-  sql: string
-  params: unknown[]
+interface GroupedRun extends GroupStatement {
   resolve: (result: { changes: number }) => void
   reject: (err: unknown) => void
 }

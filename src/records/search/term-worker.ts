@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
+import { startWorkerThread } from '../../worker-thread.ts'
 import { TermExtractor, maxExtractBytes } from './term-extractor.ts'
 import { tokenBytes } from './search-key.ts'
 import type { ContentTermStream, Services, TermWorkerPart } from '../../services.ts'
@@ -121,7 +122,7 @@ export function createTermWorker({ log, timeoutMs = 10_000 }: CreateTermWorkerOp
 
 /** A new thread; `gone` is told once when it crashes, exits or is stopped, after its pending uploads were answered. */
 function spawnThread(gone: (t: Thread, why: string, wasOnline: boolean) => void): Thread {
-  const worker = startThread()
+  const worker = startWorkerThread(import.meta.url, 'term-worker-thread')
   const t: Thread = {
     worker,
     online: false,
@@ -225,18 +226,4 @@ export function onCallingThread({ cap = maxExtractBytes, recordId, log }: { cap?
     },
     discard: () => x.discard(),
   }
-}
-
-/**
- * The thread, from the compiled term-worker-thread.js beside this file; or, when this file is
- * TypeScript run through tsx, from its .ts through a small bootstrap that registers tsx first: a
- * worker inherits neither tsx's API registration (bin/medledger.js's fallback) nor, on Node 20,
- * an `--import tsx` given in its execArgv before its main module loads.
- */
-function startThread(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./term-worker-thread.js', import.meta.url))
-  const tsx = import.meta.resolve('tsx/esm/api')
-  const main = new URL('./term-worker-thread.ts', import.meta.url).href
-  const bootstrap = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(main)}) })`
-  return new Worker(bootstrap, { eval: true })
 }
