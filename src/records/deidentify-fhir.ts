@@ -4,6 +4,7 @@ import { createHmac } from 'node:crypto'
 export const fhirDeidentificationRules: readonly string[] = [
   'HIPAA Safe Harbor (45 CFR 164.514(b)(2)), field by field, on FHIR R4 resources',
   'removed: name, alias, telecom, identifier, photo, contact, link, subscriberId, lotNumber, narrative text (text.div), note, comment, description, patientInstruction, valueString, meta, the display of every reference',
+  'removed: free text wherever it is: every [x]String, [x]Markdown and [x]Base64Binary choice (onsetString, contentString, …); conclusion, summary, title, rationale and mitigation texts; a text string outside a CodeableConcept (a dosage\'s text)',
   'removed: a location\'s position (coordinates), a device\'s UDI carrier, serial number and distinct identifier',
   'removed: attachments\' data, url and title; URL and URI values (valueUri, valueUrl, url of non-extension elements)',
   'removed: extensions carrying free text (valueString) and geolocation; a birthPlace keeps its state and country',
@@ -23,6 +24,11 @@ const removedKeys = new Set([
   // geographic coordinates, device identifiers
   'position', 'udiCarrier', 'serialNumber', 'distinctIdentifier',
 ])
+
+/** Keys whose string values are free text (a CodeableConcept's `text` aside: the concept's name). */
+const freeTextKeys = new Set(['text', 'conclusion', 'summary', 'title', 'rationale', 'mitigation'])
+/** Choice elements ([x]) holding free text or arbitrary bytes: valueString, onsetString, contentString, valueMarkdown, … */
+const FREE_TEXT_CHOICE = /[a-z](String|Markdown|Base64Binary)$/
 
 const DATE = /^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/
 const AGE_LIMIT = 89
@@ -110,7 +116,8 @@ function clean(value: unknown, ctx: Context, key: string): unknown {
   const isReference = typeof value.reference === 'string' || (typeof value.display === 'string' && !('code' in value) && !('system' in value))
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(value)) {
-    if (removedKeys.has(k) || (isReference && k === 'display')) continue
+    if (removedKeys.has(k) || (isReference && k === 'display') || FREE_TEXT_CHOICE.test(k)) continue
+    if (typeof v === 'string' && freeTextKeys.has(k) && !(k === 'text' && Array.isArray(value.coding))) continue
     if (k === 'url' && key !== 'extension') continue
     if (isReference && k === 'reference' && typeof v === 'string') {
       out.reference = rewriteReference(v, ctx)
@@ -150,9 +157,9 @@ function generalizeAddress(a: Record<string, unknown>): unknown {
   return Object.keys(out).length > 0 ? out : undefined
 }
 
-/** The first three digits of a ZIP code, `000` for the small areas (and for anything else). */
+/** The first three digits of a US ZIP code (5 digits, or ZIP+4), `000` for the small areas and for any other postcode. */
 export function zip3(zip: string): string {
-  const digits = /^\d{3}/.exec(zip.trim())?.[0]
+  const digits = /^(\d{3})\d{2}(-?\d{4})?$/.exec(zip.trim())?.[1]
   return digits && !smallZipAreas.has(digits) ? digits : '000'
 }
 

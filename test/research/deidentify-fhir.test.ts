@@ -62,6 +62,27 @@ describe('de-identification of FHIR bundles (HIPAA Safe Harbor)', () => {
     assert.deepEqual(resources[0]!.address, [{ state: 'NH', postalCode: '000' }])
     assert.deepEqual(quasi, { birthYear: '90+', sex: 'male', zip3: '000' })
     assert.equal(zip3('01581-1234'), '015')
+    // Not a US ZIP (5 digits, or ZIP+4): nothing of it is kept, not even a Swiss 8001's "800".
+    for (const other of ['8001', '80331 München', 'IC70 7VT', '015812']) assert.equal(zip3(other), '000', other)
+  })
+
+  it('free text outside the listed keys goes too: a conclusion, a dosage text, [x]String choices, titles, summaries', () => {
+    const bundle = { resourceType: 'Bundle', type: 'collection', entry: [
+      { fullUrl: 'urn:uuid:p', resource: { resourceType: 'Patient', id: 'p', gender: 'male', birthDate: '1961-07-23' } },
+      { fullUrl: 'urn:uuid:d', resource: { resourceType: 'DiagnosticReport', id: 'd', status: 'final', subject: { reference: 'urn:uuid:p' }, code: { coding: [{ system: 'http://loinc.org', code: '24323-8' }] }, conclusion: 'Discussed with José Ñúñez by phone', conclusionCode: [{ coding: [{ system: 'http://snomed.info/sct', code: '281900007' }] }] } },
+      { fullUrl: 'urn:uuid:m', resource: { resourceType: 'MedicationRequest', id: 'm', status: 'active', intent: 'order', subject: { reference: 'urn:uuid:p' }, medicationCodeableConcept: { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '860975' }], text: 'Metformin' }, dosageInstruction: [{ text: 'call 802-555-0199 if dizzy', timing: { code: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation', code: 'BID' }], text: 'twice a day' } } }] } },
+      { fullUrl: 'urn:uuid:c', resource: { resourceType: 'Condition', id: 'c', subject: { reference: 'urn:uuid:p' }, code: { coding: [{ system: 'http://snomed.info/sct', code: '38341003' }] }, onsetString: 'since Mariñe Bergström left 12 Rue des Écoles', abatementString: 'when Keiko moved' } },
+      { fullUrl: 'urn:uuid:r', resource: { resourceType: 'RiskAssessment', id: 'r', status: 'final', subject: { reference: 'urn:uuid:p' }, mitigation: 'ask neighbour Ingrid Lindqvist', prediction: [{ rationale: 'per Dr. Tanaka Keiko' }] } },
+      { fullUrl: 'urn:uuid:k', resource: { resourceType: 'ClinicalImpression', id: 'k', status: 'completed', subject: { reference: 'urn:uuid:p' }, summary: 'Jose Angel seems well' } },
+      { fullUrl: 'urn:uuid:o', resource: { resourceType: 'Communication', id: 'o', status: 'completed', subject: { reference: 'urn:uuid:p' }, payload: [{ contentString: 'Hello Mr Nunez-Yamada' }] } },
+      { fullUrl: 'urn:uuid:q', resource: { resourceType: 'CarePlan', id: 'q', status: 'active', intent: 'plan', subject: { reference: 'urn:uuid:p' }, title: 'Plan for Yamada Taro' } },
+    ] }
+    const secret = ['José Ñúñez', '802-555-0199', 'Mariñe Bergström', 'Keiko', 'Ingrid Lindqvist', 'Tanaka Keiko', 'Jose Angel', 'Nunez-Yamada', 'Yamada Taro']
+    const { resources } = deidentifyFhir(bundle, { studyKey, patientPseudonym: 'x', year: 2026 })
+    const text = JSON.stringify(resources)
+    assert.deepEqual(leaks(secret, text), [])
+    // coded content stays, a CodeableConcept's text (the concept's name) too
+    for (const code of ['24323-8', '281900007', '860975', '38341003', '"text":"Metformin"', '"text":"twice a day"']) assert.ok(text.includes(code), code)
   })
 
   it('coordinates and device identifiers go; a location keeps its state', () => {
