@@ -77,6 +77,24 @@ describe('term extraction per format, checked against an independent parse of ea
     }
   })
 
+  it('DICOM: texts decoded in the file\'s Specific Character Set (UTF-8, Latin-1, ISO 2022 Japanese), not byte by byte', () => {
+    // A minimal Part 10 file, explicit VR little endian: (0008,0005), Modality, SeriesDescription.
+    const el = (group: number, element: number, vr: string, value: Buffer) => {
+      const v = value.length % 2 ? Buffer.concat([value, Buffer.from(' ')]) : value
+      const head = Buffer.alloc(8)
+      head.writeUInt16LE(group, 0); head.writeUInt16LE(element, 2); head.write(vr, 4, 'latin1'); head.writeUInt16LE(v.length, 6)
+      return Buffer.concat([head, v])
+    }
+    const file = (charset: string, description: Buffer) => Buffer.concat([
+      Buffer.alloc(128), Buffer.from('DICM'), el(0x0002, 0x0010, 'UI', Buffer.from('1.2.840.10008.1.2.1\0', 'latin1')),
+      el(0x0008, 0x0005, 'CS', Buffer.from(charset, 'latin1')), el(0x0008, 0x0060, 'CS', Buffer.from('MR')), el(0x0008, 0x103e, 'LO', description),
+    ])
+    assert.deepEqual([...extractContentTerms(file('ISO_IR 192', Buffer.from('T2 Knöchel 膝', 'utf8')))].sort(), ['knochel', 'mr', 't2', '膝'])
+    assert.deepEqual([...extractContentTerms(file('ISO_IR 100', Buffer.from('Knöchel', 'latin1')))].sort(), ['knochel', 'mr'])
+    // JIS X 0208 "膝" (0x49 0x28) between the escapes to and from it
+    assert.deepEqual([...extractContentTerms(file('\\ISO 2022 IR 87', Buffer.from('1b244249281b2842', 'hex')))].sort(), ['mr', '膝'])
+  })
+
   it('file name words and tags; anything else (random bytes) gives only those', () => {
     assert.deepEqual([...extractLabelTerms('MRT_Knie-links 2026.pdf', ['Orthopädie'])].sort(), ['2026', '2026.pdf', 'knie-links', 'knie', 'links', 'mrt', 'orthopadie', 'pdf'].sort())
     assert.equal(extractContentTerms(randomBytes(4096)).size, 0)

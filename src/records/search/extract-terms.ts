@@ -1,5 +1,6 @@
 import { termWords } from '../../text/normalize-term.ts'
 import { parseDicomFile } from '../dicom-file.ts'
+import { dicomText } from '../dicom-text.ts'
 
 /** FHIR resource types whose codes and display texts are indexed (besides every resource's type). */
 export const fhirCodedTypes: readonly string[] = ['Condition', 'Observation', 'Procedure', 'MedicationRequest', 'DiagnosticReport']
@@ -128,7 +129,7 @@ function hl7Texts(text: string, out: string[]): void {
 function dicomTexts(bytes: Uint8Array, out: string[]): void {
   const ds = parseDicomFile(bytes, { untilTag: 'x7fe00010', maxInflated: 64 * 1024 * 1024, partial: true }).dataSet
   for (const tag of dicomTags) {
-    const v = ds.string(tag)
+    const v = dicomText(ds, tag)
     if (v) out.push(v)
   }
 }
