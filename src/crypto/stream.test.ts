@@ -147,6 +147,30 @@ describe('encryptStream / decryptStream round trips', () => {
     assert.deepEqual(await collect(decryptStream(sliced(stored, 9), { key })), plaintext)
   })
 
+  it('streams decrypted side by side, and after one that failed or was abandoned, stay each their own', async () => {
+    // The sealed-chunk buffers are reused from stream to stream: one leased to a stream is never
+    // another's, whatever the interleaving, nor handed out again while its stream is still open.
+    const key = generateDataKey('aes-256-gcm')
+    const plains = [0, 1, 2].map((i) => Uint8Array.from(randomBytes(3 * C + 10 * i)))
+    const stored = await Promise.all(plains.map(async (p) => (await seal(p, 'aes-256-gcm', key)).stored))
+    const tampered = stored[0]!.slice()
+    tampered[40]! ^= 1
+    assert.ok(isAppError((await tryDecrypt(tampered, key)).error, 'RECORD_INTEGRITY'))
+    const abandoned = decryptStream(sliced(stored[1]!, 3), { key })
+    await abandoned.next()
+    await abandoned.return(undefined)
+    const streams = stored.map((s, i) => decryptStream(sliced(s, 11 + i), { key }))
+    const parts: Uint8Array[][] = stored.map(() => [])
+    for (let open = streams.length; open > 0;) {
+      open = 0
+      for (const [i, s] of streams.entries()) {
+        const r = await s.next()
+        if (!r.done) { parts[i]!.push(r.value.slice()); open++ }
+      }
+    }
+    parts.forEach((p, i) => assert.deepEqual(Uint8Array.from(Buffer.concat(p)), plains[i]))
+  })
+
   it('streams 256 MiB through encrypt and decrypt without holding it', async () => {
     const piece = Uint8Array.from(randomBytes(1 << 16))
     const total = 256 << 20
