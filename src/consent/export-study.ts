@@ -14,6 +14,7 @@ import { deidentifyFhir, fhirDeidentificationRules, pseudonymOf } from '../recor
 import { deidentifyDicom, dicomDeidentificationRules } from '../records/deidentify-dicom.ts'
 import { ccdaDeidentificationRules, deidentifyCcda } from '../records/deidentify-ccda.ts'
 import { deidentifyHl7, hl7DeidentificationRules } from '../records/deidentify-hl7.ts'
+import { deidentifiedQuasi, type QuasiIdentifiers } from '../records/deidentified-quasi.ts'
 import type { RecordRow } from '../records/record.ts'
 import { AppError, isAppError } from '../errors.ts'
 import { findStudy, type StudyRow } from './studies.ts'
@@ -246,7 +247,9 @@ async function patientResources(s: Services, p: Subject, o: { studyKey: Uint8Arr
   const reader = { address: hospital.address as Address, scheme: hospital.key_scheme, privateKey: keys.encryptionPrivateKey, hospitalId: hospital.id }
   const records = await s.db.all<RecordRow>(`SELECT * FROM records WHERE patient_id = ? AND state = 'anchored' ORDER BY created_at`, p.id)
   const resources: Record<string, unknown>[] = []
-  let quasi = { birthYear: '*', sex: '*', zip3: '*' }
+  let quasi: QuasiIdentifiers = { birthYear: '*', sex: '*', zip3: '*' }
+  // The first record that shows any of them gives the patient's (FHIR, C-CDA, HL7 v2 or DICOM alike).
+  const seen = (q: QuasiIdentifiers) => { if (quasi.sex === '*' && quasi.birthYear === '*' && quasi.zip3 === '*') quasi = q }
   let skipped = 0
   const dicom = new Map<string, Uint8Array>()
   const ccda = new Map<string, string>()
@@ -257,16 +260,19 @@ async function patientResources(s: Services, p: Subject, o: { studyKey: Uint8Arr
     const image = plain && isDicom(plain) ? deidentifyDicom(plain, { studyKey: o.studyKey, patientPseudonym: o.pseudonym, year: o.year }) : undefined
     if (image) {
       dicom.set(`dicom/${image.sopInstanceUid}.dcm`, image.bytes)
+      seen(deidentifiedQuasi('dicom', image.bytes))
       continue
     }
     const document = plain && !isDicom(plain) ? deidentifyCcda(Buffer.from(plain).toString('utf8'), { patientPseudonym: o.pseudonym, year: o.year }) : undefined
     if (document) {
       ccda.set(`ccda/${pseudonymOf(o.studyKey, `record|${row.record_id}`)}.xml`, document)
+      seen(deidentifiedQuasi('ccda', document))
       continue
     }
     const message = plain && !isDicom(plain) ? deidentifyHl7(Buffer.from(plain).toString('utf8'), { patientPseudonym: o.pseudonym, year: o.year }) : undefined
     if (message) {
       hl7.set(`hl7v2/${pseudonymOf(o.studyKey, `record|${row.record_id}`)}.hl7`, message)
+      seen(deidentifiedQuasi('hl7v2', message))
       continue
     }
     const fhir = plain && !isDicom(plain) ? asFhir(plain) : undefined
@@ -275,7 +281,7 @@ async function patientResources(s: Services, p: Subject, o: { studyKey: Uint8Arr
     // resources never merge with another's, nor link patients through a shared practitioner.
     const out = deidentifyFhir(fhir, { studyKey: subjectKey, patientPseudonym: o.pseudonym, year: o.year })
     resources.push(...out.resources)
-    if (quasi.sex === '*' && out.quasi.sex !== '*') quasi = out.quasi
+    if (out.quasi.sex !== '*') seen(out.quasi)
   }
   return { resources, quasi, skipped, dicom, ccda, hl7 }
 }

@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as dicomParserModule from 'dicom-parser'
 import { deidentifyDicom } from '../../src/records/deidentify-dicom.ts'
+import { deidentifiedQuasi } from '../../src/records/deidentified-quasi.ts'
 import { identifyingValues, leaks, type DS } from './identifying-strings.ts'
 
 const dicomParser = ((dicomParserModule as unknown as { default?: typeof dicomParserModule }).default ?? dicomParserModule)
@@ -37,6 +38,9 @@ describe('de-identification of DICOM files (PS3.15 Annex E basic profile)', () =
         assert.deepEqual(items(parsed), items(original))
       }
       assert.equal(Object.keys(parsed.elements).some((t) => parseInt(t.slice(1, 5), 16) % 2 === 1), false, 'no private attribute')
+      // what k counts of a DICOM-only patient: the sex and birth year the output still shows, no ZIP
+      const sex = { M: 'male', F: 'female', O: 'other' }[original.string('x00100040') ?? ''] ?? '*'
+      assert.deepEqual(deidentifiedQuasi('dicom', out), { birthYear: parsed.string('x00100030')?.slice(0, 4) ?? '*', sex, zip3: '*' })
       // the same study, the same UIDs; another study, others
       const again = dicomParser.parseDicom(deidentifyDicom(bytes, { studyKey, patientPseudonym: 'PSEUDONYM1', year: 2026 })!.bytes) as unknown as DS
       assert.equal(again.string('x0020000d'), parsed.string('x0020000d'))

@@ -287,6 +287,24 @@ describe('research: studies, consent and de-identified exports', () => {
     assert.ok(mine.every((s) => s.purpose === undefined))
   })
 
+  it('k counts a patient known only by a C-CDA document or an HL7 v2 message by the birth year, sex and ZIP it still shows', async () => {
+    // Before: such a patient counted as unknown (*, *, *), so two of them with different
+    // birth years and sexes made a group of 2 and passed min-k 2, each alone in the export.
+    const id = await study('Documents only', 2)
+    await api.json('POST', `/studies/${id}/approve`, undefined, a.admin)
+    for (const [folder, file] of [['hl7v2', 'message1.hl7'], ['ccda', ccdaFile]] as const) {
+      const email = `documents-only-${folder}@example.org`
+      const created = await api.json('POST', '/users', { role: 'patient', hospital: a.hospital.id, email, name: `Only ${folder}`, password: 'patient-password-123' }, a.admin)
+      assert.equal(created.status, 201, JSON.stringify(created.body))
+      assert.equal((await api.upload(a.doctor.token, email, file, readFileSync(join(fixtures, folder, file)))).status, 201)
+      const token = await api.login(email, 'patient-password-123')
+      assert.equal((await api.json('POST', `/studies/${id}/consent`, undefined, token)).status, 200)
+    }
+    const r = await exportOf(id)
+    assert.equal(r.status, 409, JSON.stringify(r.body).slice(0, 300))
+    assert.equal(r.body.code, 'K_TOO_SMALL')
+  })
+
   it('tells the researcher by mail, as a doctor is told: confirmed or not, and each study approved or rejected, naming no study and no reason', async () => {
     type Mail = { kind: string; subject: string; body: string }
     const approved = await study('Mailed approval cohort')
