@@ -5,7 +5,7 @@ import { dicomVrOf } from './dicom-vrs.ts'
 
 /** The rules `deidentifyDicom` applies, as written into an export's manifest. */
 export const dicomDeidentificationRules: readonly string[] = [
-  'DICOM: PS3.15 Annex E Basic Application Level Confidentiality Profile on the header, by an allow-list: only the image pixel (0028), acquisition (0018, serial numbers, device ids, protocol names and comments removed), geometry (0020) and waveform (003A, 5400) groups, SOP class, modality, image type, patient sex and age are kept; every other attribute, every private attribute, person name and AE title is removed',
+  'DICOM: PS3.15 Annex E Basic Application Level Confidentiality Profile on the header, by an allow-list: only the image pixel (0028), acquisition (0018, contrast agent text, serial numbers, device and detector ids and labels, UDIs, protocol names, descriptions and comments removed), geometry (0020) and waveform (003A, 5400) groups, SOP class, modality, image type, patient sex and age are kept; every other attribute, every private attribute, person name and AE title is removed',
   'DICOM: PatientName and PatientID become the study pseudonym; dates to the year (YYYY0101), times removed, ages over 89 to 090Y, a birth date older than 89 years removed',
   'DICOM: every UID outside the standard\'s 1.2.840.10008 root remapped to 2.25.<HMAC-SHA-256 under the study key>, the same across the study',
   'DICOM: pixel data and waveform data kept byte for byte, compressed (encapsulated) pixel data fragment by fragment, in the file\'s own transfer syntax; an image whose BurnedInAnnotation is other than NO is left out',
@@ -35,9 +35,19 @@ const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 
 const STRING_VRS = new Set(['AE', 'AS', 'CS', 'DA', 'DS', 'DT', 'IS', 'LO', 'LT', 'PN', 'SH', 'ST', 'TM', 'UC', 'UI', 'UR', 'UT'])
 const KEPT_GROUPS = new Set([0x0018, 0x0020, 0x0028, 0x003a, 0x5400, 0x7fe0])
 const KEPT_0008 = new Set([0x0008, 0x0016, 0x0018, 0x0060, 0x0064])
-/** Acquisition attributes that identify a device or carry free text (Annex E: X or D). */
-const DROPPED_0018 = new Set([0x1000, 0x1002, 0x1004, 0x1005, 0x1007, 0x1008, 0x1030, 0x1400, 0x4000, 0x700a, 0x9424])
-const DROPPED_0020 = new Set([0x0010, 0x1040, 0x4000])
+/**
+ * Acquisition attributes that identify a device or carry free text (Annex E: X or D): contrast
+ * agent, device serial, UID, UDI and ids (plate, generator, cassette, gantry, secondary capture,
+ * detector, X-ray detector and source), protocol names and descriptions, labels and comments.
+ */
+const DROPPED_0018 = new Set([
+  0x0010, 0x1000, 0x1002, 0x1004, 0x1005, 0x1007, 0x1008, 0x1009, 0x100a, 0x1010, 0x1030, 0x1400, 0x4000,
+  0x11bb, 0x700a, 0x9185, 0x9367, 0x9371, 0x9373, 0x937b, 0x9424, 0xa003,
+])
+/** Study id, position reference, image and frame comments, modifying devices (retired). */
+const DROPPED_0020 = new Set([0x0010, 0x1040, 0x3401, 0x3404, 0x3406, 0x4000, 0x9158])
+/** Image presentation comments (retired). */
+const DROPPED_0028 = new Set([0x4000])
 const AGE_LIMIT = 89
 
 export interface DeidentifyDicomParams {
@@ -170,6 +180,7 @@ function keep(group: number, el: number): boolean {
   if (group === 0x0008) return KEPT_0008.has(el)
   if (group === 0x0018) return !DROPPED_0018.has(el)
   if (group === 0x0020) return !DROPPED_0020.has(el)
+  if (group === 0x0028) return !DROPPED_0028.has(el)
   return KEPT_GROUPS.has(group)
 }
 

@@ -61,4 +61,33 @@ describe('de-identification of DICOM files (PS3.15 Annex E basic profile)', () =
     assert.equal((dicomParser.parseDicom(new Uint8Array(withBurned)) as unknown as DS).string('x00280301'), 'YES')
     assert.equal(deidentifyDicom(new Uint8Array(withBurned), { studyKey, patientPseudonym: 'X', year: 2026 }), undefined)
   })
+  it('acquisition attributes that Annex E removes go too: contrast agent text, secondary capture and X-ray detector ids and labels, frame and presentation comments', () => {
+    // A minimal Part 10 file, explicit VR little endian, with those attributes holding identifying text.
+    const el = (group: number, element: number, vr: string, value: string) => {
+      const v = Buffer.from(value.length % 2 ? `${value} ` : value, 'latin1')
+      const long = vr === 'UT' // a 4-byte length after two reserved bytes
+      const head = Buffer.alloc(long ? 12 : 8)
+      head.writeUInt16LE(group, 0); head.writeUInt16LE(element, 2); head.write(vr, 4, 'latin1')
+      if (long) head.writeUInt32LE(v.length, 8); else head.writeUInt16LE(v.length, 6)
+      return Buffer.concat([head, v])
+    }
+    const secrets: [number, number, string, string][] = [
+      [0x0018, 0x0010, 'LO', 'Omnipaque by nurse Hansen'], [0x0018, 0x1010, 'LO', 'SC-DEV-778812'], [0x0018, 0x9371, 'LO', 'XRD-ID-5521'],
+      [0x0018, 0x9373, 'ST', 'Detector of Ward Hansen'], [0x0018, 0x9367, 'LO', 'SRC-ID-9912'], [0x0018, 0x11bb, 'LO', 'FOV of Hansen'],
+      [0x0018, 0xa003, 'ST', 'Contributed by Dr Nowak'], [0x0018, 0x937b, 'UT', 'Energy notes Nowak'], [0x0018, 0x9185, 'ST', 'Breath hold by Nowak'],
+      [0x0020, 0x9158, 'LT', 'Frame comment Wojcik'], [0x0028, 0x4000, 'LT', 'Presentation comment Wojcik'],
+    ]
+    const file = Buffer.concat([
+      Buffer.alloc(128), Buffer.from('DICM'), el(0x0002, 0x0010, 'UI', '1.2.840.10008.1.2.1\0'),
+      el(0x0008, 0x0016, 'UI', '1.2.840.10008.5.1.4.1.1.2\0'), el(0x0008, 0x0018, 'UI', '1.2.3.4.5\0'), el(0x0008, 0x0060, 'CS', 'CT'),
+      ...secrets.map(([g, e, vr, v]) => el(g, e, vr, v)), el(0x0018, 0x0050, 'DS', '5.0'), el(0x0028, 0x0301, 'CS', 'NO'),
+    ])
+    const out = deidentifyDicom(new Uint8Array(file), { studyKey, patientPseudonym: 'PSEUDONYM1', year: 2026 })
+    assert.ok(out)
+    const text = Buffer.from(out.bytes).toString('latin1')
+    assert.deepEqual(leaks(secrets.map(([, , , v]) => v), text), [])
+    const parsed = dicomParser.parseDicom(out.bytes) as unknown as DS
+    assert.equal(parsed.string('x00180050'), '5.0', 'the technical acquisition attributes stay')
+    assert.equal(parsed.string('x00080060'), 'CT')
+  })
 })
