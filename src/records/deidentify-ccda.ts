@@ -2,11 +2,13 @@ import { zip3 } from './deidentify-fhir.ts'
 
 /** The rules `deidentifyCcda` applies, as written into an export's manifest. */
 export const ccdaDeidentificationRules: readonly string[] = [
-  'C-CDA: removed every name (but a manufactured material\'s), telecom, id (the patient gets the study pseudonym), the document title, section narratives (section/text), originalText, free-text values (xsi:type ST or ED), comments, authoring device names, and address lines, cities, counties and census tracts',
+  'C-CDA: removed every name (but a manufactured material\'s), telecom, id (the patient gets the study pseudonym), the document title, section narratives (section/text) and the text of every entry, originalText, desc, free-text and encapsulated values (xsi:type ST or ED, base64 media), observation media (photos), references and links (URLs), comments, authoring device names, and address lines, cities, counties and census tracts',
   'C-CDA: every date and time to its year; a birth time older than 89 years removed; postal codes to three digits (000 for the small areas)',
 ]
 
-const DROPPED = new Set(['telecom', 'id', 'originalText', 'streetAddressLine', 'city', 'county', 'censusTract', 'manufacturerModelName', 'softwareName', 'sdtc:id'])
+// Free text (desc), URLs (reference, linkHtml) and photos (observationMedia) go with the identifiers.
+const DROPPED = new Set(['telecom', 'id', 'originalText', 'streetAddressLine', 'city', 'county', 'censusTract', 'manufacturerModelName', 'softwareName', 'sdtc:id',
+  'desc', 'reference', 'linkHtml', 'observationMedia'])
 const TIMES = new Set(['effectiveTime', 'low', 'high', 'center', 'time', 'birthTime', 'sdtc:deceasedTime', 'width'])
 const AGE_LIMIT = 89
 const TOKEN = /<!--[\s\S]*?-->|<\?[\s\S]*?\?>|<!\[CDATA\[[\s\S]*?\]\]>|<![^>]*>|<\/?[A-Za-z_][^>]*>|[^<]+/g
@@ -62,8 +64,8 @@ function dropped(name: string, stack: string[], token: string): boolean {
   if (DROPPED.has(name)) return true
   if (name === 'name') return parent !== 'manufacturedMaterial'
   if (name === 'title') return parent === 'ClinicalDocument'
-  if (name === 'text') return parent === 'section'
-  if (name === 'value') return /xsi:type="(ST|ED)"/.test(token)
+  if (name === 'text') return true // a section's narrative and an entry's free text alike
+  if (name === 'value') return /xsi:type="(ST|ED)"|\brepresentation="B64"|\bmediaType=/.test(token)
   return false
 }
 

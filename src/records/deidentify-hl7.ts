@@ -2,12 +2,12 @@ import { zip3 } from './deidentify-fhir.ts'
 
 /** The rules `deidentifyHl7` applies, as written into an export's manifest. */
 export const hl7DeidentificationRules: readonly string[] = [
-  'HL7 v2: by an allow-list of segments and fields; kept are MSH (encoding, message type, processing id, version, character set), EVN, PID (set id, sex, race, ethnic group, death indicator; state, country and three-digit ZIP of the address), NK1 (set id, relationship), PV1 (patient class, admission type and source, hospital service, patient type, discharge disposition, account status), ORC, OBR, OBX (coded observation ids, value types, units, ranges, flags, statuses; values of numeric and coded types), DG1, AL1 coded fields; the patient identifier (PID-3) becomes the study pseudonym',
+  'HL7 v2: by an allow-list of segments and fields; kept are MSH (encoding, message type, processing id, version, character set), EVN, PID (set id, sex, race, ethnic group, death indicator; state, country and three-digit ZIP of the address), NK1 (set id, relationship), PV1 (patient class, admission type and source, hospital service, patient type, discharge disposition, account status), ORC, OBR, OBX (coded observation ids, value types, units, ranges, flags, statuses; values of numeric and coded types), DG1, AL1 coded fields, each coded field cut to code, text and system and those of the alternate (an original text, CWE-9, and after removed); the patient identifier (PID-3) becomes the study pseudonym',
   'HL7 v2: removed every other field and segment: names, identifiers (MRN, NHS and social security numbers, visit, order and message control numbers), addresses but state, country and ZIP, phones, e-mails, providers, locations, facilities, notes (NTE) and free-text values (OBX-5 of types ST, TX, FT and the like)',
   'HL7 v2: every date and time kept to its year; a birth date older than 89 years removed; ZIP to three digits (000 for the small areas)',
 ]
 
-type Kind = 'keep' | 'time' | 'birth' | 'address' | 'pseudonym'
+type Kind = 'keep' | 'coded' | 'time' | 'birth' | 'address' | 'pseudonym'
 
 /**
  * The fields kept of each segment (HL7 field numbers; for MSH, MSH-1 is the field separator
@@ -16,19 +16,23 @@ type Kind = 'keep' | 'time' | 'birth' | 'address' | 'pseudonym'
 const KEPT: Record<string, Record<number, Kind>> = {
   MSH: { 2: 'keep', 7: 'time', 9: 'keep', 11: 'keep', 12: 'keep', 18: 'keep' },
   EVN: { 1: 'keep', 2: 'time', 6: 'time' },
-  PID: { 1: 'keep', 3: 'pseudonym', 7: 'birth', 8: 'keep', 10: 'keep', 11: 'address', 22: 'keep', 29: 'time', 30: 'keep' },
-  NK1: { 1: 'keep', 3: 'keep' },
+  PID: { 1: 'keep', 3: 'pseudonym', 7: 'birth', 8: 'keep', 10: 'coded', 11: 'address', 22: 'coded', 29: 'time', 30: 'keep' },
+  NK1: { 1: 'keep', 3: 'coded' },
   PV1: { 1: 'keep', 2: 'keep', 4: 'keep', 10: 'keep', 14: 'keep', 18: 'keep', 36: 'keep', 41: 'keep', 44: 'time', 45: 'time' },
   ORC: { 1: 'keep', 5: 'keep', 9: 'time' },
-  OBR: { 1: 'keep', 4: 'keep', 6: 'time', 7: 'time', 8: 'time', 14: 'time', 22: 'time', 24: 'keep', 25: 'keep' },
-  OBX: { 1: 'keep', 2: 'keep', 3: 'keep', 4: 'keep', 5: 'keep', 6: 'keep', 7: 'keep', 8: 'keep', 11: 'keep', 14: 'time' },
-  DG1: { 1: 'keep', 2: 'keep', 3: 'keep', 5: 'time', 6: 'keep' },
-  AL1: { 1: 'keep', 2: 'keep', 3: 'keep', 4: 'keep', 6: 'time' },
+  OBR: { 1: 'keep', 4: 'coded', 6: 'time', 7: 'time', 8: 'time', 14: 'time', 22: 'time', 24: 'keep', 25: 'keep' },
+  OBX: { 1: 'keep', 2: 'keep', 3: 'coded', 4: 'keep', 5: 'keep', 6: 'coded', 7: 'keep', 8: 'coded', 11: 'keep', 14: 'time' },
+  DG1: { 1: 'keep', 2: 'keep', 3: 'coded', 5: 'time', 6: 'keep' },
+  AL1: { 1: 'keep', 2: 'coded', 3: 'coded', 4: 'coded', 6: 'time' },
 }
 
 /** OBX-5 value types whose values are kept: numbers, codes, dates (to their year); every text type goes. */
 const CODED_VALUES = new Set(['NM', 'SN', 'CE', 'CWE', 'CNE', 'CF', 'ID', 'IS', 'NA', 'CQ', 'MO'])
 const TIME_VALUES = new Set(['DT', 'DTM', 'TS', 'TM'])
+/** OBX-5 value types that are coded elements: cut to their codes like any coded field. */
+const CODED_ELEMENTS = new Set(['CE', 'CWE', 'CNE', 'CF'])
+/** A coded element's components kept: code, text, system and the alternate's (CWE-9, the original text, and after go). */
+const CODED_COMPONENTS = 6
 const AGE_LIMIT = 89
 
 export interface DeidentifyHl7Params {
@@ -72,10 +76,12 @@ function fieldValue(kind: Kind, value: string, o: DeidentifyHl7Params & { compon
   if (o.valueType !== undefined) {
     const type = o.valueType.split(o.component)[0]!.toUpperCase()
     if (TIME_VALUES.has(type)) return yearsOf(value)
+    if (CODED_ELEMENTS.has(type)) return codedOf(value, o)
     return CODED_VALUES.has(type) ? value : ''
   }
   switch (kind) {
     case 'keep': return value
+    case 'coded': return codedOf(value, o)
     case 'time': return yearsOf(value)
     case 'birth': {
       const y = /^\d{4}/.exec(value)?.[0]
@@ -84,6 +90,11 @@ function fieldValue(kind: Kind, value: string, o: DeidentifyHl7Params & { compon
     case 'pseudonym': return value === '' ? '' : `${o.patientPseudonym}${o.component}${o.component}${o.component}STUDY`
     case 'address': return value.split(o.repetition).map((a) => address(a, o.component)).filter((a) => a !== '').join(o.repetition)
   }
+}
+
+/** A coded field's repetitions, each cut to its first components (code, text, system, and the alternate's). */
+function codedOf(value: string, o: { component: string; repetition: string }): string {
+  return value.split(o.repetition).map((r) => r.split(o.component).slice(0, CODED_COMPONENTS).join(o.component)).join(o.repetition)
 }
 
 /** Every date or time in a field (repetitions and components alike) cut to its year. */

@@ -35,4 +35,16 @@ describe('de-identification of C-CDA documents (HIPAA Safe Harbor)', () => {
     assert.match(out, /<birthTime nullFlavor="MSK"\/>/)
     assert.equal(deidentifyCcda('{"resourceType":"Patient"}', { patientPseudonym: 'P', year: 2026 }), undefined)
   })
+  it('entry texts, descriptions, references and links (URLs) and observation media (photos) go; codes and values stay', () => {
+    const xml = `<ClinicalDocument xmlns="urn:hl7-org:v3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><component><structuredBody><component><section><title>Results</title>
+<entry><observation classCode="OBS" moodCode="EVN"><code code="8302-2" codeSystem="2.16.840.1.113883.6.1"/><text>Patient Jo Hendrikse said neighbour Pieter helps</text><value xsi:type="PQ" value="170" unit="cm"/>
+<reference value="https://ehr.example.org/patients/8812345"/><entryRelationship><observationMedia><value mediaType="image/jpeg" representation="B64">UGhvdG9PZkpvSGVuZHJpa3Nl</value></observationMedia></entryRelationship>
+<participant><participantRole><playingEntity><code code="91936005" codeSystem="2.16.840.1.113883.6.96"/><desc>Neighbour Pieter, 06-12345678</desc></playingEntity></participantRole></participant></observation></entry>
+<entry><act classCode="ACT" moodCode="EVN"><code code="48767-8" codeSystem="2.16.840.1.113883.6.1"/><text><reference value="#note1"/>Call Mrs Hendrikse on 06-98765432</text><linkHtml href="http://portal.example/jo">x</linkHtml></act></entry>
+</section></component></structuredBody></component></ClinicalDocument>`
+    const out = deidentifyCcda(xml, { patientPseudonym: 'P', year: 2026 })!
+    assert.deepEqual(leaks(['Hendrikse', 'Pieter', '06-12345678', '06-98765432', 'ehr.example.org', '8812345', 'UGhvdG9PZkpvSGVuZHJpa3Nl', 'portal.example'], out), [])
+    assert.deepEqual([...codes(out)].sort(), [...codes(xml)].sort())
+    assert.match(out, /<value xsi:type="PQ" value="170" unit="cm"\/>/)
+  })
 })

@@ -46,4 +46,14 @@ describe('de-identification of HL7 v2 messages (HIPAA Safe Harbor)', () => {
     assert.deepEqual(leaks(['MRN123', 'Person', 'Springfield', '555-123-4567', '555-987-6543', 'Side St', '62704', 'X1', '19991231', 'APP'], out), [])
     assert.equal(deidentifyHl7('{"resourceType":"Patient"}', { patientPseudonym: 'P', year: 2026 }), undefined)
   })
+  it('a coded value or observation id keeps its codes and texts, not its original text (CWE-9) nor anything after', () => {
+    const message = ['MSH|^~\\&|LAB|HOSP|EHR|HOSP|202305061200||ORU^R01|CTRL-7788|P|2.5.1',
+      'OBX|1|CWE|94500-6^SARS-CoV-2 RNA^LN||260373001^Detected^SCT^^^^^^Result phoned to Kari Larsen at 555-0101||||||F',
+      'OBX|2|CE|8302-2^Height^LN^^^^^^Measured by Ola Nordmann||170^cm^UCUM^^^^^^Nordmann measured||||||F',
+      'DG1|1||I48.0^Atrial fibrillation^I10^^^^^^told by daughter Ingrid Berg',
+    ].join('\r')
+    const out = deidentifyHl7(message, { patientPseudonym: 'P', year: 2026 })!
+    assert.deepEqual(leaks(['Kari Larsen', '555-0101', 'Ola Nordmann', 'Nordmann', 'Ingrid Berg'], out), [])
+    for (const code of ['94500-6^SARS-CoV-2 RNA^LN', '260373001^Detected^SCT', '8302-2^Height^LN', '170^cm^UCUM', 'I48.0^Atrial fibrillation^I10']) assert.ok(out.includes(code), code)
+  })
 })
