@@ -4,7 +4,7 @@ import { createHmac } from 'node:crypto'
 export const fhirDeidentificationRules: readonly string[] = [
   'HIPAA Safe Harbor (45 CFR 164.514(b)(2)), field by field, on FHIR R4 resources',
   'removed: name, alias, telecom, identifier, photo, contact, link, subscriberId, lotNumber, narrative text (text.div), note, comment, description, patientInstruction, valueString, meta, the display of every reference',
-  'removed: free text wherever it is: every [x]String, [x]Markdown and [x]Base64Binary choice (onsetString, contentString, …); conclusion, summary, title, rationale and mitigation texts; a text string outside a CodeableConcept (a dosage\'s text)',
+  'removed: free text wherever it is: every [x]String, [x]Markdown and [x]Base64Binary choice (onsetString, contentString, …); conclusion, summary, title, rationale and mitigation texts; a text string outside a CodeableConcept (a dosage\'s text); a string value (a coverage\'s group or plan number); signatures',
   'removed: a location\'s position (coordinates), a device\'s UDI carrier, serial number and distinct identifier',
   'removed: attachments\' data, url and title; URL and URI values (valueUri, valueUrl, url of non-extension elements)',
   'removed: extensions carrying free text (valueString) and geolocation; a birthPlace keeps its state and country',
@@ -23,10 +23,14 @@ const removedKeys = new Set([
   'implicitRules', 'fullUrl', 'request', 'response',
   // geographic coordinates, device identifiers
   'position', 'udiCarrier', 'serialNumber', 'distinctIdentifier',
+  // a signature's bytes and signer (Provenance, Contract)
+  'signature',
 ])
 
 /** Keys whose string values are free text (a CodeableConcept's `text` aside: the concept's name). */
-const freeTextKeys = new Set(['text', 'conclusion', 'summary', 'title', 'rationale', 'mitigation'])
+const freeTextKeys = new Set(['text', 'conclusion', 'summary', 'title', 'rationale', 'mitigation',
+  // a string `value` is an identifier's, a contact's or a coverage's group or plan number: Quantity's and Money's are numbers
+  'value'])
 /** Choice elements ([x]) holding free text or arbitrary bytes: valueString, onsetString, contentString, valueMarkdown, … */
 const FREE_TEXT_CHOICE = /[a-z](String|Markdown|Base64Binary)$/
 

@@ -66,7 +66,7 @@ describe('de-identification of FHIR bundles (HIPAA Safe Harbor)', () => {
     for (const other of ['8001', '80331 München', 'IC70 7VT', '015812']) assert.equal(zip3(other), '000', other)
   })
 
-  it('free text outside the listed keys goes too: a conclusion, a dosage text, [x]String choices, titles, summaries', () => {
+  it('free text outside the listed keys goes too: a conclusion, a dosage text, [x]String choices, titles, summaries; a coverage group number, a signature', () => {
     const bundle = { resourceType: 'Bundle', type: 'collection', entry: [
       { fullUrl: 'urn:uuid:p', resource: { resourceType: 'Patient', id: 'p', gender: 'male', birthDate: '1961-07-23' } },
       { fullUrl: 'urn:uuid:d', resource: { resourceType: 'DiagnosticReport', id: 'd', status: 'final', subject: { reference: 'urn:uuid:p' }, code: { coding: [{ system: 'http://loinc.org', code: '24323-8' }] }, conclusion: 'Discussed with José Ñúñez by phone', conclusionCode: [{ coding: [{ system: 'http://snomed.info/sct', code: '281900007' }] }] } },
@@ -76,8 +76,10 @@ describe('de-identification of FHIR bundles (HIPAA Safe Harbor)', () => {
       { fullUrl: 'urn:uuid:k', resource: { resourceType: 'ClinicalImpression', id: 'k', status: 'completed', subject: { reference: 'urn:uuid:p' }, summary: 'Jose Angel seems well' } },
       { fullUrl: 'urn:uuid:o', resource: { resourceType: 'Communication', id: 'o', status: 'completed', subject: { reference: 'urn:uuid:p' }, payload: [{ contentString: 'Hello Mr Nunez-Yamada' }] } },
       { fullUrl: 'urn:uuid:q', resource: { resourceType: 'CarePlan', id: 'q', status: 'active', intent: 'plan', subject: { reference: 'urn:uuid:p' }, title: 'Plan for Yamada Taro' } },
+      { fullUrl: 'urn:uuid:v', resource: { resourceType: 'Coverage', id: 'v', status: 'active', beneficiary: { reference: 'urn:uuid:p' }, class: [{ type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/coverage-class', code: 'group' }] }, value: 'GRP-99812' }] } },
+      { fullUrl: 'urn:uuid:s', resource: { resourceType: 'Provenance', id: 's', target: [{ reference: 'urn:uuid:c' }], recorded: '2023-01-02T10:00:00Z', signature: [{ type: [{ system: 'urn:iso-astm:E1762-95:2013', code: '1.2.840.10065.1.12.1.1' }], who: { reference: 'urn:uuid:p' }, sigFormat: 'image/png', data: 'U2lnbmVkIEpvc2UgTnVuZXo=' }] } },
     ] }
-    const secret = ['José Ñúñez', '802-555-0199', 'Mariñe Bergström', 'Keiko', 'Ingrid Lindqvist', 'Tanaka Keiko', 'Jose Angel', 'Nunez-Yamada', 'Yamada Taro']
+    const secret = ['José Ñúñez', '802-555-0199', 'Mariñe Bergström', 'Keiko', 'Ingrid Lindqvist', 'Tanaka Keiko', 'Jose Angel', 'Nunez-Yamada', 'Yamada Taro', 'GRP-99812', 'U2lnbmVkIEpvc2UgTnVuZXo=']
     const { resources } = deidentifyFhir(bundle, { studyKey, patientPseudonym: 'x', year: 2026 })
     const text = JSON.stringify(resources)
     assert.deepEqual(leaks(secret, text), [])
