@@ -118,8 +118,6 @@ export interface Mailer {
 /** An account's private keys, unlocked for the length of a session. */
 export interface UnlockedKeys {
   ledger: LocalAccount
-  /** The ledger account's private key, for signing off the main thread (ledger/sign-worker.ts). */
-  ledgerKey?: Hex
   encryptionPrivateKey: Uint8Array
 }
 

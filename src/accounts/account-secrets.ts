@@ -1,4 +1,4 @@
-import { privateKeyToAccount } from 'viem/accounts'
+import { offThreadAccount } from '../ledger/sign-worker.ts'
 import type { Hex } from 'viem'
 import { decodeBase64url, encodeBase64url, utf8 } from '../crypto/bytes.ts'
 import { AppError } from '../errors.ts'
@@ -18,7 +18,7 @@ export function decodeAccountSecrets(payload: Uint8Array): UnlockedKeys {
     const o = JSON.parse(Buffer.from(payload).toString('utf8')) as { ledgerKey: Hex; encryptionPrivateKey: string }
     const enc = decodeBase64url(o.encryptionPrivateKey)
     if (!enc) throw new Error('bad encryption key')
-    return { ledger: privateKeyToAccount(o.ledgerKey), ledgerKey: o.ledgerKey, encryptionPrivateKey: enc }
+    return { ledger: offThreadAccount(o.ledgerKey), encryptionPrivateKey: enc }
   } catch (cause) {
     throw new AppError('KEYSTORE_LOCKED', { cause, details: 'keystore payload is malformed' })
   }

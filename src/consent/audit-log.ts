@@ -269,22 +269,32 @@ export interface LogReadBatchedParams {
 }
 
 /**
- * Logs one read for the next batch: the reader signs the entry (`readAt` the chain's clock when
- * the read was decided), the entry is written to `audit_entries` as `pending` — committed, so durable, before
- * this returns and the read is served — and handed to the node's batches.
+ * One read's entry, signed by its reader (`readAt` the chain's clock when the read was decided)
+ * under an id of the node's batches, not yet written anywhere: a read signs it while its blocks
+ * are checked and decrypted, and writes it (`logReadBatched`) only once they were.
  * @throws AppError LEDGER_UNAVAILABLE (the chain's clock)
  */
-export async function logReadBatched(s: Pick<Services, 'db' | 'ledger'> & { auditBatches: AuditBatches }, p: LogReadBatchedParams): Promise<void> {
+export async function signReadEntry(s: Pick<Services, 'ledger'> & { auditBatches: AuditBatches }, p: LogReadBatchedParams): Promise<SignedAccessEntry> {
   const readAt = p.readAt ?? BigInt(await chainTime(s.ledger, { signal: p.signal }))
-  const entry = await signAccessEntry(s.ledger, {
+  return signAccessEntry(s.ledger, {
     reader: p.reader,
     entry: { entryId: await s.auditBatches.entryId(), recordId: p.recordId.toLowerCase() as Hex, patient: p.patient.toLowerCase() as Address, purpose: p.purpose, ref: p.ref.toLowerCase() as Hex, readAt },
   })
+}
+
+/**
+ * Logs one read for the next batch: its entry (`signed`, or signed now: `signReadEntry`) is
+ * written to `audit_entries` as `pending` — committed, so durable, before this returns and the
+ * read is served — and handed to the node's batches.
+ * @throws AppError LEDGER_UNAVAILABLE (the chain's clock)
+ */
+export async function logReadBatched(s: Pick<Services, 'db' | 'ledger'> & { auditBatches: AuditBatches }, p: LogReadBatchedParams & { signed?: Promise<SignedAccessEntry> }): Promise<void> {
+  const entry = await (p.signed ?? signReadEntry(s, p))
   // The marks of a batch mined meanwhile go in the same commit as this row (see `Ride`).
   void s.auditBatches.board()
   await s.db.run(`INSERT INTO audit_entries (entry_id, record_id, patient, reader, purpose, ref, read_at, signature, state, created_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
-  entry.entryId, entry.recordId, entry.patient, entry.reader.toLowerCase(), entry.purpose, entry.ref, Number(readAt), entry.signature, Date.now())
+  entry.entryId, entry.recordId, entry.patient, entry.reader.toLowerCase(), entry.purpose, entry.ref, Number(entry.readAt), entry.signature, Date.now())
   void s.auditBatches.submit(entry, p.reader)
 }
 

@@ -22,7 +22,7 @@ import { openGrantEnvelope, type GrantReader } from './grant-envelopes.ts'
 import { markShareUsed } from './mark-share-used.ts'
 import { emergencySharesKey } from './emergency-shares.ts'
 import { movedShares } from '../records/emergency-shares.ts'
-import { logReadBatched } from './audit-log.ts'
+import { logReadBatched, signReadEntry } from './audit-log.ts'
 import { readByTeam } from './read-by-team.ts'
 import { supersededAnswer } from './apply-record-superseded.ts'
 import { openRecoveredKey, recoveredRecord } from '../records/recovery-envelopes.ts'
@@ -91,22 +91,7 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
   const decidedAt = reading ? chainTime(s.ledger, { signal }) : undefined
   decidedAt?.catch(() => undefined)
   const me = { kind: 'account' as const, address: reader.account.address, scheme: reader.account.keyScheme, privateKey: keys.encryptionPrivateKey }
-  // A read is logged in the node's next audit batch (durable here first, then mined); a read by
-  // emergency access, or on a node with no member hospital to send batches, waits for its own transaction.
-  const logAs = (purpose: number, ref: Hex) => async (sig?: AbortSignal) => {
-    const entry = { reader: keys.ledger, recordId: row.record_id, patient: recovered && purpose === purposes.own ? recovered.address : patient.address, purpose, ref, signal: sig }
-    const batches = s.auditBatches
-    // A recovered patient's record read by someone else waits for its own transaction too: a grant
-    // or share the retired key made is refused by the chain, and the read must then not be served.
-    const lone = purpose === purposes.emergency || (recovered !== undefined && purpose !== purposes.own)
-    if (!lone && batches && await batches.sender()) {
-      return logReadBatched({ ...s, auditBatches: batches }, { ...entry, readAt: decidedAt && BigInt(await decidedAt) })
-    }
-    await sendAccessLog(s.ledger, entry).catch((err: unknown) => {
-      if (recovered !== undefined && isAppError(err, 'LEDGER_REVERTED')) throw new AppError('RECORD_NOT_FOUND')
-      throw err
-    })
-  }
+  const logAs = readLogger(s, { keys, row, patient, recovered, decidedAt })
 
   if (reader.account.id === row.patient_id || reader.account.id === row.author_id) {
     const env = await envelopes()
@@ -119,6 +104,42 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
   }
   const as: AsReader = { reader, me, logAs }
   return await byGrant(read, as) ?? await byShare(read, as) ?? await byTeam(read, as) ?? await byEmergency(read, as) ?? notFound()
+}
+
+/**
+ * How a decided read is logged, by purpose and ref: in the node's next audit batch (durable here
+ * first, then mined); a read by emergency access, or on a node with no member hospital to send
+ * batches, waits for its own transaction. For a read (`decidedAt`, the chain's clock when it was
+ * decided), the batch entry is signed as soon as the decision is made, on the signing thread while
+ * this one checks and decrypts the blocks; it is written, durably, only when `log` is called.
+ */
+function readLogger(s: Services, { keys, row, patient, recovered, decidedAt }: {
+  keys: ReturnType<typeof requireKeys>
+  row: RecordRow
+  patient: { address: Address }
+  recovered: { address: Address } | undefined
+  decidedAt: Promise<number> | undefined
+}): AsReader['logAs'] {
+  return (purpose, ref) => {
+    const entry = { reader: keys.ledger, recordId: row.record_id, patient: recovered && purpose === purposes.own ? recovered.address : patient.address, purpose, ref }
+    const batches = s.auditBatches
+    // A recovered patient's record read by someone else waits for its own transaction too: a grant
+    // or share the retired key made is refused by the chain, and the read must then not be served.
+    const lone = purpose === purposes.emergency || (recovered !== undefined && purpose !== purposes.own)
+    const batched = async () => !lone && batches !== undefined && await batches.sender() !== undefined
+    const early = decidedAt && batched()
+    const signed = early && early.then(async (yes) => yes ? signReadEntry({ ...s, auditBatches: batches! }, { ...entry, readAt: BigInt(await decidedAt!) }) : undefined)
+    if (early && signed) { early.catch(() => undefined); signed.catch(() => undefined) } // awaited by `log`
+    return async (sig?: AbortSignal) => {
+      if (await (early || batched())) {
+        return logReadBatched({ ...s, auditBatches: batches! }, { ...entry, signal: sig, readAt: decidedAt && BigInt(await decidedAt), signed: signed ? signed.then((e) => e!) : undefined })
+      }
+      await sendAccessLog(s.ledger, { ...entry, signal: sig }).catch((err: unknown) => {
+        if (recovered !== undefined && isAppError(err, 'LEDGER_REVERTED')) throw new AppError('RECORD_NOT_FOUND')
+        throw err
+      })
+    }
+  }
 }
 
 /**
