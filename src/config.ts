@@ -55,6 +55,8 @@ export interface Config {
   readonly ipfsPeers: readonly string[]
   /** How many member nodes besides its home node keep each record. */
   readonly replicas: number
+  /** How long the ledger follower's background retry of a quarantined event waits for an IPFS block it names, in ms. */
+  readonly followRetryMs: number
   /** Days an admission or removal proposal stays open to votes (chain time); set in the Registry when this node founds the consortium. */
   readonly proposalTtlDays: number
   /** The name a joining node's hospital applies with. */
@@ -100,6 +102,7 @@ export const defaultConfig: Omit<Config, 'home'> & { home: string } = {
   ipfsListen: [],
   ipfsPeers: [],
   replicas: 1,
+  followRetryMs: 20_000,
   proposalTtlDays: 7,
   hospitalName: '',
   apiOnly: false,
@@ -133,6 +136,7 @@ const envNames: Record<keyof Config, string> = {
   ipfsListen: 'MEDLEDGER_IPFS_LISTEN',
   ipfsPeers: 'MEDLEDGER_IPFS_PEERS',
   replicas: 'MEDLEDGER_REPLICAS',
+  followRetryMs: 'MEDLEDGER_FOLLOW_RETRY_MS',
   proposalTtlDays: 'MEDLEDGER_PROPOSAL_TTL_DAYS',
   hospitalName: 'MEDLEDGER_HOSPITAL_NAME',
   apiOnly: 'MEDLEDGER_API_ONLY',
@@ -193,6 +197,7 @@ export function loadConfig({ flags = {}, env = process.env, file }: LoadConfigPa
     ipfsListen: multiaddrs('ipfsListen', merged.ipfsListen),
     ipfsPeers: multiaddrs('ipfsPeers', merged.ipfsPeers),
     replicas: int('replicas', merged.replicas, 0, 16),
+    followRetryMs: int('followRetryMs', merged.followRetryMs, 100, 600_000),
     proposalTtlDays: int('proposalTtlDays', merged.proposalTtlDays, 1, 365),
     hospitalName: str('hospitalName', merged.hospitalName).trim(),
     apiOnly: bool('apiOnly', merged.apiOnly),

@@ -46,8 +46,10 @@ describe('the ledger follower against hostile transactions', () => {
   const status = async () => (await api.json<Status>('GET', '/status')).body
 
   before(async () => {
-    // With IPFS networking on, a block no one has is looked for among peers: the wait must be bounded.
-    node = await startNodeProcess({ args: ['--ipfs-listen', '/ip4/127.0.0.1/tcp/0'] })
+    // With IPFS networking on, a block no one has is looked for among peers: the wait must be
+    // bounded. A background retry waits 2 s here instead of 20 s, so that the share whose block
+    // arrives late is tried again soon, and a stop need not outwait one.
+    node = await startNodeProcess({ args: ['--ipfs-listen', '/ip4/127.0.0.1/tcp/0'], env: { MEDLEDGER_FOLLOW_RETRY_MS: '2000' } })
     api = new Api(node.url)
     seeded = await seed(api, { hospitalName: 'Home Hospital', tag: 'q' })
     st = await status()

@@ -18,14 +18,18 @@ import { cidFromDigest } from '../storage/read-verified.ts'
 import { hashSha256 } from '../crypto/hashes.ts'
 import { AppError } from '../errors.ts'
 import { noFees, startTestChain, type TestChain } from '../../test/helpers/test-chain.ts'
-import { FOLLOW_FETCH_MS, FOLLOW_LOCAL_MS, RETRY_FETCH_MS, startFollower, type EventHandler, type Follower } from './follower.ts'
+import { FOLLOW_FETCH_MS, FOLLOW_LOCAL_MS, startFollower, type EventHandler, type Follower } from './follower.ts'
 
 // The follower's waits for IPFS (real anvil, SQLite and Helia on libp2p; the handler fetches the
 // block a `Shared` event names, as the consortium's handlers do). A node with no peer connected
 // (one joining, not admitted yet) does not wait for blocks no one can send it; a peered one
 // waits FOLLOW_FETCH_MS per pass at most for events it sets aside. What follows on chain (an
 // account registered) is applied in the same pass either way; a hospital added, when catching
-// up, ahead of the rest.
+// up, ahead of the rest. Its stop ends the waits in flight at once, and what they were applying
+// is applied after a restart. Background retries wait RETRY_MS here (20 s in a node), so that
+// the retries of the events no one can send come round often.
+const RETRY_MS = 5_000
+
 describe('the follower\'s waits for IPFS (real anvil, SQLite, Helia)', () => {
   const home = mkdtempSync(join(tmpdir(), 'ml-follower-'))
   let db: Db
@@ -37,20 +41,43 @@ describe('the follower\'s waits for IPFS (real anvil, SQLite, Helia)', () => {
   const admin = privateKeyToAccount(generatePrivateKey())
   /** Every call of the handler: the event, its transaction and the wait it was given. */
   const seen: { eventName: string; txHash: string; fetchMs: number }[] = []
+  /** The handler's waits for a block: under way, and how each one ended ('ok', or the error's name: TimeoutError, AbortError). */
+  const waiting = new Map<string, { fetchMs: number }>()
+  const ended: { txHash: string; fetchMs: number; how: string }[] = []
+  let onWait: (() => void) | undefined
 
   const handler: EventHandler = async (event, ctx) => {
-    seen.push({ eventName: event.eventName, txHash: event.transactionHash.toLowerCase(), fetchMs: ctx.fetchMs })
+    const txHash = event.transactionHash.toLowerCase()
+    seen.push({ eventName: event.eventName, txHash, fetchMs: ctx.fetchMs })
     if (event.eventName !== 'Shared') return
     const envelopes = (event.args as { envelopes: Hex }).envelopes
-    // As the consortium's handlers do: a block not served in time is RECORD_UNAVAILABLE.
-    await getRawBlockVerified(ipfs.blockstore, cidFromDigest(hexToBytes(envelopes), 'raw'), { signal: AbortSignal.timeout(ctx.fetchMs) }).catch((cause: unknown) => {
+    waiting.set(txHash, { fetchMs: ctx.fetchMs })
+    onWait?.()
+    // As the consortium's handlers do: a block not served in time is RECORD_UNAVAILABLE; the wait also ends when the follower stops.
+    const signal = AbortSignal.any([AbortSignal.timeout(ctx.fetchMs), ctx.signal!])
+    try {
+      await getRawBlockVerified(ipfs.blockstore, cidFromDigest(hexToBytes(envelopes), 'raw'), { signal })
+      ended.push({ txHash, fetchMs: ctx.fetchMs, how: 'ok' })
+    } catch (cause) {
+      ended.push({ txHash, fetchMs: ctx.fetchMs, how: (cause as Error).name })
       throw new AppError('RECORD_UNAVAILABLE', { cause, details: `block ${envelopes} not served within ${ctx.fetchMs} ms` })
-    })
+    } finally {
+      waiting.delete(txHash)
+    }
   }
-  const follow = () => startFollower({ db, ledger, log: () => {} }, { handlers: [handler], intervalMs: 100, reachable: () => ipfs.network!.peers().length > 0 })
+  const follow = () => startFollower({ db, ledger, log: () => {} }, { handlers: [handler], intervalMs: 100, reachable: () => ipfs.network!.peers().length > 0, retryFetchMs: RETRY_MS })
+  /** Resolves once the handler waits for a block under the condition (at once when one does already). */
+  async function waitStarted(which: (txHash: string, w: { fetchMs: number }) => boolean): Promise<string[]> {
+    const now = () => [...waiting].filter(([tx, w]) => which(tx, w)).map(([tx]) => tx)
+    while (now().length === 0) await new Promise<void>((resolve) => { onWait = resolve })
+    onWait = undefined
+    return now()
+  }
 
   let patient: ReturnType<TestChain['newWallet']>
 
+  /** The block each share names, by its transaction. */
+  const blockOf = new Map<string, Uint8Array>()
   /** A share by token from the patient, naming `block` (held nowhere unless put somewhere); its transaction. */
   async function share(block: Uint8Array): Promise<string> {
     const hash = await patient.writeContract({
@@ -59,6 +86,7 @@ describe('the follower\'s waits for IPFS (real anvil, SQLite, Helia)', () => {
       ...noFees,
     })
     assert.equal((await t.client.waitForTransactionReceipt({ hash })).status, 'success')
+    blockOf.set(hash.toLowerCase(), block)
     return hash.toLowerCase()
   }
   async function hospitalAdded(): Promise<string> {
@@ -120,7 +148,7 @@ describe('the follower\'s waits for IPFS (real anvil, SQLite, Helia)', () => {
     ipfs.network!.setMembers([peer.network!.addrs()[0]!])
     await waitUntil(async () => (await follower!.quarantined()).length === 2, 60_000)
     assert.deepEqual((await follower.quarantined()).map((q) => q.txHash), shares.slice(1))
-    assert.ok(seen.some((x) => x.txHash === shares[0] && x.fetchMs === RETRY_FETCH_MS))
+    assert.ok(seen.some((x) => x.txHash === shares[0] && x.fetchMs === RETRY_MS))
   })
 
   it('with a peer connected, one pass waits FOLLOW_FETCH_MS for the first event it sets aside, then only the local wait', async () => {
@@ -135,6 +163,40 @@ describe('the follower\'s waits for IPFS (real anvil, SQLite, Helia)', () => {
     assert.ok(seen.some((x) => x.txHash === registered), 'the event after them applied in the same pass')
     const aside = (await follower.quarantined()).map((q) => q.txHash)
     for (const tx of shares) assert.ok(aside.includes(tx), `${tx} set aside`)
+  })
+
+  it('stop ends the waits in flight at once, changing nothing; what they were applying is applied after a restart', async () => {
+    // Background retries of the events no one can send, peered: each waits RETRY_MS.
+    await waitStarted((_, w) => w.fetchMs === RETRY_MS)
+    const before = await follower!.quarantined()
+    // Those under way as stop is called (a row changes only when its retry ends, so `before` holds theirs).
+    const retried = [...waiting].filter(([, w]) => w.fetchMs === RETRY_MS).map(([tx]) => tx)
+    assert.ok(retried.length > 0)
+    await follower!.stop()
+    for (const tx of retried) assert.deepEqual(ended.filter((e) => e.txHash === tx).at(-1), { txHash: tx, fetchMs: RETRY_MS, how: 'AbortError' })
+    // Their rows as they were: not counted an attempt, reason and next attempt unchanged.
+    const after = await follower!.quarantined()
+    for (const tx of retried) assert.deepEqual(after.find((q) => q.txHash === tx), before.find((q) => q.txHash === tx))
+
+    // On the follower's path: a share sent while it is stopped is the first event of its next pass.
+    const onPath = await share(randomBytes(64))
+    const block = Number((await t.client.getTransactionReceipt({ hash: onPath as Hex })).blockNumber)
+    follower = await follow()
+    assert.deepEqual(await waitStarted((tx) => tx === onPath), [onPath])
+    assert.equal(waiting.get(onPath)?.fetchMs, FOLLOW_FETCH_MS)
+    await follower.stop()
+    assert.deepEqual(ended.filter((e) => e.txHash === onPath), [{ txHash: onPath, fetchMs: FOLLOW_FETCH_MS, how: 'AbortError' }])
+    assert.ok(!(await follower.quarantined()).some((q) => q.txHash === onPath), 'not quarantined')
+    assert.ok(follower.status().lastBlock < block, 'its block not passed')
+
+    // Nothing lost: with the blocks here, a restart applies the share on its path and the retried events from quarantine.
+    for (const tx of [onPath, ...retried]) await putRawBlock(ipfs, blockOf.get(tx)!)
+    follower = await follow()
+    await follower.caughtUp()
+    assert.deepEqual(ended.filter((e) => e.txHash === onPath).map((e) => e.how), ['AbortError', 'ok'])
+    assert.ok(!(await follower.quarantined()).some((q) => q.txHash === onPath))
+    await waitUntil(async () => !(await follower!.quarantined()).some((q) => retried.includes(q.txHash)), 60_000)
+    for (const tx of retried) assert.equal(ended.filter((e) => e.txHash === tx).at(-1)?.how, 'ok')
   })
 })
 

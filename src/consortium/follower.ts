@@ -19,6 +19,13 @@ export interface HandlerContext {
    * retried in the background.
    */
   fetchMs: number
+  /**
+   * Aborted when the follower stops: a handler's waits end then (with `fetchMs`'s own deadline
+   * beside it). What it was applying is left as a crash would leave it: an event on the
+   * follower's path is applied again after a restart (its block's position was not saved), a
+   * quarantined one is retried (its row unchanged).
+   */
+  signal?: AbortSignal
 }
 
 export type EventHandler = (event: LedgerEvent, ctx: HandlerContext) => Promise<void>
@@ -57,13 +64,13 @@ export const FOLLOW_FETCH_MS = 2_000
  * anything else goes to the background retries at once.
  */
 export const FOLLOW_LOCAL_MS = 100
-/** A background retry may wait as long as a peer may reasonably take. */
+/** A background retry may wait as long as a peer may reasonably take (`retryFetchMs`, `MEDLEDGER_FOLLOW_RETRY_MS`). */
 export const RETRY_FETCH_MS = 20_000
 /** Retries of a quarantined event, with back-off from 1 s to 10 min (about 1.5 h in all). */
 const MAX_ATTEMPTS = 14
 const RETRY_SCAN_MS = 1_000
-/** A retry made while no peer is connected is not counted; the event is tried again this much later, or as soon as a peer connects. */
-const UNREACHABLE_RETRY_MS = 30_000
+/** A retry made while no peer is connected is not counted; the event is tried again this much later (`unreachableRetryMs`), or as soon as a peer connects. */
+export const UNREACHABLE_RETRY_MS = 30_000
 /** Quarantined events retried at once. */
 const RETRY_CONCURRENCY = 4
 
@@ -77,6 +84,16 @@ export interface Follower {
 }
 
 const META_KEY = 'follow.block'
+
+export interface StartFollowerParams extends Partial<RetryTimings> {
+  handlers: EventHandler[]
+  intervalMs?: number
+  fromBlock?: number
+  /** Whether any peer could send a block now (false while no peer is connected). */
+  reachable?: () => boolean
+  /** Stops the follower as `stop()` does when it aborts (handlers' waits that watch it end at once). */
+  signal?: AbortSignal
+}
 
 /**
  * Moves the follower's saved position back to just before `block` when it is at or past it: a
@@ -101,15 +118,11 @@ export async function rewindFollower(db: Db, block: number): Promise<void> {
  * mined, which event, why) and the follower moves on; quarantined events are retried in the
  * background with back-off (an IPFS block a legitimate event names may arrive late) and deleted
  * once applied; a pass waits for IPFS about FOLLOW_FETCH_MS in all (`waitBudget`). Only an unreachable chain or database holds the follower at a chunk, retried
- * on the next poll.
+ * on the next poll. `stop()` (or `signal`) aborts the handlers' `ctx.signal`, so that a wait in
+ * flight (a retry's may be `retryFetchMs`) ends at once; what it was applying stays to be applied
+ * after a restart, as after a crash.
  */
-export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, { handlers, intervalMs = 300, fromBlock = 0, reachable = () => true }: {
-  handlers: EventHandler[]
-  intervalMs?: number
-  fromBlock?: number
-  /** Whether any peer could send a block now (false while no peer is connected). */
-  reachable?: () => boolean
-}): Promise<Follower> {
+export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, { handlers, intervalMs = 300, fromBlock = 0, reachable = () => true, signal, ...timings }: StartFollowerParams): Promise<Follower> {
   const saved = await getMeta(s.db, META_KEY)
   let last = saved === undefined ? fromBlock - 1 : Number(saved)
   let head = last
@@ -119,18 +132,21 @@ export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, 
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> = Promise.resolve()
   let teamsFollowed = false
+  const stopping = new AbortController()
+  const stopSignal = signal === undefined ? stopping.signal : AbortSignal.any([signal, stopping.signal])
+  const isStopped = () => stopped || stopSignal.aborted
 
   async function apply(event: LedgerEvent, ctx: HandlerContext): Promise<void> {
-    for (const handle of handlers) await handle(event, ctx)
+    for (const handle of handlers) await handle(event, { ...ctx, signal: stopSignal })
   }
 
   async function tick(): Promise<void> {
     head = Number(await s.ledger.client.getBlockNumber({ cacheTime: 0 }))
-    const pass: Pass = { apply, stopped: () => stopped, waits: waitBudget(reachable), appliedAhead: new Set() }
+    const pass: Pass = { apply, stopped: isStopped, waits: waitBudget(reachable), appliedAhead: new Set() }
     teamsFollowed ||= await followCareTeams(s, { ...pass, from: fromBlock, to: last })
     await membershipFirst(s, pass, { from: last + 1, to: head })
     for await (const { to, logs } of logChunks(s.ledger.client, { address: addresses(s), from: last + 1, to: head })) {
-      if (stopped) return
+      if (isStopped()) return
       if (!(await applyChunk(s, logs, pass))) return
       await setMeta(s.db, META_KEY, String(to))
       last = to
@@ -144,12 +160,13 @@ export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, 
   }
 
   function schedule(delay: number): void {
-    if (stopped) return
+    if (isStopped()) return
     timer = setTimeout(() => {
       running = tick().then(() => {
         if (error !== null) s.log('info', 'ledger follower: caught up again')
         error = null
       }, (err: unknown) => {
+        if (isStopped()) return
         const message = (err as Error).message.split('\n')[0]
         if (message !== error) s.log('warn', `ledger follower: held at block ${last + 1}: ${message}`)
         error = message
@@ -161,7 +178,7 @@ export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, 
   }
   schedule(0)
 
-  const retries = startRetries(s, { apply, stopped: () => stopped, reachable })
+  const retries = startRetries(s, { apply, stopped: isStopped, reachable, retryFetchMs: timings.retryFetchMs ?? RETRY_FETCH_MS, unreachableRetryMs: timings.unreachableRetryMs ?? UNREACHABLE_RETRY_MS })
 
   return {
     quarantined: (limit = 100) => listQuarantined(s, limit),
@@ -173,6 +190,7 @@ export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, 
     },
     async stop() {
       stopped = true
+      stopping.abort()
       clearTimeout(timer)
       retries.clear()
       await running.catch(() => {})
@@ -304,7 +322,10 @@ async function applyChunk(s: FollowerServices, logs: Log[], { apply, stopped, wa
   return true
 }
 
-type Retrying = { apply: Apply; stopped: () => boolean; reachable: () => boolean }
+/** How long a background retry waits for IPFS, and how much later one made while no peer is connected is made again. */
+export interface RetryTimings { retryFetchMs: number; unreachableRetryMs: number }
+
+type Retrying = RetryTimings & { apply: Apply; stopped: () => boolean; reachable: () => boolean }
 
 /**
  * Scans for due quarantined events every RETRY_SCAN_MS until stopped; when a peer connects after
@@ -350,20 +371,20 @@ async function retryDue(s: FollowerServices, r: Retrying): Promise<void> {
   await Promise.all(Array.from({ length: RETRY_CONCURRENCY }, worker))
 }
 
-async function retryOne(s: FollowerServices, row: DueRow, { apply, stopped, reachable }: Retrying): Promise<void> {
+async function retryOne(s: FollowerServices, row: DueRow, { apply, stopped, reachable, retryFetchMs, unreachableRetryMs }: Retrying): Promise<void> {
   const logs = await s.ledger.client.getLogs({ address: addresses(s), fromBlock: BigInt(row.block_number), toBlock: BigInt(row.block_number) })
   const event = (parseEventLogs({ abi, logs, strict: true }) as unknown as LedgerEvent[])
     .find((e) => e.transactionHash.toLowerCase() === row.tx_hash && e.logIndex === Number(row.log_index))
   try {
     if (!event) throw new Error('the event is no longer on the chain')
-    await apply(event, { fetchMs: reachable() ? RETRY_FETCH_MS : FOLLOW_FETCH_MS })
+    await apply(event, { fetchMs: reachable() ? retryFetchMs : FOLLOW_FETCH_MS })
     await s.db.run('DELETE FROM quarantined_events WHERE tx_hash = ? AND log_index = ?', row.tx_hash, row.log_index)
     s.log('info', `ledger follower: applied the quarantined ${event.eventName} at block ${row.block_number} (log ${row.log_index})`)
   } catch (err) {
     if (stopped()) return
     const unreachable = !reachable() && (isAppError(err, 'RECORD_UNAVAILABLE') || (err as Error)?.name === 'TimeoutError')
     const attempts = Number(row.attempts) + (unreachable ? 0 : 1)
-    const nextAt = unreachable ? Date.now() + UNREACHABLE_RETRY_MS : attempts >= MAX_ATTEMPTS ? null : Date.now() + backoff(attempts)
+    const nextAt = unreachable ? Date.now() + unreachableRetryMs : attempts >= MAX_ATTEMPTS ? null : Date.now() + backoff(attempts)
     await s.db.run('UPDATE quarantined_events SET attempts = ?, reason = ?, next_at = ? WHERE tx_hash = ? AND log_index = ?',
       attempts, reasonOf(err), nextAt, row.tx_hash, row.log_index)
   }

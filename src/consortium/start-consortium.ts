@@ -61,11 +61,18 @@ export async function startConsortium(s: Services, { replicas }: { replicas: num
   const replicator: Replicator | undefined = network ? startReplicator(s, { replicas, peerId: network.peerId }) : undefined
   const refresher = coalesced(() => refreshOnce(s, network, replicator))
   const refresh = refresher.run
-  const handle = consortiumHandlers(s, { replicator, onMembership: refresh })
+  // The handlers read IPFS through a block store whose waits end when the consortium stops: a
+  // retry waiting up to followRetryMs for a block does not hold the node's stop (the follower
+  // leaves that event as a crash would, to be applied after the restart).
+  const stopping = new AbortController()
+  const hs: Services = { ...s, ipfs: { ...s.ipfs, blockstore: endingWith(s.ipfs.blockstore, stopping.signal) } }
+  const handle = consortiumHandlers(hs, { replicator, onMembership: refresh })
   const fromBlock = Number((await getMeta(s.db, FOLLOW_FROM)) ?? '0')
   // A node with networking but no peer connected (one joining, before the members admit it) finds only local blocks: the follower does not wait for others.
   const reachable = () => network === undefined || network.peers().length > 0
-  const follower = await startFollower(s, { handlers: [handle, erasureHandlers(s)], fromBlock, reachable })
+  const follower = await startFollower(s, {
+    handlers: [handle, erasureHandlers(hs)], fromBlock, reachable, signal: stopping.signal, retryFetchMs: s.config.followRetryMs,
+  })
   // Study exports this node's hospitals answer, queued by the follower and made off its path.
   const exportParts = startExportWorker(s)
   await refresh().catch((err: unknown) => s.log('warn', `consortium: ${(err as Error).message}`))
@@ -79,6 +86,7 @@ export async function startConsortium(s: Services, { replicas }: { replicas: num
     status: () => consortiumStatus(s, { network, follower, replicator }),
     async stop() {
       clearInterval(timer)
+      stopping.abort()
       await exportParts.stop()
       await follower.stop()
       await replicator?.stop()
@@ -86,6 +94,20 @@ export async function startConsortium(s: Services, { replicas }: { replicas: num
     },
   }
 }
+
+/** `blockstore` whose every `get` also ends when `signal` aborts, beside the caller's own signal. */
+function endingWith(blockstore: Blockstore, signal: AbortSignal): Blockstore {
+  const get: Blockstore['get'] = (cid, options = {}) => blockstore.get(cid, { ...options, signal: options.signal === undefined ? signal : AbortSignal.any([options.signal, signal]) })
+  return new Proxy(blockstore, {
+    get(target, prop) {
+      if (prop === 'get') return get
+      const value: unknown = Reflect.get(target, prop, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+}
+
+type Blockstore = Services['ipfs']['blockstore']
 
 /**
  * Runs `once` so that calls never overlap: a call made while a run is under way is answered by
