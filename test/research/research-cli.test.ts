@@ -76,6 +76,14 @@ describe('the research commands of the medledger CLI', () => {
     ok(await cli(['study', 'export', created.studyId, '--out', again, '--as', researcher.email]))
     assert.equal(JSON.parse(readFileSync(join(again, 'manifest.json'), 'utf8')).patients, 0)
     assert.equal(existsSync(join(again, 'Patient.ndjson')), false)
+    // --out a file, or a directory holding an export already: refused before anything is requested
+    // (before: the export was collected and recorded on chain, then writing failed with INTERNAL ENOTDIR)
+    for (const target of [join(again, 'manifest.json'), out]) {
+      const refused = await cli(['study', 'export', created.studyId, '--out', target, '--as', researcher.email])
+      assert.equal(refused.code, 2, refused.stderr)
+      assert.match(refused.stderr, /^error: USAGE: --out .*(not a directory|not empty)/m)
+      assert.doesNotMatch(refused.stderr, /study export 0x/, 'no export was requested')
+    }
   })
 
   it('a researcher cannot read the patient\'s record, and a study under its min-k is refused with K_TOO_SMALL', async () => {

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CliError } from '../client.ts'
 import { signedIn, type Common } from '../session.ts'
@@ -45,13 +45,16 @@ const DEFAULT_EXPORT_TIMEOUT_S = 300
  * stderr; at most --timeout, default 300 s), then collects them and writes one NDJSON file per
  * resource type, the de-identified DICOM, C-CDA and HL7 v2 files and manifest.json into DIR
  * (the hospitals that did not answer in time are listed in the manifest's `hospitals`).
- * @throws CliError USAGE without ID or --out, or a --timeout that is not a positive whole number; the node's code when it refuses (NO_EXPORT_PARTS, K_TOO_SMALL, STUDY_NOT_APPROVED, …).
+ * @throws CliError USAGE without ID or --out, with an --out that is a file or a directory holding anything (checked
+ *   before the export is requested: an export is collected once), or a --timeout that is not a positive whole number;
+ *   the node's code when it refuses (NO_EXPORT_PARTS, K_TOO_SMALL, STUDY_NOT_APPROVED, …).
  */
 export async function studyExport(c: Common, id: string | undefined, f: { out?: string; timeout?: string }): Promise<void> {
   if (!id || !f.out) throw new CliError('USAGE', 'study export needs ID --out DIR [--timeout SECONDS]', 2)
   if (f.timeout !== undefined && !/^[1-9]\d*$/.test(f.timeout)) throw new CliError('USAGE', '--timeout is a positive whole number of seconds', 2)
   const deadline = Date.now() + 1000 * (f.timeout === undefined ? DEFAULT_EXPORT_TIMEOUT_S : Number(f.timeout))
   const { client } = signedIn(c)
+  await prepareOut(f.out)
   const study = `/studies/${encodeURIComponent(id)}/exports`
   let p = await client.json<ExportProgress>('POST', study)
   let said = ''
@@ -69,6 +72,21 @@ export async function studyExport(c: Common, id: string | undefined, f: { out?: 
   await writeExport(f.out, r)
   c.out.result({ out: f.out, manifestHash: r.manifestHash, txHash: r.txHash, ...r.manifest }, () =>
     `Exported ${r.manifest.patients} patient(s), ${Object.values(r.manifest.resources).reduce((a, b) => a + b, 0)} resources, k ${r.manifest.k} → ${f.out} (manifest ${r.manifestHash}, on chain in ${r.txHash}).`)
+}
+
+/**
+ * Makes `out` ready before anything is requested: an export is collected once, so one that
+ * could not be written would be lost (and on chain); files of another export must not mix in.
+ * @throws CliError USAGE when `out` is a file, holds anything, or cannot be made.
+ */
+async function prepareOut(out: string): Promise<void> {
+  const refuse = (why: string) => new CliError('USAGE', `--out ${out}: ${why}; give a new or empty directory`, 2)
+  const entries = await readdir(out).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return []
+    throw refuse(e.code === 'ENOTDIR' ? 'not a directory' : `cannot be read (${e.code})`)
+  })
+  if (entries.length > 0) throw refuse('not empty')
+  await mkdir(out, { recursive: true, mode: 0o700 }).catch((e: NodeJS.ErrnoException) => { throw refuse(`cannot be made (${e.code})`) })
 }
 
 /** Writes an export's files and manifest.json into `out`. */
