@@ -4,7 +4,7 @@ import { createHmac } from 'node:crypto'
 export const fhirDeidentificationRules: readonly string[] = [
   'HIPAA Safe Harbor (45 CFR 164.514(b)(2)), field by field, on FHIR R4 resources',
   'removed: name, alias, telecom, identifier, photo, contact, link, subscriberId, lotNumber, narrative text (text.div), note, comment, description, patientInstruction, valueString, meta, the display of every reference',
-  'removed: free text wherever it is: every [x]String, [x]Markdown and [x]Base64Binary choice (onsetString, contentString, …); conclusion, summary, title, rationale and mitigation texts; a text string outside a CodeableConcept (a dosage\'s text); a string value (a coverage\'s group or plan number); signatures',
+  'removed: free text wherever it is: every [x]String, [x]Markdown, [x]Base64Binary, [x]HumanName and [x]ContactPoint choice (onsetString, contentString, an extension\'s valueHumanName, …) and identifiers under another name (masterIdentifier, groupIdentifier, …); conclusion, summary, title, rationale and mitigation texts; a text string outside a CodeableConcept (a dosage\'s text); a string value (a coverage\'s group or plan number); signatures',
   'removed: a location\'s position (coordinates), a device\'s UDI carrier, serial number and distinct identifier',
   'removed: attachments\' data, url and title; URL and URI values (valueUri, valueUrl, url of non-extension elements)',
   'removed: extensions carrying free text (valueString) and geolocation; a birthPlace keeps its state and country',
@@ -31,8 +31,13 @@ const removedKeys = new Set([
 const freeTextKeys = new Set(['text', 'conclusion', 'summary', 'title', 'rationale', 'mitigation',
   // a string `value` is an identifier's, a contact's or a coverage's group or plan number: Quantity's and Money's are numbers
   'value'])
-/** Choice elements ([x]) holding free text or arbitrary bytes: valueString, onsetString, contentString, valueMarkdown, … */
-const FREE_TEXT_CHOICE = /[a-z](String|Markdown|Base64Binary)$/
+/**
+ * Elements removed by the end of their name: choices ([x]) of free text or arbitrary bytes
+ * (valueString, onsetString, contentString, valueMarkdown, …), of a person's name or contact
+ * (an extension's valueHumanName, valueContactPoint), and identifiers under another name
+ * (masterIdentifier, groupIdentifier, preAdmissionIdentifier, valueIdentifier, …).
+ */
+const FREE_TEXT_CHOICE = /[a-z](String|Markdown|Base64Binary|HumanName|ContactPoint|Identifier)$/
 
 const DATE = /^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/
 const AGE_LIMIT = 89
@@ -139,7 +144,7 @@ function cleanExtension(ext: Record<string, unknown>, ctx: Context): unknown {
   const out: Record<string, unknown> = {}
   for (const [k, v] of Object.entries(ext)) {
     if (k === 'url') { out.url = v; continue }
-    if (removedKeys.has(k)) continue
+    if (removedKeys.has(k) || FREE_TEXT_CHOICE.test(k)) continue
     const c = k === 'valueAddress' && isObject(v) ? generalizeAddress(v) : clean(v, ctx, k)
     if (c !== undefined) out[k] = c
   }
