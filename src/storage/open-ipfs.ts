@@ -89,10 +89,11 @@ export interface Ipfs {
   deleteBlock(cid: CID, options?: { signal?: AbortSignal }): Promise<void>
   /**
    * Brings a record this node lacks into its store ahead of its read or its replication, in one
-   * round of fetches: asks the connected peers one after another for the whole DAG under `root`
-   * together with the `raws` blocks (its envelopes) over `/medledger/record-blocks/1.0.0`
-   * (`record-blocks.ts`), and when none serves them all (a peer without the protocol or the
-   * record, or silent; a record over 32 MiB; `direct: false`), falls back to bitswap:
+   * round of fetches: asks every connected peer at once for the whole DAG under `root` together
+   * with the `raws` blocks (its envelopes) over `/medledger/record-blocks/1.0.0`
+   * (`record-blocks.ts`); the first complete, verified answer wins and the other requests are
+   * aborted. When none serves them all (a peer without the protocol or the record, or silent; a
+   * record over 32 MiB; `direct: false`), it falls back to bitswap:
    * `prefetchDag` and the raws beside it. A peer that sent a block not matching its CID is
    * quarantined as for bitswap. Resolves once done, never rejects: the read that follows meets
    * whatever is still missing. Nothing is asked when `root` is held, or offline.
@@ -184,32 +185,57 @@ export async function openIpfs({ dir, signal, network, packs = true }: OpenIpfsP
   }
 }
 
-/** `Ipfs.prefetch` of a networked node: each connected peer asked directly in turn, then bitswap. */
+/** `Ipfs.prefetch` of a networked node: the connected peers asked directly, all at once, then bitswap. */
 function prefetcher({ libp2p, helia, fetching, peering, stats }: { libp2p: Libp2p; helia: Helia; fetching: Helia['blockstore']; peering: Peering; stats: PrefetchStats }): Ipfs['prefetch'] {
   return async (root, { raws = [], signal, direct = true } = {}) => {
     if (await Promise.resolve(helia.blockstore.has(root, { signal })).catch(() => false)) return 'held'
-    if (direct) {
-      for (const peer of peering.network.peers()) {
-        if (signal?.aborted === true) return 'bitswap'
-        try {
-          await fetchRecordBlocks(libp2p, helia.blockstore, { peer, root, raws, signal })
-          stats.direct++
-          return 'direct'
-        } catch (err) {
-          if (isAppError(err, 'RECORD_INTEGRITY')) {
-            stats.refused++
-            peering.onBadBlock(peer)
-          }
-          if (isTooLargeForOneRound(err)) break
-        }
-      }
+    if (direct && await fetchFromFirstPeer({ libp2p, helia, peering, stats }, { root, raws, signal })) {
+      stats.direct++
+      return 'direct'
     }
+    if (signal?.aborted === true) return 'bitswap'
     await Promise.all([
       prefetchDag(fetching, root, { signal }),
       ...raws.map(async (cid) => readBlockVerified(fetching, cid, { signal, keep: false }).catch(() => undefined)),
     ])
     stats.bitswap++
     return 'bitswap'
+  }
+}
+
+/**
+ * Asks every connected peer at once for a record's blocks in one round (`fetchRecordBlocks`): the
+ * first complete, verified answer wins and the other requests are aborted then, so a silent peer
+ * costs nothing while another serves. A peer that sent a bad block is quarantined; a record too
+ * large for one round stops them all. Whether one peer served it whole.
+ */
+async function fetchFromFirstPeer(
+  { libp2p, helia, peering, stats }: { libp2p: Libp2p; helia: Helia; peering: Peering; stats: PrefetchStats },
+  { root, raws, signal }: { root: CID; raws: readonly CID[]; signal?: AbortSignal },
+): Promise<boolean> {
+  const peers = peering.network.peers()
+  if (peers.length === 0) return false
+  const race = new AbortController()
+  const each = signal === undefined ? race.signal : AbortSignal.any([signal, race.signal])
+  const ask = async (peer: string): Promise<void> => {
+    try {
+      await fetchRecordBlocks(libp2p, helia.blockstore, { peer, root, raws, signal: each })
+    } catch (err) {
+      if (isAppError(err, 'RECORD_INTEGRITY')) {
+        stats.refused++
+        peering.onBadBlock(peer)
+      }
+      if (isTooLargeForOneRound(err)) race.abort()
+      throw err
+    }
+  }
+  try {
+    await Promise.any(peers.map(ask))
+    return true
+  } catch {
+    return false
+  } finally {
+    race.abort()
   }
 }
 

@@ -29,12 +29,13 @@ async function startNode(peers: string[] = []): Promise<Node> {
   return Object.assign(ipfs, { libp2p: (ipfs.helia as unknown as { libp2p: Libp2p }).libp2p }) as Node
 }
 
-/** `b` dialling `a` (a configured peer of b's; a admits b as a member). */
-async function peered(a: Node): Promise<Node> {
-  const b = await startNode(a.network.addrs())
-  a.network.setMembers(b.network.addrs())
-  for (let i = 0; i < 500 && !(b.network.peers().includes(a.network.peerId) && a.network.peers().includes(b.network.peerId)); i++) await new Promise((r) => setTimeout(r, 10))
-  assert.ok(b.network.peers().includes(a.network.peerId), 'peered')
+/** `b` dialling each of `holders` (configured peers of b's; each admits b as a member). */
+async function peered(...holders: Node[]): Promise<Node> {
+  const b = await startNode(holders.flatMap((a) => a.network.addrs()))
+  for (const a of holders) a.network.setMembers(b.network.addrs())
+  const linked = () => holders.every((a) => b.network.peers().includes(a.network.peerId) && a.network.peers().includes(b.network.peerId))
+  for (let i = 0; i < 500 && !linked(); i++) await new Promise((r) => setTimeout(r, 10))
+  assert.ok(linked(), 'peered')
   return b
 }
 
@@ -136,4 +137,40 @@ test('a peer that goes silent is given up; when no peer serves the record direct
   const big = await storeRecord(a)
   assert.equal(await b.prefetch(big.root, { raws: [big.envelopes], direct: false }), 'bitswap')
   assert.ok(Buffer.concat(await Promise.all(big.leaves.map(async (l) => offline(b, l)))).equals(big.ciphertext))
+})
+
+test('the peers are asked at once: a silent one does not hold up the read, and its request is aborted once another peer served the record', async () => {
+  const good = await startNode()
+  const silent = await startNode()
+  // The silent node takes the request and never answers; it notes whether the reader held the
+  // record when the stream ended.
+  let wasAsked!: () => void
+  let hadLeft!: (held: Promise<boolean>) => void
+  const asked = new Promise<void>((resolve) => { wasAsked = resolve })
+  const left = new Promise<boolean>((resolve) => { hadLeft = resolve })
+  await silent.libp2p.unhandle(RECORD_BLOCKS_PROTOCOL)
+  await silent.libp2p.handle(RECORD_BLOCKS_PROTOCOL, async (stream) => {
+    stream.addEventListener('close', () => { hadLeft(Promise.resolve(b.helia.blockstore.has(r.root))) }, { once: true })
+    for await (const _ of stream) { /* the request */ }
+    wasAsked()
+  })
+  // The good node serves as usual, once the silent one has been asked: asked one after the other,
+  // the reader would leave the silent peer (after its 10 s idle wait) before it held the record,
+  // or wait on the good peer and never ask the silent one.
+  await good.libp2p.unhandle(RECORD_BLOCKS_PROTOCOL)
+  await serveRecordBlocks({
+    handle: async (protocol, handler, options) => good.libp2p.handle(protocol, async (stream, connection) => { await asked; await handler(stream, connection) }, options),
+  }, good.helia.blockstore)
+  const b = await peered(silent, good)
+  const r = await storeRecord(good)
+
+  assert.equal(await b.prefetch(r.root, { raws: [r.envelopes] }), 'direct')
+  const toSilent = b.libp2p.getConnections(peerIdFromString(silent.network.peerId)).flatMap((c) => c.streams)
+  const waiting = toSilent.filter((st) => st.protocol === RECORD_BLOCKS_PROTOCOL && (st.status === 'open' || st.status === 'closing'))
+  assert.deepEqual(waiting.map((st) => st.status), [], 'no request left waiting on the silent peer')
+  assert.equal(await left, true, 'the silent peer\'s request ended once the record was held, not before')
+  assert.ok((await offline(b, r.envelopes)).equals(r.envelopeBytes))
+  assert.ok(Buffer.concat(await Promise.all(r.leaves.map(async (l) => offline(b, l)))).equals(r.ciphertext))
+  assert.deepEqual(b.prefetchStats(), { direct: 1, bitswap: 0, refused: 0 })
+  assert.equal(b.network.peers().includes(silent.network.peerId), true, 'a silent peer is not quarantined')
 })

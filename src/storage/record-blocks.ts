@@ -159,6 +159,9 @@ export async function fetchRecordBlocks(libp2p: Pick<Libp2p, 'dialProtocol'>, st
   }
   let written = 0
   const idle = watchIdle(stream, idleMs)
+  // An abort (the caller's, or another peer's answer that won) ends the attempt now, not when the peer next sends.
+  const onAbort = (): void => { stream.abort(new Error('the fetch was aborted')) }
+  signal?.addEventListener('abort', onAbort, { once: true })
   try {
     for await (const bytes of frames(stream, peer, maxFileBytes + (MAX_RAW + 1) * MAX_FRAME_BYTES, idle)) {
       const cid = expected.shift()
@@ -185,8 +188,10 @@ export async function fetchRecordBlocks(libp2p: Pick<Libp2p, 'dialProtocol'>, st
     throw new AppError('RECORD_UNAVAILABLE', { details: `peer ${peer} stopped answering`, cause: err })
   } finally {
     idle.stop()
+    signal?.removeEventListener('abort', onAbort)
   }
   await Promise.all(puts)
+  if (signal?.aborted === true) throw signal.reason
   if (expected.length > 0) throw new AppError('RECORD_UNAVAILABLE', { details: `peer ${peer} sent ${written + inner.length} blocks and lacks ${expected[0]}` })
   for (const { cid, bytes } of inner.reverse()) await store.put(cid, bytes, { signal })
   return written + inner.length
