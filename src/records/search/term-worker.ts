@@ -4,6 +4,13 @@ import { TermExtractor, maxExtractBytes } from './term-extractor.ts'
 import { tokenBytes } from './search-key.ts'
 import type { ContentTermStream, Services, TermWorkerPart } from '../../services.ts'
 
+/**
+ * The term worker thread's niceness on Linux (19, the lowest priority): indexing is background
+ * work, so the upload's own threads, its client and the chain win the cores; the thread still
+ * runs whenever a core is free. Elsewhere, or when not allowed, it keeps the normal priority.
+ */
+export const termWorkerNice = 19
+
 /** A message to the thread (term-worker-thread.ts): a piece of upload `id`'s plaintext, or its end. */
 export interface TermJob {
   id: number
