@@ -162,11 +162,16 @@ describe('the record pipeline on one embedded node (real anvil, Helia, SQLite, H
     const tampered = Buffer.from(original)
     tampered[Math.floor(tampered.length / 2)] ^= 0x01
     writeFileSync(file, tampered)
+    // The read's audit entry is signed as soon as access is decided, but written only once the
+    // blocks checked out: a refused read leaves none (a served one, one).
+    const trail = async () => (await api.json('GET', `/audit?record=${up.body.recordId}`, undefined, s.patient.token)).body.entries.length as number
+    const entriesBefore = await trail()
     try {
       const got = await api.download(s.patient.token, up.body.recordId)
       assert.equal(got.status, 409)
       assert.equal(got.json.code, 'RECORD_INTEGRITY')
       assert.ok(!got.bytes.includes(bytes.subarray(0, 64)), 'no plaintext served')
+      assert.equal(await trail(), entriesBefore, 'no audit entry for a read refused for integrity')
       const report = await verifyOne()
       assert.equal(report.body.intact, 0)
       assert.equal(report.body.mismatches[0].recordId, up.body.recordId)
@@ -178,6 +183,7 @@ describe('the record pipeline on one embedded node (real anvil, Helia, SQLite, H
       writeFileSync(file, original)
     }
     assert.equal((await api.download(s.patient.token, up.body.recordId)).status, 200)
+    assert.equal(await trail(), entriesBefore + 1, 'the served read is in the trail')
   })
 
   it('lets a hospital\'s staff create doctors and patients of its own hospital only, each registered on chain', async () => {
