@@ -15,6 +15,8 @@ describe('durability: restarts, crashes and a damaged chain state', () => {
 
   const acknowledged = new Map<string, Buffer>()
   let people: Awaited<ReturnType<typeof seed>>
+  /** A chain that never writes its state on its own: a kill loses every block since its start. */
+  const tailLosing = { MEDLEDGER_ANVIL_STATE_INTERVAL: '3600' }
 
   const checkEverything = async (api: Api) => {
     // Every account can still sign in: keystores and sessions live in the node's database.
@@ -57,17 +59,18 @@ describe('durability: restarts, crashes and a damaged chain state', () => {
     }
     const before = (await api.json('GET', '/status')).body
     assert.equal(await node.stop(), 0, 'clean exit on SIGTERM')
-    node = await startNodeProcess({ home })
+    // Started as the next test needs it (its state written only at a stop), so that it need not restart.
+    node = await startNodeProcess({ home, env: tailLosing })
     const after = await checkEverything(new Api(node.url))
     assert.deepEqual(after.contracts, before.contracts, 'contracts are reused, not redeployed')
     assert.ok(after.blockNumber >= before.blockNumber)
   })
 
   it('loses no acknowledged upload when the node and its chain are killed -9 mid-upload', async () => {
-    await node!.stop()
-    // The chain never writes its state on its own here: the kill loses every block since this
-    // start, and only the node's transaction journal can bring the anchors back.
-    node = await startNodeProcess({ home, env: { MEDLEDGER_ANVIL_STATE_INTERVAL: '3600' } })
+    // The chain never writes its state on its own here (started so by the test before): the kill
+    // loses every block since that start, and only the node's transaction journal can bring the
+    // anchors back.
+    assert.ok(node, 'runs after the first test')
     const api = new Api(node.url)
     const doctor = await api.login(people.doctor.email, people.doctor.password)
     let stop = false
@@ -90,7 +93,8 @@ describe('durability: restarts, crashes and a damaged chain state', () => {
     stop = true
     await Promise.all(workers)
 
-    node = await startNodeProcess({ home })
+    // Restarted as the next test needs it, its chain losing its tail again.
+    node = await startNodeProcess({ home, env: tailLosing })
     assert.match(node.output(), /re-sent from the journal/, 'the chain had lost anchors and the journal re-sent them')
     await checkEverything(new Api(node.url))
   })
@@ -102,9 +106,7 @@ describe('durability: restarts, crashes and a damaged chain state', () => {
     // re-sends what was not mined, and every acknowledged record is whole and verifies.
     const roots = new Set<string>()
     const rounds = [[1, 0], [12, 40], [6, 300]] as const
-    const tailLosing = { MEDLEDGER_ANVIL_STATE_INTERVAL: '3600' }
-    await node!.stop()
-    node = await startNodeProcess({ home, env: tailLosing })
+    assert.ok(node, 'runs after the test before, on a chain that loses its tail')
     for (const [round, [acks, delayMs]] of rounds.entries()) {
       const api = new Api(node.url)
       const doctor = await api.login(people.doctor.email, people.doctor.password)

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -93,8 +93,15 @@ export async function startNodeProcess({ home = tempDir('ml-node-'), env = {}, a
   }
 }
 
+/**
+ * Whether `pid` still runs. A killed chain stays a zombie until its new parent reaps it (here
+ * about 1.5 s later), but a zombie holds no file and no port any more: it counts as gone.
+ */
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true } catch { return false }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
+  } catch { return false }
 }
 
 async function childPids(pid: number): Promise<number[]> {
