@@ -69,8 +69,8 @@ export const RETRY_FETCH_MS = 20_000
 /** Retries of a quarantined event, with back-off from 1 s to 10 min (about 1.5 h in all). */
 const MAX_ATTEMPTS = 14
 const RETRY_SCAN_MS = 1_000
-/** A retry made while no peer is connected is not counted; the event is tried again this much later (`unreachableRetryMs`), or as soon as a peer connects. */
-export const UNREACHABLE_RETRY_MS = 30_000
+/** A retry made while no peer is connected is not counted; the event is tried again this much later, or as soon as a peer connects. */
+const UNREACHABLE_RETRY_MS = 30_000
 /** Quarantined events retried at once. */
 const RETRY_CONCURRENCY = 4
 
@@ -85,7 +85,7 @@ export interface Follower {
 
 const META_KEY = 'follow.block'
 
-export interface StartFollowerParams extends Partial<RetryTimings> {
+export interface StartFollowerParams {
   handlers: EventHandler[]
   intervalMs?: number
   fromBlock?: number
@@ -93,6 +93,8 @@ export interface StartFollowerParams extends Partial<RetryTimings> {
   reachable?: () => boolean
   /** Stops the follower as `stop()` does when it aborts (handlers' waits that watch it end at once). */
   signal?: AbortSignal
+  /** How long a background retry waits for an IPFS object the event names (default RETRY_FETCH_MS). */
+  retryFetchMs?: number
 }
 
 /**
@@ -122,7 +124,7 @@ export async function rewindFollower(db: Db, block: number): Promise<void> {
  * flight (a retry's may be `retryFetchMs`) ends at once; what it was applying stays to be applied
  * after a restart, as after a crash.
  */
-export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, { handlers, intervalMs = 300, fromBlock = 0, reachable = () => true, signal, ...timings }: StartFollowerParams): Promise<Follower> {
+export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, { handlers, intervalMs = 300, fromBlock = 0, reachable = () => true, signal, retryFetchMs = RETRY_FETCH_MS }: StartFollowerParams): Promise<Follower> {
   const saved = await getMeta(s.db, META_KEY)
   let last = saved === undefined ? fromBlock - 1 : Number(saved)
   let head = last
@@ -178,7 +180,7 @@ export async function startFollower(s: Pick<Services, 'db' | 'ledger' | 'log'>, 
   }
   schedule(0)
 
-  const retries = startRetries(s, { apply, stopped: isStopped, reachable, retryFetchMs: timings.retryFetchMs ?? RETRY_FETCH_MS, unreachableRetryMs: timings.unreachableRetryMs ?? UNREACHABLE_RETRY_MS })
+  const retries = startRetries(s, { apply, stopped: isStopped, reachable, retryFetchMs })
 
   return {
     quarantined: (limit = 100) => listQuarantined(s, limit),
@@ -322,10 +324,7 @@ async function applyChunk(s: FollowerServices, logs: Log[], { apply, stopped, wa
   return true
 }
 
-/** How long a background retry waits for IPFS, and how much later one made while no peer is connected is made again. */
-export interface RetryTimings { retryFetchMs: number; unreachableRetryMs: number }
-
-type Retrying = RetryTimings & { apply: Apply; stopped: () => boolean; reachable: () => boolean }
+type Retrying = { apply: Apply; stopped: () => boolean; reachable: () => boolean; retryFetchMs: number }
 
 /**
  * Scans for due quarantined events every RETRY_SCAN_MS until stopped; when a peer connects after
@@ -371,7 +370,7 @@ async function retryDue(s: FollowerServices, r: Retrying): Promise<void> {
   await Promise.all(Array.from({ length: RETRY_CONCURRENCY }, worker))
 }
 
-async function retryOne(s: FollowerServices, row: DueRow, { apply, stopped, reachable, retryFetchMs, unreachableRetryMs }: Retrying): Promise<void> {
+async function retryOne(s: FollowerServices, row: DueRow, { apply, stopped, reachable, retryFetchMs }: Retrying): Promise<void> {
   const logs = await s.ledger.client.getLogs({ address: addresses(s), fromBlock: BigInt(row.block_number), toBlock: BigInt(row.block_number) })
   const event = (parseEventLogs({ abi, logs, strict: true }) as unknown as LedgerEvent[])
     .find((e) => e.transactionHash.toLowerCase() === row.tx_hash && e.logIndex === Number(row.log_index))
@@ -384,7 +383,7 @@ async function retryOne(s: FollowerServices, row: DueRow, { apply, stopped, reac
     if (stopped()) return
     const unreachable = !reachable() && (isAppError(err, 'RECORD_UNAVAILABLE') || (err as Error)?.name === 'TimeoutError')
     const attempts = Number(row.attempts) + (unreachable ? 0 : 1)
-    const nextAt = unreachable ? Date.now() + unreachableRetryMs : attempts >= MAX_ATTEMPTS ? null : Date.now() + backoff(attempts)
+    const nextAt = unreachable ? Date.now() + UNREACHABLE_RETRY_MS : attempts >= MAX_ATTEMPTS ? null : Date.now() + backoff(attempts)
     await s.db.run('UPDATE quarantined_events SET attempts = ?, reason = ?, next_at = ? WHERE tx_hash = ? AND log_index = ?',
       attempts, reasonOf(err), nextAt, row.tx_hash, row.log_index)
   }
