@@ -59,9 +59,14 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
   // A researcher sees de-identified study exports only, never an identified record: whatever
   // grant, share or token names them, the answer is the one for a record that does not exist.
   if (actor?.account.role === 'researcher') throw new AppError('RECORD_NOT_FOUND')
-  // An erased record answers so to everyone: its tombstone is public on chain anyway.
-  if (await erasedRecord(s, id)) throw new AppError('RECORD_ERASED')
-  const row = await s.db.get(`SELECT * FROM records WHERE record_id = ? AND state = 'anchored'`, id) as RecordRow | undefined
+  // Asked together (one turn of the connection, not three). An erased record answers so to
+  // everyone: its tombstone is public on chain anyway.
+  const [erased, row, recovered] = await Promise.all([
+    erasedRecord(s, id),
+    s.db.get<RecordRow>(`SELECT * FROM records WHERE record_id = ? AND state = 'anchored'`, id),
+    recoveredRecord(s, id),
+  ])
+  if (erased) throw new AppError('RECORD_ERASED')
   if (!row) {
     // A re-keyed record's old id: 410 with the new id, to a reader who may read the new version.
     const gone = await supersededAnswer(s, id)
@@ -72,9 +77,8 @@ export async function resolveAccess(s: Services, { actor, token, recordId, signa
     throw new AppError(token !== undefined && !actor ? 'SHARE_TOKEN_INVALID' : 'RECORD_NOT_FOUND')
   }
   const patient = await s.db.get('SELECT address, hospital_id FROM accounts WHERE id = ?', row.patient_id) as { address: Address; hospital_id: string }
-  // A record of a patient recovered since: its own reads are logged for the retired address it was
-  // anchored for (the chain takes them from the successor); other reads for the patient as now.
-  const recovered = await recoveredRecord(s, row.record_id)
+  // `recovered`: a record of a patient recovered since. Its own reads are logged for the retired
+  // address it was anchored for (the chain takes them from the successor); other reads for the patient as now.
 
   // Called once a way to read is found (see `checkedEnvelopes`).
   const envelopes = async (): Promise<EnvelopesObject> => checkedEnvelopes(s, row, { reading, signal })

@@ -63,8 +63,10 @@ export interface AnchorFacts {
 /** A record's parties' addresses and batch proof, from the database (a caller checking many records may read them for all at once). */
 export async function anchorFacts(s: Pick<Services, 'db'>, row: RecordRow): Promise<AnchorFacts> {
   // A record of a patient recovered since (consent/patient-recovery.ts) is anchored for the retired address.
-  const parties = await s.db.get(`SELECT COALESCE((SELECT patient_address FROM recovered_records WHERE record_id = ?), a.address) AS patient, b.address AS author, h.address AS hospital
-    FROM accounts a, accounts b, hospitals h WHERE a.id = ? AND b.id = ? AND h.id = ?`, row.record_id, row.patient_id, row.author_id, row.hospital_id) as AnchorFacts['parties']
-  const batched = await s.db.get<{ root: Hex; proof: string; signature: Hex }>('SELECT root, proof, signature FROM record_proofs WHERE record_id = ?', row.record_id)
+  const [parties, batched] = await Promise.all([
+    s.db.get(`SELECT COALESCE((SELECT patient_address FROM recovered_records WHERE record_id = ?), a.address) AS patient, b.address AS author, h.address AS hospital
+      FROM accounts a, accounts b, hospitals h WHERE a.id = ? AND b.id = ? AND h.id = ?`, row.record_id, row.patient_id, row.author_id, row.hospital_id) as Promise<AnchorFacts['parties']>,
+    s.db.get<{ root: Hex; proof: string; signature: Hex }>('SELECT root, proof, signature FROM record_proofs WHERE record_id = ?', row.record_id),
+  ])
   return { parties, batched }
 }

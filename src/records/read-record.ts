@@ -39,6 +39,9 @@ export interface RecordAccess {
 export async function readRecord(s: Services, { access, signal }: { access: RecordAccess; signal?: AbortSignal }): Promise<ReadRecordResult> {
   const { row, dataKey, manifest } = access
   const cache = s.blockCache
+  // Its parties' names are read while the blocks are checked, not after the entry's commit.
+  const parties = recordParties(s.db, row)
+  parties.catch(() => undefined) // awaited below
   const { leaves, size } = await verifyDag(s.ipfs.blockstore, cidFromDigest(hexToBytes(row.digest), 'dag'), { signal, cache })
   const decrypt = () => decryptStream(readLeaves(s.ipfs.blockstore, leaves, { signal, cache }), { key: dataKey, signal })
 
@@ -56,5 +59,5 @@ export async function readRecord(s: Services, { access, signal }: { access: Reco
   }
   // The read is on the ledger before any of it leaves the node.
   await access.log(signal)
-  return { record: toRecordView(row, await recordParties(s.db, row), manifest), body }
+  return { record: toRecordView(row, await parties, manifest), body }
 }

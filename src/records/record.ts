@@ -85,5 +85,6 @@ const cidStrings = boundedMemo(100_000, (key) => {
 /** The parties of a record, for display. */
 export async function recordParties(db: Db, row: RecordRow): Promise<{ patient: Party; author: Party }> {
   const q = 'SELECT id, address, name FROM accounts WHERE id = ?'
-  return { patient: await db.get(q, row.patient_id) as Party, author: await db.get(q, row.author_id) as Party }
+  const [patient, author] = await Promise.all([db.get<Party>(q, row.patient_id), db.get<Party>(q, row.author_id)])
+  return { patient: patient!, author: author! }
 }
