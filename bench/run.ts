@@ -23,8 +23,8 @@
  *
  * - a hospital's archive (`scale`): 1,000,000 records in a node's database (all but one patient's
  *   100 inserted straight into SQLite), that patient's listing and `GET /status`; and `verify
- *   --all` (`POST /verify { all: true }`) over MEDLEDGER_BENCH_VERIFY_MB (default 256; the issue's
- *   figure is 1024) of records uploaded first (`verifyAllMBps`).
+ *   --all` (`POST /verify { all: true }`) over MEDLEDGER_BENCH_VERIFY_MB (default 1024, the issue's
+ *   figure; `--quick` 32) of records uploaded first (`verifyAllMBps`).
  * - keyword search (`search`): a FHIR bundle uploaded with and without term extraction (two
  *   nodes at once, searchIndex off and on, single uploads alternating between them; the wall-clock
  *   slowdown paired, CPU beside it), then 100,000 records of synthetic patients with
@@ -70,7 +70,7 @@ const MiB = 1 << 20
 const { values: flags } = parseArgs({ options: { json: { type: 'boolean' }, quick: { type: 'boolean' } }, strict: true })
 const sizes = flags.quick === true
   ? { pipeline: 32 * MiB, pipelineRuns: 1, rss: 64 * MiB, iterations: 8, warmups: 2, crossNodeReads: 3, replicated: 10, cliRuns: 5, loadClients: 8, loadSeconds: 5, scaleRecords: 20_000, verifyMB: 32, searchRecords: 10_000, searchUploads: 10 }
-  : { pipeline: 256 * MiB, pipelineRuns: 3 /* odd: the median is a run */, rss: 1024 * MiB, iterations: 50, warmups: 3, crossNodeReads: 5, replicated: 50, cliRuns: 15, loadClients: 64, loadSeconds: 30, scaleRecords: 1_000_000, verifyMB: 256, searchRecords: 100_000, searchUploads: 100 }
+  : { pipeline: 256 * MiB, pipelineRuns: 3 /* odd: the median is a run */, rss: 1024 * MiB, iterations: 50, warmups: 3, crossNodeReads: 5, replicated: 50, cliRuns: 15, loadClients: 64, loadSeconds: 30, scaleRecords: 1_000_000, verifyMB: 1024, searchRecords: 100_000, searchUploads: 100 }
 
 const targets = {
   pipelineRatio: { min: 0.8, text: '≥ 0.8' },
@@ -291,7 +291,7 @@ async function main(): Promise<Record<string, unknown>> {
 
     const verifyMB = process.env.MEDLEDGER_BENCH_VERIFY_MB === undefined ? sizes.verifyMB : Number(process.env.MEDLEDGER_BENCH_VERIFY_MB)
     if (!Number.isInteger(verifyMB) || verifyMB < 1) throw new Error(`MEDLEDGER_BENCH_VERIFY_MB: a whole number of MB, got ${process.env.MEDLEDGER_BENCH_VERIFY_MB}`)
-    progress(`scale: a node with ${sizes.scaleRecords} records (all but one patient's 100 inserted into its database); first verify --all over ${verifyMB} MB of records uploaded (MEDLEDGER_BENCH_VERIFY_MB, default ${sizes.verifyMB}; the issue's figure is 1024)`)
+    progress(`scale: a node with ${sizes.scaleRecords} records (all but one patient's 100 inserted into its database); first verify --all over ${verifyMB} MB of records uploaded (MEDLEDGER_BENCH_VERIFY_MB, default ${sizes.verifyMB}, the issue's figure; --quick 32)`)
     const scale = await measureScale({ home: join(tmp, 'scale'), pool, adminEmail, adminPassword, records: sizes.scaleRecords, verifyBytes: verifyMB * 1e6, verifyRecordBytes: 16 * MiB, iterations: sizes.iterations, progress })
     progress(`scale: listing p95 ${scale.scale.listPatientP95Ms} ms (its SQL alone ${scale.context.listPatientSqlP95Ms} ms), status ${scale.scale.statusMs} ms; verify --all ${scale.verifyAllMBps} MB/s`)
     const search = await measureSearch({
