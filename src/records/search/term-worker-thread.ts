@@ -1,6 +1,6 @@
 // The term worker's thread (started by term-worker.ts; not imported by anything else). It holds
-// one TermExtractor per upload, fed the plaintext chunks the main thread transferred to it
-// (each chunk its own ArrayBuffer, so nothing is copied again here), and answers an upload's
+// one TermExtractor per upload, fed the plaintext the main thread transferred to it (in
+// ArrayBuffers of their own, so nothing is copied again here), and answers an upload's
 // content terms once its stream has ended; then, asked with the patient's search key, the
 // record's tokens and sealed term list. A port delivers in order: an upload's chunks come
 // before its end. An error is answered by its name only: a parser's message may quote the file.
@@ -11,7 +11,7 @@ import { setPriority } from 'node:os'
 import { isMainThread, parentPort } from 'node:worker_threads'
 import { TermExtractor } from './term-extractor.ts'
 import { recordTokens, sealTerms, tokenBytes } from './search-key.ts'
-import { termWorkerNice, type TermJob, type TermReply } from './term-worker.ts'
+import { termBatchBytes, termWorkerNice, type TermJob, type TermReply } from './term-worker.ts'
 
 /**
  * Lowers this thread's priority to `termWorkerNice`. On Linux `setpriority` given a thread's id
@@ -31,13 +31,21 @@ function runInBackground(): void {
 runInBackground()
 const port = parentPort!
 const uploads = new Map<number, TermExtractor>()
+/** Each upload's buffers as received, given back (zeroed) with its terms. */
+const buffers = new Map<number, ArrayBuffer[]>()
 
-port.on('message', ({ id, cap, chunk, over, end, drop, entry }: TermJob) => {
-  if (drop) return void uploads.delete(id)
+port.on('message', ({ id, cap, chunk, bytes, over, end, drop, entry }: TermJob) => {
+  if (drop) {
+    buffers.delete(id)
+    return void uploads.delete(id)
+  }
   if (entry) return void makeEntry(id, entry)
   let x = uploads.get(id)
   if (x === undefined) uploads.set(id, x = new TermExtractor(cap, false))
-  if (chunk !== undefined) x.push(new Uint8Array(chunk))
+  if (chunk !== undefined) {
+    x.push(new Uint8Array(chunk, 0, bytes ?? chunk.byteLength))
+    buffers.set(id, [...buffers.get(id) ?? [], chunk])
+  }
   if (over) x.stop()
   if (!end) return
   uploads.delete(id)
@@ -47,7 +55,11 @@ port.on('message', ({ id, cap, chunk, over, end, drop, entry }: TermJob) => {
   } catch (err) {
     reply = { id, error: (err as Error)?.name ?? 'Error' }
   }
-  port.postMessage(reply)
+  // The extractor copied them (contentTerms concatenates) or dropped them: zeroed, they go back.
+  const spare = (buffers.get(id) ?? []).filter((b) => b.byteLength === termBatchBytes)
+  buffers.delete(id)
+  for (const b of spare) new Uint8Array(b).fill(0)
+  port.postMessage({ ...reply, spare }, spare)
 })
 
 /** A record's tokens (in one buffer, transferred back) and sealed term list; the key is zeroed once used. */

@@ -11,13 +11,20 @@ import type { ContentTermStream, Services, TermWorkerPart } from '../../services
  */
 export const termWorkerNice = 19
 
+/**
+ * Most plaintext bytes gathered on the calling thread before they are posted to the thread, in
+ * one message (1 MiB): one message for most uploads instead of one per chunk streamed.
+ */
+export const termBatchBytes = 1024 * 1024
+
 /** A message to the thread (term-worker-thread.ts): a piece of upload `id`'s plaintext, or its end. */
 export interface TermJob {
   id: number
   /** The upload's cap (`maxExtractBytes`), sent with its first message. */
   cap?: number
-  /** A plaintext chunk in an ArrayBuffer of its own, transferred. */
+  /** Plaintext in an ArrayBuffer of its own, transferred: its first `bytes` bytes (all of it without `bytes`). */
   chunk?: ArrayBuffer
+  bytes?: number
   /** The cap was passed: nothing more comes, and only a DICOM file's head is kept. */
   over?: boolean
   /** The plaintext is complete: the content terms are wanted. */
@@ -32,7 +39,15 @@ export interface TermJob {
  * The thread's answer: to an `end`, the content terms; to an `entry`, the tokens (one after the
  * other, `tokenBytes` each) and the sealed term list; or the name of the error that stopped them.
  */
-export interface TermReply { id: number; terms?: string[]; tokens?: ArrayBuffer; sealed?: string; error?: string }
+export interface TermReply {
+  id: number
+  terms?: string[]
+  /** With `terms`: the upload's `termBatchBytes` buffers, zeroed, transferred back for the next uploads. */
+  spare?: ArrayBuffer[]
+  tokens?: ArrayBuffer
+  sealed?: string
+  error?: string
+}
 
 /** The term worker: the node's thread that extracts uploads' content terms off the main thread. */
 export interface TermWorker extends TermWorkerPart {
@@ -63,14 +78,21 @@ interface Thread {
   online: boolean
   gone: boolean
   pending: Map<number, (reply: TermReply) => void>
+  /**
+   * Empty `termBatchBytes` buffers the thread gave back (two at most): reused, their pages are
+   * already mapped, where a fresh one costs a page fault per 4 KiB written on the upload's thread
+   * (0.41 against 0.06 ms of that thread for a 453 KiB bundle, measured).
+   */
+  spare: ArrayBuffer[]
   /** Takes the thread out of use at once: its pending uploads are answered `why`. */
   stop(why: string): void
 }
 
 /**
- * The term worker. Each upload's plaintext chunks are copied into ArrayBuffers of their own and
- * transferred to the thread as they stream (a Buffer view is never posted: that would clone its
- * whole backing store), so parsing runs while the main thread seals, stores and pins. Until the
+ * The term worker. Each upload's plaintext is copied, as it streams, into buffers of its own of
+ * `termBatchBytes`, each transferred to the thread once full and the last at the stream's end (a
+ * Buffer view of the caller's is never posted: that would clone its whole backing store), so
+ * parsing runs while the main thread seals, stores and pins. Until the
  * thread is up, or once `close`d, an upload extracts on the calling thread instead. When the
  * thread crashes or times out, the uploads it held are indexed by file name and tags only (a
  * warning names the record and the reason, never a term), and a thread that had come up is
@@ -135,6 +157,7 @@ function spawnThread(gone: (t: Thread, why: string, wasOnline: boolean) => void)
     online: false,
     gone: false,
     pending: new Map(),
+    spare: [],
     stop(why) {
       if (t.gone) return
       t.gone = true
@@ -181,34 +204,57 @@ function threadStream(t: Thread, { id, recordId, cap, timeoutMs, log }: { id: nu
   let held = 0
   let first = true
   let stopped = false
+  /** Plaintext copied and not yet posted: its first `used` bytes (uninitialized past them, never read there). */
+  let batch: Buffer | undefined
+  let used = 0
   const post = (job: TermJob, transfer: ArrayBuffer[] = []): void => {
     if (t.gone) return
     if (first) job.cap = cap
     first = false
     t.worker.postMessage(job, transfer)
   }
+  const flush = (): void => {
+    if (batch === undefined || used === 0) return
+    // allocUnsafeSlow's Buffer has an ArrayBuffer of its own, never a SharedArrayBuffer.
+    const buffer = batch.buffer as ArrayBuffer
+    const bytes = used
+    batch = undefined
+    used = 0
+    post({ id, chunk: buffer, bytes }, [buffer])
+  }
   return {
     push(chunk) {
       if (stopped || t.gone) return
       if (held + chunk.byteLength > cap) {
         stopped = true
+        flush()
         if (held > 0) post({ id, over: true })
         return
       }
       held += chunk.byteLength
-      const own = new Uint8Array(chunk.byteLength)
-      own.set(chunk)
-      post({ id, chunk: own.buffer }, [own.buffer])
+      for (let at = 0; at < chunk.byteLength;) {
+        // An ArrayBuffer of its own (allocUnsafeSlow: not from Buffer's shared pool), so it can be transferred.
+        batch ??= cap >= termBatchBytes && t.spare.length > 0 ? Buffer.from(t.spare.pop()!) : Buffer.allocUnsafeSlow(Math.min(termBatchBytes, cap))
+        const n = Math.min(chunk.byteLength - at, batch.byteLength - used)
+        batch.set(chunk.subarray(at, at + n), used)
+        used += n
+        at += n
+        if (used === batch.byteLength) flush()
+      }
     },
     async end() {
       if (held === 0) return new Set<string>()
-      const reply = t.gone ? { id, error: 'the term worker stopped' } : await askThread(t, { id, end: true }, timeoutMs)
+      flush()
+      const reply: TermReply = t.gone ? { id, error: 'the term worker stopped' } : await askThread(t, { id, end: true }, timeoutMs)
+      for (const b of reply.spare ?? []) if (t.spare.length < 2 && b.byteLength === termBatchBytes) t.spare.push(b)
       if (reply.terms !== undefined) return new Set(reply.terms)
       log('warn', `record ${recordId}: content terms not extracted (${reply.error}); indexed by file name and tags only`)
       return new Set()
     },
     discard() {
-      if (held > 0) post({ id, drop: true })
+      batch = undefined
+      used = 0
+      if (!first) post({ id, drop: true })
       held = 0
       stopped = true
     },
