@@ -7,6 +7,8 @@ import { encodeAccountSecrets } from './account-secrets.ts'
 import { putRawBlock } from '../storage/raw-block.ts'
 import { digestFromCid } from '../storage/read-verified.ts'
 import { registerAccount } from '../ledger/register-account.ts'
+import { registryAbi } from '../ledger/abis.ts'
+import { readContract } from '../ledger/read-contract.ts'
 import { AppError } from '../errors.ts'
 import { isUniqueViolation } from '../db/db.ts'
 import { requireKeys, toAccount, type Account, type AccountRow, type Actor, type Role } from './account.ts'
@@ -43,8 +45,8 @@ const emailPattern = /^[^\s@<>()",;:]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}
  * Creates an account with its ledger key, its encryption key pair and its keystore, and
  * registers it on chain from the creator's own key (admin: any role and hospital; hospital
  * staff: doctors and patients of its own hospital).
- * @throws AppError FORBIDDEN, INVALID_ROLE, UNKNOWN_HOSPITAL, EMAIL_TAKEN, WEAK_PASSWORD,
- *   VALIDATION_FAILED, LEDGER_*
+ * @throws AppError FORBIDDEN, INVALID_ROLE, UNKNOWN_HOSPITAL, NOT_ADMITTED, EMAIL_TAKEN,
+ *   WEAK_PASSWORD, VALIDATION_FAILED, LEDGER_*
  */
 export async function createAccount(s: Services, p: CreateAccountParams): Promise<CreateAccountResult> {
   const { actor, role } = p
@@ -77,6 +79,7 @@ export async function createAccount(s: Services, p: CreateAccountParams): Promis
     if (actor.account.hospitalId !== null && hospital.id !== actor.account.hospitalId) throw new AppError('FORBIDDEN', { message: 'Staff add accounts to their own hospital only.' })
     hospitalId = hospital.id
     hospitalAddress = hospital.address as Address
+    if (isAdmin && actor.account.hospitalId !== null && role !== 'staff') await requireAdminRegistered(s, actor.account.address as Address)
   }
   const prepared = await prepareAccount(s, { email, name, role, hospitalId, password: p.password, keyScheme, state: role === 'admin' ? 'active' : 'registering', signal: p.signal })
   const { row } = prepared
@@ -101,6 +104,19 @@ export async function createAccount(s: Services, p: CreateAccountParams): Promis
     }
   }
   return { account: toAccount(row), recoveryCode: prepared.recoveryCode, keys: { ledgerKey: prepared.ledgerKey, keystoreKey: prepared.keystoreKey } }
+}
+
+/**
+ * A joined node's admin registers doctors and patients from its own key, as staff of its hospital
+ * on the ledger; that registration is sent by the node once the admission is seen
+ * (consortium/start-consortium.ts). Until it is mined, the ledger would refuse the admin's.
+ * @throws AppError NOT_ADMITTED while the admin is not registered on the ledger
+ */
+async function requireAdminRegistered(s: Services, admin: Address): Promise<void> {
+  const onChain = await readContract(s.ledger, { address: s.ledger.contracts.registry, abi: registryAbi, functionName: 'accountOf', args: [admin] })
+  if (Number(onChain.role) === 0) {
+    throw new AppError('NOT_ADMITTED', { message: 'This node\'s hospital was admitted; its admin\'s registration as staff on the ledger is on its way. Try again in a few seconds.' })
+  }
 }
 
 export interface PreparedAccount {
