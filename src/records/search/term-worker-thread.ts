@@ -4,31 +4,13 @@
 // content terms once its stream has ended; then, asked with the patient's search key, the
 // record's tokens and sealed term list. A port delivers in order: an upload's chunks come
 // before its end. An error is answered by its name only: a parser's message may quote the file.
-// The thread runs at a lower scheduling priority (`runInBackground`): indexing is background
-// work, and the upload's own threads, its client and the chain win the cores over it.
-import { readlinkSync } from 'node:fs'
-import { setPriority } from 'node:os'
-import { isMainThread, parentPort } from 'node:worker_threads'
+// It runs at the node's normal priority: the upload waits for its entry before the record's
+// transaction, so a lower priority here would hold the upload behind whatever else is runnable.
+import { parentPort } from 'node:worker_threads'
 import { TermExtractor } from './term-extractor.ts'
 import { recordTokens, sealTerms, tokenBytes } from './search-key.ts'
-import { termBatchBytes, termWorkerNice, type TermJob, type TermReply } from './term-worker.ts'
+import { termBatchBytes, type TermJob, type TermReply } from './term-worker.ts'
 
-/**
- * Lowers this thread's priority to `termWorkerNice`. On Linux `setpriority` given a thread's id
- * applies to that thread alone, and `/proc/thread-self` names it (`PID/task/TID`); elsewhere, or
- * when not allowed, the thread silently keeps the normal priority.
- */
-function runInBackground(): void {
-  if (isMainThread) return
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop())
-    if (Number.isInteger(tid) && tid > 0 && tid !== process.pid) setPriority(tid, termWorkerNice)
-  } catch {
-    // No /proc/thread-self (not Linux) or EACCES: normal priority.
-  }
-}
-
-runInBackground()
 const port = parentPort!
 const uploads = new Map<number, TermExtractor>()
 /** Each upload's buffers as received, given back (zeroed) with its terms. */

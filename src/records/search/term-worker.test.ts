@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { createTermWorker, termWorkerNice, type TermWorker } from './term-worker.ts'
+import { createTermWorker, type TermWorker } from './term-worker.ts'
 import { extractContentTerms } from './extract-terms.ts'
 import { openTerms, recordTokens } from './search-key.ts'
 import { randomBytes } from 'node:crypto'
@@ -115,44 +115,5 @@ describe('the term worker (a real worker thread)', () => {
     await online(w)
     assert.deepEqual(await stream(w.begin({ recordId: 'again' }), readFileSync(f)), [...extractContentTerms(readFileSync(f))].sort())
     assert.deepEqual(logs, [])
-  })
-})
-
-/** The niceness of each thread of this process (Linux /proc: field 19 of a task's stat). */
-function niceByThread(): Map<string, number> {
-  const out = new Map<string, number>()
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
-      out.set(tid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]))
-    } catch {
-      // The thread ended in between.
-    }
-  }
-  return out
-}
-
-describe('the term worker\'s priority', () => {
-  it('runs its thread, and that thread alone, at niceness termWorkerNice (Linux); the other threads keep theirs', { skip: process.platform !== 'linux' }, async () => {
-    const before = niceByThread()
-    const w = createTermWorker({ log: () => {} })
-    try {
-      w.start()
-      await online(w)
-      let niced: string[] = []
-      for (let i = 0; i < 400 && niced.length === 0; i++) {
-        niced = [...niceByThread()].filter(([tid, nice]) => !before.has(tid) && nice === termWorkerNice).map(([tid]) => tid)
-        if (niced.length === 0) await sleep(5)
-      }
-      assert.equal(niced.length, 1, 'one new thread at the lower priority')
-      assert.ok(termWorkerNice > before.get(String(process.pid))!)
-      const after = niceByThread()
-      for (const [tid, nice] of before) if (after.has(tid)) assert.equal(after.get(tid), nice, `thread ${tid} kept its priority`)
-      // Still answering at that priority.
-      const f = files.find((x) => x.includes('/fhir/Bibi'))!
-      assert.deepEqual(await stream(w.begin({ recordId: 'r' }), readFileSync(f)), [...extractContentTerms(readFileSync(f))].sort())
-    } finally {
-      await w.close()
-    }
   })
 })

@@ -5,13 +5,6 @@ import { tokenBytes } from './search-key.ts'
 import type { ContentTermStream, Services, TermWorkerPart } from '../../services.ts'
 
 /**
- * The term worker thread's niceness on Linux (19, the lowest priority): indexing is background
- * work, so the upload's own threads, its client and the chain win the cores; the thread still
- * runs whenever a core is free. Elsewhere, or when not allowed, it keeps the normal priority.
- */
-export const termWorkerNice = 19
-
-/**
  * Most plaintext bytes gathered on the calling thread before they are posted to the thread, in
  * one message (1 MiB): one message for most uploads instead of one per chunk streamed.
  */
