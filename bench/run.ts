@@ -291,7 +291,7 @@ async function main(): Promise<Record<string, unknown>> {
 
     const verifyMB = process.env.MEDLEDGER_BENCH_VERIFY_MB === undefined ? sizes.verifyMB : Number(process.env.MEDLEDGER_BENCH_VERIFY_MB)
     if (!Number.isInteger(verifyMB) || verifyMB < 1) throw new Error(`MEDLEDGER_BENCH_VERIFY_MB: a whole number of MB, got ${process.env.MEDLEDGER_BENCH_VERIFY_MB}`)
-    progress(`scale: a node with ${sizes.scaleRecords} records (all but one patient's 100 inserted into its database); first verify --all over ${verifyMB} MB of records uploaded (MEDLEDGER_BENCH_VERIFY_MB, default ${sizes.verifyMB}, the issue's figure; --quick 32)`)
+    progress(`scale: a node with ${sizes.scaleRecords} records (all but one patient's 100 inserted into its database); first verify --all over ${verifyMB} MB of records uploaded (MEDLEDGER_BENCH_VERIFY_MB; default 1024, the issue's figure, --quick 32)`)
     const scale = await measureScale({ home: join(tmp, 'scale'), pool, adminEmail, adminPassword, records: sizes.scaleRecords, verifyBytes: verifyMB * 1e6, verifyRecordBytes: 16 * MiB, iterations: sizes.iterations, progress })
     progress(`scale: listing p95 ${scale.scale.listPatientP95Ms} ms (its SQL alone ${scale.context.listPatientSqlP95Ms} ms), status ${scale.scale.statusMs} ms; verify --all ${scale.verifyAllMBps} MB/s`)
     const search = await measureSearch({
